@@ -1,0 +1,151 @@
+# conc — build, test, install. `make help` lists the targets.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+CC      ?= cc
+AR      ?= ar
+O       := build
+
+WARN     := -Wall -Wextra -Werror
+CPPFLAGS += -Ilib/include -Ilib -D_GNU_SOURCE
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu11 -fPIC $(WARN)
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+URING_LIBS := $(shell pkg-config --libs liburing 2>/dev/null || echo -luring)
+
+LIB_SRC   := $(sort $(wildcard lib/*/*.c))
+LIB_HDR   := $(wildcard lib/include/*.h lib/include/conc/*.h lib/*/*.h)
+LIB_OBJ   := $(LIB_SRC:%.c=$(O)/%.o)
+ASAN_OBJ  := $(LIB_SRC:%.c=$(O)/asan/%.o)
+BIN_SRC   := $(wildcard bin/*.c)
+BINS      := $(BIN_SRC:%.c=%)
+TEST_SRC  := $(sort $(wildcard tests/test_*.c))
+TESTS     := $(TEST_SRC:tests/%.c=$(O)/tests/%)
+ASAN_TESTS := $(TEST_SRC:tests/%.c=$(O)/asan/tests/%)
+TEST_HELPERS := $(patsubst tests/%.c,$(O)/tests/%,$(wildcard tests/helper_*.c))
+EX_SRC    := $(sort $(wildcard examples/*.c))
+EXAMPLES  := $(EX_SRC:examples/%.c=$(O)/examples/%)
+BENCH_SRC := $(sort $(wildcard bench/bench_*.c))
+BENCHES   := $(BENCH_SRC:bench/%.c=$(O)/bench/%)
+MANPAGES  := $(wildcard man/man*/*.[1-9])
+TEST_HDR  := $(wildcard tests/*.h)
+BENCH_HDR := $(wildcard bench/*.h)
+
+LIB := lib/libconc.a
+
+.PHONY: all lib tests examples check test asan-test examples-run man-lint \
+	no-pthread demo demo-run check-run bench deps install uninstall clean help
+
+all: $(LIB) $(BINS)
+
+lib: $(LIB)
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(O)/%.o: %.c $(LIB_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(O)/asan/%.o: %.c $(LIB_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(SANFLAGS) -c -o $@ $<
+
+$(O)/asan/libconc.a: $(ASAN_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+bin/%: bin/%.c $(LIB)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(URING_LIBS)
+
+# Tests may use pthreads to exercise the primitives between threads; the
+# library and the tools never do (see no-pthread).
+$(O)/tests/%: tests/%.c $(TEST_HDR) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) -lcriterion -pthread -ldl $(URING_LIBS)
+
+$(O)/asan/tests/%: tests/%.c $(TEST_HDR) $(O)/asan/libconc.a
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(SANFLAGS) -o $@ $< $(O)/asan/libconc.a -lcriterion -pthread -ldl $(URING_LIBS)
+
+$(O)/examples/%: examples/%.c $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(URING_LIBS)
+
+$(O)/bench/%: bench/%.c $(BENCH_HDR) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) -pthread -lrt $(URING_LIBS)
+
+tests: $(TESTS) $(TEST_HELPERS)
+examples: $(EXAMPLES)
+
+# Every Criterion binary runs on its own so one failure names its file.
+test: tests
+	@set -e; for t in $(TESTS); do echo "== $$t"; $$t --jobs=2 || { echo "FAILED: $$t"; exit 1; }; done
+
+asan-test: $(ASAN_TESTS) $(TEST_HELPERS)
+	@set -e; for t in $(ASAN_TESTS); do echo "== $$t (ASan+UBSan)"; \
+	  ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 $$t --jobs=2 || { echo "FAILED: $$t"; exit 1; }; done
+
+examples-run: examples
+	@set -e; for e in $(EXAMPLES); do echo "== $$e"; timeout 60 $$e >/dev/null || { echo "FAILED: $$e"; exit 1; }; done
+
+man-lint:
+	@out=$$(mandoc -Tlint -Wwarning $(MANPAGES) 2>&1); \
+	if [ -n "$$out" ]; then echo "$$out"; exit 1; fi; echo "man pages lint clean ($(words $(MANPAGES)) pages)"
+
+no-pthread: all
+	@hits=$$(for f in $(LIB) $(BINS); do nm -u $$f 2>/dev/null; done | grep -Eo '\bpthread_[A-Za-z_]+' | sort -u); \
+	if [ -n "$$hits" ]; then echo "pthread symbols referenced: $$hits"; exit 1; fi; echo "no pthread_* symbols in libconc.a and bin/"
+
+# deps first, alone: the rest needs the packages it installs.
+check: deps
+	@$(MAKE) --no-print-directory check-run
+
+check-run: all no-pthread man-lint test examples-run asan-test
+	@echo "make check: all passed"
+
+demo: deps
+	@$(MAKE) --no-print-directory demo-run
+
+demo-run: examples
+	@for e in $(EXAMPLES); do \
+	  n=$$(basename $$e); what=$$(sed -n 's|^/\* demo: \(.*\) \*/$$|\1|p' examples/$$n.c); \
+	  printf '\n\033[1m== %s\033[0m — %s\n' "$$n" "$$what"; timeout 60 $$e || exit 1; done
+
+bench: $(BENCHES)
+	@for b in $(BENCHES); do $$b || exit 1; done
+
+deps:
+	@sh .ci/deps
+
+conc.pc: Makefile
+	@printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: conc\nDescription: threads, processes, locks, queues and coroutines on raw Linux system calls\nVersion: %s\nRequires.private: liburing\nLibs: -L$${libdir} -lconc\nLibs.private: -luring\nCflags: -I$${includedir}\n' \
+	  "$(PREFIX)" "$$(sed -n 's/#define CONC_VERSION "\(.*\)"/\1/p' lib/include/conc/base.h)" > $@
+
+install: all conc.pc
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/conc $(DESTDIR)$(PREFIX)/bin
+	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 conc.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	install -m 644 lib/include/conc.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 lib/include/conc/*.h $(DESTDIR)$(PREFIX)/include/conc/
+	for b in $(BINS); do install -m 755 $$b $(DESTDIR)$(PREFIX)/bin/; done
+	for d in man/man*; do install -d $(DESTDIR)$(PREFIX)/share/$$d; \
+	  for p in $$d/*; do [ -f "$$p" ] && install -m 644 $$p $(DESTDIR)$(PREFIX)/share/$$d/; done; done
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/lib/libconc.a $(DESTDIR)$(PREFIX)/lib/pkgconfig/conc.pc
+	rm -f $(DESTDIR)$(PREFIX)/include/conc.h
+	rm -rf $(DESTDIR)$(PREFIX)/include/conc
+	for b in $(BINS); do rm -f $(DESTDIR)$(PREFIX)/bin/$$(basename $$b); done
+	for p in $(MANPAGES); do rm -f $(DESTDIR)$(PREFIX)/share/$$p; done
+
+clean:
+	rm -rf $(O) $(LIB) $(BINS) conc.pc
+
+help:
+	@echo "make            build lib/libconc.a and bin/*"
+	@echo "make demo       build and run the examples as a guided tour"
+	@echo "make check      every test, the examples, ASan+UBSan, man lint, no-pthread check"
+	@echo "make bench      benchmarks against glibc, pipes, eventfd (ratios)"
+	@echo "make install    PREFIX=$(PREFIX) DESTDIR=; make uninstall; make clean"

@@ -1,0 +1,16 @@
+/* conc.h — threads, processes, locks, queues and coroutines on raw Linux
+ * system calls, without pthreads. Include this, or the module headers. */
+#ifndef CONC_H
+#define CONC_H
+
+#include <conc/base.h>
+#include <conc/sys.h>
+#include <conc/mutex.h>
+#include <conc/rwlock.h>
+#include <conc/sem.h>
+#include <conc/event.h>
+#include <conc/cond.h>
+#include <conc/barrier.h>
+#include <conc/once.h>
+
+#endif

@@ -1,0 +1,111 @@
+/*
+ * seq: bumped by every signal and broadcast; waiters sleep on it.
+ * waiters: how many may sleep, so a signal without waiters is one load.
+ * mutex_off/mutex_pid: where the waiters' mutex lies relative to the
+ * condition, and in which process that was measured. A broadcast from that
+ * process can then wake one waiter and requeue the rest onto the mutex's
+ * futex (by physical address, so waiters of other processes move too);
+ * they are let in one by one as the mutex is unlocked, instead of all
+ * waking to fight for it. Elsewhere a broadcast wakes everyone.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <conc/cond.h>
+#include "robust.h"
+
+int conc_cond_init(conc_cond *c, unsigned flags)
+{
+	if (!c || (flags & ~CONC_PRIVATE))
+		return -EINVAL;
+	*c = (conc_cond)CONC_COND_INIT;
+	c->flags = flags;
+	return 0;
+}
+
+static void note_mutex(conc_cond *c, conc_mutex *m, pid_t pid)
+{
+	ptrdiff_t off = (char *)m - (char *)c;
+
+	if (off < INT32_MIN || off > INT32_MAX)
+		off = 0;
+	if (__atomic_load_n(&c->mutex_off, __ATOMIC_RELAXED) != (int32_t)off ||
+	    __atomic_load_n(&c->mutex_pid, __ATOMIC_RELAXED) != pid) {
+		__atomic_store_n(&c->mutex_off, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&c->mutex_pid, pid, __ATOMIC_RELAXED);
+		__atomic_store_n(&c->mutex_off, (int32_t)off, __ATOMIC_RELEASE);
+	}
+}
+
+int conc_cond_wait(conc_cond *c, conc_mutex *m, int64_t timeout_ns)
+{
+	struct __conc_self *self;
+	conc_deadline dl;
+	uint32_t seq;
+	int r, r2;
+
+	if (!c || !m)
+		return -EINVAL;
+	self = __conc_self();
+	if ((__atomic_load_n(&m->word, __ATOMIC_RELAXED) & FUTEX_TID_MASK) !=
+	    (uint32_t)self->tid || m->count)
+		return -EPERM;
+	dl = __conc_deadline(timeout_ns);
+	note_mutex(c, m, self->pid);
+	__atomic_fetch_add(&c->waiters, 1, __ATOMIC_SEQ_CST);
+	seq = __atomic_load_n(&c->seq, __ATOMIC_SEQ_CST);
+	r = conc_mutex_unlock(m);
+	if (r == 0)
+		r = timeout_ns == 0 ? -ETIMEDOUT
+				    : __conc_wait(&c->seq, seq, dl, c->flags);
+	__atomic_fetch_sub(&c->waiters, 1, __ATOMIC_RELAXED);
+	if (r == -ETIMEDOUT && __atomic_load_n(&c->seq, __ATOMIC_RELAXED) != seq)
+		r = 0;
+	r2 = __conc_mutex_lock_queued(m, CONC_FOREVER);
+	return r2 ? r2 : r;
+}
+
+int conc_cond_signal(conc_cond *c)
+{
+	if (!c)
+		return -EINVAL;
+	if (!__atomic_load_n(&c->waiters, __ATOMIC_SEQ_CST))
+		return 0;
+	__atomic_fetch_add(&c->seq, 1, __ATOMIC_SEQ_CST);
+	__conc_wake(&c->seq, 1, c->flags);
+	return 0;
+}
+
+/* Requeue needs both words hashed the same way (private or shared). */
+static conc_mutex *requeue_target(conc_cond *c, pid_t pid)
+{
+	int32_t off = __atomic_load_n(&c->mutex_off, __ATOMIC_ACQUIRE);
+	conc_mutex *m;
+	unsigned mf;
+
+	if (!off || __atomic_load_n(&c->mutex_pid, __ATOMIC_RELAXED) != pid)
+		return NULL;
+	m = (conc_mutex *)((char *)c + off);
+	mf = __atomic_load_n(&m->flags, __ATOMIC_RELAXED);
+	if ((mf & CONC_ROBUST) ? (c->flags & CONC_PRIVATE)
+			       : ((mf ^ c->flags) & CONC_PRIVATE))
+		return NULL;
+	return m;
+}
+
+int conc_cond_broadcast(conc_cond *c)
+{
+	conc_mutex *m;
+	uint32_t seq;
+
+	if (!c)
+		return -EINVAL;
+	if (!__atomic_load_n(&c->waiters, __ATOMIC_SEQ_CST))
+		return 0;
+	seq = __atomic_add_fetch(&c->seq, 1, __ATOMIC_SEQ_CST);
+	m = requeue_target(c, __conc_self()->pid);
+	if (m && sys_futex_cmp_requeue(&c->seq, 1, INT32_MAX, &m->word, seq,
+				       __conc_futex_private(c->flags)) >= 0)
+		return 0;
+	__conc_wake(&c->seq, INT32_MAX, c->flags);
+	return 0;
+}

@@ -1,0 +1,38 @@
+/*
+ * state: 0 not run, 1 running, 2 running and someone sleeps, 3 done.
+ * Shared futex ops, since a zeroed flag may live in shared memory.
+ */
+#include <errno.h>
+#include <conc/once.h>
+#include "wait.h"
+
+enum { NEW, RUNNING, RUNNING_WAITED, DONE };
+
+int conc_once(conc_once_t *once, void (*fn)(void))
+{
+	uint32_t v = NEW;
+
+	if (!once || !fn)
+		return -EINVAL;
+	if (__atomic_load_n(&once->state, __ATOMIC_ACQUIRE) == DONE)
+		return 0;
+	if (__atomic_compare_exchange_n(&once->state, &v, RUNNING, 0,
+					__ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE)) {
+		fn();
+		/* release: fn's effects are visible to whoever sees DONE. */
+		if (__atomic_exchange_n(&once->state, DONE, __ATOMIC_RELEASE) ==
+		    RUNNING_WAITED)
+			__conc_wake(&once->state, INT32_MAX, 0);
+		return 0;
+	}
+	while (v != DONE) {
+		if (v == RUNNING &&
+		    !__atomic_compare_exchange_n(&once->state, &v, RUNNING_WAITED,
+						 0, __ATOMIC_ACQUIRE,
+						 __ATOMIC_ACQUIRE))
+			continue;
+		__conc_wait(&once->state, RUNNING_WAITED, -1, 0);
+		v = __atomic_load_n(&once->state, __ATOMIC_ACQUIRE);
+	}
+	return 0;
+}

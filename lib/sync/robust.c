@@ -1,0 +1,82 @@
+#include <stddef.h>
+#include <linux/futex.h>
+#include "robust.h"
+
+#define FUTEX_OFFSET \
+	((long)offsetof(conc_mutex, word) - (long)offsetof(conc_mutex, robust_next))
+
+_Static_assert(offsetof(conc_mutex, robust_next) -
+	       offsetof(conc_mutex, robust_prev) == sizeof(void *),
+	       "prev slot must sit just before the next link");
+#if defined(__LP64__)
+_Static_assert(FUTEX_OFFSET == -32, "glibc's robust list shape");
+#endif
+
+/* A head for threads that have none; prev is the slot before the head that
+ * unlinking the first entry writes, as in glibc's struct pthread. */
+static __thread struct {
+	void *prev;
+	struct robust_list_head head;
+} own __attribute__((tls_model("initial-exec")));
+
+static inline void barrier(void)
+{
+	/* The kernel reads the list only after the thread died, so program
+	 * order is all that matters: keep the compiler from reordering. */
+	__asm__ __volatile__("" ::: "memory");
+}
+
+struct robust_list_head *__conc_robust_head(struct __conc_self *s)
+{
+	struct robust_list_head *h = s->robust;
+	size_t len;
+
+	if (h)
+		return h;
+	if (sys_get_robust_list(0, &h, &len) < 0 || !h) {
+		own.head.list.next = &own.head.list;
+		own.head.futex_offset = FUTEX_OFFSET;
+		own.head.list_op_pending = NULL;
+		if (sys_set_robust_list(&own.head, sizeof(own.head)) < 0)
+			return NULL;
+		h = &own.head;
+	}
+	if (h->futex_offset != FUTEX_OFFSET)
+		return NULL;
+	s->robust = h;
+	return h;
+}
+
+void __conc_robust_pending(struct robust_list_head *h, conc_mutex *m)
+{
+	barrier();
+	h->list_op_pending = m ? (struct robust_list *)&m->robust_next : NULL;
+	barrier();
+}
+
+static void **slot_before(void *entry)
+{
+	return (void **)((uintptr_t)entry & ~(uintptr_t)1) - 1;
+}
+
+void __conc_robust_enqueue(struct robust_list_head *h, conc_mutex *m)
+{
+	void *first = h->list.next;
+
+	m->robust_next = first;
+	m->robust_prev = &h->list;
+	*slot_before(first) = &m->robust_next;
+	barrier();
+	h->list.next = (struct robust_list *)&m->robust_next;
+	barrier();
+}
+
+void __conc_robust_dequeue(conc_mutex *m)
+{
+	void **prev_next = (void **)((uintptr_t)m->robust_prev & ~(uintptr_t)1);
+
+	*slot_before(m->robust_next) = m->robust_prev;
+	*prev_next = m->robust_next;
+	barrier();
+	m->robust_prev = m->robust_next = NULL;
+}

@@ -1,0 +1,34 @@
+/*
+ * The kernel's robust futex list (set_robust_list(2)), shared with the C
+ * library. A robust conc_mutex is linked into the list of the thread that
+ * holds it, so that when the thread dies the kernel marks the futex word
+ * FUTEX_OWNER_DIED and wakes a waiter.
+ *
+ * The kernel knows one list head per thread, with one futex_offset for every
+ * entry. glibc registers a head for each of its threads (offset -32: the lock
+ * word sits 32 bytes before the `next` link of a pthread_mutex_t) and links
+ * entries both ways, writing the `prev` slot 8 bytes before each `next`.
+ * conc_mutex mirrors that shape, so its entries sit in glibc's list beside
+ * glibc's own robust mutexes, and either library can unlink the other's.
+ * A thread with no head (a raw thread, or a C library that registers none)
+ * gets one of conc's, with the same shape.
+ */
+#ifndef CONC_SYNC_ROBUST_H
+#define CONC_SYNC_ROBUST_H
+
+#include <conc/mutex.h>
+#include "wait.h"
+
+struct robust_list_head;
+
+/* The caller's list head, or NULL if the thread's registered head has a
+ * shape conc cannot join. */
+struct robust_list_head *__conc_robust_head(struct __conc_self *s) __CONC_HIDDEN;
+
+void __conc_robust_pending(struct robust_list_head *h, conc_mutex *m) __CONC_HIDDEN;
+void __conc_robust_enqueue(struct robust_list_head *h, conc_mutex *m) __CONC_HIDDEN;
+void __conc_robust_dequeue(conc_mutex *m) __CONC_HIDDEN;
+
+int __conc_mutex_lock_queued(conc_mutex *m, int64_t timeout_ns) __CONC_HIDDEN;
+
+#endif

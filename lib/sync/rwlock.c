@@ -1,0 +1,213 @@
+/*
+ * state: bit 31 write-locked, bit 30 readers may sleep on state, bits
+ * 16..29 writers waiting, bits 0..15 readers inside. Readers stay out while
+ * any writer waits, so writers cannot starve. Writers sleep on wseq, which
+ * every hand-over to a writer bumps: a writer reads wseq before its last
+ * look at state, so a hand-over between the two is never missed.
+ */
+#include <errno.h>
+#include <conc/rwlock.h>
+#include "wait.h"
+
+#define RW_WRITER	0x80000000u
+#define RW_RSLEEP	0x40000000u
+#define RW_W1		0x00010000u
+#define RW_WMASK	0x3fff0000u
+#define RW_RMASK	0x0000ffffu
+
+int conc_rwlock_init(conc_rwlock *rw, unsigned flags)
+{
+	if (!rw || (flags & ~CONC_PRIVATE))
+		return -EINVAL;
+	*rw = (conc_rwlock)CONC_RWLOCK_INIT;
+	rw->flags = flags;
+	return 0;
+}
+
+static void wake_writer(conc_rwlock *rw)
+{
+	__atomic_fetch_add(&rw->wseq, 1, __ATOMIC_RELEASE);
+	__conc_wake(&rw->wseq, 1, rw->flags);
+}
+
+static int rdlock(conc_rwlock *rw, int64_t timeout_ns)
+{
+	conc_deadline dl = -1;
+	bool spun = false;
+	uint32_t v;
+
+	if (!rw)
+		return -EINVAL;
+	v = __atomic_load_n(&rw->state, __ATOMIC_RELAXED);
+	for (;;) {
+		if (!(v & (RW_WRITER | RW_WMASK))) {
+			if ((v & RW_RMASK) == RW_RMASK)
+				return -EAGAIN;
+			if (__atomic_compare_exchange_n(&rw->state, &v, v + 1, 0,
+							__ATOMIC_ACQUIRE,
+							__ATOMIC_RELAXED))
+				return 0;
+			continue;
+		}
+		if ((v & RW_WRITER) &&
+		    __atomic_load_n(&rw->owner, __ATOMIC_RELAXED) ==
+		    (uint32_t)__conc_self()->tid)
+			return -EDEADLK;
+		if (timeout_ns == 0)
+			return -ETIMEDOUT;
+		if (!spun) {
+			spun = true;
+			v = __conc_spin_while(&rw->state, v);
+			dl = __conc_deadline(timeout_ns);
+			continue;
+		}
+		if (!(v & RW_RSLEEP) &&
+		    !__atomic_compare_exchange_n(&rw->state, &v, v | RW_RSLEEP, 0,
+						 __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+			continue;
+		if (__conc_wait(&rw->state, v | RW_RSLEEP, dl, rw->flags) ==
+		    -ETIMEDOUT)
+			return -ETIMEDOUT;
+		v = __atomic_load_n(&rw->state, __ATOMIC_RELAXED);
+	}
+}
+
+/* A waiting writer gives up: if it was the last, let sleeping readers in;
+ * if it may have swallowed a hand-over, pass it on. */
+static void writer_leaves(conc_rwlock *rw)
+{
+	uint32_t v = __atomic_load_n(&rw->state, __ATOMIC_RELAXED), n;
+
+	do {
+		n = v - RW_W1;
+		if (!(n & RW_WMASK))
+			n &= ~RW_RSLEEP;
+	} while (!__atomic_compare_exchange_n(&rw->state, &v, n, 0,
+					      __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+	if ((v & RW_RSLEEP) && !(n & RW_RSLEEP))
+		__conc_wake(&rw->state, INT32_MAX, rw->flags);
+	if (n & RW_WMASK)
+		wake_writer(rw);
+}
+
+static int wrlock(conc_rwlock *rw, int64_t timeout_ns)
+{
+	uint32_t v, seq, tid, queued = 0;
+	conc_deadline dl = -1;
+	bool spun = false;
+
+	if (!rw)
+		return -EINVAL;
+	tid = (uint32_t)__conc_self()->tid;
+	v = __atomic_load_n(&rw->state, __ATOMIC_RELAXED);
+	for (;;) {
+		if (!(v & (RW_WRITER | RW_RMASK))) {
+			if (__atomic_compare_exchange_n(&rw->state, &v,
+							(v | RW_WRITER) - queued,
+							0, __ATOMIC_ACQUIRE,
+							__ATOMIC_RELAXED)) {
+				__atomic_store_n(&rw->owner, tid, __ATOMIC_RELAXED);
+				return 0;
+			}
+			continue;
+		}
+		if ((v & RW_WRITER) &&
+		    __atomic_load_n(&rw->owner, __ATOMIC_RELAXED) == tid)
+			return queued ? (writer_leaves(rw), -EDEADLK) : -EDEADLK;
+		if (timeout_ns == 0)
+			return -ETIMEDOUT;
+		if (!spun) {
+			spun = true;
+			v = __conc_spin_while(&rw->state, v);
+			dl = __conc_deadline(timeout_ns);
+			continue;
+		}
+		if (!queued) {
+			if ((v & RW_WMASK) == RW_WMASK)
+				return -EAGAIN;
+			if (__atomic_compare_exchange_n(&rw->state, &v, v + RW_W1,
+							0, __ATOMIC_RELAXED,
+							__ATOMIC_RELAXED))
+				queued = RW_W1;
+			continue;
+		}
+		seq = __atomic_load_n(&rw->wseq, __ATOMIC_ACQUIRE);
+		v = __atomic_load_n(&rw->state, __ATOMIC_SEQ_CST);
+		if (!(v & (RW_WRITER | RW_RMASK)))
+			continue;
+		if (__conc_wait(&rw->wseq, seq, dl, rw->flags) == -ETIMEDOUT) {
+			writer_leaves(rw);
+			return -ETIMEDOUT;
+		}
+		v = __atomic_load_n(&rw->state, __ATOMIC_RELAXED);
+	}
+}
+
+int conc_rwlock_unlock(conc_rwlock *rw)
+{
+	uint32_t v, n;
+
+	if (!rw)
+		return -EINVAL;
+	v = __atomic_load_n(&rw->state, __ATOMIC_RELAXED);
+	if (v & RW_WRITER) {
+		if (__atomic_load_n(&rw->owner, __ATOMIC_RELAXED) !=
+		    (uint32_t)__conc_self()->tid)
+			return -EPERM;
+		__atomic_store_n(&rw->owner, 0, __ATOMIC_RELAXED);
+		do {
+			n = v & ~RW_WRITER;
+			if (!(n & RW_WMASK))
+				n &= ~RW_RSLEEP;
+		} while (!__atomic_compare_exchange_n(&rw->state, &v, n, 0,
+						      __ATOMIC_RELEASE,
+						      __ATOMIC_RELAXED));
+		if (n & RW_WMASK)
+			wake_writer(rw);
+		else if (v & RW_RSLEEP)
+			__conc_wake(&rw->state, INT32_MAX, rw->flags);
+		return 0;
+	}
+	do {
+		if (!(v & RW_RMASK))
+			return -EPERM;
+	} while (!__atomic_compare_exchange_n(&rw->state, &v, v - 1, 0,
+					      __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+	if ((v & RW_RMASK) == 1 && (v & RW_WMASK))
+		wake_writer(rw);
+	return 0;
+}
+
+int conc_rwlock_rdlock(conc_rwlock *rw)
+{
+	return rdlock(rw, CONC_FOREVER);
+}
+
+int conc_rwlock_timedrdlock(conc_rwlock *rw, int64_t timeout_ns)
+{
+	return rdlock(rw, timeout_ns < 0 ? CONC_FOREVER : timeout_ns);
+}
+
+int conc_rwlock_tryrdlock(conc_rwlock *rw)
+{
+	int r = rdlock(rw, 0);
+
+	return r == -ETIMEDOUT ? -EBUSY : r;
+}
+
+int conc_rwlock_wrlock(conc_rwlock *rw)
+{
+	return wrlock(rw, CONC_FOREVER);
+}
+
+int conc_rwlock_timedwrlock(conc_rwlock *rw, int64_t timeout_ns)
+{
+	return wrlock(rw, timeout_ns < 0 ? CONC_FOREVER : timeout_ns);
+}
+
+int conc_rwlock_trywrlock(conc_rwlock *rw)
+{
+	int r = wrlock(rw, 0);
+
+	return r == -ETIMEDOUT ? -EBUSY : r;
+}

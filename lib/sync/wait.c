@@ -1,0 +1,16 @@
+#include <errno.h>
+#include "wait.h"
+
+int __conc_wait(const uint32_t *word, uint32_t expected,
+		conc_deadline deadline, unsigned flags)
+{
+	int r = sys_futex_wait(word, expected, deadline,
+			       __conc_futex_private(flags));
+
+	return r == -ETIMEDOUT ? r : 0;
+}
+
+void __conc_wake(uint32_t *word, int n, unsigned flags)
+{
+	sys_futex_wake(word, n, __conc_futex_private(flags));
+}

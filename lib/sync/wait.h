@@ -1,0 +1,69 @@
+/*
+ * The one wait/wake pair every blocking primitive in sync/ and ipc/ uses,
+ * so that a later event loop can suspend a coroutine instead of the thread
+ * in one place. Also the small helpers every primitive shares.
+ */
+#ifndef CONC_SYNC_WAIT_H
+#define CONC_SYNC_WAIT_H
+
+#include <stdint.h>
+#include <stdbool.h>
+#include <linux/futex.h>
+#include <conc/base.h>
+#include "sys/sys.h"
+#include "sys/self.h"
+
+#define __CONC_HIDDEN __attribute__((visibility("hidden")))
+
+/* Sleep while *word == expected, until woken or the deadline (< 0: none).
+ * Returns 0 after a wake-up, a changed value or a signal (the caller looks
+ * again), or -ETIMEDOUT once the deadline has passed. */
+int __conc_wait(const uint32_t *word, uint32_t expected,
+		conc_deadline deadline, unsigned flags) __CONC_HIDDEN;
+
+/* Wake up to n waiters on word. */
+void __conc_wake(uint32_t *word, int n, unsigned flags) __CONC_HIDDEN;
+
+/* The absolute deadline for a relative timeout (CONC_FOREVER: none). */
+static inline conc_deadline __conc_deadline(int64_t timeout_ns)
+{
+	int64_t now;
+
+	if (timeout_ns < 0)
+		return -1;
+	now = sys_now_ns();
+	return timeout_ns > INT64_MAX - now ? -1 : now + timeout_ns;
+}
+
+static inline bool __conc_expired(conc_deadline d)
+{
+	return d >= 0 && sys_now_ns() >= d;
+}
+
+static inline int __conc_futex_private(unsigned flags)
+{
+	return (flags & CONC_PRIVATE) ? FUTEX_PRIVATE_FLAG : 0;
+}
+
+/*
+ * Spin a short, bounded while for *word to stop being `busy` before a waiter
+ * goes to sleep: a cross-CPU wake-up costs tens of microseconds on small
+ * VMs, a lock hold time is usually far less. Never spins on one CPU.
+ * Returns the last value read.
+ */
+#define __CONC_SPIN 200
+static inline uint32_t __conc_spin_while(const uint32_t *word, uint32_t busy)
+{
+	uint32_t v = __atomic_load_n(word, __ATOMIC_RELAXED);
+	int i;
+
+	if (__conc_ncpu() == 1)
+		return v;
+	for (i = 0; v == busy && i < __CONC_SPIN; i++) {
+		sys_cpu_relax();
+		v = __atomic_load_n(word, __ATOMIC_RELAXED);
+	}
+	return v;
+}
+
+#endif

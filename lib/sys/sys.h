@@ -1,0 +1,235 @@
+/*
+ * Thin wrappers over the system calls conc uses. Each returns what the
+ * kernel returned: >= 0 on success, -errno on failure. errno is never read
+ * or written. Nothing above lib/sys may issue a system call another way.
+ */
+#ifndef CONC_SYS_SYS_H
+#define CONC_SYS_SYS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <signal.h>
+#include <time.h>
+#include <sys/types.h>
+#include <sys/syscall.h>
+#include <linux/futex.h>
+#include "raw.h"
+
+/* Numbers newer than the kernel headers Debian 12 ships (6.1); the same on
+ * x86_64 and aarch64, as every system call added since 5.1 is. */
+#ifndef SYS_futex_wake
+#define SYS_futex_wake 454
+#endif
+#ifndef FUTEX_BITSET_MATCH_ANY
+#define FUTEX_BITSET_MATCH_ANY 0xffffffff
+#endif
+#ifndef MADV_WIPEONFORK
+#define MADV_WIPEONFORK 18
+#endif
+
+struct clone_args;
+struct futex_waitv;
+struct robust_list_head;
+struct rusage;
+
+/* An absolute CLOCK_MONOTONIC time in nanoseconds; < 0 means never. */
+typedef int64_t conc_deadline;
+
+static inline int64_t sys_now_ns(void)
+{
+	struct timespec ts;
+
+	/* Through libc for the vDSO; CLOCK_MONOTONIC cannot fail. */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static inline long sys_futex(uint32_t *uaddr, int op, uint32_t val,
+			     const void *timeout_or_val2, uint32_t *uaddr2,
+			     uint32_t val3)
+{
+	return __CONC_SC(SYS_futex, uaddr, op, val, timeout_or_val2, uaddr2,
+			 val3);
+}
+
+/*
+ * Sleep while *uaddr == expected, until woken or until the absolute
+ * CLOCK_MONOTONIC deadline (< 0: none). FUTEX_WAIT_BITSET takes an absolute
+ * time, so a retry never stretches the timeout.
+ * Returns 0 (woken), -EAGAIN (value differed), -ETIMEDOUT, -EINTR.
+ */
+static inline int sys_futex_wait(const uint32_t *uaddr, uint32_t expected,
+				 conc_deadline deadline, int private_flag)
+{
+	struct timespec ts, *tp = NULL;
+
+	if (deadline >= 0) {
+		ts.tv_sec = deadline / 1000000000;
+		ts.tv_nsec = deadline % 1000000000;
+		tp = &ts;
+	}
+	return (int)sys_futex((uint32_t *)uaddr,
+			      FUTEX_WAIT_BITSET | private_flag, expected, tp,
+			      NULL, FUTEX_BITSET_MATCH_ANY);
+}
+
+static inline int sys_futex_wake(uint32_t *uaddr, int n, int private_flag)
+{
+	return (int)sys_futex(uaddr, FUTEX_WAKE | private_flag, (uint32_t)n,
+			      NULL, NULL, 0);
+}
+
+/* Wake nwake waiters on uaddr and move up to nmove others to uaddr2,
+ * provided *uaddr still equals cmpval (-EAGAIN otherwise). */
+static inline int sys_futex_cmp_requeue(uint32_t *uaddr, int nwake, int nmove,
+					uint32_t *uaddr2, uint32_t cmpval,
+					int private_flag)
+{
+	return (int)sys_futex(uaddr, FUTEX_CMP_REQUEUE | private_flag,
+			      (uint32_t)nwake, (void *)(long)nmove, uaddr2,
+			      cmpval);
+}
+
+static inline int sys_futex_requeue(uint32_t *uaddr, int nwake, int nmove,
+				    uint32_t *uaddr2, int private_flag)
+{
+	return (int)sys_futex(uaddr, FUTEX_REQUEUE | private_flag,
+			      (uint32_t)nwake, (void *)(long)nmove, uaddr2, 0);
+}
+
+static inline int sys_futex_waitv(struct futex_waitv *w, unsigned n,
+				  unsigned flags, const struct timespec *abs,
+				  clockid_t clk)
+{
+	return (int)__CONC_SC(SYS_futex_waitv, w, n, flags, abs, clk);
+}
+
+static inline int sys_gettid(void)
+{
+	return (int)__CONC_SC(SYS_gettid, 0);
+}
+
+static inline int sys_getpid(void)
+{
+	return (int)__CONC_SC(SYS_getpid, 0);
+}
+
+static inline int sys_eventfd(unsigned initval, int flags)
+{
+	return (int)__CONC_SC(SYS_eventfd2, initval, flags);
+}
+
+static inline int sys_pipe2(int fds[2], int flags)
+{
+	return (int)__CONC_SC(SYS_pipe2, fds, flags);
+}
+
+static inline int sys_memfd_create(const char *name, unsigned flags)
+{
+	return (int)__CONC_SC(SYS_memfd_create, name, flags);
+}
+
+static inline int sys_close(int fd)
+{
+	return (int)__CONC_SC(SYS_close, fd);
+}
+
+static inline long sys_read(int fd, void *buf, size_t len)
+{
+	return __CONC_SC(SYS_read, fd, buf, len);
+}
+
+static inline long sys_write(int fd, const void *buf, size_t len)
+{
+	return __CONC_SC(SYS_write, fd, buf, len);
+}
+
+/* clone3 returns twice like fork; the caller must not rely on the stack
+ * when it passes a new one (that case belongs in assembly). */
+static inline long sys_clone3(struct clone_args *args, size_t size)
+{
+	return __CONC_SC(SYS_clone3, args, size);
+}
+
+static inline int sys_pidfd_open(pid_t pid, unsigned flags)
+{
+	return (int)__CONC_SC(SYS_pidfd_open, pid, flags);
+}
+
+static inline int sys_pidfd_send_signal(int pidfd, int sig, siginfo_t *info,
+					unsigned flags)
+{
+	return (int)__CONC_SC(SYS_pidfd_send_signal, pidfd, sig, info, flags);
+}
+
+static inline int sys_waitid(int idtype, id_t id, siginfo_t *info,
+			     int options, struct rusage *ru)
+{
+	return (int)__CONC_SC(SYS_waitid, idtype, id, info, options, ru);
+}
+
+static inline int sys_set_robust_list(struct robust_list_head *head,
+				      size_t len)
+{
+	return (int)__CONC_SC(SYS_set_robust_list, head, len);
+}
+
+static inline int sys_get_robust_list(int tid, struct robust_list_head **head,
+				      size_t *len)
+{
+	return (int)__CONC_SC(SYS_get_robust_list, tid, head, len);
+}
+
+/* mmap returns an address, or -errno in the last page of the range. */
+static inline void *sys_mmap(void *addr, size_t len, int prot, int flags,
+			     int fd, off_t off)
+{
+	return (void *)__CONC_SC(SYS_mmap, addr, len, prot, flags, fd, off);
+}
+
+static inline int sys_mmap_failed(const void *p)
+{
+	return (unsigned long)p > -4096UL;
+}
+
+static inline int sys_munmap(void *addr, size_t len)
+{
+	return (int)__CONC_SC(SYS_munmap, addr, len);
+}
+
+static inline int sys_mprotect(void *addr, size_t len, int prot)
+{
+	return (int)__CONC_SC(SYS_mprotect, addr, len, prot);
+}
+
+static inline int sys_madvise(void *addr, size_t len, int advice)
+{
+	return (int)__CONC_SC(SYS_madvise, addr, len, advice);
+}
+
+static inline int sys_prctl(int op, unsigned long a, unsigned long b,
+			    unsigned long c, unsigned long d)
+{
+	return (int)__CONC_SC(SYS_prctl, op, a, b, c, d);
+}
+
+static inline int sys_sched_getaffinity(pid_t pid, size_t len, void *mask)
+{
+	return (int)__CONC_SC(SYS_sched_getaffinity, pid, len, mask);
+}
+
+static inline int sys_sched_yield(void)
+{
+	return (int)__CONC_SC(SYS_sched_yield, 0);
+}
+
+static inline void sys_cpu_relax(void)
+{
+#if defined(__x86_64__)
+	__builtin_ia32_pause();
+#else
+	__asm__ __volatile__("yield" ::: "memory");
+#endif
+}
+
+#endif
