@@ -40,7 +40,7 @@ static int lock_slow(conc_mutex *m, int64_t timeout_ns, uint32_t sleepers)
 	w = __atomic_load_n(&m->word, __ATOMIC_RELAXED);
 	if ((w & FUTEX_TID_MASK) == (uint32_t)tid) {
 		if (!(f & CONC_RECURSIVE))
-			return timeout_ns == 0 ? -EBUSY : -EDEADLK;
+			return -EDEADLK;
 		if (m->count == UINT32_MAX)
 			return -EAGAIN;
 		m->count++;
@@ -72,7 +72,7 @@ static int lock_slow(conc_mutex *m, int64_t timeout_ns, uint32_t sleepers)
 			continue;
 		}
 		if (timeout_ns == 0) {
-			r = -EBUSY;
+			r = -ETIMEDOUT;
 			goto fail;
 		}
 		if (!spun) {
@@ -143,7 +143,7 @@ int conc_mutex_trylock(conc_mutex *m)
 {
 	int r = conc_mutex_timedlock(m, 0);
 
-	return r == -ETIMEDOUT ? -EBUSY : r;
+	return r == -ETIMEDOUT || r == -EDEADLK ? -EBUSY : r;
 }
 
 static int unlock_slow(conc_mutex *m)
