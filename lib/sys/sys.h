@@ -232,4 +232,14 @@ static inline void sys_cpu_relax(void)
 #endif
 }
 
+/*
+ * Start a task with clone(2) on the given stack (its top; 16-byte aligned
+ * by the callee): the child runs fn(arg) and then SYS_exit(fn's value).
+ * ptid, tls, ctid as clone(2) takes them for the flags given.
+ * Returns the child's tid, or -errno. Defined in clone.c.
+ */
+long __conc_clone(int (*fn)(void *), void *stack, unsigned long flags,
+		  void *arg, pid_t *ptid, void *tls, pid_t *ctid)
+	__attribute__((visibility("hidden")));
+
 #endif
