@@ -31,6 +31,7 @@ struct clone_args;
 struct futex_waitv;
 struct robust_list_head;
 struct rusage;
+struct pollfd;
 
 /* An absolute CLOCK_MONOTONIC time in nanoseconds; < 0 means never. */
 typedef int64_t conc_deadline;
@@ -241,5 +242,106 @@ static inline void sys_cpu_relax(void)
 long __conc_clone(int (*fn)(void *), void *stack, unsigned long flags,
 		  void *arg, pid_t *ptid, void *tls, pid_t *ctid)
 	__attribute__((visibility("hidden")));
+
+static inline int sys_execve(const char *path, char *const argv[],
+			     char *const envp[])
+{
+	return (int)__CONC_SC(SYS_execve, path, argv, envp);
+}
+
+static inline _Noreturn void sys_exit_group(int code)
+{
+	for (;;)
+		__CONC_SC(SYS_exit_group, code);
+}
+
+static inline _Noreturn void sys_exit_thread(int code)
+{
+	for (;;)
+		__CONC_SC(SYS_exit, code);
+}
+
+static inline int sys_dup3(int old, int new, int flags)
+{
+	return (int)__CONC_SC(SYS_dup3, old, new, flags);
+}
+
+static inline int sys_fcntl(int fd, int cmd, long arg)
+{
+	return (int)__CONC_SC(SYS_fcntl, fd, cmd, arg);
+}
+
+static inline int sys_openat(int dirfd, const char *path, int flags,
+			     unsigned mode)
+{
+	return (int)__CONC_SC(SYS_openat, dirfd, path, flags, mode);
+}
+
+static inline int sys_chdir(const char *path)
+{
+	return (int)__CONC_SC(SYS_chdir, path);
+}
+
+static inline int sys_setsid(void)
+{
+	return (int)__CONC_SC(SYS_setsid, 0);
+}
+
+static inline int sys_setpgid(pid_t pid, pid_t pgid)
+{
+	return (int)__CONC_SC(SYS_setpgid, pid, pgid);
+}
+
+static inline int sys_getppid(void)
+{
+	return (int)__CONC_SC(SYS_getppid, 0);
+}
+
+static inline int sys_kill(pid_t pid, int sig)
+{
+	return (int)__CONC_SC(SYS_kill, pid, sig);
+}
+
+static inline int sys_tgkill(pid_t tgid, pid_t tid, int sig)
+{
+	return (int)__CONC_SC(SYS_tgkill, tgid, tid, sig);
+}
+
+/* The kernel's sigset is 8 bytes on x86_64 and aarch64, not glibc's 128. */
+#define SYS_SIGSET_SIZE 8
+
+static inline int sys_sigprocmask(int how, const sigset_t *set,
+				  sigset_t *old)
+{
+	return (int)__CONC_SC(SYS_rt_sigprocmask, how, set, old,
+			      SYS_SIGSET_SIZE);
+}
+
+/* struct k_sigaction as the kernel reads it (no SA_RESTORER needed to
+ * reset to SIG_DFL/SIG_IGN or to query). */
+struct sys_sigaction {
+	void *handler;
+	unsigned long flags;
+	void *restorer;
+	uint64_t mask;
+};
+
+static inline int sys_sigaction(int sig, const struct sys_sigaction *act,
+				struct sys_sigaction *old)
+{
+	return (int)__CONC_SC(SYS_rt_sigaction, sig, act, old,
+			      SYS_SIGSET_SIZE);
+}
+
+static inline int sys_ppoll(struct pollfd *fds, unsigned n,
+			    const struct timespec *ts)
+{
+	return (int)__CONC_SC(SYS_ppoll, fds, n, ts, NULL, SYS_SIGSET_SIZE);
+}
+
+static inline int sys_access(const char *path, int mode)
+{
+	return (int)__CONC_SC(SYS_faccessat, -100 /* AT_FDCWD */, path, mode);
+}
 
 #endif

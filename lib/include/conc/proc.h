@@ -1,0 +1,110 @@
+/* conc/proc.h — child processes with pidfds (multiprocessing.Process). */
+#ifndef CONC_PROC_H
+#define CONC_PROC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <signal.h>
+#include <sys/types.h>
+#include <conc/base.h>
+
+/* A child process started by conc; an opaque handle owned by the caller
+ * until conc_proc_release(). */
+typedef struct conc_proc conc_proc;
+
+/* One step applied in a spawned child before it runs the program, in
+ * array order (posix_spawn_file_actions). */
+enum conc_fileop_kind {
+	CONC_FILE_DUP2 = 1,	/* dup2(src, fd) (src == fd: clear FD_CLOEXEC) */
+	CONC_FILE_CLOSE,	/* close(fd) */
+	CONC_FILE_OPEN,		/* open(path, oflag, mode) onto fd */
+};
+
+typedef struct conc_fileop {
+	enum conc_fileop_kind op;
+	int fd;
+	int src;
+	const char *path;
+	int oflag;
+	mode_t mode;
+} conc_fileop;
+
+/* Flags of conc_proc_attr. */
+#define CONC_SPAWN_SETSID	 0x01u	/* new session (setsid) */
+#define CONC_SPAWN_SETPGROUP	 0x02u	/* setpgid(0, attr->pgroup) */
+#define CONC_SPAWN_RESETSIGS	 0x04u	/* every signal to SIG_DFL, not only caught ones */
+#define CONC_SPAWN_SETSIGMASK	 0x08u	/* child's mask is attr->sigmask (else empty) */
+#define CONC_SPAWN_PIPE_STDIN	 0x10u	/* a pipe to the child's stdin: conc_proc_stdin() */
+#define CONC_SPAWN_PIPE_STDOUT	 0x20u	/* a pipe from its stdout: conc_proc_stdout() */
+
+/*
+ * Attributes; NULL or all zeroes means: no name, not a daemon, and for
+ * spawn the caller's directory, no file actions, empty signal mask.
+ */
+typedef struct conc_proc_attr {
+	const char *name;	/* the child's comm (prctl PR_SET_NAME, 15 bytes) */
+	bool daemon;		/* dies with its parent; killed at the parent's exit */
+	unsigned flags;		/* CONC_SPAWN_* (spawn only) */
+	const char *cwd;	/* spawn: chdir before exec */
+	const conc_fileop *fileops;	/* spawn: applied in order */
+	size_t nfileops;
+	pid_t pgroup;		/* with CONC_SPAWN_SETPGROUP: 0 = own group */
+	sigset_t sigmask;	/* with CONC_SPAWN_SETSIGMASK */
+} conc_proc_attr;
+
+/*
+ * Run fn(arg) in a child process created with fork semantics: the child is
+ * a copy of the caller with a consistent C library, even when the caller
+ * has threads. The child's stdio is flushed when fn returns and it leaves
+ * with _exit(fn's value & 0xff): the parent's atexit handlers never run in
+ * it. The caller's stdio buffers are flushed before the fork so nothing is
+ * written twice. On success stores a handle in *p and returns 0; -EINVAL
+ * for NULL p or fn; -EAGAIN/-ENOMEM when the kernel refuses a process.
+ */
+int conc_proc_start(conc_proc **p, int (*fn)(void *), void *arg,
+		    const conc_proc_attr *attr);
+
+/*
+ * Run the program path with argv and envp (NULL: the caller's environ)
+ * in a new process, like posix_spawn: clone with CLONE_VM|CLONE_VFORK, so
+ * the cost does not grow with the caller's memory. A path without '/' is
+ * searched in PATH. If the program cannot be started, the error is
+ * returned here (-ENOENT, -EACCES, -ENOEXEC, or what a file action or chdir
+ * failed with), never as a child exiting 127.
+ */
+int conc_proc_spawn(conc_proc **p, const char *path, char *const argv[],
+		    char *const envp[], const conc_proc_attr *attr);
+
+/*
+ * Wait for the child to end, at most timeout_ns. Stores the wait status in
+ * *status (if not NULL) exactly as waitpid(2) gives it: decode with
+ * WIFEXITED, WEXITSTATUS, WIFSIGNALED, WTERMSIG. Returns 0, -ETIMEDOUT
+ * (the child stays joinable), -EINVAL. Joining an already joined child
+ * returns 0 and the same status again.
+ */
+int conc_proc_join(conc_proc *p, int *status, int64_t timeout_ns);
+
+/* Send sig to the child through its pidfd: never reaches a recycled pid.
+ * 0, -ESRCH when the child has already been joined, -EINVAL. */
+int conc_proc_kill(conc_proc *p, int sig);
+
+/* The child's pid, or -EINVAL. */
+pid_t conc_proc_pid(const conc_proc *p);
+
+/* The child's pidfd (owned by the handle: do not close it), or -EINVAL. */
+int conc_proc_pidfd(const conc_proc *p);
+
+/* With CONC_SPAWN_PIPE_STDIN / _STDOUT: the parent's end of the pipe
+ * (owned by the handle), else -EBADF. */
+int conc_proc_stdin(const conc_proc *p);
+int conc_proc_stdout(const conc_proc *p);
+
+/*
+ * Give up the handle: close its fds and free it. A child that is still
+ * running is left alone (reaped by nobody until the parent exits unless
+ * the caller arranges it), and no longer joined at exit. 0 or -EINVAL.
+ */
+int conc_proc_release(conc_proc *p);
+
+#endif
