@@ -12,5 +12,6 @@
 #include <conc/cond.h>
 #include <conc/barrier.h>
 #include <conc/once.h>
+#include <conc/proc.h>
 
 #endif
