@@ -18,10 +18,13 @@ LIB_OBJ   := $(LIB_SRC:%.c=$(O)/%.o)
 ASAN_OBJ  := $(LIB_SRC:%.c=$(O)/asan/%.o)
 BIN_SRC   := $(wildcard bin/*.c)
 BINS      := $(BIN_SRC:%.c=%)
+FI_OBJ    := $(LIB_SRC:%.c=$(O)/fi/%.o)
 TEST_SRC  := $(sort $(wildcard tests/test_*.c))
 TESTS     := $(TEST_SRC:tests/%.c=$(O)/tests/%)
-ASAN_TESTS := $(TEST_SRC:tests/%.c=$(O)/asan/tests/%)
-TEST_HELPERS := $(patsubst tests/%.c,$(O)/tests/%,$(wildcard tests/helper_*.c))
+# Fault-injection tests deliberately break the library: not under ASan.
+ASAN_TESTS := $(patsubst tests/%.c,$(O)/asan/tests/%,$(filter-out tests/test_fi_%,$(TEST_SRC)))
+TEST_HELPERS := $(patsubst tests/%.c,$(O)/tests/%,$(wildcard tests/helper_*.c)) \
+	$(patsubst tests/%.c,$(O)/tests/%.so,$(wildcard tests/lib_*.c))
 EX_SRC    := $(sort $(wildcard examples/*.c))
 EXAMPLES  := $(EX_SRC:examples/%.c=$(O)/examples/%)
 BENCH_SRC := $(sort $(wildcard bench/bench_*.c))
@@ -51,6 +54,15 @@ $(O)/asan/%.o: %.c $(LIB_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(SANFLAGS) -c -o $@ $<
 
+# The test build of the library with the fault-injection switches compiled in.
+$(O)/fi/%.o: %.c $(LIB_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -DCONC_FAULT_INJECTION $(CFLAGS) -c -o $@ $<
+
+$(O)/fi/libconc.a: $(FI_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
 $(O)/asan/libconc.a: $(ASAN_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
@@ -63,6 +75,14 @@ bin/%: bin/%.c $(LIB)
 $(O)/tests/%: tests/%.c $(TEST_HDR) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) -lcriterion -pthread -ldl $(URING_LIBS)
+
+$(O)/tests/test_fi_%: tests/test_fi_%.c $(TEST_HDR) $(O)/fi/libconc.a
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -DCONC_FAULT_INJECTION $(CFLAGS) -o $@ $< $(O)/fi/libconc.a -lcriterion -pthread -ldl $(URING_LIBS)
+
+$(O)/tests/lib_%.so: tests/lib_%.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -shared -o $@ $<
 
 $(O)/asan/tests/%: tests/%.c $(TEST_HDR) $(O)/asan/libconc.a
 	@mkdir -p $(@D)
@@ -80,7 +100,7 @@ tests: $(TESTS) $(TEST_HELPERS)
 examples: $(EXAMPLES)
 
 # Every Criterion binary runs on its own so one failure names its file.
-test: tests
+test: tests $(TEST_HELPERS)
 	@set -e; for t in $(TESTS); do echo "== $$t"; $$t --jobs=2 || { echo "FAILED: $$t"; exit 1; }; done
 
 asan-test: $(ASAN_TESTS) $(TEST_HELPERS)
