@@ -13,5 +13,6 @@
 #include <conc/barrier.h>
 #include <conc/once.h>
 #include <conc/proc.h>
+#include <conc/thread.h>
 
 #endif

@@ -2,6 +2,10 @@
 #include <linux/futex.h>
 #include "robust.h"
 
+#ifndef ROBUST_LIST_LIMIT
+#define ROBUST_LIST_LIMIT 2048
+#endif
+
 #define FUTEX_OFFSET \
 	((long)offsetof(conc_mutex, word) - (long)offsetof(conc_mutex, robust_next))
 
@@ -79,4 +83,40 @@ void __conc_robust_dequeue(conc_mutex *m)
 	*prev_next = m->robust_next;
 	barrier();
 	m->robust_prev = m->robust_next = NULL;
+}
+
+static void owner_died(uint32_t *word, pid_t tid)
+{
+	uint32_t v = __atomic_load_n(word, __ATOMIC_RELAXED);
+
+	do {
+		if ((v & FUTEX_TID_MASK) != (uint32_t)tid)
+			return;
+	} while (!__atomic_compare_exchange_n(word, &v,
+					      (v & FUTEX_WAITERS) | FUTEX_OWNER_DIED,
+					      0, __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+	if (v & FUTEX_WAITERS)
+		sys_futex_wake(word, 1, 0);
+}
+
+void __conc_robust_release_all(struct robust_list_head *h, pid_t tid)
+{
+	struct robust_list *e = h->list.next;
+	int n = 0;
+
+	/* Entries with the low bit set are PI mutexes: not conc's, and not
+	 * something a futex word update can release. */
+	while (e != &h->list && n++ < ROBUST_LIST_LIMIT) {
+		struct robust_list *next = e->next;
+
+		if (!((uintptr_t)e & 1))
+			owner_died((uint32_t *)((char *)e + h->futex_offset), tid);
+		e = (struct robust_list *)((uintptr_t)next & ~(uintptr_t)1);
+	}
+	if (h->list_op_pending)
+		owner_died((uint32_t *)((char *)h->list_op_pending +
+					h->futex_offset), tid);
+	h->list.next = &h->list;
+	h->list_op_pending = NULL;
+	*slot_before(&h->list) = &h->list;
 }

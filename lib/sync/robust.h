@@ -29,6 +29,11 @@ void __conc_robust_pending(struct robust_list_head *h, conc_mutex *m) __CONC_HID
 void __conc_robust_enqueue(struct robust_list_head *h, conc_mutex *m) __CONC_HIDDEN;
 void __conc_robust_dequeue(conc_mutex *m) __CONC_HIDDEN;
 
+/* A thread's life ends without the kernel seeing it (a parked thread):
+ * do what the kernel does at exit for every entry of h the thread tid
+ * still holds, then empty the list. */
+void __conc_robust_release_all(struct robust_list_head *h, pid_t tid) __CONC_HIDDEN;
+
 int __conc_mutex_lock_queued(conc_mutex *m, int64_t timeout_ns) __CONC_HIDDEN;
 
 #endif

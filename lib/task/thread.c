@@ -1,0 +1,155 @@
+/*
+ * conc_thread: the handle of one start. Its state word is the futex a
+ * joiner sleeps on. Non-daemon threads are counted in `live`, which the
+ * exit handler waits to see at zero when main calls exit(), as Python
+ * joins non-daemon threads before the interpreter ends.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include "sys/sys.h"
+#include "sync/wait.h"
+#include "thread.h"
+
+#define DEFAULT_STACK	(8u << 20)
+#define MIN_STACK	(64u << 10)
+
+static uint32_t live;
+
+static void join_at_exit(void)
+{
+	uint32_t n;
+
+	/* exit() called by a conc thread ends the process at once, as in C:
+	 * waiting here for the others (or itself) could never end. */
+	if (__conc_current_worker)
+		return;
+	while ((n = __atomic_load_n(&live, __ATOMIC_ACQUIRE)))
+		__conc_wait(&live, n, -1, CONC_PRIVATE);
+}
+
+void __conc_thread_finish(conc_thread *h, int code)
+{
+	bool daemon = h->daemon;
+	uint32_t old;
+
+	h->code = code;
+	/* release: the code, and all the thread did, before DONE. */
+	old = __atomic_fetch_or(&h->state, T_DONE, __ATOMIC_ACQ_REL);
+	if (old & T_DETACHED)
+		free(h);
+	else if (old & T_JOINWAIT)
+		__conc_wake(&h->state, INT32_MAX, CONC_PRIVATE);
+	if (!daemon && __atomic_sub_fetch(&live, 1, __ATOMIC_RELEASE) == 0)
+		__conc_wake(&live, INT32_MAX, CONC_PRIVATE);
+}
+
+int conc_thread_start(conc_thread **t, int (*fn)(void *), void *arg,
+		      const conc_thread_attr *attr)
+{
+	static int registered;
+	size_t stack = DEFAULT_STACK;
+	struct worker job;
+	conc_thread *h;
+	int r;
+
+	if (!t || !fn)
+		return -EINVAL;
+	r = __conc_libc_check();
+	if (r)
+		return r;
+	if (attr && attr->stack_size)
+		stack = attr->stack_size < MIN_STACK ? MIN_STACK
+			: (attr->stack_size + 4095) & ~(size_t)4095;
+	if (!__atomic_exchange_n(&registered, 1, __ATOMIC_ACQ_REL) &&
+	    atexit(join_at_exit)) {
+		__atomic_store_n(&registered, 0, __ATOMIC_RELAXED);
+		return -ENOMEM;
+	}
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	h->daemon = attr && attr->daemon;
+	memset(&job, 0, sizeof(job));
+	job.fn = fn;
+	job.arg = arg;
+	job.h = h;
+	sys_sigprocmask(SIG_BLOCK, NULL, (sigset_t *)&job.mask);
+	if (attr && attr->name)
+		strncpy(job.name, attr->name, sizeof(job.name) - 1);
+	else
+		sys_prctl(PR_GET_NAME, (unsigned long)job.name, 0, 0, 0);
+	if (!h->daemon)
+		__atomic_fetch_add(&live, 1, __ATOMIC_RELAXED);
+	r = __conc_worker_run(&job, stack);
+	if (r < 0) {
+		if (!h->daemon)
+			__atomic_fetch_sub(&live, 1, __ATOMIC_RELAXED);
+		free(h);
+		return r == -ENOMEM || r == -EAGAIN ? r : -EAGAIN;
+	}
+	*t = h;
+	return 0;
+}
+
+int conc_thread_join(conc_thread *t, int *exit_code, int64_t timeout_ns)
+{
+	conc_deadline dl = __conc_deadline(timeout_ns);
+	uint32_t s;
+
+	if (!t)
+		return -EINVAL;
+	if (__conc_current_worker && __conc_current_worker->h == t)
+		return -EDEADLK;
+	for (;;) {
+		s = __atomic_load_n(&t->state, __ATOMIC_ACQUIRE);
+		if (s & T_DETACHED)
+			return -EINVAL;
+		if (s & T_DONE)
+			break;
+		if (timeout_ns == 0)
+			return -ETIMEDOUT;
+		if (!(s & T_JOINWAIT) &&
+		    !__atomic_compare_exchange_n(&t->state, &s, s | T_JOINWAIT, 0,
+						 __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+			continue;
+		if (__conc_wait(&t->state, s | T_JOINWAIT, dl, CONC_PRIVATE) ==
+		    -ETIMEDOUT &&
+		    !(__atomic_load_n(&t->state, __ATOMIC_ACQUIRE) & T_DONE))
+			return -ETIMEDOUT;
+	}
+	if (exit_code)
+		*exit_code = t->code;
+	free(t);
+	return 0;
+}
+
+int conc_thread_detach(conc_thread *t)
+{
+	uint32_t old;
+
+	if (!t)
+		return -EINVAL;
+	old = __atomic_fetch_or(&t->state, T_DETACHED, __ATOMIC_ACQ_REL);
+	if (old & T_DETACHED)
+		return -EINVAL;
+	if (old & T_DONE)
+		free(t);
+	return 0;
+}
+
+conc_thread *conc_thread_self(void)
+{
+	return __conc_current_worker ? __conc_current_worker->h : NULL;
+}
+
+_Noreturn void conc_thread_exit(int code)
+{
+	struct worker *w = __conc_current_worker;
+
+	if (!w)
+		exit(code);
+	w->exit_code = code;
+	__builtin_longjmp(w->jb, 1);
+}

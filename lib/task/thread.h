@@ -1,0 +1,49 @@
+/* Internal: the handle and the worker (a kernel task with its mapping)
+ * that runs one handle's function at a time, then parks for the next. */
+#ifndef CONC_TASK_THREAD_H
+#define CONC_TASK_THREAD_H
+
+#include <stdint.h>
+#include <conc/thread.h>
+#include "libc.h"
+
+#define T_DONE		1u
+#define T_DETACHED	2u
+#define T_JOINWAIT	4u
+
+struct conc_thread {
+	uint32_t state;
+	int code;
+	bool daemon;
+};
+
+struct worker {
+	void *map;
+	size_t map_len;
+	size_t stack_size;
+	void *tp;
+	pid_t tid;
+	/* the job */
+	int (*fn)(void *);
+	void *arg;
+	conc_thread *h;
+	uint64_t mask;
+	char name[16];
+	int exit_code;
+	void *jb[5];
+	/* parking: 0 parked, 1 has a job */
+	uint32_t go;
+	struct worker *next;
+};
+
+extern __thread struct worker *__conc_current_worker
+	__attribute__((tls_model("initial-exec")));
+
+/* Take a parked worker with at least stack_size, or create one, and give
+ * it the job already stored in the returned worker. */
+int __conc_worker_run(struct worker *job, size_t stack_size) __CONC_HIDDEN;
+
+/* Publish the end of the job of h: DONE, and wake or free. */
+void __conc_thread_finish(conc_thread *h, int code) __CONC_HIDDEN;
+
+#endif
