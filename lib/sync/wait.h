@@ -51,7 +51,7 @@ static inline int __conc_futex_private(unsigned flags)
  * VMs, a lock hold time is usually far less. Never spins on one CPU.
  * Returns the last value read.
  */
-#define __CONC_SPIN 200
+#define __CONC_SPIN 100
 static inline uint32_t __conc_spin_while(const uint32_t *word, uint32_t busy)
 {
 	uint32_t v = __atomic_load_n(word, __ATOMIC_RELAXED);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include "sys/sys.h"
+#include "sys/self.h"
 #include "sync/wait.h"
 #include "thread.h"
 
@@ -16,6 +17,18 @@
 #define MIN_STACK	(64u << 10)
 
 static uint32_t live;
+static uint64_t live_gen;
+
+/* A fork child has none of its parent's threads: forget their count. */
+static void live_refresh(void)
+{
+	uint64_t g = __conc_self()->gen;
+
+	if (__atomic_load_n(&live_gen, __ATOMIC_RELAXED) != g) {
+		__atomic_store_n(&live, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&live_gen, g, __ATOMIC_RELAXED);
+	}
+}
 
 static void join_at_exit(void)
 {
@@ -25,6 +38,7 @@ static void join_at_exit(void)
 	 * waiting here for the others (or itself) could never end. */
 	if (__conc_current_worker)
 		return;
+	live_refresh();
 	while ((n = __atomic_load_n(&live, __ATOMIC_ACQUIRE)))
 		__conc_wait(&live, n, -1, CONC_PRIVATE);
 }
@@ -80,6 +94,7 @@ int conc_thread_start(conc_thread **t, int (*fn)(void *), void *arg,
 		strncpy(job.name, attr->name, sizeof(job.name) - 1);
 	else
 		sys_prctl(PR_GET_NAME, (unsigned long)job.name, 0, 0, 0);
+	live_refresh();
 	if (!h->daemon)
 		__atomic_fetch_add(&live, 1, __ATOMIC_RELAXED);
 	r = __conc_worker_run(&job, stack);
