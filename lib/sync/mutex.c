@@ -98,6 +98,10 @@ static int lock_slow(conc_mutex *m, int64_t timeout_ns, uint32_t sleepers)
 	m->count = 0;
 	if (!h)
 		return 0;
+	if (__atomic_load_n(&m->flags, __ATOMIC_ACQUIRE) & M_UNRECOVERABLE) {
+		r = -ENOTRECOVERABLE;
+		goto give_back;
+	}
 	__conc_robust_enqueue(h, m);
 	__conc_robust_pending(h, NULL);
 	if (w & FUTEX_OWNER_DIED) {
@@ -105,23 +109,65 @@ static int lock_slow(conc_mutex *m, int64_t timeout_ns, uint32_t sleepers)
 		return -EOWNERDEAD;
 	}
 	return 0;
+give_back:
+	/* Made unrecoverable while we were on our way in: the word is ours
+	 * but the mutex is not; pass the news to every sleeper. */
+	if (__atomic_exchange_n(&m->word, 0, __ATOMIC_RELEASE) & FUTEX_WAITERS)
+		__conc_wake(&m->word, INT32_MAX, 0);
 fail:
 	if (h)
 		__conc_robust_pending(h, NULL);
 	return r;
 }
 
+/* Free robust mutex, list head known: one compare-and-swap, bracketed by
+ * the list_op_pending stores the kernel needs if the thread dies here. */
+static bool robust_fast_lock(conc_mutex *m, struct __conc_self *s)
+{
+	struct robust_list_head *h = s->robust;
+	uint32_t zero = 0;
+
+	if (!h)
+		return false;
+	__conc_robust_pending(h, m);
+	if (!__atomic_compare_exchange_n(&m->word, &zero, (uint32_t)s->tid, 0,
+					 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+		__conc_robust_pending(h, NULL);
+		return false;
+	}
+	if (__atomic_load_n(&m->flags, __ATOMIC_ACQUIRE) & M_UNRECOVERABLE) {
+		/* Lost a race with the unlock that made it unrecoverable. */
+		if (__atomic_exchange_n(&m->word, 0, __ATOMIC_RELEASE) &
+		    FUTEX_WAITERS)
+			__conc_wake(&m->word, INT32_MAX, 0);
+		__conc_robust_pending(h, NULL);
+		return false;
+	}
+	m->count = 0;
+	__conc_robust_enqueue(h, m);
+	__conc_robust_pending(h, NULL);
+	return true;
+}
+
 int conc_mutex_timedlock(conc_mutex *m, int64_t timeout_ns)
 {
+	struct __conc_self *s;
 	uint32_t zero = 0;
+	unsigned f;
 
 	if (!m)
 		return -EINVAL;
-	if (!(__atomic_load_n(&m->flags, __ATOMIC_RELAXED) &
-	      (CONC_RECURSIVE | CONC_ROBUST)) &&
-	    __atomic_compare_exchange_n(&m->word, &zero, __conc_self()->tid, 0,
-					__ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+	f = __atomic_load_n(&m->flags, __ATOMIC_RELAXED);
+	s = __conc_self();
+	if (!(f & (CONC_RECURSIVE | CONC_ROBUST))) {
+		if (__atomic_compare_exchange_n(&m->word, &zero, (uint32_t)s->tid,
+						0, __ATOMIC_ACQUIRE,
+						__ATOMIC_RELAXED))
+			return 0;
+	} else if ((f & (CONC_ROBUST | M_UNRECOVERABLE)) == CONC_ROBUST &&
+		   robust_fast_lock(m, s)) {
 		return 0;
+	}
 	if (timeout_ns < 0)
 		timeout_ns = CONC_FOREVER;
 	return lock_slow(m, timeout_ns, 0);
@@ -174,28 +220,52 @@ static int unlock_slow(conc_mutex *m)
 		__conc_robust_dequeue(m);
 	}
 	old = __atomic_exchange_n(&m->word, 0, __ATOMIC_RELEASE);
-	if (h)
-		__conc_robust_pending(h, NULL);
 	if (old & FUTEX_WAITERS)
 		__conc_wake(&m->word, wake, futex_flags(f));
+	/* Only now: a death before the wake leaves a free word that the
+	 * kernel finds through list_op_pending, and it wakes a waiter. */
+	if (h)
+		__conc_robust_pending(h, NULL);
 	return 0;
 }
 
 int conc_mutex_unlock(conc_mutex *m)
 {
+	struct __conc_self *s;
+	struct robust_list_head *h;
 	uint32_t tid;
+	unsigned f;
 
 	if (!m)
 		return -EINVAL;
-	tid = (uint32_t)__conc_self()->tid;
-	/* Plain mutex, nobody waiting: one compare-and-swap that also proves
-	 * the caller is the owner. */
-	if (!(__atomic_load_n(&m->flags, __ATOMIC_RELAXED) &
-	      (CONC_RECURSIVE | CONC_ROBUST)) &&
-	    __atomic_compare_exchange_n(&m->word, &tid, 0, 0, __ATOMIC_RELEASE,
-					__ATOMIC_RELAXED))
+	f = __atomic_load_n(&m->flags, __ATOMIC_RELAXED);
+	s = __conc_self();
+	tid = (uint32_t)s->tid;
+	/* Nobody waiting: one compare-and-swap that also proves the caller
+	 * is the owner. */
+	if (!(f & (CONC_RECURSIVE | CONC_ROBUST)))
+		return __atomic_compare_exchange_n(&m->word, &tid, 0, 0,
+						   __ATOMIC_RELEASE,
+						   __ATOMIC_RELAXED) ? 0
+								     : unlock_slow(m);
+	h = s->robust;
+	if ((f & (CONC_ROBUST | M_INCONSISTENT)) != CONC_ROBUST || !h ||
+	    m->count ||
+	    __atomic_load_n(&m->word, __ATOMIC_RELAXED) != tid)
+		return unlock_slow(m);
+	__conc_robust_pending(h, m);
+	__conc_robust_dequeue(m);
+	if (__atomic_compare_exchange_n(&m->word, &tid, 0, 0, __ATOMIC_RELEASE,
+					__ATOMIC_RELAXED)) {
+		__conc_robust_pending(h, NULL);
 		return 0;
-	return unlock_slow(m);
+	}
+	/* A waiter came between the look and the swap. */
+	tid = __atomic_exchange_n(&m->word, 0, __ATOMIC_RELEASE);
+	if (tid & FUTEX_WAITERS)
+		__conc_wake(&m->word, 1, 0);
+	__conc_robust_pending(h, NULL);
+	return 0;
 }
 
 int conc_mutex_consistent(conc_mutex *m)

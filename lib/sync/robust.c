@@ -23,13 +23,6 @@ static __thread struct {
 	struct robust_list_head head;
 } own __attribute__((tls_model("initial-exec")));
 
-static inline void barrier(void)
-{
-	/* The kernel reads the list only after the thread died, so program
-	 * order is all that matters: keep the compiler from reordering. */
-	__asm__ __volatile__("" ::: "memory");
-}
-
 struct robust_list_head *__conc_robust_head(struct __conc_self *s)
 {
 	struct robust_list_head *h = s->robust;
@@ -49,40 +42,6 @@ struct robust_list_head *__conc_robust_head(struct __conc_self *s)
 		return NULL;
 	s->robust = h;
 	return h;
-}
-
-void __conc_robust_pending(struct robust_list_head *h, conc_mutex *m)
-{
-	barrier();
-	h->list_op_pending = m ? (struct robust_list *)&m->robust_next : NULL;
-	barrier();
-}
-
-static void **slot_before(void *entry)
-{
-	return (void **)((uintptr_t)entry & ~(uintptr_t)1) - 1;
-}
-
-void __conc_robust_enqueue(struct robust_list_head *h, conc_mutex *m)
-{
-	void *first = h->list.next;
-
-	m->robust_next = first;
-	m->robust_prev = &h->list;
-	*slot_before(first) = &m->robust_next;
-	barrier();
-	h->list.next = (struct robust_list *)&m->robust_next;
-	barrier();
-}
-
-void __conc_robust_dequeue(conc_mutex *m)
-{
-	void **prev_next = (void **)((uintptr_t)m->robust_prev & ~(uintptr_t)1);
-
-	*slot_before(m->robust_next) = m->robust_prev;
-	*prev_next = m->robust_next;
-	barrier();
-	m->robust_prev = m->robust_next = NULL;
 }
 
 static void owner_died(uint32_t *word, pid_t tid)
@@ -118,5 +77,5 @@ void __conc_robust_release_all(struct robust_list_head *h, pid_t tid)
 					h->futex_offset), tid);
 	h->list.next = &h->list;
 	h->list_op_pending = NULL;
-	*slot_before(&h->list) = &h->list;
+	*__conc_slot_before(&h->list) = &h->list;
 }

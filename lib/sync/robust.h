@@ -25,9 +25,49 @@ struct robust_list_head;
  * shape conc cannot join. */
 struct robust_list_head *__conc_robust_head(struct __conc_self *s) __CONC_HIDDEN;
 
-void __conc_robust_pending(struct robust_list_head *h, conc_mutex *m) __CONC_HIDDEN;
-void __conc_robust_enqueue(struct robust_list_head *h, conc_mutex *m) __CONC_HIDDEN;
-void __conc_robust_dequeue(conc_mutex *m) __CONC_HIDDEN;
+#include <linux/futex.h>
+
+static inline void __conc_robust_barrier(void)
+{
+	/* The kernel reads the list only after the thread died, so program
+	 * order is all that matters: keep the compiler from reordering. */
+	__asm__ __volatile__("" ::: "memory");
+}
+
+static inline void __conc_robust_pending(struct robust_list_head *h, conc_mutex *m)
+{
+	__conc_robust_barrier();
+	h->list_op_pending = m ? (struct robust_list *)&m->robust_next : NULL;
+	__conc_robust_barrier();
+}
+
+static inline void **__conc_slot_before(void *entry)
+{
+	return (void **)((uintptr_t)entry & ~(uintptr_t)1) - 1;
+}
+
+static inline void __conc_robust_enqueue(struct robust_list_head *h, conc_mutex *m)
+{
+	void *first = h->list.next;
+
+	m->robust_next = first;
+	m->robust_prev = &h->list;
+	*__conc_slot_before(first) = &m->robust_next;
+	__conc_robust_barrier();
+	h->list.next = (struct robust_list *)&m->robust_next;
+	__conc_robust_barrier();
+}
+
+static inline void __conc_robust_dequeue(conc_mutex *m)
+{
+	void **prev_next = (void **)((uintptr_t)m->robust_prev & ~(uintptr_t)1);
+
+	*__conc_slot_before(m->robust_next) = m->robust_prev;
+	*prev_next = m->robust_next;
+	__conc_robust_barrier();
+	m->robust_prev = m->robust_next = NULL;
+}
+
 
 /* A thread's life ends without the kernel seeing it (a parked thread):
  * do what the kernel does at exit for every entry of h the thread tid

@@ -41,10 +41,17 @@ typedef struct conc_fileop {
 /*
  * Attributes; NULL or all zeroes means: no name, not a daemon, and for
  * spawn the caller's directory, no file actions, empty signal mask.
+ * A spawned child does, in this order: reset signal handlers, death signal
+ * (daemon), setsid, setpgid, chdir, the pipes onto fd 0 and 1, the file
+ * actions, the signal mask, execve. So relative paths in file actions and
+ * in path are taken from cwd, and a file action may override a pipe.
  */
 typedef struct conc_proc_attr {
-	const char *name;	/* the child's comm (prctl PR_SET_NAME, 15 bytes) */
-	bool daemon;		/* dies with its parent; killed at the parent's exit */
+	const char *name;	/* start only: the child's comm (prctl PR_SET_NAME,
+				 * 15 bytes kept); execve names a spawned one */
+	bool daemon;		/* killed (SIGKILL) when the parent thread that
+				 * made it ends, and at the parent's exit; a
+				 * non-daemon child is joined at exit */
 	unsigned flags;		/* CONC_SPAWN_* (spawn only) */
 	const char *cwd;	/* spawn: chdir before exec */
 	const conc_fileop *fileops;	/* spawn: applied in order */
@@ -59,8 +66,11 @@ typedef struct conc_proc_attr {
  * has threads. The child's stdio is flushed when fn returns and it leaves
  * with _exit(fn's value & 0xff): the parent's atexit handlers never run in
  * it. The caller's stdio buffers are flushed before the fork so nothing is
- * written twice. On success stores a handle in *p and returns 0; -EINVAL
- * for NULL p or fn; -EAGAIN/-ENOMEM when the kernel refuses a process.
+ * written twice. The child starts with an empty list of children: it
+ * never joins or kills its parent's at its own exit.
+ * On success stores a handle in *p and returns 0; -EINVAL for NULL p or
+ * fn; -EAGAIN/-ENOMEM when the kernel refuses a process; -EMFILE when no
+ * fd is left for the pidfd (the child is then killed and reaped).
  */
 int conc_proc_start(conc_proc **p, int (*fn)(void *), void *arg,
 		    const conc_proc_attr *attr);
@@ -69,9 +79,13 @@ int conc_proc_start(conc_proc **p, int (*fn)(void *), void *arg,
  * Run the program path with argv and envp (NULL: the caller's environ)
  * in a new process, like posix_spawn: clone with CLONE_VM|CLONE_VFORK, so
  * the cost does not grow with the caller's memory. A path without '/' is
- * searched in PATH. If the program cannot be started, the error is
- * returned here (-ENOENT, -EACCES, -ENOEXEC, or what a file action or chdir
- * failed with), never as a child exiting 127.
+ * searched in the caller's PATH, as execvp(3) does. If the program cannot
+ * be started, the error is returned here (-ENOENT, -EACCES, -ENOEXEC, or
+ * what a file action, chdir, setsid or setpgid failed with) and the failed
+ * child is already reaped: never a child exiting 127. -EINVAL for NULL p,
+ * path or argv, unknown flags or file actions; -EBADF for a negative fd in
+ * a file action. Safe in a threaded caller: the child runs no handler of
+ * the caller's and no libc code.
  */
 int conc_proc_spawn(conc_proc **p, const char *path, char *const argv[],
 		    char *const envp[], const conc_proc_attr *attr);
@@ -80,8 +94,10 @@ int conc_proc_spawn(conc_proc **p, const char *path, char *const argv[],
  * Wait for the child to end, at most timeout_ns. Stores the wait status in
  * *status (if not NULL) exactly as waitpid(2) gives it: decode with
  * WIFEXITED, WEXITSTATUS, WIFSIGNALED, WTERMSIG. Returns 0, -ETIMEDOUT
- * (the child stays joinable), -EINVAL. Joining an already joined child
- * returns 0 and the same status again.
+ * (the child stays joinable), -EINVAL; -ECHILD if someone else reaped it
+ * (SIGCHLD ignored, waitpid(-1) elsewhere), its status is then lost.
+ * Joining an already joined child returns 0 and the same status again;
+ * several threads may join one child at once.
  */
 int conc_proc_join(conc_proc *p, int *status, int64_t timeout_ns);
 
@@ -96,14 +112,20 @@ pid_t conc_proc_pid(const conc_proc *p);
 int conc_proc_pidfd(const conc_proc *p);
 
 /* With CONC_SPAWN_PIPE_STDIN / _STDOUT: the parent's end of the pipe
- * (owned by the handle), else -EBADF. */
+ * (owned by the handle: do not close it; O_CLOEXEC), else -EBADF. */
 int conc_proc_stdin(const conc_proc *p);
 int conc_proc_stdout(const conc_proc *p);
+
+/* Close the parent's end of the stdin pipe, so that the child reads end of
+ * file (a filter such as cat(1) ends only then). 0, -EBADF if there is no
+ * such pipe or it is already closed, -EINVAL. */
+int conc_proc_close_stdin(conc_proc *p);
 
 /*
  * Give up the handle: close its fds and free it. A child that is still
  * running is left alone (reaped by nobody until the parent exits unless
- * the caller arranges it), and no longer joined at exit. 0 or -EINVAL.
+ * the caller arranges it), and no longer joined (or, a daemon, killed) at
+ * exit. The handle must not be used again. 0 or -EINVAL.
  */
 int conc_proc_release(conc_proc *p);
 

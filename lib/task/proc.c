@@ -1,0 +1,73 @@
+/*
+ * conc_proc_start: fn(arg) in a child made by libc's fork (see sys/fork.h),
+ * with a pidfd opened right after. pidfd_open on the pid is race-free there:
+ * the child is ours and unreaped, so its pid cannot have been recycled.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include "sys/fork.h"
+#include "proc_impl.h"
+
+static _Noreturn void child(int (*fn)(void *), void *arg,
+			    const conc_proc_attr *attr, pid_t parent)
+{
+	int r;
+
+	/* The death signal follows the parent's death, but a parent that
+	 * died before the prctl would never send it: look once after. */
+	if (attr->daemon &&
+	    (sys_prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 ||
+	     sys_getppid() != parent))
+		sys_kill(sys_getpid(), SIGKILL);
+	if (attr->name)
+		sys_prctl(PR_SET_NAME, (unsigned long)attr->name, 0, 0, 0);
+	r = fn(arg);
+	fflush(NULL);
+	/* Never exit(): the parent's atexit handlers are not the child's. */
+	sys_exit_group(r & 0xff);
+}
+
+int conc_proc_start(conc_proc **pp, int (*fn)(void *), void *arg,
+		    const conc_proc_attr *attr)
+{
+	static const conc_proc_attr none;
+	siginfo_t si;
+	conc_proc *p;
+	pid_t parent, pid;
+	int r;
+
+	if (!pp || !fn)
+		return -EINVAL;
+	if (!attr)
+		attr = &none;
+	if ((r = __conc_proc_prepare()) < 0)
+		return r;
+	if (!(p = __conc_proc_alloc(attr->daemon)))
+		return -ENOMEM;
+	parent = sys_getpid();
+	/* Whatever sits in our stdio buffers would be written twice. */
+	fflush(NULL);
+	pid = sys_fork();
+	if (pid == 0)
+		child(fn, arg, attr, parent);
+	if (pid < 0) {
+		__conc_proc_free(p);
+		return pid;
+	}
+	p->pid = pid;
+	p->pidfd = sys_pidfd_open(pid, 0);
+	if (p->pidfd < 0) {
+		r = p->pidfd;
+		p->pidfd = -1;
+		sys_kill(pid, SIGKILL);
+		while (sys_waitid(P_PID, (id_t)pid, &si, WEXITED, NULL) == -EINTR)
+			;
+		__conc_proc_free(p);
+		return r;
+	}
+	__conc_proc_track(p);
+	*pp = p;
+	return 0;
+}

@@ -1,0 +1,45 @@
+/*
+ * The process handle and the registry of live handles, shared by the files
+ * of the process module. Not installed.
+ */
+#ifndef CONC_TASK_PROC_IMPL_H
+#define CONC_TASK_PROC_IMPL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <conc/mutex.h>
+#include <conc/proc.h>
+#include "sync/wait.h"
+
+struct conc_proc {
+	conc_mutex lock;	/* serialises reaping: one waitid, one status */
+	uint32_t joined;	/* 1 once status holds the reaped status */
+	int status;		/* waitpid(2) format */
+	pid_t pid;
+	int pidfd;
+	int in, out;		/* parent's pipe ends, or -1 */
+	bool daemon;
+	pid_t owner;		/* the process whose registry lists it */
+	struct conc_proc *prev, *next;
+};
+
+/* A new handle with no fds, or NULL. */
+conc_proc *__conc_proc_alloc(bool daemon) __CONC_HIDDEN;
+
+/* Close the handle's fds and free it (not tracked, or untracked first). */
+void __conc_proc_free(conc_proc *p) __CONC_HIDDEN;
+
+/* Make the registry and the exit handler ready. Called before a child is
+ * created, so that tracking it afterwards cannot fail. 0 or -ENOMEM. */
+int __conc_proc_prepare(void) __CONC_HIDDEN;
+
+/* Add p to / remove p from the handles joined (or killed) at exit. */
+void __conc_proc_track(conc_proc *p) __CONC_HIDDEN;
+void __conc_proc_untrack(conc_proc *p) __CONC_HIDDEN;
+
+/* The PATH candidates for a program, NULL-terminated, in one block to
+ * free(): path itself if it holds a '/', else each PATH directory joined
+ * with it. 0, -ENOENT (empty path), -ENAMETOOLONG, -ENOMEM. */
+int __conc_spawn_paths(const char *path, char ***out) __CONC_HIDDEN;
+
+#endif

@@ -1,0 +1,30 @@
+/*
+ * What conc_proc_spawn hands its vfork-style child. The child runs in our
+ * memory, on our TLS, while the parent's thread is suspended: it may make
+ * raw system calls and read this, nothing else (no errno, no malloc, no
+ * libc function that touches state), and it reports a failure by storing
+ * -errno in err before it exits.
+ */
+#ifndef CONC_TASK_SPAWN_H
+#define CONC_TASK_SPAWN_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <conc/proc.h>
+#include "proc_impl.h"
+
+struct spawn_ctx {
+	char **paths;		/* candidates, NULL-terminated */
+	bool search;		/* paths come from PATH */
+	char *const *argv;
+	char *const *envp;
+	const conc_proc_attr *attr;
+	sigset_t mask;		/* the mask the program starts with */
+	int in, out;		/* the child's pipe ends (>= 3), or -1 */
+	pid_t parent;
+	int err;		/* 0, or -errno from the child */
+};
+
+int __conc_spawn_child(void *arg) __CONC_HIDDEN;
+
+#endif
