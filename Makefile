@@ -139,7 +139,7 @@ bench: $(BENCHES)
 deps:
 	@sh .ci/deps
 
-conc.pc: Makefile
+conc.pc: FORCE
 	@printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: conc\nDescription: threads, processes, locks, queues and coroutines on raw Linux system calls\nVersion: %s\nRequires.private: liburing\nLibs: -L$${libdir} -lconc\nLibs.private: -luring\nCflags: -I$${includedir}\n' \
 	  "$(PREFIX)" "$$(sed -n 's/#define CONC_VERSION "\(.*\)"/\1/p' lib/include/conc/base.h)" > $@
 
@@ -169,3 +169,5 @@ help:
 	@echo "make check      every test, the examples, ASan+UBSan, man lint, no-pthread check"
 	@echo "make bench      benchmarks against glibc, pipes, eventfd (ratios)"
 	@echo "make install    PREFIX=$(PREFIX) DESTDIR=; make uninstall; make clean"
+
+FORCE:
