@@ -1,6 +1,9 @@
 #include <errno.h>
 #include "wait.h"
 
+__thread uint32_t __conc_spin_budget
+	__attribute__((tls_model("initial-exec")));
+
 int __conc_wait(const uint32_t *word, uint32_t expected,
 		conc_deadline deadline, unsigned flags)
 {

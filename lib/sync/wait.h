@@ -48,21 +48,34 @@ static inline int __conc_futex_private(unsigned flags)
 /*
  * Spin a short, bounded while for *word to stop being `busy` before a waiter
  * goes to sleep: a cross-CPU wake-up costs tens of microseconds on small
- * VMs, a lock hold time is usually far less. Never spins on one CPU.
- * Returns the last value read.
+ * VMs, a lock hold time or a peer's answer is often far less. The bound
+ * adapts per thread: it doubles when a spin pays off and halves when it
+ * does not (the peer was not running: it shares our CPU), down to a few
+ * iterations. Never spins on one CPU. Returns the last value read.
  */
-#define __CONC_SPIN 100
+#define __CONC_SPIN_MAX 256
+#define __CONC_SPIN_MIN 8
+extern __thread uint32_t __conc_spin_budget
+	__attribute__((tls_model("initial-exec")));
+
 static inline uint32_t __conc_spin_while(const uint32_t *word, uint32_t busy)
 {
 	uint32_t v = __atomic_load_n(word, __ATOMIC_RELAXED);
-	int i;
+	uint32_t limit, i;
 
-	if (__conc_ncpu() == 1)
+	if (v != busy || __conc_ncpu() == 1)
 		return v;
-	for (i = 0; v == busy && i < __CONC_SPIN; i++) {
+	limit = __conc_spin_budget ? __conc_spin_budget : __CONC_SPIN_MAX;
+	for (i = 0; v == busy && i < limit; i++) {
 		sys_cpu_relax();
 		v = __atomic_load_n(word, __ATOMIC_RELAXED);
 	}
+	if (v != busy)
+		__conc_spin_budget = limit * 2 > __CONC_SPIN_MAX ? __CONC_SPIN_MAX
+								 : limit * 2;
+	else
+		__conc_spin_budget = limit / 2 < __CONC_SPIN_MIN ? __CONC_SPIN_MIN
+								 : limit / 2;
 	return v;
 }
 
