@@ -98,7 +98,7 @@ CHILD int __conc_spawn_child(void *arg)
 		if (r == 0 && sys_getppid() != c->parent)
 			r = -ESRCH;
 	}
-	if (r == 0 && (a->flags & CONC_SPAWN_SETSID))
+	if (r >= 0 && (a->flags & CONC_SPAWN_SETSID))
 		r = sys_setsid();
 	if (r >= 0 && (a->flags & CONC_SPAWN_SETPGROUP))
 		r = sys_setpgid(0, a->pgroup);

@@ -49,8 +49,9 @@ typedef struct conc_fileop {
 typedef struct conc_proc_attr {
 	const char *name;	/* start only: the child's comm (prctl PR_SET_NAME,
 				 * 15 bytes kept); execve names a spawned one */
-	bool daemon;		/* killed (SIGKILL) when the parent thread that
-				 * made it ends, and at the parent's exit; a
+	bool daemon;		/* SIGKILLed when its parent dies, however (to
+				 * be exact: when the parent *thread* that made
+				 * it ends), and at the parent's exit; a
 				 * non-daemon child is joined at exit */
 	unsigned flags;		/* CONC_SPAWN_* (spawn only) */
 	const char *cwd;	/* spawn: chdir before exec */

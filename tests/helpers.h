@@ -1,0 +1,266 @@
+/* tests/helpers.h — small helpers shared by the Criterion tests.
+ * Header-only (static functions); include it after <criterion/criterion.h>
+ * or on its own. Forked children must always leave with _exit(). */
+#ifndef CONC_TEST_HELPERS_H
+#define CONC_TEST_HELPERS_H
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#if defined(__GNUC__)
+#define HELPER_UNUSED __attribute__((unused))
+#else
+#define HELPER_UNUSED
+/* A child's exit code for a function result r (0 or -errno): -r, so the
+ * parent can assert WEXITSTATUS(st) == EBUSY etc.; 255 for anything else. */
+static HELPER_UNUSED int errcode(int r)
+{
+	return (r <= 0 && r > -255) ? -r : 255;
+}
+
+/* Fork a child that runs fn(arg) and leaves with _exit(its result & 0xff).
+ * Returns the child's pid, or -1 if fork failed. */
+static HELPER_UNUSED pid_t fork_child(int (*fn)(void *), void *arg)
+{
+	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(fn(arg) & 0xff);
+	return pid;
+}
+
+/* Run fn(arg) in a child and reap it within timeout_ms: the child's exit
+ * code, or -1 if it did not exit normally in time (killed, crashed). */
+static HELPER_UNUSED int run_in_child(int (*fn)(void *), void *arg, int timeout_ms)
+{
+	pid_t pid = fork_child(fn, arg);
+	int st;
+
+	if (pid < 0)
+		return -1;
+	st = wait_child(pid, timeout_ms);
+	return (st != -1 && WIFEXITED(st)) ? WEXITSTATUS(st) : -1;
+}
+
+/* Join thread t within timeout_ms: 0, or ETIMEDOUT (the thread is left
+ * running; the test should fail then). */
+static HELPER_UNUSED int join_thread(pthread_t t, int timeout_ms, void **ret)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += timeout_ms / 1000;
+	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	return pthread_timedjoin_np(t, ret, &ts);
+}
+
+/* Wait until thread tid of this process is asleep in the kernel (state S
+ * or D in /proc), or timeout_ms passes: 1 if it is, 0 otherwise. Use it to
+ * make sure a waiter really sleeps in futex(2) before testing its wake-up
+ * (the test stays correct either way; it only sharpens it). */
+static HELPER_UNUSED int wait_thread_sleeping(pid_t pid, pid_t tid, int timeout_ms)
+{
+	char path[64], buf[256];
+	int64_t deadline = now_ns() + (int64_t)timeout_ms * 1000000;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)tid);
+	for (;;) {
+		FILE *f = fopen(path, "r");
+		char *p = NULL;
+
+		if (!f)
+			return 0;	/* gone already */
+		if (fgets(buf, sizeof(buf), f))
+			p = strrchr(buf, ')');
+		fclose(f);
+		if (p && p[1] == ' ' && (p[2] == 'S' || p[2] == 'D'))
+			return 1;
+		if (p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X'))
+			return 0;	/* exited */
+		if (now_ns() >= deadline)
+			return 0;
+		sleep_ns(200000);
+	}
+}
+
+#endif
+
+/* Nanoseconds on CLOCK_MONOTONIC. */
+static HELPER_UNUSED int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Sleep for ns nanoseconds (restarted after signals). */
+static HELPER_UNUSED void sleep_ns(int64_t ns)
+{
+	struct timespec ts = { (time_t)(ns / 1000000000), (long)(ns % 1000000000) };
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+/* A zeroed MAP_SHARED|MAP_ANONYMOUS mapping of size bytes that survives fork
+ * (shared with children), or NULL. Release with shared_free(). */
+static HELPER_UNUSED void *shared_alloc(size_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static HELPER_UNUSED void shared_free(void *p, size_t size)
+{
+	if (p)
+		munmap(p, size);
+}
+
+/*
+ * Reap child pid, waiting at most timeout_ms milliseconds (< 0: forever).
+ * On timeout the child is SIGKILLed and reaped, and -1 is returned so the test
+ * fails instead of hanging. Otherwise returns the wait status (use
+ * WIFEXITED/WEXITSTATUS/WIFSIGNALED). Also -1 if waitpid fails.
+ */
+static HELPER_UNUSED int wait_child(pid_t pid, int timeout_ms)
+{
+	int64_t deadline = now_ns() + (int64_t)timeout_ms * 1000000;
+	int status;
+
+	for (;;) {
+		pid_t r = waitpid(pid, &status, timeout_ms < 0 ? 0 : WNOHANG);
+		if (r == pid)
+			return status;
+		if (r < 0 && errno != EINTR)
+			return -1;
+		if (timeout_ms >= 0 && now_ns() >= deadline) {
+			kill(pid, SIGKILL);
+			while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+				;
+			return -1;
+		}
+		sleep_ns(1000000);
+	}
+}
+
+/* Whether a wait status from wait_child() says "exited with code". */
+static HELPER_UNUSED int exited_with(int status, int code)
+{
+	return status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == code;
+}
+
+/* Whether a wait status from wait_child() says "killed by signal sig". */
+static HELPER_UNUSED int killed_by(int status, int sig)
+{
+	return status != -1 && WIFSIGNALED(status) && WTERMSIG(status) == sig;
+}
+
+/* Spin (with short sleeps) until *flag becomes nonzero or timeout_ms passes.
+ * Returns 1 if it did, 0 on timeout. Works on shared memory across fork. */
+static HELPER_UNUSED int wait_flag(const volatile uint32_t *flag, int timeout_ms)
+{
+	int64_t deadline = now_ns() + (int64_t)timeout_ms * 1000000;
+	while (!__atomic_load_n(flag, __ATOMIC_ACQUIRE)) {
+		if (now_ns() >= deadline)
+			return 0;
+		sleep_ns(100000);
+	}
+	return 1;
+}
+
+static HELPER_UNUSED void set_flag(volatile uint32_t *flag, uint32_t v)
+{
+	__atomic_store_n(flag, v, __ATOMIC_RELEASE);
+}
+
+/* A child's exit code for a function result r (0 or -errno): -r, so the
+ * parent can assert WEXITSTATUS(st) == EBUSY etc.; 255 for anything else. */
+static HELPER_UNUSED int errcode(int r)
+{
+	return (r <= 0 && r > -255) ? -r : 255;
+}
+
+/* Fork a child that runs fn(arg) and leaves with _exit(its result & 0xff).
+ * Returns the child's pid, or -1 if fork failed. */
+static HELPER_UNUSED pid_t fork_child(int (*fn)(void *), void *arg)
+{
+	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(fn(arg) & 0xff);
+	return pid;
+}
+
+/* Run fn(arg) in a child and reap it within timeout_ms: the child's exit
+ * code, or -1 if it did not exit normally in time (killed, crashed). */
+static HELPER_UNUSED int run_in_child(int (*fn)(void *), void *arg, int timeout_ms)
+{
+	pid_t pid = fork_child(fn, arg);
+	int st;
+
+	if (pid < 0)
+		return -1;
+	st = wait_child(pid, timeout_ms);
+	return (st != -1 && WIFEXITED(st)) ? WEXITSTATUS(st) : -1;
+}
+
+/* Join thread t within timeout_ms: 0, or ETIMEDOUT (the thread is left
+ * running; the test should fail then). */
+static HELPER_UNUSED int join_thread(pthread_t t, int timeout_ms, void **ret)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += timeout_ms / 1000;
+	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	return pthread_timedjoin_np(t, ret, &ts);
+}
+
+/* Wait until thread tid of this process is asleep in the kernel (state S
+ * or D in /proc), or timeout_ms passes: 1 if it is, 0 otherwise. Use it to
+ * make sure a waiter really sleeps in futex(2) before testing its wake-up
+ * (the test stays correct either way; it only sharpens it). */
+static HELPER_UNUSED int wait_thread_sleeping(pid_t pid, pid_t tid, int timeout_ms)
+{
+	char path[64], buf[256];
+	int64_t deadline = now_ns() + (int64_t)timeout_ms * 1000000;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)tid);
+	for (;;) {
+		FILE *f = fopen(path, "r");
+		char *p = NULL;
+
+		if (!f)
+			return 0;	/* gone already */
+		if (fgets(buf, sizeof(buf), f))
+			p = strrchr(buf, ')');
+		fclose(f);
+		if (p && p[1] == ' ' && (p[2] == 'S' || p[2] == 'D'))
+			return 1;
+		if (p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X'))
+			return 0;	/* exited */
+		if (now_ns() >= deadline)
+			return 0;
+		sleep_ns(200000);
+	}
+}
+
+#endif
