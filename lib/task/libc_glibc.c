@@ -37,6 +37,7 @@ static const struct __conc_layout known[] = {
 static struct {
 	const struct __conc_layout *l;
 	size_t static_size, align;
+	uint32_t list_off;
 	long futex_offset;
 	unsigned rseq_size;
 	void *(*allocate_tls)(void *);
@@ -72,7 +73,7 @@ static bool descriptor(const char *name, uint32_t bits, uint32_t off)
 int __conc_libc_verify(const struct __conc_layout *l)
 {
 	struct robust_list_head *h;
-	const uint32_t *sz;
+	const uint32_t *sz, *list;
 	char *tp = thread_pointer();
 	size_t len;
 	void *libc;
@@ -95,6 +96,12 @@ int __conc_libc_verify(const struct __conc_layout *l)
 	if (!sz || *sz != l->sizeof_tcb ||
 	    !descriptor("_thread_db_pthread_tid", 32, l->tid_off) ||
 	    !descriptor("_thread_db_pthread_dtvp", 64, l->dtv_off))
+		return -ENOTSUP;
+	/* fork() in a thread unlinks the thread's own list node in the
+	 * child: the node must exist, and be a valid (self-linked) list. */
+	list = dlsym(RTLD_DEFAULT, "_thread_db_pthread_list");
+	if (!list || list[0] != 128 || list[1] != 1 ||
+	    list[2] + 16 > l->sizeof_tcb)
 		return -ENOTSUP;
 	/* The live thread must look the way the table says. */
 	if (*(char **)tp != tp || *(char **)(tp + l->self_off) != tp ||
@@ -139,6 +146,7 @@ int __conc_libc_verify(const struct __conc_layout *l)
 		return -ENOTSUP;
 	g.futex_offset = h->futex_offset;
 	g.rseq_size = *rseq_size;
+	g.list_off = list[2];
 	return 0;
 }
 
@@ -184,6 +192,8 @@ void *__conc_libc_tcb_create(void *top)
 		*(uintptr_t *)(pd + l->guard_off + 8) =
 			*(uintptr_t *)(cur + l->guard_off + 8);
 	*(uint32_t *)(pd + l->feature_off) = *(uint32_t *)(cur + l->feature_off);
+	((void **)(pd + g.list_off))[0] = pd + g.list_off;
+	((void **)(pd + g.list_off))[1] = pd + g.list_off;
 	h = (struct robust_list_head *)(pd + l->robust_off);
 	h->list.next = &h->list;
 	h->futex_offset = g.futex_offset;
