@@ -344,4 +344,18 @@ static inline int sys_access(const char *path, int mode)
 	return (int)__CONC_SC(SYS_faccessat, -100 /* AT_FDCWD */, path, mode);
 }
 
+static inline int sys_sched_setaffinity(pid_t pid, size_t len,
+					const void *mask)
+{
+	return (int)__CONC_SC(SYS_sched_setaffinity, pid, len, mask);
+}
+
+static inline int sys_sigaltstack_disable(void)
+{
+	struct { void *sp; int flags; size_t size; } ss = { NULL, 2, 0 };
+
+	/* SS_DISABLE = 2 */
+	return (int)__CONC_SC(SYS_sigaltstack, &ss, NULL);
+}
+
 #endif

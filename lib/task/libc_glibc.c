@@ -23,6 +23,7 @@ unsigned __conc_fi;
 #if defined(__x86_64__) && defined(__GLIBC__)
 #include <dlfcn.h>
 #include <link.h>
+#include <locale.h>
 #include <gnu/libc-version.h>
 
 #define RSEQ_SIG 0x53053053
@@ -272,6 +273,8 @@ void __conc_libc_thread_reset_tls(void)
 {
 	if (!CONC_FI(CONC_FI_TLS_RESET))
 		dl_iterate_phdr(reset_module, &errno);
+	/* The last job's uselocale() must not follow into the next one. */
+	uselocale(LC_GLOBAL_LOCALE);
 }
 
 void __conc_libc_thread_leave(void *tp)

@@ -73,9 +73,12 @@ int conc_thread_start(conc_thread **t, int (*fn)(void *), void *arg,
 	r = __conc_libc_check();
 	if (r)
 		return r;
-	if (attr && attr->stack_size)
+	if (attr && attr->stack_size) {
+		if (attr->stack_size > SIZE_MAX / 4)
+			return -ENOMEM;
 		stack = attr->stack_size < MIN_STACK ? MIN_STACK
 			: (attr->stack_size + 4095) & ~(size_t)4095;
+	}
 	if (!__atomic_exchange_n(&registered, 1, __ATOMIC_ACQ_REL) &&
 	    atexit(join_at_exit)) {
 		__atomic_store_n(&registered, 0, __ATOMIC_RELAXED);
@@ -90,6 +93,8 @@ int conc_thread_start(conc_thread **t, int (*fn)(void *), void *arg,
 	job.arg = arg;
 	job.h = h;
 	sys_sigprocmask(SIG_BLOCK, NULL, (sigset_t *)&job.mask);
+	if (sys_sched_getaffinity(0, sizeof(job.cpus), job.cpus) < 0)
+		memset(job.cpus, 0xff, sizeof(job.cpus));
 	if (attr && attr->name)
 		strncpy(job.name, attr->name, sizeof(job.name) - 1);
 	else

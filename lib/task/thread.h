@@ -28,6 +28,7 @@ struct worker {
 	void *arg;
 	conc_thread *h;
 	uint64_t mask;
+	unsigned long cpus[16];	/* the creator's affinity (1024 CPUs) */
 	char name[16];
 	int exit_code;
 	void *jb[5];

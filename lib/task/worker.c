@@ -69,11 +69,16 @@ static void reap_zombies(void)
 
 static void run_job(struct worker *w)
 {
+	uint64_t all = ~0ULL;
+
 	__conc_current_worker = w;
 	sys_prctl(PR_SET_NAME, (unsigned long)w->name, 0, 0, 0);
 	sys_sigprocmask(SIG_SETMASK, (sigset_t *)&w->mask, NULL);
 	if (__builtin_setjmp(w->jb) == 0)
 		w->exit_code = w->fn(w->arg);
+	/* Between jobs the task must not take the process's signals: the
+	 * program may block one everywhere else to sigwait for it. */
+	sys_sigprocmask(SIG_SETMASK, (sigset_t *)&all, NULL);
 	__conc_libc_thread_leave(w->tp);
 	__conc_current_worker = NULL;
 	__conc_thread_finish(w->h, w->exit_code);
@@ -127,7 +132,11 @@ static int worker_main(void *arg)
 		run_job(w);
 		if (!park(w))
 			return 0;
+		/* A new thread, as far as the job can tell: fresh program TLS,
+		 * global locale, no alternate signal stack, its creator's CPUs. */
 		__conc_libc_thread_reset_tls();
+		sys_sigaltstack_disable();
+		sys_sched_setaffinity(0, sizeof(w->cpus), w->cpus);
 	}
 }
 
@@ -136,6 +145,11 @@ static struct worker *worker_create(size_t stack_size, int *err)
 	size_t tls = round_page(__conc_libc_tls_bytes() + sizeof(struct worker) + 256);
 	size_t len = GUARD + stack_size + tls;
 	struct worker *w;
+
+	if (stack_size > SIZE_MAX / 4) {
+		*err = -ENOMEM;
+		return NULL;
+	}
 	char *map, *tp;
 
 	map = sys_mmap(NULL, len, PROT_READ | PROT_WRITE,
@@ -208,6 +222,7 @@ int __conc_worker_run(struct worker *job, size_t stack_size)
 	w->arg = job->arg;
 	w->h = job->h;
 	w->mask = job->mask;
+	memcpy(w->cpus, job->cpus, sizeof(w->cpus));
 	memcpy(w->name, job->name, sizeof(w->name));
 	if (w->tid) {
 		__atomic_store_n(&w->go, 1, __ATOMIC_RELEASE);

@@ -1,0 +1,149 @@
+/*
+ * helper_thread_exit.c — how a process with conc threads ends; run by
+ * test_thread.c, which checks the output and the exit status.
+ *
+ *   nondaemon         a thread sleeps 300 ms, prints "thread done"; main
+ *                     prints "main done" and returns: exit() waits for it.
+ *   daemon            the same with a daemon thread: it dies with main.
+ *   exit-in-thread    the thread calls exit(3) while main joins it: the
+ *                     process ends at once with status 3.
+ *   detached          a detached non-daemon thread is still waited for.
+ *   thread-exit-main  conc_thread_exit(4) in main is exit(4): it waits too.
+ *   fork-exit         a child forked while a non-daemon thread lives starts
+ *                     and joins a thread of its own, then returns from main:
+ *                     it must not wait for its parent's thread.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/wait.h>
+#include <conc.h>
+
+#define SLEEP_MS 300
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, ms % 1000 * 1000000L };
+
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+static int sleeper(void *arg)
+{
+	(void)arg;
+	sleep_ms(SLEEP_MS);
+	printf("thread done\n");
+	return 0;
+}
+
+static int exiter(void *arg)
+{
+	(void)arg;
+	sleep_ms(50);
+	printf("thread calls exit(3)\n");
+	exit(3);
+}
+
+static int waiter(void *arg)
+{
+	conc_event_wait(arg, 10 * 1000000000LL);
+	printf("parent's thread done\n");
+	return 0;
+}
+
+static int hello(void *arg)
+{
+	(void)arg;
+	printf("child's thread done\n");
+	return 0;
+}
+
+static conc_thread *start(int (*fn)(void *), void *arg, bool daemon)
+{
+	conc_thread_attr a = { .daemon = daemon, .name = "helper" };
+	conc_thread *t;
+	int r = conc_thread_start(&t, fn, arg, &a);
+
+	if (r) {
+		printf("conc_thread_start: %s\n", strerror(-r));
+		exit(100);
+	}
+	return t;
+}
+
+/* The child returns from main (exit) at once, even though its parent's
+ * thread, copied in its counts, is still running in the parent. */
+static int fork_exit(void)
+{
+	static conc_event ev;	/* zeroes: a valid event, not set */
+	conc_thread *t = start(waiter, &ev, false);
+	int st, i;
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		return 101;
+	if (pid == 0) {
+		if (conc_thread_self() != NULL)
+			return 102;
+		t = start(hello, NULL, false);
+		if (conc_thread_join(t, NULL, 10 * 1000000000LL))
+			return 103;
+		return 0;
+	}
+	for (i = 0; i < 500 && waitpid(pid, &st, WNOHANG) == 0; i++)
+		sleep_ms(10);
+	if (i == 500) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+		printf("child hung at exit\n");
+	} else {
+		printf("child exited %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	}
+	conc_event_set(&ev);
+	if (conc_thread_join(t, NULL, 10 * 1000000000LL))
+		return 104;
+	printf("main done\n");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *mode = argc > 1 ? argv[1] : "";
+
+	/* Line by line: a process that ends abruptly keeps what it wrote. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (!strcmp(mode, "nondaemon") || !strcmp(mode, "daemon")) {
+		start(sleeper, NULL, !strcmp(mode, "daemon"));
+		printf("main done\n");
+		return 0;
+	}
+	if (!strcmp(mode, "exit-in-thread")) {
+		conc_thread *t = start(exiter, NULL, false);
+
+		conc_thread_join(t, NULL, 10 * 1000000000LL);
+		printf("main done\n");
+		return 0;
+	}
+	if (!strcmp(mode, "detached")) {
+		if (conc_thread_detach(start(sleeper, NULL, false)))
+			return 105;
+		printf("main done\n");
+		return 0;
+	}
+	if (!strcmp(mode, "thread-exit-main")) {
+		start(sleeper, NULL, false);
+		printf("main done\n");
+		conc_thread_exit(4);
+	}
+	if (!strcmp(mode, "fork-exit"))
+		return fork_exit();
+	fprintf(stderr, "usage: %s nondaemon|daemon|exit-in-thread|detached|"
+		"thread-exit-main|fork-exit\n", argv[0]);
+	return 2;
+}
