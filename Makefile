@@ -80,6 +80,9 @@ $(O)/tests/test_fi_%: tests/test_fi_%.c $(TEST_HDR) $(O)/fi/libconc.a
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -DCONC_FAULT_INJECTION $(CFLAGS) -o $@ $< $(O)/fi/libconc.a -lcriterion -pthread -ldl $(URING_LIBS)
 
+# The stress test loads these at run time.
+$(O)/tests/test_fi_thread: | $(patsubst tests/%.c,$(O)/tests/%.so,$(wildcard tests/lib_*.c))
+
 $(O)/tests/lib_%.so: tests/lib_%.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -shared -o $@ $<

@@ -37,7 +37,7 @@ int conc_barrier_wait(conc_barrier *b)
 			__conc_wake(&b->seq, INT32_MAX, b->flags);
 		return CONC_BARRIER_SERIAL;
 	}
-	while (__conc_spin_while(&b->seq, seq) == seq)
+	while (__conc_spin_while_max(&b->seq, seq, __CONC_SPIN_MAX) == seq)
 		__conc_wait(&b->seq, seq, -1, b->flags);
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	return 0;

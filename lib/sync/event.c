@@ -66,7 +66,7 @@ int conc_event_wait(conc_event *e, int64_t timeout_ns)
 	if (timeout_ns == 0)
 		return -ETIMEDOUT;
 	gen = v & ~(E_SET | E_WAIT);
-	v = __conc_spin_while(&e->word, v);
+	v = __conc_spin_while_max(&e->word, v, __CONC_SPIN_MAX);
 	dl = __conc_deadline(timeout_ns);
 	for (;;) {
 		if ((v & E_SET) || (v & ~(E_SET | E_WAIT)) != gen) {

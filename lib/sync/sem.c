@@ -57,7 +57,7 @@ int conc_sem_timedwait(conc_sem *s, int64_t timeout_ns)
 		return 0;
 	if (timeout_ns == 0)
 		return -ETIMEDOUT;
-	if (take(s, __conc_spin_while(&s->value, 0)))
+	if (take(s, __conc_spin_while_max(&s->value, 0, __CONC_SPIN_MAX)))
 		return 0;
 	dl = __conc_deadline(timeout_ns);
 	__atomic_fetch_add(&s->waiters, 1, __ATOMIC_SEQ_CST);

@@ -53,12 +53,13 @@ static inline int __conc_futex_private(unsigned flags)
  * does not (the peer was not running: it shares our CPU), down to a few
  * iterations. Never spins on one CPU. Returns the last value read.
  */
-#define __CONC_SPIN_MAX 256
+#define __CONC_SPIN_MAX 4096
 #define __CONC_SPIN_MIN 8
 extern __thread uint32_t __conc_spin_budget
 	__attribute__((tls_model("initial-exec")));
 
-static inline uint32_t __conc_spin_while(const uint32_t *word, uint32_t busy)
+static inline uint32_t __conc_spin_while_max(const uint32_t *word,
+					      uint32_t busy, uint32_t max)
 {
 	uint32_t v = __atomic_load_n(word, __ATOMIC_RELAXED);
 	uint32_t limit, i;
@@ -66,6 +67,8 @@ static inline uint32_t __conc_spin_while(const uint32_t *word, uint32_t busy)
 	if (v != busy || __conc_ncpu() == 1)
 		return v;
 	limit = __conc_spin_budget ? __conc_spin_budget : __CONC_SPIN_MAX;
+	if (limit > max)
+		limit = max;
 	for (i = 0; v == busy && i < limit; i++) {
 		sys_cpu_relax();
 		v = __atomic_load_n(word, __ATOMIC_RELAXED);
@@ -77,6 +80,15 @@ static inline uint32_t __conc_spin_while(const uint32_t *word, uint32_t busy)
 		__conc_spin_budget = limit / 2 < __CONC_SPIN_MIN ? __CONC_SPIN_MIN
 								 : limit / 2;
 	return v;
+}
+
+/* Locks: a holder that is not done within a few microseconds is unlikely
+ * to be soon. Hand-overs between threads (a job, its result) may cover a
+ * wake-up elsewhere, and use the whole budget. */
+#define __CONC_SPIN_LOCK 256
+static inline uint32_t __conc_spin_while(const uint32_t *word, uint32_t busy)
+{
+	return __conc_spin_while_max(word, busy, __CONC_SPIN_LOCK);
 }
 
 #endif

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <linux/futex.h>
 #include "sys/sys.h"
+#include "sys/self.h"
 #include "sync/robust.h"
 #include "libc.h"
 
@@ -282,7 +283,7 @@ void __conc_libc_thread_leave(void *tp)
 	g.call_tls_dtors();
 	__conc_robust_release_all((struct robust_list_head *)
 				  ((char *)tp + g.l->robust_off),
-				  sys_gettid());
+				  __conc_self()->tid);
 }
 
 #else /* not glibc on x86_64: no raw threads */

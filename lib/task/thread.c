@@ -59,6 +59,21 @@ void __conc_thread_finish(conc_thread *h, int code)
 		__conc_wake(&live, INT32_MAX, CONC_PRIVATE);
 }
 
+/* Like pthread_create, a thread takes its creator's name unless given
+ * one; the creator's name is read once per thread and process. */
+static void default_name(char name[16])
+{
+	static __thread char cached[16] __attribute__((tls_model("initial-exec")));
+	static __thread uint64_t cached_gen __attribute__((tls_model("initial-exec")));
+	uint64_t g = __conc_self()->gen;
+
+	if (!cached[0] || cached_gen != g) {
+		sys_prctl(PR_GET_NAME, (unsigned long)cached, 0, 0, 0);
+		cached_gen = g;
+	}
+	memcpy(name, cached, 16);
+}
+
 int conc_thread_start(conc_thread **t, int (*fn)(void *), void *arg,
 		      const conc_thread_attr *attr)
 {
@@ -98,7 +113,7 @@ int conc_thread_start(conc_thread **t, int (*fn)(void *), void *arg,
 	if (attr && attr->name)
 		strncpy(job.name, attr->name, sizeof(job.name) - 1);
 	else
-		sys_prctl(PR_GET_NAME, (unsigned long)job.name, 0, 0, 0);
+		default_name(job.name);
 	live_refresh();
 	if (!h->daemon)
 		__atomic_fetch_add(&live, 1, __ATOMIC_RELAXED);
@@ -130,6 +145,8 @@ int conc_thread_join(conc_thread *t, int *exit_code, int64_t timeout_ns)
 			break;
 		if (timeout_ns == 0)
 			return -ETIMEDOUT;
+		if (!(s & T_JOINWAIT) && __conc_spin_while_max(&t->state, s, __CONC_SPIN_MAX) != s)
+			continue;
 		if (!(s & T_JOINWAIT) &&
 		    !__atomic_compare_exchange_n(&t->state, &s, s | T_JOINWAIT, 0,
 						 __ATOMIC_RELAXED, __ATOMIC_RELAXED))

@@ -30,6 +30,7 @@ struct worker {
 	uint64_t mask;
 	unsigned long cpus[16];	/* the creator's affinity (1024 CPUs) */
 	char name[16];
+	char shown[16];		/* the name the task has now */
 	int exit_code;
 	void *jb[5];
 	/* parking: 0 parked, 1 has a job */

@@ -67,12 +67,15 @@ static void reap_zombies(void)
 	}
 }
 
-static void run_job(struct worker *w)
+/* Run the job; returns its handle, with its code in *code. */
+static conc_thread *run_job(struct worker *w, int *code)
 {
 	uint64_t all = ~0ULL;
 
 	__conc_current_worker = w;
-	sys_prctl(PR_SET_NAME, (unsigned long)w->name, 0, 0, 0);
+	if (strcmp(w->name, w->shown))
+		sys_prctl(PR_SET_NAME, (unsigned long)w->name, 0, 0, 0);
+	memcpy(w->shown, w->name, sizeof(w->shown));
 	sys_sigprocmask(SIG_SETMASK, (sigset_t *)&w->mask, NULL);
 	if (__builtin_setjmp(w->jb) == 0)
 		w->exit_code = w->fn(w->arg);
@@ -81,26 +84,41 @@ static void run_job(struct worker *w)
 	sys_sigprocmask(SIG_SETMASK, (sigset_t *)&all, NULL);
 	__conc_libc_thread_leave(w->tp);
 	__conc_current_worker = NULL;
-	__conc_thread_finish(w->h, w->exit_code);
+	*code = w->exit_code;
+	return w->h;
 }
 
-/* Park until handed a job (true) or until idle too long (false). */
-static bool park(struct worker *w)
+/*
+ * Offer the worker for the next job: true if it is now parked (from here
+ * on a starter may fill in its job fields at any time), false if enough
+ * park already and it must exit. Done before the finished job is
+ * published, so a joiner that starts again at once finds it waiting.
+ */
+static bool offer(struct worker *w)
+{
+	bool parked = false;
+
+	lock_workers();
+	if (nidle < MAX_IDLE) {
+		__atomic_store_n(&w->go, 0, __ATOMIC_RELAXED);
+		w->next = idle;
+		idle = w;
+		nidle++;
+		parked = true;
+	} else {
+		w->next = zombies;
+		zombies = w;
+	}
+	conc_mutex_unlock(&lock);
+	return parked;
+}
+
+/* Wait until handed a job (true) or until idle too long (false). */
+static bool await_job(struct worker *w)
 {
 	conc_deadline dl = sys_now_ns() + IDLE_NS;
 
-	lock_workers();
-	if (nidle >= MAX_IDLE) {
-		w->next = zombies;
-		zombies = w;
-		conc_mutex_unlock(&lock);
-		return false;
-	}
-	__atomic_store_n(&w->go, 0, __ATOMIC_RELAXED);
-	w->next = idle;
-	idle = w;
-	nidle++;
-	conc_mutex_unlock(&lock);
+	__conc_spin_while_max(&w->go, 0, __CONC_SPIN_MAX);
 	for (;;) {
 		if (__atomic_load_n(&w->go, __ATOMIC_ACQUIRE))
 			return true;
@@ -126,15 +144,23 @@ static bool park(struct worker *w)
 static int worker_main(void *arg)
 {
 	struct worker *w = arg;
+	struct __conc_self self;
+	conc_thread *h;
+	bool parked;
+	int code;
 
 	__conc_libc_thread_enter(w->tp);
 	for (;;) {
-		run_job(w);
-		if (!park(w))
+		h = run_job(w, &code);
+		parked = offer(w);
+		__conc_thread_finish(h, code);
+		if (!parked || !await_job(w))
 			return 0;
 		/* A new thread, as far as the job can tell: fresh program TLS,
 		 * global locale, no alternate signal stack, its creator's CPUs. */
+		self = __conc_self_tls;
 		__conc_libc_thread_reset_tls();
+		__conc_self_tls = self;
 		sys_sigaltstack_disable();
 		sys_sched_setaffinity(0, sizeof(w->cpus), w->cpus);
 	}
@@ -197,6 +223,16 @@ static int worker_start(struct worker *w)
 	return 0;
 }
 
+static void give_job(struct worker *w, const struct worker *job)
+{
+	w->fn = job->fn;
+	w->arg = job->arg;
+	w->h = job->h;
+	w->mask = job->mask;
+	memcpy(w->cpus, job->cpus, sizeof(w->cpus));
+	memcpy(w->name, job->name, sizeof(w->name));
+}
+
 int __conc_worker_run(struct worker *job, size_t stack_size)
 {
 	struct worker **pp, *w;
@@ -208,27 +244,23 @@ int __conc_worker_run(struct worker *job, size_t stack_size)
 		if (w->stack_size >= stack_size)
 			break;
 	if (w) {
+		/* Handed over under the lock: a worker whose idle time runs
+		 * out now finds go set, not itself missing from the list. */
 		*pp = w->next;
 		nidle--;
+		give_job(w, job);
+		__atomic_store_n(&w->go, 1, __ATOMIC_RELEASE);
 	}
 	conc_mutex_unlock(&lock);
-	if (!w) {
-		__conc_libc_go_multithreaded();
-		w = worker_create(stack_size, &r);
-		if (!w)
-			return r;
-	}
-	w->fn = job->fn;
-	w->arg = job->arg;
-	w->h = job->h;
-	w->mask = job->mask;
-	memcpy(w->cpus, job->cpus, sizeof(w->cpus));
-	memcpy(w->name, job->name, sizeof(w->name));
-	if (w->tid) {
-		__atomic_store_n(&w->go, 1, __ATOMIC_RELEASE);
+	if (w) {
 		__conc_wake(&w->go, 1, CONC_PRIVATE);
 		return 0;
 	}
+	__conc_libc_go_multithreaded();
+	w = worker_create(stack_size, &r);
+	if (!w)
+		return r;
+	give_job(w, job);
 	r = worker_start(w);
 	if (r < 0) {
 		__conc_libc_tcb_destroy(w->tp);
