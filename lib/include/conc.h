@@ -14,5 +14,7 @@
 #include <conc/once.h>
 #include <conc/proc.h>
 #include <conc/thread.h>
+#include <conc/shm.h>
+#include <conc/queue.h>
 
 #endif

@@ -74,6 +74,25 @@ static inline void __conc_robust_dequeue(conc_mutex *m)
  * still holds, then empty the list. */
 void __conc_robust_release_all(struct robust_list_head *h, pid_t tid) __CONC_HIDDEN;
 
+/*
+ * Point the kernel's list_op_pending at a plain futex word (not a mutex)
+ * for the few instructions between publishing something and waking its
+ * waiters: if the thread dies there, the kernel finds the word through the
+ * pending entry and, the word being 0, wakes one waiter on it (a shared
+ * wake). NULL word clears it. h may be NULL (no robust list: no cover).
+ */
+static inline void __conc_robust_doorbell(struct robust_list_head *h,
+					  uint32_t *word)
+{
+	if (!h)
+		return;
+	__conc_robust_barrier();
+	h->list_op_pending = word ? (struct robust_list *)((char *)word -
+							   h->futex_offset)
+				  : NULL;
+	__conc_robust_barrier();
+}
+
 int __conc_mutex_lock_queued(conc_mutex *m, int64_t timeout_ns) __CONC_HIDDEN;
 
 #endif

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <time.h>
 #include <sys/types.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <linux/futex.h>
 #include "raw.h"
@@ -356,6 +357,31 @@ static inline int sys_sigaltstack_disable(void)
 
 	/* SS_DISABLE = 2 */
 	return (int)__CONC_SC(SYS_sigaltstack, &ss, NULL);
+}
+
+static inline int sys_ftruncate(int fd, off_t len)
+{
+	return (int)__CONC_SC(SYS_ftruncate, fd, len);
+}
+
+/* The file's size, or -errno. glibc's struct stat is the kernel's on
+ * x86_64 and aarch64. */
+static inline long sys_fsize(int fd)
+{
+	struct stat st;
+	long r = __CONC_SC(SYS_fstat, fd, &st);
+
+	return r < 0 ? r : (long)st.st_size;
+}
+
+static inline int sys_unlink(const char *path)
+{
+	return (int)__CONC_SC(SYS_unlinkat, -100 /* AT_FDCWD */, path, 0);
+}
+
+static inline int sys_dup_cloexec(int fd)
+{
+	return sys_fcntl(fd, 1030 /* F_DUPFD_CLOEXEC */, 0);
 }
 
 #endif

@@ -28,7 +28,7 @@ typedef struct conc_queue_attr {
 int conc_queue_create(conc_queue **q, const conc_queue_attr *attr);
 
 /* Open a named queue created by another process: 0 or what
- * conc_shm_open() returns (-EMEDIUMTYPE: not a queue). */
+ * conc_shm_open() returns (-EPROTO: not a queue). */
 int conc_queue_open(conc_queue **q, const char *name);
 
 /*

@@ -29,18 +29,20 @@ typedef struct conc_shm conc_shm;
  * under /dev/shm (no '/', at most NAME_MAX bytes), created with mode 0600
  * unless CONC_SHM_MODE() says otherwise; without CONC_SHM_EXCL an existing
  * segment is opened instead (and checked as by conc_shm_open).
- * Returns 0, -EINVAL (size 0 or too large, bad name or flags), -EEXIST,
- * -EACCES, -ENOMEM, -EPROTO/-EMEDIUMTYPE as conc_shm_open().
+ * Returns 0, -EINVAL (size 0 or too large, bad name or flags, or an
+ * existing segment of another size), -EEXIST, -EACCES, -ENOMEM, and what
+ * conc_shm_open() returns when an existing segment is opened.
  */
 int conc_shm_create(conc_shm **s, const char *name, size_t size,
 		    uint32_t kind, unsigned flags);
 
 /*
- * Open the named segment and check its header: -ENOENT if it does not
- * exist, -EPROTO if it is not a conc segment or of another layout version,
- * -EMEDIUMTYPE if it holds another kind, -EINVAL if its recorded size does
- * not match the file (truncated, grown) or the name is bad, -ETIMEDOUT if
- * its creator never finished initialising it (within a second).
+ * Open the named segment and check its header, never mapping a file as if
+ * it were right: -ENOENT if it does not exist; -EPROTO if it is not a conc
+ * segment, has another layout version, holds another kind of object, or
+ * its creator did not finish writing the header within a second; -EINVAL
+ * if its recorded size does not match the file (truncated or grown) or
+ * the name is bad (empty, with '/', longer than NAME_MAX).
  */
 int conc_shm_open(conc_shm **s, const char *name, uint32_t kind);
 
