@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
@@ -21,82 +22,6 @@
 #define HELPER_UNUSED __attribute__((unused))
 #else
 #define HELPER_UNUSED
-/* A child's exit code for a function result r (0 or -errno): -r, so the
- * parent can assert WEXITSTATUS(st) == EBUSY etc.; 255 for anything else. */
-static HELPER_UNUSED int errcode(int r)
-{
-	return (r <= 0 && r > -255) ? -r : 255;
-}
-
-/* Fork a child that runs fn(arg) and leaves with _exit(its result & 0xff).
- * Returns the child's pid, or -1 if fork failed. */
-static HELPER_UNUSED pid_t fork_child(int (*fn)(void *), void *arg)
-{
-	pid_t pid = fork();
-
-	if (pid == 0)
-		_exit(fn(arg) & 0xff);
-	return pid;
-}
-
-/* Run fn(arg) in a child and reap it within timeout_ms: the child's exit
- * code, or -1 if it did not exit normally in time (killed, crashed). */
-static HELPER_UNUSED int run_in_child(int (*fn)(void *), void *arg, int timeout_ms)
-{
-	pid_t pid = fork_child(fn, arg);
-	int st;
-
-	if (pid < 0)
-		return -1;
-	st = wait_child(pid, timeout_ms);
-	return (st != -1 && WIFEXITED(st)) ? WEXITSTATUS(st) : -1;
-}
-
-/* Join thread t within timeout_ms: 0, or ETIMEDOUT (the thread is left
- * running; the test should fail then). */
-static HELPER_UNUSED int join_thread(pthread_t t, int timeout_ms, void **ret)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += timeout_ms / 1000;
-	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
-	return pthread_timedjoin_np(t, ret, &ts);
-}
-
-/* Wait until thread tid of this process is asleep in the kernel (state S
- * or D in /proc), or timeout_ms passes: 1 if it is, 0 otherwise. Use it to
- * make sure a waiter really sleeps in futex(2) before testing its wake-up
- * (the test stays correct either way; it only sharpens it). */
-static HELPER_UNUSED int wait_thread_sleeping(pid_t pid, pid_t tid, int timeout_ms)
-{
-	char path[64], buf[256];
-	int64_t deadline = now_ns() + (int64_t)timeout_ms * 1000000;
-
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)tid);
-	for (;;) {
-		FILE *f = fopen(path, "r");
-		char *p = NULL;
-
-		if (!f)
-			return 0;	/* gone already */
-		if (fgets(buf, sizeof(buf), f))
-			p = strrchr(buf, ')');
-		fclose(f);
-		if (p && p[1] == ' ' && (p[2] == 'S' || p[2] == 'D'))
-			return 1;
-		if (p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X'))
-			return 0;	/* exited */
-		if (now_ns() >= deadline)
-			return 0;
-		sleep_ns(200000);
-	}
-}
-
 #endif
 
 /* Nanoseconds on CLOCK_MONOTONIC. */
@@ -194,11 +119,30 @@ static HELPER_UNUSED int errcode(int r)
 	return (r <= 0 && r > -255) ? -r : 255;
 }
 
+/*
+ * fork() for tests: the child gets SIGKILL when the forking thread dies, so
+ * a child stuck on a buggy primitive cannot outlive a test that Criterion
+ * killed at its .timeout (it would hold pipes open and hang `make test`).
+ * Fork from a thread that outlives the child (the test's own thread).
+ */
+static HELPER_UNUSED pid_t test_fork(void)
+{
+	pid_t parent = getpid();
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127);	/* the parent died before prctl */
+	}
+	return pid;
+}
+
 /* Fork a child that runs fn(arg) and leaves with _exit(its result & 0xff).
  * Returns the child's pid, or -1 if fork failed. */
 static HELPER_UNUSED pid_t fork_child(int (*fn)(void *), void *arg)
 {
-	pid_t pid = fork();
+	pid_t pid = test_fork();
 
 	if (pid == 0)
 		_exit(fn(arg) & 0xff);
