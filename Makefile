@@ -36,7 +36,7 @@ BENCH_HDR := $(wildcard bench/*.h)
 LIB := lib/libconc.a
 
 .PHONY: all lib tests examples check test asan-test examples-run man-lint \
-	no-pthread demo demo-run check-run bench deps install uninstall clean help
+	no-pthread demo demo-run check-run tsan-test bench deps install uninstall clean help
 
 all: $(LIB) $(BINS)
 
@@ -62,6 +62,24 @@ $(O)/fi/%.o: %.c $(LIB_HDR)
 $(O)/fi/libconc.a: $(FI_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
+
+# ThreadSanitizer: the library and one plain pthread program (Criterion
+# does not run under TSan).
+TSAN_OBJ := $(LIB_SRC:%.c=$(O)/tsan/%.o)
+
+$(O)/tsan/%.o: %.c $(LIB_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fsanitize=thread -c -o $@ $<
+
+$(O)/tsan/libconc.a: $(TSAN_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(O)/tsan/tsan_sync: tests/tsan_sync.c $(O)/tsan/libconc.a
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fsanitize=thread -o $@ $< $(O)/tsan/libconc.a -pthread $(URING_LIBS)
+
+tsan-test: $(O)/tsan/tsan_sync
+	TSAN_OPTIONS=halt_on_error=1:exitcode=66 $<
 
 $(O)/asan/libconc.a: $(ASAN_OBJ)
 	@rm -f $@
@@ -125,7 +143,7 @@ no-pthread: all
 check: deps
 	@$(MAKE) --no-print-directory check-run
 
-check-run: all no-pthread man-lint test examples-run asan-test
+check-run: all no-pthread man-lint test examples-run asan-test tsan-test
 	@echo "make check: all passed"
 
 demo: deps
@@ -169,7 +187,7 @@ clean:
 help:
 	@echo "make            build lib/libconc.a and bin/*"
 	@echo "make demo       build and run the examples as a guided tour"
-	@echo "make check      every test, the examples, ASan+UBSan, man lint, no-pthread check"
+	@echo "make check      every test, the examples, ASan+UBSan, TSan, man lint, no-pthread check"
 	@echo "make bench      benchmarks against glibc, pipes, eventfd (ratios)"
 	@echo "make install    PREFIX=$(PREFIX) DESTDIR=; make uninstall; make clean"
 

@@ -39,6 +39,6 @@ int conc_barrier_wait(conc_barrier *b)
 	}
 	while (__conc_spin_while_max(&b->seq, seq, __CONC_SPIN_MAX) == seq)
 		__conc_wait(&b->seq, seq, -1, b->flags);
-	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	(void)__atomic_load_n(&b->seq, __ATOMIC_ACQUIRE);
 	return 0;
 }

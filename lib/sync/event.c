@@ -70,7 +70,7 @@ int conc_event_wait(conc_event *e, int64_t timeout_ns)
 	dl = __conc_deadline(timeout_ns);
 	for (;;) {
 		if ((v & E_SET) || (v & ~(E_SET | E_WAIT)) != gen) {
-			__atomic_thread_fence(__ATOMIC_ACQUIRE);
+			(void)__atomic_load_n(&e->word, __ATOMIC_ACQUIRE);
 			return 0;
 		}
 		if (!(v & E_WAIT) &&
