@@ -1,0 +1,35 @@
+/*
+ * Wrappers for the I/O and signal calls the pipe channel needs beyond
+ * sys.h: gathered writes, and taking back a SIGPIPE that a write raised.
+ * Same rule as sys.h: each returns the kernel's result, -errno on failure.
+ */
+#ifndef CONC_SYS_IO_H
+#define CONC_SYS_IO_H
+
+#include <stdint.h>
+#include <signal.h>
+#include <time.h>
+#include <sys/uio.h>
+#include "sys.h"
+
+static inline long sys_writev(int fd, const struct iovec *iov, int n)
+{
+	return __CONC_SC(SYS_writev, fd, iov, n);
+}
+
+/* The signals pending for the thread or its process (kernel sigset). */
+static inline int sys_sigpending(uint64_t *set)
+{
+	return (int)__CONC_SC(SYS_rt_sigpending, set, SYS_SIGSET_SIZE);
+}
+
+/* Take one pending signal of set: its number, or -EAGAIN once ts passed
+ * (a zero ts only looks). */
+static inline int sys_sigtimedwait(const uint64_t *set, siginfo_t *info,
+				   const struct timespec *ts)
+{
+	return (int)__CONC_SC(SYS_rt_sigtimedwait, set, info, ts,
+			      SYS_SIGSET_SIZE);
+}
+
+#endif

@@ -1,0 +1,1251 @@
+/* tests/test_chan.c — conc_chan: framed messages over pipes, between
+ * threads and processes; EOF, protocol errors, timeouts, SIGPIPE, fds.
+ * Every wait is bounded; children leave with _exit(). */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <conc.h>
+#include "helpers.h"
+
+#define MS(ms)	((int64_t)(ms) * 1000000)
+#define BOUND	MS(20000)	/* a wait that must end */
+#define REAP_MS	20000
+#define MIB	(1u << 20)
+
+/* ---- helpers ---- */
+
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	cr_assert_not_null(d);
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1;		/* the directory's own fd */
+}
+
+static void pattern(unsigned char *p, size_t n, unsigned seed)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (unsigned char)((i ^ (i >> 9)) * 31 + seed);
+}
+
+static int pattern_ok(const unsigned char *p, size_t n, unsigned seed)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != (unsigned char)((i ^ (i >> 9)) * 31 + seed))
+			return 0;
+	return 1;
+}
+
+static unsigned char *big(size_t n, unsigned seed)
+{
+	unsigned char *p = malloc(n ? n : 1);
+
+	cr_assert_not_null(p);
+	pattern(p, n, seed);
+	return p;
+}
+
+/* The wire format the man page documents: "Cc", 1, 0, length (LE). */
+static void frame_hdr(unsigned char h[8], uint32_t len)
+{
+	h[0] = 'C';
+	h[1] = 'c';
+	h[2] = 1;
+	h[3] = 0;
+	h[4] = (unsigned char)len;
+	h[5] = (unsigned char)(len >> 8);
+	h[6] = (unsigned char)(len >> 16);
+	h[7] = (unsigned char)(len >> 24);
+}
+
+static void raw_write(int fd, const void *p, size_t n)
+{
+	cr_assert_eq(write(fd, p, n), (ssize_t)n);
+}
+
+static void pair(conc_chan **a, conc_chan **b, unsigned flags)
+{
+	cr_assert_eq(conc_chan_pair(a, b, flags), 0);
+	cr_assert_not_null(*a);
+	cr_assert_not_null(*b);
+}
+
+static void send_str(conc_chan *c, const char *s)
+{
+	cr_assert_eq(conc_chan_send(c, s, strlen(s), BOUND), 0);
+}
+
+static void recv_str(conc_chan *c, const char *want)
+{
+	char buf[256];
+	ssize_t n = conc_chan_recv(c, buf, sizeof(buf) - 1, BOUND);
+
+	cr_assert_eq(n, (ssize_t)strlen(want), "recv = %zd, want \"%s\"", n, want);
+	buf[n] = 0;
+	cr_assert_str_eq(buf, want);
+}
+
+static uint64_t sigmask_now(void)
+{
+	sigset_t s;
+	uint64_t v = 0;
+
+	sigprocmask(SIG_BLOCK, NULL, &s);
+	memcpy(&v, &s, sizeof(v));
+	return v;
+}
+
+static int sigpipe_pending(void)
+{
+	sigset_t s;
+
+	sigpending(&s);
+	return sigismember(&s, SIGPIPE);
+}
+
+/* ---- arguments ---- */
+
+Test(chan, pair_rejects_bad_arguments)
+{
+	conc_chan *a = (conc_chan *)1, *b = (conc_chan *)2;
+	int fds = count_fds();
+
+	cr_assert_eq(conc_chan_pair(NULL, &b, 0), -EINVAL);
+	cr_assert_eq(conc_chan_pair(&a, NULL, 0), -EINVAL);
+	cr_assert_eq(conc_chan_pair(&a, &a, 0), -EINVAL);
+	cr_assert_eq(conc_chan_pair(&a, &b, 0x2), -EINVAL);
+	cr_assert_eq(conc_chan_pair(&a, &b, ~0u), -EINVAL);
+	cr_assert_eq(a, (conc_chan *)1, "a refused pair wrote *a");
+	cr_assert_eq(b, (conc_chan *)2, "a refused pair wrote *b");
+	cr_assert_eq(count_fds(), fds);
+}
+
+Test(chan, null_and_bad_arguments)
+{
+	static char one[1];
+	conc_chan *a, *b;
+	char buf[8];
+
+	cr_assert_eq(conc_chan_send(NULL, "x", 1, 0), -EINVAL);
+	cr_assert_eq(conc_chan_recv(NULL, buf, sizeof(buf), 0), -EINVAL);
+	cr_assert_eq(conc_chan_rfd(NULL), -EINVAL);
+	cr_assert_eq(conc_chan_wfd(NULL), -EINVAL);
+	cr_assert_eq(conc_chan_close(NULL), -EINVAL);
+
+	pair(&a, &b, 0);
+	cr_assert_eq(conc_chan_send(a, NULL, 1, 0), -EINVAL);
+	cr_assert_eq(conc_chan_recv(b, NULL, 1, 0), -EINVAL);
+	/* Too large: refused before a byte is read from msg or written. */
+	cr_assert_eq(conc_chan_send(a, one, (size_t)CONC_CHAN_MAX_MSG + 1, 0),
+		     -EMSGSIZE);
+	cr_assert_eq(conc_chan_send(a, one, SIZE_MAX, 0), -EMSGSIZE);
+	cr_assert_eq(conc_chan_recv(b, buf, sizeof(buf), 0), -ETIMEDOUT,
+		     "a refused send left something in the pipe");
+	cr_assert_eq(conc_chan_close(a), 0);
+	cr_assert_eq(conc_chan_close(b), 0);
+}
+
+Test(chan, fds_are_distinct_nonblocking_cloexec)
+{
+	conc_chan *a, *b;
+	int fd[4];
+
+	pair(&a, &b, 0);
+	fd[0] = conc_chan_rfd(a);
+	fd[1] = conc_chan_wfd(a);
+	fd[2] = conc_chan_rfd(b);
+	fd[3] = conc_chan_wfd(b);
+	for (int i = 0; i < 4; i++) {
+		cr_assert_geq(fd[i], 0);
+		cr_assert(fcntl(fd[i], F_GETFL) & O_NONBLOCK, "fd %d blocks", fd[i]);
+		cr_assert(fcntl(fd[i], F_GETFD) & FD_CLOEXEC, "fd %d not cloexec", fd[i]);
+		for (int j = 0; j < i; j++)
+			cr_assert_neq(fd[i], fd[j]);
+	}
+	/* Wiring: a's write end feeds b's read end, and back. */
+	cr_assert_eq(fcntl(fd[1], F_GETFL) & O_ACCMODE, O_WRONLY);
+	cr_assert_eq(fcntl(fd[0], F_GETFL) & O_ACCMODE, O_RDONLY);
+	conc_chan_close(a);
+	conc_chan_close(b);
+}
+
+Test(chan, poll_shows_messages_and_room)
+{
+	struct pollfd p = { .events = POLLIN };
+	conc_chan *a, *b;
+	char buf[16];
+
+	pair(&a, &b, 0);
+	p.fd = conc_chan_rfd(b);
+	cr_assert_eq(poll(&p, 1, 0), 0);
+	send_str(a, "ping");
+	cr_assert_eq(poll(&p, 1, 1000), 1);
+	cr_assert(p.revents & POLLIN);
+	cr_assert_eq(conc_chan_recv(b, buf, sizeof(buf), 0), 4);
+	cr_assert_eq(poll(&p, 1, 0), 0, "readable with nothing left");
+
+	p.fd = conc_chan_wfd(b);
+	p.events = POLLOUT;
+	cr_assert_eq(poll(&p, 1, 0), 1);
+	cr_assert(p.revents & POLLOUT);
+	conc_chan_close(a);
+	conc_chan_close(b);
+}
+
+/* ---- messages ---- */
+
+Test(chan, messages_keep_boundaries_and_order, .timeout = 30)
+{
+	static const size_t sizes[] = { 0, 1, 7, 8, 9, 100, 4087, 4088, 4096,
+					5000, 30000 };
+	enum { N = sizeof(sizes) / sizeof(sizes[0]) };
+	unsigned char *buf = malloc(65536);
+	conc_chan *a, *b;
+
+	cr_assert_not_null(buf);
+	pair(&a, &b, 0);
+	/* Both directions, all queued first (about 40 KiB each way). */
+	for (size_t i = 0; i < N; i++) {
+		unsigned char *m = big(sizes[i], (unsigned)i);
+
+		cr_assert_eq(conc_chan_send(a, m, sizes[i], 0), 0, "size %zu", sizes[i]);
+		pattern(m, sizes[i], (unsigned)i + 100);
+		cr_assert_eq(conc_chan_send(b, m, sizes[i], 0), 0, "size %zu", sizes[i]);
+		free(m);
+	}
+	for (size_t i = 0; i < N; i++) {
+		cr_assert_eq(conc_chan_recv(b, buf, 65536, 0), (ssize_t)sizes[i]);
+		cr_assert(pattern_ok(buf, sizes[i], (unsigned)i));
+		cr_assert_eq(conc_chan_recv(a, buf, 65536, 0), (ssize_t)sizes[i]);
+		cr_assert(pattern_ok(buf, sizes[i], (unsigned)i + 100));
+	}
+	cr_assert_eq(conc_chan_recv(a, buf, 65536, 0), -ETIMEDOUT);
+	cr_assert_eq(conc_chan_recv(b, buf, 65536, 0), -ETIMEDOUT);
+	conc_chan_close(a);
+	conc_chan_close(b);
+	free(buf);
+}
+
+Test(chan, empty_message)
+{
+	conc_chan *a, *b;
+	char buf[4];
+
+	pair(&a, &b, 0);
+	cr_assert_eq(conc_chan_send(a, NULL, 0, 0), 0);
+	cr_assert_eq(conc_chan_send(a, "", 0, 0), 0);
+	cr_assert_eq(conc_chan_recv(b, NULL, 0, 0), 0);
+	cr_assert_eq(conc_chan_recv(b, buf, sizeof(buf), 0), 0);
+	cr_assert_eq(conc_chan_recv(b, buf, sizeof(buf), 0), -ETIMEDOUT);
+	conc_chan_close(a);
+	conc_chan_close(b);
+}
+
+Test(chan, hand_built_frame_is_accepted)
+{
+	unsigned char f[8 + 5];
+	conc_chan *a, *b;
+
+	pair(&a, &b, 0);
+	frame_hdr(f, 5);
+	memcpy(f + 8, "hello", 5);
+	raw_write(conc_chan_wfd(a), f, sizeof(f));
+	recv_str(b, "hello");
+	conc_chan_close(a);
+	conc_chan_close(b);
+}
+
+Test(chan, oneway_ends)
+{
+	conc_chan *a, *b;
+	char buf[8];
+
+	pair(&a, &b, CONC_CHAN_ONEWAY);
+	cr_assert_geq(conc_chan_rfd(a), 0);
+	cr_assert_eq(conc_chan_wfd(a), -EBADF);
+	cr_assert_eq(conc_chan_rfd(b), -EBADF);
+	cr_assert_geq(conc_chan_wfd(b), 0);
+	cr_assert_eq(conc_chan_send(a, "x", 1, 0), -EBADF);
+	cr_assert_eq(conc_chan_recv(b, buf, sizeof(buf), 0), -EBADF);
+	send_str(b, "one way");
+	recv_str(a, "one way");
+	cr_assert_eq(conc_chan_close(b), 0);
+	cr_assert_eq(conc_chan_recv(a, buf, sizeof(buf), BOUND), -EPIPE);
+	cr_assert_eq(conc_chan_close(a), 0);
+}
+
+Test(chan, oneway_send_to_closed_receiver_is_epipe)
+{
+	conc_chan *a, *b;
+
+	signal(SIGPIPE, SIG_DFL);
+	pair(&a, &b, CONC_CHAN_ONEWAY);
+	conc_chan_close(a);
+	cr_assert_eq(conc_chan_send(b, "x", 1, BOUND), -EPIPE);
+	cr_assert_not(sigpipe_pending());
+	conc_chan_close(b);
+}
+
+Test(chan, max_size_message, .timeout = 60)
+{
+	size_t n = CONC_CHAN_MAX_MSG;
+	unsigned char *m = big(n, 5), *r = malloc(n);
+	conc_chan *a, *b;
+	pid_t pid;
+
+	cr_assert_not_null(r);
+	pair(&a, &b, 0);
+	pid = test_fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		conc_chan_close(b);
+		_exit(conc_chan_send(a, m, n, BOUND) == 0 ? 0 : 1);
+	}
+	conc_chan_close(a);
+	cr_assert_eq(conc_chan_recv(b, r, n, BOUND), (ssize_t)n);
+	cr_assert(pattern_ok(r, n, 5));
+	cr_assert(exited_with(wait_child(pid, REAP_MS), 0));
+	conc_chan_close(b);
+	free(m);
+	free(r);
+}
+
+/* ---- end of file, SIGPIPE ---- */
+
+Test(chan, eof_after_draining_is_epipe)
+{
+	conc_chan *a, *b;
+	char buf[8];
+
+	pair(&a, &b, 0);
+	send_str(b, "1");
+	send_str(b, "22");
+	cr_assert_eq(conc_chan_send(b, NULL, 0, 0), 0);
+	conc_chan_close(b);
+	recv_str(a, "1");
+	recv_str(a, "22");
+	cr_assert_eq(conc_chan_recv(a, buf, sizeof(buf), 0), 0);
+	cr_assert_eq(conc_chan_recv(a, buf, sizeof(buf), 0), -EPIPE);
+	cr_assert_eq(conc_chan_recv(a, buf, sizeof(buf), BOUND), -EPIPE);
+	cr_assert_eq(conc_chan_recv(a, buf, sizeof(buf), CONC_FOREVER), -EPIPE);
+	conc_chan_close(a);
+}
+
+static int sigpipe_seen;
+
+static void on_sigpipe(int sig)
+{
+	(void)sig;
+	sigpipe_seen++;
+}
+
+Test(chan, send_to_closed_peer_is_epipe_and_raises_no_sigpipe)
+{
+	conc_chan *a, *b;
+	uint64_t mask;
+
+	signal(SIGPIPE, SIG_DFL);	/* a SIGPIPE would kill the test */
+	pair(&a, &b, 0);
+	conc_chan_close(b);
+	mask = sigmask_now();
+	cr_assert_eq(conc_chan_send(a, "x", 1, 0), -EPIPE);
+	cr_assert_eq(conc_chan_send(a, "x", 1, BOUND), -EPIPE);
+	cr_assert_eq(sigmask_now(), mask, "the signal mask changed");
+	cr_assert_not(sigpipe_pending());
+
+	signal(SIGPIPE, on_sigpipe);
+	cr_assert_eq(conc_chan_send(a, "x", 1, CONC_FOREVER), -EPIPE);
+	cr_assert_eq(sigpipe_seen, 0, "the SIGPIPE handler ran");
+	signal(SIGPIPE, SIG_IGN);
+	cr_assert_eq(conc_chan_send(a, "x", 1, 0), -EPIPE);
+	signal(SIGPIPE, SIG_DFL);
+	cr_assert_eq(sigmask_now(), mask);
+	cr_assert_not(sigpipe_pending());
+	conc_chan_close(a);
+}
+
+Test(chan, sigpipe_blocked_by_caller_stays_blocked_not_pending)
+{
+	conc_chan *a, *b;
+	sigset_t s;
+	uint64_t mask;
+
+	sigemptyset(&s);
+	sigaddset(&s, SIGPIPE);
+	sigprocmask(SIG_BLOCK, &s, NULL);
+	mask = sigmask_now();
+	pair(&a, &b, 0);
+	conc_chan_close(b);
+	cr_assert_eq(conc_chan_send(a, "x", 1, 0), -EPIPE);
+	cr_assert_eq(sigmask_now(), mask);
+	cr_assert_not(sigpipe_pending(), "conc_chan_send left a SIGPIPE pending");
+	conc_chan_close(a);
+}
+
+Test(chan, sigpipe_already_pending_is_left_alone)
+{
+	struct timespec zero = { 0, 0 };
+	conc_chan *a, *b;
+	sigset_t s;
+
+	sigemptyset(&s);
+	sigaddset(&s, SIGPIPE);
+	sigprocmask(SIG_BLOCK, &s, NULL);
+	cr_assert_eq(syscall(SYS_tgkill, getpid(), gettid(), SIGPIPE), 0);
+	cr_assert(sigpipe_pending());
+	pair(&a, &b, 0);
+	conc_chan_close(b);
+	cr_assert_eq(conc_chan_send(a, "x", 1, 0), -EPIPE);
+	cr_assert(sigpipe_pending(), "the caller's own SIGPIPE was taken");
+	cr_assert_eq(sigtimedwait(&s, NULL, &zero), SIGPIPE);
+	cr_assert_not(sigpipe_pending());
+	conc_chan_close(a);
+}
+
+/* A child blocked in a large send sees the parent close its end. */
+Test(chan, peer_closing_ends_a_blocked_send, .timeout = 30)
+{
+	struct pollfd p = { .events = POLLIN };
+	conc_chan *a, *b;
+	pid_t pid;
+
+	pair(&a, &b, 0);
+	pid = test_fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		unsigned char *m = malloc(MIB);
+		int r;
+
+		signal(SIGPIPE, SIG_DFL);
+		conc_chan_close(b);
+		memset(m, 'x', MIB);
+		r = conc_chan_send(a, m, MIB, BOUND);
+		_exit(r == -EPIPE ? 0 : errcode(r));
+	}
+	conc_chan_close(a);
+	/* Some of the message is in: the child is inside its send. */
+	p.fd = conc_chan_rfd(b);
+	cr_assert_eq(poll(&p, 1, 10000), 1);
+	conc_chan_close(b);
+	cr_assert(exited_with(wait_child(pid, REAP_MS), 0),
+		  "the child did not get -EPIPE (or died of SIGPIPE)");
+}
+
+/* ---- protocol errors ---- */
+
+static void expect_broken(conc_chan *b)
+{
+	char buf[64];
+
+	cr_assert_eq(conc_chan_recv(b, buf, sizeof(buf), 0), -EPROTO);
+	cr_assert_eq(conc_chan_recv(b, buf, sizeof(buf), BOUND), -EPROTO);
+}
+
+Test(chan, torn_header_then_eof_is_eproto, .timeout = 30)
+{
+	unsigned char h[8];
+	conc_chan *a, *b;
+	char buf[8];
+
+	pair(&a, &b, 0);
+	frame_hdr(h, 4);
+	raw_write(conc_chan_wfd(a), h, 3);
+	conc_chan_close(a);
+	cr_assert_eq(conc_chan_recv(b, buf, sizeof(buf), BOUND), -EPROTO);
+	expect_broken(b);
+	conc_chan_close(b);
+}
+
+Test(chan, torn_payload_then_eof_is_eproto, .timeout = 30)
+{
+	unsigned char f[8 + 50];
+	conc_chan *a, *b;
+	char buf[200];
+
+	pair(&a, &b, 0);
+	frame_hdr(f, 100);
+	memset(f + 8, 'p', 50);
+	raw_write(conc_chan_wfd(a), f, sizeof(f));
+	conc_chan_close(a);
+	cr_assert_eq(conc_chan_recv(b, buf, sizeof(buf), BOUND), -EPROTO);
+	expect_broken(b);
+	conc_chan_close(b);
+}
+
+Test(chan, torn_discarded_payload_then_eof_is_eproto, .timeout = 30)
+{
+	unsigned char f[8 + 50];
+	conc_chan *a, *b;
+	char buf[10];
+
+	pair(&a, &b, 0);
+	frame_hdr(f, 100);
+	memset(f + 8, 'p', 50);
+	raw_write(conc_chan_wfd(a), f, sizeof(f));
+	conc_chan_close(a);
+	cr_assert_eq(conc_chan_recv(b, buf, sizeof(buf), BOUND), -EPROTO);
+	expect_broken(b);
+	conc_chan_close(b);
+}
+
+/* An oversize or foreign header is refused at once, the peer still open;
+ * the end stays broken, and the other direction keeps working. */
+static void bad_header(const unsigned char h[8])
+{
+	conc_chan *a, *b;
+
+	pair(&a, &b, 0);
+	raw_write(conc_chan_wfd(a), h, 8);
+	send_str(a, "valid");
+	cr_assert_eq(conc_chan_recv(b, NULL, 0, BOUND), -EPROTO);
+	expect_broken(b);
+	send_str(b, "still sends");
+	recv_str(a, "still sends");
+	conc_chan_close(a);
+	conc_chan_close(b);
+}
+
+Test(chan, oversize_header_is_eproto, .timeout = 30)
+{
+	unsigned char h[8];
+
+	frame_hdr(h, CONC_CHAN_MAX_MSG + 1);
+	bad_header(h);
+	frame_hdr(h, UINT32_MAX);
+	bad_header(h);
+}
+
+Test(chan, foreign_header_is_eproto, .timeout = 30)
+{
+	unsigned char h[8];
+
+	bad_header((const unsigned char *)"hello, w");
+	frame_hdr(h, 4);
+	h[2] = 2;		/* another version */
+	bad_header(h);
+	frame_hdr(h, 4);
+	h[3] = 1;		/* flags we do not know */
+	bad_header(h);
+}
+
+/* ---- -EMSGSIZE ---- */
+
+Test(chan, too_small_buffer_discards_one_message)
+{
+	unsigned char m[100];
+	conc_chan *a, *b;
+	char buf[10];
+
+	pair(&a, &b, 0);
+	memset(m, 'A', sizeof(m));
+	cr_assert_eq(conc_chan_send(a, m, sizeof(m), 0), 0);
+	send_str(a, "B");
+	send_str(a, "CC");
+	cr_assert_eq(conc_chan_recv(b, buf, sizeof(buf), 0), -EMSGSIZE);
+	recv_str(b, "B");
+	cr_assert_eq(conc_chan_recv(b, NULL, 0, 0), -EMSGSIZE);
+	cr_assert_eq(conc_chan_recv(b, buf, sizeof(buf), 0), -ETIMEDOUT);
+	conc_chan_close(a);
+	conc_chan_close(b);
+}
+
+Test(chan, large_discarded_message_keeps_step_between_processes, .timeout = 30)
+{
+	conc_chan *a, *b;
+	char buf[16];
+	pid_t pid;
+
+	pair(&a, &b, 0);
+	pid = test_fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		unsigned char *m = malloc(3 * MIB + 7);
+		int r;
+
+		conc_chan_close(b);
+		memset(m, 'z', 3 * MIB + 7);
+		r = conc_chan_send(a, m, 3 * MIB + 7, BOUND);
+		if (!r)
+			r = conc_chan_send(a, "next", 4, BOUND);
+		_exit(errcode(r));
+	}
+	conc_chan_close(a);
+	cr_assert_eq(conc_chan_recv(b, buf, sizeof(buf), BOUND), -EMSGSIZE);
+	recv_str(b, "next");
+	cr_assert_eq(conc_chan_recv(b, buf, sizeof(buf), BOUND), -EPIPE);
+	cr_assert(exited_with(wait_child(pid, REAP_MS), 0));
+	conc_chan_close(b);
+}
+
+/* ---- timeouts ---- */
+
+Test(chan, recv_times_out_no_earlier, .timeout = 30)
+{
+	static const int64_t tmo[] = { 1, MS(1), MS(20), MS(60) };
+	conc_chan *a, *b;
+	char buf[8];
+
+	pair(&a, &b, 0);
+	cr_assert_eq(conc_chan_recv(b, buf, sizeof(buf), 0), -ETIMEDOUT);
+	for (size_t i = 0; i < sizeof(tmo) / sizeof(tmo[0]); i++) {
+		int64_t t0 = now_ns();
+		ssize_t r = conc_chan_recv(b, buf, sizeof(buf), tmo[i]);
+		int64_t dt = now_ns() - t0;
+
+		cr_assert_eq(r, -ETIMEDOUT);
+		cr_assert_geq(dt, tmo[i], "timed out after %lld ns < %lld ns",
+			      (long long)dt, (long long)tmo[i]);
+	}
+	conc_chan_close(a);
+	conc_chan_close(b);
+}
+
+/* Fill the pipe with frames that fit in one atomic write; then a send times
+ * out and writes nothing: the channel is still in step. */
+Test(chan, send_times_out_no_earlier_and_writes_nothing, .timeout = 30)
+{
+	unsigned char m[1000], r[1000];
+	conc_chan *a, *b;
+	int n = 0, rc;
+
+	pair(&a, &b, 0);
+	for (;;) {
+		pattern(m, sizeof(m), (unsigned)n);
+		rc = conc_chan_send(a, m, sizeof(m), 0);
+		if (rc == -ETIMEDOUT)
+			break;
+		cr_assert_eq(rc, 0);
+		cr_assert_lt(++n, 100000, "the pipe never filled");
+	}
+	cr_assert_gt(n, 0);
+	for (int i = 0; i < 3; i++) {
+		int64_t tmo = MS(20) * i, t0 = now_ns(), dt;
+
+		rc = conc_chan_send(a, m, sizeof(m), tmo);
+		dt = now_ns() - t0;
+		cr_assert_eq(rc, -ETIMEDOUT);
+		cr_assert_geq(dt, tmo);
+	}
+	for (int i = 0; i < n; i++) {
+		cr_assert_eq(conc_chan_recv(b, r, sizeof(r), 0), (ssize_t)sizeof(r));
+		cr_assert(pattern_ok(r, sizeof(r), (unsigned)i), "message %d", i);
+	}
+	cr_assert_eq(conc_chan_recv(b, r, sizeof(r), 0), -ETIMEDOUT);
+	conc_chan_close(a);
+	conc_chan_close(b);
+}
+
+struct late_reader {
+	conc_chan *c;
+	size_t n;
+	int64_t delay;
+	ssize_t r;
+	int ok;
+};
+
+static void *late_reader(void *arg)
+{
+	struct late_reader *l = arg;
+	unsigned char *buf = malloc(l->n ? l->n : 1);
+
+	sleep_ns(l->delay);
+	l->r = conc_chan_recv(l->c, buf, l->n, BOUND);
+	l->ok = l->r == (ssize_t)l->n && pattern_ok(buf, l->n, 9);
+	free(buf);
+	return NULL;
+}
+
+/* The timeout bounds the wait before the first byte only. */
+Test(chan, begun_send_completes_past_its_timeout, .timeout = 30)
+{
+	struct late_reader l = { .n = MIB, .delay = MS(100) };
+	unsigned char *m = big(MIB, 9);
+	conc_chan *a, *b;
+	pthread_t t;
+
+	pair(&a, &b, 0);
+	l.c = b;
+	cr_assert_eq(pthread_create(&t, NULL, late_reader, &l), 0);
+	cr_assert_eq(conc_chan_send(a, m, MIB, MS(1)), 0);
+	cr_assert_eq(join_thread(t, REAP_MS, NULL), 0);
+	cr_assert(l.ok, "recv = %zd", l.r);
+	conc_chan_close(a);
+	conc_chan_close(b);
+	free(m);
+}
+
+struct raw_late {
+	int fd;
+	const void *p;
+	size_t n;
+};
+
+static void *raw_late(void *arg)
+{
+	struct raw_late *w = arg;
+
+	sleep_ns(MS(50));
+	if (write(w->fd, w->p, w->n) != (ssize_t)w->n)
+		return (void *)1;
+	return NULL;
+}
+
+/* Part of a header: -ETIMEDOUT, and the next call picks up from there. */
+Test(chan, partial_header_times_out_and_resumes, .timeout = 30)
+{
+	unsigned char f[8 + 5];
+	conc_chan *a, *b;
+	char buf[8];
+
+	pair(&a, &b, 0);
+	frame_hdr(f, 5);
+	memcpy(f + 8, "hello", 5);
+	raw_write(conc_chan_wfd(a), f, 3);
+	cr_assert_eq(conc_chan_recv(b, buf, sizeof(buf), 0), -ETIMEDOUT);
+	cr_assert_eq(conc_chan_recv(b, buf, sizeof(buf), MS(20)), -ETIMEDOUT);
+	raw_write(conc_chan_wfd(a), f + 3, sizeof(f) - 3);
+	recv_str(b, "hello");
+	conc_chan_close(a);
+	conc_chan_close(b);
+}
+
+/* A whole header: the payload is waited for, whatever the timeout. */
+Test(chan, begun_recv_completes_past_its_timeout, .timeout = 30)
+{
+	unsigned char f[8 + 10];
+	struct raw_late w;
+	conc_chan *a, *b;
+	char buf[16];
+	pthread_t t;
+	void *ret;
+
+	pair(&a, &b, 0);
+	frame_hdr(f, 10);
+	memcpy(f + 8, "0123456789", 10);
+	raw_write(conc_chan_wfd(a), f, 12);
+	w = (struct raw_late){ conc_chan_wfd(a), f + 12, sizeof(f) - 12 };
+	cr_assert_eq(pthread_create(&t, NULL, raw_late, &w), 0);
+	cr_assert_eq(conc_chan_recv(b, buf, sizeof(buf), MS(1)), 10);
+	cr_assert_eq(memcmp(buf, "0123456789", 10), 0);
+	cr_assert_eq(join_thread(t, REAP_MS, &ret), 0);
+	cr_assert_null(ret);
+	conc_chan_close(a);
+	conc_chan_close(b);
+}
+
+struct holder {
+	conc_chan *c;
+	ssize_t r;
+};
+
+static void *blocked_recv(void *arg)
+{
+	struct holder *h = arg;
+	char buf[16];
+
+	h->r = conc_chan_recv(h->c, buf, sizeof(buf), BOUND);
+	return NULL;
+}
+
+/* Another thread inside a receive on the same end: the timeout covers the
+ * wait for it too. */
+Test(chan, timeout_covers_waiting_for_another_thread, .timeout = 30)
+{
+	struct holder h;
+	conc_chan *a, *b;
+	pthread_t t;
+	char buf[16];
+	int64_t t0;
+
+	pair(&a, &b, 0);
+	h.c = b;
+	cr_assert_eq(pthread_create(&t, NULL, blocked_recv, &h), 0);
+	sleep_ns(MS(50));	/* sharpens the test; it holds either way */
+	t0 = now_ns();
+	cr_assert_eq(conc_chan_recv(b, buf, sizeof(buf), MS(30)), -ETIMEDOUT);
+	cr_assert_geq(now_ns() - t0, MS(30));
+	send_str(a, "for the thread");
+	cr_assert_eq(join_thread(t, REAP_MS, NULL), 0);
+	cr_assert_eq(h.r, 14);
+	conc_chan_close(a);
+	conc_chan_close(b);
+}
+
+/* ---- between processes ---- */
+
+Test(chan, blocked_recv_wakes_on_send_and_on_close, .timeout = 30)
+{
+	conc_chan *a, *b;
+	char buf[16];
+	pid_t pid;
+
+	pair(&a, &b, 0);
+	pid = test_fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		conc_chan_close(b);
+		sleep_ns(MS(50));
+		if (conc_chan_send(a, "late", 4, BOUND))
+			_exit(1);
+		sleep_ns(MS(50));
+		_exit(0);	/* closes a */
+	}
+	conc_chan_close(a);
+	recv_str(b, "late");
+	cr_assert_eq(conc_chan_recv(b, buf, sizeof(buf), BOUND), -EPIPE);
+	cr_assert(exited_with(wait_child(pid, REAP_MS), 0));
+	conc_chan_close(b);
+}
+
+Test(chan, ping_pong_processes, .timeout = 30)
+{
+	conc_chan *a, *b;
+	uint32_t v;
+	pid_t pid;
+
+	pair(&a, &b, 0);
+	pid = test_fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		conc_chan_close(a);
+		for (;;) {
+			ssize_t n = conc_chan_recv(b, &v, sizeof(v), BOUND);
+
+			if (n == -EPIPE)
+				_exit(0);
+			if (n != sizeof(v))
+				_exit(1);
+			v++;
+			if (conc_chan_send(b, &v, sizeof(v), BOUND))
+				_exit(2);
+		}
+	}
+	conc_chan_close(b);
+	for (uint32_t i = 0; i < 2000; i++) {
+		cr_assert_eq(conc_chan_send(a, &i, sizeof(i), BOUND), 0);
+		cr_assert_eq(conc_chan_recv(a, &v, sizeof(v), BOUND), (ssize_t)sizeof(v));
+		cr_assert_eq(v, i + 1);
+	}
+	conc_chan_close(a);
+	cr_assert(exited_with(wait_child(pid, REAP_MS), 0));
+}
+
+static const size_t big_sizes[] = { 65536 - 8, 65536, 65537, MIB, 3 * MIB + 5 };
+#define NBIG (sizeof(big_sizes) / sizeof(big_sizes[0]))
+
+/* Each side sends all its large messages before it reads one: without a
+ * send that takes in what arrives while it waits, both would block. */
+static int send_all_then_recv(conc_chan *c, unsigned seed_out, unsigned seed_in)
+{
+	unsigned char *buf = malloc(4 * MIB);
+	int bad = 0;
+
+	for (size_t i = 0; i < NBIG && !bad; i++) {
+		pattern(buf, big_sizes[i], seed_out + (unsigned)i);
+		bad = conc_chan_send(c, buf, big_sizes[i], BOUND) ? 1 : 0;
+	}
+	for (size_t i = 0; i < NBIG && !bad; i++) {
+		ssize_t n = conc_chan_recv(c, buf, 4 * MIB, BOUND);
+
+		if (n != (ssize_t)big_sizes[i] ||
+		    !pattern_ok(buf, big_sizes[i], seed_in + (unsigned)i))
+			bad = 2;
+	}
+	free(buf);
+	return bad;
+}
+
+Test(chan, large_messages_both_ways_at_once_processes, .timeout = 60)
+{
+	conc_chan *a, *b;
+	pid_t pid;
+
+	pair(&a, &b, 0);
+	pid = test_fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		conc_chan_close(a);
+		_exit(send_all_then_recv(b, 50, 10));
+	}
+	conc_chan_close(b);
+	cr_assert_eq(send_all_then_recv(a, 10, 50), 0);
+	cr_assert(exited_with(wait_child(pid, REAP_MS), 0));
+	conc_chan_close(a);
+}
+
+struct both {
+	conc_chan *c;
+	unsigned out, in;
+	int r;
+};
+
+static void *both_thread(void *arg)
+{
+	struct both *w = arg;
+
+	w->r = send_all_then_recv(w->c, w->out, w->in);
+	return NULL;
+}
+
+Test(chan, large_messages_both_ways_at_once_threads, .timeout = 60)
+{
+	conc_chan *a, *b;
+	struct both w;
+	pthread_t t;
+
+	pair(&a, &b, 0);
+	w = (struct both){ b, 70, 30, -1 };
+	cr_assert_eq(pthread_create(&t, NULL, both_thread, &w), 0);
+	cr_assert_eq(send_all_then_recv(a, 30, 70), 0);
+	cr_assert_eq(join_thread(t, REAP_MS, NULL), 0);
+	cr_assert_eq(w.r, 0);
+	conc_chan_close(a);
+	conc_chan_close(b);
+}
+
+/* A message taken in by a waiting send is not on rfd any more; a recv with
+ * timeout 0 after the send finds it, as the man page advises. */
+Test(chan, message_taken_in_by_a_send_is_received, .timeout = 30)
+{
+	struct late_reader l = { .n = MIB, .delay = MS(100) };
+	unsigned char *m = big(MIB, 9);
+	conc_chan *a, *b;
+	pthread_t t;
+
+	pair(&a, &b, 0);
+	send_str(b, "early");
+	l.c = b;
+	cr_assert_eq(pthread_create(&t, NULL, late_reader, &l), 0);
+	cr_assert_eq(conc_chan_send(a, m, MIB, BOUND), 0);
+	recv_str(a, "early");
+	cr_assert_eq(conc_chan_recv(a, NULL, 0, 0), -ETIMEDOUT);
+	cr_assert_eq(join_thread(t, REAP_MS, NULL), 0);
+	cr_assert(l.ok);
+	conc_chan_close(a);
+	conc_chan_close(b);
+	free(m);
+}
+
+struct sender_x {
+	conc_chan *c;
+	int r;
+};
+
+static void *send_x_then_after(void *arg)
+{
+	struct sender_x *x = arg;
+	unsigned char *m = big(200000, 3);
+
+	x->r = conc_chan_send(x->c, m, 200000, BOUND);
+	if (!x->r)
+		x->r = conc_chan_send(x->c, "after", 5, BOUND);
+	free(m);
+	return NULL;
+}
+
+/* A message a send took in, too large for the buffer: discarded whole,
+ * partly from what was taken in, partly from the pipe. */
+Test(chan, emsgsize_on_a_message_taken_in_keeps_step, .timeout = 30)
+{
+	struct late_reader l = { .n = MIB, .delay = MS(100) };
+	unsigned char *m = big(MIB, 9);
+	struct sender_x x;
+	conc_chan *a, *b;
+	pthread_t t[2];
+	char buf[16];
+
+	pair(&a, &b, 0);
+	x = (struct sender_x){ b, -1 };
+	l.c = b;
+	cr_assert_eq(pthread_create(&t[0], NULL, send_x_then_after, &x), 0);
+	cr_assert_eq(pthread_create(&t[1], NULL, late_reader, &l), 0);
+	cr_assert_eq(conc_chan_send(a, m, MIB, BOUND), 0);
+	cr_assert_eq(conc_chan_recv(a, buf, sizeof(buf), BOUND), -EMSGSIZE);
+	recv_str(a, "after");
+	cr_assert_eq(join_thread(t[0], REAP_MS, NULL), 0);
+	cr_assert_eq(join_thread(t[1], REAP_MS, NULL), 0);
+	cr_assert_eq(x.r, 0);
+	cr_assert(l.ok);
+	conc_chan_close(a);
+	conc_chan_close(b);
+	free(m);
+}
+
+struct recv_all {
+	conc_chan *c;
+	unsigned seed;
+	int r;
+};
+
+static void *recv_all_big(void *arg)
+{
+	struct recv_all *w = arg;
+	unsigned char *buf = malloc(4 * MIB);
+
+	w->r = 0;
+	for (size_t i = 0; i < NBIG && !w->r; i++) {
+		ssize_t n = conc_chan_recv(w->c, buf, 4 * MIB, BOUND);
+
+		if (n != (ssize_t)big_sizes[i] ||
+		    !pattern_ok(buf, big_sizes[i], w->seed + (unsigned)i))
+			w->r = 1;
+	}
+	free(buf);
+	return NULL;
+}
+
+/* One end: a thread receives while another sends; the peer sends all before
+ * it receives. The sender may find the receiving lock taken and must not
+ * spin or stall. */
+Test(chan, one_end_sending_and_receiving_threads_large_both_ways, .timeout = 60)
+{
+	struct recv_all r;
+	struct both w;
+	conc_chan *a, *b;
+	unsigned char *buf = malloc(4 * MIB);
+	pthread_t t[2];
+
+	pair(&a, &b, 0);
+	r = (struct recv_all){ a, 80, -1 };
+	w = (struct both){ b, 80, 40, -1 };
+	cr_assert_eq(pthread_create(&t[0], NULL, recv_all_big, &r), 0);
+	cr_assert_eq(pthread_create(&t[1], NULL, both_thread, &w), 0);
+	for (size_t i = 0; i < NBIG; i++) {
+		pattern(buf, big_sizes[i], 40 + (unsigned)i);
+		cr_assert_eq(conc_chan_send(a, buf, big_sizes[i], BOUND), 0);
+	}
+	cr_assert_eq(join_thread(t[0], REAP_MS, NULL), 0);
+	cr_assert_eq(join_thread(t[1], REAP_MS, NULL), 0);
+	cr_assert_eq(r.r, 0);
+	cr_assert_eq(w.r, 0);
+	conc_chan_close(a);
+	conc_chan_close(b);
+	free(buf);
+}
+
+/* ---- threads sharing an end ---- */
+
+#define SENDERS 4
+#define PER 300
+
+struct tagged {
+	uint32_t who, seq, len;
+};
+
+static void *sender(void *arg)
+{
+	conc_chan **cp = arg;
+	uint32_t who = (uint32_t)(uintptr_t)cp[1];
+	unsigned char *buf = malloc(20000);
+	intptr_t bad = 0;
+
+	for (uint32_t s = 0; s < PER && !bad; s++) {
+		struct tagged t = { who, s, (s * 977 + who * 131) % 12000 };
+
+		pattern(buf + sizeof(t), t.len, who * 1000 + s);
+		memcpy(buf, &t, sizeof(t));
+		bad = conc_chan_send(cp[0], buf, sizeof(t) + t.len, BOUND) != 0;
+	}
+	free(buf);
+	return (void *)bad;
+}
+
+Test(chan, threads_share_a_sending_end, .timeout = 60)
+{
+	conc_chan *a, *b, *arg[SENDERS][2];
+	uint32_t next[SENDERS] = { 0 };
+	unsigned char *buf = malloc(20000);
+	pthread_t t[SENDERS];
+	void *ret;
+
+	pair(&a, &b, 0);
+	for (int i = 0; i < SENDERS; i++) {
+		arg[i][0] = a;
+		arg[i][1] = (conc_chan *)(uintptr_t)i;
+		cr_assert_eq(pthread_create(&t[i], NULL, sender, arg[i]), 0);
+	}
+	for (int k = 0; k < SENDERS * PER; k++) {
+		struct tagged tg;
+		ssize_t n = conc_chan_recv(b, buf, 20000, BOUND);
+
+		cr_assert_geq(n, (ssize_t)sizeof(tg));
+		memcpy(&tg, buf, sizeof(tg));
+		cr_assert_lt(tg.who, SENDERS);
+		cr_assert_eq(tg.seq, next[tg.who], "thread %u: %u after %u",
+			     tg.who, tg.seq, next[tg.who]);
+		cr_assert_eq((size_t)n, sizeof(tg) + tg.len);
+		cr_assert(pattern_ok(buf + sizeof(tg), tg.len, tg.who * 1000 + tg.seq));
+		next[tg.who]++;
+	}
+	for (int i = 0; i < SENDERS; i++) {
+		cr_assert_eq(join_thread(t[i], REAP_MS, &ret), 0);
+		cr_assert_null(ret);
+	}
+	conc_chan_close(a);
+	conc_chan_close(b);
+	free(buf);
+}
+
+struct receiver {
+	conc_chan *c;
+	int got, bad, eof;
+};
+
+static void *receiver(void *arg)
+{
+	struct receiver *r = arg;
+	unsigned char buf[9000];
+
+	for (;;) {
+		ssize_t n = conc_chan_recv(r->c, buf, sizeof(buf), BOUND);
+		uint32_t seq;
+
+		if (n == -EPIPE) {
+			r->eof = 1;
+			return NULL;
+		}
+		if (n < 4) {
+			r->bad++;
+			return NULL;
+		}
+		memcpy(&seq, buf, 4);
+		if ((size_t)n != 4 + seq % 8000 || !pattern_ok(buf + 4, seq % 8000, seq))
+			r->bad++;
+		r->got++;
+	}
+}
+
+Test(chan, threads_share_a_receiving_end, .timeout = 60)
+{
+	enum { R = 4, N = 2000 };
+	struct receiver r[R];
+	unsigned char buf[9000];
+	conc_chan *a, *b;
+	pthread_t t[R];
+	int total = 0;
+
+	pair(&a, &b, 0);
+	for (int i = 0; i < R; i++) {
+		r[i] = (struct receiver){ .c = b };
+		cr_assert_eq(pthread_create(&t[i], NULL, receiver, &r[i]), 0);
+	}
+	for (uint32_t s = 0; s < N; s++) {
+		memcpy(buf, &s, 4);
+		pattern(buf + 4, s % 8000, s);
+		cr_assert_eq(conc_chan_send(a, buf, 4 + s % 8000, BOUND), 0);
+	}
+	conc_chan_close(a);
+	for (int i = 0; i < R; i++) {
+		cr_assert_eq(join_thread(t[i], REAP_MS, NULL), 0);
+		cr_assert_eq(r[i].bad, 0);
+		cr_assert(r[i].eof, "receiver %d did not see -EPIPE", i);
+		total += r[i].got;
+	}
+	cr_assert_eq(total, N);
+	conc_chan_close(b);
+}
+
+/* ---- fds ---- */
+
+Test(chan, no_fd_leaks, .timeout = 30)
+{
+	int fds = count_fds();
+	conc_chan *a, *b;
+	char buf[8];
+
+	for (int i = 0; i < 200; i++) {
+		pair(&a, &b, i & 1 ? CONC_CHAN_ONEWAY : 0);
+		cr_assert_eq(count_fds(), fds + (i & 1 ? 2 : 4));
+		send_str(b, "x");
+		cr_assert_eq(conc_chan_recv(a, buf, sizeof(buf), 0), 1);
+		cr_assert_eq(conc_chan_close(a), 0);
+		cr_assert_eq(conc_chan_close(b), 0);
+	}
+	cr_assert_eq(count_fds(), fds);
+}
+
+/* The lowest fd limit under which exactly `avail` fds are free. */
+static rlim_t limit_for(int avail)
+{
+	int n, free_below = 0;
+
+	for (n = 0; free_below < avail; n++)
+		if (fcntl(n, F_GETFD) == -1)
+			free_below++;
+	return (rlim_t)n;
+}
+
+/* Out of fds part way through: -EMFILE and nothing left open. */
+Test(chan, emfile_leaves_nothing_open, .timeout = 30)
+{
+	struct rlimit old, lim;
+	int fds = count_fds();
+	conc_chan *a, *b;
+
+	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
+	/* A duplex pair needs 4 fds, a one-way pair 2. */
+	for (int avail = 0; avail <= 4; avail++) {
+		for (unsigned flags = 0; flags <= CONC_CHAN_ONEWAY; flags++) {
+			int need = flags ? 2 : 4, r;
+
+			lim = old;
+			lim.rlim_cur = limit_for(avail);
+			cr_assert_eq(setrlimit(RLIMIT_NOFILE, &lim), 0);
+			r = conc_chan_pair(&a, &b, flags);
+			cr_assert_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
+			if (avail >= need) {
+				cr_assert_eq(r, 0, "%d free, flags %u: %d", avail, flags, r);
+				conc_chan_close(a);
+				conc_chan_close(b);
+			} else {
+				cr_assert_eq(r, -EMFILE, "%d free, flags %u: %d", avail, flags, r);
+			}
+			cr_assert_eq(count_fds(), fds);
+		}
+	}
+}
+
+/* ---- the seed's scenario ---- */
+
+Test(chan, greeting_between_processes, .timeout = 30)
+{
+	conc_chan *a, *b;
+	pid_t pid;
+
+	pair(&a, &b, 0);
+	pid = test_fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		char buf[64];
+		ssize_t n;
+
+		conc_chan_close(a);
+		if (conc_chan_send(b, "Hello!", 6, BOUND))
+			_exit(1);
+		n = conc_chan_recv(b, buf, sizeof(buf), BOUND);
+		if (n != 6 || memcmp(buf, "Hi yo!", 6))
+			_exit(2);
+		conc_chan_close(b);
+		_exit(0);
+	}
+	conc_chan_close(b);
+	send_str(a, "Hi yo!");
+	recv_str(a, "Hello!");
+	{
+		char buf[8];
+
+		cr_assert_eq(conc_chan_recv(a, buf, sizeof(buf), BOUND), -EPIPE);
+	}
+	cr_assert(exited_with(wait_child(pid, REAP_MS), 0));
+	conc_chan_close(a);
+}
