@@ -1,0 +1,173 @@
+/*
+ * The shared part of conc's containers (map, list): a segment that begins
+ * with a struct arena — a robust lock, an undo journal, the allocator's
+ * free lists — followed by the container's own words and a heap.
+ * Everything is addressed by offsets from the arena, never by pointers:
+ * every process maps the segment at its own address.
+ *
+ * Crash consistency. A call changes the structure only through
+ * __conc_arena_set(), which first appends (offset, old value) to the
+ * journal and publishes the new length, then stores the new value. The
+ * call ends with __conc_arena_commit(), one store that empties the journal.
+ * A process killed in between leaves its robust lock to the next caller
+ * (-EOWNERDEAD), who writes the old values back in reverse order: the
+ * container is as it was before the dead call. Bytes written into a block
+ * allocated by the same call need no journal: until the call commits,
+ * undoing the allocation gives the block back. So a block freed by a call
+ * is never reused by that same call, whose undo may need its contents.
+ *
+ * A change too large for a bounded journal (the list's shift of its slots)
+ * goes the other way: the call first commits with state REDO, a record of
+ * what is left to do, then does it, keeping the record's progress word
+ * current; the next caller finishes it after a death (roll forward).
+ *
+ * Heap blocks: a header and a footer word, size | USED, around the
+ * payload; sizes are multiples of 16, at least 32. A free block's payload
+ * begins with its next and prev links in the free list of its size class.
+ * Free neighbours are always merged, so an empty heap is one free block.
+ */
+#ifndef CONC_IPC_ARENA_H
+#define CONC_IPC_ARENA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <conc/map.h>
+#include <conc/mutex.h>
+#include "sync/wait.h"	/* __CONC_HIDDEN */
+
+#define ARENA_JMAX	64		/* journal entries; the most a call needs is
+					 * 42 (list.c, an append that grows) */
+#define ARENA_NCLASS	40		/* free lists: one per power of two */
+#define ARENA_REDO	(1ull << 63)	/* jstate: a roll-forward record is live */
+#define ARENA_MIN	4096u		/* smallest segment a container accepts */
+
+struct arena {
+	uint32_t init;		/* 0 new, 1 being set up, 2 ready */
+	uint32_t layout;	/* the container's kind and layout version */
+	uint64_t size;		/* bytes of the data area, this header included */
+	uint64_t heap, heap_end;/* the allocator's range */
+	uint64_t used;		/* bytes in allocated blocks (journaled) */
+	uint64_t deaths;	/* holders found dead by the next locker */
+	uint64_t recovered;	/* of their calls, those undone or finished */
+	_Alignas(64) conc_mutex lock;
+	uint64_t jstate;	/* entries in the journal, | ARENA_REDO */
+	uint64_t free[ARENA_NCLASS];
+	struct { uint64_t off, old; } j[ARENA_JMAX];
+};
+
+/* The container's roll-forward step, for the next caller after a death in
+ * the REDO state; NULL for a container that never commits REDO. */
+typedef void (*arena_redo_fn)(struct arena *a);
+
+static inline void *__conc_arena_at(struct arena *a, uint64_t off)
+{
+	return (char *)a + off;
+}
+
+static inline uint64_t __conc_arena_off(struct arena *a, const void *p)
+{
+	return (uint64_t)((const char *)p - (const char *)a);
+}
+
+/* The free list of blocks of size bytes (>= 32): floor(log2(size)) - 5. */
+static inline unsigned __conc_arena_class(uint64_t size)
+{
+	unsigned c = 63 - (unsigned)__builtin_clzll(size) - 5;
+
+	return c < ARENA_NCLASS ? c : ARENA_NCLASS - 1;
+}
+
+/* The compiler must keep the order of the stores around it: a process
+ * dies at an instruction boundary, and the next locker comes in through
+ * the kernel's release of the robust futex and its own acquire, so every
+ * store issued before the death is seen; only their program order counts. */
+static inline void __conc_arena_barrier(void)
+{
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+}
+
+/* Set up a fresh arena of size bytes whose heap starts at heap (16-aligned),
+ * for a container of layout. Not published: the caller stores init = 2. */
+void __conc_arena_init(struct arena *a, uint64_t size, uint64_t heap,
+		       uint32_t layout) __CONC_HIDDEN;
+
+/* Whether an arena found in a segment of size bytes is sound enough to
+ * use: 0 or -EPROTO. Waits (bounded) for a creator still setting it up. */
+int __conc_arena_attach(struct arena *a, size_t size, uint32_t layout)
+	__CONC_HIDDEN;
+
+/* Take the lock; after a holder's death, undo or finish its call first.
+ * 0, or the lock's error (-ENOTRECOVERABLE, -ENOTSUP), or -EPROTO for a
+ * journal that cannot be replayed (the container then stays unusable). */
+int __conc_arena_lock(struct arena *a, arena_redo_fn redo) __CONC_HIDDEN;
+void __conc_arena_unlock(struct arena *a) __CONC_HIDDEN;
+
+/* *w = v, journaled; w inside the arena, 8-aligned. */
+void __conc_arena_set(struct arena *a, uint64_t *w, uint64_t v) __CONC_HIDDEN;
+
+/* End the call's changes: the journal empties (state 0) or becomes a
+ * roll-forward record (ARENA_REDO). */
+void __conc_arena_commit(struct arena *a, uint64_t state) __CONC_HIDDEN;
+
+/* Undo every journaled change of the call in progress. */
+void __conc_arena_rollback(struct arena *a) __CONC_HIDDEN;
+
+/* A payload of at least n bytes (8-aligned): its offset, or 0 when no free
+ * block is large enough. Journaled; at most 13 entries. */
+uint64_t __conc_arena_alloc(struct arena *a, uint64_t n) __CONC_HIDDEN;
+
+/* Give back the payload at off. Journaled; at most 11 entries. */
+void __conc_arena_free(struct arena *a, uint64_t off) __CONC_HIDDEN;
+
+/* Bytes usable in the payload at off. */
+uint64_t __conc_arena_capacity(struct arena *a, uint64_t off) __CONC_HIDDEN;
+
+/* A fault-injection point (test builds only): see __conc_fi_arena_*. */
+#ifdef CONC_FAULT_INJECTION
+void __conc_arena_fi_point(void) __CONC_HIDDEN;
+#else
+static inline void __conc_arena_fi_point(void) {}
+#endif
+
+/*
+ * For tests: what a full check of a container found. The check takes the
+ * lock (recovering as any call does), walks every heap block, every free
+ * list and the container's structure, and fails with -EPROTO and `why`
+ * unless: every block is well formed, no two free blocks touch, the free
+ * lists hold exactly the free blocks, `used` is right, the journal is
+ * empty, and the blocks in use are exactly those the container reaches,
+ * each once (no leak, no sharing), each entry well formed.
+ */
+struct __conc_arena_stat {
+	uint64_t size, heap_bytes, used, blocks, free_blocks, free_bytes;
+	uint64_t largest_free, deaths, recovered, entries;
+	const char *why;
+};
+
+int __conc_map_check(conc_map *m, struct __conc_arena_stat *st) __CONC_HIDDEN;
+int __conc_list_check(conc_list *l, struct __conc_arena_stat *st) __CONC_HIDDEN;
+
+/* Heap walk behind the checks: fills st, and *used (malloc'ed, address
+ * order, *n of them) with the payload offsets of the blocks in use. */
+int __conc_arena_check(struct arena *a, struct __conc_arena_stat *st,
+		       uint64_t **used, size_t *n) __CONC_HIDDEN;
+/* Whether off is one of the n sorted offsets; marks it seen (seen[i]), and
+ * fails if it was already. */
+bool __conc_arena_claim(const uint64_t *used, bool *seen, size_t n,
+			uint64_t off) __CONC_HIDDEN;
+
+#ifdef CONC_FAULT_INJECTION
+/*
+ * Test builds: every journaled store, commit, roll-forward step and undo
+ * step is a numbered point; the process SIGKILLs itself on reaching point
+ * number __conc_fi_arena_kill_at (1-based; 0: never). NO_UNDO makes
+ * __conc_arena_set skip the journal, to show the tests catch its absence.
+ */
+#define CONC_FI_ARENA_NO_UNDO 1u
+extern unsigned long __conc_fi_arena_kill_at;
+extern unsigned long __conc_fi_arena_points;
+extern unsigned __conc_fi_arena_flags;
+#endif
+
+#endif

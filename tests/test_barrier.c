@@ -1,0 +1,338 @@
+/* tests/test_barrier.c — conc_barrier between threads and between processes.
+ * A broken barrier hangs its parties: threads are bounded by the test's
+ * .timeout, processes by wait_child(); children leave with _exit(). */
+#include <criterion/criterion.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <sys/prctl.h>
+#include <conc.h>
+#include "helpers.h"
+
+#define REAP_MS	15000
+
+enum { OK = 0, E_RET = 10, E_EARLY, E_LATE };
+
+/* fork_child(), but the child dies with the test process (PR_SET_PDEATHSIG):
+ * a failed test leaves no waiter behind. */
+static pid_t spawn(int (*fn)(void *), void *arg)
+{
+	pid_t parent = getpid(), pid = fork();
+
+	if (pid == 0) {
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+			_exit(127);
+		_exit(fn(arg) & 0xff);
+	}
+	return pid;
+}
+
+#define MS(ms)	((int64_t)(ms) * 1000000)
+
+/* ---- contract: arguments ---- */
+
+Test(barrier, init_rejects_bad_arguments_and_leaves_state, .timeout = 20)
+{
+	conc_barrier b;
+
+	cr_assert_eq(conc_barrier_init(NULL, 1, 0), -EINVAL);
+	cr_assert_eq(conc_barrier_init(&b, 1, 0), 0);
+	cr_assert_eq(conc_barrier_init(&b, 0, 0), -EINVAL);
+	cr_assert_eq(conc_barrier_init(&b, (unsigned)INT32_MAX + 1, 0), -EINVAL);
+	cr_assert_eq(conc_barrier_init(&b, UINT_MAX, 0), -EINVAL);
+	cr_assert_eq(conc_barrier_init(&b, 2, CONC_RECURSIVE), -EINVAL);
+	cr_assert_eq(conc_barrier_init(&b, 2, CONC_ROBUST), -EINVAL);
+	cr_assert_eq(conc_barrier_init(&b, 2, CONC_PRIVATE | 0x20), -EINVAL);
+	cr_assert_eq(conc_barrier_init(&b, 2, ~0u), -EINVAL);
+	/* Still the one-party barrier: a lone wait passes (else: .timeout). */
+	cr_assert_eq(conc_barrier_wait(&b), CONC_BARRIER_SERIAL);
+
+	cr_assert_eq(conc_barrier_init(&b, INT32_MAX, 0), 0);
+	cr_assert_eq(conc_barrier_init(&b, 3, CONC_PRIVATE), 0);
+}
+
+Test(barrier, null_and_zeroed_are_einval, .timeout = 20)
+{
+	conc_barrier z;
+
+	memset(&z, 0, sizeof(z));
+	cr_assert_eq(conc_barrier_wait(NULL), -EINVAL);
+	cr_assert_eq(conc_barrier_wait(&z), -EINVAL);
+	cr_assert_eq(conc_barrier_wait(&z), -EINVAL);
+	/* The refused waits left it zeroed: it still initialises and works. */
+	cr_assert_eq(conc_barrier_init(&z, 1, 0), 0);
+	cr_assert_eq(conc_barrier_wait(&z), CONC_BARRIER_SERIAL);
+}
+
+Test(barrier, one_party_is_always_serial, .timeout = 20)
+{
+	conc_barrier b;
+	int i;
+
+	cr_assert_eq(conc_barrier_init(&b, 1, CONC_PRIVATE), 0);
+	for (i = 0; i < 1000; i++)
+		cr_assert_eq(conc_barrier_wait(&b), CONC_BARRIER_SERIAL);
+}
+
+/* ---- rounds ---- */
+
+enum { MAXN = 8, MAXROUNDS = 3000 };
+
+struct rounds {
+	conc_barrier b;
+	int n, rounds;
+	uint32_t arrived[MAXROUNDS];	/* parties that reached round r */
+	uint32_t passed[MAXROUNDS];	/* parties that left round r */
+	uint32_t serial[MAXROUNDS];	/* CONC_BARRIER_SERIAL returned in r */
+	uint32_t bad;
+};
+
+/*
+ * Every party: count itself in, wait, then check that all n arrived (nobody
+ * passes early) and that nobody is already in the round after next (nobody
+ * passes a barrier twice in one round).
+ */
+static int party(struct rounds *s)
+{
+	int r;
+
+	for (r = 0; r < s->rounds; r++) {
+		int ret;
+
+		__atomic_fetch_add(&s->arrived[r], 1, __ATOMIC_SEQ_CST);
+		if ((r & 15) == 0)
+			sched_yield();
+		ret = conc_barrier_wait(&s->b);
+		if (ret == CONC_BARRIER_SERIAL)
+			__atomic_fetch_add(&s->serial[r], 1, __ATOMIC_SEQ_CST);
+		else if (ret != 0)
+			return E_RET;
+		if (__atomic_load_n(&s->arrived[r], __ATOMIC_SEQ_CST) != (uint32_t)s->n)
+			return E_EARLY;
+		if (r + 1 < s->rounds &&
+		    __atomic_load_n(&s->passed[r + 1], __ATOMIC_SEQ_CST) != 0)
+			return E_LATE;
+		__atomic_fetch_add(&s->passed[r], 1, __ATOMIC_SEQ_CST);
+	}
+	return OK;
+}
+
+static int party_child(void *arg)
+{
+	return party(arg);
+}
+
+static void *party_thread(void *arg)
+{
+	return (void *)(intptr_t)party(arg);
+}
+
+static void check_rounds(struct rounds *s)
+{
+	int r;
+
+	for (r = 0; r < s->rounds; r++) {
+		cr_assert_eq(s->arrived[r], (uint32_t)s->n, "round %d", r);
+		cr_assert_eq(s->passed[r], (uint32_t)s->n, "round %d", r);
+		cr_assert_eq(s->serial[r], 1, "round %d: %u serial parties",
+			     r, s->serial[r]);
+	}
+}
+
+static struct rounds *rounds_new(int n, int rounds, unsigned flags)
+{
+	struct rounds *s = shared_alloc(sizeof(*s));
+
+	cr_assert_not_null(s);
+	cr_assert_leq(rounds, MAXROUNDS);
+	s->n = n;
+	s->rounds = rounds;
+	cr_assert_eq(conc_barrier_init(&s->b, (unsigned)n, flags), 0);
+	return s;
+}
+
+static void rounds_threads(int n, int rounds, unsigned flags)
+{
+	struct rounds *s = rounds_new(n, rounds, flags);
+	pthread_t t[MAXN];
+	int i;
+
+	for (i = 0; i < n; i++)
+		cr_assert_eq(pthread_create(&t[i], NULL, party_thread, s), 0);
+	for (i = 0; i < n; i++) {
+		void *ret;
+
+		cr_assert_eq(join_thread(t[i], REAP_MS, &ret), 0, "party %d stuck", i);
+		cr_assert_eq((intptr_t)ret, OK, "party %d: %d", i, (int)(intptr_t)ret);
+	}
+	check_rounds(s);
+	shared_free(s, sizeof(*s));
+}
+
+static void rounds_processes(int n, int rounds)
+{
+	struct rounds *s = rounds_new(n, rounds, 0);
+	pid_t pid[MAXN];
+	int i;
+
+	for (i = 0; i < n; i++)
+		cr_assert_geq(pid[i] = spawn(party_child, s), 0);
+	for (i = 0; i < n; i++) {
+		int st = wait_child(pid[i], REAP_MS);
+
+		cr_assert(exited_with(st, OK), "party %d: status %#x", i, st);
+	}
+	check_rounds(s);
+	shared_free(s, sizeof(*s));
+}
+
+Test(barrier, one_serial_per_round_threads_private, .timeout = 20)
+{
+	rounds_threads(4, MAXROUNDS, CONC_PRIVATE);
+}
+
+Test(barrier, one_serial_per_round_threads_shared, .timeout = 20)
+{
+	rounds_threads(3, MAXROUNDS, 0);
+}
+
+Test(barrier, one_serial_per_round_many_threads, .timeout = 20)
+{
+	rounds_threads(MAXN, 500, CONC_PRIVATE);
+}
+
+Test(barrier, two_parties_threads, .timeout = 20)
+{
+	rounds_threads(2, MAXROUNDS, CONC_PRIVATE);
+}
+
+Test(barrier, one_serial_per_round_processes, .timeout = 20)
+{
+	rounds_processes(4, 2000);
+}
+
+Test(barrier, one_serial_per_round_many_processes, .timeout = 20)
+{
+	rounds_processes(MAXN, 300);
+}
+
+/* ---- nobody passes before the last one arrives ---- */
+
+struct gate {
+	conc_barrier b;
+	uint32_t started[MAXN];
+	uint32_t passed;
+	int ret[MAXN];
+};
+
+struct garg {
+	struct gate *g;
+	int idx;
+};
+
+static int gate_party(void *arg)
+{
+	struct garg *a = arg;
+	int r;
+
+	set_flag(&a->g->started[a->idx], 1);
+	r = conc_barrier_wait(&a->g->b);
+	__atomic_fetch_add(&a->g->passed, 1, __ATOMIC_SEQ_CST);
+	return r == 0 ? OK : r == CONC_BARRIER_SERIAL ? 1 : E_RET;
+}
+
+/* n-1 processes sleep in the barrier and stay there until the last comes. */
+Test(barrier, sleepers_wait_for_the_last_process, .timeout = 20)
+{
+	enum { N = 5 };
+	struct gate *g = shared_alloc(sizeof(*g));
+	struct garg a[N - 1];
+	pid_t pid[N - 1];
+	int i, r, serial = 0;
+
+	cr_assert_not_null(g);
+	cr_assert_eq(conc_barrier_init(&g->b, N, 0), 0);
+	for (i = 0; i < N - 1; i++) {
+		a[i] = (struct garg){ g, i };
+		cr_assert_geq(pid[i] = spawn(gate_party, &a[i]), 0);
+	}
+	for (i = 0; i < N - 1; i++) {
+		cr_assert(wait_flag(&g->started[i], 5000));
+		cr_assert(wait_thread_sleeping(pid[i], pid[i], 5000));
+	}
+	sleep_ns(MS(20));
+	cr_assert_eq(g->passed, 0, "a party passed before all arrived");
+	r = conc_barrier_wait(&g->b);
+	cr_assert(r == 0 || r == CONC_BARRIER_SERIAL, "last arrival: %d", r);
+	serial += r == CONC_BARRIER_SERIAL;
+	for (i = 0; i < N - 1; i++) {
+		int st = wait_child(pid[i], REAP_MS);
+
+		cr_assert(exited_with(st, OK) || exited_with(st, 1),
+			  "party %d: status %#x", i, st);
+		serial += exited_with(st, 1);
+	}
+	cr_assert_eq(serial, 1, "%d serial parties", serial);
+	cr_assert_eq(g->passed, N - 1);
+	shared_free(g, sizeof(*g));
+}
+
+/* ---- signals do not end waits ---- */
+
+static void on_signal(int sig)
+{
+	(void)sig;
+}
+
+struct sigparty {
+	conc_barrier *b;
+	uint32_t started;
+	int r;
+};
+
+static void *sig_party(void *arg)
+{
+	struct sigparty *p = arg;
+
+	set_flag(&p->started, 1);
+	__atomic_store_n(&p->r, conc_barrier_wait(p->b), __ATOMIC_RELEASE);
+	return NULL;
+}
+
+Test(barrier, signals_do_not_end_waits, .timeout = 20)
+{
+	enum { N = 3 };
+	struct sigparty p[N - 1];
+	struct sigaction sa;
+	conc_barrier b;
+	pthread_t t[N - 1];
+	int64_t end;
+	int i, r, serial;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;	/* no SA_RESTART */
+	sigemptyset(&sa.sa_mask);
+	cr_assert_eq(sigaction(SIGUSR1, &sa, NULL), 0);
+	cr_assert_eq(conc_barrier_init(&b, N, CONC_PRIVATE), 0);
+	for (i = 0; i < N - 1; i++) {
+		p[i] = (struct sigparty){ .b = &b, .r = -1000 };
+		cr_assert_eq(pthread_create(&t[i], NULL, sig_party, &p[i]), 0);
+		cr_assert(wait_flag(&p[i].started, 5000));
+	}
+	for (end = now_ns() + MS(50); now_ns() < end; sleep_ns(MS(1) / 2))
+		for (i = 0; i < N - 1; i++)
+			pthread_kill(t[i], SIGUSR1);
+	for (i = 0; i < N - 1; i++)
+		cr_assert_eq(__atomic_load_n(&p[i].r, __ATOMIC_ACQUIRE), -1000,
+			     "party %d left before the last arrived", i);
+	r = conc_barrier_wait(&b);
+	serial = r == CONC_BARRIER_SERIAL;
+	for (i = 0; i < N - 1; i++) {
+		cr_assert_eq(join_thread(t[i], REAP_MS, NULL), 0);
+		cr_assert(p[i].r == 0 || p[i].r == CONC_BARRIER_SERIAL, "party %d: %d",
+			  i, p[i].r);
+		serial += p[i].r == CONC_BARRIER_SERIAL;
+	}
+	cr_assert_eq(serial, 1);
+}
