@@ -9,6 +9,9 @@
 #include <sys/types.h>
 #include <conc/base.h>
 
+/* <sys/select.h> gives sigset_t even in strict ISO C modes. */
+#include <sys/select.h>
+
 /* A child process started by conc; an opaque handle owned by the caller
  * until conc_proc_release(). */
 typedef struct conc_proc conc_proc;
