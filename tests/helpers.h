@@ -207,4 +207,49 @@ static HELPER_UNUSED int wait_thread_sleeping(pid_t pid, pid_t tid, int timeout_
 	}
 }
 
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/syscall.h>
+
+/*
+ * Have the kernel kill the calling process (SIGSYS) at its next system
+ * call numbered nr, or, with nr < 0, at any system call but exit and
+ * exit_group. A crash test uses it to die at exactly one point (say, at
+ * the futex wake-up that follows a commit); a speed test to show that a
+ * fast path makes no system call at all. Call it only in a forked child,
+ * after warming up whatever caches a first call fills. Returns 0, or -1
+ * if seccomp filters are not available here (skip the test then).
+ */
+static HELPER_UNUSED int seccomp_kill_at(long nr)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_exit_group, 2, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_exit, 1, 0),
+		nr >= 0 ? (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+						       (uint32_t)nr, 1, 0)
+			: (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JA, 1, 0, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+	};
+	struct sock_fprog prog = { (unsigned short)(sizeof(f) / sizeof(f[0])), f };
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		return -1;
+	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) ? -1 : 0;
+}
+
+/* Whether seccomp_kill_at() works here, tried in a child. */
+static HELPER_UNUSED int seccomp_available(void)
+{
+	pid_t pid = fork();
+	int st;
+
+	if (pid == 0)
+		_exit(seccomp_kill_at(SYS_getppid) ? 1 : (syscall(SYS_getppid), 2));
+	if (pid < 0 || waitpid(pid, &st, 0) != pid)
+		return 0;
+	return WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS;
+}
+
 #endif

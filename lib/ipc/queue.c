@@ -7,11 +7,20 @@
  * anywhere else in a call has changed nothing the others can see, and the
  * robust mutex lets the next caller in with nothing to repair.
  *
- * Sleepers wait on a word (not_empty / not_full) they set to 0 first; a
- * waker sets it to 1 and wakes in one FUTEX_WAKE_OP, so no wake-up is
- * lost between the two. From the commit to that wake-up, the kernel's
- * robust list_op_pending points at the word: a waker killed in between
- * leaves it 0 with sleepers on it, and the kernel wakes one of them.
+ * Sleeping. Each side has a sleep word (not_empty for consumers, not_full
+ * for producers), 0 or RUNG. A sleeper, holding its side's lock, swaps the
+ * word to 0, looks at the queue again, and only then sleeps while the word
+ * is 0. A waker that commits and then finds the word 0 sets it to RUNG and
+ * wakes every sleeper. So the word is 0 whenever some sleeper has not been
+ * woken since it announced itself, and a waker that finds RUNG may skip the
+ * system call. Every sleeper is woken, not one: no wake-up then rests on a
+ * single process living long enough to use it.
+ *
+ * Deaths. From its commit to its wake-up, a waker's robust list_op_pending
+ * points at the word: if it dies in between, the kernel finds no owner bits
+ * in the word (0 and RUNG have none) and wakes one sleeper. A sleeper keeps
+ * list_op_pending on its own word while it sleeps and until it holds its
+ * lock again, so that if it dies woken but before acting, another is woken.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -27,6 +36,10 @@
 #define DEFAULT_CAPACITY 64
 #define DEFAULT_MAX_MSG	 8192
 #define LIMIT		 (1u << 24)
+#define RUNG_BIT	 30
+#define RUNG		 (1u << RUNG_BIT)	/* outside FUTEX_TID_MASK: see above */
+#define UNSET		 INT64_MIN	/* a deadline not yet read off the clock */
+#define SLICE_NS	 1000000	/* a poller's look for a two-step get */
 
 struct slot {
 	uint32_t len;
@@ -37,37 +50,29 @@ struct slot {
 struct shared {
 	uint32_t init;			/* 0 new, 1 being set up, 2 ready */
 	uint32_t capacity, max_msg, slot_size, closed;
-	uint32_t not_empty, not_full;	/* sleep words */
-	uint32_t cwait, pwait;		/* consumers, producers that may sleep */
+	uint32_t not_empty, not_full;	/* sleep words: 0 or RUNG */
 	_Alignas(64) conc_mutex plock;
 	uint32_t tail;
 	uint32_t head_seen;		/* producers' last look at head */
 	_Alignas(64) conc_mutex clock;
 	uint32_t head;
 	uint32_t tail_seen;		/* consumers' last look at tail */
+	uint32_t reserved;		/* clock held by a two-step get */
 	_Alignas(64) unsigned char slots[];
 };
 
+/* The geometry is copied here once checked, so that nothing written into
+ * the segment later can send a copy outside it. */
 struct conc_queue {
 	conc_shm *seg;
 	struct shared *q;
-	bool in_get;		/* between get_begin and commit/abort */
+	uint32_t cap, max, slot_size;
+	pid_t getter;		/* thread between get_begin and commit/abort */
 };
 
-static struct slot *slot_at(struct shared *q, uint32_t i)
+static struct slot *slot_at(const conc_queue *qh, uint32_t i)
 {
-	return (struct slot *)(q->slots + (size_t)(i % q->capacity) * q->slot_size);
-}
-
-static int lock(conc_mutex *m)
-{
-	int r = conc_mutex_lock(m);
-
-	/* The dead owner cannot have left a half-done change: commits are
-	 * single stores. */
-	if (r == -EOWNERDEAD)
-		r = conc_mutex_consistent(m);
-	return r;
+	return (struct slot *)(qh->q->slots + (size_t)(i % qh->cap) * qh->slot_size);
 }
 
 static struct robust_list_head *robust_head(void)
@@ -75,79 +80,144 @@ static struct robust_list_head *robust_head(void)
 	return __conc_robust_head(__conc_self());
 }
 
-/* Set *word to 1 and wake one sleeper on it, atomically. */
-static void ring(uint32_t *word, int n)
+/* The call's deadline, read off the clock only when first needed. */
+static conc_deadline deadline(int64_t timeout_ns, conc_deadline *dl)
 {
-	sys_futex(word, FUTEX_WAKE_OP, (uint32_t)n, NULL, word,
-		  FUTEX_OP(FUTEX_OP_SET, 1, FUTEX_OP_CMP_EQ, 0));
+	if (*dl == UNSET)
+		*dl = __conc_deadline(timeout_ns);
+	return *dl;
 }
 
-/* Commit a new value of an index, then wake a sleeper of the other side
- * if there may be one, under the doorbell (see the top of the file). */
-static void publish(uint32_t *index, uint32_t v, uint32_t *word,
-		    uint32_t *waiting)
+/*
+ * Lock m within the call's time (timeout_ns < 0: no limit, 0: only try).
+ * A dead owner cannot have left a half-done change: commits are single
+ * stores.
+ */
+static int lock_by(conc_mutex *m, int64_t timeout_ns, conc_deadline *dl)
+{
+	int64_t left;
+	int r;
+
+	if (timeout_ns < 0) {
+		r = conc_mutex_lock(m);
+	} else {
+		r = conc_mutex_timedlock(m, 0);
+		if (r == -ETIMEDOUT && timeout_ns > 0) {
+			left = deadline(timeout_ns, dl) - sys_now_ns();
+			r = conc_mutex_timedlock(m, left > 0 ? left : 0);
+		}
+	}
+	if (r == -EOWNERDEAD)
+		r = conc_mutex_consistent(m);
+	return r;
+}
+
+/*
+ * Set *word to RUNG, which stops sleepers still on their way in, and wake
+ * every sleeper, in one system call: a waker that dies first leaves the
+ * word 0, as the next waker needs to find it if the kernel's one wake-up
+ * (the doorbell) is not enough.
+ */
+static void ring(uint32_t *word)
+{
+	/* FUTEX_OP() itself shifts a signed 8 into the sign bit. */
+	uint32_t op = (uint32_t)(FUTEX_OP_SET | FUTEX_OP_OPARG_SHIFT) << 28 |
+		      (uint32_t)FUTEX_OP_CMP_EQ << 24 | RUNG_BIT << 12;
+
+	sys_futex(word, FUTEX_WAKE_OP, INT32_MAX, NULL, word, op);
+}
+
+/* Commit a new value of an index, then wake the other side's sleepers if
+ * one may have announced itself, under the doorbell (see the top). */
+static void publish(uint32_t *index, uint32_t v, uint32_t *word)
 {
 	struct robust_list_head *h = robust_head();
 
 	__conc_robust_doorbell(h, word);
+	/* seq_cst store, then seq_cst load of the word; sleep_on() swaps the
+	 * word, then loads the index: one of the two sees the other's store. */
 	__atomic_store_n(index, v, __ATOMIC_SEQ_CST);
-	if (__atomic_load_n(waiting, __ATOMIC_SEQ_CST))
-		ring(word, 1);
+	if (!__atomic_load_n(word, __ATOMIC_SEQ_CST))
+		ring(word);
 	__conc_robust_doorbell(h, NULL);
 }
 
 /*
- * Sleep until *word is set, the deadline passes or a signal comes, with
- * m released meanwhile; ready() is looked at again after announcing the
- * sleep, so a change made before it is not slept through. Returns with m
- * held: 0, -ETIMEDOUT, or an error from relocking.
+ * With m held and the queue not ready for us: sleep until woken, then take
+ * m again. Returns 0 with m held (look again), or without it a negative
+ * errno: -ETIMEDOUT (the deadline passed and the queue is still not
+ * ready), or an error from relocking.
  */
-static int sleep_on(struct shared *q, conc_mutex *m, uint32_t *word,
-		    uint32_t *waiting, bool (*ready)(struct shared *),
-		    conc_deadline dl)
+static int sleep_on(const conc_queue *qh, conc_mutex *m, uint32_t *word,
+		    bool (*ready)(const conc_queue *), int64_t timeout_ns,
+		    conc_deadline *dl)
 {
-	int r = 0, r2;
+	struct robust_list_head *h;
+	uint32_t was;
+	int r, r2;
 
-	__atomic_fetch_add(waiting, 1, __ATOMIC_SEQ_CST);
-	__atomic_store_n(word, 0, __ATOMIC_SEQ_CST);
-	if (!ready(q)) {
-		conc_mutex_unlock(m);
-		r = sys_futex_wait(word, 0, dl, 0);
-		r2 = lock(m);
-		if (r2) {
-			__atomic_fetch_sub(waiting, 1, __ATOMIC_RELAXED);
-			return r2;
-		}
+	/* seq_cst swap, then seq_cst look at the queue: pairs with publish()
+	 * and conc_queue_close(). */
+	was = __atomic_exchange_n(word, 0, __ATOMIC_SEQ_CST);
+	if (ready(qh)) {
+		/* Not sleeping after all. The RUNG we took may be all that
+		 * tells a sleeper still on its way into futex_wait that it was
+		 * rung: put it back. Only holders of m write 0, so nobody has
+		 * announced a sleep since our swap. */
+		if (was)
+			__atomic_store_n(word, was, __ATOMIC_RELAXED);
+		return 0;
 	}
-	__atomic_fetch_sub(waiting, 1, __ATOMIC_RELAXED);
-	return r == -ETIMEDOUT ? r : 0;
+	conc_mutex_unlock(m);
+	h = robust_head();
+	__conc_robust_doorbell(h, word);
+	r = __conc_wait(word, 0, deadline(timeout_ns, dl), 0);
+	r2 = lock_by(m, timeout_ns, dl);
+	if (r2) {
+		__conc_robust_doorbell(h, NULL);
+		return r2;
+	}
+	/* Until we commit or let go of m (both clear it). */
+	__conc_robust_doorbell(h, word);
+	if (r == -ETIMEDOUT && !ready(qh)) {
+		conc_mutex_unlock(m);
+		return r;
+	}
+	return 0;
 }
 
-static bool has_room(struct shared *q)
+static bool has_room(const conc_queue *qh)
 {
+	struct shared *q = qh->q;
+
 	return __atomic_load_n(&q->closed, __ATOMIC_SEQ_CST) ||
-	       q->tail - __atomic_load_n(&q->head, __ATOMIC_SEQ_CST) < q->capacity;
+	       q->tail - __atomic_load_n(&q->head, __ATOMIC_SEQ_CST) < qh->cap;
 }
 
-static bool has_msg(struct shared *q)
+static bool has_msg(const conc_queue *qh)
 {
+	struct shared *q = qh->q;
+
 	return __atomic_load_n(&q->closed, __ATOMIC_SEQ_CST) ||
 	       __atomic_load_n(&q->tail, __ATOMIC_SEQ_CST) != q->head;
 }
 
-/* Whoever finds the queue closed wakes everyone: a closer killed before
- * its own wake-ups had the kernel wake one of them. */
+/* Whoever finds the queue closed makes sure every sleeper was woken: a
+ * closer killed before its own wake-ups had the kernel wake only one. A
+ * word found RUNG has no sleeper left to wake. */
 static int closed(struct shared *q)
 {
-	ring(&q->not_empty, INT32_MAX);
-	ring(&q->not_full, INT32_MAX);
+	if (!__atomic_load_n(&q->not_empty, __ATOMIC_SEQ_CST))
+		ring(&q->not_empty);
+	if (!__atomic_load_n(&q->not_full, __ATOMIC_SEQ_CST))
+		ring(&q->not_full);
 	return -EPIPE;
 }
 
 int conc_queue_put(conc_queue *qh, const void *msg, size_t len,
 		   int64_t timeout_ns)
 {
-	conc_deadline dl = -1;
+	conc_deadline dl = UNSET;
 	struct shared *q;
 	struct slot *s;
 	bool spun = false;
@@ -157,9 +227,12 @@ int conc_queue_put(conc_queue *qh, const void *msg, size_t len,
 	if (!qh || (!msg && len))
 		return -EINVAL;
 	q = qh->q;
-	if (len > q->max_msg)
+	if (len > qh->max)
 		return -EMSGSIZE;
-	if ((r = lock(&q->plock)))
+	/* Producers hold their lock for a copy, never across user code:
+	 * waiting for it is not waiting for room, even with timeout 0. */
+	r = lock_by(&q->plock, timeout_ns > 0 ? timeout_ns : CONC_FOREVER, &dl);
+	if (r)
 		return r;
 	for (;;) {
 		if (__atomic_load_n(&q->closed, __ATOMIC_ACQUIRE)) {
@@ -167,49 +240,44 @@ int conc_queue_put(conc_queue *qh, const void *msg, size_t len,
 			return closed(q);
 		}
 		t = q->tail;
-		if (t - q->head_seen < q->capacity)
+		if (t - q->head_seen < qh->cap)
 			break;
 		q->head_seen = __atomic_load_n(&q->head, __ATOMIC_ACQUIRE);
-		if (t - q->head_seen < q->capacity)
+		if (t - q->head_seen < qh->cap)
 			break;
 		if (timeout_ns == 0) {
 			conc_mutex_unlock(&q->plock);
-			return -EAGAIN;
+			return -ETIMEDOUT;
 		}
 		if (!spun) {
 			spun = true;
-			dl = __conc_deadline(timeout_ns);
+			deadline(timeout_ns, &dl);
 			if (__conc_spin_while_max(&q->head, q->head_seen,
 						  __CONC_SPIN_MAX) != q->head_seen)
 				continue;
 		}
-		r = sleep_on(q, &q->plock, &q->not_full, &q->pwait, has_room, dl);
-		if (r == -ETIMEDOUT) {
-			if (!has_room(q)) {
-				conc_mutex_unlock(&q->plock);
-				return r;
-			}
-		} else if (r) {
+		r = sleep_on(qh, &q->plock, &q->not_full, has_room, timeout_ns,
+			     &dl);
+		if (r)
 			return r;
-		}
 	}
-	s = slot_at(q, t);
+	s = slot_at(qh, t);
 	s->len = (uint32_t)len;
 	if (len)
 		memcpy(s->data, msg, len);
-	publish(&q->tail, t + 1, &q->not_empty, &q->cwait);
+	publish(&q->tail, t + 1, &q->not_empty);
 	conc_mutex_unlock(&q->plock);
 	return 0;
 }
 
-/* With the consumer lock held: wait for a message and copy it out. */
-static ssize_t peek(conc_queue *qh, void *buf, size_t cap, int64_t timeout_ns)
+/* With the consumer lock held: wait for a message and copy it out. The
+ * lock is kept on success and let go on failure. */
+static ssize_t peek(conc_queue *qh, void *buf, size_t cap, int64_t timeout_ns,
+		    conc_deadline *dl)
 {
 	struct shared *q = qh->q;
-	conc_deadline dl = -1;
-	struct slot *s;
 	bool spun = false;
-	uint32_t h;
+	uint32_t h, n;
 	int r;
 
 	for (;;) {
@@ -233,118 +301,164 @@ static ssize_t peek(conc_queue *qh, void *buf, size_t cap, int64_t timeout_ns)
 		}
 		if (!spun) {
 			spun = true;
-			dl = __conc_deadline(timeout_ns);
+			deadline(timeout_ns, dl);
 			if (__conc_spin_while_max(&q->tail, h, __CONC_SPIN_MAX) != h)
 				continue;
 		}
-		r = sleep_on(q, &q->clock, &q->not_empty, &q->cwait, has_msg, dl);
-		if (r == -ETIMEDOUT) {
-			if (__atomic_load_n(&q->tail, __ATOMIC_ACQUIRE) == q->head) {
-				conc_mutex_unlock(&q->clock);
-				return r;
-			}
-		} else if (r) {
+		r = sleep_on(qh, &q->clock, &q->not_empty, has_msg, timeout_ns, dl);
+		if (r)
 			return r;
-		}
 	}
-	s = slot_at(q, h);
-	if (s->len > q->max_msg) {
+	/* Read once: the length decides how much is copied. */
+	n = slot_at(qh, h)->len;
+	r = n > qh->max ? -EPROTO : n > cap ? -EMSGSIZE : 0;
+	if (r) {
 		conc_mutex_unlock(&q->clock);
-		return -EPROTO;
+		return r;
 	}
-	if (s->len > cap) {
-		conc_mutex_unlock(&q->clock);
-		return -EMSGSIZE;
-	}
-	if (s->len)
-		memcpy(buf, s->data, s->len);
-	return s->len;
+	if (n)
+		memcpy(buf, slot_at(qh, h)->data, n);
+	return n;
 }
 
-static void take(struct shared *q)
+static void take(conc_queue *qh)
 {
-	publish(&q->head, q->head + 1, &q->not_full, &q->pwait);
+	struct shared *q = qh->q;
+
+	publish(&q->head, q->head + 1, &q->not_full);
 	conc_mutex_unlock(&q->clock);
+}
+
+/*
+ * The consumer lock, within the get's timeout. A two-step get holds it
+ * across its caller's code: a get with timeout 0 waits for other gets (a
+ * copy each) but gives up on finding a two-step get there.
+ */
+static int lock_consumers(conc_queue *qh, int64_t timeout_ns, conc_deadline *dl)
+{
+	struct shared *q = qh->q;
+	conc_deadline slice;
+	int r;
+
+	if (timeout_ns)
+		r = lock_by(&q->clock, timeout_ns, dl);
+	else
+		do {
+			slice = UNSET;
+			r = lock_by(&q->clock, SLICE_NS, &slice);
+		} while (r == -ETIMEDOUT &&
+			 !__atomic_load_n(&q->reserved, __ATOMIC_RELAXED));
+	/* A two-step get that died left its mark. */
+	if (!r)
+		__atomic_store_n(&q->reserved, 0, __ATOMIC_RELAXED);
+	return r;
+}
+
+/* Whether the calling thread is between get_begin and commit on qh. */
+static bool mine(const conc_queue *qh)
+{
+	return __atomic_load_n(&qh->getter, __ATOMIC_RELAXED) ==
+	       __conc_self()->tid;
 }
 
 ssize_t conc_queue_get(conc_queue *qh, void *buf, size_t cap,
 		       int64_t timeout_ns)
 {
+	conc_deadline dl = UNSET;
 	ssize_t n;
 	int r;
 
-	if (!qh || (!buf && cap) || qh->in_get)
+	if (!qh || (!buf && cap) || mine(qh))
 		return -EINVAL;
-	if ((r = lock(&qh->q->clock)))
+	if ((r = lock_consumers(qh, timeout_ns, &dl)))
 		return r;
-	n = peek(qh, buf, cap, timeout_ns);
+	n = peek(qh, buf, cap, timeout_ns, &dl);
 	if (n >= 0)
-		take(qh->q);
+		take(qh);
 	return n;
 }
 
 ssize_t conc_queue_get_begin(conc_queue *qh, void *buf, size_t cap,
 			     int64_t timeout_ns)
 {
+	conc_deadline dl = UNSET;
 	ssize_t n;
 	int r;
 
-	if (!qh || (!buf && cap) || qh->in_get)
+	if (!qh || (!buf && cap) || mine(qh))
 		return -EINVAL;
-	if ((r = lock(&qh->q->clock)))
+	if ((r = lock_consumers(qh, timeout_ns, &dl)))
 		return r;
-	n = peek(qh, buf, cap, timeout_ns);
-	qh->in_get = n >= 0;
+	n = peek(qh, buf, cap, timeout_ns, &dl);
+	if (n >= 0) {
+		__atomic_store_n(&qh->q->reserved, 1, __ATOMIC_RELAXED);
+		/* Nothing in the caller's code may leave the kernel pointed
+		 * into this segment. */
+		__conc_robust_doorbell(robust_head(), NULL);
+		__atomic_store_n(&qh->getter, __conc_self()->tid,
+				 __ATOMIC_RELAXED);
+	}
 	return n;
 }
 
 int conc_queue_get_commit(conc_queue *qh)
 {
-	if (!qh || !qh->in_get)
+	if (!qh || !mine(qh))
 		return -EINVAL;
-	qh->in_get = false;
-	take(qh->q);
+	__atomic_store_n(&qh->getter, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&qh->q->reserved, 0, __ATOMIC_RELAXED);
+	take(qh);
 	return 0;
 }
 
 int conc_queue_get_abort(conc_queue *qh)
 {
-	if (!qh || !qh->in_get)
+	if (!qh || !mine(qh))
 		return -EINVAL;
-	qh->in_get = false;
+	__atomic_store_n(&qh->getter, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&qh->q->reserved, 0, __ATOMIC_RELAXED);
 	conc_mutex_unlock(&qh->q->clock);
 	return 0;
 }
 
 ssize_t conc_queue_size(conc_queue *qh)
 {
-	struct shared *q;
 	uint32_t h, t;
 
 	if (!qh)
 		return -EINVAL;
-	q = qh->q;
-	h = __atomic_load_n(&q->head, __ATOMIC_ACQUIRE);
-	t = __atomic_load_n(&q->tail, __ATOMIC_ACQUIRE);
-	return t - h > q->capacity ? 0 : (ssize_t)(t - h);
+	/* head first: read apart, the two may straddle other calls, which
+	 * can only make the difference too large. */
+	h = __atomic_load_n(&qh->q->head, __ATOMIC_ACQUIRE);
+	t = __atomic_load_n(&qh->q->tail, __ATOMIC_ACQUIRE);
+	return t - h > qh->cap ? (ssize_t)qh->cap : (ssize_t)(t - h);
 }
 
 int conc_queue_close(conc_queue *qh)
 {
+	conc_deadline dl = UNSET;
 	struct robust_list_head *h;
 	struct shared *q;
+	uint32_t *word;
 	int r;
 
 	if (!qh)
 		return -EINVAL;
 	q = qh->q;
 	/* Under the producer lock, so no put is half way past its check. */
-	if ((r = lock(&q->plock)))
+	if ((r = lock_by(&q->plock, CONC_FOREVER, &dl)))
 		return r;
+	/* The doorbell covers one word: that of the side that may be asleep
+	 * (consumers of an empty queue, else producers). Whoever the kernel
+	 * wakes finds the queue closed and wakes the rest (closed()). */
+	word = q->tail == __atomic_load_n(&q->head, __ATOMIC_ACQUIRE) ?
+	       &q->not_empty : &q->not_full;
 	h = robust_head();
-	__conc_robust_doorbell(h, &q->not_empty);
+	__conc_robust_doorbell(h, word);
+	/* seq_cst: pairs with the sleepers' swap and look (sleep_on()). */
 	__atomic_store_n(&q->closed, 1, __ATOMIC_SEQ_CST);
-	closed(q);
+	ring(&q->not_empty);
+	ring(&q->not_full);
 	__conc_robust_doorbell(h, NULL);
 	conc_mutex_unlock(&q->plock);
 	return 0;
@@ -354,7 +468,7 @@ static int attach(conc_queue **out, conc_shm *seg)
 {
 	struct shared *q = conc_shm_data(seg);
 	conc_deadline dl = sys_now_ns() + 1000000000;
-	size_t need;
+	uint32_t cap, max, slot;
 	conc_queue *qh;
 
 	/* Its creator may still be setting it up. */
@@ -364,16 +478,21 @@ static int attach(conc_queue **out, conc_shm *seg)
 		else
 			sys_sched_yield();
 
-	need = sizeof(*q) + (size_t)q->capacity * q->slot_size;
-	if (!q->capacity || q->capacity > LIMIT || q->max_msg > LIMIT ||
-	    q->slot_size < sizeof(struct slot) + q->max_msg ||
-	    need > conc_shm_size(seg))
+	cap = q->capacity;
+	max = q->max_msg;
+	slot = q->slot_size;
+	if (!cap || cap > LIMIT || max > LIMIT || slot % 8 ||
+	    slot < sizeof(struct slot) + max ||
+	    sizeof(*q) + (size_t)cap * slot > conc_shm_size(seg))
 		return -EPROTO;
 	qh = calloc(1, sizeof(*qh));
 	if (!qh)
 		return -ENOMEM;
 	qh->seg = seg;
 	qh->q = q;
+	qh->cap = cap;
+	qh->max = max;
+	qh->slot_size = slot;
 	*out = qh;
 	return 0;
 }
@@ -401,12 +520,14 @@ int conc_queue_create(conc_queue **out, const conc_queue_attr *attr)
 		q->capacity = cap;
 		q->max_msg = max;
 		q->slot_size = slot;
+		/* Nobody sleeps yet: the first commits need not wake anyone. */
+		q->not_empty = q->not_full = RUNG;
 		conc_mutex_init(&q->plock, CONC_ROBUST);
 		conc_mutex_init(&q->clock, CONC_ROBUST);
 		__atomic_store_n(&q->init, 2, __ATOMIC_RELEASE);
 	}
 	r = attach(out, seg);
-	if (!r && (q->capacity != cap || q->max_msg != max)) {
+	if (!r && ((*out)->cap != cap || (*out)->max != max)) {
 		conc_queue_destroy(*out);
 		return -EINVAL;
 	}
@@ -435,8 +556,8 @@ int conc_queue_destroy(conc_queue *qh)
 {
 	if (!qh)
 		return -EINVAL;
-	if (qh->in_get)
-		conc_mutex_unlock(&qh->q->clock);
+	if (mine(qh))
+		conc_queue_get_abort(qh);
 	conc_shm_close(qh->seg);
 	free(qh);
 	return 0;

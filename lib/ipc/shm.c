@@ -83,7 +83,7 @@ static void unmap(conc_shm *s)
 static int attach(conc_shm **out, int fd, uint32_t kind)
 {
 	conc_deadline dl = sys_now_ns() + OPEN_WAIT_NS;
-	struct hdr *h;
+	struct hdr *h, c;
 	conc_shm *s;
 	long len;
 	int r;
@@ -101,21 +101,25 @@ static int attach(conc_shm **out, int fd, uint32_t kind)
 	h = (struct hdr *)s->map;
 	while (!__atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) && !__conc_expired(dl))
 		sys_sched_yield();
+	/* Checked and used from one copy: the file is anyone's to write. */
+	c.magic = __atomic_load_n(&h->magic, __ATOMIC_ACQUIRE);
+	c.version = h->version;
+	c.kind = h->kind;
+	c.data_off = h->data_off;
+	c.size = h->size;
+	c.total = h->total;
 	r = 0;
-	if (__atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) != MAGIC ||
-	    h->version != VERSION)
+	if (c.magic != MAGIC || c.version != VERSION || c.kind != kind ||
+	    c.data_off != HDR)
 		r = -EPROTO;
-	else if (h->kind != kind)
-		r = -EPROTO;
-	else if (h->total != (uint64_t)len || h->data_off != HDR ||
-		 h->size > h->total - HDR)
+	else if (c.total != (uint64_t)len || c.size > c.total - HDR)
 		r = -EINVAL;
 	if (r) {
 		s->fd = -1;
 		unmap(s);
 		return r;
 	}
-	s->size = h->size;
+	s->size = c.size;
 	*out = s;
 	return 0;
 }
@@ -224,8 +228,12 @@ int conc_shm_fd(const conc_shm *s)
 
 void *conc_shm_at(const conc_shm *s, size_t offset, size_t len, size_t align)
 {
-	if (!s || !align || (align & (align - 1)) || (offset & (align - 1)) ||
-	    offset > s->size || len > s->size - offset)
+	/* The address, not the offset, must be aligned: the data area is
+	 * aligned to 64 only. Every process maps the segment at a page
+	 * boundary, so the answer is the same in all of them. */
+	if (!s || !align || (align & (align - 1)) ||
+	    offset > s->size || len > s->size - offset ||
+	    (((uintptr_t)s->map + HDR + offset) & (align - 1)))
 		return NULL;
 	return s->map + HDR + offset;
 }

@@ -21,33 +21,47 @@ typedef struct conc_queue_attr {
 } conc_queue_attr;
 
 /*
- * Create a queue (NULL attr: the defaults, anonymous). Returns 0,
- * -EINVAL (capacity or max_msg beyond 1<<24, a bad name), and what
+ * Create a queue (NULL attr: the defaults, anonymous). Without
+ * CONC_SHM_EXCL, an existing named queue is opened instead, and must have
+ * the same capacity and max_msg. Returns 0, -EINVAL (capacity or max_msg
+ * beyond 1<<24, a bad name or flags, an existing queue of another
+ * geometry), -EPROTO (the name holds something else), and what
  * conc_shm_create() returns.
  */
 int conc_queue_create(conc_queue **q, const conc_queue_attr *attr);
 
 /* Open a named queue created by another process: 0 or what
- * conc_shm_open() returns (-EPROTO: not a queue). */
+ * conc_shm_open() returns (-EPROTO: not a queue, or one whose creator died
+ * before setting it up, or whose geometry is corrupt). */
 int conc_queue_open(conc_queue **q, const char *name);
 
 /*
- * Put a copy of len bytes. Returns 0, -EMSGSIZE (len > max_msg), -EPIPE
- * (closed), -ETIMEDOUT when still full after timeout_ns (0: at once),
- * -EINVAL. No system call when the queue is not full and no consumer
- * sleeps. A put is wholly in the queue or not at all, even if the caller
- * is killed during it.
+ * Put a copy of len bytes, waiting up to timeout_ns for room (CONC_FOREVER:
+ * as long as it takes; 0: not at all). Returns 0, -EMSGSIZE (len >
+ * max_msg), -EPIPE (closed), -ETIMEDOUT when still full after timeout_ns
+ * (at once for 0), -EINVAL, -ENOTSUP (see conc_mutex_lock()). Another
+ * producer in the middle of its put (a copy) is waited for even with 0.
+ * No system call when the queue is not full and no consumer sleeps. A put
+ * is wholly in the queue or not at all, even if the caller is killed
+ * during it. Never -EINTR: signal handlers do not end the wait.
  */
 int conc_queue_put(conc_queue *q, const void *msg, size_t len,
 		   int64_t timeout_ns);
 
 /*
- * Take the oldest message into buf. Returns its length, -ETIMEDOUT when
- * still empty after timeout_ns, -EPIPE when the queue is closed and empty,
- * -EMSGSIZE when cap is smaller than the message (which stays in the queue
- * for a call with a larger buffer), -EINVAL.
- * A consumer killed after this returned loses the message it took; use
- * conc_queue_get_begin() to lose nothing.
+ * Take the oldest message into buf, waiting up to timeout_ns. Returns its
+ * length, -ETIMEDOUT when still empty after timeout_ns (at once for 0),
+ * -EPIPE when the queue is closed and empty, -EMSGSIZE when cap is smaller
+ * than the message (which stays in the queue for a call with a larger
+ * buffer), -EPROTO (a recorded length beyond max_msg: the segment was
+ * written by something else), -EINVAL (also: the calling thread is between
+ * conc_queue_get_begin() and its commit on this handle), -ENOTSUP.
+ * timeout_ns also bounds the wait for a consumer between get_begin and
+ * commit, which holds the consumer side meanwhile; with 0, a get waits for
+ * other gets to finish (a copy each), not for that.
+ * A consumer killed inside this call leaves the message in the queue or
+ * loses it, as if the call had been whole; one killed after it returned
+ * loses the message it took. Use conc_queue_get_begin() to lose nothing.
  */
 ssize_t conc_queue_get(conc_queue *q, void *buf, size_t cap,
 		       int64_t timeout_ns);
@@ -55,20 +69,26 @@ ssize_t conc_queue_get(conc_queue *q, void *buf, size_t cap,
 /*
  * Two-step get: begin copies the oldest message into buf without removing
  * it, and holds the consumer side until conc_queue_get_commit() removes it
- * or conc_queue_get_abort() leaves it for the next consumer. If the caller
+ * or conc_queue_get_abort() leaves it for the next consumer; both must be
+ * called by the thread that began (others get -EINVAL), and other
+ * consumers, on this handle or any other, wait meanwhile. If the caller
  * is killed in between, the message stays in the queue (it may then be
- * delivered twice, never lost). Returns as conc_queue_get().
+ * delivered twice, never lost). Returns as conc_queue_get(); commit and
+ * abort return 0 or -EINVAL (no two-step get of this thread pending).
+ * conc_queue_destroy() of the handle aborts a pending one.
  */
 ssize_t conc_queue_get_begin(conc_queue *q, void *buf, size_t cap,
 			     int64_t timeout_ns);
 int conc_queue_get_commit(conc_queue *q);
 int conc_queue_get_abort(conc_queue *q);
 
-/* Messages in the queue now (a snapshot), or -EINVAL. */
+/* Messages in the queue now (a snapshot, between 0 and the capacity;
+ * one taken by a pending two-step get still counts), or -EINVAL. */
 ssize_t conc_queue_size(conc_queue *q);
 
 /* No more puts (-EPIPE); gets drain what is left, then get -EPIPE. Wakes
- * every waiter. Idempotent: 0 or -EINVAL. */
+ * every waiter, even if the caller is killed during the call. Idempotent:
+ * 0, -EINVAL or -ENOTSUP. */
 int conc_queue_close(conc_queue *q);
 
 /* Unmap and free this process's handle (the queue lives on in others);

@@ -27,8 +27,9 @@ typedef struct conc_shm conc_shm;
  * children forked afterwards share it, and its fd can be passed to another
  * process (conc_shm_fd, then conc_shm_open_fd). Otherwise name is a file
  * under /dev/shm (no '/', at most NAME_MAX bytes), created with mode 0600
- * unless CONC_SHM_MODE() says otherwise; without CONC_SHM_EXCL an existing
- * segment is opened instead (and checked as by conc_shm_open).
+ * unless CONC_SHM_MODE() says otherwise (less the umask, as open(2) does);
+ * without CONC_SHM_EXCL an existing segment is opened instead (and checked
+ * as by conc_shm_open).
  * Returns 0, -EINVAL (size 0 or too large, bad name or flags, or an
  * existing segment of another size), -EEXIST, -EACCES, -ENOMEM, and what
  * conc_shm_open() returns when an existing segment is opened.
@@ -56,9 +57,10 @@ int conc_shm_fd(const conc_shm *s);
 
 /*
  * A pointer to len bytes at offset in the data area, or NULL if that range
- * is not inside it or offset is not aligned to align (a power of two):
- * how related processes place several objects (mutexes, events, structs)
- * at fixed offsets of one segment.
+ * is not inside it or the pointer would not be aligned to align (a power
+ * of two; the data area is aligned to 64, and the answer is the same in
+ * every process): how related processes place several objects (mutexes,
+ * events, structs) at fixed offsets of one segment.
  */
 void *conc_shm_at(const conc_shm *s, size_t offset, size_t len, size_t align);
 
