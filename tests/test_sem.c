@@ -355,6 +355,7 @@ struct room {
 	uint32_t max;
 	uint32_t entries;
 	uint32_t errors;
+	uint32_t arrived;	/* visitors at the door, so they overlap */
 };
 
 static void room_note_max(struct room *r, uint32_t in)
@@ -371,6 +372,11 @@ static int room_visit(struct room *r, int iters)
 {
 	int i, k;
 
+	/* Start together: a visitor done before the next one is even
+	 * scheduled would leave the room never holding two. */
+	__atomic_add_fetch(&r->arrived, 1, __ATOMIC_SEQ_CST);
+	for (k = 0; k < 2000000 && __atomic_load_n(&r->arrived, __ATOMIC_SEQ_CST) < 2; k++)
+		sched_yield();
 	for (i = 0; i < iters; i++) {
 		uint32_t in;
 
@@ -383,7 +389,9 @@ static int room_visit(struct room *r, int iters)
 		 * visitors overlap. */
 		for (k = 0; k < 50; k++)
 			__atomic_signal_fence(__ATOMIC_SEQ_CST);
-		if ((i & 3) == 0)
+		/* Give the CPU away inside, so that on one CPU too another
+		 * visitor runs while this one holds a permit. */
+		if ((i & 3) == 0 || in == 1)
 			sched_yield();
 		__atomic_sub_fetch(&r->inside, 1, __ATOMIC_SEQ_CST);
 		if (conc_sem_post(&r->s) != 0)

@@ -32,6 +32,7 @@
 #include "sys/sys.h"
 #include "sync/robust.h"
 #include "sync/wait.h"
+#include "sys/self.h"
 
 #define DEFAULT_CAPACITY 64
 #define DEFAULT_MAX_MSG	 8192
@@ -51,13 +52,15 @@ struct shared {
 	uint32_t init;			/* 0 new, 1 being set up, 2 ready */
 	uint32_t capacity, max_msg, slot_size, closed;
 	uint32_t not_empty, not_full;	/* sleep words: 0 or RUNG */
+	/* Each index has a line of its own: the other side reads it while
+	 * spinning, and must not pull the lock's line away from its owner. */
 	_Alignas(64) conc_mutex plock;
-	uint32_t tail;
 	uint32_t head_seen;		/* producers' last look at head */
+	_Alignas(64) uint32_t tail;
 	_Alignas(64) conc_mutex clock;
-	uint32_t head;
 	uint32_t tail_seen;		/* consumers' last look at tail */
 	uint32_t reserved;		/* clock held by a two-step get */
+	_Alignas(64) uint32_t head;
 	_Alignas(64) unsigned char slots[];
 };
 
@@ -73,6 +76,29 @@ struct conc_queue {
 static struct slot *slot_at(const conc_queue *qh, uint32_t i)
 {
 	return (struct slot *)(qh->q->slots + (size_t)(i % qh->cap) * qh->slot_size);
+}
+
+/*
+ * Wait a little for the other side's index to move before sleeping. Looks
+ * at it less and less often: every look pulls its cache line away from the
+ * writer, so a reader that looks after each message makes the writer pay
+ * a transfer per message; looking after several lets it write a batch.
+ */
+static uint32_t spin_backoff(const uint32_t *index, uint32_t seen)
+{
+	uint32_t v = __atomic_load_n(index, __ATOMIC_ACQUIRE);
+	unsigned i, k, gap = 1;
+
+	if (__conc_ncpu() == 1)
+		return v;
+	for (i = 0; v == seen && i < __CONC_SPIN_MAX; i += gap) {
+		for (k = 0; k < gap; k++)
+			sys_cpu_relax();
+		if (gap < 64)
+			gap *= 2;
+		v = __atomic_load_n(index, __ATOMIC_ACQUIRE);
+	}
+	return v;
 }
 
 static struct robust_list_head *robust_head(void)
@@ -134,11 +160,21 @@ static void publish(uint32_t *index, uint32_t v, uint32_t *word)
 	struct robust_list_head *h = robust_head();
 
 	__conc_robust_doorbell(h, word);
-	/* seq_cst store, then seq_cst load of the word; sleep_on() swaps the
-	 * word, then loads the index: one of the two sees the other's store. */
-	__atomic_store_n(index, v, __ATOMIC_SEQ_CST);
-	if (!__atomic_load_n(word, __ATOMIC_SEQ_CST))
-		ring(word);
+	/* Store the index, then load the word; sleep_on() swaps the word,
+	 * then loads the index: one of the two must see the other's store.
+	 * A full fence here would stall every call on the index's cache
+	 * line; when the sleeper runs membarrier(2) between its two steps, a
+	 * compiler barrier is enough here. Else both sides are seq_cst. */
+	if (__conc_membarrier_register()) {
+		__atomic_store_n(index, v, __ATOMIC_RELEASE);
+		__asm__ __volatile__("" ::: "memory");
+		if (!__atomic_load_n(word, __ATOMIC_RELAXED))
+			ring(word);
+	} else {
+		__atomic_store_n(index, v, __ATOMIC_SEQ_CST);
+		if (!__atomic_load_n(word, __ATOMIC_SEQ_CST))
+			ring(word);
+	}
 	__conc_robust_doorbell(h, NULL);
 }
 
@@ -159,6 +195,7 @@ static int sleep_on(const conc_queue *qh, conc_mutex *m, uint32_t *word,
 	/* seq_cst swap, then seq_cst look at the queue: pairs with publish()
 	 * and conc_queue_close(). */
 	was = __atomic_exchange_n(word, 0, __ATOMIC_SEQ_CST);
+	__conc_membarrier();
 	if (ready(qh)) {
 		/* Not sleeping after all. The RUNG we took may be all that
 		 * tells a sleeper still on its way into futex_wait that it was
@@ -252,8 +289,7 @@ int conc_queue_put(conc_queue *qh, const void *msg, size_t len,
 		if (!spun) {
 			spun = true;
 			deadline(timeout_ns, &dl);
-			if (__conc_spin_while_max(&q->head, q->head_seen,
-						  __CONC_SPIN_MAX) != q->head_seen)
+			if (spin_backoff(&q->head, q->head_seen) != q->head_seen)
 				continue;
 		}
 		r = sleep_on(qh, &q->plock, &q->not_full, has_room, timeout_ns,
@@ -302,7 +338,7 @@ static ssize_t peek(conc_queue *qh, void *buf, size_t cap, int64_t timeout_ns,
 		if (!spun) {
 			spun = true;
 			deadline(timeout_ns, dl);
-			if (__conc_spin_while_max(&q->tail, h, __CONC_SPIN_MAX) != h)
+			if (spin_backoff(&q->tail, h) != h)
 				continue;
 		}
 		r = sleep_on(qh, &q->clock, &q->not_empty, has_msg, timeout_ns, dl);
@@ -501,7 +537,9 @@ int conc_queue_create(conc_queue **out, const conc_queue_attr *attr)
 {
 	uint32_t cap = attr && attr->capacity ? attr->capacity : DEFAULT_CAPACITY;
 	uint32_t max = attr && attr->max_msg ? attr->max_msg : DEFAULT_MAX_MSG;
-	uint32_t slot = (uint32_t)((sizeof(struct slot) + max + 7) & ~7u);
+	/* Whole cache lines: neighbouring slots, filled and emptied by
+	 * different CPUs, never share one. */
+	uint32_t slot = (uint32_t)((sizeof(struct slot) + max + 63) & ~63u);
 	struct shared *q;
 	conc_shm *seg;
 	int r;

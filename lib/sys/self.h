@@ -37,6 +37,12 @@ static inline struct __conc_self *__conc_self(void)
 	return __conc_self_refresh();
 }
 
+/* Register this process (once per fork generation) for the asymmetric
+ * fence: 1 if the caller may then replace a full fence by a compiler
+ * barrier, provided the other side calls __conc_membarrier(). */
+int __conc_membarrier_register(void) __attribute__((visibility("hidden")));
+void __conc_membarrier(void) __attribute__((visibility("hidden")));
+
 /* Number of CPUs this process may run on (at least 1), probed once. */
 int __conc_ncpu(void) __attribute__((visibility("hidden")));
 
