@@ -744,7 +744,7 @@ Test(queue, a_message_length_beyond_max_msg_is_eproto_not_a_crash, .timeout = 10
 	cr_assert_eq(conc_shm_open(&s, a.name, CONC_SHM_QUEUE), 0);
 	m = find(s, "MARKER-for-the-len-test");
 	cr_assert_not_null(m);
-	len = (uint32_t *)(m - 8);	/* struct slot: len, pad, data */
+	len = (uint32_t *)(m - 4);	/* struct slot: seq, len, data */
 	cr_assert_eq(*len, 23);
 	saved = *len;
 	*len = 1u << 30;

@@ -1,11 +1,14 @@
 /*
  * A ring of fixed-size slots in a segment. Producers serialise on a robust
  * mutex and consumers on another, so one producer and one consumer never
- * contend for a lock. `tail` (producers) and `head` (consumers) are the
- * commit points: a message is in the queue exactly when a store of tail
- * covers it, and out exactly when a store of head does. A process killed
- * anywhere else in a call has changed nothing the others can see, and the
- * robust mutex lets the next caller in with nothing to repair.
+ * contend for a lock. The commit points are single stores: message i is in
+ * the queue exactly when slot i % capacity has seq i + 1, and out exactly
+ * when `head` has passed i. Consumers look at the slot, whose line they
+ * fetch anyway, rather than at a shared index. `tail` is the producers'
+ * own count, stored just after the commit; a producer killed between the
+ * two leaves a committed slot that the next producer counts (repair_tail).
+ * A process killed anywhere else in a call has changed nothing the others
+ * can see, and the robust mutex lets the next caller in.
  *
  * Sleeping. Each side has a sleep word (not_empty for consumers, not_full
  * for producers), 0 or RUNG. A sleeper, holding its side's lock, swaps the
@@ -42,9 +45,12 @@
 #define UNSET		 INT64_MIN	/* a deadline not yet read off the clock */
 #define SLICE_NS	 1000000	/* a poller's look for a two-step get */
 
+/* Message i lives in slot i % capacity, and is there exactly when the
+ * slot's seq is i + 1: consumers look at the slot itself, whose line they
+ * must fetch anyway, not at a shared index. */
 struct slot {
+	uint32_t seq;
 	uint32_t len;
-	uint32_t pad;
 	unsigned char data[];
 };
 
@@ -58,7 +64,6 @@ struct shared {
 	uint32_t head_seen;		/* producers' last look at head */
 	_Alignas(64) uint32_t tail;
 	_Alignas(64) conc_mutex clock;
-	uint32_t tail_seen;		/* consumers' last look at tail */
 	uint32_t reserved;		/* clock held by a two-step get */
 	_Alignas(64) uint32_t head;
 	_Alignas(64) unsigned char slots[];
@@ -76,6 +81,11 @@ struct conc_queue {
 static struct slot *slot_at(const conc_queue *qh, uint32_t i)
 {
 	return (struct slot *)(qh->q->slots + (size_t)(i % qh->cap) * qh->slot_size);
+}
+
+static bool ready_at(const conc_queue *qh, uint32_t h)
+{
+	return __atomic_load_n(&slot_at(qh, h)->seq, __ATOMIC_SEQ_CST) == h + 1;
 }
 
 /*
@@ -114,12 +124,25 @@ static conc_deadline deadline(int64_t timeout_ns, conc_deadline *dl)
 	return *dl;
 }
 
+/* A producer may have died between its commit (the slot's seq) and its
+ * count (tail): count what it committed. */
+static void repair_tail(const conc_queue *qh)
+{
+	struct shared *q = qh->q;
+	uint32_t t = q->tail, n;
+
+	for (n = 0; n < qh->cap && ready_at(qh, t); n++)
+		t++;
+	__atomic_store_n(&q->tail, t, __ATOMIC_RELAXED);
+}
+
 /*
  * Lock m within the call's time (timeout_ns < 0: no limit, 0: only try).
  * A dead owner cannot have left a half-done change: commits are single
  * stores.
  */
-static int lock_by(conc_mutex *m, int64_t timeout_ns, conc_deadline *dl)
+static int lock_by(const conc_queue *qh, conc_mutex *m, int64_t timeout_ns,
+		   conc_deadline *dl)
 {
 	int64_t left;
 	int r;
@@ -133,10 +156,14 @@ static int lock_by(conc_mutex *m, int64_t timeout_ns, conc_deadline *dl)
 			r = conc_mutex_timedlock(m, left > 0 ? left : 0);
 		}
 	}
-	if (r == -EOWNERDEAD)
+	if (r == -EOWNERDEAD) {
+		if (m == &qh->q->plock)
+			repair_tail(qh);
 		r = conc_mutex_consistent(m);
+	}
 	return r;
 }
+
 
 /*
  * Set *word to RUNG, which stops sleepers still on their way in, and wake
@@ -155,7 +182,8 @@ static void ring(uint32_t *word)
 
 /* Commit a new value of an index, then wake the other side's sleepers if
  * one may have announced itself, under the doorbell (see the top). */
-static void publish(uint32_t *index, uint32_t v, uint32_t *word)
+static void publish(uint32_t *index, uint32_t v, uint32_t *count,
+		    uint32_t *word)
 {
 	struct robust_list_head *h = robust_head();
 
@@ -167,11 +195,15 @@ static void publish(uint32_t *index, uint32_t v, uint32_t *word)
 	 * compiler barrier is enough here. Else both sides are seq_cst. */
 	if (__conc_membarrier_register()) {
 		__atomic_store_n(index, v, __ATOMIC_RELEASE);
+		if (count)
+			__atomic_store_n(count, v, __ATOMIC_RELAXED);
 		__asm__ __volatile__("" ::: "memory");
 		if (!__atomic_load_n(word, __ATOMIC_RELAXED))
 			ring(word);
 	} else {
 		__atomic_store_n(index, v, __ATOMIC_SEQ_CST);
+		if (count)
+			__atomic_store_n(count, v, __ATOMIC_RELAXED);
 		if (!__atomic_load_n(word, __ATOMIC_SEQ_CST))
 			ring(word);
 	}
@@ -209,7 +241,7 @@ static int sleep_on(const conc_queue *qh, conc_mutex *m, uint32_t *word,
 	h = robust_head();
 	__conc_robust_doorbell(h, word);
 	r = __conc_wait(word, 0, deadline(timeout_ns, dl), 0);
-	r2 = lock_by(m, timeout_ns, dl);
+	r2 = lock_by(qh, m, timeout_ns, dl);
 	if (r2) {
 		__conc_robust_doorbell(h, NULL);
 		return r2;
@@ -236,7 +268,7 @@ static bool has_msg(const conc_queue *qh)
 	struct shared *q = qh->q;
 
 	return __atomic_load_n(&q->closed, __ATOMIC_SEQ_CST) ||
-	       __atomic_load_n(&q->tail, __ATOMIC_SEQ_CST) != q->head;
+	       ready_at(qh, q->head);
 }
 
 /* Whoever finds the queue closed makes sure every sleeper was woken: a
@@ -268,7 +300,8 @@ int conc_queue_put(conc_queue *qh, const void *msg, size_t len,
 		return -EMSGSIZE;
 	/* Producers hold their lock for a copy, never across user code:
 	 * waiting for it is not waiting for room, even with timeout 0. */
-	r = lock_by(&q->plock, timeout_ns > 0 ? timeout_ns : CONC_FOREVER, &dl);
+	r = lock_by(qh, &q->plock, timeout_ns > 0 ? timeout_ns : CONC_FOREVER,
+		    &dl);
 	if (r)
 		return r;
 	for (;;) {
@@ -301,7 +334,7 @@ int conc_queue_put(conc_queue *qh, const void *msg, size_t len,
 	s->len = (uint32_t)len;
 	if (len)
 		memcpy(s->data, msg, len);
-	publish(&q->tail, t + 1, &q->not_empty);
+	publish(&s->seq, t + 1, &q->tail, &q->not_empty);
 	conc_mutex_unlock(&q->plock);
 	return 0;
 }
@@ -313,20 +346,17 @@ static ssize_t peek(conc_queue *qh, void *buf, size_t cap, int64_t timeout_ns,
 {
 	struct shared *q = qh->q;
 	bool spun = false;
-	uint32_t h, n;
+	uint32_t h, n, seq;
 	int r;
 
 	for (;;) {
 		h = q->head;
-		if (h != q->tail_seen)
-			break;
-		q->tail_seen = __atomic_load_n(&q->tail, __ATOMIC_ACQUIRE);
-		if (h != q->tail_seen)
+		seq = __atomic_load_n(&slot_at(qh, h)->seq, __ATOMIC_ACQUIRE);
+		if (seq == h + 1)
 			break;
 		/* A put committed before the close is seen once closed is. */
 		if (__atomic_load_n(&q->closed, __ATOMIC_ACQUIRE)) {
-			q->tail_seen = __atomic_load_n(&q->tail, __ATOMIC_ACQUIRE);
-			if (h != q->tail_seen)
+			if (ready_at(qh, h))
 				break;
 			conc_mutex_unlock(&q->clock);
 			return closed(q);
@@ -338,7 +368,7 @@ static ssize_t peek(conc_queue *qh, void *buf, size_t cap, int64_t timeout_ns,
 		if (!spun) {
 			spun = true;
 			deadline(timeout_ns, dl);
-			if (spin_backoff(&q->tail, h) != h)
+			if (spin_backoff(&slot_at(qh, h)->seq, seq) != seq)
 				continue;
 		}
 		r = sleep_on(qh, &q->clock, &q->not_empty, has_msg, timeout_ns, dl);
@@ -361,7 +391,7 @@ static void take(conc_queue *qh)
 {
 	struct shared *q = qh->q;
 
-	publish(&q->head, q->head + 1, &q->not_full);
+	publish(&q->head, q->head + 1, NULL, &q->not_full);
 	conc_mutex_unlock(&q->clock);
 }
 
@@ -377,11 +407,11 @@ static int lock_consumers(conc_queue *qh, int64_t timeout_ns, conc_deadline *dl)
 	int r;
 
 	if (timeout_ns)
-		r = lock_by(&q->clock, timeout_ns, dl);
+		r = lock_by(qh, &q->clock, timeout_ns, dl);
 	else
 		do {
 			slice = UNSET;
-			r = lock_by(&q->clock, SLICE_NS, &slice);
+			r = lock_by(qh, &q->clock, SLICE_NS, &slice);
 		} while (r == -ETIMEDOUT &&
 			 !__atomic_load_n(&q->reserved, __ATOMIC_RELAXED));
 	/* A two-step get that died left its mark. */
@@ -467,6 +497,10 @@ ssize_t conc_queue_size(conc_queue *qh)
 	 * can only make the difference too large. */
 	h = __atomic_load_n(&qh->q->head, __ATOMIC_ACQUIRE);
 	t = __atomic_load_n(&qh->q->tail, __ATOMIC_ACQUIRE);
+	/* A producer that died between its commit and its count leaves
+	 * tail behind until the next put repairs it. */
+	if ((int32_t)(t - h) < 0)
+		return 0;
 	return t - h > qh->cap ? (ssize_t)qh->cap : (ssize_t)(t - h);
 }
 
@@ -482,7 +516,7 @@ int conc_queue_close(conc_queue *qh)
 		return -EINVAL;
 	q = qh->q;
 	/* Under the producer lock, so no put is half way past its check. */
-	if ((r = lock_by(&q->plock, CONC_FOREVER, &dl)))
+	if ((r = lock_by(qh, &q->plock, CONC_FOREVER, &dl)))
 		return r;
 	/* The doorbell covers one word: that of the side that may be asleep
 	 * (consumers of an empty queue, else producers). Whoever the kernel
