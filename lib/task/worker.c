@@ -30,6 +30,7 @@ __thread struct worker *__conc_current_worker
 static conc_mutex lock = CONC_MUTEX_INIT;
 static struct worker *idle, *zombies;
 static int nidle;
+static uint32_t spinners;
 static uint64_t gen;
 
 static size_t round_page(size_t n)
@@ -118,7 +119,12 @@ static bool await_job(struct worker *w)
 {
 	conc_deadline dl = sys_now_ns() + IDLE_NS;
 
-	__conc_spin_while_max(&w->go, 0, __CONC_SPIN_MAX);
+	/* Only the last worker parked is handed the next job (the idle list
+	 * is a stack): one spinner is enough, more would only take CPU time
+	 * from the threads still running. */
+	if (__atomic_fetch_add(&spinners, 1, __ATOMIC_RELAXED) == 0)
+		__conc_spin_while_max(&w->go, 0, __CONC_SPIN_MAX);
+	__atomic_fetch_sub(&spinners, 1, __ATOMIC_RELAXED);
 	for (;;) {
 		if (__atomic_load_n(&w->go, __ATOMIC_ACQUIRE))
 			return true;
