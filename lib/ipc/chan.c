@@ -79,6 +79,18 @@ static void end_free(conc_chan *c)
 	free(c);
 }
 
+/* A bigger pipe buffer (up to what an unprivileged process may ask for,
+ * 1 MiB by default) lets a large message cross in one go instead of many
+ * rounds of fill and drain. Best effort: the default still works. */
+static void grow(int fd)
+{
+	int size;
+
+	for (size = 1 << 20; size > (1 << 16); size >>= 1)
+		if (sys_fcntl(fd, F_SETPIPE_SZ, size) >= 0)
+			return;
+}
+
 int conc_chan_pair(conc_chan **a, conc_chan **b, unsigned flags)
 {
 	bool duplex = !(flags & CONC_CHAN_ONEWAY);
@@ -98,11 +110,13 @@ int conc_chan_pair(conc_chan **a, conc_chan **b, unsigned flags)
 		goto fail;
 	x->rfd = in[0];
 	y->wfd = in[1];
+	grow(in[1]);
 	if (duplex) {
 		if ((r = sys_pipe2(out, O_CLOEXEC | O_NONBLOCK)))
 			goto fail;
 		x->wfd = out[1];
 		y->rfd = out[0];
+		grow(out[1]);
 	}
 	*a = x;
 	*b = y;
