@@ -62,15 +62,20 @@ static inline uint32_t __conc_spin_while_max(const uint32_t *word,
 					      uint32_t busy, uint32_t max)
 {
 	uint32_t v = __atomic_load_n(word, __ATOMIC_RELAXED);
-	uint32_t limit, i;
+	uint32_t limit, i, k, gap;
 
 	if (v != busy || __conc_ncpu() == 1)
 		return v;
 	limit = __conc_spin_budget ? __conc_spin_budget : __CONC_SPIN_MAX;
 	if (limit > max)
 		limit = max;
-	for (i = 0; v == busy && i < limit; i++) {
-		sys_cpu_relax();
+	/* Look at the word less and less often: each look takes its cache
+	 * line away from the thread that is about to write it. */
+	for (i = 0, gap = 1; v == busy && i < limit; i += gap) {
+		for (k = 0; k < gap; k++)
+			sys_cpu_relax();
+		if (gap < 16)
+			gap *= 2;
 		v = __atomic_load_n(word, __ATOMIC_RELAXED);
 	}
 	if (v != busy)
