@@ -55,6 +55,7 @@ static inline int __conc_futex_private(unsigned flags)
  */
 #define __CONC_SPIN_MAX 4096
 #define __CONC_SPIN_MIN 8
+#define __CONC_SPIN_LOCK 256
 extern __thread uint32_t __conc_spin_budget
 	__attribute__((tls_model("initial-exec")));
 
@@ -69,12 +70,13 @@ static inline uint32_t __conc_spin_while_max(const uint32_t *word,
 	limit = __conc_spin_budget ? __conc_spin_budget : __CONC_SPIN_MAX;
 	if (limit > max)
 		limit = max;
-	/* Look at the word less and less often: each look takes its cache
-	 * line away from the thread that is about to write it. */
+	/* Waiting for a lock, look at the word less and less often: each
+	 * look takes its cache line away from the owner, who is about to
+	 * write it again. Waiting for a hand-over, look at once. */
 	for (i = 0, gap = 1; v == busy && i < limit; i += gap) {
 		for (k = 0; k < gap; k++)
 			sys_cpu_relax();
-		if (gap < 16)
+		if (gap < 16 && max <= __CONC_SPIN_LOCK)
 			gap *= 2;
 		v = __atomic_load_n(word, __ATOMIC_RELAXED);
 	}
@@ -90,7 +92,6 @@ static inline uint32_t __conc_spin_while_max(const uint32_t *word,
 /* Locks: a holder that is not done within a few microseconds is unlikely
  * to be soon. Hand-overs between threads (a job, its result) may cover a
  * wake-up elsewhere, and use the whole budget. */
-#define __CONC_SPIN_LOCK 256
 static inline uint32_t __conc_spin_while(const uint32_t *word, uint32_t busy)
 {
 	return __conc_spin_while_max(word, busy, __CONC_SPIN_LOCK);
