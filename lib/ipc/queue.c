@@ -427,18 +427,26 @@ static bool mine(const conc_queue *qh)
 	       __conc_self()->tid;
 }
 
-ssize_t conc_queue_get(conc_queue *qh, void *buf, size_t cap,
-		       int64_t timeout_ns)
+/* The first step of both gets: the oldest message copied into buf, with
+ * the consumer lock held (only when the result is a length). */
+static ssize_t get_locked(conc_queue *qh, void *buf, size_t cap,
+			  int64_t timeout_ns)
 {
 	conc_deadline dl = UNSET;
-	ssize_t n;
 	int r;
 
 	if (!qh || (!buf && cap) || mine(qh))
 		return -EINVAL;
 	if ((r = lock_consumers(qh, timeout_ns, &dl)))
 		return r;
-	n = peek(qh, buf, cap, timeout_ns, &dl);
+	return peek(qh, buf, cap, timeout_ns, &dl);
+}
+
+ssize_t conc_queue_get(conc_queue *qh, void *buf, size_t cap,
+		       int64_t timeout_ns)
+{
+	ssize_t n = get_locked(qh, buf, cap, timeout_ns);
+
 	if (n >= 0)
 		take(qh);
 	return n;
@@ -447,15 +455,8 @@ ssize_t conc_queue_get(conc_queue *qh, void *buf, size_t cap,
 ssize_t conc_queue_get_begin(conc_queue *qh, void *buf, size_t cap,
 			     int64_t timeout_ns)
 {
-	conc_deadline dl = UNSET;
-	ssize_t n;
-	int r;
+	ssize_t n = get_locked(qh, buf, cap, timeout_ns);
 
-	if (!qh || (!buf && cap) || mine(qh))
-		return -EINVAL;
-	if ((r = lock_consumers(qh, timeout_ns, &dl)))
-		return r;
-	n = peek(qh, buf, cap, timeout_ns, &dl);
 	if (n >= 0) {
 		__atomic_store_n(&qh->q->reserved, 1, __ATOMIC_RELAXED);
 		/* Nothing in the caller's code may leave the kernel pointed
