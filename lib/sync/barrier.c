@@ -9,7 +9,7 @@
 
 int conc_barrier_init(conc_barrier *b, unsigned n, unsigned flags)
 {
-	if (!b || n == 0 || n > INT32_MAX || (flags & ~CONC_PRIVATE))
+	if (__CONC_BAD(b) || n == 0 || n > INT32_MAX || (flags & ~CONC_PRIVATE))
 		return -EINVAL;
 	b->parties = n;
 	b->arrived = 0;
@@ -22,7 +22,7 @@ int conc_barrier_wait(conc_barrier *b)
 {
 	uint32_t seq, n;
 
-	if (!b)
+	if (__CONC_BAD(b))
 		return -EINVAL;
 	n = __atomic_load_n(&b->parties, __ATOMIC_RELAXED);
 	if (n == 0)

@@ -15,7 +15,7 @@
 
 int conc_cond_init(conc_cond *c, unsigned flags)
 {
-	if (!c || (flags & ~CONC_PRIVATE))
+	if (__CONC_BAD(c) || (flags & ~CONC_PRIVATE))
 		return -EINVAL;
 	*c = (conc_cond)CONC_COND_INIT;
 	c->flags = flags;
@@ -43,7 +43,7 @@ int conc_cond_wait(conc_cond *c, conc_mutex *m, int64_t timeout_ns)
 	uint32_t seq;
 	int r, r2;
 
-	if (!c || !m)
+	if (__CONC_BAD(c) || __CONC_BAD(m))
 		return -EINVAL;
 	self = __conc_self();
 	if ((__atomic_load_n(&m->word, __ATOMIC_RELAXED) & FUTEX_TID_MASK) !=
@@ -66,7 +66,7 @@ int conc_cond_wait(conc_cond *c, conc_mutex *m, int64_t timeout_ns)
 
 int conc_cond_signal(conc_cond *c)
 {
-	if (!c)
+	if (__CONC_BAD(c))
 		return -EINVAL;
 	if (!__atomic_load_n(&c->waiters, __ATOMIC_SEQ_CST))
 		return 0;
@@ -97,7 +97,7 @@ int conc_cond_broadcast(conc_cond *c)
 	conc_mutex *m;
 	uint32_t seq;
 
-	if (!c)
+	if (__CONC_BAD(c))
 		return -EINVAL;
 	if (!__atomic_load_n(&c->waiters, __ATOMIC_SEQ_CST))
 		return 0;

@@ -14,7 +14,7 @@
 
 int conc_event_init(conc_event *e, unsigned flags)
 {
-	if (!e || (flags & ~CONC_PRIVATE))
+	if (__CONC_BAD(e) || (flags & ~CONC_PRIVATE))
 		return -EINVAL;
 	e->word = 0;
 	e->flags = flags;
@@ -25,7 +25,7 @@ int conc_event_set(conc_event *e)
 {
 	uint32_t v;
 
-	if (!e)
+	if (__CONC_BAD(e))
 		return -EINVAL;
 	v = __atomic_load_n(&e->word, __ATOMIC_RELAXED);
 	do {
@@ -41,7 +41,7 @@ int conc_event_set(conc_event *e)
 
 int conc_event_clear(conc_event *e)
 {
-	if (!e)
+	if (__CONC_BAD(e))
 		return -EINVAL;
 	__atomic_fetch_and(&e->word, ~E_SET, __ATOMIC_RELAXED);
 	return 0;
@@ -58,7 +58,7 @@ int conc_event_wait(conc_event *e, int64_t timeout_ns)
 	conc_deadline dl;
 	int r;
 
-	if (!e)
+	if (__CONC_BAD(e))
 		return -EINVAL;
 	v = __atomic_load_n(&e->word, __ATOMIC_ACQUIRE);
 	if (v & E_SET)

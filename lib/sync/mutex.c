@@ -15,7 +15,7 @@
 
 int conc_mutex_init(conc_mutex *m, unsigned flags)
 {
-	if (!m || (flags & ~M_USER))
+	if (__CONC_BAD(m) || (flags & ~M_USER))
 		return -EINVAL;
 	*m = (conc_mutex)CONC_MUTEX_INIT;
 	m->flags = flags;
@@ -155,7 +155,7 @@ int conc_mutex_timedlock(conc_mutex *m, int64_t timeout_ns)
 	uint32_t zero = 0;
 	unsigned f;
 
-	if (!m)
+	if (__CONC_BAD(m))
 		return -EINVAL;
 	f = __atomic_load_n(&m->flags, __ATOMIC_RELAXED);
 	s = __conc_self();
@@ -236,7 +236,7 @@ int conc_mutex_unlock(conc_mutex *m)
 	uint32_t tid;
 	unsigned f;
 
-	if (!m)
+	if (__CONC_BAD(m))
 		return -EINVAL;
 	f = __atomic_load_n(&m->flags, __ATOMIC_RELAXED);
 	s = __conc_self();
@@ -272,7 +272,7 @@ int conc_mutex_consistent(conc_mutex *m)
 {
 	unsigned f;
 
-	if (!m)
+	if (__CONC_BAD(m))
 		return -EINVAL;
 	f = __atomic_load_n(&m->flags, __ATOMIC_RELAXED);
 	if (!(f & CONC_ROBUST))

@@ -12,7 +12,7 @@ int conc_once(conc_once_t *once, void (*fn)(void))
 {
 	uint32_t v = NEW;
 
-	if (!once || !fn)
+	if (__CONC_BAD(once) || !fn)
 		return -EINVAL;
 	if (__atomic_load_n(&once->state, __ATOMIC_ACQUIRE) == DONE)
 		return 0;

@@ -17,7 +17,7 @@
 
 int conc_rwlock_init(conc_rwlock *rw, unsigned flags)
 {
-	if (!rw || (flags & ~CONC_PRIVATE))
+	if (__CONC_BAD(rw) || (flags & ~CONC_PRIVATE))
 		return -EINVAL;
 	*rw = (conc_rwlock)CONC_RWLOCK_INIT;
 	rw->flags = flags;
@@ -36,7 +36,7 @@ static int rdlock(conc_rwlock *rw, int64_t timeout_ns)
 	bool spun = false;
 	uint32_t v;
 
-	if (!rw)
+	if (__CONC_BAD(rw))
 		return -EINVAL;
 	v = __atomic_load_n(&rw->state, __ATOMIC_RELAXED);
 	for (;;) {
@@ -96,7 +96,7 @@ static int wrlock(conc_rwlock *rw, int64_t timeout_ns)
 	conc_deadline dl = -1;
 	bool spun = false;
 
-	if (!rw)
+	if (__CONC_BAD(rw))
 		return -EINVAL;
 	tid = (uint32_t)__conc_self()->tid;
 	v = __atomic_load_n(&rw->state, __ATOMIC_RELAXED);
@@ -147,7 +147,7 @@ int conc_rwlock_unlock(conc_rwlock *rw)
 {
 	uint32_t v, n;
 
-	if (!rw)
+	if (__CONC_BAD(rw))
 		return -EINVAL;
 	v = __atomic_load_n(&rw->state, __ATOMIC_RELAXED);
 	if (v & RW_WRITER) {

@@ -10,7 +10,7 @@
 
 int conc_sem_init(conc_sem *s, unsigned value, unsigned flags)
 {
-	if (!s || (flags & ~CONC_PRIVATE) || value > CONC_SEM_VALUE_MAX)
+	if (__CONC_BAD(s) || (flags & ~CONC_PRIVATE) || value > CONC_SEM_VALUE_MAX)
 		return -EINVAL;
 	s->value = value;
 	s->waiters = 0;
@@ -32,7 +32,7 @@ int conc_sem_post(conc_sem *s)
 {
 	uint32_t v;
 
-	if (!s)
+	if (__CONC_BAD(s))
 		return -EINVAL;
 	v = __atomic_load_n(&s->value, __ATOMIC_RELAXED);
 	do {
@@ -51,7 +51,7 @@ int conc_sem_timedwait(conc_sem *s, int64_t timeout_ns)
 	conc_deadline dl;
 	int r = 0;
 
-	if (!s)
+	if (__CONC_BAD(s))
 		return -EINVAL;
 	if (take(s, __atomic_load_n(&s->value, __ATOMIC_RELAXED)))
 		return 0;
@@ -81,14 +81,14 @@ int conc_sem_wait(conc_sem *s)
 
 int conc_sem_trywait(conc_sem *s)
 {
-	if (!s)
+	if (__CONC_BAD(s))
 		return -EINVAL;
 	return take(s, __atomic_load_n(&s->value, __ATOMIC_RELAXED)) ? 0 : -EAGAIN;
 }
 
 int conc_sem_value(const conc_sem *s)
 {
-	if (!s)
+	if (__CONC_BAD(s))
 		return -EINVAL;
 	return (int)__atomic_load_n(&s->value, __ATOMIC_RELAXED);
 }

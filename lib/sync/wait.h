@@ -24,6 +24,10 @@ int __conc_wait(const uint32_t *word, uint32_t expected,
 /* Wake up to n waiters on word. */
 void __conc_wake(uint32_t *word, int n, unsigned flags) __CONC_HIDDEN;
 
+/* NULL, or not aligned for the futex words inside (the kernel refuses a
+ * misaligned futex, so a wait could never sleep): bad input. */
+#define __CONC_BAD(p) (!(p) || ((uintptr_t)(p) & 3))
+
 /* The absolute deadline for a relative timeout (CONC_FOREVER: none). */
 static inline conc_deadline __conc_deadline(int64_t timeout_ns)
 {
