@@ -927,3 +927,22 @@ Test(mutex_contention, threads_in_two_processes, .timeout = 20)
 	cr_assert_eq(c->count, (uint64_t)T * P * PER);
 	shared_free(c, sizeof(*c));
 }
+
+/* A futex word must be 4-byte aligned or the kernel refuses to sleep on
+ * it: a misaligned object is bad input, refused before any wait. */
+Test(mutex_args, misaligned_objects_are_einval, .timeout = 10)
+{
+	_Alignas(8) char buf[128] = { 0 };
+	void *odd = buf + 1;
+
+	cr_assert_eq(conc_mutex_init(odd, 0), -EINVAL);
+	cr_assert_eq(conc_mutex_lock(odd), -EINVAL);
+	cr_assert_eq(conc_mutex_timedlock(odd, 1000000), -EINVAL);
+	cr_assert_eq(conc_mutex_unlock(odd), -EINVAL);
+	cr_assert_eq(conc_sem_timedwait((conc_sem *)odd, 1000000), -EINVAL);
+	cr_assert_eq(conc_sem_post((conc_sem *)odd), -EINVAL);
+	cr_assert_eq(conc_event_wait((conc_event *)odd, 1000000), -EINVAL);
+	cr_assert_eq(conc_rwlock_wrlock((conc_rwlock *)odd), -EINVAL);
+	cr_assert_eq(conc_barrier_wait((conc_barrier *)odd), -EINVAL);
+	cr_assert_eq(conc_cond_signal((conc_cond *)odd), -EINVAL);
+}
