@@ -1,31 +1,42 @@
 #include <errno.h>
+#include <string.h>
 #include <sys/mman.h>
-#include <liburing.h>
+#include <linux/io_uring.h>
 #include <conc/sys.h>
 #include "sys.h"
 
-/* Opcode numbers from kernels newer than liburing 2.3's header. */
+/* Opcode numbers from kernels newer than the headers Debian 12 ships. */
 #define OP_WAITID	50
 #define OP_FUTEX_WAIT	51
 
+/* With raw io_uring_setup/io_uring_register, so that the library needs
+ * liburing only where it runs a ring (the loop module). */
 static uint32_t probe_uring(void)
 {
-	struct io_uring ring;
-	struct io_uring_probe *p;
+	struct {
+		struct io_uring_probe p;
+		struct io_uring_probe_op ops[256];
+	} probe;
+	struct io_uring_params params;
 	uint32_t f = 0;
+	int fd;
 
-	if (io_uring_queue_init(2, &ring, 0) < 0)
+	memset(&params, 0, sizeof(params));
+	fd = (int)__CONC_SC(SYS_io_uring_setup, 2, &params);
+	if (fd < 0)
 		return 0;
 	f |= CONC_FEAT_IO_URING;
-	p = io_uring_get_probe_ring(&ring);
-	if (p) {
-		if (io_uring_opcode_supported(p, OP_FUTEX_WAIT))
+	memset(&probe, 0, sizeof(probe));
+	if (__CONC_SC(SYS_io_uring_register, fd, IORING_REGISTER_PROBE, &probe,
+		      256) == 0) {
+		if (probe.p.ops_len > OP_FUTEX_WAIT &&
+		    (probe.ops[OP_FUTEX_WAIT].flags & IO_URING_OP_SUPPORTED))
 			f |= CONC_FEAT_URING_FUTEX;
-		if (io_uring_opcode_supported(p, OP_WAITID))
+		if (probe.p.ops_len > OP_WAITID &&
+		    (probe.ops[OP_WAITID].flags & IO_URING_OP_SUPPORTED))
 			f |= CONC_FEAT_URING_WAITID;
-		io_uring_free_probe(p);
 	}
-	io_uring_queue_exit(&ring);
+	sys_close(fd);
 	return f;
 }
 
