@@ -18,5 +18,6 @@
 #include <conc/queue.h>
 #include <conc/chan.h>
 #include <conc/map.h>
+#include <conc/pool.h>
 
 #endif

@@ -1,0 +1,120 @@
+/* The end of a pool: close (no more tasks), join (wait for the queued ones
+ * and the workers), terminate (kill now, cancel the rest), destroy. */
+#include <errno.h>
+#include <stdlib.h>
+#include "pool_impl.h"
+
+int conc_pool_poll(conc_pool *p, int64_t timeout_ns)
+{
+	int r;
+
+	if (!p)
+		return -EINVAL;
+	conc_mutex_lock(&p->lock);
+	r = __conc_pool_round(p, __conc_deadline(timeout_ns));
+	conc_mutex_unlock(&p->lock);
+	return r;
+}
+
+int conc_pool_close(conc_pool *p)
+{
+	if (!p)
+		return -EINVAL;
+	conc_mutex_lock(&p->lock);
+	p->closed = true;
+	/* Workers drain the queue, then get -EPIPE and exit. */
+	conc_queue_close(p->q);
+	conc_mutex_unlock(&p->lock);
+	return 0;
+}
+
+static bool busy(conc_pool *p)
+{
+	uint32_t k;
+
+	if (p->nfree < p->nslots)
+		return true;
+	for (k = 0; k < p->nworkers; k++)
+		if (p->w[k].proc)
+			return true;
+	return false;
+}
+
+int conc_pool_join(conc_pool *p)
+{
+	int r = 0;
+
+	if (!p)
+		return -EINVAL;
+	conc_mutex_lock(&p->lock);
+	if (!p->closed)
+		r = -EINVAL;
+	while (r == 0 && busy(p))
+		r = __conc_pool_round(p, CONC_FOREVER);
+	conc_mutex_unlock(&p->lock);
+	return r;
+}
+
+int conc_pool_terminate(conc_pool *p)
+{
+	conc_future *cbs = NULL;
+	uint32_t k, i, state;
+
+	if (!p)
+		return -EINVAL;
+	conc_mutex_lock(&p->lock);
+	if (p->terminated) {
+		conc_mutex_unlock(&p->lock);
+		return 0;
+	}
+	p->terminated = p->closed = true;
+	conc_queue_close(p->q);
+	for (k = 0; k < p->nworkers; k++)
+		if (p->w[k].proc)
+			conc_proc_kill(p->w[k].proc, SIGKILL);
+	for (k = 0; k < p->nworkers; k++)
+		if (p->w[k].proc) {
+			/* SIGKILLed: the wait is short. */
+			conc_proc_join(p->w[k].proc, NULL, CONC_FOREVER);
+			conc_proc_release(p->w[k].proc);
+			p->w[k].proc = NULL;
+		}
+	/* Finished tasks stay finished; the rest are cancelled (in a
+	 * chunk, the items done keep their results). */
+	for (i = 0; i < p->nslots; i++) {
+		state = __atomic_load_n(&__conc_pool_slot(p, i)->state,
+					__ATOMIC_ACQUIRE);
+		if (p->owner[i])
+			__conc_pool_collect(p, i, state == SLOT_DONE ? 0 : -ECANCELED,
+				       &cbs);
+		__atomic_store_n(&__conc_pool_slot(p, i)->state, SLOT_FREE,
+				 __ATOMIC_RELAXED);
+	}
+	p->nfree = p->nslots;
+	p->progress++;
+	conc_cond_broadcast(&p->cond);
+	conc_mutex_unlock(&p->lock);
+	if (cbs)
+		__conc_pool_callbacks(p, cbs);
+	return 0;
+}
+
+int conc_pool_destroy(conc_pool *p)
+{
+	conc_future *f;
+
+	if (!p)
+		return -EINVAL;
+	conc_pool_terminate(p);
+	conc_mutex_lock(&p->lock);
+	for (f = p->futures; f; f = f->next)
+		f->pool = NULL;
+	conc_mutex_unlock(&p->lock);
+	conc_queue_destroy(p->q);
+	conc_shm_close(p->shm);
+	sys_close(p->efd);
+	free(p->owner);
+	free(p->w);
+	free(p);
+	return 0;
+}

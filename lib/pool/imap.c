@@ -1,0 +1,166 @@
+/*
+ * imap_unordered: the items in chunks, submitted as slots free up (from
+ * conc_imap_next), returned in the order they finish. The arguments are
+ * copied at creation, so the caller's array need not outlive the call.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "pool_impl.h"
+
+struct conc_imap {
+	conc_pool *p;
+	conc_task_fn fn;
+	char *in;
+	size_t n, in_size, out_size, c, nch, sent, returned;
+	conc_future **f;
+	uint32_t *pos;		/* per chunk: items returned */
+};
+
+int conc_pool_imap_unordered(conc_pool *p, conc_task_fn fn, const void *in,
+			     size_t n, size_t in_size, size_t chunk,
+			     conc_imap **itp)
+{
+	conc_imap *it;
+	int r;
+
+	if ((r = __conc_pool_map_check(p, fn, in, n, in_size, 0)) < 0)
+		return r;
+	if (!itp)
+		return -EINVAL;
+	conc_mutex_lock(&p->lock);
+	r = p->closed ? -EPIPE : 0;
+	conc_mutex_unlock(&p->lock);
+	if (r < 0)
+		return r;
+	if (!(it = calloc(1, sizeof(*it))))
+		return -ENOMEM;
+	it->p = p;
+	it->fn = fn;
+	it->n = n;
+	it->in_size = in_size;
+	it->c = __conc_pool_chunk(p, n, in_size, 0, chunk);
+	it->out_size = p->attr.max_result / it->c;
+	it->nch = (n + it->c - 1) / it->c;
+	it->in = malloc(n * in_size + 1);
+	it->f = calloc(it->nch + 1, sizeof(*it->f));
+	it->pos = calloc(it->nch + 1, sizeof(*it->pos));
+	if (!it->in || !it->f || !it->pos) {
+		conc_imap_release(it);
+		return -ENOMEM;
+	}
+	if (n)
+		memcpy(it->in, in, n * in_size);
+	*itp = it;
+	return 0;
+}
+
+/* Submit the chunks that find a free slot now. A chunk that cannot be
+ * submitted at all gets a finished future carrying the error; after
+ * close or terminate, -ECANCELED. */
+static void feed(conc_imap *it)
+{
+	conc_future *f;
+	size_t m, j;
+	int r;
+
+	while (it->sent < it->nch) {
+		m = it->n - it->sent * it->c;
+		m = m < it->c ? m : it->c;
+		if (!(f = __conc_pool_future_new((uint32_t)m, it->out_size)))
+			return;
+		r = __conc_pool_queue(it->p, it->fn, it->in + it->sent * it->c * it->in_size,
+				 (uint32_t)m, it->in_size, f, false);
+		if (r == -EAGAIN) {
+			__conc_pool_future_free(f);
+			return;
+		}
+		if (r < 0) {
+			/* Closed meanwhile: -EPIPE would read as the end. */
+			if (r == -EPIPE)
+				r = -ECANCELED;
+			for (j = 0; j < m; j++)
+				f->lens[j] = r;
+			f->status = r;
+			f->state = 0;
+		}
+		it->f[it->sent++] = f;
+	}
+}
+
+/* A finished chunk with items left, or nch. Lock held. */
+static size_t ready(conc_imap *it)
+{
+	size_t k;
+
+	for (k = 0; k < it->sent; k++)
+		if (it->f[k] && it->f[k]->state != CONC_FUTURE_PENDING)
+			return k;
+	return it->nch;
+}
+
+ssize_t conc_imap_next(conc_imap *it, size_t *index, void *buf, size_t cap,
+		       int64_t timeout_ns)
+{
+	conc_deadline dl = __conc_deadline(timeout_ns);
+	conc_pool *p;
+	conc_future *f;
+	size_t k;
+	ssize_t st;
+	uint32_t j;
+	int r = 0;
+
+	if (!it)
+		return -EINVAL;
+	if (it->returned == it->n)
+		return -EPIPE;
+	p = it->p;
+	feed(it);
+	conc_mutex_lock(&p->lock);
+	while ((k = ready(it)) == it->nch && r == 0) {
+		r = __conc_pool_round(p, dl);
+		if (r == 0 && ready(it) == it->nch && __conc_expired(dl))
+			r = -ETIMEDOUT;
+		if (r == 0 && it->sent < it->nch) {
+			conc_mutex_unlock(&p->lock);
+			feed(it);
+			conc_mutex_lock(&p->lock);
+		}
+	}
+	conc_mutex_unlock(&p->lock);
+	if (k == it->nch)
+		return r ? r : -ETIMEDOUT;
+	f = it->f[k];
+	j = it->pos[k]++;
+	it->returned++;
+	if (index)
+		*index = k * it->c + j;
+	st = f->lens[j];
+	if (st < 0)
+		st = __conc_pool_code((int)st);
+	else if ((size_t)st > cap)
+		st = -EMSGSIZE;
+	else if (st > 0)
+		memcpy(buf, f->result + j * it->out_size, (size_t)st);
+	if (it->pos[k] == f->nitems) {
+		conc_future_release(f);
+		it->f[k] = NULL;
+	}
+	return st;
+}
+
+int conc_imap_release(conc_imap *it)
+{
+	size_t k;
+
+	if (!it)
+		return -EINVAL;
+	for (k = 0; it->f && k < it->sent; k++)
+		if (it->f[k])
+			conc_future_release(it->f[k]);
+	free(it->f);
+	free(it->pos);
+	free(it->in);
+	free(it);
+	return 0;
+}

@@ -1,0 +1,232 @@
+/*
+ * Supervision, driven by the callers' waits: one thread at a time polls the
+ * eventfd (a task ended) and every worker's pidfd (a worker died) with a
+ * timeout that ends at the earliest task deadline; the others wait on the
+ * condition variable for the end of its round.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include "pool_impl.h"
+
+#define RETRY_NS 10000000	/* a place whose fork failed: retry */
+
+static int64_t min_dl(int64_t a, int64_t b)
+{
+	if (a < 0)
+		return b;
+	if (b < 0)
+		return a;
+	return a < b ? a : b;
+}
+
+/* Copy the items of slot i that finished into its future, fail the rest
+ * with cause, free the slot. */
+void __conc_pool_collect(conc_pool *p, uint32_t i, int cause, conc_future **cbs)
+{
+	struct slot *s = __conc_pool_slot(p, i);
+	conc_future *f = p->owner[i];
+	/* acquire: lens[] and the results of the items counted. */
+	uint32_t done = __atomic_load_n(&s->done, __ATOMIC_ACQUIRE), j;
+	int64_t *lens = __conc_pool_lens(s);
+	size_t n = f->nitems == 1 ? (done && lens[0] > 0 ? (size_t)lens[0] : 0)
+				  : (size_t)f->nitems * f->out_size;
+
+	if (n && !(f->result = malloc(n)))
+		cause = -ENOMEM, done = 0;
+	for (j = 0; j < f->nitems; j++) {
+		f->lens[j] = j < done ? lens[j] : cause;
+		if (j < done && lens[j] > 0)
+			memcpy(f->result + j * f->out_size,
+			       __conc_pool_res(p, s) + j * s->out_size,
+			       (size_t)lens[j]);
+	}
+	p->owner[i] = NULL;
+	__atomic_store_n(&s->state, SLOT_FREE, __ATOMIC_RELAXED);
+	p->nfree++;
+	__conc_pool_finish(p, f, f->lens[0] < 0 ? (int)f->lens[0] : 0, cbs);
+}
+
+/* Worker k has ended with wait status st: fail what it held. */
+static void buried(conc_pool *p, struct worker *w, int st, conc_future **cbs)
+{
+	uint32_t me = SLOT_RUNNING + w->id, i;
+	int cause = WIFSIGNALED(st) ? CONC_FUTURE_SIGNALED(WTERMSIG(st))
+				    : CONC_FUTURE_EXITED(WEXITSTATUS(st));
+	bool held = false;
+
+	for (i = 0; i < p->nslots; i++)
+		if (p->owner[i] && __atomic_load_n(&__conc_pool_slot(p, i)->state,
+						   __ATOMIC_ACQUIRE) == me) {
+			__conc_pool_collect(p, i, cause, cbs);
+			held = true;
+		}
+	/* An exit code without a task: the initializer failed. Do not fork
+	 * its successor in a loop. */
+	w->not_before = 0;
+	if (!held && WIFEXITED(st) && WEXITSTATUS(st) != 0)
+		w->not_before = sys_now_ns() + RETRY_NS * 10;
+	if (w->abandoned >= 0) {
+		__atomic_store_n(&__conc_pool_slot(p, (uint32_t)w->abandoned)->state,
+				 SLOT_FREE, __ATOMIC_RELAXED);
+		p->nfree++;
+	}
+	conc_proc_release(w->proc);
+	w->proc = NULL;
+}
+
+/* Kill the workers whose item overran the timeout; the earliest deadline
+ * still ahead (-1: none). */
+static int64_t overdue(conc_pool *p, conc_future **cbs)
+{
+	int64_t t = p->attr.task_timeout_ns, now = sys_now_ns(), next = -1, st;
+	uint32_t i, k, state;
+
+	if (t <= 0)
+		return -1;
+	for (i = 0; i < p->nslots; i++) {
+		struct slot *s = __conc_pool_slot(p, i);
+
+		state = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
+		if (!p->owner[i] || state < SLOT_RUNNING)
+			continue;
+		st = __atomic_load_n(&s->started, __ATOMIC_RELAXED);
+		if (!st || now < st + t) {
+			next = min_dl(next, st ? st + t : now + RETRY_NS / 10);
+			continue;
+		}
+		/* The worker's own CAS to DONE fails after this one: it
+		 * stops writing the slot's counters and exits. */
+		if (!__atomic_compare_exchange_n(&s->state, &state,
+						 SLOT_ABANDONED, 0,
+						 __ATOMIC_ACQ_REL,
+						 __ATOMIC_RELAXED))
+			continue;	/* just finished: next round */
+		for (k = 0; k < p->nworkers; k++)
+			if (p->w[k].proc && SLOT_RUNNING + p->w[k].id == state) {
+				conc_proc_kill(p->w[k].proc, SIGKILL);
+				p->w[k].abandoned = (int)i;
+			}
+		p->nfree--;	/* collect counts it free: not before death */
+		__conc_pool_collect(p, i, CONC_FUTURE_TIMEOUT, cbs);
+		__atomic_store_n(&s->state, SLOT_ABANDONED, __ATOMIC_RELAXED);
+	}
+	return next;
+}
+
+/* Tasks wait in the queue. After close, only then is a dead worker
+ * replaced: one started on a drained queue would exit at once. */
+static bool queued(conc_pool *p)
+{
+	uint32_t i;
+
+	for (i = 0; i < p->nslots; i++)
+		if (p->owner[i] && __atomic_load_n(&__conc_pool_slot(p, i)->state,
+						   __ATOMIC_RELAXED) == SLOT_QUEUED)
+			return true;
+	return false;
+}
+
+/* Reap, collect, enforce timeouts, replace. Lock held. Whether anything
+ * happened, and *next the deadline of the next round's own work. */
+static bool process(conc_pool *p, struct pollfd *pfd, const uint32_t *ids,
+		    uint32_t n, int64_t *next, conc_future **cbs)
+{
+	uint64_t v;
+	uint32_t i, k;
+	bool any = false, want;
+	int st;
+
+	sys_read(p->efd, &v, sizeof(v));
+	/* Reap first: a dead worker's slots are final, so one that it
+	 * marked DONE before dying is collected below, not left behind. */
+	for (k = 0; k < n; k++) {
+		struct worker *w = &p->w[k];
+
+		if (!pfd[k + 1].revents || !w->proc || w->id != ids[k])
+			continue;
+		if (conc_proc_join(w->proc, &st, 0) == 0) {
+			buried(p, w, st, cbs);
+			any = true;
+		}
+	}
+	for (i = 0; i < p->nslots; i++)
+		if (p->owner[i] &&
+		    __atomic_load_n(&__conc_pool_slot(p, i)->state,
+				    __ATOMIC_ACQUIRE) == SLOT_DONE) {
+			__conc_pool_collect(p, i, 0, cbs);
+			any = true;
+		}
+	*next = overdue(p, cbs);
+	want = !p->terminated && (!p->closed || queued(p));
+	for (k = 0; want && k < p->nworkers; k++) {
+		if (p->w[k].proc)
+			continue;
+		if (p->w[k].not_before > sys_now_ns())
+			*next = min_dl(*next, p->w[k].not_before);
+		else if (__conc_pool_spawn(p, k) < 0)
+			*next = min_dl(*next, sys_now_ns() + RETRY_NS);
+	}
+	return any || *cbs;
+}
+
+int __conc_pool_round(conc_pool *p, conc_deadline dl)
+{
+	uint32_t n = p->nworkers, k, *ids;
+	struct pollfd *pfd;
+	conc_future *cbs = NULL;
+	struct timespec ts, *tp = NULL;
+	int64_t seen, next, until, left;
+	bool any;
+
+	if (p->supervising) {
+		seen = (int64_t)p->progress;
+		while (p->supervising && (int64_t)p->progress == seen) {
+			left = dl < 0 ? CONC_FOREVER : dl - sys_now_ns();
+			if (dl >= 0 && left <= 0)
+				return -ETIMEDOUT;
+			conc_cond_wait(&p->cond, &p->lock, left);
+		}
+		return 0;
+	}
+	pfd = calloc(n + 1, sizeof(*pfd) + sizeof(*ids));
+	if (!pfd)
+		return -ENOMEM;
+	ids = (uint32_t *)(pfd + n + 1);
+	p->supervising = true;
+	any = process(p, pfd, ids, 0, &next, &cbs);
+	if (!any) {
+		pfd[0].fd = p->efd;
+		pfd[0].events = POLLIN;
+		for (k = 0; k < n; k++) {
+			pfd[k + 1].fd = p->w[k].proc ? conc_proc_pidfd(p->w[k].proc) : -1;
+			pfd[k + 1].events = POLLIN;
+			ids[k] = p->w[k].id;
+		}
+		until = min_dl(dl, next);
+		if (until >= 0) {
+			left = until - sys_now_ns();
+			if (left < 0)
+				left = 0;
+			ts.tv_sec = left / 1000000000;
+			ts.tv_nsec = left % 1000000000;
+			tp = &ts;
+		}
+		conc_mutex_unlock(&p->lock);
+		sys_ppoll(pfd, n + 1, tp);
+		conc_mutex_lock(&p->lock);
+		any = process(p, pfd, ids, n, &next, &cbs);
+	}
+	free(pfd);
+	p->supervising = false;
+	p->progress++;
+	conc_cond_broadcast(&p->cond);
+	if (cbs) {
+		conc_mutex_unlock(&p->lock);
+		__conc_pool_callbacks(p, cbs);
+		conc_mutex_lock(&p->lock);
+	}
+	return any || !__conc_expired(dl) ? 0 : -ETIMEDOUT;
+}

@@ -1,0 +1,1161 @@
+/* tests/test_pool.c — conc_pool: submit/apply/map/imap, futures and
+ * callbacks, crash recovery (segfault, exit, SIGKILL at random during
+ * 10,000 tasks), task timeouts, max tasks per worker, close/join/terminate,
+ * bad input. Every wait is bounded; workers leave with _exit() (the pool
+ * does it). Behaviour is asserted, never timing. */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <conc/pool.h>
+#include <conc.h>
+#include "helpers.h"
+
+#define MS(ms)	((int64_t)(ms) * 1000000)
+#define BOUND	MS(20000)	/* a wait that must end gives up here */
+
+/* ---- tasks (they run in the workers) ---- */
+
+static ssize_t t_square(const void *arg, size_t len, void *res, size_t cap)
+{
+	int64_t v;
+
+	if (len != sizeof(v) || cap < sizeof(v))
+		return -EINVAL;
+	memcpy(&v, arg, sizeof(v));
+	v *= v;
+	memcpy(res, &v, sizeof(v));
+	return sizeof(v);
+}
+
+/* arg: an int; fails with -ENOENT when it is odd, else returns 2 * it. */
+static ssize_t t_even(const void *arg, size_t len, void *res, size_t cap)
+{
+	int v;
+
+	(void)len;
+	(void)cap;
+	memcpy(&v, arg, sizeof(v));
+	if (v & 1)
+		return -ENOENT;
+	v *= 2;
+	memcpy(res, &v, sizeof(v));
+	return sizeof(v);
+}
+
+static ssize_t t_echo(const void *arg, size_t len, void *res, size_t cap)
+{
+	if (len > cap)
+		return -EMSGSIZE;
+	memcpy(res, arg, len);
+	return (ssize_t)len;
+}
+
+static volatile int *volatile segv_ptr;	/* NULL */
+
+static ssize_t t_segv(const void *arg, size_t len, void *res, size_t cap)
+{
+	(void)arg, (void)len, (void)res, (void)cap;
+#if defined(__SANITIZE_ADDRESS__)
+	/* ASan's handler (UBSan's check before it) would exit(1). */
+	signal(SIGSEGV, SIG_DFL);
+	raise(SIGSEGV);
+#endif
+	return *segv_ptr = 1;
+}
+
+static ssize_t t_exit(const void *arg, size_t len, void *res, size_t cap)
+{
+	(void)arg, (void)len, (void)res, (void)cap;
+	_exit(7);
+}
+
+static ssize_t t_hang(const void *arg, size_t len, void *res, size_t cap)
+{
+	(void)arg, (void)len, (void)res, (void)cap;
+	for (;;)
+		pause();
+	return 0;
+}
+
+static ssize_t t_sleep(const void *arg, size_t len, void *res, size_t cap)
+{
+	int ms;
+
+	(void)len, (void)res, (void)cap;
+	memcpy(&ms, arg, sizeof(ms));
+	sleep_ns(MS(ms));
+	return 0;
+}
+
+static ssize_t t_pid(const void *arg, size_t len, void *res, size_t cap)
+{
+	pid_t pid = getpid();
+
+	(void)arg, (void)len, (void)cap;
+	memcpy(res, &pid, sizeof(pid));
+	return sizeof(pid);
+}
+
+static int init_value;
+
+static int initializer(void *arg)
+{
+	init_value = *(int *)arg;
+	return 0;
+}
+
+static ssize_t t_init(const void *arg, size_t len, void *res, size_t cap)
+{
+	(void)arg, (void)len, (void)cap;
+	memcpy(res, &init_value, sizeof(init_value));
+	return sizeof(init_value);
+}
+
+/* ---- helpers ---- */
+
+static conc_pool *make(unsigned workers)
+{
+	conc_pool_attr a = { .workers = workers };
+	conc_pool *p;
+	int r = conc_pool_create(&p, &a);
+
+	cr_assert_eq(r, 0, "create: %s", strerror(-r));
+	return p;
+}
+
+static void finish(conc_pool *p)
+{
+	cr_assert_eq(conc_pool_close(p), 0);
+	cr_assert_eq(conc_pool_join(p), 0);
+	cr_assert_eq(conc_pool_destroy(p), 0);
+}
+
+static int64_t square_of(conc_pool *p, int64_t v)
+{
+	int64_t out = 0;
+	ssize_t r = conc_pool_apply(p, t_square, &v, sizeof(v), &out,
+				    sizeof(out));
+
+	cr_assert_eq(r, (ssize_t)sizeof(out), "apply: %zd", r);
+	return out;
+}
+
+/* ---- create, submit, futures ---- */
+
+Test(pool, create_defaults_and_destroy)
+{
+	conc_pool *p;
+
+	cr_assert_eq(conc_pool_create(&p, NULL), 0);
+	cr_assert_eq(square_of(p, 12), 144);
+	cr_assert_eq(conc_pool_destroy(p), 0);
+}
+
+Test(pool, create_bad_input)
+{
+	conc_pool_attr big = { .workers = 1, .max_arg = ((size_t)1 << 30) + 1 };
+	conc_pool_attr many = { .workers = 100000 };
+	conc_pool *p;
+
+	cr_assert_eq(conc_pool_create(NULL, NULL), -EINVAL);
+	cr_assert_eq(conc_pool_create(&p, &big), -EINVAL);
+	cr_assert_eq(conc_pool_create(&p, &many), -EINVAL);
+}
+
+Test(pool, submit_wait_result_status_release)
+{
+	conc_pool *p = make(2);
+	conc_future *f[16];
+	int64_t v, out;
+	int i;
+
+	for (i = 0; i < 16; i++) {
+		v = i;
+		cr_assert_eq(conc_pool_submit(p, t_square, &v, sizeof(v), &f[i]), 0);
+	}
+	for (i = 0; i < 16; i++) {
+		cr_assert_eq(conc_future_wait(f[i], BOUND), 0);
+		cr_assert_eq(conc_future_status(f[i]), 0);
+		cr_assert_eq(conc_future_result(f[i], &out, sizeof(out)),
+			     (ssize_t)sizeof(out));
+		cr_assert_eq(out, (int64_t)i * i);
+		cr_assert_eq(conc_future_result(f[i], &out, 3), -EMSGSIZE);
+		cr_assert_eq(conc_future_release(f[i]), 0);
+	}
+	finish(p);
+}
+
+Test(pool, pending_future_and_wait_timeout)
+{
+	conc_pool *p = make(1);
+	conc_future *f;
+	int ms = 300;
+	char b[4];
+
+	cr_assert_eq(conc_pool_submit(p, t_sleep, &ms, sizeof(ms), &f), 0);
+	cr_assert_eq(conc_future_status(f), CONC_FUTURE_PENDING);
+	cr_assert_eq(conc_future_result(f, b, sizeof(b)), -EAGAIN);
+	cr_assert_eq(conc_future_wait(f, 0), -ETIMEDOUT);
+	cr_assert_eq(conc_future_wait(f, MS(10)), -ETIMEDOUT);
+	cr_assert_eq(conc_future_wait(f, BOUND), 0);
+	cr_assert_eq(conc_future_result(f, b, sizeof(b)), 0);
+	cr_assert_eq(conc_future_release(f), 0);
+	finish(p);
+}
+
+Test(pool, release_pending_future)
+{
+	conc_pool *p = make(1);
+	conc_future *f;
+	int ms = 50;
+
+	cr_assert_eq(conc_pool_submit(p, t_sleep, &ms, sizeof(ms), &f), 0);
+	cr_assert_eq(conc_future_release(f), 0);
+	finish(p);	/* join waits for it; ASan sees no leak or reuse */
+}
+
+Test(pool, task_error_is_its_status)
+{
+	conc_pool *p = make(1);
+	conc_future *f;
+	int v = 3, out;
+
+	cr_assert_eq(conc_pool_submit(p, t_even, &v, sizeof(v), &f), 0);
+	cr_assert_eq(conc_future_wait(f, BOUND), 0);
+	cr_assert_eq(conc_future_status(f), -ENOENT);
+	cr_assert_eq(conc_future_result(f, &out, sizeof(out)), -ENOENT);
+	conc_future_release(f);
+	v = 4;
+	cr_assert_eq(conc_pool_apply(p, t_even, &v, sizeof(v), &out, sizeof(out)),
+		     (ssize_t)sizeof(out));
+	cr_assert_eq(out, 8);
+	finish(p);
+}
+
+Test(pool, apply_and_sizes)
+{
+	conc_pool_attr a = { .workers = 1, .max_arg = 100, .max_result = 50 };
+	conc_pool *p;
+	char in[101], out[100];
+
+	memset(in, 'x', sizeof(in));
+	cr_assert_eq(conc_pool_create(&p, &a), 0);
+	cr_assert_eq(conc_pool_apply(p, t_echo, in, 10, out, sizeof(out)), 10);
+	cr_assert_eq(memcmp(in, out, 10), 0);
+	cr_assert_eq(conc_pool_apply(p, t_echo, in, 101, out, sizeof(out)), -EMSGSIZE);
+	/* 60 bytes do not fit the result area: the task's own -EMSGSIZE. */
+	cr_assert_eq(conc_pool_apply(p, t_echo, in, 60, out, sizeof(out)), -EMSGSIZE);
+	cr_assert_eq(conc_pool_apply(p, t_echo, in, 20, out, 5), -EMSGSIZE);
+	cr_assert_eq(conc_pool_apply(p, t_echo, NULL, 0, out, sizeof(out)), 0);
+	finish(p);
+}
+
+Test(pool, bad_input)
+{
+	conc_pool *p = make(1);
+	conc_future *f;
+	int v = 1;
+	char buf[4];
+
+	cr_assert_eq(conc_pool_submit(p, NULL, &v, sizeof(v), &f), -EINVAL);
+	cr_assert_eq(conc_pool_submit(NULL, t_even, &v, sizeof(v), &f), -EINVAL);
+	cr_assert_eq(conc_pool_submit(p, t_even, &v, sizeof(v), NULL), -EINVAL);
+	cr_assert_eq(conc_pool_submit(p, t_even, NULL, 4, &f), -EINVAL);
+	cr_assert_eq(conc_pool_submit(p, t_echo, buf, 65 * 1024, &f), -EMSGSIZE);
+	cr_assert_eq(conc_pool_apply(p, NULL, &v, sizeof(v), buf, 4), -EINVAL);
+	cr_assert_eq(conc_future_wait(NULL, 0), -EINVAL);
+	cr_assert_eq(conc_future_status(NULL), -EINVAL);
+	cr_assert_eq(conc_future_result(NULL, buf, 4), -EINVAL);
+	cr_assert_eq(conc_future_release(NULL), -EINVAL);
+	cr_assert_eq(conc_pool_map(p, NULL, &v, 1, 4, buf, 4, 0), -EINVAL);
+	cr_assert_eq(conc_pool_map(p, t_even, &v, 1, 0, buf, 4, 0), -EINVAL);
+	cr_assert_eq(conc_pool_map(p, t_even, &v, 1, 4, buf, 65 * 1024, 0), -EMSGSIZE);
+	cr_assert_eq(conc_pool_imap_unordered(p, t_even, &v, 1, 4, 0, NULL), -EINVAL);
+	cr_assert_eq(conc_imap_next(NULL, NULL, buf, 4, 0), -EINVAL);
+	cr_assert_eq(conc_imap_release(NULL), -EINVAL);
+	cr_assert_eq(conc_pool_poll(NULL, 0), -EINVAL);
+	cr_assert_eq(conc_pool_close(NULL), -EINVAL);
+	cr_assert_eq(conc_pool_join(NULL), -EINVAL);
+	cr_assert_eq(conc_pool_join(p), -EINVAL, "join of an open pool");
+	cr_assert_eq(conc_pool_terminate(NULL), -EINVAL);
+	cr_assert_eq(conc_pool_destroy(NULL), -EINVAL);
+	finish(p);
+}
+
+Test(pool, submit_after_close_is_epipe)
+{
+	conc_pool *p = make(1);
+	conc_future *f;
+	conc_imap *it;
+	int v = 2, out;
+
+	cr_assert_eq(conc_pool_close(p), 0);
+	cr_assert_eq(conc_pool_close(p), 0);
+	cr_assert_eq(conc_pool_submit(p, t_even, &v, sizeof(v), &f), -EPIPE);
+	cr_assert_eq(conc_pool_apply(p, t_even, &v, sizeof(v), &out, 4), -EPIPE);
+	cr_assert_eq(conc_pool_map(p, t_even, &v, 1, 4, &out, 4, 0), -EPIPE);
+	cr_assert_eq(conc_pool_imap_unordered(p, t_even, &v, 1, 4, 0, &it), -EPIPE);
+	cr_assert_eq(conc_pool_join(p), 0);
+	cr_assert_eq(conc_pool_destroy(p), 0);
+}
+
+/* ---- crashes and timeouts ---- */
+
+Test(pool, segfaulting_task_fails_alone)
+{
+	conc_pool *p = make(2);
+	conc_future *f;
+	int st;
+
+	cr_assert_eq(conc_pool_submit(p, t_segv, NULL, 0, &f), 0);
+	cr_assert_eq(conc_future_wait(f, BOUND), 0);
+	st = conc_future_status(f);
+	cr_assert(CONC_FUTURE_IS_SIGNALED(st), "status %#x", st);
+	cr_assert_eq(CONC_FUTURE_TERMSIG(st), SIGSEGV);
+	cr_assert_eq(st, CONC_FUTURE_SIGNALED(SIGSEGV));
+	cr_assert_eq(conc_future_result(f, NULL, 0), -ECHILD);
+	conc_future_release(f);
+	cr_assert_eq(square_of(p, 9), 81, "the pool keeps working");
+	finish(p);
+}
+
+Test(pool, exiting_task_reports_exit_code)
+{
+	conc_pool *p = make(1);
+	conc_future *f;
+	int st;
+
+	cr_assert_eq(conc_pool_submit(p, t_exit, NULL, 0, &f), 0);
+	cr_assert_eq(conc_future_wait(f, BOUND), 0);
+	st = conc_future_status(f);
+	cr_assert(CONC_FUTURE_IS_EXITED(st), "status %#x", st);
+	cr_assert_eq(CONC_FUTURE_EXITCODE(st), 7);
+	cr_assert(!CONC_FUTURE_IS_SIGNALED(st));
+	cr_assert_eq(conc_future_result(f, NULL, 0), -ECHILD);
+	conc_future_release(f);
+	cr_assert_eq(square_of(p, 5), 25);
+	finish(p);
+}
+
+Test(pool, hanging_task_times_out)
+{
+	conc_pool_attr a = { .workers = 2, .task_timeout_ns = MS(200) };
+	conc_pool *p;
+	conc_future *f, *g;
+	int ms = 10;
+
+	cr_assert_eq(conc_pool_create(&p, &a), 0);
+	cr_assert_eq(conc_pool_submit(p, t_hang, NULL, 0, &f), 0);
+	cr_assert_eq(conc_pool_submit(p, t_sleep, &ms, sizeof(ms), &g), 0);
+	cr_assert_eq(conc_future_wait(f, BOUND), 0);
+	cr_assert_eq(conc_future_status(f), CONC_FUTURE_TIMEOUT);
+	cr_assert_eq(conc_future_result(f, NULL, 0), -ETIMEDOUT);
+	cr_assert_eq(conc_future_wait(g, BOUND), 0);
+	cr_assert_eq(conc_future_status(g), 0, "the other task completes");
+	conc_future_release(f);
+	conc_future_release(g);
+	cr_assert_eq(square_of(p, 7), 49, "the pool keeps working");
+	finish(p);
+}
+
+/* The pids of the workers, recorded by their initializer in shared memory. */
+struct pids {
+	uint32_t n;
+	pid_t pid[4096];
+};
+
+static int record_pid(void *arg)
+{
+	struct pids *s = arg;
+	uint32_t i = __atomic_fetch_add(&s->n, 1, __ATOMIC_RELAXED);
+
+	if (i < 4096)
+		s->pid[i] = getpid();
+	return 0;
+}
+
+struct killer {
+	struct pids *pids;
+	volatile int stop;
+	int kills;
+};
+
+/* SIGKILL a live worker now and then: through a pidfd opened on the pid,
+ * and only if that process is our child, so never a recycled pid. */
+static void *killer(void *arg)
+{
+	struct killer *k = arg;
+	unsigned seed = 12345;
+	char path[64], line[256];
+
+	while (!k->stop) {
+		uint32_t n = __atomic_load_n(&k->pids->n, __ATOMIC_RELAXED);
+		pid_t pid = n ? k->pids->pid[rand_r(&seed) % (n < 4096 ? n : 4096)] : 0;
+		int fd = pid ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
+		FILE *fp;
+
+		if (fd >= 0) {
+			snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+			if ((fp = fopen(path, "r"))) {
+				int ppid = 0;
+				char *c;
+
+				if (fgets(line, sizeof(line), fp) &&
+				    (c = strrchr(line, ')')) &&
+				    sscanf(c + 2, "%*c %d", &ppid) == 1 &&
+				    ppid == getpid() &&
+				    syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0) == 0)
+					__atomic_fetch_add(&k->kills, 1, __ATOMIC_RELAXED);
+				fclose(fp);
+			}
+			close(fd);
+		}
+		sleep_ns(MS(2) + rand_r(&seed) % MS(3));
+	}
+	return NULL;
+}
+
+static ssize_t t_work(const void *arg, size_t len, void *res, size_t cap)
+{
+	int64_t v;
+	volatile int spin;
+
+	(void)len, (void)cap;
+	memcpy(&v, arg, sizeof(v));
+	for (spin = 0; spin < 100000; spin++)
+		;
+	v = v * 3 + 1;
+	memcpy(res, &v, sizeof(v));
+	return sizeof(v);
+}
+
+static void count_cb(conc_future *f, void *arg)
+{
+	(void)f;
+	__atomic_fetch_add((int *)arg, 1, __ATOMIC_RELAXED);
+}
+
+Test(pool, random_sigkill_during_10000_tasks, .timeout = 120)
+{
+	enum { N = 10000 };
+	struct pids *pids = mmap(NULL, sizeof(*pids), PROT_READ | PROT_WRITE,
+				 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	conc_pool_attr a = { .workers = 4, .initializer = record_pid };
+	struct killer k = { 0 };
+	conc_future **f = calloc(N, sizeof(*f));
+	int *calls = calloc(N, sizeof(*calls));
+	int64_t v, out;
+	int i, ok = 0, killed = 0, st, guard;
+	conc_pool *p;
+	pthread_t th;
+
+	cr_assert(pids != MAP_FAILED && f && calls);
+	a.initarg = pids;
+	k.pids = pids;
+	cr_assert_eq(conc_pool_create(&p, &a), 0);
+	cr_assert_eq(pthread_create(&th, NULL, killer, &k), 0);
+	for (i = 0; i < N; i++) {
+		v = i;
+		cr_assert_eq(conc_pool_submit_cb(p, t_work, &v, sizeof(v), count_cb,
+						 count_cb, &calls[i], &f[i]), 0);
+		/* However the threads are scheduled, kills happen throughout:
+		 * one more every 500 submissions at least. */
+		for (guard = 0; i % 500 == 499 &&
+				__atomic_load_n(&k.kills, __ATOMIC_RELAXED) <= i / 500 &&
+				guard < 2000; guard++)
+			conc_pool_poll(p, MS(5));
+	}
+	for (i = 0; i < N; i++) {
+		cr_assert_eq(conc_future_wait(f[i], BOUND), 0, "task %d hangs", i);
+		cr_assert_eq(calls[i], 1, "task %d: %d callbacks", i, calls[i]);
+		st = conc_future_status(f[i]);
+		if (st == 0) {
+			cr_assert_eq(conc_future_result(f[i], &out, sizeof(out)),
+				     (ssize_t)sizeof(out));
+			cr_assert_eq(out, (int64_t)i * 3 + 1);
+			ok++;
+		} else {
+			cr_assert_eq(st, CONC_FUTURE_SIGNALED(SIGKILL),
+				     "task %d: status %#x", i, st);
+			cr_assert_eq(conc_future_result(f[i], &out, sizeof(out)),
+				     -ECHILD);
+			killed++;
+		}
+		conc_future_release(f[i]);
+	}
+	k.stop = 1;
+	pthread_join(th, NULL);
+	cr_assert_eq(ok + killed, N);
+	cr_assert_leq(killed, k.kills, "a failure per kill at most");
+	cr_assert_geq(k.kills, N / 500, "the killer killed");
+	cr_log_info("%d kills, %d tasks failed, %u workers started", k.kills,
+		    killed, pids->n);
+	/* Healthy: every task runs again. */
+	cr_assert_eq(square_of(p, 11), 121);
+	v = 0;
+	{
+		int64_t in[100], res[100];
+
+		for (i = 0; i < 100; i++)
+			in[i] = i;
+		cr_assert_eq(conc_pool_map(p, t_square, in, 100, 8, res, 8, 0), 0);
+		for (i = 0; i < 100; i++)
+			cr_assert_eq(res[i], (int64_t)i * i);
+	}
+	finish(p);
+	for (i = 0; i < N; i++)
+		cr_assert_eq(calls[i], 1, "task %d: %d callbacks", i, calls[i]);
+	free(calls);
+	free(f);
+	munmap(pids, sizeof(*pids));
+}
+
+Test(pool, idle_worker_killed_is_replaced_silently)
+{
+	struct pids *pids = mmap(NULL, sizeof(struct pids), PROT_READ | PROT_WRITE,
+				 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	conc_pool_attr a = { .workers = 2, .initializer = record_pid };
+	conc_pool *p;
+	int i, guard = 0;
+
+	cr_assert(pids != MAP_FAILED);
+	a.initarg = pids;
+	cr_assert_eq(conc_pool_create(&p, &a), 0);
+	while (__atomic_load_n(&pids->n, __ATOMIC_RELAXED) < 2 && guard++ < 2000)
+		sleep_ns(MS(5));
+	cr_assert_eq(kill(pids->pid[0], SIGKILL), 0);
+	cr_assert_eq(kill(pids->pid[1], SIGKILL), 0);
+	guard = 0;
+	while (__atomic_load_n(&pids->n, __ATOMIC_RELAXED) < 4 && guard++ < 400)
+		conc_pool_poll(p, MS(50));
+	cr_assert_eq(pids->n, 4, "both replaced");
+	for (i = 0; i < 20; i++)
+		cr_assert_eq(square_of(p, i), (int64_t)i * i);
+	finish(p);
+	munmap(pids, sizeof(struct pids));
+}
+
+static ssize_t t_hang_on_5(const void *arg, size_t len, void *res, size_t cap)
+{
+	int v;
+
+	memcpy(&v, arg, sizeof(v));
+	if (v == 5)
+		return t_hang(arg, len, res, cap);
+	return t_even(arg, len, res, cap);
+}
+
+Test(pool, map_item_timeout)
+{
+	conc_pool_attr a = { .workers = 2, .task_timeout_ns = MS(200) };
+	int in[12], out[12], i;
+	ssize_t lens[12];
+	conc_pool *p;
+
+	for (i = 0; i < 12; i++)
+		in[i] = 2 * i;
+	in[5] = 5;
+	cr_assert_eq(conc_pool_create(&p, &a), 0);
+	cr_assert_eq(conc_pool_map_status(p, t_hang_on_5, in, 12, 4, out, 4, 1,
+					  lens), 1);
+	for (i = 0; i < 12; i++) {
+		if (i == 5) {
+			cr_assert_eq(lens[i], -ETIMEDOUT);
+		} else {
+			cr_assert_eq(lens[i], 4, "item %d: %zd", i, lens[i]);
+			cr_assert_eq(out[i], 4 * i);
+		}
+	}
+	/* In a chunk: the items before the hanging one keep their results,
+	 * the hanging one and those after it fail with the timeout. */
+	cr_assert_eq(conc_pool_map_status(p, t_hang_on_5, in, 12, 4, out, 4, 12,
+					  lens), 7);
+	for (i = 0; i < 12; i++)
+		cr_assert_eq(lens[i], i < 5 ? 4 : -ETIMEDOUT, "item %d: %zd", i,
+			     lens[i]);
+	finish(p);
+}
+
+/* ---- callbacks ---- */
+
+struct counts {
+	int done[200], error[200];
+	pid_t tid;
+	int wrong_thread;
+};
+
+static void on_done(conc_future *f, void *arg)
+{
+	struct counts *c = arg;
+	int out = -1;
+
+	cr_assert_eq(conc_future_result(f, &out, sizeof(out)), 4);
+	c->done[out / 4]++;
+	if (syscall(SYS_gettid) != c->tid)
+		c->wrong_thread++;
+}
+
+static int cb_index[200];
+
+static void on_error(conc_future *f, void *arg)
+{
+	struct counts *c = arg;
+
+	cr_assert_eq(conc_future_status(f), -ENOENT);
+	c->error[0]++;
+	if (syscall(SYS_gettid) != c->tid)
+		c->wrong_thread++;
+}
+
+Test(pool, callbacks_run_exactly_once)
+{
+	conc_pool *p = make(3);
+	struct counts c = { .tid = (pid_t)syscall(SYS_gettid) };
+	conc_future *kept[20];
+	int i, total, nk = 0, guard = 0;
+
+	(void)cb_index;
+	for (i = 0; i < 200; i++) {
+		conc_future **fp = i % 10 == 0 ? &kept[nk++] : NULL;
+
+		cr_assert_eq(conc_pool_submit_cb(p, t_even, &i, sizeof(i), on_done,
+						 on_error, &c, fp), 0);
+	}
+	for (;;) {
+		total = c.error[0];
+		for (i = 0; i < 200; i++)
+			total += c.done[i];
+		if (total == 200 || guard++ > 2000)
+			break;
+		conc_pool_poll(p, MS(10));
+	}
+	cr_assert_eq(total, 200);
+	cr_assert_eq(c.error[0], 100);
+	for (i = 0; i < 200; i += 2)
+		cr_assert_eq(c.done[i / 2], 1, "item %d called back %d times",
+			     i, c.done[i / 2]);
+	cr_assert_eq(c.wrong_thread, 0, "callbacks in the polling thread");
+	for (i = 0; i < nk; i++) {
+		cr_assert_eq(conc_future_wait(kept[i], 0), 0);
+		conc_future_release(kept[i]);
+	}
+	finish(p);
+	for (i = 0; i < 100; i++)
+		cr_assert_eq(c.done[i], 1);
+	cr_assert_eq(c.error[0], 100, "no callback twice after join");
+}
+
+static int nested_ok;
+
+static void on_done_submit(conc_future *f, void *arg)
+{
+	conc_pool *p = arg;
+	int64_t v = 6, out = 0;
+
+	(void)f;
+	/* A callback may use the pool. */
+	if (conc_pool_apply(p, t_square, &v, sizeof(v), &out, sizeof(out)) == 8 &&
+	    out == 36)
+		nested_ok++;
+}
+
+Test(pool, callback_may_use_the_pool)
+{
+	conc_pool *p = make(2);
+	conc_future *f;
+	int64_t v = 2;
+
+	cr_assert_eq(conc_pool_submit_cb(p, t_square, &v, sizeof(v),
+					 on_done_submit, NULL, p, &f), 0);
+	cr_assert_eq(conc_future_wait(f, BOUND), 0);
+	cr_assert_eq(nested_ok, 1, "callback ran before the wait returned");
+	conc_future_release(f);
+	finish(p);
+}
+
+/* ---- terminate, close/join ---- */
+
+static int cancelled;
+
+static void on_cancel(conc_future *f, void *arg)
+{
+	(void)arg;
+	if (conc_future_status(f) == -ECANCELED)
+		cancelled++;
+}
+
+Test(pool, terminate_with_pending_work)
+{
+	conc_pool *p = make(2);
+	conc_future *f[8], *g;
+	int ms = 10000, i, v = 2;
+
+	for (i = 0; i < 8; i++)
+		cr_assert_eq(conc_pool_submit_cb(p, t_sleep, &ms, sizeof(ms), NULL,
+						 on_cancel, NULL, &f[i]), 0);
+	conc_future_wait(f[0], MS(50));
+	cr_assert_eq(conc_pool_terminate(p), 0);
+	cr_assert_eq(cancelled, 8, "error callbacks ran in terminate");
+	for (i = 0; i < 8; i++) {
+		cr_assert_eq(conc_future_wait(f[i], 0), 0);
+		int st = conc_future_status(f[i]);
+
+		cr_assert_eq(st, -ECANCELED, "future %d: status %d", i, st);
+		cr_assert_eq(conc_future_result(f[i], NULL, 0), -ECANCELED);
+	}
+	cr_assert_eq(conc_pool_terminate(p), 0);
+	cr_assert_eq(conc_pool_submit(p, t_even, &v, sizeof(v), &g), -EPIPE);
+	cr_assert_null(g, "no future on error");
+	cr_assert_eq(conc_pool_join(p), 0);
+	cr_assert_eq(conc_pool_destroy(p), 0);
+	/* Futures outlive the pool. */
+	for (i = 0; i < 8; i++) {
+		cr_assert_eq(conc_future_status(f[i]), -ECANCELED);
+		cr_assert_eq(conc_future_release(f[i]), 0);
+	}
+}
+
+Test(pool, close_then_join_runs_queued_work)
+{
+	conc_pool *p = make(2);
+	conc_future *f[30];
+	int i, out;
+
+	for (i = 0; i < 30; i++) {
+		int v = 2 * i;
+
+		cr_assert_eq(conc_pool_submit(p, t_even, &v, sizeof(v), &f[i]), 0);
+	}
+	cr_assert_eq(conc_pool_close(p), 0);
+	cr_assert_eq(conc_pool_join(p), 0);
+	for (i = 0; i < 30; i++) {
+		cr_assert_eq(conc_future_status(f[i]), 0);
+		cr_assert_eq(conc_future_result(f[i], &out, sizeof(out)), 4);
+		cr_assert_eq(out, 4 * i);
+		conc_future_release(f[i]);
+	}
+	cr_assert_eq(conc_pool_join(p), 0);
+	cr_assert_eq(conc_pool_destroy(p), 0);
+}
+
+Test(pool, join_does_not_fork_again_on_a_drained_queue)
+{
+	struct pids *pids = mmap(NULL, sizeof(struct pids), PROT_READ | PROT_WRITE,
+				 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	conc_pool_attr a = { .workers = 3, .initializer = record_pid };
+	conc_pool *p;
+	conc_future *f;
+	int ms = 300;
+
+	cr_assert(pids != MAP_FAILED);
+	a.initarg = pids;
+	cr_assert_eq(conc_pool_create(&p, &a), 0);
+	cr_assert_eq(conc_pool_submit(p, t_sleep, &ms, sizeof(ms), &f), 0);
+	cr_assert_eq(conc_pool_close(p), 0);
+	cr_assert_eq(conc_pool_join(p), 0);
+	cr_assert_eq(conc_future_status(f), 0);
+	cr_assert_eq(pids->n, 3, "%u workers started", pids->n);
+	conc_future_release(f);
+	cr_assert_eq(conc_pool_destroy(p), 0);
+	munmap(pids, sizeof(struct pids));
+}
+
+Test(pool, destroy_without_close)
+{
+	conc_pool *p = make(2);
+
+	cr_assert_eq(square_of(p, 3), 9);
+	cr_assert_eq(conc_pool_destroy(p), 0);
+}
+
+/* ---- workers ---- */
+
+Test(pool, max_tasks_per_worker)
+{
+	conc_pool_attr a = { .workers = 2, .max_tasks_per_worker = 3 };
+	conc_pool *p;
+	pid_t pids[60], out;
+	int i, j, same;
+
+	cr_assert_eq(conc_pool_create(&p, &a), 0);
+	for (i = 0; i < 60; i++) {
+		cr_assert_eq(conc_pool_apply(p, t_pid, NULL, 0, &out, sizeof(out)),
+			     (ssize_t)sizeof(out));
+		pids[i] = out;
+	}
+	for (i = 0; i < 60; i++) {
+		for (same = 0, j = 0; j < 60; j++)
+			same += pids[j] == pids[i];
+		cr_assert_leq(same, 3, "pid %d ran %d tasks", pids[i], same);
+	}
+	finish(p);
+}
+
+Test(pool, initializer_runs_in_each_worker)
+{
+	int magic = 4242, out = 0, i;
+	conc_pool_attr a = { .workers = 2, .initializer = initializer,
+			     .initarg = &magic, .max_tasks_per_worker = 2 };
+	conc_pool *p;
+
+	cr_assert_eq(conc_pool_create(&p, &a), 0);
+	for (i = 0; i < 10; i++) {
+		cr_assert_eq(conc_pool_apply(p, t_init, NULL, 0, &out, sizeof(out)), 4);
+		cr_assert_eq(out, 4242);
+	}
+	cr_assert_eq(init_value, 0, "not in the parent");
+	finish(p);
+}
+
+static int failing_init(void *arg)
+{
+	record_pid(arg);
+	return 3;
+}
+
+Test(pool, failing_initializer_is_retried_slowly)
+{
+	struct pids *pids = mmap(NULL, sizeof(struct pids), PROT_READ | PROT_WRITE,
+				 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	conc_pool_attr a = { .workers = 1, .initializer = failing_init };
+	conc_future *f;
+	conc_pool *p;
+	int v = 2;
+
+	cr_assert(pids != MAP_FAILED);
+	a.initarg = pids;
+	cr_assert_eq(conc_pool_create(&p, &a), 0);
+	cr_assert_eq(conc_pool_submit(p, t_even, &v, sizeof(v), &f), 0);
+	cr_assert_eq(conc_future_wait(f, MS(2000)), -ETIMEDOUT);
+	cr_assert_geq(pids->n, 2, "retried");
+	cr_assert_leq(pids->n, 60, "%u forks in 2 s: a fork loop", pids->n);
+	cr_assert_eq(conc_pool_terminate(p), 0);
+	cr_assert_eq(conc_future_status(f), -ECANCELED);
+	conc_future_release(f);
+	cr_assert_eq(conc_pool_destroy(p), 0);
+	munmap(pids, sizeof(struct pids));
+}
+
+Test(pool, workers_are_not_left_behind)
+{
+	conc_pool *p = make(3);
+	pid_t pid;
+
+	cr_assert_eq(conc_pool_apply(p, t_pid, NULL, 0, &pid, sizeof(pid)), 4);
+	cr_assert_neq(pid, getpid());
+	finish(p);
+	cr_assert_eq(kill(pid, 0), -1, "worker %d still exists", pid);
+}
+
+/* ---- map, imap, poll ---- */
+
+Test(pool, map_in_order)
+{
+	conc_pool *p = make(3);
+	int64_t in[1000], out[1000];
+	size_t chunks[] = { 0, 1, 7, 1000 };
+	unsigned c;
+	int i;
+
+	for (i = 0; i < 1000; i++)
+		in[i] = i;
+	for (c = 0; c < 4; c++) {
+		memset(out, 0, sizeof(out));
+		cr_assert_eq(conc_pool_map(p, t_square, in, 1000, 8, out, 8, chunks[c]), 0);
+		for (i = 0; i < 1000; i++)
+			cr_assert_eq(out[i], (int64_t)i * i, "chunk %zu item %d",
+				     chunks[c], i);
+	}
+	cr_assert_eq(conc_pool_map(p, t_square, in, 0, 8, out, 8, 0), 0);
+	finish(p);
+}
+
+Test(pool, map_status_per_item)
+{
+	conc_pool *p = make(2);
+	int in[100], out[100];
+	ssize_t lens[100];
+	int i;
+
+	for (i = 0; i < 100; i++)
+		in[i] = i;
+	cr_assert_eq(conc_pool_map_status(p, t_even, in, 100, 4, out, 4, 3, lens), 50);
+	for (i = 0; i < 100; i++) {
+		if (i & 1) {
+			cr_assert_eq(lens[i], -ENOENT);
+		} else {
+			cr_assert_eq(lens[i], 4);
+			cr_assert_eq(out[i], 2 * i);
+		}
+	}
+	cr_assert_eq(conc_pool_map(p, t_even, in, 100, 4, out, 4, 0), 50);
+	finish(p);
+}
+
+Test(pool, map_with_a_crashing_item)
+{
+	conc_pool *p = make(2);
+	int64_t in[10], out[10];
+	ssize_t lens[10];
+	int i;
+
+	for (i = 0; i < 10; i++)
+		in[i] = i;
+	/* chunk 1: only the item whose worker died fails */
+	cr_assert_eq(conc_pool_map_status(p, t_segv, in, 1, 8, out, 8, 1, lens), 1);
+	cr_assert_eq(lens[0], -ECHILD);
+	cr_assert_eq(conc_pool_map_status(p, t_square, in, 10, 8, out, 8, 1, lens), 0);
+	finish(p);
+}
+
+Test(pool, imap_unordered_every_item_once)
+{
+	conc_pool *p = make(3);
+	int64_t in[500], out;
+	int seen[500] = { 0 };
+	conc_imap *it;
+	size_t idx;
+	ssize_t r;
+	int i, n = 0;
+
+	for (i = 0; i < 500; i++)
+		in[i] = i;
+	cr_assert_eq(conc_pool_imap_unordered(p, t_square, in, 500, 8, 0, &it), 0);
+	memset(in, 0, sizeof(in));	/* the arguments were copied */
+	while ((r = conc_imap_next(it, &idx, &out, sizeof(out), BOUND)) != -EPIPE) {
+		cr_assert_eq(r, 8, "next: %zd", r);
+		cr_assert_lt(idx, 500);
+		cr_assert_eq(out, (int64_t)idx * (int64_t)idx);
+		seen[idx]++;
+		cr_assert_leq(++n, 500);
+	}
+	cr_assert_eq(n, 500);
+	for (i = 0; i < 500; i++)
+		cr_assert_eq(seen[i], 1);
+	cr_assert_eq(conc_imap_next(it, &idx, &out, sizeof(out), 0), -EPIPE);
+	cr_assert_eq(conc_imap_release(it), 0);
+	finish(p);
+}
+
+Test(pool, imap_errors_timeout_and_early_release)
+{
+	conc_pool *p = make(2);
+	int in[20], out, ms = 300;
+	conc_imap *it;
+	size_t idx;
+	int i, fails = 0;
+	ssize_t r;
+
+	for (i = 0; i < 20; i++)
+		in[i] = i;
+	cr_assert_eq(conc_pool_imap_unordered(p, t_even, in, 20, 4, 1, &it), 0);
+	for (i = 0; i < 20; i++) {
+		r = conc_imap_next(it, &idx, &out, sizeof(out), BOUND);
+		if (idx & 1) {
+			cr_assert_eq(r, -ENOENT);
+			fails++;
+		} else
+			cr_assert_eq(r, 4);
+	}
+	cr_assert_eq(fails, 10);
+	cr_assert_eq(conc_imap_next(it, &idx, &out, sizeof(out), 0), -EPIPE);
+	conc_imap_release(it);
+
+	cr_assert_eq(conc_pool_imap_unordered(p, t_sleep, &ms, 1, 4, 1, &it), 0);
+	cr_assert_eq(conc_imap_next(it, &idx, &out, sizeof(out), MS(10)), -ETIMEDOUT);
+	cr_assert_eq(conc_imap_release(it), 0, "released with an item running");
+	finish(p);
+}
+
+Test(pool, imap_items_not_submitted_before_close_are_cancelled)
+{
+	conc_pool *p = make(1);
+	int in[64] = { 0 }, out, n = 0, cancelled_items = 0, ok = 0;
+	conc_imap *it;
+	size_t idx;
+	ssize_t r;
+
+	/* 64 items, 4 slots: most wait in the iterator, unsubmitted. */
+	cr_assert_eq(conc_pool_imap_unordered(p, t_even, in, 64, 4, 1, &it), 0);
+	cr_assert_eq(conc_imap_next(it, &idx, &out, sizeof(out), BOUND), 4);
+	n++, ok++;
+	cr_assert_eq(conc_pool_close(p), 0);
+	while ((r = conc_imap_next(it, &idx, &out, sizeof(out), BOUND)) != -EPIPE) {
+		cr_assert(r == 4 || r == -ECANCELED, "next: %zd", r);
+		if (r == 4)
+			ok++;
+		else
+			cancelled_items++;
+		cr_assert_leq(++n, 64);
+	}
+	cr_assert_eq(n, 64);
+	cr_assert_gt(cancelled_items, 0);
+	cr_assert_eq(conc_imap_release(it), 0);
+	cr_assert_eq(conc_pool_join(p), 0);
+	cr_assert_eq(conc_pool_destroy(p), 0);
+}
+
+Test(pool, poll_runs_callbacks_and_times_out)
+{
+	conc_pool *p = make(1);
+	struct counts c = { .tid = (pid_t)syscall(SYS_gettid) };
+	int v = 4, guard = 0;
+
+	cr_assert_eq(conc_pool_poll(p, 0), -ETIMEDOUT);
+	cr_assert_eq(conc_pool_submit_cb(p, t_even, &v, sizeof(v), on_done, NULL,
+					 &c, NULL), 0);
+	while (!c.done[2] && guard++ < 1000)
+		conc_pool_poll(p, MS(20));
+	cr_assert_eq(c.done[2], 1);
+	finish(p);
+}
+
+/* Several threads share one pool. */
+static void *thread_user(void *arg)
+{
+	conc_pool *p = arg;
+	int64_t v, out;
+	int i;
+
+	for (i = 0; i < 200; i++) {
+		v = i;
+		if (conc_pool_apply(p, t_square, &v, sizeof(v), &out, sizeof(out)) != 8 ||
+		    out != v * v)
+			return (void *)1;
+	}
+	return NULL;
+}
+
+Test(pool, shared_by_threads)
+{
+	conc_pool *p = make(2);
+	pthread_t th[4];
+	void *ret;
+	int i;
+
+	for (i = 0; i < 4; i++)
+		cr_assert_eq(pthread_create(&th[i], NULL, thread_user, p), 0);
+	for (i = 0; i < 4; i++) {
+		pthread_join(th[i], &ret);
+		cr_assert_null(ret);
+	}
+	finish(p);
+}
+
+/* Several threads share one pool while its workers are killed at random:
+ * each apply ends, with the right result or -ECHILD. */
+struct churn {
+	conc_pool *p;
+	int ok, failed, wrong;
+};
+
+static void *churn_user(void *arg)
+{
+	struct churn *c = arg;
+	int64_t v, out;
+	ssize_t r;
+	int i;
+
+	for (i = 0; i < 500; i++) {
+		v = i;
+		r = conc_pool_apply(c->p, t_work, &v, sizeof(v), &out, sizeof(out));
+		if (r == 8 && out == v * 3 + 1)
+			c->ok++;
+		else if (r == -ECHILD)
+			c->failed++;
+		else
+			c->wrong++;
+	}
+	return NULL;
+}
+
+Test(pool, shared_by_threads_while_workers_die, .timeout = 120)
+{
+	struct pids *pids = mmap(NULL, sizeof(struct pids), PROT_READ | PROT_WRITE,
+				 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	conc_pool_attr a = { .workers = 3, .initializer = record_pid };
+	struct killer k = { 0 };
+	struct churn c[4] = { { 0 } };
+	pthread_t th[4], kt;
+	conc_pool *p;
+	int i, failed = 0;
+
+	cr_assert(pids != MAP_FAILED);
+	a.initarg = pids;
+	k.pids = pids;
+	cr_assert_eq(conc_pool_create(&p, &a), 0);
+	cr_assert_eq(pthread_create(&kt, NULL, killer, &k), 0);
+	for (i = 0; i < 4; i++) {
+		c[i].p = p;
+		cr_assert_eq(pthread_create(&th[i], NULL, churn_user, &c[i]), 0);
+	}
+	for (i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		cr_assert_eq(c[i].wrong, 0);
+		cr_assert_eq(c[i].ok + c[i].failed, 500);
+		failed += c[i].failed;
+	}
+	k.stop = 1;
+	pthread_join(kt, NULL);
+	cr_log_info("threads: %d kills, %d tasks failed", k.kills, failed);
+	cr_assert_eq(square_of(p, 4), 16, "healthy");
+	finish(p);
+	munmap(pids, sizeof(struct pids));
+}
+
+/* pid runs (exists and is not a zombie waiting for its new parent). */
+static int running(pid_t pid)
+{
+	char path[64], line[256], *c;
+	FILE *fp;
+	int r = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (!(fp = fopen(path, "r")))
+		return 0;
+	if (fgets(line, sizeof(line), fp) && (c = strrchr(line, ')')))
+		r = c[2] != 'Z' && c[2] != 'X';
+	fclose(fp);
+	return r;
+}
+
+/* No orphans: the parent SIGKILLed, its workers die too. */
+Test(pool, workers_die_with_the_parent)
+{
+	struct pids *pids = mmap(NULL, sizeof(struct pids), PROT_READ | PROT_WRITE,
+				 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	int st, guard = 0, alive;
+	uint32_t i;
+	pid_t child;
+
+	cr_assert(pids != MAP_FAILED);
+	child = fork();
+	cr_assert_geq(child, 0);
+	if (child == 0) {
+		conc_pool_attr a = { .workers = 3, .initializer = record_pid,
+				     .initarg = pids };
+		conc_pool *p;
+
+		if (conc_pool_create(&p, &a) < 0)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	while (__atomic_load_n(&pids->n, __ATOMIC_RELAXED) < 3 && guard++ < 2000)
+		sleep_ns(MS(5));
+	cr_assert_eq(pids->n, 3);
+	kill(child, SIGKILL);
+	waitpid(child, &st, 0);
+	for (guard = 0; guard < 1000; guard++) {
+		for (alive = 0, i = 0; i < 3; i++)
+			alive += running(pids->pid[i]);
+		if (!alive)
+			break;
+		sleep_ns(MS(10));
+	}
+	cr_assert_eq(alive, 0, "workers outlived their parent");
+	munmap(pids, sizeof(struct pids));
+}
