@@ -196,8 +196,10 @@ ssize_t conc_imap_next(conc_imap *it, size_t *index, void *buf, size_t cap,
 int conc_imap_release(conc_imap *it);
 
 /* Supervise now, waiting at most timeout_ns for something to happen (a
- * task finished, a worker died): runs due callbacks. 0 or -ETIMEDOUT
- * (nothing happened), -EINVAL. */
+ * task finished, a worker died): runs due callbacks. Returns 0 after a
+ * round of supervision (with a task timeout set, a round may also end at
+ * a task's deadline with nothing to report), -ETIMEDOUT when the timeout
+ * passed with nothing to do, -EINVAL. Call it in a loop. */
 int conc_pool_poll(conc_pool *p, int64_t timeout_ns);
 
 /* No more submissions (-EPIPE); queued tasks still run. Idempotent. 0 or
