@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include "arena.h"
 #include "sys/sys.h"
-#include "sync/wait.h"
+#include "wait/wait.h"
 
 #define ATTACH_WAIT_NS 1000000000LL
 

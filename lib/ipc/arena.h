@@ -34,7 +34,7 @@
 #include <stdint.h>
 #include <conc/map.h>
 #include <conc/mutex.h>
-#include "sync/wait.h"	/* __CONC_HIDDEN */
+#include "wait/wait.h"	/* __CONC_HIDDEN */
 
 #define ARENA_JMAX	64		/* journal entries; the most a call needs is
 					 * 42 (list.c, an append that grows) */

@@ -31,7 +31,7 @@
 #include <conc/mutex.h>
 #include "sys/sys.h"
 #include "sys/io.h"
-#include "sync/wait.h"
+#include "wait/wait.h"
 
 #define HDR		8u
 #define VERSION		1u

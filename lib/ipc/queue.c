@@ -34,7 +34,7 @@
 #include <conc/shm.h>
 #include "sys/sys.h"
 #include "sync/robust.h"
-#include "sync/wait.h"
+#include "wait/wait.h"
 #include "sys/self.h"
 
 #define DEFAULT_CAPACITY 64

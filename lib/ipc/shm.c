@@ -12,7 +12,7 @@
 #include <sys/mman.h>
 #include <conc/shm.h>
 #include "sys/sys.h"
-#include "sync/wait.h"
+#include "wait/wait.h"
 
 #define MAGIC		0x434f4e43u	/* "CONC" */
 #define VERSION		1u

@@ -21,7 +21,7 @@
 #include <conc/queue.h>
 #include <conc/shm.h>
 #include <conc/pool.h>
-#include "sync/wait.h"
+#include "wait/wait.h"
 
 #define SLOT_FREE	0u
 #define SLOT_QUEUED	1u

@@ -5,7 +5,7 @@
  */
 #include <errno.h>
 #include <conc/barrier.h>
-#include "wait.h"
+#include "wait/wait.h"
 
 int conc_barrier_init(conc_barrier *b, unsigned n, unsigned flags)
 {

@@ -6,7 +6,7 @@
  */
 #include <errno.h>
 #include <conc/event.h>
-#include "wait.h"
+#include "wait/wait.h"
 
 #define E_SET	1u
 #define E_WAIT	2u

@@ -4,7 +4,7 @@
  */
 #include <errno.h>
 #include <conc/once.h>
-#include "wait.h"
+#include "wait/wait.h"
 
 enum { NEW, RUNNING, RUNNING_WAITED, DONE };
 

@@ -17,7 +17,7 @@
 #define CONC_SYNC_ROBUST_H
 
 #include <conc/mutex.h>
-#include "wait.h"
+#include "wait/wait.h"
 
 struct robust_list_head;
 

@@ -7,7 +7,7 @@
  */
 #include <errno.h>
 #include <conc/rwlock.h>
-#include "wait.h"
+#include "wait/wait.h"
 
 #define RW_WRITER	0x80000000u
 #define RW_RSLEEP	0x40000000u

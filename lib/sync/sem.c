@@ -6,7 +6,7 @@
  */
 #include <errno.h>
 #include <conc/sem.h>
-#include "wait.h"
+#include "wait/wait.h"
 
 int conc_sem_init(conc_sem *s, unsigned value, unsigned flags)
 {

@@ -16,6 +16,9 @@ struct __conc_self {
 	pid_t tid;
 	pid_t pid;
 	void *robust;		/* robust-list head in use, or NULL (sync) */
+	/* Kept across fork, not refreshed: */
+	uint32_t ctx;		/* running execution context (wait/wait.h) */
+	struct __conc_waiter *waiter;	/* the loop's hook, or NULL */
 };
 
 extern __thread struct __conc_self __conc_self_tls

@@ -46,6 +46,28 @@ static inline int64_t sys_now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* The one place a deadline becomes a timespec: absolute for the calls that
+ * take one (FUTEX_WAIT_BITSET), or what is left of it, never negative, for
+ * those that take a relative time (ppoll). NULL for no deadline. */
+static inline struct timespec *sys_ts_abs(conc_deadline d, struct timespec *ts)
+{
+	if (d < 0)
+		return NULL;
+	ts->tv_sec = d / 1000000000;
+	ts->tv_nsec = d % 1000000000;
+	return ts;
+}
+
+static inline struct timespec *sys_ts_left(conc_deadline d, struct timespec *ts)
+{
+	int64_t left;
+
+	if (d < 0)
+		return NULL;
+	left = d - sys_now_ns();
+	return sys_ts_abs(left > 0 ? left : 0, ts);
+}
+
 static inline long sys_futex(uint32_t *uaddr, int op, uint32_t val,
 			     const void *timeout_or_val2, uint32_t *uaddr2,
 			     uint32_t val3)
@@ -63,15 +85,11 @@ static inline long sys_futex(uint32_t *uaddr, int op, uint32_t val,
 static inline int sys_futex_wait(const uint32_t *uaddr, uint32_t expected,
 				 conc_deadline deadline, int private_flag)
 {
-	struct timespec ts, *tp = NULL;
+	struct timespec ts;
 
-	if (deadline >= 0) {
-		ts.tv_sec = deadline / 1000000000;
-		ts.tv_nsec = deadline % 1000000000;
-		tp = &ts;
-	}
 	return (int)sys_futex((uint32_t *)uaddr,
-			      FUTEX_WAIT_BITSET | private_flag, expected, tp,
+			      FUTEX_WAIT_BITSET | private_flag, expected,
+			      sys_ts_abs(deadline, &ts),
 			      NULL, FUTEX_BITSET_MATCH_ANY);
 }
 

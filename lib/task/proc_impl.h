@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <conc/mutex.h>
 #include <conc/proc.h>
-#include "sync/wait.h"
+#include "wait/wait.h"
 
 struct conc_proc {
 	conc_mutex lock;	/* serialises reaping: one waitid, one status */

@@ -10,7 +10,7 @@
 #include <sys/prctl.h>
 #include "sys/sys.h"
 #include "sys/self.h"
-#include "sync/wait.h"
+#include "wait/wait.h"
 #include "thread.h"
 
 #define DEFAULT_STACK	(8u << 20)

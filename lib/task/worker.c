@@ -16,7 +16,7 @@
 #include <conc/mutex.h>
 #include "sys/sys.h"
 #include "sys/self.h"
-#include "sync/wait.h"
+#include "wait/wait.h"
 #include "thread.h"
 
 #define MAX_IDLE	16

@@ -1,0 +1,43 @@
+#include <errno.h>
+#include "wait/wait.h"
+
+__thread uint32_t __conc_spin_budget
+	__attribute__((tls_model("initial-exec")));
+
+int __conc_wait(const uint32_t *word, uint32_t expected,
+		conc_deadline deadline, unsigned flags)
+{
+	struct __conc_waiter *w = __conc_self_tls.waiter;
+	int r = -ENOSYS;
+
+	if (w)
+		r = w->futex(w, word, expected, deadline, flags);
+	if (r == -ENOSYS)
+		r = sys_futex_wait(word, expected, deadline,
+				   __conc_futex_private(flags));
+	return r == -ETIMEDOUT ? r : 0;
+}
+
+void __conc_wake(uint32_t *word, int n, unsigned flags)
+{
+	sys_futex_wake(word, n, __conc_futex_private(flags));
+}
+
+void __conc_wake_op(uint32_t *word1, int n1, uint32_t *word2, int n2,
+		    uint32_t op, unsigned flags)
+{
+	sys_futex(word1, FUTEX_WAKE_OP | __conc_futex_private(flags),
+		  (uint32_t)n1, (void *)(long)n2, word2, op);
+}
+
+int __conc_requeue(uint32_t *from, int nwake, int nmove, uint32_t *to,
+		   uint32_t cmp, unsigned flags)
+{
+	return sys_futex_cmp_requeue(from, nwake, nmove, to, cmp,
+				     __conc_futex_private(flags));
+}
+
+void __conc_ctx_switch(uint32_t ctx)
+{
+	__conc_self()->ctx = ctx;
+}

@@ -1,0 +1,61 @@
+/*
+ * The adaptive spin, in one place. A waiter spins a short, bounded while
+ * for *word to stop being `busy` before it sleeps: a cross-CPU wake-up
+ * costs tens of microseconds on small VMs, a lock hold time or a peer's
+ * answer is often far less. The bound adapts per thread: it doubles when a
+ * spin pays off and halves when it does not (the peer was not running: it
+ * shares our CPU), down to a few iterations. Never spins on one CPU.
+ */
+#ifndef CONC_WAIT_SPIN_H
+#define CONC_WAIT_SPIN_H
+
+#include <stdint.h>
+#include "sys/sys.h"
+#include "sys/self.h"
+
+#define __CONC_SPIN_MAX 4096
+#define __CONC_SPIN_MIN 8
+#define __CONC_SPIN_LOCK 256
+extern __thread uint32_t __conc_spin_budget
+	__attribute__((tls_model("initial-exec")));
+
+/* Returns the last value read. */
+static inline uint32_t __conc_spin_while_max(const uint32_t *word,
+					      uint32_t busy, uint32_t max)
+{
+	uint32_t v = __atomic_load_n(word, __ATOMIC_RELAXED);
+	uint32_t limit, i, k, gap;
+
+	if (v != busy || __conc_ncpu() == 1)
+		return v;
+	limit = __conc_spin_budget ? __conc_spin_budget : __CONC_SPIN_MAX;
+	if (limit > max)
+		limit = max;
+	/* Waiting for a lock, look at the word less and less often: each
+	 * look takes its cache line away from the owner, who is about to
+	 * write it again. Waiting for a hand-over, look at once. */
+	for (i = 0, gap = 1; v == busy && i < limit; i += gap) {
+		for (k = 0; k < gap; k++)
+			sys_cpu_relax();
+		if (gap < 16 && max <= __CONC_SPIN_LOCK)
+			gap *= 2;
+		v = __atomic_load_n(word, __ATOMIC_RELAXED);
+	}
+	if (v != busy)
+		__conc_spin_budget = limit * 2 > __CONC_SPIN_MAX ? __CONC_SPIN_MAX
+								 : limit * 2;
+	else
+		__conc_spin_budget = limit / 2 < __CONC_SPIN_MIN ? __CONC_SPIN_MIN
+								 : limit / 2;
+	return v;
+}
+
+/* Locks: a holder that is not done within a few microseconds is unlikely
+ * to be soon. Hand-overs between threads (a job, its result) may cover a
+ * wake-up elsewhere, and use the whole budget. */
+static inline uint32_t __conc_spin_while(const uint32_t *word, uint32_t busy)
+{
+	return __conc_spin_while_max(word, busy, __CONC_SPIN_LOCK);
+}
+
+#endif
