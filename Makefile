@@ -35,7 +35,8 @@ BENCH_HDR := $(wildcard bench/*.h)
 
 LIB := lib/libconc.a
 
-.PHONY: all lib tests examples check test asan-test examples-run man-lint \
+.PHONY: all lib tests examples check test asan-test examples-run man-lint man-examples \
+	wait-point-check \
 	no-pthread demo demo-run check-run tsan-test bench deps install uninstall clean help
 
 all: $(LIB) $(BINS)
@@ -135,6 +136,15 @@ man-lint:
 	@out=$$(mandoc -Tlint -Wwarning $(MANPAGES) 2>&1); \
 	if [ -n "$$out" ]; then echo "$$out"; exit 1; fi; echo "man pages lint clean ($(words $(MANPAGES)) pages)"
 
+# The program in every page's EXAMPLES, built as a reader would (only
+# <conc.h>, warnings as errors) and run under a timeout; names the page.
+man-examples: $(LIB)
+	@CC="$(CC)" LIBS="$(URING_LIBS)" O="$(O)" sh tests/man-examples.sh
+
+# Nothing outside lib/wait/ and lib/sys/ blocks on its own (lib/wait/wait.h).
+wait-point-check:
+	@sh tests/check-wait-point.sh
+
 no-pthread: all
 	@hits=$$(for f in $(LIB) $(BINS); do nm -u $$f 2>/dev/null; done | grep -Eo '\bpthread_[A-Za-z_]+' | sort -u); \
 	if [ -n "$$hits" ]; then echo "pthread symbols referenced: $$hits"; exit 1; fi; echo "no pthread_* symbols in libconc.a and bin/"
@@ -143,7 +153,7 @@ no-pthread: all
 check: deps
 	@$(MAKE) --no-print-directory check-run
 
-check-run: all no-pthread man-lint test examples-run asan-test tsan-test
+check-run: all no-pthread man-lint man-examples test examples-run asan-test tsan-test
 	@echo "make check: all passed"
 
 demo: deps
@@ -187,7 +197,9 @@ clean:
 help:
 	@echo "make            build lib/libconc.a and bin/*"
 	@echo "make demo       build and run the examples as a guided tour"
-	@echo "make check      every test, the examples, ASan+UBSan, TSan, man lint, no-pthread check"
+	@echo "make check      every test, the examples, ASan+UBSan, TSan, man lint and man page examples, no-pthread check"
+	@echo "make man-examples    compile and run the EXAMPLES program of every man page"
+	@echo "make wait-point-check  no blocking call outside lib/wait/ and lib/sys/"
 	@echo "make bench      benchmarks against glibc, pipes, eventfd (ratios)"
 	@echo "make install    PREFIX=$(PREFIX) DESTDIR=; make uninstall; make clean"
 
