@@ -947,6 +947,38 @@ Test(join, a_child_reaped_elsewhere_is_echild)
 	conc_proc_release(p);
 }
 
+/* No fd left for the pidfd: the child is killed and reaped, not left. */
+static void start_without_fds(void)
+{
+	struct rlimit rl = { 32, 32 };
+	conc_proc *p;
+	int r;
+
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		_exit(10);
+	while (dup(0) >= 0)
+		;
+	if (errno != EMFILE)
+		_exit(11);
+	r = conc_proc_start(&p, sleep_long, NULL, NULL);
+	if (r != -EMFILE)
+		_exit(12);
+	if (waitid(P_ALL, 0, &(siginfo_t){ 0 }, WEXITED | WNOHANG) != -1 ||
+	    errno != ECHILD)
+		_exit(13);
+	_exit(0);
+}
+
+Test(join, start_without_a_pidfd_leaves_no_child)
+{
+	pid_t pid = fork();
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0)
+		start_without_fds();
+	cr_assert(exited_with(wait_child(pid, BOUND_MS), 0));
+}
+
 /* ---- daemon children and the parent's exit ---- */
 
 /* The intermediate: starts a daemon child (function), a spawned daemon

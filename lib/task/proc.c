@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <sys/prctl.h>
-#include <sys/wait.h>
 #include "sys/fork.h"
 #include "proc_impl.h"
 
@@ -33,7 +32,6 @@ int conc_proc_start(conc_proc **pp, int (*fn)(void *), void *arg,
 		    const conc_proc_attr *attr)
 {
 	static const conc_proc_attr none;
-	siginfo_t si;
 	conc_proc *p;
 	pid_t parent, pid;
 	int r;
@@ -62,8 +60,7 @@ int conc_proc_start(conc_proc **pp, int (*fn)(void *), void *arg,
 		r = p->pidfd;
 		p->pidfd = -1;
 		sys_kill(pid, SIGKILL);
-		while (sys_waitid(P_PID, (id_t)pid, &si, WEXITED, NULL) == -EINTR)
-			;
+		__conc_proc_reap_ending(pid, -1);
 		__conc_proc_free(p);
 		return r;
 	}

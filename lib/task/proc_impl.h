@@ -7,6 +7,8 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <conc/mutex.h>
 #include <conc/proc.h>
 #include "wait/wait.h"
@@ -36,6 +38,15 @@ int __conc_proc_prepare(void) __CONC_HIDDEN;
 /* Add p to / remove p from the handles joined (or killed) at exit. */
 void __conc_proc_track(conc_proc *p) __CONC_HIDDEN;
 void __conc_proc_untrack(conc_proc *p) __CONC_HIDDEN;
+
+/* Reap the child (idtype, id) if it has ended, never waiting: 1 (*si
+ * filled in), 0 while it runs, or -errno (-ECHILD: not ours, or reaped). */
+int __conc_proc_reap(idtype_t idtype, id_t id, siginfo_t *si) __CONC_HIDDEN;
+
+/* Wait, without limit, for a child that is ending (killed, or past its
+ * last instruction) and reap it; its status is dropped. pidfd < 0: by pid
+ * alone. */
+void __conc_proc_reap_ending(pid_t pid, int pidfd) __CONC_HIDDEN;
 
 /* The PATH candidates for a program, NULL-terminated, in one block to
  * free(): path itself if it holds a '/', else each PATH directory joined

@@ -1,10 +1,9 @@
 /*
- * Join and kill through the pidfd. Waiting is ppoll on the pidfd (readable
- * once the child has exited), reaping is waitid(P_PIDFD, WNOHANG), so a
- * timeout never reaps and the child stays joinable.
+ * Join and kill through the pidfd. Waiting is the wait point's pidfd wait
+ * (readable once the child has exited), reaping is waitid(P_PIDFD,
+ * WNOHANG), so a timeout never reaps and the child stays joinable.
  */
 #include <errno.h>
-#include <poll.h>
 #include <sys/wait.h>
 #include "proc_impl.h"
 
@@ -34,10 +33,8 @@ static int reap(conc_proc *p)
 		return 1;
 	conc_mutex_lock(&p->lock);
 	if (!p->joined) {
-		si.si_pid = 0;
-		r = sys_waitid(P_PIDFD, (id_t)p->pidfd, &si, WEXITED | WNOHANG,
-			       NULL);
-		if (r == 0 && si.si_pid != 0) {
+		r = __conc_proc_reap(P_PIDFD, (id_t)p->pidfd, &si);
+		if (r > 0) {
 			p->status = wait_status(&si);
 			__atomic_store_n(&p->joined, 1, __ATOMIC_RELEASE);
 		}
@@ -45,27 +42,7 @@ static int reap(conc_proc *p)
 	if (p->joined)
 		r = 1;
 	conc_mutex_unlock(&p->lock);
-	return r == -EINTR ? 0 : r;
-}
-
-/* Sleep until the pidfd is readable or the deadline; EINTR is a wake-up. */
-static int wait_exit(int pidfd, conc_deadline dl)
-{
-	struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
-	struct timespec ts, *tp = NULL;
-	int64_t left;
-	int r;
-
-	if (dl >= 0) {
-		left = dl - sys_now_ns();
-		if (left < 0)
-			left = 0;
-		ts.tv_sec = left / 1000000000;
-		ts.tv_nsec = left % 1000000000;
-		tp = &ts;
-	}
-	r = sys_ppoll(&pfd, 1, tp);
-	return r == -EINTR ? 0 : r;
+	return r;
 }
 
 int conc_proc_join(conc_proc *p, int *status, int64_t timeout_ns)
@@ -76,12 +53,11 @@ int conc_proc_join(conc_proc *p, int *status, int64_t timeout_ns)
 	if (!p)
 		return -EINVAL;
 	dl = __conc_deadline(timeout_ns);
-	while ((r = reap(p)) == 0) {
-		if (__conc_expired(dl))
-			return -ETIMEDOUT;
-		if ((r = wait_exit(p->pidfd, dl)) < 0)
+	/* A wait that returns 0 (a signal) or > 0 (exited) only means: look
+	 * again; -ETIMEDOUT comes from the wait once dl has passed. */
+	while ((r = reap(p)) == 0)
+		if ((r = __conc_wait_pidfd(p->pidfd, dl)) < 0)
 			return r;
-	}
 	if (r < 0)
 		return r;
 	if (status)

@@ -72,7 +72,6 @@ static void close_fd(int *fd)
 static long run(struct spawn_ctx *c, int *pidfd)
 {
 	sigset_t all, old;
-	siginfo_t si;
 	void *stack;
 	long pid;
 	int err;
@@ -91,15 +90,15 @@ static long run(struct spawn_ctx *c, int *pidfd)
 	/* The vfork is over: the child has exec'd or exited, so what it
 	 * stored in c->err is visible here. */
 	err = __atomic_load_n(&c->err, __ATOMIC_RELAXED);
+	sys_sigprocmask(SIG_SETMASK, &old, NULL);
+	sys_munmap(stack, STACK_SIZE);
 	if (pid > 0 && err < 0) {
-		while (sys_waitid(P_PIDFD, (id_t)*pidfd, &si, WEXITED,
-				  NULL) == -EINTR)
-			;
+		/* It failed and called _exit: reap it, with our signal mask
+		 * back (the wait may be a coroutine's, a long one). */
+		__conc_proc_reap_ending((pid_t)pid, *pidfd);
 		sys_close(*pidfd);
 		pid = err;
 	}
-	sys_sigprocmask(SIG_SETMASK, &old, NULL);
-	sys_munmap(stack, STACK_SIZE);
 	return pid;
 }
 

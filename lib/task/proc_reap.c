@@ -1,0 +1,37 @@
+/*
+ * Reaping: waitid with WNOHANG only. A child is waited for through the wait
+ * point (its pidfd), never inside waitid, so that every wait of the library
+ * can be a coroutine's suspension.
+ */
+#include <errno.h>
+#include <sys/wait.h>
+#include "proc_impl.h"
+
+#define LOOK_NS 1000000	/* no pidfd: how often to look */
+
+int __conc_proc_reap(idtype_t idtype, id_t id, siginfo_t *si)
+{
+	int r;
+
+	si->si_pid = 0;
+	r = sys_waitid(idtype, id, si, WEXITED | WNOHANG, NULL);
+	if (r == -EINTR)
+		return 0;
+	return r < 0 ? r : si->si_pid != 0;
+}
+
+void __conc_proc_reap_ending(pid_t pid, int pidfd)
+{
+	siginfo_t si;
+
+	if (pidfd >= 0) {
+		while (__conc_proc_reap(P_PIDFD, (id_t)pidfd, &si) == 0)
+			if (__conc_wait_pidfd(pidfd, -1) < 0)
+				return;
+		return;
+	}
+	/* Without a pidfd (pidfd_open failed) nothing can be waited on: look
+	 * again and again. The child is dying, so this is short. */
+	while (__conc_proc_reap(P_PID, (id_t)pid, &si) == 0)
+		__conc_sleep_until(__conc_deadline(LOOK_NS));
+}
