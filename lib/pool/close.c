@@ -91,8 +91,7 @@ int conc_pool_terminate(conc_pool *p)
 				 __ATOMIC_RELAXED);
 	}
 	p->nfree = p->nslots;
-	p->progress++;
-	conc_cond_broadcast(&p->cond);
+	__conc_pool_progress(p);
 	conc_mutex_unlock(&p->lock);
 	if (cbs)
 		__conc_pool_callbacks(p, cbs);

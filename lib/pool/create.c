@@ -58,7 +58,6 @@ int conc_pool_create(conc_pool **pp, const conc_pool_attr *attr)
 	if (p->attr.task_timeout_ns < 0)
 		p->attr.task_timeout_ns = 0;
 	conc_mutex_init(&p->lock, CONC_PRIVATE);
-	conc_cond_init(&p->cond, CONC_PRIVATE);
 	p->nworkers = p->attr.workers;
 	p->nslots = p->nfree = SLOTS_PER_WORKER * p->nworkers;
 	p->stride = (sizeof(struct slot) + CHUNK_MAX * sizeof(int64_t) +

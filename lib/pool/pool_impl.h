@@ -16,7 +16,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <conc/mutex.h>
-#include <conc/cond.h>
 #include <conc/proc.h>
 #include <conc/queue.h>
 #include <conc/shm.h>
@@ -71,10 +70,11 @@ struct conc_future {
 
 struct conc_pool {
 	conc_mutex lock;
-	conc_cond cond;		/* progress: broadcast after each round */
-	bool supervising;	/* a thread is in the ppoll round */
+	/* Rounds ended: a futex word, bumped and woken (lock held) after each
+	 * round, which the threads not supervising sleep on (unlocked). */
+	uint32_t progress;
+	bool supervising;	/* a thread is in a round */
 	bool closed, terminated;
-	uint64_t progress;
 	conc_pool_attr attr;
 	conc_shm *shm;
 	conc_queue *q;
@@ -128,6 +128,9 @@ conc_future *__conc_pool_future_new(uint32_t nitems, size_t out_size)
  * until something happens or the deadline. Lock held on entry and on
  * return (dropped meanwhile; callbacks run unlocked). 0 or -ETIMEDOUT. */
 int __conc_pool_round(conc_pool *p, conc_deadline dl) __CONC_HIDDEN;
+
+/* A round has ended: wake the threads waiting for it. Lock held. */
+void __conc_pool_progress(conc_pool *p) __CONC_HIDDEN;
 
 /* Finish f with status (its lens/result filled for items done); moves it
  * to the callback list *cbs. Lock held. */

@@ -1,8 +1,8 @@
 /*
- * Supervision, driven by the callers' waits: one thread at a time polls the
- * eventfd (a task ended) and every worker's pidfd (a worker died) with a
- * timeout that ends at the earliest task deadline; the others wait on the
- * condition variable for the end of its round.
+ * Supervision, driven by the callers' waits: one thread at a time waits on
+ * the eventfd (a task ended) and every worker's pidfd (a worker died) until
+ * the earliest task deadline at most; the others wait on the progress word
+ * for the end of its round.
  */
 #include <errno.h>
 #include <poll.h>
@@ -172,25 +172,38 @@ static bool process(conc_pool *p, struct pollfd *pfd, const uint32_t *ids,
 	return any || *cbs;
 }
 
+void __conc_pool_progress(conc_pool *p)
+{
+	__atomic_store_n(&p->progress, p->progress + 1, __ATOMIC_RELAXED);
+	__conc_wake(&p->progress, INT32_MAX, CONC_PRIVATE);
+}
+
+/* Another thread supervises: wait for the end of its round. The word is
+ * read under the lock, so a round that ends once it is dropped has changed
+ * it and the wait returns at once. */
+static int await_round(conc_pool *p, conc_deadline dl)
+{
+	uint32_t seen = p->progress;
+	int r = 0;
+
+	while (p->supervising && p->progress == seen && r == 0) {
+		conc_mutex_unlock(&p->lock);
+		r = __conc_wait(&p->progress, seen, dl, CONC_PRIVATE);
+		conc_mutex_lock(&p->lock);
+	}
+	return p->supervising && p->progress == seen ? r : 0;
+}
+
 int __conc_pool_round(conc_pool *p, conc_deadline dl)
 {
 	uint32_t n = p->nworkers, k, *ids;
 	struct pollfd *pfd;
 	conc_future *cbs = NULL;
-	struct timespec ts, *tp = NULL;
-	int64_t seen, next, until, left;
+	int64_t next;
 	bool any;
 
-	if (p->supervising) {
-		seen = (int64_t)p->progress;
-		while (p->supervising && (int64_t)p->progress == seen) {
-			left = dl < 0 ? CONC_FOREVER : dl - sys_now_ns();
-			if (dl >= 0 && left <= 0)
-				return -ETIMEDOUT;
-			conc_cond_wait(&p->cond, &p->lock, left);
-		}
-		return 0;
-	}
+	if (p->supervising)
+		return await_round(p, dl);
 	pfd = calloc(n + 1, sizeof(*pfd) + sizeof(*ids));
 	if (!pfd)
 		return -ENOMEM;
@@ -205,24 +218,15 @@ int __conc_pool_round(conc_pool *p, conc_deadline dl)
 			pfd[k + 1].events = POLLIN;
 			ids[k] = p->w[k].id;
 		}
-		until = min_dl(dl, next);
-		if (until >= 0) {
-			left = until - sys_now_ns();
-			if (left < 0)
-				left = 0;
-			ts.tv_sec = left / 1000000000;
-			ts.tv_nsec = left % 1000000000;
-			tp = &ts;
-		}
 		conc_mutex_unlock(&p->lock);
-		sys_ppoll(pfd, n + 1, tp);
+		/* Whatever it returns, process() below looks at everything. */
+		__conc_wait_fds(pfd, n + 1, min_dl(dl, next));
 		conc_mutex_lock(&p->lock);
 		any = process(p, pfd, ids, n, &next, &cbs);
 	}
 	free(pfd);
 	p->supervising = false;
-	p->progress++;
-	conc_cond_broadcast(&p->cond);
+	__conc_pool_progress(p);
 	if (cbs) {
 		conc_mutex_unlock(&p->lock);
 		__conc_pool_callbacks(p, cbs);
