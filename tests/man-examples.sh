@@ -36,9 +36,13 @@ names() {
 	sed 's/\\-.*//; s/\\f[BIRP]//g; s/\\&//g; s/,/ /g'
 }
 
-pages=0 built=0 ran=0 only=0 failed=0 none="" unused=0
+pages=0 aliases=0 built=0 ran=0 only=0 failed=0 none="" unused=0 seen=" "
 for page in "$@"; do
 	[ -f "$page" ] || continue
+	# An alias (a symbolic link to another page) is judged as that page.
+	page=$(realpath --relative-to=. "$page")
+	case $seen in *" $page "*) aliases=$((aliases + 1)); continue ;; esac
+	seen="$seen$page "
 	pages=$((pages + 1))
 	name=$(basename "$page")
 	src=$dir/$name.c
@@ -99,7 +103,7 @@ for page in "$@"; do
 done
 
 [ -z "$none" ] || echo "man-examples: pages without EXAMPLES:$none"
-echo "man-examples: $pages pages, $built programs built, $ran ran, $only compile-only"
+echo "man-examples: $pages pages (and $aliases aliases), $built programs built, $ran ran, $only compile-only"
 [ $unused -eq 0 ] || echo "man-examples: $unused pages whose example leaves out a function they document"
 [ $unused -eq 0 ] || [ "${MAN_EXAMPLES_STRICT:-0}" = 0 ] || failed=$((failed + unused))
 if [ $failed -gt 0 ]; then
