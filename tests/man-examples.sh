@@ -53,9 +53,11 @@ for page in "$@"; do
 	if [ ! -s "$src" ]; then
 		none="$none $name"; rm -f "$src"; continue
 	fi
+	# Calls only: not a name in a comment or a string.
+	awk -v show=1 -f tests/c-code.awk "$src" > "$dir/$name.code"
 	miss=""
 	for fn in $(names "$page"); do
-		grep -q "\\<$fn\\>" "$src" || miss="$miss $fn"
+		grep -q "\\<$fn\\>" "$dir/$name.code" || miss="$miss $fn"
 	done
 	if [ -n "$miss" ]; then
 		echo "note: $page: its example never calls$miss"
