@@ -164,8 +164,18 @@ demo-run: examples
 	  n=$$(basename $$e); what=$$(sed -n 's|^/\* demo: \(.*\) \*/$$|\1|p' examples/$$n.c); \
 	  printf '\n\033[1m== %s\033[0m — %s\n' "$$n" "$$what"; timeout 60 $$e || exit 1; done
 
+# Every figure: median [min median max] of BENCH_REPS runs (bench/bench.h),
+# conc and its anchors taking turns in each; bench-table adds the README's
+# table (bench/table.sh), keeping the output in $(O)/bench.out.
 bench: $(BENCHES)
 	@for b in $(BENCHES); do $$b || exit 1; done
+
+.PHONY: bench-table
+bench-table: $(BENCHES)
+	@rm -f $(O)/bench.out; for b in $(BENCHES); do \
+	  { $$b; echo $$? > $(O)/bench.rc; } | tee -a $(O)/bench.out; \
+	  [ "$$(cat $(O)/bench.rc)" = 0 ] || exit 1; done; \
+	echo; sh bench/table.sh $(O)/bench.out
 
 deps:
 	@sh .ci/deps
@@ -201,6 +211,7 @@ help:
 	@echo "make man-examples    compile and run the EXAMPLES program of every man page"
 	@echo "make wait-point-check  no blocking call outside lib/wait/ and lib/sys/"
 	@echo "make bench      benchmarks against glibc, pipes, eventfd (ratios)"
+	@echo "make bench-table  the same, then the README's markdown table"
 	@echo "make install    PREFIX=$(PREFIX) DESTDIR=; make uninstall; make clean"
 
 FORCE:

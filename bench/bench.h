@@ -1,6 +1,7 @@
-/* bench.h — helpers shared by the benchmarks: clock, median, machine banner,
+/* bench.h — helpers shared by the benchmarks: clock, statistics, banner,
  * ratio lines, shared memory, fork with a watchdog. Benchmarks are not tests:
- * they print figures, they assert only correctness (counters), never speed. */
+ * they print figures, they assert only correctness (counters), never speed.
+ * Every figure: median [min median max] of BENCH_REPS runs. */
 #ifndef CONC_BENCH_H
 #define CONC_BENCH_H
 
@@ -18,7 +19,12 @@
 #include <sys/utsname.h>
 #include <sys/wait.h>
 
-#define BENCH_REPS 7		/* repetitions; every figure is their median */
+/* Every figure is measured in BENCH_REPS runs (odd, so the median is one
+ * of them) and printed as its median with [min median max]. */
+#define BENCH_REPS 7
+#define BENCH_MAXV 8		/* variants measured together, at most */
+#define BENCH_RUN_S 60		/* watchdog for one run of one variant */
+_Static_assert(BENCH_REPS >= 5 && BENCH_REPS % 2 == 1, "an odd count, 5 or more");
 
 static inline uint64_t bench_now_ns(void)
 {
@@ -26,22 +32,6 @@ static inline uint64_t bench_now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static inline int bench_cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Median of v[0..n) (sorts v). */
-static inline double bench_median(double *v, int n)
-{
-	if (n <= 0)
-		return 0;
-	qsort(v, (size_t)n, sizeof(*v), bench_cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 /* Watchdog: no benchmark may hang. The handler is inherited by fork
@@ -61,40 +51,6 @@ static inline void bench_guard(unsigned seconds)
 {
 	signal(SIGALRM, bench_on_alarm);
 	alarm(seconds);
-}
-
-/* Median over BENCH_REPS calls of fn(arg), each returning one figure;
- * each call must end within 20 s. */
-static inline double bench_run(double (*fn)(void *), void *arg)
-{
-	double v[BENCH_REPS];
-	int i;
-
-	for (i = 0; i < BENCH_REPS; i++) {
-		bench_guard(20);
-		v[i] = fn(arg);
-	}
-	alarm(0);
-	return bench_median(v, BENCH_REPS);
-}
-
-/* The same, for n variants run in turn within each repetition, so that a
- * drift of the machine (other load, CPU placement) hits them alike:
- * out[i] = median of fn(arg[i]). At most 8 variants. */
-static inline void bench_run_set(double (*fn)(void *), void *const arg[],
-				 int n, double out[])
-{
-	double v[8][BENCH_REPS];
-	int i, j;
-
-	for (i = 0; i < BENCH_REPS; i++)
-		for (j = 0; j < n && j < 8; j++) {
-			bench_guard(20);
-			v[j][i] = fn(arg[j]);
-		}
-	alarm(0);
-	for (j = 0; j < n && j < 8; j++)
-		out[j] = bench_median(v[j], BENCH_REPS);
 }
 
 static inline void bench_die(const char *what)
@@ -148,27 +104,171 @@ static inline void bench_banner(const char *title)
 
 	if (uname(&u) != 0)
 		memset(&u, 0, sizeof(u));
-	printf("== %s\n   machine: nproc %ld, %s %s %s; median of %d runs\n",
+	printf("== %s\n   machine: nproc %ld, %s %s %s; %d runs: median [min median max],\n"
+	       "   ratio = conc / anchor per run\n",
 	       title, sysconf(_SC_NPROCESSORS_ONLN), u.sysname, u.release,
 	       u.machine, BENCH_REPS);
 	fflush(stdout);
 }
 
-/* One figure beside its anchor: ratio = conc / anchor. */
-static inline void bench_line(const char *what, const char *unit, double conc,
-			      const char *anchor, double a, int lower_is_better)
+/* ---- statistics: min, median, max of the runs, and a bimodal flag --- */
+
+struct bench_stat {
+	double min, med, max;
+	int bimodal;
+};
+
+static inline int bench_cmp_double(const void *a, const void *b)
 {
-	printf("%-38s conc %9.1f %-8s %-20s %9.1f %-8s ratio %5.2fx (%s is better)\n",
-	       what, conc, unit, anchor, a, unit, a > 0 ? conc / a : 0.0,
-	       lower_is_better ? "lower" : "higher");
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Bimodal: the runs fall in two clusters, as when a spin sometimes
+ * catches the other side and sometimes misses it. Said when the spread is
+ * wide (max/min > 1.5) and one gap between neighbours in the sorted runs
+ * takes at least half of it (on a log scale: the figures are rates and
+ * times), with two runs or more on each side: then the median may land in
+ * either cluster from one `make bench` to the next. One stray run (a
+ * preemption on a busy machine) is left to min and max: the median is
+ * not moved by it. */
+static inline int bench_bimodal(const double *s, int n)
+{
+	double gap = 1;
+
+	if (n < 4 || s[0] <= 0 || s[n - 1] / s[0] <= 1.5)
+		return 0;
+	for (int i = 1; i + 2 < n; i++)
+		if (s[i + 1] / s[i] > gap)
+			gap = s[i + 1] / s[i];
+	return gap * gap >= s[n - 1] / s[0];
+}
+
+static inline struct bench_stat bench_stat_of(const double *v, int n)
+{
+	struct bench_stat st = { 0, 0, 0, 0 };
+	double s[BENCH_REPS];
+
+	if (n <= 0 || n > BENCH_REPS)
+		return st;
+	memcpy(s, v, (size_t)n * sizeof(*s));
+	qsort(s, (size_t)n, sizeof(*s), bench_cmp_double);
+	st.min = s[0];
+	st.max = s[n - 1];
+	st.med = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+	st.bimodal = bench_bimodal(s, n);
+	return st;
+}
+
+/* Three significant figures or so, never an exponent. */
+static inline void bench_num(double v, int ratio)
+{
+	double a = v < 0 ? -v : v;
+
+	printf(a >= 1000 || (ratio && a >= 100) ? "%.0f" :
+	       (ratio && a < 10) ? "%.2f" : "%.1f", v);
+}
+
+/* "label 4.1 ns [3.9 4.1 4.6]", " bimodal" beside it when it is. The
+ * line format (fields apart by two spaces or more, none inside one) is
+ * what bench/table.sh reads. */
+static inline void bench_put(const char *label, const double *v, int n,
+			     const char *unit)
+{
+	int ratio = !strcmp(unit, "x");
+	struct bench_stat st = bench_stat_of(v, n);
+
+	printf("  %s ", label);
+	bench_num(st.med, ratio);
+	printf(ratio ? "%s [" : " %s [", unit);
+	bench_num(st.min, ratio);
+	putchar(' ');
+	bench_num(st.med, ratio);
+	putchar(' ');
+	bench_num(st.max, ratio);
+	printf("]%s", st.bimodal ? " bimodal" : "");
+}
+
+/* ---- variants measured together ---------------------------------------
+ * Each repetition runs every variant once, in turn (backwards in odd
+ * repetitions), so that a drift of the machine (other load, CPU placement)
+ * hits conc and its anchors alike, and a ratio can be taken per run. */
+
+struct bench_var {
+	const char *name;		/* the anchor's name in the line */
+	double (*fn)(void *arg);	/* one run: the figure, < 0 unavailable */
+	void *arg;
+};
+
+struct bench_set {
+	const struct bench_var *var;
+	int n;
+	int ok[BENCH_MAXV];		/* 0: a run returned < 0, not run again */
+	double v[BENCH_MAXV][BENCH_REPS];
+};
+
+static inline void bench_set_run(struct bench_set *s,
+				 const struct bench_var *var, int n)
+{
+	if (n < 1 || n > BENCH_MAXV)
+		bench_die("bench_set_run: too many variants");
+	s->var = var;
+	s->n = n;
+	for (int j = 0; j < n; j++)
+		s->ok[j] = 1;
+	for (int i = 0; i < BENCH_REPS; i++)
+		for (int k = 0; k < n; k++) {
+			int j = i % 2 ? n - 1 - k : k;
+
+			if (!s->ok[j])
+				continue;
+			bench_guard(BENCH_RUN_S);
+			s->v[j][i] = var[j].fn(var[j].arg);
+			s->ok[j] = s->v[j][i] >= 0;
+		}
+	alarm(0);
+}
+
+static inline void bench_what(const char *what)
+{
+	printf("%-42s", what);
+}
+
+/* One line: variant c (conc) beside variant a (its anchor), both from the
+ * same runs, and their ratio c/a taken run by run. */
+static inline void bench_cmp(const struct bench_set *s, const char *what,
+			     const char *unit, int c, int a, int lower_is_better)
+{
+	double r[BENCH_REPS];
+
+	if (!s->ok[c])
+		bench_die("a conc run failed");
+	bench_what(what);
+	bench_put("conc", s->v[c], BENCH_REPS, unit);
+	if (!s->ok[a]) {
+		printf("  %s: skipped (unavailable or failed)\n", s->var[a].name);
+		fflush(stdout);
+		return;
+	}
+	bench_put(s->var[a].name, s->v[a], BENCH_REPS, unit);
+	for (int i = 0; i < BENCH_REPS; i++)
+		r[i] = s->v[a][i] > 0 ? s->v[c][i] / s->v[a][i] : 0;
+	bench_put("ratio", r, BENCH_REPS, "x");
+	printf("  (%s is better)\n", lower_is_better ? "lower" : "higher");
 	fflush(stdout);
 }
 
-/* An extra figure with no conc counterpart (context only). */
-static inline void bench_note(const char *what, const char *unit, double v,
-			      const char *why)
+/* A figure with no ratio (context only), labelled with its variant's name. */
+static inline void bench_fig(const struct bench_set *s, const char *what,
+			     const char *unit, int j, const char *why)
 {
-	printf("%-52s %9.1f %-8s (%s)\n", what, v, unit, why);
+	bench_what(what);
+	if (s->ok[j])
+		bench_put(s->var[j].name, s->v[j], BENCH_REPS, unit);
+	else
+		printf("  %s: unavailable", s->var[j].name);
+	printf("  (%s)\n", why);
 	fflush(stdout);
 }
 

@@ -1,6 +1,7 @@
 /* bench_chan — round trips of a message between two processes over a
  * conc_chan (framed, non-blocking fds, SIGPIPE-safe) against a bare pair
- * of blocking pipes carrying the same bytes:
+ * of blocking pipes carrying the same bytes (a blocking write, then a
+ * blocking read, each way), on 2 CPUs and with both processes on 1 CPU:
  * 1. a 64-byte message each way;
  * 2. a 64 KiB message each way (a pipe's whole buffer). */
 #include <conc.h>
@@ -95,27 +96,41 @@ static double pp_n_run(void *arg)
 	return p->rounds / ((double)t0 / 1e9) / 1e3;
 }
 
+/* One run of 64-byte or BIG-byte messages: arg is a struct pp_n. */
+static double small_run(void *arg)
+{
+	len = 64;
+	return pp_n_run(arg);
+}
+
+static double big_run(void *arg)
+{
+	len = BIG;
+	return pp_n_run(arg);
+}
+
 static void pingpong(const char *tag)
 {
-	static struct pp_n pp[2] = {
-		{ { chan_ping, chan_pong, NULL }, 0 },
-		{ { pipe_ping, pipe_pong, NULL }, 0 },
+	static struct pp_n pp[4] = {
+		{ { chan_ping, chan_pong, NULL }, BENCH_ROUNDS },
+		{ { pipe_ping, pipe_pong, NULL }, BENCH_ROUNDS },
+		{ { chan_ping, chan_pong, NULL }, BIG_ROUNDS },
+		{ { pipe_ping, pipe_pong, NULL }, BIG_ROUNDS },
 	};
-	void *arg[2] = { &pp[0], &pp[1] };
+	const struct bench_var v[4] = {
+		{ "conc", small_run, &pp[0] },
+		{ "pipe pair", small_run, &pp[1] },
+		{ "conc", big_run, &pp[2] },
+		{ "pipe pair", big_run, &pp[3] },
+	};
+	struct bench_set s;
 	char what[64];
-	double v[2];
 
-	len = 64;
-	pp[0].rounds = pp[1].rounds = BENCH_ROUNDS;
-	bench_run_set(pp_n_run, arg, 2, v);
+	bench_set_run(&s, v, 4);
 	snprintf(what, sizeof(what), "chan 64 B round trip, %s", tag);
-	bench_line(what, "k rt/s", v[0], "pipe pair", v[1], 0);
-
-	len = BIG;
-	pp[0].rounds = pp[1].rounds = BIG_ROUNDS;
-	bench_run_set(pp_n_run, arg, 2, v);
+	bench_cmp(&s, what, "k rt/s", 0, 1, 0);
 	snprintf(what, sizeof(what), "chan 64 KiB round trip, %s", tag);
-	bench_line(what, "k rt/s", v[0], "pipe pair", v[1], 0);
+	bench_cmp(&s, what, "k rt/s", 2, 3, 0);
 }
 
 static void pingpong_one_cpu(void *tag)
@@ -134,6 +149,7 @@ int main(void)
 		bench_die("malloc");
 	memset(msg, 'm', BIG);
 	pingpong("2 CPUs");
+	/* Both processes on one CPU: every answer needs a switch. */
 	bench_reap(bench_fork(pingpong_one_cpu, "1 CPU"));
 	printf("  (Both sides keep every fd open: no process waits for EOF. A conc_chan\n"
 	       "   message costs more system calls than a bare pipe's bytes: the header\n"

@@ -29,13 +29,16 @@ static void pingpong(const char *what)
 		{ event_ping, event_pong, NULL },
 		{ bench_efd_ping, bench_efd_pong, &fds },
 	};
-	void *arg[2] = { &pp[0], &pp[1] };
-	double v[2];
+	const struct bench_var v[2] = {
+		{ "conc", bench_pp_run, &pp[0] },
+		{ "eventfd pair", bench_pp_run, &pp[1] },
+	};
+	struct bench_set s;
 
-	bench_run_set(bench_pp_run, arg, 2, v);
+	bench_set_run(&s, v, 2);
 	if (conc_event_is_set(&ev[0]) || conc_event_is_set(&ev[1]))
 		bench_die("an event is still set after ping-pong");
-	bench_line(what, "k rt/s", v[0], "eventfd pair", v[1], 0);
+	bench_cmp(&s, what, "k rt/s", 0, 1, 0);
 }
 
 static void pingpong_one_cpu(void *what)

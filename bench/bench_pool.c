@@ -7,7 +7,6 @@
 #define MAP_N		1000000
 #define MAP_CHUNK	1000
 #define SUBMIT_N	20000
-#define RUNS		BENCH_REPS
 
 static ssize_t twice(const void *arg, size_t len, void *res, size_t cap)
 {
@@ -23,9 +22,25 @@ static ssize_t twice(const void *arg, size_t len, void *res, size_t cap)
 
 static int32_t *in, *out;
 
-static double run_map(conc_pool *p)
+/* Untimed, as Python's runs begin with a warm-up: the workers are awake
+ * when the clock starts, whatever ran before (runs alternate with
+ * Python's, which take both CPUs). */
+static void warm_up(conc_pool *p)
 {
-	uint64_t t = bench_now_ns();
+	int32_t res[100];
+
+	if (conc_pool_map(p, twice, in, 100, sizeof(int32_t), res,
+			  sizeof(int32_t), 1) != 0)
+		bench_die("conc_pool_map (warm-up)");
+}
+
+static double run_map(void *arg)
+{
+	conc_pool *p = arg;
+	uint64_t t;
+
+	warm_up(p);
+	t = bench_now_ns();
 
 	if (conc_pool_map(p, twice, in, MAP_N, sizeof(int32_t), out,
 			  sizeof(int32_t), MAP_CHUNK) != 0)
@@ -37,12 +52,15 @@ static double run_map(conc_pool *p)
 	return MAP_N / (t / 1e9) / 1e3;
 }
 
-static double run_submit(conc_pool *p)
+static double run_submit(void *arg)
 {
+	conc_pool *p = arg;
 	static conc_future *f[SUBMIT_N];
-	uint64_t t = bench_now_ns();
+	uint64_t t;
 	int32_t v;
 
+	warm_up(p);
+	t = bench_now_ns();
 	for (int i = 0; i < SUBMIT_N; i++)
 		if (conc_pool_submit(p, twice, &in[i], sizeof(int32_t), &f[i]))
 			bench_die("conc_pool_submit");
@@ -86,7 +104,7 @@ static const char py_submit[] =
 	"    sys.exit(2)\n"
 	"print(n / dt)\n";
 
-/* Thousands of tasks per second, 0 when python3 is missing or failed. */
+/* Thousands of tasks per second, < 0 when python3 is missing or failed. */
 static double python(const char *script, long n, long chunk)
 {
 	char a1[32], a2[32], buf[128];
@@ -100,7 +118,7 @@ static double python(const char *script, long n, long chunk)
 	snprintf(a1, sizeof(a1), "%ld", n);
 	snprintf(a2, sizeof(a2), "%ld", chunk);
 	if (conc_proc_spawn(&p, "python3", argv, NULL, &a))
-		return 0;
+		return -1;
 	while (len < sizeof(buf) - 1 &&
 	       (r = read(conc_proc_stdout(p), buf + len, sizeof(buf) - 1 - len)) > 0)
 		len += (size_t)r;
@@ -109,26 +127,35 @@ static double python(const char *script, long n, long chunk)
 		conc_proc_kill(p, SIGKILL);
 		conc_proc_join(p, &st, CONC_FOREVER);
 		conc_proc_release(p);
-		return 0;
+		return -1;
 	}
 	conc_proc_release(p);
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		return 0;
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || strtod(buf, NULL) <= 0)
+		return -1;
 	return strtod(buf, NULL) / 1e3;
 }
 
-static void line(const char *what, double conc, const char *anchor, double py)
+static double py_map_run(void *arg)
 {
-	if (py > 0)
-		bench_line(what, "k task/s", conc, anchor, py, 0);
-	else
-		printf("%-38s conc %9.1f k task/s   %s: skipped (no python3)\n",
-		       what, conc, anchor);
+	(void)arg;
+	return python(py_map, MAP_N, MAP_CHUNK);
+}
+
+static double py_submit_run(void *arg)
+{
+	(void)arg;
+	return python(py_submit, SUBMIT_N, 0);
 }
 
 int main(void)
 {
-	double m[RUNS], s[RUNS], pm, ps;
+	struct bench_var v[] = {
+		{ "conc", run_map, NULL },
+		{ "Pool.map(chunk 1000)", py_map_run, NULL },
+		{ "conc", run_submit, NULL },
+		{ "ProcessPoolExecutor", py_submit_run, NULL },
+	};
+	struct bench_set s;
 	conc_pool *p;
 
 	bench_banner("bench_pool: conc_pool vs Python multiprocessing.Pool, ProcessPoolExecutor");
@@ -141,22 +168,15 @@ int main(void)
 	/* Workers first, while this process has no thread. */
 	if (conc_pool_create(&p, NULL))
 		bench_die("conc_pool_create");
-	for (int i = 0; i < RUNS; i++) {
-		alarm(60);
-		m[i] = run_map(p);
-		s[i] = run_submit(p);
-	}
-	alarm(0);
+	v[0].arg = v[2].arg = p;
+	bench_set_run(&s, v, 4);
 	conc_pool_close(p);
 	conc_pool_join(p);
 	conc_pool_destroy(p);
-	pm = python(py_map, MAP_N, MAP_CHUNK);
-	ps = python(py_submit, SUBMIT_N, 0);
-	line("pool map 1M trivial tasks, chunk 1000", bench_median(m, RUNS),
-	     "Pool.map(chunk 1000)", pm);
-	line("pool submit 20k trivial tasks", bench_median(s, RUNS),
-	     "ProcessPoolExecutor", ps);
+	bench_cmp(&s, "pool map 1M trivial tasks, chunk 1000", "k task/s", 0, 1, 0);
+	bench_cmp(&s, "pool submit 20k trivial tasks", "k task/s", 2, 3, 0);
 	printf("   (workers: CPUs available; Python timed from its first map or\n"
-	       "   submit after a warm-up, with its default start method.)\n");
+	       "   submit after a warm-up, with its default start method; one\n"
+	       "   `python3 -c` per run, between conc's runs.)\n");
 	return 0;
 }

@@ -111,23 +111,32 @@ static double fork_exec(void *arg)
 
 static void spawn_lines(const char *size)
 {
+	const struct bench_var v[] = {
+		{ "conc", conc_spawn, NULL },
+		{ "posix_spawn", posix_spawn_true, NULL },
+		{ "fork + execve", fork_exec, NULL },
+	};
+	struct bench_set s;
 	char what[64];
-	double c = bench_run(conc_spawn, NULL);
 
+	bench_set_run(&s, v, 3);
 	snprintf(what, sizeof(what), "spawn /bin/true + join, %s", size);
-	bench_line(what, "us", c, "posix_spawn", bench_run(posix_spawn_true,
-							    NULL), 1);
-	bench_line(what, "us", c, "fork + execve", bench_run(fork_exec, NULL), 1);
+	bench_cmp(&s, what, "us", 0, 1, 1);
+	bench_cmp(&s, what, "us", 0, 2, 1);
 }
 
 int main(void)
 {
+	const struct bench_var v[] = {
+		{ "conc", conc_start, NULL },
+		{ "fork + waitpid", fork_wait, NULL },
+	};
+	struct bench_set s;
 	char *big;
 
 	bench_banner("bench_proc: conc_proc_start/spawn vs fork, posix_spawn");
-	bench_line("process start + join (fork semantics)", "us",
-		   bench_run(conc_start, NULL), "fork + waitpid",
-		   bench_run(fork_wait, NULL), 1);
+	bench_set_run(&s, v, 2);
+	bench_cmp(&s, "process start + join (fork semantics)", "us", 0, 1, 1);
 	spawn_lines("small parent");
 
 	/* Small pages, every one touched: fork copies 131072 page-table

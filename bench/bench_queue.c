@@ -20,13 +20,13 @@
 #define NMSG	 100000		/* messages per run, all producers together */
 #define CAP	 64		/* conc_queue and mq capacity, in messages */
 #define MAXP	 2		/* producers or consumers, at most */
-#define PY_RUNS	 3		/* Python is slow: fewer, shorter runs */
-#define PY_NMSG	 60000
+#define PY_NMSG	 60000		/* Python is slow: shorter runs */
 
-enum kind { K_CONC, K_PIPE, K_SEQ, K_MQ, K_KINDS };
+enum kind { K_CONC, K_PIPE, K_SEQ, K_MQ, K_PY, K_KINDS };
 
 static const char *const kind_name[K_KINDS] = {
-	"conc_queue", "pipe", "SEQPACKET socketpair", "POSIX mq",
+	"conc", "pipe", "SEQPACKET socketpair", "POSIX mq",
+	"multiprocessing.Queue",
 };
 
 struct variant {
@@ -298,8 +298,8 @@ static const char py_script[] =
 	"p.join()\n"
 	"print((n - 1) / dt)\n";
 
-/* Thousands of messages per second, 0 when Python is not there or failed. */
-static double python_run(void)
+/* Thousands of messages per second, < 0 when Python failed. */
+static double python_run(void *arg)
 {
 	char count[32], out[128], *argv[] = { "python3", "-c", (char *)py_script,
 					       count, NULL };
@@ -309,9 +309,10 @@ static double python_run(void)
 	ssize_t n;
 	int st;
 
+	(void)arg;
 	snprintf(count, sizeof(count), "%d", PY_NMSG);
 	if (conc_proc_spawn(&p, "python3", argv, NULL, &a))
-		return 0;
+		return -1;
 	while (len < sizeof(out) - 1 &&
 	       (n = read(conc_proc_stdout(p), out + len, sizeof(out) - 1 - len)) > 0)
 		len += (size_t)n;
@@ -320,11 +321,11 @@ static double python_run(void)
 		conc_proc_kill(p, SIGKILL);
 		conc_proc_join(p, &st, CONC_FOREVER);
 		conc_proc_release(p);
-		return 0;
+		return -1;
 	}
 	conc_proc_release(p);
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		return 0;
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || strtod(out, NULL) <= 0)
+		return -1;
 	return strtod(out, NULL) / 1e3;
 }
 
@@ -386,51 +387,35 @@ static void load_note(void)
 		printf("   load average (1 min) before the runs: %s\n", buf);
 }
 
+/* Python's multiprocessing.Queue (1 -> 1 only) is one more variant, so its
+ * runs alternate with the others like theirs. */
 static void section(int np, int nc, const char *title)
 {
 	static struct variant v[K_KINDS];
-	void *arg[K_KINDS];
-	double r[K_KINDS];
-	int n = 0;
+	struct bench_var bv[K_KINDS];
+	struct bench_set s;
+	int n = 0, py = np == 1 && nc == 1 && python_here();
 	char what[64];
 
 	for (int k = 0; k < K_KINDS; k++) {
-		if (k == K_MQ && !mq_cap)
+		if ((k == K_MQ && !mq_cap) || (k == K_PY && !py))
 			continue;
 		v[n] = (struct variant){ (enum kind)k, np, nc };
-		arg[n] = &v[n];
+		bv[n] = (struct bench_var){ kind_name[k],
+					    k == K_PY ? python_run : run, &v[n] };
 		n++;
 	}
-	bench_run_set(run, arg, n, r);
+	bench_set_run(&s, bv, n);
 	snprintf(what, sizeof(what), "queue %s", title);
 	for (int i = 1; i < n; i++)
-		bench_line(what, "k msg/s", r[0], kind_name[v[i].k], r[i], 0);
+		bench_cmp(&s, what, "k msg/s", 0, i, 0);
 	if (!mq_cap)
-		printf("%-38s POSIX mq: skipped (mq_open failed: %s)\n", what,
+		printf("%-42s  POSIX mq: skipped (mq_open failed: %s)\n", what,
 		       strerror(mq_err));
+	if (np == 1 && nc == 1 && !py)
+		printf("%-42s  multiprocessing.Queue: skipped (no python3 in PATH)\n",
+		       what);
 	fflush(stdout);
-	if (np == 1 && nc == 1) {
-		double py[PY_RUNS];
-		int i;
-
-		if (!python_here()) {
-			printf("%-38s multiprocessing.Queue: skipped (no python3 in PATH)\n",
-			       what);
-			return;
-		}
-		bench_guard(60);	/* a Python that never answers */
-		for (i = 0; i < PY_RUNS; i++)
-			if ((py[i] = python_run()) <= 0)
-				break;
-		alarm(0);
-		if (i < PY_RUNS) {
-			printf("%-38s multiprocessing.Queue: skipped (python3 failed)\n",
-			       what);
-			return;
-		}
-		bench_line(what, "k msg/s", r[0], "multiprocessing.Queue",
-			   bench_median(py, PY_RUNS), 0);
-	}
 }
 
 int main(void)
@@ -444,8 +429,8 @@ int main(void)
 	load_note();
 	section(1, 1, "1 -> 1 processes");
 	section(2, 2, "2 -> 2 processes");
-	printf("  (Python: %d messages from one Process to its parent, median of %d\n"
-	       "   runs of `python3 -c`, timed from the first message received.)\n",
-	       PY_NMSG, PY_RUNS);
+	printf("  (Python: %d messages from one Process to its parent, one\n"
+	       "   `python3 -c` per run, timed from the first message received.)\n",
+	       PY_NMSG);
 	return 0;
 }

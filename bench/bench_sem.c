@@ -79,19 +79,23 @@ static void pingpong(const char *what)
 		{ bench_efd_ping, bench_efd_pong, &fds },
 		{ bench_pipe_ping, bench_pipe_pong, &fds },
 	};
-	void *arg[4] = { &pp[0], &pp[1], &pp[2], &pp[3] };
-	double v[4];
+	const struct bench_var v[4] = {
+		{ "conc", bench_pp_run, &pp[0] },
+		{ "sem_t(pshared)", bench_pp_run, &pp[1] },
+		{ "eventfd pair", bench_pp_run, &pp[2] },
+		{ "pipe pair", bench_pp_run, &pp[3] },
+	};
+	struct bench_set s;
 	int v0, v1;
 
 	pp[0].ctx = pp[1].ctx = sh;
-	bench_run_set(bench_pp_run, arg, 4, v);
+	bench_set_run(&s, v, 4);
 	if (conc_sem_value(&sh->cs[0]) || conc_sem_value(&sh->cs[1]) ||
 	    sem_getvalue(&sh->ps[0], &v0) || sem_getvalue(&sh->ps[1], &v1) ||
 	    v0 || v1)
 		bench_die("a semaphore has permits left after ping-pong");
-	bench_line(what, "k rt/s", v[0], "sem_t(pshared)", v[1], 0);
-	bench_line(what, "k rt/s", v[0], "eventfd pair", v[2], 0);
-	bench_line(what, "k rt/s", v[0], "pipe pair", v[3], 0);
+	for (int a = 1; a < 4; a++)
+		bench_cmp(&s, what, "k rt/s", 0, a, 0);
 }
 
 static void pingpong_one_cpu(void *what)
@@ -104,16 +108,21 @@ int main(void)
 {
 	static conc_sem cs, cs_priv;
 	static sem_t ps, ps_priv;
+	const struct bench_var v[] = {
+		{ "conc", unc_conc, &cs },
+		{ "sem_t(pshared)", unc_posix, &ps },
+		{ "conc", unc_conc, &cs_priv },
+		{ "sem_t(private)", unc_posix, &ps_priv },
+	};
+	struct bench_set s;
 
 	bench_banner("bench_sem: conc_sem vs sem_t, eventfd, pipe");
 	if (conc_sem_init(&cs, 0, 0) || conc_sem_init(&cs_priv, 0, CONC_PRIVATE) ||
 	    sem_init(&ps, 1, 0) || sem_init(&ps_priv, 0, 0))
 		bench_die("sem init");
-	bench_line("sem uncontended post+wait", "ns", bench_run(unc_conc, &cs),
-		   "sem_t(pshared)", bench_run(unc_posix, &ps), 1);
-	bench_line("sem uncontended post+wait, private", "ns",
-		   bench_run(unc_conc, &cs_priv),
-		   "sem_t(private)", bench_run(unc_posix, &ps_priv), 1);
+	bench_set_run(&s, v, 4);
+	bench_cmp(&s, "sem uncontended post+wait", "ns", 0, 1, 1);
+	bench_cmp(&s, "sem uncontended post+wait, private", "ns", 2, 3, 1);
 
 	sh = bench_shared(sizeof(*sh));
 	for (int i = 0; i < 2; i++)

@@ -161,17 +161,15 @@ static double first_conc(void *arg)
 	return *first;
 }
 
-/* arg: the function for one run of conc or of pthread. */
-static double one_run(void *arg)
-{
-	return ((double (*)(void *))arg)(NULL);
-}
-
 int main(void)
 {
-	void *const seq[2] = { (void *)seq_conc, (void *)seq_pthread };
-	void *const batch[2] = { (void *)batch_conc, (void *)batch_pthread };
-	double v[2];
+	const struct bench_var v[] = {
+		{ "conc", seq_conc, NULL },
+		{ "pthread_create+join", seq_pthread, NULL },
+		{ "conc", batch_conc, NULL },
+		{ "pthread_create+join", batch_pthread, NULL },
+	}, f[] = { { "conc", first_conc, NULL } };
+	struct bench_set s, fs;
 
 	bench_banner("bench_thread: conc_thread start+join vs pthread_create+join");
 	first = bench_shared(sizeof(*first));
@@ -179,15 +177,12 @@ int main(void)
 	bench_guard(30);
 	batch_conc(NULL);
 	batch_pthread(NULL);
-	/* Each repetition runs conc then pthread, so drift hits both alike. */
-	bench_run_set(one_run, seq, 2, v);
-	bench_line("thread start+join, sequential", "us", v[0],
-		   "pthread_create+join", v[1], 1);
-	bench_run_set(one_run, batch, 2, v);
-	bench_line("thread 8 starts then 8 joins, per batch", "us", v[0],
-		   "pthread_create+join", v[1], 1);
-	bench_note("  conc first start+join of a process", "us",
-		   bench_run(first_conc, NULL), "a clone: no parked thread yet");
+	bench_set_run(&s, v, 4);
+	bench_cmp(&s, "thread start+join, sequential", "us", 0, 1, 1);
+	bench_cmp(&s, "thread 8 starts then 8 joins, per batch", "us", 2, 3, 1);
+	bench_set_run(&fs, f, 1);
+	bench_fig(&fs, "  first start+join of a process", "us", 0,
+		  "a clone: no parked thread yet");
 	printf("  (conc hands a start to a thread that an earlier join left parked;\n"
 	       "   glibc reuses a joined thread's stack but clones a new task each time.)\n");
 	fflush(stdout);
