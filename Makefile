@@ -36,7 +36,7 @@ BENCH_HDR := $(wildcard bench/*.h)
 LIB := lib/libconc.a
 
 .PHONY: all lib tests examples check test asan-test examples-run man-lint man-examples \
-	wait-point-check \
+	man-examples-asan wait-point-check \
 	no-pthread demo demo-run check-run tsan-test bench deps install uninstall clean help
 
 all: $(LIB) $(BINS)
@@ -140,6 +140,12 @@ man-lint:
 # <conc.h>, warnings as errors) and run under a timeout; names the page.
 man-examples: $(LIB)
 	@CC="$(CC)" LIBS="$(URING_LIBS)" O="$(O)" sh tests/man-examples.sh
+
+# The same under ASan+UBSan, with the library built so too.
+man-examples-asan: $(O)/asan/libconc.a
+	@ASAN_OPTIONS=detect_leaks=0 CC="$(CC)" LIBS="$(URING_LIBS)" O="$(O)/asan" \
+	  LIB=$(O)/asan/libconc.a EXCFLAGS="-std=gnu11 -O1 -g $(WARN) $(SANFLAGS)" \
+	  sh tests/man-examples.sh
 
 # Nothing outside lib/wait/ and lib/sys/ blocks on its own (lib/wait/wait.h).
 wait-point-check:
