@@ -970,6 +970,33 @@ Test(pool, imap_errors_timeout_and_early_release)
 	finish(p);
 }
 
+Test(pool, imap_next_with_a_null_buffer)
+{
+	conc_pool *p = make(2);
+	int64_t in[3] = { 1, 2, 3 }, out;
+	conc_imap *it;
+	size_t idx;
+	int seen = 0;
+
+	cr_assert_eq(conc_pool_imap_unordered(p, t_square, in, 3, 8, 1, &it), 0);
+	/* Refused, and no item is used up by the refusal. */
+	cr_assert_eq(conc_imap_next(it, NULL, NULL, 8, BOUND), -EINVAL);
+	cr_assert_eq(conc_imap_next(it, &idx, NULL, 8, BOUND), -EINVAL);
+	/* cap 0: the result is not wanted; the item is skipped. */
+	cr_assert_eq(conc_imap_next(it, &idx, NULL, 0, BOUND), -EMSGSIZE);
+	seen |= 1 << idx;
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(conc_imap_next(it, &idx, &out, sizeof(out), BOUND), 8);
+		cr_assert_eq(out, in[idx] * in[idx]);
+		seen |= 1 << idx;
+	}
+	cr_assert_eq(seen, 7);
+	cr_assert_eq(conc_imap_next(it, NULL, NULL, 8, 0), -EINVAL);
+	cr_assert_eq(conc_imap_next(it, NULL, NULL, 0, 0), -EPIPE);
+	cr_assert_eq(conc_imap_release(it), 0);
+	finish(p);
+}
+
 Test(pool, imap_items_not_submitted_before_close_are_cancelled)
 {
 	conc_pool *p = make(1);

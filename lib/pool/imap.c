@@ -110,7 +110,9 @@ ssize_t conc_imap_next(conc_imap *it, size_t *index, void *buf, size_t cap,
 	uint32_t j;
 	int r = 0;
 
-	if (!it)
+	/* Refused before an item is taken: a NULL buf is fine only with cap
+	 * 0 (results not wanted: each is then -EMSGSIZE, skipped). */
+	if (!it || (!buf && cap))
 		return -EINVAL;
 	if (it->returned == it->n)
 		return -EPIPE;
