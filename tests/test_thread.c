@@ -1596,6 +1596,70 @@ Test(thread_fork, fork_from_a_thread, .timeout = 30)
 		  WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
 }
 
+/* In the child of its fork, a thread is the process's only thread: its
+ * end must be the process's end, at once, as exit(code) — atexit
+ * handlers run and stdio flushed — not a parked thread timing out. */
+static int child_fd = -1;
+
+static void child_atexit(void)
+{
+	if (write(child_fd, "atexit\n", 7) != 7)
+		_exit(99);
+}
+
+static int forks_and_ends(void *how)
+{
+	FILE *f;
+	pid_t pid = fork();
+
+	if (pid != 0)
+		return pid;
+	/* A pipe: fully buffered, written only by the flush at exit. */
+	f = fdopen(child_fd, "w");
+	if (!f || atexit(child_atexit))
+		_exit(98);
+	fprintf(f, "child's buffered line\n");
+	if (how)
+		conc_thread_exit(9);
+	return 7;
+}
+
+static void child_ends_the_process(void *how, int code)
+{
+	char buf[128];
+	int fd[2], st;
+	ssize_t n, len = 0;
+	pid_t pid;
+
+	cr_assert_eq(pipe(fd), 0);
+	child_fd = fd[1];
+	pid = join(start(forks_and_ends, how, NULL));
+	cr_assert_gt(pid, 0);
+	close(fd[1]);
+	/* Well within the 10 s a parked thread waits before it gives up. */
+	st = wait_child(pid, 5000);
+	cr_assert(exited_with(st, code), "status %#x, wanted exit %d", st, code);
+	/* The child is gone: its end is closed, what it wrote is there. */
+	while (len < (ssize_t)sizeof(buf) - 1 &&
+	       poll(&(struct pollfd){ fd[0], POLLIN, 0 }, 1, 5000) == 1 &&
+	       (n = read(fd[0], buf + len, sizeof(buf) - 1 - (size_t)len)) > 0)
+		len += n;
+	buf[len] = 0;
+	close(fd[0]);
+	/* exit() runs the handlers first, then flushes. */
+	cr_assert_str_eq(buf, "atexit\nchild's buffered line\n");
+}
+
+Test(thread_fork, return_in_the_child_of_a_fork_is_exit, .timeout = 30)
+{
+	child_ends_the_process(NULL, 7);
+}
+
+Test(thread_fork, thread_exit_in_the_child_of_a_fork_is_exit, .timeout = 30)
+{
+	child_ends_the_process((void *)1, 9);
+}
+
 /* ---- how the process ends (helper_thread_exit) ---- */
 
 /* The helper sits beside this test, or (for the ASan build, in

@@ -9,6 +9,7 @@
  * running on that stack until then.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -158,6 +159,13 @@ static int worker_main(void *arg)
 	__conc_libc_thread_enter(w->tp);
 	for (;;) {
 		h = run_job(w, &code);
+		/* The job called fork() and this is the child: the only thread
+		 * of a process of its own, whose end this is, as main's return
+		 * would be (atexit handlers, stdio flushed, threads the child
+		 * started joined). Parking would keep it alive for IDLE_NS, to
+		 * end with 0. h and the counts belong to the parent. */
+		if (w->pid != __conc_self()->pid)
+			exit(code);
 		parked = offer(w);
 		__conc_thread_finish(h, code);
 		if (!parked || !await_job(w))
@@ -203,6 +211,7 @@ static struct worker *worker_create(size_t stack_size, int *err)
 	w->map_len = len;
 	w->stack_size = stack_size;
 	w->tp = tp;
+	w->pid = __conc_self()->pid;
 	return w;
 }
 

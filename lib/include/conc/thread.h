@@ -55,7 +55,9 @@ conc_thread *conc_thread_self(void);
  * End the calling conc thread now with code, as if fn had returned it:
  * thread-local destructors run, robust mutexes it holds are marked
  * owner-dead. No C++ unwinding happens. Called from a thread conc did not
- * start, it is exit(code).
+ * start, it is exit(code); so is the end (return or conc_thread_exit) of
+ * a conc thread in the child of a fork() it made, where it is the only
+ * thread.
  */
 _Noreturn void conc_thread_exit(int code);
 
