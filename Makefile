@@ -31,6 +31,9 @@ BENCH_SRC := $(sort $(wildcard bench/bench_*.c))
 BENCHES   := $(BENCH_SRC:bench/%.c=$(O)/bench/%)
 MANPAGES  := $(wildcard man/man*/*.[1-9])
 TEST_HDR  := $(wildcard tests/*.h)
+# The containers' consistency checks: test code, linked by the tests only.
+CHECK_SRC := $(sort $(wildcard tests/check/*.c))
+CHECK_HDR := $(wildcard tests/check/*.h)
 BENCH_HDR := $(wildcard bench/*.h)
 
 LIB := lib/libconc.a
@@ -89,15 +92,23 @@ $(O)/asan/libconc.a: $(ASAN_OBJ)
 bin/%: bin/%.c $(LIB)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(URING_LIBS)
 
+$(O)/libcheck.a $(O)/asan/libcheck.a $(O)/fi/libcheck.a: $(CHECK_HDR)
+$(O)/libcheck.a: $(CHECK_SRC:%.c=$(O)/%.o)
+$(O)/asan/libcheck.a: $(CHECK_SRC:%.c=$(O)/asan/%.o)
+$(O)/fi/libcheck.a: $(CHECK_SRC:%.c=$(O)/fi/%.o)
+$(O)/libcheck.a $(O)/asan/libcheck.a $(O)/fi/libcheck.a:
+	@rm -f $@
+	$(AR) rcs $@ $(filter %.o,$^)
+
 # Tests may use pthreads to exercise the primitives between threads; the
 # library and the tools never do (see no-pthread).
-$(O)/tests/%: tests/%.c $(TEST_HDR) $(LIB)
+$(O)/tests/%: tests/%.c $(TEST_HDR) $(O)/libcheck.a $(LIB)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) -lcriterion -pthread -ldl $(URING_LIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(O)/libcheck.a $(LIB) -lcriterion -pthread -ldl $(URING_LIBS)
 
-$(O)/tests/test_fi_%: tests/test_fi_%.c $(TEST_HDR) $(O)/fi/libconc.a
+$(O)/tests/test_fi_%: tests/test_fi_%.c $(TEST_HDR) $(O)/fi/libcheck.a $(O)/fi/libconc.a
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -DCONC_FAULT_INJECTION $(CFLAGS) -o $@ $< $(O)/fi/libconc.a -lcriterion -pthread -ldl $(URING_LIBS)
+	$(CC) $(CPPFLAGS) -DCONC_FAULT_INJECTION $(CFLAGS) -o $@ $< $(O)/fi/libcheck.a $(O)/fi/libconc.a -lcriterion -pthread -ldl $(URING_LIBS)
 
 # The stress test loads these at run time.
 $(O)/tests/test_fi_thread: | $(patsubst tests/%.c,$(O)/tests/%.so,$(wildcard tests/lib_*.c))
@@ -106,9 +117,9 @@ $(O)/tests/lib_%.so: tests/lib_%.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -shared -o $@ $<
 
-$(O)/asan/tests/%: tests/%.c $(TEST_HDR) $(O)/asan/libconc.a
+$(O)/asan/tests/%: tests/%.c $(TEST_HDR) $(O)/asan/libcheck.a $(O)/asan/libconc.a
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(SANFLAGS) -o $@ $< $(O)/asan/libconc.a -lcriterion -pthread -ldl $(URING_LIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(SANFLAGS) -o $@ $< $(O)/asan/libcheck.a $(O)/asan/libconc.a -lcriterion -pthread -ldl $(URING_LIBS)
 
 $(O)/examples/%: examples/%.c $(LIB)
 	@mkdir -p $(@D)

@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include <conc.h>
 #include "ipc/arena.h"
+#include "check/check.h"
 #include "helpers.h"
 
 #define SIZE (64 * 1024)

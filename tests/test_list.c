@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <conc.h>
 #include "ipc/arena.h"
+#include "check/check.h"
 #include "helpers.h"
 
 #define KiB 1024

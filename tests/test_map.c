@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <conc.h>
 #include "ipc/arena.h"
+#include "check/check.h"
 #include "helpers.h"
 
 #define KiB 1024
@@ -258,6 +259,47 @@ Test(map, open_rejects_bad_segments)
 	cr_assert_eq(conc_map_open(&m, name), 0);
 	conc_map_destroy(m);
 	conc_shm_close(s);
+	conc_shm_unlink(name);
+}
+
+/* An opener that finds the creator still setting up sleeps on the init
+ * word until the creator publishes (stores 2 and wakes it): it gets the
+ * map, well before its one-second limit. */
+static int child_open(void *name)
+{
+	conc_map *m;
+	int r = conc_map_open(&m, name);
+
+	if (!r)
+		conc_map_destroy(m);
+	return errcode(r);
+}
+
+Test(map, open_waits_for_a_creator_setting_up)
+{
+	conc_map_attr a = { .size = 8 * KiB };
+	char name[64];
+	conc_shm *s;
+	conc_map *m;
+	struct arena *ar;
+	pid_t pid;
+
+	name_for(name, sizeof(name), "setup");
+	conc_shm_unlink(name);
+	a.name = name;
+	cr_assert_eq(conc_map_create(&m, &a), 0);
+	cr_assert_eq(conc_shm_open(&s, name, CONC_SHM_MAP), 0);
+	ar = conc_shm_data(s);
+	__atomic_store_n(&ar->init, 1, __ATOMIC_RELAXED);	/* "setting up" */
+	pid = test_fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0)
+		_exit(child_open(name));
+	sleep_ns(SEC / 10);
+	__conc_arena_publish(ar);
+	cr_assert(exited_with(wait_child(pid, 10000), 0));
+	conc_shm_close(s);
+	conc_map_destroy(m);
 	conc_shm_unlink(name);
 }
 

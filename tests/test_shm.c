@@ -460,51 +460,67 @@ Test(shm, foreign_files_are_eproto, .timeout = 20)
 	conc_shm_unlink(name);
 }
 
-/* A creator still writing its header is waited for (a bounded while). */
-Test(shm, open_waits_for_a_creator_still_writing_the_header, .timeout = 10)
-{
-	const char *good = tname("good"), *slow = tname("slow");
-	char hdr[HDR];
-	size_t len;
-	char *img;
-	conc_shm *s;
-	pid_t pid;
-	int fd;
-
-	make_named(good, 3000, CONC_SHM_RAW);
-	img = slurp(good, &len);
-	memcpy(hdr, img, HDR);
-	fd = open(tpath(slow), O_RDWR | O_CREAT | O_EXCL, 0600);
-	cr_assert_geq(fd, 0);
-	pid = test_fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		sleep_ns(100000000);
-		if (ftruncate(fd, (off_t)len))
-			_exit(1);
-		sleep_ns(100000000);
-		/* The header, then its magic last, as a creator does. */
-		if (pwrite(fd, hdr + 4, HDR - 4, 4) != HDR - 4)
-			_exit(2);
-		sleep_ns(100000000);
-		_exit(pwrite(fd, hdr, 4, 0) == 4 ? 0 : 3);
-	}
-	cr_assert_eq(conc_shm_open(&s, slow, CONC_SHM_RAW), 0);
-	cr_assert_eq(conc_shm_size(s), 3000);
-	cr_assert_eq(((unsigned char *)conc_shm_data(s))[2999], 0);
-	cr_assert(exited_with(wait_child(pid, 5000), 0));
-	conc_shm_close(s);
-	close(fd);
-	free(img);
-	conc_shm_unlink(good);
-	conc_shm_unlink(slow);
-}
-
-/* Many processes create the same name at once: one creates, all share. */
+/* Shared by the racing tests below. */
 struct race {
 	uint32_t go;
 	uint32_t fail;
 };
+
+/* A named segment appears only with its header: openers racing its
+ * creator find no name, or a whole segment; never -EPROTO. */
+Test(shm, openers_never_see_a_segment_half_made, .timeout = 20)
+{
+	const char *name = tname("halfmade");
+	struct race *r = shared_alloc(sizeof(struct race));
+	enum { N = 4, ROUNDS = 50 };
+	pid_t pid[N];
+	conc_shm *s;
+
+	cr_assert_not_null(r);
+	conc_shm_unlink(name);
+	for (int i = 0; i < N; i++) {
+		pid[i] = test_fork();
+		cr_assert_geq(pid[i], 0);
+		if (pid[i] == 0) {
+			int64_t dl = now_ns() + 10000000000LL;
+
+			for (uint32_t round = 1; round <= ROUNDS; round++) {
+				conc_shm *c;
+				int e;
+
+				while ((e = conc_shm_open(&c, name, CONC_SHM_RAW)) == -ENOENT &&
+				       now_ns() < dl)
+					;
+				if (e)
+					_exit(errcode(e));
+				conc_shm_close(c);
+				/* fail counts the opens here */
+				__atomic_fetch_add(&r->fail, 1, __ATOMIC_RELEASE);
+				while (__atomic_load_n(&r->go, __ATOMIC_ACQUIRE) < round &&
+				       now_ns() < dl)
+					;
+			}
+			_exit(0);
+		}
+	}
+	for (uint32_t round = 1; round <= ROUNDS; round++) {
+		int64_t dl = now_ns() + 10000000000LL;
+
+		cr_assert_eq(conc_shm_create(&s, name, 100000, CONC_SHM_RAW,
+					     CONC_SHM_EXCL), 0);
+		while (__atomic_load_n(&r->fail, __ATOMIC_ACQUIRE) < round * N &&
+		       now_ns() < dl)
+			sleep_ns(100000);
+		conc_shm_unlink(name);
+		conc_shm_close(s);
+		__atomic_store_n(&r->go, round, __ATOMIC_RELEASE);
+	}
+	for (int i = 0; i < N; i++)
+		cr_assert(exited_with(wait_child(pid[i], 10000), 0), "opener %d", i);
+	shared_free(r, sizeof(*r));
+}
+
+/* Many processes create the same name at once: one creates, all share. */
 
 Test(shm, racing_creators_all_get_the_same_segment, .timeout = 20)
 {

@@ -18,6 +18,7 @@
 #include <conc/queue.h>
 #include <conc/chan.h>
 #include <conc/map.h>
+#include <conc/list.h>
 #include <conc/pool.h>
 
 #endif

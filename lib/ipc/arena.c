@@ -8,8 +8,6 @@
 #include "sys/sys.h"
 #include "wait/wait.h"
 
-#define ATTACH_WAIT_NS 1000000000LL
-
 #ifdef CONC_FAULT_INJECTION
 unsigned long __conc_fi_arena_kill_at;
 unsigned long __conc_fi_arena_points;
@@ -149,42 +147,4 @@ int __conc_arena_lock(struct arena *a, arena_redo_fn redo)
 void __conc_arena_unlock(struct arena *a)
 {
 	conc_mutex_unlock(&a->lock);
-}
-
-void __conc_arena_init(struct arena *a, uint64_t size, uint64_t heap,
-		       uint32_t layout)
-{
-	uint64_t end = size & ~(uint64_t)15;
-	uint64_t *blk = __conc_arena_at(a, heap);
-
-	a->layout = layout;
-	a->size = size;
-	a->heap = heap;
-	a->heap_end = end;
-	conc_mutex_init(&a->lock, CONC_ROBUST);
-	/* One free block spans the heap; __conc_arena_free would do the
-	 * same, but there is nothing to journal in a segment nobody sees. */
-	blk[0] = end - heap;
-	blk[1] = blk[2] = 0;
-	*(uint64_t *)__conc_arena_at(a, end - 8) = end - heap;
-	a->free[__conc_arena_class(end - heap)] = heap;
-}
-
-int __conc_arena_attach(struct arena *a, size_t size, uint32_t layout)
-{
-	conc_deadline dl = sys_now_ns() + ATTACH_WAIT_NS;
-
-	/* Its creator may still be setting it up. */
-	while (__atomic_load_n(&a->init, __ATOMIC_ACQUIRE) != 2) {
-		if (__conc_expired(dl))
-			return -EPROTO;
-		sys_sched_yield();
-	}
-	if (a->layout != layout || a->size != size ||
-	    a->heap < sizeof(*a) || (a->heap & 15) ||
-	    a->heap_end > size || (a->heap_end & 15) ||
-	    a->heap_end < a->heap + 32 ||
-	    !(a->lock.flags & CONC_ROBUST))
-		return -EPROTO;
-	return 0;
 }

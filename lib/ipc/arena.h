@@ -32,7 +32,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <conc/map.h>
 #include <conc/mutex.h>
 #include "wait/wait.h"	/* __CONC_HIDDEN */
 
@@ -92,6 +91,11 @@ static inline void __conc_arena_barrier(void)
 void __conc_arena_init(struct arena *a, uint64_t size, uint64_t heap,
 		       uint32_t layout) __CONC_HIDDEN;
 
+/* The creator's side: whether this process sets the arena up (it was
+ * new), and the store, with a wake-up, that makes it usable. */
+bool __conc_arena_claim_init(struct arena *a) __CONC_HIDDEN;
+void __conc_arena_publish(struct arena *a) __CONC_HIDDEN;
+
 /* Whether an arena found in a segment of size bytes is sound enough to
  * use: 0 or -EPROTO. Waits (bounded) for a creator still setting it up. */
 int __conc_arena_attach(struct arena *a, size_t size, uint32_t layout)
@@ -129,33 +133,6 @@ void __conc_arena_fi_point(void) __CONC_HIDDEN;
 #else
 static inline void __conc_arena_fi_point(void) {}
 #endif
-
-/*
- * For tests: what a full check of a container found. The check takes the
- * lock (recovering as any call does), walks every heap block, every free
- * list and the container's structure, and fails with -EPROTO and `why`
- * unless: every block is well formed, no two free blocks touch, the free
- * lists hold exactly the free blocks, `used` is right, the journal is
- * empty, and the blocks in use are exactly those the container reaches,
- * each once (no leak, no sharing), each entry well formed.
- */
-struct __conc_arena_stat {
-	uint64_t size, heap_bytes, used, blocks, free_blocks, free_bytes;
-	uint64_t largest_free, deaths, recovered, entries;
-	const char *why;
-};
-
-int __conc_map_check(conc_map *m, struct __conc_arena_stat *st) __CONC_HIDDEN;
-int __conc_list_check(conc_list *l, struct __conc_arena_stat *st) __CONC_HIDDEN;
-
-/* Heap walk behind the checks: fills st, and *used (malloc'ed, address
- * order, *n of them) with the payload offsets of the blocks in use. */
-int __conc_arena_check(struct arena *a, struct __conc_arena_stat *st,
-		       uint64_t **used, size_t *n) __CONC_HIDDEN;
-/* Whether off is one of the n sorted offsets; marks it seen (seen[i]), and
- * fails if it was already. */
-bool __conc_arena_claim(const uint64_t *used, bool *seen, size_t n,
-			uint64_t off) __CONC_HIDDEN;
 
 #ifdef CONC_FAULT_INJECTION
 /*

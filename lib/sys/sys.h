@@ -402,4 +402,20 @@ static inline int sys_dup_cloexec(int fd)
 	return sys_fcntl(fd, 1030 /* F_DUPFD_CLOEXEC */, 0);
 }
 
+static inline int sys_fstat(int fd, struct stat *st)
+{
+	return (int)__CONC_SC(SYS_fstat, fd, st);
+}
+
+static inline int sys_linkat(int olddir, const char *old, int newdir,
+			     const char *new, int flags)
+{
+	return (int)__CONC_SC(SYS_linkat, olddir, old, newdir, new, flags);
+}
+
+static inline unsigned sys_geteuid(void)
+{
+	return (unsigned)__CONC_SC(SYS_geteuid, 0);
+}
+
 #endif

@@ -1,6 +1,6 @@
-/* conc/map.h — a map of byte keys to byte values, and a list of byte
- * values, in shared memory, written by several processes at once
- * (multiprocessing.Manager().dict() / .list(), without a server). */
+/* conc/map.h — a map of byte keys to byte values in shared memory,
+ * written by several processes at once (multiprocessing.Manager().dict(),
+ * without a server). The list (conc/list.h) is its sibling. */
 #ifndef CONC_MAP_H
 #define CONC_MAP_H
 
@@ -9,20 +9,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <conc/base.h>
+#include <conc/list.h>
 
-/* A process's handle on a map or a list; the container lives in a
- * segment (conc_shm) that every process using it maps. */
+/* A process's handle on a map; the map lives in a segment (conc_shm)
+ * that every process using it maps. */
 typedef struct conc_map conc_map;
-typedef struct conc_list conc_list;
-
-typedef struct conc_map_attr {
-	size_t size;		/* bytes for keys, values and bookkeeping;
-				 * 0: 1 MiB; at least 4096. Fixed: a full map
-				 * gives -ENOSPC */
-	const char *name;	/* NULL: anonymous (shared with children
-				 * forked later), else a name under /dev/shm */
-	unsigned flags;		/* CONC_SHM_EXCL, CONC_SHM_MODE(m) */
-} conc_map_attr;
 
 /*
  * Every call takes the container's robust lock, so calls from threads and
@@ -97,33 +88,5 @@ int conc_map_iterate(conc_map *m,
 /* Unmap and free this process's handle (the map lives on in others); a
  * named map's name stays until conc_shm_unlink(). 0 or -EINVAL. */
 int conc_map_destroy(conc_map *m);
-
-typedef conc_map_attr conc_list_attr;
-
-/* As conc_map_create() and conc_map_open(), for a list. */
-int conc_list_create(conc_list **l, const conc_list_attr *attr);
-int conc_list_open(conc_list **l, const char *name);
-
-/* Append a copy of len bytes (may be 0): 0, -EINVAL, -ENOSPC. */
-int conc_list_append(conc_list *l, const void *val, size_t len);
-
-/*
- * index < 0 counts from the end, as in Python; out of range: -ENOENT.
- * get copies element index into buf if it fits in cap bytes and returns
- * its length (-EMSGSIZE: nothing copied; buf NULL with cap 0 asks for the
- * length). set replaces it with a copy of val (-ENOSPC: nothing changed).
- * pop removes it and returns its length, if it fits in cap (-EMSGSIZE:
- * nothing copied, the element stays). Popping at either end moves
- * nothing; in the middle, the elements on the nearer side move up by one.
- */
-ssize_t conc_list_get(conc_list *l, ssize_t index, void *buf, size_t cap);
-int conc_list_set(conc_list *l, ssize_t index, const void *val, size_t len);
-ssize_t conc_list_pop(conc_list *l, ssize_t index, void *buf, size_t cap);
-
-/* Elements in the list, or a negative error. */
-ssize_t conc_list_len(conc_list *l);
-
-/* As conc_map_destroy(). */
-int conc_list_destroy(conc_list *l);
 
 #endif

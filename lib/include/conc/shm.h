@@ -40,8 +40,9 @@ int conc_shm_create(conc_shm **s, const char *name, size_t size,
 /*
  * Open the named segment and check its header, never mapping a file as if
  * it were right: -ENOENT if it does not exist; -EPROTO if it is not a conc
- * segment, has another layout version, holds another kind of object, or
- * its creator did not finish writing the header within a second; -EINVAL
+ * segment, has another layout version or holds another kind of object (a
+ * segment gets its name only once its header is written, so there is no
+ * creator at work to wait for); -EINVAL
  * if its recorded size does not match the file (truncated or grown) or
  * the name is bad (empty, with '/', longer than NAME_MAX).
  */

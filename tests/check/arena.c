@@ -4,7 +4,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
-#include "arena.h"
+#include "check.h"
 
 #define USED 1ull
 

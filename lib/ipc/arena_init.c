@@ -1,0 +1,62 @@
+/*
+ * Setting an arena up, and finding one: the creator claims the init word,
+ * sets up, then publishes; an opener waits (bounded) for that.
+ */
+#include <errno.h>
+#include <limits.h>
+#include "ipc/arena.h"
+#include "sys/sys.h"
+#include "wait/wait.h"
+
+#define ATTACH_WAIT_NS 1000000000LL
+
+void __conc_arena_init(struct arena *a, uint64_t size, uint64_t heap,
+		       uint32_t layout)
+{
+	uint64_t end = size & ~(uint64_t)15;
+	uint64_t *blk = __conc_arena_at(a, heap);
+
+	a->layout = layout;
+	a->size = size;
+	a->heap = heap;
+	a->heap_end = end;
+	conc_mutex_init(&a->lock, CONC_ROBUST);
+	/* One free block spans the heap; __conc_arena_free would do the
+	 * same, but there is nothing to journal in a segment nobody sees. */
+	blk[0] = end - heap;
+	blk[1] = blk[2] = 0;
+	*(uint64_t *)__conc_arena_at(a, end - 8) = end - heap;
+	a->free[__conc_arena_class(end - heap)] = heap;
+}
+
+int __conc_arena_attach(struct arena *a, size_t size, uint32_t layout)
+{
+	conc_deadline dl = sys_now_ns() + ATTACH_WAIT_NS;
+	uint32_t v;
+
+	/* Its creator may still be setting it up: it stores 2 and wakes us
+	 * (__conc_arena_publish). One that died half way leaves 1 for good. */
+	while ((v = __atomic_load_n(&a->init, __ATOMIC_ACQUIRE)) != 2)
+		if (v > 2 || __conc_wait(&a->init, v, dl, 0) == -ETIMEDOUT)
+			return -EPROTO;
+	if (a->layout != layout || a->size != size ||
+	    a->heap < sizeof(*a) || (a->heap & 15) ||
+	    a->heap_end > size || (a->heap_end & 15) ||
+	    a->heap_end < a->heap + 32 ||
+	    !(a->lock.flags & CONC_ROBUST))
+		return -EPROTO;
+	return 0;
+}
+
+bool __conc_arena_claim_init(struct arena *a)
+{
+	return __atomic_compare_exchange_n(&a->init, &(uint32_t){ 0 }, 1, 0,
+					   __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+}
+
+void __conc_arena_publish(struct arena *a)
+{
+	/* release: the whole set-up before the word that says so. */
+	__atomic_store_n(&a->init, 2, __ATOMIC_RELEASE);
+	__conc_wake(&a->init, INT_MAX, 0);
+}

@@ -1,0 +1,75 @@
+/*
+ * Making a list and finding one.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include "ipc/list_impl.h"
+
+#define DEFAULT_SIZE	((size_t)1 << 20)
+
+static int attach(conc_list **out, conc_shm *seg)
+{
+	struct list *l = conc_shm_data(seg);
+	size_t size = conc_shm_size(seg);
+	conc_list *lh;
+	int r;
+
+	if (size < ARENA_MIN)
+		return -EPROTO;
+	if ((r = __conc_arena_attach(&l->a, size, LIST_LAYOUT)))
+		return r;
+	if (!(lh = malloc(sizeof(*lh))))
+		return -ENOMEM;
+	lh->seg = seg;
+	lh->l = l;
+	*out = lh;
+	return 0;
+}
+
+int conc_list_create(conc_list **out, const conc_list_attr *attr)
+{
+	size_t size = attr && attr->size ? attr->size : DEFAULT_SIZE;
+	struct list *l;
+	conc_shm *seg;
+	int r;
+
+	if (!out || size < ARENA_MIN)
+		return -EINVAL;
+	r = conc_shm_create(&seg, attr ? attr->name : NULL, size, CONC_SHM_LIST,
+			    attr ? attr->flags : 0);
+	if (r)
+		return r;
+	l = conc_shm_data(seg);
+	/* An existing named list is opened, not set up again. */
+	if (__conc_arena_claim_init(&l->a)) {
+		__conc_arena_init(&l->a, size, (sizeof(*l) + 15) & ~(size_t)15,
+				  LIST_LAYOUT);
+		__conc_arena_publish(&l->a);
+	}
+	if ((r = attach(out, seg)))
+		conc_shm_close(seg);
+	return r;
+}
+
+int conc_list_open(conc_list **out, const char *name)
+{
+	conc_shm *seg;
+	int r;
+
+	if (!out)
+		return -EINVAL;
+	if ((r = conc_shm_open(&seg, name, CONC_SHM_LIST)))
+		return r;
+	if ((r = attach(out, seg)))
+		conc_shm_close(seg);
+	return r;
+}
+
+int conc_list_destroy(conc_list *lh)
+{
+	if (!lh)
+		return -EINVAL;
+	conc_shm_close(lh->seg);
+	free(lh);
+	return 0;
+}

@@ -1,0 +1,96 @@
+/*
+ * Making a map and finding one: the bucket table sized from the segment,
+ * and the checks an opener makes before it trusts the layout.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include "ipc/map_impl.h"
+
+#define DEFAULT_SIZE	((size_t)1 << 20)
+#define BYTES_PER_BUCKET 128		/* the smallest entry takes 48 */
+
+static uint64_t align16(uint64_t v)
+{
+	return (v + 15) & ~(uint64_t)15;
+}
+
+static void setup(struct map *h, size_t size)
+{
+	uint64_t n = 16;
+
+	while (n * 2 <= size / BYTES_PER_BUCKET)
+		n *= 2;
+	h->nbuckets = n;
+	h->buckets = align16(sizeof(*h));
+	__conc_arena_init(&h->a, size, align16(h->buckets + n * 8), MAP_LAYOUT);
+}
+
+static int attach(conc_map **out, conc_shm *seg)
+{
+	struct map *h = conc_shm_data(seg);
+	size_t size = conc_shm_size(seg);
+	conc_map *m;
+	int r;
+
+	if (size < ARENA_MIN)
+		return -EPROTO;
+	if ((r = __conc_arena_attach(&h->a, size, MAP_LAYOUT)))
+		return r;
+	if (!h->nbuckets || (h->nbuckets & (h->nbuckets - 1)) ||
+	    h->buckets != align16(sizeof(*h)) ||
+	    h->nbuckets > (h->a.heap - h->buckets) / 8)
+		return -EPROTO;
+	if (!(m = malloc(sizeof(*m))))
+		return -ENOMEM;
+	m->seg = seg;
+	m->h = h;
+	*out = m;
+	return 0;
+}
+
+int conc_map_create(conc_map **out, const conc_map_attr *attr)
+{
+	size_t size = attr && attr->size ? attr->size : DEFAULT_SIZE;
+	struct map *h;
+	conc_shm *seg;
+	int r;
+
+	if (!out || size < ARENA_MIN)
+		return -EINVAL;
+	r = conc_shm_create(&seg, attr ? attr->name : NULL, size, CONC_SHM_MAP,
+			    attr ? attr->flags : 0);
+	if (r)
+		return r;
+	h = conc_shm_data(seg);
+	/* An existing named map is opened, not set up again. */
+	if (__conc_arena_claim_init(&h->a)) {
+		setup(h, size);
+		__conc_arena_publish(&h->a);
+	}
+	if ((r = attach(out, seg)))
+		conc_shm_close(seg);
+	return r;
+}
+
+int conc_map_open(conc_map **out, const char *name)
+{
+	conc_shm *seg;
+	int r;
+
+	if (!out)
+		return -EINVAL;
+	if ((r = conc_shm_open(&seg, name, CONC_SHM_MAP)))
+		return r;
+	if ((r = attach(out, seg)))
+		conc_shm_close(seg);
+	return r;
+}
+
+int conc_map_destroy(conc_map *m)
+{
+	if (!m)
+		return -EINVAL;
+	conc_shm_close(m->seg);
+	free(m);
+	return 0;
+}

@@ -1,0 +1,132 @@
+/*
+ * Creating a segment. A named one starts as a file without a name under
+ * /dev/shm (O_TMPFILE), is sized and given its header, and only then is
+ * linked under its name. linkat fails if the name exists, so of racing
+ * creators one names its file and the others open that one; and nobody
+ * ever finds a named segment without its header: nothing to wait for.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include "ipc/shm_impl.h"
+#include "sys/sys.h"
+
+#define NAME_TRIES 4	/* a name removed between our link and our open */
+
+static size_t total_for(size_t size)
+{
+	return (SHM_HDR + size + 4095) & ~(size_t)4095;
+}
+
+/* Size fd for size bytes of data and write the header; the handle owns
+ * fd on success. */
+static int build(conc_shm **out, int fd, size_t size, uint32_t kind)
+{
+	size_t total = total_for(size);
+	struct shm_hdr *h;
+	conc_shm *s;
+	int r;
+
+	r = sys_ftruncate(fd, (off_t)total);
+	if (!r)
+		r = __conc_shm_map(&s, fd, total);
+	if (r)
+		return r;
+	h = (struct shm_hdr *)s->map;
+	h->version = SHM_VERSION;
+	h->kind = kind;
+	h->data_off = SHM_HDR;
+	h->size = size;
+	h->total = total;
+	s->size = size;
+	/* release: the header before the magic that says it is there. */
+	__atomic_store_n(&h->magic, SHM_MAGIC, __ATOMIC_RELEASE);
+	*out = s;
+	return 0;
+}
+
+/* Give the unnamed file fd the name path; -EEXIST if it is taken. */
+static int name_it(int fd, const char *path)
+{
+	char proc[32] = "/proc/self/fd/", *p = proc + 14;
+	unsigned v = (unsigned)fd, n = 1;
+	int r;
+
+	while (v / 10 >= n)
+		n *= 10;
+	for (; n; n /= 10)
+		*p++ = (char)('0' + v / n % 10);
+	*p = 0;
+	r = sys_linkat(-100, proc, -100, path, AT_SYMLINK_FOLLOW);
+	if (r == -ENOENT)	/* no /proc: needs CAP_DAC_READ_SEARCH */
+		r = sys_linkat(fd, "", -100, path, AT_EMPTY_PATH);
+	return r;
+}
+
+static int open_existing(conc_shm **out, const char *path, size_t size,
+			 uint32_t kind)
+{
+	int r = __conc_shm_open_path(out, path, kind);
+
+	if (!r && (*out)->size != size) {
+		conc_shm_close(*out);
+		return -EINVAL;
+	}
+	return r;
+}
+
+static int create_named(conc_shm **out, const char *name, size_t size,
+			uint32_t kind, unsigned flags)
+{
+	char path[SHM_PATH_MAX];
+	unsigned mode = (flags >> 16) & 0777;
+	conc_shm *s;
+	int fd, r, i;
+
+	if ((r = __conc_shm_path(name, path)))
+		return r;
+	fd = sys_openat(-100, "/dev/shm", O_TMPFILE | O_RDWR | O_CLOEXEC,
+			mode ? mode : 0600);
+	if (fd < 0)
+		return fd;
+	if ((r = build(&s, fd, size, kind))) {
+		sys_close(fd);
+		return r;
+	}
+	for (i = 0; i < NAME_TRIES; i++) {
+		r = name_it(fd, path);
+		if (r != -EEXIST || (flags & CONC_SHM_EXCL))
+			break;
+		/* Someone else's: ours goes, unnamed. */
+		r = open_existing(out, path, size, kind);
+		if (r != -ENOENT) {
+			conc_shm_close(s);
+			return r;
+		}
+	}
+	if (r) {
+		conc_shm_close(s);
+		return r;
+	}
+	*out = s;
+	return 0;
+}
+
+int conc_shm_create(conc_shm **out, const char *name, size_t size,
+		    uint32_t kind, unsigned flags)
+{
+	int fd, r;
+
+	if (!out || !size || size > SHM_MAX_SIZE ||
+	    (flags & ~(CONC_SHM_EXCL | CONC_SHM_MODE(0777))))
+		return -EINVAL;
+	if (name)
+		return create_named(out, name, size, kind, flags);
+	fd = sys_memfd_create("conc", MFD_CLOEXEC);
+	if (fd < 0)
+		return fd;
+	r = build(out, fd, size, kind);
+	if (r)
+		sys_close(fd);
+	return r;
+}

@@ -1,0 +1,90 @@
+/*
+ * Opening a segment: everything in the file is anyone's to write, so the
+ * header is copied once, checked, and only the copy is used.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include "ipc/shm_impl.h"
+#include "sys/sys.h"
+
+/* Map fd (ours now) and check it holds a finished segment of kind. */
+static int attach(conc_shm **out, int fd, uint32_t kind)
+{
+	struct shm_hdr *h, c;
+	conc_shm *s;
+	long len;
+	int r;
+
+	len = sys_fsize(fd);
+	if (len < 0)
+		return (int)len;
+	/* Empty or zeroed: not a conc segment (a conc creator names its
+	 * file only once the header is written). */
+	if (len == 0)
+		return -EPROTO;
+	if (len < (long)SHM_HDR)
+		return -EINVAL;
+	r = __conc_shm_map(&s, fd, (size_t)len);
+	if (r)
+		return r;
+	h = (struct shm_hdr *)s->map;
+	c.magic = __atomic_load_n(&h->magic, __ATOMIC_ACQUIRE);
+	c.version = h->version;
+	c.kind = h->kind;
+	c.data_off = h->data_off;
+	c.size = h->size;
+	c.total = h->total;
+	r = 0;
+	if (c.magic != SHM_MAGIC || c.version != SHM_VERSION ||
+	    c.kind != kind || c.data_off != SHM_HDR)
+		r = -EPROTO;
+	else if (c.total != (uint64_t)len || c.size > c.total - SHM_HDR)
+		r = -EINVAL;
+	if (r) {
+		__conc_shm_unmap(s);
+		return r;
+	}
+	s->size = c.size;
+	*out = s;
+	return 0;
+}
+
+int __conc_shm_open_path(conc_shm **out, const char *path, uint32_t kind)
+{
+	int fd, r;
+
+	fd = sys_openat(-100, path, O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0);
+	if (fd < 0)
+		return fd;
+	r = attach(out, fd, kind);
+	if (r)
+		sys_close(fd);
+	return r;
+}
+
+int conc_shm_open(conc_shm **out, const char *name, uint32_t kind)
+{
+	char path[SHM_PATH_MAX];
+	int r;
+
+	if (!out)
+		return -EINVAL;
+	if ((r = __conc_shm_path(name, path)))
+		return r;
+	return __conc_shm_open_path(out, path, kind);
+}
+
+int conc_shm_open_fd(conc_shm **out, int fd, uint32_t kind)
+{
+	int own, r;
+
+	if (!out || fd < 0)
+		return -EINVAL;
+	own = sys_dup_cloexec(fd);
+	if (own < 0)
+		return own;
+	r = attach(out, own, kind);
+	if (r)
+		sys_close(own);
+	return r;
+}

@@ -1,0 +1,69 @@
+/*
+ * The list half of a container check (tests only): the ring a block in
+ * use, every slot an element reached once, nothing leaked.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "ipc/list_impl.h"
+
+#include "check.h"
+
+static int bad(struct __conc_arena_stat *st, const char *why)
+{
+	st->why = why;
+	return -EPROTO;
+}
+
+static int check_slots(struct list *l, struct __conc_arena_stat *st,
+		       const uint64_t *used, bool *seen, size_t n)
+{
+	uint64_t i, off;
+
+	if (!l->cap) {
+		if (l->count || l->ring || l->head)
+			return bad(st, "no ring, yet elements or a head");
+	} else {
+		if (!__conc_arena_claim(used, seen, n, l->ring))
+			return bad(st, "ring not a block in use");
+		if (__conc_arena_capacity(&l->a, l->ring) / 8 < l->cap)
+			return bad(st, "ring smaller than its capacity");
+		if (l->head >= l->cap || l->count > l->cap)
+			return bad(st, "head or count beyond the ring");
+	}
+	for (i = 0; i < l->count; i++) {
+		off = *__conc_list_slot(l, i);
+		if (!__conc_arena_claim(used, seen, n, off))
+			return bad(st, "element not a block in use, or in two slots");
+		if (__conc_list_elem(l, off)->len >
+		    __conc_arena_capacity(&l->a, off) - sizeof(struct elem))
+			return bad(st, "element larger than its block");
+		st->entries++;
+	}
+	if (st->entries + (l->cap != 0) != n)
+		return bad(st, "block in use that no slot reaches (leak)");
+	return 0;
+}
+
+int __conc_list_check(conc_list *lh, struct __conc_arena_stat *st)
+{
+	uint64_t *used = NULL;
+	bool *seen;
+	size_t n;
+	int r;
+
+	if (!lh || !st)
+		return -EINVAL;
+	memset(st, 0, sizeof(*st));
+	if ((r = __conc_list_lock(lh->l)))
+		return r;
+	r = __conc_arena_check(&lh->l->a, st, &used, &n);
+	if (!r) {
+		seen = calloc(n + 1, sizeof(*seen));
+		r = seen ? check_slots(lh->l, st, used, seen, n) : -ENOMEM;
+		free(seen);
+	}
+	free(used);
+	__conc_arena_unlock(&lh->l->a);
+	return r;
+}
