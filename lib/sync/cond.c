@@ -2,11 +2,13 @@
  * seq: bumped by every signal and broadcast; waiters sleep on it.
  * waiters: how many may sleep, so a signal without waiters is one load.
  * mutex_off/mutex_pid: where the waiters' mutex lies relative to the
- * condition, and in which process that was measured. A broadcast from that
- * process can then wake one waiter and requeue the rest onto the mutex's
- * futex (by physical address, so waiters of other processes move too);
- * they are let in one by one as the mutex is unlocked, instead of all
- * waking to fight for it. Elsewhere a broadcast wakes everyone.
+ * condition, and in which process that was measured. A broadcast can then
+ * wake one waiter and requeue the rest onto the mutex's futex; they are let
+ * in one by one as the mutex is unlocked, instead of all waking to fight
+ * for it. Only a CONC_PRIVATE condition does that: in shared memory the
+ * offset is whatever a peer wrote there, and following it would let any
+ * peer steer a broadcast to an address of its choosing. A shared
+ * condition's broadcast wakes everyone.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -46,21 +48,22 @@ int conc_cond_wait(conc_cond *c, conc_mutex *m, int64_t timeout_ns)
 	if (__CONC_BAD(c) || __CONC_BAD(m))
 		return -EINVAL;
 	self = __conc_self();
-	if ((__atomic_load_n(&m->word, __ATOMIC_RELAXED) & FUTEX_TID_MASK) !=
-	    (uint32_t)self->tid || m->count)
+	if (!__conc_mutex_owned(m, self) || m->count)
 		return -EPERM;
-	dl = __conc_deadline(timeout_ns);
-	note_mutex(c, m, self->pid);
+	dl = timeout_ns == 0 ? 0 : __conc_deadline(timeout_ns);
+	if (c->flags & CONC_PRIVATE)
+		note_mutex(c, m, self->pid);
 	__atomic_fetch_add(&c->waiters, 1, __ATOMIC_SEQ_CST);
 	seq = __atomic_load_n(&c->seq, __ATOMIC_SEQ_CST);
 	r = conc_mutex_unlock(m);
-	if (r == 0)
-		r = timeout_ns == 0 ? -ETIMEDOUT
-				    : __conc_wait(&c->seq, seq, dl, c->flags);
+	/* A signal, a spurious wake-up or a re-check is not a notify: sleep
+	 * on until seq moves or the deadline passes. */
+	while (r == 0 && __atomic_load_n(&c->seq, __ATOMIC_ACQUIRE) == seq)
+		r = dl == 0 ? -ETIMEDOUT : __conc_wait(&c->seq, seq, dl, c->flags);
 	__atomic_fetch_sub(&c->waiters, 1, __ATOMIC_RELAXED);
 	if (r == -ETIMEDOUT && __atomic_load_n(&c->seq, __ATOMIC_RELAXED) != seq)
 		r = 0;
-	r2 = __conc_mutex_lock_queued(m, CONC_FOREVER);
+	r2 = __conc_mutex_lock_queued(m, -1);
 	return r2 ? r2 : r;
 }
 
@@ -82,7 +85,8 @@ static conc_mutex *requeue_target(conc_cond *c, pid_t pid)
 	conc_mutex *m;
 	unsigned mf;
 
-	if (!off || __atomic_load_n(&c->mutex_pid, __ATOMIC_RELAXED) != pid)
+	if (!(c->flags & CONC_PRIVATE) || !off || (off & 3) ||
+	    __atomic_load_n(&c->mutex_pid, __ATOMIC_RELAXED) != pid)
 		return NULL;
 	m = (conc_mutex *)((char *)c + off);
 	mf = __atomic_load_n(&m->flags, __ATOMIC_RELAXED);
@@ -103,8 +107,8 @@ int conc_cond_broadcast(conc_cond *c)
 		return 0;
 	seq = __atomic_add_fetch(&c->seq, 1, __ATOMIC_SEQ_CST);
 	m = requeue_target(c, __conc_self()->pid);
-	if (m && sys_futex_cmp_requeue(&c->seq, 1, INT32_MAX, &m->word, seq,
-				       __conc_futex_private(c->flags)) >= 0)
+	if (m && __conc_requeue(&c->seq, 1, INT32_MAX, &m->word, seq,
+				c->flags) >= 0)
 		return 0;
 	__conc_wake(&c->seq, INT32_MAX, c->flags);
 	return 0;

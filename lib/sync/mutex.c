@@ -1,10 +1,21 @@
 /*
  * Futex word: the owner's thread id in the low 30 bits (FUTEX_TID_MASK),
  * FUTEX_WAITERS when someone may sleep on it, FUTEX_OWNER_DIED when the
- * kernel found a robust owner dead. Keeping the tid lets any mutex refuse
- * an unlock by a non-owner, and is the format the kernel's robust-list
- * walk expects. Robust mutexes always use shared futexes, because the
- * kernel's wake-up at owner death is a shared one.
+ * kernel found a robust owner dead. The tid is the format the kernel's
+ * robust-list walk expects; ctx tells the contexts of that thread apart
+ * (wait/wait.h), so the owner is (tid, ctx). Robust mutexes always use
+ * shared futexes, because the kernel's wake-up at owner death is a shared one.
+ *
+ * Wake-ups are never lost with a waiter that dies: an unlock that finds
+ * FUTEX_WAITERS leaves it set in the free word, so whoever locks next (even
+ * the old owner, at once) takes the slow path and keeps the bit, and its
+ * unlock wakes the next sleeper although the one woken before died without
+ * running. The bit is dropped only when a wake-up finds nobody asleep. What
+ * is left (the lock stays free and nobody comes) is covered by the wait
+ * point's periodic re-check of shared words.
+ *
+ * list_op_pending is set only between steps that never wait, so that no
+ * other context of the thread can run (and set it) in between.
  */
 #include <errno.h>
 #include "robust.h"
@@ -27,18 +38,51 @@ static unsigned futex_flags(unsigned f)
 	return (f & CONC_ROBUST) ? 0 : f;
 }
 
-static int lock_slow(conc_mutex *m, int64_t timeout_ns, uint32_t sleepers)
+static bool unrecoverable(conc_mutex *m)
+{
+	return __atomic_load_n(&m->flags, __ATOMIC_ACQUIRE) & M_UNRECOVERABLE;
+}
+
+/* Hand a word that became ours by mistake back, waking every sleeper. */
+static void give_back(conc_mutex *m)
+{
+	if (__atomic_exchange_n(&m->word, 0, __ATOMIC_RELEASE) & FUTEX_WAITERS)
+		__conc_wake(&m->word, INT32_MAX, 0);
+}
+
+/* The word is ours: finish a robust lock. */
+static int robust_taken(conc_mutex *m, struct robust_list_head *h, uint32_t w)
+{
+	if (unrecoverable(m)) {
+		/* Made unrecoverable while we were on our way in: the word is
+		 * ours but the mutex is not; pass the news to every sleeper. */
+		give_back(m);
+		__conc_robust_pending(h, NULL);
+		return -ENOTRECOVERABLE;
+	}
+	__conc_robust_enqueue(h, m);
+	__conc_robust_pending(h, NULL);
+	if (w & FUTEX_OWNER_DIED) {
+		__atomic_fetch_or(&m->flags, M_INCONSISTENT, __ATOMIC_RELAXED);
+		return -EOWNERDEAD;
+	}
+	return 0;
+}
+
+/* dl: 0 only tries, < 0 waits forever. sleepers: FUTEX_WAITERS to keep the
+ * bit on when taking the word (a waiter moved here by a requeue). */
+static int lock_slow(conc_mutex *m, conc_deadline dl, uint32_t sleepers)
 {
 	unsigned f = __atomic_load_n(&m->flags, __ATOMIC_RELAXED);
-	pid_t tid = __conc_self()->tid;
+	struct __conc_self *s = __conc_self();
+	uint32_t tid = (uint32_t)s->tid, ctx = __conc_ctx(s);
 	struct robust_list_head *h = NULL;
-	conc_deadline dl = -1;
 	uint32_t w, want;
 	bool spun = false;
 	int r;
 
 	w = __atomic_load_n(&m->word, __ATOMIC_RELAXED);
-	if ((w & FUTEX_TID_MASK) == (uint32_t)tid) {
+	if ((w & FUTEX_TID_MASK) == tid && m->ctx == ctx) {
 		if (!(f & CONC_RECURSIVE))
 			return -EDEADLK;
 		if (m->count == UINT32_MAX)
@@ -47,35 +91,36 @@ static int lock_slow(conc_mutex *m, int64_t timeout_ns, uint32_t sleepers)
 		return 0;
 	}
 	if (f & CONC_ROBUST) {
-		if (__atomic_load_n(&m->flags, __ATOMIC_ACQUIRE) & M_UNRECOVERABLE)
+		if (unrecoverable(m))
 			return -ENOTRECOVERABLE;
-		h = __conc_robust_head(__conc_self());
+		h = __conc_robust_head(s);
 		if (!h)
 			return -ENOTSUP;
-		/* From here until the entry is linked, a death is still seen
-		 * by the kernel through list_op_pending. */
-		__conc_robust_pending(h, m);
 	}
-	if (timeout_ns > 0)
-		dl = __conc_deadline(timeout_ns);
 	for (;;) {
 		w = __atomic_load_n(&m->word, __ATOMIC_RELAXED);
 		if (!(w & FUTEX_TID_MASK)) {
 			/* Free, perhaps with FUTEX_OWNER_DIED left by the
-			 * kernel. A waiter that slept keeps FUTEX_WAITERS on:
-			 * others may still sleep behind it. */
-			want = (uint32_t)tid | (w & FUTEX_WAITERS) | sleepers;
+			 * kernel, perhaps with FUTEX_WAITERS left by an
+			 * unlock: keep that one, others may sleep. */
+			want = tid | (w & FUTEX_WAITERS) | sleepers;
+			/* From here until the entry is linked, a death is
+			 * seen by the kernel through list_op_pending. */
+			if (h)
+				__conc_robust_pending(h, m);
 			if (__atomic_compare_exchange_n(&m->word, &w, want, 0,
 							__ATOMIC_ACQUIRE,
 							__ATOMIC_RELAXED))
 				break;
+			if (h)
+				__conc_robust_pending(h, NULL);
 			continue;
 		}
-		if (timeout_ns == 0) {
-			r = -ETIMEDOUT;
-			goto fail;
-		}
-		if (!spun) {
+		if (dl == 0)
+			return -ETIMEDOUT;
+		/* Spinning for another context of this very thread would
+		 * only keep it from running. */
+		if (!spun && (w & FUTEX_TID_MASK) != tid) {
 			spun = true;
 			__conc_spin_while(&m->word, w);
 			continue;
@@ -87,37 +132,13 @@ static int lock_slow(conc_mutex *m, int64_t timeout_ns, uint32_t sleepers)
 			continue;
 		r = __conc_wait(&m->word, w | FUTEX_WAITERS, dl, futex_flags(f));
 		if (r == -ETIMEDOUT)
-			goto fail;
-		sleepers = FUTEX_WAITERS;
-		if ((f & CONC_ROBUST) &&
-		    (__atomic_load_n(&m->flags, __ATOMIC_ACQUIRE) & M_UNRECOVERABLE)) {
-			r = -ENOTRECOVERABLE;
-			goto fail;
-		}
+			return r;
+		if (h && unrecoverable(m))
+			return -ENOTRECOVERABLE;
 	}
 	m->count = 0;
-	if (!h)
-		return 0;
-	if (__atomic_load_n(&m->flags, __ATOMIC_ACQUIRE) & M_UNRECOVERABLE) {
-		r = -ENOTRECOVERABLE;
-		goto give_back;
-	}
-	__conc_robust_enqueue(h, m);
-	__conc_robust_pending(h, NULL);
-	if (w & FUTEX_OWNER_DIED) {
-		__atomic_fetch_or(&m->flags, M_INCONSISTENT, __ATOMIC_RELAXED);
-		return -EOWNERDEAD;
-	}
-	return 0;
-give_back:
-	/* Made unrecoverable while we were on our way in: the word is ours
-	 * but the mutex is not; pass the news to every sleeper. */
-	if (__atomic_exchange_n(&m->word, 0, __ATOMIC_RELEASE) & FUTEX_WAITERS)
-		__conc_wake(&m->word, INT32_MAX, 0);
-fail:
-	if (h)
-		__conc_robust_pending(h, NULL);
-	return r;
+	m->ctx = ctx;
+	return h ? robust_taken(m, h, w) : 0;
 }
 
 /* Free robust mutex, list head known: one compare-and-swap, bracketed by
@@ -135,15 +156,14 @@ static bool robust_fast_lock(conc_mutex *m, struct __conc_self *s)
 		__conc_robust_pending(h, NULL);
 		return false;
 	}
-	if (__atomic_load_n(&m->flags, __ATOMIC_ACQUIRE) & M_UNRECOVERABLE) {
+	if (unrecoverable(m)) {
 		/* Lost a race with the unlock that made it unrecoverable. */
-		if (__atomic_exchange_n(&m->word, 0, __ATOMIC_RELEASE) &
-		    FUTEX_WAITERS)
-			__conc_wake(&m->word, INT32_MAX, 0);
+		give_back(m);
 		__conc_robust_pending(h, NULL);
 		return false;
 	}
 	m->count = 0;
+	m->ctx = __conc_ctx(s);
 	__conc_robust_enqueue(h, m);
 	__conc_robust_pending(h, NULL);
 	return true;
@@ -162,22 +182,22 @@ int conc_mutex_timedlock(conc_mutex *m, int64_t timeout_ns)
 	if (!(f & (CONC_RECURSIVE | CONC_ROBUST))) {
 		if (__atomic_compare_exchange_n(&m->word, &zero, (uint32_t)s->tid,
 						0, __ATOMIC_ACQUIRE,
-						__ATOMIC_RELAXED))
+						__ATOMIC_RELAXED)) {
+			m->ctx = __conc_ctx(s);
 			return 0;
+		}
 	} else if ((f & (CONC_ROBUST | M_UNRECOVERABLE)) == CONC_ROBUST &&
 		   robust_fast_lock(m, s)) {
 		return 0;
 	}
-	if (timeout_ns < 0)
-		timeout_ns = CONC_FOREVER;
-	return lock_slow(m, timeout_ns, 0);
+	return lock_slow(m, timeout_ns == 0 ? 0 : __conc_deadline(timeout_ns), 0);
 }
 
-/* Lock as a thread that slept: leave FUTEX_WAITERS set, for others may
+/* Lock as a context that slept: leave FUTEX_WAITERS set, for others may
  * sleep on the word without having set it (moved there by a requeue). */
-int __conc_mutex_lock_queued(conc_mutex *m, int64_t timeout_ns)
+int __conc_mutex_lock_queued(conc_mutex *m, conc_deadline dl)
 {
-	return lock_slow(m, timeout_ns, FUTEX_WAITERS);
+	return lock_slow(m, dl, FUTEX_WAITERS);
 }
 
 int conc_mutex_lock(conc_mutex *m)
@@ -192,16 +212,38 @@ int conc_mutex_trylock(conc_mutex *m)
 	return r == -ETIMEDOUT || r == -EDEADLK ? -EBUSY : r;
 }
 
+bool __conc_mutex_owned(const conc_mutex *m, const struct __conc_self *s)
+{
+	return (__atomic_load_n(&m->word, __ATOMIC_RELAXED) & FUTEX_TID_MASK) ==
+	       (uint32_t)s->tid && m->ctx == __conc_ctx(s);
+}
+
+/* Free the word. Sleepers keep FUTEX_WAITERS (see the top); it goes only
+ * when a wake-up finds nobody asleep. */
+static void release(conc_mutex *m, int wake, unsigned f)
+{
+	uint32_t old = __atomic_load_n(&m->word, __ATOMIC_RELAXED), w;
+
+	do
+		w = (old & FUTEX_WAITERS) && wake == 1 ? FUTEX_WAITERS : 0;
+	while (!__atomic_compare_exchange_n(&m->word, &old, w, 0,
+					    __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+	if ((old & FUTEX_WAITERS) &&
+	    __conc_wake(&m->word, wake, futex_flags(f)) == 0 && w) {
+		w = FUTEX_WAITERS;
+		__atomic_compare_exchange_n(&m->word, &w, 0, 0,
+					    __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+	}
+}
+
 static int unlock_slow(conc_mutex *m)
 {
 	unsigned f = __atomic_load_n(&m->flags, __ATOMIC_RELAXED);
-	pid_t tid = __conc_self()->tid;
+	struct __conc_self *s = __conc_self();
 	struct robust_list_head *h = NULL;
-	uint32_t old;
 	int wake = 1;
 
-	old = __atomic_load_n(&m->word, __ATOMIC_RELAXED);
-	if ((old & FUTEX_TID_MASK) != (uint32_t)tid)
+	if (!__conc_mutex_owned(m, s))
 		return -EPERM;
 	if (m->count) {
 		m->count--;
@@ -215,15 +257,13 @@ static int unlock_slow(conc_mutex *m)
 			__atomic_fetch_and(&m->flags, ~M_INCONSISTENT, __ATOMIC_RELAXED);
 			wake = INT32_MAX;
 		}
-		h = __conc_robust_head(__conc_self());
+		h = __conc_robust_head(s);
 		__conc_robust_pending(h, m);
-		__conc_robust_dequeue(m);
+		__conc_robust_dequeue(h, m);
 	}
-	old = __atomic_exchange_n(&m->word, 0, __ATOMIC_RELEASE);
-	if (old & FUTEX_WAITERS)
-		__conc_wake(&m->word, wake, futex_flags(f));
-	/* Only now: a death before the wake leaves a free word that the
-	 * kernel finds through list_op_pending, and it wakes a waiter. */
+	release(m, wake, f);
+	/* Only now: a death before the wake leaves a word that the kernel
+	 * finds through list_op_pending. */
 	if (h)
 		__conc_robust_pending(h, NULL);
 	return 0;
@@ -241,8 +281,10 @@ int conc_mutex_unlock(conc_mutex *m)
 	f = __atomic_load_n(&m->flags, __ATOMIC_RELAXED);
 	s = __conc_self();
 	tid = (uint32_t)s->tid;
-	/* Nobody waiting: one compare-and-swap that also proves the caller
-	 * is the owner. */
+	if (m->ctx != __conc_ctx(s))
+		return unlock_slow(m);
+	/* Nobody waiting: one compare-and-swap that also proves the caller's
+	 * thread is the owner. */
 	if (!(f & (CONC_RECURSIVE | CONC_ROBUST)))
 		return __atomic_compare_exchange_n(&m->word, &tid, 0, 0,
 						   __ATOMIC_RELEASE,
@@ -254,16 +296,10 @@ int conc_mutex_unlock(conc_mutex *m)
 	    __atomic_load_n(&m->word, __ATOMIC_RELAXED) != tid)
 		return unlock_slow(m);
 	__conc_robust_pending(h, m);
-	__conc_robust_dequeue(m);
-	if (__atomic_compare_exchange_n(&m->word, &tid, 0, 0, __ATOMIC_RELEASE,
-					__ATOMIC_RELAXED)) {
-		__conc_robust_pending(h, NULL);
-		return 0;
-	}
-	/* A waiter came between the look and the swap. */
-	tid = __atomic_exchange_n(&m->word, 0, __ATOMIC_RELEASE);
-	if (tid & FUTEX_WAITERS)
-		__conc_wake(&m->word, 1, 0);
+	__conc_robust_dequeue(h, m);
+	if (!__atomic_compare_exchange_n(&m->word, &tid, 0, 0, __ATOMIC_RELEASE,
+					 __ATOMIC_RELAXED))
+		release(m, 1, f);	/* a waiter came between look and swap */
 	__conc_robust_pending(h, NULL);
 	return 0;
 }
@@ -277,8 +313,7 @@ int conc_mutex_consistent(conc_mutex *m)
 	f = __atomic_load_n(&m->flags, __ATOMIC_RELAXED);
 	if (!(f & CONC_ROBUST))
 		return -EINVAL;
-	if ((__atomic_load_n(&m->word, __ATOMIC_RELAXED) & FUTEX_TID_MASK) !=
-	    (uint32_t)__conc_self()->tid)
+	if (!__conc_mutex_owned(m, __conc_self()))
 		return -EPERM;
 	if (!(f & M_INCONSISTENT))
 		return -EINVAL;

@@ -1,3 +1,4 @@
+#include <stdbool.h>
 #include <stddef.h>
 #include <linux/futex.h>
 #include "robust.h"
@@ -23,6 +24,79 @@ static __thread struct {
 	struct robust_list_head head;
 } own __attribute__((tls_model("initial-exec")));
 
+/* The registry: the robust conc mutexes this thread holds, in the order
+ * they were linked (the list runs from the newest to the oldest). Beyond
+ * REG_MAX held at once, the list is treated as mixed. */
+#define REG_MAX 64
+static __thread struct {
+	conc_mutex *held[REG_MAX];
+	uint32_t n;
+	bool mixed;
+} reg __attribute__((tls_model("initial-exec")));
+
+static void *node(conc_mutex *m)
+{
+	return &m->robust_next;
+}
+
+static int reg_find(conc_mutex *m)
+{
+	int i = (int)reg.n;
+
+	while (--i >= 0)
+		if (reg.held[i] == m)
+			return i;
+	return -1;
+}
+
+void __conc_robust_enqueue(struct robust_list_head *h, conc_mutex *m)
+{
+	void *first = h->list.next;
+
+	/* The head is ours: if its first entry is not the newest registered
+	 * one, an entry the registry does not know (glibc's) is in the list. */
+	if (first != (reg.n ? node(reg.held[reg.n - 1]) : (void *)&h->list) ||
+	    reg.n == REG_MAX)
+		reg.mixed = true;
+	if (reg.n < REG_MAX)
+		reg.held[reg.n++] = m;
+	m->robust_next = first;
+	m->robust_prev = &h->list;
+	*__conc_slot_before(first) = node(m);
+	__conc_robust_barrier();
+	h->list.next = (struct robust_list *)node(m);
+	__conc_robust_barrier();
+}
+
+void __conc_robust_dequeue(struct robust_list_head *h, conc_mutex *m)
+{
+	int i = reg_find(m);
+	void *prev, *next;
+
+	if (i >= 0 && !reg.mixed) {
+		prev = i == (int)reg.n - 1 ? (void *)&h->list : node(reg.held[i + 1]);
+		next = i == 0 ? (void *)&h->list : node(reg.held[i - 1]);
+	} else {
+		prev = (void *)((uintptr_t)m->robust_prev & ~(uintptr_t)1);
+		next = m->robust_next;
+		if (!prev || !next || *(void **)prev != node(m) ||
+		    *__conc_slot_before(next) != node(m))
+			goto forget;	/* not linked where it says: leave the list */
+	}
+	*__conc_slot_before(next) = prev;
+	*(void **)prev = next;
+	__conc_robust_barrier();
+forget:
+	if (i >= 0) {
+		reg.n--;
+		for (; i < (int)reg.n; i++)
+			reg.held[i] = reg.held[i + 1];
+	}
+	if (!reg.n && h->list.next == &h->list)
+		reg.mixed = false;
+	m->robust_prev = m->robust_next = NULL;
+}
+
 struct robust_list_head *__conc_robust_head(struct __conc_self *s)
 {
 	struct robust_list_head *h = s->robust;
@@ -40,6 +114,9 @@ struct robust_list_head *__conc_robust_head(struct __conc_self *s)
 	}
 	if (h->futex_offset != FUTEX_OFFSET)
 		return NULL;
+	/* First use in this thread, or in a fork child: nothing is held. */
+	reg.n = 0;
+	reg.mixed = h->list.next != &h->list;
 	s->robust = h;
 	return h;
 }
@@ -55,7 +132,7 @@ static void owner_died(uint32_t *word, pid_t tid)
 					      (v & FUTEX_WAITERS) | FUTEX_OWNER_DIED,
 					      0, __ATOMIC_RELEASE, __ATOMIC_RELAXED));
 	if (v & FUTEX_WAITERS)
-		sys_futex_wake(word, 1, 0);
+		__conc_wake(word, 1, 0);
 }
 
 void __conc_robust_release_all(struct robust_list_head *h, pid_t tid)
@@ -63,6 +140,11 @@ void __conc_robust_release_all(struct robust_list_head *h, pid_t tid)
 	struct robust_list *e = h->list.next;
 	int n = 0;
 
+	while (reg.n)
+		owner_died(&reg.held[--reg.n]->word, tid);
+	if (!reg.mixed)
+		e = &h->list;
+	reg.mixed = false;
 	/* Entries with the low bit set are PI mutexes: not conc's, and not
 	 * something a futex word update can release. */
 	while (e != &h->list && n++ < ROBUST_LIST_LIMIT) {

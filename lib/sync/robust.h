@@ -46,28 +46,19 @@ static inline void **__conc_slot_before(void *entry)
 	return (void **)((uintptr_t)entry & ~(uintptr_t)1) - 1;
 }
 
-static inline void __conc_robust_enqueue(struct robust_list_head *h, conc_mutex *m)
-{
-	void *first = h->list.next;
-
-	m->robust_next = first;
-	m->robust_prev = &h->list;
-	*__conc_slot_before(first) = &m->robust_next;
-	__conc_robust_barrier();
-	h->list.next = (struct robust_list *)&m->robust_next;
-	__conc_robust_barrier();
-}
-
-static inline void __conc_robust_dequeue(conc_mutex *m)
-{
-	void **prev_next = (void **)((uintptr_t)m->robust_prev & ~(uintptr_t)1);
-
-	*__conc_slot_before(m->robust_next) = m->robust_prev;
-	*prev_next = m->robust_next;
-	__conc_robust_barrier();
-	m->robust_prev = m->robust_next = NULL;
-}
-
+/*
+ * The links of a held robust mutex live in the mutex, hence in shared
+ * memory that every peer can write: a peer that rewrites them must not
+ * steer the owner's unlink into writing where it chooses. So the owner
+ * keeps, in its own memory, the robust mutexes it holds (the registry),
+ * and unlinks a registered mutex from what the registry says its
+ * neighbours are, never reading its links. Only glibc's robust mutexes
+ * can put entries in the list that the registry does not know; once one
+ * may be there ("mixed", until the list is seen empty) the links beside it
+ * are trusted as glibc trusts them, after checking that they point back.
+ */
+void __conc_robust_enqueue(struct robust_list_head *h, conc_mutex *m) __CONC_HIDDEN;
+void __conc_robust_dequeue(struct robust_list_head *h, conc_mutex *m) __CONC_HIDDEN;
 
 /* A thread's life ends without the kernel seeing it (a parked thread):
  * do what the kernel does at exit for every entry of h the thread tid
@@ -93,6 +84,9 @@ static inline void __conc_robust_doorbell(struct robust_list_head *h,
 	__conc_robust_barrier();
 }
 
-int __conc_mutex_lock_queued(conc_mutex *m, int64_t timeout_ns) __CONC_HIDDEN;
+int __conc_mutex_lock_queued(conc_mutex *m, conc_deadline dl) __CONC_HIDDEN;
+
+/* Whether the calling context owns m. */
+bool __conc_mutex_owned(const conc_mutex *m, const struct __conc_self *s) __CONC_HIDDEN;
 
 #endif

@@ -24,10 +24,74 @@ int conc_rwlock_init(conc_rwlock *rw, unsigned flags)
 	return 0;
 }
 
+/*
+ * The read locks this thread's contexts hold, by lock and context, so that
+ * a read-unlock by a context that holds none is refused (-EPERM) instead of
+ * letting a writer in while a reader is inside. The state word only counts
+ * readers; this private table says who they are. Beyond READS_MAX locks
+ * held at once, `untracked` counts the rest, and an unlock that matches no
+ * entry is let through while it is non-zero.
+ */
+#define READS_MAX 16
+static __thread struct {
+	struct { const conc_rwlock *rw; uint32_t ctx, n; } e[READS_MAX];
+	uint32_t untracked;
+} reads __attribute__((tls_model("initial-exec")));
+
+static void read_taken(const conc_rwlock *rw)
+{
+	uint32_t ctx = __conc_ctx(__conc_self()), i, fr = READS_MAX;
+
+	for (i = 0; i < READS_MAX; i++) {
+		if (reads.e[i].n && reads.e[i].rw == rw && reads.e[i].ctx == ctx) {
+			reads.e[i].n++;
+			return;
+		}
+		if (!reads.e[i].n && fr == READS_MAX)
+			fr = i;
+	}
+	if (fr == READS_MAX) {
+		reads.untracked++;
+		return;
+	}
+	reads.e[fr].rw = rw;
+	reads.e[fr].ctx = ctx;
+	reads.e[fr].n = 1;
+}
+
+/* Whether the caller may give a read lock of rw back; counts it given. */
+static bool read_given(const conc_rwlock *rw)
+{
+	uint32_t ctx = __conc_ctx(__conc_self()), i;
+
+	for (i = 0; i < READS_MAX; i++)
+		if (reads.e[i].n && reads.e[i].rw == rw && reads.e[i].ctx == ctx) {
+			reads.e[i].n--;
+			return true;
+		}
+	if (!reads.untracked)
+		return false;
+	reads.untracked--;
+	return true;
+}
+
+static void read_ungiven(const conc_rwlock *rw)
+{
+	read_taken(rw);
+}
+
 static void wake_writer(conc_rwlock *rw)
 {
 	__atomic_fetch_add(&rw->wseq, 1, __ATOMIC_RELEASE);
 	__conc_wake(&rw->wseq, 1, rw->flags);
+}
+
+static bool writer_is_me(const conc_rwlock *rw)
+{
+	struct __conc_self *s = __conc_self();
+
+	return __atomic_load_n(&rw->owner, __ATOMIC_RELAXED) == (uint32_t)s->tid &&
+	       __atomic_load_n(&rw->ctx, __ATOMIC_RELAXED) == __conc_ctx(s);
 }
 
 static int rdlock(conc_rwlock *rw, int64_t timeout_ns)
@@ -45,13 +109,13 @@ static int rdlock(conc_rwlock *rw, int64_t timeout_ns)
 				return -EAGAIN;
 			if (__atomic_compare_exchange_n(&rw->state, &v, v + 1, 0,
 							__ATOMIC_ACQUIRE,
-							__ATOMIC_RELAXED))
+							__ATOMIC_RELAXED)) {
+				read_taken(rw);
 				return 0;
+			}
 			continue;
 		}
-		if ((v & RW_WRITER) &&
-		    __atomic_load_n(&rw->owner, __ATOMIC_RELAXED) ==
-		    (uint32_t)__conc_self()->tid)
+		if ((v & RW_WRITER) && writer_is_me(rw))
 			return -EDEADLK;
 		if (timeout_ns == 0)
 			return -ETIMEDOUT;
@@ -92,13 +156,12 @@ static void writer_leaves(conc_rwlock *rw)
 
 static int wrlock(conc_rwlock *rw, int64_t timeout_ns)
 {
-	uint32_t v, seq, tid, queued = 0;
+	uint32_t v, seq, queued = 0;
 	conc_deadline dl = -1;
 	bool spun = false;
 
 	if (__CONC_BAD(rw))
 		return -EINVAL;
-	tid = (uint32_t)__conc_self()->tid;
 	v = __atomic_load_n(&rw->state, __ATOMIC_RELAXED);
 	for (;;) {
 		if (!(v & (RW_WRITER | RW_RMASK))) {
@@ -106,13 +169,17 @@ static int wrlock(conc_rwlock *rw, int64_t timeout_ns)
 							(v | RW_WRITER) - queued,
 							0, __ATOMIC_ACQUIRE,
 							__ATOMIC_RELAXED)) {
-				__atomic_store_n(&rw->owner, tid, __ATOMIC_RELAXED);
+				struct __conc_self *s = __conc_self();
+
+				__atomic_store_n(&rw->owner, (uint32_t)s->tid,
+						 __ATOMIC_RELAXED);
+				__atomic_store_n(&rw->ctx, __conc_ctx(s),
+						 __ATOMIC_RELAXED);
 				return 0;
 			}
 			continue;
 		}
-		if ((v & RW_WRITER) &&
-		    __atomic_load_n(&rw->owner, __ATOMIC_RELAXED) == tid)
+		if ((v & RW_WRITER) && writer_is_me(rw))
 			return queued ? (writer_leaves(rw), -EDEADLK) : -EDEADLK;
 		if (timeout_ns == 0)
 			return -ETIMEDOUT;
@@ -151,8 +218,7 @@ int conc_rwlock_unlock(conc_rwlock *rw)
 		return -EINVAL;
 	v = __atomic_load_n(&rw->state, __ATOMIC_RELAXED);
 	if (v & RW_WRITER) {
-		if (__atomic_load_n(&rw->owner, __ATOMIC_RELAXED) !=
-		    (uint32_t)__conc_self()->tid)
+		if (!writer_is_me(rw))
 			return -EPERM;
 		__atomic_store_n(&rw->owner, 0, __ATOMIC_RELAXED);
 		do {
@@ -168,9 +234,13 @@ int conc_rwlock_unlock(conc_rwlock *rw)
 			__conc_wake(&rw->state, INT32_MAX, rw->flags);
 		return 0;
 	}
+	if (!read_given(rw))
+		return -EPERM;
 	do {
-		if (!(v & RW_RMASK))
+		if (!(v & RW_RMASK)) {
+			read_ungiven(rw);
 			return -EPERM;
+		}
 	} while (!__atomic_compare_exchange_n(&rw->state, &v, v - 1, 0,
 					      __ATOMIC_RELEASE, __ATOMIC_RELAXED));
 	if ((v & RW_RMASK) == 1 && (v & RW_WMASK))

@@ -4,23 +4,40 @@
 __thread uint32_t __conc_spin_budget
 	__attribute__((tls_model("initial-exec")));
 
+/*
+ * A shared word is re-checked at least every RECHECK_NS: a process that is
+ * woken and killed before it acts takes its wake-up with it, and the others
+ * must not sleep on for ever behind it. The price: one clock read per sleep,
+ * and a sleeper that waits long wakes ten times a second.
+ */
+#define RECHECK_NS 100000000
+
 int __conc_wait(const uint32_t *word, uint32_t expected,
 		conc_deadline deadline, unsigned flags)
 {
 	struct __conc_waiter *w = __conc_self_tls.waiter;
+	conc_deadline dl = deadline;
 	int r = -ENOSYS;
 
+	if (!(flags & CONC_PRIVATE)) {
+		conc_deadline cap = sys_now_ns() + RECHECK_NS;
+
+		if (dl < 0 || dl > cap)
+			dl = cap;
+	}
 	if (w)
-		r = w->futex(w, word, expected, deadline, flags);
+		r = w->futex(w, word, expected, dl, flags);
 	if (r == -ENOSYS)
-		r = sys_futex_wait(word, expected, deadline,
+		r = sys_futex_wait(word, expected, dl,
 				   __conc_futex_private(flags));
-	return r == -ETIMEDOUT ? r : 0;
+	return r == -ETIMEDOUT && dl == deadline ? r : 0;
 }
 
-void __conc_wake(uint32_t *word, int n, unsigned flags)
+int __conc_wake(uint32_t *word, int n, unsigned flags)
 {
-	sys_futex_wake(word, n, __conc_futex_private(flags));
+	int r = sys_futex_wake(word, n, __conc_futex_private(flags));
+
+	return r > 0 ? r : 0;
 }
 
 void __conc_wake_op(uint32_t *word1, int n1, uint32_t *word2, int n2,

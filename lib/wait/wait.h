@@ -77,12 +77,14 @@ static inline uint32_t __conc_ctx(const struct __conc_self *s)
 
 /* Sleep while *word == expected, until woken or the deadline (< 0: none).
  * Returns 0 after a wake-up, a changed value or a signal (the caller looks
- * again), or -ETIMEDOUT once the deadline has passed. */
+ * again), or -ETIMEDOUT once the deadline has passed. A shared word (no
+ * CONC_PRIVATE) also returns 0 every 100 ms: callers look again, and a
+ * wake-up taken by a process that died before it acted is not lost. */
 int __conc_wait(const uint32_t *word, uint32_t expected,
 		conc_deadline deadline, unsigned flags) __CONC_HIDDEN;
 
-/* Wake up to n waiters on word. */
-void __conc_wake(uint32_t *word, int n, unsigned flags) __CONC_HIDDEN;
+/* Wake up to n waiters on word; returns how many were woken. */
+int __conc_wake(uint32_t *word, int n, unsigned flags) __CONC_HIDDEN;
 
 /* FUTEX_WAKE_OP: apply op (FUTEX_OP(...)) to *word2, wake up to n1 waiters
  * on word1 and, if the op's comparison held, up to n2 on word2. */

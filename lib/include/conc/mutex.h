@@ -8,8 +8,11 @@
 /*
  * A mutex. All zeroes is a valid, unlocked, non-recursive, non-robust mutex
  * usable between processes when it lives in shared memory.
- * The owner's thread id is kept in the futex word, so unlock by a thread that
- * does not own the mutex fails with -EPERM. The two pointers form the node of
+ * The owner is an execution context: a thread, or one coroutine of a thread
+ * that runs a loop. Its thread id is kept in the futex word (the kernel's
+ * robust-futex protocol needs it) and which context of that thread in ctx,
+ * so unlock by any other context fails with -EPERM, and a second context of
+ * the owning thread waits for the mutex like any other would. The two pointers form the node of
  * the kernel's robust list (set_robust_list(2)) while a robust mutex is held;
  * they are meaningful only to the owning thread. Do not touch the fields.
  */
@@ -17,12 +20,13 @@ typedef struct conc_mutex {
 	uint32_t word;
 	uint32_t flags;
 	uint32_t count;
-	uint32_t reserved[3];
+	uint32_t ctx;
+	uint32_t reserved[2];
 	void *robust_prev;
 	void *robust_next;
 } conc_mutex;
 
-#define CONC_MUTEX_INIT { 0, 0, 0, { 0, 0, 0 }, 0, 0 }
+#define CONC_MUTEX_INIT { 0, 0, 0, 0, { 0, 0 }, 0, 0 }
 
 /*
  * Initialise m as unlocked with flags (CONC_PRIVATE, CONC_RECURSIVE,

@@ -13,9 +13,10 @@ typedef struct conc_rwlock {
 	uint32_t wseq;
 	uint32_t flags;
 	uint32_t owner;
+	uint32_t ctx;
 } conc_rwlock;
 
-#define CONC_RWLOCK_INIT { 0, 0, 0, 0 }
+#define CONC_RWLOCK_INIT { 0, 0, 0, 0, 0 }
 
 /* Initialise rw with flags (CONC_PRIVATE or 0): 0 or -EINVAL. */
 int conc_rwlock_init(conc_rwlock *rw, unsigned flags);
