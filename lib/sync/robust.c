@@ -49,14 +49,26 @@ static int reg_find(conc_mutex *m)
 	return -1;
 }
 
+/*
+ * The head is the thread's own memory: if its first entry is not the newest
+ * registered one, an entry the registry does not know (glibc's) is in the
+ * list. One locked before a registered entry was first when that entry was
+ * linked, so looking at the head on every link, unlink and release finds
+ * every foreign entry.
+ */
+static void look_for_foreign(struct robust_list_head *h)
+{
+	if ((void *)h->list.next !=
+	    (reg.n ? node(reg.held[reg.n - 1]) : (void *)&h->list))
+		reg.mixed = true;
+}
+
 void __conc_robust_enqueue(struct robust_list_head *h, conc_mutex *m)
 {
 	void *first = h->list.next;
 
-	/* The head is ours: if its first entry is not the newest registered
-	 * one, an entry the registry does not know (glibc's) is in the list. */
-	if (first != (reg.n ? node(reg.held[reg.n - 1]) : (void *)&h->list) ||
-	    reg.n == REG_MAX)
+	look_for_foreign(h);
+	if (reg.n == REG_MAX)
 		reg.mixed = true;
 	if (reg.n < REG_MAX)
 		reg.held[reg.n++] = m;
@@ -73,6 +85,7 @@ void __conc_robust_dequeue(struct robust_list_head *h, conc_mutex *m)
 	int i = reg_find(m);
 	void *prev, *next;
 
+	look_for_foreign(h);
 	if (i >= 0 && !reg.mixed) {
 		prev = i == (int)reg.n - 1 ? (void *)&h->list : node(reg.held[i + 1]);
 		next = i == 0 ? (void *)&h->list : node(reg.held[i - 1]);
@@ -140,6 +153,7 @@ void __conc_robust_release_all(struct robust_list_head *h, pid_t tid)
 	struct robust_list *e = h->list.next;
 	int n = 0;
 
+	look_for_foreign(h);
 	while (reg.n)
 		owner_died(&reg.held[--reg.n]->word, tid);
 	if (!reg.mixed)

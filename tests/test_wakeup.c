@@ -1,0 +1,121 @@
+/* test_wakeup.c — a waiter that is woken and dies before it acts must not
+ * take the wake-up with it: the other sleepers still get the object.
+ * Everyone shares one CPU and the sleepers run as SCHED_IDLE, so a woken
+ * sleeper cannot run while the test goes on: it is woken in the kernel,
+ * then killed before it ever looks. (A stopped process would not do: a
+ * stop takes a sleeper off the futex queue.) */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <sched.h>
+#include <conc.h>
+#include "helpers.h"
+
+struct obj {
+	conc_mutex m;
+	conc_sem sem;
+	conc_rwlock rw;
+	uint32_t got;
+};
+
+enum kind { MUTEX, ROBUST, SEM, RWLOCK };
+
+static int take(struct obj *o, enum kind k)
+{
+	int r;
+
+	switch (k) {
+	case MUTEX:
+	case ROBUST:
+		r = conc_mutex_lock(&o->m);
+		return r == -EOWNERDEAD ? 0 : r;
+	case SEM:
+		return conc_sem_wait(&o->sem);
+	default:
+		return conc_rwlock_wrlock(&o->rw);
+	}
+}
+
+static void give(struct obj *o, enum kind k)
+{
+	switch (k) {
+	case MUTEX:
+	case ROBUST:
+		cr_assert_eq(conc_mutex_unlock(&o->m), 0);
+		break;
+	case SEM:
+		cr_assert_eq(conc_sem_post(&o->sem), 0);
+		break;
+	default:
+		cr_assert_eq(conc_rwlock_unlock(&o->rw), 0);
+	}
+}
+
+static pid_t sleeper(struct obj *o, enum kind k)
+{
+	pid_t pid = test_fork();
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		struct sched_param sp = { 0 };
+
+		if (sched_setscheduler(0, SCHED_IDLE, &sp))
+			_exit(2);
+		if (take(o, k))
+			_exit(1);
+		__atomic_add_fetch(&o->got, 1, __ATOMIC_SEQ_CST);
+		_exit(0);
+	}
+	cr_assert(wait_thread_sleeping(pid, pid, 5000), "sleeper never slept");
+	return pid;
+}
+
+static void woken_then_killed(enum kind k)
+{
+	struct obj *o = shared_alloc(sizeof(*o));
+	pid_t w, s;
+	int st;
+
+	cpu_set_t one;
+
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu(), &one);
+	cr_assert_eq(sched_setaffinity(0, sizeof(one), &one), 0);
+	cr_assert_not_null(o);
+	cr_assert_eq(conc_mutex_init(&o->m, k == ROBUST ? CONC_ROBUST : 0), 0);
+	cr_assert_eq(conc_sem_init(&o->sem, 0, 0), 0);
+	if (k != SEM)
+		cr_assert_eq(take(o, k), 0);
+	w = sleeper(o, k);	/* first in line: the one a wake-up picks */
+	s = sleeper(o, k);
+	give(o, k);		/* wakes w, which cannot run before we sleep */
+	if (k != SEM)
+		cr_assert_eq(take(o, k), 0, "the owner takes it back at once");
+	kill(w, SIGKILL);
+	cr_assert(killed_by(wait_child(w, 5000), SIGKILL));
+	if (k != SEM)
+		give(o, k);	/* s must get it now */
+	st = wait_child(s, 10000);
+	cr_assert(exited_with(st, 0), "the other sleeper was stranded: %#x", st);
+	cr_assert_eq(o->got, 1);
+	shared_free(o, sizeof(*o));
+}
+
+Test(wakeup, mutex_woken_waiter_killed, .timeout = 30)
+{
+	woken_then_killed(MUTEX);
+}
+
+Test(wakeup, robust_mutex_woken_waiter_killed, .timeout = 30)
+{
+	woken_then_killed(ROBUST);
+}
+
+Test(wakeup, sem_woken_waiter_killed, .timeout = 30)
+{
+	woken_then_killed(SEM);
+}
+
+Test(wakeup, rwlock_woken_writer_killed, .timeout = 30)
+{
+	woken_then_killed(RWLOCK);
+}
