@@ -336,3 +336,58 @@ Test(barrier, signals_do_not_end_waits, .timeout = 20)
 	}
 	cr_assert_eq(serial, 1);
 }
+
+/* ---- timeouts break the barrier (Python's BrokenBarrierError) ---------- */
+
+Test(barrier_timed, a_lone_party_times_out_and_breaks_it, .timeout = 20)
+{
+	conc_barrier b;
+
+	cr_assert_eq(conc_barrier_init(&b, 2, 0), 0);
+	cr_assert_eq(conc_barrier_wait_timed(&b, 20000000), -ETIMEDOUT);
+	cr_assert_eq(conc_barrier_wait_timed(&b, 0), -EPIPE);
+	cr_assert_eq(conc_barrier_wait(&b), -EPIPE);
+	cr_assert_eq(conc_barrier_init(&b, 1, 0), 0);
+	cr_assert_eq(conc_barrier_wait_timed(&b, 0), CONC_BARRIER_SERIAL,
+		     "init repairs it");
+}
+
+static void *wait_forever(void *b)
+{
+	return (void *)(intptr_t)conc_barrier_wait(b);
+}
+
+Test(barrier_timed, the_others_of_the_round_get_epipe, .timeout = 20)
+{
+	static conc_barrier b;
+	pthread_t t[2];
+	void *r;
+
+	cr_assert_eq(conc_barrier_init(&b, 4, CONC_PRIVATE), 0);
+	for (int i = 0; i < 2; i++)
+		cr_assert_eq(pthread_create(&t[i], NULL, wait_forever, &b), 0);
+	while (__atomic_load_n(&b.arrived, __ATOMIC_ACQUIRE) < 2)
+		sched_yield();
+	cr_assert_eq(conc_barrier_wait_timed(&b, 50000000), -ETIMEDOUT);
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(join_thread(t[i], 5000, &r), 0, "waiter stranded");
+		cr_assert_eq((intptr_t)r, -EPIPE);
+	}
+}
+
+Test(barrier_timed, a_round_that_completes_in_time_is_not_broken, .timeout = 20)
+{
+	static conc_barrier b;
+	pthread_t t;
+	void *r;
+
+	cr_assert_eq(conc_barrier_init(&b, 2, 0), 0);
+	for (int round = 0; round < 100; round++) {
+		cr_assert_eq(pthread_create(&t, NULL, wait_forever, &b), 0);
+		int me = conc_barrier_wait_timed(&b, 10000000000LL);
+		cr_assert_eq(join_thread(t, 5000, &r), 0);
+		cr_assert(me >= 0 && (intptr_t)r >= 0, "round %d: %d %d",
+			  round, me, (int)(intptr_t)r);
+		cr_assert_eq(me + (intptr_t)r, CONC_BARRIER_SERIAL);
+	}
+}
