@@ -12,6 +12,7 @@
 #include <conc/pool.h>
 #include <conc.h>
 #include "helpers.h"
+#include "pool/pool_impl.h"	/* the slot layout, to scribble on it */
 
 #define MS(ms)	((int64_t)(ms) * 1000000)
 #define BOUND	MS(20000)	/* a wait that must end gives up here */
@@ -141,6 +142,59 @@ static int64_t square_of(conc_pool *p, int64_t v)
 
 	cr_assert_eq(r, (ssize_t)sizeof(out), "apply: %zd", r);
 	return out;
+}
+
+/* ---- tasks that write where they must not (issue 9) ---- */
+
+/* The slot of a map item, from its argument: item j of its chunk. */
+static struct slot *slot_of(const void *arg, size_t in_size, size_t j)
+{
+	return (struct slot *)((const char *)arg - j * in_size -
+			       CHUNK_MAX * sizeof(int64_t)) - 1;
+}
+
+/* arg: an int64 v, in chunks of 2. The odd item of each chunk scribbles
+ * on its slot — lengths, counters, sizes — then returns v (v == 1: dies
+ * instead). */
+static ssize_t t_scribble(const void *arg, size_t len, void *res, size_t cap)
+{
+	struct slot *s;
+	int64_t v;
+
+	(void)cap;
+	memcpy(&v, arg, sizeof(v));
+	s = slot_of(arg, len, (size_t)(v & 1));
+	if (v & 1) {
+		__conc_pool_lens(s)[0] = (int64_t)1 << 30;
+		if (v == 1)
+			raise(SIGKILL);
+		__conc_pool_lens(s)[1] = -((int64_t)1 << 40);
+		s->done = 100000;
+		s->nitems = 100000;
+		s->out_size = (uint64_t)1 << 40;
+		s->in_size = (uint64_t)1 << 40;
+	}
+	memcpy(res, &v, sizeof(v));
+	return sizeof(v);
+}
+
+/* Writes 8 KiB past its result capacity, once the next slot holds a
+ * queued task (so that, were the result buffer the slot's, that task
+ * would be the one written over). */
+static ssize_t t_overrun(const void *arg, size_t len, void *res, size_t cap)
+{
+	size_t stride = (sizeof(struct slot) + CHUNK_MAX * sizeof(int64_t) +
+			 64 * 1024 + 64 * 1024 + 63) & ~(size_t)63;
+	struct slot *next = (struct slot *)((char *)slot_of(arg, len, 0) + stride);
+	int64_t end = now_ns() + MS(5000);
+
+	while (__atomic_load_n(&next->state, __ATOMIC_ACQUIRE) != SLOT_QUEUED &&
+	       now_ns() < end)
+		sleep_ns(MS(1));
+	/* ASan's SEGV handler would exit(1): die of the signal itself. */
+	signal(SIGSEGV, SIG_DFL);
+	memset(res, 0x5a, cap + 8192);
+	return 8;
 }
 
 /* ---- create, submit, futures ---- */
@@ -851,6 +905,69 @@ Test(pool, workers_are_not_left_behind)
 }
 
 /* ---- map, imap, poll ---- */
+
+Test(pool, a_task_scribbling_its_slot_changes_nothing)
+{
+	conc_pool *p = make(2);
+	int64_t in[8], out[8] = { 0 };
+	ssize_t lens[8];
+	int i;
+
+	/* Without the item that dies: every length is written again from
+	 * the worker's own copy, the chunk's sizes were read before. */
+	for (i = 0; i < 6; i++)
+		in[i] = i + 2;
+	cr_assert_eq(conc_pool_map_status(p, t_scribble, in, 6, 8, out, 8, 2,
+					  lens), 0);
+	for (i = 0; i < 6; i++) {
+		cr_assert_eq(lens[i], 8, "item %d: %zd", i, lens[i]);
+		cr_assert_eq(out[i], in[i]);
+	}
+	cr_assert_eq(square_of(p, 7), 49, "the pool keeps working");
+	finish(p);
+}
+
+Test(pool, lengths_left_by_a_dead_scribbler_are_checked)
+{
+	conc_pool *p = make(1);
+	int64_t in[2] = { 0, 1 }, out[2] = { 0 };
+	ssize_t lens[2];
+
+	/* Item 1 writes a length of 1 GiB for item 0, then dies: item 0's
+	 * length is a lie (-EPROTO), item 1 failed with its worker. */
+	cr_assert_eq(conc_pool_map_status(p, t_scribble, in, 2, 8, out, 8, 2,
+					  lens), 2);
+	cr_assert_eq(lens[0], -EPROTO, "item 0: %zd", lens[0]);
+	cr_assert_eq(lens[1], -ECHILD, "item 1: %zd", lens[1]);
+	cr_assert_eq(square_of(p, 7), 49, "the pool keeps working");
+	finish(p);
+}
+
+Test(pool, a_task_overrunning_its_result_fails_alone)
+{
+	conc_pool *p = make(1);
+	conc_future *a, *b, *c;
+	int64_t v = 5, out = 0;
+	int st;
+
+	/* One worker: b and c wait in the slots after a's while a runs. */
+	cr_assert_eq(conc_pool_submit(p, t_overrun, &v, sizeof(v), &a), 0);
+	cr_assert_eq(conc_pool_submit(p, t_square, &v, sizeof(v), &b), 0);
+	cr_assert_eq(conc_pool_submit(p, t_square, &v, sizeof(v), &c), 0);
+	cr_assert_eq(conc_future_wait(a, BOUND), 0);
+	st = conc_future_status(a);
+	cr_assert_eq(st, CONC_FUTURE_SIGNALED(SIGSEGV), "status %#x", st);
+	cr_assert_eq(conc_future_wait(b, MS(5000)), 0, "b was written over");
+	cr_assert_eq(conc_future_wait(c, MS(5000)), 0, "c was written over");
+	cr_assert_eq(conc_future_result(b, &out, sizeof(out)), 8);
+	cr_assert_eq(out, 25);
+	cr_assert_eq(conc_future_result(c, &out, sizeof(out)), 8);
+	cr_assert_eq(out, 25);
+	conc_future_release(a);
+	conc_future_release(b);
+	conc_future_release(c);
+	finish(p);
+}
 
 Test(pool, map_in_order)
 {

@@ -22,27 +22,45 @@ static int64_t min_dl(int64_t a, int64_t b)
 	return a < b ? a : b;
 }
 
+/* Item length or status v as a worker wrote it, checked against the
+ * result capacity: a task may have scribbled on its slot. */
+static int64_t checked(int64_t v, size_t cap)
+{
+	return v > (int64_t)cap || v < -4095 ? -EPROTO : v;
+}
+
 /* Copy the items of slot i that finished into its future, fail the rest
- * with cause, free the slot. */
+ * with cause (that the worker said it was done with all: -EPROTO), free
+ * the slot. Every word of the slot is read once and checked: offsets and
+ * sizes are the future's own. */
 void __conc_pool_collect(conc_pool *p, uint32_t i, int cause, conc_future **cbs)
 {
 	struct slot *s = __conc_pool_slot(p, i);
 	conc_future *f = p->owner[i];
+	const char *res = __conc_pool_res(p, s);
+	int64_t *lens = __conc_pool_lens(s);
 	/* acquire: lens[] and the results of the items counted. */
 	uint32_t done = __atomic_load_n(&s->done, __ATOMIC_ACQUIRE), j;
-	int64_t *lens = __conc_pool_lens(s);
-	size_t n = f->nitems == 1 ? (done && lens[0] > 0 ? (size_t)lens[0] : 0)
-				  : (size_t)f->nitems * f->out_size;
+	size_t n;
 
+	if (done > f->nitems)
+		done = f->nitems;
+	if (!cause)
+		cause = -EPROTO;
+	for (j = 0; j < f->nitems; j++)
+		f->lens[j] = j < done ? checked(__atomic_load_n(&lens[j],
+							       __ATOMIC_RELAXED),
+						f->out_size)
+				      : cause;
+	n = f->nitems == 1 ? (f->lens[0] > 0 ? (size_t)f->lens[0] : 0)
+			   : (size_t)f->nitems * f->out_size;
 	if (n && !(f->result = malloc(n)))
-		cause = -ENOMEM, done = 0;
-	for (j = 0; j < f->nitems; j++) {
-		f->lens[j] = j < done ? lens[j] : cause;
-		if (j < done && lens[j] > 0)
+		for (j = 0; j < f->nitems; j++)
+			f->lens[j] = -ENOMEM;
+	for (j = 0; j < f->nitems; j++)
+		if (f->lens[j] > 0)
 			memcpy(f->result + j * f->out_size,
-			       __conc_pool_res(p, s) + j * s->out_size,
-			       (size_t)lens[j]);
-	}
+			       res + j * f->out_size, (size_t)f->lens[j]);
 	p->owner[i] = NULL;
 	__atomic_store_n(&s->state, SLOT_FREE, __ATOMIC_RELAXED);
 	p->nfree++;
@@ -81,7 +99,7 @@ static void buried(conc_pool *p, struct worker *w, int st, conc_future **cbs)
  * still ahead (-1: none). */
 static int64_t overdue(conc_pool *p, conc_future **cbs)
 {
-	int64_t t = p->attr.task_timeout_ns, now = sys_now_ns(), next = -1, st;
+	int64_t t = p->attr.task_timeout_ns, now = sys_now_ns(), next = -1, st, end;
 	uint32_t i, k, state;
 
 	if (t <= 0)
@@ -93,8 +111,16 @@ static int64_t overdue(conc_pool *p, conc_future **cbs)
 		if (!p->owner[i] || state < SLOT_RUNNING)
 			continue;
 		st = __atomic_load_n(&s->started, __ATOMIC_RELAXED);
-		if (!st || now < st + t) {
-			next = min_dl(next, st ? st + t : now + RETRY_NS / 10);
+		if (!st) {	/* not started yet: look again soon */
+			next = min_dl(next, now + RETRY_NS / 10);
+			continue;
+		}
+		/* The worker's clock reading: one ahead of ours is a lie. */
+		if (st < 0 || st > now)
+			st = now;
+		end = t > INT64_MAX - st ? INT64_MAX : st + t;
+		if (now < end) {
+			next = min_dl(next, end);
 			continue;
 		}
 		/* The worker's own CAS to DONE fails after this one: it

@@ -2,14 +2,32 @@
  * A worker: a conc_proc_start child (daemon: it dies with the parent) that
  * takes slot indices from the queue and runs their chunks, until the queue
  * is closed or it has run max_tasks_per_worker items.
+ *
+ * Tasks are user code and may be buggy: a task writes its result into a
+ * private buffer that ends at a guard page, so one that overruns it dies
+ * there (and fails alone) instead of writing over the next slot; the
+ * worker copies what it returned into the slot. The chunk's parameters are
+ * read from the slot once, checked, and kept: a task that scribbles on its
+ * slot cannot make the worker run off it, and the lengths it reports are
+ * written again, from the worker's own copy, before the slot is DONE.
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
 #include "pool_impl.h"
 
 struct ctx {
 	conc_pool *p;
 	uint32_t id;
+};
+
+/* A chunk as the parent queued it. */
+struct chunk {
+	conc_task_fn fn;
+	uint32_t n;
+	size_t in_size, out_size;
+	int64_t lens[CHUNK_MAX];
 };
 
 static void kick(conc_pool *p)
@@ -19,29 +37,83 @@ static void kick(conc_pool *p)
 	sys_write(p->efd, &one, sizeof(one));
 }
 
-/* Run the chunk of slot s; false when the parent abandoned it (timeout). */
-static bool run(conc_pool *p, struct slot *s, uint32_t me, unsigned *count)
+/* The end of a private buffer of max_result bytes followed by a guard
+ * page, or NULL. The worker's for its life: never unmapped. */
+static char *result_buffer(size_t max_result)
 {
-	char *arg = __conc_pool_arg(s), *res = __conc_pool_res(p, s);
-	int64_t *lens = __conc_pool_lens(s);
-	uint32_t j, expect = me;
+	size_t page = getauxval(AT_PAGESZ) ? getauxval(AT_PAGESZ) : 4096;
+	size_t len = (max_result + 16 + page - 1) / page * page;
+	char *m = sys_mmap(NULL, len + page, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	if (sys_mmap_failed(m))
+		return NULL;
+	if (sys_mprotect(m + len, page, PROT_NONE) < 0)
+		return NULL;
+	return m + len;
+}
+
+/* Read the chunk of slot s once; false if it does not fit the pool (the
+ * parent never queues one that does not: someone wrote over the slot). */
+static bool take(const conc_pool *p, const struct slot *s, struct chunk *c)
+{
+	c->fn = s->fn;
+	c->n = __atomic_load_n(&s->nitems, __ATOMIC_RELAXED);
+	c->in_size = __atomic_load_n(&s->in_size, __ATOMIC_RELAXED);
+	c->out_size = __atomic_load_n(&s->out_size, __ATOMIC_RELAXED);
+	return c->fn && c->n <= CHUNK_MAX &&
+	       c->in_size <= p->attr.max_arg && c->out_size <= p->attr.max_result &&
+	       (!c->in_size || c->n <= p->attr.max_arg / c->in_size) &&
+	       (!c->out_size || c->n <= p->attr.max_result / c->out_size);
+}
+
+/* Item j: run it with its result in the private buffer, copy it into the
+ * slot. Its length, or its status. */
+static int64_t item(conc_pool *p, struct slot *s, const struct chunk *c,
+		    uint32_t j, char *end)
+{
+	/* Aligned for any type; the result ends at most 15 bytes before the
+	 * guard page. */
+	char *res = (char *)((uintptr_t)(end - c->out_size) & ~(uintptr_t)15);
 	ssize_t r;
 
-	for (j = 0; j < s->nitems; j++) {
+	r = c->fn(__conc_pool_arg(s) + j * c->in_size, c->in_size, res,
+		  c->out_size);
+	if (r > (ssize_t)c->out_size)
+		return -EMSGSIZE;
+	if (r < -4095)
+		return -EPROTO;
+	if (r > 0)
+		memcpy(__conc_pool_res(p, s) + j * c->out_size, res, (size_t)r);
+	return r;
+}
+
+/* Run the chunk of slot s; false when the parent abandoned it (timeout). */
+static bool run(conc_pool *p, struct slot *s, uint32_t me, unsigned *count,
+		char *end)
+{
+	int64_t *lens = __conc_pool_lens(s);
+	struct chunk c;
+	uint32_t j, expect = me;
+
+	if (!take(p, s, &c))
+		c.n = 0;	/* done 0: every item fails (-EPROTO) */
+	for (j = 0; j < c.n; j++) {
 		__atomic_store_n(&s->started, sys_now_ns(), __ATOMIC_RELAXED);
 		if (p->attr.task_timeout_ns > 0)
 			kick(p);	/* the supervisor learns the deadline */
-		r = s->fn(arg + j * s->in_size, s->in_size,
-			  res + j * s->out_size, s->out_size);
-		if (r > (ssize_t)s->out_size)
-			r = -EMSGSIZE;
-		else if (r < -4095)
-			r = -EPROTO;
-		lens[j] = r;
-		/* release: lens[j] and the result bytes are seen with done. */
+		c.lens[j] = item(p, s, &c, j, end);
+		__atomic_store_n(&lens[j], c.lens[j], __ATOMIC_RELAXED);
+		/* release: lens[j] and the result bytes are seen with done
+		 * (should the worker die before the chunk ends). */
 		__atomic_store_n(&s->done, j + 1, __ATOMIC_RELEASE);
 		++*count;
 	}
+	/* Once more from our copy: a later item may have written over the
+	 * earlier lengths. */
+	for (j = 0; j < c.n; j++)
+		__atomic_store_n(&lens[j], c.lens[j], __ATOMIC_RELAXED);
+	__atomic_store_n(&s->done, c.n, __ATOMIC_RELAXED);
 	/* release: pairs with the parent's acquire load of state. */
 	return __atomic_compare_exchange_n(&s->state, &expect, SLOT_DONE, 0,
 					   __ATOMIC_RELEASE, __ATOMIC_RELAXED);
@@ -54,11 +126,14 @@ static int worker_main(void *arg)
 	uint32_t me = SLOT_RUNNING + c->id, idx, expect;
 	unsigned count = 0, max = p->attr.max_tasks_per_worker;
 	struct slot *s;
+	char *end;
 	ssize_t r;
 	int ir;
 
 	if (p->attr.initializer && (ir = p->attr.initializer(p->attr.initarg)))
 		return ir;
+	if (!(end = result_buffer(p->attr.max_result)))
+		return 0x7d;
 	while (!max || count < max) {
 		r = conc_queue_get_begin(p->q, &idx, sizeof(idx), CONC_FOREVER);
 		if (r == -EPIPE)
@@ -78,7 +153,7 @@ static int worker_main(void *arg)
 			continue;
 		}
 		conc_queue_get_commit(p->q);
-		if (!run(p, s, me, &count))
+		if (!run(p, s, me, &count, end))
 			return 0;	/* abandoned: about to be killed */
 		kick(p);
 	}

@@ -50,7 +50,11 @@ typedef struct conc_future conc_future;
  * A task: read arg_len bytes at arg, write at most result_cap bytes at
  * result, return the result's length or a negative errno (reported as the
  * task's status). A value above result_cap is reported as -EMSGSIZE, one
- * below -4095 as -EPROTO. Runs in a worker process.
+ * below -4095 as -EPROTO. Runs in a worker process. result is the
+ * worker's own buffer, ending at a guard page: writing past result_cap
+ * (rounded up to a multiple of 16) kills the worker (the task fails alone, CONC_FUTURE_SIGNALED(SIGSEGV));
+ * a length read back from the pool's shared memory that does not fit is
+ * the item's failure, -EPROTO.
  */
 typedef ssize_t (*conc_task_fn)(const void *arg, size_t arg_len,
 				void *result, size_t result_cap);
