@@ -665,18 +665,19 @@ static void *late_reader(void *arg)
 	return NULL;
 }
 
-/* The timeout bounds the wait before the first byte only. */
-Test(chan, begun_send_completes_past_its_timeout, .timeout = 30)
+/* A message that fits in the pipe's free room goes whole, however short
+ * the timeout: a receiver that reads it late still gets it. */
+Test(chan, send_that_fits_completes_whatever_its_timeout, .timeout = 30)
 {
-	struct late_reader l = { .n = MIB, .delay = MS(100) };
-	unsigned char *m = big(MIB, 9);
+	struct late_reader l = { .n = 256 * 1024, .delay = MS(100) };
+	unsigned char *m = big(l.n, 9);
 	conc_chan *a, *b;
 	pthread_t t;
 
 	pair(&a, &b, 0);
 	l.c = b;
 	cr_assert_eq(pthread_create(&t, NULL, late_reader, &l), 0);
-	cr_assert_eq(conc_chan_send(a, m, MIB, MS(1)), 0);
+	cr_assert_eq(conc_chan_send(a, m, l.n, 0), 0);
 	cr_assert_eq(join_thread(t, REAP_MS, NULL), 0);
 	cr_assert(l.ok, "recv = %zd", l.r);
 	conc_chan_close(a);
@@ -684,20 +685,62 @@ Test(chan, begun_send_completes_past_its_timeout, .timeout = 30)
 	free(m);
 }
 
-struct raw_late {
-	int fd;
-	const void *p;
-	size_t n;
-};
-
-static void *raw_late(void *arg)
+/* A child sends "before", then a message larger than the pipe to a peer
+ * that never reads: the send must give up at its deadline (timeout 0 or
+ * a short one), close its sending side (later sends: -EPIPE, wfd: -EPIPE)
+ * and the peer, once it has "before", sees the torn frame as -EPROTO. */
+static void torn_send(int64_t tmo)
 {
-	struct raw_late *w = arg;
+	conc_chan *a, *b;
+	char buf[64];
+	pid_t pid;
 
-	sleep_ns(MS(50));
-	if (write(w->fd, w->p, w->n) != (ssize_t)w->n)
-		return (void *)1;
-	return NULL;
+	pair(&a, &b, 0);
+	pid = test_fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		size_t n = 4 * MIB;
+		unsigned char *m = big(n, 1);
+		int64_t t0;
+		int r;
+
+		conc_chan_close(b);
+		if (conc_chan_send(a, "before", 6, BOUND))
+			_exit(1);
+		t0 = now_ns();
+		r = conc_chan_send(a, m, n, tmo);
+		if (r != -ETIMEDOUT)
+			_exit(10 + errcode(r) % 100);
+		if (now_ns() - t0 < tmo)
+			_exit(2);
+		if (conc_chan_send(a, "x", 1, BOUND) != -EPIPE)
+			_exit(3);
+		if (conc_chan_wfd(a) != -EPIPE)
+			_exit(4);
+		/* The other direction still works. */
+		if (conc_chan_recv(a, buf, sizeof(buf), BOUND) != 5 ||
+		    memcmp(buf, "reply", 5))
+			_exit(5);
+		_exit(0);
+	}
+	conc_chan_close(a);
+	send_str(b, "reply");
+	cr_assert(exited_with(wait_child(pid, REAP_MS), 0),
+		  "the child's torn send did not end as it should");
+	recv_str(b, "before");
+	cr_assert_eq(conc_chan_recv(b, buf, sizeof(buf), BOUND), -EPROTO);
+	expect_broken(b);
+	conc_chan_close(b);
+}
+
+Test(chan, send_timeout_zero_mid_frame_tears_and_closes, .timeout = 60)
+{
+	torn_send(0);
+}
+
+Test(chan, send_timeout_mid_frame_tears_and_closes, .timeout = 60)
+{
+	torn_send(MS(30));
 }
 
 /* Part of a header: -ETIMEDOUT, and the next call picks up from there. */
@@ -719,28 +762,148 @@ Test(chan, partial_header_times_out_and_resumes, .timeout = 30)
 	conc_chan_close(b);
 }
 
-/* A whole header: the payload is waited for, whatever the timeout. */
-Test(chan, begun_recv_completes_past_its_timeout, .timeout = 30)
+/* The peer stalls after a header and part of the bytes: every receive
+ * returns -ETIMEDOUT at its deadline (run in a child, so that a receive
+ * that waits for ever fails the test instead of hanging it); what came is
+ * kept, and once the rest arrives the message is received whole. */
+static int stalled_frame(void *arg)
 {
+	static const int64_t tmo[] = { 0, MS(1), MS(20) };
+	size_t split = *(size_t *)arg;
 	unsigned char f[8 + 10];
-	struct raw_late w;
 	conc_chan *a, *b;
 	char buf[16];
-	pthread_t t;
-	void *ret;
 
-	pair(&a, &b, 0);
+	if (conc_chan_pair(&a, &b, 0))
+		return 1;
 	frame_hdr(f, 10);
 	memcpy(f + 8, "0123456789", 10);
-	raw_write(conc_chan_wfd(a), f, 12);
-	w = (struct raw_late){ conc_chan_wfd(a), f + 12, sizeof(f) - 12 };
-	cr_assert_eq(pthread_create(&t, NULL, raw_late, &w), 0);
-	cr_assert_eq(conc_chan_recv(b, buf, sizeof(buf), MS(1)), 10);
-	cr_assert_eq(memcmp(buf, "0123456789", 10), 0);
-	cr_assert_eq(join_thread(t, REAP_MS, &ret), 0);
-	cr_assert_null(ret);
+	if (write(conc_chan_wfd(a), f, split) != (ssize_t)split)
+		return 2;
+	for (size_t i = 0; i < sizeof(tmo) / sizeof(tmo[0]); i++) {
+		int64_t t0 = now_ns();
+
+		if (conc_chan_recv(b, buf, sizeof(buf), tmo[i]) != -ETIMEDOUT)
+			return 3;
+		if (now_ns() - t0 < tmo[i])
+			return 4;
+	}
+	if (write(conc_chan_wfd(a), f + split, sizeof(f) - split) !=
+	    (ssize_t)(sizeof(f) - split))
+		return 5;
+	if (conc_chan_recv(b, buf, sizeof(buf), 0) != 10 ||
+	    memcmp(buf, "0123456789", 10))
+		return 6;
+	if (conc_chan_recv(b, buf, sizeof(buf), 0) != -ETIMEDOUT)
+		return 7;
+	return 0;
+}
+
+Test(chan, recv_timeout_mid_frame_keeps_what_came, .timeout = 60)
+{
+	/* Within the header, right after it, within the bytes. */
+	static size_t splits[] = { 3, 8, 12 };
+
+	for (size_t i = 0; i < sizeof(splits) / sizeof(splits[0]); i++)
+		cr_assert_eq(run_in_child(stalled_frame, &splits[i], REAP_MS), 0,
+			     "split at %zu", splits[i]);
+}
+
+/* A message too long for the buffer, cut short: -ETIMEDOUT, then, once
+ * the rest came, -EMSGSIZE for it and the next message as usual. */
+static int stalled_discard(void *arg)
+{
+	unsigned char f[8 + 100];
+	conc_chan *a, *b;
+	char buf[10];
+
+	(void)arg;
+	if (conc_chan_pair(&a, &b, 0))
+		return 1;
+	frame_hdr(f, 100);
+	memset(f + 8, 'd', 100);
+	if (write(conc_chan_wfd(a), f, 30) != 30)
+		return 2;
+	if (conc_chan_recv(b, buf, sizeof(buf), MS(20)) != -ETIMEDOUT)
+		return 3;
+	if (write(conc_chan_wfd(a), f + 30, sizeof(f) - 30) != sizeof(f) - 30)
+		return 4;
+	if (conc_chan_send(a, "next", 4, 0))
+		return 5;
+	if (conc_chan_recv(b, buf, sizeof(buf), 0) != -EMSGSIZE)
+		return 6;
+	if (conc_chan_recv(b, buf, sizeof(buf), 0) != 4 || memcmp(buf, "next", 4))
+		return 7;
+	return 0;
+}
+
+Test(chan, recv_timeout_while_discarding_then_emsgsize, .timeout = 30)
+{
+	cr_assert_eq(run_in_child(stalled_discard, NULL, REAP_MS), 0);
+}
+
+/* An event loop: poll rfd, receive with timeout 0. A message many times
+ * the pipe's size arrives in parts; each receive takes what is there and
+ * the last one returns the whole message. */
+Test(chan, poll_loop_receives_a_large_message_in_parts, .timeout = 60)
+{
+	size_t n = 3 * MIB + 5;
+	unsigned char *m = big(n, 4), *r = malloc(n);
+	struct pollfd p = { .events = POLLIN };
+	conc_chan *a, *b;
+	ssize_t got = -ETIMEDOUT;
+	int tries = 0;
+	pid_t pid;
+
+	cr_assert_not_null(r);
+	pair(&a, &b, 0);
+	pid = test_fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		conc_chan_close(b);
+		_exit(errcode(conc_chan_send(a, m, n, BOUND)));
+	}
+	conc_chan_close(a);
+	p.fd = conc_chan_rfd(b);
+	while (got == -ETIMEDOUT) {
+		cr_assert_eq(poll(&p, 1, 10000), 1, "rfd never became readable");
+		got = conc_chan_recv(b, r, n, 0);
+		tries++;
+	}
+	cr_assert_eq(got, (ssize_t)n, "recv = %zd", got);
+	cr_assert(pattern_ok(r, n, 4));
+	cr_assert_gt(tries, 1, "the message came in one go: the test proves nothing");
+	cr_assert(exited_with(wait_child(pid, REAP_MS), 0));
+	conc_chan_close(b);
+	free(m);
+	free(r);
+}
+
+/* A receive takes one message and never a byte of the next: rfd stays
+ * readable while one waits, also behind a message of many packets. */
+Test(chan, rfd_stays_readable_while_a_message_waits, .timeout = 30)
+{
+	struct pollfd p = { .events = POLLIN };
+	unsigned char *m = big(100000, 2), *r = malloc(100000);
+	conc_chan *a, *b;
+
+	cr_assert_not_null(r);
+	pair(&a, &b, 0);
+	p.fd = conc_chan_rfd(b);
+	send_str(a, "one");
+	cr_assert_eq(conc_chan_send(a, m, 100000, 0), 0);
+	send_str(a, "two");
+	recv_str(b, "one");
+	cr_assert_eq(poll(&p, 1, 0), 1);
+	cr_assert_eq(conc_chan_recv(b, r, 100000, 0), 100000);
+	cr_assert(pattern_ok(r, 100000, 2));
+	cr_assert_eq(poll(&p, 1, 0), 1, "the large receive took the next message");
+	recv_str(b, "two");
+	cr_assert_eq(poll(&p, 1, 0), 0);
 	conc_chan_close(a);
 	conc_chan_close(b);
+	free(m);
+	free(r);
 }
 
 struct holder {

@@ -1,0 +1,43 @@
+/* Encoding and decoding the frame header (chan_frame.h). */
+#include <errno.h>
+#include <limits.h>
+#include <sys/auxv.h>
+#include <conc/chan.h>
+#include "chan_frame.h"
+
+size_t __chan_read_min(void)
+{
+	static size_t min;
+	size_t v = __atomic_load_n(&min, __ATOMIC_RELAXED);
+
+	if (!v) {
+		v = getauxval(AT_PAGESZ);
+		if (v < PIPE_BUF)
+			v = PIPE_BUF;
+		__atomic_store_n(&min, v, __ATOMIC_RELAXED);
+	}
+	return v;
+}
+
+void __chan_hdr_put(unsigned char h[CHAN_HDR], uint32_t len)
+{
+	h[0] = 'C';
+	h[1] = 'c';
+	h[2] = CHAN_VERSION;
+	h[3] = 0;
+	h[4] = (unsigned char)len;
+	h[5] = (unsigned char)(len >> 8);
+	h[6] = (unsigned char)(len >> 16);
+	h[7] = (unsigned char)(len >> 24);
+}
+
+long __chan_hdr_get(const unsigned char h[CHAN_HDR])
+{
+	uint32_t len = h[4] | (uint32_t)h[5] << 8 | (uint32_t)h[6] << 16 |
+		       (uint32_t)h[7] << 24;
+
+	if (h[0] != 'C' || h[1] != 'c' || h[2] != CHAN_VERSION || h[3] != 0 ||
+	    len > CONC_CHAN_MAX_MSG)
+		return -EPROTO;
+	return (long)len;
+}
