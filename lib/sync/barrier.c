@@ -43,7 +43,7 @@ int conc_barrier_wait_timed(conc_barrier *b, int64_t timeout_ns)
 {
 	conc_deadline dl;
 	uint32_t seq, n, v;
-	int r = 0;
+	int r = 0;	/* the last wait's result */
 
 	if (__CONC_BAD(b))
 		return -EINVAL;
@@ -57,12 +57,13 @@ int conc_barrier_wait_timed(conc_barrier *b, int64_t timeout_ns)
 		return end_round(b, seq, n);
 	dl = timeout_ns == 0 ? 0 : __conc_deadline(timeout_ns);
 	while ((v = __conc_spin_while_max(&b->seq, seq, __CONC_SPIN_MAX)) == seq) {
-		if (r == -ETIMEDOUT || dl == 0) {
+		if (r < 0 || dl == 0) {
+			/* Timed out or cancelled: break the round. */
 			if (__atomic_compare_exchange_n(&b->seq, &v, seq | BROKEN,
 							0, __ATOMIC_RELAXED,
 							__ATOMIC_RELAXED)) {
 				__conc_wake(&b->seq, INT32_MAX, b->flags);
-				return -ETIMEDOUT;
+				return r < 0 ? r : -ETIMEDOUT;
 			}
 			break;
 		}

@@ -79,6 +79,8 @@ int conc_event_wait(conc_event *e, int64_t timeout_ns)
 			continue;
 		r = __conc_wait(&e->word, v | E_WAIT, dl, e->flags);
 		v = __atomic_load_n(&e->word, __ATOMIC_ACQUIRE);
+		if (r == -ECANCELED)
+			return r;
 		if (r == -ETIMEDOUT && !(v & E_SET) &&
 		    (v & ~(E_SET | E_WAIT)) == gen)
 			return r;

@@ -131,8 +131,8 @@ static int lock_slow(conc_mutex *m, conc_deadline dl, uint32_t sleepers)
 						 __ATOMIC_RELAXED))
 			continue;
 		r = __conc_wait(&m->word, w | FUTEX_WAITERS, dl, futex_flags(f));
-		if (r == -ETIMEDOUT)
-			return r;
+		if (r < 0)
+			return r;	/* -ETIMEDOUT, -ECANCELED */
 		if (h && unrecoverable(m))
 			return -ENOTRECOVERABLE;
 	}

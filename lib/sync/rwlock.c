@@ -98,6 +98,7 @@ static int rdlock(conc_rwlock *rw, int64_t timeout_ns)
 {
 	conc_deadline dl = -1;
 	bool spun = false;
+	int r;
 	uint32_t v;
 
 	if (__CONC_BAD(rw))
@@ -129,9 +130,9 @@ static int rdlock(conc_rwlock *rw, int64_t timeout_ns)
 		    !__atomic_compare_exchange_n(&rw->state, &v, v | RW_RSLEEP, 0,
 						 __ATOMIC_RELAXED, __ATOMIC_RELAXED))
 			continue;
-		if (__conc_wait(&rw->state, v | RW_RSLEEP, dl, rw->flags) ==
-		    -ETIMEDOUT)
-			return -ETIMEDOUT;
+		r = __conc_wait(&rw->state, v | RW_RSLEEP, dl, rw->flags);
+		if (r < 0)
+			return r;	/* -ETIMEDOUT, -ECANCELED */
 		v = __atomic_load_n(&rw->state, __ATOMIC_RELAXED);
 	}
 }
@@ -159,6 +160,7 @@ static int wrlock(conc_rwlock *rw, int64_t timeout_ns)
 	uint32_t v, seq, queued = 0;
 	conc_deadline dl = -1;
 	bool spun = false;
+	int r;
 
 	if (__CONC_BAD(rw))
 		return -EINVAL;
@@ -202,9 +204,10 @@ static int wrlock(conc_rwlock *rw, int64_t timeout_ns)
 		v = __atomic_load_n(&rw->state, __ATOMIC_SEQ_CST);
 		if (!(v & (RW_WRITER | RW_RMASK)))
 			continue;
-		if (__conc_wait(&rw->wseq, seq, dl, rw->flags) == -ETIMEDOUT) {
+		r = __conc_wait(&rw->wseq, seq, dl, rw->flags);
+		if (r < 0) {
 			writer_leaves(rw);
-			return -ETIMEDOUT;
+			return r;
 		}
 		v = __atomic_load_n(&rw->state, __ATOMIC_RELAXED);
 	}

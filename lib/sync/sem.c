@@ -66,7 +66,7 @@ int conc_sem_timedwait(conc_sem *s, int64_t timeout_ns)
 			r = 0;
 			break;
 		}
-		if (r == -ETIMEDOUT)
+		if (r < 0)
 			break;
 		r = __conc_wait(&s->value, 0, dl, s->flags);
 	}

@@ -30,6 +30,8 @@ int __conc_wait(const uint32_t *word, uint32_t expected,
 	if (r == -ENOSYS)
 		r = sys_futex_wait(word, expected, dl,
 				   __conc_futex_private(flags));
+	if (r == -ECANCELED)
+		return r;
 	return r == -ETIMEDOUT && dl == deadline ? r : 0;
 }
 

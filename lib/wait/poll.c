@@ -18,7 +18,7 @@ int __conc_wait_fds(struct pollfd *fds, unsigned n, conc_deadline dl)
 	if (r == -ENOSYS)
 		r = sys_ppoll(fds, n, sys_ts_left(dl, &ts));
 	if (r == -EINTR)
-		return 0;
+		return 0;	/* -ECANCELED from a loop goes up as it is */
 	if (r == 0)
 		return __conc_expired(dl) ? -ETIMEDOUT : 0;
 	return r;

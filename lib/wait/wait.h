@@ -79,7 +79,9 @@ static inline uint32_t __conc_ctx(const struct __conc_self *s)
  * Returns 0 after a wake-up, a changed value or a signal (the caller looks
  * again), or -ETIMEDOUT once the deadline has passed. A shared word (no
  * CONC_PRIVATE) also returns 0 every 100 ms: callers look again, and a
- * wake-up taken by a process that died before it acted is not lost. */
+ * wake-up taken by a process that died before it acted is not lost.
+ * Inside a coroutine that was cancelled, every wait of this family returns
+ * -ECANCELED (once): give it to the caller at once, as a final result. */
 int __conc_wait(const uint32_t *word, uint32_t expected,
 		conc_deadline deadline, unsigned flags) __CONC_HIDDEN;
 
