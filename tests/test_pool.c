@@ -81,6 +81,16 @@ static ssize_t t_hang(const void *arg, size_t len, void *res, size_t cap)
 	return 0;
 }
 
+static ssize_t t_hang_on_5(const void *arg, size_t len, void *res, size_t cap)
+{
+	int v;
+
+	memcpy(&v, arg, sizeof(v));
+	if (v == 5)
+		return t_hang(arg, len, res, cap);
+	return t_even(arg, len, res, cap);
+}
+
 static ssize_t t_sleep(const void *arg, size_t len, void *res, size_t cap)
 {
 	int ms;
@@ -415,6 +425,194 @@ Test(pool, hanging_task_times_out)
 	finish(p);
 }
 
+/* ---- timeouts on every call that waits ---- */
+
+/* A pool of one worker whose four slots hold hanging tasks. */
+static conc_pool *full_pool(conc_future *f[4])
+{
+	conc_pool *p = make(1);
+
+	for (int i = 0; i < 4; i++)
+		cr_assert_eq(conc_pool_submit(p, t_hang, NULL, 0, &f[i]), 0);
+	return p;
+}
+
+static void release_all(conc_future *f[4])
+{
+	for (int i = 0; i < 4; i++)
+		conc_future_release(f[i]);
+}
+
+static int cb_calls;
+
+static void count_calls(conc_future *f, void *arg)
+{
+	(void)f, (void)arg;
+	cb_calls++;
+}
+
+Test(pool_timed, submit_without_a_free_slot_times_out)
+{
+	conc_future *f[4], *g = (conc_future *)&g;
+	conc_pool *p = full_pool(f);
+	int64_t v = 3;
+
+	cr_assert_eq(conc_pool_submit_timed(p, t_square, &v, sizeof(v), &g, 0),
+		     -ETIMEDOUT);
+	cr_assert_null(g, "nothing was submitted");
+	cr_assert_eq(conc_pool_submit_timed(p, t_square, &v, sizeof(v), &g,
+					    MS(20)), -ETIMEDOUT);
+	cr_assert_eq(conc_pool_submit_cb_timed(p, t_square, &v, sizeof(v),
+					       count_calls, count_calls, NULL,
+					       NULL, MS(20)), -ETIMEDOUT);
+	cr_assert_eq(conc_pool_submit_timed(p, t_square, &v, sizeof(v), NULL,
+					    0), -EINVAL);
+	cr_assert_eq(conc_pool_terminate(p), 0);
+	cr_assert_eq(cb_calls, 0, "the refused task has no callback");
+	cr_assert_eq(conc_future_status(f[0]), -ECANCELED);
+	release_all(f);
+	cr_assert_eq(conc_pool_destroy(p), 0);
+}
+
+Test(pool_timed, submit_timed_takes_a_free_slot)
+{
+	conc_pool *p = make(1);
+	conc_future *f;
+	int64_t v = 6, out = 0;
+
+	cr_assert_eq(conc_pool_submit_timed(p, t_square, &v, sizeof(v), &f, 0), 0);
+	cr_assert_eq(conc_future_wait(f, BOUND), 0);
+	cr_assert_eq(conc_future_result(f, &out, sizeof(out)), 8);
+	cr_assert_eq(out, 36);
+	conc_future_release(f);
+	cr_assert_eq(conc_pool_submit_cb_timed(p, t_square, &v, sizeof(v),
+					       count_calls, NULL, NULL, NULL,
+					       BOUND), 0);
+	cr_assert_eq(conc_pool_apply_timed(p, t_square, &v, sizeof(v), &out,
+					   sizeof(out), BOUND), 8);
+	cr_assert_eq(out, 36);
+	finish(p);
+	cr_assert_eq(cb_calls, 1);
+}
+
+Test(pool_timed, apply_leaves_a_late_task_running)
+{
+	conc_pool *p = make(2);
+	int64_t v = 4, out = 0;
+	conc_future *f[4];
+
+	/* Not finished in time: it runs on, holding a worker. */
+	cr_assert_eq(conc_pool_apply_timed(p, t_hang, NULL, 0, NULL, 0, MS(20)),
+		     -ETIMEDOUT);
+	cr_assert_eq(conc_pool_apply_timed(p, t_square, &v, sizeof(v), &out,
+					   sizeof(out), BOUND), 8,
+		     "the other worker still serves");
+	cr_assert_eq(out, 16);
+	cr_assert_eq(conc_pool_terminate_timed(p, BOUND), 0);
+	cr_assert_eq(conc_pool_destroy(p), 0);
+
+	/* No free slot in time: nothing submitted. */
+	p = full_pool(f);
+	cr_assert_eq(conc_pool_apply_timed(p, t_square, &v, sizeof(v), &out,
+					   sizeof(out), MS(20)), -ETIMEDOUT);
+	release_all(f);
+	cr_assert_eq(conc_pool_destroy_timed(p, BOUND), 0);
+}
+
+Test(pool_timed, map_reports_the_items_that_did_not_finish)
+{
+	conc_pool *p = make(2);
+	int in[10], out[10];
+	ssize_t lens[10];
+	int i;
+
+	for (i = 0; i < 10; i++)
+		in[i] = i;
+	cr_assert_eq(conc_pool_map_status_timed(p, t_hang_on_5, in, 10,
+						sizeof(int), out, sizeof(int),
+						1, lens, MS(200)), -ETIMEDOUT);
+	cr_assert_eq(lens[5], -ETIMEDOUT);
+	for (i = 0; i < 10; i++) {
+		if (i & 1)
+			cr_assert(lens[i] == -ENOENT || lens[i] == -ETIMEDOUT,
+				  "item %d: %zd", i, lens[i]);
+		else if (i != 5 && lens[i] != -ETIMEDOUT)
+			cr_assert(lens[i] == 4 && out[i] == 2 * i,
+				  "item %d: %zd", i, lens[i]);
+	}
+	cr_assert_eq(conc_pool_map_timed(p, t_hang_on_5, in, 10, sizeof(int),
+					 out, sizeof(int), 1, MS(20)),
+		     -ETIMEDOUT);
+	/* Each item 5 runs on: both workers hang now. */
+	cr_assert_eq(conc_pool_terminate_timed(p, BOUND), 0);
+	cr_assert_eq(conc_pool_destroy(p), 0);
+
+	/* In time, it is the plain map. */
+	p = make(2);
+	in[5] = 4;
+	cr_assert_eq(conc_pool_map_timed(p, t_hang_on_5, in, 10, sizeof(int),
+					 out, sizeof(int), 0, BOUND), 4, "the odd ones");
+	for (i = 0; i < 10; i++)
+		if (!(in[i] & 1))
+			cr_assert_eq(out[i], 2 * in[i]);
+	finish(p);
+}
+
+Test(pool_timed, join_times_out_and_stays_joinable)
+{
+	conc_pool *p = make(1);
+	conc_future *f;
+	int ms = 300;
+
+	cr_assert_eq(conc_pool_join_timed(p, 0), -EINVAL, "not closed");
+	cr_assert_eq(conc_pool_submit(p, t_hang, NULL, 0, &f), 0);
+	cr_assert_eq(conc_pool_close(p), 0);
+	cr_assert_eq(conc_pool_join_timed(p, 0), -ETIMEDOUT);
+	cr_assert_eq(conc_pool_join_timed(p, MS(20)), -ETIMEDOUT);
+	cr_assert_eq(conc_future_status(f), CONC_FUTURE_PENDING,
+		     "the task runs on");
+	cr_assert_eq(conc_pool_terminate(p), 0);
+	cr_assert_eq(conc_pool_join_timed(p, BOUND), 0);
+	conc_future_release(f);
+	cr_assert_eq(conc_pool_destroy(p), 0);
+
+	/* Joined in time: every task done. */
+	p = make(2);
+	cr_assert_eq(conc_pool_submit(p, t_sleep, &ms, sizeof(ms), &f), 0);
+	cr_assert_eq(conc_pool_close(p), 0);
+	cr_assert_eq(conc_pool_join_timed(p, BOUND), 0);
+	cr_assert_eq(conc_future_status(f), 0);
+	conc_future_release(f);
+	cr_assert_eq(conc_pool_destroy(p), 0);
+}
+
+Test(pool_timed, terminate_and_destroy_with_no_time_to_wait)
+{
+	conc_future *f[4], *g;
+	conc_pool *p = full_pool(f);
+	int r;
+
+	/* Killed at once, perhaps not gone yet: the tasks are finished
+	 * either way and the pool takes no more. */
+	r = conc_pool_terminate_timed(p, 0);
+	cr_assert(r == 0 || r == -ETIMEDOUT, "terminate: %d", r);
+	for (int i = 0; i < 4; i++)
+		cr_assert_eq(conc_future_status(f[i]), -ECANCELED);
+	cr_assert_eq(conc_pool_submit(p, t_hang, NULL, 0, &g), -EPIPE);
+	cr_assert_eq(conc_pool_terminate_timed(p, BOUND), 0, "reaped now");
+	release_all(f);
+	cr_assert_eq(conc_pool_destroy_timed(p, 0), 0, "nothing left to wait for");
+
+	p = full_pool(f);
+	r = conc_pool_destroy_timed(p, 0);
+	cr_assert(r == 0 || r == -ETIMEDOUT, "destroy: %d", r);
+	if (r == -ETIMEDOUT)	/* still a pool */
+		cr_assert_eq(conc_pool_destroy_timed(p, BOUND), 0);
+	for (int i = 0; i < 4; i++)
+		cr_assert_eq(conc_future_status(f[i]), -ECANCELED);
+	release_all(f);
+}
+
 /* The pids of the workers, recorded by their initializer in shared memory. */
 struct pids {
 	uint32_t n;
@@ -590,16 +788,6 @@ Test(pool, idle_worker_killed_is_replaced_silently)
 		cr_assert_eq(square_of(p, i), (int64_t)i * i);
 	finish(p);
 	munmap(pids, sizeof(struct pids));
-}
-
-static ssize_t t_hang_on_5(const void *arg, size_t len, void *res, size_t cap)
-{
-	int v;
-
-	memcpy(&v, arg, sizeof(v));
-	if (v == 5)
-		return t_hang(arg, len, res, cap);
-	return t_even(arg, len, res, cap);
 }
 
 Test(pool, map_item_timeout)

@@ -40,8 +40,9 @@ static bool busy(conc_pool *p)
 	return false;
 }
 
-int conc_pool_join(conc_pool *p)
+int conc_pool_join_timed(conc_pool *p, int64_t timeout_ns)
 {
+	conc_deadline dl = __conc_deadline(timeout_ns);
 	int r = 0;
 
 	if (!p)
@@ -49,62 +50,104 @@ int conc_pool_join(conc_pool *p)
 	conc_mutex_lock(&p->lock);
 	if (!p->closed)
 		r = -EINVAL;
-	while (r == 0 && busy(p))
-		r = __conc_pool_round(p, CONC_FOREVER);
+	while (r == 0 && busy(p)) {
+		r = __conc_pool_round(p, dl);
+		if (r == 0 && busy(p) && __conc_expired(dl))
+			r = -ETIMEDOUT;
+	}
 	conc_mutex_unlock(&p->lock);
 	return r;
 }
 
-int conc_pool_terminate(conc_pool *p)
+int conc_pool_join(conc_pool *p)
 {
-	conc_future *cbs = NULL;
+	return conc_pool_join_timed(p, CONC_FOREVER);
+}
+
+/* Kill every worker, cancel every task: once, at the first terminate.
+ * Lock held; the callbacks of the cancelled tasks go to *cbs. */
+static void kill_all(conc_pool *p, conc_future **cbs)
+{
 	uint32_t k, i, state;
 
-	if (!p)
-		return -EINVAL;
-	conc_mutex_lock(&p->lock);
-	if (p->terminated) {
-		conc_mutex_unlock(&p->lock);
-		return 0;
-	}
 	p->terminated = p->closed = true;
 	conc_queue_close(p->q);
 	for (k = 0; k < p->nworkers; k++)
-		if (p->w[k].proc)
-			conc_proc_kill(p->w[k].proc, SIGKILL);
-	for (k = 0; k < p->nworkers; k++)
 		if (p->w[k].proc) {
-			/* SIGKILLed: the wait is short. */
-			conc_proc_join(p->w[k].proc, NULL, CONC_FOREVER);
-			conc_proc_release(p->w[k].proc);
-			p->w[k].proc = NULL;
+			conc_proc_kill(p->w[k].proc, SIGKILL);
+			/* Every slot is freed below, its own included. */
+			p->w[k].abandoned = -1;
 		}
 	/* Finished tasks stay finished; the rest are cancelled (in a
-	 * chunk, the items done keep their results). */
+	 * chunk, the items done keep their results). A worker not dead yet
+	 * may still write its slot: collect checks what it reads, and the
+	 * slots are never handed out again. */
 	for (i = 0; i < p->nslots; i++) {
 		state = __atomic_load_n(&__conc_pool_slot(p, i)->state,
 					__ATOMIC_ACQUIRE);
 		if (p->owner[i])
 			__conc_pool_collect(p, i, state == SLOT_DONE ? 0 : -ECANCELED,
-				       &cbs);
+				       cbs);
 		__atomic_store_n(&__conc_pool_slot(p, i)->state, SLOT_FREE,
 				 __ATOMIC_RELAXED);
 	}
 	p->nfree = p->nslots;
 	__conc_pool_progress(p);
-	conc_mutex_unlock(&p->lock);
-	if (cbs)
-		__conc_pool_callbacks(p, cbs);
-	return 0;
 }
 
-int conc_pool_destroy(conc_pool *p)
+/* Reap the killed workers, until dl. Lock held. 0 or -ETIMEDOUT. */
+static int reap_all(conc_pool *p, conc_deadline dl)
 {
-	conc_future *f;
+	uint32_t k;
+	int r = 0;
+
+	for (k = 0; k < p->nworkers; k++) {
+		if (!p->w[k].proc)
+			continue;
+		/* SIGKILLed: short, unless stuck in an uninterruptible
+		 * sleep. Past dl, the others are still reaped if dead. */
+		if (__conc_proc_join_until(p->w[k].proc, NULL, dl) == -ETIMEDOUT) {
+			r = -ETIMEDOUT;
+			continue;
+		}
+		conc_proc_release(p->w[k].proc);
+		p->w[k].proc = NULL;
+	}
+	return r;
+}
+
+int conc_pool_terminate_timed(conc_pool *p, int64_t timeout_ns)
+{
+	conc_deadline dl = __conc_deadline(timeout_ns);
+	conc_future *cbs = NULL;
+	int r;
 
 	if (!p)
 		return -EINVAL;
-	conc_pool_terminate(p);
+	conc_mutex_lock(&p->lock);
+	if (!p->terminated)
+		kill_all(p, &cbs);
+	r = reap_all(p, dl);
+	conc_mutex_unlock(&p->lock);
+	if (cbs)
+		__conc_pool_callbacks(p, cbs);
+	return r;
+}
+
+int conc_pool_terminate(conc_pool *p)
+{
+	return conc_pool_terminate_timed(p, CONC_FOREVER);
+}
+
+int conc_pool_destroy_timed(conc_pool *p, int64_t timeout_ns)
+{
+	conc_future *f;
+	int r;
+
+	if (!p)
+		return -EINVAL;
+	if ((r = conc_pool_terminate_timed(p, timeout_ns)) < 0)
+		return r;
 	conc_mutex_lock(&p->lock);
 	for (f = p->futures; f; f = f->next)
 		f->pool = NULL;
@@ -116,4 +159,9 @@ int conc_pool_destroy(conc_pool *p)
 	free(p->w);
 	free(p);
 	return 0;
+}
+
+int conc_pool_destroy(conc_pool *p)
+{
+	return conc_pool_destroy_timed(p, CONC_FOREVER);
 }

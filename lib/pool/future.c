@@ -3,9 +3,8 @@
 #include <string.h>
 #include "pool_impl.h"
 
-int conc_future_wait(conc_future *f, int64_t timeout_ns)
+int __conc_future_wait_until(conc_future *f, conc_deadline dl)
 {
-	conc_deadline dl = __conc_deadline(timeout_ns);
 	conc_pool *p;
 	int r = 0;
 
@@ -24,6 +23,11 @@ int conc_future_wait(conc_future *f, int64_t timeout_ns)
 		r = 0;
 	conc_mutex_unlock(&p->lock);
 	return r;
+}
+
+int conc_future_wait(conc_future *f, int64_t timeout_ns)
+{
+	return __conc_future_wait_until(f, __conc_deadline(timeout_ns));
 }
 
 int conc_future_status(conc_future *f)

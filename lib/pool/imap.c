@@ -69,9 +69,10 @@ static void feed(conc_imap *it)
 		m = m < it->c ? m : it->c;
 		if (!(f = __conc_pool_future_new((uint32_t)m, it->out_size)))
 			return;
+		/* A deadline already passed: take a free slot, never wait. */
 		r = __conc_pool_queue(it->p, it->fn, it->in + it->sent * it->c * it->in_size,
-				 (uint32_t)m, it->in_size, f, false);
-		if (r == -EAGAIN) {
+				 (uint32_t)m, it->in_size, f, 0);
+		if (r == -ETIMEDOUT || r == -EAGAIN) {
 			__conc_pool_future_free(f);
 			return;
 		}

@@ -30,14 +30,35 @@ int __conc_pool_map_check(conc_pool *p, conc_task_fn fn, const void *in, size_t 
 	return 0;
 }
 
-int conc_pool_map_status(conc_pool *p, conc_task_fn fn, const void *in,
-			 size_t n, size_t in_size, void *out, size_t out_size,
-			 size_t chunk, ssize_t *lens)
+/* Items of chunk k: their results into out, their lengths or statuses
+ * into lens. The number that failed. */
+static int gather(const conc_future *f, size_t first, void *out,
+		  size_t out_size, ssize_t *lens)
 {
-	size_t c, nch, k, j, idx, m;
-	conc_future **fs;
-	int r = 0, failed = 0;
 	ssize_t st;
+	uint32_t j;
+	int failed = 0;
+
+	for (j = 0; j < f->nitems; j++) {
+		st = f->lens[j];
+		if (st > 0)
+			memcpy((char *)out + (first + j) * out_size,
+			       f->result + j * out_size, (size_t)st);
+		else if (st < 0)
+			failed++;
+		if (lens)
+			lens[first + j] = st < 0 ? __conc_pool_code((int)st) : st;
+	}
+	return failed;
+}
+
+static int map_until(conc_pool *p, conc_task_fn fn, const void *in, size_t n,
+		     size_t in_size, void *out, size_t out_size, size_t chunk,
+		     ssize_t *lens, conc_deadline dl)
+{
+	size_t c, nch, k, j, m;
+	conc_future **fs;
+	int r = 0, w, failed = 0;
 
 	if ((r = __conc_pool_map_check(p, fn, in, n, in_size, out_size)) < 0)
 		return r;
@@ -54,35 +75,57 @@ int conc_pool_map_status(conc_pool *p, conc_task_fn fn, const void *in,
 		if (!(fs[k] = __conc_pool_future_new((uint32_t)m, out_size)))
 			r = -ENOMEM;
 		else if ((r = __conc_pool_queue(p, fn, (const char *)in + k * c * in_size,
-					   (uint32_t)m, in_size, fs[k], true)) < 0) {
+					   (uint32_t)m, in_size, fs[k], dl)) < 0) {
 			__conc_pool_future_free(fs[k]);
 			fs[k] = NULL;
 		}
 	}
 	for (k = 0; k < nch; k++) {
-		if (!fs[k])
-			continue;
-		conc_future_wait(fs[k], CONC_FOREVER);
-		for (j = 0; j < fs[k]->nitems; j++) {
-			idx = k * c + j;
-			st = fs[k]->lens[j];
-			if (st > 0)
-				memcpy((char *)out + idx * out_size,
-				       fs[k]->result + j * out_size, (size_t)st);
-			else if (st < 0)
-				failed++;
-			if (lens)
-				lens[idx] = st < 0 ? __conc_pool_code((int)st) : st;
+		m = n - k * c < c ? n - k * c : c;
+		/* Not submitted, or not finished in time: the chunk's items
+		 * fail with why (a submitted one runs on, unseen). */
+		w = fs[k] ? __conc_future_wait_until(fs[k], dl) : r;
+		if (w == 0) {
+			failed += gather(fs[k], k * c, out, out_size, lens);
+		} else {
+			if (r == 0)
+				r = w;
+			for (j = 0; lens && j < m; j++)
+				lens[k * c + j] = w;
 		}
-		conc_future_release(fs[k]);
+		if (fs[k])
+			conc_future_release(fs[k]);
 	}
 	free(fs);
 	return r < 0 ? r : failed;
 }
 
+int conc_pool_map_status_timed(conc_pool *p, conc_task_fn fn, const void *in,
+			       size_t n, size_t in_size, void *out,
+			       size_t out_size, size_t chunk, ssize_t *lens,
+			       int64_t timeout_ns)
+{
+	return map_until(p, fn, in, n, in_size, out, out_size, chunk, lens,
+			 __conc_deadline(timeout_ns));
+}
+
+int conc_pool_map_status(conc_pool *p, conc_task_fn fn, const void *in,
+			 size_t n, size_t in_size, void *out, size_t out_size,
+			 size_t chunk, ssize_t *lens)
+{
+	return map_until(p, fn, in, n, in_size, out, out_size, chunk, lens, -1);
+}
+
+int conc_pool_map_timed(conc_pool *p, conc_task_fn fn, const void *in,
+			size_t n, size_t in_size, void *out, size_t out_size,
+			size_t chunk, int64_t timeout_ns)
+{
+	return map_until(p, fn, in, n, in_size, out, out_size, chunk, NULL,
+			 __conc_deadline(timeout_ns));
+}
+
 int conc_pool_map(conc_pool *p, conc_task_fn fn, const void *in, size_t n,
 		  size_t in_size, void *out, size_t out_size, size_t chunk)
 {
-	return conc_pool_map_status(p, fn, in, n, in_size, out, out_size, chunk,
-				    NULL);
+	return map_until(p, fn, in, n, in_size, out, out_size, chunk, NULL, -1);
 }

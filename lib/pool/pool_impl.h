@@ -21,6 +21,7 @@
 #include <conc/shm.h>
 #include <conc/pool.h>
 #include "wait/wait.h"
+#include "task/proc_impl.h"
 
 #define SLOT_FREE	0u
 #define SLOT_QUEUED	1u
@@ -113,12 +114,23 @@ static inline char *__conc_pool_res(conc_pool *p, struct slot *s)
 int __conc_pool_spawn(conc_pool *p, uint32_t i) __CONC_HIDDEN;
 
 /* Queue a chunk of nitems arguments of in_size bytes for f (its
- * out_size: the result capacity of each); wait (supervising) for a slot.
- * block false: -EAGAIN when none is free. Lock not held. On error f is
+ * out_size: the result capacity of each); wait (supervising) for a slot
+ * until dl: -ETIMEDOUT when none came free. Lock not held. On error f is
  * not linked to the pool: the caller frees it. */
 int __conc_pool_queue(conc_pool *p, conc_task_fn fn, const void *arg,
-		 uint32_t nitems, size_t in_size, conc_future *f, bool block)
+		 uint32_t nitems, size_t in_size, conc_future *f,
+		 conc_deadline dl) __CONC_HIDDEN;
+
+/* conc_pool_submit_cb with a deadline; fp may be NULL. */
+int __conc_pool_submit(conc_pool *p, conc_task_fn fn, const void *arg,
+		       size_t len,
+		       void (*done)(conc_future *f, void *cb_arg),
+		       void (*error)(conc_future *f, void *cb_arg),
+		       void *cb_arg, conc_future **fp, conc_deadline dl)
 	__CONC_HIDDEN;
+
+/* conc_future_wait with a deadline. */
+int __conc_future_wait_until(conc_future *f, conc_deadline dl) __CONC_HIDDEN;
 
 /* A pending future of nitems results of out_size bytes, or NULL. */
 conc_future *__conc_pool_future_new(uint32_t nitems, size_t out_size)

@@ -31,7 +31,8 @@ static uint32_t free_slot(conc_pool *p)
 }
 
 int __conc_pool_queue(conc_pool *p, conc_task_fn fn, const void *arg,
-		 uint32_t nitems, size_t in_size, conc_future *f, bool block)
+		 uint32_t nitems, size_t in_size, conc_future *f,
+		 conc_deadline dl)
 {
 	struct slot *s;
 	uint32_t i;
@@ -43,10 +44,10 @@ int __conc_pool_queue(conc_pool *p, conc_task_fn fn, const void *arg,
 			r = -EPIPE;
 		else if (p->nfree > 0 && (i = free_slot(p)) < p->nslots)
 			break;
-		else if (!block)
-			r = -EAGAIN;
+		else if (__conc_expired(dl))
+			r = -ETIMEDOUT;
 		else
-			r = __conc_pool_round(p, -1);
+			r = __conc_pool_round(p, dl);
 		if (r < 0) {
 			conc_mutex_unlock(&p->lock);
 			return r;
@@ -88,11 +89,11 @@ int __conc_pool_queue(conc_pool *p, conc_task_fn fn, const void *arg,
 	return 0;
 }
 
-int conc_pool_submit_cb(conc_pool *p, conc_task_fn fn, const void *arg,
-			size_t len,
-			void (*done)(conc_future *f, void *cb_arg),
-			void (*error)(conc_future *f, void *cb_arg),
-			void *cb_arg, conc_future **fp)
+int __conc_pool_submit(conc_pool *p, conc_task_fn fn, const void *arg,
+		       size_t len,
+		       void (*done)(conc_future *f, void *cb_arg),
+		       void (*error)(conc_future *f, void *cb_arg),
+		       void *cb_arg, conc_future **fp, conc_deadline dl)
 {
 	conc_future *f;
 	int r;
@@ -110,7 +111,7 @@ int conc_pool_submit_cb(conc_pool *p, conc_task_fn fn, const void *arg,
 	/* Without fp, f may be finished and freed by then: not read after. */
 	if (fp)
 		*fp = f;
-	r = __conc_pool_queue(p, fn, arg, 1, len, f, true);
+	r = __conc_pool_queue(p, fn, arg, 1, len, f, dl);
 	if (r < 0) {
 		__conc_pool_future_free(f);
 		if (fp)
@@ -119,24 +120,38 @@ int conc_pool_submit_cb(conc_pool *p, conc_task_fn fn, const void *arg,
 	return r;
 }
 
+int conc_pool_submit_cb_timed(conc_pool *p, conc_task_fn fn, const void *arg,
+			      size_t len,
+			      void (*done)(conc_future *f, void *cb_arg),
+			      void (*error)(conc_future *f, void *cb_arg),
+			      void *cb_arg, conc_future **f, int64_t timeout_ns)
+{
+	return __conc_pool_submit(p, fn, arg, len, done, error, cb_arg, f,
+			    __conc_deadline(timeout_ns));
+}
+
+int conc_pool_submit_cb(conc_pool *p, conc_task_fn fn, const void *arg,
+			size_t len,
+			void (*done)(conc_future *f, void *cb_arg),
+			void (*error)(conc_future *f, void *cb_arg),
+			void *cb_arg, conc_future **f)
+{
+	return __conc_pool_submit(p, fn, arg, len, done, error, cb_arg, f, -1);
+}
+
+int conc_pool_submit_timed(conc_pool *p, conc_task_fn fn, const void *arg,
+			   size_t len, conc_future **f, int64_t timeout_ns)
+{
+	if (!f)
+		return -EINVAL;
+	return __conc_pool_submit(p, fn, arg, len, NULL, NULL, NULL, f,
+			    __conc_deadline(timeout_ns));
+}
+
 int conc_pool_submit(conc_pool *p, conc_task_fn fn, const void *arg,
 		     size_t len, conc_future **f)
 {
 	if (!f)
 		return -EINVAL;
-	return conc_pool_submit_cb(p, fn, arg, len, NULL, NULL, NULL, f);
-}
-
-ssize_t conc_pool_apply(conc_pool *p, conc_task_fn fn, const void *arg,
-			size_t len, void *result, size_t cap)
-{
-	conc_future *f;
-	ssize_t r = conc_pool_submit(p, fn, arg, len, &f);
-
-	if (r < 0)
-		return r;
-	conc_future_wait(f, CONC_FOREVER);
-	r = conc_future_result(f, result, cap);
-	conc_future_release(f);
-	return r;
+	return __conc_pool_submit(p, fn, arg, len, NULL, NULL, NULL, f, -1);
 }

@@ -39,6 +39,10 @@ int __conc_proc_prepare(void) __CONC_HIDDEN;
 void __conc_proc_track(conc_proc *p) __CONC_HIDDEN;
 void __conc_proc_untrack(conc_proc *p) __CONC_HIDDEN;
 
+/* conc_proc_join with an absolute deadline (< 0: none). */
+int __conc_proc_join_until(conc_proc *p, int *status, conc_deadline dl)
+	__CONC_HIDDEN;
+
 /* Reap the child (idtype, id) if it has ended, never waiting: 1 (*si
  * filled in), 0 while it runs, or -errno (-ECHILD: not ours, or reaped). */
 int __conc_proc_reap(idtype_t idtype, id_t id, siginfo_t *si) __CONC_HIDDEN;

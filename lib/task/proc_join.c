@@ -45,14 +45,12 @@ static int reap(conc_proc *p)
 	return r;
 }
 
-int conc_proc_join(conc_proc *p, int *status, int64_t timeout_ns)
+int __conc_proc_join_until(conc_proc *p, int *status, conc_deadline dl)
 {
-	conc_deadline dl;
 	int r;
 
 	if (!p)
 		return -EINVAL;
-	dl = __conc_deadline(timeout_ns);
 	/* A wait that returns 0 (a signal) or > 0 (exited) only means: look
 	 * again; -ETIMEDOUT comes from the wait once dl has passed. */
 	while ((r = reap(p)) == 0)
@@ -63,6 +61,11 @@ int conc_proc_join(conc_proc *p, int *status, int64_t timeout_ns)
 	if (status)
 		*status = p->status;
 	return 0;
+}
+
+int conc_proc_join(conc_proc *p, int *status, int64_t timeout_ns)
+{
+	return __conc_proc_join_until(p, status, __conc_deadline(timeout_ns));
 }
 
 int conc_proc_kill(conc_proc *p, int sig)

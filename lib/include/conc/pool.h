@@ -107,6 +107,12 @@ int conc_pool_create(conc_pool **p, const conc_pool_attr *attr);
 int conc_pool_submit(conc_pool *p, conc_task_fn fn, const void *arg,
 		     size_t len, conc_future **f);
 
+/* As conc_pool_submit(), waiting at most timeout_ns (0: not at all) for a
+ * free slot: -ETIMEDOUT when none came free in time; nothing was
+ * submitted and *f is NULL. */
+int conc_pool_submit_timed(conc_pool *p, conc_task_fn fn, const void *arg,
+			   size_t len, conc_future **f, int64_t timeout_ns);
+
 /*
  * As conc_pool_submit(), with callbacks run once the task has finished:
  * done(f, cb_arg) if it succeeded, else error(f, cb_arg) (either may be
@@ -122,6 +128,14 @@ int conc_pool_submit_cb(conc_pool *p, conc_task_fn fn, const void *arg,
 			void (*error)(conc_future *f, void *cb_arg),
 			void *cb_arg, conc_future **f);
 
+/* As conc_pool_submit_cb(), waiting at most timeout_ns for a free slot:
+ * -ETIMEDOUT as conc_pool_submit_timed() (no callback will run). */
+int conc_pool_submit_cb_timed(conc_pool *p, conc_task_fn fn, const void *arg,
+			      size_t len,
+			      void (*done)(conc_future *f, void *cb_arg),
+			      void (*error)(conc_future *f, void *cb_arg),
+			      void *cb_arg, conc_future **f, int64_t timeout_ns);
+
 /*
  * Submit, wait (forever, supervising) and copy the result into result
  * (apply). Returns what conc_future_result() returns (-EMSGSIZE when cap is
@@ -129,6 +143,14 @@ int conc_pool_submit_cb(conc_pool *p, conc_task_fn fn, const void *arg,
  */
 ssize_t conc_pool_apply(conc_pool *p, conc_task_fn fn, const void *arg,
 			size_t len, void *result, size_t cap);
+
+/* As conc_pool_apply(), waiting at most timeout_ns in all, for a slot and
+ * then for the task. -ETIMEDOUT: the task had no slot (nothing was
+ * submitted) or had not finished; it is not cancelled: it runs on in its
+ * worker, holding its slot until it ends, and its result is dropped. */
+ssize_t conc_pool_apply_timed(conc_pool *p, conc_task_fn fn, const void *arg,
+			      size_t len, void *result, size_t cap,
+			      int64_t timeout_ns);
 
 /* Wait for the task to finish, supervising, at most timeout_ns. 0 when it
  * has finished (however), -ETIMEDOUT, -EINVAL. After conc_pool_destroy()
@@ -174,6 +196,21 @@ int conc_pool_map_status(conc_pool *p, conc_task_fn fn, const void *in,
 			 size_t chunk, ssize_t *lens);
 
 /*
+ * As conc_pool_map() and conc_pool_map_status(), waiting at most
+ * timeout_ns in all. -ETIMEDOUT when not every item finished in time: out
+ * holds the results of the items that did, lens[i] (if not NULL) is
+ * -ETIMEDOUT for the others. Of those, the chunks already submitted run
+ * on in the workers (their results are dropped); the rest never run.
+ */
+int conc_pool_map_timed(conc_pool *p, conc_task_fn fn, const void *in,
+			size_t n, size_t in_size, void *out, size_t out_size,
+			size_t chunk, int64_t timeout_ns);
+int conc_pool_map_status_timed(conc_pool *p, conc_task_fn fn, const void *in,
+			       size_t n, size_t in_size, void *out,
+			       size_t out_size, size_t chunk, ssize_t *lens,
+			       int64_t timeout_ns);
+
+/*
  * Iterate over the results of fn on n items as they complete
  * (imap_unordered). Submits what fits at once and the rest as slots free
  * up, from conc_imap_next(). Errors as conc_pool_map(); the iterator's
@@ -217,14 +254,31 @@ int conc_pool_close(conc_pool *p);
  * and every worker to exit. 0, -EINVAL (NULL, or the pool is still open). */
 int conc_pool_join(conc_pool *p);
 
+/* As conc_pool_join(), at most timeout_ns. -ETIMEDOUT: tasks still run or
+ * workers still live; the pool is as it was, still joinable (call again,
+ * or terminate it). */
+int conc_pool_join_timed(conc_pool *p, int64_t timeout_ns);
+
 /* Kill every worker now; every unfinished task fails with -ECANCELED
  * (error callbacks run in this thread). The pool takes no more tasks.
  * Idempotent. 0 or -EINVAL. */
 int conc_pool_terminate(conc_pool *p);
 
+/* As conc_pool_terminate(), waiting at most timeout_ns for the killed
+ * workers to be gone (one in an uninterruptible sleep dies only when it
+ * leaves it). -ETIMEDOUT: every task has finished (cancelled) and the
+ * pool takes no more, but some workers are not reaped yet: call it again,
+ * or conc_pool_join_timed(), or conc_pool_destroy_timed(). */
+int conc_pool_terminate_timed(conc_pool *p, int64_t timeout_ns);
+
 /* Terminate if needed and free the pool. Futures not yet released stay
  * valid (finished) until released. No other call on p may be running.
  * 0 or -EINVAL. */
 int conc_pool_destroy(conc_pool *p);
+
+/* As conc_pool_destroy(), waiting at most timeout_ns for the workers to
+ * be gone. -ETIMEDOUT: the pool is terminated but not freed (still valid):
+ * call it again. */
+int conc_pool_destroy_timed(conc_pool *p, int64_t timeout_ns);
 
 #endif
