@@ -15,7 +15,7 @@
  * Supervision is driven by the caller, without a thread of the pool's own:
  * every call that waits (conc_future_wait, conc_pool_apply, conc_pool_map,
  * conc_imap_next, conc_pool_poll, conc_pool_join, and conc_pool_submit when
- * every task slot is busy) collects finished tasks, reaps workers that
+ * every task slot is busy; their _timed forms too) collects finished tasks, reaps workers that
  * died, kills workers whose task overran its timeout, forks replacements
  * and runs the callbacks. So callbacks run in the parent, in the thread
  * making such a call, exactly once per task, before that call returns and
