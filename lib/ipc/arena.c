@@ -1,5 +1,6 @@
 /*
- * The arena's lock and undo journal (see arena.h for the protocol).
+ * The arena's lock and undo journal (see arena.h for the protocol), and
+ * the checked loads and stores every call makes through it.
  */
 #include <errno.h>
 #include <signal.h>
@@ -21,130 +22,177 @@ void __conc_arena_fi_point(void)
 }
 #endif
 
+static uint64_t *at(const struct arena_call *c, uint64_t off)
+{
+	return (uint64_t *)((char *)c->a + off);
+}
+
 static void put_word(uint64_t *w, uint64_t v)
 {
 	__atomic_store_n(w, v, __ATOMIC_RELAXED);
 }
 
-static uint64_t get_word(const uint64_t *w)
-{
-	return __atomic_load_n(w, __ATOMIC_RELAXED);
-}
-
 /* A word a call may change: the allocator's, or one past the arena's
  * header; never the lock or the journal. */
-static bool word_ok(const struct arena *a, uint64_t off)
+static bool word_ok(const struct arena_call *c, uint64_t off)
 {
 	if (off & 7)
 		return false;
 	if (off == offsetof(struct arena, used) ||
 	    (off >= offsetof(struct arena, free) &&
-	     off < offsetof(struct arena, free) + sizeof(a->free)))
+	     off < offsetof(struct arena, free) + sizeof(c->a->free)))
 		return true;
-	return off >= sizeof(*a) && off <= a->size - 8;
+	return off >= sizeof(struct arena) && off <= c->size - 8;
 }
 
-void __conc_arena_set(struct arena *a, uint64_t *w, uint64_t v)
+uint64_t __conc_arena_get(struct arena_call *c, uint64_t off)
 {
-	uint64_t n = a->jstate;
+	if ((off & 7) || off > c->size - 8) {
+		__conc_arena_bad(c);
+		return 0;
+	}
+	return __conc_arena_load(at(c, off));
+}
 
+void *__conc_arena_bytes(struct arena_call *c, uint64_t off, uint64_t len)
+{
+	if ((off & 7) || off < c->heap || off > c->heap_end ||
+	    len > c->heap_end - off) {
+		__conc_arena_bad(c);
+		return NULL;
+	}
+	return (char *)c->a + off;
+}
+
+void __conc_arena_set(struct arena_call *c, uint64_t off, uint64_t v)
+{
+	struct arena *a = c->a;
+	uint64_t n = c->jn;
+
+	if (c->err)
+		return;
+	if (!word_ok(c, off)) {
+		__conc_arena_bad(c);
+		return;
+	}
 #ifdef CONC_FAULT_INJECTION
 	if (__conc_fi_arena_flags & CONC_FI_ARENA_NO_UNDO) {
-		put_word(w, v);
+		put_word(at(c, off), v);
 		__conc_arena_fi_point();
 		return;
 	}
 #endif
 	/* Overflow would be a bug in a caller's bound, and an unjournaled
-	 * store a silent corruption for everyone after a crash. */
+	 * store a silent corruption for everyone after a crash. The count
+	 * is ours (c->jn), never read back from the segment. */
 	if (n >= ARENA_JMAX)
 		__builtin_trap();
-	a->j[n].off = __conc_arena_off(a, w);
-	a->j[n].old = get_word(w);
+	put_word(&a->j[n].off, off);
+	put_word(&a->j[n].old, __conc_arena_load(at(c, off)));
 	/* The entry, then the length that makes it count, then the store
 	 * it guards: an undo never meets a half-written entry, and a store
 	 * is never made without its entry counted. */
 	__conc_arena_barrier();
 	put_word(&a->jstate, n + 1);
+	c->jn = n + 1;
 	__conc_arena_barrier();
 	__conc_arena_fi_point();
-	put_word(w, v);
+	put_word(at(c, off), v);
 	__conc_arena_barrier();
 	__conc_arena_fi_point();
 }
 
-void __conc_arena_commit(struct arena *a, uint64_t state)
+static void commit(struct arena_call *c, uint64_t state)
 {
 	__conc_arena_barrier();
-	put_word(&a->jstate, state);
+	put_word(&c->a->jstate, state);
+	c->jn = 0;
 	__conc_arena_barrier();
 	__conc_arena_fi_point();
 }
 
 /* Newest first, so a word journaled twice ends with its oldest value. A
  * death half way leaves the length alone: the next undo starts over and
- * writes the same values again. */
-static int undo(struct arena *a)
+ * writes the same values again. Entries are checked first: anyone may
+ * have written them. */
+static int undo(struct arena_call *c, uint64_t n)
 {
-	uint64_t n = get_word(&a->jstate), i;
+	struct arena *a = c->a;
+	uint64_t i, off[ARENA_JMAX], old[ARENA_JMAX];
 
 	if (n > ARENA_JMAX)
 		return -EPROTO;
-	for (i = n; i-- > 0;)
-		if (!word_ok(a, a->j[i].off))
+	for (i = 0; i < n; i++) {
+		off[i] = __conc_arena_load(&a->j[i].off);
+		old[i] = __conc_arena_load(&a->j[i].old);
+		if (!word_ok(c, off[i]))
 			return -EPROTO;
+	}
 	for (i = n; i-- > 0;) {
-		put_word(__conc_arena_at(a, a->j[i].off), a->j[i].old);
+		put_word(at(c, off[i]), old[i]);
 		__conc_arena_barrier();
 		__conc_arena_fi_point();
 	}
-	__conc_arena_commit(a, 0);
+	commit(c, 0);
 	return 0;
 }
 
-void __conc_arena_rollback(struct arena *a)
+void __conc_arena_rollback(struct arena_call *c)
 {
-	undo(a);
+	undo(c, c->jn);
 }
 
-static int recover(struct arena *a, arena_redo_fn redo)
+int __conc_arena_commit(struct arena_call *c, uint64_t state)
 {
-	uint64_t s = get_word(&a->jstate);
+	if (c->err) {
+		__conc_arena_rollback(c);
+		return c->err;
+	}
+	commit(c, state);
+	return 0;
+}
+
+static int recover(struct arena_call *c, arena_redo_fn redo)
+{
+	uint64_t s = __conc_arena_load(&c->a->jstate);
 	int r = 0;
 
 	if (s & ARENA_REDO) {
 		if (!redo || (s & ~ARENA_REDO))
 			return -EPROTO;
-		redo(a);
-		__conc_arena_commit(a, 0);
+		if ((r = redo(c)))
+			return r;
+		commit(c, 0);
 	} else if (s) {
-		r = undo(a);
+		r = undo(c, s);
 	} else {
 		return 0;	/* died before its first change, or after commit */
 	}
 	if (!r)
-		a->recovered++;
+		c->a->recovered++;
 	return r;
 }
 
-int __conc_arena_lock(struct arena *a, arena_redo_fn redo)
+int __conc_arena_lock(struct arena_call *c, arena_redo_fn redo)
 {
-	int r = conc_mutex_lock(&a->lock);
+	int r = conc_mutex_lock(&c->a->lock);
 
+	c->err = 0;
+	c->jn = 0;
 	if (r != -EOWNERDEAD)
 		return r;
-	a->deaths++;
-	r = recover(a, redo);
+	c->a->deaths++;
+	r = recover(c, redo);
 	if (r) {
 		/* Unlocked without being made consistent: every later lock
 		 * gets -ENOTRECOVERABLE instead of trusting the data. */
-		conc_mutex_unlock(&a->lock);
+		conc_mutex_unlock(&c->a->lock);
 		return r;
 	}
-	return conc_mutex_consistent(&a->lock);
+	return conc_mutex_consistent(&c->a->lock);
 }
 
-void __conc_arena_unlock(struct arena *a)
+void __conc_arena_unlock(struct arena_call *c)
 {
-	conc_mutex_unlock(&a->lock);
+	conc_mutex_unlock(&c->a->lock);
 }

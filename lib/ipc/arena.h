@@ -29,6 +29,7 @@
 #ifndef CONC_IPC_ARENA_H
 #define CONC_IPC_ARENA_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -55,19 +56,60 @@ struct arena {
 	struct { uint64_t off, old; } j[ARENA_JMAX];
 };
 
+/*
+ * A call on an arena, as this process makes it. Every process that maps
+ * the segment can write any byte of it at any time, so nothing read from
+ * it is followed unchecked: the bounds below are this process's own (the
+ * size of its mapping; the heap's range, checked when it attached, which
+ * never changes), every offset, length and count read from the segment
+ * is checked against them before use and read only once, and every walk
+ * is bounded by the number of blocks the heap could hold. The first
+ * inconsistency found is kept in err instead of being followed: loads
+ * then give 0 (a null link, which ends walks), stores are dropped, and
+ * the call ends by undoing its journal and returning -EPROTO.
+ */
+struct arena_call {
+	struct arena *a;
+	uint64_t size;		/* bytes mapped, the arena's header included */
+	uint64_t heap, heap_end;
+	uint64_t jn;		/* journal entries this call has made */
+	int err;		/* 0, or -EPROTO */
+};
+
 /* The container's roll-forward step, for the next caller after a death in
- * the REDO state; NULL for a container that never commits REDO. */
-typedef void (*arena_redo_fn)(struct arena *a);
+ * the REDO state (0 or -EPROTO); NULL for a container that never commits
+ * REDO. */
+typedef int (*arena_redo_fn)(struct arena_call *c);
 
-static inline void *__conc_arena_at(struct arena *a, uint64_t off)
+/* Most blocks the heap can hold: the bound of every walk. */
+static inline uint64_t __conc_arena_max_blocks(const struct arena_call *c)
 {
-	return (char *)a + off;
+	return (c->heap_end - c->heap) / 32;
 }
 
-static inline uint64_t __conc_arena_off(struct arena *a, const void *p)
+/* Note an inconsistency (the first one counts); returns it. */
+static inline int __conc_arena_bad(struct arena_call *c)
 {
-	return (uint64_t)((const char *)p - (const char *)a);
+	if (!c->err)
+		c->err = -EPROTO;
+	return c->err;
 }
+
+/* A word at a place this process chose (not an offset read from the
+ * segment), read once: the compiler may not read it again later. */
+static inline uint64_t __conc_arena_load(const uint64_t *w)
+{
+	return __atomic_load_n(w, __ATOMIC_RELAXED);
+}
+
+/* The word at off (8-aligned, inside the mapping), read once; else 0 and
+ * the call is marked bad. */
+uint64_t __conc_arena_get(struct arena_call *c, uint64_t off) __CONC_HIDDEN;
+
+/* The len bytes at off, if they lie inside the heap (off 8-aligned);
+ * else NULL and the call is marked bad. */
+void *__conc_arena_bytes(struct arena_call *c, uint64_t off, uint64_t len)
+	__CONC_HIDDEN;
 
 /* The free list of blocks of size bytes (>= 32): floor(log2(size)) - 5. */
 static inline unsigned __conc_arena_class(uint64_t size)
@@ -87,7 +129,7 @@ static inline void __conc_arena_barrier(void)
 }
 
 /* Set up a fresh arena of size bytes whose heap starts at heap (16-aligned),
- * for a container of layout. Not published: the caller stores init = 2. */
+ * for a container of layout. Not published: see __conc_arena_publish. */
 void __conc_arena_init(struct arena *a, uint64_t size, uint64_t heap,
 		       uint32_t layout) __CONC_HIDDEN;
 
@@ -96,36 +138,40 @@ void __conc_arena_init(struct arena *a, uint64_t size, uint64_t heap,
 bool __conc_arena_claim_init(struct arena *a) __CONC_HIDDEN;
 void __conc_arena_publish(struct arena *a) __CONC_HIDDEN;
 
-/* Whether an arena found in a segment of size bytes is sound enough to
- * use: 0 or -EPROTO. Waits (bounded) for a creator still setting it up. */
-int __conc_arena_attach(struct arena *a, size_t size, uint32_t layout)
+/* Whether the arena a, found in a mapping of size bytes, is sound enough
+ * to use: 0 and c filled in, or -EPROTO. Waits (bounded) for a creator
+ * still setting it up. */
+int __conc_arena_attach(struct arena_call *c, struct arena *a, size_t size,
+			uint32_t layout) __CONC_HIDDEN;
+
+/* Take the lock and start a call (c->err, c->jn 0); after a holder's
+ * death, undo or finish its call first. 0, or the lock's error
+ * (-ENOTRECOVERABLE, -ENOTSUP), or -EPROTO for a journal that cannot be
+ * replayed (the container then stays unusable). */
+int __conc_arena_lock(struct arena_call *c, arena_redo_fn redo) __CONC_HIDDEN;
+void __conc_arena_unlock(struct arena_call *c) __CONC_HIDDEN;
+
+/* The word at off = v, journaled; off 8-aligned, a word a call may change
+ * (else the call is marked bad and nothing is stored). */
+void __conc_arena_set(struct arena_call *c, uint64_t off, uint64_t v)
 	__CONC_HIDDEN;
 
-/* Take the lock; after a holder's death, undo or finish its call first.
- * 0, or the lock's error (-ENOTRECOVERABLE, -ENOTSUP), or -EPROTO for a
- * journal that cannot be replayed (the container then stays unusable). */
-int __conc_arena_lock(struct arena *a, arena_redo_fn redo) __CONC_HIDDEN;
-void __conc_arena_unlock(struct arena *a) __CONC_HIDDEN;
-
-/* *w = v, journaled; w inside the arena, 8-aligned. */
-void __conc_arena_set(struct arena *a, uint64_t *w, uint64_t v) __CONC_HIDDEN;
-
 /* End the call's changes: the journal empties (state 0) or becomes a
- * roll-forward record (ARENA_REDO). */
-void __conc_arena_commit(struct arena *a, uint64_t state) __CONC_HIDDEN;
+ * roll-forward record (ARENA_REDO), and 0 is returned; or, if the call
+ * was marked bad, everything it changed is undone and -EPROTO returned. */
+int __conc_arena_commit(struct arena_call *c, uint64_t state) __CONC_HIDDEN;
 
 /* Undo every journaled change of the call in progress. */
-void __conc_arena_rollback(struct arena *a) __CONC_HIDDEN;
+void __conc_arena_rollback(struct arena_call *c) __CONC_HIDDEN;
 
-/* A payload of at least n bytes (8-aligned): its offset, or 0 when no free
- * block is large enough. Journaled; at most 13 entries. */
-uint64_t __conc_arena_alloc(struct arena *a, uint64_t n) __CONC_HIDDEN;
+/* A payload of at least n bytes (8-aligned, inside the heap): its offset,
+ * or 0 when no free block is large enough (or the call was marked bad).
+ * Journaled; at most 13 entries. */
+uint64_t __conc_arena_alloc(struct arena_call *c, uint64_t n) __CONC_HIDDEN;
 
-/* Give back the payload at off. Journaled; at most 11 entries. */
-void __conc_arena_free(struct arena *a, uint64_t off) __CONC_HIDDEN;
-
-/* Bytes usable in the payload at off. */
-uint64_t __conc_arena_capacity(struct arena *a, uint64_t off) __CONC_HIDDEN;
+/* Give back the payload at off (marks the call bad if off is not a block
+ * in use). Journaled; at most 11 entries. */
+void __conc_arena_free(struct arena_call *c, uint64_t off) __CONC_HIDDEN;
 
 /* A fault-injection point (test builds only): see __conc_fi_arena_*. */
 #ifdef CONC_FAULT_INJECTION

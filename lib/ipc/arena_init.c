@@ -14,7 +14,7 @@ void __conc_arena_init(struct arena *a, uint64_t size, uint64_t heap,
 		       uint32_t layout)
 {
 	uint64_t end = size & ~(uint64_t)15;
-	uint64_t *blk = __conc_arena_at(a, heap);
+	uint64_t *blk = (uint64_t *)((char *)a + heap);
 
 	a->layout = layout;
 	a->size = size;
@@ -25,13 +25,15 @@ void __conc_arena_init(struct arena *a, uint64_t size, uint64_t heap,
 	 * same, but there is nothing to journal in a segment nobody sees. */
 	blk[0] = end - heap;
 	blk[1] = blk[2] = 0;
-	*(uint64_t *)__conc_arena_at(a, end - 8) = end - heap;
+	*(uint64_t *)((char *)a + end - 8) = end - heap;
 	a->free[__conc_arena_class(end - heap)] = heap;
 }
 
-int __conc_arena_attach(struct arena *a, size_t size, uint32_t layout)
+int __conc_arena_attach(struct arena_call *c, struct arena *a, size_t size,
+			uint32_t layout)
 {
 	conc_deadline dl = sys_now_ns() + ATTACH_WAIT_NS;
+	uint64_t heap, end;
 	uint32_t v;
 
 	/* Its creator may still be setting it up: it stores 2 and wakes us
@@ -39,12 +41,16 @@ int __conc_arena_attach(struct arena *a, size_t size, uint32_t layout)
 	while ((v = __atomic_load_n(&a->init, __ATOMIC_ACQUIRE)) != 2)
 		if (v > 2 || __conc_wait(&a->init, v, dl, 0) == -ETIMEDOUT)
 			return -EPROTO;
+	/* Read once, checked, and from now on only our copies are used. */
+	heap = __conc_arena_load(&a->heap);
+	end = __conc_arena_load(&a->heap_end);
 	if (a->layout != layout || a->size != size ||
-	    a->heap < sizeof(*a) || (a->heap & 15) ||
-	    a->heap_end > size || (a->heap_end & 15) ||
-	    a->heap_end < a->heap + 32 ||
+	    heap < sizeof(*a) || (heap & 15) ||
+	    end > size || (end & 15) || end < heap + 32 ||
 	    !(a->lock.flags & CONC_ROBUST))
 		return -EPROTO;
+	*c = (struct arena_call){ .a = a, .size = size, .heap = heap,
+				  .heap_end = end };
 	return 0;
 }
 

@@ -1,163 +1,182 @@
 /*
  * The list's calls (layout: list_impl.h): append, get, set, pop, len; each
- * under the arena's lock.
+ * under the arena's lock, each on its own copy of the handle's checked
+ * bounds (struct arena_call) and of the ring (struct ring).
  *
  * Journal entries a call: append 13 + (grow 13 + 3 + 11) + 2; set
  * 13 + 1 + 11; pop 11, then a shrink 13 + 3 + 11.
  */
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 #include "ipc/list_impl.h"
 
-static uint64_t new_elem(struct list *l, const void *val, size_t len)
+static uint64_t new_elem(struct arena_call *c, const void *val, size_t len)
 {
-	uint64_t off = __conc_arena_alloc(&l->a, sizeof(struct elem) + len);
+	uint64_t off = __conc_arena_alloc(c, sizeof(struct elem) + len);
 	struct elem *e;
 
-	if (off) {
-		e = __conc_list_elem(l, off);
+	if (off && (e = __conc_arena_bytes(c, off, sizeof(*e) + len))) {
 		e->len = len;
 		if (len)
 			memcpy(e->bytes, val, len);
 	}
-	return off;
+	return c->err ? 0 : off;
 }
 
 int conc_list_append(conc_list *lh, const void *val, size_t len)
 {
-	struct list *l;
+	struct arena_call c;
+	struct ring r;
 	uint64_t off;
-	int r;
+	int e;
 
 	if (!lh || (!val && len))
 		return -EINVAL;
-	l = lh->l;
-	if (len > l->a.size)
+	c = lh->c;
+	if (len > c.size)
 		return -ENOSPC;
-	if ((r = __conc_list_lock(l)))
-		return r;
-	if (!(off = new_elem(l, val, len)) ||
-	    (l->count == l->cap && __conc_list_grow(l))) {
-		__conc_arena_rollback(&l->a);
-		__conc_arena_unlock(&l->a);
-		return -ENOSPC;
+	if ((e = __conc_list_lock(&c, &r)))
+		return e;
+	if (!(off = new_elem(&c, val, len)))
+		e = c.err ? c.err : -ENOSPC;
+	else if (r.count == r.cap)
+		e = __conc_list_grow(&c, &r);
+	if (!e) {
+		__conc_arena_set(&c, __conc_list_slot_off(&r, r.count), off);
+		__conc_arena_set(&c, LIST_OFF(count), r.count + 1);
+		e = __conc_arena_commit(&c, 0);
+	} else {
+		__conc_arena_rollback(&c);
 	}
-	__conc_arena_set(&l->a, __conc_list_slot(l, l->count), off);
-	__conc_arena_set(&l->a, &l->count, l->count + 1);
-	__conc_arena_commit(&l->a, 0);
-	__conc_arena_unlock(&l->a);
-	return 0;
+	__conc_arena_unlock(&c);
+	return e;
 }
 
 ssize_t conc_list_get(conc_list *lh, ssize_t index, void *buf, size_t cap)
 {
-	struct elem *e;
-	uint64_t i;
+	const unsigned char *p;
+	struct arena_call c;
+	struct ring r;
+	uint64_t i, len;
 	ssize_t n;
-	int r;
 
 	if (!lh || (!buf && cap))
 		return -EINVAL;
-	if ((r = __conc_list_lock(lh->l)))
-		return r;
-	if ((n = __conc_list_locate(lh->l, index, &i)) == 0) {
-		e = __conc_list_elem(lh->l, *__conc_list_slot(lh->l, i));
-		if (buf && e->len > cap)
+	c = lh->c;
+	if ((n = __conc_list_lock(&c, &r)))
+		return n;
+	if ((n = __conc_list_locate(&r, index, &i)) == 0) {
+		if (!(p = __conc_list_elem(&c, __conc_list_slot(&r, i), &len)))
+			n = c.err;
+		else if (buf && len > cap)
 			n = -EMSGSIZE;
 		else
-			n = (ssize_t)e->len;
+			n = (ssize_t)len;
 		if (n > 0 && buf)
-			memcpy(buf, e->bytes, (size_t)n);
+			memcpy(buf, p, (size_t)n);
 	}
-	__conc_arena_unlock(&lh->l->a);
+	__conc_arena_unlock(&c);
 	return n;
 }
 
 int conc_list_set(conc_list *lh, ssize_t index, const void *val, size_t len)
 {
+	struct arena_call c;
 	uint64_t i, off = 0, old;
-	struct list *l;
-	int r;
+	struct ring r;
+	int e;
 
 	if (!lh || (!val && len))
 		return -EINVAL;
-	l = lh->l;
-	if (len > l->a.size)
+	c = lh->c;
+	if (len > c.size)
 		return -ENOSPC;
-	if ((r = __conc_list_lock(l)))
-		return r;
-	if (!(r = __conc_list_locate(l, index, &i)) && !(off = new_elem(l, val, len)))
-		r = -ENOSPC;
-	if (r) {
-		__conc_arena_unlock(&l->a);
-		return r;
+	if ((e = __conc_list_lock(&c, &r)))
+		return e;
+	if (!(e = __conc_list_locate(&r, index, &i)) &&
+	    !(off = new_elem(&c, val, len)))
+		e = c.err ? c.err : -ENOSPC;
+	if (!e) {
+		old = __conc_list_slot(&r, i);
+		__conc_arena_set(&c, __conc_list_slot_off(&r, i), off);
+		__conc_arena_free(&c, old);
+		e = __conc_arena_commit(&c, 0);
+	} else {
+		__conc_arena_rollback(&c);
 	}
-	old = *__conc_list_slot(l, i);
-	__conc_arena_set(&l->a, __conc_list_slot(l, i), off);
-	__conc_arena_free(&l->a, old);
-	__conc_arena_commit(&l->a, 0);
-	__conc_arena_unlock(&l->a);
-	return 0;
+	__conc_arena_unlock(&c);
+	return e;
+}
+
+/* Record how pop closes the gap at i, from the nearer end. Not journaled:
+ * these words count only once the REDO record is committed. */
+static void plan_pop(struct list *l, const struct ring *r, uint64_t i)
+{
+	l->pos = (int64_t)i;
+	if (i < r->count / 2) {
+		l->end = 0;
+		l->dir = -1;
+		l->new_head = (r->head + 1) % r->cap;
+	} else {
+		l->end = (int64_t)r->count - 1;
+		l->dir = 1;
+		l->new_head = r->head;
+	}
+	l->new_count = r->count - 1;
 }
 
 ssize_t conc_list_pop(conc_list *lh, ssize_t index, void *buf, size_t cap)
 {
-	struct list *l;
-	struct elem *e;
-	uint64_t i, off;
-	ssize_t n;
-	int r;
+	const unsigned char *p;
+	struct arena_call c;
+	uint64_t i, off, len;
+	struct ring r;
+	ssize_t n = 0;
+	int e;
 
 	if (!lh || (!buf && cap))
 		return -EINVAL;
-	l = lh->l;
-	if ((r = __conc_list_lock(l)))
-		return r;
-	if ((r = __conc_list_locate(l, index, &i))) {
-		__conc_arena_unlock(&l->a);
-		return r;
+	c = lh->c;
+	if ((e = __conc_list_lock(&c, &r)))
+		return e;
+	if ((e = __conc_list_locate(&r, index, &i)))
+		goto out;
+	off = __conc_list_slot(&r, i);
+	if (!(p = __conc_list_elem(&c, off, &len))) {
+		e = c.err;
+		goto out;
 	}
-	off = *__conc_list_slot(l, i);
-	e = __conc_list_elem(l, off);
-	if (e->len > cap) {
-		__conc_arena_unlock(&l->a);
-		return -EMSGSIZE;
+	if (len > cap) {
+		e = -EMSGSIZE;
+		goto out;
 	}
-	n = (ssize_t)e->len;
+	n = (ssize_t)len;
 	if (n)
-		memcpy(buf, e->bytes, (size_t)n);
-	__conc_arena_free(&l->a, off);
-	/* Close the gap from the nearer end. */
-	l->pos = (int64_t)i;
-	if (i < l->count / 2) {
-		l->end = 0;
-		l->dir = -1;
-		l->new_head = (l->head + 1) % l->cap;
-	} else {
-		l->end = (int64_t)l->count - 1;
-		l->dir = 1;
-		l->new_head = l->head;
-	}
-	l->new_count = l->count - 1;
-	__conc_arena_commit(&l->a, ARENA_REDO);
-	__conc_list_finish_pop(&l->a);
-	__conc_arena_commit(&l->a, 0);
-	__conc_list_shrink(l);
-	__conc_arena_unlock(&l->a);
-	return n;
+		memcpy(buf, p, (size_t)n);
+	__conc_arena_free(&c, off);
+	plan_pop(lh->l, &r, i);
+	if ((e = __conc_arena_commit(&c, ARENA_REDO)))
+		goto out;
+	e = __conc_list_finish_pop(&c);
+	__conc_arena_commit(&c, 0);
+	if (!e && !__conc_list_ring(&c, &r))
+		__conc_list_shrink(&c, &r);
+out:
+	__conc_arena_unlock(&c);
+	return e ? e : n;
 }
 
 ssize_t conc_list_len(conc_list *lh)
 {
-	ssize_t n;
-	int r;
+	struct arena_call c;
+	struct ring r;
+	int e;
 
 	if (!lh)
 		return -EINVAL;
-	if ((r = __conc_list_lock(lh->l)))
-		return r;
-	n = (ssize_t)lh->l->count;
-	__conc_arena_unlock(&lh->l->a);
-	return n;
+	c = lh->c;
+	if ((e = __conc_list_lock(&c, &r)))
+		return e;
+	__conc_arena_unlock(&c);
+	return (ssize_t)r.count;
 }

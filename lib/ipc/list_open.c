@@ -11,17 +11,19 @@ static int attach(conc_list **out, conc_shm *seg)
 {
 	struct list *l = conc_shm_data(seg);
 	size_t size = conc_shm_size(seg);
+	struct arena_call c;
 	conc_list *lh;
 	int r;
 
 	if (size < ARENA_MIN)
 		return -EPROTO;
-	if ((r = __conc_arena_attach(&l->a, size, LIST_LAYOUT)))
+	if ((r = __conc_arena_attach(&c, &l->a, size, LIST_LAYOUT)))
 		return r;
 	if (!(lh = malloc(sizeof(*lh))))
 		return -ENOMEM;
 	lh->seg = seg;
 	lh->l = l;
+	lh->c = c;
 	*out = lh;
 	return 0;
 }

@@ -35,25 +35,35 @@ struct entry {
 struct conc_map {
 	conc_shm *seg;
 	struct map *h;
+	struct arena_call c;	/* each call starts from a copy */
+	uint64_t nbuckets, buckets;	/* read once at attach, checked */
+};
+
+/* An entry as found: its words read once, its bytes (key, then value)
+ * checked to lie inside the heap. */
+struct entry_view {
+	uint64_t off, next, hash, klen, vlen;
+	const unsigned char *bytes;
 };
 
 /* The hash of a key, the same in every process: no per-process seed. */
 uint64_t __conc_map_hash(const void *key, size_t klen) __CONC_HIDDEN;
 
-/* The link that points at key's entry (*e), or the chain's last link
- * (*e NULL). */
-uint64_t *__conc_map_find(struct map *h, const void *key, size_t klen,
-			  uint64_t hv, struct entry **e) __CONC_HIDDEN;
+/* The entry at off, checked: 0, or -EPROTO (and the call marked bad). */
+int __conc_map_entry(struct arena_call *c, uint64_t off, struct entry_view *e)
+	__CONC_HIDDEN;
 
-static inline struct entry *__conc_map_entry(struct map *h, uint64_t off)
+/* The offset of the bucket head for hash hv. */
+static inline uint64_t __conc_map_bucket(const conc_map *m, uint64_t hv)
 {
-	return __conc_arena_at(&h->a, off);
+	return m->buckets + 8 * (hv & (m->nbuckets - 1));
 }
 
-static inline uint64_t *__conc_map_bucket(struct map *h, uint64_t hv)
-{
-	return (uint64_t *)__conc_arena_at(&h->a, h->buckets) +
-	       (hv & (h->nbuckets - 1));
-}
+/* Look key up under the lock: *link is the offset of the word that points
+ * at its entry (e->off), or of the chain's last link (e->off 0). Returns
+ * 0, or -EPROTO for a chain that leaves the heap or does not end. */
+int __conc_map_find(const conc_map *m, struct arena_call *c, const void *key,
+		    size_t klen, uint64_t hv, uint64_t *link,
+		    struct entry_view *e) __CONC_HIDDEN;
 
 #endif

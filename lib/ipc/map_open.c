@@ -29,21 +29,27 @@ static int attach(conc_map **out, conc_shm *seg)
 {
 	struct map *h = conc_shm_data(seg);
 	size_t size = conc_shm_size(seg);
+	struct arena_call c;
+	uint64_t nb, b;
 	conc_map *m;
 	int r;
 
 	if (size < ARENA_MIN)
 		return -EPROTO;
-	if ((r = __conc_arena_attach(&h->a, size, MAP_LAYOUT)))
+	if ((r = __conc_arena_attach(&c, &h->a, size, MAP_LAYOUT)))
 		return r;
-	if (!h->nbuckets || (h->nbuckets & (h->nbuckets - 1)) ||
-	    h->buckets != align16(sizeof(*h)) ||
-	    h->nbuckets > (h->a.heap - h->buckets) / 8)
+	nb = __conc_arena_load(&h->nbuckets);
+	b = __conc_arena_load(&h->buckets);
+	if (!nb || (nb & (nb - 1)) || b != align16(sizeof(*h)) ||
+	    nb > (c.heap - b) / 8)
 		return -EPROTO;
 	if (!(m = malloc(sizeof(*m))))
 		return -ENOMEM;
 	m->seg = seg;
 	m->h = h;
+	m->c = c;
+	m->nbuckets = nb;
+	m->buckets = b;
 	*out = m;
 	return 0;
 }

@@ -64,9 +64,9 @@ static int name_it(int fd, const char *path)
 }
 
 static int open_existing(conc_shm **out, const char *path, size_t size,
-			 uint32_t kind)
+			 uint32_t kind, unsigned mode)
 {
-	int r = __conc_shm_open_path(out, path, kind);
+	int r = __conc_shm_open_path(out, path, kind, mode);
 
 	if (!r && (*out)->size != size) {
 		conc_shm_close(*out);
@@ -79,14 +79,13 @@ static int create_named(conc_shm **out, const char *name, size_t size,
 			uint32_t kind, unsigned flags)
 {
 	char path[SHM_PATH_MAX];
-	unsigned mode = (flags >> 16) & 0777;
+	unsigned mode = (flags >> 16) & 0777 ? (flags >> 16) & 0777 : 0600;
 	conc_shm *s;
 	int fd, r, i;
 
 	if ((r = __conc_shm_path(name, path)))
 		return r;
-	fd = sys_openat(-100, "/dev/shm", O_TMPFILE | O_RDWR | O_CLOEXEC,
-			mode ? mode : 0600);
+	fd = sys_openat(-100, "/dev/shm", O_TMPFILE | O_RDWR | O_CLOEXEC, mode);
 	if (fd < 0)
 		return fd;
 	if ((r = build(&s, fd, size, kind))) {
@@ -98,7 +97,7 @@ static int create_named(conc_shm **out, const char *name, size_t size,
 		if (r != -EEXIST || (flags & CONC_SHM_EXCL))
 			break;
 		/* Someone else's: ours goes, unnamed. */
-		r = open_existing(out, path, size, kind);
+		r = open_existing(out, path, size, kind, mode);
 		if (r != -ENOENT) {
 			conc_shm_close(s);
 			return r;
@@ -122,10 +121,14 @@ int conc_shm_create(conc_shm **out, const char *name, size_t size,
 		return -EINVAL;
 	if (name)
 		return create_named(out, name, size, kind, flags);
-	fd = sys_memfd_create("conc", MFD_CLOEXEC);
+	/* Sealed against shrinking: a peer given the fd could otherwise cut
+	 * the file under everyone's mappings (SIGBUS on the next access). */
+	fd = sys_memfd_create("conc", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
 		return fd;
-	r = build(out, fd, size, kind);
+	r = sys_fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK);
+	if (!r)
+		r = build(out, fd, size, kind);
 	if (r)
 		sys_close(fd);
 	return r;

@@ -43,8 +43,9 @@ int __conc_shm_map(conc_shm **out, int fd, size_t total) __CONC_HIDDEN;
 /* Unmap and free the handle, leaving its fd alone. */
 void __conc_shm_unmap(conc_shm *s) __CONC_HIDDEN;
 
-/* Open the named segment at path, checking it as conc_shm_open does. */
-int __conc_shm_open_path(conc_shm **out, const char *path, uint32_t kind)
-	__CONC_HIDDEN;
+/* Open the named segment at path, checking it as conc_shm_open does; mode
+ * holds the permission bits others may have (group, world writable). */
+int __conc_shm_open_path(conc_shm **out, const char *path, uint32_t kind,
+			 unsigned mode) __CONC_HIDDEN;
 
 #endif

@@ -49,14 +49,35 @@ static int attach(conc_shm **out, int fd, uint32_t kind)
 	return 0;
 }
 
-int __conc_shm_open_path(conc_shm **out, const char *path, uint32_t kind)
+/* A name is trusted only if the caller or root owns the file and nobody
+ * else may write it beyond what mode admits: otherwise anyone could
+ * prepare a name for the caller to open, and write into it at will. */
+static int check_owner(int fd, unsigned mode)
+{
+	struct stat st;
+	int r = sys_fstat(fd, &st);
+
+	if (r)
+		return r;
+	if (!S_ISREG(st.st_mode))
+		return -EPROTO;
+	if ((st.st_uid != sys_geteuid() && st.st_uid != 0) ||
+	    (st.st_mode & 022 & ~mode))
+		return -EACCES;
+	return 0;
+}
+
+int __conc_shm_open_path(conc_shm **out, const char *path, uint32_t kind,
+			 unsigned mode)
 {
 	int fd, r;
 
 	fd = sys_openat(-100, path, O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0);
 	if (fd < 0)
 		return fd;
-	r = attach(out, fd, kind);
+	r = check_owner(fd, mode);
+	if (!r)
+		r = attach(out, fd, kind);
 	if (r)
 		sys_close(fd);
 	return r;
@@ -71,7 +92,7 @@ int conc_shm_open(conc_shm **out, const char *name, uint32_t kind)
 		return -EINVAL;
 	if ((r = __conc_shm_path(name, path)))
 		return r;
-	return __conc_shm_open_path(out, path, kind);
+	return __conc_shm_open_path(out, path, kind, 0600);
 }
 
 int conc_shm_open_fd(conc_shm **out, int fd, uint32_t kind)

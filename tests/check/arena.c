@@ -16,7 +16,7 @@ static int bad(struct __conc_arena_stat *st, const char *why)
 
 static uint64_t word(struct arena *a, uint64_t off)
 {
-	return *(uint64_t *)__conc_arena_at(a, off);
+	return *(uint64_t *)__conc_check_at(a, off);
 }
 
 static int walk(struct arena *a, struct __conc_arena_stat *st, uint64_t *used)

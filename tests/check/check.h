@@ -27,6 +27,19 @@ struct __conc_arena_stat {
 int __conc_map_check(conc_map *m, struct __conc_arena_stat *st);
 int __conc_list_check(conc_list *l, struct __conc_arena_stat *st);
 
+/* The checks read the segment raw: only after __conc_arena_claim has
+ * shown an offset to be a block in use. */
+static inline void *__conc_check_at(void *a, uint64_t off)
+{
+	return (char *)a + off;
+}
+
+/* Bytes usable in the payload at off (a block in use). */
+static inline uint64_t __conc_check_capacity(void *a, uint64_t off)
+{
+	return (*(uint64_t *)__conc_check_at(a, off - 8) & ~(uint64_t)15) - 16;
+}
+
 /* Heap walk behind the checks: fills st, and *used (malloc'ed, address
  * order, *n of them) with the payload offsets of the blocks in use. */
 int __conc_arena_check(struct arena *a, struct __conc_arena_stat *st,

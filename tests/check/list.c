@@ -26,17 +26,17 @@ static int check_slots(struct list *l, struct __conc_arena_stat *st,
 	} else {
 		if (!__conc_arena_claim(used, seen, n, l->ring))
 			return bad(st, "ring not a block in use");
-		if (__conc_arena_capacity(&l->a, l->ring) / 8 < l->cap)
+		if (__conc_check_capacity(l, l->ring) / 8 < l->cap)
 			return bad(st, "ring smaller than its capacity");
 		if (l->head >= l->cap || l->count > l->cap)
 			return bad(st, "head or count beyond the ring");
 	}
 	for (i = 0; i < l->count; i++) {
-		off = *__conc_list_slot(l, i);
+		off = ((uint64_t *)__conc_check_at(l, l->ring))[(l->head + i) % l->cap];
 		if (!__conc_arena_claim(used, seen, n, off))
 			return bad(st, "element not a block in use, or in two slots");
-		if (__conc_list_elem(l, off)->len >
-		    __conc_arena_capacity(&l->a, off) - sizeof(struct elem))
+		if (((struct elem *)__conc_check_at(l, off))->len >
+		    __conc_check_capacity(l, off) - sizeof(struct elem))
 			return bad(st, "element larger than its block");
 		st->entries++;
 	}
@@ -48,6 +48,8 @@ static int check_slots(struct list *l, struct __conc_arena_stat *st,
 int __conc_list_check(conc_list *lh, struct __conc_arena_stat *st)
 {
 	uint64_t *used = NULL;
+	struct arena_call c;
+	struct ring ring;
 	bool *seen;
 	size_t n;
 	int r;
@@ -55,7 +57,8 @@ int __conc_list_check(conc_list *lh, struct __conc_arena_stat *st)
 	if (!lh || !st)
 		return -EINVAL;
 	memset(st, 0, sizeof(*st));
-	if ((r = __conc_list_lock(lh->l)))
+	c = lh->c;
+	if ((r = __conc_list_lock(&c, &ring)))
 		return r;
 	r = __conc_arena_check(&lh->l->a, st, &used, &n);
 	if (!r) {
@@ -64,6 +67,6 @@ int __conc_list_check(conc_list *lh, struct __conc_arena_stat *st)
 		free(seen);
 	}
 	free(used);
-	__conc_arena_unlock(&lh->l->a);
+	__conc_arena_unlock(&c);
 	return r;
 }

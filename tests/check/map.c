@@ -14,18 +14,20 @@ static int bad(struct __conc_arena_stat *st, const char *why)
 	return -EPROTO;
 }
 
-static int check_chains(struct map *h, struct __conc_arena_stat *st,
+static int check_chains(conc_map *m, struct __conc_arena_stat *st,
 			const uint64_t *used, bool *seen, size_t n)
 {
+	struct map *h = m->h;
 	uint64_t i, off, cap;
 	struct entry *e;
 
 	for (i = 0; i < h->nbuckets; i++)
-		for (off = *__conc_map_bucket(h, i); off; off = e->next) {
+		for (off = *(uint64_t *)__conc_check_at(h, m->buckets + 8 * i); off;
+		     off = e->next) {
 			if (!__conc_arena_claim(used, seen, n, off))
 				return bad(st, "entry not a block in use, or reached twice");
-			e = __conc_map_entry(h, off);
-			cap = __conc_arena_capacity(&h->a, off) - sizeof(*e);
+			e = __conc_check_at(h, off);
+			cap = __conc_check_capacity(h, off) - sizeof(*e);
 			if (!e->klen || e->klen > cap || e->vlen > cap - e->klen)
 				return bad(st, "entry larger than its block");
 			if (__conc_map_hash(e->bytes, e->klen) != e->hash)
@@ -44,6 +46,7 @@ static int check_chains(struct map *h, struct __conc_arena_stat *st,
 int __conc_map_check(conc_map *m, struct __conc_arena_stat *st)
 {
 	uint64_t *used = NULL;
+	struct arena_call c;
 	bool *seen;
 	size_t n;
 	int r;
@@ -51,15 +54,16 @@ int __conc_map_check(conc_map *m, struct __conc_arena_stat *st)
 	if (!m || !st)
 		return -EINVAL;
 	memset(st, 0, sizeof(*st));
-	if ((r = __conc_arena_lock(&m->h->a, NULL)))
+	c = m->c;
+	if ((r = __conc_arena_lock(&c, NULL)))
 		return r;
 	r = __conc_arena_check(&m->h->a, st, &used, &n);
 	if (!r) {
 		seen = calloc(n + 1, sizeof(*seen));
-		r = seen ? check_chains(m->h, st, used, seen, n) : -ENOMEM;
+		r = seen ? check_chains(m, st, used, seen, n) : -ENOMEM;
 		free(seen);
 	}
 	free(used);
-	__conc_arena_unlock(&m->h->a);
+	__conc_arena_unlock(&c);
 	return r;
 }

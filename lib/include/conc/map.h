@@ -26,6 +26,13 @@ typedef struct conc_map conc_map;
  * -ENOTSUP (the thread's robust list cannot be shared), and -EPROTO (an
  * undo journal that cannot be replayed: the container is then abandoned).
  *
+ * Shared memory is input: any process that maps the segment can write any
+ * byte of it. Every offset, length and count a call reads there is checked
+ * against the segment, and every walk (chains, free lists, the list's
+ * ring) is bounded, so whatever another process wrote, a call never reads
+ * or writes outside the segment and never spins: it fails with -EPROTO,
+ * having changed nothing, and lets go of the lock.
+ *
  * Space: each entry takes its bytes plus 48 (map) or 24 (list), rounded up
  * to 16; a map's bucket table up to 1/16 of its size; a list's index 8
  * bytes a slot, for up to twice as many slots as elements. Freed space is
@@ -59,13 +66,13 @@ int conc_map_put(conc_map *m, const void *key, size_t klen,
 /*
  * Copy key's value into buf if it fits in cap bytes. Returns the value's
  * length; -ENOENT (no such key); -EMSGSIZE (cap too small: nothing
- * copied); -EINVAL (bad key, or buf NULL with cap > 0). buf NULL with
- * cap 0 only asks for the length.
+ * copied); -EINVAL (bad key: NULL, klen 0 or larger than the map; or buf
+ * NULL with cap > 0). buf NULL with cap 0 only asks for the length.
  */
 ssize_t conc_map_get(conc_map *m, const void *key, size_t klen,
 		     void *buf, size_t cap);
 
-/* Remove key: 0, -ENOENT, -EINVAL. */
+/* Remove key: 0, -ENOENT, -EINVAL (as for conc_map_get). */
 int conc_map_delete(conc_map *m, const void *key, size_t klen);
 
 /* Whether key is in the map (false also for bad arguments and errors). */

@@ -29,7 +29,11 @@ typedef struct conc_shm conc_shm;
  * under /dev/shm (no '/', at most NAME_MAX bytes), created with mode 0600
  * unless CONC_SHM_MODE() says otherwise (less the umask, as open(2) does);
  * without CONC_SHM_EXCL an existing segment is opened instead (and checked
- * as by conc_shm_open).
+ * as by conc_shm_open, except that group and world write bits are admitted
+ * if the mode asked for them). An anonymous segment is sealed against
+ * shrinking (F_SEAL_SHRINK), so a peer given its fd cannot cut it under
+ * the others; a named one cannot be sealed: whoever may write the file
+ * can truncate it (SIGBUS for the others).
  * Returns 0, -EINVAL (size 0 or too large, bad name or flags, or an
  * existing segment of another size), -EEXIST, -EACCES, -ENOMEM, and what
  * conc_shm_open() returns when an existing segment is opened.
@@ -44,7 +48,10 @@ int conc_shm_create(conc_shm **s, const char *name, size_t size,
  * segment gets its name only once its header is written, so there is no
  * creator at work to wait for); -EINVAL
  * if its recorded size does not match the file (truncated or grown) or
- * the name is bad (empty, with '/', longer than NAME_MAX).
+ * the name is bad (empty, with '/', longer than NAME_MAX); -EACCES if
+ * the file is owned by another user than the caller and root, or if its
+ * group or others may write it (anyone can create a name in /dev/shm: a
+ * segment someone else prepared is not opened silently).
  */
 int conc_shm_open(conc_shm **s, const char *name, uint32_t kind);
 
