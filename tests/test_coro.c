@@ -5,9 +5,11 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include "helpers.h"
 #include "coro_probe.h"
 #include "loop/coro.h"
+#include "loop/stack_impl.h"
 #include "sys/sys.h"
 
 static struct __conc_coro_ctx main_ctx, co_ctx;
@@ -187,4 +189,188 @@ Test(coro_stack, sizes, .timeout = 10)
 	__conc_stack_put(&s);
 	cr_assert_eq(__conc_stack_get(&s, SIZE_MAX), -EINVAL);
 	cr_assert_eq(__conc_stack_get(NULL, 0), -EINVAL);
+}
+
+/* ---- slabs ------------------------------------------------------------ */
+
+static int count_maps(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	int n = 0, c;
+
+	if (!f)
+		return -1;
+	while ((c = getc(f)) != EOF)
+		n += c == '\n';
+	fclose(f);
+	return n;
+}
+
+static int by_lo(const void *a, const void *b)
+{
+	const struct __conc_stack *x = a, *y = b;
+
+	return (x->lo > y->lo) - (x->lo < y->lo);
+}
+
+/* A child that writes at p: did it die of SIGSEGV? */
+static int write_faults(char *p)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		struct sys_sigaction dfl = { .handler = SIG_DFL };
+
+		sys_sigaction(SIGSEGV, &dfl, NULL);
+		*(volatile char *)p = 1;
+		_exit(0);
+	}
+	int st = wait_child(pid, 10000);
+	return st != -1 && WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV;
+}
+
+#define MANY 100000
+
+Test(coro_stack, a_hundred_thousand_at_once_in_few_mappings, .timeout = 120)
+{
+	struct rlimit rl;
+	struct __conc_stack *s = calloc(MANY, sizeof(*s));
+	char **first = calloc(MANY, sizeof(*first));
+	int m0 = count_maps(), m1, r = 0;
+	long i;
+
+	cr_assert(s && first);
+	if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur < (rlim_t)MANY * (80 << 10) * 2) {
+		free(s);
+		free(first);
+		cr_skip_test("RLIMIT_AS is below 16 GB of address space");
+	}
+	for (i = 0; i < MANY && (r = __conc_stack_get(&s[i], 0)) == 0; i++)
+		;
+	if (r == -ENOMEM) {
+		while (i-- > 0)
+			__conc_stack_put(&s[i]);
+		free(s);
+		free(first);
+		cr_skip_test("no memory for 100,000 stacks (overcommit policy?)");
+	}
+	m1 = count_maps();
+	cr_log_info("100,000 stacks: %d more mappings", m1 - m0);
+	cr_assert_lt(m1 - m0, 65530 / 2, "%d mappings", m1 - m0);
+	qsort(s, MANY, sizeof(*s), by_lo);
+	for (i = 0; i < MANY; i++) {
+		cr_assert_eq(s[i].hi - s[i].lo, 64 << 10);
+		if (i)
+			cr_assert_leq(s[i - 1].hi, s[i].lo, "disjoint");
+		if (i % 1000 == 0)
+			s[i].hi[-1] = s[i].lo[0] = 1;
+	}
+	for (i = 0; i < MANY; i++) {
+		first[i] = s[i].lo;
+		__conc_stack_put(&s[i]);
+	}
+	for (i = 0; i < MANY; i++)
+		cr_assert_eq(__conc_stack_get(&s[i], 0), 0);
+	qsort(s, MANY, sizeof(*s), by_lo);
+	for (i = 0; i < MANY; i++)
+		cr_assert_eq(s[i].lo, first[i], "the second 100,000 are the first ones again");
+	for (i = 0; i < MANY; i++)
+		__conc_stack_put(&s[i]);
+	__conc_stack_trim(0);
+	free(first);
+	free(s);
+}
+
+Test(coro_stack, put_then_get_reuses, .timeout = 10)
+{
+	struct __conc_stack a, b;
+
+	cr_assert_eq(__conc_stack_get(&a, 32 << 10), 0);
+	char *lo = a.lo;
+	__conc_stack_put(&a);
+	cr_assert_eq(__conc_stack_get(&b, 20 << 10), 0, "same class");
+	cr_assert_eq(b.lo, lo);
+	cr_assert_eq(b.hi - b.lo, 32 << 10);
+	__conc_stack_put(&b);
+}
+
+Test(coro_stack, guards_between_slab_neighbours, .timeout = 30)
+{
+	struct __conc_stack s[3];
+	size_t g = 16 << 10;
+
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(__conc_stack_get(&s[i], 16 << 10), 0);
+	for (int i = 0; i < 3; i++) {
+		cr_assert(write_faults(s[i].lo - 1), "just below lo");
+		cr_assert(write_faults(s[i].lo - g), "the guard's lowest byte");
+	}
+	for (int i = 0; i < 3; i++)
+		__conc_stack_put(&s[i]);
+}
+
+Test(coro_stack, trim_gives_memory_back_and_keeps_guards, .timeout = 30)
+{
+	struct __conc_stack s[8];
+
+	for (int i = 0; i < 8; i++) {
+		cr_assert_eq(__conc_stack_get(&s[i], 0), 0);
+		memset(s[i].lo, 0x5a, (size_t)(s[i].hi - s[i].lo));
+	}
+	for (int i = 0; i < 8; i++)
+		__conc_stack_put(&s[i]);
+	__conc_stack_trim(0);
+	for (int i = 0; i < 8; i++) {
+		cr_assert_eq(__conc_stack_get(&s[i], 0), 0);
+		cr_assert_eq(s[i].lo[100], 0, "zero-filled again");
+		cr_assert_eq(s[i].hi[-1], 0);
+		cr_assert(write_faults(s[i].lo - 1));
+	}
+	for (int i = 0; i < 8; i++)
+		__conc_stack_put(&s[i]);
+}
+
+/* Before Linux 6.13 (forced here): three stacks guarded by mprotect, the
+ * rest without a guard but with a canary. In a child: the limits are
+ * process-wide. Exit code: the first check that failed. */
+static int old_kernel_child(void)
+{
+	struct __conc_stack s[6];
+
+	__conc_stack_test_limits(1, 3);
+	for (int i = 0; i < 6; i++)
+		if (__conc_stack_get(&s[i], 128 << 10))
+			return 1;
+	for (int i = 0; i < 6; i++)
+		if (__conc_stack_intact(&s[i]))
+			return 2;
+	qsort(s, 6, sizeof(*s), by_lo);
+	int guarded = 0;
+	for (int i = 0; i < 6; i++)
+		guarded += write_faults(s[i].lo - 1);
+	if (guarded != 3)
+		return 10 + guarded;
+	for (int i = 0; i < 6; i++)
+		if (!write_faults(s[i].lo - 1)) {
+			s[i].lo[0] ^= 1;	/* an overflow's mark */
+			if (__conc_stack_intact(&s[i]) != -EFAULT)
+				return 3;
+			s[i].lo[0] ^= 1;
+		}
+	for (int i = 0; i < 6; i++)
+		__conc_stack_put(&s[i]);
+	return 0;
+}
+
+Test(coro_stack, old_kernel_guards_while_the_budget_lasts, .timeout = 30)
+{
+	pid_t pid = fork();
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0)
+		_exit(old_kernel_child());
+	int st = wait_child(pid, 20000);
+	cr_assert(WIFEXITED(st), "status %#x", st);
+	cr_assert_eq(WEXITSTATUS(st), 0, "check %d failed", WEXITSTATUS(st));
 }

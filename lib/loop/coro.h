@@ -34,10 +34,33 @@ void __conc_coro_switch(struct __conc_coro_ctx *from,
 
 /*
  * Stacks. A stack is [lo, hi) usable, with an inaccessible guard below lo.
- * Stacks come from slabs (many stacks per mapping, guards made with
- * mprotect, so that 100,000 stacks stay well under vm.max_map_count) and
- * are kept for reuse by the calling thread's loop.
- * size 0: the default (enough for printf and friends, e.g. 64 KiB).
+ * size 0: the default, 64 KiB (enough for printf and friends). A size is
+ * rounded up to a page, then up to a class: 16, 32, 64, 128 or 256 KiB
+ * (hi - lo is the class's size); larger ones (up to 1 GiB) get a mapping of
+ * their own, unmapped when put. 16-byte aligned hi.
+ *
+ * Limits, for the man page:
+ * - Guard: 16 KiB (or one page if pages are larger) below lo. A frame that
+ *   steps further than that over the end lands in the next stack down.
+ * - vm.max_map_count (65530 by default) counts mappings, and a PROT_NONE
+ *   guard made with mprotect splits one: a stack would cost two. So
+ *   stacks of a class are cut from slabs of 8 MiB of address space (about
+ *   100 default stacks), with guards made by MADV_GUARD_INSTALL (Linux
+ *   6.13+): in the page tables, no split, one mapping per slab; 100,000
+ *   default stacks are about 1,000 mappings and 8 GB of address space
+ *   (MAP_NORESERVE: only touched pages cost memory, at least one 4 KiB
+ *   page per running or suspended task).
+ * - Before Linux 6.13: guards are made with mprotect for the first
+ *   vm.max_map_count / 4 stacks (16,382 by default; 2 mappings each), and
+ *   later slabs have no guard: their stacks carry a canary at lo that
+ *   __conc_stack_intact checks (an overflow found late, not stopped).
+ *   For many tasks there, the shared-stack mode costs no mapping at all.
+ * - Stacks are kept for reuse by the thread that puts them (no lock: a
+ *   per-thread cache), in its loop's next tasks; their memory stays
+ *   until __conc_stack_trim. Slabs are never unmapped, and a thread's
+ *   cache is not given back when the thread exits (there is no thread
+ *   destructor without pthreads): call __conc_stack_trim(0) first, it
+ *   gives the memory back (the address space stays).
  */
 struct __conc_stack {
 	char *lo, *hi;
@@ -47,6 +70,15 @@ struct __conc_stack {
 int __conc_stack_get(struct __conc_stack *s, size_t size)
 	__attribute__((visibility("hidden")));	/* 0 or -ENOMEM/-EINVAL */
 void __conc_stack_put(struct __conc_stack *s)
+	__attribute__((visibility("hidden")));
+/* Give the memory of the calling thread's free stacks back to the kernel
+ * (MADV_DONTNEED), all but the keep most recently put of each class. The
+ * loop calls it when it ends (keep: a few, for the next loop). */
+void __conc_stack_trim(size_t keep) __attribute__((visibility("hidden")));
+/* 0, or -EFAULT when a stack without a guard (see the limits above) ran
+ * over its end: its canary at lo is gone. Always 0 for guarded stacks.
+ * The loop checks when a task suspends or ends. */
+int __conc_stack_intact(const struct __conc_stack *s)
 	__attribute__((visibility("hidden")));
 
 /*

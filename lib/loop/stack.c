@@ -1,54 +1,190 @@
 /*
- * Coroutine stacks, first cut: one mapping per stack, its lowest page made
- * inaccessible as the guard (two mappings per stack; slabs come next).
+ * Coroutine stacks: a per-thread cache of free stacks for each size class
+ * (a thread's loop gets back the stacks its tasks put), filled a slab at a
+ * time. Above the classes, a stack has its own mapping and is not kept.
+ * A free stack's memory is left as it was (reuse is a pop), until
+ * __conc_stack_trim gives it back to the kernel.
  */
 #include <errno.h>
-#include <sys/auxv.h>
+#include <stdlib.h>
 #include <sys/mman.h>
-#include "loop/coro.h"
+#include "loop/stack_impl.h"
 #include "sys/sys.h"
 
-#define STACK_DEFAULT (64u << 10)
-#define STACK_MAX ((size_t)1 << 30)
+struct stack_list {
+	char **v;		/* lo of each free stack; the newest last */
+	size_t n, cap;
+	size_t cold;		/* v[0, cold) already given back (trim) */
+};
 
-static size_t page_size(void)
+/* [class][guarded] */
+static __thread struct stack_list cache[STACK_NCLASS][2]
+	__attribute__((tls_model("initial-exec")));
+
+static int reserve(struct stack_list *l, size_t more)
 {
-	static size_t pg;
+	size_t cap = l->cap ? l->cap : 64;
+	char **v;
 
-	if (!pg)
-		pg = getauxval(AT_PAGESZ) ? getauxval(AT_PAGESZ) : 4096;
-	return pg;
+	if (l->n + more <= l->cap)
+		return 0;
+	while (cap < l->n + more)
+		cap *= 2;
+	v = realloc(l->v, cap * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	l->v = v;
+	l->cap = cap;
+	return 0;
+}
+
+static int class_of(size_t size)
+{
+	int c = 0;
+
+	while (((size_t)1 << (STACK_CLASS_MIN + c)) < size)
+		c++;
+	return c;
+}
+
+/* A new slab's stacks into the cache: 0, or -ENOMEM. */
+static int refill(int c)
+{
+	size_t size = (size_t)1 << (STACK_CLASS_MIN + c), slot, n;
+	int guarded;
+	char *base = __conc_stack_slab(size, &n, &guarded);
+	struct stack_list *l = &cache[c][guarded];
+
+	if (!base)
+		return -ENOMEM;
+	slot = __conc_stack_guard() + size;
+	if (reserve(l, n) < 0) {
+		sys_munmap(base, n * slot);
+		return -ENOMEM;
+	}
+	/* Highest first out: the order the addresses grow in, for trim. */
+	for (size_t i = n; i-- > 0;)
+		l->v[l->n++] = base + i * slot + __conc_stack_guard();
+	return 0;
+}
+
+static char *pop(struct stack_list *l)
+{
+	if (!l->n)
+		return NULL;
+	if (l->cold > l->n - 1)
+		l->cold = l->n - 1;
+	return l->v[--l->n];
 }
 
 int __conc_stack_get(struct __conc_stack *s, size_t size)
 {
-	size_t pg = page_size();
-	char *p;
+	size_t pg = __conc_stack_page();
+	char *lo;
+	int c, g;
 
 	if (!s || size > STACK_MAX)
 		return -EINVAL;
 	if (!size)
 		size = STACK_DEFAULT;
 	size = (size + pg - 1) & ~(pg - 1);
-	p = sys_mmap(NULL, size + pg, PROT_READ | PROT_WRITE,
-		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);
-	if (sys_mmap_failed(p))
-		return -ENOMEM;
-	if (sys_mprotect(p, pg, PROT_NONE) < 0) {
-		sys_munmap(p, size + pg);
-		return -ENOMEM;
+	if (size > STACK_SLAB_MAX)
+		return __conc_stack_map(s, size);
+	c = class_of(size);
+	for (;;) {
+		g = 1;
+		lo = pop(&cache[c][1]);
+		if (!lo) {
+			g = 0;
+			lo = pop(&cache[c][0]);
+		}
+		if (lo)
+			break;
+		if (refill(c) < 0)
+			return -ENOMEM;
 	}
-	s->lo = p + pg;
-	s->hi = p + pg + size;
-	s->slab = p;
+	s->lo = lo;
+	s->hi = lo + ((size_t)1 << (STACK_CLASS_MIN + c));
+	s->slab = (void *)&__conc_stack_tag[c][g];
+	if (!g)
+		*(uint64_t *)lo = STACK_CANARY;
 	return 0;
+}
+
+/* The tag's class and guard flag, or -1 for a stack of its own. */
+static int tag_of(const struct __conc_stack *s, int *g)
+{
+	const char *t = s->slab, *t0 = &__conc_stack_tag[0][0];
+
+	if (t < t0 || t >= t0 + sizeof(__conc_stack_tag))
+		return -1;
+	*g = (int)(t - t0) % 2;
+	return (int)(t - t0) / 2;
 }
 
 void __conc_stack_put(struct __conc_stack *s)
 {
+	int c, g;
+
 	if (!s || !s->slab)
 		return;
-	sys_munmap(s->slab, (size_t)(s->hi - (char *)s->slab));
+	c = tag_of(s, &g);
+	if (c < 0) {
+		sys_munmap(s->slab, (size_t)(s->hi - (char *)s->slab));
+	} else if (s->hi - s->lo == (ptrdiff_t)1 << (STACK_CLASS_MIN + c)) {
+		struct stack_list *l = &cache[c][g];
+
+		if (reserve(l, 1) == 0)
+			l->v[l->n++] = s->lo;
+		else	/* kept mapped but lost: give its memory back at least */
+			sys_madvise(s->lo, (size_t)(s->hi - s->lo), MADV_DONTNEED);
+	}
 	s->lo = s->hi = NULL;
 	s->slab = NULL;
+}
+
+int __conc_stack_intact(const struct __conc_stack *s)
+{
+	int g;
+
+	if (tag_of(s, &g) < 0 || g)
+		return 0;
+	return *(const uint64_t *)s->lo == STACK_CANARY ? 0 : -EFAULT;
+}
+
+static int by_address(const void *a, const void *b)
+{
+	const char *x = *(char *const *)a, *y = *(char *const *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Give back the memory of free stacks v[from, to) (sorted here), one
+ * madvise per run of neighbours; a run spans the guards between its
+ * stacks, and guards survive MADV_DONTNEED (mprotect'ed or installed). */
+static void give_back(char **v, size_t from, size_t to, size_t size)
+{
+	size_t slot = __conc_stack_guard() + size;
+
+	qsort(v + from, to - from, sizeof(*v), by_address);
+	for (size_t i = from, j; i < to; i = j) {
+		for (j = i + 1; j < to && v[j] == v[j - 1] + slot; j++)
+			;
+		sys_madvise(v[i], (size_t)(v[j - 1] + size - v[i]), MADV_DONTNEED);
+	}
+}
+
+void __conc_stack_trim(size_t keep)
+{
+	for (int c = 0; c < STACK_NCLASS; c++)
+		for (int g = 0; g < 2; g++) {
+			struct stack_list *l = &cache[c][g];
+			size_t to = l->n > keep ? l->n - keep : 0;
+
+			if (to > l->cold)
+				give_back(l->v, l->cold, to,
+					  (size_t)1 << (STACK_CLASS_MIN + c));
+			if (to > l->cold)
+				l->cold = to;
+		}
 }

@@ -1,0 +1,43 @@
+/*
+ * Coroutine stacks, inside: size classes, slabs, guards (see coro.h for
+ * the limits). A slot is [guard][stack]; a slab is n slots in one mapping.
+ */
+#ifndef CONC_LOOP_STACK_IMPL_H
+#define CONC_LOOP_STACK_IMPL_H
+
+#include <stddef.h>
+#include "loop/coro.h"
+
+#define STACK_DEFAULT	((size_t)64 << 10)
+#define STACK_MAX	((size_t)1 << 30)
+#define STACK_CLASS_MIN	14		/* 16 KiB */
+#define STACK_NCLASS	5		/* 16, 32, 64, 128, 256 KiB: slabbed */
+#define STACK_SLAB_MAX	((size_t)1 << (STACK_CLASS_MIN + STACK_NCLASS - 1))
+#define STACK_SLAB_BYTES ((size_t)8 << 20)	/* address space per slab */
+#define STACK_CANARY	0x636f6e63206f7666ull	/* where no guard is */
+
+/* Tags kept in __conc_stack.slab: slab stacks of class c, guarded or not
+ * (&__conc_stack_tag[c][guarded]); other stacks keep their own mapping. */
+extern const char __conc_stack_tag[STACK_NCLASS][2]
+	__attribute__((visibility("hidden")));
+
+size_t __conc_stack_page(void) __attribute__((visibility("hidden")));
+/* Guard size: 16 KiB (or a page, if larger), so that a frame of a few KiB
+ * that steps over the stack's end still lands in it. */
+size_t __conc_stack_guard(void) __attribute__((visibility("hidden")));
+
+/* Map a slab of stacks of size bytes each: its base and slot count in
+ * *n; *guarded says whether the guards are inaccessible. NULL if no
+ * memory. Slot k's stack starts at base + k * (guard + size) + guard. */
+char *__conc_stack_slab(size_t size, size_t *n, int *guarded)
+	__attribute__((visibility("hidden")));
+/* One stack with its own mapping (sizes above the slabbed classes). */
+int __conc_stack_map(struct __conc_stack *s, size_t size)
+	__attribute__((visibility("hidden")));
+
+/* Test hooks: forget MADV_GUARD_INSTALL, and set the number of stacks
+ * guarded with mprotect (which costs two mappings each). */
+void __conc_stack_test_limits(int no_madv_guard, long mprotect_budget)
+	__attribute__((visibility("hidden")));
+
+#endif
