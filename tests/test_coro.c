@@ -374,3 +374,108 @@ Test(coro_stack, old_kernel_guards_while_the_budget_lasts, .timeout = 30)
 	cr_assert(WIFEXITED(st), "status %#x", st);
 	cr_assert_eq(WEXITSTATUS(st), 0, "check %d failed", WEXITSTATUS(st));
 }
+
+/* ---- shared stack ------------------------------------------------------ */
+
+#define SHARED_TASKS 3
+#define SHARED_ROUNDS 1000
+
+struct sh_task {
+	struct __conc_coro_ctx ctx;
+	struct __conc_saved_stack sv;
+	int id, depth, bad, done;
+	size_t max_len;
+};
+
+static struct __conc_coro_ctx sched_ctx;
+
+/* Local state at several depths, a pointer into its own frame, and a
+ * switch away at the bottom: all must be as they were on resume. */
+static int sh_dive(struct sh_task *t, int depth, int round)
+{
+	volatile int local[40];
+	volatile int *self = &local[7];
+	int sum = 0;
+
+	for (int i = 0; i < 40; i++)
+		local[i] = t->id * 1000000 + depth * 1000 + i;
+	if (depth > 0)
+		sum = sh_dive(t, depth - 1, round);
+	else
+		__conc_coro_switch(&t->ctx, &sched_ctx);
+	for (int i = 0; i < 40; i++)
+		if (local[i] != t->id * 1000000 + depth * 1000 + i)
+			t->bad++;
+	if (self != &local[7] || *self != t->id * 1000000 + depth * 1000 + 7)
+		t->bad++;
+	return sum + local[0];
+}
+
+static void sh_task_main(void *arg)
+{
+	struct sh_task *t = arg;
+
+	for (int r = 0; r < SHARED_ROUNDS; r++)
+		/* depths vary by task and round: saved lengths grow and shrink */
+		sh_dive(t, (t->depth + r * (t->id + 1)) % 24, r);
+	t->done = 1;
+	for (;;)
+		__conc_coro_switch(&t->ctx, &sched_ctx);
+}
+
+Test(coro_shared, three_tasks_keep_their_stacks, .timeout = 60)
+{
+	struct __conc_stack sh;
+	struct sh_task t[SHARED_TASKS];
+	size_t min_len = SIZE_MAX;
+
+	cr_assert_eq(__conc_stack_get(&sh, 0), 0);
+	for (int i = 0; i < SHARED_TASKS; i++) {
+		memset(&t[i], 0, sizeof(t[i]));
+		t[i].id = i + 1;
+		t[i].depth = 5 * i;
+		__conc_coro_init(&t[i].ctx, sh.hi, sh_task_main, &t[i]);
+		cr_assert_eq(__conc_sstack_save(&t[i].sv, &sh, t[i].ctx.sp), 0);
+	}
+	for (int live = SHARED_TASKS; live;) {
+		live = 0;
+		for (int i = 0; i < SHARED_TASKS; i++) {
+			if (t[i].done)
+				continue;
+			__conc_sstack_restore(&t[i].sv, &sh);
+			__conc_coro_switch(&sched_ctx, &t[i].ctx);
+			cr_assert_eq(__conc_sstack_save(&t[i].sv, &sh, t[i].ctx.sp), 0);
+			if (t[i].sv.len > t[i].max_len)
+				t[i].max_len = t[i].sv.len;
+			if (t[i].sv.len < min_len)
+				min_len = t[i].sv.len;
+			cr_assert_leq(t[i].sv.len, t[i].sv.cap);
+			cr_assert_leq(t[i].sv.cap, 2 * t[i].sv.len + 256 + 64, "right-sized");
+			live += !t[i].done;
+		}
+	}
+	for (int i = 0; i < SHARED_TASKS; i++) {
+		cr_assert_eq(t[i].bad, 0, "task %d lost %d values", i + 1, t[i].bad);
+		cr_assert_gt(t[i].max_len, 23 * 40 * sizeof(int), "it did go deep");
+		__conc_sstack_free(&t[i].sv);
+		cr_assert_null(t[i].sv.buf);
+	}
+	cr_assert_lt(min_len, 1024, "and shallow: %zu", min_len);
+	__conc_stack_put(&sh);
+}
+
+Test(coro_shared, save_refuses_a_foreign_sp, .timeout = 10)
+{
+	struct __conc_stack sh;
+	struct __conc_saved_stack sv = { 0 };
+	char here;
+
+	cr_assert_eq(__conc_stack_get(&sh, 0), 0);
+	cr_assert_eq(__conc_sstack_save(&sv, &sh, &here), -EINVAL);
+	cr_assert_eq(__conc_sstack_save(&sv, &sh, sh.lo - 16), -EINVAL);
+	cr_assert_eq(__conc_sstack_save(&sv, &sh, sh.hi - 8), -EINVAL, "misaligned");
+	cr_assert_eq(__conc_sstack_save(&sv, &sh, sh.hi), 0, "nothing used");
+	cr_assert_eq(sv.len, 0);
+	__conc_sstack_free(&sv);
+	__conc_stack_put(&sh);
+}

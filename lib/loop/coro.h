@@ -86,12 +86,33 @@ int __conc_stack_intact(const struct __conc_stack *s)
  * suspends, the used part [sp, hi) is copied out to a right-sized heap
  * buffer, and copied back before it resumes. The loop calls these around
  * its switches (the copy must happen while running on another stack: the
- * scheduler's own).
+ * scheduler's own):
+ *   start:   __conc_coro_init(&t->ctx, shared->hi, entry, arg);
+ *            __conc_sstack_save(&t->sv, shared, t->ctx.sp);  (its first frame)
+ *   resume:  __conc_sstack_restore(&t->sv, shared);
+ *            __conc_coro_switch(&sched, &t->ctx);
+ *   after:   __conc_sstack_save(&t->sv, shared, t->ctx.sp);  (unless it ended)
+ *   end:     __conc_sstack_free(&t->sv);
+ * sp is the task's saved context (ctx.sp): everything the task needs is
+ * above it (the switch frame holds its registers; x86_64's red zone
+ * belongs to leaf functions, and a task that switched is in none).
+ * Cost: a copy of the used stack (typically 0.5-2 KiB) at every switch
+ * each way; memory: that much per suspended task (buffers shrink when
+ * more than twice too big).
+ * Forbids: a pointer into a suspended task's stack, used by anyone else
+ * (another task, or a thread) while it is suspended; it points into
+ * whatever task runs now. Pointers within the task itself stay right (the
+ * stack comes back to the same addresses). The stack size caps one
+ * task's depth, as usual; every task of a shared stack lives on its
+ * addresses, so a stack overflow report names the task running then.
  */
 struct __conc_saved_stack {
 	void *buf;
 	size_t len, cap;
 };
+/* 0, -EINVAL (sp outside shared, or not 16-byte aligned), -ENOMEM (the
+ * buffer could not grow: the task's stack is not saved, do not run another
+ * task on the shared stack before it ends or a retry succeeds). */
 int __conc_sstack_save(struct __conc_saved_stack *sv, const struct __conc_stack *shared,
 		       const void *sp) __attribute__((visibility("hidden")));
 void __conc_sstack_restore(const struct __conc_saved_stack *sv,

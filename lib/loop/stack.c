@@ -10,6 +10,9 @@
 #include <sys/mman.h>
 #include "loop/stack_impl.h"
 #include "sys/sys.h"
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#endif
 
 struct stack_list {
 	char **v;		/* lo of each free stack; the newest last */
@@ -108,6 +111,10 @@ int __conc_stack_get(struct __conc_stack *s, size_t size)
 	s->slab = (void *)&__conc_stack_tag[c][g];
 	if (!g)
 		*(uint64_t *)lo = STACK_CANARY;
+#if defined(__SANITIZE_ADDRESS__)
+	/* The last task's frames left their redzones in the shadow. */
+	__asan_unpoison_memory_region(s->lo, (size_t)(s->hi - s->lo));
+#endif
 	return 0;
 }
 
