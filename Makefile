@@ -92,6 +92,11 @@ $(O)/asan/libconc.a: $(ASAN_OBJ)
 bin/%: bin/%.c $(LIB)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(URING_LIBS)
 
+# conc-run is split in bin/run/ (its own parts, shared with no other tool).
+RUN_SRC := $(sort $(wildcard bin/run/*.c))
+bin/conc-run: bin/conc-run.c $(RUN_SRC) $(wildcard bin/run/*.h) $(LIB)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ bin/conc-run.c $(RUN_SRC) $(LIB) -lm $(URING_LIBS)
+
 $(O)/libcheck.a $(O)/asan/libcheck.a $(O)/fi/libcheck.a: $(CHECK_HDR)
 $(O)/libcheck.a: $(CHECK_SRC:%.c=$(O)/%.o)
 $(O)/asan/libcheck.a: $(CHECK_SRC:%.c=$(O)/asan/%.o)
@@ -133,8 +138,13 @@ tests: $(TESTS) $(TEST_HELPERS)
 examples: $(EXAMPLES)
 
 # Every Criterion binary runs on its own so one failure names its file.
-test: tests $(TEST_HELPERS)
+test: tests $(TEST_HELPERS) test-conc-run
 	@set -e; for t in $(TESTS); do echo "== $$t"; $$t --jobs=2 || { echo "FAILED: $$t"; exit 1; }; done
+
+# The tools, driven as a user would (tests/test_conc_run.sh).
+.PHONY: test-conc-run
+test-conc-run: bin/conc-run
+	@echo "== tests/test_conc_run.sh"; CONC_RUN=$(CURDIR)/bin/conc-run sh tests/test_conc_run.sh
 
 asan-test: $(ASAN_TESTS) $(TEST_HELPERS)
 	@set -e; for t in $(ASAN_TESTS); do echo "== $$t (ASan+UBSan)"; \

@@ -1,0 +1,278 @@
+/* Command lines: replacement strings as GNU parallel's, the arguments
+ * quoted for sh so that a value stays one word whatever it holds. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "run.h"
+
+struct sb {
+	char *p;
+	size_t n, cap;
+};
+
+static void sb_add(struct sb *s, const char *p, size_t n)
+{
+	if (s->n + n + 1 > s->cap) {
+		while (s->n + n + 1 > s->cap)
+			s->cap = s->cap ? s->cap * 2 : 64;
+		s->p = run_realloc(s->p, s->cap);
+	}
+	memcpy(s->p + s->n, p, n);
+	s->n += n;
+	s->p[s->n] = 0;
+}
+
+static void sb_str(struct sb *s, const char *p)
+{
+	sb_add(s, p, strlen(p));
+}
+
+/* Safe as they are: what GNU parallel leaves unquoted. */
+static bool plain(const char *x)
+{
+	if (!*x)
+		return false;
+	for (; *x; x++)
+		if (!((*x >= 'a' && *x <= 'z') || (*x >= 'A' && *x <= 'Z') ||
+		      (*x >= '0' && *x <= '9') || strchr("-_.+/", *x)))
+			return false;
+	return true;
+}
+
+/* 'x' with each ' as '"'"', and no '' left at either end. */
+static void quote(struct sb *s, const char *x)
+{
+	size_t start = s->n;
+
+	if (plain(x)) {
+		sb_str(s, x);
+		return;
+	}
+	if (!*x) {
+		sb_str(s, "''");
+		return;
+	}
+	sb_add(s, "'", 1);
+	for (; *x; x++)
+		if (*x == '\'')
+			sb_str(s, "'\"'\"'");
+		else
+			sb_add(s, x, 1);
+	sb_add(s, "'", 1);
+	if (s->n - start >= 2 && !memcmp(s->p + start, "''", 2)) {
+		memmove(s->p + start, s->p + start + 2, s->n - start - 1);
+		s->n -= 2;
+	}
+	if (s->n - start >= 2 && !memcmp(s->p + s->n - 2, "''", 2)) {
+		s->n -= 2;
+		s->p[s->n] = 0;
+	}
+}
+
+char *cmd_quote(const char *x)
+{
+	struct sb s = { 0 };
+
+	quote(&s, x);
+	return s.p;
+}
+
+/* The modifiers: 0 none, '.' extension off, '/' basename, 'd' dirname,
+ * 'b' basename without extension. */
+static void modify(struct sb *s, const char *v, int mod)
+{
+	const char *slash = strrchr(v, '/'), *b = slash ? slash + 1 : v;
+	size_t l = strlen(v);
+
+	switch (mod) {
+	case '/':
+		sb_str(s, b);
+		return;
+	case '.':
+	case 'b': {
+		const char *from = mod == 'b' ? b : v;
+		const char *dot = strrchr(b, '.');
+
+		/* s:\.[^/.]*$:: — the dot after the last slash, and the
+		 * last dot. */
+		sb_add(s, from, dot ? (size_t)(dot - from) : strlen(from));
+		return;
+	}
+	case 'd':
+		/* dirname(3): trailing slashes off, then the last part. */
+		while (l > 1 && v[l - 1] == '/')
+			l--;
+		while (l && v[l - 1] != '/')
+			l--;
+		if (!l) {
+			sb_str(s, ".");
+			return;
+		}
+		while (l > 1 && v[l - 1] == '/')
+			l--;
+		sb_add(s, v, l);
+		return;
+	}
+	sb_str(s, v);
+}
+
+/* One value (or all, col < 0), modified, quoted unless raw. */
+static void value(struct sb *s, const struct args *a, int col, int mod,
+		  bool raw)
+{
+	for (int i = col < 0 ? 0 : col; i < a->n; i++) {
+		struct sb t = { 0 };
+
+		if (i > (col < 0 ? 0 : col))
+			sb_add(s, " ", 1);
+		sb_str(&t, "");
+		modify(&t, a->v[i], mod);
+		if (raw)
+			sb_str(s, t.p);
+		else
+			quote(s, t.p);
+		free(t.p);
+		if (col >= 0)
+			break;
+	}
+	if (col >= a->n && !raw)
+		sb_str(s, "''");
+}
+
+/* At p (a '{'), a replacement string? Its length, *col (-1: all,
+ * -2: {#}, -3: {%}), *mod. */
+static size_t rpl(const char *p, int *col, int *mod)
+{
+	const char *q = p + 1;
+	long n = -1;
+
+	if (!strncmp(q, "#}", 2) || !strncmp(q, "%}", 2)) {
+		*col = *q == '#' ? -2 : -3;
+		*mod = 0;
+		return 3;
+	}
+	if (*q >= '1' && *q <= '9') {
+		n = 0;
+		while (*q >= '0' && *q <= '9' && n < 1000000)
+			n = n * 10 + (*q++ - '0');
+	}
+	*col = n < 0 ? -1 : (int)(n - 1);
+	if (*q == '}')
+		*mod = 0;
+	else if (!strncmp(q, ".}", 2))
+		*mod = '.';
+	else if (!strncmp(q, "/}", 2))
+		*mod = '/';
+	else if (!strncmp(q, "//}", 3))
+		*mod = 'd';
+	else if (!strncmp(q, "/.}", 3))
+		*mod = 'b';
+	else
+		return 0;
+	return (size_t)(strchr(q, '}') - p) + 1;
+}
+
+/* w with its replacement strings expanded; *found: it had one. */
+static void expand(struct sb *s, const char *w, const struct args *a,
+		   long seq, int slot, bool raw, bool *found)
+{
+	while (*w) {
+		const char *br = strchr(w, '{');
+		size_t l;
+		int col, mod;
+
+		if (!br) {
+			sb_str(s, w);
+			return;
+		}
+		sb_add(s, w, (size_t)(br - w));
+		if (!(l = rpl(br, &col, &mod))) {
+			sb_add(s, "{", 1);
+			w = br + 1;
+			continue;
+		}
+		*found = true;
+		if (col == -2 || col == -3) {
+			char num[24];
+
+			snprintf(num, sizeof(num), "%ld", col == -2 ? seq : (long)slot);
+			sb_str(s, num);
+		} else {
+			value(s, a, col, mod, raw);
+		}
+		w = br + l;
+	}
+}
+
+static char *shell_line(const struct opts *o, const struct args *a,
+			long seq, int slot)
+{
+	struct sb s = { 0 };
+	bool found = false;
+
+	sb_str(&s, "");
+	if (!o->ncmd) {
+		/* No command: the arguments are the commands. */
+		value(&s, a, -1, 0, true);
+		return s.p;
+	}
+	for (int i = 0; i < o->ncmd; i++) {
+		if (i)
+			sb_add(&s, " ", 1);
+		expand(&s, o->cmd[i], a, seq, slot, false, &found);
+	}
+	if (!found && a->n) {
+		sb_add(&s, " ", 1);
+		value(&s, a, -1, 0, false);
+	}
+	return s.p;
+}
+
+/* -q: each word one argument, values put in unquoted. */
+static char *argv_line(const struct opts *o, const struct args *a,
+		       long seq, int slot, char ***argvp)
+{
+	int n = o->ncmd ? o->ncmd : 0, k = 0;
+	char **argv = run_alloc(sizeof(*argv) * (size_t)(n + a->n + 1));
+	bool found = false;
+	struct sb line = { 0 };
+
+	for (int i = 0; i < o->ncmd; i++) {
+		struct sb s = { 0 };
+
+		sb_str(&s, "");
+		expand(&s, o->cmd[i], a, seq, slot, true, &found);
+		argv[k++] = s.p;
+	}
+	if (!found || !o->ncmd)
+		for (int i = 0; i < a->n; i++)
+			argv[k++] = run_strdup(a->v[i]);
+	argv[k] = NULL;
+	sb_str(&line, "");
+	for (int i = 0; i < k; i++) {
+		if (i)
+			sb_add(&line, " ", 1);
+		quote(&line, argv[i]);
+	}
+	*argvp = argv;
+	return line.p;
+}
+
+char *cmd_build(const struct opts *o, const struct args *a, long seq,
+		int slot, char ***argv)
+{
+	*argv = NULL;
+	if (o->quote)
+		return argv_line(o, a, seq, slot, argv);
+	return shell_line(o, a, seq, slot);
+}
+
+char *cmd_tag(const struct args *a)
+{
+	struct sb s = { 0 };
+
+	sb_str(&s, "");
+	value(&s, a, -1, 0, true);
+	sb_add(&s, "\t", 1);
+	return s.p;
+}

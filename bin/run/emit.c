@@ -1,0 +1,58 @@
+/* Printing a job's output: whole (grouped), or its complete lines as
+ * they come (--line-buffer), with the tag before every line (--tag). */
+#include <string.h>
+#include "run.h"
+
+struct sink {
+	int fd;
+	const char *tag;
+	bool *bol;
+};
+
+static void to_out(void *ctx, const char *p, size_t n)
+{
+	struct sink *s = ctx;
+
+	if (s->tag)
+		out_tagged(s->fd, s->tag, p, n, s->bol);
+	else
+		out_write(s->fd, p, n);
+}
+
+static void drain(struct obuf *b, int fd, const char *tag, bool *bol)
+{
+	struct sink s = { fd, tag, bol };
+
+	obuf_drain(b, to_out, &s);
+}
+
+/* Up to the last newline: what comes before it is whole lines. */
+static void lines(struct obuf *b, int fd, const char *tag, bool *bol)
+{
+	char *nl;
+	size_t keep;
+
+	if (!b->len || !(nl = memrchr(b->mem, '\n', b->len)))
+		return;
+	keep = b->len - (size_t)(nl + 1 - b->mem);
+	b->len -= keep;
+	drain(b, fd, tag, bol);
+	memmove(b->mem, nl + 1, keep);
+	b->len = keep;
+}
+
+void emit_lines(struct job *j, const struct opts *o)
+{
+	const char *tag = o->tag ? j->tag : NULL;
+
+	lines(&j->out, 1, tag, &j->obol);
+	lines(&j->err, 2, tag, &j->ebol);
+}
+
+void emit_job(struct job *j, const struct opts *o)
+{
+	const char *tag = o->tag ? j->tag : NULL;
+
+	drain(&j->out, 1, tag, &j->obol);
+	drain(&j->err, 2, tag, &j->ebol);
+}

@@ -1,0 +1,222 @@
+/* A job: its command spawned with conc_proc_spawn in a process group of
+ * its own (so a timeout or Ctrl-C reaches what it started), stdin from
+ * /dev/null or --pipe's chunk, stdout and stderr into pipes we read. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include "run.h"
+
+#define READ_SIZE (64 * 1024)
+
+static char *sh_argv[] = { "/bin/sh", "-c", NULL, NULL };
+
+struct job *job_new(long seq, struct args *a)
+{
+	struct job *j = run_alloc(sizeof(*j));
+
+	memset(j, 0, sizeof(*j));
+	j->seq = seq;
+	if (a)
+		j->a = *a;
+	j->pidfd = j->ofd = j->efd = j->ifd = -1;
+	j->obol = j->ebol = true;
+	return j;
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+void job_free(struct job *j)
+{
+	if (j->p)
+		conc_proc_release(j->p);
+	close_fd(&j->efd);
+	obuf_free(&j->out);
+	obuf_free(&j->err);
+	args_free(&j->a);
+	if (j->argv)
+		for (char **v = j->argv; *v; v++)
+			free(*v);
+	free(j->argv);
+	free(j->cmd);
+	free(j->tag);
+	free(j->chunk);
+	free(j);
+}
+
+static void nonblock(int fd)
+{
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+}
+
+int job_spawn(struct job *j, const struct opts *o, int devnull)
+{
+	conc_fileop ops[2];
+	conc_proc_attr attr = { .flags = CONC_SPAWN_SETPGROUP, .fileops = ops };
+	int ep[2] = { -1, -1 }, r;
+	struct timespec ts;
+
+	if (o->pipe)
+		attr.flags |= CONC_SPAWN_PIPE_STDIN;
+	else
+		ops[attr.nfileops++] = (conc_fileop){ .op = CONC_FILE_DUP2,
+						      .fd = 0, .src = devnull };
+	if (!o->ungroup) {
+		/* The library pipes stdout; stderr is ours to pipe. */
+		attr.flags |= CONC_SPAWN_PIPE_STDOUT;
+		if (pipe2(ep, O_CLOEXEC) < 0)
+			return -errno;
+		ops[attr.nfileops++] = (conc_fileop){ .op = CONC_FILE_DUP2,
+						      .fd = 2, .src = ep[1] };
+	}
+	if (j->argv) {
+		r = conc_proc_spawn(&j->p, j->argv[0], j->argv, NULL, &attr);
+	} else {
+		sh_argv[2] = j->cmd;
+		r = conc_proc_spawn(&j->p, sh_argv[0], sh_argv, NULL, &attr);
+	}
+	if (ep[1] >= 0)
+		close(ep[1]);
+	j->t0 = now_ns();
+	clock_gettime(CLOCK_REALTIME, &ts);
+	j->start_real = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	if (r < 0) {
+		close_fd(&ep[0]);
+		j->p = NULL;
+		j->exited = true;
+		j->status = (r == -ENOENT ? 127 : 126) << 8;
+		return r;
+	}
+	j->pid = conc_proc_pid(j->p);
+	j->pidfd = conc_proc_pidfd(j->p);
+	j->efd = ep[0];
+	if (!o->ungroup) {
+		j->ofd = conc_proc_stdout(j->p);
+		nonblock(j->ofd);
+		nonblock(j->efd);
+	}
+	if (o->pipe) {
+		j->ifd = conc_proc_stdin(j->p);
+		nonblock(j->ifd);
+	}
+	j->state = JOB_RUNNING;
+	return 0;
+}
+
+void job_signal(struct job *j, int sig)
+{
+	/* The group id stays ours until we reap its leader. */
+	if (j->p && !j->exited && kill(-j->pid, sig) < 0)
+		conc_proc_kill(j->p, sig);
+}
+
+void job_read(struct job *j, const struct opts *o, int fd)
+{
+	static char buf[READ_SIZE];
+	int *fdp = fd == j->ofd ? &j->ofd : &j->efd;
+	struct obuf *b = fd == j->ofd ? &j->out : &j->err;
+
+	(void)o;
+	for (int k = 0; k < 16; k++) {
+		ssize_t r = read(*fdp, buf, sizeof(buf));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && errno == EAGAIN)
+			return;
+		if (r <= 0) {
+			/* The end, or an error we cannot do better with. */
+			if (*fdp != conc_proc_stdout(j->p))
+				close(*fdp);
+			*fdp = -1;
+			return;
+		}
+		obuf_add(b, buf, (size_t)r);
+		j->recv += (uint64_t)r;
+		if ((size_t)r < sizeof(buf))
+			return;
+	}
+}
+
+void job_reap(struct job *j, const struct opts *o)
+{
+	int st = 0;
+
+	if (conc_proc_join(j->p, &st, 0) < 0)
+		return;
+	j->exited = true;
+	j->status = st;
+	j->runtime = (double)(now_ns() - j->t0) / 1e9;
+	/* What it wrote before it ended is in the pipes now; a process it
+	 * left behind holding them open does not keep the job going. */
+	while (j->ofd >= 0 || j->efd >= 0) {
+		size_t before = j->out.total + j->err.total;
+
+		if (j->ofd >= 0)
+			job_read(j, o, j->ofd);
+		if (j->efd >= 0)
+			job_read(j, o, j->efd);
+		if (j->out.total + j->err.total == before)
+			break;
+	}
+	if (j->efd >= 0)
+		close_fd(&j->efd);
+	j->ofd = -1;
+	if (j->ifd >= 0)
+		conc_proc_close_stdin(j->p);
+	j->ifd = -1;
+	conc_proc_release(j->p);
+	j->p = NULL;
+	j->state = JOB_DONE;
+}
+
+void job_feed(struct job *j)
+{
+	while (j->chunk_off < j->chunk_len) {
+		ssize_t w = write(j->ifd, j->chunk + j->chunk_off,
+				  j->chunk_len - j->chunk_off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno == EAGAIN)
+			return;
+		if (w < 0) {
+			/* EPIPE: it does not read all of it; its choice. */
+			break;
+		}
+		j->chunk_off += (size_t)w;
+		j->sent += (uint64_t)w;
+	}
+	free(j->chunk);
+	j->chunk = NULL;
+	j->chunk_len = j->chunk_off = 0;
+	conc_proc_close_stdin(j->p);
+	j->ifd = -1;
+}
+
+bool job_failed(const struct job *j)
+{
+	return j->status != 0 || j->timed_out || j->killed;
+}
+
+int job_exitval(const struct job *j)
+{
+	if (j->timed_out || j->killed)
+		return -1;
+	return WIFEXITED(j->status) ? WEXITSTATUS(j->status) : 0;
+}
+
+int job_signo(const struct job *j)
+{
+	return WIFSIGNALED(j->status) ? WTERMSIG(j->status) : 0;
+}

@@ -1,0 +1,403 @@
+/* Options: getopt_long up to the command (the first word that is not an
+ * option), then the command's words up to ::: or ::::, then the sources. */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "run.h"
+
+enum {
+	O_LINEBUF = 256, O_TAG, O_COLSEP, O_PIPE, O_BLOCK, O_RECEND, O_JOBLOG,
+	O_RESUME, O_RESUME_FAILED, O_TIMEOUT, O_RETRIES, O_HALT, O_DRY,
+	O_DELAY, O_BAR, O_PROGRESS, O_ETA, O_HELP, O_VERSION,
+};
+
+static const struct option longopts[] = {
+	{ "jobs", required_argument, NULL, 'j' },
+	{ "keep-order", no_argument, NULL, 'k' },
+	{ "ungroup", no_argument, NULL, 'u' },
+	{ "line-buffer", no_argument, NULL, O_LINEBUF },
+	{ "lb", no_argument, NULL, O_LINEBUF },
+	{ "tag", no_argument, NULL, O_TAG },
+	{ "quote", no_argument, NULL, 'q' },
+	{ "null", no_argument, NULL, '0' },
+	{ "delimiter", required_argument, NULL, 'd' },
+	{ "max-args", required_argument, NULL, 'n' },
+	{ "arg-file", required_argument, NULL, 'a' },
+	{ "colsep", required_argument, NULL, O_COLSEP },
+	{ "pipe", no_argument, NULL, O_PIPE },
+	{ "block", required_argument, NULL, O_BLOCK },
+	{ "block-size", required_argument, NULL, O_BLOCK },
+	{ "recend", required_argument, NULL, O_RECEND },
+	{ "joblog", required_argument, NULL, O_JOBLOG },
+	{ "resume", no_argument, NULL, O_RESUME },
+	{ "resume-failed", no_argument, NULL, O_RESUME_FAILED },
+	{ "timeout", required_argument, NULL, O_TIMEOUT },
+	{ "retries", required_argument, NULL, O_RETRIES },
+	{ "halt", required_argument, NULL, O_HALT },
+	{ "halt-on-error", required_argument, NULL, O_HALT },
+	{ "dry-run", no_argument, NULL, O_DRY },
+	{ "delay", required_argument, NULL, O_DELAY },
+	{ "bar", no_argument, NULL, O_BAR },
+	{ "progress", no_argument, NULL, O_PROGRESS },
+	{ "eta", no_argument, NULL, O_ETA },
+	{ "help", no_argument, NULL, O_HELP },
+	{ "version", no_argument, NULL, O_VERSION },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const char usage[] =
+"usage: conc-run [options] [command [arg...]] [::: arg... | :::: file...]...\n"
+"Run command once per input, in parallel (GNU parallel's syntax).\n"
+"\n"
+"Inputs: ::: words (several: every combination), :::: files (- is stdin),\n"
+"  else the lines of stdin; -a FILE; -0/--null; -d DELIM; -n N args per job;\n"
+"  --colsep REGEX splits each input into columns.\n"
+"Replacement strings: {} {.} {/} {//} {/.} {#} {%} {N} {N.} {N/} {N//} {N/.};\n"
+"  no replacement string: the arguments are appended. Commands run with\n"
+"  /bin/sh -c, arguments quoted; -q/--quote runs the words without a shell.\n"
+"\n"
+"  -j, --jobs N|0|P%|+N|-N   jobs at once (default: CPUs; 0: as many as can)\n"
+"  -k, --keep-order          print the jobs' output in input order\n"
+"  -u, --ungroup             output straight through (lines may mix)\n"
+"      --line-buffer         print complete lines as they come\n"
+"      --tag                 prefix each line with the arguments and a tab\n"
+"      --pipe                split stdin into chunks for the jobs' stdin\n"
+"      --block SIZE          chunk size (default 1M; k, M, G suffixes)\n"
+"      --recend STR          record end for --pipe (default newline)\n"
+"      --joblog FILE         log every job (GNU parallel's columns)\n"
+"      --resume              skip the jobs FILE logs; --resume-failed: rerun\n"
+"                            the failed ones\n"
+"      --timeout SECS        TERM a job after SECS, KILL it 1 s later\n"
+"      --retries N           run a failing job up to N times\n"
+"      --halt now|soon,fail=N|success=N|done=N|fail=P%%\n"
+"      --delay SECS          between job starts\n"
+"      --dry-run             print the commands, run nothing\n"
+"      --bar, --progress, --eta  on a terminal\n"
+"  -h, --help; -V, --version\n"
+"\n"
+"Exit: 0 all succeeded, 1-100 that many failed, 101 more, 255 error;\n"
+"with --halt fail=1 the failing job's status.\n";
+
+static _Noreturn void bad(const char *what, const char *val)
+{
+	fprintf(stderr, PROG ": %s: %s\n", what, val);
+	fprintf(stderr, PROG ": try '" PROG " --help'\n");
+	exit(RUN_EXIT_ERROR);
+}
+
+static long cpus(void)
+{
+	cpu_set_t set;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+		return CPU_COUNT(&set);
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? n : 1;
+}
+
+static long num(const char *what, const char *s, long min)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min)
+		bad(what, s);
+	return v;
+}
+
+/* -j: N, 0 (as many as can run), P% of the CPUs, +N, -N. */
+static long jobs(const char *s)
+{
+	size_t l = strlen(s);
+	long c = cpus(), v;
+
+	if (l > 1 && s[l - 1] == '%') {
+		char buf[32];
+
+		if (l >= sizeof(buf))
+			bad("bad -j", s);
+		memcpy(buf, s, l - 1);
+		buf[l - 1] = 0;
+		v = (long)ceil((double)c * (double)num("bad -j", buf, 0) / 100);
+		return v < 1 ? 1 : v;
+	}
+	if (*s == '+')
+		return c + num("bad -j", s + 1, 0);
+	if (*s == '-') {
+		v = c - num("bad -j", s + 1, 0);
+		return v < 1 ? 1 : v;
+	}
+	return num("bad -j", s, 0);
+}
+
+/* Seconds, fractions allowed, s/m/h/d suffix. */
+static int64_t secs(const char *what, const char *s)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || v < 0 || isnan(v))
+		bad(what, s);
+	switch (*end) {
+	case 0: case 's': break;
+	case 'm': v *= 60; break;
+	case 'h': v *= 3600; break;
+	case 'd': v *= 86400; break;
+	default: bad(what, s);
+	}
+	if (*end && end[1])
+		bad(what, s);
+	if (v > 1e9)
+		v = 1e9;
+	return (int64_t)(v * 1e9);
+}
+
+static size_t size(const char *s)
+{
+	char *end;
+	double v, m = 1;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || v <= 0)
+		bad("bad --block", s);
+	switch (*end) {
+	case 0: case 'b': case 'B': break;
+	case 'k': case 'K': m = 1024.0; break;
+	case 'm': case 'M': m = 1024.0 * 1024; break;
+	case 'g': case 'G': m = 1024.0 * 1024 * 1024; break;
+	default: bad("bad --block", s);
+	}
+	if (*end && end[1] && strcmp(end + 1, "i") && strcmp(end + 1, "B"))
+		bad("bad --block", s);
+	v *= m;
+	if (v < 1 || v > 1024.0 * 1024 * 1024)
+		bad("bad --block (1 byte to 1G)", s);
+	return (size_t)v;
+}
+
+/* C escapes of -d, --colsep and --recend: \n \t \r \0 \\ \xHH. */
+static char *unescape(const char *s, size_t *len)
+{
+	char *r = run_alloc(strlen(s) + 1), *w = r;
+
+	for (; *s; s++) {
+		if (*s != '\\' || !s[1]) {
+			*w++ = *s;
+			continue;
+		}
+		switch (*++s) {
+		case 'n': *w++ = '\n'; break;
+		case 't': *w++ = '\t'; break;
+		case 'r': *w++ = '\r'; break;
+		case '0': *w++ = 0; break;
+		case 'x': {
+			unsigned v = 0;
+			int k = 0;
+
+			while (k < 2 && s[1] && strchr("0123456789abcdefABCDEF", s[1])) {
+				char c = *++s;
+
+				v = v * 16 + (unsigned)(c <= '9' ? c - '0' : (c | 32) - 'a' + 10);
+				k++;
+			}
+			*w++ = (char)v;
+			break;
+		}
+		default: *w++ = '\\'; *w++ = *s; break;
+		}
+	}
+	*w = 0;
+	*len = (size_t)(w - r);
+	return r;
+}
+
+/* now,fail=1 / soon,success=3 / fail=30% / 0 1 2 (GNU's shorthands). */
+static void halt(struct halt *h, const char *s)
+{
+	const char *p = s, *eq;
+	char *end;
+
+	if (!strcmp(s, "0") || !strcmp(s, "never")) {
+		h->when = HALT_NEVER;
+		return;
+	}
+	if (!strcmp(s, "1") || !strcmp(s, "2")) {
+		h->when = *s == '1' ? HALT_SOON : HALT_NOW;
+		h->what = HALT_FAIL;
+		h->count = 1;
+		return;
+	}
+	h->when = HALT_NOW;
+	if (!strncmp(p, "now,", 4))
+		p += 4;
+	else if (!strncmp(p, "soon,", 5)) {
+		h->when = HALT_SOON;
+		p += 5;
+	}
+	if (!(eq = strchr(p, '=')))
+		bad("bad --halt", s);
+	if (!strncmp(p, "fail=", 5))
+		h->what = HALT_FAIL;
+	else if (!strncmp(p, "success=", 8))
+		h->what = HALT_SUCCESS;
+	else if (!strncmp(p, "done=", 5))
+		h->what = HALT_DONE;
+	else
+		bad("bad --halt", s);
+	errno = 0;
+	h->count = strtod(eq + 1, &end);
+	if (errno || end == eq + 1 || h->count <= 0)
+		bad("bad --halt", s);
+	h->pct = *end == '%';
+	if (h->pct) {
+		end++;
+		if (h->count > 100)
+			bad("bad --halt", s);
+		h->count /= 100;
+	}
+	if (*end)
+		bad("bad --halt", s);
+}
+
+static bool is_sep(const char *s)
+{
+	return !strcmp(s, ":::") || !strcmp(s, "::::");
+}
+
+/* The words after the command: ::: words, :::: files. */
+static void sources(struct opts *o, char **w, int n)
+{
+	int i = 0;
+
+	o->src = run_alloc(sizeof(*o->src) * (size_t)(n + 1));
+	while (i < n) {
+		bool files = !strcmp(w[i], "::::");
+		int s = ++i;
+
+		while (i < n && !is_sep(w[i]))
+			i++;
+		if (files) {
+			for (int k = s; k < i; k++)
+				o->src[o->nsrc++] = (struct src){ .file = w[k] };
+			continue;
+		}
+		o->src[o->nsrc++] = (struct src){ .v = w + s,
+						  .n = (size_t)(i - s) };
+	}
+}
+
+static _Noreturn void version(void)
+{
+	printf(PROG " %s (libconc %s)\n", CONC_VERSION, CONC_VERSION);
+	exit(0);
+}
+
+void opts_parse(struct opts *o, int argc, char **argv)
+{
+	size_t rl = 1;
+	int c, i;
+
+	memset(o, 0, sizeof(*o));
+	o->jobs = cpus();
+	o->delim = '\n';
+	o->block = 1024 * 1024;
+	o->recend = "\n";
+	o->recend_len = 1;
+	o->retries = 1;
+	opterr = 0;
+	/* '+': the first word that is not an option starts the command. */
+	while ((c = getopt_long(argc, argv, "+j:P:kuq0d:n:a:C:hV", longopts,
+				NULL)) != -1) {
+		switch (c) {
+		case 'j': case 'P': o->jobs = jobs(optarg); break;
+		case 'k': o->keep = true; break;
+		case 'u': o->ungroup = true; break;
+		case O_LINEBUF: o->linebuf = true; break;
+		case O_TAG: o->tag = true; break;
+		case 'q': o->quote = true; break;
+		case '0': o->delim = 0; break;
+		case 'd': {
+			size_t l;
+			char *d = unescape(optarg, &l);
+
+			if (l != 1)
+				bad("-d takes one character", optarg);
+			o->delim = *d;
+			free(d);
+			break;
+		}
+		case 'n': o->nargs = num("bad -n", optarg, 1); break;
+		case 'a': o->argfile = optarg; break;
+		case 'C': case O_COLSEP: {
+			size_t l;
+			char *re = unescape(optarg, &l);
+			int r;
+
+			if (l != strlen(re) || !l)
+				bad("bad --colsep", optarg);
+			if ((r = regcomp(&o->colsep, re, REG_EXTENDED))) {
+				char msg[128];
+
+				regerror(r, &o->colsep, msg, sizeof(msg));
+				fprintf(stderr, PROG ": bad --colsep: %s\n", msg);
+				exit(RUN_EXIT_ERROR);
+			}
+			free(re);
+			o->colsep_set = true;
+			break;
+		}
+		case O_PIPE: o->pipe = true; break;
+		case O_BLOCK: o->block = size(optarg); break;
+		case O_RECEND:
+			o->recend = unescape(optarg, &rl);
+			o->recend_len = rl;
+			if (!rl)
+				bad("bad --recend", "empty");
+			break;
+		case O_JOBLOG: o->joblog = optarg; break;
+		case O_RESUME: o->resume = true; break;
+		case O_RESUME_FAILED: o->resume = o->resume_failed = true; break;
+		case O_TIMEOUT:
+			o->timeout_ns = secs("bad --timeout", optarg);
+			break;
+		case O_RETRIES:
+			o->retries = num("bad --retries", optarg, 0);
+			if (o->retries < 1)
+				o->retries = 1;
+			break;
+		case O_HALT: halt(&o->halt, optarg); break;
+		case O_DRY: o->dry = true; break;
+		case O_DELAY: o->delay_ns = secs("bad --delay", optarg); break;
+		case O_BAR: o->bar = true; break;
+		case O_PROGRESS: o->progress = true; break;
+		case O_ETA: o->eta = true; break;
+		case 'h': case O_HELP: fputs(usage, stdout); exit(0);
+		case 'V': case O_VERSION: version(); /* fall through: never */
+		case ':':
+			bad("option needs a value", argv[optind - 1]);
+		default:
+			bad("unknown option", optopt ? (char[]){ '-', (char)optopt, 0 }
+					     : argv[optind - 1]);
+		}
+	}
+	if (o->resume && !o->joblog)
+		bad("--resume needs", "--joblog FILE");
+	o->cmd = argv + optind;
+	for (i = optind; i < argc && !is_sep(argv[i]); i++)
+		o->ncmd++;
+	sources(o, argv + i, argc - i);
+	if (o->pipe && (o->nsrc || o->argfile))
+		bad("--pipe reads stdin", "no ::: or :::: with it");
+	if (o->argfile)
+		o->src[o->nsrc++] = (struct src){ .file = o->argfile };
+}

@@ -1,0 +1,237 @@
+/* run.h — conc-run's parts: options, inputs, command lines, output
+ * buffers, jobs, the event loop. Only conc-run includes it. */
+#ifndef CONC_RUN_H
+#define CONC_RUN_H
+
+#include <regex.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <conc.h>
+
+#define PROG "conc-run"
+
+/* Exit statuses, as GNU parallel's. */
+#define RUN_EXIT_MANY	101	/* more than 100 jobs failed */
+#define RUN_EXIT_ERROR	255	/* anything else went wrong */
+
+/* ---- options (opts.c) ---- */
+
+enum halt_when { HALT_NEVER, HALT_SOON, HALT_NOW };
+enum halt_what { HALT_FAIL, HALT_SUCCESS, HALT_DONE };
+
+struct halt {
+	enum halt_when when;
+	enum halt_what what;
+	double count;		/* jobs, or a fraction of them with pct */
+	bool pct;
+};
+
+/* An input source: ::: words, or the lines of a :::: file. */
+struct src {
+	char **v;
+	size_t n;
+	const char *file;	/* :::: FILE (- is stdin), read at start */
+};
+
+struct opts {
+	long jobs;		/* slots, resolved from -j */
+	bool keep, ungroup, linebuf, tag, quote, dry, pipe;
+	bool bar, progress, eta, resume, resume_failed;
+	bool colsep_set;
+	char delim;		/* item separator of stdin and :::: files */
+	long nargs;		/* -n: arguments per job */
+	regex_t colsep;
+	size_t block;		/* --pipe chunk size */
+	const char *recend;
+	size_t recend_len;
+	const char *joblog;
+	const char *argfile;	/* -a */
+	int64_t timeout_ns;	/* 0: none */
+	int64_t delay_ns;
+	long retries;		/* attempts in all, 1 by default */
+	struct halt halt;
+	char **cmd;		/* the command's words */
+	int ncmd;
+	struct src *src;
+	int nsrc;
+};
+
+/* Parse argv into o; exits with a message on a bad option (255) and for
+ * --help and --version (0). */
+void opts_parse(struct opts *o, int argc, char **argv);
+
+/* ---- errors (conc-run.c) ---- */
+
+/* "conc-run: what: why" on stderr; why from -err (0: none). */
+void run_warn(const char *what, int err);
+_Noreturn void run_die(const char *what, int err);
+void *run_alloc(size_t n);
+void *run_realloc(void *p, size_t n);
+char *run_strdup(const char *s);
+
+/* ---- inputs (input.c) ---- */
+
+/* One job's arguments: the values of every source (or column), n times
+ * with -n, flattened. */
+struct args {
+	char **v;
+	int n;
+};
+
+struct input;
+
+struct input *input_open(const struct opts *o);
+/* 1: *a filled (free with args_free); 0: not yet (wait for input_fd to
+ * be readable); -1: no more. */
+int input_next(struct input *in, struct args *a);
+/* The fd to poll for more input, or -1. */
+int input_fd(const struct input *in);
+/* Read what is there (after input_fd polled readable). */
+void input_fill(struct input *in);
+/* Jobs in all when known now (every input read at start), else -1. */
+long input_total(const struct input *in);
+void args_free(struct args *a);
+
+/* ---- command lines (cmd.c) ---- */
+
+/* The shell command for the job (malloc'd), or with -q its argv (in
+ * *argv, malloc'd with its strings; the return value is then the line
+ * for the log). seq and slot for {#} and {%}. */
+char *cmd_build(const struct opts *o, const struct args *a, long seq,
+		int slot, char ***argv);
+/* GNU parallel's quoting for sh: x unchanged when it needs none. */
+char *cmd_quote(const char *x);
+/* The tag of --tag: the values joined by spaces. */
+char *cmd_tag(const struct args *a);
+
+/* ---- output buffers (obuf.c): heap up to a bound, then a memfd ---- */
+
+struct seg {
+	off_t off;
+	size_t len;
+};
+
+struct obuf {
+	char *mem;
+	size_t len, cap;
+	struct seg *seg;	/* spilled data, before mem */
+	size_t nseg, segcap;
+	uint64_t total;
+};
+
+void obuf_add(struct obuf *b, const char *p, size_t n);
+/* Move the heap part to the spill file. */
+void obuf_spill(struct obuf *b);
+/* Call fn on every byte range in order; then empty b. */
+void obuf_drain(struct obuf *b, void (*fn)(void *, const char *, size_t),
+		void *ctx);
+void obuf_free(struct obuf *b);
+/* Heap bytes held by every obuf. */
+size_t obuf_heap(void);
+
+/* ---- output (out.c) ---- */
+
+/* Buffered writes to our fd 1 and 2, flushed before every wait. */
+void out_write(int fd, const char *p, size_t n);
+/* Write p, a tag before each line that starts; *bol: at a line start. */
+void out_tagged(int fd, const char *tag, const char *p, size_t n,
+		bool *bol);
+void out_flush(void);
+/* Nonzero once a write failed (EPIPE and such): stop. */
+int out_error(void);
+
+/* ---- jobs (job.c) ---- */
+
+enum job_state { JOB_NEW, JOB_RUNNING, JOB_DONE, JOB_SKIPPED };
+
+struct job {
+	long seq;
+	int slot;
+	long tries;
+	struct args a;
+	char *cmd;		/* the line, for the log and --dry-run */
+	char **argv;		/* -q */
+	char *tag;
+	conc_proc *p;
+	pid_t pid;
+	int pidfd, ofd, efd, ifd;
+	bool exited, timed_out, killed;	/* killed: by us (halt, signal) */
+	bool obol, ebol;	/* --line-buffer --tag: at a line start */
+	struct obuf out, err;
+	int64_t t0, kill_at;
+	int kill_stage;
+	double start_real, runtime;
+	int status;		/* waitpid's */
+	uint64_t sent, recv;
+	char *chunk;		/* --pipe: its stdin, sent from off */
+	size_t chunk_len, chunk_off;
+	enum job_state state;
+};
+
+struct job *job_new(long seq, struct args *a);
+void job_free(struct job *j);
+/* Start it; 0 or -errno (then failed with status 127 or 126). */
+int job_spawn(struct job *j, const struct opts *o, int devnull);
+/* Signal its process group (the job's whole family). */
+void job_signal(struct job *j, int sig);
+/* Read what its pipes hold; -1 when both are closed. */
+void job_read(struct job *j, const struct opts *o, int fd);
+/* After the pidfd was readable: reap, read the rest, close. */
+void job_reap(struct job *j, const struct opts *o);
+/* Write what --pipe gives it; closes its stdin at the end. */
+void job_feed(struct job *j);
+bool job_failed(const struct job *j);
+/* GNU parallel's Exitval column: -1 when we killed it. */
+int job_exitval(const struct job *j);
+int job_signo(const struct job *j);
+
+/* ---- the output of one job (emit.c) ---- */
+
+/* With --line-buffer: print the complete lines it has so far. */
+void emit_lines(struct job *j, const struct opts *o);
+/* Print all it has (grouped; the rest with --line-buffer). */
+void emit_job(struct job *j, const struct opts *o);
+
+/* ---- the --pipe chunks (chunk.c) ---- */
+
+struct chunker;
+
+struct chunker *chunker_open(int fd, size_t block, const char *recend,
+			     size_t recend_len);
+/* 1: a chunk in *p, *n bytes (malloc'd, the caller's); 0: wait for chunker_fd;
+ * -1: end of input. */
+int chunker_next(struct chunker *c, char **p, size_t *n);
+int chunker_fd(const struct chunker *c);
+void chunker_fill(struct chunker *c);
+
+/* ---- --joblog (joblog.c) ---- */
+
+struct joblog;
+
+/* Open (truncate, or append with --resume); reads the seqs done. */
+struct joblog *joblog_open(const struct opts *o);
+void joblog_write(struct joblog *l, const struct job *j);
+/* With --resume(-failed): seq needs no run. */
+bool joblog_skip(const struct joblog *l, long seq);
+
+/* ---- progress on a terminal (progress.c) ---- */
+
+struct progress {
+	long done, failed, running, total;
+	int64_t t0, last;
+	bool on;
+};
+
+void progress_draw(struct progress *p, const struct opts *o, int64_t now,
+		   bool force);
+void progress_end(struct progress *p);
+
+/* ---- the loop (loop.c) ---- */
+
+int run_loop(struct opts *o);
+
+int64_t now_ns(void);
+
+#endif
