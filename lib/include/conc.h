@@ -20,5 +20,6 @@
 #include <conc/map.h>
 #include <conc/list.h>
 #include <conc/pool.h>
+#include <conc/loop.h>
 
 #endif

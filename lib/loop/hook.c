@@ -1,0 +1,171 @@
+/*
+ * The wait point's hook (struct __conc_waiter, lib/wait/wait.h): what the
+ * loop installs while a task runs, so that every blocking call of conc
+ * suspends only that task.
+ *
+ * Futex words: IORING_OP_FUTEX_WAIT (6.7), a shared futex unless the
+ * caller asked for CONC_PRIVATE, so a wake from any thread or process
+ * reaches the task. Kernels without it (6.1 to 6.6): a few yields while
+ * other tasks run, then a re-check every RECHECK_NS through the timer heap:
+ * the loop never blocks, at the price of that latency.
+ * Fds (pidfds too): IORING_OP_POLL_ADD, one per fd.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include "loop/loop_impl.h"
+
+#define OP_FUTEX_WAIT	51
+#define FUTEX2_U32	0x02
+#define FUTEX2_PRIV	128
+#define RECHECK_NS	1000000
+#define YIELDS		8
+
+static int futex_ring(struct conc_task *t, const uint32_t *word,
+		      uint32_t expected, conc_deadline dl, unsigned flags)
+{
+	struct io_uring_sqe *sqe = __conc_ring_op(t);
+	int r;
+
+	if (!sqe)
+		return -ECANCELED;
+	io_uring_prep_rw(OP_FUTEX_WAIT, sqe,
+			 FUTEX2_U32 | ((flags & CONC_PRIVATE) ? FUTEX2_PRIV : 0),
+			 word, 0, expected);
+	sqe->rw_flags = 0;		/* futex_flags: none */
+	sqe->addr3 = 0xffffffffu;	/* the bitset: any wake */
+	r = __conc_ring_wait(t, sqe, dl);
+	return r == -ETIMEDOUT || r == -ECANCELED ? r : 0;
+}
+
+static int futex_fallback(struct conc_task *t, const uint32_t *word,
+			  uint32_t expected, conc_deadline dl)
+{
+	int64_t now, until;
+	int i, r;
+
+	if (__conc_take_cancel(t))
+		return -ECANCELED;
+	for (i = 0; i < YIELDS && t->loop->rq_head; i++) {
+		if (__atomic_load_n(word, __ATOMIC_ACQUIRE) != expected)
+			return 0;
+		__conc_runq_push(t->loop, t);
+		__conc_suspend(t);
+		if (__conc_take_cancel(t))
+			return -ECANCELED;
+	}
+	if (__atomic_load_n(word, __ATOMIC_ACQUIRE) != expected)
+		return 0;
+	now = sys_now_ns();
+	until = dl >= 0 && dl < now + RECHECK_NS ? dl : now + RECHECK_NS;
+	r = __conc_park(t, until);
+	if (r == -ETIMEDOUT && until != dl)
+		return 0;
+	return r;
+}
+
+static int hook_futex(struct __conc_waiter *w, const uint32_t *word,
+		      uint32_t expected, conc_deadline dl, unsigned flags)
+{
+	struct conc_task *t = __conc_cur();
+
+	(void)w;
+	if (!t)
+		return -ENOSYS;
+	if (t->loop->futex_op)
+		return futex_ring(t, word, expected, dl, flags);
+	return futex_fallback(t, word, expected, dl);
+}
+
+static int poll_one(struct conc_task *t, struct pollfd *p, conc_deadline dl)
+{
+	struct io_uring_sqe *sqe = __conc_ring_op(t);
+	int r;
+
+	if (!sqe)
+		return -ECANCELED;
+	io_uring_prep_poll_add(sqe, p->fd, (unsigned)(unsigned short)p->events);
+	r = __conc_ring_wait(t, sqe, dl);
+	if (r == -EBADF) {
+		p->revents = POLLNVAL;
+		return 1;
+	}
+	if (r < 0)
+		return r;
+	p->revents = (short)r;
+	return 1;
+}
+
+static int poll_many(struct conc_task *t, struct pollfd *fds, unsigned n,
+		     conc_deadline dl)
+{
+	struct opslot *ops;
+	unsigned i;
+	int count = 0;
+
+	if (__conc_take_cancel(t))
+		return -ECANCELED;
+	ops = calloc(n, sizeof(*ops));
+	if (!ops)
+		return -ENOMEM;
+	t->ops = ops;
+	t->nops = n;
+	t->inflight = 0;
+	for (i = 0; i < n; i++) {
+		struct io_uring_sqe *sqe;
+
+		fds[i].revents = 0;
+		if (fds[i].fd < 0)
+			continue;
+		sqe = __conc_sqe(t->loop);
+		io_uring_prep_poll_add(sqe, fds[i].fd,
+				       (unsigned)(unsigned short)fds[i].events);
+		ops[i].t = t;
+		ops[i].pending = true;
+		io_uring_sqe_set_data(sqe, &ops[i]);
+		t->inflight++;
+	}
+	__conc_ring_wait_any(t, dl);
+	__conc_ring_settle(t);
+	for (i = 0; i < n; i++) {
+		if (fds[i].fd < 0)
+			continue;
+		if (ops[i].res > 0)
+			fds[i].revents = (short)ops[i].res;
+		else if (ops[i].res == -EBADF)
+			fds[i].revents = POLLNVAL;
+		count += fds[i].revents != 0;
+	}
+	t->ops = NULL;
+	t->nops = 0;
+	free(ops);
+	if (count)
+		return count;
+	if (__conc_take_cancel(t))
+		return -ECANCELED;
+	return t->timed_out ? -ETIMEDOUT : 0;
+}
+
+static int hook_poll(struct __conc_waiter *w, struct pollfd *fds, unsigned n,
+		     conc_deadline dl)
+{
+	struct conc_task *t = __conc_cur();
+
+	(void)w;
+	if (!t)
+		return -ENOSYS;
+	if (n == 0) {
+		if (__conc_take_cancel(t))
+			return -ECANCELED;
+		return __conc_park(t, dl);
+	}
+	if (n == 1)
+		return poll_one(t, fds, dl);
+	return poll_many(t, fds, n, dl);
+}
+
+void __conc_hook_init(struct loop *l)
+{
+	l->waiter.futex = hook_futex;
+	l->waiter.poll = hook_poll;
+}

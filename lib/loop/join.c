@@ -1,0 +1,169 @@
+/*
+ * Join and gather, from anywhere. The waiter hangs one struct jwait on the
+ * tasks it waits for (t->watch); an ending task swaps in WATCH_DONE, then
+ * counts jw.seq up and wakes the waiter: directly when the waiter is a
+ * task parked on the same loop, else with a futex wake on seq (a thread,
+ * or a task of another loop waiting through the wait point).
+ *
+ * The jwait lives in the waiting task's struct (never on a shared stack)
+ * or on a plain thread's stack; the waiter leaves only once seq counted
+ * every task it still watched, so no ending task touches it afterwards
+ * (but for the futex wake, which only names the address).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include "loop/loop_impl.h"
+
+static bool ended(struct conc_task *t)
+{
+	return __atomic_load_n(&t->watch, __ATOMIC_ACQUIRE) == WATCH_DONE;
+}
+
+/* Stop watching; wait for the count of those that ended meanwhile. */
+static void unwatch(conc_task **ts, size_t n, struct jwait *jw, uint32_t reg)
+{
+	size_t i;
+	uint32_t s;
+
+	for (i = 0; i < n; i++) {
+		struct jwait *exp = jw;
+
+		if (__atomic_compare_exchange_n(&ts[i]->watch, &exp, NULL, false,
+						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			reg--;
+	}
+	/* Between its WATCH_DONE and its count an ending task on another
+	 * thread runs a few instructions: wait for them. */
+	while ((s = __atomic_load_n(&jw->seq, __ATOMIC_ACQUIRE)) < reg)
+		__conc_wait(&jw->seq, s, -1, CONC_PRIVATE);
+}
+
+static void cancel_rest(conc_task **ts, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!ended(ts[i]))
+			conc_task_cancel(ts[i]);
+}
+
+/* Free the handle: on its loop's thread at once, else through its door
+ * (or here, once the loop has ended and left it to us). */
+static void release(struct conc_task *t)
+{
+	struct loop *l = t->loop;
+
+	if (__conc_loop_tls == l) {
+		__conc_task_free(l, t);
+		return;
+	}
+	t->freemsg.kind = MSG_FREE;
+	t->freemsg.arg = t;
+	if (__conc_door_post(l->door, &t->freemsg) == -EPIPE)
+		free(t);
+}
+
+/* Wait until every task ended (or one failed, with CONC_GATHER_CANCEL). */
+static int wait_all(conc_task **ts, size_t n, unsigned flags,
+		    struct jwait *jw, struct conc_task *cur, conc_deadline dl)
+{
+	bool cancelled = false;
+
+	for (;;) {
+		uint32_t seen = __atomic_load_n(&jw->seq, __ATOMIC_SEQ_CST);
+		bool all = true;
+		size_t i;
+		int r;
+
+		for (i = 0; i < n; i++) {
+			if (!ended(ts[i]))
+				all = false;
+			else if ((flags & CONC_GATHER_CANCEL) && !cancelled &&
+				 ts[i]->exit_code < 0)
+				cancelled = true, cancel_rest(ts, n);
+		}
+		if (all)
+			return 0;
+		if (jw->co) {
+			if (__conc_take_cancel(cur))
+				return -ECANCELED;
+			r = __conc_park(cur, dl);
+		} else {
+			r = __conc_wait(&jw->seq, seen, dl, CONC_PRIVATE);
+		}
+		if (r < 0)
+			return r;
+	}
+}
+
+/* 0 once all ended (*first: the first negative exit code, or 0), or the
+ * wait's error with every handle left joinable. */
+static int gather(conc_task **ts, size_t n, int *exit_codes, unsigned flags,
+		  int64_t timeout_ns, int *first)
+{
+	conc_deadline dl = __conc_deadline(timeout_ns);
+	struct conc_task *cur = __conc_cur();
+	struct jwait local, *jw = cur ? &cur->jw : &local;
+	uint32_t reg = 0;
+	bool same = cur != NULL;
+	size_t i;
+	int r;
+
+	*first = 0;
+	if ((!ts && n) || (flags & ~CONC_GATHER_CANCEL))
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		if (!ts[i])
+			return -EINVAL;
+		if (ts[i] == cur)
+			return -EDEADLK;
+		if (cur && ts[i]->loop != cur->loop)
+			same = false;
+	}
+	jw->seq = 0;
+	jw->co = same ? cur : NULL;
+	for (i = 0; i < n; i++) {
+		struct jwait *exp = NULL;
+
+		if (__atomic_compare_exchange_n(&ts[i]->watch, &exp, jw, false,
+						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			reg++;
+		else if (exp != WATCH_DONE)
+			break;		/* someone else joins it */
+	}
+	if (i < n) {
+		unwatch(ts, i, jw, reg);
+		return -EINVAL;
+	}
+	r = wait_all(ts, n, flags, jw, cur, dl);
+	unwatch(ts, n, jw, reg);
+	if (r < 0)
+		return r;
+	for (i = 0; i < n; i++) {
+		int code = ts[i]->exit_code;
+
+		if (exit_codes)
+			exit_codes[i] = code;
+		if (code < 0 && !*first)
+			*first = code;
+		release(ts[i]);
+	}
+	return 0;
+}
+
+int conc_gather(conc_task **ts, size_t n, int *exit_codes, unsigned flags,
+		int64_t timeout_ns)
+{
+	int first, r = gather(ts, n, exit_codes, flags, timeout_ns, &first);
+
+	return r < 0 ? r : first;
+}
+
+int conc_task_join(conc_task *t, int *exit_code, int64_t timeout_ns)
+{
+	int first;
+
+	if (!t)
+		return -EINVAL;
+	return gather(&t, 1, exit_code, 0, timeout_ns, &first);
+}

@@ -1,0 +1,190 @@
+/*
+ * The loop's insides: tasks, the scheduler, the ring, timers, the door.
+ *
+ * One loop per thread. The scheduler runs on the thread's own stack (the
+ * one conc_run was called on); each task runs on a stack of its own (or on
+ * the loop's shared stack) and always switches back to the scheduler, never
+ * to another task, so a shared-stack task can be copied out and in while
+ * no task runs.
+ *
+ * A task waits in one of three ways:
+ *   PARKED   nothing in flight in the kernel: a timer (sleep, fallback
+ *            futex wait), a join, a yield-like park. wake() ends it.
+ *   RING     ops in flight in the ring (t->inflight CQEs still to come);
+ *            it resumes once the last CQE came, never before, so the
+ *            kernel never writes into a task that has moved on.
+ * Cancelling a PARKED task wakes it with -ECANCELED; a RING task gets an
+ * ASYNC_CANCEL for its op and resumes once all its CQEs came.
+ */
+#ifndef CONC_LOOP_IMPL_H
+#define CONC_LOOP_IMPL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <liburing.h>
+#include <conc/loop.h>
+#include "wait/wait.h"
+#include "loop/coro.h"
+
+#define __CONC_LOOP_HIDDEN __attribute__((visibility("hidden")))
+
+enum task_state { T_NEW, T_RUNNABLE, T_RUNNING, T_PARKED, T_RING, T_DONE };
+
+/* What one joiner or gatherer waits with (lib/loop/join.c): seq counts the
+ * watched tasks that have ended; co is the waiting task when it waits
+ * parked on the very loop of the tasks, else the waiter sleeps on seq. */
+struct jwait {
+	uint32_t seq;
+	struct conc_task *co;
+};
+
+/* A message through a loop's door (lib/loop/door.c). */
+struct msg {
+	struct msg *next;
+	int kind;			/* MSG_CALL, MSG_CANCEL, MSG_FREE */
+	void (*fn)(void *);
+	void *arg;
+};
+enum { MSG_CALL, MSG_CANCEL, MSG_FREE };
+
+/* One op in flight for a task: a CQE's user_data is a slot's address,
+ * tagged in its low bit when it is a timeout (which only counts, and marks
+ * the task timed out when it fired). */
+struct opslot {
+	struct conc_task *t;
+	int res;
+	bool pending;
+} __attribute__((aligned(16)));
+#define TAG_TIMEOUT	1u
+#define TAG_MASK	15u
+#define UD_DOOR		((uint64_t)2)	/* the door's eventfd read */
+#define UD_NONE		((uint64_t)0)	/* fire and forget (cancels) */
+
+struct conc_task {
+	struct __conc_coro_ctx ctx;
+	struct loop *loop;
+	struct conc_task *next;		/* run queue */
+	struct conc_task *all_prev, *all_next;	/* every task of the loop */
+	int (*fn)(void *);
+	void *arg;
+	enum task_state state;
+	uint32_t id;			/* execution context (wait.h) */
+	bool shared, started, detached, cancel, foreign_watch;
+	bool timed_out;			/* the op's linked timeout fired */
+	bool wake_first;		/* RING: resume at the first CQE */
+	int wake_res;			/* what park() returns */
+	unsigned inflight;		/* CQEs still to come */
+	struct opslot op, tmo;		/* the op and its timeout */
+	struct opslot *ops;		/* several polls at once, or NULL */
+	unsigned nops;
+	struct __kernel_timespec ts;	/* the timeout, read at submission */
+	size_t heap_i;			/* index + 1 in the timer heap, 0: none */
+	int64_t when;			/* timer deadline */
+	int exit_code;
+	struct jwait *watch;		/* who joins it; WATCH_DONE once ended */
+	struct jwait jw;		/* its own, when it joins others */
+	struct __conc_stack stack;
+	struct __conc_saved_stack saved;
+	bool linked;			/* on the loop's list of tasks */
+	struct msg freemsg;		/* a foreign join frees through the door */
+	char name[32];
+} __attribute__((aligned(16)));
+
+#define WATCH_DONE ((struct jwait *)1)
+
+
+/* The door: what other threads may touch, kept after the loop ends (a
+ * stale conc_loop pointer then gets -EPIPE, never freed memory). */
+struct conc_loop {
+	struct msg *inbox;		/* LIFO of messages; DOOR_SHUT once ended */
+	uint32_t busy;			/* senders between push and eventfd write */
+	int efd;
+	struct loop *impl;
+};
+#define DOOR_SHUT ((struct msg *)1)
+
+struct loop {
+	struct io_uring ring;
+	struct __conc_coro_ctx sched;
+	struct conc_task *cur;
+	struct conc_task *rq_head, *rq_tail;
+	struct conc_task *all;		/* list of every task not yet freed */
+	struct conc_task **heap;	/* timers, by deadline */
+	size_t heap_n, heap_cap;
+	struct conc_loop *door;
+	struct __conc_waiter waiter;
+	struct __conc_self *self;
+	struct __conc_stack sstack;	/* the shared stack, once needed */
+	uint64_t efd_buf;
+	uint32_t next_id;
+	unsigned since_reap, queued;	/* switches since the last reap; SQEs */
+	size_t alive;			/* tasks not yet ended */
+	struct conc_task *main;
+	bool futex_op;			/* IORING_OP_FUTEX_WAIT works */
+	bool ending;
+};
+
+extern __thread struct loop *__conc_loop_tls
+	__attribute__((tls_model("initial-exec")));
+
+/* The running task of the calling thread, or NULL. */
+static inline struct conc_task *__conc_cur(void)
+{
+	struct loop *l = __conc_loop_tls;
+
+	return l ? l->cur : NULL;
+}
+
+/* sched.c */
+void __conc_sched_run(struct loop *l) __CONC_LOOP_HIDDEN;
+void __conc_runq_push(struct loop *l, struct conc_task *t) __CONC_LOOP_HIDDEN;
+int __conc_park(struct conc_task *t, int64_t dl) __CONC_LOOP_HIDDEN;
+void __conc_wake_task(struct conc_task *t, int res) __CONC_LOOP_HIDDEN;
+void __conc_suspend(struct conc_task *t) __CONC_LOOP_HIDDEN;
+
+/* timer.c */
+int __conc_timer_add(struct loop *l, struct conc_task *t) __CONC_LOOP_HIDDEN;
+void __conc_timer_del(struct loop *l, struct conc_task *t) __CONC_LOOP_HIDDEN;
+void __conc_timer_fire(struct loop *l, int64_t now) __CONC_LOOP_HIDDEN;
+
+/* ring.c */
+struct io_uring_sqe *__conc_sqe(struct loop *l) __CONC_LOOP_HIDDEN;
+struct io_uring_sqe *__conc_ring_op(struct conc_task *t) __CONC_LOOP_HIDDEN;
+int __conc_ring_wait(struct conc_task *t, struct io_uring_sqe *sqe,
+		     int64_t dl) __CONC_LOOP_HIDDEN;
+int __conc_ring_wait_any(struct conc_task *t, int64_t dl) __CONC_LOOP_HIDDEN;
+void __conc_ring_settle(struct conc_task *t) __CONC_LOOP_HIDDEN;
+void __conc_ring_reap(struct loop *l) __CONC_LOOP_HIDDEN;
+void __conc_ring_cancel(struct conc_task *t) __CONC_LOOP_HIDDEN;
+void __conc_ring_probe(struct loop *l) __CONC_LOOP_HIDDEN;
+
+/* task.c */
+int __conc_task_new(struct loop *l, struct conc_task **out, int (*fn)(void *),
+		    void *arg, const conc_task_attr *attr) __CONC_LOOP_HIDDEN;
+void __conc_task_free(struct loop *l, struct conc_task *t) __CONC_LOOP_HIDDEN;
+void __conc_task_unlink(struct loop *l, struct conc_task *t) __CONC_LOOP_HIDDEN;
+void __conc_task_ended(struct loop *l, struct conc_task *t) __CONC_LOOP_HIDDEN;
+void __conc_task_entry(void *arg) __CONC_LOOP_HIDDEN;
+void __conc_task_cancel_here(struct conc_task *t) __CONC_LOOP_HIDDEN;
+
+/* hook.c */
+void __conc_hook_init(struct loop *l) __CONC_LOOP_HIDDEN;
+
+/* door.c */
+int __conc_door_open(struct loop *l) __CONC_LOOP_HIDDEN;
+int __conc_door_post(struct conc_loop *d, struct msg *m) __CONC_LOOP_HIDDEN;
+void __conc_door_drain(struct loop *l) __CONC_LOOP_HIDDEN;
+void __conc_door_arm(struct loop *l) __CONC_LOOP_HIDDEN;
+void __conc_door_shut(struct loop *l) __CONC_LOOP_HIDDEN;
+void __conc_door_close(struct loop *l) __CONC_LOOP_HIDDEN;
+
+/* A pending cancellation, taken once by the next suspending call. */
+static inline bool __conc_take_cancel(struct conc_task *t)
+{
+	if (!t->cancel)
+		return false;
+	t->cancel = false;
+	return true;
+}
+
+#endif

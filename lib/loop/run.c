@@ -1,0 +1,100 @@
+/*
+ * conc_run: a loop on the calling thread for as long as its main task
+ * runs; then the other tasks are cancelled and joined, the door is shut
+ * and everything but the door is freed.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include "loop/loop_impl.h"
+
+#define RING_ENTRIES	1024
+#define MAIN_STACK	(256 * 1024)
+
+static int ring_up(struct loop *l)
+{
+	int r = io_uring_queue_init(RING_ENTRIES, &l->ring, 0);
+
+	/* No io_uring in this kernel, or switched off by the sysctl
+	 * kernel.io_uring_disabled: both mean the loop cannot exist. */
+	if (r == -ENOSYS || r == -EPERM)
+		return -ENOSYS;
+	return r;
+}
+
+/* Tasks a thread of elsewhere is joining leave the list now: that thread
+ * frees them (through the door, or itself once the door is shut). */
+static void let_go_foreign(struct loop *l)
+{
+	struct conc_task *t, *next;
+
+	for (t = l->all; t; t = next) {
+		next = t->all_next;
+		if (t->foreign_watch)
+			__conc_task_unlink(l, t);
+	}
+}
+
+static void free_all(struct loop *l)
+{
+	while (l->all)
+		__conc_task_free(l, l->all);
+}
+
+static int run(struct loop *l, int (*main)(void *), void *arg, int *code)
+{
+	conc_task_attr ma = { .stack_size = MAIN_STACK, .name = "main" };
+	int r = __conc_task_new(l, &l->main, main, arg, &ma);
+
+	if (r < 0)
+		return r;
+	__conc_door_arm(l);
+	__conc_sched_run(l);
+	*code = l->main->exit_code;
+	let_go_foreign(l);
+	do {
+		__conc_door_shut(l);
+		__conc_sched_run(l);
+	} while (l->alive);
+	free_all(l);
+	return 0;
+}
+
+int conc_run(int (*main)(void *), void *arg, int *exit_code)
+{
+	struct loop *l;
+	int r, code = 0;
+
+	if (!main)
+		return -EINVAL;
+	if (__conc_loop_tls)
+		return -EBUSY;
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	r = ring_up(l);
+	if (r < 0) {
+		free(l);
+		return r;
+	}
+	r = __conc_door_open(l);
+	if (r < 0) {
+		io_uring_queue_exit(&l->ring);
+		free(l);
+		return r;
+	}
+	l->self = __conc_self();
+	__conc_ring_probe(l);
+	__conc_hook_init(l);
+	__conc_loop_tls = l;
+	r = run(l, main, arg, &code);
+	__conc_loop_tls = NULL;
+	io_uring_queue_exit(&l->ring);
+	__conc_door_close(l);
+	if (l->sstack.hi)
+		__conc_stack_put(&l->sstack);
+	free(l->heap);
+	free(l);
+	if (r == 0 && exit_code)
+		*exit_code = code;
+	return r;
+}

@@ -1,0 +1,149 @@
+/*
+ * The scheduler: run queue, park and wake, and the loop that resumes tasks.
+ * A task always switches back here, never to another task: the context id
+ * and the wait hook are set once per resume, and a shared-stack task is
+ * copied out while no task runs on that stack.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include "loop/loop_impl.h"
+
+/* The overflow report's registration (lib/loop/coro.h) may be missing
+ * from a build: then there is nothing to tell. */
+#pragma weak __conc_stack_running
+
+__thread struct loop *__conc_loop_tls __attribute__((tls_model("initial-exec")));
+
+/* Reap the ring every REAP_EVERY resumes even when tasks stay runnable, so
+ * a busy loop still sees I/O completions and timers. */
+#define REAP_EVERY 64
+
+void __conc_runq_push(struct loop *l, struct conc_task *t)
+{
+	t->state = T_RUNNABLE;
+	t->next = NULL;
+	if (l->rq_tail)
+		l->rq_tail->next = t;
+	else
+		l->rq_head = t;
+	l->rq_tail = t;
+}
+
+static struct conc_task *runq_pop(struct loop *l)
+{
+	struct conc_task *t = l->rq_head;
+
+	if (t && !(l->rq_head = t->next))
+		l->rq_tail = NULL;
+	return t;
+}
+
+void __conc_suspend(struct conc_task *t)
+{
+	__conc_coro_switch(&t->ctx, &t->loop->sched);
+}
+
+int __conc_park(struct conc_task *t, int64_t dl)
+{
+	if (dl >= 0) {
+		t->when = dl;
+		if (__conc_timer_add(t->loop, t) < 0)
+			return -ENOMEM;
+	}
+	t->state = T_PARKED;
+	__conc_suspend(t);
+	return t->wake_res;
+}
+
+void __conc_wake_task(struct conc_task *t, int res)
+{
+	if (t->state != T_PARKED)
+		return;
+	if (t->heap_i)
+		__conc_timer_del(t->loop, t);
+	t->wake_res = res;
+	__conc_runq_push(t->loop, t);
+}
+
+static void shared_out(struct loop *l, struct conc_task *t)
+{
+	if (__conc_sstack_save(&t->saved, &l->sstack, t->ctx.sp) < 0) {
+		/* The task's stack would be lost: nothing sane is left. */
+		fprintf(stderr, "conc: no memory to save shared-stack task %s\n",
+			t->name);
+		abort();
+	}
+}
+
+static void resume(struct loop *l, struct conc_task *t)
+{
+	struct __conc_self *s = l->self;
+
+	if (t->shared && !t->started)
+		__conc_coro_init(&t->ctx, l->sstack.hi, __conc_task_entry, t);
+	else if (t->shared)
+		__conc_sstack_restore(&t->saved, &l->sstack);
+	t->started = true;
+	l->cur = t;
+	t->state = T_RUNNING;
+	s->ctx = t->id;
+	s->waiter = &l->waiter;
+	if (__conc_stack_running)
+		__conc_stack_running(t->shared ? &l->sstack : &t->stack, t->name);
+	__conc_coro_switch(&l->sched, &t->ctx);
+	s->ctx = 0;
+	s->waiter = NULL;
+	l->cur = NULL;
+	if (t->state == T_DONE)
+		__conc_task_ended(l, t);
+	else if (t->shared)
+		shared_out(l, t);
+}
+
+/* Nothing runnable: submit what is queued and sleep in the ring until a
+ * completion, the door or the next timer. */
+static void idle(struct loop *l)
+{
+	struct __kernel_timespec kts, *tp = NULL;
+	struct io_uring_cqe *cqe;
+	struct timespec ts = { 0, 0 };
+	int64_t now = sys_now_ns();
+
+	__conc_timer_fire(l, now);
+	if (l->rq_head)
+		return;
+	if (l->heap_n) {
+		sys_ts_left(l->heap[0]->when, &ts);
+		kts.tv_sec = ts.tv_sec;
+		kts.tv_nsec = ts.tv_nsec;
+		tp = &kts;
+	}
+	/* -ETIME, -EINTR: look at the timers and the CQ again anyway. */
+	io_uring_submit_and_wait_timeout(&l->ring, &cqe, 1, tp, NULL);
+	l->queued = 0;
+	__conc_ring_reap(l);
+	__conc_timer_fire(l, sys_now_ns());
+}
+
+void __conc_sched_run(struct loop *l)
+{
+	struct conc_task *t;
+
+	while (l->alive) {
+		while ((t = runq_pop(l))) {
+			resume(l, t);
+			if (++l->since_reap >= REAP_EVERY) {
+				l->since_reap = 0;
+				if (l->queued) {
+					io_uring_submit(&l->ring);
+					l->queued = 0;
+				}
+				__conc_ring_reap(l);
+				__conc_timer_fire(l, sys_now_ns());
+			}
+		}
+		if (l->alive)
+			idle(l);
+	}
+}

@@ -1,0 +1,34 @@
+/* conc_sleep and conc_yield: the two waits that need no event. */
+#include <errno.h>
+#include "loop/loop_impl.h"
+
+int conc_sleep(int64_t ns)
+{
+	struct conc_task *t = __conc_cur();
+	conc_deadline dl;
+	int r;
+
+	if (ns < 0)
+		return -EINVAL;
+	dl = __conc_deadline(ns);
+	if (!t)
+		return __conc_sleep_until(dl);
+	if (__conc_take_cancel(t))
+		return -ECANCELED;
+	r = __conc_park(t, dl);
+	return r == -ETIMEDOUT ? 0 : r;
+}
+
+/* A yield does not enter the kernel: the task goes to the back of the run
+ * queue and the scheduler submits to the ring only when it runs dry or
+ * every few resumes. */
+int conc_yield(void)
+{
+	struct conc_task *t = __conc_cur();
+
+	if (t) {
+		__conc_runq_push(t->loop, t);
+		__conc_suspend(t);
+	}
+	return 0;
+}

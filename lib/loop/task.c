@@ -1,0 +1,193 @@
+/*
+ * A task's life: made (conc_go), run, ended (its joiner told), freed (by
+ * its join, or by conc_run at the end).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "loop/loop_impl.h"
+
+/* Every shared-stack task of a loop runs on this one stack. */
+#define SHARED_STACK_SIZE (256 * 1024)
+
+void __conc_task_entry(void *arg)
+{
+	struct conc_task *t = arg;
+
+	t->exit_code = t->fn(t->arg);
+	t->state = T_DONE;
+	__conc_suspend(t);
+	__builtin_unreachable();
+}
+
+static int stack_for(struct loop *l, struct conc_task *t,
+		     const conc_task_attr *a)
+{
+	if (!a || !a->shared_stack) {
+		int r = __conc_stack_get(&t->stack, a ? a->stack_size : 0);
+
+		if (r == 0)
+			__conc_coro_init(&t->ctx, t->stack.hi, __conc_task_entry, t);
+		return r;
+	}
+	if (a->stack_size > SHARED_STACK_SIZE)
+		return -EINVAL;
+	t->shared = true;
+	if (l->sstack.hi)
+		return 0;
+	return __conc_stack_get(&l->sstack, SHARED_STACK_SIZE);
+}
+
+int __conc_task_new(struct loop *l, struct conc_task **out, int (*fn)(void *),
+		    void *arg, const conc_task_attr *attr)
+{
+	struct conc_task *t = aligned_alloc(16, sizeof(*t));
+	int r;
+
+	if (!t)
+		return -ENOMEM;
+	memset(t, 0, sizeof(*t));
+	r = stack_for(l, t, attr);
+	if (r < 0) {
+		free(t);
+		return r;
+	}
+	t->loop = l;
+	t->fn = fn;
+	t->arg = arg;
+	if (++l->next_id == 0)
+		++l->next_id;
+	t->id = l->next_id;
+	if (attr && attr->name)
+		snprintf(t->name, sizeof(t->name), "%s", attr->name);
+	else
+		snprintf(t->name, sizeof(t->name), "task %u", t->id);
+	t->all_next = l->all;
+	if (l->all)
+		l->all->all_prev = t;
+	l->all = t;
+	t->linked = true;
+	l->alive++;
+	/* Made while the loop winds down: cancelled from the start. */
+	t->cancel = l->ending;
+	__conc_runq_push(l, t);
+	*out = t;
+	return 0;
+}
+
+void __conc_task_unlink(struct loop *l, struct conc_task *t)
+{
+	if (!t->linked)
+		return;
+	if (t->all_prev)
+		t->all_prev->all_next = t->all_next;
+	else
+		l->all = t->all_next;
+	if (t->all_next)
+		t->all_next->all_prev = t->all_prev;
+	t->linked = false;
+}
+
+void __conc_task_free(struct loop *l, struct conc_task *t)
+{
+	__conc_task_unlink(l, t);
+	free(t);
+}
+
+static void wind_down(struct loop *l)
+{
+	struct conc_task *t;
+
+	l->ending = true;
+	for (t = l->all; t; t = t->all_next)
+		if (t->state != T_DONE)
+			__conc_task_cancel_here(t);
+}
+
+/* Runs on the scheduler's stack once t's function returned: its stack
+ * goes back to the pool at once, and its joiner (if any) learns. */
+void __conc_task_ended(struct loop *l, struct conc_task *t)
+{
+	struct jwait *p;
+
+	l->alive--;
+	if (t->shared)
+		__conc_sstack_free(&t->saved);
+	else
+		__conc_stack_put(&t->stack);
+	/* acq_rel: the exit code is seen by whoever sees WATCH_DONE; the
+	 * joiner's registration is seen here. */
+	p = __atomic_exchange_n(&t->watch, WATCH_DONE, __ATOMIC_ACQ_REL);
+	if (p) {
+		struct conc_task *co = p->co;
+
+		/* The count goes up after WATCH_DONE: a waiter that read seq
+		 * before it saw the task still running sees seq move. */
+		__atomic_fetch_add(&p->seq, 1, __ATOMIC_SEQ_CST);
+		if (co && co->loop == l && co->state == T_PARKED) {
+			__conc_wake_task(co, 0);
+		} else {
+			t->foreign_watch = !co || co->loop != l;
+			__conc_wake(&p->seq, 1, CONC_PRIVATE);
+		}
+	}
+	if (t == l->main)
+		wind_down(l);
+	if (t->detached)
+		__conc_task_free(l, t);
+}
+
+void __conc_task_cancel_here(struct conc_task *t)
+{
+	switch (t->state) {
+	case T_DONE:
+		return;
+	case T_PARKED:
+		__conc_wake_task(t, -ECANCELED);
+		return;
+	case T_RING:
+		t->cancel = true;
+		__conc_ring_cancel(t);
+		return;
+	default:
+		t->cancel = true;
+	}
+}
+
+int conc_go(conc_task **t, int (*fn)(void *), void *arg,
+	    const conc_task_attr *attr)
+{
+	struct loop *l = __conc_loop_tls;
+
+	if (!t || !fn || !l)
+		return -EINVAL;
+	return __conc_task_new(l, t, fn, arg, attr);
+}
+
+conc_task *conc_task_self(void)
+{
+	return __conc_cur();
+}
+
+int conc_task_cancel(conc_task *t)
+{
+	struct msg *m;
+	int r;
+
+	if (!t)
+		return -EINVAL;
+	if (__conc_loop_tls == t->loop) {
+		__conc_task_cancel_here(t);
+		return 0;
+	}
+	m = malloc(sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	m->kind = MSG_CANCEL;
+	m->arg = t;
+	r = __conc_door_post(t->loop->door, m);
+	if (r < 0)
+		free(m);
+	return r == -EPIPE ? 0 : r;
+}

@@ -1,0 +1,413 @@
+/* test_loop.c — the loop's core: run, go, join, gather, yield, sleep,
+ * cancel, timeouts, task_self, loop_self, wrong use. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <conc.h>
+#include "helpers.h"
+
+#define MS	1000000LL
+#define SEC	1000000000LL
+#define BOUND	(10 * SEC)	/* every wait is bounded: a hang fails */
+
+static bool have_uring(void)
+{
+	return conc_features() & CONC_FEAT_IO_URING;
+}
+
+#define NEED_URING() do { if (!have_uring()) \
+	cr_skip_test("io_uring is not available in this kernel"); } while (0)
+
+static int run(int (*main)(void *), void *arg)
+{
+	int code = -12345, r = conc_run(main, arg, &code);
+
+	cr_assert_eq(r, 0, "conc_run: %s", strerror(-r));
+	return code;
+}
+
+static int ret_arg(void *arg)
+{
+	return (int)(intptr_t)arg;
+}
+
+Test(loop, run_returns_main_code)
+{
+	NEED_URING();
+	cr_assert_eq(run(ret_arg, (void *)42), 42);
+	cr_assert_eq(run(ret_arg, (void *)-7), -7);
+	cr_assert_null(conc_loop_self());
+	cr_assert_null(conc_task_self());
+}
+
+Test(loop, bad_arguments)
+{
+	conc_task *t;
+
+	cr_assert_eq(conc_run(NULL, NULL, NULL), -EINVAL);
+	cr_assert_eq(conc_go(&t, ret_arg, NULL, NULL), -EINVAL, "outside a loop");
+	cr_assert_eq(conc_task_join(NULL, NULL, 0), -EINVAL);
+	cr_assert_eq(conc_task_cancel(NULL), -EINVAL);
+	cr_assert_eq(conc_gather(NULL, 1, NULL, 0, 0), -EINVAL);
+	cr_assert_eq(conc_sleep(-1), -EINVAL);
+	cr_assert_eq(conc_yield(), 0);
+	cr_assert_eq(conc_loop_call(NULL, NULL, NULL), -EINVAL);
+	cr_assert_eq(conc_to_thread(NULL, NULL, NULL, 0), -EINVAL);
+}
+
+static int nested(void *arg)
+{
+	conc_task *t;
+	(void)arg;
+	if (conc_run(ret_arg, NULL, NULL) != -EBUSY)
+		return 1;
+	if (conc_go(NULL, ret_arg, NULL, NULL) != -EINVAL)
+		return 2;
+	if (conc_go(&t, NULL, NULL, NULL) != -EINVAL)
+		return 3;
+	if (conc_task_self() == NULL || conc_loop_self() == NULL)
+		return 4;
+	if (conc_task_join(conc_task_self(), NULL, 0) != -EDEADLK)
+		return 5;
+	return 0;
+}
+
+Test(loop, nested_run_busy_and_self)
+{
+	NEED_URING();
+	cr_assert_eq(run(nested, NULL), 0);
+}
+
+struct trace {
+	char buf[64];
+	int n;
+};
+
+static void mark(struct trace *tr, char c)
+{
+	if (tr->n < 63)
+		tr->buf[tr->n++] = c;
+}
+
+static int yielder(void *arg)
+{
+	struct trace *tr = arg;
+	conc_task *self = conc_task_self();
+	char c = self ? 'a' : '?';
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		mark(tr, c);
+		conc_yield();
+	}
+	return 0;
+}
+
+static int yielder_b(void *arg)
+{
+	struct trace *tr = arg;
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		mark(tr, 'b');
+		conc_yield();
+	}
+	return 5;
+}
+
+static int go_join(void *arg)
+{
+	struct trace *tr = arg;
+	conc_task *a, *b;
+	int ca = -1, cb = -1;
+
+	if (conc_go(&a, yielder, tr, NULL) || conc_go(&b, yielder_b, tr, NULL))
+		return -1;
+	if (conc_task_join(a, &ca, BOUND) || conc_task_join(b, &cb, BOUND))
+		return -2;
+	return ca == 0 && cb == 5 ? 0 : -3;
+}
+
+Test(loop, yields_interleave_and_join_returns_codes)
+{
+	struct trace tr = { .n = 0 };
+
+	NEED_URING();
+	cr_assert_eq(run(go_join, &tr), 0);
+	cr_assert_str_eq(tr.buf, "ababab");
+}
+
+static int sleeper(void *arg)
+{
+	return conc_sleep((int64_t)(intptr_t)arg * MS) == 0 ? 1 : -1;
+}
+
+static int gather_sleepers(void *arg)
+{
+	conc_task *ts[3];
+	int codes[3], i;
+	int64_t t0 = now_ns(), el;
+
+	(void)arg;
+	for (i = 0; i < 3; i++)
+		if (conc_go(&ts[i], sleeper, (void *)(intptr_t)(50 * (i + 1)), NULL))
+			return -1;
+	if (conc_gather(ts, 3, codes, 0, BOUND) != 0)
+		return -2;
+	el = now_ns() - t0;
+	for (i = 0; i < 3; i++)
+		if (codes[i] != 1)
+			return -3;
+	/* Concurrent: about the longest sleep, not their sum (bounded
+	 * loosely: a loaded machine may be slow, never this fast). */
+	return el >= 150 * MS ? 0 : -4;
+}
+
+Test(loop, gather_runs_sleepers_concurrently)
+{
+	NEED_URING();
+	cr_assert_eq(run(gather_sleepers, NULL), 0);
+}
+
+static int fail_soon(void *arg)
+{
+	(void)arg;
+	conc_sleep(10 * MS);
+	return -EIO;
+}
+
+static int sleep_long(void *arg)
+{
+	int r = conc_sleep(BOUND);
+
+	*(int *)arg = r;
+	return r == -ECANCELED ? 7 : 8;
+}
+
+static int gather_cancel(void *arg)
+{
+	conc_task *ts[2];
+	int codes[2] = { 0, 0 }, seen = 0, r;
+
+	(void)arg;
+	if (conc_go(&ts[0], sleep_long, &seen, NULL) ||
+	    conc_go(&ts[1], fail_soon, NULL, NULL))
+		return -1;
+	r = conc_gather(ts, 2, codes, CONC_GATHER_CANCEL, BOUND);
+	if (r != -EIO)
+		return -2;
+	if (codes[0] != 7 || codes[1] != -EIO || seen != -ECANCELED)
+		return -3;
+	return 0;
+}
+
+Test(loop, gather_cancel_cancels_the_others)
+{
+	NEED_URING();
+	cr_assert_eq(run(gather_cancel, NULL), 0);
+}
+
+static int gather_plain_first_negative(void *arg)
+{
+	conc_task *ts[2];
+	int codes[2], r;
+
+	(void)arg;
+	if (conc_go(&ts[0], sleeper, (void *)(intptr_t)30, NULL) ||
+	    conc_go(&ts[1], fail_soon, NULL, NULL))
+		return -1;
+	r = conc_gather(ts, 2, codes, 0, BOUND);
+	return r == -EIO && codes[0] == 1 && codes[1] == -EIO ? 0 : -2;
+}
+
+Test(loop, gather_without_cancel_waits_for_all)
+{
+	NEED_URING();
+	cr_assert_eq(run(gather_plain_first_negative, NULL), 0);
+}
+
+static int join_timeout(void *arg)
+{
+	conc_task *t;
+	int code = 0, seen = 0;
+
+	(void)arg;
+	if (conc_go(&t, sleep_long, &seen, NULL))
+		return -1;
+	if (conc_task_join(t, &code, 20 * MS) != -ETIMEDOUT)
+		return -2;
+	if (conc_gather(&t, 1, &code, 0, 0) != -ETIMEDOUT)
+		return -3;
+	/* Still joinable: cancel it, join it. */
+	if (conc_task_cancel(t) || conc_task_join(t, &code, BOUND))
+		return -4;
+	return code == 7 && seen == -ECANCELED ? 0 : -5;
+}
+
+Test(loop, join_timeout_leaves_task_joinable)
+{
+	NEED_URING();
+	cr_assert_eq(run(join_timeout, NULL), 0);
+}
+
+static int cancel_once(void *arg)
+{
+	int *rs = arg;
+
+	rs[0] = conc_sleep(BOUND);	/* cancelled */
+	rs[1] = conc_sleep(1 * MS);	/* works again */
+	return 0;
+}
+
+static int cancel_before_run(void *arg)
+{
+	int *rs = arg;
+
+	rs[2] = conc_sleep(0);
+	rs[3] = conc_sleep(0);
+	return 3;
+}
+
+static int cancels(void *arg)
+{
+	int *rs = arg;
+	conc_task *a, *b;
+	int code;
+
+	if (conc_go(&a, cancel_once, rs, NULL))
+		return -1;
+	conc_sleep(5 * MS);
+	conc_task_cancel(a);
+	if (conc_task_join(a, &code, BOUND) || code != 0)
+		return -2;
+	/* Cancelled before it ever ran: its first suspending call. */
+	if (conc_go(&b, cancel_before_run, rs, NULL))
+		return -3;
+	conc_task_cancel(b);
+	if (conc_task_join(b, &code, BOUND) || code != 3)
+		return -4;
+	/* Cancelling an ended task is harmless. */
+	return 0;
+}
+
+Test(loop, cancel_is_delivered_once)
+{
+	int rs[4] = { 1, 1, 1, 1 };
+
+	NEED_URING();
+	cr_assert_eq(run(cancels, rs), 0);
+	cr_assert_eq(rs[0], -ECANCELED);
+	cr_assert_eq(rs[1], 0);
+	cr_assert_eq(rs[2], -ECANCELED);
+	cr_assert_eq(rs[3], 0);
+}
+
+static int self_cancel(void *arg)
+{
+	(void)arg;
+	conc_task_cancel(conc_task_self());
+	if (conc_yield() != 0)
+		return -1;
+	if (conc_sleep(1 * MS) != -ECANCELED)
+		return -2;
+	return conc_sleep(1 * MS);
+}
+
+Test(loop, self_cancel_hits_next_suspend)
+{
+	NEED_URING();
+	cr_assert_eq(run(self_cancel, NULL), 0);
+}
+
+static int leftover(void *arg)
+{
+	int *seen = arg;
+
+	*seen = conc_sleep(BOUND);
+	return 0;
+}
+
+static int leave_tasks(void *arg)
+{
+	conc_task *t;
+	int i;
+
+	for (i = 0; i < 10; i++)
+		if (conc_go(&t, leftover, (int *)arg + i, NULL))
+			return -1;
+	conc_yield();
+	return 9;
+}
+
+Test(loop, run_cancels_and_joins_leftover_tasks)
+{
+	int seen[10], i;
+	int64_t t0 = now_ns();
+
+	NEED_URING();
+	memset(seen, 0, sizeof(seen));
+	cr_assert_eq(run(leave_tasks, seen), 9);
+	for (i = 0; i < 10; i++)
+		cr_assert_eq(seen[i], -ECANCELED);
+	cr_assert_lt(now_ns() - t0, BOUND);
+}
+
+static int plain_thread_sleep(void *arg)
+{
+	(void)arg;
+	return conc_sleep(1 * MS);
+}
+
+Test(loop, sleep_outside_a_loop_blocks_the_thread)
+{
+	cr_assert_eq(plain_thread_sleep(NULL), 0);
+}
+
+struct many {
+	int n;
+	bool shared;
+};
+
+static int tiny(void *arg)
+{
+	(void)arg;
+	return conc_sleep(10 * MS) == 0 ? 1 : 0;
+}
+
+static int many_tasks(void *arg)
+{
+	struct many *m = arg;
+	conc_task_attr at = { .shared_stack = m->shared };
+	conc_task **ts = calloc((size_t)m->n, sizeof(*ts));
+	int i, r, sum = 0;
+	int *codes = calloc((size_t)m->n, sizeof(int));
+
+	if (!ts || !codes)
+		return -ENOMEM;
+	for (i = 0; i < m->n; i++)
+		if ((r = conc_go(&ts[i], tiny, NULL, &at)) < 0)
+			return r;
+	r = conc_gather(ts, (size_t)m->n, codes, 0, 60 * SEC);
+	for (i = 0; r == 0 && i < m->n; i++)
+		sum += codes[i];
+	free(ts);
+	free(codes);
+	return r < 0 ? r : sum;
+}
+
+Test(loop, hundred_thousand_sleeping_tasks, .timeout = 120)
+{
+	struct many m = { 100000, false };
+
+	NEED_URING();
+	cr_assert_eq(run(many_tasks, &m), 100000);
+}
+
+Test(loop, hundred_thousand_shared_stack_tasks, .timeout = 120)
+{
+	struct many m = { 100000, true };
+
+	NEED_URING();
+	cr_assert_eq(run(many_tasks, &m), 100000);
+}
