@@ -479,3 +479,184 @@ Test(coro_shared, save_refuses_a_foreign_sp, .timeout = 10)
 	__conc_sstack_free(&sv);
 	__conc_stack_put(&sh);
 }
+
+/* ---- stack overflow report -------------------------------------------- */
+
+static volatile int dive_limit = 1 << 30;
+
+static int dive(int n)
+{
+	volatile char pad[512];
+
+	pad[0] = (char)n;
+	if (n < dive_limit)
+		return dive(n + 1) + pad[0];
+	return pad[0];
+}
+
+static void diver_co(void *arg)
+{
+	(void)arg;
+	dive(0);
+	for (;;)
+		__conc_coro_switch(&co_ctx, &main_ctx);
+}
+
+enum { VIA_CALL, VIA_ENV, NO_GUARD, SHARED = 4 };
+
+/* A child whose task dives until its stack ends; stderr to a pipe. */
+static int overflow_child(int how, int err_fd)
+{
+	int shared = how & SHARED;
+	struct __conc_stack s;
+	struct __conc_saved_stack sv = { 0 };
+
+	dup2(err_fd, 2);
+	how &= ~SHARED;
+	if (how == VIA_CALL && conc_loop_guard_install() != 0)
+		_exit(20);
+	if (how == VIA_ENV)
+		setenv("CONC_LOOP_GUARD", "1", 1);
+	if (__conc_stack_get(&s, 32 << 10))
+		_exit(21);
+	__conc_coro_init(&co_ctx, s.hi, diver_co, NULL);
+	if (shared && __conc_sstack_save(&sv, &s, co_ctx.sp))
+		_exit(22);
+	__conc_stack_running(&s, "deep-diver");
+	if (shared)
+		__conc_sstack_restore(&sv, &s);
+	__conc_coro_switch(&main_ctx, &co_ctx);
+	return 23;
+}
+
+/* Run fn(arg, fd) in a child, fd its stderr; that stderr in out, the
+ * child's wait status returned. */
+static int run_child(int (*fn)(int, int), int arg, char *out, size_t cap)
+{
+	int p[2], st;
+	ssize_t n, got = 0;
+	pid_t pid;
+
+	cr_assert_eq(pipe(p), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		close(p[0]);
+		_exit(fn(arg, p[1]));
+	}
+	close(p[1]);
+	for (char junk[256]; (n = (size_t)got < cap - 1 ?
+				 read(p[0], out + got, cap - 1 - (size_t)got) :
+				 read(p[0], junk, sizeof(junk))) > 0;)
+		if ((size_t)got < cap - 1)
+			got += n;	/* the rest drained: no SIGPIPE for a long report */
+	out[got] = 0;
+	close(p[0]);
+	st = wait_child(pid, 20000);
+	cr_assert_neq(st, -1, "the child ended");
+	return st;
+}
+
+static int run_overflow(int how, int shared, char *out, size_t cap)
+{
+	return run_child(overflow_child, how | (shared ? SHARED : 0), out, cap);
+}
+
+Test(coro_guard, overflow_is_reported_with_name_and_address, .timeout = 30)
+{
+	char out[512];
+	int st = run_overflow(VIA_CALL, 0, out, sizeof(out));
+
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT, "status %#x, stderr: %s", st, out);
+	cr_assert_not_null(strstr(out, "conc: task deep-diver overflowed its stack (guard at 0x"),
+			   "stderr: %s", out);
+}
+
+Test(coro_guard, opt_in_by_environment, .timeout = 30)
+{
+	char out[512];
+	int st = run_overflow(VIA_ENV, 0, out, sizeof(out));
+
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT, "status %#x", st);
+	cr_assert_not_null(strstr(out, "task deep-diver overflowed"), "stderr: %s", out);
+}
+
+Test(coro_guard, overflow_of_a_shared_stack_too, .timeout = 30)
+{
+	char out[512];
+	int st = run_overflow(VIA_CALL, 1, out, sizeof(out));
+
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT, "status %#x", st);
+	cr_assert_not_null(strstr(out, "task deep-diver overflowed"), "stderr: %s", out);
+}
+
+Test(coro_guard, without_opt_in_a_plain_sigsegv, .timeout = 30)
+{
+	char out[512];
+	int st;
+
+	unsetenv("CONC_LOOP_GUARD");
+	st = run_overflow(NO_GUARD, 0, out, sizeof(out));
+	/* ASan's own handler may report it and exit instead */
+	cr_assert(!WIFSIGNALED(st) || WTERMSIG(st) == SIGSEGV, "status %#x", st);
+	cr_assert_null(strstr(out, "overflowed"), "stderr: %s", out);
+}
+
+static void mine(int sig, siginfo_t *si, void *uc)
+{
+	static const char m[] = "mine\n";
+
+	(void)sig;
+	(void)uc;
+	if (write(2, m, sizeof(m) - 1) < 0 || si->si_addr != (void *)16)
+		_exit(31);
+	_exit(30);
+}
+
+static volatile int *volatile bad_ptr_v = (int *)16;
+static volatile int *volatile *bad_ptr = &bad_ptr_v;
+
+/* Other faults reach the program's handler, or kill as before. */
+static int other_fault_child(int own_handler, int err_fd)
+{
+	struct __conc_stack s;
+
+	dup2(err_fd, 2);
+	if (own_handler) {
+		struct sigaction sa = { .sa_sigaction = mine, .sa_flags = SA_SIGINFO };
+
+		sigaction(SIGSEGV, &sa, NULL);
+	} else {
+		struct sys_sigaction dfl = { .handler = SIG_DFL };
+
+		sys_sigaction(SIGSEGV, &dfl, NULL);	/* not ASan's */
+	}
+	if (conc_loop_guard_install() || __conc_stack_get(&s, 0))
+		return 20;
+	__conc_stack_running(&s, "innocent");
+	**bad_ptr = 1;
+	return 21;
+}
+
+static int run_other_fault(int own_handler, char *out, size_t cap)
+{
+	return run_child(other_fault_child, own_handler, out, cap);
+}
+
+Test(coro_guard, other_faults_go_to_the_programs_handler, .timeout = 30)
+{
+	char out[256];
+	int st = run_other_fault(1, out, sizeof(out));
+
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 30, "status %#x, stderr: %s", st, out);
+	cr_assert_str_eq(out, "mine\n");
+}
+
+Test(coro_guard, other_faults_kill_as_before, .timeout = 30)
+{
+	char out[256];
+	int st = run_other_fault(0, out, sizeof(out));
+
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV, "status %#x, stderr: %s", st, out);
+	cr_assert_str_eq(out, "");
+}

@@ -124,12 +124,30 @@ void __conc_sstack_free(struct __conc_saved_stack *sv)
 /*
  * Stack overflow report (opt-in, CONC_LOOP_GUARD=1 in the environment or
  * conc_loop_guard_install()): a SIGSEGV handler on an alternate signal
- * stack that, when the fault address lies in a registered guard page,
- * writes "conc: task <name> overflowed its stack (guard at <addr>)" and
- * aborts; any other fault goes to the handler that was installed before.
- * The loop registers the running task's name and guard range:
+ * stack that, when the fault address lies in the running task's guard,
+ * writes "conc: task <name> overflowed its stack (guard at <addr>)" (addr:
+ * the faulting address) and aborts (SIGABRT); any other fault goes to the
+ * handler that was installed before (its flags honoured: SA_SIGINFO,
+ * SA_RESETHAND, its mask), or, if that was SIG_DFL or SIG_IGN, kills as it
+ * would have (SIGSEGV, core). The loop registers the running task's name
+ * and guard range at each resume (s NULL: no task runs); the environment
+ * is read at the first call. name must stay valid while the task runs.
+ * For the man page:
+ * - A program with its own SIGSEGV handler installs it first, then the
+ *   report: ours chains to it. A handler installed after ours replaces it
+ *   (no report then; the program's handler sees the overflow).
+ * - Each thread that runs a loop gets an alternate signal stack (64 KiB,
+ *   itself guarded) at its first task, unless it has one already; it is
+ *   not freed when the thread exits.
+ * - Only guarded stacks are covered (see the stack limits above): an
+ *   overflow that jumps over the 16 KiB guard, or a stack without one,
+ *   is not reported as such.
  */
 void __conc_stack_running(const struct __conc_stack *s, const char *name)
 	__attribute__((visibility("hidden")));
+/* 0 or -errno (from rt_sigaction). Idempotent; any thread. */
+int __conc_stack_guard_install(void) __attribute__((visibility("hidden")));
+/* The public name (conc/loop.h declares it; conc_loop_guard_install(3)). */
+int conc_loop_guard_install(void);
 
 #endif
