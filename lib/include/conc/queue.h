@@ -39,8 +39,10 @@ int conc_queue_open(conc_queue **q, const char *name);
  * Put a copy of len bytes, waiting up to timeout_ns for room (CONC_FOREVER:
  * as long as it takes; 0: not at all). Returns 0, -EMSGSIZE (len >
  * max_msg), -EPIPE (closed), -ETIMEDOUT when still full after timeout_ns
- * (at once for 0), -EINVAL, -ENOTSUP (see conc_mutex_lock()). Another
- * producer in the middle of its put (a copy) is waited for even with 0.
+ * (at once for 0), -EINVAL, -ENOTSUP (see conc_mutex_lock()), -EPROTO or
+ * -ENOTRECOVERABLE (the segment was written by something else). Another
+ * producer in the middle of its put (a copy) is waited for even with 0,
+ * for at most a second; one asleep on a full queue is not.
  * No system call when the queue is not full and no consumer sleeps. A put
  * is wholly in the queue or not at all, even if the caller is killed
  * during it. Never -EINTR: signal handlers do not end the wait.
@@ -54,8 +56,9 @@ int conc_queue_put(conc_queue *q, const void *msg, size_t len,
  * -EPIPE when the queue is closed and empty, -EMSGSIZE when cap is smaller
  * than the message (which stays in the queue for a call with a larger
  * buffer), -EPROTO (a recorded length beyond max_msg: the segment was
- * written by something else), -EINVAL (also: the calling thread is between
- * conc_queue_get_begin() and its commit on this handle), -ENOTSUP.
+ * written by something else; also -ENOTRECOVERABLE), -EINVAL (also: the
+ * caller is between conc_queue_get_begin() and its commit on this handle),
+ * -EDEADLK (the same, on another handle of the queue), -ENOTSUP.
  * timeout_ns also bounds the wait for a consumer between get_begin and
  * commit, which holds the consumer side meanwhile; with 0, a get waits for
  * other gets to finish (a copy each), not for that.
@@ -70,11 +73,12 @@ ssize_t conc_queue_get(conc_queue *q, void *buf, size_t cap,
  * Two-step get: begin copies the oldest message into buf without removing
  * it, and holds the consumer side until conc_queue_get_commit() removes it
  * or conc_queue_get_abort() leaves it for the next consumer; both must be
- * called by the thread that began (others get -EINVAL), and other
- * consumers, on this handle or any other, wait meanwhile. If the caller
+ * called by the execution context (thread, or coroutine on it) that began
+ * (others get -EINVAL), and other consumers, on this handle or any other,
+ * other coroutines of the same thread included, wait meanwhile. If the caller
  * is killed in between, the message stays in the queue (it may then be
  * delivered twice, never lost). Returns as conc_queue_get(); commit and
- * abort return 0 or -EINVAL (no two-step get of this thread pending).
+ * abort return 0 or -EINVAL (no two-step get of this caller pending).
  * conc_queue_destroy() of the handle aborts a pending one.
  */
 ssize_t conc_queue_get_begin(conc_queue *q, void *buf, size_t cap,
@@ -87,8 +91,8 @@ int conc_queue_get_abort(conc_queue *q);
 ssize_t conc_queue_size(conc_queue *q);
 
 /* No more puts (-EPIPE); gets drain what is left, then get -EPIPE. Wakes
- * every waiter, even if the caller is killed during the call. Idempotent:
- * 0, -EINVAL or -ENOTSUP. */
+ * every waiter, even if the caller is killed during the call. Never waits.
+ * Idempotent: 0 or -EINVAL. */
 int conc_queue_close(conc_queue *q);
 
 /* Unmap and free this process's handle (the queue lives on in others);

@@ -1,0 +1,129 @@
+/*
+ * A side's lock (producers' or consumers'). Its holder may keep it across
+ * a wait: while it sleeps for room or a message (queue_sleep.c) or between
+ * get_begin and commit (queue_step.c). It says so in `parked`, so that a
+ * call with timeout 0, which waits for others' copies, does not wait for
+ * that.
+ *
+ * The lock is robust, owned by the kernel thread id: a holder's death
+ * hands it to the next caller. Two execution contexts of one thread (say,
+ * coroutines) are two callers to the queue but one owner to the lock: the
+ * second finds it "its own" (-EDEADLK) while the first is parked, and
+ * waits on ctx_wait, which the holder clears and wakes when it lets go.
+ */
+#include <errno.h>
+#include "ipc/queue_impl.h"
+
+#define SLICE_NS	1000000		/* a patient caller's look */
+#define PATIENCE_NS	1000000000	/* the longest wait for a copy */
+
+/* Wait for a holder that copies a message, not for one that is parked,
+ * nor longer than any copy takes (a holder that never lets go is a corrupt
+ * or hostile segment), nor past a deadline (> 0) that has one. */
+static int lock_patiently(struct side *s, conc_deadline dl)
+{
+	conc_deadline end = __conc_deadline(PATIENCE_NS);
+	int64_t left;
+	int r;
+
+	if (dl > 0 && dl < end)
+		end = dl;
+	do {
+		if (__atomic_load_n(&s->parked, __ATOMIC_SEQ_CST))
+			return -ETIMEDOUT;
+		left = end - sys_now_ns();
+		if (left <= 0)
+			return -ETIMEDOUT;
+		r = conc_mutex_timedlock(&s->lock, left < SLICE_NS ? left : SLICE_NS);
+	} while (r == -ETIMEDOUT);
+	return r;
+}
+
+static int lock_until(struct side *s, conc_deadline dl, bool patient)
+{
+	int64_t left;
+
+	if (patient || dl == DL_TRY)
+		return lock_patiently(s, dl);
+	if (dl < 0)
+		return conc_mutex_lock(&s->lock);
+	left = dl - sys_now_ns();
+	/* The mutex takes a timeout: convert at its edge, and only here. */
+	return conc_mutex_timedlock(&s->lock, left > 0 ? left : 0);
+}
+
+/* The lock is held by this thread: by another context of it, parked, or
+ * by the caller itself (-EDEADLK). Wait for the other to let go. */
+static int wait_own_thread(struct side *s, conc_deadline dl, bool patient)
+{
+	if (__atomic_load_n(&s->holder_ctx, __ATOMIC_RELAXED) ==
+	    __conc_ctx(__conc_self()))
+		return -EDEADLK;
+	if (patient || dl == DL_TRY)
+		return -ETIMEDOUT;
+	/* Contexts of one thread never run at once: nothing can let go
+	 * between our look and the wait but another thread (spurious). */
+	__atomic_store_n(&s->ctx_wait, 1, __ATOMIC_RELAXED);
+	return __conc_wait(&s->ctx_wait, 1, dl, 0);
+}
+
+int __conc_q_lock(const conc_queue *qh, struct side *s, conc_deadline dl,
+		  bool patient)
+{
+	int r;
+
+	for (;;) {
+		r = conc_mutex_timedlock(&s->lock, 0);
+		if (r == -ETIMEDOUT)
+			r = lock_until(s, dl, patient);
+		if (r != -EDEADLK)
+			break;
+		if ((r = wait_own_thread(s, dl, patient)))
+			return r;
+	}
+	if (r == -EOWNERDEAD) {
+		/* A dead holder cannot have left a half-done change: commits
+		 * are single stores. Only the producers' count may lag. */
+		if (s == &qh->q->p)
+			__conc_q_repair_tail(qh);
+		r = conc_mutex_consistent(&s->lock);
+	}
+	if (r)
+		return r;
+	/* A holder that died parked left its mark. */
+	if (__atomic_load_n(&s->parked, __ATOMIC_RELAXED))
+		__atomic_store_n(&s->parked, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->holder_ctx, __conc_ctx(__conc_self()),
+			 __ATOMIC_RELAXED);
+	return 0;
+}
+
+void __conc_q_unlock(struct side *s)
+{
+	conc_mutex_unlock(&s->lock);
+	if (__atomic_load_n(&s->ctx_wait, __ATOMIC_RELAXED) &&
+	    __atomic_exchange_n(&s->ctx_wait, 0, __ATOMIC_RELAXED))
+		__conc_wake(&s->ctx_wait, INT32_MAX, 0);
+}
+
+/* seq_cst: a consumer that finds the queue closed and looks at the
+ * producers' mark (__conc_q_drain_puts) must see either the mark or, after
+ * the producer clears it, the producer must see the close. */
+void __conc_q_park(struct side *s, bool on)
+{
+	__atomic_store_n(&s->parked, on, __ATOMIC_SEQ_CST);
+}
+
+/*
+ * A consumer found the queue closed and the next slot empty. A put that
+ * looked at `closed` before the close may still be about to commit: wait
+ * for the producers' lock, whose holder is then either done or will see
+ * the close. A parked producer looks at `closed` again when it wakes.
+ */
+void __conc_q_drain_puts(const conc_queue *qh, conc_deadline dl)
+{
+	struct side *p = &qh->q->p;
+
+	if (!__conc_q_lock(qh, p, dl, true))
+		__conc_q_unlock(p);
+}

@@ -1,0 +1,64 @@
+/*
+ * The two-step get: begin copies the oldest message out and keeps the
+ * consumers' lock, parked, across the caller's code; commit removes the
+ * message, abort leaves it first in line. A getter killed in between
+ * leaves the lock to the kernel, the message in the queue.
+ *
+ * The getter is an execution context, (tid, ctx): the kernel needs the
+ * tid (the lock is robust), and two contexts of one thread are two
+ * getters, the second waiting for the first (queue_side.c).
+ */
+#include <errno.h>
+#include "ipc/queue_impl.h"
+
+static uint64_t me(void)
+{
+	struct __conc_self *s = __conc_self();
+
+	return (uint64_t)__conc_ctx(s) << 32 | (uint32_t)s->tid;
+}
+
+/* Whether the caller is between get_begin and commit on qh. */
+bool __conc_q_mine(const conc_queue *qh)
+{
+	return __atomic_load_n(&qh->getter, __ATOMIC_RELAXED) == me();
+}
+
+ssize_t conc_queue_get_begin(conc_queue *qh, void *buf, size_t cap,
+			     int64_t timeout_ns)
+{
+	ssize_t n = __conc_q_get_locked(qh, buf, cap, timeout_ns);
+
+	if (n >= 0) {
+		__conc_q_park(&qh->q->c, true);
+		__atomic_store_n(&qh->getter, me(), __ATOMIC_RELAXED);
+	}
+	return n;
+}
+
+static int end(conc_queue *qh)
+{
+	if (!qh || !__conc_q_mine(qh))
+		return -EINVAL;
+	__atomic_store_n(&qh->getter, 0, __ATOMIC_RELAXED);
+	__conc_q_park(&qh->q->c, false);
+	return 0;
+}
+
+int conc_queue_get_commit(conc_queue *qh)
+{
+	int r = end(qh);
+
+	if (!r)
+		__conc_q_take(qh);
+	return r;
+}
+
+int conc_queue_get_abort(conc_queue *qh)
+{
+	int r = end(qh);
+
+	if (!r)
+		__conc_q_unlock(&qh->q->c);
+	return r;
+}
