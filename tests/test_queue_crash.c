@@ -213,6 +213,60 @@ Test(queue_crash, consumer_killed_between_commit_and_wake_up, .timeout = 30)
 	}
 }
 
+/* Two-step getters that begin, then die before they commit. */
+struct woken {
+	conc_queue *q;
+	uint32_t begun;
+};
+
+static int begin_then_die(void *arg)
+{
+	struct woken *w = arg;
+	uint32_t v;
+
+	if (conc_queue_get_begin(w->q, &v, sizeof(v), CONC_FOREVER) == 4 && v == 42)
+		__atomic_fetch_add(&w->begun, 1, __ATOMIC_SEQ_CST);
+	raise(SIGKILL);
+	return 1;
+}
+
+/* Issue 9, item 9: getters W and S sleep on an empty queue; the producer
+ * dies between its commit and its wake-up, so the kernel wakes one of them
+ * (W), and W is killed before it is done (here: after its begin, which
+ * leaves the message in the queue). A woken getter that dies must not take
+ * the wake-up with it: S must still get the message. */
+Test(queue_crash, getter_woken_alone_then_killed_strands_nobody, .timeout = 60)
+{
+	need_seccomp();
+	for (int round = 0; round < 3; round++) {
+		struct woken *w = shared_alloc(sizeof(*w));
+		struct die_arg d;
+		pid_t c[2], p;
+		uint32_t v;
+		int st;
+
+		w->q = new_queue(4, 4);
+		d = (struct die_arg){ w->q, 0 };
+		for (int i = 0; i < 2; i++) {
+			c[i] = fork_child(begin_then_die, w);
+			cr_assert(wait_thread_sleeping(c[i], c[i], 5000));
+		}
+		p = fork_child(die_at_wake_up, &d);
+		st = wait_child(p, 5000);
+		cr_assert(killed_by(st, SIGSYS), "status %#x", st);
+		for (int i = 0; i < 2; i++)
+			cr_assert(killed_by(wait_child(c[i], 5000), SIGKILL),
+				  "round %d: getter %d was never woken", round, i);
+		cr_assert_eq(w->begun, 2, "round %d: the message reached %u getters",
+			     round, w->begun);
+		/* Begun twice, committed never: still there. */
+		cr_assert_eq(conc_queue_get(w->q, &v, sizeof(v), 0), 4);
+		cr_assert_eq(v, 42);
+		conc_queue_destroy(w->q);
+		shared_free(w, sizeof(*w));
+	}
+}
+
 /* A closer that dies before waking anyone: every sleeper, consumers of an
  * empty queue or producers of a full one, must still end with -EPIPE. */
 static void closer_dies(int full)
