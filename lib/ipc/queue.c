@@ -15,12 +15,17 @@ static int attach(conc_queue **out, conc_shm *seg, conc_deadline dl)
 	struct shared *q = conc_shm_data(seg);
 	uint32_t cap, max, slot, v;
 	conc_queue *qh;
+	int r;
 
 	/* Its creator may still be setting it up: it wakes us when done. */
-	while ((v = __atomic_load_n(&q->init, __ATOMIC_ACQUIRE)) != 2)
-		if (__conc_wait(&q->init, v, dl, 0) == -ETIMEDOUT &&
+	while ((v = __atomic_load_n(&q->init, __ATOMIC_ACQUIRE)) != 2) {
+		r = __conc_wait(&q->init, v, dl, 0);
+		if (r == -ECANCELED)
+			return r;
+		if (r == -ETIMEDOUT &&
 		    __atomic_load_n(&q->init, __ATOMIC_ACQUIRE) != 2)
 			return -EPROTO;
+	}
 
 	cap = q->capacity;
 	max = q->max_msg;

@@ -72,8 +72,8 @@ void __conc_q_publish(uint32_t *index, uint32_t v, uint32_t *count,
 /*
  * With s's lock held and the queue not ready for us: sleep, keeping the
  * lock, until woken or the deadline. Returns 0 with the lock held (look
- * again), or -ETIMEDOUT without it (the deadline passed and the queue is
- * still not ready).
+ * again), or without it -ETIMEDOUT (the deadline passed and the queue is
+ * still not ready) or -ECANCELED (the caller, a coroutine, was cancelled).
  */
 int __conc_q_sleep(const conc_queue *qh, struct side *s, uint32_t *word,
 		   bool (*ready)(const conc_queue *), conc_deadline dl)
@@ -97,7 +97,8 @@ int __conc_q_sleep(const conc_queue *qh, struct side *s, uint32_t *word,
 	}
 	r = __conc_wait(word, 0, dl, 0);
 	__conc_q_park(s, false);
-	if (r == -ETIMEDOUT && !ready(qh)) {
+	/* A cancelled coroutine's wait is over, whatever the queue holds. */
+	if (r == -ECANCELED || (r == -ETIMEDOUT && !ready(qh))) {
 		__conc_q_unlock(s);
 		return r;
 	}
