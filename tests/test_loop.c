@@ -5,27 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <conc.h>
-#include "helpers.h"
-
-#define MS	1000000LL
-#define SEC	1000000000LL
-#define BOUND	(10 * SEC)	/* every wait is bounded: a hang fails */
-
-static bool have_uring(void)
-{
-	return conc_features() & CONC_FEAT_IO_URING;
-}
-
-#define NEED_URING() do { if (!have_uring()) \
-	cr_skip_test("io_uring is not available in this kernel"); } while (0)
-
-static int run(int (*main)(void *), void *arg)
-{
-	int code = -12345, r = conc_run(main, arg, &code);
-
-	cr_assert_eq(r, 0, "conc_run: %s", strerror(-r));
-	return code;
-}
+#include "loop_helpers.h"
 
 static int ret_arg(void *arg)
 {
@@ -34,7 +14,7 @@ static int ret_arg(void *arg)
 
 Test(loop, run_returns_main_code)
 {
-	NEED_URING();
+	need_uring();
 	cr_assert_eq(run(ret_arg, (void *)42), 42);
 	cr_assert_eq(run(ret_arg, (void *)-7), -7);
 	cr_assert_null(conc_loop_self());
@@ -75,7 +55,7 @@ static int nested(void *arg)
 
 Test(loop, nested_run_busy_and_self)
 {
-	NEED_URING();
+	need_uring();
 	cr_assert_eq(run(nested, NULL), 0);
 }
 
@@ -133,7 +113,7 @@ Test(loop, yields_interleave_and_join_returns_codes)
 {
 	struct trace tr = { .n = 0 };
 
-	NEED_URING();
+	need_uring();
 	cr_assert_eq(run(go_join, &tr), 0);
 	cr_assert_str_eq(tr.buf, "ababab");
 }
@@ -166,7 +146,7 @@ static int gather_sleepers(void *arg)
 
 Test(loop, gather_runs_sleepers_concurrently)
 {
-	NEED_URING();
+	need_uring();
 	cr_assert_eq(run(gather_sleepers, NULL), 0);
 }
 
@@ -204,7 +184,7 @@ static int gather_cancel(void *arg)
 
 Test(loop, gather_cancel_cancels_the_others)
 {
-	NEED_URING();
+	need_uring();
 	cr_assert_eq(run(gather_cancel, NULL), 0);
 }
 
@@ -223,7 +203,7 @@ static int gather_plain_first_negative(void *arg)
 
 Test(loop, gather_without_cancel_waits_for_all)
 {
-	NEED_URING();
+	need_uring();
 	cr_assert_eq(run(gather_plain_first_negative, NULL), 0);
 }
 
@@ -247,7 +227,7 @@ static int join_timeout(void *arg)
 
 Test(loop, join_timeout_leaves_task_joinable)
 {
-	NEED_URING();
+	need_uring();
 	cr_assert_eq(run(join_timeout, NULL), 0);
 }
 
@@ -295,7 +275,7 @@ Test(loop, cancel_is_delivered_once)
 {
 	int rs[4] = { 1, 1, 1, 1 };
 
-	NEED_URING();
+	need_uring();
 	cr_assert_eq(run(cancels, rs), 0);
 	cr_assert_eq(rs[0], -ECANCELED);
 	cr_assert_eq(rs[1], 0);
@@ -316,7 +296,7 @@ static int self_cancel(void *arg)
 
 Test(loop, self_cancel_hits_next_suspend)
 {
-	NEED_URING();
+	need_uring();
 	cr_assert_eq(run(self_cancel, NULL), 0);
 }
 
@@ -345,7 +325,7 @@ Test(loop, run_cancels_and_joins_leftover_tasks)
 	int seen[10], i;
 	int64_t t0 = now_ns();
 
-	NEED_URING();
+	need_uring();
 	memset(seen, 0, sizeof(seen));
 	cr_assert_eq(run(leave_tasks, seen), 9);
 	for (i = 0; i < 10; i++)
@@ -400,7 +380,7 @@ Test(loop, hundred_thousand_sleeping_tasks, .timeout = 120)
 {
 	struct many m = { 100000, false };
 
-	NEED_URING();
+	need_uring();
 	cr_assert_eq(run(many_tasks, &m), 100000);
 }
 
@@ -408,6 +388,6 @@ Test(loop, hundred_thousand_shared_stack_tasks, .timeout = 120)
 {
 	struct many m = { 100000, true };
 
-	NEED_URING();
+	need_uring();
 	cr_assert_eq(run(many_tasks, &m), 100000);
 }

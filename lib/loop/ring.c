@@ -175,7 +175,10 @@ static void cqe_one(struct loop *l, const struct io_uring_cqe *cqe)
 	t = s->t;
 	s->res = cqe->res;
 	s->pending = false;
-	if ((ud & TAG_TIMEOUT) && cqe->res == -ETIME)
+	/* A timeout that fired reports -ETIME, or (a linked one, on some
+	 * kernels) what cancelling its op returned; one that did not fire
+	 * was cancelled itself. */
+	if ((ud & TAG_TIMEOUT) && cqe->res != -ECANCELED)
 		t->timed_out = true;
 	t->inflight--;
 	if (t->state == T_RING && (t->inflight == 0 || t->wake_first)) {

@@ -1,0 +1,231 @@
+/* test_loop_call.c — the loop and other threads: conc_loop_call from four
+ * threads and after the loop ended, joins and cancels from a plain thread,
+ * conc_to_thread. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <conc.h>
+#include "loop_helpers.h"
+
+#define CALLS	250
+
+struct calls {
+	conc_loop *loop;
+	int count, bad, failed;
+	conc_event done;
+};
+
+static void called(void *arg)
+{
+	struct calls *c = arg;
+
+	/* Runs as a task of the loop: it may suspend. */
+	if (!conc_task_self() || conc_loop_self() != c->loop)
+		c->bad++;
+	conc_yield();
+	if (++c->count == 4 * CALLS)
+		conc_event_set(&c->done);
+}
+
+static int caller(void *arg)
+{
+	struct calls *c = arg;
+	int i;
+
+	for (i = 0; i < CALLS; i++)
+		if (conc_loop_call(c->loop, called, c))
+			__atomic_fetch_add(&c->failed, 1, __ATOMIC_RELAXED);
+	return 0;
+}
+
+static int call_main(void *arg)
+{
+	struct calls *c = arg;
+	conc_thread *th[4];
+	int i, r;
+
+	c->loop = conc_loop_self();
+	for (i = 0; i < 4; i++)
+		if (conc_thread_start(&th[i], caller, c, NULL))
+			return -1;
+	r = conc_event_wait(&c->done, BOUND);
+	for (i = 0; i < 4; i++)
+		conc_thread_join(th[i], NULL, BOUND);
+	return r;
+}
+
+static void nop(void *arg)
+{
+	(void)arg;
+}
+
+Test(loop_call, from_four_threads_then_epipe)
+{
+	struct calls c;
+
+	need_uring();
+	memset(&c, 0, sizeof(c));
+	cr_assert_eq(run(call_main, &c), 0);
+	cr_assert_eq(c.count, 4 * CALLS);
+	cr_assert_eq(c.bad, 0);
+	cr_assert_eq(c.failed, 0);
+	cr_assert_eq(conc_loop_call(c.loop, nop, NULL), -EPIPE);
+}
+
+static void self_call(void *arg)
+{
+	*(int *)arg += 1;
+}
+
+static int call_self(void *arg)
+{
+	int i;
+
+	for (i = 0; i < 10; i++)
+		if (conc_loop_call(conc_loop_self(), self_call, arg))
+			return -1;
+	while (*(int *)arg < 10)
+		conc_yield();
+	return 0;
+}
+
+Test(loop_call, from_the_loop_itself)
+{
+	int n = 0;
+
+	need_uring();
+	cr_assert_eq(run(call_self, &n), 0);
+	cr_assert_eq(n, 10);
+}
+
+struct foreign {
+	conc_task *t;
+	int code, jr, cr;
+	conc_event ready;
+};
+
+static int slow(void *arg)
+{
+	(void)arg;
+	conc_sleep(30 * MS);
+	return 11;
+}
+
+static int forever(void *arg)
+{
+	(void)arg;
+	return conc_sleep(BOUND) == -ECANCELED ? 12 : 13;
+}
+
+static int plain_joiner(void *arg)
+{
+	struct foreign *f = arg;
+
+	conc_event_wait(&f->ready, BOUND);
+	if (conc_task_join(f->t, NULL, 1 * MS) != -ETIMEDOUT)
+		return -1;
+	f->jr = conc_task_join(f->t, &f->code, BOUND);
+	return 0;
+}
+
+static int plain_canceller(void *arg)
+{
+	struct foreign *f = arg;
+
+	conc_event_wait(&f->ready, BOUND);
+	f->cr = conc_task_cancel(f->t);
+	f->jr = conc_task_join(f->t, &f->code, BOUND);
+	return 0;
+}
+
+static int foreign_main(void *arg)
+{
+	struct foreign *f = arg;
+	conc_thread *th;
+	int (*who)(void *) = f->code ? plain_canceller : plain_joiner;
+
+	if (conc_go(&f->t, f->code ? forever : slow, NULL, NULL))
+		return -1;
+	f->code = 0;
+	if (conc_thread_start(&th, who, f, NULL))
+		return -2;
+	conc_event_set(&f->ready);
+	/* Stay alive (suspended) until the thread is done with the task. */
+	return conc_thread_join(th, NULL, BOUND);
+}
+
+Test(loop_call, join_from_a_plain_thread)
+{
+	struct foreign f;
+
+	need_uring();
+	memset(&f, 0, sizeof(f));
+	cr_assert_eq(run(foreign_main, &f), 0);
+	cr_assert_eq(f.jr, 0);
+	cr_assert_eq(f.code, 11);
+}
+
+Test(loop_call, cancel_and_join_from_a_plain_thread)
+{
+	struct foreign f;
+
+	need_uring();
+	memset(&f, 0, sizeof(f));
+	f.code = 1;
+	cr_assert_eq(run(foreign_main, &f), 0);
+	cr_assert_eq(f.cr, 0);
+	cr_assert_eq(f.jr, 0);
+	cr_assert_eq(f.code, 12);
+}
+
+static int blocking(void *arg)
+{
+	sleep_ns(*(int *)arg * MS);
+	return 77;
+}
+
+struct tt {
+	int ticks, ret, r, rt;
+};
+
+static int tick(void *arg)
+{
+	struct tt *x = arg;
+
+	while (conc_sleep(1 * MS) == 0)
+		x->ticks++;
+	return 0;
+}
+
+static int to_thread_main(void *arg)
+{
+	struct tt *x = arg;
+	conc_task *t;
+	int ms = 50, slow_ms = 300;
+
+	if (conc_go(&t, tick, x, NULL))
+		return -1;
+	x->r = conc_to_thread(blocking, &ms, &x->ret, BOUND);
+	/* Gives up; the function goes on on its thread. */
+	x->rt = conc_to_thread(blocking, &slow_ms, NULL, 10 * MS);
+	conc_task_cancel(t);
+	return conc_task_join(t, NULL, BOUND);
+}
+
+Test(loop_call, to_thread_runs_beside_the_loop)
+{
+	struct tt x;
+	int ms = 1, ret = 0;
+
+	need_uring();
+	memset(&x, 0, sizeof(x));
+	cr_assert_eq(run(to_thread_main, &x), 0);
+	cr_assert_eq(x.r, 0);
+	cr_assert_eq(x.ret, 77);
+	cr_assert_eq(x.rt, -ETIMEDOUT);
+	cr_assert_gt(x.ticks, 5, "the loop ran while the thread blocked");
+	/* Outside a loop it works too. */
+	cr_assert_eq(conc_to_thread(blocking, &ms, &ret, BOUND), 0);
+	cr_assert_eq(ret, 77);
+}
