@@ -134,6 +134,9 @@ $(O)/bench/%: bench/%.c $(BENCH_HDR) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) -pthread -lrt $(URING_LIBS)
 
+# bench_run times the tool itself.
+$(O)/bench/bench_run: bin/conc-run
+
 tests: $(TESTS) $(TEST_HELPERS)
 examples: $(EXAMPLES)
 
@@ -141,12 +144,20 @@ examples: $(EXAMPLES)
 test: tests $(TEST_HELPERS) test-conc-run
 	@set -e; for t in $(TESTS); do echo "== $$t"; $$t --jobs=2 || { echo "FAILED: $$t"; exit 1; }; done
 
-# The tools, driven as a user would (tests/test_conc_run.sh).
-.PHONY: test-conc-run
+# The tools, driven as a user would (tests/test_conc_run.sh), also built
+# with ASan+UBSan.
+.PHONY: test-conc-run test-conc-run-asan
 test-conc-run: bin/conc-run
 	@echo "== tests/test_conc_run.sh"; CONC_RUN=$(CURDIR)/bin/conc-run sh tests/test_conc_run.sh
 
-asan-test: $(ASAN_TESTS) $(TEST_HELPERS)
+$(O)/asan/bin/conc-run: bin/conc-run.c $(RUN_SRC) $(wildcard bin/run/*.h) $(O)/asan/libconc.a
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(SANFLAGS) -o $@ bin/conc-run.c $(RUN_SRC) $(O)/asan/libconc.a -lm $(URING_LIBS)
+
+test-conc-run-asan: $(O)/asan/bin/conc-run
+	@echo "== tests/test_conc_run.sh (ASan+UBSan)"; ASAN_OPTIONS=detect_leaks=0 CONC_RUN=$(CURDIR)/$< sh tests/test_conc_run.sh
+
+asan-test: $(ASAN_TESTS) $(TEST_HELPERS) test-conc-run-asan
 	@set -e; for t in $(ASAN_TESTS); do echo "== $$t (ASan+UBSan)"; \
 	  ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 $$t --jobs=2 || { echo "FAILED: $$t"; exit 1; }; done
 

@@ -104,5 +104,88 @@ grep -q "^conc-run: unknown option: --no-such-option" err; ok "unknown option me
 ok "--help" "0" "$("$R" --help >/dev/null; echo $?)"
 ok "--version" "0" "$("$R" --version | grep -q '^conc-run '; echo $?)"
 
+# ---- --pipe ----
+seq 100000 > big
+ok "--pipe: every line once" "100000" \
+	"$(timeout 30 "$R" --pipe --block 100k wc -l < big | awk '{ s += $1 } END { print s }')"
+ok "--pipe -k: chunks in order, none cut" "same" \
+	"$(timeout 30 "$R" -k --pipe --block 10k cat < big | cmp -s - big && echo same)"
+ok "--pipe from a pipe" "same" \
+	"$(cat big | timeout 30 "$R" -k --pipe --block 64k cat | cmp -s - big && echo same)"
+ok "--pipe --recend" "a;${nl}b;${nl}c;${nl}rc=0" \
+	"$(printf 'a;b;c;' | run -k --pipe --block 1 --recend ';' 'cat; echo')"
+ok "--pipe: a record longer than a block is not cut" "1" \
+	"$( (head -c 5000 /dev/zero | tr '\0' x; echo) | run --pipe --block 100 wc -l | head -1)"
+ok "--pipe {#}" "1${nl}2${nl}rc=0" "$(printf 'a\nb\n' | run -k --pipe --block 1 'echo {#}')"
+ok "--pipe empty stdin: no job" "rc=0" "$(run --pipe cat </dev/null)"
+
+# ---- --joblog, --resume ----
+run --joblog log 'exit {}' ::: 0 3 >/dev/null
+ok "joblog header" "Seq	Host	Starttime	JobRuntime	Send	Receive	Exitval	Signal	Command" "$(head -1 log)"
+ok "joblog lines" "1 : 0 0 0 exit 0${nl}2 : 0 0 3 exit 3" \
+	"$(tail -n +2 log | sort -n | awk -F'\t' '{ print $1, $2, $5, $6, $7, $9 }')"
+ok "joblog columns" "9" "$(awk -F'\t' 'NR == 2 { print NF }' log)"
+ok "joblog receive counts output" "2 0 0" \
+	"$(run --joblog log2 echo ::: x >/dev/null; awk -F'\t' 'NR == 2 { print $6, $7, $8 }' log2)"
+run --joblog rl 'exit {}' ::: 0 1 0 2 >/dev/null
+ok "--resume-failed reruns the failed" "run 1${nl}run 2${nl}rc=0" \
+	"$(run -k --joblog rl --resume-failed 'echo run {}' ::: 0 1 0 2)"
+ok "--resume runs the new" "run 5${nl}rc=0" \
+	"$(run -k --joblog rl --resume 'echo run {}' ::: 0 1 0 2 5)"
+ok "--resume without --joblog: 255" "rc=255" "$(run --resume true ::: 1)"
+
+# ---- --timeout, signals in the log ----
+ok "--timeout kills, TERM ignored: KILL later" "rc=1" \
+	"$(run --joblog tl --timeout 0.3 'trap "" TERM; sleep 20' ::: 1)"
+ok "--timeout: Exitval -1, Signal 9" "-1 9" "$(awk -F'\t' 'NR == 2 { print $7, $8 }' tl)"
+run --joblog tl2 --timeout 0.3 'sleep 20' ::: 1 >/dev/null
+ok "--timeout: Signal 15" "-1 15" "$(awk -F'\t' 'NR == 2 { print $7, $8 }' tl2)"
+run --joblog kl 'kill -9 $$' ::: 1 >/dev/null
+ok "a SIGKILLed job in the log" "0 9" "$(awk -F'\t' 'NR == 2 { print $7, $8 }' kl)"
+
+# ---- --retries, --halt ----
+ok "--retries: last attempt's output once" "try${nl}rc=1" "$(run --retries 3 'echo try; false' ::: 1)"
+run --joblog rt --retries 3 false ::: 1 >/dev/null
+ok "--retries: each attempt logged" "3" "$(tail -n +2 rt | wc -l | tr -d ' ')"
+echo 0 > cnt
+ok "--retries: a later success counts" "rc=0" \
+	"$(run --retries 3 ': {}; n=$(cat cnt); echo $((n + 1)) > cnt; [ $n -ge 1 ]' ::: 1)"
+ok "--halt now,fail=1: the job's status" "0${nl}5${nl}rc=5" \
+	"$(run -j1 --halt now,fail=1 'echo {}; exit {}' ::: 0 5 3 0)"
+ok "--halt soon,success=1: 0" "3${nl}0${nl}rc=0" \
+	"$(run -j1 --halt soon,success=1 'echo {}; exit {}' ::: 3 0 4)"
+ok "--halt now kills the running ones" "rc=1" \
+	"$(run -j2 --halt now,fail=1 'if [ {} = 1 ]; then sleep 20; else exit 1; fi' ::: 1 2)"
+ok "--halt fail=2: failed count" "rc=2" "$(run -j1 --halt fail=2 'exit {}' ::: 1 1 1 1)"
+ok "--halt 2 is now,fail=1 (killed: 128+sig)" "rc=137" "$(run -j1 --halt 2 'kill -9 $$' ::: 1 2)"
+ok "--halt bad: 255" "rc=255" "$(run --halt sometime true ::: 1)"
+
+# ---- --dry-run, --delay, -q ----
+ok "--dry-run -q quotes the words" "printf '%s\\n' 'a b'${nl}rc=0" \
+	"$(run --dry-run -q printf '%s\n' ::: 'a b')"
+ok "--dry-run with stdin" "echo 1${nl}echo 2${nl}rc=0" "$(seq 2 | run --dry-run echo)"
+ok "--delay" "1${nl}2${nl}rc=0" "$(run -k --delay 0.1 echo ::: 1 2)"
+ok "--bar off a terminal: nothing on stderr" "" "$(timeout 30 "$R" --bar --progress --eta true ::: 1 2 2>&1)"
+
+# ---- signals to conc-run ----
+"$R" -j2 --joblog sl 'echo started{}; sleep 20; echo end{}' ::: 1 2 3 > sig.out 2>&1 &
+pid=$!
+i=0; while ! [ -s sl ]; do i=$((i + 1)); [ $i -gt 100 ] && break; sleep 0.05; done
+sleep 0.5
+kill -TERM $pid
+i=0; while kill -0 $pid 2>/dev/null; do i=$((i + 1)); [ $i -gt 200 ] && kill -9 $pid; sleep 0.05; done
+wait $pid; rc=$?
+ok "SIGTERM: 255" "255" "$rc"
+ok "SIGTERM: no job started after" "2" "$(tail -n +2 sl | wc -l | tr -d ' ')"
+ok "SIGTERM: jobs recorded killed" "-1 15${nl}-1 15" "$(tail -n +2 sl | awk -F'\t' '{ print $7, $8 }')"
+ok "SIGTERM: nothing half printed" "" "$(cat sig.out)"
+"$R" -j1 --joblog sl2 'trap "" INT TERM; sleep 20' ::: 1 > /dev/null 2>&1 &
+pid=$!
+sleep 0.5
+kill -INT $pid; sleep 0.1; kill -INT $pid
+i=0; while kill -0 $pid 2>/dev/null; do i=$((i + 1)); [ $i -gt 200 ] && kill -9 $pid; sleep 0.05; done
+wait $pid
+ok "second SIGINT: KILL at once" "-1 9" "$(awk -F'\t' 'NR == 2 { print $7, $8 }' sl2)"
+
 echo "test_conc_run: $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -97,7 +97,7 @@ static void terminate(struct job *j, int sig, int64_t now)
 static void halt_check(struct run *r, struct job *j)
 {
 	const struct halt *h = &r->o->halt;
-	long total = input_total(r->in), n;
+	long total = r->in ? input_total(r->in) : -1, n;
 	double need;
 
 	if (h->when == HALT_NEVER || r->halted)
