@@ -17,6 +17,7 @@
  * list_op_pending is set only between steps that never wait, so that no
  * other context of the thread can run (and set it) in between.
  */
+#define CONC_NO_INLINE	/* this file defines what the header inlines */
 #include <errno.h>
 #include "robust.h"
 
@@ -169,7 +170,19 @@ static bool robust_fast_lock(conc_mutex *m, struct __conc_self *s)
 	return true;
 }
 
-int conc_mutex_timedlock(conc_mutex *m, int64_t timeout_ns)
+/*
+ * The fast paths of a plain mutex: no call, no saved register, nothing but
+ * the loads that prove the cached thread id is this thread's, and one
+ * compare-and-swap. Anything else takes the general path.
+ */
+static inline bool plain(const conc_mutex *m)
+{
+	return !__CONC_BAD(m) &&
+	       !(__atomic_load_n(&m->flags, __ATOMIC_RELAXED) &
+		 (CONC_RECURSIVE | CONC_ROBUST));
+}
+
+__attribute__((noinline)) int conc_mutex_timedlock(conc_mutex *m, int64_t timeout_ns)
 {
 	struct __conc_self *s;
 	uint32_t zero = 0;
@@ -202,6 +215,20 @@ int __conc_mutex_lock_queued(conc_mutex *m, conc_deadline dl)
 
 int conc_mutex_lock(conc_mutex *m)
 {
+	struct __conc_self *s;
+	uint32_t zero = 0;
+
+	if (__builtin_expect(plain(m) && (s = __conc_self_cached()) &&
+			     __atomic_compare_exchange_n(&m->word, &zero,
+							 (uint32_t)s->tid, 0,
+							 __ATOMIC_ACQUIRE,
+							 __ATOMIC_RELAXED), 1)) {
+		/* Mostly it is the same context again: no store, which the
+		 * unlock's compare-and-swap would wait for. */
+		if (__builtin_expect(m->ctx != __conc_ctx(s), 0))
+			m->ctx = __conc_ctx(s);
+		return 0;
+	}
 	return conc_mutex_timedlock(m, CONC_FOREVER);
 }
 
@@ -269,7 +296,7 @@ static int unlock_slow(conc_mutex *m)
 	return 0;
 }
 
-int conc_mutex_unlock(conc_mutex *m)
+static __attribute__((noinline)) int unlock_general(conc_mutex *m)
 {
 	struct __conc_self *s;
 	struct robust_list_head *h;
@@ -302,6 +329,22 @@ int conc_mutex_unlock(conc_mutex *m)
 		release(m, 1, f);	/* a waiter came between look and swap */
 	__conc_robust_pending(h, NULL);
 	return 0;
+}
+
+int conc_mutex_unlock(conc_mutex *m)
+{
+	struct __conc_self *s;
+	uint32_t tid;
+
+	if (__builtin_expect(plain(m) && (s = __conc_self_cached()) &&
+			     m->ctx == __conc_ctx(s), 1)) {
+		tid = (uint32_t)s->tid;
+		if (__atomic_compare_exchange_n(&m->word, &tid, 0, 0,
+						__ATOMIC_RELEASE,
+						__ATOMIC_RELAXED))
+			return 0;
+	}
+	return unlock_general(m);
 }
 
 int conc_mutex_consistent(conc_mutex *m)

@@ -11,19 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-struct __conc_self {
-	uint64_t gen;		/* fork generation the entry was filled in */
-	pid_t tid;
-	pid_t pid;
-	void *robust;		/* robust-list head in use, or NULL (sync) */
-	/* Kept across fork, not refreshed: */
-	uint32_t ctx;		/* running execution context (wait/wait.h) */
-	struct __conc_waiter *waiter;	/* the loop's hook, or NULL */
-};
-
-extern __thread struct __conc_self __conc_self_tls
-	__attribute__((tls_model("initial-exec")));
-extern uint64_t *__conc_fork_gen;
+#include <conc/inline.h>
 
 struct __conc_self *__conc_self_refresh(void)
 	__attribute__((visibility("hidden")));
@@ -31,13 +19,9 @@ struct __conc_self *__conc_self_refresh(void)
 /* The caller's cache entry, valid in the current process. */
 static inline struct __conc_self *__conc_self(void)
 {
-	struct __conc_self *s = &__conc_self_tls;
-	const uint64_t *g = __atomic_load_n(&__conc_fork_gen, __ATOMIC_ACQUIRE);
+	struct __conc_self *s = __conc_self_cached();
 
-	if (__builtin_expect(g != NULL && s->gen != 0 &&
-			     s->gen == __atomic_load_n(g, __ATOMIC_RELAXED), 1))
-		return s;
-	return __conc_self_refresh();
+	return __builtin_expect(s != NULL, 1) ? s : __conc_self_refresh();
 }
 
 /* Register this process (once per fork generation) for the asymmetric

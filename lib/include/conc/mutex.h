@@ -64,4 +64,54 @@ int conc_mutex_unlock(conc_mutex *m);
  * caller does not own it. */
 int conc_mutex_consistent(conc_mutex *m);
 
+#ifndef CONC_NO_INLINE
+#include <conc/inline.h>
+
+/*
+ * The uncontended paths of a plain mutex, inlined: a few loads and one
+ * compare-and-swap, no call. Everything else (recursive, robust, taken,
+ * bad input, a thread the library has not seen yet) calls the library.
+ */
+static inline int __conc_mutex_lock_inline(conc_mutex *m)
+{
+	struct __conc_self *s;
+	uint32_t zero = 0;
+
+	if (__builtin_expect(m && !((uintptr_t)m & 3) &&
+			     !(__atomic_load_n(&m->flags, __ATOMIC_RELAXED) &
+			       (CONC_RECURSIVE | CONC_ROBUST)) &&
+			     (s = __conc_self_cached()) &&
+			     __atomic_compare_exchange_n(&m->word, &zero,
+							 (uint32_t)s->tid, 0,
+							 __ATOMIC_ACQUIRE,
+							 __ATOMIC_RELAXED), 1)) {
+		if (__builtin_expect(m->ctx != s->ctx, 0))
+			m->ctx = s->ctx;
+		return 0;
+	}
+	return conc_mutex_lock(m);
+}
+
+static inline int __conc_mutex_unlock_inline(conc_mutex *m)
+{
+	struct __conc_self *s;
+	uint32_t tid;
+
+	if (__builtin_expect(m && !((uintptr_t)m & 3) &&
+			     !(__atomic_load_n(&m->flags, __ATOMIC_RELAXED) &
+			       (CONC_RECURSIVE | CONC_ROBUST)) &&
+			     (s = __conc_self_cached()) && m->ctx == s->ctx, 1)) {
+		tid = (uint32_t)s->tid;
+		if (__atomic_compare_exchange_n(&m->word, &tid, 0, 0,
+						__ATOMIC_RELEASE,
+						__ATOMIC_RELAXED))
+			return 0;
+	}
+	return conc_mutex_unlock(m);
+}
+
+#define conc_mutex_lock(m)	__conc_mutex_lock_inline(m)
+#define conc_mutex_unlock(m)	__conc_mutex_unlock_inline(m)
+#endif
+
 #endif
