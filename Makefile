@@ -191,7 +191,7 @@ no-pthread: all
 check: deps
 	@$(MAKE) --no-print-directory check-run
 
-check-run: all no-pthread man-lint man-examples test examples-run asan-test tsan-test
+check-run: all no-pthread wait-point-check man-lint man-examples test test-conc-run examples-run asan-test tsan-test
 	@echo "make check: all passed"
 
 demo: deps
