@@ -44,6 +44,10 @@ printf 'x\ny\n' > f1
 printf '1\n2\n' > f2
 ok ":::: files" "x 1${nl}x 2${nl}y 1${nl}y 2${nl}rc=0" "$(run -k echo :::: f1 f2)"
 ok ":::: and ::: mixed" "x a${nl}y a${nl}rc=0" "$(run -k echo :::: f1 ::: a)"
+ok ":::+ goes along, the shortest wins" "a 1${nl}b 2${nl}rc=0" "$(run -k echo ::: a b c :::+ 1 2)"
+ok ":::+ after a product" "x a 1${nl}x b 2${nl}y a 1${nl}y b 2${nl}rc=0" \
+	"$(run -k echo ::: x y ::: a b :::+ 1 2)"
+ok "::::+ a file along" "a 1${nl}b 2${nl}rc=0" "$(run -k echo ::: a b ::::+ f2)"
 ok ":::: missing file: 255" "rc=255" "$(run echo :::: nosuchfile)"
 grep -q "^conc-run: cannot open nosuchfile: " err; ok ":::: missing file: message" 0 $?
 ok "-n 2" "b-a${nl}-c${nl}rc=0" "$(run -k -n 2 echo {2}-{1} ::: a b c)"
@@ -94,6 +98,20 @@ ok "-u passes output through" "x${nl}rc=0" "$(run -u echo ::: x)"
 ok "a big output stays whole" "200000" "$(timeout 30 "$R" -j2 seq ::: 100000 100000 | wc -l | tr -d ' ')"
 ok "-k with big outputs in order" "1${nl}100000${nl}1${nl}100000" \
 	"$(timeout 30 "$R" -k -j2 'sleep 0.{}; seq 100000' ::: 3 1 | sed -n '1p;100000p;100001p;200000p')"
+
+# -k behind a slow job: 30 MB of output waits, the heap does not hold it
+# (peak RSS with 10 kB per job against 1 byte per job).
+if [ -x /usr/bin/time ]; then
+	peak() {
+		seq 3000 | /usr/bin/time -f %M timeout 60 "$R" -k -j2 \
+			"if [ {} = 1 ]; then sleep 2; fi; head -c $1 /dev/zero" 2>&1 >/dev/null | tail -1
+	}
+	small=$(peak 1) large=$(peak 10000)
+	ok "-k: waiting output spills off the heap" "yes" \
+		"$([ $((large - small)) -lt 16000 ] && echo yes || echo "no: $small kB, $large kB")"
+else
+	echo "skip: -k memory bound (no /usr/bin/time)"
+fi
 
 # ---- exit status ----
 ok "exit: failed count" "rc=3" "$(run 'exit {}' ::: 0 1 2 3)"
@@ -166,6 +184,17 @@ ok "--dry-run -q quotes the words" "printf '%s\\n' 'a b'${nl}rc=0" \
 ok "--dry-run with stdin" "echo 1${nl}echo 2${nl}rc=0" "$(seq 2 | run --dry-run echo)"
 ok "--delay" "1${nl}2${nl}rc=0" "$(run -k --delay 0.1 echo ::: 1 2)"
 ok "--bar off a terminal: nothing on stderr" "" "$(timeout 30 "$R" --bar --progress --eta true ::: 1 2 2>&1)"
+if command -v script >/dev/null 2>&1; then
+	ok "--progress on a terminal" "yes" \
+		"$(timeout 30 script -qec "'$R' --progress true ::: 1 2" /dev/null | grep -q 'done 2/2, running 0, failed 0' && echo yes)"
+	ok "--bar on a terminal" "yes" \
+		"$(timeout 30 script -qec "'$R' --bar true ::: 1 2" /dev/null | grep -q '100% 2/2' && echo yes)"
+else
+	echo "skip: --bar on a terminal (no script(1))"
+fi
+ok "stdin: jobs start before it ends" "a${nl}b-early${nl}rc=0" \
+	"$( (echo a; i=0; while [ ! -f a.done ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	     [ -f a.done ] && echo b-early || echo b-late) | run -k 'touch {}.done; echo {}')"
 
 # ---- signals to conc-run ----
 "$R" -j2 --joblog sl 'echo started{}; sleep 20; echo end{}' ::: 1 2 3 > sig.out 2>&1 &

@@ -16,7 +16,10 @@ struct input {
 	const struct opts *o;
 	struct src *src;	/* loaded */
 	int nsrc;
-	size_t *idx;		/* the odometer over the sources */
+	size_t *idx;		/* the odometer over the groups */
+	int *group;		/* per source: its group (linked sources) */
+	size_t *glen;		/* per group: its shortest source */
+	int ngroup;
 	bool end;
 	long total;
 	/* stdin as it comes (no sources) */
@@ -97,13 +100,23 @@ struct input *input_open(const struct opts *o)
 	in->nsrc = o->nsrc;
 	in->src = o->src;
 	in->idx = run_alloc(sizeof(*in->idx) * (size_t)o->nsrc);
+	in->group = run_alloc(sizeof(*in->group) * (size_t)o->nsrc);
+	in->glen = run_alloc(sizeof(*in->glen) * (size_t)o->nsrc);
 	for (int i = 0; i < o->nsrc; i++) {
 		if (o->src[i].file)
 			load(&in->src[i], o->delim);
-		in->idx[i] = 0;
-		tuples = in->src[i].n && tuples > LONG_MAX / (long)in->src[i].n ?
-			 LONG_MAX : tuples * (long)in->src[i].n;
-		if (!in->src[i].n)
+		if (!i || !o->src[i].linked) {
+			in->idx[in->ngroup] = 0;
+			in->glen[in->ngroup++] = in->src[i].n;
+		} else if (in->src[i].n < in->glen[in->ngroup - 1]) {
+			in->glen[in->ngroup - 1] = in->src[i].n;
+		}
+		in->group[i] = in->ngroup - 1;
+	}
+	for (int g = 0; g < in->ngroup; g++) {
+		tuples = in->glen[g] && tuples > LONG_MAX / (long)in->glen[g] ?
+			 LONG_MAX : tuples * (long)in->glen[g];
+		if (!in->glen[g])
 			in->end = true;
 	}
 	in->total = in->end ? 0 : (tuples + (o->nargs ? o->nargs : 1) - 1) /
@@ -244,12 +257,12 @@ static int next_loaded(struct input *in, struct args *a, int *cap)
 		int i;
 
 		for (i = 0; i < in->nsrc; i++) {
-			const char *v = in->src[i].v[in->idx[i]];
+			const char *v = in->src[i].v[in->idx[in->group[i]]];
 
 			add(in->o, a, cap, v, strlen(v));
 		}
-		for (i = in->nsrc - 1; i >= 0; i--) {
-			if (++in->idx[i] < in->src[i].n)
+		for (i = in->ngroup - 1; i >= 0; i--) {
+			if (++in->idx[i] < in->glen[i])
 				break;
 			in->idx[i] = 0;
 		}

@@ -43,15 +43,22 @@ void job_free(struct job *j)
 	close_fd(&j->efd);
 	obuf_free(&j->out);
 	obuf_free(&j->err);
+	job_shrink(j);
+	free(j->tag);
+	free(j);
+}
+
+void job_shrink(struct job *j)
+{
 	args_free(&j->a);
 	if (j->argv)
 		for (char **v = j->argv; *v; v++)
 			free(*v);
 	free(j->argv);
 	free(j->cmd);
-	free(j->tag);
 	free(j->chunk);
-	free(j);
+	j->argv = NULL;
+	j->cmd = j->chunk = NULL;
 }
 
 static void nonblock(int fd)

@@ -123,10 +123,8 @@ static void halt_check(struct run *r, struct job *j)
 				 job_exitval(j) & 0xff;
 	else
 		r->halt_status = r->failed > 100 ? RUN_EXIT_MANY : (int)r->failed;
-	if (job_failed(j))
-		fprintf(stderr, PROG ": this job failed: %s\n", j->cmd);
-	else
-		fprintf(stderr, PROG ": this job succeeded: %s\n", j->cmd);
+	fprintf(stderr, PROG ": this job %s: %s\n", h->what == HALT_DONE ?
+		"finished" : job_failed(j) ? "failed" : "succeeded", j->cmd);
 	if (h->when == HALT_NOW) {
 		int64_t now = now_ns();
 
@@ -170,6 +168,7 @@ static void finish(struct run *r, struct job *j)
 	r->prog.running = r->nrun;
 	halt_check(r, j);
 	if (r->o->keep) {
+		job_shrink(j);
 		print_ready(r);
 		/* A long queue behind a slow job: its output off the heap. */
 		if (obuf_heap() > HEAP_BUDGET) {

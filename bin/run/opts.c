@@ -271,28 +271,33 @@ static void halt(struct halt *h, const char *s)
 
 static bool is_sep(const char *s)
 {
-	return !strcmp(s, ":::") || !strcmp(s, "::::");
+	return !strcmp(s, ":::") || !strcmp(s, "::::") ||
+	       !strcmp(s, ":::+") || !strcmp(s, "::::+");
 }
 
-/* The words after the command: ::: words, :::: files. */
+/* The words after the command: ::: words, :::: files; with a + the
+ * source goes along with the one before instead of across it. */
 static void sources(struct opts *o, char **w, int n)
 {
 	int i = 0;
 
 	o->src = run_alloc(sizeof(*o->src) * (size_t)(n + 1));
 	while (i < n) {
-		bool files = !strcmp(w[i], "::::");
+		bool files = !strncmp(w[i], "::::", 4);
+		bool linked = w[i][strlen(w[i]) - 1] == '+' && o->nsrc > 0;
 		int s = ++i;
 
 		while (i < n && !is_sep(w[i]))
 			i++;
 		if (files) {
 			for (int k = s; k < i; k++)
-				o->src[o->nsrc++] = (struct src){ .file = w[k] };
+				o->src[o->nsrc++] = (struct src){
+					.file = w[k], .linked = linked && k == s };
 			continue;
 		}
 		o->src[o->nsrc++] = (struct src){ .v = w + s,
-						  .n = (size_t)(i - s) };
+						  .n = (size_t)(i - s),
+						  .linked = linked };
 	}
 }
 

@@ -40,10 +40,14 @@ void progress_draw(struct progress *p, const struct opts *o, int64_t now,
 		len = snprintf(line, sizeof(line), "\r%3d%% %ld/%ld [%s] %s failed %ld",
 			       pct, p->done, total, bar, e, p->failed);
 	} else {
+		char of[32] = "";
+
+		if (total >= 0)
+			snprintf(of, sizeof(of), "/%ld", total);
 		len = snprintf(line, sizeof(line),
-			       "\rdone %ld%s%.0ld, running %ld, failed %ld%s%s",
-			       p->done, total >= 0 ? "/" : "", total >= 0 ? total : 0,
-			       p->running, p->failed, o->eta || o->bar ? ", " : "",
+			       "\rdone %ld%s, running %ld, failed %ld%s%s",
+			       p->done, of, p->running, p->failed,
+			       o->eta || o->bar ? ", " : "",
 			       o->eta || o->bar ? e : "");
 	}
 	if (len > 0) {

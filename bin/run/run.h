@@ -33,6 +33,7 @@ struct src {
 	char **v;
 	size_t n;
 	const char *file;	/* :::: FILE (- is stdin), read at start */
+	bool linked;		/* :::+ : goes along with the source before */
 };
 
 struct opts {
@@ -172,6 +173,8 @@ struct job {
 
 struct job *job_new(long seq, struct args *a);
 void job_free(struct job *j);
+/* Done, waiting for its turn (-k): keep only its output and tag. */
+void job_shrink(struct job *j);
 /* Start it; 0 or -errno (then failed with status 127 or 126). */
 int job_spawn(struct job *j, const struct opts *o, int devnull);
 /* Signal its process group (the job's whole family). */
