@@ -157,16 +157,20 @@ void job_read(struct job *j, const struct opts *o, int fd)
 
 void job_reap(struct job *j, const struct opts *o)
 {
-	int st = 0;
+	int st = 0, r, rounds = 64;
 
-	if (conc_proc_join(j->p, &st, 0) < 0)
+	/* Not yet (a spurious wake-up): look again at the next one. Reaped
+	 * by someone else (-ECHILD): its status is lost, it failed. */
+	if ((r = conc_proc_join(j->p, &st, 0)) == -ETIMEDOUT || r == -EINTR)
 		return;
+	if (r < 0)
+		st = 255 << 8;
 	j->exited = true;
 	j->status = st;
 	j->runtime = (double)(now_ns() - j->t0) / 1e9;
 	/* What it wrote before it ended is in the pipes now; a process it
 	 * left behind holding them open does not keep the job going. */
-	while (j->ofd >= 0 || j->efd >= 0) {
+	while ((j->ofd >= 0 || j->efd >= 0) && rounds-- > 0) {
 		size_t before = j->out.total + j->err.total;
 
 		if (j->ofd >= 0)

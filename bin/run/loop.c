@@ -144,8 +144,9 @@ static void finish(struct run *r, struct job *j)
 {
 	bool failed = job_failed(j);
 
-	if (r->log)
-		joblog_write(r->log, j);
+	if (j->timed_out)
+		fprintf(stderr, PROG ": job %ld timed out, killed: %s\n",
+			j->seq, j->cmd);
 	if (failed && j->tries < r->o->retries && !r->stop) {
 		/* Again, in the same slot, its earlier output dropped. */
 		obuf_free(&j->out);
@@ -156,6 +157,9 @@ static void finish(struct run *r, struct job *j)
 		start(r, j, j->slot);
 		return;
 	}
+	/* As GNU parallel: the last attempt only. */
+	if (r->log)
+		joblog_write(r->log, j);
 	r->slot[j->slot - 1] = NULL;
 	r->nrun--;
 	r->done++;
@@ -440,6 +444,8 @@ static int setup(struct run *r, struct opts *o)
 
 	memset(r, 0, sizeof(*r));
 	r->o = o;
+	/* Inherited SIG_IGN would let the kernel reap our jobs. */
+	signal(SIGCHLD, SIG_DFL);
 	r->next_seq = r->next_print = 1;
 	o->jobs = slots(o->jobs);
 	sigemptyset(&set);
