@@ -39,9 +39,39 @@ static struct conc_task *runq_pop(struct loop *l)
 	return t;
 }
 
+static void enter(struct loop *l, struct conc_task *t)
+{
+	l->cur = t;
+	t->state = T_RUNNING;
+	t->started = true;
+	l->self->ctx = t->id;
+	if (__conc_stack_running)
+		__conc_stack_running(t->shared ? &l->sstack : &t->stack, t->name);
+}
+
+/*
+ * Give the thread to the next runnable task. Between two tasks on stacks
+ * of their own this is one switch, straight from task to task: the
+ * scheduler's work for it (pop, context id) is done here. The scheduler's
+ * own stack is needed to end a task (its stack is freed), to copy a
+ * shared-stack task out or in, and every REAP_EVERY switches to look at
+ * the ring and the timers.
+ */
 void __conc_suspend(struct conc_task *t)
 {
-	__conc_coro_switch(&t->ctx, &t->loop->sched);
+	struct loop *l = t->loop;
+	struct conc_task *next = l->rq_head;
+
+	if (next && !next->shared && !t->shared && t->state != T_DONE &&
+	    l->since_reap < REAP_EVERY) {
+		l->since_reap++;
+		if (!(l->rq_head = next->next))
+			l->rq_tail = NULL;
+		enter(l, next);
+		__conc_coro_switch(&t->ctx, &next->ctx);
+		return;
+	}
+	__conc_coro_switch(&t->ctx, &l->sched);
 }
 
 int __conc_park(struct conc_task *t, int64_t dl)
@@ -84,14 +114,11 @@ static void resume(struct loop *l, struct conc_task *t)
 		__conc_coro_init(&t->ctx, l->sstack.hi, __conc_task_entry, t);
 	else if (t->shared)
 		__conc_sstack_restore(&t->saved, &l->sstack);
-	t->started = true;
-	l->cur = t;
-	t->state = T_RUNNING;
-	s->ctx = t->id;
+	enter(l, t);
 	s->waiter = &l->waiter;
-	if (__conc_stack_running)
-		__conc_stack_running(t->shared ? &l->sstack : &t->stack, t->name);
 	__conc_coro_switch(&l->sched, &t->ctx);
+	/* Not always t: tasks may have switched among themselves. */
+	t = l->cur;
 	s->ctx = 0;
 	s->waiter = NULL;
 	l->cur = NULL;

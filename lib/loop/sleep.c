@@ -20,8 +20,8 @@ int conc_sleep(int64_t ns)
 }
 
 /* A yield does not enter the kernel: the task goes to the back of the run
- * queue and the scheduler submits to the ring only when it runs dry or
- * every few resumes. */
+ * queue and the next one runs (itself, when it is alone); the ring is
+ * looked at only when nothing is runnable or every few switches. */
 int conc_yield(void)
 {
 	struct conc_task *t = __conc_cur();
