@@ -1,0 +1,62 @@
+/* demo: asyncio.to_thread: a blocking call runs on a conc thread while the loop's other tasks go on */
+/*
+ * Some calls block and have no asynchronous form (a library that sleeps,
+ * a DNS lookup, a slow computation). conc_to_thread() runs one on a conc
+ * thread (threads are reused) and suspends only the calling task until it
+ * returns; a second task keeps printing meanwhile. A second call with a
+ * timeout gives up on the result; the function still ends on its thread.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <time.h>
+#include <conc.h>
+
+#define MS 1000000LL
+
+static int blocking_work(void *arg)
+{
+	struct timespec ts = { 0, 300 * MS };
+	int n = *(int *)arg;
+
+	nanosleep(&ts, NULL);	/* a call that blocks its thread */
+	return n * n;
+}
+
+static int busy(void *arg)
+{
+	int *ticks = arg;
+
+	while (conc_sleep(50 * MS) == 0)
+		++*ticks;
+	return 0;
+}
+
+static int async_main(void *arg)
+{
+	conc_task *t;
+	int n = 12, ret = 0, ticks = 0, r;
+
+	(void)arg;
+	if (conc_go(&t, busy, &ticks, NULL))
+		return 1;
+	r = conc_to_thread(blocking_work, &n, &ret, CONC_FOREVER);
+	printf("to_thread: %d squared is %d; the loop ticked %d times meanwhile\n",
+	       n, ret, ticks);
+	if (r)
+		return 1;
+	r = conc_to_thread(blocking_work, &n, NULL, 50 * MS);
+	printf("with a 50 ms timeout: %s\n", r == -ETIMEDOUT ? "gave up" : "?");
+	conc_task_cancel(t);
+	return conc_task_join(t, NULL, 1000 * MS) || r != -ETIMEDOUT;
+}
+
+int main(void)
+{
+	int code, r = conc_run(async_main, NULL, &code);
+
+	if (r == -ENOSYS) {
+		puts("this kernel has no io_uring: nothing to show");
+		return 0;
+	}
+	return r < 0 || code;
+}
