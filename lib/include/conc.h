@@ -16,6 +16,7 @@
 #include <conc/thread.h>
 #include <conc/shm.h>
 #include <conc/queue.h>
+#include <conc/rsem.h>
 #include <conc/chan.h>
 #include <conc/map.h>
 #include <conc/list.h>

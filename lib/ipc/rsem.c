@@ -1,0 +1,115 @@
+/*
+ * Creating and finding a robust semaphore. Setting one up is idempotent
+ * (the lock's robust flag, then permits from 0 by compare-and-swap), so
+ * racing creators agree and one that dies half way leaves nothing that
+ * the next creator does not finish.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include "ipc/rsem_impl.h"
+
+#define SETUP_WAIT_NS 1000000000LL
+
+static size_t size_for(uint32_t holders)
+{
+	return sizeof(struct rsem_shared) + (size_t)holders * sizeof(struct rsem_slot);
+}
+
+static void setup(struct rsem_shared *sh, uint32_t permits)
+{
+	/* conc_mutex_init(&sh->lock, CONC_ROBUST) on the zeroed mutex of a
+	 * new segment, and a no-op on one already set up (maybe held). */
+	__atomic_fetch_or(&sh->lock.flags, CONC_ROBUST, __ATOMIC_RELAXED);
+	/* release: the lock's flag before the permits that say "ready". */
+	if (__atomic_compare_exchange_n(&sh->permits, &(uint32_t){ 0 }, permits,
+					0, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+		__conc_wake(&sh->permits, INT_MAX, 0);
+}
+
+static int attach(conc_rsem **out, conc_shm *seg)
+{
+	struct rsem_shared *sh = conc_shm_data(seg);
+	size_t size = conc_shm_size(seg), n;
+	conc_deadline dl = sys_now_ns() + SETUP_WAIT_NS;
+	conc_rsem *s;
+	int r;
+
+	if (size < size_for(1))
+		return -EPROTO;
+	/* A creator between its conc_shm_create() and setup(). */
+	while (!__atomic_load_n(&sh->permits, __ATOMIC_ACQUIRE)) {
+		r = __conc_wait(&sh->permits, 0, dl, 0);
+		if (r < 0)
+			return r == -ETIMEDOUT ? -EPROTO : r;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	n = (size - sizeof(*sh)) / sizeof(struct rsem_slot);
+	s->seg = seg;
+	s->sh = sh;
+	s->nslots = n > CONC_RSEM_HOLDERS_MAX ? CONC_RSEM_HOLDERS_MAX : (uint32_t)n;
+	*out = s;
+	return 0;
+}
+
+int conc_rsem_create(conc_rsem **out, const conc_rsem_attr *attr)
+{
+	uint32_t permits = attr && attr->permits ? attr->permits : 1;
+	uint32_t holders = attr ? attr->holders : 0;
+	conc_shm *seg;
+	int r;
+
+	if (!out || permits > CONC_RSEM_PERMITS_MAX ||
+	    holders > CONC_RSEM_HOLDERS_MAX)
+		return -EINVAL;
+	if (!holders)
+		holders = permits < CONC_RSEM_HOLDERS_MAX ? permits
+							  : CONC_RSEM_HOLDERS_MAX;
+	r = conc_shm_create(&seg, attr ? attr->name : NULL, size_for(holders),
+			    CONC_SHM_RSEM, attr ? attr->flags : 0);
+	if (r)
+		return r;
+	setup(conc_shm_data(seg), permits);
+	r = attach(out, seg);
+	if (r) {
+		conc_shm_close(seg);
+		return r;
+	}
+	if (__conc_rsem_permits(*out) != permits) {
+		conc_rsem_destroy(*out);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int conc_rsem_open(conc_rsem **out, const char *name)
+{
+	conc_shm *seg;
+	int r;
+
+	if (!out)
+		return -EINVAL;
+	r = conc_shm_open(&seg, name, CONC_SHM_RSEM);
+	if (r)
+		return r;
+	r = attach(out, seg);
+	if (r)
+		conc_shm_close(seg);
+	return r;
+}
+
+int conc_rsem_destroy(conc_rsem *s)
+{
+	if (!s)
+		return -EINVAL;
+	conc_shm_close(s->seg);
+	free(s);
+	return 0;
+}
+
+int conc_rsem_permits(conc_rsem *s)
+{
+	return s ? (int)__conc_rsem_permits(s) : -EINVAL;
+}

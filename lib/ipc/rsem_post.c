@@ -1,0 +1,76 @@
+/* Giving a permit back, and looking at a robust semaphore (rsem_impl.h). */
+#include <errno.h>
+#include "ipc/rsem_impl.h"
+#include "sync/robust.h"
+
+/* The caller's slot: where it last took one, else a walk. */
+static int mine(conc_rsem *s, const struct __conc_self *me)
+{
+	uint32_t i = __atomic_load_n(&s->hint, __ATOMIC_RELAXED);
+	struct rsem_look l;
+
+	if (i < s->nslots && __conc_mutex_owned(&s->sh->slots[i].m, me))
+		return (int)i;
+	__conc_rsem_look(s, me, &l);
+	return l.mine;
+}
+
+int conc_rsem_post(conc_rsem *s)
+{
+	const struct __conc_self *me;
+	struct rsem_slot *sl;
+	uint32_t c;
+	int i, r;
+
+	if (!s)
+		return -EINVAL;
+	me = __conc_self();
+	if ((i = mine(s, me)) < 0)
+		return -EPERM;
+	sl = &s->sh->slots[i];
+	c = __atomic_load_n(&sl->count, __ATOMIC_RELAXED);
+	/* One store gives the permit back either way: the count, or the
+	 * slot's lock (its count then no longer counts). */
+	if (c > 1)
+		__atomic_store_n(&sl->count, c - 1, __ATOMIC_RELEASE);
+	else if ((r = conc_mutex_unlock(&sl->m)))
+		return r;
+	__conc_rsem_ring(s, 1);
+	return 0;
+}
+
+int conc_rsem_value(conc_rsem *s)
+{
+	uint32_t permits;
+	struct rsem_look l;
+
+	if (!s)
+		return -EINVAL;
+	permits = __conc_rsem_permits(s);
+	__conc_rsem_look(s, NULL, &l);
+	return l.held >= permits ? 0 : (int)(permits - l.held);
+}
+
+ssize_t conc_rsem_holders(conc_rsem *s, conc_rsem_holder *out, size_t max)
+{
+	ssize_t n = 0;
+	uint32_t i, w;
+
+	if (!s || (!out && max))
+		return -EINVAL;
+	for (i = 0; i < s->nslots; i++) {
+		struct rsem_slot *sl = &s->sh->slots[i];
+
+		w = __atomic_load_n(&sl->m.word, __ATOMIC_ACQUIRE);
+		if (!__conc_rsem_live(w))
+			continue;
+		if ((size_t)n < max) {
+			out[n].pid = __atomic_load_n(&sl->pid, __ATOMIC_RELAXED);
+			out[n].tid = (pid_t)(w & FUTEX_TID_MASK);
+			out[n].count = __atomic_load_n(&sl->count, __ATOMIC_RELAXED);
+			out[n].since_ns = __atomic_load_n(&sl->since, __ATOMIC_RELAXED);
+		}
+		n++;
+	}
+	return n;
+}

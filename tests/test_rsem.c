@@ -1,0 +1,340 @@
+/* tests/test_rsem.c — the robust semaphore: permits, ownership, holders,
+ * names, holders that die, a table a peer scribbled on. Every wait is
+ * bounded; children leave with _exit(). */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <conc.h>
+#include "ipc/rsem_impl.h"
+#include "helpers.h"
+
+#define MS(ms)	((int64_t)(ms) * 1000000)
+#define BOUND	MS(10000)
+
+static conc_rsem *anon(uint32_t permits, uint32_t holders)
+{
+	conc_rsem_attr a = { .permits = permits, .holders = holders };
+	conc_rsem *s = NULL;
+
+	cr_assert_eq(conc_rsem_create(&s, &a), 0);
+	return s;
+}
+
+static void name_for(char *buf, size_t n, const char *what)
+{
+	snprintf(buf, n, "conc-test-rsem-%s-%d", what, (int)getpid());
+	conc_shm_unlink(buf);
+}
+
+Test(rsem, counts_permits_per_holder)
+{
+	conc_rsem *s = anon(2, 0);
+	conc_rsem_holder h[4];
+
+	cr_assert_eq(conc_rsem_permits(s), 2);
+	cr_assert_eq(conc_rsem_value(s), 2);
+	cr_assert_eq(conc_rsem_trywait(s), 0);
+	cr_assert_eq(conc_rsem_timedwait(s, MS(10)), 0);
+	cr_assert_eq(conc_rsem_value(s), 0);
+	cr_assert_eq(conc_rsem_trywait(s), -EAGAIN);
+	cr_assert_eq(conc_rsem_timedwait(s, 0), -ETIMEDOUT);
+	cr_assert_eq(conc_rsem_timedwait(s, MS(20)), -ETIMEDOUT);
+	/* One context, one holder, counted. */
+	cr_assert_eq(conc_rsem_holders(s, h, 4), 1);
+	cr_assert_eq(h[0].pid, getpid());
+	cr_assert_eq(h[0].tid, conc_gettid());
+	cr_assert_eq(h[0].count, 2);
+	cr_assert_gt(h[0].since_ns, (int64_t)(time(NULL) - 60) * 1000000000);
+	cr_assert_eq(conc_rsem_post(s), 0);
+	cr_assert_eq(conc_rsem_holders(s, h, 4), 1);
+	cr_assert_eq(h[0].count, 1);
+	cr_assert_eq(conc_rsem_post(s), 0);
+	cr_assert_eq(conc_rsem_holders(s, h, 4), 0);
+	cr_assert_eq(conc_rsem_value(s), 2);
+	cr_assert_eq(conc_rsem_post(s), -EPERM);
+	cr_assert_eq(conc_rsem_destroy(s), 0);
+}
+
+Test(rsem, bad_arguments)
+{
+	conc_rsem_attr a = { .permits = CONC_RSEM_PERMITS_MAX + 1 };
+	conc_rsem *s;
+
+	cr_assert_eq(conc_rsem_create(NULL, NULL), -EINVAL);
+	cr_assert_eq(conc_rsem_create(&s, &a), -EINVAL);
+	a = (conc_rsem_attr){ .permits = 1, .holders = CONC_RSEM_HOLDERS_MAX + 1 };
+	cr_assert_eq(conc_rsem_create(&s, &a), -EINVAL);
+	a = (conc_rsem_attr){ .name = "a/b" };
+	cr_assert_eq(conc_rsem_create(&s, &a), -EINVAL);
+	cr_assert_eq(conc_rsem_open(&s, "a/b"), -EINVAL);
+	cr_assert_eq(conc_rsem_open(NULL, "x"), -EINVAL);
+	cr_assert_eq(conc_rsem_wait(NULL), -EINVAL);
+	cr_assert_eq(conc_rsem_trywait(NULL), -EINVAL);
+	cr_assert_eq(conc_rsem_timedwait(NULL, 0), -EINVAL);
+	cr_assert_eq(conc_rsem_post(NULL), -EINVAL);
+	cr_assert_eq(conc_rsem_value(NULL), -EINVAL);
+	cr_assert_eq(conc_rsem_permits(NULL), -EINVAL);
+	cr_assert_eq(conc_rsem_holders(NULL, NULL, 0), -EINVAL);
+	cr_assert_eq(conc_rsem_destroy(NULL), -EINVAL);
+	s = anon(1, 0);
+	cr_assert_eq(conc_rsem_holders(s, NULL, 1), -EINVAL);
+	cr_assert_eq(conc_rsem_holders(s, NULL, 0), 0);
+	conc_rsem_destroy(s);
+}
+
+static int other_posts(void *arg)
+{
+	return errcode(conc_rsem_post(arg));
+}
+
+static int takes_and_exits(void *arg)
+{
+	int r = conc_rsem_timedwait(arg, BOUND);
+
+	return r ? errcode(r) : 0;	/* and never posts */
+}
+
+static int takes_and_reports(void *arg)
+{
+	int r = conc_rsem_timedwait(arg, BOUND);
+
+	if (r == 0 || r == -EOWNERDEAD)
+		conc_rsem_post(arg);
+	return errcode(r);
+}
+
+Test(rsem, only_the_holder_posts)
+{
+	conc_rsem *s = anon(1, 0);
+
+	cr_assert_eq(conc_rsem_wait(s), 0);
+	cr_assert_eq(run_in_child(other_posts, s, 10000), EPERM);
+	cr_assert_eq(conc_rsem_value(s), 0);
+	cr_assert_eq(conc_rsem_post(s), 0);
+	conc_rsem_destroy(s);
+}
+
+Test(rsem, a_dead_holders_permit_comes_back_and_is_reported_once)
+{
+	conc_rsem *s = anon(1, 0);
+
+	cr_assert_eq(run_in_child(takes_and_exits, s, 10000), 0);
+	cr_assert_eq(conc_rsem_timedwait(s, BOUND), -EOWNERDEAD);
+	cr_assert_eq(conc_rsem_post(s), 0);
+	cr_assert_eq(conc_rsem_timedwait(s, BOUND), 0);
+	cr_assert_eq(conc_rsem_post(s), 0);
+	conc_rsem_destroy(s);
+}
+
+Test(rsem, a_sleeper_gets_the_permit_of_a_holder_killed_by_sigkill)
+{
+	conc_rsem *s = anon(1, 0);
+	uint32_t *took = shared_alloc(4096);
+	pid_t holder, sleeper;
+	int st;
+
+	holder = test_fork();
+	if (holder == 0) {
+		if (conc_rsem_wait(s))
+			_exit(1);
+		set_flag(took, 1);
+		pause();
+		_exit(0);
+	}
+	cr_assert(wait_flag(took, 10000));
+	sleeper = fork_child(takes_and_reports, s);
+	sleep_ns(MS(50));
+	kill(holder, SIGKILL);
+	cr_assert(killed_by(wait_child(holder, 10000), SIGKILL));
+	st = wait_child(sleeper, 10000);
+	cr_assert(exited_with(st, EOWNERDEAD), "status %#x", st);
+	cr_assert_eq(conc_rsem_value(s), 1);
+	shared_free(took, 4096);
+	conc_rsem_destroy(s);
+}
+
+Test(rsem, a_post_wakes_a_sleeper_in_another_process)
+{
+	conc_rsem *s = anon(1, 0);
+	pid_t sleeper;
+
+	cr_assert_eq(conc_rsem_wait(s), 0);
+	sleeper = fork_child(takes_and_reports, s);
+	sleep_ns(MS(30));
+	cr_assert_eq(conc_rsem_post(s), 0);
+	cr_assert(exited_with(wait_child(sleeper, 10000), 0));
+	conc_rsem_destroy(s);
+}
+
+Test(rsem, a_full_table_is_eusers)
+{
+	conc_rsem *s = anon(3, 1);
+
+	cr_assert_eq(run_in_child(takes_and_reports, s, 10000), 0);
+	cr_assert_eq(conc_rsem_wait(s), 0);
+	/* A permit is free, but no slot for another holder. */
+	cr_assert_eq(conc_rsem_value(s), 2);
+	cr_assert_eq(run_in_child(takes_and_reports, s, 10000), EUSERS);
+	/* The holder itself may take more. */
+	cr_assert_eq(conc_rsem_trywait(s), 0);
+	cr_assert_eq(conc_rsem_post(s), 0);
+	cr_assert_eq(conc_rsem_post(s), 0);
+	cr_assert_eq(run_in_child(takes_and_reports, s, 10000), 0);
+	conc_rsem_destroy(s);
+}
+
+Test(rsem, named_create_open_and_checks)
+{
+	char name[64];
+	conc_rsem_attr a = { .permits = 3, .flags = CONC_SHM_EXCL };
+	conc_rsem *s, *t;
+	conc_shm *seg;
+	struct stat st;
+
+	name_for(name, sizeof(name), "named");
+	a.name = name;
+	cr_assert_eq(conc_rsem_open(&t, name), -ENOENT);
+	cr_assert_eq(conc_rsem_create(&s, &a), 0);
+	cr_assert_eq(conc_rsem_create(&t, &a), -EEXIST);
+	a.flags = 0;
+	cr_assert_eq(conc_rsem_create(&t, &a), 0);	/* same: opened */
+	conc_rsem_destroy(t);
+	a.permits = 4;
+	a.holders = 3;
+	cr_assert_eq(conc_rsem_create(&t, &a), -EINVAL);	/* other permits */
+	cr_assert_eq(conc_rsem_open(&t, name), 0);
+	cr_assert_eq(conc_rsem_permits(t), 3);
+	cr_assert_eq(conc_rsem_wait(t), 0);
+	cr_assert_eq(conc_rsem_value(s), 2);
+	cr_assert_eq(conc_rsem_post(s), 0);	/* same thread, same slot */
+	cr_assert_eq(conc_rsem_value(t), 3);
+	cr_assert_eq(fstat(conc_shm_fd(*(conc_shm **)s), &st), 0);
+	cr_assert_eq(st.st_mode & 0777, 0600);
+	conc_rsem_destroy(t);
+	conc_rsem_destroy(s);
+	/* Another kind under the name. */
+	cr_assert_eq(conc_shm_unlink(name), 0);
+	cr_assert_eq(conc_shm_create(&seg, name, 4096, CONC_SHM_RAW, 0), 0);
+	cr_assert_eq(conc_rsem_open(&t, name), -EPROTO);
+	a.flags = 0;
+	cr_assert_neq(conc_rsem_create(&t, &a), 0);
+	conc_shm_close(seg);
+	conc_shm_unlink(name);
+}
+
+/* ---- a peer that writes anything ---- */
+
+static conc_rsem *hostile(uint32_t permits, uint32_t holders, unsigned seed)
+{
+	conc_rsem *s = anon(permits, holders);
+	unsigned char *p = (unsigned char *)s->sh;
+	size_t n = sizeof(*s->sh) + (size_t)s->nslots * sizeof(struct rsem_slot);
+
+	srand(seed);
+	for (size_t i = 0; i < n; i++)
+		if (rand() % 3 == 0)
+			p[i] = (unsigned char)rand();
+	return s;
+}
+
+static int scribbled_calls(void *arg)
+{
+	conc_rsem *s = arg;
+	conc_rsem_holder h[8];
+	int r;
+
+	conc_rsem_value(s);
+	conc_rsem_holders(s, h, 8);
+	r = conc_rsem_timedwait(s, MS(300));
+	if (r == 0 || r == -EOWNERDEAD)
+		conc_rsem_post(s);
+	conc_rsem_trywait(s);
+	conc_rsem_post(s);
+	return 0;
+}
+
+Test(rsem, scribbled_table_never_crashes_or_hangs, .timeout = 120)
+{
+	for (unsigned seed = 1; seed <= 40; seed++) {
+		conc_rsem *s = hostile(2, 4, seed);
+		int64_t t0 = now_ns();
+
+		cr_assert_eq(run_in_child(scribbled_calls, s, 10000), 0,
+			     "seed %u", seed);
+		cr_assert_lt(now_ns() - t0, MS(9000));
+		conc_rsem_destroy(s);
+	}
+}
+
+Test(rsem, a_forged_dead_tid_is_found_by_its_absence)
+{
+	conc_rsem *s = anon(1, 2);
+	struct rsem_slot *sl = &s->sh->slots[1];
+	pid_t gone = fork();
+
+	if (gone == 0)
+		_exit(0);
+	cr_assert(exited_with(wait_child(gone, 10000), 0));
+	/* A holder whose thread ended without the kernel marking its word
+	 * (its robust list was broken): a tid nobody has now. */
+	conc_mutex_init(&sl->m, CONC_ROBUST);
+	sl->m.word = (uint32_t)gone;
+	sl->pid = gone;
+	sl->count = 1;
+	cr_assert_eq(conc_rsem_value(s), 0);
+	cr_assert_eq(conc_rsem_timedwait(s, BOUND), -EOWNERDEAD);
+	cr_assert_eq(conc_rsem_post(s), 0);
+	conc_rsem_destroy(s);
+}
+
+Test(rsem, a_forged_live_tid_holds_but_never_hangs)
+{
+	conc_rsem *s = anon(1, 2);
+	struct rsem_slot *sl = &s->sh->slots[0];
+
+	/* Our own parent's tid: alive, and not ours. */
+	conc_mutex_init(&sl->m, CONC_ROBUST);
+	sl->m.word = (uint32_t)getppid();
+	sl->pid = getppid();
+	sl->count = 1;
+	cr_assert_eq(conc_rsem_timedwait(s, MS(250)), -ETIMEDOUT);
+	cr_assert_eq(conc_rsem_trywait(s), -EAGAIN);
+	cr_assert_eq(conc_rsem_post(s), -EPERM);
+	conc_rsem_destroy(s);
+}
+
+/* ---- threads: a permit belongs to the thread that took it ---- */
+
+static int thread_takes(void *arg)
+{
+	return -conc_rsem_timedwait(arg, BOUND);	/* and never posts */
+}
+
+static int thread_posts(void *arg)
+{
+	return -conc_rsem_post(arg);
+}
+
+Test(rsem, a_thread_that_ends_holding_gives_its_permit_back)
+{
+	conc_rsem *s = anon(2, 0);
+	conc_thread *t;
+	int code = -1, r;
+
+	cr_assert_eq(conc_rsem_wait(s), 0);
+	r = conc_thread_start(&t, thread_takes, s, NULL);
+	if (r == -ENOTSUP)
+		cr_skip_test("conc threads not supported here");
+	cr_assert_eq(r, 0);
+	cr_assert_eq(conc_thread_join(t, &code, BOUND), 0);
+	cr_assert_eq(code, 0);
+	/* Another thread of this process cannot post ours. */
+	cr_assert_eq(conc_thread_start(&t, thread_posts, s, NULL), 0);
+	cr_assert_eq(conc_thread_join(t, &code, BOUND), 0);
+	cr_assert_eq(code, EPERM);
+	cr_assert_eq(conc_rsem_timedwait(s, BOUND), -EOWNERDEAD);
+	cr_assert_eq(conc_rsem_post(s), 0);
+	cr_assert_eq(conc_rsem_post(s), 0);
+	cr_assert_eq(conc_rsem_value(s), 2);
+	conc_rsem_destroy(s);
+}
