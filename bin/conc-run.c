@@ -1,5 +1,6 @@
 /* conc-run — run jobs in parallel, GNU parallel's syntax in one small
  * binary over libconc (see conc-run(1)). The parts are in bin/run/. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,10 +39,20 @@ char *run_strdup(const char *s)
 	return memcpy(run_alloc(n), s, n);
 }
 
+/* A closed 0, 1 or 2 would be taken by the next fd we open: hold each
+ * with /dev/null read-only, so a write there still fails (EBADF). */
+static void std_fds(void)
+{
+	for (int fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDONLY) != fd)
+			exit(RUN_EXIT_ERROR);
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o;
 
+	std_fds();
 	opts_parse(&o, argc, argv);
 	return run_loop(&o);
 }

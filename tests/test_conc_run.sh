@@ -119,6 +119,12 @@ ok "exit: 101 for more than 100" "rc=101" "$(seq 102 | run -j4 false)"
 ok "exit: a killed job fails" "rc=1" "$(run 'kill -9 $$' ::: 1)"
 ok "exit: unknown option 255" "rc=255" "$(run --no-such-option true)"
 grep -q "^conc-run: unknown option: --no-such-option" err; ok "unknown option message" 0 $?
+ok "option without its value: 255" "rc=255" "$(run -j)"
+grep -q "^conc-run: option needs a value: -j" err; ok "option without its value: message" 0 $?
+ok "joblog that cannot be opened: 255" "rc=255" "$(run --joblog /nonexistent/dir/log true ::: 1)"
+grep -q "^conc-run: cannot open joblog /nonexistent/dir/log: " err; ok "joblog: message" 0 $?
+ok "closed stdout: 255" "rc=255" "$(timeout 30 "$R" echo ::: a >&- 2>"$T/err"; echo "rc=$?")"
+grep -q "^conc-run: cannot write the output: " err; ok "closed stdout: message" 0 $?
 ok "--help" "0" "$("$R" --help >/dev/null; echo $?)"
 ok "--version" "0" "$("$R" --version | grep -q '^conc-run '; echo $?)"
 

@@ -70,8 +70,12 @@ static void load(struct src *s, char delim)
 		r = read(fd, buf + len, cap - len);
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r < 0)
-			run_die(s->file, -errno);
+		if (r < 0) {
+			char what[512];
+
+			snprintf(what, sizeof(what), "cannot read %s", s->file);
+			run_die(what, -errno);
+		}
 		if (!r)
 			break;
 		len += (size_t)r;

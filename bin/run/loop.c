@@ -491,6 +491,9 @@ int run_loop(struct opts *o)
 	out_flush();
 	progress_draw(&r.prog, o, now_ns(), true);
 	progress_end(&r.prog);
+	/* A reader that went away (EPIPE) is no news to anyone. */
+	if (out_error() && out_error() != EPIPE)
+		run_warn("cannot write the output", -out_error());
 	if (r.sig || out_error())
 		return RUN_EXIT_ERROR;
 	if (r.halted)

@@ -321,7 +321,7 @@ void opts_parse(struct opts *o, int argc, char **argv)
 	o->retries = 1;
 	opterr = 0;
 	/* '+': the first word that is not an option starts the command. */
-	while ((c = getopt_long(argc, argv, "+j:P:kuq0d:n:a:C:hV", longopts,
+	while ((c = getopt_long(argc, argv, "+:j:P:kuq0d:n:a:C:hV", longopts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'j': case 'P': o->jobs = jobs(optarg); break;
