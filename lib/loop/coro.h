@@ -55,12 +55,15 @@ void __conc_coro_switch(struct __conc_coro_ctx *from,
  *   later slabs have no guard: their stacks carry a canary at lo that
  *   __conc_stack_intact checks (an overflow found late, not stopped).
  *   For many tasks there, the shared-stack mode costs no mapping at all.
- * - Stacks are kept for reuse by the thread that puts them (no lock: a
- *   per-thread cache), in its loop's next tasks; their memory stays
- *   until __conc_stack_trim. Slabs are never unmapped, and a thread's
- *   cache is not given back when the thread exits (there is no thread
- *   destructor without pthreads): call __conc_stack_trim(0) first, it
- *   gives the memory back (the address space stays).
+ * - Free stacks are kept by the thread that puts them (no lock, memory
+ *   still there: a pop), up to 256 per class; beyond, the oldest half
+ *   goes to a process-wide pool (a spin lock), memory and all.
+ *   __conc_stack_trim moves the rest there too and gives the memory of
+ *   all pooled stacks back (MADV_DONTNEED: address space only; a zap now
+ *   and a page fault at the next use). Slabs are never unmapped. A
+ *   thread's own cache is lost if the thread ends without a trim (there
+ *   is no thread destructor without pthreads): at most 256 stacks per
+ *   class, their address space and what they touched.
  */
 struct __conc_stack {
 	char *lo, *hi;
@@ -71,9 +74,11 @@ int __conc_stack_get(struct __conc_stack *s, size_t size)
 	__attribute__((visibility("hidden")));	/* 0 or -ENOMEM/-EINVAL */
 void __conc_stack_put(struct __conc_stack *s)
 	__attribute__((visibility("hidden")));
-/* Give the memory of the calling thread's free stacks back to the kernel
- * (MADV_DONTNEED), all but the keep most recently put of each class. The
- * loop calls it when it ends (keep: a few, for the next loop). */
+/* All but the keep most recently put of the calling thread's free stacks
+ * (per class) to the process-wide pool, and the memory of every pooled
+ * stack back to the kernel (about 1.7 us a stack on this VM, so 0.17 s
+ * for 100,000). The loop calls it when it ends (keep 0: a later loop on
+ * any thread takes them back from the pool). */
 void __conc_stack_trim(size_t keep) __attribute__((visibility("hidden")));
 /* 0, or -EFAULT when a stack without a guard (see the limits above) ran
  * over its end: its canary at lo is gone. Always 0 for guarded stacks.

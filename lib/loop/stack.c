@@ -1,9 +1,8 @@
 /*
  * Coroutine stacks: a per-thread cache of free stacks for each size class
- * (a thread's loop gets back the stacks its tasks put), filled a slab at a
- * time. Above the classes, a stack has its own mapping and is not kept.
- * A free stack's memory is left as it was (reuse is a pop), until
- * __conc_stack_trim gives it back to the kernel.
+ * (a thread's loop gets back the stacks its tasks put: no lock, and their
+ * memory is still there), over the process-wide pool (stack_pool.c), over
+ * new slabs. Above the classes, a stack has its own mapping, not kept.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -14,32 +13,9 @@
 #include <sanitizer/asan_interface.h>
 #endif
 
-struct stack_list {
-	char **v;		/* lo of each free stack; the newest last */
-	size_t n, cap;
-	size_t cold;		/* v[0, cold) already given back (trim) */
-};
-
 /* [class][guarded] */
 static __thread struct stack_list cache[STACK_NCLASS][2]
 	__attribute__((tls_model("initial-exec")));
-
-static int reserve(struct stack_list *l, size_t more)
-{
-	size_t cap = l->cap ? l->cap : 64;
-	char **v;
-
-	if (l->n + more <= l->cap)
-		return 0;
-	while (cap < l->n + more)
-		cap *= 2;
-	v = realloc(l->v, cap * sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	l->v = v;
-	l->cap = cap;
-	return 0;
-}
 
 static int class_of(size_t size)
 {
@@ -61,22 +37,24 @@ static int refill(int c)
 	if (!base)
 		return -ENOMEM;
 	slot = __conc_stack_guard() + size;
-	if (reserve(l, n) < 0) {
+	if (__conc_stack_reserve(l, n) < 0) {
 		sys_munmap(base, n * slot);
 		return -ENOMEM;
 	}
-	/* Highest first out: the order the addresses grow in, for trim. */
+	/* The lowest first out, as a thread that runs tasks one at a time
+	 * touches one stack over and over. */
 	for (size_t i = n; i-- > 0;)
 		l->v[l->n++] = base + i * slot + __conc_stack_guard();
 	return 0;
 }
 
-static char *pop(struct stack_list *l)
+/* The newest free stack of class c, guarded g, from here or the pool. */
+static char *pop(int c, int g)
 {
-	if (!l->n)
+	struct stack_list *l = &cache[c][g];
+
+	if (!l->n && !__conc_stack_pool_take(l, STACK_CACHE_MAX / 2, c, g))
 		return NULL;
-	if (l->cold > l->n - 1)
-		l->cold = l->n - 1;
 	return l->v[--l->n];
 }
 
@@ -96,10 +74,10 @@ int __conc_stack_get(struct __conc_stack *s, size_t size)
 	c = class_of(size);
 	for (;;) {
 		g = 1;
-		lo = pop(&cache[c][1]);
+		lo = pop(c, 1);
 		if (!lo) {
 			g = 0;
-			lo = pop(&cache[c][0]);
+			lo = pop(c, 0);
 		}
 		if (lo)
 			break;
@@ -141,10 +119,12 @@ void __conc_stack_put(struct __conc_stack *s)
 	} else if (s->hi - s->lo == (ptrdiff_t)1 << (STACK_CLASS_MIN + c)) {
 		struct stack_list *l = &cache[c][g];
 
-		if (reserve(l, 1) == 0)
+		if (__conc_stack_reserve(l, 1) == 0)
 			l->v[l->n++] = s->lo;
 		else	/* kept mapped but lost: give its memory back at least */
 			sys_madvise(s->lo, (size_t)(s->hi - s->lo), MADV_DONTNEED);
+		if (l->n > STACK_CACHE_MAX)
+			__conc_stack_pool_give(l, STACK_CACHE_MAX / 2, c, g, 0);
 	}
 	s->lo = s->hi = NULL;
 	s->slab = NULL;
@@ -159,39 +139,14 @@ int __conc_stack_intact(const struct __conc_stack *s)
 	return *(const uint64_t *)s->lo == STACK_CANARY ? 0 : -EFAULT;
 }
 
-static int by_address(const void *a, const void *b)
-{
-	const char *x = *(char *const *)a, *y = *(char *const *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Give back the memory of free stacks v[from, to) (sorted here), one
- * madvise per run of neighbours; a run spans the guards between its
- * stacks, and guards survive MADV_DONTNEED (mprotect'ed or installed). */
-static void give_back(char **v, size_t from, size_t to, size_t size)
-{
-	size_t slot = __conc_stack_guard() + size;
-
-	qsort(v + from, to - from, sizeof(*v), by_address);
-	for (size_t i = from, j; i < to; i = j) {
-		for (j = i + 1; j < to && v[j] == v[j - 1] + slot; j++)
-			;
-		sys_madvise(v[i], (size_t)(v[j - 1] + size - v[i]), MADV_DONTNEED);
-	}
-}
-
 void __conc_stack_trim(size_t keep)
 {
 	for (int c = 0; c < STACK_NCLASS; c++)
 		for (int g = 0; g < 2; g++) {
 			struct stack_list *l = &cache[c][g];
-			size_t to = l->n > keep ? l->n - keep : 0;
 
-			if (to > l->cold)
-				give_back(l->v, l->cold, to,
-					  (size_t)1 << (STACK_CLASS_MIN + c));
-			if (to > l->cold)
-				l->cold = to;
+			if (l->n > keep)
+				__conc_stack_pool_give(l, l->n - keep, c, g, 1);
 		}
+	__conc_stack_pool_clean();
 }

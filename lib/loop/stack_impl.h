@@ -35,6 +35,28 @@ char *__conc_stack_slab(size_t size, size_t *n, int *guarded)
 int __conc_stack_map(struct __conc_stack *s, size_t size)
 	__attribute__((visibility("hidden")));
 
+/* Free stacks: lo of each, the newest last. */
+struct stack_list {
+	char **v;
+	size_t n, cap;
+};
+
+/* A thread keeps this many free stacks of a class at most; beyond, the
+ * oldest half goes to the process-wide pool. */
+#define STACK_CACHE_MAX 256
+
+int __conc_stack_reserve(struct stack_list *l, size_t more)
+	__attribute__((visibility("hidden")));
+/* The k oldest of l (class c, guarded g) to the pool; clean: their memory
+ * given back to the kernel first. */
+void __conc_stack_pool_give(struct stack_list *l, size_t k, int c, int g, int clean)
+	__attribute__((visibility("hidden")));
+/* Up to k stacks of the pool into l (those with memory first): how many. */
+size_t __conc_stack_pool_take(struct stack_list *l, size_t k, int c, int g)
+	__attribute__((visibility("hidden")));
+/* Give back the memory of every stack in the pool. */
+void __conc_stack_pool_clean(void) __attribute__((visibility("hidden")));
+
 /* Test hooks: forget MADV_GUARD_INSTALL, and set the number of stacks
  * guarded with mprotect (which costs two mappings each). */
 void __conc_stack_test_limits(int no_madv_guard, long mprotect_budget)
