@@ -12,6 +12,7 @@
 #include <conc/pool.h>
 #include <conc.h>
 #include "helpers.h"
+#include "cancel_waiter.h"
 #include "pool/pool_impl.h"	/* the slot layout, to scribble on it */
 
 #define MS(ms)	((int64_t)(ms) * 1000000)
@@ -611,6 +612,22 @@ Test(pool_timed, terminate_and_destroy_with_no_time_to_wait)
 	for (int i = 0; i < 4; i++)
 		cr_assert_eq(conc_future_status(f[i]), -ECANCELED);
 	release_all(f);
+}
+
+Test(pool_timed, a_cancelled_wait_is_final)
+{
+	conc_pool *p = make(1);
+	conc_future *f;
+
+	cr_assert_eq(conc_pool_submit(p, t_hang, NULL, 0, &f), 0);
+	cancels = 1;
+	__conc_self_tls.waiter = &cancelling;
+	cr_assert_eq(conc_future_wait(f, MS(5000)), -ECANCELED);
+	__conc_self_tls.waiter = NULL;
+	cr_assert_eq(conc_future_status(f), CONC_FUTURE_PENDING);
+	cr_assert_eq(conc_pool_terminate(p), 0);
+	conc_future_release(f);
+	cr_assert_eq(conc_pool_destroy(p), 0);
 }
 
 /* The pids of the workers, recorded by their initializer in shared memory. */

@@ -17,6 +17,7 @@
 #include <sys/syscall.h>
 #include <conc.h>
 #include "helpers.h"
+#include "cancel_waiter.h"
 
 #define MS(ms)		((int64_t)(ms) * 1000000)
 #define BOUND		MS(10000)	/* a wait that must end gives up here */
@@ -944,6 +945,23 @@ Test(join, a_child_reaped_elsewhere_is_echild)
 	cr_assert_eq(conc_proc_start(&p, ret_arg, (void *)3, NULL), 0);
 	cr_assert_eq(waitpid(conc_proc_pid(p), &st, 0), conc_proc_pid(p));
 	cr_assert_eq(conc_proc_join(p, &st, BOUND), -ECHILD);
+	conc_proc_release(p);
+}
+
+Test(join, a_cancelled_wait_is_final_and_the_child_stays_joinable)
+{
+	conc_proc *p;
+	int st;
+
+	cr_assert_eq(conc_proc_start(&p, sleep_long, NULL, NULL), 0);
+	cancels = 1;
+	__conc_self_tls.waiter = &cancelling;
+	cr_assert_eq(conc_proc_join(p, &st, BOUND), -ECANCELED);
+	cr_assert_eq(cancels, 0);
+	cr_assert_eq(conc_proc_kill(p, SIGKILL), 0);
+	cr_assert_eq(conc_proc_join(p, &st, BOUND), 0);
+	__conc_self_tls.waiter = NULL;
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
 	conc_proc_release(p);
 }
 

@@ -217,7 +217,8 @@ static int await_round(conc_pool *p, conc_deadline dl)
 		r = __conc_wait(&p->progress, seen, dl, CONC_PRIVATE);
 		conc_mutex_lock(&p->lock);
 	}
-	return p->supervising && p->progress == seen ? r : 0;
+	/* -ECANCELED (a cancelled coroutine) is final, whatever happened. */
+	return r == -ECANCELED || (p->supervising && p->progress == seen) ? r : 0;
 }
 
 int __conc_pool_round(conc_pool *p, conc_deadline dl)
@@ -227,6 +228,7 @@ int __conc_pool_round(conc_pool *p, conc_deadline dl)
 	conc_future *cbs = NULL;
 	int64_t next;
 	bool any;
+	int w = 0;
 
 	if (p->supervising)
 		return await_round(p, dl);
@@ -245,8 +247,9 @@ int __conc_pool_round(conc_pool *p, conc_deadline dl)
 			ids[k] = p->w[k].id;
 		}
 		conc_mutex_unlock(&p->lock);
-		/* Whatever it returns, process() below looks at everything. */
-		__conc_wait_fds(pfd, n + 1, min_dl(dl, next));
+		/* Whatever it returns, process() below looks at everything;
+		 * only -ECANCELED is passed on (after the round). */
+		w = __conc_wait_fds(pfd, n + 1, min_dl(dl, next));
 		conc_mutex_lock(&p->lock);
 		any = process(p, pfd, ids, n, &next, &cbs);
 	}
@@ -258,5 +261,7 @@ int __conc_pool_round(conc_pool *p, conc_deadline dl)
 		__conc_pool_callbacks(p, cbs);
 		conc_mutex_lock(&p->lock);
 	}
+	if (w == -ECANCELED)
+		return w;
 	return any || !__conc_expired(dl) ? 0 : -ETIMEDOUT;
 }

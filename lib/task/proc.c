@@ -60,7 +60,9 @@ int conc_proc_start(conc_proc **pp, int (*fn)(void *), void *arg,
 		r = p->pidfd;
 		p->pidfd = -1;
 		sys_kill(pid, SIGKILL);
-		__conc_proc_reap_ending(pid, -1);
+		/* A cancelled coroutine hears of it first. */
+		if (__conc_proc_reap_ending(pid, -1) < 0)
+			r = -ECANCELED;
 		__conc_proc_free(p);
 		return r;
 	}

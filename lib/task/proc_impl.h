@@ -49,8 +49,9 @@ int __conc_proc_reap(idtype_t idtype, id_t id, siginfo_t *si) __CONC_HIDDEN;
 
 /* Wait, without limit, for a child that is ending (killed, or past its
  * last instruction) and reap it; its status is dropped. pidfd < 0: by pid
- * alone. */
-void __conc_proc_reap_ending(pid_t pid, int pidfd) __CONC_HIDDEN;
+ * alone. 0, or -ECANCELED: the caller's coroutine was cancelled meanwhile
+ * (the child is reaped all the same). */
+int __conc_proc_reap_ending(pid_t pid, int pidfd) __CONC_HIDDEN;
 
 /* The PATH candidates for a program, NULL-terminated, in one block to
  * free(): path itself if it holds a '/', else each PATH directory joined

@@ -20,18 +20,25 @@ int __conc_proc_reap(idtype_t idtype, id_t id, siginfo_t *si)
 	return r < 0 ? r : si->si_pid != 0;
 }
 
-void __conc_proc_reap_ending(pid_t pid, int pidfd)
+int __conc_proc_reap_ending(pid_t pid, int pidfd)
 {
 	siginfo_t si;
+	int r, cancelled = 0;
 
 	if (pidfd >= 0) {
+		/* A cancelled coroutine's wait returns -ECANCELED once: the
+		 * next one waits; the cancel is reported after the reaping. */
 		while (__conc_proc_reap(P_PIDFD, (id_t)pidfd, &si) == 0)
-			if (__conc_wait_pidfd(pidfd, -1) < 0)
-				return;
-		return;
+			if ((r = __conc_wait_pidfd(pidfd, -1)) == -ECANCELED)
+				cancelled = r;
+			else if (r < 0)
+				break;
+		return cancelled;
 	}
 	/* Without a pidfd (pidfd_open failed) nothing can be waited on: look
 	 * again and again. The child is dying, so this is short. */
 	while (__conc_proc_reap(P_PID, (id_t)pid, &si) == 0)
-		__conc_sleep_until(__conc_deadline(LOOK_NS));
+		if (__conc_sleep_until(__conc_deadline(LOOK_NS)) == -ECANCELED)
+			cancelled = -ECANCELED;
+	return cancelled;
 }

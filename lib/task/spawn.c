@@ -95,7 +95,8 @@ static long run(struct spawn_ctx *c, int *pidfd)
 	if (pid > 0 && err < 0) {
 		/* It failed and called _exit: reap it, with our signal mask
 		 * back (the wait may be a coroutine's, a long one). */
-		__conc_proc_reap_ending((pid_t)pid, *pidfd);
+		if (__conc_proc_reap_ending((pid_t)pid, *pidfd) < 0)
+			err = -ECANCELED;	/* heard of first */
 		sys_close(*pidfd);
 		pid = err;
 	}
