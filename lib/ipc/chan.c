@@ -1,13 +1,11 @@
 /*
- * Making and closing a pair of channel ends (chan_end.h): two pipes in
- * packet mode (chan_frame.h), one per direction, or one for a one-way
- * pair.
+ * Making and closing a pair of channel ends (chan_end.h): two pipes, one
+ * per direction, or one for a one-way pair.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include "chan_end.h"
-#include "chan_frame.h"
 
 static conc_chan *end_new(bool rx)
 {
@@ -19,8 +17,6 @@ static conc_chan *end_new(bool rx)
 	c->rfd = c->wfd = -1;
 	conc_mutex_init(&c->rlock, CONC_PRIVATE);
 	conc_mutex_init(&c->wlock, CONC_PRIVATE);
-	if (cap < 2 * CHAN_READ_MIN)
-		cap = 2 * CHAN_READ_MIN;
 	if (rx && !(c->rbuf = malloc(cap))) {
 		free(c);
 		return NULL;
@@ -43,8 +39,7 @@ static void end_free(conc_chan *c)
 
 /* A bigger pipe buffer (up to what an unprivileged process may ask for,
  * 1 MiB by default) lets a large message cross in one go instead of many
- * rounds of fill and drain, and queues more small ones: in packet mode
- * each takes a page. Best effort: the default still works. */
+ * rounds of fill and drain. Best effort: the default still works. */
 static void grow(int fd)
 {
 	int size;
@@ -56,7 +51,7 @@ static void grow(int fd)
 
 static int pipe_for(conc_chan *rx, conc_chan *tx)
 {
-	int fd[2], r = sys_pipe2(fd, O_CLOEXEC | O_NONBLOCK | O_DIRECT);
+	int fd[2], r = sys_pipe2(fd, O_CLOEXEC | O_NONBLOCK);
 
 	if (r)
 		return r;

@@ -6,28 +6,27 @@
  * takes in waits in rbuf for conc_chan_recv and no longer shows on rfd.
  */
 #include <errno.h>
-#include <sys/uio.h>
 #include "chan_end.h"
-#include "chan_frame.h"
-#include "sys/io.h"
 
 /* At most one largest frame and change. */
 #define ABSORB_MAX	((size_t)CONC_CHAN_MAX_MSG + CHAN_RBUF_MIN)
 
 bool __chan_absorb(conc_chan *c, bool *busy)
 {
-	struct iovec v;
+	size_t room;
 	long r = 0;
 
 	if (conc_mutex_trylock(&c->rlock)) {
 		*busy = true;
 		return true;
 	}
-	if (!c->broken && c->rlen + CHAN_READ_MIN <= ABSORB_MAX &&
-	    !__chan_room(c, CHAN_READ_MIN)) {
-		v.iov_base = c->rbuf + c->rpos + c->rlen;
-		v.iov_len = c->rcap - c->rpos - c->rlen;
-		if ((r = sys_readv(c->rfd, &v, 1)) > 0)
+	room = ABSORB_MAX - c->rlen < CHAN_RBUF_MIN ? ABSORB_MAX - c->rlen
+						   : CHAN_RBUF_MIN;
+	if (!c->broken && room && !__chan_room(c, room)) {
+		room = c->rcap - c->rpos - c->rlen;
+		if (room > ABSORB_MAX - c->rlen)
+			room = ABSORB_MAX - c->rlen;
+		if ((r = sys_read(c->rfd, c->rbuf + c->rpos + c->rlen, room)) > 0)
 			c->rlen += (size_t)r;
 	}
 	conc_mutex_unlock(&c->rlock);

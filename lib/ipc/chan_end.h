@@ -34,7 +34,6 @@ struct conc_chan {
 	char *rbuf;
 	size_t rcap, rpos, rlen, skip;
 	size_t rmin_cap;	/* what rcap shrinks back to */
-	unsigned spin;		/* reads a receive tries before it sleeps */
 };
 
 #define __CHAN_HIDDEN __attribute__((visibility("hidden")))
@@ -49,11 +48,9 @@ int __chan_room(conc_chan *c, size_t n) __CHAN_HIDDEN;
 /* Give back what rbuf grew beyond its first size, once it is empty. */
 void __chan_shrink(conc_chan *c) __CHAN_HIDDEN;
 
-/* Read into iov (cnt entries, together at least CHAN_READ_MIN bytes unless
- * the caller knows the frame's exact end), waiting until dl for the first
- * byte: > 0 bytes, 0 at end of file, -ETIMEDOUT or -errno. */
-struct iovec;
-long __chan_readv(conc_chan *c, struct iovec *iov, int cnt, conc_deadline dl)
+/* Read up to n bytes, waiting until dl for the first: > 0 bytes, 0 at
+ * end of file, -ETIMEDOUT or -errno. */
+long __chan_read(conc_chan *c, void *p, size_t n, conc_deadline dl)
 	__CHAN_HIDDEN;
 
 /* Wait until wfd has room (or its reader is gone), or dl passes, taking

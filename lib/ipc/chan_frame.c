@@ -1,23 +1,7 @@
 /* Encoding and decoding the frame header (chan_frame.h). */
 #include <errno.h>
-#include <limits.h>
-#include <sys/auxv.h>
 #include <conc/chan.h>
 #include "chan_frame.h"
-
-size_t __chan_read_min(void)
-{
-	static size_t min;
-	size_t v = __atomic_load_n(&min, __ATOMIC_RELAXED);
-
-	if (!v) {
-		v = getauxval(AT_PAGESZ);
-		if (v < PIPE_BUF)
-			v = PIPE_BUF;
-		__atomic_store_n(&min, v, __ATOMIC_RELAXED);
-	}
-	return v;
-}
 
 void __chan_hdr_put(unsigned char h[CHAN_HDR], uint32_t len)
 {

@@ -6,18 +6,17 @@
 #include <errno.h>
 #include <poll.h>
 #include "chan_end.h"
-#include "sys/io.h"
 
 /* How often a waiting send looks again when another thread receives. */
 #define BUSY_RETRY_NS	1000000
 
-long __chan_readv(conc_chan *c, struct iovec *iov, int cnt, conc_deadline dl)
+long __chan_read(conc_chan *c, void *p, size_t n, conc_deadline dl)
 {
 	long r;
 	int w;
 
 	for (;;) {
-		r = sys_readv(c->rfd, iov, cnt);
+		r = sys_read(c->rfd, p, n);
 		if (r != -EAGAIN && r != -EINTR)
 			return r;
 		if (r == -EAGAIN && (w = __conc_wait_fd(c->rfd, POLLIN, dl)) < 0)

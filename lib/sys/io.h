@@ -1,7 +1,6 @@
 /*
  * Wrappers for the I/O and signal calls the pipe channel needs beyond
- * sys.h: gathered writes, scattered reads, and taking back a SIGPIPE that
- * a write raised.
+ * sys.h: gathered writes, and taking back a SIGPIPE that a write raised.
  * Same rule as sys.h: each returns the kernel's result, -errno on failure.
  */
 #ifndef CONC_SYS_IO_H
@@ -16,11 +15,6 @@
 static inline long sys_writev(int fd, const struct iovec *iov, int n)
 {
 	return __CONC_SC(SYS_writev, fd, iov, n);
-}
-
-static inline long sys_readv(int fd, const struct iovec *iov, int n)
-{
-	return __CONC_SC(SYS_readv, fd, iov, n);
 }
 
 /* The signals pending for the thread or its process (kernel sigset). */

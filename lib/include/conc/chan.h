@@ -19,8 +19,7 @@ typedef struct conc_chan conc_chan;
 #define CONC_CHAN_MAX_MSG (64u << 20)	/* largest frame accepted */
 
 /*
- * Make a connected pair of ends on pipe2(O_CLOEXEC | O_NONBLOCK | O_DIRECT,
- * packet mode: a message of up to 4088 bytes is one packet): duplex
+ * Make a connected pair of ends on pipe2(O_CLOEXEC | O_NONBLOCK): duplex
  * (two pipes) unless CONC_CHAN_ONEWAY. Give one end to a child (fork after
  * this, then each side closes the end it does not use: a copy left open
  * keeps the other side from ever seeing -EPIPE). 0, -EINVAL (NULL, a == b,
