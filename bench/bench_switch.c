@@ -128,6 +128,62 @@ static double run_conc(void *arg)
 	return ns;
 }
 
+/* Shared-stack mode: the same round trip, with the task's used stack
+ * (about SH_USED bytes) copied out after it switches and in before. */
+#define SH_USED 1024
+static struct __conc_saved_stack sh_saved;
+
+static volatile int sh_forever = 1;
+
+static void sh_deep(int left)
+{
+	volatile char pad[200];
+
+	pad[0] = (char)left;
+	if (left > 0)
+		sh_deep(left - 1);
+	else
+		while (sh_forever) {
+			count++;
+			__conc_coro_switch(&conc_co, &conc_main);
+		}
+	(void)pad[0];
+}
+
+static void sh_body(void *arg)
+{
+	(void)arg;
+	sh_deep(SH_USED / 256);
+	for (;;)
+		__conc_coro_switch(&conc_co, &conc_main);
+}
+
+static void sh_batch(int n)
+{
+	for (int i = 0; i < n; i++) {
+		__conc_sstack_restore(&sh_saved, &stack);
+		__conc_coro_switch(&conc_main, &conc_co);
+		if (__conc_sstack_save(&sh_saved, &stack, conc_co.sp))
+			bench_die("__conc_sstack_save");
+	}
+}
+
+static double run_shared(void *arg)
+{
+	double ns;
+
+	(void)arg;
+	count = 0;
+	__conc_coro_init(&conc_co, stack.hi, sh_body, NULL);
+	__conc_coro_switch(&conc_main, &conc_co);
+	if (__conc_sstack_save(&sh_saved, &stack, conc_co.sp))
+		bench_die("__conc_sstack_save");
+	ns = best_of(sh_batch, ROUNDS);
+	if (count != (long)BATCHES * ROUNDS + 1)
+		bench_die("shared-stack switch: lost a round");
+	return ns;
+}
+
 static struct min_ctx min_main, min_co;
 
 static void min_body(void *arg)
@@ -196,22 +252,30 @@ static double run_uc(void *arg)
 
 int main(void)
 {
-	const struct bench_var v[3] = {
+	const struct bench_var v[4] = {
 		{ "conc", run_conc, NULL },
 		{ "minimal", run_min, NULL },
 		{ "swapcontext", run_uc, NULL },
+		{ "conc shared", run_shared, NULL },
 	};
 	struct bench_set s;
 
 	bench_banner("bench_switch: coroutine switch vs a minimal one and swapcontext");
 	if (__conc_stack_get(&stack, 0))
 		bench_die("__conc_stack_get");
-	bench_set_run(&s, v, 3);
+	bench_set_run(&s, v, 4);
 	bench_cmp(&s, "switch round trip vs minimal", "ns", 0, 1, 1);
 	bench_cmp(&s, "switch round trip vs swapcontext", "ns", 0, 2, 1);
+	char why[64];
+
+	snprintf(why, sizeof(why), "%zu bytes copied each way", sh_saved.len);
+	bench_fig(&s, "shared-stack round trip", "ns", 3, why);
 	printf("  (conc also keeps MXCSR and the x87 control word (FPCR on aarch64),\n"
 	       "   as the ABI asks; the minimal switch keeps the callee-saved\n"
 	       "   registers only; swapcontext saves the signal mask: a system call.)\n");
+	printf("  (shared stack: the same round trip with the task's used stack\n"
+	       "   copied out after it and back in before it, as the loop does.)\n");
+	__conc_sstack_free(&sh_saved);
 	__conc_stack_put(&stack);
 	return 0;
 }

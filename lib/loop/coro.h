@@ -8,6 +8,14 @@
  * (x86_64: rbx rbp r12-r15, MXCSR, x87 CW; aarch64: x19-x29, lr, d8-d15,
  * FPCR) on the current stack, stores sp in *from, loads to->sp, pops and
  * returns there.
+ *
+ * Not supported: x86 shadow stacks (CET SHSTK; the switch moves no shadow
+ * stack, so a process that enables them faults at the first switch) and
+ * aarch64 pointer authentication of the saved lr (the switch neither signs
+ * nor checks it). ASan works (stack_get and sstack clear the shadow they
+ * reuse); its fiber annotations are not made, so a noreturn call (exit,
+ * longjmp) on a task's stack may print ASan's "ignoring requested
+ * __asan_handle_no_return" warning. TSan does not follow the switch.
  */
 #ifndef CONC_LOOP_CORO_H
 #define CONC_LOOP_CORO_H
