@@ -223,5 +223,63 @@ i=0; while kill -0 $pid 2>/dev/null; do i=$((i + 1)); [ $i -gt 200 ] && kill -9 
 wait $pid
 ok "second SIGINT: KILL at once" "-1 9" "$(awk -F'\t' 'NR == 2 { print $7, $8 }' sl2)"
 
+# ---- other hosts: an sshd of our own on 127.0.0.1 ----
+sshd_start() {
+	for p in /usr/sbin/sshd ssh ssh-keygen; do
+		command -v $p >/dev/null 2>&1 || { echo "skip: ssh tests ($p missing)"; return 1; }
+	done
+	ssh-keygen -q -t ed25519 -N '' -f "$T/hostkey" && ssh-keygen -q -t ed25519 -N '' -f "$T/key" &&
+		cp "$T/key.pub" "$T/auth" && chmod 600 "$T/auth" || { echo "skip: ssh tests (ssh-keygen failed)"; return 1; }
+	# sshd wants its privilege separation directory when run as root.
+	[ "$(id -u)" = 0 ] && mkdir -p /run/sshd
+	port=$((20000 + $$ % 20000))
+	for try in 1 2 3; do
+		cat > "$T/sshd_config" <<-EOF
+		Port $port
+		ListenAddress 127.0.0.1
+		HostKey $T/hostkey
+		AuthorizedKeysFile $T/auth
+		PidFile $T/sshd.pid
+		StrictModes no
+		UsePAM no
+		PermitRootLogin yes
+		PasswordAuthentication no
+		KbdInteractiveAuthentication no
+		EOF
+		/usr/sbin/sshd -f "$T/sshd_config" -E "$T/sshd.log" 2>/dev/null
+		SSH="ssh -i $T/key -p $port -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o LogLevel=ERROR -o ConnectTimeout=5"
+		i=0
+		while [ $i -lt 20 ]; do
+			timeout 10 $SSH 127.0.0.1 true </dev/null 2>/dev/null && return 0
+			i=$((i + 1)); sleep 0.1
+		done
+		[ -f "$T/sshd.pid" ] && kill "$(cat "$T/sshd.pid")" 2>/dev/null
+		port=$((port + 1))
+	done
+	echo "skip: ssh tests (sshd does not start here: $(tail -1 "$T/sshd.log" 2>/dev/null))"
+	return 1
+}
+if sshd_start; then
+	trap '[ -f "$T/sshd.pid" ] && kill "$(cat "$T/sshd.pid")"; rm -rf "$T"' EXIT
+	ok "-S: the job runs there, arguments whole" "[a b]${nl}[c'd]${nl}rc=0" \
+		"$(run -k --ssh "$SSH" -S 127.0.0.1 "printf '[%s]\\n'" ::: 'a b' "c'd")"
+	ok "-S: a login with its own ssh command" "x${nl}rc=0" "$(run -S "$SSH 127.0.0.1" echo ::: x)"
+	ok "-S: its exit status" "rc=2" "$(run --ssh "$SSH" -S 127.0.0.1 'exit {}' ::: 0 3 4)"
+	run -k -S "1/$SSH 127.0.0.1,1/:" --joblog sshlog 'sleep 0.5; echo {}' ::: a b >/dev/null
+	ok "-S N/host,: spreads jobs, the log names the host" "yes" \
+		"$(tail -n +2 sshlog | cut -f2 | sort -u | awk '$0 == ":" { l = 1 } END { print NR == 2 && l ? "yes" : "no" }')"
+	printf '%s\n' "$SSH 127.0.0.1" > slf
+	ok "--sshloginfile" "y${nl}rc=0" "$(run --slf slf echo ::: y)"
+	rel=conc-run-ssh-$$
+	mkdir -p "$rel" && echo content > "$rel/in.txt"
+	ok "--transferfile --return --cleanup" "rc=0" \
+		"$(run --ssh "$SSH" -S 127.0.0.1 --trc {.}.out 'wc -c < {} > {.}.out' ::: "$rel/in.txt"; )"
+	ok "--return brought the file back" "8" "$(tr -d ' ' < "$rel/in.out")"
+	ok "--cleanup removed the files there" "gone" \
+		"$(timeout 10 $SSH 127.0.0.1 "test -e $rel && echo left || echo gone" </dev/null)"
+	ok "--pipe through ssh" "100000" \
+		"$(timeout 60 "$R" --ssh "$SSH" -S 127.0.0.1 --pipe --block 200k wc -l < big | awk '{ s += $1 } END { print s }')"
+fi
+
 echo "test_conc_run: $pass passed, $fail failed"
 [ "$fail" = 0 ]

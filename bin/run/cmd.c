@@ -276,3 +276,14 @@ char *cmd_tag(const struct args *a)
 	sb_add(&s, "\t", 1);
 	return s.p;
 }
+
+char *cmd_expand_raw(const char *tmpl, const struct args *a, long seq,
+		     int slot)
+{
+	struct sb s = { 0 };
+	bool found = false;
+
+	sb_str(&s, "");
+	expand(&s, tmpl, a, seq, slot, true, &found);
+	return s.p;
+}

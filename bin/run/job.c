@@ -56,9 +56,10 @@ void job_shrink(struct job *j)
 			free(*v);
 	free(j->argv);
 	free(j->cmd);
+	free(j->wrap);
 	free(j->chunk);
 	j->argv = NULL;
-	j->cmd = j->chunk = NULL;
+	j->cmd = j->wrap = j->chunk = NULL;
 }
 
 static void nonblock(int fd)
@@ -86,7 +87,10 @@ int job_spawn(struct job *j, const struct opts *o, int devnull)
 		ops[attr.nfileops++] = (conc_fileop){ .op = CONC_FILE_DUP2,
 						      .fd = 2, .src = ep[1] };
 	}
-	if (j->argv) {
+	if (j->wrap) {
+		sh_argv[2] = j->wrap;
+		r = conc_proc_spawn(&j->p, sh_argv[0], sh_argv, NULL, &attr);
+	} else if (j->argv) {
 		r = conc_proc_spawn(&j->p, j->argv[0], j->argv, NULL, &attr);
 	} else {
 		sh_argv[2] = j->cmd;

@@ -93,11 +93,12 @@ bool joblog_skip(const struct joblog *l, long seq)
 
 void joblog_write(struct joblog *l, const struct job *j)
 {
+	const char *host = j->host ? j->host->name : ":";
 	size_t cl = strlen(j->cmd), n;
-	char *line = run_alloc(cl + 200), *c;
+	char *line = run_alloc(cl + strlen(host) + 200), *c;
 
-	n = (size_t)sprintf(line, "%ld\t:\t%.3f\t%10.3f\t%llu\t%llu\t%d\t%d\t",
-			    j->seq, j->start_real, j->runtime,
+	n = (size_t)sprintf(line, "%ld\t%s\t%.3f\t%10.3f\t%llu\t%llu\t%d\t%d\t",
+			    j->seq, host, j->start_real, j->runtime,
 			    (unsigned long long)j->sent,
 			    (unsigned long long)j->recv, job_exitval(j),
 			    job_signo(j));

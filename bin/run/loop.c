@@ -27,6 +27,9 @@ struct run {
 	struct chunker *ch;
 	struct joblog *log;
 	struct job **slot;
+	const struct host **slot_host;
+	struct host *host;
+	int nhost;
 	long nrun, next_seq;
 	struct job **win;	/* -k: jobs by seq from next_print */
 	size_t wcap;
@@ -201,6 +204,9 @@ static void start(struct run *r, struct job *j, int slot)
 	r->slot[slot - 1] = j;
 	if (!j->cmd)
 		j->cmd = cmd_build(r->o, &j->a, j->seq, slot, &j->argv);
+	j->host = r->slot_host[slot - 1];
+	if (j->host->ssh && !j->wrap)
+		j->wrap = ssh_wrap(r->o, j->host, &j->a, j->seq, slot, j->cmd);
 	if (r->o->tag && !j->tag)
 		j->tag = cmd_tag(&j->a);
 	if ((e = job_spawn(j, r->o, r->devnull)) < 0) {
@@ -447,7 +453,18 @@ static int setup(struct run *r, struct opts *o)
 	/* Inherited SIG_IGN would let the kernel reap our jobs. */
 	signal(SIGCHLD, SIG_DFL);
 	r->next_seq = r->next_print = 1;
+	/* Slots: each host's, dealt round so that jobs spread over them. */
 	o->jobs = slots(o->jobs);
+	r->host = hosts_open(o, &r->nhost);
+	o->jobs = 0;
+	for (int h = 0; h < r->nhost; h++)
+		o->jobs += r->host[h].slots;
+	o->jobs = slots(o->jobs);
+	r->slot_host = run_alloc(sizeof(*r->slot_host) * (size_t)o->jobs);
+	for (long k = 0, round = 0; k < o->jobs; round++)
+		for (int h = 0; h < r->nhost && k < o->jobs; h++)
+			if (round < r->host[h].slots)
+				r->slot_host[k++] = &r->host[h];
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);

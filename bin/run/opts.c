@@ -13,7 +13,8 @@
 enum {
 	O_LINEBUF = 256, O_TAG, O_COLSEP, O_PIPE, O_BLOCK, O_RECEND, O_JOBLOG,
 	O_RESUME, O_RESUME_FAILED, O_TIMEOUT, O_RETRIES, O_HALT, O_DRY,
-	O_DELAY, O_BAR, O_PROGRESS, O_ETA, O_HELP, O_VERSION,
+	O_DELAY, O_BAR, O_PROGRESS, O_ETA, O_HELP, O_VERSION, O_SLF, O_SSH,
+	O_TF, O_RETURN, O_CLEANUP, O_TRC,
 };
 
 static const struct option longopts[] = {
@@ -45,6 +46,15 @@ static const struct option longopts[] = {
 	{ "bar", no_argument, NULL, O_BAR },
 	{ "progress", no_argument, NULL, O_PROGRESS },
 	{ "eta", no_argument, NULL, O_ETA },
+	{ "sshlogin", required_argument, NULL, 'S' },
+	{ "sshloginfile", required_argument, NULL, O_SLF },
+	{ "slf", required_argument, NULL, O_SLF },
+	{ "ssh", required_argument, NULL, O_SSH },
+	{ "transferfile", required_argument, NULL, O_TF },
+	{ "tf", required_argument, NULL, O_TF },
+	{ "return", required_argument, NULL, O_RETURN },
+	{ "cleanup", no_argument, NULL, O_CLEANUP },
+	{ "trc", required_argument, NULL, O_TRC },
 	{ "help", no_argument, NULL, O_HELP },
 	{ "version", no_argument, NULL, O_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -78,6 +88,11 @@ static const char usage[] =
 "      --delay SECS          between job starts\n"
 "      --dry-run             print the commands, run nothing\n"
 "      --bar, --progress, --eta  on a terminal\n"
+"  -S, --sshlogin [N/]LOGIN,...  run jobs on other hosts through ssh (: is\n"
+"                            this one; LOGIN: host, user@host, or an ssh\n"
+"                            command ending with the host)\n"
+"      --sshloginfile FILE   one LOGIN a line; --ssh CMD instead of ssh\n"
+"      --transferfile F, --return F, --cleanup, --trc F  files to and from\n"
 "  -h, --help; -V, --version\n"
 "\n"
 "Exit: 0 all succeeded, 1-100 that many failed, 101 more, 255 error;\n"
@@ -269,6 +284,61 @@ static void halt(struct halt *h, const char *s)
 		bad("bad --halt", s);
 }
 
+static void push(char ***v, int *n, const char *s)
+{
+	*v = run_realloc(*v, sizeof(**v) * (size_t)(*n + 1));
+	(*v)[(*n)++] = run_strdup(s);
+}
+
+/* -S a,b,c: one login each; ",," or a backslash before the comma keeps
+ * it in the login. */
+static void logins(struct opts *o, const char *s)
+{
+	char *buf = run_alloc(strlen(s) + 1), *w = buf;
+
+	for (;; s++) {
+		if ((*s == ',' && s[1] == ',') || (*s == '\\' && s[1] == ',')) {
+			*w++ = ',';
+			s++;
+			continue;
+		}
+		if (*s && *s != ',' && *s != '\n') {
+			*w++ = *s;
+			continue;
+		}
+		*w = 0;
+		if (*buf)
+			push(&o->login, &o->nlogin, buf);
+		w = buf;
+		if (!*s)
+			break;
+	}
+	free(buf);
+}
+
+static void login_file(struct opts *o, const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	if (!f) {
+		char what[512];
+
+		snprintf(what, sizeof(what), "cannot open %s", path);
+		run_die(what, -errno);
+	}
+	while ((n = getline(&line, &cap, f)) > 0) {
+		if (line[n - 1] == '\n')
+			line[--n] = 0;
+		if (*line && *line != '#')
+			push(&o->login, &o->nlogin, line);
+	}
+	free(line);
+	fclose(f);
+}
+
 static bool is_sep(const char *s)
 {
 	return !strcmp(s, ":::") || !strcmp(s, "::::") ||
@@ -319,9 +389,10 @@ void opts_parse(struct opts *o, int argc, char **argv)
 	o->recend = "\n";
 	o->recend_len = 1;
 	o->retries = 1;
+	o->ssh = getenv("PARALLEL_SSH") ? getenv("PARALLEL_SSH") : "ssh";
 	opterr = 0;
 	/* '+': the first word that is not an option starts the command. */
-	while ((c = getopt_long(argc, argv, "+:j:P:kuq0d:n:a:C:hV", longopts,
+	while ((c = getopt_long(argc, argv, "+:j:P:kuq0d:n:a:C:S:hV", longopts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'j': case 'P': o->jobs = jobs(optarg); break;
@@ -386,6 +457,17 @@ void opts_parse(struct opts *o, int argc, char **argv)
 		case O_BAR: o->bar = true; break;
 		case O_PROGRESS: o->progress = true; break;
 		case O_ETA: o->eta = true; break;
+		case 'S': logins(o, optarg); break;
+		case O_SLF: login_file(o, optarg); break;
+		case O_SSH: o->ssh = optarg; break;
+		case O_TF: push(&o->tf, &o->ntf, optarg); break;
+		case O_RETURN: push(&o->ret, &o->nret, optarg); break;
+		case O_CLEANUP: o->cleanup = true; break;
+		case O_TRC:
+			push(&o->tf, &o->ntf, "{}");
+			push(&o->ret, &o->nret, optarg);
+			o->cleanup = true;
+			break;
 		case 'h': case O_HELP: fputs(usage, stdout); exit(0);
 		case 'V': case O_VERSION: version(); /* fall through: never */
 		case ':':

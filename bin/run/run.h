@@ -53,6 +53,12 @@ struct opts {
 	int64_t delay_ns;
 	long retries;		/* attempts in all, 1 by default */
 	struct halt halt;
+	char **login;		/* -S, --sshloginfile lines: [N/]login */
+	int nlogin;
+	const char *ssh;	/* --ssh: the program and its options */
+	char **tf, **ret;	/* --transferfile, --return templates */
+	int ntf, nret;
+	bool cleanup;
 	char **cmd;		/* the command's words */
 	int ncmd;
 	struct src *src;
@@ -104,8 +110,29 @@ char *cmd_build(const struct opts *o, const struct args *a, long seq,
 		int slot, char ***argv);
 /* GNU parallel's quoting for sh: x unchanged when it needs none. */
 char *cmd_quote(const char *x);
+/* A template (--transferfile, --return) with the values put in as they
+ * are (malloc'd). */
+char *cmd_expand_raw(const char *tmpl, const struct args *a, long seq,
+		     int slot);
 /* The tag of --tag: the values joined by spaces. */
 char *cmd_tag(const struct args *a);
+
+/* ---- other hosts through ssh (ssh.c) ---- */
+
+struct host {
+	char *name;		/* as given, for the joblog's Host column */
+	char *ssh;		/* the ssh command and host, quoted for sh;
+				 * NULL: this machine (":") */
+	long slots;
+};
+
+/* The hosts of -S and --sshloginfile; none given: this machine alone,
+ * with o->jobs slots. */
+struct host *hosts_open(const struct opts *o, int *n);
+/* The local sh script that runs the job's line on h: transfers, the
+ * command, returns, cleanup (malloc'd). */
+char *ssh_wrap(const struct opts *o, const struct host *h,
+	       const struct args *a, long seq, int slot, const char *line);
 
 /* ---- output buffers (obuf.c): heap up to a bound, then a memfd ---- */
 
@@ -153,6 +180,8 @@ struct job {
 	long tries;
 	struct args a;
 	char *cmd;		/* the line, for the log and --dry-run */
+	char *wrap;		/* on another host: the local script */
+	const struct host *host;
 	char **argv;		/* -q */
 	char *tag;
 	conc_proc *p;
