@@ -63,27 +63,30 @@ static void release(struct conc_task *t)
 		free(t);
 }
 
-/* Wait until every task ended (or one failed, with CONC_GATHER_CANCEL). */
-static int wait_all(conc_task **ts, size_t n, unsigned flags,
+/* Wait until every task ended (or one failed, with CONC_GATHER_CANCEL):
+ * seq counts the ends of the reg tasks still running at registration. */
+static int wait_all(conc_task **ts, size_t n, unsigned flags, uint32_t reg,
 		    struct jwait *jw, struct conc_task *cur, conc_deadline dl)
 {
 	bool cancelled = false;
+	size_t i;
 
+	if (flags & CONC_GATHER_CANCEL)
+		for (i = 0; i < n && !jw->failed; i++)
+			if (ended(ts[i]) && ts[i]->exit_code < 0)
+				jw->failed = 1;
 	for (;;) {
 		uint32_t seen = __atomic_load_n(&jw->seq, __ATOMIC_SEQ_CST);
-		bool all = true;
-		size_t i;
 		int r;
 
-		for (i = 0; i < n; i++) {
-			if (!ended(ts[i]))
-				all = false;
-			else if ((flags & CONC_GATHER_CANCEL) && !cancelled &&
-				 ts[i]->exit_code < 0)
-				cancelled = true, cancel_rest(ts, n);
-		}
-		if (all)
+		if (seen == reg)
 			return 0;
+		if ((flags & CONC_GATHER_CANCEL) && !cancelled &&
+		    __atomic_load_n(&jw->failed, __ATOMIC_RELAXED)) {
+			cancelled = true;
+			cancel_rest(ts, n);
+			continue;
+		}
 		if (jw->co) {
 			if (__conc_take_cancel(cur))
 				return -ECANCELED;
@@ -121,6 +124,7 @@ static int gather(conc_task **ts, size_t n, int *exit_codes, unsigned flags,
 			same = false;
 	}
 	jw->seq = 0;
+	jw->failed = 0;
 	jw->co = same ? cur : NULL;
 	for (i = 0; i < n; i++) {
 		struct jwait *exp = NULL;
@@ -135,7 +139,7 @@ static int gather(conc_task **ts, size_t n, int *exit_codes, unsigned flags,
 		unwatch(ts, i, jw, reg);
 		return -EINVAL;
 	}
-	r = wait_all(ts, n, flags, jw, cur, dl);
+	r = wait_all(ts, n, flags, reg, jw, cur, dl);
 	unwatch(ts, n, jw, reg);
 	if (r < 0)
 		return r;

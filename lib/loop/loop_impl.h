@@ -35,6 +35,7 @@ enum task_state { T_NEW, T_RUNNABLE, T_RUNNING, T_PARKED, T_RING, T_DONE };
  * parked on the very loop of the tasks, else the waiter sleeps on seq. */
 struct jwait {
 	uint32_t seq;
+	uint32_t failed;	/* a watched task returned < 0 */
 	struct conc_task *co;
 };
 
@@ -109,7 +110,10 @@ struct loop {
 	struct conc_task *cur;
 	struct conc_task *rq_head, *rq_tail;
 	struct conc_task *all;		/* list of every task not yet freed */
-	struct conc_task **heap;	/* timers, by deadline */
+	struct timer {
+		int64_t when;
+		struct conc_task *t;
+	} *heap;			/* timers, by deadline (timer.c) */
 	size_t heap_n, heap_cap;
 	struct conc_loop *door;
 	struct __conc_waiter waiter;

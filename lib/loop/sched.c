@@ -141,7 +141,7 @@ static void idle(struct loop *l)
 	if (l->rq_head)
 		return;
 	if (l->heap_n) {
-		sys_ts_left(l->heap[0]->when, &ts);
+		sys_ts_left(l->heap[0].when, &ts);
 		kts.tv_sec = ts.tv_sec;
 		kts.tv_nsec = ts.tv_nsec;
 		tp = &kts;

@@ -3,7 +3,6 @@
  * its join, or by conc_run at the end).
  */
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "loop/loop_impl.h"
@@ -39,6 +38,26 @@ static int stack_for(struct loop *l, struct conc_task *t,
 	return __conc_stack_get(&l->sstack, SHARED_STACK_SIZE);
 }
 
+/* "task <id>" unless named: by hand, as snprintf would cost more than
+ * the rest of a task's creation. */
+static void name(struct conc_task *t, const char *given)
+{
+	char digits[10];
+	size_t n = 0, i = 0;
+	uint32_t id = t->id;
+
+	if (given) {
+		strncpy(t->name, given, sizeof(t->name) - 1);
+		return;
+	}
+	memcpy(t->name, "task ", 5);
+	do
+		digits[n++] = (char)('0' + id % 10);
+	while ((id /= 10) && n < sizeof(digits));
+	while (n)
+		t->name[5 + i++] = digits[--n];
+}
+
 int __conc_task_new(struct loop *l, struct conc_task **out, int (*fn)(void *),
 		    void *arg, const conc_task_attr *attr)
 {
@@ -59,10 +78,7 @@ int __conc_task_new(struct loop *l, struct conc_task **out, int (*fn)(void *),
 	if (++l->next_id == 0)
 		++l->next_id;
 	t->id = l->next_id;
-	if (attr && attr->name)
-		snprintf(t->name, sizeof(t->name), "%s", attr->name);
-	else
-		snprintf(t->name, sizeof(t->name), "task %u", t->id);
+	name(t, attr ? attr->name : NULL);
 	t->all_next = l->all;
 	if (l->all)
 		l->all->all_prev = t;
@@ -122,13 +138,17 @@ void __conc_task_ended(struct loop *l, struct conc_task *t)
 	if (p) {
 		struct conc_task *co = p->co;
 
+		if (t->exit_code < 0)
+			__atomic_store_n(&p->failed, 1, __ATOMIC_RELAXED);
 		/* The count goes up after WATCH_DONE: a waiter that read seq
 		 * before it saw the task still running sees seq move. */
 		__atomic_fetch_add(&p->seq, 1, __ATOMIC_SEQ_CST);
-		if (co && co->loop == l && co->state == T_PARKED) {
-			__conc_wake_task(co, 0);
+		if (co && co->loop == l) {
+			/* A task of this loop, parked or about to look again. */
+			if (co->state == T_PARKED)
+				__conc_wake_task(co, 0);
 		} else {
-			t->foreign_watch = !co || co->loop != l;
+			t->foreign_watch = true;
 			__conc_wake(&p->seq, 1, CONC_PRIVATE);
 		}
 	}
