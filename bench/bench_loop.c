@@ -463,6 +463,18 @@ static void wakeups(void)
 	bench_cmp(&s, "sem ping-pong: task <-> process", "k rt/s", 0, 1, 0);
 }
 
+/* With arguments, only the parts named: yield, sleepers, million, echo,
+ * wakeup. */
+static bool part(int argc, char **argv, const char *name)
+{
+	if (argc < 2)
+		return true;
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], name))
+			return true;
+	return false;
+}
+
 int main(int argc, char **argv)
 {
 	const struct bench_var yv[2] = {
@@ -471,19 +483,24 @@ int main(int argc, char **argv)
 	};
 	struct bench_set s;
 
-	(void)argc;
-	(void)argv;
 	bench_banner("bench_loop: tasks on the io_uring loop");
 	if (!(conc_features() & CONC_FEAT_IO_URING)) {
 		printf("   skipped: io_uring is not available in this kernel\n");
 		return 0;
 	}
-	bench_set_run(&s, yv, 2);
-	bench_cmp(&s, "yield: task -> scheduler -> other task", "ns", 0, 1, 1);
-	sleepers();
-	million();
-	echo(1, "TCP echo, 1 connection");
-	echo(64, "TCP echo, 64 connections");
-	wakeups();
+	if (part(argc, argv, "yield")) {
+		bench_set_run(&s, yv, 2);
+		bench_cmp(&s, "yield between two tasks", "ns", 0, 1, 1);
+	}
+	if (part(argc, argv, "sleepers"))
+		sleepers();
+	if (part(argc, argv, "million"))
+		million();
+	if (part(argc, argv, "echo")) {
+		echo(1, "TCP echo, 1 connection");
+		echo(64, "TCP echo, 64 connections");
+	}
+	if (part(argc, argv, "wakeup"))
+		wakeups();
 	return 0;
 }

@@ -211,6 +211,17 @@ static long run(struct io *a, int64_t timeout_ns)
 		return -EBADF;
 	if (!t)
 		return outside(a, dl);
+	if (__conc_take_cancel(t))
+		return -ECANCELED;
+	if (a->kind == IO_SEND) {
+		/* A send usually finds room in the socket buffer: done in one
+		 * system call, without the ring or a switch (and on the
+		 * task's own stack, so no bounce either). */
+		long r = sys_send(a->fd, a->buf, a->len, a->flags | MSG_DONTWAIT);
+
+		if (r != -EAGAIN)
+			return r;
+	}
 	return t->shared ? shared_io(t, a, dl) : in_ring(t, a, dl);
 }
 

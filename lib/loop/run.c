@@ -12,7 +12,13 @@
 
 static int ring_up(struct loop *l)
 {
-	int r = io_uring_queue_init(RING_ENTRIES, &l->ring, 0);
+	/* Completions are handled when the loop enters the kernel anyway,
+	 * not by interrupting the thread (5.19; without it on older ones). */
+	int r = io_uring_queue_init(RING_ENTRIES, &l->ring,
+				    IORING_SETUP_COOP_TASKRUN);
+
+	if (r == -EINVAL)
+		r = io_uring_queue_init(RING_ENTRIES, &l->ring, 0);
 
 	/* No io_uring in this kernel, or switched off by the sysctl
 	 * kernel.io_uring_disabled: both mean the loop cannot exist. */
