@@ -1,0 +1,314 @@
+/* test_loop_waits.c — every suspending call inside a task: it times out
+ * (-ETIMEDOUT), it is cancelled (-ECANCELED, once: the next call works),
+ * and the loop's other tasks run while it waits. One test per call. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <conc.h>
+#include "loop_helpers.h"
+
+/* What the call waits on, made once per test. */
+struct ctx {
+	int pipe_empty[2];	/* nothing to read */
+	int pipe_full[2];	/* no room to write */
+	int sock[2];		/* a connected pair, nothing sent */
+	int sock_full[2];	/* sock_full[0] cannot send */
+	int lfd;		/* a listening socket nobody connects to */
+	conc_mutex m;		/* held by the main task */
+	conc_event ev;		/* never set */
+	conc_sem sem;		/* no permits */
+	conc_queue *q;		/* empty */
+	conc_cond cond;
+	conc_mutex cm;
+	conc_barrier bar;	/* two parties, one comes */
+	int ticks;
+};
+
+typedef int (*waitfn)(struct ctx *c, int64_t timeout_ns);
+
+static int w_read(struct ctx *c, int64_t t)
+{
+	char b[4];
+
+	return (int)conc_read(c->pipe_empty[0], b, sizeof(b), t);
+}
+
+static int w_write(struct ctx *c, int64_t t)
+{
+	return (int)conc_write(c->pipe_full[1], "x", 1, t);
+}
+
+static int w_recv(struct ctx *c, int64_t t)
+{
+	char b[4];
+
+	return (int)conc_recv(c->sock[0], b, sizeof(b), 0, t);
+}
+
+static int w_send(struct ctx *c, int64_t t)
+{
+	return (int)conc_send(c->sock_full[0], "x", 1, MSG_NOSIGNAL, t);
+}
+
+static int w_accept(struct ctx *c, int64_t t)
+{
+	return conc_accept(c->lfd, NULL, NULL, 0, t);
+}
+
+static int w_poll(struct ctx *c, int64_t t)
+{
+	return conc_poll(c->pipe_empty[0], POLLIN, t);
+}
+
+static int w_sleep(struct ctx *c, int64_t t)
+{
+	int r;
+
+	(void)c;
+	/* A sleep cannot time out: it ends at its time with 0. */
+	r = conc_sleep(t < 0 ? BOUND : t);
+	return r == 0 ? -ETIMEDOUT : r;
+}
+
+static int w_mutex(struct ctx *c, int64_t t)
+{
+	int r = conc_mutex_timedlock(&c->m, t);
+
+	if (r == 0)
+		conc_mutex_unlock(&c->m);
+	return r;
+}
+
+static int w_event(struct ctx *c, int64_t t)
+{
+	return conc_event_wait(&c->ev, t);
+}
+
+static int w_sem(struct ctx *c, int64_t t)
+{
+	return conc_sem_timedwait(&c->sem, t);
+}
+
+static int w_queue(struct ctx *c, int64_t t)
+{
+	char b[16];
+
+	return (int)conc_queue_get(c->q, b, sizeof(b), t);
+}
+
+static int w_cond(struct ctx *c, int64_t t)
+{
+	int r = conc_mutex_lock(&c->cm);
+
+	if (r)
+		return r;
+	r = conc_cond_wait(&c->cond, &c->cm, t);
+	conc_mutex_unlock(&c->cm);
+	return r;
+}
+
+static int w_barrier(struct ctx *c, int64_t t)
+{
+	/* A timeout or cancel breaks the barrier: later waits get -EPIPE. */
+	return conc_barrier_wait_timed(&c->bar, t);
+}
+
+static int w_to_thread_fn(void *arg)
+{
+	(void)arg;
+	sleep_ns(200 * MS);
+	return 0;
+}
+
+static int w_to_thread(struct ctx *c, int64_t t)
+{
+	(void)c;
+	return conc_to_thread(w_to_thread_fn, NULL, NULL, t);
+}
+
+static int never(void *arg)
+{
+	(void)arg;
+	return conc_sleep(BOUND) == -ECANCELED ? 0 : 1;
+}
+
+static int w_join(struct ctx *c, int64_t t)
+{
+	conc_task *o;
+	int r;
+
+	(void)c;
+	if (conc_go(&o, never, NULL, NULL))
+		return -ENOMEM;
+	r = conc_task_join(o, NULL, t);
+	conc_task_cancel(o);
+	conc_task_join(o, NULL, BOUND);
+	return r;
+}
+
+struct job {
+	struct ctx *c;
+	waitfn fn;
+	int64_t timeout;
+	int first, second;
+};
+
+static int waiter(void *arg)
+{
+	struct job *j = arg;
+
+	j->first = j->fn(j->c, j->timeout);
+	/* Cancelled once: the next call times out normally. */
+	j->second = j->fn(j->c, 10 * MS);
+	return 0;
+}
+
+static int ticker(void *arg)
+{
+	struct ctx *c = arg;
+
+	while (conc_sleep(1 * MS) == 0)
+		c->ticks++;
+	return 0;
+}
+
+static int drive(void *arg)
+{
+	struct job *j = arg;
+	struct job tj = *j;
+	conc_task *w, *tk;
+	int code;
+
+	conc_mutex_lock(&j->c->m);
+	if (conc_go(&tk, ticker, j->c, NULL))
+		return -1;
+	/* 1. A timeout. */
+	tj.timeout = 20 * MS;
+	if (conc_go(&w, waiter, &tj, NULL) || conc_task_join(w, &code, BOUND))
+		return -2;
+	/* 2. A cancel while it waits. */
+	j->timeout = BOUND;
+	if (conc_go(&w, waiter, j, NULL))
+		return -3;
+	conc_sleep(20 * MS);
+	conc_task_cancel(w);
+	if (conc_task_join(w, &code, BOUND))
+		return -4;
+	conc_mutex_unlock(&j->c->m);
+	conc_task_cancel(tk);
+	conc_task_join(tk, NULL, BOUND);
+	return tj.first;
+}
+
+static void check(waitfn fn, bool barrier)
+{
+	struct ctx c;
+	struct job j = { .c = &c, .fn = fn };
+	int first_timeout, one = 1;
+	struct sockaddr_in a = { .sin_family = AF_INET };
+
+	need_uring();
+	memset(&c, 0, sizeof(c));
+	cr_assert_eq(pipe2(c.pipe_empty, O_CLOEXEC), 0);
+	cr_assert_eq(pipe2(c.pipe_full, O_CLOEXEC | O_NONBLOCK), 0);
+	while (write(c.pipe_full[1], "xxxxxxxxxxxxxxxx", 16) > 0)
+		;
+	fcntl(c.pipe_full[1], F_SETFL, 0);	/* full, and blocking again */
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, c.sock), 0);
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, c.sock_full), 0);
+	setsockopt(c.sock_full[0], SOL_SOCKET, SO_SNDBUF, &one, sizeof(one));
+	while (send(c.sock_full[0], "xxxxxxxxxxxxxxxx", 16, MSG_DONTWAIT) > 0)
+		;
+	c.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(bind(c.lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(listen(c.lfd, 4), 0);
+	cr_assert_eq(conc_queue_create(&c.q, NULL), 0);
+	conc_sem_init(&c.sem, 0, 0);
+	conc_barrier_init(&c.bar, 2, 0);
+
+	first_timeout = run(drive, &j);
+	if (barrier) {
+		/* The timeout broke the barrier: later waits see -EPIPE. */
+		cr_assert_eq(first_timeout, -ETIMEDOUT);
+	} else {
+		cr_assert_eq(first_timeout, -ETIMEDOUT, "timeout: %d", first_timeout);
+		cr_assert_eq(j.first, -ECANCELED, "cancel: %d", j.first);
+		cr_assert_eq(j.second, -ETIMEDOUT, "after the cancel: %d", j.second);
+	}
+	cr_assert_gt(c.ticks, 10, "the other tasks ran meanwhile");
+	conc_queue_destroy(c.q);
+	close(c.pipe_empty[0]);
+	close(c.pipe_empty[1]);
+	close(c.pipe_full[0]);
+	close(c.pipe_full[1]);
+	close(c.sock[0]);
+	close(c.sock[1]);
+	close(c.sock_full[0]);
+	close(c.sock_full[1]);
+	close(c.lfd);
+}
+
+Test(loop_waits, read) { check(w_read, false); }
+Test(loop_waits, write) { check(w_write, false); }
+Test(loop_waits, recv) { check(w_recv, false); }
+Test(loop_waits, send) { check(w_send, false); }
+Test(loop_waits, accept) { check(w_accept, false); }
+Test(loop_waits, poll) { check(w_poll, false); }
+Test(loop_waits, sleep) { check(w_sleep, false); }
+Test(loop_waits, join) { check(w_join, false); }
+Test(loop_waits, to_thread) { check(w_to_thread, false); }
+Test(loop_waits, mutex) { check(w_mutex, false); }
+Test(loop_waits, event) { check(w_event, false); }
+Test(loop_waits, sem) { check(w_sem, false); }
+Test(loop_waits, queue_get) { check(w_queue, false); }
+Test(loop_waits, cond) { check(w_cond, false); }
+Test(loop_waits, barrier) { check(w_barrier, true); }
+
+static int join_proc(void *arg)
+{
+	conc_proc *p = arg;
+	int st = -1, r = conc_proc_join(p, &st, BOUND);
+
+	return r ? r : (WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+}
+
+static int proc_main(void *arg)
+{
+	struct ctx *c = arg;
+	conc_task *tk, *j;
+	int code = -1;
+
+	if (conc_go(&tk, ticker, c, NULL) || conc_go(&j, join_proc, c->q, NULL))
+		return -1;
+	if (conc_task_join(j, &code, BOUND))
+		return -2;
+	conc_task_cancel(tk);
+	conc_task_join(tk, NULL, BOUND);
+	return code;
+}
+
+static int child_naps(void *arg)
+{
+	(void)arg;
+	sleep_ns(100 * MS);
+	return 5;
+}
+
+Test(loop_waits, proc_join_suspends_only_the_task)
+{
+	struct ctx c;
+	conc_proc *p;
+
+	need_uring();
+	memset(&c, 0, sizeof(c));
+	cr_assert_eq(conc_proc_start(&p, child_naps, NULL, NULL), 0);
+	c.q = (conc_queue *)p;	/* the task's argument */
+	cr_assert_eq(run(proc_main, &c), 5);
+	cr_assert_gt(c.ticks, 10);
+}
