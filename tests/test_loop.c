@@ -391,3 +391,53 @@ Test(loop, hundred_thousand_shared_stack_tasks, .timeout = 120)
 	need_uring();
 	cr_assert_eq(run(many_tasks, &m), 100000);
 }
+
+static int fail_now(void *arg)
+{
+	(void)arg;
+	return -EIO;
+}
+
+static int gather_cancel_after_failure(void *arg)
+{
+	conc_task *ts[2];
+	int codes[2] = { 0, 0 }, seen = 0, r;
+
+	(void)arg;
+	if (conc_go(&ts[0], fail_now, NULL, NULL) ||
+	    conc_go(&ts[1], sleep_long, &seen, NULL))
+		return -1;
+	conc_yield();	/* the first has ended before the gather */
+	r = conc_gather(ts, 2, codes, CONC_GATHER_CANCEL, BOUND);
+	return r == -EIO && codes[1] == 7 && seen == -ECANCELED ? 0 : -2;
+}
+
+Test(loop, gather_cancel_when_one_had_already_failed)
+{
+	need_uring();
+	cr_assert_eq(run(gather_cancel_after_failure, NULL), 0);
+}
+
+static int gather_empty_and_twice(void *arg)
+{
+	conc_task *t, *ts[2];
+
+	(void)arg;
+	if (conc_gather(NULL, 0, NULL, 0, 0) != 0)
+		return -1;
+	if (conc_gather(ts, 1, NULL, 0x80, 0) != -EINVAL)
+		return -2;
+	if (conc_go(&t, sleeper, (void *)(intptr_t)5, NULL))
+		return -3;
+	/* The same task twice in one gather: it is joined once. */
+	ts[0] = ts[1] = t;
+	if (conc_gather(ts, 2, NULL, 0, BOUND) != -EINVAL)
+		return -4;
+	return conc_task_join(t, NULL, BOUND);
+}
+
+Test(loop, gather_of_nothing_and_bad_sets)
+{
+	need_uring();
+	cr_assert_eq(run(gather_empty_and_twice, NULL), 0);
+}

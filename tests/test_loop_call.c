@@ -229,3 +229,77 @@ Test(loop_call, to_thread_runs_beside_the_loop)
 	cr_assert_eq(conc_to_thread(blocking, &ms, &ret, BOUND), 0);
 	cr_assert_eq(ret, 77);
 }
+
+/* Two loops on two threads: a task of one joins a task of the other (the
+ * wake-up crosses threads through a futex word, through both rings). */
+struct two {
+	conc_task *t;
+	conc_event published, joined;
+	int code, jr, ticks;
+};
+
+static int nap_then_five(void *arg)
+{
+	(void)arg;
+	conc_sleep(30 * MS);
+	return 5;
+}
+
+static int loop_a(void *arg)
+{
+	struct two *w = arg;
+
+	if (conc_go(&w->t, nap_then_five, NULL, NULL))
+		return -1;
+	conc_event_set(&w->published);
+	/* Keeps its loop (and so the task's handle) alive until joined. */
+	return conc_event_wait(&w->joined, BOUND);
+}
+
+static int thread_a(void *arg)
+{
+	int code = -1;
+
+	return conc_run(loop_a, arg, &code) ? -100 : code;
+}
+
+static int count_ticks(void *arg)
+{
+	struct two *w = arg;
+
+	while (conc_sleep(1 * MS) == 0)
+		w->ticks++;
+	return 0;
+}
+
+static int loop_b(void *arg)
+{
+	struct two *w = arg;
+	conc_task *tk;
+
+	if (conc_go(&tk, count_ticks, w, NULL))
+		return -1;
+	if (conc_event_wait(&w->published, BOUND))
+		return -2;
+	w->jr = conc_task_join(w->t, &w->code, BOUND);
+	conc_event_set(&w->joined);
+	conc_task_cancel(tk);
+	return conc_task_join(tk, NULL, BOUND);
+}
+
+Test(loop_call, a_task_joins_a_task_of_another_loop)
+{
+	struct two w;
+	conc_thread *ta;
+	int ca = -1;
+
+	need_uring();
+	memset(&w, 0, sizeof(w));
+	cr_assert_eq(conc_thread_start(&ta, thread_a, &w, NULL), 0);
+	cr_assert_eq(run(loop_b, &w), 0);
+	cr_assert_eq(conc_thread_join(ta, &ca, BOUND), 0);
+	cr_assert_eq(ca, 0);
+	cr_assert_eq(w.jr, 0);
+	cr_assert_eq(w.code, 5);
+	cr_assert_gt(w.ticks, 5, "loop B ran its other task while joining");
+}
