@@ -946,6 +946,22 @@ static void *blocked_recv(void *arg)
 	return NULL;
 }
 
+/* A thread waits in a receive on c, holding its receiving side... */
+static void hold_recv(struct holder *h, conc_chan *c, pthread_t *t)
+{
+	h->c = c;
+	cr_assert_eq(pthread_create(t, NULL, blocked_recv, h), 0);
+	sleep_ns(MS(50));	/* sharpens the test; it holds either way */
+}
+
+/* ...until the peer sends it a message. */
+static void release_recv(struct holder *h, conc_chan *peer, pthread_t t)
+{
+	send_str(peer, "for the thread");
+	cr_assert_eq(join_thread(t, REAP_MS, NULL), 0);
+	cr_assert_eq(h->r, 14);
+}
+
 /* Another thread inside a receive on the same end: the timeout covers the
  * wait for it too. */
 Test(chan, timeout_covers_waiting_for_another_thread, .timeout = 30)
@@ -957,15 +973,39 @@ Test(chan, timeout_covers_waiting_for_another_thread, .timeout = 30)
 	int64_t t0;
 
 	pair(&a, &b, 0);
-	h.c = b;
-	cr_assert_eq(pthread_create(&t, NULL, blocked_recv, &h), 0);
-	sleep_ns(MS(50));	/* sharpens the test; it holds either way */
+	hold_recv(&h, b, &t);
 	t0 = now_ns();
 	cr_assert_eq(conc_chan_recv(b, buf, sizeof(buf), MS(30)), -ETIMEDOUT);
 	cr_assert_geq(now_ns() - t0, MS(30));
-	send_str(a, "for the thread");
-	cr_assert_eq(join_thread(t, REAP_MS, NULL), 0);
-	cr_assert_eq(h.r, 14);
+	release_recv(&h, a, t);
+	conc_chan_close(a);
+	conc_chan_close(b);
+}
+
+/* A send waiting for room while another thread of the same end waits in
+ * a receive (so the send cannot take in): its deadline still holds, and
+ * nothing is sent. */
+Test(chan, send_deadline_holds_while_another_thread_receives, .timeout = 30)
+{
+	unsigned char m[1000];
+	struct holder h;
+	conc_chan *a, *b;
+	pthread_t t;
+	int64_t t0;
+	int n = 0;
+
+	pair(&a, &b, 0);
+	memset(m, 's', sizeof(m));
+	while (conc_chan_send(a, m, sizeof(m), 0) == 0)
+		cr_assert_lt(++n, 100000, "the pipe never filled");
+	hold_recv(&h, a, &t);
+	t0 = now_ns();
+	cr_assert_eq(conc_chan_send(a, m, sizeof(m), MS(30)), -ETIMEDOUT);
+	cr_assert_geq(now_ns() - t0, MS(30));
+	release_recv(&h, b, t);
+	for (int i = 0; i < n; i++)
+		cr_assert_eq(conc_chan_recv(b, m, sizeof(m), 0), (ssize_t)sizeof(m));
+	cr_assert_eq(conc_chan_recv(b, m, sizeof(m), 0), -ETIMEDOUT);
 	conc_chan_close(a);
 	conc_chan_close(b);
 }
