@@ -275,6 +275,46 @@ Test(hostile, map_free_list_that_loops, .timeout = 60)
 	conc_map_destroy(m);
 }
 
+/* The entry with the highest offset: its block has a neighbour below. */
+static uint64_t last_entry(struct map *h)
+{
+	uint64_t best = 0, off;
+
+	for (uint64_t i = 0; i < h->nbuckets; i++)
+		for (off = buckets(h)[i]; off; off = entry(h, off)->next)
+			if (off > best)
+				best = off;
+	return best;
+}
+
+/* The footer of the block below says "free, size 0" (found by fuzz_map:
+ * the merge on free took it for a free neighbour). */
+static void zero_lower_footer(void *obj, uint64_t unused)
+{
+	struct map *h = ((conc_map *)obj)->h;
+
+	(void)unused;
+	*(uint64_t *)((char *)h + last_entry(h) - 16) = 0;
+}
+
+static int delete_last(void *m)
+{
+	struct map *h = ((conc_map *)m)->h;
+	struct entry *e = entry(h, last_entry(h));
+
+	return conc_map_delete(m, e->bytes, e->klen);
+}
+
+Test(hostile, map_free_next_to_a_block_of_size_zero)
+{
+	conc_map *m = map_with("a", "1");
+
+	cr_assert_eq(conc_map_put(m, "b", 1, "2", 1), 0);
+	attack(zero_lower_footer, m, 0);
+	cr_assert_eq(victim(delete_last, m), EPROTO);
+	conc_map_destroy(m);
+}
+
 static void set_count(void *obj, uint64_t v)
 {
 	((conc_map *)obj)->h->count = v;

@@ -163,7 +163,8 @@ void __conc_arena_free(struct arena_call *c, uint64_t off)
 	used = get(c, USED_OFF) - size;
 	if (b > c->heap && !((t = get(c, b - 8)) & USED)) {
 		s = tag_size(t);
-		if (s > b - c->heap || block_size(c, b - s, 0) != s) {
+		if (s < MIN_BLOCK || s > b - c->heap ||
+		    block_size(c, b - s, 0) != s) {
 			__conc_arena_bad(c);
 			return;
 		}
