@@ -5,141 +5,11 @@
  * -k), its complete lines as they come with --line-buffer. */
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/signalfd.h>
-#include <time.h>
-#include <unistd.h>
-#include "run.h"
-
-#define GRACE_NS 1000000000	/* TERM, then KILL this much later */
-#define HEAP_BUDGET (16u << 20)	/* output held for -k before spilling */
-#define MAX_SLOTS 8192
-
-struct run {
-	struct opts *o;
-	struct input *in;
-	struct chunker *ch;
-	struct joblog *log;
-	struct job **slot;
-	const struct host **slot_host;
-	struct host *host;
-	int nhost;
-	long nrun, next_seq;
-	struct job **win;	/* -k: jobs by seq from next_print */
-	size_t wcap;
-	long next_print, failed, succeeded, done;
-	bool input_end, stop, halted;
-	int halt_status, sig, sfd, devnull;
-	int64_t next_start;
-	struct progress prog;
-	struct pollfd *pfd;
-	struct job **pjob;
-};
-
-int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* ---- -k: the window of jobs from next_print on ---- */
-
-static struct job **win_at(struct run *r, long seq)
-{
-	if ((size_t)(seq - r->next_print) >= r->wcap) {
-		size_t cap = r->wcap ? r->wcap : 64;
-		struct job **w;
-
-		while ((size_t)(seq - r->next_print) >= cap)
-			cap *= 2;
-		w = run_alloc(cap * sizeof(*w));
-		memset(w, 0, cap * sizeof(*w));
-		for (long s = r->next_print; s < r->next_print + (long)r->wcap; s++)
-			w[(size_t)s & (cap - 1)] = r->win[(size_t)s & (r->wcap - 1)];
-		free(r->win);
-		r->win = w;
-		r->wcap = cap;
-	}
-	return &r->win[(size_t)seq & (r->wcap - 1)];
-}
-
-/* Print the done jobs at the head of the window, in order. */
-static void print_ready(struct run *r)
-{
-	struct job *j;
-
-	while (r->wcap && (j = *win_at(r, r->next_print)) &&
-	       j->state != JOB_RUNNING) {
-		*win_at(r, r->next_print) = NULL;
-		if (!j->killed)
-			emit_job(j, r->o);
-		job_free(j);
-		r->next_print++;
-	}
-	if (r->o->linebuf && r->wcap && (j = *win_at(r, r->next_print)))
-		emit_lines(j, r->o);
-}
-
-/* ---- halting (GNU parallel's --halt) ---- */
-
-static void terminate(struct job *j, int sig, int64_t now)
-{
-	job_signal(j, sig);
-	j->kill_stage = 1;
-	j->kill_at = now + GRACE_NS;
-}
-
-static void halt_check(struct run *r, struct job *j)
-{
-	const struct halt *h = &r->o->halt;
-	long total = r->in ? input_total(r->in) : -1, n;
-	double need;
-
-	if (h->when == HALT_NEVER || r->halted)
-		return;
-	n = h->what == HALT_FAIL ? r->failed :
-	    h->what == HALT_SUCCESS ? r->succeeded : r->done;
-	if (h->what == HALT_FAIL && !job_failed(j))
-		return;
-	if (h->what == HALT_SUCCESS && job_failed(j))
-		return;
-	if (total < 0)
-		total = r->next_seq - 1;
-	need = h->pct ? h->count * (double)total : h->count;
-	if ((double)n < need)
-		return;
-	r->halted = r->stop = true;
-	if (h->what == HALT_SUCCESS)
-		r->halt_status = 0;
-	else if (h->pct)
-		r->halt_status = (int)ceil((double)r->failed * 100 / (double)total);
-	else if (h->count == 1)
-		r->halt_status = job_signo(j) ? 128 + job_signo(j) :
-				 job_exitval(j) & 0xff;
-	else
-		r->halt_status = r->failed > 100 ? RUN_EXIT_MANY : (int)r->failed;
-	fprintf(stderr, PROG ": this job %s: %s\n", h->what == HALT_DONE ?
-		"finished" : job_failed(j) ? "failed" : "succeeded", j->cmd);
-	if (h->when == HALT_NOW) {
-		int64_t now = now_ns();
-
-		for (long s = 0; s < r->o->jobs; s++)
-			if (r->slot[s] && !r->slot[s]->exited) {
-				r->slot[s]->killed = true;
-				terminate(r->slot[s], SIGTERM, now);
-			}
-	}
-}
-
-/* ---- starting and ending jobs ---- */
+#include "loop.h"
 
 static void start(struct run *r, struct job *j, int slot);
 
@@ -176,11 +46,11 @@ static void finish(struct run *r, struct job *j)
 	halt_check(r, j);
 	if (r->o->keep) {
 		job_shrink(j);
-		print_ready(r);
+		order_print(r);
 		/* A long queue behind a slow job: its output off the heap. */
 		if (obuf_heap() > HEAP_BUDGET) {
 			for (long s = r->next_print; s < r->next_seq; s++) {
-				struct job *w = *win_at(r, s);
+				struct job *w = *order_slot(r, s);
 
 				if (w && w->state == JOB_DONE) {
 					obuf_spill(&w->out);
@@ -278,74 +148,20 @@ static void start_jobs(struct run *r)
 		if (r->log && joblog_skip(r->log, j->seq)) {
 			j->state = JOB_SKIPPED;
 			if (r->o->keep) {
-				*win_at(r, j->seq) = j;
-				print_ready(r);
+				*order_slot(r, j->seq) = j;
+				order_print(r);
 			} else {
 				job_free(j);
 			}
 			continue;
 		}
 		if (r->o->keep)
-			*win_at(r, j->seq) = j;
+			*order_slot(r, j->seq) = j;
 		r->nrun++;
 		r->prog.running = r->nrun;
 		r->next_start = now_ns() + r->o->delay_ns;
 		start(r, j, free_slot(r));
 	}
-}
-
-/* ---- signals ---- */
-
-static void on_signal(struct run *r)
-{
-	struct signalfd_siginfo si;
-	int64_t now = now_ns();
-
-	while (read(r->sfd, &si, sizeof(si)) == sizeof(si)) {
-		int sig = (int)si.ssi_signo;
-
-		if (sig == SIGPIPE)
-			continue;
-		for (long s = 0; s < r->o->jobs; s++) {
-			struct job *j = r->slot[s];
-
-			if (!j || j->exited)
-				continue;
-			j->killed = true;
-			if (r->sig)
-				terminate(j, SIGKILL, now);
-			else
-				terminate(j, sig == SIGHUP ? SIGTERM : sig, now);
-		}
-		r->sig = sig;
-		r->stop = true;
-	}
-}
-
-/* TERM at the deadline, KILL a grace later. */
-static int64_t kills(struct run *r, int64_t now)
-{
-	int64_t next = -1;
-
-	for (long s = 0; s < r->o->jobs; s++) {
-		struct job *j = r->slot[s];
-
-		if (!j || j->exited || j->kill_at < 0)
-			continue;
-		if (j->kill_at <= now) {
-			if (j->kill_stage == 0) {
-				j->timed_out = true;
-				terminate(j, SIGTERM, now);
-			} else {
-				job_signal(j, SIGKILL);
-				j->kill_at = -1;
-				continue;
-			}
-		}
-		if (next < 0 || j->kill_at < next)
-			next = j->kill_at;
-	}
-	return next;
 }
 
 /* ---- the wait ---- */
@@ -358,7 +174,7 @@ static void add_fd(struct run *r, int *n, int fd, short ev, struct job *j)
 
 static void wait_once(struct run *r)
 {
-	int64_t now = now_ns(), next = kills(r, now), t;
+	int64_t now = now_ns(), next = stop_overdue(r, now), t;
 	int n = 0, in_fd = -1, ms;
 
 	add_fd(r, &n, r->sfd, POLLIN, NULL);
@@ -403,7 +219,7 @@ static void wait_once(struct run *r)
 			continue;
 		if (!j) {
 			if (fd == r->sfd)
-				on_signal(r);
+				stop_on_signal(r);
 			else if (r->ch)
 				chunker_fill(r->ch);
 			else
@@ -426,77 +242,11 @@ static void wait_once(struct run *r)
 	}
 }
 
-static long slots(long want)
-{
-	struct rlimit rl;
-	long cap = MAX_SLOTS;
-
-	/* Each job holds up to four fds: take the most we may. */
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
-		    (long)((rl.rlim_cur - 32) / 4) < cap)
-			cap = (long)((rl.rlim_cur - 32) / 4);
-	}
-	if (cap < 1)
-		cap = 1;
-	return want <= 0 || want > cap ? cap : want;
-}
-
-static int setup(struct run *r, struct opts *o)
-{
-	sigset_t set;
-
-	memset(r, 0, sizeof(*r));
-	r->o = o;
-	/* Inherited SIG_IGN would let the kernel reap our jobs. */
-	signal(SIGCHLD, SIG_DFL);
-	r->next_seq = r->next_print = 1;
-	/* Slots: each host's, dealt round so that jobs spread over them. */
-	o->jobs = slots(o->jobs);
-	r->host = hosts_open(o, &r->nhost);
-	o->jobs = 0;
-	for (int h = 0; h < r->nhost; h++)
-		o->jobs += r->host[h].slots;
-	o->jobs = slots(o->jobs);
-	r->slot_host = run_alloc(sizeof(*r->slot_host) * (size_t)o->jobs);
-	for (long k = 0, round = 0; k < o->jobs; round++)
-		for (int h = 0; h < r->nhost && k < o->jobs; h++)
-			if (round < r->host[h].slots)
-				r->slot_host[k++] = &r->host[h];
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	/* A reader gone: write fails with EPIPE, we end quietly. */
-	sigaddset(&set, SIGPIPE);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	if ((r->sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
-		run_die("signalfd", -errno);
-	if ((r->devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
-		run_die("cannot open /dev/null", -errno);
-	r->slot = run_alloc(sizeof(*r->slot) * (size_t)o->jobs);
-	memset(r->slot, 0, sizeof(*r->slot) * (size_t)o->jobs);
-	r->pfd = run_alloc(sizeof(*r->pfd) * (size_t)(o->jobs * 4 + 2));
-	r->pjob = run_alloc(sizeof(*r->pjob) * (size_t)(o->jobs * 4 + 2));
-	if (o->pipe)
-		r->ch = chunker_open(0, o->block, o->recend, o->recend_len);
-	else
-		r->in = input_open(o);
-	if (o->joblog && !o->dry)
-		r->log = joblog_open(o);
-	r->prog.on = (o->bar || o->progress || o->eta) && isatty(2) && !o->dry;
-	r->prog.total = r->in ? input_total(r->in) : -1;
-	r->prog.t0 = now_ns();
-	return 0;
-}
-
 int run_loop(struct opts *o)
 {
 	struct run r;
 
-	setup(&r, o);
+	run_setup(&r, o);
 	for (;;) {
 		start_jobs(&r);
 		if (!r.nrun && (r.input_end || r.stop))

@@ -2,13 +2,11 @@
  * option), then the command's words up to ::: or ::::, then the sources. */
 #include <errno.h>
 #include <getopt.h>
-#include <math.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "run.h"
+#include "opts.h"
 
 enum {
 	O_LINEBUF = 256, O_TAG, O_COLSEP, O_PIPE, O_BLOCK, O_RECEND, O_JOBLOG,
@@ -98,191 +96,6 @@ static const char usage[] =
 "Exit: 0 all succeeded, 1-100 that many failed, 101 more, 255 error;\n"
 "with --halt fail=1 the failing job's status.\n";
 
-static _Noreturn void bad(const char *what, const char *val)
-{
-	fprintf(stderr, PROG ": %s: %s\n", what, val);
-	fprintf(stderr, PROG ": try '" PROG " --help'\n");
-	exit(RUN_EXIT_ERROR);
-}
-
-static long cpus(void)
-{
-	cpu_set_t set;
-
-	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
-		return CPU_COUNT(&set);
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n > 0 ? n : 1;
-}
-
-static long num(const char *what, const char *s, long min)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < min)
-		bad(what, s);
-	return v;
-}
-
-/* -j: N, 0 (as many as can run), P% of the CPUs, +N, -N. */
-static long jobs(const char *s)
-{
-	size_t l = strlen(s);
-	long c = cpus(), v;
-
-	if (l > 1 && s[l - 1] == '%') {
-		char buf[32];
-
-		if (l >= sizeof(buf))
-			bad("bad -j", s);
-		memcpy(buf, s, l - 1);
-		buf[l - 1] = 0;
-		v = (long)ceil((double)c * (double)num("bad -j", buf, 0) / 100);
-		return v < 1 ? 1 : v;
-	}
-	if (*s == '+')
-		return c + num("bad -j", s + 1, 0);
-	if (*s == '-') {
-		v = c - num("bad -j", s + 1, 0);
-		return v < 1 ? 1 : v;
-	}
-	return num("bad -j", s, 0);
-}
-
-/* Seconds, fractions allowed, s/m/h/d suffix. */
-static int64_t secs(const char *what, const char *s)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || v < 0 || isnan(v))
-		bad(what, s);
-	switch (*end) {
-	case 0: case 's': break;
-	case 'm': v *= 60; break;
-	case 'h': v *= 3600; break;
-	case 'd': v *= 86400; break;
-	default: bad(what, s);
-	}
-	if (*end && end[1])
-		bad(what, s);
-	if (v > 1e9)
-		v = 1e9;
-	return (int64_t)(v * 1e9);
-}
-
-static size_t size(const char *s)
-{
-	char *end;
-	double v, m = 1;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || v <= 0)
-		bad("bad --block", s);
-	switch (*end) {
-	case 0: case 'b': case 'B': break;
-	case 'k': case 'K': m = 1024.0; break;
-	case 'm': case 'M': m = 1024.0 * 1024; break;
-	case 'g': case 'G': m = 1024.0 * 1024 * 1024; break;
-	default: bad("bad --block", s);
-	}
-	if (*end && end[1] && strcmp(end + 1, "i") && strcmp(end + 1, "B"))
-		bad("bad --block", s);
-	v *= m;
-	if (v < 1 || v > 1024.0 * 1024 * 1024)
-		bad("bad --block (1 byte to 1G)", s);
-	return (size_t)v;
-}
-
-/* C escapes of -d, --colsep and --recend: \n \t \r \0 \\ \xHH. */
-static char *unescape(const char *s, size_t *len)
-{
-	char *r = run_alloc(strlen(s) + 1), *w = r;
-
-	for (; *s; s++) {
-		if (*s != '\\' || !s[1]) {
-			*w++ = *s;
-			continue;
-		}
-		switch (*++s) {
-		case 'n': *w++ = '\n'; break;
-		case 't': *w++ = '\t'; break;
-		case 'r': *w++ = '\r'; break;
-		case '0': *w++ = 0; break;
-		case 'x': {
-			unsigned v = 0;
-			int k = 0;
-
-			while (k < 2 && s[1] && strchr("0123456789abcdefABCDEF", s[1])) {
-				char c = *++s;
-
-				v = v * 16 + (unsigned)(c <= '9' ? c - '0' : (c | 32) - 'a' + 10);
-				k++;
-			}
-			*w++ = (char)v;
-			break;
-		}
-		default: *w++ = '\\'; *w++ = *s; break;
-		}
-	}
-	*w = 0;
-	*len = (size_t)(w - r);
-	return r;
-}
-
-/* now,fail=1 / soon,success=3 / fail=30% / 0 1 2 (GNU's shorthands). */
-static void halt(struct halt *h, const char *s)
-{
-	const char *p = s, *eq;
-	char *end;
-
-	if (!strcmp(s, "0") || !strcmp(s, "never")) {
-		h->when = HALT_NEVER;
-		return;
-	}
-	if (!strcmp(s, "1") || !strcmp(s, "2")) {
-		h->when = *s == '1' ? HALT_SOON : HALT_NOW;
-		h->what = HALT_FAIL;
-		h->count = 1;
-		return;
-	}
-	h->when = HALT_NOW;
-	if (!strncmp(p, "now,", 4))
-		p += 4;
-	else if (!strncmp(p, "soon,", 5)) {
-		h->when = HALT_SOON;
-		p += 5;
-	}
-	if (!(eq = strchr(p, '=')))
-		bad("bad --halt", s);
-	if (!strncmp(p, "fail=", 5))
-		h->what = HALT_FAIL;
-	else if (!strncmp(p, "success=", 8))
-		h->what = HALT_SUCCESS;
-	else if (!strncmp(p, "done=", 5))
-		h->what = HALT_DONE;
-	else
-		bad("bad --halt", s);
-	errno = 0;
-	h->count = strtod(eq + 1, &end);
-	if (errno || end == eq + 1 || h->count <= 0)
-		bad("bad --halt", s);
-	h->pct = *end == '%';
-	if (h->pct) {
-		end++;
-		if (h->count > 100)
-			bad("bad --halt", s);
-		h->count /= 100;
-	}
-	if (*end)
-		bad("bad --halt", s);
-}
 
 static void push(char ***v, int *n, const char *s)
 {
@@ -383,7 +196,7 @@ void opts_parse(struct opts *o, int argc, char **argv)
 	int c, i;
 
 	memset(o, 0, sizeof(*o));
-	o->jobs = cpus();
+	o->jobs = opt_cpus();
 	o->delim = '\n';
 	o->block = 1024 * 1024;
 	o->recend = "\n";
@@ -395,7 +208,7 @@ void opts_parse(struct opts *o, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "+:j:P:kuq0d:n:a:C:S:hV", longopts,
 				NULL)) != -1) {
 		switch (c) {
-		case 'j': case 'P': o->jobs = jobs(optarg); break;
+		case 'j': case 'P': o->jobs = opt_jobs(optarg); break;
 		case 'k': o->keep = true; break;
 		case 'u': o->ungroup = true; break;
 		case O_LINEBUF: o->linebuf = true; break;
@@ -404,23 +217,23 @@ void opts_parse(struct opts *o, int argc, char **argv)
 		case '0': o->delim = 0; break;
 		case 'd': {
 			size_t l;
-			char *d = unescape(optarg, &l);
+			char *d = opt_unescape(optarg, &l);
 
 			if (l != 1)
-				bad("-d takes one character", optarg);
+				opt_bad("-d takes one character", optarg);
 			o->delim = *d;
 			free(d);
 			break;
 		}
-		case 'n': o->nargs = num("bad -n", optarg, 1); break;
+		case 'n': o->nargs = opt_num("bad -n", optarg, 1); break;
 		case 'a': o->argfile = optarg; break;
 		case 'C': case O_COLSEP: {
 			size_t l;
-			char *re = unescape(optarg, &l);
+			char *re = opt_unescape(optarg, &l);
 			int r;
 
 			if (l != strlen(re) || !l)
-				bad("bad --colsep", optarg);
+				opt_bad("bad --colsep", optarg);
 			if ((r = regcomp(&o->colsep, re, REG_EXTENDED))) {
 				char msg[128];
 
@@ -433,27 +246,27 @@ void opts_parse(struct opts *o, int argc, char **argv)
 			break;
 		}
 		case O_PIPE: o->pipe = true; break;
-		case O_BLOCK: o->block = size(optarg); break;
+		case O_BLOCK: o->block = opt_size(optarg); break;
 		case O_RECEND:
-			o->recend = unescape(optarg, &rl);
+			o->recend = opt_unescape(optarg, &rl);
 			o->recend_len = rl;
 			if (!rl)
-				bad("bad --recend", "empty");
+				opt_bad("bad --recend", "empty");
 			break;
 		case O_JOBLOG: o->joblog = optarg; break;
 		case O_RESUME: o->resume = true; break;
 		case O_RESUME_FAILED: o->resume = o->resume_failed = true; break;
 		case O_TIMEOUT:
-			o->timeout_ns = secs("bad --timeout", optarg);
+			o->timeout_ns = opt_secs("bad --timeout", optarg);
 			break;
 		case O_RETRIES:
-			o->retries = num("bad --retries", optarg, 0);
+			o->retries = opt_num("bad --retries", optarg, 0);
 			if (o->retries < 1)
 				o->retries = 1;
 			break;
-		case O_HALT: halt(&o->halt, optarg); break;
+		case O_HALT: opt_halt(&o->halt, optarg); break;
 		case O_DRY: o->dry = true; break;
-		case O_DELAY: o->delay_ns = secs("bad --delay", optarg); break;
+		case O_DELAY: o->delay_ns = opt_secs("bad --delay", optarg); break;
 		case O_BAR: o->bar = true; break;
 		case O_PROGRESS: o->progress = true; break;
 		case O_ETA: o->eta = true; break;
@@ -471,20 +284,20 @@ void opts_parse(struct opts *o, int argc, char **argv)
 		case 'h': case O_HELP: fputs(usage, stdout); exit(0);
 		case 'V': case O_VERSION: version(); /* fall through: never */
 		case ':':
-			bad("option needs a value", argv[optind - 1]);
+			opt_bad("option needs a value", argv[optind - 1]);
 		default:
-			bad("unknown option", optopt ? (char[]){ '-', (char)optopt, 0 }
+			opt_bad("unknown option", optopt ? (char[]){ '-', (char)optopt, 0 }
 					     : argv[optind - 1]);
 		}
 	}
 	if (o->resume && !o->joblog)
-		bad("--resume needs", "--joblog FILE");
+		opt_bad("--resume needs", "--joblog FILE");
 	o->cmd = argv + optind;
 	for (i = optind; i < argc && !is_sep(argv[i]); i++)
 		o->ncmd++;
 	sources(o, argv + i, argc - i);
 	if (o->pipe && (o->nsrc || o->argfile))
-		bad("--pipe reads stdin", "no ::: or :::: with it");
+		opt_bad("--pipe reads stdin", "no ::: or :::: with it");
 	if (o->argfile)
 		o->src[o->nsrc++] = (struct src){ .file = o->argfile };
 }

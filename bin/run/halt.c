@@ -1,0 +1,49 @@
+/* --halt as GNU parallel's: after N (or a share of all) jobs failed,
+ * succeeded or ended, start no more (soon) or also kill the running ones
+ * (now); the exit status follows its rules. */
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include "loop.h"
+
+void halt_check(struct run *r, struct job *j)
+{
+	const struct halt *h = &r->o->halt;
+	long total = r->in ? input_total(r->in) : -1, n;
+	double need;
+
+	if (h->when == HALT_NEVER || r->halted)
+		return;
+	n = h->what == HALT_FAIL ? r->failed :
+	    h->what == HALT_SUCCESS ? r->succeeded : r->done;
+	if (h->what == HALT_FAIL && !job_failed(j))
+		return;
+	if (h->what == HALT_SUCCESS && job_failed(j))
+		return;
+	if (total < 0)
+		total = r->next_seq - 1;
+	need = h->pct ? h->count * (double)total : h->count;
+	if ((double)n < need)
+		return;
+	r->halted = r->stop = true;
+	if (h->what == HALT_SUCCESS)
+		r->halt_status = 0;
+	else if (h->pct)
+		r->halt_status = (int)ceil((double)r->failed * 100 / (double)total);
+	else if (h->count == 1)
+		r->halt_status = job_signo(j) ? 128 + job_signo(j) :
+				 job_exitval(j) & 0xff;
+	else
+		r->halt_status = r->failed > 100 ? RUN_EXIT_MANY : (int)r->failed;
+	fprintf(stderr, PROG ": this job %s: %s\n", h->what == HALT_DONE ?
+		"finished" : job_failed(j) ? "failed" : "succeeded", j->cmd);
+	if (h->when == HALT_NOW) {
+		int64_t now = now_ns();
+
+		for (long s = 0; s < r->o->jobs; s++)
+			if (r->slot[s] && !r->slot[s]->exited) {
+				r->slot[s]->killed = true;
+				stop_job(r->slot[s], SIGTERM, now);
+			}
+	}
+}

@@ -1,0 +1,23 @@
+/* opts.h — option values (optval.c) for the parser (opts.c). */
+#ifndef CONC_RUN_OPTS_H
+#define CONC_RUN_OPTS_H
+
+#include "run.h"
+
+/* "conc-run: what: val" and a hint, then exit 255. */
+_Noreturn void opt_bad(const char *what, const char *val);
+long opt_cpus(void);
+/* A whole number >= min. */
+long opt_num(const char *what, const char *s, long min);
+/* -j: N, 0, P% of the CPUs, +N, -N. */
+long opt_jobs(const char *s);
+/* Seconds, fractions allowed, s/m/h/d suffix: nanoseconds. */
+int64_t opt_secs(const char *what, const char *s);
+/* Bytes, k/M/G suffix (powers of 1024). */
+size_t opt_size(const char *s);
+/* C escapes \n \t \r \0 \\ \xHH undone (malloc'd; *len: its length). */
+char *opt_unescape(const char *s, size_t *len);
+/* now,fail=1 / soon,success=3 / fail=30% / 0 1 2. */
+void opt_halt(struct halt *h, const char *s);
+
+#endif

@@ -1,0 +1,196 @@
+/* The values of conc-run's options: numbers, -j, times, sizes, C
+ * escapes, --halt rules. A bad one ends the run with 255. */
+#include <errno.h>
+#include <math.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "opts.h"
+
+_Noreturn void opt_bad(const char *what, const char *val)
+{
+	fprintf(stderr, PROG ": %s: %s\n", what, val);
+	fprintf(stderr, PROG ": try '" PROG " --help'\n");
+	exit(RUN_EXIT_ERROR);
+}
+
+long opt_cpus(void)
+{
+	cpu_set_t set;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+		return CPU_COUNT(&set);
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? n : 1;
+}
+
+long opt_num(const char *what, const char *s, long min)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min)
+		opt_bad(what, s);
+	return v;
+}
+
+/* -j: N, 0 (as many as can run), P% of the CPUs, +N, -N. */
+long opt_jobs(const char *s)
+{
+	size_t l = strlen(s);
+	long c = opt_cpus(), v;
+
+	if (l > 1 && s[l - 1] == '%') {
+		char buf[32];
+
+		if (l >= sizeof(buf))
+			opt_bad("bad -j", s);
+		memcpy(buf, s, l - 1);
+		buf[l - 1] = 0;
+		v = (long)ceil((double)c * (double)opt_num("bad -j", buf, 0) / 100);
+		return v < 1 ? 1 : v;
+	}
+	if (*s == '+')
+		return c + opt_num("bad -j", s + 1, 0);
+	if (*s == '-') {
+		v = c - opt_num("bad -j", s + 1, 0);
+		return v < 1 ? 1 : v;
+	}
+	return opt_num("bad -j", s, 0);
+}
+
+/* Seconds, fractions allowed, s/m/h/d suffix. */
+int64_t opt_secs(const char *what, const char *s)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || v < 0 || isnan(v))
+		opt_bad(what, s);
+	switch (*end) {
+	case 0: case 's': break;
+	case 'm': v *= 60; break;
+	case 'h': v *= 3600; break;
+	case 'd': v *= 86400; break;
+	default: opt_bad(what, s);
+	}
+	if (*end && end[1])
+		opt_bad(what, s);
+	if (v > 1e9)
+		v = 1e9;
+	return (int64_t)(v * 1e9);
+}
+
+size_t opt_size(const char *s)
+{
+	char *end;
+	double v, m = 1;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || v <= 0)
+		opt_bad("bad --block", s);
+	switch (*end) {
+	case 0: case 'b': case 'B': break;
+	case 'k': case 'K': m = 1024.0; break;
+	case 'm': case 'M': m = 1024.0 * 1024; break;
+	case 'g': case 'G': m = 1024.0 * 1024 * 1024; break;
+	default: opt_bad("bad --block", s);
+	}
+	if (*end && end[1] && strcmp(end + 1, "i") && strcmp(end + 1, "B"))
+		opt_bad("bad --block", s);
+	v *= m;
+	if (v < 1 || v > 1024.0 * 1024 * 1024)
+		opt_bad("bad --block (1 byte to 1G)", s);
+	return (size_t)v;
+}
+
+/* C escapes of -d, --colsep and --recend: \n \t \r \0 \\ \xHH. */
+char *opt_unescape(const char *s, size_t *len)
+{
+	char *r = run_alloc(strlen(s) + 1), *w = r;
+
+	for (; *s; s++) {
+		if (*s != '\\' || !s[1]) {
+			*w++ = *s;
+			continue;
+		}
+		switch (*++s) {
+		case 'n': *w++ = '\n'; break;
+		case 't': *w++ = '\t'; break;
+		case 'r': *w++ = '\r'; break;
+		case '0': *w++ = 0; break;
+		case 'x': {
+			unsigned v = 0;
+			int k = 0;
+
+			while (k < 2 && s[1] && strchr("0123456789abcdefABCDEF", s[1])) {
+				char c = *++s;
+
+				v = v * 16 + (unsigned)(c <= '9' ? c - '0' : (c | 32) - 'a' + 10);
+				k++;
+			}
+			*w++ = (char)v;
+			break;
+		}
+		default: *w++ = '\\'; *w++ = *s; break;
+		}
+	}
+	*w = 0;
+	*len = (size_t)(w - r);
+	return r;
+}
+
+/* now,fail=1 / soon,success=3 / fail=30% / 0 1 2 (GNU's shorthands). */
+void opt_halt(struct halt *h, const char *s)
+{
+	const char *p = s, *eq;
+	char *end;
+
+	if (!strcmp(s, "0") || !strcmp(s, "never")) {
+		h->when = HALT_NEVER;
+		return;
+	}
+	if (!strcmp(s, "1") || !strcmp(s, "2")) {
+		h->when = *s == '1' ? HALT_SOON : HALT_NOW;
+		h->what = HALT_FAIL;
+		h->count = 1;
+		return;
+	}
+	h->when = HALT_NOW;
+	if (!strncmp(p, "now,", 4))
+		p += 4;
+	else if (!strncmp(p, "soon,", 5)) {
+		h->when = HALT_SOON;
+		p += 5;
+	}
+	if (!(eq = strchr(p, '=')))
+		opt_bad("bad --halt", s);
+	if (!strncmp(p, "fail=", 5))
+		h->what = HALT_FAIL;
+	else if (!strncmp(p, "success=", 8))
+		h->what = HALT_SUCCESS;
+	else if (!strncmp(p, "done=", 5))
+		h->what = HALT_DONE;
+	else
+		opt_bad("bad --halt", s);
+	errno = 0;
+	h->count = strtod(eq + 1, &end);
+	if (errno || end == eq + 1 || h->count <= 0)
+		opt_bad("bad --halt", s);
+	h->pct = *end == '%';
+	if (h->pct) {
+		end++;
+		if (h->count > 100)
+			opt_bad("bad --halt", s);
+		h->count /= 100;
+	}
+	if (*end)
+		opt_bad("bad --halt", s);
+}

@@ -1,0 +1,66 @@
+/* Stopping jobs: on a signal to us (the same to every job's process
+ * group, SIGKILL on a second one), at a --timeout (TERM), and a grace
+ * after either (KILL). */
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+#include "loop.h"
+
+void stop_job(struct job *j, int sig, int64_t now)
+{
+	job_signal(j, sig);
+	j->kill_stage = 1;
+	j->kill_at = now + GRACE_NS;
+}
+
+void stop_on_signal(struct run *r)
+{
+	struct signalfd_siginfo si;
+	int64_t now = now_ns();
+
+	while (read(r->sfd, &si, sizeof(si)) == sizeof(si)) {
+		int sig = (int)si.ssi_signo;
+
+		if (sig == SIGPIPE)
+			continue;
+		for (long s = 0; s < r->o->jobs; s++) {
+			struct job *j = r->slot[s];
+
+			if (!j || j->exited)
+				continue;
+			j->killed = true;
+			if (r->sig)
+				stop_job(j, SIGKILL, now);
+			else
+				stop_job(j, sig == SIGHUP ? SIGTERM : sig, now);
+		}
+		r->sig = sig;
+		r->stop = true;
+	}
+}
+
+/* TERM at the deadline, KILL a grace later. */
+int64_t stop_overdue(struct run *r, int64_t now)
+{
+	int64_t next = -1;
+
+	for (long s = 0; s < r->o->jobs; s++) {
+		struct job *j = r->slot[s];
+
+		if (!j || j->exited || j->kill_at < 0)
+			continue;
+		if (j->kill_at <= now) {
+			if (j->kill_stage == 0) {
+				j->timed_out = true;
+				stop_job(j, SIGTERM, now);
+			} else {
+				job_signal(j, SIGKILL);
+				j->kill_at = -1;
+				continue;
+			}
+		}
+		if (next < 0 || j->kill_at < next)
+			next = j->kill_at;
+	}
+	return next;
+}
