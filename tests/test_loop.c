@@ -441,3 +441,55 @@ Test(loop, gather_of_nothing_and_bad_sets)
 	need_uring();
 	cr_assert_eq(run(gather_empty_and_twice, NULL), 0);
 }
+
+static int deep(int n)
+{
+	volatile char buf[512];
+
+	buf[0] = (char)n;
+	buf[sizeof(buf) - 1] = (char)n;
+	return n <= 0 ? buf[0] : deep(n - 1) + buf[sizeof(buf) - 1];
+}
+
+static int overflow(void *arg)
+{
+	(void)arg;
+	return deep(1 << 20);
+}
+
+static int overflow_main(void *arg)
+{
+	conc_task_attr at = { .stack_size = 16 * 1024, .name = "deep" };
+	conc_task *t;
+
+	(void)arg;
+	if (conc_go(&t, overflow, NULL, &at))
+		return -1;
+	return conc_task_join(t, NULL, BOUND);
+}
+
+Test(loop, stack_overflow_is_reported_with_the_task_name)
+{
+	char out[512] = "";
+	int p[2], st;
+	ssize_t n;
+	pid_t pid;
+
+	need_uring();
+	cr_assert_eq(pipe(p), 0);
+	pid = test_fork();
+	if (pid == 0) {
+		dup2(p[1], 2);
+		if (conc_loop_guard_install())
+			_exit(2);
+		conc_run(overflow_main, NULL, NULL);
+		_exit(3);	/* not reached: the overflow aborts */
+	}
+	close(p[1]);
+	st = wait_child(pid, 10000);
+	n = read(p[0], out, sizeof(out) - 1);
+	close(p[0]);
+	out[n > 0 ? n : 0] = 0;
+	cr_assert(killed_by(st, SIGABRT), "status %#x, stderr: %s", st, out);
+	cr_assert(strstr(out, "task deep overflowed its stack"), "stderr: %s", out);
+}

@@ -9,10 +9,6 @@
 #include <stdlib.h>
 #include "loop/loop_impl.h"
 
-/* The overflow report's registration (lib/loop/coro.h) may be missing
- * from a build: then there is nothing to tell. */
-#pragma weak __conc_stack_running
-
 __thread struct loop *__conc_loop_tls __attribute__((tls_model("initial-exec")));
 
 /* Reap the ring every REAP_EVERY resumes even when tasks stay runnable, so
@@ -45,8 +41,8 @@ static void enter(struct loop *l, struct conc_task *t)
 	t->state = T_RUNNING;
 	t->started = true;
 	l->self->ctx = t->id;
-	if (__conc_stack_running)
-		__conc_stack_running(t->shared ? &l->sstack : &t->stack, t->name);
+	/* For the overflow report (lib/loop/coro.h): whose guard is whose. */
+	__conc_stack_running(t->shared ? &l->sstack : &t->stack, t->name);
 }
 
 /*
@@ -119,6 +115,7 @@ static void resume(struct loop *l, struct conc_task *t)
 	__conc_coro_switch(&l->sched, &t->ctx);
 	/* Not always t: tasks may have switched among themselves. */
 	t = l->cur;
+	__conc_stack_running(NULL, NULL);
 	s->ctx = 0;
 	s->waiter = NULL;
 	l->cur = NULL;

@@ -125,6 +125,15 @@ int conc_poll(int fd, short events, int64_t timeout_ns);
 int conc_to_thread(int (*fn)(void *), void *arg, int *ret,
 		   int64_t timeout_ns);
 
+/*
+ * Report a task's stack overflow as such: a SIGSEGV in the guard below a
+ * task's stack prints "conc: task <name> overflowed its stack (guard at
+ * <addr>)" and aborts; any other SIGSEGV goes to the handler installed
+ * before (install yours first). Also on with CONC_LOOP_GUARD=1 in the
+ * environment. Idempotent, any thread. 0 or -errno (from sigaction).
+ */
+int conc_loop_guard_install(void);
+
 /* The calling thread's loop, or NULL when it runs none. */
 conc_loop *conc_loop_self(void);
 
