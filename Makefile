@@ -127,6 +127,9 @@ $(O)/asan/libconc.a: $(ASAN_OBJ)
 bin/%: bin/%.c $(LIB)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(URING_LIBS)
 
+# conc-sem, conc-queue and conc-event share bin/tool.h.
+bin/conc-sem bin/conc-queue bin/conc-event: bin/tool.h
+
 # conc-run is split in bin/run/ (its own parts, shared with no other tool).
 RUN_SRC := $(sort $(wildcard bin/run/*.c))
 bin/conc-run: bin/conc-run.c $(RUN_SRC) $(wildcard bin/run/*.h) $(LIB)
@@ -181,6 +184,20 @@ test: tests $(TEST_HELPERS) test-conc-run
 
 # The tools, driven as a user would (tests/test_conc_run.sh), also built
 # with ASan+UBSan.
+# conc-sem, conc-queue, conc-event driven as a user would.
+.PHONY: test-tools
+test-tools: bin/conc-sem bin/conc-queue bin/conc-event
+	@echo "== tests/test_tools.sh"; CONC_BIN=$(CURDIR)/bin sh tests/test_tools.sh
+
+TOOLS_ASAN := $(O)/asan/bin/conc-sem $(O)/asan/bin/conc-queue $(O)/asan/bin/conc-event
+$(TOOLS_ASAN): $(O)/asan/bin/%: bin/%.c bin/tool.h $(O)/asan/libconc.a
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(SANFLAGS) -o $@ $< $(O)/asan/libconc.a $(URING_LIBS)
+
+.PHONY: test-tools-asan
+test-tools-asan: $(TOOLS_ASAN)
+	@echo "== tests/test_tools.sh (ASan+UBSan)"; ASAN_OPTIONS=detect_leaks=0 CONC_BIN=$(CURDIR)/$(O)/asan/bin sh tests/test_tools.sh
+
 .PHONY: test-conc-run test-conc-run-asan
 test-conc-run: bin/conc-run
 	@echo "== tests/test_conc_run.sh"; CONC_RUN=$(CURDIR)/bin/conc-run sh tests/test_conc_run.sh

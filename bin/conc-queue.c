@@ -1,0 +1,279 @@
+/* conc-queue — a named message queue (conc_queue_create(3)) for shell
+ * scripts; see conc-queue(1). Messages are bytes: any byte but the
+ * separator (newline, or NUL with -0) passes through unchanged. */
+#include <getopt.h>
+#include <unistd.h>
+#include "tool.h"
+
+enum {
+	EX_EMPTY = 1,		/* get: nothing within TIMEOUT; put: still full */
+	EX_USAGE = 2,
+	EX_CLOSED = 3,
+	EX_MISSING = 4,
+	EX_FAIL = 5,
+};
+
+#define MSG_LIMIT (1u << 24)	/* the library's bound on max_msg */
+
+static const char usage[] =
+	"usage: conc-queue create [-c CAPACITY] [-s MAXMSG] [--mode MODE] NAME\n"
+	"       conc-queue put [-0] [-t TIMEOUT] NAME [MSG]...\n"
+	"       conc-queue get [-0] [-t TIMEOUT] [-n COUNT] NAME\n"
+	"       conc-queue close NAME | stat NAME | rm NAME\n"
+	"A named queue of byte messages under /dev/shm. put takes the MSG\n"
+	"arguments, or else the lines of stdin (NUL-separated with -0); get\n"
+	"prints a message (up to COUNT) each followed by a newline (a NUL with\n"
+	"-0), waiting at most TIMEOUT seconds (fractions allowed) for the first.\n"
+	"  -c CAPACITY  messages (default 64)   -s MAXMSG  bytes each (default 8192)\n"
+	"Exit: 0 done; 1 get: empty after TIMEOUT (put: still full); 2 usage;\n"
+	"3 closed (get: closed and empty); 4 no such queue; 5 other failure.\n";
+
+static const char *name;
+
+static int fail(int r, const char *what)
+{
+	switch (r) {
+	case -ENOENT:
+		tool_err(0, "%s: no such queue", name);
+		return EX_MISSING;
+	case -EPROTO:
+		tool_err(0, "%s: not a queue (another kind of object, or a damaged one)", name);
+		return EX_FAIL;
+	case -EPIPE:
+		tool_err(0, "%s: %s: the queue is closed", name, what);
+		return EX_CLOSED;
+	case -ETIMEDOUT:
+		return EX_EMPTY;
+	default:
+		tool_err(r, "%s: %s", name, what);
+		return EX_FAIL;
+	}
+}
+
+static int create(uint32_t cap, uint32_t max, unsigned mode)
+{
+	conc_queue_attr a = { .capacity = cap, .max_msg = max, .name = name,
+			      .flags = CONC_SHM_MODE(mode) };
+	conc_queue *q;
+	int r = conc_queue_open(&q, name);
+
+	if (r == -EPROTO)
+		return fail(r, "create");
+	if (!r)
+		conc_queue_destroy(q);
+	r = conc_queue_create(&q, &a);
+	if (r == -EINVAL) {
+		tool_err(0, "%s: exists with another capacity or message size", name);
+		return EX_FAIL;
+	}
+	if (r)
+		return fail(r, "create");
+	conc_queue_destroy(q);
+	return 0;
+}
+
+static int put_one(conc_queue *q, const char *m, size_t len, int64_t t)
+{
+	int r = conc_queue_put(q, m, len, t);
+
+	if (r == -EMSGSIZE) {
+		tool_err(0, "%s: put: a message of %zu bytes is longer than the queue takes",
+			 name, len);
+		return EX_FAIL;
+	}
+	if (r == -ETIMEDOUT)
+		tool_err(0, "%s: put: still full after the timeout", name);
+	return r ? fail(r, "put") : 0;
+}
+
+static int put(conc_queue *q, char **msgs, int n, int sep, int64_t t)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	int i, ex = 0;
+
+	for (i = 0; i < n && !ex; i++)
+		ex = put_one(q, msgs[i], strlen(msgs[i]), t);
+	if (n)
+		return ex;
+	while (!ex && (len = getdelim(&line, &cap, sep, stdin)) >= 0) {
+		if (len && line[len - 1] == sep)
+			len--;
+		ex = put_one(q, line, (size_t)len, t);
+	}
+	if (!ex && ferror(stdin)) {
+		tool_err(errno, "%s: put: reading stdin", name);
+		ex = EX_FAIL;
+	}
+	free(line);
+	return ex;
+}
+
+static int write_all(const char *p, size_t n)
+{
+	ssize_t w;
+
+	while (n) {
+		w = write(1, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -errno;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Messages leave the queue only once written out: a get that cannot
+ * write (or is killed first) leaves its message for the next. */
+static int get(conc_queue *q, uint32_t count, int sep, int64_t t)
+{
+	size_t cap = 65536;
+	char *buf = malloc(cap + 1);
+	uint32_t got = 0;
+	ssize_t n = 0;
+	int r;
+
+	while (buf && got < count) {
+		n = conc_queue_get_begin(q, buf, cap, got ? 0 : t);
+		if (n == -EMSGSIZE && cap < MSG_LIMIT) {
+			char *b = realloc(buf, cap * 4 + 1);
+
+			if (b) {
+				buf = b;
+				cap *= 4;
+			}
+			if (b)
+				continue;
+		}
+		if (n < 0)
+			break;
+		buf[n] = (char)sep;
+		r = write_all(buf, (size_t)n + 1);
+		if (r) {
+			conc_queue_get_abort(q);
+			tool_err(r, "%s: get: writing out", name);
+			free(buf);
+			return EX_FAIL;
+		}
+		conc_queue_get_commit(q);
+		got++;
+	}
+	free(buf);
+	if (!buf)
+		return fail(-ENOMEM, "get");
+	if (got)
+		return 0;
+	return fail((int)n, "get");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "capacity", required_argument, NULL, 'c' },
+		{ "max-msg", required_argument, NULL, 's' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "count", required_argument, NULL, 'n' },
+		{ "null", no_argument, NULL, '0' },
+		{ "mode", required_argument, NULL, 'm' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	uint32_t cap = 0, max = 0, count = 1;
+	int64_t t = CONC_FOREVER;
+	unsigned mode = 0600;
+	int c, sep = '\n', r;
+	const char *cmd;
+	conc_queue *q;
+
+	tool_name = "conc-queue";
+	/* The command comes first; its options follow it. */
+	if (argc > 1 && argv[1][0] != '-') {
+		cmd = argv[1];
+		argv[1] = argv[0];
+		argc--;
+		argv++;
+	} else {
+		cmd = NULL;
+	}
+	while ((c = getopt_long(argc, argv, "+c:s:t:n:0m:hV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+		case 's':
+		case 'n':
+			if (tool_count(optarg, 1, c == 'n' ? UINT32_MAX : MSG_LIMIT,
+				       c == 'c' ? &cap : c == 's' ? &max : &count)) {
+				tool_err(0, "-%c %s: not a number in range", c, optarg);
+				return EX_USAGE;
+			}
+			break;
+		case 't':
+			if (tool_seconds(optarg, &t)) {
+				tool_err(0, "-t %s: not a number of seconds", optarg);
+				return EX_USAGE;
+			}
+			break;
+		case '0':
+			sep = 0;
+			break;
+		case 'm':
+			if (tool_mode(optarg, &mode)) {
+				tool_err(0, "--mode %s: not an octal mode with owner read and write", optarg);
+				return EX_USAGE;
+			}
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		case 'V':
+			tool_version();
+			return 0;
+		default:
+			fputs(usage, stderr);
+			return EX_USAGE;
+		}
+	}
+	if (!cmd || optind >= argc) {
+		tool_err(0, cmd ? "%s: a queue name is needed" : "a command is needed", cmd);
+		fputs(usage, stderr);
+		return EX_USAGE;
+	}
+	name = argv[optind++];
+	if (!tool_name_ok(name))
+		return EX_USAGE;
+	if (strcmp(cmd, "put") && optind < argc) {
+		tool_err(0, "%s: %s takes no more arguments", argv[optind], cmd);
+		return EX_USAGE;
+	}
+	if (!strcmp(cmd, "create"))
+		return create(cap, max, mode);
+	if (!strcmp(cmd, "rm")) {
+		r = conc_queue_open(&q, name);
+		if (r)
+			return fail(r, "rm");
+		conc_queue_destroy(q);
+		r = conc_shm_unlink(name);
+		return r ? fail(r, "rm") : 0;
+	}
+	if (strcmp(cmd, "put") && strcmp(cmd, "get") && strcmp(cmd, "close") &&
+	    strcmp(cmd, "stat")) {
+		tool_err(0, "%s: not a command (create, put, get, close, stat, rm)", cmd);
+		return EX_USAGE;
+	}
+	r = conc_queue_open(&q, name);
+	if (r)
+		return fail(r, cmd);
+	if (!strcmp(cmd, "put"))
+		r = put(q, argv + optind, argc - optind, sep, t);
+	else if (!strcmp(cmd, "get"))
+		r = get(q, count, sep, t);
+	else if (!strcmp(cmd, "close"))
+		r = (r = conc_queue_close(q)) ? fail(r, "close") : 0;
+	else
+		r = printf("messages %zd\n", conc_queue_size(q)) < 0 ? EX_FAIL : 0;
+	conc_queue_destroy(q);
+	return r;
+}

@@ -1,0 +1,328 @@
+/* conc-sem — run a command holding one of N permits of a named robust
+ * semaphore (conc_rsem_create(3)); see conc-sem(1). */
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/wait.h>
+#include "tool.h"
+
+enum {
+	EX_MISSING = 4,		/* --status, --rm: no such semaphore */
+	EX_NOPERMIT = 124,	/* -w TIMEOUT passed without a permit */
+	EX_FAIL = 125,		/* conc-sem itself failed */
+	EX_NOEXEC = 126,
+	EX_NOTFOUND = 127,
+};
+
+static const char usage[] =
+	"usage: conc-sem [-n N] [-w TIMEOUT] [--mode MODE] NAME [--] COMMAND [ARG]...\n"
+	"       conc-sem --status NAME\n"
+	"       conc-sem --rm NAME\n"
+	"Run COMMAND holding one of N permits (default 1) of the semaphore NAME\n"
+	"(under /dev/shm, created if missing), and exit with its status. A holder\n"
+	"killed, even with SIGKILL, gives its permit back.\n"
+	"  -n, --permits N   permits of a new semaphore (an existing one must agree)\n"
+	"  -w, --wait T      wait at most T seconds for a permit (fractions allowed)\n"
+	"  -m, --mode MODE   octal mode of a new semaphore (default 600)\n"
+	"      --status      list the holders: pid, permits, since, command\n"
+	"      --rm          remove the semaphore's name\n"
+	"  -h, --help        this text;  -V, --version\n"
+	"Exit: COMMAND's status (128+N if killed by signal N); 124 no permit within\n"
+	"T; 125 conc-sem failed; 126 COMMAND cannot run; 127 COMMAND not found;\n"
+	"--status and --rm: 0, or 4 when there is no such semaphore.\n";
+
+/* Open NAME, or create it with n permits; an explicit -n must agree. */
+static int get_sem(conc_rsem **s, const char *name, uint32_t n, bool n_given,
+		   unsigned mode)
+{
+	conc_rsem_attr a = { .permits = n, .name = name,
+			     .flags = CONC_SHM_EXCL | CONC_SHM_MODE(mode) };
+	int r = -ENOENT, i;
+
+	for (i = 0; i < 3 && r == -ENOENT; i++) {
+		r = conc_rsem_open(s, name);
+		if (r == -ENOENT) {
+			r = conc_rsem_create(s, &a);
+			if (r == -EEXIST)	/* another made it first */
+				r = -ENOENT;
+		}
+	}
+	if (r == -EPROTO) {
+		tool_err(0, "%s: not a semaphore (another kind of object, or one whose creator died: see --rm)", name);
+		return -1;
+	}
+	if (r) {
+		tool_err(r, "%s", name);
+		return -1;
+	}
+	if (n_given && (uint32_t)conc_rsem_permits(*s) != n) {
+		tool_err(0, "%s: has %d permits, not %u (remove it with --rm to change)",
+			 name, conc_rsem_permits(*s), n);
+		conc_rsem_destroy(*s);
+		return -1;
+	}
+	return 0;
+}
+
+static conc_proc *child;
+
+/* A signal sent to conc-sem goes to the command; one from the terminal
+ * (SI_KERNEL) reached the command's process group already. */
+static void forward(int sig, siginfo_t *si, void *uc)
+{
+	(void)uc;
+	if (si->si_code != SI_KERNEL)
+		conc_proc_kill(child, sig);	/* a load and pidfd_send_signal */
+}
+
+static void forward_signals(void)
+{
+	static const int sigs[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM,
+				    SIGUSR1, SIGUSR2, SIGALRM };
+	struct sigaction sa = { .sa_sigaction = forward,
+				.sa_flags = SA_SIGINFO | SA_RESTART };
+
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
+}
+
+static int run(const char *name, uint32_t n, bool n_given, int64_t wait_ns,
+	       unsigned mode, char **cmd)
+{
+	conc_proc_attr pa = { .daemon = true };
+	conc_rsem *s;
+	int r, st;
+
+	if (get_sem(&s, name, n, n_given, mode))
+		return EX_FAIL;
+	r = conc_rsem_timedwait(s, wait_ns);
+	if (r == -ETIMEDOUT) {
+		tool_err(0, "%s: no permit free within the wait", name);
+		return EX_NOPERMIT;
+	}
+	if (r == -EOWNERDEAD)	/* the command may want to know */
+		setenv("CONC_SEM_OWNER_DIED", "1", 1);
+	else if (r) {
+		tool_err(r, "%s: taking a permit", name);
+		return EX_FAIL;
+	}
+	/* A daemon child: if conc-sem is killed, its permit comes back and
+	 * the command must not go on without it. */
+	r = conc_proc_spawn(&child, cmd[0], cmd, NULL, &pa);
+	if (r) {
+		tool_err(r, "%s", cmd[0]);
+		conc_rsem_post(s);
+		return r == -ENOENT ? EX_NOTFOUND : EX_NOEXEC;
+	}
+	forward_signals();
+	r = conc_proc_join(child, &st, CONC_FOREVER);
+	conc_rsem_post(s);
+	if (r) {
+		tool_err(r, "waiting for %s", cmd[0]);
+		return EX_FAIL;
+	}
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* Where the command starts in a conc-sem's arguments (args[0..n) from
+ * /proc/PID/cmdline), parsed as main() does: options, NAME, "--". */
+static size_t command_at(char **args, size_t n)
+{
+	static const char *const with_arg[] = { "-n", "-w", "-m", "--permits",
+						"--wait", "--mode" };
+	const char *base = strrchr(args[0], '/');
+	size_t i, k;
+
+	if (strcmp(base ? base + 1 : args[0], "conc-sem"))
+		return 0;		/* a program of its own */
+	for (i = 1; i < n && args[i][0] == '-' && strcmp(args[i], "--"); i++)
+		for (k = 0; k < sizeof(with_arg) / sizeof(with_arg[0]); k++)
+			if (!strcmp(args[i], with_arg[k]))
+				i++;
+	if (i < n && !strcmp(args[i], "--"))
+		i++;
+	i++;			/* NAME */
+	if (i < n && !strcmp(args[i], "--"))
+		i++;
+	return i < n ? i : 0;
+}
+
+/* The command a holder runs, from /proc (the holder is alive: its pid
+ * is its own), newlines shown as spaces. */
+static void print_command(pid_t pid)
+{
+	char path[64], buf[4096], *args[256];
+	size_t len, i, n = 0;
+	ssize_t got;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	got = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	if (fd >= 0)
+		close(fd);
+	if (got <= 0) {
+		fputs("?", stdout);
+		return;
+	}
+	len = (size_t)got;
+	buf[len] = 0;
+	for (i = 0; i < len && n < 256; i += strlen(buf + i) + 1)
+		args[n++] = buf + i;
+	for (i = command_at(args, n); i < n; i++) {
+		for (char *c = args[i]; *c; c++)
+			if (*c == '\n')
+				*c = ' ';
+		printf("%s%s", args[i], i + 1 < n ? " " : "");
+	}
+}
+
+static int status(const char *name)
+{
+	conc_rsem_holder h[CONC_RSEM_HOLDERS_MAX];
+	conc_rsem *s;
+	ssize_t n, i;
+	char since[32];
+	int r = conc_rsem_open(&s, name);
+
+	if (r == -ENOENT) {
+		tool_err(0, "%s: no such semaphore", name);
+		return EX_MISSING;
+	}
+	if (r) {
+		tool_err(r == -EPROTO ? 0 : r, r == -EPROTO ? "%s: not a semaphore" : "%s", name);
+		return EX_FAIL;
+	}
+	n = conc_rsem_holders(s, h, CONC_RSEM_HOLDERS_MAX);
+	printf("%s: %d permits, %d free\n", name, conc_rsem_permits(s),
+	       conc_rsem_value(s));
+	printf("PID\tPERMITS\tSINCE\tCOMMAND\n");
+	for (i = 0; i < n && i < (ssize_t)CONC_RSEM_HOLDERS_MAX; i++) {
+		time_t t = (time_t)(h[i].since_ns / 1000000000);
+		struct tm tm;
+
+		if (!localtime_r(&t, &tm) ||
+		    !strftime(since, sizeof(since), "%Y-%m-%dT%H:%M:%S", &tm))
+			strcpy(since, "?");
+		printf("%d\t%u\t%s\t", (int)h[i].pid, h[i].count, since);
+		print_command(h[i].pid);
+		putchar('\n');
+	}
+	conc_rsem_destroy(s);
+	return fflush(stdout) ? EX_FAIL : 0;
+}
+
+static int rm(const char *name)
+{
+	conc_rsem *s;
+	int r = conc_rsem_open(&s, name);
+
+	if (r == -ENOENT) {
+		tool_err(0, "%s: no such semaphore", name);
+		return EX_MISSING;
+	}
+	if (r == -EPROTO) {
+		tool_err(0, "%s: not a semaphore: not removed", name);
+		return EX_FAIL;
+	}
+	if (r) {
+		tool_err(r, "%s", name);
+		return EX_FAIL;
+	}
+	conc_rsem_destroy(s);
+	r = conc_shm_unlink(name);
+	if (r == -ENOENT) {
+		tool_err(0, "%s: no such semaphore", name);
+		return EX_MISSING;
+	}
+	if (r) {
+		tool_err(r, "removing %s", name);
+		return EX_FAIL;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "permits", required_argument, NULL, 'n' },
+		{ "wait", required_argument, NULL, 'w' },
+		{ "mode", required_argument, NULL, 'm' },
+		{ "status", no_argument, NULL, 'S' },
+		{ "rm", no_argument, NULL, 'R' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int64_t wait_ns = CONC_FOREVER;
+	uint32_t n = 1;
+	unsigned mode = 0600;
+	bool n_given = false;
+	int c, what = 0;
+	const char *name;
+
+	tool_name = "conc-sem";
+	while ((c = getopt_long(argc, argv, "+n:w:m:hV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			if (tool_count(optarg, 1, CONC_RSEM_PERMITS_MAX, &n)) {
+				tool_err(0, "-n %s: not a number of permits (1 to %u)",
+					 optarg, CONC_RSEM_PERMITS_MAX);
+				return EX_FAIL;
+			}
+			n_given = true;
+			break;
+		case 'w':
+			if (tool_seconds(optarg, &wait_ns)) {
+				tool_err(0, "-w %s: not a number of seconds", optarg);
+				return EX_FAIL;
+			}
+			break;
+		case 'm':
+			if (tool_mode(optarg, &mode)) {
+				tool_err(0, "--mode %s: not an octal mode with owner read and write", optarg);
+				return EX_FAIL;
+			}
+			break;
+		case 'S':
+		case 'R':
+			what = c;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		case 'V':
+			tool_version();
+			return 0;
+		default:
+			fputs(usage, stderr);
+			return EX_FAIL;
+		}
+	}
+	if (optind >= argc) {
+		tool_err(0, "a semaphore name is needed");
+		fputs(usage, stderr);
+		return EX_FAIL;
+	}
+	name = argv[optind++];
+	if (!tool_name_ok(name))
+		return EX_FAIL;
+	if (what) {
+		if (optind < argc) {
+			tool_err(0, "%s: no command with --status or --rm", argv[optind]);
+			return EX_FAIL;
+		}
+		return what == 'S' ? status(name) : rm(name);
+	}
+	if (optind < argc && !strcmp(argv[optind], "--"))
+		optind++;
+	if (optind >= argc) {
+		tool_err(0, "%s: a command to run is needed", name);
+		fputs(usage, stderr);
+		return EX_FAIL;
+	}
+	return run(name, n, n_given, wait_ns, mode, argv + optind);
+}

@@ -1,0 +1,99 @@
+/* bin/tool.h — what conc-sem, conc-queue and conc-event say and parse
+ * alike: errors as "tool: what failed: why", TIMEOUT in seconds, modes,
+ * names. Header-only; each tool is one .c file over libconc. */
+#ifndef CONC_BIN_TOOL_H
+#define CONC_BIN_TOOL_H
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <conc.h>
+
+static const char *tool_name;
+
+/* "tool: what: why" on stderr; why is strerror(-err), or nothing for 0. */
+static __attribute__((unused)) void tool_err(int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", tool_name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	if (err)
+		fprintf(stderr, ": %s", strerror(err < 0 ? -err : err));
+	fputc('\n', stderr);
+}
+
+/* Seconds, fractions allowed ("0.2", "1e-3", "5"), into nanoseconds.
+ * Returns 0, or -EINVAL for anything else (negative, inf, nan, junk). */
+static __attribute__((unused)) int tool_seconds(const char *s, int64_t *ns)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (!*s || *end || errno || !(v >= 0) || v > 9.2e9)
+		return -EINVAL;
+	*ns = (int64_t)(v * 1e9 + 0.5);
+	return 0;
+}
+
+/* An unsigned count in [lo, hi]; -EINVAL otherwise. */
+static __attribute__((unused)) int tool_count(const char *s, unsigned long lo, unsigned long hi,
+		      uint32_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	if (*s == '-' || *s == '+')
+		return -EINVAL;
+	v = strtoul(s, &end, 10);
+	if (!*s || *end || errno || v < lo || v > hi)
+		return -EINVAL;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/* An octal file mode (at most 0777) for CONC_SHM_MODE(). */
+static __attribute__((unused)) int tool_mode(const char *s, unsigned *mode)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 8);
+	if (!*s || *end || errno || v > 0777 || (v & 0600) != 0600)
+		return -EINVAL;
+	*mode = (unsigned)v;
+	return 0;
+}
+
+/* A name under /dev/shm: a clear error before the library says -EINVAL. */
+static __attribute__((unused)) int tool_name_ok(const char *name)
+{
+	if (!*name)
+		tool_err(0, "the name is empty");
+	else if (strchr(name, '/'))
+		tool_err(0, "%s: a name may not contain '/' (it is a file under /dev/shm)", name);
+	else if (strlen(name) > NAME_MAX)
+		tool_err(0, "%.20s...: the name is longer than %d bytes", name, NAME_MAX);
+	else if (!strcmp(name, ".") || !strcmp(name, ".."))
+		tool_err(0, "%s: not a name", name);
+	else
+		return 1;
+	return 0;
+}
+
+static __attribute__((unused)) void tool_version(void)
+{
+	printf("%s (conc) %s\n", tool_name, CONC_VERSION);
+}
+
+#endif
