@@ -1,6 +1,6 @@
 /* tests/cancel_waiter.h — a stand-in for a loop's waiter (lib/wait/wait.h)
  * whose fd waits report a cancelled coroutine (-ECANCELED) `cancels` times,
- * then let the thread block. Install it on the calling thread with
+ * and futex waits `futex_cancels` times, then let the thread block. Install it on the calling thread with
  * __conc_self_tls.waiter = &cancelling; NULL again after. */
 #ifndef CONC_TEST_CANCEL_WAITER_H
 #define CONC_TEST_CANCEL_WAITER_H
@@ -9,7 +9,7 @@
 #include <poll.h>
 #include "wait/wait.h"
 
-static int cancels;
+static int cancels, futex_cancels;
 
 static int cancel_poll(struct __conc_waiter *w, struct pollfd *fds,
 		       unsigned n, conc_deadline dl)
@@ -22,7 +22,7 @@ static int pass_futex(struct __conc_waiter *w, const uint32_t *word,
 		      uint32_t expected, conc_deadline dl, unsigned flags)
 {
 	(void)w, (void)word, (void)expected, (void)dl, (void)flags;
-	return -ENOSYS;
+	return futex_cancels > 0 && futex_cancels-- ? -ECANCELED : -ENOSYS;
 }
 
 static __attribute__((unused)) struct __conc_waiter cancelling = {

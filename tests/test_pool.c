@@ -630,6 +630,52 @@ Test(pool_timed, a_cancelled_wait_is_final)
 	cr_assert_eq(conc_pool_destroy(p), 0);
 }
 
+/* Holds the pool's lock until told to let go. */
+struct holder {
+	conc_mutex *m;
+	conc_event held, release;
+};
+
+static void *hold_lock(void *arg)
+{
+	struct holder *h = arg;
+
+	conc_mutex_lock(h->m);
+	conc_event_set(&h->held);
+	conc_event_wait(&h->release, BOUND);
+	conc_mutex_unlock(h->m);
+	return NULL;
+}
+
+Test(pool_timed, a_cancel_while_waiting_for_the_pools_lock)
+{
+	conc_pool *p = make(1);
+	struct holder h = { .m = &p->lock };
+	int64_t v = 9, out = 0;
+	conc_future *f;
+	pthread_t t;
+
+	cr_assert_eq(conc_pool_submit(p, t_square, &v, sizeof(v), &f), 0);
+	conc_event_init(&h.held, 0);
+	conc_event_init(&h.release, 0);
+	cr_assert_eq(pthread_create(&t, NULL, hold_lock, &h), 0);
+	cr_assert_eq(conc_event_wait(&h.held, BOUND), 0);
+	/* The lock is not taken: the call ends, changing nothing. */
+	futex_cancels = 1;
+	__conc_self_tls.waiter = &cancelling;
+	cr_assert_eq(conc_future_wait(f, BOUND), -ECANCELED);
+	cr_assert_eq(futex_cancels, 0);
+	__conc_self_tls.waiter = NULL;
+	conc_event_set(&h.release);
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	cr_assert_eq(conc_future_wait(f, BOUND), 0);
+	cr_assert_eq(conc_future_result(f, &out, sizeof(out)), 8);
+	cr_assert_eq(out, 81);
+	conc_future_release(f);
+	cr_assert_eq(square_of(p, 3), 9, "the lock works as before");
+	finish(p);
+}
+
 /* The pids of the workers, recorded by their initializer in shared memory. */
 struct pids {
 	uint32_t n;

@@ -10,7 +10,8 @@ int conc_pool_poll(conc_pool *p, int64_t timeout_ns)
 
 	if (!p)
 		return -EINVAL;
-	conc_mutex_lock(&p->lock);
+	if ((r = conc_mutex_lock(&p->lock)) < 0)
+		return r;	/* -ECANCELED */
 	r = __conc_pool_round(p, __conc_deadline(timeout_ns));
 	conc_mutex_unlock(&p->lock);
 	return r;
@@ -20,7 +21,8 @@ int conc_pool_close(conc_pool *p)
 {
 	if (!p)
 		return -EINVAL;
-	conc_mutex_lock(&p->lock);
+	/* No wait: a cancel is left for the next one. */
+	__conc_lock_anyway(&p->lock);
 	p->closed = true;
 	/* Workers drain the queue, then get -EPIPE and exit. */
 	conc_queue_close(p->q);
@@ -47,7 +49,8 @@ int conc_pool_join_timed(conc_pool *p, int64_t timeout_ns)
 
 	if (!p)
 		return -EINVAL;
-	conc_mutex_lock(&p->lock);
+	if ((r = conc_mutex_lock(&p->lock)) < 0)
+		return r;	/* -ECANCELED */
 	if (!p->closed)
 		r = -EINVAL;
 	while (r == 0 && busy(p)) {
@@ -124,10 +127,13 @@ int conc_pool_terminate_timed(conc_pool *p, int64_t timeout_ns)
 
 	if (!p)
 		return -EINVAL;
-	conc_mutex_lock(&p->lock);
+	/* Killed and cancelled even so; the wait for the workers is what a
+	 * cancel (like a timeout) cuts short. */
+	r = __conc_lock_anyway(&p->lock);
 	if (!p->terminated)
 		kill_all(p, &cbs);
-	r = reap_all(p, dl);
+	if (r == 0)
+		r = reap_all(p, dl);
 	conc_mutex_unlock(&p->lock);
 	if (cbs)
 		__conc_pool_callbacks(p, cbs);
@@ -148,7 +154,7 @@ int conc_pool_destroy_timed(conc_pool *p, int64_t timeout_ns)
 		return -EINVAL;
 	if ((r = conc_pool_terminate_timed(p, timeout_ns)) < 0)
 		return r;
-	conc_mutex_lock(&p->lock);
+	__conc_lock_anyway(&p->lock);
 	for (f = p->futures; f; f = f->next)
 		f->pool = NULL;
 	conc_mutex_unlock(&p->lock);

@@ -12,7 +12,8 @@ int __conc_future_wait_until(conc_future *f, conc_deadline dl)
 		return -EINVAL;
 	if (!(p = f->pool))
 		return 0;
-	conc_mutex_lock(&p->lock);
+	if ((r = conc_mutex_lock(&p->lock)) < 0)
+		return r;	/* -ECANCELED */
 	while (f->state == CONC_FUTURE_PENDING && r == 0) {
 		r = __conc_pool_round(p, dl);
 		if (r == 0 && f->state == CONC_FUTURE_PENDING &&
@@ -69,7 +70,7 @@ int conc_future_release(conc_future *f)
 		__conc_pool_future_free(f);
 		return 0;
 	}
-	conc_mutex_lock(&p->lock);
+	__conc_lock_anyway(&p->lock);
 	if (f->state == CONC_FUTURE_PENDING || f->cb_pending)
 		f->released = true;
 	else

@@ -28,7 +28,8 @@ int conc_pool_imap_unordered(conc_pool *p, conc_task_fn fn, const void *in,
 		return r;
 	if (!itp)
 		return -EINVAL;
-	conc_mutex_lock(&p->lock);
+	if ((r = conc_mutex_lock(&p->lock)) < 0)
+		return r;	/* -ECANCELED */
 	r = p->closed ? -EPIPE : 0;
 	conc_mutex_unlock(&p->lock);
 	if (r < 0)
@@ -57,8 +58,9 @@ int conc_pool_imap_unordered(conc_pool *p, conc_task_fn fn, const void *in,
 
 /* Submit the chunks that find a free slot now. A chunk that cannot be
  * submitted at all gets a finished future carrying the error; after
- * close or terminate, -ECANCELED. */
-static void feed(conc_imap *it)
+ * close or terminate, -ECANCELED. Returns -ECANCELED when a cancel of
+ * the caller's coroutine came instead (nothing submitted), else 0. */
+static int feed(conc_imap *it)
 {
 	conc_future *f;
 	size_t m, j;
@@ -68,13 +70,13 @@ static void feed(conc_imap *it)
 		m = it->n - it->sent * it->c;
 		m = m < it->c ? m : it->c;
 		if (!(f = __conc_pool_future_new((uint32_t)m, it->out_size)))
-			return;
+			return 0;
 		/* A deadline already passed: take a free slot, never wait. */
 		r = __conc_pool_queue(it->p, it->fn, it->in + it->sent * it->c * it->in_size,
 				 (uint32_t)m, it->in_size, f, 0);
-		if (r == -ETIMEDOUT || r == -EAGAIN) {
+		if (r == -ETIMEDOUT || r == -EAGAIN || r == -ECANCELED) {
 			__conc_pool_future_free(f);
-			return;
+			return r == -ECANCELED ? r : 0;
 		}
 		if (r < 0) {
 			/* Closed meanwhile: -EPIPE would read as the end. */
@@ -87,6 +89,7 @@ static void feed(conc_imap *it)
 		}
 		it->f[it->sent++] = f;
 	}
+	return 0;
 }
 
 /* A finished chunk with items left, or nch. Lock held. */
@@ -118,19 +121,22 @@ ssize_t conc_imap_next(conc_imap *it, size_t *index, void *buf, size_t cap,
 	if (it->returned == it->n)
 		return -EPIPE;
 	p = it->p;
-	feed(it);
-	conc_mutex_lock(&p->lock);
+	if ((r = feed(it)) < 0 || (r = conc_mutex_lock(&p->lock)) < 0)
+		return r;	/* -ECANCELED */
 	while ((k = ready(it)) == it->nch && r == 0) {
 		r = __conc_pool_round(p, dl);
 		if (r == 0 && ready(it) == it->nch && __conc_expired(dl))
 			r = -ETIMEDOUT;
 		if (r == 0 && it->sent < it->nch) {
 			conc_mutex_unlock(&p->lock);
-			feed(it);
-			conc_mutex_lock(&p->lock);
+			r = feed(it);
+			if (__conc_lock_anyway(&p->lock) < 0)
+				r = -ECANCELED;
 		}
 	}
 	conc_mutex_unlock(&p->lock);
+	if (r == -ECANCELED)
+		return r;	/* a ready item is left for the next call */
 	if (k == it->nch)
 		return r ? r : -ETIMEDOUT;
 	f = it->f[k];

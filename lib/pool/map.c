@@ -83,8 +83,13 @@ static int map_until(conc_pool *p, conc_task_fn fn, const void *in, size_t n,
 	for (k = 0; k < nch; k++) {
 		m = n - k * c < c ? n - k * c : c;
 		/* Not submitted, or not finished in time: the chunk's items
-		 * fail with why (a submitted one runs on, unseen). */
-		w = fs[k] ? __conc_future_wait_until(fs[k], dl) : r;
+		 * fail with why (a submitted one runs on, unseen). After a
+		 * cancel, only what has finished is taken. */
+		w = fs[k] ? __conc_future_wait_until(fs[k],
+						   r == -ECANCELED ? 0 : dl)
+			  : r;
+		if (w == -ETIMEDOUT && r == -ECANCELED)
+			w = r;
 		if (w == 0) {
 			failed += gather(fs[k], k * c, out, out_size, lens);
 		} else {

@@ -22,6 +22,7 @@
 #include <conc/pool.h>
 #include "wait/wait.h"
 #include "task/proc_impl.h"
+#include "task/lock.h"
 
 #define SLOT_FREE	0u
 #define SLOT_QUEUED	1u

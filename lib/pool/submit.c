@@ -38,7 +38,8 @@ int __conc_pool_queue(conc_pool *p, conc_task_fn fn, const void *arg,
 	uint32_t i;
 	int r = 0;
 
-	conc_mutex_lock(&p->lock);
+	if ((r = conc_mutex_lock(&p->lock)) < 0)
+		return r;	/* -ECANCELED */
 	for (;;) {
 		if (p->closed || p->terminated)
 			r = -EPIPE;

@@ -215,7 +215,8 @@ static int await_round(conc_pool *p, conc_deadline dl)
 	while (p->supervising && p->progress == seen && r == 0) {
 		conc_mutex_unlock(&p->lock);
 		r = __conc_wait(&p->progress, seen, dl, CONC_PRIVATE);
-		conc_mutex_lock(&p->lock);
+		if (__conc_lock_anyway(&p->lock) < 0)
+			r = -ECANCELED;
 	}
 	/* -ECANCELED (a cancelled coroutine) is final, whatever happened. */
 	return r == -ECANCELED || (p->supervising && p->progress == seen) ? r : 0;
@@ -250,7 +251,8 @@ int __conc_pool_round(conc_pool *p, conc_deadline dl)
 		/* Whatever it returns, process() below looks at everything;
 		 * only -ECANCELED is passed on (after the round). */
 		w = __conc_wait_fds(pfd, n + 1, min_dl(dl, next));
-		conc_mutex_lock(&p->lock);
+		if (__conc_lock_anyway(&p->lock) < 0)
+			w = -ECANCELED;
 		any = process(p, pfd, ids, n, &next, &cbs);
 	}
 	free(pfd);
@@ -259,7 +261,8 @@ int __conc_pool_round(conc_pool *p, conc_deadline dl)
 	if (cbs) {
 		conc_mutex_unlock(&p->lock);
 		__conc_pool_callbacks(p, cbs);
-		conc_mutex_lock(&p->lock);
+		if (__conc_lock_anyway(&p->lock) < 0)
+			w = -ECANCELED;
 	}
 	if (w == -ECANCELED)
 		return w;

@@ -67,7 +67,7 @@ static void at_exit(void)
 	conc_once(&r->once, init_lock);
 	/* Held throughout: a thread still running cannot free a handle we
 	 * are waiting on (release takes the lock to untrack it). */
-	conc_mutex_lock(&r->lock);
+	__conc_lock_anyway(&r->lock);
 	for (p = r->head; p; p = p->next)
 		if (p->daemon)
 			conc_proc_kill(p, SIGKILL);
@@ -94,7 +94,7 @@ void __conc_proc_track(conc_proc *p)
 	struct registry *r = registry();	/* prepared: not NULL */
 
 	p->owner = __conc_self()->pid;
-	conc_mutex_lock(&r->lock);
+	__conc_lock_anyway(&r->lock);
 	p->prev = NULL;
 	p->next = r->head;
 	if (r->head)
@@ -110,7 +110,7 @@ void __conc_proc_untrack(conc_proc *p)
 	/* A handle copied into a fork child is in no list there. */
 	if (p->owner != __conc_self()->pid || !(r = registry()))
 		return;
-	conc_mutex_lock(&r->lock);
+	__conc_lock_anyway(&r->lock);
 	if (p->prev)
 		p->prev->next = p->next;
 	else

@@ -12,6 +12,7 @@
 #include <conc/mutex.h>
 #include <conc/proc.h>
 #include "wait/wait.h"
+#include "lock.h"
 
 struct conc_proc {
 	conc_mutex lock;	/* serialises reaping: one waitid, one status */

@@ -31,7 +31,8 @@ static int reap(conc_proc *p)
 	/* acquire: pairs with the release below, so status is complete. */
 	if (__atomic_load_n(&p->joined, __ATOMIC_ACQUIRE))
 		return 1;
-	conc_mutex_lock(&p->lock);
+	if ((r = conc_mutex_lock(&p->lock)) < 0)
+		return r;	/* -ECANCELED */
 	if (!p->joined) {
 		r = __conc_proc_reap(P_PIDFD, (id_t)p->pidfd, &si);
 		if (r > 0) {

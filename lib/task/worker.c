@@ -19,6 +19,7 @@
 #include "sys/self.h"
 #include "wait/wait.h"
 #include "thread.h"
+#include "lock.h"
 
 #define MAX_IDLE	16
 #define IDLE_NS		(10 * 1000000000LL)
@@ -51,7 +52,8 @@ static void lock_workers(void)
 		nidle = 0;
 		__atomic_store_n(&gen, g, __ATOMIC_RELAXED);
 	}
-	conc_mutex_lock(&lock);
+	/* Starting a thread is no wait: a cancel is left for the next. */
+	__conc_lock_anyway(&lock);
 }
 
 static void reap_zombies(void)

@@ -39,6 +39,11 @@
  * _exit and never run the parent's atexit handlers; the parent's stdio
  * buffers are flushed before each fork so nothing is written twice.
  *
+ * Inside a coroutine that was cancelled (conc(7)), a call that waits
+ * returns -ECANCELED as it would -ETIMEDOUT at its timeout: what the _timed
+ * forms say of a timeout holds (terminate has killed and cancelled all the
+ * same; destroy has not freed the pool).
+ *
  * One pool may be used by several threads of its process at once; it is
  * not shared with other processes (a worker must not call into its pool,
  * nor a fork child of the caller). A callback must not destroy its pool.

@@ -1,0 +1,25 @@
+/*
+ * Internal locks (a handle's, a registry's, a pool's) guard a few
+ * instructions. Inside a cancelled coroutine, conc_mutex_lock returns
+ * -ECANCELED once without the lock (wait/wait.h): a call that has changed
+ * nothing yet returns it as its final result; one that must go on (to put
+ * state back, free, unlink) takes the lock anyway and passes the cancel on
+ * where it can.
+ */
+#ifndef CONC_TASK_LOCK_H
+#define CONC_TASK_LOCK_H
+
+#include <errno.h>
+#include <conc/mutex.h>
+
+/* Take m whatever happens: 0, or -ECANCELED if a cancel came meanwhile. */
+static inline int __conc_lock_anyway(conc_mutex *m)
+{
+	int r = 0;
+
+	while (conc_mutex_lock(m) == -ECANCELED)
+		r = -ECANCELED;
+	return r;
+}
+
+#endif
