@@ -127,6 +127,8 @@ ok "joblog that cannot be opened: 255" "rc=255" "$(run --joblog /nonexistent/dir
 grep -q "^conc-run: cannot open joblog /nonexistent/dir/log: " err; ok "joblog: message" 0 $?
 ok "closed stdout: 255" "rc=255" "$(timeout 30 "$R" echo ::: a >&- 2>"$T/err"; echo "rc=$?")"
 grep -q "^conc-run: cannot write the output: " err; ok "closed stdout: message" 0 $?
+ok "a reader gone: the running jobs are stopped" "yes" \
+	"$(timeout 30 "$R" -j2 --line-buffer 'yes {}' ::: a b 2>/dev/null | head -1 >/dev/null; echo yes)"
 ok "--help" "0" "$("$R" --help >/dev/null; echo $?)"
 ok "--version" "0" "$("$R" --version | grep -q '^conc-run '; echo $?)"
 

@@ -37,13 +37,6 @@ void halt_check(struct run *r, struct job *j)
 		r->halt_status = r->failed > 100 ? RUN_EXIT_MANY : (int)r->failed;
 	fprintf(stderr, PROG ": this job %s: %s\n", h->what == HALT_DONE ?
 		"finished" : job_failed(j) ? "failed" : "succeeded", j->cmd);
-	if (h->when == HALT_NOW) {
-		int64_t now = now_ns();
-
-		for (long s = 0; s < r->o->jobs; s++)
-			if (r->slot[s] && !r->slot[s]->exited) {
-				r->slot[s]->killed = true;
-				stop_job(r->slot[s], SIGTERM, now);
-			}
-	}
+	if (h->when == HALT_NOW)
+		stop_all(r, SIGTERM);
 }

@@ -251,8 +251,9 @@ int run_loop(struct opts *o)
 		start_jobs(&r);
 		if (!r.nrun && (r.input_end || r.stop))
 			break;
-		if (out_error())
-			r.stop = true;
+		/* Nowhere to print: what runs would print for nothing. */
+		if (out_error() && !r.stop)
+			stop_all(&r, SIGTERM);
 		wait_once(&r);
 	}
 	out_flush();

@@ -43,6 +43,8 @@ void halt_check(struct run *r, struct job *j);
 
 /* Signal a job, SIGKILL it GRACE_NS later if it is still there. */
 void stop_job(struct job *j, int sig, int64_t now);
+/* Start no more jobs; signal the running ones (their output dropped). */
+void stop_all(struct run *r, int sig);
 /* Read the signalfd: signal the jobs, start no more. */
 void stop_on_signal(struct run *r);
 /* The timeouts and graces due: signal them; the next deadline or -1. */

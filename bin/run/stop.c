@@ -13,29 +13,32 @@ void stop_job(struct job *j, int sig, int64_t now)
 	j->kill_at = now + GRACE_NS;
 }
 
+void stop_all(struct run *r, int sig)
+{
+	int64_t now = now_ns();
+
+	for (long s = 0; s < r->o->jobs; s++) {
+		struct job *j = r->slot[s];
+
+		if (!j || j->exited)
+			continue;
+		j->killed = true;
+		stop_job(j, sig, now);
+	}
+	r->stop = true;
+}
+
 void stop_on_signal(struct run *r)
 {
 	struct signalfd_siginfo si;
-	int64_t now = now_ns();
 
 	while (read(r->sfd, &si, sizeof(si)) == sizeof(si)) {
 		int sig = (int)si.ssi_signo;
 
 		if (sig == SIGPIPE)
 			continue;
-		for (long s = 0; s < r->o->jobs; s++) {
-			struct job *j = r->slot[s];
-
-			if (!j || j->exited)
-				continue;
-			j->killed = true;
-			if (r->sig)
-				stop_job(j, SIGKILL, now);
-			else
-				stop_job(j, sig == SIGHUP ? SIGTERM : sig, now);
-		}
+		stop_all(r, r->sig ? SIGKILL : sig == SIGHUP ? SIGTERM : sig);
 		r->sig = sig;
-		r->stop = true;
 	}
 }
 
