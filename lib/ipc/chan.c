@@ -10,18 +10,17 @@
 static conc_chan *end_new(bool rx)
 {
 	conc_chan *c = calloc(1, sizeof(*c));
-	size_t cap = CHAN_RBUF_MIN;
 
 	if (!c)
 		return NULL;
 	c->rfd = c->wfd = -1;
 	conc_mutex_init(&c->rlock, CONC_PRIVATE);
 	conc_mutex_init(&c->wlock, CONC_PRIVATE);
-	if (rx && !(c->rbuf = malloc(cap))) {
+	if (rx && !(c->rbuf = malloc(CHAN_RBUF_MIN))) {
 		free(c);
 		return NULL;
 	}
-	c->rcap = c->rmin_cap = rx ? cap : 0;
+	c->rcap = rx ? CHAN_RBUF_MIN : 0;
 	return c;
 }
 
@@ -98,7 +97,9 @@ int conc_chan_wfd(const conc_chan *c)
 		return -EINVAL;
 	/* A torn send closes wfd under wlock (chan_send.c). */
 	fd = __atomic_load_n(&c->wfd, __ATOMIC_RELAXED);
-	return fd >= 0 ? fd : __atomic_load_n(&c->wdead, __ATOMIC_RELAXED) ? -EPIPE : -EBADF;
+	if (fd >= 0)
+		return fd;
+	return __atomic_load_n(&c->wdead, __ATOMIC_RELAXED) ? -EPIPE : -EBADF;
 }
 
 int conc_chan_close(conc_chan *c)

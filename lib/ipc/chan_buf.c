@@ -43,10 +43,10 @@ void __chan_shrink(conc_chan *c)
 {
 	char *p;
 
-	if (c->rlen || c->rcap <= c->rmin_cap)
+	if (c->rlen || c->rcap <= CHAN_RBUF_MIN)
 		return;
-	if ((p = realloc(c->rbuf, c->rmin_cap))) {
+	if ((p = realloc(c->rbuf, CHAN_RBUF_MIN))) {
 		c->rbuf = p;
-		c->rcap = c->rmin_cap;
+		c->rcap = CHAN_RBUF_MIN;
 	}
 }

@@ -33,7 +33,6 @@ struct conc_chan {
 	conc_mutex rlock, wlock;
 	char *rbuf;
 	size_t rcap, rpos, rlen, skip;
-	size_t rmin_cap;	/* what rcap shrinks back to */
 };
 
 #define __CHAN_HIDDEN __attribute__((visibility("hidden")))
