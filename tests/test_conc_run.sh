@@ -61,6 +61,8 @@ ok "{//}" "a/b${nl}/${nl}.${nl}a${nl}.${nl}rc=0" "$(run -k echo {//} ::: a/b/c /
 ok "{/} {.} {/.}" "d a/b.c/d d${nl}a.tar.gz a.tar a.tar${nl}x.y /x x${nl}.bashrc  ${nl}rc=0" \
 	"$(run -k echo {/} {.} {/.} ::: a/b.c/d a.tar.gz /x.y .bashrc)"
 ok "{#} job number" "1 a${nl}2 b${nl}rc=0" "$(run -k echo {#} {} ::: a b)"
+ok "PARALLEL_SEQ, PARALLEL_JOBSLOT, PARALLEL_PID" "1 1 yes${nl}2 1 yes${nl}rc=0" \
+	"$(PARALLEL_SEQ=x run -j1 -k ': {}; echo $PARALLEL_SEQ $PARALLEL_JOBSLOT $([ "$PARALLEL_PID" = $PPID ] && echo yes)' ::: a b)"
 ok "{%} slot within -j" "1${nl}rc=0" "$(run -j1 -k echo {%} ::: a b | sort -u)"
 ok "{#} alone still counts as a replacement" "1${nl}2${nl}rc=0" "$(run -k echo {#} ::: a b)"
 ok "{2.} {1/}" "a/b d${nl}rc=0" "$(run echo {2.} {1/} ::: /c/d ::: a/b.x)"

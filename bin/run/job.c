@@ -62,6 +62,37 @@ void job_shrink(struct job *j)
 	j->cmd = j->wrap = j->chunk = NULL;
 }
 
+/* The jobs' environment: ours, with PARALLEL_SEQ, PARALLEL_JOBSLOT and
+ * PARALLEL_PID as GNU parallel sets them. The spawn has copied it when it
+ * returns (the child has called execve), so one buffer serves every job. */
+static char **job_env(long seq, int slot)
+{
+	extern char **environ;
+	static char **env, seqv[40], slotv[40], pidv[40];
+	static size_t n;
+
+	if (!env) {
+		size_t k = 0;
+
+		while (environ[k])
+			k++;
+		env = run_alloc(sizeof(*env) * (k + 4));
+		for (size_t i = 0; i < k; i++)
+			if (strncmp(environ[i], "PARALLEL_SEQ=", 13) &&
+			    strncmp(environ[i], "PARALLEL_JOBSLOT=", 17) &&
+			    strncmp(environ[i], "PARALLEL_PID=", 13))
+				env[n++] = environ[i];
+		snprintf(pidv, sizeof(pidv), "PARALLEL_PID=%ld", (long)getpid());
+		env[n] = pidv;
+		env[n + 1] = seqv;
+		env[n + 2] = slotv;
+		env[n + 3] = NULL;
+	}
+	snprintf(seqv, sizeof(seqv), "PARALLEL_SEQ=%ld", seq);
+	snprintf(slotv, sizeof(slotv), "PARALLEL_JOBSLOT=%d", slot);
+	return env;
+}
+
 static void nonblock(int fd)
 {
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
@@ -72,6 +103,7 @@ int job_spawn(struct job *j, const struct opts *o, int devnull)
 	conc_fileop ops[2];
 	conc_proc_attr attr = { .flags = CONC_SPAWN_SETPGROUP, .fileops = ops };
 	int ep[2] = { -1, -1 }, r;
+	char **env = job_env(j->seq, j->slot);
 	struct timespec ts;
 
 	if (o->pipe)
@@ -89,12 +121,12 @@ int job_spawn(struct job *j, const struct opts *o, int devnull)
 	}
 	if (j->wrap) {
 		sh_argv[2] = j->wrap;
-		r = conc_proc_spawn(&j->p, sh_argv[0], sh_argv, NULL, &attr);
+		r = conc_proc_spawn(&j->p, sh_argv[0], sh_argv, env, &attr);
 	} else if (j->argv) {
-		r = conc_proc_spawn(&j->p, j->argv[0], j->argv, NULL, &attr);
+		r = conc_proc_spawn(&j->p, j->argv[0], j->argv, env, &attr);
 	} else {
 		sh_argv[2] = j->cmd;
-		r = conc_proc_spawn(&j->p, sh_argv[0], sh_argv, NULL, &attr);
+		r = conc_proc_spawn(&j->p, sh_argv[0], sh_argv, env, &attr);
 	}
 	if (ep[1] >= 0)
 		close(ep[1]);
