@@ -362,3 +362,42 @@ Test(loop_waits, proc_join_suspends_only_the_task)
 	cr_assert_eq(run(proc_main, &c), 5);
 	cr_assert_gt(c.ticks, 10);
 }
+
+/* A process started from a task: the child is a plain process (it must
+ * not use the parent's ring), its conc calls block it as usual. */
+static conc_sem *forked_sem;
+
+static int forked_child(void *arg)
+{
+	(void)arg;
+	if (conc_task_self() || conc_loop_self())
+		return 1;
+	if (conc_sleep(5 * MS) || conc_sem_timedwait(forked_sem, 20 * MS) != -ETIMEDOUT)
+		return 2;
+	return conc_sem_post(forked_sem) ? 3 : 0;
+}
+
+static int fork_from_task(void *arg)
+{
+	conc_proc *p;
+	int st = -1, r;
+
+	(void)arg;
+	if (conc_proc_start(&p, forked_child, NULL, NULL))
+		return -1;
+	r = conc_sem_timedwait(forked_sem, BOUND);
+	if (r)
+		return r;
+	if (conc_proc_join(p, &st, BOUND) || conc_proc_release(p))
+		return -2;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -3;
+}
+
+Test(loop_waits, a_process_started_by_a_task_waits_as_a_plain_one)
+{
+	need_uring();
+	forked_sem = shared_alloc(sizeof(*forked_sem));
+	cr_assert_not_null(forked_sem);
+	cr_assert_eq(run(fork_from_task, NULL), 0);
+	shared_free(forked_sem, sizeof(*forked_sem));
+}

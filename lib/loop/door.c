@@ -156,7 +156,7 @@ void __conc_door_close(struct loop *l)
 
 conc_loop *conc_loop_self(void)
 {
-	struct loop *l = __conc_loop_tls;
+	struct loop *l = __conc_loop();
 
 	return l ? l->door : NULL;
 }
@@ -174,7 +174,7 @@ int conc_loop_call(conc_loop *d, void (*fn)(void *), void *arg)
 	m->kind = MSG_CALL;
 	m->fn = fn;
 	m->arg = arg;
-	if (__conc_loop_tls && __conc_loop_tls->door == d &&
+	if (__conc_loop() && __conc_loop_tls->door == d &&
 	    !__atomic_load_n(&d->inbox, __ATOMIC_RELAXED)) {
 		/* From the loop itself: no need to go round the eventfd. */
 		deliver(__conc_loop_tls, m);

@@ -53,7 +53,7 @@ static void release(struct conc_task *t)
 {
 	struct loop *l = t->loop;
 
-	if (__conc_loop_tls == l) {
+	if (__conc_loop() == l) {
 		__conc_task_free(l, t);
 		return;
 	}

@@ -118,6 +118,7 @@ struct loop {
 	struct conc_loop *door;
 	struct __conc_waiter waiter;
 	struct __conc_self *self;
+	pid_t pid;			/* the process the loop belongs to */
 	struct __conc_stack sstack;	/* the shared stack, once needed */
 	uint64_t efd_buf;
 	uint32_t next_id;
@@ -131,10 +132,26 @@ struct loop {
 extern __thread struct loop *__conc_loop_tls
 	__attribute__((tls_model("initial-exec")));
 
+void __conc_loop_forget(void) __CONC_LOOP_HIDDEN;
+
+/* The calling thread's loop, or NULL. In the child of a fork made by a
+ * task the parent's loop is a copy that shares the parent's ring: there
+ * the thread forgets it and waits as a plain thread. */
+static inline struct loop *__conc_loop(void)
+{
+	struct loop *l = __conc_loop_tls;
+
+	if (l && __builtin_expect(__conc_self()->pid != l->pid, 0)) {
+		__conc_loop_forget();
+		return NULL;
+	}
+	return l;
+}
+
 /* The running task of the calling thread, or NULL. */
 static inline struct conc_task *__conc_cur(void)
 {
-	struct loop *l = __conc_loop_tls;
+	struct loop *l = __conc_loop();
 
 	return l ? l->cur : NULL;
 }

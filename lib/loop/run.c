@@ -72,7 +72,7 @@ int conc_run(int (*main)(void *), void *arg, int *exit_code)
 
 	if (!main)
 		return -EINVAL;
-	if (__conc_loop_tls)
+	if (__conc_loop())
 		return -EBUSY;
 	l = calloc(1, sizeof(*l));
 	if (!l)
@@ -89,6 +89,7 @@ int conc_run(int (*main)(void *), void *arg, int *exit_code)
 		return r;
 	}
 	l->self = __conc_self();
+	l->pid = l->self->pid;
 	__conc_ring_probe(l);
 	__conc_hook_init(l);
 	__conc_loop_tls = l;

@@ -11,6 +11,15 @@
 
 __thread struct loop *__conc_loop_tls __attribute__((tls_model("initial-exec")));
 
+void __conc_loop_forget(void)
+{
+	struct __conc_self *s = __conc_self();
+
+	__conc_loop_tls = NULL;
+	s->waiter = NULL;
+	s->ctx = 0;
+}
+
 /* Reap the ring every REAP_EVERY resumes even when tasks stay runnable, so
  * a busy loop still sees I/O completions and timers. */
 #define REAP_EVERY 64

@@ -178,7 +178,7 @@ void __conc_task_cancel_here(struct conc_task *t)
 int conc_go(conc_task **t, int (*fn)(void *), void *arg,
 	    const conc_task_attr *attr)
 {
-	struct loop *l = __conc_loop_tls;
+	struct loop *l = __conc_loop();
 
 	if (!t || !fn || !l)
 		return -EINVAL;
@@ -197,7 +197,7 @@ int conc_task_cancel(conc_task *t)
 
 	if (!t)
 		return -EINVAL;
-	if (__conc_loop_tls == t->loop) {
+	if (__conc_loop() == t->loop) {
 		__conc_task_cancel_here(t);
 		return 0;
 	}
