@@ -110,17 +110,16 @@ Test(queue_hostile, sleep_words_held_at_zero_end_at_the_deadline, .timeout = 10)
 	conc_queue_destroy(q);
 }
 
-/* Marks left by nobody: a parked flag on a free lock, a context waiting
- * that is not there, a holder context of no one. */
+/* Marks left by nobody: a parked flag on a free lock, the owner context
+ * and count of a free lock. */
 Test(queue_hostile, stray_marks_are_cleared_by_the_next_holder, .timeout = 10)
 {
 	conc_queue *q = new_queue(2, 8);
-	struct attack a = { .n = 6, .w = {
+	struct attack a = { .n = 5, .w = {
 		{ offsetof(struct shared, c.parked), 1 },
 		{ offsetof(struct shared, p.parked), 0xdeadbeef },
-		{ offsetof(struct shared, c.ctx_wait), 7 },
-		{ offsetof(struct shared, p.ctx_wait), 1 },
-		{ offsetof(struct shared, c.holder_ctx), 99 },
+		{ offsetof(struct shared, c.lock.ctx), 99 },
+		{ offsetof(struct shared, p.lock.count), 7 },
 		{ offsetof(struct shared, head_seen), 0x80000000u } } };
 	char buf[8];
 

@@ -52,8 +52,6 @@ struct slot {
 struct side {
 	conc_mutex lock;
 	uint32_t parked;	/* 1: the holder sleeps or is in a two-step get */
-	uint32_t holder_ctx;	/* the holder's execution context */
-	uint32_t ctx_wait;	/* another context of the holder's thread waits */
 };
 
 struct shared {

@@ -5,11 +5,9 @@
  * call with timeout 0, which waits for others' copies, does not wait for
  * that.
  *
- * The lock is robust, owned by the kernel thread id: a holder's death
- * hands it to the next caller. Two execution contexts of one thread (say,
- * coroutines) are two callers to the queue but one owner to the lock: the
- * second finds it "its own" (-EDEADLK) while the first is parked, and
- * waits on ctx_wait, which the holder clears and wakes when it lets go.
+ * The lock is robust: a holder's death hands it to the next caller. Its
+ * owner is an execution context (tid, ctx), so a second context of the
+ * holder's thread (a coroutine) waits for it like any other caller.
  */
 #include <errno.h>
 #include "ipc/queue_impl.h"
@@ -52,35 +50,14 @@ static int lock_until(struct side *s, conc_deadline dl, bool patient)
 	return conc_mutex_timedlock(&s->lock, left > 0 ? left : 0);
 }
 
-/* The lock is held by this thread: by another context of it, parked, or
- * by the caller itself (-EDEADLK). Wait for the other to let go. */
-static int wait_own_thread(struct side *s, conc_deadline dl, bool patient)
-{
-	if (__atomic_load_n(&s->holder_ctx, __ATOMIC_RELAXED) ==
-	    __conc_ctx(__conc_self()))
-		return -EDEADLK;
-	if (patient || dl == DL_TRY)
-		return -ETIMEDOUT;
-	/* Contexts of one thread never run at once: nothing can let go
-	 * between our look and the wait but another thread (spurious). */
-	__atomic_store_n(&s->ctx_wait, 1, __ATOMIC_RELAXED);
-	return __conc_wait(&s->ctx_wait, 1, dl, 0);
-}
-
 int __conc_q_lock(const conc_queue *qh, struct side *s, conc_deadline dl,
 		  bool patient)
 {
 	int r;
 
-	for (;;) {
-		r = conc_mutex_timedlock(&s->lock, 0);
-		if (r == -ETIMEDOUT)
-			r = lock_until(s, dl, patient);
-		if (r != -EDEADLK)
-			break;
-		if ((r = wait_own_thread(s, dl, patient)))
-			return r;
-	}
+	r = conc_mutex_timedlock(&s->lock, 0);
+	if (r == -ETIMEDOUT)
+		r = lock_until(s, dl, patient);
 	if (r == -EOWNERDEAD) {
 		/* A dead holder cannot have left a half-done change: commits
 		 * are single stores. Only the producers' count may lag. */
@@ -93,17 +70,12 @@ int __conc_q_lock(const conc_queue *qh, struct side *s, conc_deadline dl,
 	/* A holder that died parked left its mark. */
 	if (__atomic_load_n(&s->parked, __ATOMIC_RELAXED))
 		__atomic_store_n(&s->parked, 0, __ATOMIC_RELAXED);
-	__atomic_store_n(&s->holder_ctx, __conc_ctx(__conc_self()),
-			 __ATOMIC_RELAXED);
 	return 0;
 }
 
 void __conc_q_unlock(struct side *s)
 {
 	conc_mutex_unlock(&s->lock);
-	if (__atomic_load_n(&s->ctx_wait, __ATOMIC_RELAXED) &&
-	    __atomic_exchange_n(&s->ctx_wait, 0, __ATOMIC_RELAXED))
-		__conc_wake(&s->ctx_wait, INT32_MAX, 0);
 }
 
 /* seq_cst: a consumer that finds the queue closed and looks at the

@@ -6,7 +6,7 @@
  *
  * The getter is an execution context, (tid, ctx): the kernel needs the
  * tid (the lock is robust), and two contexts of one thread are two
- * getters, the second waiting for the first (queue_side.c).
+ * getters, the second waiting for the first's lock.
  */
 #include <errno.h>
 #include "ipc/queue_impl.h"
