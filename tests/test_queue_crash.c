@@ -23,6 +23,7 @@
  * Sleepers are killed too, with the queue empty or full, while others
  * sleep beside them, and a fresh process must still get through. */
 #include <criterion/criterion.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <conc.h>
@@ -265,6 +266,72 @@ Test(queue_crash, getter_woken_alone_then_killed_strands_nobody, .timeout = 60)
 		conc_queue_destroy(w->q);
 		shared_free(w, sizeof(*w));
 	}
+}
+
+/* A sleeper on one CPU with the test, at SCHED_IDLE: once woken it cannot
+ * run while the test goes on, so the test can kill it before it looks. */
+struct idle {
+	conc_queue *q;
+	int put;
+	uint32_t done;
+};
+
+static int idle_sleeper(void *arg)
+{
+	struct idle *d = arg;
+	struct sched_param sp = { 0 };
+	uint32_t v = 9;
+
+	if (sched_setscheduler(0, SCHED_IDLE, &sp))
+		return 2;
+	if (d->put ? conc_queue_put(d->q, &v, 4, CONC_FOREVER) != 0
+		   : conc_queue_get(d->q, &v, 4, CONC_FOREVER) != 4)
+		return 1;
+	__atomic_add_fetch(&d->done, 1, __ATOMIC_SEQ_CST);
+	return 0;
+}
+
+/* W and S wait (on an empty queue for a get, a full one for a put); the
+ * test's call wakes W, and W is killed before it runs: S must go on. */
+static void woken_then_killed(int put)
+{
+	struct idle *d = shared_alloc(sizeof(*d));
+	uint32_t v = 5;
+	cpu_set_t one;
+	pid_t w, s;
+
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu(), &one);
+	cr_assert_eq(sched_setaffinity(0, sizeof(one), &one), 0);
+	d->q = new_queue(1, 4);
+	d->put = put;
+	if (put)
+		cr_assert_eq(conc_queue_put(d->q, &v, 4, 0), 0);
+	w = fork_child(idle_sleeper, d);	/* sleeps in the queue */
+	cr_assert(wait_thread_sleeping(w, w, 5000));
+	s = fork_child(idle_sleeper, d);	/* waits for w's lock */
+	cr_assert(wait_thread_sleeping(s, s, 5000));
+	if (put)
+		cr_assert_eq(conc_queue_get(d->q, &v, 4, 0), 4);
+	else
+		cr_assert_eq(conc_queue_put(d->q, &v, 4, 0), 0);
+	kill(w, SIGKILL);	/* woken, never ran */
+	cr_assert(killed_by(wait_child(w, 5000), SIGKILL));
+	cr_assert(exited_with(wait_child(s, 10000), 0), "the other was stranded");
+	cr_assert_eq(d->done, 1);
+	cr_assert_eq(conc_queue_size(d->q), put ? 1 : 0);
+	conc_queue_destroy(d->q);
+	shared_free(d, sizeof(*d));
+}
+
+Test(queue_crash, getter_woken_then_killed_before_it_looks, .timeout = 30)
+{
+	woken_then_killed(0);
+}
+
+Test(queue_crash, putter_woken_then_killed_before_it_looks, .timeout = 30)
+{
+	woken_then_killed(1);
 }
 
 /* A closer that dies before waking anyone: every sleeper, consumers of an
