@@ -37,8 +37,9 @@ void progress_draw(struct progress *p, const struct opts *o, int64_t now,
 		memset(bar, '#', (size_t)fill);
 		memset(bar + fill, ' ', (size_t)(40 - fill));
 		bar[40] = 0;
-		len = snprintf(line, sizeof(line), "\r%3d%% %ld/%ld [%s] %s failed %ld",
-			       pct, p->done, total, bar, e, p->failed);
+		len = snprintf(line, sizeof(line),
+			       "\r%3d%% %ld/%ld [%s] running %ld, failed %ld, %s",
+			       pct, p->done, total, bar, p->running, p->failed, e);
 	} else {
 		char of[32] = "";
 
