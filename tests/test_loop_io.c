@@ -286,3 +286,66 @@ Test(loop_io, bad_fd)
 	cr_assert_eq(run(bad_fds, NULL), 0);
 	cr_assert_eq(bad_fds(NULL), 0);
 }
+
+/* Several fds at once through the wait point's hook (as a channel's send
+ * waits on two): one POLL_ADD each, the first ready wins, the rest are
+ * cancelled before the call returns. */
+#include "wait/wait.h"
+
+static int poll_two(void *arg)
+{
+	int *p = arg;	/* two pipes: p[0..1], p[2..3] */
+	struct pollfd f[3] = {
+		{ .fd = p[0], .events = POLLIN },
+		{ .fd = -1 },
+		{ .fd = p[2], .events = POLLIN },
+	};
+	conc_deadline dl = __conc_deadline(10 * MS);
+	int r;
+
+	if ((r = __conc_wait_fds(f, 3, dl)) != -ETIMEDOUT)
+		return -100 + r;
+	if (write(p[3], "x", 1) != 1)
+		return -2;
+	r = __conc_wait_fds(f, 3, __conc_deadline(BOUND));
+	if (r != 1 || f[0].revents || f[1].revents || f[2].revents != POLLIN)
+		return -3;
+	return 0;
+}
+
+static int poll_two_forever(void *arg)
+{
+	int *p = arg;
+	struct pollfd f[2] = {
+		{ .fd = p[0], .events = POLLIN },
+		{ .fd = p[0], .events = POLLIN },
+	};
+
+	return __conc_wait_fds(f, 2, -1);
+}
+
+static int poll_two_cancel(void *arg)
+{
+	conc_task *t;
+	int code = 0;
+
+	if (conc_go(&t, poll_two_forever, arg, NULL))
+		return -1;
+	conc_sleep(5 * MS);
+	conc_task_cancel(t);
+	if (conc_task_join(t, &code, BOUND))
+		return -2;
+	return code == -ECANCELED ? poll_two(arg) : -4;
+}
+
+Test(loop_io, poll_several_fds)
+{
+	int p[4];
+
+	need_uring();
+	cr_assert_eq(pipe(p), 0);
+	cr_assert_eq(pipe(p + 2), 0);
+	cr_assert_eq(run(poll_two_cancel, p), 0);
+	for (int i = 0; i < 4; i++)
+		close(p[i]);
+}
