@@ -75,7 +75,13 @@ struct conc_task {
 	bool wake_first;		/* RING: resume at the first CQE */
 	int wake_res;			/* what park() returns */
 	unsigned inflight;		/* CQEs still to come */
-	struct opslot op, tmo;		/* the op and its timeout */
+	union {
+		struct {
+			struct opslot op, tmo;	/* the op and its timeout */
+		};
+		struct msg freemsg;	/* once ended: a foreign join frees
+					 * it through the door */
+	};
 	struct opslot *ops;		/* several polls at once, or NULL */
 	unsigned nops;
 	struct __kernel_timespec ts;	/* the timeout, read at submission */
@@ -84,11 +90,12 @@ struct conc_task {
 	int exit_code;
 	struct jwait *watch;		/* who joins it; WATCH_DONE once ended */
 	struct jwait jw;		/* its own, when it joins others */
-	struct __conc_stack stack;
-	struct __conc_saved_stack saved;
+	union {
+		struct __conc_stack stack;	/* its own stack */
+		struct __conc_saved_stack saved; /* shared: its part, copied out */
+	};
 	bool linked;			/* on the loop's list of tasks */
-	struct msg freemsg;		/* a foreign join frees through the door */
-	char name[32];
+	char name[16];
 } __attribute__((aligned(16)));
 
 #define WATCH_DONE ((struct jwait *)1)

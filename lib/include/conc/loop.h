@@ -26,7 +26,7 @@ typedef struct conc_loop conc_loop;
 /* Attributes; NULL or all zeroes means the defaults. */
 typedef struct conc_task_attr {
 	size_t stack_size;	/* 0: 64 KiB, enough for printf and friends */
-	const char *name;	/* in stack overflow reports (31 bytes kept) */
+	const char *name;	/* in stack overflow reports (15 bytes kept) */
 	bool shared_stack;	/* run on the loop's shared stack: a suspended
 				 * task keeps only the part it used (copied
 				 * out and back); pointers into its stack
