@@ -58,6 +58,14 @@ void run_setup(struct run *r, struct opts *o)
 		for (int h = 0; h < r->nhost && k < o->jobs; h++)
 			if (round < r->host[h].slots)
 				r->slot_host[k++] = &r->host[h];
+	/* Inputs read whole at start (:::: files, stdin as one) while a
+	 * Ctrl-C still ends us. */
+	if (o->pipe)
+		r->ch = chunker_open(0, o->block, o->recend, o->recend_len);
+	else
+		r->in = input_open(o);
+	if (o->joblog && !o->dry)
+		r->log = joblog_open(o);
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
@@ -73,12 +81,6 @@ void run_setup(struct run *r, struct opts *o)
 	memset(r->slot, 0, sizeof(*r->slot) * (size_t)o->jobs);
 	r->pfd = run_alloc(sizeof(*r->pfd) * (size_t)(o->jobs * 4 + 2));
 	r->pjob = run_alloc(sizeof(*r->pjob) * (size_t)(o->jobs * 4 + 2));
-	if (o->pipe)
-		r->ch = chunker_open(0, o->block, o->recend, o->recend_len);
-	else
-		r->in = input_open(o);
-	if (o->joblog && !o->dry)
-		r->log = joblog_open(o);
 	r->prog.on = (o->bar || o->progress || o->eta) && isatty(2) && !o->dry;
 	r->prog.total = r->in ? input_total(r->in) : -1;
 	r->prog.t0 = now_ns();
