@@ -49,6 +49,12 @@ static int get_sem(conc_rsem **s, const char *name, uint32_t n, bool n_given,
 				r = -ENOENT;
 		}
 	}
+	if (r == -EPROTO) {	/* perhaps one whose creator died: finish it */
+		a.flags &= ~CONC_SHM_EXCL;
+		r = conc_rsem_create(s, &a);
+		if (r == -EINVAL)
+			r = -EPROTO;
+	}
 	if (r == -EPROTO) {
 		tool_err(0, "%s: not a semaphore (another kind of object, or one whose creator died: see --rm)", name);
 		return -1;

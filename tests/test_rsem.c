@@ -338,3 +338,24 @@ Test(rsem, a_thread_that_ends_holding_gives_its_permit_back)
 	cr_assert_eq(conc_rsem_value(s), 2);
 	conc_rsem_destroy(s);
 }
+
+Test(rsem, a_creator_that_died_before_setting_up_is_finished_by_the_next)
+{
+	char name[64];
+	conc_rsem_attr a = { .permits = 1 };
+	conc_shm *seg;
+	conc_rsem *s;
+
+	name_for(name, sizeof(name), "halfmade");
+	a.name = name;
+	/* What a creator killed between conc_shm_create and setup leaves. */
+	cr_assert_eq(conc_shm_create(&seg, name, sizeof(struct rsem_shared) +
+				     sizeof(struct rsem_slot), CONC_SHM_RSEM, 0), 0);
+	cr_assert_eq(conc_rsem_open(&s, name), -EPROTO);	/* after 1 s */
+	cr_assert_eq(conc_rsem_create(&s, &a), 0);
+	cr_assert_eq(conc_rsem_trywait(s), 0);
+	cr_assert_eq(conc_rsem_post(s), 0);
+	conc_rsem_destroy(s);
+	conc_shm_close(seg);
+	conc_shm_unlink(name);
+}
