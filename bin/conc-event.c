@@ -65,6 +65,7 @@ int main(int argc, char **argv)
 	int c, r;
 
 	tool_name = "conc-event";
+	tool_std_fds();
 	while ((c = getopt_long(argc, argv, "t:m:hV", opts, NULL)) != -1) {
 		switch (c) {
 		case 't':

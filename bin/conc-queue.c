@@ -185,11 +185,12 @@ int main(int argc, char **argv)
 	uint32_t cap = 0, max = 0, count = 1;
 	int64_t t = CONC_FOREVER;
 	unsigned mode = 0600;
-	int c, sep = '\n', r;
+	int c, sep = '\n', r, closed;
 	const char *cmd;
 	conc_queue *q;
 
 	tool_name = "conc-queue";
+	closed = tool_std_fds();
 	/* The command comes first; its options follow it. */
 	if (argc > 1 && argv[1][0] != '-') {
 		cmd = argv[1];
@@ -247,6 +248,10 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "put") && optind < argc) {
 		tool_err(0, "%s: %s takes no more arguments", argv[optind], cmd);
 		return EX_USAGE;
+	}
+	if (!strcmp(cmd, "get") && (closed & 2)) {
+		tool_err(0, "%s: get: standard output is closed: nothing taken", name);
+		return EX_FAIL;
 	}
 	if (!strcmp(cmd, "create"))
 		return create(cap, max, mode);

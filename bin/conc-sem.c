@@ -271,6 +271,7 @@ int main(int argc, char **argv)
 	const char *name;
 
 	tool_name = "conc-sem";
+	tool_std_fds();
 	while ((c = getopt_long(argc, argv, "+n:w:m:hV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n':

@@ -5,6 +5,7 @@
 #define CONC_BIN_TOOL_H
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -89,6 +90,22 @@ static __attribute__((unused)) int tool_name_ok(const char *name)
 	else
 		return 1;
 	return 0;
+}
+
+/* Fds 0-2 that were closed are opened on /dev/null, so that no fd the
+ * library opens (a segment's) takes their place and gets our output.
+ * Returns a bit per one that was closed. */
+static __attribute__((unused)) int tool_std_fds(void)
+{
+	int fd, closed = 0;
+
+	for (fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+			closed |= 1 << fd;
+			if (open("/dev/null", O_RDWR) != fd)
+				exit(127);
+		}
+	return closed;
 }
 
 static __attribute__((unused)) void tool_version(void)

@@ -163,9 +163,9 @@ ok "queue: get waits for a message" "late${nl}rc=0" "$(run "$Q" get -t 20 $P-q)"
 wait
 # A get whose output cannot be written leaves its message in the queue.
 timeout 10 "$Q" put $P-q keep
-(trap '' PIPE; timeout 10 "$Q" get $P-q 2>/dev/null | true)
-sleep 0.1
-ok "queue: kept when stdout is closed" "keep${nl}rc=0" "$(run "$Q" get -t 0 $P-q)"
+ok "queue: get with stdout closed refuses" "rc=5" \
+	"$(timeout 10 "$Q" get $P-q >&- 2>"$T/err"; echo "rc=$?")"
+ok "queue: ... and takes nothing" "keep${nl}rc=0" "$(run "$Q" get -t 0 $P-q)"
 timeout 10 "$Q" put $P-q last
 ok "queue: close" "rc=0" "$(run "$Q" close $P-q)"
 ok "queue: put to a closed one" "rc=3" "$(run "$Q" put $P-q x)"
