@@ -110,11 +110,17 @@ static int run(struct account *acct, bool locked)
 
 int main(void)
 {
+	const char *why;
 	static struct account acct;
 	int paid;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	conc_mutex_init(&acct.lock, CONC_PRIVATE);
+	if (conc_thread_support(&why)) {
+		printf("no conc threads with this C library (%s): %s\n", why,
+		       "see atm_race for processes");
+		return 0;
+	}
 
 	printf("Account holds %d; two ATMs (two threads) each try to withdraw %d.\n\n",
 	       START, WANT);

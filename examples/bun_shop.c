@@ -104,6 +104,7 @@ static int customer(void *arg)
 
 int main(void)
 {
+	const char *why;
 	static struct shop s;
 	struct person people[BAKERS + EATERS] = {
 		{ &s, "baker Li", 0 }, { &s, "baker Zhang", 1 },
@@ -114,6 +115,11 @@ int main(void)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	conc_sem_init(&s.free, BASKET, CONC_PRIVATE);
+	if (conc_thread_support(&why)) {
+		printf("no conc threads with this C library (%s): %s\n", why,
+		       "see bun_queue for processes");
+		return 0;
+	}
 	conc_sem_init(&s.buns, 0, CONC_PRIVATE);
 	conc_mutex_init(&s.lock, CONC_PRIVATE);
 

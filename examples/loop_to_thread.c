@@ -52,8 +52,15 @@ static int async_main(void *arg)
 
 int main(void)
 {
-	int code, r = conc_run(async_main, NULL, &code);
+	const char *why;
+	int code, r;
 
+	if (conc_thread_support(&why)) {
+		printf("no conc threads with this C library (%s): conc_to_thread "
+		       "has nothing to run on\n", why);
+		return 0;
+	}
+	r = conc_run(async_main, NULL, &code);
 	if (r == -ENOSYS) {
 		puts("this kernel has no io_uring: nothing to show");
 		return 0;

@@ -145,6 +145,7 @@ static void daemon_child(struct report *rep)
 
 int main(void)
 {
+	const char *why;
 	struct my_thread objs[2] = {
 		{ counting_run, "MyThread-1", STEPS, 0, NULL },
 		{ counting_run, "MyThread-2", STEPS, 0, NULL },
@@ -156,6 +157,11 @@ int main(void)
 
 	/* Threads write while the child may too: one line at a time. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (conc_thread_support(&why)) {
+		printf("no conc threads with this C library (%s): %s\n", why,
+		       "use processes (processes.c)");
+		return 0;
+	}
 
 	printf("1) Threads running a function:\n");
 	t1 = start(func1, "1", "func1-1", false);

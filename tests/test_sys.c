@@ -1,5 +1,6 @@
 /* test_sys.c — conc_features() and conc_gettid(). */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <unistd.h>
@@ -8,6 +9,12 @@
 #include <sys/utsname.h>
 #include <conc.h>
 #include "helpers.h"
+
+static int thread_support_fn(void *arg)
+{
+	(void)arg;
+	return 7;
+}
 
 static pid_t real_tid(void)
 {
@@ -21,7 +28,8 @@ static pid_t real_tid(void)
 #define ALL_FEATS (CONC_FEAT_FUTEX_WAITV | CONC_FEAT_CLONE3 | CONC_FEAT_PIDFD | \
 		   CONC_FEAT_ROBUST_LIST | CONC_FEAT_IO_URING | \
 		   CONC_FEAT_URING_FUTEX | CONC_FEAT_URING_WAITID | \
-		   CONC_FEAT_FUTEX2 | CONC_FEAT_WIPEONFORK | CONC_FEAT_RSEQ)
+		   CONC_FEAT_FUTEX2 | CONC_FEAT_WIPEONFORK | CONC_FEAT_RSEQ | \
+		   CONC_FEAT_THREADS)
 
 /* The running kernel's version as major * 1000 + minor. */
 static int kernel_version(void)
@@ -320,4 +328,26 @@ Test(gettid, many_forks_in_a_row, .timeout = 10)
 		cr_assert(exited_with(st, 0), "fork %d: status %#x", i, st);
 	}
 	cr_assert_eq(conc_gettid(), real_tid());
+}
+
+Test(features, thread_support_agrees_with_thread_start, .timeout = 30)
+{
+	const char *why = "unset";
+	conc_thread *t = NULL;
+	int r = conc_thread_support(&why), s, code = -1;
+
+	cr_assert(r == 0 || r == -ENOTSUP, "%d", r);
+	cr_assert_eq(conc_thread_support(NULL), r, "the answer is cached");
+	cr_assert_eq(!!(conc_features() & CONC_FEAT_THREADS), r == 0);
+	if (r) {
+		cr_assert(why && *why, "a refusal says why");
+	} else {
+		cr_assert_null(why);
+	}
+	s = conc_thread_start(&t, thread_support_fn, NULL, NULL);
+	cr_assert_eq(s, r, "start %d, support %d (%s)", s, r, r ? why : "");
+	if (!s) {
+		cr_assert_eq(conc_thread_join(t, &code, 10 * 1000000000LL), 0);
+		cr_assert_eq(code, 7);
+	}
 }

@@ -4,6 +4,7 @@
 #include <linux/io_uring.h>
 #include <conc/sys.h>
 #include "sys.h"
+#include "task/libc.h"
 
 /* Opcode numbers from kernels newer than the headers Debian 12 ships. */
 #define OP_WAITID	50
@@ -72,7 +73,19 @@ static uint32_t probe(void)
 	}
 	if (__CONC_SC(SYS_rseq, NULL, 0, ~0, 0) != -ENOSYS)
 		f |= CONC_FEAT_RSEQ;
+	if (conc_thread_support(NULL) == 0)
+		f |= CONC_FEAT_THREADS;
 	return f | probe_uring();
+}
+
+int conc_thread_support(const char **why)
+{
+	int r = __conc_libc_check();
+
+	if (why)
+		*why = !r ? NULL : __conc_libc_why() ? __conc_libc_why()
+				       : "the C library was not recognised";
+	return r;
 }
 
 uint32_t conc_features(void)

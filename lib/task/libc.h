@@ -15,26 +15,41 @@
 
 #define __CONC_HIDDEN __attribute__((visibility("hidden")))
 
-/* The private layout conc relies on, per C library version. */
+/*
+ * The private layout conc relies on, derived at run time (see
+ * libc_glibc.c for where each fact comes from). Offsets are from the start
+ * of glibc's struct pthread (pd) unless said otherwise.
+ */
 struct __conc_layout {
-	const char *version;	/* gnu_get_libc_version() */
-	uint32_t sizeof_tcb;	/* struct pthread (_thread_db_sizeof_pthread) */
+	uint32_t sizeof_pd;	/* struct pthread (_thread_db_sizeof_pthread) */
+	uint32_t tp_off;	/* thread pointer - pd: 0 on x86_64 (TLS variant
+				 * II), sizeof_pd on aarch64 (variant I) */
 	uint32_t tid_off;	/* its tid word (_thread_db_pthread_tid) */
-	uint32_t dtv_off;	/* header.dtv (_thread_db_pthread_dtvp) */
-	uint32_t self_off;	/* header.self (header.tcb is at 0) */
-	uint32_t mt_off;	/* header.multiple_threads */
-	uint32_t guard_off;	/* header.stack_guard, then pointer_guard */
-	uint32_t feature_off;	/* header.feature_1 (CET) */
-	uint32_t robust_off;	/* robust_head */
-	uint32_t rseq_off;	/* rseq area (__rseq_offset) */
+	uint32_t list_off;	/* its list node (_thread_db_pthread_list) */
+	uint32_t robust_off;	/* robust_head (the main thread's, as the kernel
+				 * or its shape tells) */
+	int32_t rseq_off;	/* rseq area, from the thread pointer
+				 * (__rseq_offset) */
+	uint32_t rseq_size;	/* __rseq_size: 0 when glibc registered none */
+	uint32_t static_size;	/* static TLS (_dl_get_tls_static_info) */
+	uint32_t align;		/* and its alignment */
 };
 
-/* Verify the running C library against l (or, for NULL, against the
- * layout known for its version). 0, or -ENOTSUP on any mismatch. */
+/* Derive the running C library's layout into l: 0, or -ENOTSUP (and the
+ * reason in __conc_libc_why()). */
+int __conc_libc_layout(struct __conc_layout *l) __CONC_HIDDEN;
+
+/* Verify l against the running C library and the live calling thread
+ * (glibc's descriptors, the kernel, the ABI): 0, or -ENOTSUP on any
+ * mismatch. */
 int __conc_libc_verify(const struct __conc_layout *l) __CONC_HIDDEN;
 
-/* Checked once; 0 or -ENOTSUP. */
+/* Derived and verified once; 0 or -ENOTSUP. */
 int __conc_libc_check(void) __CONC_HIDDEN;
+
+/* After __conc_libc_check() failed: why, in a few words; NULL if it
+ * passed or was not run. */
+const char *__conc_libc_why(void) __CONC_HIDDEN;
 
 /* Bytes for TLS + TCB below the top of a thread's mapping, and the
  * alignment of the thread pointer. */

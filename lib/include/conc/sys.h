@@ -17,6 +17,10 @@
 #define CONC_FEAT_FUTEX2         (1u << 7)  /* futex_wake/futex_wait(2), 6.7 */
 #define CONC_FEAT_WIPEONFORK     (1u << 8)  /* MADV_WIPEONFORK, 4.14 */
 #define CONC_FEAT_RSEQ           (1u << 9)  /* rseq(2), 4.18 */
+/* Not the kernel's: the C library in use is one conc_thread_start() can
+ * give raw threads (its layout derived and verified; see
+ * conc_thread_support()). */
+#define CONC_FEAT_THREADS        (1u << 10)
 
 /*
  * Return the CONC_FEAT_* bits the running kernel supports. The kernel is
@@ -24,6 +28,15 @@
  * Safe to call from any thread, before or after fork.
  */
 uint32_t conc_features(void);
+
+/*
+ * Whether conc_thread_start() can start threads in this process: 0, or
+ * -ENOTSUP with *why (if why is not NULL) set to a short static sentence
+ * saying which check failed (a C library other than glibc 2.34+ on x86_64
+ * or aarch64, or a layout glibc's descriptors and the live main thread do
+ * not agree on). Checked once; later calls return the same answer.
+ */
+int conc_thread_support(const char **why);
 
 /*
  * Return the kernel thread id of the caller (what gettid(2) returns), without
