@@ -45,19 +45,17 @@ static void finish(struct run *r, struct job *j)
 	r->prog.running = r->nrun;
 	halt_check(r, j);
 	if (r->o->keep) {
-		job_shrink(j);
-		order_print(r);
-		/* A long queue behind a slow job: its output off the heap. */
-		if (obuf_heap() > HEAP_BUDGET) {
-			for (long s = r->next_print; s < r->next_seq; s++) {
-				struct job *w = *order_slot(r, s);
+		bool waits = j->seq != r->next_print;
 
-				if (w && w->state == JOB_DONE) {
-					obuf_spill(&w->out);
-					obuf_spill(&w->err);
-				}
-			}
+		job_shrink(j);
+		/* A long queue behind a slow job: once the heap holds the
+		 * budget, what joins the queue goes to the spill file (each
+		 * job once, so no walk over the queue). */
+		if (waits && obuf_heap() > HEAP_BUDGET) {
+			obuf_spill(&j->out);
+			obuf_spill(&j->err);
 		}
+		order_print(r);
 		return;
 	}
 	if (!j->killed)
