@@ -106,9 +106,12 @@ static uint64_t first_fit(struct arena_call *c, unsigned k, uint64_t need,
 {
 	uint64_t b, n, limit = scan ? scan : __conc_arena_max_blocks(c);
 
+	/* Only the header is read here, checked against the heap's end;
+	 * alloc checks the chosen block whole. */
 	for (b = checked_link(c, get(c, HEAD(k))), n = 0; b && n < limit;
 	     b = checked_link(c, get(c, b + 8)), n++)
-		if (block_size(c, b, 0) >= need)
+		if (tag_size(get(c, b)) >= need &&
+		    tag_size(get(c, b)) <= c->heap_end - b)
 			return b;
 	if (b && !scan)
 		__conc_arena_bad(c);	/* a cycle */

@@ -45,25 +45,6 @@ static bool word_ok(const struct arena_call *c, uint64_t off)
 	return off >= sizeof(struct arena) && off <= c->size - 8;
 }
 
-uint64_t __conc_arena_get(struct arena_call *c, uint64_t off)
-{
-	if ((off & 7) || off > c->size - 8) {
-		__conc_arena_bad(c);
-		return 0;
-	}
-	return __conc_arena_load(at(c, off));
-}
-
-void *__conc_arena_bytes(struct arena_call *c, uint64_t off, uint64_t len)
-{
-	if ((off & 7) || off < c->heap || off > c->heap_end ||
-	    len > c->heap_end - off) {
-		__conc_arena_bad(c);
-		return NULL;
-	}
-	return (char *)c->a + off;
-}
-
 void __conc_arena_set(struct arena_call *c, uint64_t off, uint64_t v)
 {
 	struct arena *a = c->a;

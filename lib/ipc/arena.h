@@ -103,13 +103,28 @@ static inline uint64_t __conc_arena_load(const uint64_t *w)
 }
 
 /* The word at off (8-aligned, inside the mapping), read once; else 0 and
- * the call is marked bad. */
-uint64_t __conc_arena_get(struct arena_call *c, uint64_t off) __CONC_HIDDEN;
+ * the call is marked bad. Inline: every step of every walk takes one. */
+static inline uint64_t __conc_arena_get(struct arena_call *c, uint64_t off)
+{
+	if ((off & 7) || off > c->size - 8) {
+		__conc_arena_bad(c);
+		return 0;
+	}
+	return __conc_arena_load((const uint64_t *)((char *)c->a + off));
+}
 
 /* The len bytes at off, if they lie inside the heap (off 8-aligned);
  * else NULL and the call is marked bad. */
-void *__conc_arena_bytes(struct arena_call *c, uint64_t off, uint64_t len)
-	__CONC_HIDDEN;
+static inline void *__conc_arena_bytes(struct arena_call *c, uint64_t off,
+				       uint64_t len)
+{
+	if ((off & 7) || off < c->heap || off > c->heap_end ||
+	    len > c->heap_end - off) {
+		__conc_arena_bad(c);
+		return NULL;
+	}
+	return (char *)c->a + off;
+}
 
 /* The free list of blocks of size bytes (>= 32): floor(log2(size)) - 5. */
 static inline unsigned __conc_arena_class(uint64_t size)
