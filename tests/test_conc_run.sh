@@ -147,6 +147,8 @@ ok "--pipe --recend" "a;${nl}b;${nl}c;${nl}rc=0" \
 ok "--pipe: a record longer than a block is not cut" "1" \
 	"$( (head -c 5000 /dev/zero | tr '\0' x; echo) | run --pipe --block 100 wc -l | head -1)"
 ok "--pipe {#}" "1${nl}2${nl}rc=0" "$(printf 'a\nb\n' | run -k --pipe --block 1 'echo {#}')"
+ok "--pipe --retries: a retry gets its chunk again" "3${nl}rc=0" \
+	"$(rm -f pt; seq 3 | run --pipe --retries 2 'n=$(wc -l); if [ -e pt ]; then echo $n; else touch pt; exit 1; fi')"
 ok "--pipe empty stdin: no job" "rc=0" "$(run --pipe cat </dev/null)"
 
 # ---- --joblog, --resume ----

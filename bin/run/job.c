@@ -244,9 +244,8 @@ void job_feed(struct job *j)
 		j->chunk_off += (size_t)w;
 		j->sent += (uint64_t)w;
 	}
-	free(j->chunk);
-	j->chunk = NULL;
-	j->chunk_len = j->chunk_off = 0;
+	/* The chunk stays for a retry (--retries): it is freed with the
+	 * job. */
 	conc_proc_close_stdin(j->p);
 	j->ifd = -1;
 }

@@ -25,6 +25,7 @@ static void finish(struct run *r, struct job *j)
 		obuf_free(&j->out);
 		obuf_free(&j->err);
 		j->recv = j->sent = 0;
+		j->chunk_off = 0;
 		j->exited = j->timed_out = false;
 		j->status = 0;
 		start(r, j, j->slot);
@@ -33,7 +34,9 @@ static void finish(struct run *r, struct job *j)
 	/* As GNU parallel: the last attempt only. */
 	if (r->log)
 		joblog_write(r->log, j);
-	r->slot[j->slot - 1] = NULL;
+	r->act[j->act] = r->act[--r->nact];
+	r->act[j->act]->act = j->act;
+	r->freev[r->nfree++] = j->slot;
 	r->nrun--;
 	r->done++;
 	if (failed)
@@ -67,9 +70,11 @@ static void start(struct run *r, struct job *j, int slot)
 {
 	int e;
 
-	j->slot = slot;
-	j->tries++;
-	r->slot[slot - 1] = j;
+	if (!j->tries++) {
+		j->slot = slot;
+		j->act = r->nact;
+		r->act[r->nact++] = j;
+	}
 	if (!j->cmd)
 		j->cmd = cmd_build(r->o, &j->a, j->seq, slot, &j->argv);
 	j->host = r->slot_host[slot - 1];
@@ -96,14 +101,6 @@ static void start(struct run *r, struct job *j, int slot)
 		fcntl(j->ifd, F_SETPIPE_SZ, 1 << 20);
 		job_feed(j);
 	}
-}
-
-static int free_slot(struct run *r)
-{
-	for (long s = 0; s < r->o->jobs; s++)
-		if (!r->slot[s])
-			return (int)s + 1;
-	return 0;
 }
 
 /* The next job's input: 1, 0 (wait for stdin), -1 (no more). */
@@ -158,7 +155,7 @@ static void start_jobs(struct run *r)
 		r->nrun++;
 		r->prog.running = r->nrun;
 		r->next_start = now_ns() + r->o->delay_ns;
-		start(r, j, free_slot(r));
+		start(r, j, r->freev[--r->nfree]);
 	}
 }
 
@@ -185,10 +182,10 @@ static void wait_once(struct run *r)
 	if (!r->stop && !r->input_end && r->o->delay_ns && now < r->next_start &&
 	    r->nrun < r->o->jobs && (next < 0 || r->next_start < next))
 		next = r->next_start;
-	for (long s = 0; s < r->o->jobs; s++) {
-		struct job *j = r->slot[s];
+	for (long s = 0; s < r->nact; s++) {
+		struct job *j = r->act[s];
 
-		if (!j || j->exited)
+		if (j->exited)
 			continue;
 		if (j->ofd >= 0)
 			add_fd(r, &n, j->ofd, POLLIN, j);

@@ -16,7 +16,10 @@ struct run {
 	struct input *in;
 	struct chunker *ch;
 	struct joblog *log;
-	struct job **slot;
+	struct job **act;	/* the running jobs, in no order */
+	long nact;
+	int *freev;		/* free slots, a stack */
+	long nfree;
 	const struct host **slot_host;
 	struct host *host;
 	int nhost;

@@ -177,6 +177,7 @@ enum job_state { JOB_NEW, JOB_RUNNING, JOB_DONE, JOB_SKIPPED };
 struct job {
 	long seq;
 	int slot;
+	long act;		/* its index in the loop's running list */
 	long tries;
 	struct args a;
 	char *cmd;		/* the line, for the log and --dry-run */

@@ -77,8 +77,11 @@ void run_setup(struct run *r, struct opts *o)
 		run_die("signalfd", -errno);
 	if ((r->devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
 		run_die("cannot open /dev/null", -errno);
-	r->slot = run_alloc(sizeof(*r->slot) * (size_t)o->jobs);
-	memset(r->slot, 0, sizeof(*r->slot) * (size_t)o->jobs);
+	r->act = run_alloc(sizeof(*r->act) * (size_t)o->jobs);
+	r->freev = run_alloc(sizeof(*r->freev) * (size_t)o->jobs);
+	/* Slot 1 on top: {%} counts from 1 as jobs start. */
+	for (long k = o->jobs; k >= 1; k--)
+		r->freev[r->nfree++] = (int)k;
 	r->pfd = run_alloc(sizeof(*r->pfd) * (size_t)(o->jobs * 4 + 2));
 	r->pjob = run_alloc(sizeof(*r->pjob) * (size_t)(o->jobs * 4 + 2));
 	r->prog.on = (o->bar || o->progress || o->eta) && isatty(2) && !o->dry;

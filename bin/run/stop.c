@@ -17,10 +17,10 @@ void stop_all(struct run *r, int sig)
 {
 	int64_t now = now_ns();
 
-	for (long s = 0; s < r->o->jobs; s++) {
-		struct job *j = r->slot[s];
+	for (long s = 0; s < r->nact; s++) {
+		struct job *j = r->act[s];
 
-		if (!j || j->exited)
+		if (j->exited)
 			continue;
 		j->killed = true;
 		stop_job(j, sig, now);
@@ -47,10 +47,10 @@ int64_t stop_overdue(struct run *r, int64_t now)
 {
 	int64_t next = -1;
 
-	for (long s = 0; s < r->o->jobs; s++) {
-		struct job *j = r->slot[s];
+	for (long s = 0; s < r->nact; s++) {
+		struct job *j = r->act[s];
 
-		if (!j || j->exited || j->kill_at < 0)
+		if (j->exited || j->kill_at < 0)
 			continue;
 		if (j->kill_at <= now) {
 			if (j->kill_stage == 0) {
