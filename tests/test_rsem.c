@@ -52,6 +52,10 @@ Test(rsem, counts_permits_per_holder)
 	cr_assert_eq(conc_rsem_holders(s, h, 4), 0);
 	cr_assert_eq(conc_rsem_value(s), 2);
 	cr_assert_eq(conc_rsem_post(s), -EPERM);
+	/* Not unmapped while a permit is held through it. */
+	cr_assert_eq(conc_rsem_wait(s), 0);
+	cr_assert_eq(conc_rsem_destroy(s), -EBUSY);
+	cr_assert_eq(conc_rsem_post(s), 0);
 	cr_assert_eq(conc_rsem_destroy(s), 0);
 }
 
@@ -206,7 +210,13 @@ Test(rsem, named_create_open_and_checks)
 	cr_assert_eq(conc_rsem_permits(t), 3);
 	cr_assert_eq(conc_rsem_wait(t), 0);
 	cr_assert_eq(conc_rsem_value(s), 2);
-	cr_assert_eq(conc_rsem_post(s), 0);	/* same thread, same slot */
+	/* Held through t's mapping: only t can give it back. */
+	cr_assert_eq(conc_rsem_post(s), -EPERM);
+	cr_assert_eq(conc_rsem_destroy(t), -EBUSY);
+	cr_assert_eq(conc_rsem_wait(s), 0);	/* a second holder entry */
+	cr_assert_eq(conc_rsem_value(t), 1);
+	cr_assert_eq(conc_rsem_post(s), 0);
+	cr_assert_eq(conc_rsem_post(t), 0);
 	cr_assert_eq(conc_rsem_value(t), 3);
 	cr_assert_eq(fstat(conc_shm_fd(*(conc_shm **)s), &st), 0);
 	cr_assert_eq(st.st_mode & 0777, 0600);

@@ -43,13 +43,19 @@ static int attach(conc_rsem **out, conc_shm *seg)
 		if (r < 0)
 			return r == -ETIMEDOUT ? -EPROTO : r;
 	}
-	s = calloc(1, sizeof(*s));
-	if (!s)
-		return -ENOMEM;
 	n = (size - sizeof(*sh)) / sizeof(struct rsem_slot);
+	if (n > CONC_RSEM_HOLDERS_MAX)
+		n = CONC_RSEM_HOLDERS_MAX;
+	s = calloc(1, sizeof(*s));
+	if (s)
+		s->own = calloc(n, sizeof(*s->own));
+	if (!s || !s->own) {
+		free(s);
+		return -ENOMEM;
+	}
 	s->seg = seg;
 	s->sh = sh;
-	s->nslots = n > CONC_RSEM_HOLDERS_MAX ? CONC_RSEM_HOLDERS_MAX : (uint32_t)n;
+	s->nslots = (uint32_t)n;
 	*out = s;
 	return 0;
 }
@@ -100,11 +106,30 @@ int conc_rsem_open(conc_rsem **out, const char *name)
 	return r;
 }
 
+/* Whether a thread of this process holds a slot through this handle: its
+ * lock is then linked in that thread's robust list, which the kernel (and
+ * the next unlock beside it) would follow into an unmapped page. */
+static bool held_here(const conc_rsem *s)
+{
+	uint32_t i, tid, w;
+
+	for (i = 0; i < s->nslots; i++) {
+		tid = __atomic_load_n(&s->own[i].tid, __ATOMIC_RELAXED);
+		w = __atomic_load_n(&s->sh->slots[i].m.word, __ATOMIC_ACQUIRE);
+		if (tid && __conc_rsem_live(w) && (w & FUTEX_TID_MASK) == tid)
+			return true;
+	}
+	return false;
+}
+
 int conc_rsem_destroy(conc_rsem *s)
 {
 	if (!s)
 		return -EINVAL;
+	if (held_here(s))
+		return -EBUSY;
 	conc_shm_close(s->seg);
+	free(s->own);
 	free(s);
 	return 0;
 }

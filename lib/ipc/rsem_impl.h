@@ -64,9 +64,19 @@ struct rsem_shared {
 
 _Static_assert(sizeof(struct rsem_slot) == 64, "a slot is a cache line");
 
+/* What this handle knows of a slot it locked, in private memory: a slot
+ * is the caller's only if it locked it through this very mapping, for
+ * its robust list links the lock at this address (and unlocking it at
+ * another address would leave that link behind). */
+struct rsem_own {
+	uint32_t tid, ctx;
+	int64_t since;		/* the slot's since at the claim */
+};
+
 struct conc_rsem {
 	conc_shm *seg;
 	struct rsem_shared *sh;
+	struct rsem_own *own;	/* nslots entries */
 	uint32_t nslots;	/* from the segment's checked size */
 	uint32_t hint;		/* where this process last took a slot */
 	int64_t probed;		/* when holders were last checked with tgkill */
@@ -97,6 +107,21 @@ static inline bool __conc_rsem_live(uint32_t w)
 static inline bool __conc_rsem_dead(uint32_t w)
 {
 	return !(w & FUTEX_TID_MASK) && (w & FUTEX_OWNER_DIED);
+}
+
+/* Whether slot i is the calling context's, through this handle. */
+static inline bool __conc_rsem_mine(const conc_rsem *s, uint32_t i,
+				    const struct __conc_self *me)
+{
+	const struct rsem_own *o = &s->own[i];
+
+	return __atomic_load_n(&o->tid, __ATOMIC_RELAXED) == (uint32_t)me->tid &&
+	       __atomic_load_n(&o->ctx, __ATOMIC_RELAXED) == __conc_ctx(me) &&
+	       __atomic_load_n(&o->since, __ATOMIC_RELAXED) ==
+		       __atomic_load_n(&s->sh->slots[i].since, __ATOMIC_RELAXED) &&
+	       (__atomic_load_n(&s->sh->slots[i].m.word, __ATOMIC_RELAXED) &
+		(FUTEX_TID_MASK | FUTEX_OWNER_DIED)) == (uint32_t)me->tid &&
+	       __atomic_load_n(&s->sh->slots[i].m.ctx, __ATOMIC_RELAXED) == __conc_ctx(me);
 }
 
 void __conc_rsem_look(conc_rsem *s, const struct __conc_self *me,

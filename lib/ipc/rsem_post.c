@@ -1,7 +1,6 @@
 /* Giving a permit back, and looking at a robust semaphore (rsem_impl.h). */
 #include <errno.h>
 #include "ipc/rsem_impl.h"
-#include "sync/robust.h"
 
 /* The caller's slot: where it last took one, else a walk. */
 static int mine(conc_rsem *s, const struct __conc_self *me)
@@ -9,7 +8,7 @@ static int mine(conc_rsem *s, const struct __conc_self *me)
 	uint32_t i = __atomic_load_n(&s->hint, __ATOMIC_RELAXED);
 	struct rsem_look l;
 
-	if (i < s->nslots && __conc_mutex_owned(&s->sh->slots[i].m, me))
+	if (i < s->nslots && __conc_rsem_mine(s, i, me))
 		return (int)i;
 	__conc_rsem_look(s, me, &l);
 	return l.mine;
@@ -31,10 +30,15 @@ int conc_rsem_post(conc_rsem *s)
 	c = __atomic_load_n(&sl->count, __ATOMIC_RELAXED);
 	/* One store gives the permit back either way: the count, or the
 	 * slot's lock (its count then no longer counts). */
-	if (c > 1)
+	if (c > 1) {
 		__atomic_store_n(&sl->count, c - 1, __ATOMIC_RELEASE);
-	else if ((r = conc_mutex_unlock(&sl->m)))
-		return r;
+	} else {
+		/* Forgotten first: once unlocked, another thread of ours
+		 * may claim the slot and write its own entry. */
+		__atomic_store_n(&s->own[i].tid, 0, __ATOMIC_RELAXED);
+		if ((r = conc_mutex_unlock(&sl->m)))
+			return r;
+	}
 	__conc_rsem_ring(s, 1);
 	return 0;
 }

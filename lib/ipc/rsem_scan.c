@@ -2,7 +2,6 @@
  * (rsem_impl.h). */
 #include <errno.h>
 #include "ipc/rsem_impl.h"
-#include "sync/robust.h"
 
 #define PROBE_NS 100000000LL	/* tgkill checks per handle: 10 a second */
 
@@ -21,7 +20,7 @@ void __conc_rsem_look(conc_rsem *s, const struct __conc_self *me,
 		w = __atomic_load_n(&sl->m.word, __ATOMIC_ACQUIRE);
 		if (__conc_rsem_live(w)) {
 			l->held += __atomic_load_n(&sl->count, __ATOMIC_RELAXED);
-			if (me && l->mine < 0 && __conc_mutex_owned(&sl->m, me))
+			if (me && l->mine < 0 && __conc_rsem_mine(s, i, me))
 				l->mine = (int)i;
 		} else if (__conc_rsem_dead(w)) {
 			l->dead++;

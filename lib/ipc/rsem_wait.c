@@ -37,8 +37,12 @@ static int claim(conc_rsem *s, uint32_t i, const struct __conc_self *me)
 	sl->pid = me->pid;
 	sl->since = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 	r = conc_mutex_trylock(&sl->m);
-	if (!r)
+	if (!r) {
+		__atomic_store_n(&s->own[i].ctx, __conc_ctx(me), __ATOMIC_RELAXED);
+		__atomic_store_n(&s->own[i].since, sl->since, __ATOMIC_RELAXED);
+		__atomic_store_n(&s->own[i].tid, (uint32_t)me->tid, __ATOMIC_RELAXED);
 		__atomic_store_n(&s->hint, i, __ATOMIC_RELAXED);
+	}
 	return r == -EBUSY ? -EAGAIN : r;	/* -EBUSY: a peer wrote the word */
 }
 

@@ -45,14 +45,17 @@ int conc_rsem_create(conc_rsem **s, const conc_rsem_attr *attr);
  * -EPROTO (not set up within a second: its creator died first). */
 int conc_rsem_open(conc_rsem **s, const char *name);
 
-/* Unmap and free this process's handle. Permits the caller holds stay
- * held until it posts them or dies. 0 or -EINVAL. */
+/* Unmap and free this process's handle: 0, -EINVAL, or -EBUSY while a
+ * thread of this process holds permits through it (post them first: a
+ * held permit is a robust lock that the thread's robust list points at,
+ * and must stay mapped). */
 int conc_rsem_destroy(conc_rsem *s);
 
 /*
  * Take one permit, waiting at most timeout_ns (CONC_FOREVER: as long as
  * it takes; 0: only try). The permit belongs to the calling context
- * (thread, or coroutine): only it can post it, and it comes back by
+ * (thread, or coroutine): only it can post it, through the same handle
+ * (another handle is another mapping), and it comes back by
  * itself when that thread ends or its process dies, at any instruction.
  * A context may hold several (one holder, counted).
  * Returns 0; -EOWNERDEAD (the permit is taken, and a holder died holding
@@ -71,8 +74,8 @@ int conc_rsem_wait(conc_rsem *s);
 /* As conc_rsem_timedwait(s, 0), but -EAGAIN when no permit is free. */
 int conc_rsem_trywait(conc_rsem *s);
 
-/* Give back one permit of the calling context's and wake a waiter.
- * Never waits. 0, -EPERM (the caller holds none), -EINVAL. */
+/* Give back one permit the calling context took through s, and wake a
+ * waiter. Never waits. 0, -EPERM (it holds none through s), -EINVAL. */
 int conc_rsem_post(conc_rsem *s);
 
 /* Free permits now (a snapshot; permits of a dead holder not yet taken
