@@ -1,0 +1,82 @@
+/*
+ * The I/O calls outside a loop: the system call itself when there is no
+ * deadline, else a wait for readiness through the wait point first;
+ * -EAGAIN (an O_NONBLOCK fd) means wait and try again.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include "loop/io.h"
+#include "sys/net.h"
+
+long __conc_io_plain(const struct io *a)
+{
+	switch (a->kind) {
+	case IO_READ:
+		return sys_read(a->fd, a->buf, a->len);
+	case IO_WRITE:
+		return sys_write(a->fd, a->buf, a->len);
+	case IO_RECV:
+		return sys_recv(a->fd, a->buf, a->len, a->flags);
+	case IO_SEND:
+		return sys_send(a->fd, a->buf, a->len, a->flags);
+	case IO_ACCEPT:
+		return sys_accept4(a->fd, a->addr, a->alen, a->flags);
+	default:
+		return sys_connect(a->fd, a->addr, a->clen);
+	}
+}
+
+/* A connect in progress: wait until the socket is writable, then its
+ * result is the socket's pending error. */
+long __conc_io_connected(const struct io *a, conc_deadline dl)
+{
+	int r;
+
+	do
+		r = __conc_wait_fd(a->fd, POLLOUT, dl);
+	while (r == 0);
+	return r < 0 ? r : sys_sock_error(a->fd);
+}
+
+/* Outside a loop, a connect with a deadline must not block in connect(2)
+ * itself: the socket is made non-blocking for the call. */
+static long connect_timed(const struct io *a, conc_deadline dl)
+{
+	int fl = sys_fcntl(a->fd, F_GETFL, 0);
+	long r;
+
+	if (fl < 0)
+		return fl;
+	if (!(fl & O_NONBLOCK))
+		sys_fcntl(a->fd, F_SETFL, fl | O_NONBLOCK);
+	r = __conc_io_plain(a);
+	if (r == -EINPROGRESS)
+		r = __conc_io_connected(a, dl);
+	if (!(fl & O_NONBLOCK))
+		sys_fcntl(a->fd, F_SETFL, fl);
+	return r;
+}
+
+long __conc_io_outside(const struct io *a, conc_deadline dl)
+{
+	bool first = dl < 0;
+	long r;
+
+	if (a->kind == IO_CONNECT && dl >= 0)
+		return connect_timed(a, dl);
+	if (a->kind == IO_CONNECT)
+		return (r = __conc_io_plain(a)) == -EINPROGRESS ? __conc_io_connected(a, dl) : r;
+	for (;;) {
+		if (!first) {
+			r = __conc_wait_fd(a->fd, __conc_io_events(a->kind), dl);
+			if (r < 0)
+				return r;
+			if (r == 0)
+				continue;	/* a signal: look again */
+		}
+		first = false;
+		r = __conc_io_plain(a);
+		if (r != -EAGAIN)
+			return r;
+	}
+}
