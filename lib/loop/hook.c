@@ -124,6 +124,7 @@ static int poll_many(struct conc_task *t, struct pollfd *fds, unsigned n,
 		ops[i].pending = true;
 		io_uring_sqe_set_data(sqe, &ops[i]);
 		t->inflight++;
+		t->loop->ops++;
 	}
 	__conc_ring_wait_any(t, dl);
 	__conc_ring_settle(t);

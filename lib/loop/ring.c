@@ -19,8 +19,11 @@ static void room(struct loop *l, unsigned n)
 		int r = io_uring_submit(&l->ring);
 
 		l->queued = 0;
-		if (r == -EBUSY || r == -EAGAIN)
+		if (r == -EBUSY || r == -EAGAIN) {
+			if (l->deferred)
+				io_uring_get_events(&l->ring);
 			__conc_ring_reap(l);
+		}
 	}
 }
 
@@ -72,6 +75,7 @@ int __conc_ring_wait(struct conc_task *t, struct io_uring_sqe *sqe, int64_t dl)
 	slot_arm(&t->op, t);
 	io_uring_sqe_set_data(sqe, &t->op);
 	t->inflight = 1;
+	l->ops++;
 	t->timed_out = false;
 	t->wake_first = false;
 	if (dl >= 0) {
@@ -85,6 +89,7 @@ int __conc_ring_wait(struct conc_task *t, struct io_uring_sqe *sqe, int64_t dl)
 		slot_arm(&t->tmo, t);
 		io_uring_sqe_set_data64(ts, (uint64_t)(uintptr_t)&t->tmo | TAG_TIMEOUT);
 		t->inflight = 2;
+		l->ops++;
 	}
 	t->state = T_RING;
 	__conc_suspend(t);
@@ -133,6 +138,7 @@ int __conc_ring_wait_any(struct conc_task *t, int64_t dl)
 		slot_arm(&t->tmo, t);
 		io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)&t->tmo | TAG_TIMEOUT);
 		t->inflight++;
+		t->loop->ops++;
 	}
 	t->timed_out = false;
 	t->wake_first = true;
@@ -181,6 +187,7 @@ static void cqe_one(struct loop *l, const struct io_uring_cqe *cqe)
 	if ((ud & TAG_TIMEOUT) && cqe->res != -ECANCELED)
 		t->timed_out = true;
 	t->inflight--;
+	l->ops--;
 	if (t->state == T_RING && (t->inflight == 0 || t->wake_first)) {
 		t->wake_first = false;
 		__conc_runq_push(l, t);

@@ -12,14 +12,23 @@
 
 static int ring_up(struct loop *l)
 {
-	/* Completions are handled when the loop enters the kernel anyway,
-	 * not by interrupting the thread (5.19; without it on older ones). */
-	int r = io_uring_queue_init(RING_ENTRIES, &l->ring,
-				    IORING_SETUP_COOP_TASKRUN);
+	/* Completions are handled only when the loop enters the ring to
+	 * wait (DEFER_TASKRUN, 6.1; it needs the one thread that submits,
+	 * which a loop is): no interruption of the running tasks, and one
+	 * batch of completions per wait. Else when it enters anyway
+	 * (COOP_TASKRUN, 5.19). */
+	static const unsigned flags[] = {
+		IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+		IORING_SETUP_COOP_TASKRUN,
+		0,
+	};
+	unsigned i;
+	int r = -EINVAL;
 
-	if (r == -EINVAL)
-		r = io_uring_queue_init(RING_ENTRIES, &l->ring, 0);
-
+	for (i = 0; i < 3 && r == -EINVAL; i++) {
+		r = io_uring_queue_init(RING_ENTRIES, &l->ring, flags[i]);
+		l->deferred = r == 0 && i == 0;
+	}
 	/* No io_uring in this kernel, or switched off by the sysctl
 	 * kernel.io_uring_disabled: both mean the loop cannot exist. */
 	if (r == -ENOSYS || r == -EPERM)

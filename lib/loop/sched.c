@@ -134,6 +134,20 @@ static void resume(struct loop *l, struct conc_task *t)
 		shared_out(l, t);
 }
 
+/* While tasks stay runnable: submit what is queued and, when the kernel
+ * posts completions only on request (DEFER_TASKRUN) and ops are in
+ * flight, ask for them; a yield-only loop makes no system call. */
+static void look(struct loop *l)
+{
+	if (l->deferred && l->ops)
+		io_uring_submit_and_get_events(&l->ring);
+	else if (l->queued)
+		io_uring_submit(&l->ring);
+	else
+		return;
+	l->queued = 0;
+}
+
 /* Nothing runnable: submit what is queued and sleep in the ring until a
  * completion, the door or the next timer. */
 static void idle(struct loop *l)
@@ -168,10 +182,7 @@ void __conc_sched_run(struct loop *l)
 			resume(l, t);
 			if (++l->since_reap >= REAP_EVERY) {
 				l->since_reap = 0;
-				if (l->queued) {
-					io_uring_submit(&l->ring);
-					l->queued = 0;
-				}
+				look(l);
 				__conc_ring_reap(l);
 				__conc_timer_fire(l, sys_now_ns());
 			}
