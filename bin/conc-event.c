@@ -75,22 +75,11 @@ int main(int argc, char **argv)
 			}
 			timed = true;
 			break;
-		case 'm':
-			if (tool_mode(optarg, &mode)) {
-				tool_err(0, "--mode %s: not an octal mode with owner read and write", optarg);
-				return EX_USAGE;
-			}
-			moded = true;
-			break;
-		case 'h':
-			fputs(usage, stdout);
-			return 0;
-		case 'V':
-			tool_version();
-			return 0;
 		default:
-			fputs(usage, stderr);
-			return EX_USAGE;
+			if ((r = tool_option(c, usage, &mode, EX_USAGE)) >= 0)
+				return r;
+			moded |= c == 'm';
+			break;
 		}
 	}
 	if (argc - optind != 2) {

@@ -200,7 +200,7 @@ int main(int argc, char **argv)
 	} else {
 		cmd = NULL;
 	}
-	while ((c = getopt_long(argc, argv, "+c:s:t:n:0m:hV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:s:t:n:0m:hV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 		case 's':
@@ -220,21 +220,10 @@ int main(int argc, char **argv)
 		case '0':
 			sep = 0;
 			break;
-		case 'm':
-			if (tool_mode(optarg, &mode)) {
-				tool_err(0, "--mode %s: not an octal mode with owner read and write", optarg);
-				return EX_USAGE;
-			}
-			break;
-		case 'h':
-			fputs(usage, stdout);
-			return 0;
-		case 'V':
-			tool_version();
-			return 0;
 		default:
-			fputs(usage, stderr);
-			return EX_USAGE;
+			if ((r = tool_option(c, usage, &mode, EX_USAGE)) >= 0)
+				return r;
+			break;
 		}
 	}
 	if (!cmd || optind >= argc) {

@@ -267,7 +267,7 @@ int main(int argc, char **argv)
 	uint32_t n = 1;
 	unsigned mode = 0600;
 	bool n_given = false;
-	int c, what = 0;
+	int c, r, what = 0;
 	const char *name;
 
 	tool_name = "conc-sem";
@@ -288,25 +288,14 @@ int main(int argc, char **argv)
 				return EX_FAIL;
 			}
 			break;
-		case 'm':
-			if (tool_mode(optarg, &mode)) {
-				tool_err(0, "--mode %s: not an octal mode with owner read and write", optarg);
-				return EX_FAIL;
-			}
-			break;
 		case 'S':
 		case 'R':
 			what = c;
 			break;
-		case 'h':
-			fputs(usage, stdout);
-			return 0;
-		case 'V':
-			tool_version();
-			return 0;
 		default:
-			fputs(usage, stderr);
-			return EX_FAIL;
+			if ((r = tool_option(c, usage, &mode, EX_FAIL)) >= 0)
+				return r;
+			break;
 		}
 	}
 	if (optind >= argc) {

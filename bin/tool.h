@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -108,9 +109,29 @@ static __attribute__((unused)) int tool_std_fds(void)
 	return closed;
 }
 
-static __attribute__((unused)) void tool_version(void)
+
+/* The options every tool takes alike: -m/--mode, -h/--help, -V/--version,
+ * and an unknown one. Returns -1 to go on, else the status to exit with
+ * now (bad: the tool's status for bad usage). */
+static __attribute__((unused)) int tool_option(int c, const char *usage,
+					       unsigned *mode, int bad)
 {
-	printf("%s (conc) %s\n", tool_name, CONC_VERSION);
+	switch (c) {
+	case 'm':
+		if (!tool_mode(optarg, mode))
+			return -1;
+		tool_err(0, "--mode %s: not an octal mode with owner read and write", optarg);
+		return bad;
+	case 'h':
+		fputs(usage, stdout);
+		return 0;
+	case 'V':
+		printf("%s (conc) %s\n", tool_name, CONC_VERSION);
+		return 0;
+	default:
+		fputs(usage, stderr);
+		return bad;
+	}
 }
 
 #endif

@@ -142,6 +142,9 @@ ok "queue: stat" "messages 2${nl}rc=0" "$(run "$Q" stat $P-q)"
 ok "queue: get one" "a b${nl}rc=0" "$(run "$Q" get $P-q)"
 ok "queue: an empty message" "${nl}rc=0" "$(run "$Q" get -t 0 $P-q)"
 ok "queue: get empty, timeout" "rc=1" "$(run "$Q" get -t 0.2 $P-q)"
+ok "queue: options after the name" "rc=1" "$(run "$Q" get $P-q -t 0.1)"
+ok "queue: a message that starts with -, after --" "rc=0" "$(run "$Q" put $P-q -- -x)"
+ok "queue: ... comes out whole" "-x${nl}rc=0" "$(run "$Q" get -t 0 $P-q)"
 printf 'l1\nl2\nl3' | timeout 10 "$Q" put $P-q
 ok "queue: put stdin lines (last without newline)" "l1${nl}l2${nl}l3${nl}rc=0" \
 	"$(run "$Q" get -n 5 -t 0 $P-q)"
