@@ -303,3 +303,41 @@ Test(loop_call, a_task_joins_a_task_of_another_loop)
 	cr_assert_eq(w.code, 5);
 	cr_assert_gt(w.ticks, 5, "loop B ran its other task while joining");
 }
+
+/* A loop whose tasks never stop yielding still takes calls: the door is
+ * looked at every few switches, without waiting for the ring. */
+static void set_one(void *arg)
+{
+	*(int *)arg = 1;
+}
+
+static int call_later(void *arg)
+{
+	struct { conc_loop *l; int flag; } *c = arg;
+
+	sleep_ns(5 * MS);
+	return conc_loop_call(c->l, set_one, &c->flag);
+}
+
+static int busy_main(void *arg)
+{
+	struct { conc_loop *l; int flag; } *c = arg;
+	conc_thread *th;
+	int64_t end = now_ns() + BOUND;
+
+	c->l = conc_loop_self();
+	if (conc_thread_start(&th, call_later, c, NULL))
+		return -1;
+	while (!c->flag && now_ns() < end)
+		conc_yield();
+	conc_thread_join(th, NULL, BOUND);
+	return c->flag ? 0 : -2;
+}
+
+Test(loop_call, a_busy_loop_still_takes_calls)
+{
+	struct { conc_loop *l; int flag; } c = { NULL, 0 };
+
+	need_uring();
+	cr_assert_eq(run(busy_main, &c), 0);
+}

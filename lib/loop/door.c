@@ -120,13 +120,13 @@ static void deliver_all(struct loop *l, struct msg *m)
 
 void __conc_door_drain(struct loop *l)
 {
-	struct msg *m = __atomic_exchange_n(&l->door->inbox, NULL, __ATOMIC_ACQUIRE);
+	struct msg *m = __atomic_load_n(&l->door->inbox, __ATOMIC_RELAXED);
 
-	if (m == DOOR_SHUT) {
-		__atomic_store_n(&l->door->inbox, DOOR_SHUT, __ATOMIC_RELEASE);
+	/* Only this thread shuts the door: once seen open, it stays so for
+	 * the exchange (which must never reopen a shut door). */
+	if (!m || m == DOOR_SHUT)
 		return;
-	}
-	deliver_all(l, m);
+	deliver_all(l, __atomic_exchange_n(&l->door->inbox, NULL, __ATOMIC_ACQUIRE));
 }
 
 /* No sender gets in after this; those already in finish their eventfd

@@ -134,11 +134,16 @@ static void resume(struct loop *l, struct conc_task *t)
 		shared_out(l, t);
 }
 
-/* While tasks stay runnable: submit what is queued and, when the kernel
- * posts completions only on request (DEFER_TASKRUN) and ops are in
- * flight, ask for them; a yield-only loop makes no system call. */
+/* While tasks stay runnable: take the door's messages, submit what is
+ * queued and, when the kernel posts completions only on request
+ * (DEFER_TASKRUN) and ops are in flight, ask for them; a yield-only loop
+ * makes no system call. */
 static void look(struct loop *l)
 {
+	/* Messages from other threads are in memory: no need to wait for
+	 * the eventfd's completion, which only a system call would post. */
+	if (__atomic_load_n(&l->door->inbox, __ATOMIC_RELAXED))
+		__conc_door_drain(l);
 	if (l->deferred && l->ops)
 		io_uring_submit_and_get_events(&l->ring);
 	else if (l->queued)
