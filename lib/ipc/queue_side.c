@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include "ipc/queue_impl.h"
+#include "sync/robust.h"	/* __conc_mutex_lock_until */
 
 #define SLICE_NS	1000000		/* a patient caller's look */
 #define PATIENCE_NS	1000000000	/* the longest wait for a copy */
@@ -21,7 +22,7 @@
 static int lock_patiently(struct side *s, conc_deadline dl)
 {
 	conc_deadline end = __conc_deadline(PATIENCE_NS);
-	int64_t left;
+	int64_t now;
 	int r;
 
 	if (dl > 0 && dl < end)
@@ -29,25 +30,20 @@ static int lock_patiently(struct side *s, conc_deadline dl)
 	do {
 		if (__atomic_load_n(&s->parked, __ATOMIC_SEQ_CST))
 			return -ETIMEDOUT;
-		left = end - sys_now_ns();
-		if (left <= 0)
+		now = sys_now_ns();
+		if (now >= end)
 			return -ETIMEDOUT;
-		r = conc_mutex_timedlock(&s->lock, left < SLICE_NS ? left : SLICE_NS);
+		r = __conc_mutex_lock_until(&s->lock, end - now < SLICE_NS
+						      ? end : now + SLICE_NS);
 	} while (r == -ETIMEDOUT);
 	return r;
 }
 
 static int lock_until(struct side *s, conc_deadline dl, bool patient)
 {
-	int64_t left;
-
 	if (patient || dl == DL_TRY)
 		return lock_patiently(s, dl);
-	if (dl < 0)
-		return conc_mutex_lock(&s->lock);
-	left = dl - sys_now_ns();
-	/* The mutex takes a timeout: convert at its edge, and only here. */
-	return conc_mutex_timedlock(&s->lock, left > 0 ? left : 0);
+	return __conc_mutex_lock_until(&s->lock, dl);
 }
 
 int __conc_q_lock(const conc_queue *qh, struct side *s, conc_deadline dl,

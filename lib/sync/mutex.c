@@ -206,6 +206,15 @@ __attribute__((noinline)) int conc_mutex_timedlock(conc_mutex *m, int64_t timeou
 	return lock_slow(m, timeout_ns == 0 ? 0 : __conc_deadline(timeout_ns), 0);
 }
 
+/* For callers inside the library that hold a deadline already (0: only
+ * try, < 0: none): no conversion back to a timeout. */
+int __conc_mutex_lock_until(conc_mutex *m, conc_deadline dl)
+{
+	int r = conc_mutex_timedlock(m, 0);
+
+	return r == -ETIMEDOUT && dl != 0 ? lock_slow(m, dl, 0) : r;
+}
+
 /* Lock as a context that slept: leave FUTEX_WAITERS set, for others may
  * sleep on the word without having set it (moved there by a requeue). */
 int __conc_mutex_lock_queued(conc_mutex *m, conc_deadline dl)

@@ -85,6 +85,7 @@ static inline void __conc_robust_doorbell(struct robust_list_head *h,
 }
 
 int __conc_mutex_lock_queued(conc_mutex *m, conc_deadline dl) __CONC_HIDDEN;
+int __conc_mutex_lock_until(conc_mutex *m, conc_deadline dl) __CONC_HIDDEN;
 
 /* Whether the calling context owns m. */
 bool __conc_mutex_owned(const conc_mutex *m, const struct __conc_self *s) __CONC_HIDDEN;
