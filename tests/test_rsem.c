@@ -369,3 +369,30 @@ Test(rsem, a_creator_that_died_before_setting_up_is_finished_by_the_next)
 	conc_shm_close(seg);
 	conc_shm_unlink(name);
 }
+
+/* ---- contexts: two coroutines of one thread are two holders ---- */
+
+void __conc_ctx_switch(uint32_t ctx);
+
+Test(rsem, each_context_of_a_thread_holds_its_own)
+{
+	conc_rsem *s = anon(2, 0);
+	conc_rsem_holder h[4];
+
+	__conc_ctx_switch(7);
+	cr_assert_eq(conc_rsem_wait(s), 0);
+	__conc_ctx_switch(8);
+	cr_assert_eq(conc_rsem_wait(s), 0);
+	cr_assert_eq(conc_rsem_holders(s, h, 4), 2);
+	cr_assert_eq(conc_rsem_trywait(s), -EAGAIN);
+	__conc_ctx_switch(9);
+	cr_assert_eq(conc_rsem_post(s), -EPERM);	/* holds none */
+	__conc_ctx_switch(7);
+	cr_assert_eq(conc_rsem_post(s), 0);
+	cr_assert_eq(conc_rsem_post(s), -EPERM);	/* 8's is 8's */
+	__conc_ctx_switch(8);
+	cr_assert_eq(conc_rsem_post(s), 0);
+	__conc_ctx_switch(0);
+	cr_assert_eq(conc_rsem_value(s), 2);
+	conc_rsem_destroy(s);
+}

@@ -98,6 +98,19 @@ kill -TERM "$h2"
 wait "$h2"
 ok "sem: SIGTERM is passed to the command" "143" "$?"
 ok "sem: all permits back" "$P-s: 2 permits, 2 free" "$(timeout 10 "$SEM" --status $P-s | head -n 1)"
+# Holders and waiters killed at random moments: every permit comes back.
+pids=""
+for i in $(seq 12); do
+	"$SEM" -n 2 $P-s sleep 30 & pids="$pids $!"
+done
+for p in $pids; do
+	sleep 0.0$(( $(od -An -N1 -tu1 /dev/urandom) % 10 ))
+	kill -9 "$p"
+done
+wait 2>/dev/null
+ok "sem: after a storm of SIGKILLs, all permits come back" "rc=0" \
+	"$(run "$SEM" -w 10 $P-s true)"
+ok "sem: ... both of them" "$P-s: 2 permits, 2 free" "$(timeout 10 "$SEM" --status $P-s | head -n 1)"
 ok "sem: --rm" "rc=0" "$(run "$SEM" --rm $P-s)"
 ok "sem: --rm missing" "rc=4" "$(run "$SEM" --rm $P-s)"
 ok "sem: --status missing" "rc=4" "$(run "$SEM" --status $P-s)"

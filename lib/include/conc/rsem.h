@@ -78,8 +78,9 @@ int conc_rsem_trywait(conc_rsem *s);
  * waiter. Never waits. 0, -EPERM (it holds none through s), -EINVAL. */
 int conc_rsem_post(conc_rsem *s);
 
-/* Free permits now (a snapshot; permits of a dead holder not yet taken
- * back count as held), or -EINVAL. */
+/* Free permits now (a snapshot: those of a holder that died are free as
+ * soon as the kernel marked them, before a taker takes them back), or
+ * -EINVAL. */
 int conc_rsem_value(conc_rsem *s);
 
 /* The number of permits the semaphore was created with, or -EINVAL. */
