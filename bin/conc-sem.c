@@ -272,6 +272,9 @@ int main(int argc, char **argv)
 
 	tool_name = "conc-sem";
 	tool_std_fds();
+	/* An ignored SIGCHLD (it survives exec) would have the kernel reap
+	 * the command and take its status with it. */
+	signal(SIGCHLD, SIG_DFL);
 	while ((c = getopt_long(argc, argv, "+n:w:m:hV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n':

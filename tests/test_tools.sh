@@ -60,6 +60,8 @@ ok "sem: without --" "x${nl}rc=0" "$(run "$SEM" $P-s echo x)"
 ok "sem: -n must agree with an existing one" "rc=125" "$(run "$SEM" -n 3 $P-s true)"
 ok "sem: ... and says so" "conc-sem: $P-s: has 2 permits, not 3 (remove it with --rm to change)" "$(err)"
 ok "sem: killed by a signal is 128+N" "rc=143" "$(run "$SEM" $P-s sh -c 'kill -TERM $$')"
+ok "sem: the status comes back with SIGCHLD ignored" "rc=3" \
+	"$(run sh -c 'trap "" CHLD; exec "$0" "$1" sh -c "exit 3"' "$SEM" $P-s)"
 ok "sem: command not found" "rc=127" "$(run "$SEM" $P-s /no/such/cmd)"
 ok "sem: command not executable" "rc=126" "$(run "$SEM" $P-s /etc/passwd)"
 ok "sem: a name with /" "rc=125" "$(run "$SEM" a/b true)"
