@@ -3,11 +3,12 @@
  *
  * One loop per thread. The scheduler runs on the thread's own stack (the
  * one conc_run was called on); each task runs on a stack of its own (or on
- * the loop's shared stack) and always switches back to the scheduler, never
- * to another task, so a shared-stack task can be copied out and in while
- * no task runs.
+ * the loop's shared stack). A task that suspends switches straight to the
+ * next runnable task when both have stacks of their own, else back to the
+ * scheduler, so a shared-stack task is copied out and in while no task
+ * runs on that stack (sched.c).
  *
- * A task waits in one of three ways:
+ * A task waits in one of two ways:
  *   PARKED   nothing in flight in the kernel: a timer (sleep, fallback
  *            futex wait), a join, a yield-like park. wake() ends it.
  *   RING     ops in flight in the ring (t->inflight CQEs still to come);

@@ -1,8 +1,9 @@
 /*
  * The scheduler: run queue, park and wake, and the loop that resumes tasks.
- * A task always switches back here, never to another task: the context id
- * and the wait hook are set once per resume, and a shared-stack task is
- * copied out while no task runs on that stack.
+ * The wait hook is installed once per resume from here; the context id is
+ * set at every switch, straight from task to task (__conc_suspend) or from
+ * here. A shared-stack task is copied out and in here, while no task runs
+ * on that stack.
  */
 #include <errno.h>
 #include <stdio.h>
