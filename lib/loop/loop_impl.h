@@ -109,6 +109,7 @@ struct conc_loop {
 	uint32_t busy;			/* senders between push and eventfd write */
 	int efd;
 	struct loop *impl;
+	struct conc_loop *older;	/* every door ever made (door.c) */
 };
 #define DOOR_SHUT ((struct msg *)1)
 
