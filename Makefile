@@ -207,7 +207,7 @@ $(O)/asan/bin/conc-run: bin/conc-run.c $(RUN_SRC) $(wildcard bin/run/*.h) $(O)/a
 test-conc-run-asan: $(O)/asan/bin/conc-run
 	@echo "== tests/test_conc_run.sh (ASan+UBSan)"; ASAN_OPTIONS=detect_leaks=0 CONC_RUN=$(CURDIR)/$< sh tests/test_conc_run.sh
 
-asan-test: $(ASAN_TESTS) $(TEST_HELPERS) test-conc-run-asan
+asan-test: $(ASAN_TESTS) $(TEST_HELPERS) test-conc-run-asan test-tools-asan
 	@set -e; for t in $(ASAN_TESTS); do echo "== $$t (ASan+UBSan)"; \
 	  ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 $$t --jobs=2 || { echo "FAILED: $$t"; exit 1; }; done
 

@@ -4,9 +4,6 @@
 #include <getopt.h>
 #include "tool.h"
 
-#ifndef CONC_SHM_EVENT
-#define CONC_SHM_EVENT	6u	/* a segment holding one conc_event */
-#endif
 #define EVENT_SIZE	64
 
 enum {

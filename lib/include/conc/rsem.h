@@ -14,9 +14,6 @@
  * count and its table of holders) lives in a shared segment. */
 typedef struct conc_rsem conc_rsem;
 
-#ifndef CONC_SHM_RSEM
-#define CONC_SHM_RSEM	5u	/* the segment kind (conc_shm_open) */
-#endif
 
 /* At most this many holders (contexts holding permits) at once. */
 #define CONC_RSEM_HOLDERS_MAX 4096u

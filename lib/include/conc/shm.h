@@ -16,6 +16,8 @@ typedef struct conc_shm conc_shm;
 #define CONC_SHM_QUEUE	 2u
 #define CONC_SHM_MAP	 3u
 #define CONC_SHM_LIST	 4u
+#define CONC_SHM_RSEM	 5u	/* a robust semaphore (conc/rsem.h) */
+#define CONC_SHM_EVENT	 6u	/* one conc_event (conc-event(1)) */
 
 /* Flags of conc_shm_create(). */
 #define CONC_SHM_EXCL	 0x1u	/* fail with -EEXIST if the name exists */
