@@ -85,7 +85,8 @@ static long recv_frame(conc_chan *c, char *buf, size_t cap, conc_deadline dl)
 	for (got = have; got < len; got += (size_t)r) {
 		if ((r = __chan_read(c, buf + got, len - got, dl)) > 0)
 			continue;
-		if (r == -ETIMEDOUT && keep(c, buf, have, got))
+		if ((r == -ETIMEDOUT || r == -ECANCELED) &&
+		    keep(c, buf, have, got))
 			return -ENOMEM;
 		return r ? r : -EPROTO;
 	}
@@ -109,7 +110,7 @@ ssize_t conc_chan_recv(conc_chan *c, void *buf, size_t cap,
 	if (c->broken) {
 		r = -EPROTO;
 	} else if ((r = recv_frame(c, buf, cap, dl)) < 0 && r != -ETIMEDOUT &&
-		   r != -EPIPE && r != -EMSGSIZE) {
+		   r != -ECANCELED && r != -EPIPE && r != -EMSGSIZE) {
 		/* A bad header, a frame cut short by the end of the stream,
 		 * or a part of one that could not be kept: where the next
 		 * frame starts is unknown. */

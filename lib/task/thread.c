@@ -132,6 +132,7 @@ int conc_thread_join(conc_thread *t, int *exit_code, int64_t timeout_ns)
 {
 	conc_deadline dl = __conc_deadline(timeout_ns);
 	uint32_t s;
+	int r;
 
 	if (!t)
 		return -EINVAL;
@@ -151,10 +152,9 @@ int conc_thread_join(conc_thread *t, int *exit_code, int64_t timeout_ns)
 		    !__atomic_compare_exchange_n(&t->state, &s, s | T_JOINWAIT, 0,
 						 __ATOMIC_RELAXED, __ATOMIC_RELAXED))
 			continue;
-		if (__conc_wait(&t->state, s | T_JOINWAIT, dl, CONC_PRIVATE) ==
-		    -ETIMEDOUT &&
-		    !(__atomic_load_n(&t->state, __ATOMIC_ACQUIRE) & T_DONE))
-			return -ETIMEDOUT;
+		r = __conc_wait(&t->state, s | T_JOINWAIT, dl, CONC_PRIVATE);
+		if (r < 0 && !(__atomic_load_n(&t->state, __ATOMIC_ACQUIRE) & T_DONE))
+			return r;	/* -ETIMEDOUT, -ECANCELED: still joinable */
 	}
 	if (exit_code)
 		*exit_code = t->code;

@@ -26,7 +26,9 @@ static inline uint32_t __conc_spin_while_max(const uint32_t *word,
 	uint32_t v = __atomic_load_n(word, __ATOMIC_RELAXED);
 	uint32_t limit, i, k, gap;
 
-	if (v != busy || __conc_ncpu() == 1)
+	/* Inside a loop's task a spin would hold up every other task of the
+	 * loop, the one that may be about to change the word among them. */
+	if (v != busy || __conc_ncpu() == 1 || __conc_self_tls.waiter)
 		return v;
 	limit = __conc_spin_budget ? __conc_spin_budget : __CONC_SPIN_MAX;
 	if (limit > max)
