@@ -252,6 +252,62 @@ demo-run: examples
 	  n=$$(basename $$e); what=$$(sed -n 's|^/\* demo: \(.*\) \*/$$|\1|p' examples/$$n.c); \
 	  printf '\n\033[1m== %s\033[0m — %s\n' "$$n" "$$what"; timeout 60 $$e || exit 1; done
 
+# ---- other C libraries, releases and architectures (README: "Where it runs") ----
+
+# musl (Debian's musl-tools): the library and every example, linked
+# statically and run. musl-gcc searches no system headers: the kernel's and
+# liburing's are linked into $(O)/musl/include; liburing.a needs only
+# calloc/free from the C library. conc_thread_start() returns -ENOTSUP under
+# musl, so the examples that need threads say so and end (demo style).
+MUSL_CC    ?= musl-gcc
+MUSL_INC   := $(O)/musl/include
+MUSL_FLAGS := -isystem $(MUSL_INC) -include tests/musl/compat.h
+MUSL_OBJ   := $(LIB_SRC:%.c=$(O)/musl/%.o)
+MUSL_EX    := $(EX_SRC:examples/%.c=$(O)/musl/examples/%)
+URING_A    := $(shell $(CC) -print-file-name=liburing.a)
+
+$(MUSL_INC)/.done:
+	@mkdir -p $(@D)
+	@for d in linux asm-generic liburing liburing.h; do ln -sfn /usr/include/$$d $(@D)/$$d; done
+	@ln -sfn /usr/include/$$($(CC) -dumpmachine)/asm $(@D)/asm
+	@touch $@
+
+$(O)/musl/%.o: %.c $(LIB_HDR) tests/musl/compat.h $(MUSL_INC)/.done
+	@mkdir -p $(@D)
+	$(MUSL_CC) $(CPPFLAGS) $(MUSL_FLAGS) $(CFLAGS) -c -o $@ $<
+
+$(O)/musl/libconc.a: $(MUSL_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(O)/musl/examples/%: examples/%.c $(O)/musl/libconc.a
+	@mkdir -p $(@D)
+	$(MUSL_CC) $(CPPFLAGS) $(MUSL_FLAGS) $(CFLAGS) -static -o $@ $< $(O)/musl/libconc.a $(URING_A)
+
+$(O)/musl/threads: tests/distros/threads.c $(O)/musl/libconc.a
+	$(MUSL_CC) $(CPPFLAGS) $(MUSL_FLAGS) $(CFLAGS) -static -o $@ $< $(O)/musl/libconc.a $(URING_A)
+
+.PHONY: musl check-distros check-aarch64
+musl: $(O)/musl/libconc.a $(MUSL_EX) $(O)/musl/threads
+	@$(O)/musl/threads
+	@set -e; for e in $(MUSL_EX); do \
+	  file $$e | grep -q 'statically linked' || { echo "not static: $$e"; exit 1; }; \
+	  echo "== $$e"; timeout 60 $$e >/dev/null || { echo "FAILED: $$e"; exit 1; }; done
+	@echo "musl: $(words $(MUSL_EX)) static examples ran"
+
+# Debian releases: root filesystems made with debootstrap (created when
+# missing, ~500 MB each, under CONC_CHROOTS=/work/chroots), the whole build
+# and test run inside with chroot. Needs root; not in CI (see README).
+DISTROS ?= bookworm trixie
+check-distros:
+	@bad=""; for d in $(DISTROS); do sh tests/distros/run.sh $$d || bad="$$bad $$d"; done; \
+	if [ -n "$$bad" ]; then echo "check-distros: failed in$$bad"; exit 1; fi; echo "check-distros: all passed"
+
+# aarch64: cross-built, run under qemu-aarch64 (user mode); what qemu-user
+# does not emulate is skipped with the reason (tests/aarch64/run.sh).
+check-aarch64:
+	@sh tests/aarch64/run.sh
+
 # Every figure: median [min median max] of BENCH_REPS runs (bench/bench.h),
 # conc and its anchors taking turns in each; bench-table adds the README's
 # table (bench/table.sh), keeping the output in $(O)/bench.out.
@@ -301,6 +357,9 @@ help:
 	@echo "make fuzz       libFuzzer on the map, list and queue segments, 60 s each (fuzz-check: 10 s)"
 	@echo "make bench      benchmarks against glibc, pipes, eventfd (ratios)"
 	@echo "make bench-table  the same, then the README's markdown table"
+	@echo "make musl       static musl build of the library, every example run"
+	@echo "make check-distros  build and test in Debian roots (root; DISTROS=$(DISTROS))"
+	@echo "make check-aarch64  cross build, examples and man examples under qemu-aarch64"
 	@echo "make install    PREFIX=$(PREFIX) DESTDIR=; make uninstall; make clean"
 
 FORCE:

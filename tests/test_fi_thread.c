@@ -1303,8 +1303,32 @@ Test(fi_thread, catches_pointer_guard, .timeout = 60)
 	expect_failure(CONC_FI_POINTER_GUARD, "POINTER_GUARD");
 }
 
+/* A fresh conc thread with __ctype_init() skipped: are its ctype table
+ * pointers set all the same? glibc 2.41 initialises them in the TLS image
+ * by relocations (glibc bugs 19341, 32483), so the hazard is gone there. */
+static int ctype_probe(void *arg)
+{
+	(void)arg;
+	return *__ctype_b_loc() && *__ctype_toupper_loc() &&
+	       *__ctype_tolower_loc() && isalpha('a') && toupper('a') == 'A';
+}
+
+static bool ctype_set_without_init(void)
+{
+	conc_thread *t;
+	int code = 0;
+
+	__conc_fi = CONC_FI_CTYPE;
+	cr_assert_eq(conc_thread_start(&t, ctype_probe, NULL, NULL), 0);
+	cr_assert_eq(conc_thread_join(t, &code, 10 * 1000000000LL), 0);
+	__conc_fi = 0;
+	return code;
+}
+
 Test(fi_thread, catches_ctype, .timeout = 60)
 {
+	if (ctype_set_without_init())
+		cr_skip_test("this glibc's TLS image sets the ctype pointers itself: no hazard to catch");
 	expect_failure(CONC_FI_CTYPE, "CTYPE");
 }
 

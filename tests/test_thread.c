@@ -1819,9 +1819,11 @@ Test(thread_layout, the_derived_layout_runs_a_thread, .timeout = 30)
 	/* Debian 12 (2.36) and 13 (2.41) on x86_64 are verified: a refusal
 	 * there is a regression, elsewhere it is the honest answer. */
 	if (conc_thread_support(&why)) {
+#if defined(__x86_64__)
 		cr_assert(strcmp(gnu_get_libc_version(), "2.36") &&
 			  strcmp(gnu_get_libc_version(), "2.41"),
 			  "glibc %s refused: %s", gnu_get_libc_version(), why);
+#endif
 		cr_skip_test("glibc %s: %s", gnu_get_libc_version(), why);
 	}
 	cr_assert_eq(join(start(ret_arg, (void *)1, NULL)), 1);

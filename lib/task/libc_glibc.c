@@ -269,7 +269,16 @@ int __conc_libc_layout(struct __conc_layout *l)
 		return fail("implausible static TLS size or alignment");
 	l->static_size = (uint32_t)size;
 	l->align = align < TCB_ALIGN ? TCB_ALIGN : (uint32_t)align;
-	return __conc_libc_verify(l);
+	r = __conc_libc_verify(l);
+#if defined(__aarch64__)
+	/* The layout derives and verifies under qemu-aarch64 (glibc 2.36),
+	 * but the thread stress test fails there: a parked thread handed a
+	 * new job sees a dlopen'd library's TLS zeroed, not reset to its
+	 * image. Until that is understood, no threads on aarch64. */
+	if (!r)
+		r = fail("aarch64: reused threads fail the TLS reset check (under investigation)");
+#endif
+	return r;
 }
 
 int __conc_libc_verify(const struct __conc_layout *l)
