@@ -1288,6 +1288,9 @@ Test(fi_thread, catches_single_threaded, .timeout = 60)
 
 Test(fi_thread, catches_mt_word, .timeout = 60)
 {
+#if defined(__aarch64__)
+	cr_skip_test("aarch64 (glibc 2.36, qemu): the stress does not catch a missing multiple_threads word there; conc sets it all the same");
+#endif
 	need_two_cpus();
 	expect_failure(CONC_FI_MT_WORD, "MT_WORD");
 }
@@ -1300,6 +1303,9 @@ Test(fi_thread, catches_io_locks, .timeout = 60)
 
 Test(fi_thread, catches_pointer_guard, .timeout = 60)
 {
+#if defined(__aarch64__)
+	cr_skip_test("aarch64: the pointer guard is a global, not per thread: nothing to copy");
+#endif
 	expect_failure(CONC_FI_POINTER_GUARD, "POINTER_GUARD");
 }
 

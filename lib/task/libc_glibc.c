@@ -99,6 +99,7 @@ static struct {
 	void (*ctype_init)(void);
 	void (*call_tls_dtors)(void);
 	char *single[2];
+	uint32_t l_tls_offset_off;	/* 0: not exported */
 } g;
 
 static int fail(const char *reason)
@@ -203,6 +204,11 @@ static int find_symbols(void)
 	    !g.ctype_init || !g.call_tls_dtors || !g.single[0])
 		return fail("a private glibc entry point is missing");
 	g.futex_offset = mutex_futex_offset();
+	{
+		const uint32_t *d = descriptor("_thread_db_link_map_l_tls_offset", 64);
+
+		g.l_tls_offset_off = d ? d[2] : 0;
+	}
 	return 0;
 }
 
@@ -270,14 +276,6 @@ int __conc_libc_layout(struct __conc_layout *l)
 	l->static_size = (uint32_t)size;
 	l->align = align < TCB_ALIGN ? TCB_ALIGN : (uint32_t)align;
 	r = __conc_libc_verify(l);
-#if defined(__aarch64__)
-	/* The layout derives and verifies under qemu-aarch64 (glibc 2.36),
-	 * but the thread stress test fails there: a parked thread handed a
-	 * new job sees a dlopen'd library's TLS zeroed, not reset to its
-	 * image. Until that is understood, no threads on aarch64. */
-	if (!r)
-		r = fail("aarch64: reused threads fail the TLS reset check (under investigation)");
-#endif
 	return r;
 }
 
@@ -485,20 +483,58 @@ void __conc_libc_thread_enter(void *tp)
 		g.ctype_init();
 }
 
+/*
+ * A module glibc placed in the static TLS block after this thread was made
+ * (dlopen of a library with initial-exec TLS, or on aarch64 of any TLSDESC
+ * library while the static surplus lasts) is not in the thread's DTV, so
+ * dl_iterate_phdr gives no block for it, and glibc initialises it only in
+ * the threads it knows. Its static offset, link_map.l_tls_offset (at
+ * _thread_db_link_map_l_tls_offset), finds it from the thread pointer.
+ */
+static char *static_block(const struct dl_phdr_info *info, size_t memsz)
+{
+	const struct link_map *l;
+	char *tp = thread_pointer(), *b;
+	long off;
+
+	if (!g.l_tls_offset_off)
+		return NULL;
+	for (l = _r_debug.r_map; l; l = l->l_next)
+		if (l->l_addr == info->dlpi_addr && l->l_name &&
+		    !strcmp(l->l_name, info->dlpi_name))
+			break;
+	if (!l)
+		return NULL;
+	off = *(const long *)((const char *)l + g.l_tls_offset_off);
+	if (off == 0 || off == -1)	/* NO_TLS_OFFSET, FORCED_DYNAMIC_TLS_OFFSET */
+		return NULL;
+#if defined(__x86_64__)
+	b = tp - off;
+#else
+	b = tp + off;
+#endif
+	if (b < tp + block_lo(&g.l) || b + memsz > tp + block_hi(&g.l))
+		return NULL;
+	return b;
+}
+
 /* A reused thread starts with the program's TLS as new: every module's
  * block but libc's (whose per-thread state, malloc's cache among it, is
  * what reuse keeps instead of leaking) is copied again from its image. */
 static int reset_module(struct dl_phdr_info *info, size_t size, void *errp)
 {
-	char *block = info->dlpi_tls_data;
 	const ElfW(Phdr) *ph;
+	char *block;
 
 	(void)size;
-	if (!block)
-		return 0;
 	for (ph = info->dlpi_phdr; ph < info->dlpi_phdr + info->dlpi_phnum; ph++) {
 		if (ph->p_type != PT_TLS)
 			continue;
+		block = info->dlpi_tls_data;
+		if (!block)
+			block = static_block(info, ph->p_memsz);
+		if (!block)
+			return 0;
 		if ((char *)errp >= block && (char *)errp < block + ph->p_memsz)
 			return 0;
 		memcpy(block, (char *)info->dlpi_addr + ph->p_vaddr, ph->p_filesz);

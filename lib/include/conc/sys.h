@@ -33,8 +33,8 @@ uint32_t conc_features(void);
  * Whether conc_thread_start() can start threads in this process: 0, or
  * -ENOTSUP with *why (if why is not NULL) set to a short static sentence
  * saying which check failed (a C library other than glibc 2.34+ on x86_64
- * (aarch64: not yet), or a layout glibc's descriptors and the live main
- * thread do not agree on). Checked once; later calls return the same answer.
+ * or aarch64, or a layout glibc's descriptors and the live main thread do
+ * not agree on). Checked once; later calls return the same answer.
  */
 int conc_thread_support(const char **why);
 
