@@ -1,8 +1,8 @@
-/* The event loop: one poll over the signalfd, stdin (when a job waits for
- * input), and every running job's pidfd, output pipes and --pipe stdin.
- * Jobs start while a slot is free; a job is done when its pidfd is
- * readable; its output is printed whole when done (or in input order with
- * -k), its complete lines as they come with --line-buffer. */
+/* The jobs' lives: they start while a slot is free; a job is done when its
+ * pidfd is readable; its output is printed whole when done (or in input
+ * order with -k), its complete lines as they come with --line-buffer. The
+ * waiting is on the coroutine loop (tasks.c, watch.c), or where the kernel
+ * has no io_uring on one poll (poll.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -13,7 +13,7 @@
 
 static void start(struct run *r, struct job *j, int slot);
 
-static void finish(struct run *r, struct job *j)
+void finish(struct run *r, struct job *j)
 {
 	bool failed = job_failed(j);
 
@@ -101,6 +101,8 @@ static void start(struct run *r, struct job *j, int slot)
 		fcntl(j->ifd, F_SETPIPE_SZ, 1 << 20);
 		job_feed(j);
 	}
+	if (r->main)
+		watch_job(r, j);
 }
 
 /* The next job's input: 1, 0 (wait for stdin), -1 (no more). */
@@ -159,98 +161,56 @@ static void start_jobs(struct run *r)
 	}
 }
 
-/* ---- the wait ---- */
-
-static void add_fd(struct run *r, int *n, int fd, short ev, struct job *j)
+bool run_more(struct run *r)
 {
-	r->pfd[*n] = (struct pollfd){ .fd = fd, .events = ev };
-	r->pjob[(*n)++] = j;
+	start_jobs(r);
+	if (!r->nrun && (r->input_end || r->stop))
+		return false;
+	/* Nowhere to print: what runs would print for nothing. */
+	if (out_error() && !r->stop)
+		stop_all(r, SIGTERM);
+	return true;
 }
 
-static void wait_once(struct run *r)
+int64_t run_due(struct run *r, int64_t now, int *in_fd)
 {
-	int64_t now = now_ns(), next = stop_overdue(r, now), t;
-	int n = 0, in_fd = -1, ms;
+	int64_t next = stop_overdue(r, now), t;
 
-	add_fd(r, &n, r->sfd, POLLIN, NULL);
+	*in_fd = -1;
 	if (!r->stop && !r->input_end && r->nrun < r->o->jobs &&
-	    (!r->o->delay_ns || now >= r->next_start)) {
-		in_fd = r->ch ? chunker_fd(r->ch) : input_fd(r->in);
-		if (in_fd >= 0)
-			add_fd(r, &n, in_fd, POLLIN, NULL);
-	}
+	    (!r->o->delay_ns || now >= r->next_start))
+		*in_fd = r->ch ? chunker_fd(r->ch) : input_fd(r->in);
 	if (!r->stop && !r->input_end && r->o->delay_ns && now < r->next_start &&
 	    r->nrun < r->o->jobs && (next < 0 || r->next_start < next))
 		next = r->next_start;
-	for (long s = 0; s < r->nact; s++) {
-		struct job *j = r->act[s];
-
-		if (j->exited)
-			continue;
-		if (j->ofd >= 0)
-			add_fd(r, &n, j->ofd, POLLIN, j);
-		if (j->efd >= 0)
-			add_fd(r, &n, j->efd, POLLIN, j);
-		if (j->ifd >= 0)
-			add_fd(r, &n, j->ifd, POLLOUT, j);
-		/* Last: finishing may free the job. */
-		add_fd(r, &n, j->pidfd, POLLIN, j);
-	}
 	if (r->prog.on) {
 		progress_draw(&r->prog, r->o, now, false);
 		t = now + 100000000;
 		if (next < 0 || t < next)
 			next = t;
 	}
-	ms = next < 0 ? -1 : (int)((next - now + 999999) / 1000000);
 	out_flush();
-	if (poll(r->pfd, (nfds_t)n, ms) <= 0)
-		return;
-	for (int i = 0; i < n; i++) {
-		struct job *j = r->pjob[i];
-		int fd = r->pfd[i].fd;
+	return next;
+}
 
-		if (!r->pfd[i].revents)
-			continue;
-		if (!j) {
-			if (fd == r->sfd)
-				stop_on_signal(r);
-			else if (r->ch)
-				chunker_fill(r->ch);
-			else
-				input_fill(r->in);
-			continue;
-		}
-		if (j->exited)
-			continue;
-		if (fd == j->ifd) {
-			job_feed(j);
-		} else if (fd == j->ofd || fd == j->efd) {
-			job_read(j, r->o, fd);
-			if (r->o->linebuf && (!r->o->keep || j->seq == r->next_print))
-				emit_lines(j, r->o);
-		} else if (fd == j->pidfd) {
-			job_reap(j, r->o);
-			if (j->exited)
-				finish(r, j);
-		}
-	}
+void run_input(struct run *r)
+{
+	if (r->ch)
+		chunker_fill(r->ch);
+	else
+		input_fill(r->in);
 }
 
 int run_loop(struct opts *o)
 {
 	struct run r;
+	int e;
 
 	run_setup(&r, o);
-	for (;;) {
-		start_jobs(&r);
-		if (!r.nrun && (r.input_end || r.stop))
-			break;
-		/* Nowhere to print: what runs would print for nothing. */
-		if (out_error() && !r.stop)
-			stop_all(&r, SIGTERM);
-		wait_once(&r);
-	}
+	if ((e = tasks_run(&r)) == -ENOSYS)
+		poll_run(&r);
+	else if (e < 0)
+		run_die("cannot start the loop", e);
 	out_flush();
 	progress_draw(&r.prog, o, now_ns(), true);
 	progress_end(&r.prog);

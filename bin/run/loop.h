@@ -1,6 +1,7 @@
 /* loop.h — the state of conc-run's loop, shared by its parts: loop.c
- * (start, finish, wait), order.c (-k), halt.c, stop.c (signals,
- * timeouts), setup.c. */
+ * (start, finish), tasks.c and watch.c (the waits on the coroutine loop),
+ * poll.c (the waits without io_uring), order.c (-k), halt.c, stop.c
+ * (signals, timeouts), setup.c. */
 #ifndef CONC_RUN_LOOP_H
 #define CONC_RUN_LOOP_H
 
@@ -31,11 +32,38 @@ struct run {
 	int halt_status, sig, sfd, devnull;
 	int64_t next_start;
 	struct progress prog;
-	struct pollfd *pfd;
+	struct pollfd *pfd;	/* poll.c */
 	struct job **pjob;
+	conc_task *main;	/* tasks.c: the task that starts jobs */
+	conc_task **dead;	/* ended job tasks, for main to join */
+	size_t ndead, deadcap;
 };
 
 void run_setup(struct run *r, struct opts *o);
+
+/* Start jobs while slots are free and input is there; false once all
+ * is done. */
+bool run_more(struct run *r);
+/* Before a wait: signal the jobs overdue, redraw the progress line, flush
+ * our output. The input fd to wait for (-1: none) in *in_fd; returns the
+ * next deadline (--timeout, its grace, --delay, progress) or -1. */
+int64_t run_due(struct run *r, int64_t now, int *in_fd);
+/* Read the input (after its fd was readable). */
+void run_input(struct run *r);
+/* After j ended: retry it, or log, count and print it (may free j). */
+void finish(struct run *r, struct job *j);
+
+/* Run the jobs on the coroutine loop: 0, or -ENOSYS (no io_uring: then
+ * nothing was done), or another -errno. */
+int tasks_run(struct run *r);
+/* Wake the task that starts jobs: a slot is free, or a signal came. */
+void tasks_wake(struct run *r);
+/* Run j's task: it reads j's pipes, feeds --pipe, waits for its end and
+ * finishes it. */
+void watch_job(struct run *r, struct job *j);
+
+/* Run the jobs waiting in one poll (no io_uring). */
+void poll_run(struct run *r);
 
 /* -k: where the job seq waits; print the done ones at the head. */
 struct job **order_slot(struct run *r, long seq);
