@@ -67,7 +67,8 @@ int conc_barrier_wait_timed(conc_barrier *b, int64_t timeout_ns)
 			}
 			break;
 		}
-		r = __conc_wait(&b->seq, seq, dl, b->flags);
+		/* The round's end and a break wake every sleeper. */
+		r = __conc_wait(&b->seq, seq, dl, b->flags | __CONC_WAIT_ALONE);
 	}
 	v = __atomic_load_n(&b->seq, __ATOMIC_ACQUIRE);
 	return v & BROKEN ? -EPIPE : 0;

@@ -77,7 +77,9 @@ int conc_event_wait(conc_event *e, int64_t timeout_ns)
 		    !__atomic_compare_exchange_n(&e->word, &v, v | E_WAIT, 0,
 						 __ATOMIC_RELAXED, __ATOMIC_RELAXED))
 			continue;
-		r = __conc_wait(&e->word, v | E_WAIT, dl, e->flags);
+		/* A set wakes every sleeper. */
+		r = __conc_wait(&e->word, v | E_WAIT, dl,
+				e->flags | __CONC_WAIT_ALONE);
 		v = __atomic_load_n(&e->word, __ATOMIC_ACQUIRE);
 		if (r == -ECANCELED)
 			return r;

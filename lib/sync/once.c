@@ -31,7 +31,7 @@ int conc_once(conc_once_t *once, void (*fn)(void))
 						 0, __ATOMIC_ACQUIRE,
 						 __ATOMIC_ACQUIRE))
 			continue;
-		__conc_wait(&once->state, RUNNING_WAITED, -1, 0);
+		__conc_wait(&once->state, RUNNING_WAITED, -1, __CONC_WAIT_ALONE);
 		v = __atomic_load_n(&once->state, __ATOMIC_ACQUIRE);
 	}
 	return 0;

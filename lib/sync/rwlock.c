@@ -130,7 +130,9 @@ static int rdlock(conc_rwlock *rw, int64_t timeout_ns)
 		    !__atomic_compare_exchange_n(&rw->state, &v, v | RW_RSLEEP, 0,
 						 __ATOMIC_RELAXED, __ATOMIC_RELAXED))
 			continue;
-		r = __conc_wait(&rw->state, v | RW_RSLEEP, dl, rw->flags);
+		/* Readers are woken all at once. */
+		r = __conc_wait(&rw->state, v | RW_RSLEEP, dl,
+				rw->flags | __CONC_WAIT_ALONE);
 		if (r < 0)
 			return r;	/* -ETIMEDOUT, -ECANCELED */
 		v = __atomic_load_n(&rw->state, __ATOMIC_RELAXED);

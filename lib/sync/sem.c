@@ -68,7 +68,11 @@ int conc_sem_timedwait(conc_sem *s, int64_t timeout_ns)
 		}
 		if (r < 0)
 			break;
-		r = __conc_wait(&s->value, 0, dl, s->flags);
+		/* A post wakes one sleeper; one that died woken would strand
+		 * the others, unless there are none. */
+		r = __conc_wait(&s->value, 0, dl, s->flags |
+				(__atomic_load_n(&s->waiters, __ATOMIC_RELAXED) > 1
+				 ? 0 : __CONC_WAIT_ALONE));
 	}
 	__atomic_fetch_sub(&s->waiters, 1, __ATOMIC_RELAXED);
 	return r;

@@ -7,8 +7,11 @@ __thread uint32_t __conc_spin_budget
 /*
  * A shared word is re-checked at least every RECHECK_NS: a process that is
  * woken and killed before it acts takes its wake-up with it, and the others
- * must not sleep on for ever behind it. The price: one clock read per sleep,
- * and a sleeper that waits long wakes ten times a second.
+ * must not sleep on for ever behind it. The price: a clock read and a
+ * kernel timer per sleep (about a tenth of a 1-CPU semaphore ping-pong),
+ * and a sleeper that waits long wakes ten times a second. So a caller whose
+ * word is woken for all its sleepers at once, or who sleeps alone on it,
+ * says so with __CONC_WAIT_ALONE and pays nothing.
  */
 #define RECHECK_NS 100000000
 
@@ -19,7 +22,7 @@ int __conc_wait(const uint32_t *word, uint32_t expected,
 	conc_deadline dl = deadline;
 	int r = -ENOSYS;
 
-	if (!(flags & CONC_PRIVATE)) {
+	if (!(flags & (CONC_PRIVATE | __CONC_WAIT_ALONE))) {
 		conc_deadline cap = sys_now_ns() + RECHECK_NS;
 
 		if (dl < 0 || dl > cap)

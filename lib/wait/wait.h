@@ -75,6 +75,11 @@ static inline uint32_t __conc_ctx(const struct __conc_self *s)
 	return s->ctx;
 }
 
+/* A flag for __conc_wait: every wake-up of this word wakes all its sleepers,
+ * or the caller knows it sleeps alone, so a dead woken process cannot
+ * strand it: no periodic re-check. */
+#define __CONC_WAIT_ALONE 0x80000000u
+
 /* Sleep while *word == expected, until woken or the deadline (< 0: none).
  * Returns 0 after a wake-up, a changed value or a signal (the caller looks
  * again), or -ETIMEDOUT once the deadline has passed. A shared word (no
