@@ -1387,6 +1387,7 @@ Test(pool, imap_items_not_submitted_before_close_are_cancelled)
 		cr_assert_leq(++n, 64);
 	}
 	cr_assert_eq(n, 64);
+	cr_assert_eq(ok + cancelled_items, 64);
 	cr_assert_gt(cancelled_items, 0);
 	cr_assert_eq(conc_imap_release(it), 0);
 	cr_assert_eq(conc_pool_join(p), 0);
