@@ -48,12 +48,12 @@ BEGIN {
 $1 != "" && $2 ~ /^conc / && $4 ~ /^ratio / {
 	what = $1
 	if (!parse($2)) next
-	c = cell(val, unit); cb = bi
+	c = cell(val, unit); cb = bi; cu = unit
 	if (!parse($3)) next
 	a = name " " cell(val, unit); ab = bi
 	if (!parse($4)) next
 	r = val " (" lo "–" hi "x)"
-	if ($5 ~ /lower/) r = r " time"
+	if ($5 ~ /lower/) r = r (cu ~ /B$/ ? " memory" : " time")
 	else if ($5 ~ /higher/) r = r " throughput"
 	note = ""
 	if (cb) note = "conc"
