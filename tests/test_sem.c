@@ -210,6 +210,62 @@ Test(sem, post_wakes_timed_waiters_threads, .timeout = 20)
 	wakes_sleeping_threads(0, BOUND);
 }
 
+/* How often thread tid has slept and been woken (voluntary switches). */
+static long woken_count(pid_t tid)
+{
+	char path[64], line[128];
+	long n = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/status", (int)tid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "voluntary_ctxt_switches: %ld", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
+/*
+ * A shared semaphore's only sleeper sleeps without the periodic re-check.
+ * When a second waiter comes, a post may wake that one first (a real-time
+ * waiter jumps the queue); if it dies woken, the first must not sleep on
+ * with a permit free. So company wakes the first sleeper to re-check.
+ */
+Test(sem, lone_sleeper_rechecks_once_it_has_company, .timeout = 30)
+{
+	struct waiter a, b;
+	pthread_t ta, tb;
+	conc_sem s;
+	long n0, n = -1;
+	int64_t end;
+
+	cr_assert_eq(conc_sem_init(&s, 0, 0), 0);
+	a = (struct waiter){ .s = &s, .timeout = BOUND };
+	b = a;
+	cr_assert_eq(pthread_create(&ta, NULL, waiter_thread, &a), 0);
+	cr_assert(wait_flag(&a.started, 5000));
+	cr_assert(wait_thread_sleeping(getpid(), a.tid, 5000));
+	n0 = woken_count(a.tid);
+	cr_assert_geq(n0, 0);
+	cr_assert_eq(pthread_create(&tb, NULL, waiter_thread, &b), 0);
+	cr_assert(wait_flag(&b.started, 5000));
+	for (end = now_ns() + MS(5000); now_ns() < end; sleep_ns(MS(10))) {
+		n = woken_count(a.tid);
+		if (n > n0)
+			break;
+	}
+	cr_assert_gt(n, n0, "the first sleeper was never woken to re-check");
+	cr_assert_eq(conc_sem_post(&s), 0);
+	cr_assert_eq(conc_sem_post(&s), 0);
+	cr_assert_eq(join_thread(ta, 10000, NULL), 0);
+	cr_assert_eq(join_thread(tb, 10000, NULL), 0);
+	cr_assert_eq(a.r, 0);
+	cr_assert_eq(b.r, 0);
+}
+
 /* ---- signals ---- */
 
 static conc_sem *handler_sem;

@@ -60,7 +60,12 @@ int conc_sem_timedwait(conc_sem *s, int64_t timeout_ns)
 	if (take(s, __conc_spin_while_max(&s->value, 0, __CONC_SPIN_MAX)))
 		return 0;
 	dl = __conc_deadline(timeout_ns);
-	__atomic_fetch_add(&s->waiters, 1, __ATOMIC_SEQ_CST);
+	/* A lone sleeper sleeps without the re-check; once it has company,
+	 * a post may wake the newcomer (a real-time one goes first), and if
+	 * that one dies woken the first would sleep on: wake it to re-check. */
+	if (__atomic_fetch_add(&s->waiters, 1, __ATOMIC_SEQ_CST) == 1 &&
+	    !(s->flags & CONC_PRIVATE))
+		__conc_wake(&s->value, 1, s->flags);
 	for (;;) {
 		if (take(s, __atomic_load_n(&s->value, __ATOMIC_SEQ_CST))) {
 			r = 0;
