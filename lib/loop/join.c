@@ -48,18 +48,17 @@ static void cancel_rest(conc_task **ts, size_t n)
 }
 
 /* Free the handle: on its loop's thread at once, else through its door
- * (or here, once the loop has ended and left it to us). */
+ * (or here, once the loop has ended and left it to us: its struct loop
+ * may be freed by then, the door never is). */
 static void release(struct conc_task *t)
 {
-	struct loop *l = t->loop;
-
-	if (__conc_loop() == l) {
-		__conc_task_free(l, t);
+	if (conc_loop_self() == t->door) {
+		__conc_task_free(t->loop, t);
 		return;
 	}
 	t->freemsg.kind = MSG_FREE;
 	t->freemsg.arg = t;
-	if (__conc_door_post(l->door, &t->freemsg) == -EPIPE)
+	if (__conc_door_post(t->door, &t->freemsg) == -EPIPE)
 		free(t);
 }
 

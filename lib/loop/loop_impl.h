@@ -84,11 +84,13 @@ struct conc_task {
 					 * it through the door */
 	};
 	struct opslot *ops;		/* several polls at once, or NULL */
-	unsigned nops;
+	struct conc_loop *door;		/* its loop's: outlives the loop, for
+					 * a foreign join or cancel then */
 	struct __kernel_timespec ts;	/* the timeout, read at submission */
 	size_t heap_i;			/* index + 1 in the timer heap, 0: none */
 	int64_t when;			/* timer deadline */
 	int exit_code;
+	unsigned nops;
 	struct jwait *watch;		/* who joins it; WATCH_DONE once ended */
 	struct jwait jw;		/* its own, when it joins others */
 	union {

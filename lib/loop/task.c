@@ -73,6 +73,7 @@ int __conc_task_new(struct loop *l, struct conc_task **out, int (*fn)(void *),
 		return r;
 	}
 	t->loop = l;
+	t->door = l->door;
 	t->fn = fn;
 	t->arg = arg;
 	if (++l->next_id == 0)
@@ -197,7 +198,7 @@ int conc_task_cancel(conc_task *t)
 
 	if (!t)
 		return -EINVAL;
-	if (__conc_loop() == t->loop) {
+	if (conc_loop_self() == t->door) {
 		__conc_task_cancel_here(t);
 		return 0;
 	}
@@ -206,7 +207,7 @@ int conc_task_cancel(conc_task *t)
 		return -ENOMEM;
 	m->kind = MSG_CANCEL;
 	m->arg = t;
-	r = __conc_door_post(t->loop->door, m);
+	r = __conc_door_post(t->door, m);
 	if (r < 0)
 		free(m);
 	return r == -EPIPE ? 0 : r;

@@ -1,0 +1,1063 @@
+/* test_loop_probe.c — issue 10's API read sentence by sentence, as a user
+ * who has only the issue would: the error returns, join and gather with
+ * timeouts, cancellation of a task waiting in every colorless wait (once,
+ * then the same call works), calls from other threads, I/O inside and
+ * outside a loop, shared-stack I/O, many tasks, many loops at once. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <conc.h>
+#include "loop_helpers.h"
+
+/* ---- Cancelling a task in each of its waits ------------------------------
+ *
+ * The driver task holds a resource, starts a waiter and cancels it (before
+ * it first runs, while it waits, or from a plain thread). The waiter makes
+ * the same wait three times: untimed (-ECANCELED), timed (-ETIMEDOUT: the
+ * cancel came once), untimed again once the driver let the resource go
+ * (success). A ticker shows the loop ran meanwhile. */
+
+enum mode { WHILE_WAITING, BEFORE_FIRST_RUN, FROM_A_THREAD };
+
+struct shared {			/* what a child process touches */
+	conc_mutex m;
+	uint32_t held, release;
+};
+
+struct res {
+	enum mode mode;
+	struct shared *sh;
+	pid_t child;
+	conc_sem sem;
+	conc_event ev, stage;
+	conc_mutex m, cm;
+	conc_cond cond;
+	int pred;
+	conc_barrier bar;
+	conc_rwlock rw;
+	conc_queue *q;
+	conc_chan *ca, *cb;
+	int p[2], s[2], lfd;
+	struct sockaddr_in addr;
+	conc_proc *proc;
+	conc_thread *th;
+	conc_pool *pool;
+	conc_future *fut;
+	conc_task *other[2];
+	conc_task *waiter;
+	int phase;			/* which of the three calls */
+	int r[3], extra, ticks, bad;
+};
+
+struct kind {
+	const char *name;
+	void (*setup)(struct res *);		/* in the test, outside a loop */
+	void (*hold)(struct res *);		/* in the driver, first */
+	int (*wait)(struct res *, int64_t);	/* < 0 timeout: untimed call */
+	void (*release)(struct res *);		/* in the driver */
+	void (*cleanup)(struct res *);		/* in the test, after the run */
+	int expect_middle;			/* what the timed call gives */
+};
+
+static void nothing(struct res *r) { (void)r; }
+
+/* mutex held by the driver, a task of the same loop */
+static void mutex_hold(struct res *r) { conc_mutex_lock(&r->m); }
+static void mutex_release(struct res *r) { conc_mutex_unlock(&r->m); }
+static int mutex_wait(struct res *r, int64_t t)
+{
+	int e = t < 0 ? conc_mutex_lock(&r->m) : conc_mutex_timedlock(&r->m, t);
+
+	if (e == 0 && conc_mutex_unlock(&r->m))
+		r->bad++;
+	return e;
+}
+
+/* mutex held by another process */
+static int holder(void *arg)
+{
+	struct shared *sh = arg;
+
+	if (conc_mutex_lock(&sh->m))
+		return 1;
+	set_flag(&sh->held, 1);
+	wait_flag(&sh->release, 10000);
+	return conc_mutex_unlock(&sh->m) ? 2 : 0;
+}
+
+static void pmutex_setup(struct res *r)
+{
+	r->sh = shared_alloc(sizeof(*r->sh));
+	if (!r->sh)
+		abort();
+	r->child = fork_child(holder, r->sh);
+	cr_assert_gt(r->child, 0);
+	cr_assert(wait_flag(&r->sh->held, 10000), "the child holds the mutex");
+}
+
+static int pmutex_wait(struct res *r, int64_t t)
+{
+	int e = t < 0 ? conc_mutex_lock(&r->sh->m) :
+			conc_mutex_timedlock(&r->sh->m, t);
+
+	if (e == 0 && conc_mutex_unlock(&r->sh->m))
+		r->bad++;
+	return e;
+}
+
+static void pmutex_release(struct res *r) { set_flag(&r->sh->release, 1); }
+static void pmutex_cleanup(struct res *r)
+{
+	cr_assert(exited_with(wait_child(r->child, 10000), 0));
+	shared_free(r->sh, sizeof(*r->sh));
+}
+
+static int sem_wait_(struct res *r, int64_t t)
+{
+	return t < 0 ? conc_sem_wait(&r->sem) : conc_sem_timedwait(&r->sem, t);
+}
+static void sem_release(struct res *r) { conc_sem_post(&r->sem); }
+
+static int event_wait(struct res *r, int64_t t) { return conc_event_wait(&r->ev, t); }
+static void event_release(struct res *r) { conc_event_set(&r->ev); }
+
+static int cond_wait_(struct res *r, int64_t t)
+{
+	int e = conc_mutex_lock(&r->cm);
+
+	if (e)
+		return e;
+	do
+		e = conc_cond_wait(&r->cond, &r->cm, t);
+	while (e == 0 && !r->pred);
+	/* Whatever the wait returned, the mutex is held again. */
+	if (conc_mutex_unlock(&r->cm))
+		r->bad++;
+	return e;
+}
+
+static void cond_release(struct res *r)
+{
+	conc_mutex_lock(&r->cm);
+	r->pred = 1;
+	conc_cond_broadcast(&r->cond);
+	conc_mutex_unlock(&r->cm);
+}
+
+/* Two parties: the waiter and, once released, the driver. A cancel breaks
+ * the barrier as a timeout does; the waiter sets it up again. */
+static void barrier_setup(struct res *r) { conc_barrier_init(&r->bar, 2, 0); }
+static int barrier_wait(struct res *r, int64_t t)
+{
+	int e;
+
+	if (t >= 0)
+		return conc_barrier_wait_timed(&r->bar, t);
+	e = conc_barrier_wait(&r->bar);
+	return e == CONC_BARRIER_SERIAL ? 0 : e;
+}
+static void barrier_release(struct res *r)
+{
+	int e = conc_barrier_wait_timed(&r->bar, BOUND);
+
+	if (e != 0 && e != CONC_BARRIER_SERIAL)
+		r->bad++;
+}
+
+static void wr_hold(struct res *r) { conc_rwlock_wrlock(&r->rw); }
+static void rw_release(struct res *r) { conc_rwlock_unlock(&r->rw); }
+static int rd_wait(struct res *r, int64_t t)
+{
+	int e = t < 0 ? conc_rwlock_rdlock(&r->rw) : conc_rwlock_timedrdlock(&r->rw, t);
+
+	if (e == 0 && conc_rwlock_unlock(&r->rw))
+		r->bad++;
+	return e;
+}
+static void rd_hold(struct res *r) { conc_rwlock_rdlock(&r->rw); }
+static int wr_wait(struct res *r, int64_t t)
+{
+	int e = t < 0 ? conc_rwlock_wrlock(&r->rw) : conc_rwlock_timedwrlock(&r->rw, t);
+
+	if (e == 0 && conc_rwlock_unlock(&r->rw))
+		r->bad++;
+	return e;
+}
+
+static void queue_setup(struct res *r)
+{
+	conc_queue_attr a = { .capacity = 1, .max_msg = 64 };
+
+	cr_assert_eq(conc_queue_create(&r->q, &a), 0);
+}
+static void queue_cleanup(struct res *r) { conc_queue_destroy(r->q); }
+static int get_wait(struct res *r, int64_t t)
+{
+	char b[64];
+	ssize_t n = conc_queue_get(r->q, b, sizeof(b), t);
+
+	if (n == 5 && memcmp(b, "hello", 5))
+		r->bad++;
+	return (int)n;
+}
+static void get_release(struct res *r)
+{
+	if (conc_queue_put(r->q, "hello", 5, BOUND))
+		r->bad++;
+}
+static void put_hold(struct res *r)
+{
+	if (conc_queue_put(r->q, "full", 4, 0))
+		r->bad++;
+}
+static int put_wait(struct res *r, int64_t t)
+{
+	return conc_queue_put(r->q, "more", 4, t);
+}
+static void put_release(struct res *r)
+{
+	char b[64];
+
+	if (conc_queue_get(r->q, b, sizeof(b), BOUND) != 4)
+		r->bad++;
+}
+
+static void chan_setup(struct res *r) { cr_assert_eq(conc_chan_pair(&r->ca, &r->cb, 0), 0); }
+static void chan_cleanup(struct res *r)
+{
+	conc_chan_close(r->ca);
+	conc_chan_close(r->cb);
+}
+static int recv_wait(struct res *r, int64_t t)
+{
+	char b[16];
+
+	return (int)conc_chan_recv(r->cb, b, sizeof(b), t);
+}
+static void recv_release(struct res *r)
+{
+	if (conc_chan_send(r->ca, "hi", 2, BOUND))
+		r->bad++;
+}
+
+static char blob[64];
+
+static void csend_hold(struct res *r)
+{
+	while (conc_chan_send(r->ca, blob, sizeof(blob), 0) == 0)
+		r->extra++;
+}
+static int csend_wait(struct res *r, int64_t t)
+{
+	return conc_chan_send(r->ca, blob, sizeof(blob), t);
+}
+static void csend_release(struct res *r)
+{
+	char b[sizeof(blob)];
+
+	/* A pipe takes writes again once whole pages of it were read. */
+	while (r->extra > 0 && conc_chan_recv(r->cb, b, sizeof(b), BOUND) >= 0)
+		r->extra--;
+}
+
+static int child_waits(void *arg)
+{
+	struct shared *sh = arg;
+
+	return wait_flag(&sh->release, 10000) ? 9 : 1;
+}
+static void proc_setup(struct res *r)
+{
+	r->sh = shared_alloc(sizeof(*r->sh));
+	cr_assert_not_null(r->sh);
+	cr_assert_eq(conc_proc_start(&r->proc, child_waits, r->sh, NULL), 0);
+}
+static int proc_wait(struct res *r, int64_t t)
+{
+	int st = -1, e = conc_proc_join(r->proc, &st, t);
+
+	if (e == 0 && !(WIFEXITED(st) && WEXITSTATUS(st) == 9))
+		r->bad++;
+	return e;
+}
+static void proc_cleanup(struct res *r)
+{
+	conc_proc_release(r->proc);
+	shared_free(r->sh, sizeof(*r->sh));
+}
+
+static int thread_waits(void *arg)
+{
+	struct res *r = arg;
+
+	return conc_event_wait(&r->ev, BOUND) == 0 ? 9 : 1;
+}
+static void thread_setup(struct res *r)
+{
+	cr_assert_eq(conc_thread_start(&r->th, thread_waits, r, NULL), 0);
+}
+static int thread_wait(struct res *r, int64_t t)
+{
+	int code = -1, e = conc_thread_join(r->th, &code, t);
+
+	if (e == 0 && code != 9)
+		r->bad++;
+	return e;
+}
+
+static volatile uint32_t *future_flag;
+
+static ssize_t pool_fn(const void *arg, size_t len, void *out, size_t cap)
+{
+	(void)arg, (void)len;
+	if (!wait_flag(future_flag, 10000) || cap < 2)
+		return -EIO;
+	memcpy(out, "ok", 2);
+	return 2;
+}
+static void future_setup(struct res *r)
+{
+	conc_pool_attr a = { .workers = 1 };
+
+	r->sh = shared_alloc(sizeof(*r->sh));
+	cr_assert_not_null(r->sh);
+	future_flag = &r->sh->release;
+	cr_assert_eq(conc_pool_create(&r->pool, &a), 0);
+	cr_assert_eq(conc_pool_submit(r->pool, pool_fn, NULL, 0, &r->fut), 0);
+}
+static int future_wait(struct res *r, int64_t t)
+{
+	char b[8];
+	int e = conc_future_wait(r->fut, t);
+
+	if (e == 0 && conc_future_result(r->fut, b, sizeof(b)) != 2)
+		r->bad++;
+	return e;
+}
+static void future_cleanup(struct res *r)
+{
+	conc_future_release(r->fut);
+	cr_assert_eq(conc_pool_destroy(r->pool), 0);
+	shared_free(r->sh, sizeof(*r->sh));
+}
+
+static int task_waits(void *arg)
+{
+	struct res *r = arg;
+
+	return conc_event_wait(&r->ev, BOUND) == 0 ? 9 : 1;
+}
+static void join_hold(struct res *r)
+{
+	if (conc_go(&r->other[0], task_waits, r, NULL) ||
+	    conc_go(&r->other[1], task_waits, r, NULL))
+		r->bad++;
+}
+static int join_wait(struct res *r, int64_t t)
+{
+	int code = -1, e = conc_task_join(r->other[0], &code, t);
+
+	if (e == 0 && code != 9)
+		r->bad++;
+	if (e == 0 && conc_task_join(r->other[1], NULL, BOUND))
+		r->bad++;
+	return e;
+}
+static int gather_wait(struct res *r, int64_t t)
+{
+	int codes[2] = { -1, -1 }, e = conc_gather(r->other, 2, codes, 0, t);
+
+	if (e == 0 && (codes[0] != 9 || codes[1] != 9))
+		r->bad++;
+	return e;
+}
+
+static void pipe_setup(struct res *r)
+{
+	cr_assert_eq(pipe2(r->p, O_CLOEXEC), 0);
+}
+static void pipe_cleanup(struct res *r)
+{
+	close(r->p[0]);
+	close(r->p[1]);
+}
+static int read_wait(struct res *r, int64_t t)
+{
+	char b[8];
+	int n = (int)conc_read(r->p[0], b, sizeof(b), t);
+
+	if (n > 0 && (n != 3 || memcmp(b, "abc", 3)))
+		r->bad++;
+	return n;
+}
+static void write_release(struct res *r)
+{
+	if (write(r->p[1], "abc", 3) != 3)
+		r->bad++;
+}
+static int poll_wait(struct res *r, int64_t t)
+{
+	int e = conc_poll(r->p[0], POLLIN, t);
+
+	if (e == 0 || (e > 0 && !(e & POLLIN)))
+		r->bad++;
+	return e;
+}
+
+static void fill_pipe(struct res *r)
+{
+	cr_assert_eq(pipe2(r->p, O_CLOEXEC | O_NONBLOCK), 0);
+	while (write(r->p[1], blob, sizeof(blob)) > 0)
+		;
+	fcntl(r->p[1], F_SETFL, 0);	/* full, and blocking again */
+	fcntl(r->p[0], F_SETFL, O_NONBLOCK);	/* for the drain */
+}
+static int write_wait(struct res *r, int64_t t)
+{
+	return (int)conc_write(r->p[1], "x", 1, t);
+}
+static void drain_pipe(struct res *r)
+{
+	char b[4096];
+
+	while (read(r->p[0], b, sizeof(b)) > 0)
+		;
+}
+
+static void sock_setup(struct res *r)
+{
+	int one = 1;
+
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, r->s), 0);
+	setsockopt(r->s[0], SOL_SOCKET, SO_SNDBUF, &one, sizeof(one));
+}
+static void sock_cleanup(struct res *r)
+{
+	close(r->s[0]);
+	close(r->s[1]);
+}
+static int recv_sock_wait(struct res *r, int64_t t)
+{
+	char b[8];
+
+	return (int)conc_recv(r->s[0], b, sizeof(b), 0, t);
+}
+static void send_sock_release(struct res *r)
+{
+	if (send(r->s[1], "abc", 3, 0) != 3)
+		r->bad++;
+}
+static void fill_sock(struct res *r)
+{
+	while (send(r->s[0], blob, sizeof(blob), MSG_DONTWAIT) > 0)
+		;
+}
+static int send_sock_wait(struct res *r, int64_t t)
+{
+	return (int)conc_send(r->s[0], "x", 1, MSG_NOSIGNAL, t);
+}
+static void drain_sock(struct res *r)
+{
+	char b[4096];
+
+	while (recv(r->s[1], b, sizeof(b), MSG_DONTWAIT) > 0)
+		;
+}
+
+static void listen_setup(struct res *r)
+{
+	socklen_t len = sizeof(r->addr);
+
+	r->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	cr_assert_geq(r->lfd, 0);
+	r->addr.sin_family = AF_INET;
+	r->addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(bind(r->lfd, (struct sockaddr *)&r->addr, sizeof(r->addr)), 0);
+	cr_assert_eq(getsockname(r->lfd, (struct sockaddr *)&r->addr, &len), 0);
+	cr_assert_eq(listen(r->lfd, 8), 0);
+	r->s[0] = -1;
+}
+static void listen_cleanup(struct res *r)
+{
+	close(r->lfd);
+	if (r->s[0] >= 0)
+		close(r->s[0]);
+}
+static int accept_wait(struct res *r, int64_t t)
+{
+	struct sockaddr_in a;
+	socklen_t len = sizeof(a);
+	int fd = conc_accept(r->lfd, (struct sockaddr *)&a, &len, SOCK_CLOEXEC, t);
+
+	if (fd >= 0) {
+		if (a.sin_family != AF_INET)
+			r->bad++;
+		close(fd);
+		return 0;
+	}
+	return fd;
+}
+static void connect_release(struct res *r)
+{
+	r->s[0] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (conc_connect(r->s[0], (struct sockaddr *)&r->addr, sizeof(r->addr), BOUND))
+		r->bad++;
+}
+
+static int sleep_wait(struct res *r, int64_t t)
+{
+	int e;
+
+	(void)r;
+	if (t < 0)
+		return conc_sleep(r->phase == 2 ? 1 * MS : BOUND);
+	e = conc_sleep(t);
+	return e == 0 ? -ETIMEDOUT : e;
+}
+
+static int blocker(void *arg)
+{
+	struct res *r = arg;
+
+	return conc_event_wait(&r->ev, BOUND) == 0 ? 5 : 1;
+}
+static int quick(void *arg)
+{
+	(void)arg;
+	return 42;
+}
+static int to_thread_wait(struct res *r, int64_t t)
+{
+	int ret = -1, e;
+
+	if (r->phase == 2) {
+		e = conc_to_thread(quick, NULL, &ret, -1);
+		if (e == 0 && ret != 42)
+			r->bad++;
+		return e;
+	}
+	return conc_to_thread(blocker, r, &ret, t);
+}
+
+static const struct kind kinds[] = {
+	{ "mutex", nothing, mutex_hold, mutex_wait, mutex_release, nothing, -ETIMEDOUT },
+	{ "pmutex", pmutex_setup, nothing, pmutex_wait, pmutex_release, pmutex_cleanup, -ETIMEDOUT },
+	{ "sem", nothing, nothing, sem_wait_, sem_release, nothing, -ETIMEDOUT },
+	{ "event", nothing, nothing, event_wait, event_release, nothing, -ETIMEDOUT },
+	{ "cond", nothing, nothing, cond_wait_, cond_release, nothing, -ETIMEDOUT },
+	{ "barrier", barrier_setup, nothing, barrier_wait, barrier_release, nothing, -EPIPE },
+	{ "rdlock", nothing, wr_hold, rd_wait, rw_release, nothing, -ETIMEDOUT },
+	{ "wrlock", nothing, rd_hold, wr_wait, rw_release, nothing, -ETIMEDOUT },
+	{ "queue_get", queue_setup, nothing, get_wait, get_release, queue_cleanup, -ETIMEDOUT },
+	{ "queue_put", queue_setup, put_hold, put_wait, put_release, queue_cleanup, -ETIMEDOUT },
+	{ "chan_recv", chan_setup, nothing, recv_wait, recv_release, chan_cleanup, -ETIMEDOUT },
+	{ "chan_send", chan_setup, csend_hold, csend_wait, csend_release, chan_cleanup, -ETIMEDOUT },
+	{ "proc_join", proc_setup, nothing, proc_wait, pmutex_release, proc_cleanup, -ETIMEDOUT },
+	{ "thread_join", thread_setup, nothing, thread_wait, event_release, nothing, -ETIMEDOUT },
+	{ "future_wait", future_setup, nothing, future_wait, pmutex_release, future_cleanup, -ETIMEDOUT },
+	{ "task_join", nothing, join_hold, join_wait, event_release, nothing, -ETIMEDOUT },
+	{ "gather", nothing, join_hold, gather_wait, event_release, nothing, -ETIMEDOUT },
+	{ "read", pipe_setup, nothing, read_wait, write_release, pipe_cleanup, -ETIMEDOUT },
+	{ "poll", pipe_setup, nothing, poll_wait, write_release, pipe_cleanup, -ETIMEDOUT },
+	{ "write", fill_pipe, nothing, write_wait, drain_pipe, pipe_cleanup, -ETIMEDOUT },
+	{ "recv", sock_setup, nothing, recv_sock_wait, send_sock_release, sock_cleanup, -ETIMEDOUT },
+	{ "send", sock_setup, fill_sock, send_sock_wait, drain_sock, sock_cleanup, -ETIMEDOUT },
+	{ "accept", listen_setup, nothing, accept_wait, connect_release, listen_cleanup, -ETIMEDOUT },
+	{ "sleep", nothing, nothing, sleep_wait, event_release, nothing, -ETIMEDOUT },
+	{ "to_thread", nothing, nothing, to_thread_wait, event_release, nothing, -ETIMEDOUT },
+};
+
+static const struct kind *cur_kind;
+
+static int waiter(void *arg)
+{
+	struct res *r = arg;
+	const struct kind *k = cur_kind;
+
+	r->r[0] = k->wait(r, -1);
+	r->phase = 1;
+	r->r[1] = k->wait(r, 10 * MS);
+	if (k->wait == barrier_wait)
+		conc_barrier_init(&r->bar, 2, 0);	/* nobody waits now */
+	r->phase = 2;
+	conc_event_set(&r->stage);
+	r->r[2] = k->wait(r, -1);
+	return 0;
+}
+
+static int ticker(void *arg)
+{
+	struct res *r = arg;
+
+	while (conc_sleep(1 * MS) == 0)
+		r->ticks++;
+	return 0;
+}
+
+static int canceller(void *arg)
+{
+	return conc_task_cancel(arg);
+}
+
+static int driver(void *arg)
+{
+	struct res *r = arg;
+	const struct kind *k = cur_kind;
+	conc_task *tk;
+	conc_thread *th;
+	int code = -1;
+
+	k->hold(r);
+	if (conc_go(&tk, ticker, r, NULL) || conc_go(&r->waiter, waiter, r, NULL))
+		return -1;
+	if (r->mode == BEFORE_FIRST_RUN) {
+		if (conc_task_cancel(r->waiter))
+			return -2;
+	} else {
+		conc_sleep(20 * MS);
+		/* Still waiting: a join that only looks times out. */
+		if (conc_task_join(r->waiter, NULL, 0) != -ETIMEDOUT)
+			return -3;
+		if (r->mode == FROM_A_THREAD) {
+			if (conc_thread_start(&th, canceller, r->waiter, NULL) ||
+			    conc_thread_join(th, &code, BOUND) || code)
+				return -4;
+		} else if (conc_task_cancel(r->waiter)) {
+			return -5;
+		}
+	}
+	if (conc_event_wait(&r->stage, BOUND))
+		return -6;
+	k->release(r);
+	if (conc_task_join(r->waiter, &code, BOUND) || code)
+		return -7;
+	conc_task_cancel(tk);
+	return conc_task_join(tk, NULL, BOUND) ? -8 : 0;
+}
+
+static void cancel_in(const char *name, enum mode mode)
+{
+	struct res r;
+	size_t i;
+
+	need_uring();
+	signal(SIGPIPE, SIG_IGN);
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (!strcmp(kinds[i].name, name))
+			cur_kind = &kinds[i];
+	cr_assert_not_null(cur_kind);
+	memset(&r, 0, sizeof(r));
+	r.mode = mode;
+	cur_kind->setup(&r);
+	cr_assert_eq(run(driver, &r), 0);
+	cur_kind->cleanup(&r);
+	cr_expect_eq(r.r[0], -ECANCELED, "%s: the cancelled wait gave %d", name, r.r[0]);
+	if (cur_kind->expect_middle == -EPIPE)
+		cr_expect(r.r[1] == -EPIPE || r.r[1] == -ETIMEDOUT,
+			  "%s: the next timed wait gave %d", name, r.r[1]);
+	else
+		cr_expect_eq(r.r[1], -ETIMEDOUT, "%s: the next timed wait gave %d",
+			     name, r.r[1]);
+	cr_expect_geq(r.r[2], 0, "%s: the wait after the release gave %d", name, r.r[2]);
+	cr_expect_eq(r.bad, 0, "%s: %d wrong results", name, r.bad);
+	if (r.r[1] == -ETIMEDOUT)
+		cr_expect_gt(r.ticks, 2, "%s: the loop ran meanwhile", name);
+}
+
+#define CANCEL_TESTS(k)							\
+	Test(loop_probe_cancel, k##_while_waiting, .timeout = 30)	\
+	{ cancel_in(#k, WHILE_WAITING); }				\
+	Test(loop_probe_cancel, k##_before_first_run, .timeout = 30)	\
+	{ cancel_in(#k, BEFORE_FIRST_RUN); }				\
+	Test(loop_probe_cancel, k##_from_a_thread, .timeout = 30)	\
+	{ cancel_in(#k, FROM_A_THREAD); }
+
+CANCEL_TESTS(mutex)
+CANCEL_TESTS(pmutex)
+CANCEL_TESTS(sem)
+CANCEL_TESTS(event)
+CANCEL_TESTS(cond)
+CANCEL_TESTS(barrier)
+CANCEL_TESTS(rdlock)
+CANCEL_TESTS(wrlock)
+CANCEL_TESTS(queue_get)
+CANCEL_TESTS(queue_put)
+CANCEL_TESTS(chan_recv)
+CANCEL_TESTS(chan_send)
+CANCEL_TESTS(proc_join)
+CANCEL_TESTS(thread_join)
+CANCEL_TESTS(future_wait)
+CANCEL_TESTS(task_join)
+CANCEL_TESTS(gather)
+CANCEL_TESTS(read)
+CANCEL_TESTS(poll)
+CANCEL_TESTS(write)
+CANCEL_TESTS(recv)
+CANCEL_TESTS(send)
+CANCEL_TESTS(accept)
+CANCEL_TESTS(sleep)
+CANCEL_TESTS(to_thread)
+
+/* ---- The API's edges -------------------------------------------------- */
+
+static int quick_code(void *arg)
+{
+	return (int)(intptr_t)arg;
+}
+
+static void never_called(void *arg)
+{
+	(*(int *)arg)++;
+}
+
+Test(loop_probe, outside_a_loop, .timeout = 30)
+{
+	conc_task *t = (conc_task *)1;
+	int ret = -1, calls = 0;
+
+	cr_assert_null(conc_task_self());
+	cr_assert_null(conc_loop_self());
+	cr_assert_eq(conc_go(&t, quick_code, NULL, NULL), -EINVAL);
+	cr_assert_eq(conc_yield(), 0);
+	cr_assert_eq(conc_sleep(-1), -EINVAL);
+	cr_assert_eq(conc_sleep(0), 0);
+	cr_assert_eq(conc_sleep(1 * MS), 0);
+	cr_assert_eq(conc_task_cancel(NULL), -EINVAL);
+	cr_assert_eq(conc_task_join(NULL, NULL, 0), -EINVAL);
+	cr_assert_eq(conc_gather(NULL, 1, NULL, 0, 0), -EINVAL);
+	cr_assert_eq(conc_gather(NULL, 0, NULL, 0, 0), 0);
+	cr_assert_eq(conc_loop_call(NULL, never_called, &calls), -EINVAL);
+	cr_assert_eq(conc_run(NULL, NULL, NULL), -EINVAL);
+	cr_assert_eq(conc_to_thread(NULL, NULL, &ret, BOUND), -EINVAL);
+	cr_assert_eq(conc_to_thread(quick_code, (void *)7, &ret, BOUND), 0);
+	cr_assert_eq(ret, 7);
+	cr_assert_eq(calls, 0);
+}
+
+struct edges {
+	conc_loop *loop;
+	conc_task *given;
+	conc_task *seen;
+	int nested, in_call, calls;
+	conc_event done;
+};
+
+static int self_check(void *arg)
+{
+	struct edges *e = arg;
+
+	e->seen = conc_task_self();
+	e->nested = conc_run(quick_code, NULL, NULL);
+	return conc_loop_self() == e->loop ? 0 : -1;
+}
+
+static void in_call(void *arg)
+{
+	struct edges *e = arg;
+
+	if (conc_task_self() && conc_loop_self() == e->loop &&
+	    conc_run(quick_code, NULL, NULL) == -EBUSY && conc_sleep(1 * MS) == 0)
+		e->in_call = 1;
+	conc_event_set(&e->done);
+}
+
+static int in_thread(void *arg)
+{
+	conc_task *t;
+
+	(void)arg;
+	/* A plain thread beside the loop: no loop, no task, nothing to go on. */
+	return conc_task_self() == NULL && conc_loop_self() == NULL &&
+	       conc_go(&t, quick_code, NULL, NULL) == -EINVAL ? 0 : -1;
+}
+
+static int edges_main(void *arg)
+{
+	struct edges *e = arg;
+	conc_task *t, *u;
+	conc_task_attr sh = { .shared_stack = true };
+	int code = -1, ret = -1;
+
+	e->loop = conc_loop_self();
+	if (!e->loop || !conc_task_self())
+		return -1;
+	if (conc_go(NULL, quick_code, NULL, NULL) != -EINVAL ||
+	    conc_go(&t, NULL, NULL, NULL) != -EINVAL)
+		return -2;
+	if (conc_run(quick_code, NULL, NULL) != -EBUSY)
+		return -3;
+	if (conc_yield() != 0)
+		return -4;
+	if (conc_go(&e->given, self_check, e, NULL) ||
+	    conc_task_join(e->given, &code, BOUND) || code)
+		return -5;
+	if (e->seen != e->given || e->nested != -EBUSY)
+		return -6;
+	/* The same from a shared-stack task. */
+	e->nested = 0;
+	if (conc_go(&e->given, self_check, e, &sh) ||
+	    conc_task_join(e->given, &code, BOUND) || code)
+		return -7;
+	if (e->seen != e->given || e->nested != -EBUSY)
+		return -8;
+	if (conc_task_join(conc_task_self(), NULL, 0) != -EDEADLK)
+		return -9;
+	if (conc_go(&t, quick_code, (void *)3, NULL))
+		return -10;
+	if (conc_gather(&t, 1, NULL, 0x80, BOUND) != -EINVAL)
+		return -11;
+	u = NULL;
+	{
+		conc_task *ts[2] = { t, u };
+
+		if (conc_gather(ts, 2, NULL, 0, BOUND) != -EINVAL)
+			return -12;
+	}
+	/* Still joinable after both refusals. */
+	if (conc_task_join(t, &code, BOUND) || code != 3)
+		return -13;
+	if (conc_loop_call(e->loop, in_call, e) || conc_event_wait(&e->done, BOUND))
+		return -14;
+	if (conc_to_thread(in_thread, NULL, &ret, BOUND) || ret)
+		return -15;
+	return e->in_call ? 0 : -16;
+}
+
+Test(loop_probe, inside_a_loop, .timeout = 30)
+{
+	struct edges e;
+
+	need_uring();
+	memset(&e, 0, sizeof(e));
+	cr_assert_eq(run(edges_main, &e), 0);
+	cr_assert_null(conc_loop_self());
+	cr_assert_null(conc_task_self());
+}
+
+static int negative(void *arg)
+{
+	(void)arg;
+	return -77;
+}
+
+Test(loop_probe, run_stores_a_negative_code_and_takes_null, .timeout = 30)
+{
+	need_uring();
+	cr_assert_eq(run(negative, NULL), -77);
+	cr_assert_eq(conc_run(negative, NULL, NULL), 0);
+	/* A thread may run loops one after the other. */
+	cr_assert_eq(run(quick_code, (void *)5), 5);
+}
+
+/* Enough stack for printf and friends by default. */
+static int chatty(void *arg)
+{
+	char big[16384], out[512];
+
+	(void)arg;
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = 0;
+	return snprintf(out, sizeof(out), "%.3f %s %Lg", 3.14159, big + 16000, 2.5L);
+}
+
+static int chatty_main(void *arg)
+{
+	conc_task_attr a = { .name = "a name longer than fifteen bytes" };
+	conc_task *t[2];
+	int codes[2];
+
+	(void)arg;
+	if (conc_go(&t[0], chatty, NULL, NULL) || conc_go(&t[1], chatty, NULL, &a))
+		return -1;
+	if (conc_gather(t, 2, codes, 0, BOUND))
+		return -2;
+	return codes[0] == codes[1] ? codes[0] : -3;
+}
+
+Test(loop_probe, default_stack_runs_printf, .timeout = 30)
+{
+	need_uring();
+	cr_assert_eq(run(chatty_main, NULL), 6 + 383 + 4);
+}
+
+/* ---- Join ------------------------------------------------------------- */
+
+struct jt {
+	conc_event go;
+	int after;		/* the task ran on after a timed-out join */
+	conc_task *t;
+	int second;		/* what a second joiner got */
+};
+
+static int waits_go(void *arg)
+{
+	struct jt *j = arg;
+
+	if (conc_event_wait(&j->go, BOUND))
+		return -1;
+	conc_yield();
+	j->after = 1;
+	return 11;
+}
+
+static int second_joiner(void *arg)
+{
+	struct jt *j = arg;
+
+	j->second = conc_task_join(j->t, NULL, 10 * MS);
+	return 0;
+}
+
+static int join_main(void *arg)
+{
+	struct jt *j = arg;
+	conc_task *t, *s;
+	int code = -1;
+
+	if (conc_go(&t, waits_go, j, NULL))
+		return -1;
+	j->t = t;
+	if (conc_task_join(t, &code, 0) != -ETIMEDOUT ||
+	    conc_task_join(t, &code, 5 * MS) != -ETIMEDOUT || code != -1)
+		return -2;
+	/* While this task joins it, another joiner is refused. */
+	if (conc_go(&s, second_joiner, j, NULL))
+		return -3;
+	conc_event_set(&j->go);
+	if (conc_task_join(t, &code, BOUND) || code != 11 || !j->after)
+		return -4;
+	if (conc_task_join(s, NULL, BOUND))
+		return -5;
+	if (j->second != -EINVAL && j->second != 0)
+		return -6;
+	/* A task that already ended: a join that only looks gets it. */
+	if (conc_go(&t, quick_code, (void *)4, NULL) || conc_sleep(1 * MS) ||
+	    conc_task_join(t, &code, 0) || code != 4)
+		return -7;
+	return j->second;
+}
+
+Test(loop_probe, join_timeout_leaves_the_task_running_and_joinable, .timeout = 30)
+{
+	struct jt j;
+
+	need_uring();
+	memset(&j, 0, sizeof(j));
+	/* The second joiner came while the first one waited: refused. */
+	cr_assert_eq(run(join_main, &j), -EINVAL);
+}
+
+/* A task that returns while others wait on it: its joiner, and tasks that
+ * wait on an event it sets just before returning. */
+struct ret_wait {
+	conc_event ev;
+	int woke;
+};
+
+static int sets_and_returns(void *arg)
+{
+	struct ret_wait *w = arg;
+
+	conc_event_set(&w->ev);
+	return 21;
+}
+
+static int event_waiter(void *arg)
+{
+	struct ret_wait *w = arg;
+
+	if (conc_event_wait(&w->ev, BOUND) == 0)
+		w->woke++;
+	return 0;
+}
+
+static int returns_main(void *arg)
+{
+	struct ret_wait *w = arg;
+	conc_task *ws[8], *t;
+	int code = -1, i;
+
+	for (i = 0; i < 8; i++)
+		if (conc_go(&ws[i], event_waiter, w, NULL))
+			return -1;
+	conc_yield();		/* they all wait now */
+	if (conc_go(&t, sets_and_returns, w, NULL))
+		return -2;
+	if (conc_task_join(t, &code, BOUND) || code != 21)
+		return -3;
+	if (conc_gather(ws, 8, NULL, 0, BOUND))
+		return -4;
+	return w->woke;
+}
+
+Test(loop_probe, a_task_returns_while_others_wait_on_it, .timeout = 30)
+{
+	struct ret_wait w;
+
+	need_uring();
+	memset(&w, 0, sizeof(w));
+	cr_assert_eq(run(returns_main, &w), 8);
+}
+
+/* A plain thread joins a task; the loop's main returns meanwhile, so
+ * conc_run cancels the task (which finishes anyway) and the thread's join
+ * gets its code, its handle freed by the thread. */
+struct far_join {
+	conc_task *t;
+	conc_thread *th;
+	int code, r;
+	uint32_t ready;
+};
+
+static int slow_task(void *arg)
+{
+	struct far_join *f = arg;
+	int i;
+
+	/* A cancel ends one sleep, not the wait for the joiner. */
+	for (i = 0; i < 10000 && !__atomic_load_n(&f->ready, __ATOMIC_ACQUIRE); i++)
+		conc_sleep(1 * MS);
+	conc_sleep(50 * MS);	/* the joiner is in its join by then */
+	return 31;
+}
+
+static int far_joiner(void *arg)
+{
+	struct far_join *f = arg;
+
+	set_flag(&f->ready, 1);
+	f->r = conc_task_join(f->t, &f->code, BOUND);
+	return 0;
+}
+
+static int far_main(void *arg)
+{
+	struct far_join *f = arg;
+
+	if (conc_go(&f->t, slow_task, f, NULL) ||
+	    conc_thread_start(&f->th, far_joiner, f, NULL))
+		return -1;
+	return 0;
+}
+
+Test(loop_probe, a_plain_thread_joins_while_the_loop_ends, .timeout = 60)
+{
+	int i;
+
+	need_uring();
+	for (i = 0; i < 20; i++) {
+		struct far_join f = { .code = -1, .r = -1 };
+
+		cr_assert_eq(run(far_main, &f), 0);
+		cr_assert_eq(conc_thread_join(f.th, NULL, BOUND), 0);
+		cr_assert_eq(f.r, 0);
+		cr_assert_eq(f.code, 31);
+	}
+}
