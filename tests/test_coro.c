@@ -359,6 +359,8 @@ static void *put_many(void *trim)
 	}
 	if (trim)
 		__conc_stack_trim(0);
+	else	/* what a loop does when it ends: nothing lost with the thread */
+		__conc_stack_release();
 	return NULL;
 }
 

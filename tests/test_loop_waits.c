@@ -361,6 +361,7 @@ Test(loop_waits, proc_join_suspends_only_the_task)
 	c.q = (conc_queue *)p;	/* the task's argument */
 	cr_assert_eq(run(proc_main, &c), 5);
 	cr_assert_gt(c.ticks, 10);
+	conc_proc_release(p);
 }
 
 /* A process started from a task: the child is a plain process (it must

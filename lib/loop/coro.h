@@ -65,13 +65,15 @@ void __conc_coro_switch(struct __conc_coro_ctx *from,
  *   For many tasks there, the shared-stack mode costs no mapping at all.
  * - Free stacks are kept by the thread that puts them (no lock, memory
  *   still there: a pop), up to 256 per class; beyond, the oldest half
- *   goes to a process-wide pool (a spin lock), memory and all.
- *   __conc_stack_trim moves the rest there too and gives the memory of
- *   all pooled stacks back (MADV_DONTNEED: address space only; a zap now
- *   and a page fault at the next use). Slabs are never unmapped. A
- *   thread's own cache is lost if the thread ends without a trim (there
- *   is no thread destructor without pthreads): at most 256 stacks per
- *   class, their address space and what they touched.
+ *   goes to a process-wide pool (a spin lock), memory and all. A loop
+ *   that ends gives its thread's whole cache to the pool
+ *   (__conc_stack_release), so nothing is lost when the thread ends; the
+ *   last loop of the process to end calls __conc_stack_unmap_free: slabs
+ *   whose stacks are all in the pool are unmapped, and the memory of the
+ *   other pooled stacks goes back (MADV_DONTNEED: the address space and
+ *   guards stay for the next loop). Stacks taken outside a loop (tests)
+ *   stay in the taking thread's cache until it calls
+ *   __conc_stack_release or __conc_stack_trim.
  */
 struct __conc_stack {
 	char *lo, *hi;
@@ -84,10 +86,16 @@ void __conc_stack_put(struct __conc_stack *s)
 	__attribute__((visibility("hidden")));
 /* All but the keep most recently put of the calling thread's free stacks
  * (per class) to the process-wide pool, and the memory of every pooled
- * stack back to the kernel (about 1.7 us a stack on this VM, so 0.17 s
- * for 100,000). The loop calls it when it ends (keep 0: a later loop on
- * any thread takes them back from the pool). */
+ * stack back to the kernel (runs of neighbours in one call: about 0.3 us
+ * a stack). */
 void __conc_stack_trim(size_t keep) __attribute__((visibility("hidden")));
+/* All of the calling thread's free stacks to the pool, memory and all
+ * (a loop that ends calls it). */
+void __conc_stack_release(void) __attribute__((visibility("hidden")));
+/* Unmap the slabs whose stacks are all in the pool, then give back the
+ * memory of the other pooled stacks (the last loop of the process to end
+ * calls it). */
+void __conc_stack_unmap_free(void) __attribute__((visibility("hidden")));
 /* 0, or -EFAULT when a stack without a guard (see the limits above) ran
  * over its end: its canary at lo is gone. Always 0 for guarded stacks.
  * The loop checks when a task suspends or ends. */

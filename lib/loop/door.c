@@ -2,20 +2,18 @@
  * The door: how other threads reach a loop (conc_loop_call, a cancel or a
  * join from elsewhere). Senders push onto a lock-free stack; the first push
  * onto an empty stack writes the loop's eventfd, which the loop always has
- * a read pending on in its ring. The door outlives its loop (it is small
- * and never freed) so that a late sender gets -EPIPE, not freed memory.
+ * a read pending on in its ring. The door outlives its loop (door_table.c:
+ * never freed, reused by a later loop under a new generation), so that a
+ * late sender gets -EPIPE, not freed memory nor the later loop.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
 #include "loop/loop_impl.h"
 
-/* The doors stay reachable, so that leak checkers do not count them. */
-static struct conc_loop *doors;
-
 int __conc_door_open(struct loop *l)
 {
-	struct conc_loop *d = calloc(1, sizeof(*d));
+	struct door *d = __conc_door_get();
 
 	if (!d)
 		return -ENOMEM;
@@ -23,15 +21,18 @@ int __conc_door_open(struct loop *l)
 	if (d->efd < 0) {
 		int r = d->efd;
 
-		free(d);
+		__conc_door_put(d);
 		return r;
 	}
-	d->impl = l;
+	/* A used door went back shut with its generation moved on (close);
+	 * a new one is shut here first. Open after: a sender that sees it
+	 * open sees the new generation too (post). */
+	if (!d->gen) {
+		__atomic_store_n(&d->inbox, DOOR_SHUT, __ATOMIC_RELAXED);
+		__atomic_store_n(&d->gen, 1, __ATOMIC_RELAXED);
+	}
+	__atomic_store_n(&d->inbox, NULL, __ATOMIC_SEQ_CST);
 	l->door = d;
-	d->older = __atomic_load_n(&doors, __ATOMIC_RELAXED);
-	while (!__atomic_compare_exchange_n(&doors, &d->older, d, true,
-					    __ATOMIC_RELEASE, __ATOMIC_RELAXED))
-		;
 	return 0;
 }
 
@@ -46,16 +47,21 @@ void __conc_door_arm(struct loop *l)
 	io_uring_sqe_set_data64(sqe, UD_DOOR);
 }
 
-int __conc_door_post(struct conc_loop *d, struct msg *m)
+int __conc_door_post(struct door *d, uint32_t gen, struct msg *m)
 {
 	struct msg *head;
 	uint32_t left;
 
 	/* busy up before looking at the inbox, and the loop shuts the inbox
 	 * before it reads busy (both seq_cst): either we see DOOR_SHUT or
-	 * the loop sees us busy and waits before closing the eventfd. */
+	 * the loop sees us busy and waits before closing the eventfd. The
+	 * generation is read after the inbox: an inbox opened by a later
+	 * loop comes with that loop's generation, stored before (open), and
+	 * once we hold busy with ours seen open, it cannot change. */
 	__atomic_fetch_add(&d->busy, 1, __ATOMIC_SEQ_CST);
 	head = __atomic_load_n(&d->inbox, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&d->gen, __ATOMIC_SEQ_CST) != gen)
+		head = DOOR_SHUT;
 	do {
 		if (head == DOOR_SHUT)
 			break;
@@ -140,7 +146,7 @@ void __conc_door_drain(struct loop *l)
  * write before it is closed; what they left is delivered. */
 void __conc_door_shut(struct loop *l)
 {
-	struct conc_loop *d = l->door;
+	struct door *d = l->door;
 	struct msg *m = __atomic_exchange_n(&d->inbox, DOOR_SHUT, __ATOMIC_SEQ_CST);
 	uint32_t b;
 
@@ -151,29 +157,35 @@ void __conc_door_shut(struct loop *l)
 	deliver_all(l, m);
 }
 
-/* The eventfd can go once the ring no longer reads it. */
+/* The eventfd can go once the ring no longer reads it; the door, shut,
+ * goes to a later loop under the next generation. */
 void __conc_door_close(struct loop *l)
 {
-	struct conc_loop *d = l->door;
+	struct door *d = l->door;
 
 	sys_close(d->efd);
 	d->efd = -1;
-	d->impl = NULL;
+	if (++d->gen == 0)
+		d->gen = 1;
+	__atomic_store_n(&d->gen, d->gen, __ATOMIC_SEQ_CST);
+	__conc_door_put(d);
 }
 
 conc_loop *conc_loop_self(void)
 {
 	struct loop *l = __conc_loop();
 
-	return l ? l->door : NULL;
+	return l ? __conc_door_handle(l->door) : NULL;
 }
 
-int conc_loop_call(conc_loop *d, void (*fn)(void *), void *arg)
+int conc_loop_call(conc_loop *h, void (*fn)(void *), void *arg)
 {
 	struct msg *m;
+	struct door *d;
+	uint32_t gen;
 	int r;
 
-	if (!d || !fn)
+	if (!fn || !(d = __conc_door_of(h, &gen)))
 		return -EINVAL;
 	m = malloc(sizeof(*m));
 	if (!m)
@@ -181,13 +193,13 @@ int conc_loop_call(conc_loop *d, void (*fn)(void *), void *arg)
 	m->kind = MSG_CALL;
 	m->fn = fn;
 	m->arg = arg;
-	if (__conc_loop() && __conc_loop_tls->door == d &&
+	if (__conc_loop() && __conc_loop_tls->door == d && d->gen == gen &&
 	    !__atomic_load_n(&d->inbox, __ATOMIC_RELAXED)) {
 		/* From the loop itself: no need to go round the eventfd. */
 		deliver(__conc_loop_tls, m);
 		return 0;
 	}
-	r = __conc_door_post(d, m);
+	r = __conc_door_post(d, gen, m);
 	if (r < 0)
 		free(m);
 	return r;

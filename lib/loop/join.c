@@ -52,13 +52,13 @@ static void cancel_rest(conc_task **ts, size_t n)
  * may be freed by then, the door never is). */
 static void release(struct conc_task *t)
 {
-	if (conc_loop_self() == t->door) {
+	if (__conc_task_here(t)) {
 		__conc_task_free(t->loop, t);
 		return;
 	}
 	t->freemsg.kind = MSG_FREE;
 	t->freemsg.arg = t;
-	if (__conc_door_post(t->door, &t->freemsg) == -EPIPE)
+	if (__conc_door_post(t->door, t->door_gen, &t->freemsg) == -EPIPE)
 		free(t);
 }
 

@@ -71,6 +71,7 @@ struct conc_task {
 	void *arg;
 	enum task_state state;
 	uint32_t id;			/* execution context (wait.h) */
+	uint32_t door_gen;		/* its loop's generation of the door */
 	bool shared, started, detached, cancel, foreign_watch;
 	bool timed_out;			/* the op's linked timeout fired */
 	bool wake_first;		/* RING: resume at the first CQE */
@@ -84,7 +85,7 @@ struct conc_task {
 					 * it through the door */
 	};
 	struct opslot *ops;		/* several polls at once, or NULL */
-	struct conc_loop *door;		/* its loop's: outlives the loop, for
+	struct door *door;		/* its loop's: outlives the loop, for
 					 * a foreign join or cancel then */
 	struct __kernel_timespec ts;	/* the timeout, read at submission */
 	size_t heap_i;			/* index + 1 in the timer heap, 0: none */
@@ -104,14 +105,17 @@ struct conc_task {
 #define WATCH_DONE ((struct jwait *)1)
 
 
-/* The door: what other threads may touch, kept after the loop ends (a
- * stale conc_loop pointer then gets -EPIPE, never freed memory). */
-struct conc_loop {
+/* The door: what other threads may touch. Doors are never freed but
+ * reused by later loops, one generation each: a conc_loop handle names a
+ * door and its generation (door_table.c), so a stale one gets -EPIPE,
+ * never freed memory nor a later loop. */
+struct door {
 	struct msg *inbox;		/* LIFO of messages; DOOR_SHUT once ended */
 	uint32_t busy;			/* senders between push and eventfd write */
+	uint32_t gen;			/* the loop's, while it runs; 0: never used */
 	int efd;
-	struct loop *impl;
-	struct conc_loop *older;	/* every door ever made (door.c) */
+	uint32_t idx;			/* in the table */
+	uint32_t next_free;		/* idx + 1 of the next free door, 0: none */
 };
 #define DOOR_SHUT ((struct msg *)1)
 
@@ -126,7 +130,7 @@ struct loop {
 		struct conc_task *t;
 	} *heap;			/* timers, by deadline (timer.c) */
 	size_t heap_n, heap_cap;
-	struct conc_loop *door;
+	struct door *door;
 	struct __conc_waiter waiter;
 	struct __conc_self *self;
 	pid_t pid;			/* the process the loop belongs to */
@@ -206,11 +210,29 @@ void __conc_hook_init(struct loop *l) __CONC_LOOP_HIDDEN;
 
 /* door.c */
 int __conc_door_open(struct loop *l) __CONC_LOOP_HIDDEN;
-int __conc_door_post(struct conc_loop *d, struct msg *m) __CONC_LOOP_HIDDEN;
+int __conc_door_post(struct door *d, uint32_t gen, struct msg *m) __CONC_LOOP_HIDDEN;
 void __conc_door_drain(struct loop *l) __CONC_LOOP_HIDDEN;
 void __conc_door_arm(struct loop *l) __CONC_LOOP_HIDDEN;
 void __conc_door_shut(struct loop *l) __CONC_LOOP_HIDDEN;
 void __conc_door_close(struct loop *l) __CONC_LOOP_HIDDEN;
+
+/* door_table.c: a free door (gen 0 if new) or NULL; one back to the free
+ * list; the handle of a door's current generation; the door and the
+ * generation a handle names (NULL: not a handle). */
+struct door *__conc_door_get(void) __CONC_LOOP_HIDDEN;
+void __conc_door_put(struct door *d) __CONC_LOOP_HIDDEN;
+conc_loop *__conc_door_handle(const struct door *d) __CONC_LOOP_HIDDEN;
+struct door *__conc_door_of(const conc_loop *h, uint32_t *gen) __CONC_LOOP_HIDDEN;
+
+/* Whether t belongs to the calling thread's loop: its door and the
+ * door's generation name one loop, however long ago it ended (t->loop
+ * may be freed, and a later loop may sit at the same address). */
+static inline bool __conc_task_here(const struct conc_task *t)
+{
+	struct loop *l = __conc_loop();
+
+	return l && l->door == t->door && l->door->gen == t->door_gen;
+}
 
 /* A pending cancellation, taken once by the next suspending call. */
 static inline bool __conc_take_cancel(struct conc_task *t)

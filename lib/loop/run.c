@@ -55,6 +55,36 @@ static void free_all(struct loop *l)
 		__conc_task_free(l, l->all);
 }
 
+/* Loops running in this process: pid << 32 | count, so that a fork child
+ * (a copy that runs none of its parent's loops) starts again from 0. */
+static uint64_t loops;
+
+static void loops_add(int d, bool *last)
+{
+	uint64_t me = (uint64_t)(uint32_t)__conc_self()->pid << 32;
+	uint64_t v = __atomic_load_n(&loops, __ATOMIC_RELAXED), n;
+
+	do {
+		uint32_t count = (v & ~(uint64_t)UINT32_MAX) == me ? (uint32_t)v : 0;
+
+		n = me | (uint32_t)(count + d);
+	} while (!__atomic_compare_exchange_n(&loops, &v, n, true,
+					      __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+	*last = (uint32_t)n == 0;
+}
+
+/* What the loop's thread keeps goes to the process; the last loop to end
+ * gives what nobody uses back to the kernel. */
+static void let_go_stacks(void)
+{
+	bool last;
+
+	__conc_stack_release();
+	loops_add(-1, &last);
+	if (last)
+		__conc_stack_unmap_free();
+}
+
 static int run(struct loop *l, int (*main)(void *), void *arg, int *code)
 {
 	conc_task_attr ma = { .stack_size = MAIN_STACK, .name = "main" };
@@ -78,6 +108,7 @@ int conc_run(int (*main)(void *), void *arg, int *exit_code)
 {
 	struct loop *l;
 	int r, code = 0;
+	bool last;
 
 	if (!main)
 		return -EINVAL;
@@ -99,6 +130,7 @@ int conc_run(int (*main)(void *), void *arg, int *exit_code)
 	}
 	l->self = __conc_self();
 	l->pid = l->self->pid;
+	loops_add(1, &last);
 	__conc_ring_probe(l);
 	__conc_hook_init(l);
 	__conc_loop_tls = l;
@@ -110,6 +142,7 @@ int conc_run(int (*main)(void *), void *arg, int *exit_code)
 		__conc_stack_put(&l->sstack);
 	free(l->heap);
 	free(l);
+	let_go_stacks();
 	if (r == 0 && exit_code)
 		*exit_code = code;
 	return r;

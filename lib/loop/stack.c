@@ -30,17 +30,19 @@ static int class_of(size_t size)
 static int refill(int c)
 {
 	size_t size = (size_t)1 << (STACK_CLASS_MIN + c), slot, n;
-	int guarded;
-	char *base = __conc_stack_slab(size, &n, &guarded);
-	struct stack_list *l = &cache[c][guarded];
+	int how;
+	char *base = __conc_stack_slab(size, &n, &how);
+	struct stack_list *l;
 
 	if (!base)
 		return -ENOMEM;
-	slot = __conc_stack_guard() + size;
+	l = &cache[c][how != STACK_GUARD_NONE];
 	if (__conc_stack_reserve(l, n) < 0) {
-		sys_munmap(base, n * slot);
+		__conc_stack_unslab(base, n, size, how);
 		return -ENOMEM;
 	}
+	__conc_stack_slab_note(base, n, c, how);
+	slot = __conc_stack_guard() + size;
 	/* The lowest first out, as a thread that runs tasks one at a time
 	 * touches one stack over and over. */
 	for (size_t i = n; i-- > 0;)
@@ -139,6 +141,16 @@ int __conc_stack_intact(const struct __conc_stack *s)
 	return *(const uint64_t *)s->lo == STACK_CANARY ? 0 : -EFAULT;
 }
 
+/* An empty cache holds no vector: a thread that ends leaves nothing. */
+static void drop_empty(struct stack_list *l)
+{
+	if (l->n)
+		return;
+	free(l->v);
+	l->v = NULL;
+	l->cap = 0;
+}
+
 void __conc_stack_trim(size_t keep)
 {
 	for (int c = 0; c < STACK_NCLASS; c++)
@@ -147,6 +159,18 @@ void __conc_stack_trim(size_t keep)
 
 			if (l->n > keep)
 				__conc_stack_pool_give(l, l->n - keep, c, g, 1);
+			drop_empty(l);
 		}
 	__conc_stack_pool_clean();
+}
+
+void __conc_stack_release(void)
+{
+	for (int c = 0; c < STACK_NCLASS; c++)
+		for (int g = 0; g < 2; g++) {
+			struct stack_list *l = &cache[c][g];
+
+			__conc_stack_pool_give(l, l->n, c, g, 0);
+			drop_empty(l);
+		}
 }

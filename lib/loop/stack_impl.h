@@ -26,10 +26,17 @@ size_t __conc_stack_page(void) __attribute__((visibility("hidden")));
  * that steps over the stack's end still lands in it. */
 size_t __conc_stack_guard(void) __attribute__((visibility("hidden")));
 
+/* How a slab's guards are made: none (canaries), in the page tables, or
+ * with mprotect (two mappings a stack, out of a budget). */
+enum { STACK_GUARD_NONE, STACK_GUARD_MADV, STACK_GUARD_MPROT };
+
 /* Map a slab of stacks of size bytes each: its base and slot count in
- * *n; *guarded says whether the guards are inaccessible. NULL if no
- * memory. Slot k's stack starts at base + k * (guard + size) + guard. */
-char *__conc_stack_slab(size_t size, size_t *n, int *guarded)
+ * *n; *how says how the guards are made. NULL if no memory. Slot k's
+ * stack starts at base + k * (guard + size) + guard. */
+char *__conc_stack_slab(size_t size, size_t *n, int *how)
+	__attribute__((visibility("hidden")));
+/* Unmap a slab of n stacks of size bytes (its mprotect budget back). */
+void __conc_stack_unslab(char *base, size_t n, size_t size, int how)
 	__attribute__((visibility("hidden")));
 /* One stack with its own mapping (sizes above the slabbed classes). */
 int __conc_stack_map(struct __conc_stack *s, size_t size)
@@ -56,6 +63,16 @@ size_t __conc_stack_pool_take(struct stack_list *l, size_t k, int c, int g)
 	__attribute__((visibility("hidden")));
 /* Give back the memory of every stack in the pool. */
 void __conc_stack_pool_clean(void) __attribute__((visibility("hidden")));
+/* The pool's lock, and its list of class c, guarded g, clean or not. */
+void __conc_stack_pool_lock(void) __attribute__((visibility("hidden")));
+void __conc_stack_pool_unlock(void) __attribute__((visibility("hidden")));
+struct stack_list *__conc_stack_pool_list(int c, int g, int clean)
+	__attribute__((visibility("hidden")));
+
+/* Remember a new slab (under the pool's lock), so that it can be unmapped
+ * once all its stacks are back in the pool (stack_release.c). */
+void __conc_stack_slab_note(char *base, size_t n, int c, int how)
+	__attribute__((visibility("hidden")));
 
 /* Test hooks: forget MADV_GUARD_INSTALL, and set the number of stacks
  * guarded with mprotect (which costs two mappings each). */

@@ -23,7 +23,7 @@
 static struct stack_list pool[STACK_NCLASS][2][2];	/* [class][guarded][clean] */
 static uint32_t pool_lock;
 
-static void lock(void)
+void __conc_stack_pool_lock(void)
 {
 	uint32_t me = (uint32_t)__conc_self()->pid, v = 0;
 
@@ -37,10 +37,15 @@ static void lock(void)
 	}
 }
 
-static void unlock(void)
+void __conc_stack_pool_unlock(void)
 {
 	/* Release: our changes to the lists before the next holder's look. */
 	__atomic_store_n(&pool_lock, 0, __ATOMIC_RELEASE);
+}
+
+struct stack_list *__conc_stack_pool_list(int c, int g, int clean)
+{
+	return &pool[c][g][clean];
 }
 
 int __conc_stack_reserve(struct stack_list *l, size_t more)
@@ -86,18 +91,20 @@ static void give_back(char **v, size_t n, size_t size)
  * of clean ones is given back already). */
 static void append(struct stack_list *p, char **v, size_t k)
 {
-	lock();
+	__conc_stack_pool_lock();
 	if (__conc_stack_reserve(p, k) == 0) {
 		memcpy(p->v + p->n, v, k * sizeof(*v));
 		__atomic_store_n(&p->n, p->n + k, __ATOMIC_RELAXED);
 	}
-	unlock();
+	__conc_stack_pool_unlock();
 }
 
 void __conc_stack_pool_give(struct stack_list *l, size_t k, int c, int g, int clean)
 {
 	if (k > l->n)
 		k = l->n;
+	if (!k)
+		return;
 	if (clean)
 		give_back(l->v, k, (size_t)1 << (STACK_CLASS_MIN + c));
 	append(&pool[c][g][clean], l->v, k);
@@ -112,12 +119,12 @@ static size_t take(struct stack_list *l, size_t k, struct stack_list *p)
 	if (!__atomic_load_n(&p->n, __ATOMIC_RELAXED) ||
 	    __conc_stack_reserve(l, k) < 0)
 		return 0;
-	lock();
+	__conc_stack_pool_lock();
 	if (k > p->n)
 		k = p->n;
 	__atomic_store_n(&p->n, p->n - k, __ATOMIC_RELAXED);
 	memcpy(l->v + l->n, p->v + p->n, k * sizeof(*l->v));
-	unlock();
+	__conc_stack_pool_unlock();
 	l->n += k;
 	return k;
 }
@@ -139,12 +146,12 @@ void __conc_stack_pool_clean(void)
 
 			if (!__atomic_load_n(&p->n, __ATOMIC_RELAXED))
 				continue;
-			lock();
+			__conc_stack_pool_lock();
 			d = *p;
 			p->v = NULL;
 			p->cap = 0;
 			__atomic_store_n(&p->n, 0, __ATOMIC_RELAXED);
-			unlock();
+			__conc_stack_pool_unlock();
 			give_back(d.v, d.n, (size_t)1 << (STACK_CLASS_MIN + c));
 			append(&pool[c][g][1], d.v, d.n);
 			free(d.v);

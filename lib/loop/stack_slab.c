@@ -16,6 +16,9 @@
 #include <sys/mman.h>
 #include "loop/stack_impl.h"
 #include "sys/sys.h"
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#endif
 
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102
@@ -102,17 +105,18 @@ static int guard_madv(char *p, size_t len)
 	return r == 0;
 }
 
-/* The same for a slab stack: 1 done, 0 left accessible. */
+/* The same for a slab stack: how it was done, STACK_GUARD_NONE when it
+ * is left accessible. */
 static int guard(char *p, size_t len)
 {
 	if (guard_madv(p, len))
-		return 1;
+		return STACK_GUARD_MADV;
 	if (!take_budget())
-		return 0;
+		return STACK_GUARD_NONE;
 	if (sys_mprotect(p, len, PROT_NONE) == 0)
-		return 1;
+		return STACK_GUARD_MPROT;
 	__atomic_fetch_add(&mprotect_budget, 1, __ATOMIC_RELAXED);
-	return 0;
+	return STACK_GUARD_NONE;
 }
 
 static char *map(size_t len)
@@ -124,7 +128,7 @@ static char *map(size_t len)
 	return sys_mmap_failed(p) ? NULL : p;
 }
 
-char *__conc_stack_slab(size_t size, size_t *n, int *guarded)
+char *__conc_stack_slab(size_t size, size_t *n, int *how)
 {
 	size_t g = __conc_stack_guard(), slot = g + size;
 	size_t k = STACK_SLAB_BYTES / slot < 4 ? 4 : STACK_SLAB_BYTES / slot;
@@ -134,14 +138,26 @@ char *__conc_stack_slab(size_t size, size_t *n, int *guarded)
 		return NULL;
 	/* All or none: a slab's stacks share one tag. A budget spent
 	 * part-way gives the unguarded rest of the slab back. */
-	*guarded = guard(base, g);
-	for (size_t i = 1; *guarded && i < k; i++)
+	*how = guard(base, g);
+	for (size_t i = 1; *how && i < k; i++)
 		if (!guard(base + i * slot, g)) {
 			sys_munmap(base + i * slot, (k - i) * slot);
 			k = i;
 		}
 	*n = k;
 	return base;
+}
+
+void __conc_stack_unslab(char *base, size_t n, size_t size, int how)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	/* Frames left redzones in the shadow: whatever is mapped here next
+	 * must not inherit them. */
+	__asan_unpoison_memory_region(base, n * (__conc_stack_guard() + size));
+#endif
+	sys_munmap(base, n * (__conc_stack_guard() + size));
+	if (how == STACK_GUARD_MPROT)
+		__atomic_fetch_add(&mprotect_budget, (long)n, __ATOMIC_RELAXED);
 }
 
 /* Its own mapping, guarded whatever the budget: such stacks are few. */

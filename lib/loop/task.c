@@ -74,6 +74,7 @@ int __conc_task_new(struct loop *l, struct conc_task **out, int (*fn)(void *),
 	}
 	t->loop = l;
 	t->door = l->door;
+	t->door_gen = l->door->gen;
 	t->fn = fn;
 	t->arg = arg;
 	if (++l->next_id == 0)
@@ -198,7 +199,7 @@ int conc_task_cancel(conc_task *t)
 
 	if (!t)
 		return -EINVAL;
-	if (conc_loop_self() == t->door) {
+	if (__conc_task_here(t)) {
 		__conc_task_cancel_here(t);
 		return 0;
 	}
@@ -207,7 +208,7 @@ int conc_task_cancel(conc_task *t)
 		return -ENOMEM;
 	m->kind = MSG_CANCEL;
 	m->arg = t;
-	r = __conc_door_post(t->door, m);
+	r = __conc_door_post(t->door, t->door_gen, m);
 	if (r < 0)
 		free(m);
 	return r == -EPIPE ? 0 : r;

@@ -1,0 +1,159 @@
+/*
+ * Slabs back to the kernel. Every slab is noted here when it is made; when
+ * the last loop of the process ends, a slab whose stacks are all in the
+ * pool is unmapped whole (its memory, its page tables and its guards go),
+ * and the pool forgets its stacks. A slab with a stack still out (a loop
+ * that started meanwhile, a stack taken outside a loop) stays; the memory
+ * of its pooled stacks is given back all the same.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "loop/stack_impl.h"
+
+struct slab {
+	char *base;
+	size_t n;		/* stacks */
+	size_t free;		/* of them in the pool, while counting */
+	int c, how;
+};
+
+/* Under the pool's lock. */
+static struct slab *slabs;
+static size_t nslabs, cap;
+
+void __conc_stack_slab_note(char *base, size_t n, int c, int how)
+{
+	__conc_stack_pool_lock();
+	if (nslabs == cap) {
+		size_t more = cap ? 2 * cap : 64;
+		struct slab *v = realloc(slabs, more * sizeof(*v));
+
+		if (v) {
+			slabs = v;
+			cap = more;
+		}
+	}
+	/* Not noted (no memory): the slab is never unmapped, only reused. */
+	if (nslabs < cap)
+		slabs[nslabs++] = (struct slab){ base, n, 0, c, how };
+	__conc_stack_pool_unlock();
+}
+
+static size_t slot_of(int c)
+{
+	return __conc_stack_guard() + ((size_t)1 << (STACK_CLASS_MIN + c));
+}
+
+static int by_base(const void *a, const void *b)
+{
+	const char *x = ((const struct slab *)a)->base;
+	const char *y = ((const struct slab *)b)->base;
+
+	return (x > y) - (x < y);
+}
+
+/* The noted slab of class c that holds the stack at lo, or NULL. Slabs
+ * are sorted by base and never overlap. */
+static struct slab *slab_of(const char *lo, int c)
+{
+	size_t a = 0, b = nslabs;
+
+	while (a < b) {
+		size_t m = a + (b - a) / 2;
+
+		if (slabs[m].base <= lo)
+			a = m + 1;
+		else
+			b = m;
+	}
+	if (!a)
+		return NULL;
+	struct slab *s = &slabs[a - 1];
+
+	if (s->c != c || lo >= s->base + s->n * slot_of(c))
+		return NULL;
+	return s;
+}
+
+/* Drop from l the stacks of whole slabs (all free), keeping the order. */
+static void drop_whole(struct stack_list *l, int c)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < l->n; i++) {
+		struct slab *s = slab_of(l->v[i], c);
+
+		if (!s || s->free != s->n)
+			l->v[k++] = l->v[i];
+	}
+	l->n = k;
+	if (!k) {
+		free(l->v);
+		l->v = NULL;
+		l->cap = 0;
+	}
+}
+
+/* Under the lock: the whole slabs leave the registry and the pool; they
+ * are moved to the end of the registry, from *first on. */
+static void pick(size_t *first)
+{
+	size_t k = 0;
+
+	qsort(slabs, nslabs, sizeof(*slabs), by_base);
+	for (size_t i = 0; i < nslabs; i++)
+		slabs[i].free = 0;
+	for (int c = 0; c < STACK_NCLASS; c++)
+		for (int g = 0; g < 2; g++)
+			for (int clean = 0; clean < 2; clean++) {
+				struct stack_list *l = __conc_stack_pool_list(c, g, clean);
+
+				for (size_t i = 0; i < l->n; i++) {
+					struct slab *s = slab_of(l->v[i], c);
+
+					if (s)
+						s->free++;
+				}
+			}
+	for (int c = 0; c < STACK_NCLASS; c++)
+		for (int g = 0; g < 2; g++)
+			for (int clean = 0; clean < 2; clean++)
+				drop_whole(__conc_stack_pool_list(c, g, clean), c);
+	/* Partition: kept slabs first (still sorted), whole ones last. */
+	for (size_t i = 0; i < nslabs; i++)
+		if (slabs[i].free != slabs[i].n) {
+			struct slab t = slabs[k];
+
+			slabs[k++] = slabs[i];
+			slabs[i] = t;
+		}
+	*first = k;
+}
+
+void __conc_stack_unmap_free(void)
+{
+	struct slab *gone;
+	size_t first, n = 0;
+
+	__conc_stack_pool_lock();
+	/* Room for the list first: once picked, a slab must go. No memory:
+	 * the slabs stay, only their memory is given back. */
+	gone = nslabs ? malloc(nslabs * sizeof(*gone)) : NULL;
+	if (gone) {
+		pick(&first);
+		n = nslabs - first;
+		memcpy(gone, slabs + first, n * sizeof(*gone));
+		nslabs = first;
+	}
+	if (!nslabs) {
+		free(slabs);
+		slabs = NULL;
+		cap = 0;
+	}
+	__conc_stack_pool_unlock();
+	for (size_t i = 0; i < n; i++)
+		__conc_stack_unslab(gone[i].base, gone[i].n,
+				    (size_t)1 << (STACK_CLASS_MIN + gone[i].c), gone[i].how);
+	free(gone);
+	__conc_stack_pool_clean();
+}
