@@ -67,6 +67,11 @@ int conc_sem_timedwait(conc_sem *s, int64_t timeout_ns)
 	    !(s->flags & CONC_PRIVATE))
 		__conc_wake(&s->value, 1, s->flags);
 	for (;;) {
+		/* A cancelled coroutine's wait is final even if a permit came
+		 * meanwhile (that stays for others): taking it would lose the
+		 * cancel, which the task gets once (conc(7)). */
+		if (r == -ECANCELED)
+			break;
 		if (take(s, __atomic_load_n(&s->value, __ATOMIC_SEQ_CST))) {
 			r = 0;
 			break;
