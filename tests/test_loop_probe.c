@@ -1061,3 +1061,450 @@ Test(loop_probe, a_plain_thread_joins_while_the_loop_ends, .timeout = 60)
 		cr_assert_eq(f.code, 31);
 	}
 }
+
+/* ---- Gather ----------------------------------------------------------- */
+
+struct gt {
+	conc_event ev;
+	conc_sem never;
+	int ran_on;		/* a plain gather let the others finish */
+};
+
+static int fails_late(void *arg)
+{
+	(void)arg;
+	conc_sleep(30 * MS);
+	return -7;
+}
+
+static int fails_at_once(void *arg)
+{
+	(void)arg;
+	return -3;
+}
+
+static int finishes(void *arg)
+{
+	struct gt *g = arg;
+
+	conc_sleep(10 * MS);
+	g->ran_on = 1;
+	return 1;
+}
+
+static int plain_gather_main(void *arg)
+{
+	struct gt *g = arg;
+	conc_task *ts[3];
+	int codes[3] = { 0, 0, 0 }, r;
+
+	if (conc_go(&ts[0], fails_late, g, NULL) ||
+	    conc_go(&ts[1], fails_at_once, g, NULL) ||
+	    conc_go(&ts[2], finishes, g, NULL))
+		return -100;
+	r = conc_gather(ts, 3, codes, 0, BOUND);
+	if (codes[0] != -7 || codes[1] != -3 || codes[2] != 1 || !g->ran_on)
+		return -101;
+	return r;
+}
+
+Test(loop_probe, gather_returns_the_first_negative_in_the_order_of_ts, .timeout = 30)
+{
+	struct gt g;
+
+	need_uring();
+	memset(&g, 0, sizeof(g));
+	/* ts[1] failed first in time; ts[0] comes first in ts. */
+	cr_assert_eq(run(plain_gather_main, &g), -7);
+}
+
+static int sleeps_then_100(void *arg)
+{
+	(void)arg;
+	return conc_sleep(BOUND) == -ECANCELED ? 100 : 1;
+}
+
+static int sem_then_200(void *arg)
+{
+	struct gt *g = arg;
+
+	return conc_sem_wait(&g->never) == -ECANCELED ? 200 : 2;
+}
+
+static int fails_soon(void *arg)
+{
+	(void)arg;
+	conc_sleep(10 * MS);
+	return -5;
+}
+
+static int cancel_gather_main(void *arg)
+{
+	struct gt *g = arg;
+	conc_task *ts[4];
+	int codes[4] = { 0, 0, 0, -1 }, r;
+
+	if (conc_go(&ts[3], quick_code, NULL, NULL))
+		return -100;
+	conc_yield();		/* ts[3] has ended: gathered all the same */
+	if (conc_go(&ts[0], sleeps_then_100, g, NULL) ||
+	    conc_go(&ts[1], fails_soon, g, NULL) ||
+	    conc_go(&ts[2], sem_then_200, g, NULL))
+		return -101;
+	r = conc_gather(ts, 4, codes, CONC_GATHER_CANCEL, BOUND);
+	if (codes[0] != 100 || codes[1] != -5 || codes[2] != 200 || codes[3] != 0)
+		return -102;
+	return r;
+}
+
+Test(loop_probe, gather_cancel_fills_every_code, .timeout = 30)
+{
+	struct gt g;
+	int64_t t0 = now_ns();
+
+	need_uring();
+	memset(&g, 0, sizeof(g));
+	cr_assert_eq(run(cancel_gather_main, &g), -5);
+	cr_assert_lt(now_ns() - t0, BOUND, "the others were cancelled, not waited out");
+}
+
+/* With CONC_GATHER_CANCEL the order of ts still decides: a task cancelled
+ * by the gather that returns -ECANCELED comes before the one that failed. */
+static int sleeps_then_ecanceled(void *arg)
+{
+	(void)arg;
+	return conc_sleep(BOUND);
+}
+
+static int cancel_order_main(void *arg)
+{
+	conc_task *ts[2];
+	int codes[2] = { 0, 0 }, r;
+
+	(void)arg;
+	if (conc_go(&ts[0], sleeps_then_ecanceled, NULL, NULL) ||
+	    conc_go(&ts[1], fails_soon, NULL, NULL))
+		return -100;
+	r = conc_gather(ts, 2, codes, CONC_GATHER_CANCEL, BOUND);
+	if (codes[0] != -ECANCELED || codes[1] != -5)
+		return -101;
+	return r;
+}
+
+Test(loop_probe, gather_cancel_first_negative_in_order_of_ts, .timeout = 30)
+{
+	need_uring();
+	cr_assert_eq(run(cancel_order_main, NULL), -ECANCELED);
+}
+
+static int waits_ev_then(void *arg)
+{
+	struct gt *g = arg;
+
+	return conc_event_wait(&g->ev, BOUND) == 0 ? 2 : -1;
+}
+
+/* Cancelled, it cleans up for a while (its later calls work) first. */
+static int slow_to_cancel(void *arg)
+{
+	(void)arg;
+	if (conc_sleep(BOUND) != -ECANCELED)
+		return 1;
+	return conc_sleep(60 * MS) == 0 ? 7 : 8;
+}
+
+static int gather_timeout_main(void *arg)
+{
+	struct gt *g = arg;
+	conc_task *ts[2];
+	int codes[2] = { 0, 0 }, code = -1;
+
+	if (conc_go(&ts[0], quick_code, (void *)1, NULL) ||
+	    conc_go(&ts[1], waits_ev_then, g, NULL))
+		return -1;
+	if (conc_gather(ts, 2, codes, 0, 20 * MS) != -ETIMEDOUT)
+		return -2;
+	/* Nothing was freed: each handle still joins. */
+	if (conc_task_join(ts[0], &code, BOUND) || code != 1)
+		return -3;
+	conc_event_set(&g->ev);
+	if (conc_gather(&ts[1], 1, codes, 0, BOUND) || codes[0] != 2)
+		return -4;
+	/* With CONC_GATHER_CANCEL: the cancelled one takes longer than the
+	 * timeout to end; it stays joinable, and a second gather gets all. */
+	if (conc_go(&ts[0], fails_soon, NULL, NULL) ||
+	    conc_go(&ts[1], slow_to_cancel, NULL, NULL))
+		return -5;
+	if (conc_gather(ts, 2, codes, CONC_GATHER_CANCEL, 30 * MS) != -ETIMEDOUT)
+		return -6;
+	/* Without the flag: a second cancel would cut its clean-up short. */
+	if (conc_gather(ts, 2, codes, 0, BOUND) != -5)
+		return -7;
+	return codes[0] == -5 && codes[1] == 7 ? 0 : -8;
+}
+
+Test(loop_probe, gather_timeout_frees_nothing, .timeout = 30)
+{
+	struct gt g;
+
+	need_uring();
+	memset(&g, 0, sizeof(g));
+	int r = run(gather_timeout_main, &g);
+	cr_assert_eq(r, 0, "%d", r);
+}
+
+/* Gather from a plain thread, with CONC_GATHER_CANCEL. */
+struct far_gather {
+	conc_task *ts[3];
+	int codes[3], r;
+	conc_sem never;
+};
+
+static int far_gatherer(void *arg)
+{
+	struct far_gather *f = arg;
+
+	f->r = conc_gather(f->ts, 3, f->codes, CONC_GATHER_CANCEL, BOUND);
+	return 0;
+}
+
+static int far_gather_main(void *arg)
+{
+	struct far_gather *f = arg;
+	conc_thread *th;
+
+	if (conc_go(&f->ts[0], sleeps_then_100, NULL, NULL) ||
+	    conc_go(&f->ts[1], fails_soon, NULL, NULL) ||
+	    conc_go(&f->ts[2], sem_then_200, (void *)((char *)f -
+			offsetof(struct gt, never) + offsetof(struct far_gather, never)), NULL))
+		return -1;
+	if (conc_thread_start(&th, far_gatherer, f, NULL))
+		return -2;
+	return conc_thread_join(th, NULL, BOUND);
+}
+
+Test(loop_probe, gather_from_a_plain_thread, .timeout = 30)
+{
+	struct far_gather f;
+
+	need_uring();
+	memset(&f, 0, sizeof(f));
+	cr_assert_eq(run(far_gather_main, &f), 0);
+	cr_assert_eq(f.r, -5);
+	cr_assert_eq(f.codes[0], 100);
+	cr_assert_eq(f.codes[1], -5);
+	cr_assert_eq(f.codes[2], 200);
+}
+
+/* ---- Cancel: more edges ------------------------------------------------ */
+
+static int never_suspends(void *arg)
+{
+	(void)arg;
+	return 3;
+}
+
+static int twice(void *arg)
+{
+	int *second = arg;
+	int first = conc_sleep(BOUND);
+
+	*second = conc_sleep(1 * MS);
+	return first;
+}
+
+static int self_cancel(void *arg)
+{
+	int *second = arg;
+	int first;
+
+	conc_task_cancel(conc_task_self());
+	first = conc_sleep(BOUND);
+	*second = conc_sleep(1 * MS);
+	return first;
+}
+
+static int cancel_edges_main(void *arg)
+{
+	conc_task *t;
+	int code = -1, second = -1;
+
+	(void)arg;
+	/* A task that never suspends keeps its code; cancel after its end
+	 * (not yet joined) is fine. */
+	if (conc_go(&t, never_suspends, NULL, NULL) || conc_task_cancel(t))
+		return -1;
+	conc_yield();
+	if (conc_task_cancel(t) || conc_task_join(t, &code, BOUND) || code != 3)
+		return -2;
+	/* Two cancels before it waits: one -ECANCELED. */
+	if (conc_go(&t, twice, &second, NULL))
+		return -3;
+	conc_task_cancel(t);
+	conc_task_cancel(t);
+	if (conc_task_join(t, &code, BOUND) || code != -ECANCELED || second != 0)
+		return -4;
+	/* Two cancels while it waits: the same. */
+	second = -1;
+	if (conc_go(&t, twice, &second, NULL))
+		return -5;
+	conc_sleep(5 * MS);
+	conc_task_cancel(t);
+	conc_task_cancel(t);
+	if (conc_task_join(t, &code, BOUND) || code != -ECANCELED || second != 0)
+		return -6;
+	second = -1;
+	if (conc_go(&t, self_cancel, &second, NULL) ||
+	    conc_task_join(t, &code, BOUND) || code != -ECANCELED || second != 0)
+		return -7;
+	/* The main task itself. */
+	conc_task_cancel(conc_task_self());
+	if (conc_sleep(BOUND) != -ECANCELED || conc_sleep(1 * MS) != 0)
+		return -8;
+	return 0;
+}
+
+Test(loop_probe, cancel_edges, .timeout = 30)
+{
+	need_uring();
+	int r = run(cancel_edges_main, NULL);
+	cr_assert_eq(r, 0, "%d", r);
+}
+
+/* A cancel racing the wake-up it would interrupt: of the wait and the
+ * suspending call after it, exactly one says -ECANCELED (a cancel is never
+ * lost nor given twice), and what the wake-up offered is taken once: by
+ * the wait, or (when the cancel won) by a look afterwards. */
+enum { R_SEM, R_EVENT, R_QUEUE, R_PIPE, R_MUTEX, R_CHAN, R_JOIN, R_KINDS };
+
+struct race {
+	int kind;
+	conc_sem sem;
+	conc_event ev, go;
+	conc_mutex m;
+	conc_queue *q;
+	conc_chan *ca, *cb;
+	conc_task *target;
+	int p[2];
+	int r[3], bad;
+};
+
+static int race_target(void *arg)
+{
+	struct race *x = arg;
+
+	return conc_event_wait(&x->go, BOUND) ? -1 : 4;
+}
+
+static int race_wait(struct race *x, int64_t t)
+{
+	char b[8];
+	int r, code = -1;
+
+	switch (x->kind) {
+	case R_SEM:
+		return t < 0 ? conc_sem_wait(&x->sem) : conc_sem_timedwait(&x->sem, t);
+	case R_EVENT:
+		return conc_event_wait(&x->ev, t);
+	case R_QUEUE:
+		return (int)conc_queue_get(x->q, b, sizeof(b), t);
+	case R_PIPE:
+		return (int)conc_read(x->p[0], b, sizeof(b), t);
+	case R_MUTEX:
+		r = t < 0 ? conc_mutex_lock(&x->m) : conc_mutex_timedlock(&x->m, t);
+		if (r == 0)
+			conc_mutex_unlock(&x->m);
+		return r;
+	case R_CHAN:
+		return (int)conc_chan_recv(x->cb, b, sizeof(b), t);
+	default:
+		r = conc_task_join(x->target, &code, t);
+		if (r == 0 && code != 4)
+			x->bad += 100000;
+		return r;
+	}
+}
+
+static void race_give(struct race *x)
+{
+	switch (x->kind) {
+	case R_SEM: conc_sem_post(&x->sem); break;
+	case R_EVENT: conc_event_set(&x->ev); break;
+	case R_QUEUE: conc_queue_put(x->q, "m", 1, BOUND); break;
+	case R_PIPE: if (write(x->p[1], "m", 1) != 1) x->bad += 100000; break;
+	case R_MUTEX: conc_mutex_unlock(&x->m); break;
+	case R_CHAN: conc_chan_send(x->ca, "m", 1, BOUND); break;
+	default: conc_event_set(&x->go);
+	}
+}
+
+static int race_waiter(void *arg)
+{
+	struct race *x = arg;
+
+	x->r[0] = race_wait(x, -1);
+	x->r[1] = conc_sleep(1 * MS);
+	return 0;
+}
+
+static int race_main(void *arg)
+{
+	struct race *x = arg;
+	conc_task *w;
+	int i;
+
+	for (i = 0; i < 200; i++) {
+		conc_event_clear(&x->ev);
+		conc_event_clear(&x->go);
+		if (x->kind == R_MUTEX)
+			conc_mutex_lock(&x->m);
+		if (x->kind == R_JOIN && conc_go(&x->target, race_target, x, NULL))
+			return -1;
+		if (conc_go(&w, race_waiter, x, NULL))
+			return -2;
+		if (i % 2)
+			conc_yield();		/* sometimes it waits already */
+		race_give(x);
+		conc_task_cancel(w);
+		if (conc_task_join(w, NULL, BOUND))
+			return -3;
+		if ((x->r[0] == -ECANCELED) + (x->r[1] == -ECANCELED) != 1)
+			x->bad++;
+		/* Whatever the wait did not take is still there. */
+		x->r[2] = x->r[0] < 0 ? race_wait(x, x->kind == R_JOIN ? BOUND : 0) : -1;
+		if (x->kind != R_EVENT && x->kind != R_MUTEX &&
+		    (x->r[0] >= 0) + (x->r[2] >= 0) != 1)
+			x->bad += 1000;
+		if (x->kind == R_MUTEX && conc_mutex_trylock(&x->m) == 0)
+			conc_mutex_unlock(&x->m);
+	}
+	return x->bad;
+}
+
+static void race(int kind)
+{
+	struct race x;
+	int r;
+
+	need_uring();
+	memset(&x, 0, sizeof(x));
+	x.kind = kind;
+	cr_assert_eq(conc_queue_create(&x.q, NULL), 0);
+	cr_assert_eq(conc_chan_pair(&x.ca, &x.cb, 0), 0);
+	cr_assert_eq(pipe2(x.p, O_CLOEXEC), 0);
+	r = run(race_main, &x);
+	cr_assert_eq(r, 0, "%d (1: a cancel lost or doubled, 1000: an item lost)", r);
+	conc_queue_destroy(x.q);
+	conc_chan_close(x.ca);
+	conc_chan_close(x.cb);
+	close(x.p[0]);
+	close(x.p[1]);
+}
+
+Test(loop_probe, cancel_racing_a_sem_post, .timeout = 60) { race(R_SEM); }
+Test(loop_probe, cancel_racing_an_event_set, .timeout = 60) { race(R_EVENT); }
+Test(loop_probe, cancel_racing_a_queue_put, .timeout = 60) { race(R_QUEUE); }
+Test(loop_probe, cancel_racing_a_pipe_write, .timeout = 60) { race(R_PIPE); }
+Test(loop_probe, cancel_racing_a_mutex_unlock, .timeout = 60) { race(R_MUTEX); }
+Test(loop_probe, cancel_racing_a_chan_send, .timeout = 60) { race(R_CHAN); }
+Test(loop_probe, cancel_racing_the_end_of_a_joined_task, .timeout = 60) { race(R_JOIN); }

@@ -89,6 +89,11 @@ int __conc_park(struct conc_task *t, int64_t dl)
 	}
 	t->state = T_PARKED;
 	__conc_suspend(t);
+	/* Woken by a cancel: that is its one -ECANCELED, so a second cancel
+	 * made before the task ran again (which could only set the flag)
+	 * is the same request, as asyncio's Task.cancel() twice is. */
+	if (t->wake_res == -ECANCELED)
+		t->cancel = false;
 	return t->wake_res;
 }
 
