@@ -1508,3 +1508,169 @@ Test(loop_probe, cancel_racing_a_pipe_write, .timeout = 60) { race(R_PIPE); }
 Test(loop_probe, cancel_racing_a_mutex_unlock, .timeout = 60) { race(R_MUTEX); }
 Test(loop_probe, cancel_racing_a_chan_send, .timeout = 60) { race(R_CHAN); }
 Test(loop_probe, cancel_racing_the_end_of_a_joined_task, .timeout = 60) { race(R_JOIN); }
+
+/* ---- conc_run's end ------------------------------------------------------ */
+
+struct ending {
+	conc_sem never;
+	int finished, cancelled, late_ran, slow_done;
+};
+
+static int ends_by_cancel(void *arg)
+{
+	struct ending *e = arg;
+
+	if (conc_sem_wait(&e->never) == -ECANCELED)
+		__atomic_fetch_add(&e->cancelled, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&e->finished, 1, __ATOMIC_RELAXED);
+	return 0;
+}
+
+static int late(void *arg)
+{
+	struct ending *e = arg;
+
+	/* Made while the loop winds down: runs, cancelled from the start. */
+	if (conc_sleep(BOUND) == -ECANCELED)
+		e->late_ran = 1;
+	return 0;
+}
+
+static int starts_late(void *arg)
+{
+	struct ending *e = arg;
+	conc_task *t;
+
+	if (conc_sleep(BOUND) == -ECANCELED)
+		conc_go(&t, late, e, NULL);	/* nobody joins it either */
+	return 0;
+}
+
+static int cleans_up_slowly(void *arg)
+{
+	struct ending *e = arg;
+
+	if (conc_sleep(BOUND) != -ECANCELED)
+		return 1;
+	/* Its later calls work: conc_run waits for them. */
+	if (conc_sleep(30 * MS) == 0)
+		e->slow_done = 1;
+	return 0;
+}
+
+static int leaves_tasks(void *arg)
+{
+	struct ending *e = arg;
+	conc_task_attr sh = { .shared_stack = true };
+	conc_task *t;
+	int i;
+
+	for (i = 0; i < 100; i++)
+		if (conc_go(&t, ends_by_cancel, e, i % 2 ? &sh : NULL))
+			return -1;
+	if (conc_go(&t, starts_late, e, NULL) ||
+	    conc_go(&t, cleans_up_slowly, e, NULL))
+		return -2;
+	conc_sleep(5 * MS);
+	return 3;
+}
+
+Test(loop_probe, tasks_nobody_joins_are_cancelled_and_joined_at_the_end, .timeout = 30)
+{
+	struct ending e;
+
+	need_uring();
+	memset(&e, 0, sizeof(e));
+	cr_assert_eq(run(leaves_tasks, &e), 3);
+	cr_assert_eq(e.finished, 100);
+	cr_assert_eq(e.cancelled, 100);
+	cr_assert(e.late_ran);
+	cr_assert(e.slow_done);
+}
+
+/* ---- conc_loop_call ---------------------------------------------------- */
+
+/* Four threads call into a loop while it ends: every call is either
+ * refused (-EPIPE) or runs, as a task, before conc_run returns. */
+struct calls {
+	conc_loop *loop;
+	uint32_t started, returned;
+	int accepted, late, refused, ran, bad;
+};
+
+static void counted(void *arg)
+{
+	struct calls *c = arg;
+
+	if (!conc_task_self() || conc_loop_self() != c->loop)
+		c->bad++;
+	/* A call that came while the loop ends is cancelled from the start:
+	 * its first sleep ends at once, the second one sleeps. */
+	conc_sleep(1 * MS);
+	conc_sleep(1 * MS);
+	c->ran++;
+}
+
+static int hammer(void *arg)
+{
+	struct calls *c = arg;
+	conc_loop *l = NULL;
+	int i, r = 0;
+
+	for (i = 0; i < 10000 && !(l = __atomic_load_n(&c->loop, __ATOMIC_ACQUIRE)); i++)
+		sleep_ns(1000000);
+	__atomic_fetch_add(&c->started, 1, __ATOMIC_RELEASE);
+	/* Calls keep coming, so the loop always has a task alive: the end
+	 * must refuse them, not wait for the callers to stop. */
+	for (i = 0; i < 20000; i++) {
+		r = conc_loop_call(l, counted, c);
+		if (r)
+			break;
+		__atomic_fetch_add(&c->accepted, 1, __ATOMIC_RELAXED);
+		if (__atomic_load_n(&c->returned, __ATOMIC_ACQUIRE))
+			__atomic_fetch_add(&c->late, 1, __ATOMIC_RELAXED);
+		sleep_ns(100000);
+	}
+	if (r == -EPIPE)
+		__atomic_fetch_add(&c->refused, 1, __ATOMIC_RELAXED);
+	return r;
+}
+
+static int calls_main(void *arg)
+{
+	struct calls *c = arg;
+	int i;
+
+	__atomic_store_n(&c->loop, conc_loop_self(), __ATOMIC_RELEASE);
+	for (i = 0; i < 1000 && __atomic_load_n(&c->started, __ATOMIC_ACQUIRE) < 4; i++)
+		conc_sleep(1 * MS);
+	conc_sleep(10 * MS);
+	__atomic_store_n(&c->returned, 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+Test(loop_probe, loop_call_from_threads_while_the_loop_ends, .timeout = 60)
+{
+	struct calls c;
+	conc_thread *th[4];
+	int i, calls = 0, code;
+
+	need_uring();
+	memset(&c, 0, sizeof(c));
+	/* The threads wait until the loop is published. */
+	for (i = 0; i < 4; i++)
+		cr_assert_eq(conc_thread_start(&th[i], hammer, &c, NULL), 0);
+	cr_assert_eq(run(calls_main, &c), 0);
+	for (i = 0; i < 4; i++) {
+		cr_assert_eq(conc_thread_join(th[i], &code, BOUND), 0);
+		cr_assert_eq(code, -EPIPE);
+	}
+	cr_assert_eq(c.bad, 0);
+	cr_assert_eq(c.ran, c.accepted, "every accepted call ran: %d of %d",
+		     c.ran, c.accepted);
+	/* Calls that came after main returned are refused, but for the few
+	 * already on their way (each caller sleeps 0.1 ms between calls). */
+	cr_assert_lt(c.late, 400, "%d calls accepted after main returned", c.late);
+	cr_assert_eq(conc_loop_call(c.loop, never_called, &calls), -EPIPE);
+	cr_assert_eq(calls, 0);
+}

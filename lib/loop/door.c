@@ -31,6 +31,7 @@ int __conc_door_open(struct loop *l)
 		__atomic_store_n(&d->inbox, DOOR_SHUT, __ATOMIC_RELAXED);
 		__atomic_store_n(&d->gen, 1, __ATOMIC_RELAXED);
 	}
+	__atomic_store_n(&d->ending, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&d->inbox, NULL, __ATOMIC_SEQ_CST);
 	l->door = d;
 	return 0;
@@ -187,6 +188,11 @@ int conc_loop_call(conc_loop *h, void (*fn)(void *), void *arg)
 
 	if (!fn || !(d = __conc_door_of(h, &gen)))
 		return -EINVAL;
+	/* Once main returned, a call is refused as after the end (one that
+	 * came just before still runs, cancelled): else threads that keep
+	 * calling would keep conc_run from returning. */
+	if (__atomic_load_n(&d->ending, __ATOMIC_RELAXED))
+		return -EPIPE;
 	m = malloc(sizeof(*m));
 	if (!m)
 		return -ENOMEM;

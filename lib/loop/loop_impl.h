@@ -116,6 +116,8 @@ struct door {
 	int efd;
 	uint32_t idx;			/* in the table */
 	uint32_t next_free;		/* idx + 1 of the next free door, 0: none */
+	uint32_t ending;		/* main returned: calls are refused, so
+					 * callers cannot keep the loop alive */
 };
 #define DOOR_SHUT ((struct msg *)1)
 

@@ -118,6 +118,7 @@ static void wind_down(struct loop *l)
 	struct conc_task *t;
 
 	l->ending = true;
+	__atomic_store_n(&l->door->ending, 1, __ATOMIC_RELAXED);
 	for (t = l->all; t; t = t->all_next)
 		if (t->state != T_DONE)
 			__conc_task_cancel_here(t);

@@ -140,9 +140,9 @@ conc_loop *conc_loop_self(void);
 /*
  * Run fn(arg) as a new task of loop l (so it may suspend, and
  * conc_task_self() is not NULL in it); safe from any thread and from l
- * itself. Returns 0, -EINVAL, -ENOMEM, or -EPIPE once that loop has ended
- * (then fn never runs). A call accepted while the loop ends still runs,
- * cancelled.
+ * itself. Returns 0, -EINVAL, -ENOMEM, or -EPIPE once that loop's main
+ * task has returned (then fn never runs): callers cannot keep conc_run
+ * from returning. A call that was on its way then still runs, cancelled.
  */
 int conc_loop_call(conc_loop *l, void (*fn)(void *), void *arg);
 
