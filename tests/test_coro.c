@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <conc.h>
 #include "helpers.h"
 #include "coro_probe.h"
 #include "loop/coro.h"
@@ -733,4 +734,54 @@ Test(coro_guard, other_faults_kill_as_before, .timeout = 30)
 
 	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV, "status %#x, stderr: %s", st, out);
 	cr_assert_str_eq(out, "");
+}
+
+/* ---- a task starts with its creator's FP control words ---------------- */
+
+static void write_fpctl(const uint64_t *w)
+{
+#if defined(__x86_64__)
+	uint32_t m = (uint32_t)w[0];
+	uint16_t c = (uint16_t)w[1];
+
+	__asm__ __volatile__("ldmxcsr %0\n\tfldcw %1" : : "m"(m), "m"(c));
+#else
+	__asm__ __volatile__("msr fpcr, %0" : : "r"(w[0]));
+#endif
+}
+
+static uint64_t child_saw[PROBE_FPCTL_N];
+
+static int read_child(void *arg)
+{
+	(void)arg;
+	probe_read_fpctl(child_saw);
+	return 0;
+}
+
+static int make_child(void *arg)
+{
+	uint64_t mine[PROBE_FPCTL_N];
+	conc_task *t;
+	int r;
+
+	(void)arg;
+	probe_read_fpctl(mine);
+	write_fpctl(probe_fpctl[0]);
+	r = conc_go(&t, read_child, NULL, NULL);
+	write_fpctl(mine);	/* the child runs later, from other words */
+	return r ? r : conc_task_join(t, NULL, 10 * 1000000000LL);
+}
+
+Test(coro, a_task_starts_with_its_creators_fp_control_words, .timeout = 30)
+{
+	int code = -1;
+
+	if (!(conc_features() & CONC_FEAT_IO_URING))
+		cr_skip_test("io_uring is not available in this kernel");
+	cr_assert_eq(conc_run(make_child, NULL, &code), 0);
+	cr_assert_eq(code, 0);
+	for (int i = 0; i < PROBE_FPCTL_N; i++)
+		cr_assert_eq(child_saw[i], probe_fpctl[0][i], "word %d: %#llx", i,
+			     (unsigned long long)child_saw[i]);
 }

@@ -142,9 +142,12 @@ Test(loop_res, a_thousand_runs_leave_nothing_behind, .timeout = 120)
 	cr_assert_eq(count_fds(), fds0, "fds");
 	/* The smallest leak, a 32-byte chunk a run, would be 32,000: allow
 	 * the noise (glibc counts the chunks in its per-thread caches as in
-	 * use), not a leak per run. */
-	cr_assert_lt(heap1, heap0 + 4096, "heap %zu -> %zu", heap0, heap1);
-	cr_assert_leq(count_maps(), maps0 + 2, "mappings");
+	 * use; a to_thread worker more), not a leak per run. */
+	cr_assert_lt(heap1, heap0 + 16384, "heap %zu -> %zu", heap0, heap1);
+	/* A to_thread call may find the last worker not parked yet and start
+	 * another: up to 16 park (a stack and its guard each). A mapping a
+	 * run would be 1,000. */
+	cr_assert_leq(count_maps(), maps0 + 2 + 2 * 16, "mappings");
 }
 
 #define MANY 5000

@@ -34,6 +34,14 @@ void __conc_coro_init(struct __conc_coro_ctx *c, void *top,
 		      void (*entry)(void *), void *arg)
 	__attribute__((visibility("hidden")));
 
+/* The same with the FP control words ctl, taken earlier by
+ * __conc_coro_ctl() (a task's frame is made when it first runs, with the
+ * words of whoever started it). */
+uint64_t __conc_coro_ctl(void) __attribute__((visibility("hidden")));
+void __conc_coro_init_ctl(struct __conc_coro_ctx *c, void *top,
+			  void (*entry)(void *), void *arg, uint64_t ctl)
+	__attribute__((visibility("hidden")));
+
 /* Save the caller's context in from, resume to. Returns when something
  * switches back to from. */
 void __conc_coro_switch(struct __conc_coro_ctx *from,

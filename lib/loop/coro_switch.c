@@ -165,22 +165,37 @@ static void ctl_words(uint64_t *w)
 
 void __conc_coro_start(void) __attribute__((visibility("hidden")));
 
+uint64_t __conc_coro_ctl(void)
+{
+	uint64_t w;
+
+	ctl_words(&w);
+	return w;
+}
+
 /*
  * The new context's frame is one __conc_coro_switch would have pushed:
- * its first switch pops it and "returns" into __conc_coro_start. The FP
- * control words are the creator's, as a new thread inherits its parent's.
+ * its first switch pops it and "returns" into __conc_coro_start.
  */
-void __conc_coro_init(struct __conc_coro_ctx *c, void *top,
-		      void (*entry)(void *), void *arg)
+void __conc_coro_init_ctl(struct __conc_coro_ctx *c, void *top,
+			  void (*entry)(void *), void *arg, uint64_t ctl)
 {
 	uint64_t *f = (uint64_t *)((uintptr_t)top & ~(uintptr_t)15) - FRAME_WORDS;
 
 	for (int i = 0; i < FRAME_WORDS; i++)
 		f[i] = 0;
-	ctl_words(&f[F_CTL]);
+	f[F_CTL] = ctl;
 	f[F_ENTRY] = (uint64_t)(uintptr_t)entry;
 	f[F_ARG] = (uint64_t)(uintptr_t)arg;
 	f[F_FP] = 0;
 	f[F_RET] = (uint64_t)(uintptr_t)__conc_coro_start;
 	c->sp = f;
+}
+
+/* The FP control words are the creator's, as a new thread inherits its
+ * parent's. */
+void __conc_coro_init(struct __conc_coro_ctx *c, void *top,
+		      void (*entry)(void *), void *arg)
+{
+	__conc_coro_init_ctl(c, top, entry, arg, __conc_coro_ctl());
 }

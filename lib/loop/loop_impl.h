@@ -89,7 +89,11 @@ struct conc_task {
 					 * a foreign join or cancel then */
 	struct __kernel_timespec ts;	/* the timeout, read at submission */
 	size_t heap_i;			/* index + 1 in the timer heap, 0: none */
-	int64_t when;			/* timer deadline */
+	union {
+		int64_t when;		/* timer deadline */
+		uint64_t fpctl;		/* before the first run: the FP
+					 * control words of its creator */
+	};
 	int exit_code;
 	unsigned nops;
 	struct jwait *watch;		/* who joins it; WATCH_DONE once ended */

@@ -73,6 +73,9 @@ void __conc_suspend(struct conc_task *t)
 		l->since_reap++;
 		if (!(l->rq_head = next->next))
 			l->rq_tail = NULL;
+		if (!next->started)
+			__conc_coro_init_ctl(&next->ctx, next->stack.hi, __conc_task_entry,
+					     next, next->fpctl);
 		enter(l, next);
 		__conc_coro_switch(&t->ctx, &next->ctx);
 		return;
@@ -121,8 +124,9 @@ static void resume(struct loop *l, struct conc_task *t)
 {
 	struct __conc_self *s = l->self;
 
-	if (t->shared && !t->started)
-		__conc_coro_init(&t->ctx, l->sstack.hi, __conc_task_entry, t);
+	if (!t->started)
+		__conc_coro_init_ctl(&t->ctx, t->shared ? l->sstack.hi : t->stack.hi,
+				     __conc_task_entry, t, t->fpctl);
 	else if (t->shared)
 		__conc_sstack_restore(&t->saved, &l->sstack);
 	enter(l, t);

@@ -31,7 +31,8 @@ static int refill(int c)
 {
 	size_t size = (size_t)1 << (STACK_CLASS_MIN + c), slot, n;
 	int how;
-	char *base = __conc_stack_slab(size, &n, &how);
+	/* A second slab of a class: many tasks; their stacks get used. */
+	char *base = __conc_stack_slab(size, &n, &how, __conc_stack_slabs_of(c) > 0);
 	struct stack_list *l;
 
 	if (!base)

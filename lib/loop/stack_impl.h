@@ -31,10 +31,18 @@ size_t __conc_stack_guard(void) __attribute__((visibility("hidden")));
 enum { STACK_GUARD_NONE, STACK_GUARD_MADV, STACK_GUARD_MPROT };
 
 /* Map a slab of stacks of size bytes each: its base and slot count in
- * *n; *how says how the guards are made. NULL if no memory. Slot k's
- * stack starts at base + k * (guard + size) + guard. */
-char *__conc_stack_slab(size_t size, size_t *n, int *how)
+ * *n; *how says how the guards are made; warm: many stacks are in use,
+ * fill the top page of each now. NULL if no memory. Slot k's stack
+ * starts at base + k * (guard + size) + guard. */
+char *__conc_stack_slab(size_t size, size_t *n, int *how, int warm)
 	__attribute__((visibility("hidden")));
+/* Give the same advice to n ranges of len bytes, stride apart from first,
+ * in one call where the kernel can (6.13): how many, from the first on,
+ * were advised; 0 where it cannot (then go range by range). */
+size_t __conc_stack_advise(char *first, size_t stride, size_t len, size_t n,
+			   int advice) __attribute__((visibility("hidden")));
+/* Slabs of class c mapped now (noted ones). */
+size_t __conc_stack_slabs_of(int c) __attribute__((visibility("hidden")));
 /* Unmap a slab of n stacks of size bytes (its mprotect budget back). */
 void __conc_stack_unslab(char *base, size_t n, size_t size, int how)
 	__attribute__((visibility("hidden")));

@@ -20,6 +20,7 @@ struct slab {
 /* Under the pool's lock. */
 static struct slab *slabs;
 static size_t nslabs, cap;
+static size_t of_class[STACK_NCLASS];	/* read without the lock */
 
 void __conc_stack_slab_note(char *base, size_t n, int c, int how)
 {
@@ -34,9 +35,16 @@ void __conc_stack_slab_note(char *base, size_t n, int c, int how)
 		}
 	}
 	/* Not noted (no memory): the slab is never unmapped, only reused. */
-	if (nslabs < cap)
+	if (nslabs < cap) {
 		slabs[nslabs++] = (struct slab){ base, n, 0, c, how };
+		__atomic_store_n(&of_class[c], of_class[c] + 1, __ATOMIC_RELAXED);
+	}
 	__conc_stack_pool_unlock();
+}
+
+size_t __conc_stack_slabs_of(int c)
+{
+	return __atomic_load_n(&of_class[c], __ATOMIC_RELAXED);
 }
 
 static size_t slot_of(int c)
@@ -145,6 +153,9 @@ void __conc_stack_unmap_free(void)
 		memcpy(gone, slabs + first, n * sizeof(*gone));
 		nslabs = first;
 	}
+	for (size_t i = 0; i < n; i++)
+		__atomic_store_n(&of_class[gone[i].c], of_class[gone[i].c] - 1,
+				 __ATOMIC_RELAXED);
 	if (!nslabs) {
 		free(slabs);
 		slabs = NULL;

@@ -23,6 +23,9 @@
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102
 #endif
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
 
 const char __conc_stack_tag[STACK_NCLASS][2];
 
@@ -128,22 +131,30 @@ static char *map(size_t len)
 	return sys_mmap_failed(p) ? NULL : p;
 }
 
-char *__conc_stack_slab(size_t size, size_t *n, int *how)
+char *__conc_stack_slab(size_t size, size_t *n, int *how, int warm)
 {
-	size_t g = __conc_stack_guard(), slot = g + size;
-	size_t k = STACK_SLAB_BYTES / slot < 4 ? 4 : STACK_SLAB_BYTES / slot;
+	size_t g = __conc_stack_guard(), slot = g + size, pg = __conc_stack_page();
+	size_t k = STACK_SLAB_BYTES / slot < 4 ? 4 : STACK_SLAB_BYTES / slot, i = 0;
 	char *base = map(k * slot);
 
 	if (!base)
 		return NULL;
+	if (!__atomic_load_n(&no_madv_guard, __ATOMIC_RELAXED))
+		i = __conc_stack_advise(base, slot, g, k, MADV_GUARD_INSTALL);
 	/* All or none: a slab's stacks share one tag. A budget spent
 	 * part-way gives the unguarded rest of the slab back. */
-	*how = guard(base, g);
-	for (size_t i = 1; *how && i < k; i++)
+	*how = i ? STACK_GUARD_MADV : guard(base, g);
+	for (i = i ? i : 1; *how && i < k; i++)
 		if (!guard(base + i * slot, g)) {
 			sys_munmap(base + i * slot, (k - i) * slot);
 			k = i;
 		}
+	/* A task's first run touches the top page of its stack: a fault
+	 * each, the most of what 100,000 new tasks cost. Where many tasks
+	 * are made, the kernel fills them in one call, cheaper than a
+	 * trap each. Best effort. */
+	if (warm)
+		__conc_stack_advise(base + slot - pg, slot, pg, k, MADV_POPULATE_WRITE);
 	*n = k;
 	return base;
 }

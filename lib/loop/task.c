@@ -23,13 +23,8 @@ void __conc_task_entry(void *arg)
 static int stack_for(struct loop *l, struct conc_task *t,
 		     const conc_task_attr *a)
 {
-	if (!a || !a->shared_stack) {
-		int r = __conc_stack_get(&t->stack, a ? a->stack_size : 0);
-
-		if (r == 0)
-			__conc_coro_init(&t->ctx, t->stack.hi, __conc_task_entry, t);
-		return r;
-	}
+	if (!a || !a->shared_stack)
+		return __conc_stack_get(&t->stack, a ? a->stack_size : 0);
 	if (a->stack_size > SHARED_STACK_SIZE)
 		return -EINVAL;
 	t->shared = true;
@@ -72,6 +67,9 @@ int __conc_task_new(struct loop *l, struct conc_task **out, int (*fn)(void *),
 		free(t);
 		return r;
 	}
+	/* The frame is made at the first run (sched.c): the stack's page is
+	 * touched once, right before it is used. */
+	t->fpctl = __conc_coro_ctl();
 	t->loop = l;
 	t->door = l->door;
 	t->door_gen = l->door->gen;

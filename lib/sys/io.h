@@ -17,6 +17,15 @@ static inline long sys_writev(int fd, const struct iovec *iov, int n)
 	return __CONC_SC(SYS_writev, fd, iov, n);
 }
 
+/* One advice on n ranges of the memory of the process pidfd names (for
+ * the caller's own process, Linux 6.13 allows any advice): the bytes
+ * advised, from the first range on, or -errno. */
+static inline long sys_process_madvise(int pidfd, const struct iovec *iov,
+				       size_t n, int advice)
+{
+	return __CONC_SC(SYS_process_madvise, pidfd, iov, n, advice, 0);
+}
+
 /* The signals pending for the thread or its process (kernel sigset). */
 static inline int sys_sigpending(uint64_t *set)
 {
