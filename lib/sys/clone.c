@@ -36,7 +36,27 @@ __asm__(
 	"	syscall\n"
 	"	hlt\n"
 	"1:	ret\n"
-	".size __conc_clone, .-__conc_clone\n");
+	".size __conc_clone, .-__conc_clone\n"
+	/* rdi args, rsi size, rdx fn, rcx arg; the kernel keeps every
+	 * register but rax, rcx and r11 in both tasks. */
+	".globl __conc_clone3\n"
+	".hidden __conc_clone3\n"
+	".type __conc_clone3,@function\n"
+	"__conc_clone3:\n"
+	"	mov %rcx, %r8\n"
+	"	mov $435, %eax\n"		/* SYS_clone3 */
+	"	syscall\n"
+	"	test %eax, %eax\n"
+	"	jnz 1f\n"
+	"	xor %ebp, %ebp\n"
+	"	mov %r8, %rdi\n"
+	"	call *%rdx\n"
+	"	mov %eax, %edi\n"
+	"	mov $60, %eax\n"		/* SYS_exit */
+	"	syscall\n"
+	"	hlt\n"
+	"1:	ret\n"
+	".size __conc_clone3, .-__conc_clone3\n");
 #elif defined(__aarch64__)
 __asm__(
 	".text\n"
@@ -62,5 +82,23 @@ __asm__(
 	"	mov x8, #93\n"			/* SYS_exit */
 	"	svc #0\n"
 	"	brk #0\n"
-	".size __conc_clone, .-__conc_clone\n");
+	".size __conc_clone, .-__conc_clone\n"
+	/* x0 args, x1 size, x2 fn, x3 arg; the kernel keeps every register
+	 * but x0 in both tasks. */
+	".globl __conc_clone3\n"
+	".hidden __conc_clone3\n"
+	".type __conc_clone3,%function\n"
+	"__conc_clone3:\n"
+	"	mov x8, #435\n"		/* SYS_clone3 */
+	"	svc #0\n"
+	"	cbz x0, 1f\n"
+	"	ret\n"
+	"1:	mov x29, #0\n"
+	"	mov x30, #0\n"
+	"	mov x0, x3\n"
+	"	blr x2\n"
+	"	mov x8, #93\n"			/* SYS_exit */
+	"	svc #0\n"
+	"	brk #0\n"
+	".size __conc_clone3, .-__conc_clone3\n");
 #endif

@@ -262,6 +262,12 @@ long __conc_clone(int (*fn)(void *), void *stack, unsigned long flags,
 		  void *arg, pid_t *ptid, void *tls, pid_t *ctid)
 	__attribute__((visibility("hidden")));
 
+/* The same with clone3(2): the stack (and its size) in args, the child
+ * starting at its top. Returns the child's tid, or -errno (-ENOSYS before
+ * Linux 5.3, -EINVAL for a flag the kernel does not know). */
+long __conc_clone3(struct clone_args *args, size_t size, int (*fn)(void *),
+		   void *arg) __attribute__((visibility("hidden")));
+
 static inline int sys_execve(const char *path, char *const argv[],
 			     char *const envp[])
 {

@@ -22,6 +22,7 @@ struct spawn_ctx {
 	sigset_t mask;		/* the mask the program starts with */
 	int in, out;		/* the child's pipe ends (>= 3), or -1 */
 	pid_t parent;
+	bool cleared;		/* the kernel reset the caught signals */
 	int err;		/* 0, or -errno from the child */
 };
 

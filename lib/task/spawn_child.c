@@ -91,7 +91,8 @@ CHILD int __conc_spawn_child(void *arg)
 	size_t i;
 	int r = 0;
 
-	reset_signals(a->flags & CONC_SPAWN_RESETSIGS);
+	if (!c->cleared || (a->flags & CONC_SPAWN_RESETSIGS))
+		reset_signals(a->flags & CONC_SPAWN_RESETSIGS);
 	if (a->daemon) {
 		/* Our parent is suspended in vfork, but may be killed there. */
 		r = sys_prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
