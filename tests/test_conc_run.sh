@@ -92,6 +92,10 @@ ok "-j bad: 255" "rc=255" "$(run -j x true ::: 1)"
 out=$(run -j2 'echo {}1; sleep 0.2; echo {}2' ::: a b)
 ok "grouped output" "yes" "$(printf '%s\n' "$out" | awk 'NR==1{f=substr($0,1,1)} NR==2{print (substr($0,1,1)==f ? "yes" : "no")}')"
 ok "stdout then stderr of a job" "o1${nl}e1${nl}rc=0" "$(timeout 30 "$R" 'echo o{}; echo e{} >&2' ::: 1 2>&1; echo "rc=$?")"
+# What a job's leftover process writes after the job ended is lost, never
+# printed as the next job's output (GNU parallel: its temporary file).
+ok "a leftover writer does not reach the next job" "nowa${nl}nowb${nl}rc=0" \
+	"$(timeout 30 "$R" -j1 -k 'if [ {} = a ]; then { sleep 0.2; echo late; echo late >&2; } & else sleep 0.6; fi; echo now{}' ::: a b 2>&1; echo "rc=$?")"
 ok "--tag" "a	a${nl}a	ea${nl}b c	b c${nl}b c	eb c${nl}rc=0" \
 	"$(timeout 30 "$R" -k --tag 'echo {}; echo e{} >&2' ::: a 'b c' 2>&1; echo "rc=$?")"
 ok "--line-buffer prints lines as they come" "a1${nl}b1${nl}a2${nl}rc=0" \

@@ -1,12 +1,17 @@
 /* A job: its command spawned with conc_proc_spawn in a process group of
  * its own (so a timeout or Ctrl-C reaches what it started), stdin from
- * /dev/null or --pipe's chunk, stdout and stderr into pipes we read. */
+ * /dev/null or --pipe's chunk. Its stdout and stderr go to two memfds we
+ * read once it has ended (GNU parallel's temporary files, in memory: no
+ * wake-up of ours while it writes), or with --line-buffer into pipes we
+ * read as they fill. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,6 +30,7 @@ struct job *job_new(long seq, struct args *a)
 	if (a)
 		j->a = *a;
 	j->pidfd = j->ofd = j->efd = j->ifd = -1;
+	j->omem = j->emem = -1;
 	j->obol = j->ebol = true;
 	return j;
 }
@@ -41,6 +47,8 @@ void job_free(struct job *j)
 	if (j->p)
 		conc_proc_release(j->p);
 	close_fd(&j->efd);
+	close_fd(&j->omem);
+	close_fd(&j->emem);
 	obuf_free(&j->out);
 	obuf_free(&j->err);
 	job_shrink(j);
@@ -98,9 +106,35 @@ static void nonblock(int fd)
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 }
 
+static int job_memfd(void)
+{
+	int fd = memfd_create("conc-run-job", MFD_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
+/* Grouped: the job's stdout and stderr are memfds of their own. */
+static int mem_out(struct job *j, conc_fileop *ops, size_t *n)
+{
+	int e;
+
+	if ((j->omem = job_memfd()) < 0 || (j->emem = job_memfd()) < 0) {
+		e = j->omem < 0 ? j->omem : j->emem;
+		if (j->omem >= 0)
+			close(j->omem);
+		j->omem = j->emem = -1;
+		return e;
+	}
+	ops[(*n)++] = (conc_fileop){ .op = CONC_FILE_DUP2, .fd = 1,
+				     .src = j->omem };
+	ops[(*n)++] = (conc_fileop){ .op = CONC_FILE_DUP2, .fd = 2,
+				     .src = j->emem };
+	return 0;
+}
+
 int job_spawn(struct job *j, const struct opts *o, int devnull)
 {
-	conc_fileop ops[2];
+	conc_fileop ops[3];
 	conc_proc_attr attr = { .flags = CONC_SPAWN_SETPGROUP, .fileops = ops };
 	int ep[2] = { -1, -1 }, r;
 	char **env = job_env(j->seq, j->slot);
@@ -111,7 +145,10 @@ int job_spawn(struct job *j, const struct opts *o, int devnull)
 	else
 		ops[attr.nfileops++] = (conc_fileop){ .op = CONC_FILE_DUP2,
 						      .fd = 0, .src = devnull };
-	if (!o->ungroup) {
+	if (!o->ungroup && !o->linebuf) {
+		if ((r = mem_out(j, ops, &attr.nfileops)) < 0)
+			return r;
+	} else if (!o->ungroup) {
 		/* The library pipes stdout; stderr is ours to pipe. */
 		attr.flags |= CONC_SPAWN_PIPE_STDOUT;
 		if (pipe2(ep, O_CLOEXEC) < 0)
@@ -135,6 +172,8 @@ int job_spawn(struct job *j, const struct opts *o, int devnull)
 	j->start_real = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 	if (r < 0) {
 		close_fd(&ep[0]);
+		close_fd(&j->omem);
+		close_fd(&j->emem);
 		j->p = NULL;
 		j->exited = true;
 		j->status = (r == -ENOENT ? 127 : 126) << 8;
@@ -143,7 +182,7 @@ int job_spawn(struct job *j, const struct opts *o, int devnull)
 	j->pid = conc_proc_pid(j->p);
 	j->pidfd = conc_proc_pidfd(j->p);
 	j->efd = ep[0];
-	if (!o->ungroup) {
+	if (!o->ungroup && o->linebuf) {
 		j->ofd = conc_proc_stdout(j->p);
 		nonblock(j->ofd);
 		nonblock(j->efd);
@@ -191,6 +230,38 @@ void job_read(struct job *j, const struct opts *o, int fd)
 	}
 }
 
+/* What the job wrote into a memfd, from its start: up to the size it has
+ * now (a process it left behind may write on), then closed. A short read
+ * of a regular file is its end, which spares the fstat for most jobs. */
+static void read_mem(struct job *j, int *fd, struct obuf *b)
+{
+	static char buf[READ_SIZE];
+	struct stat st;
+	off_t off = 0, end = -1;
+
+	for (;;) {
+		size_t want = sizeof(buf);
+		ssize_t r;
+
+		if (end >= 0 && (off_t)want > end - off)
+			want = (size_t)(end - off);
+		if (!want)
+			break;
+		if ((r = pread(*fd, buf, want, off)) < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		obuf_add(b, buf, (size_t)r);
+		j->recv += (uint64_t)r;
+		off += r;
+		if ((size_t)r < want)
+			break;
+		if (end < 0 && fstat(*fd, &st) == 0)
+			end = st.st_size;
+	}
+	close_fd(fd);
+}
+
 void job_reap(struct job *j, const struct opts *o)
 {
 	int st = 0, r, rounds = 64;
@@ -219,6 +290,10 @@ void job_reap(struct job *j, const struct opts *o)
 	if (j->efd >= 0)
 		close_fd(&j->efd);
 	j->ofd = -1;
+	if (j->omem >= 0)
+		read_mem(j, &j->omem, &j->out);
+	if (j->emem >= 0)
+		read_mem(j, &j->emem, &j->err);
 	if (j->ifd >= 0)
 		conc_proc_close_stdin(j->p);
 	j->ifd = -1;

@@ -187,7 +187,8 @@ struct job {
 	char *tag;
 	conc_proc *p;
 	pid_t pid;
-	int pidfd, ofd, efd, ifd;
+	int pidfd, ofd, efd, ifd;	/* ofd, efd: pipes (--line-buffer) */
+	int omem, emem;		/* grouped: the memfds it writes into */
 	bool exited, timed_out, killed;	/* killed: by us (halt, signal) */
 	bool obol, ebol;	/* --line-buffer --tag: at a line start */
 	struct obuf out, err;

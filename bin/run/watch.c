@@ -1,7 +1,8 @@
-/* A job's task: a task per output pipe reads it as it fills (printing
- * complete lines with --line-buffer), one feeds --pipe's chunk, and the
- * job's task waits for its pidfd; then it stops them, reaps the job, reads
- * what is left and finishes it. */
+/* A job's task: with --line-buffer a task per output pipe reads it as it
+ * fills and prints its complete lines (grouped output waits in memfds,
+ * read at the reap), one feeds --pipe's chunk, and the job's task waits
+ * for its pidfd; then it stops them, reaps the job, reads what is left
+ * and finishes it. */
 #include <errno.h>
 #include <poll.h>
 #include "loop.h"
