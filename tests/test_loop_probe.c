@@ -1674,3 +1674,132 @@ Test(loop_probe, loop_call_from_threads_while_the_loop_ends, .timeout = 60)
 	cr_assert_eq(conc_loop_call(c.loop, never_called, &calls), -EPIPE);
 	cr_assert_eq(calls, 0);
 }
+
+/* ---- I/O: the same calls inside and outside a loop ------------------------ */
+
+static char big[1 << 20];
+
+/* Every check, run both in a plain thread and in a task: 0, or the
+ * number of the check that failed. */
+static int io_suite(void)
+{
+	int p[2], s[2], l, c, a, one = 1, n;
+	struct sockaddr_in addr = { .sin_family = AF_INET };
+	socklen_t len = sizeof(addr);
+	char b[100];
+	int r = 0;
+
+	if (pipe2(p, O_CLOEXEC) || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s))
+		return 1;
+	/* Timeouts: -ETIMEDOUT, conc_poll never 0, also for 0 ("only try"). */
+	if (conc_read(p[0], b, sizeof(b), 20 * MS) != -ETIMEDOUT)
+		r = r ? r : 2;
+	if (conc_read(p[0], b, sizeof(b), 0) != -ETIMEDOUT)
+		r = r ? r : 3;
+	if (conc_poll(p[0], POLLIN, 20 * MS) != -ETIMEDOUT)
+		r = r ? r : 4;
+	if (conc_poll(p[0], POLLIN, 0) != -ETIMEDOUT)
+		r = r ? r : 5;
+	if (conc_recv(s[0], b, sizeof(b), 0, 20 * MS) != -ETIMEDOUT)
+		r = r ? r : 6;
+	/* Short reads are returned as such; ready data with timeout 0. */
+	if (write(p[1], "abc", 3) != 3)
+		r = r ? r : 7;
+	if (!(conc_poll(p[0], POLLIN, 0) & POLLIN))
+		r = r ? r : 8;
+	if (conc_read(p[0], b, sizeof(b), 0) != 3 || memcmp(b, "abc", 3))
+		r = r ? r : 9;
+	if (!(conc_poll(p[1], POLLOUT, 0) & POLLOUT))
+		r = r ? r : 10;
+	if (conc_send(s[1], "hello", 5, 0, BOUND) != 5 ||
+	    conc_recv(s[0], b, sizeof(b), 0, BOUND) != 5 || memcmp(b, "hello", 5))
+		r = r ? r : 11;
+	if (conc_write(p[1], "xy", 2, BOUND) != 2 || conc_read(p[0], b, 1, BOUND) != 1 ||
+	    conc_read(p[0], b + 1, 10, BOUND) != 1 || memcmp(b, "xy", 2))
+		r = r ? r : 12;
+	/* A write larger than the pipe, nobody reading: the timeout holds
+	 * (a short count, or -ETIMEDOUT), the call does not hang. */
+	n = (int)conc_write(p[1], big, sizeof(big), 50 * MS);
+	if (!(n == -ETIMEDOUT || (n > 0 && n < (int)sizeof(big))))
+		r = r ? r : 13;
+	setsockopt(s[0], SOL_SOCKET, SO_SNDBUF, &one, sizeof(one));
+	n = (int)conc_send(s[0], big, sizeof(big), MSG_NOSIGNAL, 50 * MS);
+	if (!(n == -ETIMEDOUT || (n > 0 && n < (int)sizeof(big))))
+		r = r ? r : 14;
+	/* End of file, a closed reader, bad fds. */
+	close(p[1]);
+	while ((n = (int)conc_read(p[0], big, sizeof(big), 0)) > 0)
+		;
+	if (n != 0 || conc_read(p[0], b, sizeof(b), BOUND) != 0)
+		r = r ? r : 15;
+	if (!(conc_poll(p[0], POLLIN, BOUND) & POLLHUP))
+		r = r ? r : 16;
+	close(s[1]);
+	if (conc_send(s[0], "x", 1, MSG_NOSIGNAL, BOUND) != -EPIPE)
+		r = r ? r : 17;
+	close(p[0]);
+	close(s[0]);
+	if (conc_read(p[0], b, sizeof(b), BOUND) != -EBADF ||
+	    conc_read(-1, b, sizeof(b), BOUND) != -EBADF ||
+	    conc_write(p[1], "x", 1, BOUND) != -EBADF)
+		r = r ? r : 18;
+	n = conc_poll(p[0], POLLIN, BOUND);
+	if (n != -EBADF && n != POLLNVAL)
+		r = r ? r : 19;
+	/* A listener: accept times out, then a connect is accepted. */
+	l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (l < 0 || bind(l, (struct sockaddr *)&addr, sizeof(addr)) || listen(l, 4) ||
+	    getsockname(l, (struct sockaddr *)&addr, &len))
+		return 20;
+	if (conc_accept(l, NULL, NULL, 0, 20 * MS) != -ETIMEDOUT)
+		r = r ? r : 21;
+	c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (conc_connect(c, (struct sockaddr *)&addr, sizeof(addr), BOUND))
+		r = r ? r : 22;
+	len = sizeof(addr);
+	a = conc_accept(l, (struct sockaddr *)&addr, &len, SOCK_CLOEXEC, BOUND);
+	if (a < 0 || len != sizeof(addr) || addr.sin_family != AF_INET)
+		r = r ? r : 23;
+	if (a >= 0 && (conc_send(a, "ok", 2, 0, BOUND) != 2 ||
+		       conc_recv(c, b, sizeof(b), 0, BOUND) != 2))
+		r = r ? r : 24;
+	close(a);
+	close(c);
+	close(l);
+	return r;
+}
+
+static int io_in_task(void *arg)
+{
+	(void)arg;
+	return io_suite();
+}
+
+/* The same from a shared-stack task: its buffers are on a stack that is
+ * copied out while it waits. */
+static int io_in_shared(void *arg)
+{
+	conc_task_attr sh = { .shared_stack = true };
+	conc_task *t;
+	int code = -1;
+
+	(void)arg;
+	if (conc_go(&t, io_in_task, NULL, &sh) || conc_task_join(t, &code, BOUND))
+		return -1;
+	return code;
+}
+
+Test(loop_probe, io_outside_a_loop_blocks_with_timeouts, .timeout = 30)
+{
+	signal(SIGPIPE, SIG_IGN);
+	cr_assert_eq(io_suite(), 0);
+}
+
+Test(loop_probe, io_inside_a_loop_the_same, .timeout = 30)
+{
+	need_uring();
+	signal(SIGPIPE, SIG_IGN);
+	cr_assert_eq(run(io_in_task, NULL), 0);
+	cr_assert_eq(run(io_in_shared, NULL), 0);
+}

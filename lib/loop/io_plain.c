@@ -1,11 +1,13 @@
 /*
  * The I/O calls outside a loop: the system call itself when there is no
- * deadline, else a wait for readiness through the wait point first;
- * -EAGAIN (an O_NONBLOCK fd) means wait and try again.
+ * deadline, else a wait for readiness through the wait point first, then
+ * the call made not to wait; -EAGAIN (an O_NONBLOCK fd) means wait and try
+ * again.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include "loop/io.h"
+#include "sys/io.h"
 #include "sys/net.h"
 
 long __conc_io_plain(const struct io *a)
@@ -57,6 +59,30 @@ static long connect_timed(const struct io *a, conc_deadline dl)
 	return r;
 }
 
+/*
+ * With a deadline, the call after the fd was ready must not wait itself: a
+ * write or send larger than the room left would block past the deadline
+ * (a recv only if another reader came first). A read stays plain: with
+ * RWF_NOWAIT a regular file not yet cached would never be read.
+ */
+static long nowait(const struct io *a)
+{
+	struct io b = *a;
+	long r;
+
+	switch (a->kind) {
+	case IO_WRITE:
+		r = sys_write_nowait(a->fd, a->buf, a->len);
+		return r == -EOPNOTSUPP ? __conc_io_plain(a) : r;
+	case IO_SEND:
+	case IO_RECV:
+		b.flags |= MSG_DONTWAIT;
+		return __conc_io_plain(&b);
+	default:
+		return __conc_io_plain(a);
+	}
+}
+
 long __conc_io_outside(const struct io *a, conc_deadline dl)
 {
 	bool first = dl < 0;
@@ -74,8 +100,8 @@ long __conc_io_outside(const struct io *a, conc_deadline dl)
 			if (r == 0)
 				continue;	/* a signal: look again */
 		}
+		r = first ? __conc_io_plain(a) : nowait(a);
 		first = false;
-		r = __conc_io_plain(a);
 		if (r != -EAGAIN)
 			return r;
 	}

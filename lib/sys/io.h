@@ -26,6 +26,16 @@ static inline long sys_process_madvise(int pidfd, const struct iovec *iov,
 	return __CONC_SC(SYS_process_madvise, pidfd, iov, n, advice, 0);
 }
 
+/* write(2) at the file position that never waits (RWF_NOWAIT): what fits
+ * now, -EAGAIN, or -EOPNOTSUPP for a file that cannot tell. */
+#define SYS_RWF_NOWAIT 0x8
+static inline long sys_write_nowait(int fd, const void *buf, size_t len)
+{
+	struct iovec v = { (void *)buf, len };
+
+	return __CONC_SC(SYS_pwritev2, fd, &v, 1, -1L, 0L, SYS_RWF_NOWAIT);
+}
+
 /* The signals pending for the thread or its process (kernel sigset). */
 static inline int sys_sigpending(uint64_t *set)
 {
