@@ -71,7 +71,6 @@ struct conc_task {
 	void *arg;
 	enum task_state state;
 	uint32_t id;			/* execution context (wait.h) */
-	uint32_t door_gen;		/* its loop's generation of the door */
 	bool shared, started, detached, cancel, foreign_watch;
 	bool timed_out;			/* the op's linked timeout fired */
 	bool wake_first;		/* RING: resume at the first CQE */
@@ -88,7 +87,8 @@ struct conc_task {
 	struct door *door;		/* its loop's: outlives the loop, for
 					 * a foreign join or cancel then */
 	struct __kernel_timespec ts;	/* the timeout, read at submission */
-	size_t heap_i;			/* index + 1 in the timer heap, 0: none */
+	uint32_t heap_i;		/* index + 1 in the timer heap, 0: none */
+	uint32_t door_gen;		/* its loop's generation of the door */
 	union {
 		int64_t when;		/* timer deadline */
 		uint64_t fpctl;		/* before the first run: the FP

@@ -39,7 +39,8 @@ static int refill(int c)
 		return -ENOMEM;
 	l = &cache[c][how != STACK_GUARD_NONE];
 	if (__conc_stack_reserve(l, n) < 0) {
-		__conc_stack_unslab(base, n, size, how);
+		__conc_stack_unslab(base, n * (__conc_stack_guard() + size),
+				    how == STACK_GUARD_MPROT ? n : 0);
 		return -ENOMEM;
 	}
 	__conc_stack_slab_note(base, n, c, how);

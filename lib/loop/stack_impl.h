@@ -43,8 +43,9 @@ size_t __conc_stack_advise(char *first, size_t stride, size_t len, size_t n,
 			   int advice) __attribute__((visibility("hidden")));
 /* Slabs of class c mapped now (noted ones). */
 size_t __conc_stack_slabs_of(int c) __attribute__((visibility("hidden")));
-/* Unmap a slab of n stacks of size bytes (its mprotect budget back). */
-void __conc_stack_unslab(char *base, size_t n, size_t size, int how)
+/* Unmap len bytes of slabs, whose mprotected stacks go back to the
+ * mprotect budget. */
+void __conc_stack_unslab(char *base, size_t len, size_t mprotected)
 	__attribute__((visibility("hidden")));
 /* One stack with its own mapping (sizes above the slabbed classes). */
 int __conc_stack_map(struct __conc_stack *s, size_t size)

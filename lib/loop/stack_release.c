@@ -138,6 +138,29 @@ static void pick(size_t *first)
 	*first = k;
 }
 
+static size_t len_of(const struct slab *s)
+{
+	return s->n * slot_of(s->c);
+}
+
+/* Neighbouring slabs (the kernel maps them side by side, and merges them
+ * into one mapping) go in one call: unmapping one alone would split the
+ * mapping first. */
+static void unmap_runs(struct slab *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), by_base);
+	for (size_t i = 0, j; i < n; i = j) {
+		char *end = v[i].base + len_of(&v[i]);
+		size_t mprot = v[i].how == STACK_GUARD_MPROT ? v[i].n : 0;
+
+		for (j = i + 1; j < n && v[j].base == end; j++) {
+			end += len_of(&v[j]);
+			mprot += v[j].how == STACK_GUARD_MPROT ? v[j].n : 0;
+		}
+		__conc_stack_unslab(v[i].base, (size_t)(end - v[i].base), mprot);
+	}
+}
+
 void __conc_stack_unmap_free(void)
 {
 	struct slab *gone;
@@ -162,9 +185,7 @@ void __conc_stack_unmap_free(void)
 		cap = 0;
 	}
 	__conc_stack_pool_unlock();
-	for (size_t i = 0; i < n; i++)
-		__conc_stack_unslab(gone[i].base, gone[i].n,
-				    (size_t)1 << (STACK_CLASS_MIN + gone[i].c), gone[i].how);
+	unmap_runs(gone, n);
 	free(gone);
 	__conc_stack_pool_clean();
 }

@@ -159,16 +159,15 @@ char *__conc_stack_slab(size_t size, size_t *n, int *how, int warm)
 	return base;
 }
 
-void __conc_stack_unslab(char *base, size_t n, size_t size, int how)
+void __conc_stack_unslab(char *base, size_t len, size_t mprotected)
 {
 #if defined(__SANITIZE_ADDRESS__)
 	/* Frames left redzones in the shadow: whatever is mapped here next
 	 * must not inherit them. */
-	__asan_unpoison_memory_region(base, n * (__conc_stack_guard() + size));
+	__asan_unpoison_memory_region(base, len);
 #endif
-	sys_munmap(base, n * (__conc_stack_guard() + size));
-	if (how == STACK_GUARD_MPROT)
-		__atomic_fetch_add(&mprotect_budget, (long)n, __ATOMIC_RELAXED);
+	sys_munmap(base, len);
+	__atomic_fetch_add(&mprotect_budget, (long)mprotected, __ATOMIC_RELAXED);
 }
 
 /* Its own mapping, guarded whatever the budget: such stacks are few. */

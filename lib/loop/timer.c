@@ -12,7 +12,7 @@
 static void put(struct loop *l, size_t i, struct timer e)
 {
 	l->heap[i] = e;
-	e.t->heap_i = i + 1;
+	e.t->heap_i = (uint32_t)(i + 1);
 }
 
 static void up(struct loop *l, size_t i)
@@ -51,6 +51,8 @@ static void down(struct loop *l, size_t i)
 
 int __conc_timer_add(struct loop *l, struct conc_task *t)
 {
+	if (l->heap_n >= UINT32_MAX - 1)	/* heap_i is 32 bits */
+		return -ENOMEM;
 	if (l->heap_n == l->heap_cap) {
 		size_t cap = l->heap_cap ? 2 * l->heap_cap : 64;
 		struct timer *h = realloc(l->heap, cap * sizeof(*h));
