@@ -80,6 +80,17 @@ static void pair(conc_chan **a, conc_chan **b, unsigned flags)
 	cr_assert_not_null(*b);
 }
 
+/* A pair, then a fork: the child (pid 0) and the parent both hold both. */
+static pid_t pair_fork(conc_chan **a, conc_chan **b)
+{
+	pid_t pid;
+
+	pair(a, b, 0);
+	pid = test_fork();
+	cr_assert_geq(pid, 0);
+	return pid;
+}
+
 static void send_str(conc_chan *c, const char *s)
 {
 	cr_assert_eq(conc_chan_send(c, s, strlen(s), BOUND), 0);
@@ -304,9 +315,7 @@ Test(chan, max_size_message, .timeout = 60)
 	pid_t pid;
 
 	cr_assert_not_null(r);
-	pair(&a, &b, 0);
-	pid = test_fork();
-	cr_assert_geq(pid, 0);
+	pid = pair_fork(&a, &b);
 	if (pid == 0) {
 		conc_chan_close(b);
 		_exit(conc_chan_send(a, m, n, BOUND) == 0 ? 0 : 1);
@@ -1074,17 +1083,18 @@ static const size_t big_sizes[] = { 65536 - 8, 65536, 65537, MIB, 3 * MIB + 5 };
 
 /* Each side sends all its large messages before it reads one: without a
  * send that takes in what arrives while it waits, both would block. */
-static int send_all_then_recv(conc_chan *c, unsigned seed_out, unsigned seed_in)
+static int all_then_recv(conc_chan *c, unsigned seed_out, unsigned seed_in,
+			 int64_t tmo)
 {
 	unsigned char *buf = malloc(4 * MIB);
 	int bad = 0;
 
 	for (size_t i = 0; i < NBIG && !bad; i++) {
 		pattern(buf, big_sizes[i], seed_out + (unsigned)i);
-		bad = conc_chan_send(c, buf, big_sizes[i], BOUND) ? 1 : 0;
+		bad = conc_chan_send(c, buf, big_sizes[i], tmo) ? 1 : 0;
 	}
 	for (size_t i = 0; i < NBIG && !bad; i++) {
-		ssize_t n = conc_chan_recv(c, buf, 4 * MIB, BOUND);
+		ssize_t n = conc_chan_recv(c, buf, 4 * MIB, tmo);
 
 		if (n != (ssize_t)big_sizes[i] ||
 		    !pattern_ok(buf, big_sizes[i], seed_in + (unsigned)i))
@@ -1094,22 +1104,32 @@ static int send_all_then_recv(conc_chan *c, unsigned seed_out, unsigned seed_in)
 	return bad;
 }
 
-Test(chan, large_messages_both_ways_at_once_processes, .timeout = 60)
+static int send_all_then_recv(conc_chan *c, unsigned seed_out, unsigned seed_in)
+{
+	return all_then_recv(c, seed_out, seed_in, BOUND);
+}
+
+/* Two processes, each sending all before it receives, with timeout tmo
+ * (CONC_FOREVER: every receive that waits does so in its read). */
+static void both_ways_processes(int64_t tmo)
 {
 	conc_chan *a, *b;
 	pid_t pid;
 
-	pair(&a, &b, 0);
-	pid = test_fork();
-	cr_assert_geq(pid, 0);
+	pid = pair_fork(&a, &b);
 	if (pid == 0) {
 		conc_chan_close(a);
-		_exit(send_all_then_recv(b, 50, 10));
+		_exit(all_then_recv(b, 50, 10, tmo));
 	}
 	conc_chan_close(b);
-	cr_assert_eq(send_all_then_recv(a, 10, 50), 0);
+	cr_assert_eq(all_then_recv(a, 10, 50, tmo), 0);
 	cr_assert(exited_with(wait_child(pid, REAP_MS), 0));
 	conc_chan_close(a);
+}
+
+Test(chan, large_messages_both_ways_at_once_processes, .timeout = 60)
+{
+	both_ways_processes(BOUND);
 }
 
 struct both {
@@ -1477,4 +1497,240 @@ Test(chan, greeting_between_processes, .timeout = 30)
 	}
 	cr_assert(exited_with(wait_child(pid, REAP_MS), 0));
 	conc_chan_close(a);
+}
+
+/* ---- packets, padded streams and receives that wait in their read ----
+ * A frame of up to a page is one packet; a longer one goes as a byte
+ * stream padded to whole pages; a receive without a timeout waits inside
+ * its read. These pin down what users rely on across those paths. */
+
+/* Sizes around the packet/stream edge and the pad: a frame (8 + n bytes)
+ * of a page less one, a page, a page and one, two pages, and odd ones. */
+static const size_t edge_sizes[] = { 0, 1, 64, 4087, 4088, 4089, 4096,
+				     8184, 8185, 12345, 65536, 100000 };
+#define NEDGE (sizeof(edge_sizes) / sizeof(edge_sizes[0]))
+
+/* Small messages queued behind a long one keep their boundaries and rfd
+ * shows each while it waits, whatever the long one's size. */
+Test(chan, small_messages_behind_long_ones_keep_boundaries_and_rfd, .timeout = 60)
+{
+	struct pollfd p = { .events = POLLIN };
+	unsigned char *r = malloc(100000);
+	conc_chan *a, *b;
+
+	cr_assert_not_null(r);
+	pair(&a, &b, 0);
+	p.fd = conc_chan_rfd(b);
+	for (size_t i = 0; i < NEDGE; i++) {
+		unsigned char *m = big(edge_sizes[i], (unsigned)i);
+
+		cr_assert_eq(conc_chan_send(a, m, edge_sizes[i], BOUND), 0);
+		send_str(a, "a");
+		send_str(a, "bb");
+		cr_assert_eq(conc_chan_recv(b, r, 100000, BOUND), (ssize_t)edge_sizes[i]);
+		cr_assert(pattern_ok(r, edge_sizes[i], (unsigned)i), "size %zu", edge_sizes[i]);
+		cr_assert_eq(poll(&p, 1, 0), 1, "size %zu", edge_sizes[i]);
+		recv_str(b, "a");
+		cr_assert_eq(poll(&p, 1, 0), 1, "size %zu: \"bb\" hidden", edge_sizes[i]);
+		recv_str(b, "bb");
+		cr_assert_eq(poll(&p, 1, 0), 0, "size %zu", edge_sizes[i]);
+		cr_assert_eq(conc_chan_send(a, m, edge_sizes[i], BOUND), 0);
+		send_str(a, "ccc");
+		cr_assert_eq(conc_chan_recv(b, r, 100000, CONC_FOREVER), (ssize_t)edge_sizes[i]);
+		cr_assert(pattern_ok(r, edge_sizes[i], (unsigned)i));
+		cr_assert_eq(poll(&p, 1, 0), 1, "size %zu: \"ccc\" hidden", edge_sizes[i]);
+		recv_str(b, "ccc");
+		cr_assert_eq(poll(&p, 1, 0), 0, "size %zu: readable with nothing left",
+			     edge_sizes[i]);
+		free(m);
+	}
+	conc_chan_close(a);
+	conc_chan_close(b);
+	free(r);
+}
+
+/* A buffer too small for a long (padded) message: -EMSGSIZE, and the
+ * next message comes whole. */
+Test(chan, too_small_buffer_for_a_long_message_keeps_step, .timeout = 30)
+{
+	unsigned char *m = big(100000, 9);
+	char buf[16];
+	conc_chan *a, *b;
+
+	pair(&a, &b, 0);
+	for (size_t i = 3; i < NEDGE; i++) {
+		cr_assert_eq(conc_chan_send(a, m, edge_sizes[i], BOUND), 0);
+		send_str(a, "next");
+		cr_assert_eq(conc_chan_recv(b, buf, sizeof(buf), CONC_FOREVER), -EMSGSIZE);
+		recv_str(b, "next");
+	}
+	conc_chan_close(a);
+	conc_chan_close(b);
+	free(m);
+}
+
+static void *delayed_send(void *arg)
+{
+	sleep_ns(MS(20));
+	conc_chan_send(arg, "hello", 5, BOUND);
+	return NULL;
+}
+
+/* After a receive that waited without a timeout (in its read), receives
+ * with a timeout still end at their deadline. Run in a child: a receive
+ * that waits for ever fails the test instead of hanging it. */
+static int timed_after_forever(void *arg)
+{
+	conc_chan *a, *b;
+	char buf[16];
+	pthread_t t;
+	int64_t t0;
+
+	(void)arg;
+	if (conc_chan_pair(&a, &b, 0))
+		return 1;
+	/* The receive below has to wait: the send comes 20 ms later. */
+	if (pthread_create(&t, NULL, delayed_send, a))
+		return 2;
+	if (conc_chan_recv(b, buf, sizeof(buf), CONC_FOREVER) != 5)
+		return 3;
+	pthread_join(t, NULL);
+	if (conc_chan_recv(b, buf, sizeof(buf), 0) != -ETIMEDOUT)
+		return 4;
+	t0 = now_ns();
+	if (conc_chan_recv(b, buf, sizeof(buf), MS(20)) != -ETIMEDOUT)
+		return 5;
+	if (now_ns() - t0 < MS(20))
+		return 6;
+	if (fcntl(conc_chan_rfd(b), F_GETFD) < 0 || poll(&(struct pollfd){
+			.fd = conc_chan_rfd(b), .events = POLLIN }, 1, 0) != 0)
+		return 7;
+	if (conc_chan_send(a, "again", 5, BOUND) ||
+	    conc_chan_recv(b, buf, sizeof(buf), 0) != 5)
+		return 8;
+	return 0;
+}
+
+Test(chan, timed_receives_after_a_waiting_one_still_time_out, .timeout = 30)
+{
+	cr_assert_eq(run_in_child(timed_after_forever, NULL, REAP_MS), 0);
+}
+
+/* The same processes ping-pong with no timeouts at all (every receive
+ * waits in its read), messages of every edge size, then EOF. */
+Test(chan, ping_pong_processes_without_timeouts, .timeout = 60)
+{
+	unsigned char *m = big(100000, 0), *r = malloc(100000);
+	conc_chan *a, *b;
+	pid_t pid;
+
+	cr_assert_not_null(r);
+	pid = pair_fork(&a, &b);
+	if (pid == 0) {
+		conc_chan_close(a);
+		signal(SIGPIPE, SIG_DFL);
+		for (;;) {
+			ssize_t n = conc_chan_recv(b, r, 100000, CONC_FOREVER);
+
+			if (n == -EPIPE)
+				_exit(0);
+			if (n < 0 || conc_chan_send(b, r, (size_t)n, CONC_FOREVER))
+				_exit(1);
+		}
+	}
+	conc_chan_close(b);
+	for (int k = 0; k < 20; k++)
+		for (size_t i = 0; i < NEDGE; i++) {
+			size_t n = edge_sizes[i];
+
+			pattern(m, n, (unsigned)(k + i));
+			cr_assert_eq(conc_chan_send(a, m, n, CONC_FOREVER), 0);
+			cr_assert_eq(conc_chan_recv(a, r, 100000, CONC_FOREVER), (ssize_t)n);
+			cr_assert(pattern_ok(r, n, (unsigned)(k + i)), "size %zu", n);
+		}
+	conc_chan_close(a);
+	cr_assert(exited_with(wait_child(pid, REAP_MS), 0));
+	free(m);
+	free(r);
+}
+
+/* Both sides send all their large messages before they read, with no
+ * timeouts: the sends take in what arrives while they wait. */
+Test(chan, large_messages_both_ways_without_timeouts, .timeout = 60)
+{
+	both_ways_processes(CONC_FOREVER);
+}
+
+/* The peer goes away while a long message is on its way: the send fails
+ * with -EPIPE and the process, SIGPIPE at its default, lives. */
+static int send_long_to_leaving_peer(void *arg)
+{
+	conc_chan *a, *b;
+	unsigned char *m = big(3 * MIB, 5);
+	pid_t pid;
+	int r;
+
+	(void)arg;
+	signal(SIGPIPE, SIG_DFL);
+	if (conc_chan_pair(&a, &b, 0))
+		return 1;
+	pid = test_fork();
+	if (pid < 0)
+		return 2;
+	if (pid == 0) {
+		conc_chan_close(a);
+		/* Leave once the pipe is full: the message is three
+		 * times the pipe, so the send is part way through it. */
+		sleep_ns(MS(20));
+		_exit(0);
+	}
+	conc_chan_close(b);
+	r = conc_chan_send(a, m, 3 * MIB, CONC_FOREVER);
+	if (!exited_with(wait_child(pid, REAP_MS), 0))
+		return 3;
+	if (r != -EPIPE)
+		return 4;
+	if (conc_chan_send(a, "x", 1, CONC_FOREVER) != -EPIPE)
+		return 5;
+	if (sigpipe_pending())
+		return 6;
+	return 0;
+}
+
+Test(chan, peer_leaving_mid_message_gives_epipe_not_sigpipe, .timeout = 30)
+{
+	int r = run_in_child(send_long_to_leaving_peer, NULL, REAP_MS);
+
+	cr_assert_eq(r, 0, "step %d", r);
+}
+
+/* A hand-built padded frame (flags 0x80: zero bytes up to a multiple of
+ * the page size) cut short inside its pad: -ETIMEDOUT, then once the pad
+ * is complete the message, and nothing more. */
+Test(chan, padded_frame_cut_in_its_pad_resumes, .timeout = 30)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), n = page + 1000;
+	size_t total = (8 + n + page - 1) / page * page, part = 8 + n + 100;
+	unsigned char *f = calloc(1, total), *r = malloc(n);
+	conc_chan *a, *b;
+
+	cr_assert_not_null(f);
+	cr_assert_not_null(r);
+	pair(&a, &b, 0);
+	frame_hdr(f, (uint32_t)n);
+	f[3] = 0x80;
+	pattern(f + 8, n, 4);
+	raw_write(conc_chan_wfd(a), f, part);
+	cr_assert_eq(conc_chan_recv(b, r, n, 0), -ETIMEDOUT);
+	cr_assert_eq(conc_chan_recv(b, r, n, MS(10)), -ETIMEDOUT);
+	raw_write(conc_chan_wfd(a), f + part, total - part);
+	cr_assert_eq(conc_chan_recv(b, r, n, 0), (ssize_t)n);
+	cr_assert(pattern_ok(r, n, 4));
+	cr_assert_eq(conc_chan_recv(b, r, n, 0), -ETIMEDOUT, "the pad was taken for a message");
+	send_str(a, "after");
+	recv_str(b, "after");
+	conc_chan_close(a);
+	conc_chan_close(b);
+	free(f);
+	free(r);
 }

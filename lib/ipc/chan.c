@@ -1,10 +1,13 @@
 /*
  * Making and closing a pair of channel ends (chan_end.h): two pipes, one
- * per direction, or one for a one-way pair.
+ * per direction, or one for a one-way pair; packet pipes where the kernel
+ * lets the write end switch O_DIRECT on and off (Linux 3.4).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
+#include <sys/auxv.h>
 #include "chan_end.h"
 
 static conc_chan *end_new(bool rx)
@@ -14,6 +17,7 @@ static conc_chan *end_new(bool rx)
 	if (!c)
 		return NULL;
 	c->rfd = c->wfd = -1;
+	c->page = getauxval(AT_PAGESZ) > PIPE_BUF ? getauxval(AT_PAGESZ) : PIPE_BUF;
 	conc_mutex_init(&c->rlock, CONC_PRIVATE);
 	conc_mutex_init(&c->wlock, CONC_PRIVATE);
 	if (rx && !(c->rbuf = malloc(CHAN_RBUF_MIN))) {
@@ -57,6 +61,8 @@ static int pipe_for(conc_chan *rx, conc_chan *tx)
 	rx->rfd = fd[0];
 	tx->wfd = fd[1];
 	grow(fd[1]);
+	rx->rpkt = tx->wpkt =
+		!sys_fcntl(fd[1], F_SETFL, O_NONBLOCK | O_DIRECT);
 	return 0;
 }
 

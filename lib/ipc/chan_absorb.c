@@ -8,8 +8,8 @@
 #include <errno.h>
 #include "chan_end.h"
 
-/* At most one largest frame and change. */
-#define ABSORB_MAX	((size_t)CONC_CHAN_MAX_MSG + CHAN_RBUF_MIN)
+/* At most one largest frame, its pad (up to a 64 KiB page) and change. */
+#define ABSORB_MAX	((size_t)CONC_CHAN_MAX_MSG + CHAN_RBUF_MIN + 2 * 65536)
 
 bool __chan_absorb(conc_chan *c, bool *busy)
 {
@@ -20,13 +20,15 @@ bool __chan_absorb(conc_chan *c, bool *busy)
 		*busy = true;
 		return true;
 	}
-	room = ABSORB_MAX - c->rlen < CHAN_RBUF_MIN ? ABSORB_MAX - c->rlen
-						   : CHAN_RBUF_MIN;
-	if (!c->broken && room && !__chan_room(c, room)) {
+	room = c->page > CHAN_RBUF_MIN ? c->page : CHAN_RBUF_MIN;
+	if (room > ABSORB_MAX - c->rlen)
+		room = ABSORB_MAX - c->rlen;
+	/* Never less than a packet (chan_cursor.c). */
+	if (!c->broken && room >= c->page && !__chan_room(c, room)) {
 		room = c->rcap - c->rpos - c->rlen;
 		if (room > ABSORB_MAX - c->rlen)
 			room = ABSORB_MAX - c->rlen;
-		if ((r = sys_read(c->rfd, c->rbuf + c->rpos + c->rlen, room)) > 0)
+		if ((r = __chan_pull(c, c->rbuf + c->rpos + c->rlen, room)) > 0)
 			c->rlen += (size_t)r;
 	}
 	conc_mutex_unlock(&c->rlock);

@@ -1,8 +1,22 @@
 /*
  * One end of a channel, as the chan_*.c files share it. An end owns the
  * read end of one pipe and the write end of the other (a one-way pair:
- * one fd each). The fds are non-blocking; every wait goes through the
- * wait point with the caller's deadline.
+ * one fd each). wfd is non-blocking. rfd is non-blocking until a receive
+ * without a deadline outside a coroutine loop first has to wait: then it
+ * is made blocking (rblock) so that such a receive waits inside its one
+ * read, as a plain pipe reader does; every other read asks for RWF_NOWAIT
+ * and waits through the wait point with the caller's deadline.
+ *
+ * Packet mode (rpkt, wpkt): the write end is O_DIRECT, so a frame of up
+ * to PIPE_BUF bytes is one packet and one read takes it whole, header and
+ * bytes. A longer frame goes in as a plain byte stream (O_DIRECT off while
+ * wstream), so that it is read in a few large reads, padded to whole
+ * pages (chan_frame.h) so that the kernel never merges a later packet
+ * into the frame's last page. The cursor (phdr,
+ * phave, pleft) follows where the pipe's read position is among the
+ * frames, so that no read asks for less than a packet (the kernel would
+ * drop the rest of it) or reaches into the next frame (rfd must keep
+ * showing a message that waits): chan_cursor.c.
  *
  * Receiving (rlock): rbuf[rpos, rpos + rlen) holds bytes taken from the
  * pipe but not yet handed out, always the start of the stream that is
@@ -24,15 +38,24 @@
 #include <conc/chan.h>
 #include <conc/mutex.h>
 #include "wait/wait.h"
+#include "chan_frame.h"
 
 #define CHAN_RBUF_MIN	16384u
 
 struct conc_chan {
 	int rfd, wfd;		/* -1 when this end has none */
 	bool broken, wdead;
+	bool rpkt, wpkt;	/* the pipe read from / written to is O_DIRECT */
+	bool rblock;		/* rfd's O_NONBLOCK is off */
+	bool wstream;		/* wfd's O_DIRECT is off */
+	bool plost;		/* the cursor met a bad header: it follows no more */
+	size_t page;		/* the kernel's page size: the largest packet */
 	conc_mutex rlock, wlock;
 	char *rbuf;
 	size_t rcap, rpos, rlen, skip;
+	unsigned char phdr[CHAN_HDR];	/* the header being read from the pipe */
+	size_t phave;		/* its bytes read so far; CHAN_HDR: complete */
+	size_t pleft;		/* bytes of that frame still in the pipe */
 };
 
 #define __CHAN_HIDDEN __attribute__((visibility("hidden")))
@@ -48,8 +71,23 @@ int __chan_room(conc_chan *c, size_t n) __CHAN_HIDDEN;
 void __chan_shrink(conc_chan *c) __CHAN_HIDDEN;
 
 /* Read up to n bytes, waiting until dl for the first: > 0 bytes, 0 at
- * end of file, -ETIMEDOUT or -errno. */
+ * end of file, -ETIMEDOUT or -errno. Asks for no more than the cursor
+ * allows; at the start of a frame offer at least c->page bytes. */
 long __chan_read(conc_chan *c, void *p, size_t n, conc_deadline dl)
+	__CHAN_HIDDEN;
+
+/* The same into the n entries of v (each trimmed to what was asked). */
+struct iovec;
+long __chan_readv(conc_chan *c, struct iovec *v, int n, conc_deadline dl)
+	__CHAN_HIDDEN;
+
+/* The same without waiting: -EAGAIN when nothing is there. */
+long __chan_pull(conc_chan *c, void *p, size_t n) __CHAN_HIDDEN;
+
+/* The cursor: how much of n a read may ask for now, and moving it over
+ * the r bytes at p that a read returned. */
+size_t __chan_ask(const conc_chan *c, size_t n) __CHAN_HIDDEN;
+void __chan_advance(conc_chan *c, const unsigned char *p, size_t r)
 	__CHAN_HIDDEN;
 
 /* Wait until wfd has room (or its reader is gone), or dl passes, taking

@@ -1,8 +1,10 @@
 /*
  * Receiving one message. A receive reads exactly the frame it returns,
  * never a byte of the next, so rfd stays readable while a message waits:
- * the header into rbuf (unless a waiting send took it in already), then
- * the bytes straight into the caller's buffer.
+ * the first read into rbuf (unless a waiting send took the frame in
+ * already) takes the header, and in a packet pipe a whole small frame
+ * (chan_cursor.c); what is left of a longer one goes straight into the
+ * caller's buffer.
  *
  * The deadline holds for every wait. When it passes in the middle of a
  * frame, what came of it goes back to rbuf and the next receive takes it
@@ -13,6 +15,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/uio.h>
 #include "chan_end.h"
 #include "chan_frame.h"
 
@@ -47,49 +50,84 @@ static long discard(conc_chan *c, conc_deadline dl)
 	}
 }
 
-/* The deadline cut a frame short after got bytes of it came into buf:
- * append to rbuf, behind the header and the `from` bytes it holds
- * already, what came beyond them, so that rbuf again begins with all
- * that came of the frame. */
-static long keep(conc_chan *c, const char *buf, size_t from, size_t got)
+/* The deadline cut a frame short after got bytes of it (counted after
+ * the header: the message's len bytes, then its pad) came in, those of
+ * the message into buf: append to rbuf, behind the header and the `from`
+ * bytes it holds already, what came beyond them, so that rbuf again
+ * begins with all that came of the frame. */
+static long keep(conc_chan *c, const char *buf, size_t from, size_t got,
+		 size_t len)
 {
+	size_t msg = got < len ? got : len;
+
 	if (__chan_room(c, got - from))
 		return -ENOMEM;
-	memcpy(c->rbuf + c->rpos + c->rlen, buf + from, got - from);
+	if (from < msg) {
+		memcpy(c->rbuf + c->rpos + c->rlen, buf + from, msg - from);
+		c->rlen += msg - from;
+		from = msg;
+	}
+	memset(c->rbuf + c->rpos + c->rlen, 0, got - from);	/* pad */
 	c->rlen += got - from;
+	return 0;
+}
+
+/* The rest of the frame from the pipe, exactly, not a byte of the next:
+ * the message's bytes straight into buf, its pad (if any) into rbuf's
+ * spare room, which it leaves as it found it. */
+static long rest(conc_chan *c, char *buf, size_t len, size_t flen,
+		 size_t have, conc_deadline dl)
+{
+	struct iovec v[2];
+	size_t got;
+	long r;
+	int n;
+
+	if (flen > len && __chan_room(c, flen - len))
+		return -ENOMEM;
+	for (got = have; got < flen; got += (size_t)r) {
+		n = 0;
+		if (got < len)
+			v[n++] = (struct iovec){ buf + got, len - got };
+		v[n++] = (struct iovec){ c->rbuf + c->rpos + c->rlen,
+					 flen - (got > len ? got : len) };
+		if (!v[n - 1].iov_len)
+			n--;
+		if ((r = __chan_readv(c, v, n, dl)) > 0)
+			continue;
+		if ((r == -ETIMEDOUT || r == -ECANCELED) &&
+		    keep(c, buf, have, got, len))
+			return -ENOMEM;
+		return r ? r : -EPROTO;
+	}
 	return 0;
 }
 
 static long recv_frame(conc_chan *c, char *buf, size_t cap, conc_deadline dl)
 {
-	size_t len, have, got;
+	size_t len, pad, flen, have;
 	long r;
 
 	if (c->skip)
 		return (r = discard(c, dl)) ? r : -EMSGSIZE;
 	while (c->rlen < CHAN_HDR)
-		if ((r = fill(c, CHAN_HDR - c->rlen, dl)) <= 0)
+		if ((r = fill(c, c->page, dl)) <= 0)
 			return r ? r : c->rlen ? -EPROTO : -EPIPE;
-	if ((r = __chan_hdr_get((unsigned char *)c->rbuf + c->rpos)) < 0)
+	r = __chan_hdr_get((unsigned char *)c->rbuf + c->rpos, c->page, &pad);
+	if (r < 0)
 		return r;
 	len = (size_t)r;
-	have = c->rlen - CHAN_HDR < len ? c->rlen - CHAN_HDR : len;
+	flen = len + pad;
+	have = c->rlen - CHAN_HDR < flen ? c->rlen - CHAN_HDR : flen;
 	if (len > cap) {
 		__chan_consume(c, CHAN_HDR + have);
-		c->skip = len - have;
+		c->skip = flen - have;
 		return (r = discard(c, dl)) ? r : -EMSGSIZE;
 	}
 	if (have)
-		memcpy(buf, c->rbuf + c->rpos + CHAN_HDR, have);
-	/* The rest straight into buf, exactly: not a byte of the next. */
-	for (got = have; got < len; got += (size_t)r) {
-		if ((r = __chan_read(c, buf + got, len - got, dl)) > 0)
-			continue;
-		if ((r == -ETIMEDOUT || r == -ECANCELED) &&
-		    keep(c, buf, have, got))
-			return -ENOMEM;
-		return r ? r : -EPROTO;
-	}
+		memcpy(buf, c->rbuf + c->rpos + CHAN_HDR, have < len ? have : len);
+	if (have < flen && (r = rest(c, buf, len, flen, have, dl)))
+		return r;
 	__chan_consume(c, CHAN_HDR + have);
 	return (long)len;
 }

@@ -1,13 +1,22 @@
 /*
  * Sending one message. A frame of up to PIPE_BUF bytes goes in with one
  * write, whole or not at all, so a deadline that passes leaves nothing
- * behind. A longer one may go in parts; if the deadline passes between
- * two, the peer holds a torn frame and the stream is out of step for good:
- * the write end is closed, so that the peer, once it has received the
- * messages before, sees the frame cut short (-EPROTO) instead of waiting
- * for the rest, and later sends on this end fail with -EPIPE.
+ * behind; in a packet pipe it is one packet. A longer one goes in as a
+ * byte stream padded to whole pages (chan_end.h, chan_frame.h), and may
+ * go in parts; if the deadline passes between two, the peer holds a torn
+ * frame and the stream is out of step for good: the write end is closed,
+ * so that the peer, once it has received the messages before, sees the
+ * frame cut short (-EPROTO) instead of waiting for the rest, and later
+ * sends on this end fail with -EPIPE.
+ *
+ * SIGPIPE: a write asks the kernel not to raise it (RWF_NOSIGNAL, Linux
+ * 6.18); where the kernel does not know the flag, the send holds SIGPIPE
+ * blocked around its writes (chan_sigpipe.h).
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <string.h>
 #include <sys/uio.h>
 #include "chan_end.h"
 #include "chan_frame.h"
@@ -23,37 +32,97 @@ static void tear(conc_chan *c)
 	sys_close(fd);
 }
 
-static int write_frame(conc_chan *c, const void *msg, size_t len,
-		       conc_deadline dl)
-{
-	unsigned char hdr[CHAN_HDR];
-	struct iovec iov[2] = { { hdr, CHAN_HDR }, { (void *)msg, len } }, *v = iov;
-	bool begun = false;
-	int cnt = 2;
-	long n;
+/* A frame this short is copied behind its header: one buffer is a little
+ * cheaper for the kernel to take than two. */
+#define CHAN_COPY_MAX	256u
 
-	__chan_hdr_put(hdr, (uint32_t)len);
-	for (;;) {
-		n = sys_writev(c->wfd, v, cnt);
-		if (n > 0) {
-			begun = true;
-			while (cnt && (size_t)n >= v->iov_len) {
-				n -= (long)v->iov_len;
+/* The kernel does not know RWF_NOSIGNAL (see chan_sigpipe.h). */
+static bool no_nosignal;
+
+static long put(conc_chan *c, const struct iovec *v, int cnt, bool nosig)
+{
+	if (nosig)
+		return sys_pwritev2(c->wfd, v, cnt, RWF_NOSIGNAL);
+	return sys_writev(c->wfd, v, cnt);
+}
+
+/* The write end as a byte stream (for long frames) or as packets. The
+ * mode stays until a frame of the other kind comes. */
+static void stream_mode(conc_chan *c, bool stream)
+{
+	if (c->wstream != stream &&
+	    !sys_fcntl(c->wfd, F_SETFL, O_NONBLOCK | (stream ? 0 : O_DIRECT)))
+		c->wstream = stream;
+}
+
+/* Zero bytes for the pad, ZERO_CHUNK at a time; a page of up to 64 KiB. */
+#define ZERO_CHUNK	4096u
+#define IOV_MAX_PAD	(65536u / ZERO_CHUNK)
+static const unsigned char zeros[ZERO_CHUNK];
+
+/* Write the frame (v, cnt), waiting for room until dl: 0, -EOPNOTSUPP
+ * (the kernel does not know RWF_NOSIGNAL; nothing was written),
+ * -ETIMEDOUT or -errno. */
+static long push(conc_chan *c, struct iovec *v, int cnt, conc_deadline dl,
+		 bool nosig, bool *begun)
+{
+	long r;
+
+	while (cnt) {
+		r = put(c, v, cnt, nosig);
+		if (r > 0) {
+			*begun = true;
+			while (cnt && (size_t)r >= v->iov_len) {
+				r -= (long)v->iov_len;
 				v++;
 				cnt--;
 			}
-			if (!cnt)
-				return 0;
-			v->iov_base = (char *)v->iov_base + n;
-			v->iov_len -= (size_t)n;
-		} else if (n == -EINTR) {
-			continue;
-		} else if (n != -EAGAIN || (n = __chan_wait_room(c, dl)) < 0) {
-			if (begun)
-				tear(c);
-			return (int)n;
+			if (cnt) {
+				v->iov_base = (char *)v->iov_base + r;
+				v->iov_len -= (size_t)r;
+			}
+		} else if ((r == -EOPNOTSUPP || r == -ENOSYS) && nosig && !*begun) {
+			__atomic_store_n(&no_nosignal, true, __ATOMIC_RELAXED);
+			return -EOPNOTSUPP;
+		} else if (r != -EINTR &&
+			   (r != -EAGAIN || (r = __chan_wait_room(c, dl)) < 0)) {
+			return r;
 		}
 	}
+	return 0;
+}
+
+static int write_frame(conc_chan *c, const void *msg, size_t len,
+		       conc_deadline dl, bool nosig)
+{
+	unsigned char hdr[CHAN_HDR + CHAN_COPY_MAX];
+	struct iovec iov[2 + IOV_MAX_PAD];
+	size_t total = CHAN_HDR + len, pad = 0;
+	bool begun = false;
+	int cnt = 2;
+	long r;
+
+	/* A long frame goes in as a byte stream, padded to whole pages. */
+	if (c->wpkt && c->page <= 65536)
+		stream_mode(c, total > PIPE_BUF && total >= c->page);
+	if (c->wpkt && c->wstream)
+		pad = __chan_pad(len, c->page);
+	__chan_hdr_put(hdr, (uint32_t)len, pad ? CHAN_F_PAD : 0);
+	iov[0] = (struct iovec){ hdr, CHAN_HDR };
+	iov[1] = (struct iovec){ (void *)msg, len };
+	if (len <= CHAN_COPY_MAX) {
+		if (len)
+			memcpy(hdr + CHAN_HDR, msg, len);
+		iov[0].iov_len = total;
+		cnt = 1;
+	}
+	for (; pad; pad -= iov[cnt++].iov_len)
+		iov[cnt] = (struct iovec){ (void *)zeros,
+					   pad < ZERO_CHUNK ? pad : ZERO_CHUNK };
+	r = push(c, iov, cnt, dl, nosig, &begun);
+	if (r < 0 && begun)
+		tear(c);
+	return (int)r;
 }
 
 int conc_chan_send(conc_chan *c, const void *msg, size_t len,
@@ -75,9 +144,10 @@ int conc_chan_send(conc_chan *c, const void *msg, size_t len,
 		return r;
 	if (c->wdead) {
 		r = -EPIPE;
-	} else {
+	} else if (__atomic_load_n(&no_nosignal, __ATOMIC_RELAXED) ||
+		   (r = write_frame(c, msg, len, dl, true)) == -EOPNOTSUPP) {
 		__chan_sigpipe_hold(&sp);
-		r = write_frame(c, msg, len, dl);
+		r = write_frame(c, msg, len, dl, false);
 		__chan_sigpipe_release(&sp, r);
 	}
 	conc_mutex_unlock(&c->wlock);

@@ -1,5 +1,6 @@
 /*
- * Keeping SIGPIPE from the caller. A write to a pipe whose reader is gone
+ * Keeping SIGPIPE from the caller where the kernel lacks RWF_NOSIGNAL
+ * (before Linux 6.18; chan_send.c). A write to a pipe whose reader is gone
  * raises SIGPIPE in the writing thread, and its default action kills the
  * process. A send holds SIGPIPE blocked in the calling thread around its
  * writes and takes back the one its own write raised, so the process's

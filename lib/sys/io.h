@@ -1,6 +1,8 @@
 /*
  * Wrappers for the I/O and signal calls the pipe channel needs beyond
- * sys.h: gathered writes, and taking back a SIGPIPE that a write raised.
+ * sys.h: gathered writes, reads and writes with per-call flags (a read
+ * that must not block, a write that must not raise SIGPIPE), and taking
+ * back a SIGPIPE that a write raised where the kernel lacks those flags.
  * Same rule as sys.h: each returns the kernel's result, -errno on failure.
  */
 #ifndef CONC_SYS_IO_H
@@ -34,6 +36,31 @@ static inline long sys_write_nowait(int fd, const void *buf, size_t len)
 	struct iovec v = { (void *)buf, len };
 
 	return __CONC_SC(SYS_pwritev2, fd, &v, 1, -1L, 0L, SYS_RWF_NOWAIT);
+}
+
+#ifndef RWF_NOWAIT
+#define RWF_NOWAIT	0x00000008	/* Linux 4.14; pipes since 5.x */
+#endif
+#ifndef RWF_NOSIGNAL
+#define RWF_NOSIGNAL	0x00000100	/* Linux 6.18: no SIGPIPE, only EPIPE */
+#endif
+
+/* At the file's own position (offset -1): what pipes need. */
+static inline long sys_preadv2(int fd, const struct iovec *iov, int n,
+			       int flags)
+{
+	return __CONC_SC(SYS_preadv2, fd, iov, n, -1L, 0L, flags);
+}
+
+static inline long sys_pwritev2(int fd, const struct iovec *iov, int n,
+				int flags)
+{
+	return __CONC_SC(SYS_pwritev2, fd, iov, n, -1L, 0L, flags);
+}
+
+static inline long sys_readv(int fd, const struct iovec *iov, int n)
+{
+	return __CONC_SC(SYS_readv, fd, iov, n);
 }
 
 /* The signals pending for the thread or its process (kernel sigset). */

@@ -19,7 +19,8 @@ typedef struct conc_chan conc_chan;
 #define CONC_CHAN_MAX_MSG (64u << 20)	/* largest frame accepted */
 
 /*
- * Make a connected pair of ends on pipe2(O_CLOEXEC | O_NONBLOCK): duplex
+ * Make a connected pair of ends on pipe2(O_CLOEXEC | O_NONBLOCK) pipes
+ * whose write ends are in packet mode (O_DIRECT; see the man page): duplex
  * (two pipes) unless CONC_CHAN_ONEWAY. Give one end to a child (fork after
  * this, then each side closes the end it does not use: a copy left open
  * keeps the other side from ever seeing -EPIPE). 0, -EINVAL (NULL, a == b,
@@ -64,8 +65,10 @@ ssize_t conc_chan_recv(conc_chan *c, void *buf, size_t cap,
 
 /*
  * The fd to poll for reading (-EBADF if none) or for writing (-EPIPE once
- * a torn send closed it); -EINVAL for NULL. Non-blocking, close-on-exec, owned by the end: poll it, do not
- * read, write or close it. rfd readable means a message may have begun;
+ * a torn send closed it); -EINVAL for NULL. Close-on-exec, owned by the
+ * end with its flags: poll it, do not read, write, close or fcntl it (a
+ * receive without a timeout that has to wait makes rfd blocking, and
+ * waits in its read). rfd readable means a message may have begun;
  * a message a waiting send took in does not show on it, so after a send
  * drain with conc_chan_recv(c, ..., 0) until -ETIMEDOUT before polling.
  */
