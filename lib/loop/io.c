@@ -9,7 +9,7 @@
 #include "loop/io.h"
 #include "sys/net.h"
 
-static void prep(struct io_uring_sqe *sqe, const struct io *a)
+static void prep(struct io_uring_sqe *sqe, const struct io *a, bool more)
 {
 	switch (a->kind) {
 	case IO_READ:
@@ -20,6 +20,12 @@ static void prep(struct io_uring_sqe *sqe, const struct io *a)
 		break;
 	case IO_RECV:
 		io_uring_prep_recv(sqe, a->fd, a->buf, a->len, a->flags);
+		/* Unless the last recv left data behind, the socket is most
+		 * likely empty (a reply is awaited): wait for data first
+		 * rather than fail a recv, then wait (5.19; older kernels
+		 * ignore the flag... and 6.1 is the minimum). */
+		if (!more)
+			sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
 		break;
 	case IO_SEND:
 		io_uring_prep_send(sqe, a->fd, a->buf, a->len, a->flags);
@@ -46,8 +52,10 @@ long __conc_io_ring(struct conc_task *t, const struct io *a,
 
 		if (!sqe)
 			return -ECANCELED;
-		prep(sqe, &b);
+		prep(sqe, &b, t->recv_more);
 		r = __conc_ring_wait(t, sqe, dl);
+		if (a->kind == IO_RECV)
+			t->recv_more = t->op.more;
 		if (r == -EINPROGRESS && a->kind == IO_CONNECT)
 			return __conc_io_connected(a, dl);
 		if (r != -EAGAIN)

@@ -56,6 +56,7 @@ struct opslot {
 	struct conc_task *t;
 	int res;
 	bool pending;
+	bool more;			/* a recv left data in the socket */
 } __attribute__((aligned(16)));
 #define TAG_TIMEOUT	1u
 #define TAG_MASK	15u
@@ -72,6 +73,7 @@ struct conc_task {
 	enum task_state state;
 	uint32_t id;			/* execution context (wait.h) */
 	bool shared, started, detached, cancel, foreign_watch;
+	bool recv_more;			/* its last recv left data behind */
 	bool timed_out;			/* the op's linked timeout fired */
 	bool wake_first;		/* RING: resume at the first CQE */
 	int wake_res;			/* what park() returns */

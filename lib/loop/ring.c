@@ -180,6 +180,7 @@ static void cqe_one(struct loop *l, const struct io_uring_cqe *cqe)
 	s = (struct opslot *)(uintptr_t)(ud & ~(uint64_t)TAG_MASK);
 	t = s->t;
 	s->res = cqe->res;
+	s->more = cqe->flags & IORING_CQE_F_SOCK_NONEMPTY;
 	s->pending = false;
 	/* A timeout that fired reports -ETIME, or (a linked one, on some
 	 * kernels) what cancelling its op returned; one that did not fire

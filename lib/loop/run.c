@@ -33,6 +33,11 @@ static int ring_up(struct loop *l)
 	 * kernel.io_uring_disabled: both mean the loop cannot exist. */
 	if (r == -ENOSYS || r == -EPERM)
 		return -ENOSYS;
+	/* Every wait enters the ring: with its fd registered (5.18), the
+	 * kernel skips looking it up and pinning it each time. Best effort;
+	 * io_uring_queue_exit unregisters it. */
+	if (r == 0)
+		io_uring_register_ring_fd(&l->ring);
 	return r;
 }
 

@@ -170,9 +170,10 @@ static void idle(struct loop *l)
 	struct __kernel_timespec kts, *tp = NULL;
 	struct io_uring_cqe *cqe;
 	struct timespec ts = { 0, 0 };
-	int64_t now = sys_now_ns();
 
-	__conc_timer_fire(l, now);
+	/* No timer, no clock: an I/O-only loop reads it never. */
+	if (l->heap_n)
+		__conc_timer_fire(l, sys_now_ns());
 	if (l->rq_head)
 		return;
 	if (l->heap_n) {
@@ -185,7 +186,8 @@ static void idle(struct loop *l)
 	io_uring_submit_and_wait_timeout(&l->ring, &cqe, 1, tp, NULL);
 	l->queued = 0;
 	__conc_ring_reap(l);
-	__conc_timer_fire(l, sys_now_ns());
+	if (l->heap_n)
+		__conc_timer_fire(l, sys_now_ns());
 }
 
 void __conc_sched_run(struct loop *l)
@@ -199,7 +201,8 @@ void __conc_sched_run(struct loop *l)
 				l->since_reap = 0;
 				look(l);
 				__conc_ring_reap(l);
-				__conc_timer_fire(l, sys_now_ns());
+				if (l->heap_n)
+					__conc_timer_fire(l, sys_now_ns());
 			}
 		}
 		if (l->alive)
