@@ -81,6 +81,10 @@ struct iovec;
 long __chan_readv(conc_chan *c, struct iovec *v, int n, conc_deadline dl)
 	__CHAN_HIDDEN;
 
+/* The same as it comes: no cursor (the caller moves it). */
+long __chan_read_raw(conc_chan *c, const struct iovec *v, int n,
+		     conc_deadline dl) __CHAN_HIDDEN;
+
 /* The same without waiting: -EAGAIN when nothing is there. */
 long __chan_pull(conc_chan *c, void *p, size_t n) __CHAN_HIDDEN;
 

@@ -88,30 +88,36 @@ long __chan_pull(conc_chan *c, void *p, size_t n)
 	return r;
 }
 
-long __chan_readv(conc_chan *c, struct iovec *v, int cnt, conc_deadline dl)
+long __chan_read_raw(conc_chan *c, const struct iovec *v, int cnt,
+		     conc_deadline dl)
 {
 	bool may_block = dl < 0 && !__conc_self_tls.waiter;
 	long r;
 	int w;
 
-	cnt = trim(c, v, cnt);
 	for (;;) {
 		if (may_block && c->rblock)
 			r = cnt == 1 ? sys_read(c->rfd, v->iov_base, v->iov_len)
 				     : sys_readv(c->rfd, v, cnt);
 		else
 			r = try_read(c, v, cnt);
-		if (r > 0) {
-			moved(c, v, (size_t)r);
+		if (r > 0 || (r != -EINTR && r != -EAGAIN))
 			return r;
-		}
-		if (r == -EINTR || (r == -EAGAIN && may_block && make_blocking(c)))
+		if (r == -EINTR || (may_block && make_blocking(c)))
 			continue;
-		if (r != -EAGAIN)
-			return r;
 		if ((w = __conc_wait_fd(c->rfd, POLLIN, dl)) < 0)
 			return w;
 	}
+}
+
+long __chan_readv(conc_chan *c, struct iovec *v, int cnt, conc_deadline dl)
+{
+	long r;
+
+	cnt = trim(c, v, cnt);
+	if ((r = __chan_read_raw(c, v, cnt, dl)) > 0)
+		moved(c, v, (size_t)r);
+	return r;
 }
 
 long __chan_read(conc_chan *c, void *p, size_t n, conc_deadline dl)

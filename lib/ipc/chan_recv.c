@@ -103,6 +103,31 @@ static long rest(conc_chan *c, char *buf, size_t len, size_t flen,
 	return 0;
 }
 
+/* The common case, at the start of a frame with nothing kept in a packet
+ * pipe: one read of a page into rbuf. A whole unpadded frame that fits
+ * is handed out at once (the cursor stays at a frame's start); anything
+ * else is left in rbuf, the cursor moved over it, for recv_frame. */
+static long one_read(conc_chan *c, char *buf, size_t cap, conc_deadline dl)
+{
+	struct iovec v = { c->rbuf + c->rpos, c->page };
+	const unsigned char *h = v.iov_base;
+	size_t len;
+	long r;
+
+	if ((r = __chan_read_raw(c, &v, 1, dl)) <= 0)
+		return r ? r : -EPIPE;
+	len = h[4] | (size_t)h[5] << 8 | (size_t)h[6] << 16 | (size_t)h[7] << 24;
+	if ((size_t)r == CHAN_HDR + len && len <= cap && h[0] == 'C' &&
+	    h[1] == 'c' && h[2] == CHAN_VERSION && !h[3]) {
+		if (len)	/* buf may be NULL then */
+			memcpy(buf, h + CHAN_HDR, len);
+		return (long)len;
+	}
+	__chan_advance(c, h, (size_t)r);
+	c->rlen = (size_t)r;
+	return -EAGAIN;	/* recv_frame goes on from rbuf */
+}
+
 static long recv_frame(conc_chan *c, char *buf, size_t cap, conc_deadline dl)
 {
 	size_t len, pad, flen, have;
@@ -110,6 +135,9 @@ static long recv_frame(conc_chan *c, char *buf, size_t cap, conc_deadline dl)
 
 	if (c->skip)
 		return (r = discard(c, dl)) ? r : -EMSGSIZE;
+	if (!c->rlen && c->rpkt && !c->phave && !c->plost &&
+	    !__chan_room(c, c->page) && (r = one_read(c, buf, cap, dl)) != -EAGAIN)
+		return r;
 	while (c->rlen < CHAN_HDR)
 		if ((r = fill(c, c->page, dl)) <= 0)
 			return r ? r : c->rlen ? -EPROTO : -EPIPE;
