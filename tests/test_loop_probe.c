@@ -2238,3 +2238,94 @@ Test(loop_probe, to_thread_waits_alone_and_outlives_a_timeout, .timeout = 30)
 	memset(&x, 0, sizeof(x));
 	cr_assert_eq(run(tt_main, &x), 0);
 }
+
+/* ---- Handles a join must refuse ------------------------------------------ */
+
+struct refuse {
+	conc_task *main, *call;
+	conc_event called;
+	int r_main, r_call;
+};
+
+static int joins_main(void *arg)
+{
+	struct refuse *x = arg;
+
+	/* conc_run owns its main task: it stores its code and frees it. */
+	x->r_main = conc_task_join(x->main, NULL, BOUND);
+	return 0;
+}
+
+static void a_call(void *arg)
+{
+	struct refuse *x = arg;
+
+	x->call = conc_task_self();
+	conc_event_set(&x->called);
+	conc_sleep(5 * MS);
+}
+
+static int refuse_main(void *arg)
+{
+	struct refuse *x = arg;
+	conc_task *t, *ts[2];
+	int code = -1;
+
+	x->main = conc_task_self();
+	if (conc_go(&t, joins_main, x, NULL) || conc_task_join(t, NULL, BOUND))
+		return -1;
+	if (conc_loop_call(conc_loop_self(), a_call, x) ||
+	    conc_event_wait(&x->called, BOUND))
+		return -2;
+	x->r_call = conc_task_join(x->call, NULL, BOUND);
+	/* One task twice in one gather: refused, running or ended, and it
+	 * stays joinable. */
+	if (conc_go(&t, quick_code, (void *)6, NULL))
+		return -3;
+	ts[0] = ts[1] = t;
+	if (conc_gather(ts, 2, NULL, 0, BOUND) != -EINVAL)
+		return -4;
+	conc_yield();
+	if (conc_gather(ts, 2, NULL, 0, BOUND) != -EINVAL)
+		return -5;
+	if (conc_task_join(t, &code, BOUND) || code != 6)
+		return -6;
+	return 0;
+}
+
+Test(loop_probe, joins_of_the_main_task_a_call_or_a_task_twice_are_refused, .timeout = 30)
+{
+	struct refuse x;
+
+	need_uring();
+	memset(&x, 0, sizeof(x));
+	cr_assert_eq(run(refuse_main, &x), 0);
+	cr_assert_eq(x.r_main, -EINVAL);
+	cr_assert_eq(x.r_call, -EINVAL);
+}
+
+/* ---- Attributes ------------------------------------------------------------ */
+
+static int attr_main(void *arg)
+{
+	conc_task_attr tiny = { .stack_size = 1 };
+	conc_task_attr huge = { .stack_size = SIZE_MAX };
+	conc_task *t;
+	int code = -1, r;
+
+	(void)arg;
+	/* A tiny size is rounded up to something that runs. */
+	if (conc_go(&t, quick_code, (void *)8, &tiny) ||
+	    conc_task_join(t, &code, BOUND) || code != 8)
+		return -1;
+	r = conc_go(&t, quick_code, NULL, &huge);
+	if (r == 0)
+		return conc_task_join(t, NULL, BOUND) ? -2 : -3;
+	return r == -EINVAL || r == -ENOMEM ? 0 : -4;
+}
+
+Test(loop_probe, stack_sizes_tiny_and_impossible, .timeout = 30)
+{
+	need_uring();
+	cr_assert_eq(run(attr_main, NULL), 0);
+}

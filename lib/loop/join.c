@@ -1,9 +1,12 @@
 /*
  * Join and gather, from anywhere. The waiter hangs one struct jwait on the
- * tasks it waits for (t->watch); an ending task swaps in WATCH_DONE, then
- * counts jw.seq up and wakes the waiter: directly when the waiter is a
- * task parked on the same loop, else with a futex wake on seq (a thread,
- * or a task of another loop waiting through the wait point).
+ * tasks it waits for (t->watch); an ending task turns that into
+ * WATCH_CLAIMED(jw) (WATCH_DONE when nobody watched), then counts jw.seq
+ * up and wakes the waiter: directly when the waiter is a task parked on
+ * the same loop, else with a futex wake on seq (a thread, or a task of
+ * another loop waiting through the wait point). A waiter claims the tasks
+ * that had already ended, so a task is freed by one joiner only, even when
+ * two come after its end or one ts names it twice (-EINVAL for the other).
  *
  * The jwait lives in the waiting task's struct (never on a shared stack)
  * or on a plain thread's stack; the waiter leaves only once seq counted
@@ -16,11 +19,30 @@
 
 static bool ended(struct conc_task *t)
 {
-	return __atomic_load_n(&t->watch, __ATOMIC_ACQUIRE) == WATCH_DONE;
+	return (uintptr_t)__atomic_load_n(&t->watch, __ATOMIC_ACQUIRE) & 3;
 }
 
-/* Stop watching; wait for the count of those that ended meanwhile. */
-static void unwatch(conc_task **ts, size_t n, struct jwait *jw, uint32_t reg)
+/* Watch t for jw: 1 registered (it runs), 0 claimed (it ended; no other
+ * joiner takes it now, nor a second entry of the same ts), -1 someone
+ * else joins it. */
+static int watch(struct conc_task *t, struct jwait *jw)
+{
+	struct jwait *exp = NULL;
+
+	if (__atomic_compare_exchange_n(&t->watch, &exp, jw, false,
+					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return 1;
+	if (exp == WATCH_DONE &&
+	    __atomic_compare_exchange_n(&t->watch, &exp, WATCH_CLAIMED(jw), false,
+					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return 0;
+	return -1;
+}
+
+/* Stop watching, giving up the claims unless keep (they are to be freed);
+ * wait for the count of those that ended meanwhile. */
+static void unwatch(conc_task **ts, size_t n, struct jwait *jw, uint32_t reg,
+		    bool keep)
 {
 	size_t i;
 	uint32_t s;
@@ -31,8 +53,10 @@ static void unwatch(conc_task **ts, size_t n, struct jwait *jw, uint32_t reg)
 		if (__atomic_compare_exchange_n(&ts[i]->watch, &exp, NULL, false,
 						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 			reg--;
+		else if (!keep && exp == WATCH_CLAIMED(jw))
+			__atomic_store_n(&ts[i]->watch, WATCH_DONE, __ATOMIC_RELEASE);
 	}
-	/* Between its WATCH_DONE and its count an ending task on another
+	/* Between its claim and its count an ending task on another
 	 * thread runs a few instructions: wait for them. */
 	while ((s = __atomic_load_n(&jw->seq, __ATOMIC_ACQUIRE)) < reg)
 		__conc_wait(&jw->seq, s, -1, CONC_PRIVATE);
@@ -119,6 +143,10 @@ static int gather(conc_task **ts, size_t n, int *exit_codes, unsigned flags,
 			return -EINVAL;
 		if (ts[i] == cur)
 			return -EDEADLK;
+		/* conc_run's main and a conc_loop_call task: the loop frees
+		 * them, a joiner must not. */
+		if (ts[i]->detached || ts[i] == ts[i]->loop->main)
+			return -EINVAL;
 		if (cur && ts[i]->loop != cur->loop)
 			same = false;
 	}
@@ -126,20 +154,18 @@ static int gather(conc_task **ts, size_t n, int *exit_codes, unsigned flags,
 	jw->failed = 0;
 	jw->co = same ? cur : NULL;
 	for (i = 0; i < n; i++) {
-		struct jwait *exp = NULL;
+		int w = watch(ts[i], jw);
 
-		if (__atomic_compare_exchange_n(&ts[i]->watch, &exp, jw, false,
-						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-			reg++;
-		else if (exp != WATCH_DONE)
-			break;		/* someone else joins it */
+		if (w < 0)
+			break;
+		reg += (uint32_t)w;
 	}
 	if (i < n) {
-		unwatch(ts, i, jw, reg);
+		unwatch(ts, i, jw, reg, false);
 		return -EINVAL;
 	}
 	r = wait_all(ts, n, flags, reg, jw, cur, dl);
-	unwatch(ts, n, jw, reg);
+	unwatch(ts, n, jw, reg, r == 0);
 	if (r < 0)
 		return r;
 	for (i = 0; i < n; i++) {

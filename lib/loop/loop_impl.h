@@ -98,7 +98,8 @@ struct conc_task {
 	};
 	int exit_code;
 	unsigned nops;
-	struct jwait *watch;		/* who joins it; WATCH_DONE once ended */
+	struct jwait *watch;		/* who joins it; WATCH_DONE once ended,
+					 * WATCH_CLAIMED by its joiner */
 	struct jwait jw;		/* its own, when it joins others */
 	union {
 		struct __conc_stack stack;	/* its own stack */
@@ -109,6 +110,8 @@ struct conc_task {
 } __attribute__((aligned(16)));
 
 #define WATCH_DONE ((struct jwait *)1)
+/* Ended, and claimed by the joiner jw: no other joiner may take it. */
+#define WATCH_CLAIMED(jw) ((struct jwait *)((uintptr_t)(jw) | 2))
 
 
 /* The door: what other threads may touch. Doors are never freed but

@@ -133,15 +133,19 @@ void __conc_task_ended(struct loop *l, struct conc_task *t)
 		__conc_sstack_free(&t->saved);
 	else
 		__conc_stack_put(&t->stack);
-	/* acq_rel: the exit code is seen by whoever sees WATCH_DONE; the
-	 * joiner's registration is seen here. */
-	p = __atomic_exchange_n(&t->watch, WATCH_DONE, __ATOMIC_ACQ_REL);
+	/* acq_rel: the exit code is seen by whoever sees it ended; the
+	 * joiner's registration is seen here, and stays as its claim. */
+	p = __atomic_load_n(&t->watch, __ATOMIC_ACQUIRE);
+	while (!__atomic_compare_exchange_n(&t->watch, &p,
+					    p ? WATCH_CLAIMED(p) : WATCH_DONE,
+					    true, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		;
 	if (p) {
 		struct conc_task *co = p->co;
 
 		if (t->exit_code < 0)
 			__atomic_store_n(&p->failed, 1, __ATOMIC_RELAXED);
-		/* The count goes up after WATCH_DONE: a waiter that read seq
+		/* The count goes up after the claim: a waiter that read seq
 		 * before it saw the task still running sees seq move. */
 		__atomic_fetch_add(&p->seq, 1, __ATOMIC_SEQ_CST);
 		if (co && co->loop == l) {

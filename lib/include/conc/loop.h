@@ -60,8 +60,9 @@ int conc_go(conc_task **t, int (*fn)(void *), void *arg,
  * may call it: in a task only that task waits, in a plain thread the
  * thread blocks. Returns 0, -ETIMEDOUT (t keeps running and stays
  * joinable), -ECANCELED (the calling task was cancelled; t stays
- * joinable), -EDEADLK (t is the caller), -EINVAL (NULL, or already
- * being joined).
+ * joinable), -EDEADLK (t is the caller), -EINVAL (NULL, already being
+ * joined, or not a conc_go() handle: conc_run's main task or a
+ * conc_loop_call() task, which their loop frees).
  */
 int conc_task_join(conc_task *t, int *exit_code, int64_t timeout_ns);
 
@@ -71,7 +72,8 @@ int conc_task_join(conc_task *t, int *exit_code, int64_t timeout_ns);
  * CONC_GATHER_CANCEL, the first task to return < 0 cancels the others
  * (then still waited for). Returns 0, the first negative exit code in the
  * order of ts, -ETIMEDOUT or -ECANCELED (no handle freed: all stay
- * joinable), -EINVAL (NULL ts with n > 0, a NULL entry, unknown flags).
+ * joinable), -EINVAL (NULL ts with n > 0, a NULL entry, an entry twice
+ * or one conc_task_join() refuses, unknown flags; nothing waited for).
  */
 int conc_gather(conc_task **ts, size_t n, int *exit_codes, unsigned flags,
 		int64_t timeout_ns);
