@@ -25,8 +25,9 @@ static int pass_futex(struct __conc_waiter *w, const uint32_t *word,
 	return futex_cancels > 0 && futex_cancels-- ? -ECANCELED : -ENOSYS;
 }
 
+/* No pidfd hook: a process wait goes through cancel_poll as an fd's. */
 static __attribute__((unused)) struct __conc_waiter cancelling = {
-	pass_futex, cancel_poll
+	.futex = pass_futex, .poll = cancel_poll
 };
 
 #endif

@@ -364,6 +364,23 @@ Test(loop_waits, proc_join_suspends_only_the_task)
 	conc_proc_release(p);
 }
 
+/* The same where the kernel lacks IORING_OP_WAITID: the pidfd is polled. */
+Test(loop_waits, proc_join_through_a_poll_of_the_pidfd)
+{
+	struct ctx c;
+	conc_proc *p;
+
+	need_uring();
+	setenv("CONC_LOOP_NO_WAITID_OP", "1", 1);
+	memset(&c, 0, sizeof(c));
+	cr_assert_eq(conc_proc_start(&p, child_naps, NULL, NULL), 0);
+	c.q = (conc_queue *)p;
+	cr_assert_eq(run(proc_main, &c), 5);
+	cr_assert_gt(c.ticks, 10);
+	conc_proc_release(p);
+	unsetenv("CONC_LOOP_NO_WAITID_OP");
+}
+
 /* A process started from a task: the child is a plain process (it must
  * not use the parent's ring), its conc calls block it as usual. */
 static conc_sem *forked_sem;

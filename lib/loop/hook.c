@@ -8,13 +8,18 @@
  * reaches the task. Kernels without it (6.1 to 6.6): a few yields while
  * other tasks run, then a re-check every RECHECK_NS through the timer heap:
  * the loop never blocks, at the price of that latency.
- * Fds (pidfds too): IORING_OP_POLL_ADD, one per fd.
+ * Fds: IORING_OP_POLL_ADD, one per fd.
+ * Processes: IORING_OP_WAITID (6.7) on the pidfd, WNOWAIT so that the
+ * caller reaps as a thread would; where the kernel lacks it, or the
+ * process is no child of ours (ECHILD), a poll on the pidfd.
  */
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include "loop/loop_impl.h"
 
+#define OP_WAITID	50
 #define OP_FUTEX_WAIT	51
 #define FUTEX2_U32	0x02
 #define FUTEX2_PRIV	128
@@ -165,8 +170,37 @@ static int hook_poll(struct __conc_waiter *w, struct pollfd *fds, unsigned n,
 	return poll_many(t, fds, n, dl);
 }
 
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+static int hook_pidfd(struct __conc_waiter *w, int pidfd, conc_deadline dl)
+{
+	struct conc_task *t = __conc_cur();
+	struct io_uring_sqe *sqe;
+	int r;
+
+	(void)w;
+	if (!t || !t->loop->waitid_op)
+		return -ENOSYS;
+	sqe = __conc_ring_op(t);
+	if (!sqe)
+		return -ECANCELED;
+	/* waitid(P_PIDFD, pidfd, NULL, WEXITED | WNOWAIT): the id in fd, the
+	 * id type in len, the options in file_index, no siginfo (addr2). */
+	io_uring_prep_rw(OP_WAITID, sqe, pidfd, NULL, P_PIDFD, 0);
+	sqe->file_index = WEXITED | WNOWAIT;
+	r = __conc_ring_wait(t, sqe, dl);
+	if (r == 0)
+		return 1;	/* exited: the caller reaps it */
+	if (r == -ETIMEDOUT || r == -ECANCELED)
+		return r;
+	return -ENOSYS;
+}
+
 void __conc_hook_init(struct loop *l)
 {
 	l->waiter.futex = hook_futex;
 	l->waiter.poll = hook_poll;
+	l->waiter.pidfd = hook_pidfd;
 }

@@ -152,6 +152,7 @@ struct loop {
 	size_t alive;			/* tasks not yet ended */
 	struct conc_task *main;
 	bool futex_op;			/* IORING_OP_FUTEX_WAIT works */
+	bool waitid_op;			/* IORING_OP_WAITID works */
 	bool deferred;			/* DEFER_TASKRUN: CQEs only on enter */
 	size_t ops;			/* task ops in flight (not the door's) */
 	bool ending;

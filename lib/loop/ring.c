@@ -208,22 +208,29 @@ void __conc_ring_reap(struct loop *l)
 	} while (n == 64);
 }
 
-/* Whether this kernel has IORING_OP_FUTEX_WAIT (6.7), probed once per
- * process on the first loop's ring. */
-#define OP_FUTEX_WAIT 51
+/* Whether this kernel has IORING_OP_FUTEX_WAIT and IORING_OP_WAITID (both
+ * 6.7), probed once per process on the first loop's ring. The environment
+ * can switch each off, for the tests of the fallbacks. */
+#define OP_WAITID	50
+#define OP_FUTEX_WAIT	51
+
+static bool has_op(const struct io_uring_probe *p, int op)
+{
+	return p && p->last_op >= op && (p->ops[op].flags & IO_URING_OP_SUPPORTED);
+}
 
 void __conc_ring_probe(struct loop *l)
 {
-	static int cached;	/* 0 unknown, 1 no, 2 yes */
+	static int cached;	/* 0 unknown, else 1 | 2 futex | 4 waitid */
 	int c = __atomic_load_n(&cached, __ATOMIC_RELAXED);
 
 	if (!c) {
 		struct io_uring_probe *p = io_uring_get_probe_ring(&l->ring);
 
-		c = p && p->last_op >= OP_FUTEX_WAIT &&
-		    (p->ops[OP_FUTEX_WAIT].flags & IO_URING_OP_SUPPORTED) ? 2 : 1;
+		c = 1 | (has_op(p, OP_FUTEX_WAIT) ? 2 : 0) | (has_op(p, OP_WAITID) ? 4 : 0);
 		io_uring_free_probe(p);
 		__atomic_store_n(&cached, c, __ATOMIC_RELAXED);
 	}
-	l->futex_op = c == 2 && !getenv("CONC_LOOP_NO_FUTEX_OP");
+	l->futex_op = (c & 2) && !getenv("CONC_LOOP_NO_FUTEX_OP");
+	l->waitid_op = (c & 4) && !getenv("CONC_LOOP_NO_WAITID_OP");
 }

@@ -34,6 +34,14 @@ int __conc_wait_fd(int fd, short events, conc_deadline dl)
 
 int __conc_wait_pidfd(int pidfd, conc_deadline dl)
 {
+	struct __conc_waiter *w = __conc_self_tls.waiter;
+
+	if (w && w->pidfd) {
+		int r = w->pidfd(w, pidfd, dl);
+
+		if (r != -ENOSYS)
+			return r;
+	}
 	/* A pidfd is readable once the process has exited. */
 	return __conc_wait_fd(pidfd, POLLIN, dl);
 }

@@ -67,6 +67,8 @@ struct __conc_waiter {
 		     uint32_t expected, conc_deadline dl, unsigned flags);
 	int (*poll)(struct __conc_waiter *w, struct pollfd *fds, unsigned n,
 		    conc_deadline dl);
+	/* NULL, or -ENOSYS from it: a pidfd is waited on as an fd. */
+	int (*pidfd)(struct __conc_waiter *w, int pidfd, conc_deadline dl);
 };
 
 /* The caller's execution context within its thread (0: the thread itself). */
