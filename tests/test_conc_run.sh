@@ -96,6 +96,8 @@ ok "stdout then stderr of a job" "o1${nl}e1${nl}rc=0" "$(timeout 30 "$R" 'echo o
 # printed as the next job's output (GNU parallel: its temporary file).
 ok "a leftover writer does not reach the next job" "nowa${nl}nowb${nl}rc=0" \
 	"$(timeout 30 "$R" -j1 -k 'if [ {} = a ]; then { sleep 0.2; echo late; echo late >&2; } & else sleep 0.6; fi; echo now{}' ::: a b 2>&1; echo "rc=$?")"
+# Its stdout is a file, as GNU parallel's: > /dev/stdout truncates it.
+ok "> /dev/stdout as GNU parallel" "b1${nl}rc=0" "$(run 'echo a; echo b{} > /dev/stdout' ::: 1)"
 ok "--tag" "a	a${nl}a	ea${nl}b c	b c${nl}b c	eb c${nl}rc=0" \
 	"$(timeout 30 "$R" -k --tag 'echo {}; echo e{} >&2' ::: a 'b c' 2>&1; echo "rc=$?")"
 ok "--line-buffer prints lines as they come" "a1${nl}b1${nl}a2${nl}rc=0" \

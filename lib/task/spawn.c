@@ -196,7 +196,7 @@ int conc_proc_spawn(conc_proc **pp, const char *path, char *const argv[],
 		sigemptyset(&c.mask);
 	c.in = in[0];
 	c.out = out[1];
-	c.parent = sys_getpid();
+	c.parent = attr->daemon ? sys_getpid() : 0;
 	pid = run(&c, &pidfd);
 	if (pid < 0) {
 		r = (int)pid;
