@@ -1734,3 +1734,29 @@ Test(chan, padded_frame_cut_in_its_pad_resumes, .timeout = 30)
 	free(f);
 	free(r);
 }
+
+/* A large hand-built frame whose header comes in two writes, the second
+ * with all the rest: the message comes whole. */
+Test(chan, large_frame_with_split_header_is_received, .timeout = 30)
+{
+	size_t n = 300 * 1024;
+	unsigned char *f = malloc(8 + n), *r = malloc(n);
+	conc_chan *a, *b;
+
+	cr_assert_not_null(f);
+	cr_assert_not_null(r);
+	pair(&a, &b, 0);
+	frame_hdr(f, (uint32_t)n);
+	pattern(f + 8, n, 8);
+	raw_write(conc_chan_wfd(a), f, 3);
+	cr_assert_eq(conc_chan_recv(b, r, n, 0), -ETIMEDOUT);
+	raw_write(conc_chan_wfd(a), f + 3, 8 + n - 3);
+	cr_assert_eq(conc_chan_recv(b, r, n, BOUND), (ssize_t)n);
+	cr_assert(pattern_ok(r, n, 8));
+	send_str(a, "after");
+	recv_str(b, "after");
+	conc_chan_close(a);
+	conc_chan_close(b);
+	free(f);
+	free(r);
+}
