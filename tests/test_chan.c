@@ -1518,10 +1518,12 @@ Test(chan, greeting_between_processes, .timeout = 30)
  * stream padded to whole pages; a receive without a timeout waits inside
  * its read. These pin down what users rely on across those paths. */
 
-/* Sizes around the packet/stream edge and the pad: a frame (8 + n bytes)
- * of a page less one, a page, a page and one, two pages, and odd ones. */
+/* Sizes around the edges: a frame (8 + n bytes) of a page less one, a
+ * page, a page and one (several packets), two pages, four pages (the last
+ * frame sent as packets), four pages and one (a padded stream), odd ones. */
 static const size_t edge_sizes[] = { 0, 1, 64, 4087, 4088, 4089, 4096,
-				     8184, 8185, 12345, 65536, 100000 };
+				     8184, 8185, 12345, 16376, 16377,
+				     65536, 100000 };
 #define NEDGE (sizeof(edge_sizes) / sizeof(edge_sizes[0]))
 
 /* Small messages queued behind a long one keep their boundaries and rfd

@@ -9,10 +9,11 @@
  *
  * Packet mode (rpkt, wpkt): the write end is O_DIRECT, so a frame of up
  * to PIPE_BUF bytes is one packet and one read takes it whole, header and
- * bytes. A longer frame goes in as a plain byte stream (O_DIRECT off while
- * wstream), so that it is read in a few large reads, padded to whole
- * pages (chan_frame.h) so that the kernel never merges a later packet
- * into the frame's last page. The cursor (phdr,
+ * bytes. A longer one goes in as packets of a page each, read one by
+ * one, and one longer than four pages as a plain byte stream (O_DIRECT
+ * off while wstream), so that it is read in two large reads, padded to
+ * whole pages (chan_frame.h) so that the kernel never merges a later
+ * packet into the frame's last page. The cursor (phdr,
  * phave, pleft) follows where the pipe's read position is among the
  * frames, so that no read asks for less than a packet (the kernel would
  * drop the rest of it) or reaches into the next frame (rfd must keep

@@ -1,9 +1,9 @@
 /*
  * Sending one message. A frame of up to PIPE_BUF bytes goes in with one
  * write, whole or not at all, so a deadline that passes leaves nothing
- * behind; in a packet pipe it is one packet. A longer one goes in as a
- * byte stream padded to whole pages (chan_end.h, chan_frame.h), and may
- * go in parts; if the deadline passes between two, the peer holds a torn
+ * behind; in a packet pipe it is one packet. A longer one goes in as
+ * packets of a page, or beyond STREAM_MIN as a byte stream padded to
+ * whole pages (chan_end.h, chan_frame.h), and may go in parts; if the deadline passes between two, the peer holds a torn
  * frame and the stream is out of step for good: the write end is closed,
  * so that the peer, once it has received the messages before, sees the
  * frame cut short (-EPROTO) instead of waiting for the rest, and later
@@ -55,6 +55,11 @@ static void stream_mode(conc_chan *c, bool stream)
 		c->wstream = stream;
 }
 
+/* A frame up to this size goes in as packets (a page each, read one by
+ * one); a longer one as a padded byte stream (read in two reads), whose
+ * pad costs less than the reads it saves. */
+#define STREAM_MIN	(4 * PIPE_BUF)
+
 /* Zero bytes for the pad, ZERO_CHUNK at a time; a page of up to 64 KiB. */
 #define ZERO_CHUNK	4096u
 #define IOV_MAX_PAD	(65536u / ZERO_CHUNK)
@@ -102,9 +107,10 @@ static int write_frame(conc_chan *c, const void *msg, size_t len,
 	int cnt = 2;
 	long r;
 
-	/* A long frame goes in as a byte stream, padded to whole pages. */
+	/* A long frame goes in as a byte stream, padded to whole pages
+	 * (with 64 KiB pages, anything shorter than a page is one packet). */
 	if (c->wpkt && c->page <= 65536)
-		stream_mode(c, total > PIPE_BUF && total >= c->page);
+		stream_mode(c, total > STREAM_MIN && total >= c->page);
 	if (c->wpkt && c->wstream)
 		pad = __chan_pad(len, c->page);
 	__chan_hdr_put(hdr, (uint32_t)len, pad ? CHAN_F_PAD : 0);
