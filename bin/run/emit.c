@@ -49,10 +49,21 @@ void emit_lines(struct job *j, const struct opts *o)
 	lines(&j->err, 2, tag, &j->ebol);
 }
 
+/* The obuf, then (grouped, not moved there) the memfd the job wrote. */
+static void whole(struct obuf *b, int mem, off_t len, int fd, const char *tag,
+		  bool *bol)
+{
+	struct sink s = { fd, tag, bol };
+
+	drain(b, fd, tag, bol);
+	if (mem >= 0)
+		job_mem_each(mem, len, to_out, &s);
+}
+
 void emit_job(struct job *j, const struct opts *o)
 {
 	const char *tag = o->tag ? j->tag : NULL;
 
-	drain(&j->out, 1, tag, &j->obol);
-	drain(&j->err, 2, tag, &j->ebol);
+	whole(&j->out, j->omem, j->olen, 1, tag, &j->obol);
+	whole(&j->err, j->emem, j->elen, 2, tag, &j->ebol);
 }

@@ -118,6 +118,9 @@ static int mem_out(struct job *j, conc_fileop *ops, size_t *n)
 {
 	int e;
 
+	/* Another try: the output of the one before is dropped. */
+	close_fd(&j->omem);
+	close_fd(&j->emem);
 	if ((j->omem = job_memfd()) < 0 || (j->emem = job_memfd()) < 0) {
 		e = j->omem < 0 ? j->omem : j->emem;
 		if (j->omem >= 0)
@@ -230,36 +233,48 @@ void job_read(struct job *j, const struct opts *o, int fd)
 	}
 }
 
-/* What the job wrote into a memfd, from its start: up to the size it has
- * now (a process it left behind may write on), then closed. A short read
- * of a regular file is its end, which spares the fstat for most jobs. */
-static void read_mem(struct job *j, int *fd, struct obuf *b)
+/* The size of what the job wrote into a memfd before it ended (a process
+ * it left behind may write on: that part is not its output). */
+static off_t mem_len(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 ? st.st_size : 0;
+}
+
+void job_mem_each(int fd, off_t len,
+		  void (*fn)(void *, const char *, size_t), void *ctx)
 {
 	static char buf[READ_SIZE];
-	struct stat st;
-	off_t off = 0, end = -1;
+	off_t off = 0;
 
-	for (;;) {
-		size_t want = sizeof(buf);
-		ssize_t r;
+	while (off < len) {
+		size_t want = len - off < (off_t)sizeof(buf) ?
+			      (size_t)(len - off) : sizeof(buf);
+		ssize_t r = pread(fd, buf, want, off);
 
-		if (end >= 0 && (off_t)want > end - off)
-			want = (size_t)(end - off);
-		if (!want)
-			break;
-		if ((r = pread(*fd, buf, want, off)) < 0 && errno == EINTR)
+		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
-			break;
-		obuf_add(b, buf, (size_t)r);
-		j->recv += (uint64_t)r;
+			break;	/* cut short by a process it left behind */
+		fn(ctx, buf, (size_t)r);
 		off += r;
-		if ((size_t)r < want)
-			break;
-		if (end < 0 && fstat(*fd, &st) == 0)
-			end = st.st_size;
 	}
-	close_fd(fd);
+}
+
+static void add_to(void *b, const char *p, size_t n)
+{
+	obuf_add(b, p, n);
+}
+
+void job_take_mem(struct job *j)
+{
+	if (j->omem >= 0)
+		job_mem_each(j->omem, j->olen, add_to, &j->out);
+	if (j->emem >= 0)
+		job_mem_each(j->emem, j->elen, add_to, &j->err);
+	close_fd(&j->omem);
+	close_fd(&j->emem);
 }
 
 void job_reap(struct job *j, const struct opts *o)
@@ -291,9 +306,9 @@ void job_reap(struct job *j, const struct opts *o)
 		close_fd(&j->efd);
 	j->ofd = -1;
 	if (j->omem >= 0)
-		read_mem(j, &j->omem, &j->out);
+		j->recv += (uint64_t)(j->olen = mem_len(j->omem));
 	if (j->emem >= 0)
-		read_mem(j, &j->emem, &j->err);
+		j->recv += (uint64_t)(j->elen = mem_len(j->emem));
 	if (j->ifd >= 0)
 		conc_proc_close_stdin(j->p);
 	j->ifd = -1;

@@ -51,6 +51,8 @@ void finish(struct run *r, struct job *j)
 		bool waits = j->seq != r->next_print;
 
 		job_shrink(j);
+		if (waits)
+			job_take_mem(j);
 		/* A long queue behind a slow job: once the heap holds the
 		 * budget, what joins the queue goes to the spill file (each
 		 * job once, so no walk over the queue). */

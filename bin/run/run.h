@@ -189,6 +189,7 @@ struct job {
 	pid_t pid;
 	int pidfd, ofd, efd, ifd;	/* ofd, efd: pipes (--line-buffer) */
 	int omem, emem;		/* grouped: the memfds it writes into */
+	off_t olen, elen;	/* what they held when it ended */
 	bool exited, timed_out, killed;	/* killed: by us (halt, signal) */
 	bool obol, ebol;	/* --line-buffer --tag: at a line start */
 	struct obuf out, err;
@@ -212,8 +213,15 @@ int job_spawn(struct job *j, const struct opts *o, int devnull);
 void job_signal(struct job *j, int sig);
 /* Read what its pipes hold; -1 when both are closed. */
 void job_read(struct job *j, const struct opts *o, int fd);
-/* After the pidfd was readable: reap, read the rest, close. */
+/* After the pidfd was readable: reap, read the rest of the pipes, close
+ * them; grouped output stays in the memfds until printed. */
 void job_reap(struct job *j, const struct opts *o);
+/* Call fn on the first len bytes of a memfd, a chunk at a time. */
+void job_mem_each(int fd, off_t len,
+		  void (*fn)(void *, const char *, size_t), void *ctx);
+/* Move the memfds' output into its obufs and close them (-k: it waits,
+ * and an fd per waiting job would run out). */
+void job_take_mem(struct job *j);
 /* Write what --pipe gives it; closes its stdin at the end. */
 void job_feed(struct job *j);
 bool job_failed(const struct job *j);
