@@ -13,6 +13,7 @@
 #include <string.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <conc.h>
 #include "loop_helpers.h"
 
@@ -1266,6 +1267,40 @@ Test(loop_probe, gather_timeout_frees_nothing, .timeout = 30)
 	cr_assert_eq(r, 0, "%d", r);
 }
 
+/* The loop's thread is held up past both a task's failure and the
+ * gather's deadline, so both come in one batch: the gather times out, and
+ * still cancels the others (the failure came first). */
+static int holds_the_thread(void *arg)
+{
+	(void)arg;
+	sleep_ns(50 * MS);
+	return 0;
+}
+
+static int late_batch_main(void *arg)
+{
+	conc_task *ts[2], *h;
+	int codes[2] = { 0, 0 };
+
+	(void)arg;
+	if (conc_go(&ts[0], fails_soon, NULL, NULL) ||
+	    conc_go(&ts[1], slow_to_cancel, NULL, NULL) ||
+	    conc_go(&h, holds_the_thread, NULL, NULL))
+		return -1;
+	if (conc_gather(ts, 2, codes, CONC_GATHER_CANCEL, 20 * MS) != -ETIMEDOUT)
+		return -2;
+	if (conc_gather(ts, 2, codes, 0, BOUND) != -5 || conc_task_join(h, NULL, BOUND))
+		return -3;
+	return codes[1];
+}
+
+Test(loop_probe, gather_cancel_when_the_failure_and_the_deadline_come_together, .timeout = 30)
+{
+	need_uring();
+	/* 7: cancelled, it cleaned up; 1 would mean it slept its 10 s out. */
+	cr_assert_eq(run(late_batch_main, NULL), 7);
+}
+
 /* Gather from a plain thread, with CONC_GATHER_CANCEL. */
 struct far_gather {
 	conc_task *ts[3];
@@ -2328,4 +2363,196 @@ Test(loop_probe, stack_sizes_tiny_and_impossible, .timeout = 30)
 {
 	need_uring();
 	cr_assert_eq(run(attr_main, NULL), 0);
+}
+
+/* ---- Signals do not end a wait early -------------------------------------- */
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+static int signalled_waits(void)
+{
+	int p[2], r = 0;
+	char b[4];
+	struct itimerval it = { { 0, 5000 }, { 0, 5000 } };	/* every 5 ms */
+
+	if (pipe2(p, O_CLOEXEC))
+		return 1;
+	setitimer(ITIMER_REAL, &it, NULL);
+	if (conc_poll(p[0], POLLIN, 50 * MS) != -ETIMEDOUT)
+		r = 2;
+	if (!r && conc_read(p[0], b, sizeof(b), 50 * MS) != -ETIMEDOUT)
+		r = 3;
+	if (!r && conc_sleep(30 * MS) != 0)
+		r = 4;
+	memset(&it, 0, sizeof(it));
+	setitimer(ITIMER_REAL, &it, NULL);
+	close(p[0]);
+	close(p[1]);
+	return r;
+}
+
+static int signalled_in_task(void *arg)
+{
+	(void)arg;
+	return signalled_waits();
+}
+
+Test(loop_probe, signals_do_not_end_waits_early, .timeout = 30)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm;	/* no SA_RESTART */
+	sigaction(SIGALRM, &sa, NULL);
+	cr_assert_eq(signalled_waits(), 0);
+	if (conc_features() & CONC_FEAT_IO_URING)
+		cr_assert_eq(run(signalled_in_task, NULL), 0);
+}
+
+/* ---- Timeouts of joins and gathers from a plain thread ------------------- */
+
+struct far_to {
+	conc_task *ts[2];
+	conc_event go;
+	int r[4], codes[2];
+};
+
+static int far_timeouts(void *arg)
+{
+	struct far_to *f = arg;
+
+	f->r[0] = conc_task_join(f->ts[0], NULL, 10 * MS);
+	f->r[1] = conc_gather(f->ts, 2, f->codes, 0, 10 * MS);
+	conc_event_set(&f->go);
+	f->r[2] = conc_gather(f->ts, 2, f->codes, 0, BOUND);
+	f->r[3] = conc_to_thread(quick_code, NULL, NULL, BOUND);
+	return 0;
+}
+
+static int far_to_main(void *arg)
+{
+	struct far_to *f = arg;
+	conc_thread *th;
+
+	if (conc_go(&f->ts[0], waits_ev_then, (char *)&f->go - offsetof(struct gt, ev), NULL) ||
+	    conc_go(&f->ts[1], quick_code, (void *)3, NULL) ||
+	    conc_thread_start(&th, far_timeouts, f, NULL))
+		return -1;
+	return conc_thread_join(th, NULL, BOUND);
+}
+
+Test(loop_probe, joins_and_gathers_from_a_plain_thread_time_out, .timeout = 30)
+{
+	struct far_to f;
+
+	need_uring();
+	memset(&f, 0, sizeof(f));
+	cr_assert_eq(run(far_to_main, &f), 0);
+	cr_assert_eq(f.r[0], -ETIMEDOUT);
+	cr_assert_eq(f.r[1], -ETIMEDOUT);
+	cr_assert_eq(f.r[2], 0);
+	cr_assert_eq(f.codes[0], 2);
+	cr_assert_eq(f.codes[1], 3);
+	cr_assert_eq(f.r[3], 0);
+}
+
+/* ---- 100,000 tasks in a colorless wait when main returns ------------------- */
+
+static int sem_forever(void *arg)
+{
+	conc_sem *s = arg;
+	int r = conc_sem_wait(s);
+
+	return r == -ECANCELED ? 0 : -1;
+}
+
+static int leaves_many_waiting(void *arg)
+{
+	conc_task_attr sa = { .shared_stack = true };
+	conc_task *t;
+	int i;
+
+	for (i = 0; i < MANY; i++)
+		if (conc_go(&t, sem_forever, arg, i % 2 ? &sa : NULL))
+			return -1;
+	conc_sleep(10 * MS);	/* they all wait now */
+	return 0;
+}
+
+Test(loop_probe, conc_run_cancels_a_hundred_thousand_waiting_tasks, .timeout = 240)
+{
+	conc_sem s;
+
+	need_uring();
+	conc_sem_init(&s, 0, 0);
+	cr_assert_eq(run(leaves_many_waiting, &s), 0);
+	cr_assert_eq(conc_sem_value(&s), 0);
+}
+
+/* ---- Ownership per task ----------------------------------------------------- */
+
+struct own {
+	conc_mutex m;
+	conc_barrier b;
+	int r[4];
+};
+
+static int other_owner(void *arg)
+{
+	struct own *o = arg;
+
+	/* The same thread, another task: not the owner of a recursive mutex. */
+	o->r[0] = conc_mutex_trylock(&o->m);
+	o->r[1] = conc_mutex_timedlock(&o->m, 10 * MS);
+	o->r[2] = conc_mutex_unlock(&o->m);
+	return 0;
+}
+
+static int barrier_party(void *arg)
+{
+	struct own *o = arg;
+	int r = conc_barrier_wait_timed(&o->b, BOUND);
+
+	return r == 0 || r == CONC_BARRIER_SERIAL ? 0 : r;
+}
+
+static int own_main(void *arg)
+{
+	struct own *o = arg;
+	conc_task *t, *ts[3];
+	conc_thread *th;
+	int i, code = -1;
+
+	if (conc_mutex_init(&o->m, CONC_RECURSIVE) || conc_mutex_lock(&o->m) ||
+	    conc_mutex_lock(&o->m))
+		return -1;
+	if (conc_go(&t, other_owner, o, NULL) || conc_task_join(t, NULL, BOUND))
+		return -2;
+	if (conc_mutex_unlock(&o->m) || conc_mutex_unlock(&o->m))
+		return -3;
+	/* Three tasks of this loop and one thread meet at a barrier. */
+	conc_barrier_init(&o->b, 4, 0);
+	for (i = 0; i < 3; i++)
+		if (conc_go(&ts[i], barrier_party, o, NULL))
+			return -4;
+	if (conc_thread_start(&th, barrier_party, o, NULL) ||
+	    conc_gather(ts, 3, NULL, 0, BOUND) ||
+	    conc_thread_join(th, &code, BOUND) || code)
+		return -5;
+	return 0;
+}
+
+Test(loop_probe, a_mutex_is_owned_by_a_task_not_its_thread, .timeout = 30)
+{
+	struct own o;
+
+	need_uring();
+	memset(&o, 0, sizeof(o));
+	cr_assert_eq(run(own_main, &o), 0);
+	cr_assert_eq(o.r[0], -EBUSY);
+	cr_assert_eq(o.r[1], -ETIMEDOUT);
+	cr_assert_eq(o.r[2], -EPERM);
 }

@@ -93,6 +93,7 @@ static int wait_all(conc_task **ts, size_t n, unsigned flags, uint32_t reg,
 {
 	bool cancelled = false;
 	size_t i;
+	int r = 0;
 
 	if (flags & CONC_GATHER_CANCEL)
 		for (i = 0; i < n && !jw->failed; i++)
@@ -100,25 +101,24 @@ static int wait_all(conc_task **ts, size_t n, unsigned flags, uint32_t reg,
 				jw->failed = 1;
 	for (;;) {
 		uint32_t seen = __atomic_load_n(&jw->seq, __ATOMIC_SEQ_CST);
-		int r;
 
 		if (seen == reg)
 			return 0;
+		/* Also once the wait failed: a task may have failed before the
+		 * deadline and been seen after (its end and the timer came in
+		 * one batch); the others are cancelled all the same. */
 		if ((flags & CONC_GATHER_CANCEL) && !cancelled &&
 		    __atomic_load_n(&jw->failed, __ATOMIC_RELAXED)) {
 			cancelled = true;
 			cancel_rest(ts, n);
 			continue;
 		}
-		if (jw->co) {
-			if (__conc_take_cancel(cur))
-				return -ECANCELED;
-			r = __conc_park(cur, dl);
-		} else {
-			r = __conc_wait(&jw->seq, seen, dl, CONC_PRIVATE);
-		}
 		if (r < 0)
 			return r;
+		if (jw->co)
+			r = __conc_take_cancel(cur) ? -ECANCELED : __conc_park(cur, dl);
+		else
+			r = __conc_wait(&jw->seq, seen, dl, CONC_PRIVATE);
 	}
 }
 
