@@ -11,10 +11,13 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <conc.h>
 #include "helpers.h"
 #include "cancel_waiter.h"
@@ -807,6 +810,71 @@ Test(spawn, signal_mask_and_dispositions)
 	cr_assert(sigismember(&now, SIGTERM));
 	cr_assert_not(sigismember(&now, SIGUSR1));
 	cr_assert_not(sigismember(&now, SIGINT));
+}
+
+/* A child process where clone3 fails with err (a kernel before 5.3, a
+ * sandbox): spawn must fall back to clone and still run the program with
+ * the dispositions it promises. Its exit code names the step that failed
+ * (Criterion asserts stay in the test's own process). */
+static int spawn_without_clone3(int err)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+			 offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone3, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (unsigned)err),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = 4, .filter = f };
+	struct sigaction sa = { .sa_handler = on_usr1 };
+	char *sh[] = { "sh", "-c", "exit 3", NULL };
+	char *cat[] = { "cat", "/proc/self/status", NULL };
+	conc_proc_attr a = { .flags = CONC_SPAWN_PIPE_STDOUT };
+	char buf[4096], *s;
+	conc_proc *p;
+	int st;
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog))
+		return 10;
+	if (syscall(SYS_clone3, NULL, 0) != -1 || errno != err)
+		return 11;
+	sigaction(SIGUSR1, &sa, NULL);
+	signal(SIGUSR2, SIG_IGN);
+	if (conc_proc_spawn(&p, "/bin/sh", sh, NULL, NULL) ||
+	    conc_proc_join(p, &st, -1) || conc_proc_release(p) ||
+	    !WIFEXITED(st) || WEXITSTATUS(st) != 3)
+		return 12;
+	if (conc_proc_spawn(&p, "/bin/cat", cat, NULL, &a) ||
+	    read_all(conc_proc_stdout(p), buf, sizeof(buf)) < 0 ||
+	    conc_proc_join(p, &st, -1) || conc_proc_release(p) || st)
+		return 13;
+	if (!(s = strstr(buf, "SigIgn:")) ||
+	    !(strtoull(s + 7, NULL, 16) & BIT(SIGUSR2)))
+		return 14;
+	if (!(s = strstr(buf, "SigCgt:")) || strtoull(s + 7, NULL, 16))
+		return 15;
+	return 0;
+}
+
+static void expect_fallback(int err)
+{
+	pid_t pid = fork();
+	int st;
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0)
+		_exit(spawn_without_clone3(err));
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "step %d failed",
+		  WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+}
+
+Test(spawn, falls_back_to_clone_where_clone3_is_refused)
+{
+	expect_fallback(ENOSYS);
+	expect_fallback(EPERM);
+	expect_fallback(EINVAL);
 }
 
 Test(spawn, working_directory)
