@@ -79,7 +79,8 @@ void __conc_coro_switch(struct __conc_coro_ctx *from,
  *   last loop of the process to end calls __conc_stack_unmap_free: slabs
  *   whose stacks are all in the pool are unmapped, and the memory of the
  *   other pooled stacks goes back (MADV_DONTNEED: the address space and
- *   guards stay for the next loop). Stacks taken outside a loop (tests)
+ *   guards stay for the next loop), but for the newest 16 MiB (256 stacks at
+ *   most) of each class, kept as they are for the next loop. Stacks taken outside a loop (tests)
  *   stay in the taking thread's cache until it calls
  *   __conc_stack_release or __conc_stack_trim.
  */

@@ -163,7 +163,7 @@ void __conc_stack_trim(size_t keep)
 				__conc_stack_pool_give(l, l->n - keep, c, g, 1);
 			drop_empty(l);
 		}
-	__conc_stack_pool_clean();
+	__conc_stack_pool_clean(0);
 }
 
 void __conc_stack_release(void)

@@ -70,8 +70,10 @@ void __conc_stack_pool_give(struct stack_list *l, size_t k, int c, int g, int cl
 /* Up to k stacks of the pool into l (those with memory first): how many. */
 size_t __conc_stack_pool_take(struct stack_list *l, size_t k, int c, int g)
 	__attribute__((visibility("hidden")));
-/* Give back the memory of every stack in the pool. */
-void __conc_stack_pool_clean(void) __attribute__((visibility("hidden")));
+/* Give back the memory of the stacks in the pool, but for the newest
+ * keep_bytes' worth of each class; and how many stacks of class c that is. */
+void __conc_stack_pool_clean(size_t keep_bytes) __attribute__((visibility("hidden")));
+size_t __conc_stack_keep(int c, size_t keep_bytes) __attribute__((visibility("hidden")));
 /* The pool's lock, and its list of class c, guarded g, clean or not. */
 void __conc_stack_pool_lock(void) __attribute__((visibility("hidden")));
 void __conc_stack_pool_unlock(void) __attribute__((visibility("hidden")));

@@ -136,24 +136,40 @@ size_t __conc_stack_pool_take(struct stack_list *l, size_t k, int c, int g)
 	return n ? n : take(l, k, &pool[c][g][1]);
 }
 
-/* The memory of the pool's stacks back to the kernel: the list is taken
- * out whole, so the zaps run without the lock. */
-void __conc_stack_pool_clean(void)
+size_t __conc_stack_keep(int c, size_t keep_bytes)
+{
+	size_t k = keep_bytes >> (STACK_CLASS_MIN + c);
+
+	return k < STACK_CACHE_MAX ? k : STACK_CACHE_MAX;
+}
+
+/* The memory of the pool's stacks back to the kernel, but for the newest
+ * of each list (keep_bytes' worth): those to give back are taken out, so
+ * the zaps run without the lock. */
+void __conc_stack_pool_clean(size_t keep_bytes)
 {
 	for (int c = 0; c < STACK_NCLASS; c++)
 		for (int g = 0; g < 2; g++) {
-			struct stack_list *p = &pool[c][g][0], d;
+			struct stack_list *p = &pool[c][g][0];
+			size_t keep = __conc_stack_keep(c, keep_bytes), k;
+			char **d;
 
-			if (!__atomic_load_n(&p->n, __ATOMIC_RELAXED))
+			if (__atomic_load_n(&p->n, __ATOMIC_RELAXED) <= keep)
 				continue;
 			__conc_stack_pool_lock();
-			d = *p;
-			p->v = NULL;
-			p->cap = 0;
-			__atomic_store_n(&p->n, 0, __ATOMIC_RELAXED);
+			k = p->n > keep ? p->n - keep : 0;
+			d = k ? malloc(k * sizeof(*d)) : NULL;
+			if (d) {
+				/* the oldest first in the list */
+				memcpy(d, p->v, k * sizeof(*d));
+				memmove(p->v, p->v + k, (p->n - k) * sizeof(*d));
+				__atomic_store_n(&p->n, p->n - k, __ATOMIC_RELAXED);
+			}
 			__conc_stack_pool_unlock();
-			give_back(d.v, d.n, (size_t)1 << (STACK_CLASS_MIN + c));
-			append(&pool[c][g][1], d.v, d.n);
-			free(d.v);
+			if (!d)
+				continue;	/* no memory: they keep theirs */
+			give_back(d, k, (size_t)1 << (STACK_CLASS_MIN + c));
+			append(&pool[c][g][1], d, k);
+			free(d);
 		}
 }

@@ -4,17 +4,25 @@
  * pool is unmapped whole (its memory, its page tables and its guards go),
  * and the pool forgets its stacks. A slab with a stack still out (a loop
  * that started meanwhile, a stack taken outside a loop) stays; the memory
- * of its pooled stacks is given back all the same.
+ * of its pooled stacks is given back all the same. But for the newest
+ * KEEP_BYTES of stacks of each class (at most 256, a thread's cache),
+ * which keep their slab and their memory: a program that runs small loops one after the other would
+ * otherwise map, guard, fault and unmap its stacks every time (2 to 7
+ * times the cost of a loop of 1 to 200 tasks).
  */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include "loop/stack_impl.h"
+
+#define KEEP_BYTES	((size_t)16 << 20)	/* 256 default stacks */
 
 struct slab {
 	char *base;
 	size_t n;		/* stacks */
 	size_t free;		/* of them in the pool, while counting */
 	int c, how;
+	bool kept;		/* holds one of the newest: stays */
 };
 
 /* Under the pool's lock. */
@@ -36,7 +44,7 @@ void __conc_stack_slab_note(char *base, size_t n, int c, int how)
 	}
 	/* Not noted (no memory): the slab is never unmapped, only reused. */
 	if (nslabs < cap) {
-		slabs[nslabs++] = (struct slab){ base, n, 0, c, how };
+		slabs[nslabs++] = (struct slab){ .base = base, .n = n, .c = c, .how = how };
 		__atomic_store_n(&of_class[c], of_class[c] + 1, __ATOMIC_RELAXED);
 	}
 	__conc_stack_pool_unlock();
@@ -91,7 +99,7 @@ static void drop_whole(struct stack_list *l, int c)
 	for (size_t i = 0; i < l->n; i++) {
 		struct slab *s = slab_of(l->v[i], c);
 
-		if (!s || s->free != s->n)
+		if (!s || s->free != s->n || s->kept)
 			l->v[k++] = l->v[i];
 	}
 	l->n = k;
@@ -109,8 +117,23 @@ static void pick(size_t *first)
 	size_t k = 0;
 
 	qsort(slabs, nslabs, sizeof(*slabs), by_base);
-	for (size_t i = 0; i < nslabs; i++)
+	for (size_t i = 0; i < nslabs; i++) {
 		slabs[i].free = 0;
+		slabs[i].kept = false;
+	}
+	/* The newest of each list (its end) are the ones kept warm. */
+	for (int c = 0; c < STACK_NCLASS; c++)
+		for (int g = 0; g < 2; g++) {
+			struct stack_list *l = __conc_stack_pool_list(c, g, 0);
+			size_t keep = __conc_stack_keep(c, KEEP_BYTES);
+
+			for (size_t i = l->n > keep ? l->n - keep : 0; i < l->n; i++) {
+				struct slab *s = slab_of(l->v[i], c);
+
+				if (s)
+					s->kept = true;
+			}
+		}
 	for (int c = 0; c < STACK_NCLASS; c++)
 		for (int g = 0; g < 2; g++)
 			for (int clean = 0; clean < 2; clean++) {
@@ -129,7 +152,7 @@ static void pick(size_t *first)
 				drop_whole(__conc_stack_pool_list(c, g, clean), c);
 	/* Partition: kept slabs first (still sorted), whole ones last. */
 	for (size_t i = 0; i < nslabs; i++)
-		if (slabs[i].free != slabs[i].n) {
+		if (slabs[i].free != slabs[i].n || slabs[i].kept) {
 			struct slab t = slabs[k];
 
 			slabs[k++] = slabs[i];
@@ -187,5 +210,5 @@ void __conc_stack_unmap_free(void)
 	__conc_stack_pool_unlock();
 	unmap_runs(gone, n);
 	free(gone);
-	__conc_stack_pool_clean();
+	__conc_stack_pool_clean(KEEP_BYTES);
 }
