@@ -12,20 +12,40 @@
 #include "sys/self.h"
 
 #define BATCH 64	/* iovecs on the stack: a task's may be small */
+/* "The calling process" without a pidfd to open and close (6.15). */
+#define PIDFD_SELF_PROCESS	-10001
 
 static int refused;	/* the kernel has no process_madvise for this */
+static int no_self;	/* nor PIDFD_SELF_PROCESS: open a pidfd each time */
+
+/* One call on the calling process: through PIDFD_SELF_PROCESS where the
+ * kernel knows it, else through a pidfd of our own. */
+static long advise(const struct iovec *iov, size_t n, int advice)
+{
+	long r;
+	int pfd;
+
+	if (!__atomic_load_n(&no_self, __ATOMIC_RELAXED)) {
+		r = sys_process_madvise(PIDFD_SELF_PROCESS, iov, n, advice);
+		if (r != -EBADF)
+			return r;
+		__atomic_store_n(&no_self, 1, __ATOMIC_RELAXED);
+	}
+	pfd = sys_pidfd_open(__conc_self()->pid, 0);
+	if (pfd < 0)
+		return pfd;
+	r = sys_process_madvise(pfd, iov, n, advice);
+	sys_close(pfd);
+	return r;
+}
 
 size_t __conc_stack_advise(char *first, size_t stride, size_t len, size_t n,
 			   int advice)
 {
 	struct iovec iov[BATCH];
 	size_t done = 0;
-	int pfd;
 
 	if (__atomic_load_n(&refused, __ATOMIC_RELAXED))
-		return 0;
-	pfd = sys_pidfd_open(__conc_self()->pid, 0);
-	if (pfd < 0)
 		return 0;
 	while (done < n) {
 		size_t k = n - done < BATCH ? n - done : BATCH;
@@ -35,7 +55,7 @@ size_t __conc_stack_advise(char *first, size_t stride, size_t len, size_t n,
 			iov[i].iov_base = first + (done + i) * stride;
 			iov[i].iov_len = len;
 		}
-		r = sys_process_madvise(pfd, iov, k, advice);
+		r = advise(iov, k, advice);
 		if (r == -EINVAL || r == -ENOSYS || r == -EPERM) {
 			if (!done)
 				__atomic_store_n(&refused, 1, __ATOMIC_RELAXED);
@@ -46,6 +66,5 @@ size_t __conc_stack_advise(char *first, size_t stride, size_t len, size_t n,
 		if (r < 0 || (size_t)r < k * len)
 			break;
 	}
-	sys_close(pfd);
 	return done;
 }
