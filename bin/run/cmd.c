@@ -135,8 +135,8 @@ static void value(struct sb *s, const struct args *a, int col, int mod,
 		if (col >= 0)
 			break;
 	}
-	if (col >= a->n && !raw)
-		sb_str(s, "''");
+	/* A column the job lacks (the last job of -n, a short --colsep
+	 * line) is nothing, not '': as GNU parallel. */
 }
 
 /* At p (a '{'), a replacement string? Its length, *col (-1: all,
