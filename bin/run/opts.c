@@ -164,7 +164,9 @@ static void sources(struct opts *o, char **w, int n)
 {
 	int i = 0;
 
-	o->src = run_alloc(sizeof(*o->src) * (size_t)(n + 1));
+	o->src = run_alloc(sizeof(*o->src) * (size_t)(n + o->nargfile + 1));
+	for (int k = 0; k < o->nargfile; k++)
+		o->src[o->nsrc++] = (struct src){ .file = o->argfile[k] };
 	while (i < n) {
 		bool files = !strncmp(w[i], "::::", 4);
 		bool linked = w[i][strlen(w[i]) - 1] == '+' && o->nsrc > 0;
@@ -226,7 +228,7 @@ void opts_parse(struct opts *o, int argc, char **argv)
 			break;
 		}
 		case 'n': o->nargs = opt_num("bad -n", optarg, 1); break;
-		case 'a': o->argfile = optarg; break;
+		case 'a': push(&o->argfile, &o->nargfile, optarg); break;
 		case 'C': case O_COLSEP: {
 			size_t l;
 			char *re = opt_unescape(optarg, &l);
@@ -296,8 +298,6 @@ void opts_parse(struct opts *o, int argc, char **argv)
 	for (i = optind; i < argc && !is_sep(argv[i]); i++)
 		o->ncmd++;
 	sources(o, argv + i, argc - i);
-	if (o->pipe && (o->nsrc || o->argfile))
+	if (o->pipe && o->nsrc)
 		opt_bad("--pipe reads stdin", "no ::: or :::: with it");
-	if (o->argfile)
-		o->src[o->nsrc++] = (struct src){ .file = o->argfile };
 }

@@ -48,7 +48,8 @@ struct opts {
 	const char *recend;
 	size_t recend_len;
 	const char *joblog;
-	const char *argfile;	/* -a */
+	char **argfile;		/* -a, each a source before the ::: ones */
+	int nargfile;
 	int64_t timeout_ns;	/* 0: none */
 	int64_t delay_ns;
 	long retries;		/* attempts in all, 1 by default */
