@@ -227,7 +227,9 @@ void job_read(struct job *j, const struct opts *o, int fd)
 			return;
 		}
 		obuf_add(b, buf, (size_t)r);
-		j->recv += (uint64_t)r;
+		/* The joblog's Receive is stdout's bytes, as GNU parallel's. */
+		if (b == &j->out)
+			j->recv += (uint64_t)r;
 		if ((size_t)r < sizeof(buf))
 			return;
 	}
@@ -308,7 +310,7 @@ void job_reap(struct job *j, const struct opts *o)
 	if (j->omem >= 0)
 		j->recv += (uint64_t)(j->olen = mem_len(j->omem));
 	if (j->emem >= 0)
-		j->recv += (uint64_t)(j->elen = mem_len(j->emem));
+		j->elen = mem_len(j->emem);
 	if (j->ifd >= 0)
 		conc_proc_close_stdin(j->p);
 	j->ifd = -1;
