@@ -26,13 +26,15 @@ void halt_check(struct run *r, struct job *j)
 	if ((double)n < need)
 		return;
 	r->halted = r->stop = true;
+	/* GNU parallel's rules: a limit of one job (fail=1, or a share that
+	 * makes one) gives that job's status, else a percentage or a count. */
 	if (h->what == HALT_SUCCESS)
 		r->halt_status = 0;
-	else if (h->pct)
-		r->halt_status = (int)ceil((double)r->failed * 100 / (double)total);
-	else if (h->count == 1)
+	else if (need == 1)
 		r->halt_status = job_signo(j) ? 128 + job_signo(j) :
 				 job_exitval(j) & 0xff;
+	else if (h->pct)
+		r->halt_status = (int)ceil((double)r->failed * 100 / (double)total);
 	else
 		r->halt_status = r->failed > 100 ? RUN_EXIT_MANY : (int)r->failed;
 	fprintf(stderr, PROG ": this job %s: %s\n", h->what == HALT_DONE ?

@@ -223,5 +223,9 @@ int run_loop(struct opts *o)
 		return RUN_EXIT_ERROR;
 	if (r.halted)
 		return r.halt_status;
+	/* --halt with a share that was never reached: the share that failed,
+	 * in percent, as GNU parallel. */
+	if (o->halt.when != HALT_NEVER && o->halt.pct && r.done)
+		return (int)((r.failed * 100 + r.done - 1) / r.done);
 	return r.failed > 100 ? RUN_EXIT_MANY : (int)r.failed;
 }
