@@ -61,7 +61,7 @@ int main(int argc, char **argv)
 	conc_event *e;
 	int c, r;
 
-	tool_name = "conc-event";
+	tool_start("conc-event", argv);
 	tool_std_fds();
 	while ((c = getopt_long(argc, argv, "t:m:hV", opts, NULL)) != -1) {
 		switch (c) {
@@ -99,10 +99,13 @@ int main(int argc, char **argv)
 	}
 	if (!tool_name_ok(name))
 		return EX_USAGE;
-	if (!strcmp(cmd, "set") || !strcmp(cmd, "clear"))
+	if (!strcmp(cmd, "set") || !strcmp(cmd, "clear")) {
+		mode_t um = tool_umask_off();
+
 		r = conc_shm_create(&seg, name, EVENT_SIZE, CONC_SHM_EVENT,
 				    CONC_SHM_MODE(mode));
-	else
+		umask(um);
+	} else
 		r = conc_shm_open(&seg, name, CONC_SHM_EVENT);
 	if (r)
 		return fail(r, name);

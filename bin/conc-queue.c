@@ -56,12 +56,15 @@ static int create(uint32_t cap, uint32_t max, unsigned mode)
 			      .flags = CONC_SHM_MODE(mode) };
 	conc_queue *q;
 	int r = conc_queue_open(&q, name);
+	mode_t um;
 
 	if (r == -EPROTO)
 		return fail(r, "create");
 	if (!r)
 		conc_queue_destroy(q);
+	um = tool_umask_off();
 	r = conc_queue_create(&q, &a);
+	umask(um);
 	if (r == -EINVAL) {
 		tool_err(0, "%s: exists with another capacity or message size", name);
 		return EX_FAIL;
@@ -189,7 +192,7 @@ int main(int argc, char **argv)
 	const char *cmd;
 	conc_queue *q;
 
-	tool_name = "conc-queue";
+	tool_start("conc-queue", argv);
 	closed = tool_std_fds();
 	/* The command comes first; its options follow it. */
 	if (argc > 1 && argv[1][0] != '-') {

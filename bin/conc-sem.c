@@ -40,6 +40,7 @@ static int get_sem(conc_rsem **s, const char *name, uint32_t n, bool n_given,
 	conc_rsem_attr a = { .permits = n, .name = name,
 			     .flags = CONC_SHM_EXCL | CONC_SHM_MODE(mode) };
 	int r = -ENOENT, i;
+	mode_t um = tool_umask_off();
 
 	for (i = 0; i < 3 && r == -ENOENT; i++) {
 		r = conc_rsem_open(s, name);
@@ -55,6 +56,7 @@ static int get_sem(conc_rsem **s, const char *name, uint32_t n, bool n_given,
 		if (r == -EINVAL)
 			r = -EPROTO;
 	}
+	umask(um);
 	if (r == -EPROTO) {
 		tool_err(0, "%s: not a semaphore (another kind of object, or one whose creator died: see --rm)", name);
 		return -1;
@@ -270,7 +272,7 @@ int main(int argc, char **argv)
 	int c, r, what = 0;
 	const char *name;
 
-	tool_name = "conc-sem";
+	tool_start("conc-sem", argv);
 	tool_std_fds();
 	/* An ignored SIGCHLD (it survives exec) would have the kernel reap
 	 * the command and take its status with it. */

@@ -13,9 +13,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <conc.h>
 
 static const char *tool_name;
+
+/* The tool's name, also in getopt's messages (they use argv[0]). */
+static __attribute__((unused)) void tool_start(const char *name, char **argv)
+{
+	tool_name = name;
+	argv[0] = (char *)name;
+}
 
 /* "tool: what: why" on stderr; why is strerror(-err), or nothing for 0. */
 static __attribute__((unused)) void tool_err(int err, const char *fmt, ...)
@@ -61,6 +69,14 @@ static __attribute__((unused)) int tool_count(const char *s, unsigned long lo, u
 		return -EINVAL;
 	*out = (uint32_t)v;
 	return 0;
+}
+
+/* The umask is off while an object is made: --mode is the mode it gets,
+ * as with mkdir -m (a umask of 022 would turn --mode 660 into 640 and
+ * keep the group out). Returns the umask to put back. */
+static __attribute__((unused)) mode_t tool_umask_off(void)
+{
+	return umask(0);
 }
 
 /* An octal file mode (at most 0777) for CONC_SHM_MODE(). */
