@@ -186,6 +186,7 @@ test: tests $(TEST_HELPERS) test-conc-run
 .PHONY: test-tools
 test-tools: bin/conc-sem bin/conc-queue bin/conc-event
 	@echo "== tests/test_tools.sh"; CONC_BIN=$(CURDIR)/bin sh tests/test_tools.sh
+	@echo "== tests/test_tools_probe.sh"; CONC_BIN=$(CURDIR)/bin sh tests/test_tools_probe.sh
 
 TOOLS_ASAN := $(O)/asan/bin/conc-sem $(O)/asan/bin/conc-queue $(O)/asan/bin/conc-event
 $(TOOLS_ASAN): $(O)/asan/bin/%: bin/%.c bin/tool.h $(O)/asan/libconc.a
@@ -195,10 +196,12 @@ $(TOOLS_ASAN): $(O)/asan/bin/%: bin/%.c bin/tool.h $(O)/asan/libconc.a
 .PHONY: test-tools-asan
 test-tools-asan: $(TOOLS_ASAN)
 	@echo "== tests/test_tools.sh (ASan+UBSan)"; ASAN_OPTIONS=detect_leaks=0 CONC_BIN=$(CURDIR)/$(O)/asan/bin sh tests/test_tools.sh
+	@echo "== tests/test_tools_probe.sh (ASan+UBSan)"; ASAN_OPTIONS=detect_leaks=0 CONC_BIN=$(CURDIR)/$(O)/asan/bin sh tests/test_tools_probe.sh
 
 .PHONY: test-conc-run test-conc-run-asan
 test-conc-run: bin/conc-run
 	@echo "== tests/test_conc_run.sh"; CONC_RUN=$(CURDIR)/bin/conc-run sh tests/test_conc_run.sh
+	@echo "== tests/test_conc_run_probe.sh"; CONC_RUN=$(CURDIR)/bin/conc-run sh tests/test_conc_run_probe.sh
 
 $(O)/asan/bin/conc-run: bin/conc-run.c $(RUN_SRC) $(wildcard bin/run/*.h) $(O)/asan/libconc.a
 	@mkdir -p $(@D)
@@ -206,6 +209,7 @@ $(O)/asan/bin/conc-run: bin/conc-run.c $(RUN_SRC) $(wildcard bin/run/*.h) $(O)/a
 
 test-conc-run-asan: $(O)/asan/bin/conc-run
 	@echo "== tests/test_conc_run.sh (ASan+UBSan)"; ASAN_OPTIONS=detect_leaks=0 CONC_RUN=$(CURDIR)/$< sh tests/test_conc_run.sh
+	@echo "== tests/test_conc_run_probe.sh (ASan+UBSan)"; ASAN_OPTIONS=detect_leaks=0 CONC_RUN=$(CURDIR)/$< sh tests/test_conc_run_probe.sh
 
 asan-test: $(ASAN_TESTS) $(TEST_HELPERS) test-conc-run-asan test-tools-asan
 	@set -e; for t in $(ASAN_TESTS); do echo "== $$t (ASan+UBSan)"; \

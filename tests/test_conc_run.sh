@@ -3,26 +3,13 @@
 # are GNU parallel's (20221122) on the same command lines, unless said.
 # Every run is bounded by timeout(1); no test asserts a timing.
 R=${CONC_RUN:-$(pwd)/bin/conc-run}
+. "$(dirname "$0")/sh_ok.sh"
 T=$(mktemp -d /tmp/conc-run-test.XXXXXX) || exit 1
 trap 'rm -rf "$T"' EXIT
 cd "$T" || exit 1
-pass=0 fail=0
-
-# ok NAME EXPECTED ACTUAL
-ok() {
-	if [ "$2" = "$3" ]; then
-		pass=$((pass + 1))
-	else
-		fail=$((fail + 1))
-		printf 'FAIL: %s\n--- expected\n%s\n--- got\n%s\n' "$1" "$2" "$3"
-	fi
-}
 
 # run ARGS...: stdout (and "rc=N" on its own last line)
-run() {
-	out=$(timeout 30 "$R" "$@" 2>"$T/err"; echo "rc=$?")
-	printf '%s' "$out"
-}
+run() { capture "$R" "$@"; }
 
 nl='
 '

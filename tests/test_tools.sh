@@ -8,6 +8,7 @@
 B=${CONC_BIN:-$(pwd)/bin}
 SEM=$B/conc-sem Q=$B/conc-queue EV=$B/conc-event
 P=conc-tt-$$
+. "$(dirname "$0")/sh_ok.sh"
 T=$(mktemp -d /tmp/conc-tools-test.XXXXXX) || exit 1
 cleanup() {
 	rm -rf "$T"
@@ -15,25 +16,11 @@ cleanup() {
 }
 trap cleanup EXIT
 cd "$T" || exit 1
-pass=0 fail=0
 nl='
 '
 
-# ok NAME EXPECTED ACTUAL
-ok() {
-	if [ "$2" = "$3" ]; then
-		pass=$((pass + 1))
-	else
-		fail=$((fail + 1))
-		printf 'FAIL: %s\n--- expected\n%s\n--- got\n%s\n' "$1" "$2" "$3"
-	fi
-}
-
 # run TOOL ARGS...: stdout, then "rc=N"; stderr kept in $T/err
-run() {
-	out=$(timeout 30 "$@" 2>"$T/err"; echo "rc=$?")
-	printf '%s' "$out"
-}
+run() { capture "$@"; }
 
 # The first line of the last stderr.
 err() { head -n 1 "$T/err"; }

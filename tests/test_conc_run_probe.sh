@@ -1,0 +1,438 @@
+#!/bin/sh
+# test_conc_run_probe.sh — bin/conc-run read as a user reads issue 11 and
+# its man page, sentence by sentence. Where the issue says "as GNU
+# parallel", conc-run's output and exit status are compared with those of
+# parallel(1) itself on the same command line when it is installed (else
+# those checks are skipped, saying so); the other checks have their
+# expected values written out. Every run is bounded by timeout(1); no
+# test asserts a timing.
+#   CONC_RUN=path (default: ./bin/conc-run)
+R=${CONC_RUN:-$(pwd)/bin/conc-run}
+. "$(dirname "$0")/sh_ok.sh"
+T=$(mktemp -d /tmp/conc-run-probe.XXXXXX) || exit 1
+trap 'rm -rf "$T"' EXIT
+cd "$T" || exit 1
+nl='
+'
+tab='	'
+
+# run ARGS...: conc-run's stdout, then "rc=N"; stderr in $T/err
+run() { capture "$R" "$@"; }
+
+# GNU parallel, if here, for the comparisons.
+PAR=
+if command -v parallel >/dev/null 2>&1 &&
+	parallel --version 2>/dev/null | grep -q '^GNU parallel'; then
+	PAR=parallel
+else
+	echo "skip: comparisons with GNU parallel (not installed)"
+fi
+
+# same NAME ARGS...: conc-run and GNU parallel give the same stdout and
+# exit status (stdin: the file $IN, else /dev/null).
+same() {
+	name=$1
+	shift
+	if [ -z "$PAR" ]; then
+		skip=$((skip + 1))
+		return
+	fi
+	exp=$(timeout 60 $PAR --will-cite "$@" <"${IN:-/dev/null}" 2>/dev/null; echo "rc=$?")
+	got=$(timeout 60 "$R" "$@" <"${IN:-/dev/null}" 2>"$T/err"; echo "rc=$?")
+	ok "as parallel: $name" "$exp" "$got"
+}
+
+# ---- inputs ----
+same "three ::: sources: the product, the first slowest" -k echo ::: a b ::: 1 2 ::: x y
+ok "three ::: sources" "a 1 x${nl}a 1 y${nl}a 2 x${nl}a 2 y${nl}b 1 x${nl}b 1 y${nl}b 2 x${nl}b 2 y${nl}rc=0" \
+	"$(run -k echo ::: a b ::: 1 2 ::: x y)"
+printf 'x\ny\n' > f1
+printf '1\n2\n' > f2
+same ":::: two files" -k echo :::: f1 f2
+IN=f1 same ":::: - is stdin" -k echo :::: f2 -
+IN=f1 same "::: given: stdin is not read" -k echo ::: a
+same "-a FILE as :::: FILE" -k -a f2 echo
+ok "-a FILE" "1${nl}2${nl}rc=0" "$(run -k -a f2 echo)"
+ok "two -a: both sources, the product" "1 x${nl}1 y${nl}2 x${nl}2 y${nl}rc=0" \
+	"$(run -k -a f2 -a f1 echo)"
+same "two -a" -k -a f2 -a f1 echo
+same "-a and ::: together" -k -a f2 echo ::: a b
+printf 'a b\nc\td\n\ne$f\n' > lines
+IN=lines same "stdin lines, an empty one kept" -k echo '[{}]'
+IN=lines same "stdin lines --dry-run" -k --dry-run echo
+printf 'a\nb\0c d\0\0' > nul
+IN=nul same "-0: a name with a newline is one input" -0 -k "printf '[%s]\\n'"
+ok "-0: a name with a newline is one input" "[a${nl}b]${nl}[c d]${nl}[]${nl}rc=0" \
+	"$(run -0 -k "printf '[%s]\\n'" < nul)"
+IN=nul same "--null --dry-run" --null -k --dry-run echo
+printf 'a:b::c:\n' > colon
+IN=colon same "-d :" -k -d : --dry-run echo
+IN=colon same "-d '\\n'" -k -d '\n' --dry-run echo
+IN=colon same "-d b" -k -d b --dry-run echo
+ok "-d two characters: 255" "rc=255" "$(run -d ab echo ::: x)"
+seq 7 > seven
+IN=seven same "-n 3 appended" -k -n 3 echo
+IN=seven same "-n 3 {}" -k -n 3 echo '[{}]'
+IN=seven same "-n 3 {3} {1}: a missing argument is nothing" -k -n 3 echo {3} {1}
+IN=seven same "-n 3 --dry-run {3} {1}" -k -n 3 --dry-run echo {3} {1}
+ok "-n 3: the last job's missing {3} is nothing" "echo 3 1${nl}echo 6 4${nl}echo  7${nl}rc=0" \
+	"$(run -k -n 3 --dry-run echo {3} {1} < seven)"
+same "-n 2 {#}" -k -n 2 echo {#} ::: a b c
+same "-n 2 --tag" -k -n 2 --tag echo ::: a b c
+IN=lines same "--colsep regex" -k --colsep '[ \t]' echo {2}{1}
+ok "--colsep: a missing column is nothing" "echo  a${nl}echo c a${nl}rc=0" \
+	"$(run -k --dry-run --colsep , echo {3} {1} ::: a,b a,b,c)"
+same "--colsep: a missing column" -k --dry-run --colsep , echo {3} {1} ::: a,b a,b,c
+same "--colsep and ::: product" -k --colsep , echo {2} {1} ::: a,b c,d ::: x
+ok "--colsep bad regex: 255" "rc=255" "$(run --colsep '(' echo ::: a)"
+ok ":::: a directory: 255" "rc=255" "$(run echo :::: /)"
+
+# ---- replacement strings ----
+for r in '{}' '{.}' '{/}' '{//}' '{/.}'; do
+	same "$r on odd paths" -k --dry-run echo "x$r" ::: '' . .. / a/ /a/b.c a.b/c .x x. \
+		a..b dir/.hidden //x 'a b/c d.e' a/b/ a.b.c/ '~/x.y' ./a ../b.c /a.b/ a/./b
+done
+ok "{.} {/} {//} {/.}" "a/b.c/d.e d.e.e a/b.c d.e${nl}rc=0" "$(run echo {.} {/} {//} {/.} ::: a/b.c/d.e.e)"
+for r in '{1}' '{2.}' '{1/}' '{2//}' '{1/.}'; do
+	same "$r of columns" -k --dry-run --colsep : echo "$r" ::: 'a.b/c.d:x/y.z' '/p/q.r:s'
+	same "$r of sources" -k --dry-run echo "$r" ::: a.b/c.d /p/q.r ::: x/y.z s
+done
+same "{#} counts jobs" -k echo {#} ::: a b c ::: 1 2
+ok "{#} with :::" "1${nl}2${nl}3${nl}4${nl}rc=0" "$(run -k echo {#} ::: a b ::: 1 2)"
+ok "{#} on stdin" "1-a${nl}2-b${nl}rc=0" "$(printf 'a\nb\n' | run -k echo {#}-{})"
+# {%}: from 1 to -j, never two running jobs on one slot.
+ok "{%} within 1..-j, one job per slot" "rc=0" \
+	"$(run -j3 'mkdir slot{%} || echo "slot {%} twice"; [ {%} -ge 1 ] && [ {%} -le 3 ] || echo "slot {%}"; sleep 0.0{}; rmdir slot{%}' ::: 1 2 3 4 5 6 7 8 9 1 2 3 4 5 6 7 8 9)"
+ok "{%} alone: appended nothing" "1${nl}rc=0" "$(run -j1 echo {%} ::: a)"
+same "no replacement string: appended, quoted" -k echo ::: 'a b' "c'd"
+same "a replacement string inside a word" -k echo 'pre{}post' ::: 'a b'
+same "{} twice" -k echo {} {} ::: a
+same "{1} and {} with one source" -k echo {1}-{} ::: a b
+same "{ and } that are not replacement strings" -k echo '{x}' '{1x}' '{' '}' '{}}' ::: a
+
+# ---- quoting: names with spaces, quotes, $, newlines ----
+mkdir q && cd q || exit 1
+for n in 'a b' "c'd" 'e"f' 'g$h' 'i`j`' 'k;l' 'm|n' '*' '-o' 'p\q' ' r ' "s${nl}t" '~u' '$(v)' 'w&x' '#y'; do
+	printf '%s\n' "$n" > "$n"
+	printf '%s\0' "$n" >> ../names0
+done
+cd .. || exit 1
+ok "names: each file read by its name" "$(cat q/* | LC_ALL=C sort)" \
+	"$(cd q && timeout 60 "$R" -0 -k 'cat < {}' < ../names0 | LC_ALL=C sort)"
+ok "names: appended, one argument each" "16" \
+	"$(cd q && find . -type f -print0 | timeout 60 "$R" -0 -k "sh -c 'test -f \"\$1\" && echo ok' sh" | grep -c '^ok$')"
+ok "names: {.} {/} stay one argument" "16" \
+	"$(cd q && find . -type f -print0 | timeout 60 "$R" -0 -k "test -f {//}/{/} && test {.} = {.} && echo ok" | grep -c '^ok$')"
+ok "names: -q without a shell" "16" \
+	"$(cd q && timeout 60 "$R" -0 -k -q sh -c 'test -f "$1" && echo ok' sh {} < ../names0 | grep -c '^ok$')"
+IN=names0 same "names: --dry-run" -0 -k --dry-run echo
+same "--dry-run quotes what the shell would expand" -k --dry-run echo ::: 'a	b' 'a\b' 'é' '*' '~' '!' '#x' \
+	'a=b' '@' 'a:b' '%' '^' '[x]' '{}' '&' ';' '`x`' '$(x)' '-n' ' ' "'" '"' 'a,b' 'x~' '=a' "''" "a''b" "'a'"
+same "quoted values print back as they were" -k "printf '[%s]\\n'" ::: 'a	b' 'a\b' '*' '~' '!' '#x' \
+	'`x`' '$(x)' '-n' ' ' "'" '"' "'\"'" '$HOME'
+ok "-q: a word with spaces stays one" "[a b]${nl}[x y]${nl}rc=0" "$(run -q printf '[%s]\n' 'a b' ::: 'x y')"
+ok "-q: no shell, so no expansion" "\$HOME * x${nl}rc=0" "$(run -q echo '$HOME' '*' {} ::: x)"
+same "-q: the command and {} put in as they are" -k -q sh -c 'echo "$0"' {} ::: 'a b;c'
+same "no command: the input lines are commands" -k ::: 'echo a' 'echo b; echo c'
+
+# ---- jobs at once ----
+# -j N runs N at once: each of N jobs waits (bounded) for all N to have
+# started; with one fewer at once they would all give up.
+conc() {
+	rm -rf started && mkdir started
+	run "$@" 'touch started/{}; i=0; while [ $(ls started | wc -l) -lt '"$N"' ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done; ls started | wc -l' \
+		::: $(seq "$N") | sort -u | tr -d ' '
+}
+N=3; ok "-j 3: three at once" "3${nl}rc=0" "$(conc -j 3)"
+N=5; ok "-j 0: all at once" "5${nl}rc=0" "$(conc -j 0)"
+N=4; ok "-P 4 as -j 4" "4${nl}rc=0" "$(conc -P 4)"
+N=3; ok "--jobs=3" "3${nl}rc=0" "$(conc --jobs=3)"
+cpus=$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN)
+N=$(( (cpus + 1) / 2 )); ok "-j 50%: half the CPUs" "$N${nl}rc=0" "$(conc -j 50%)"
+N=$((cpus * 2)); ok "-j 200%" "$N${nl}rc=0" "$(conc -j 200%)"
+N=$((cpus + 1)); ok "-j +1" "$N${nl}rc=0" "$(conc -j +1)"
+N=$cpus; ok "default -j: the CPUs" "$N${nl}rc=0" "$(conc)"
+# Never more than -j: a slot directory per running job, at most 2.
+ok "-j 2: never three at once" "rc=0" \
+	"$(run -j2 'mkdir run.{}; n=$(ls -d run.* | wc -l); sleep 0.05; rmdir run.{}; [ $n -le 2 ] || echo "$n at once"' ::: $(seq 12))"
+ok "-j bad values: 255" "rc=255 rc=255 rc=255" \
+	"$(run -j x true ::: 1 | tail -1) $(run -j 1.5 true ::: 1 | tail -1) $(run -j '' true ::: 1 | tail -1)"
+
+# ---- order and grouping ----
+ok "-k: input order, whatever the end order" "$(seq 10)${nl}rc=0" \
+	"$(run -k -j10 'sleep 0.$((10 - {})); echo {}' ::: $(seq 10))"
+# Grouped: jobs write a line in three pieces with sleeps between; every
+# line comes out whole and every job's lines together.
+out=$(timeout 60 "$R" -j4 'for i in 1 2 3; do printf "{}"; sleep 0.0{}; printf "{}-$i\n"; done' ::: 1 2 3 4 5 6 7 8)
+ok "grouped: a job's lines together" "8" "$(printf '%s\n' "$out" | cut -c1 | uniq | wc -l | tr -d ' ')"
+ok "grouped: no line mixed" "24" "$(printf '%s\n' "$out" | grep -cE '^([1-8])\1-[123]$')"
+out=$(timeout 60 "$R" -j4 --line-buffer 'for i in 1 2 3; do printf "{}"; sleep 0.0{}; printf "{}-$i\n"; done' ::: 1 2 3 4 5 6 7 8)
+ok "--line-buffer: no line mixed" "24" "$(printf '%s\n' "$out" | grep -cE '^([1-8])\1-[123]$')"
+out=$(timeout 60 "$R" -j4 --line-buffer --tag 'for i in 1 2 3; do printf "{}"; sleep 0.0{}; printf "{}-$i\n"; done' ::: 1 2 3 4 5 6 7 8)
+ok "--line-buffer --tag: no line mixed" "24" "$(printf '%s\n' "$out" | grep -cE '^([1-8])	\1\1-[123]$')"
+same "--line-buffer -k: in order" -k --line-buffer 'echo {}; sleep 0.{}; echo {}' ::: 3 1 2
+same "grouped: stdout and stderr" -k 'echo o{}; echo e{} >&2; echo o{}' ::: 1 2
+ok "grouped: a job's stdout, then its stderr" "o1${nl}o1${nl}e1${nl}rc=0" \
+	"$(timeout 60 "$R" 'echo o{}; echo e{} >&2; echo o{}' ::: 1 2>&1; echo "rc=$?")"
+ok "grouped: stderr stays on stderr" "e1" "$(timeout 60 "$R" 'echo o{}; echo e{} >&2' ::: 1 2>&1 >/dev/null)"
+same "a last line without a newline" -k 'printf "x\ny"' ::: a b
+same "--tag" -k --tag echo {} ::: a b ::: 1 2
+same "--tag on a line without a newline" -k --tag 'printf "x\ny"' ::: a b
+same "--tag with quotes in the value" -k --tag echo ::: 'a b' "c'd"
+same "--tag -q" -k --tag -q printf 'x\ny\n' ::: a b
+same "--tag --colsep" -k --tag --colsep , echo ::: a,b
+same "-u" -u -j1 echo ::: a b
+same "-u --tag" -u --tag -j1 echo ::: a b
+# -u: the job's partial line reaches the reader while the job still runs.
+ok "-u: a job's partial line goes out at once" "early-seen" \
+	"$(timeout 60 "$R" -u 'printf early; i=0; while [ ! -e u.seen ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done; [ -e u.seen ] && echo -seen || echo -late' ::: 1 |
+	   { head -c 5; touch u.seen; cat; })"
+ok "a binary output passes whole" "$(head -c 3000 /dev/urandom > rnd; od -An -tx1 rnd | md5sum)" \
+	"$(timeout 60 "$R" cat ::: rnd | od -An -tx1 | md5sum)"
+
+# ---- --pipe ----
+seq 30 > s30
+IN=s30 same "--pipe --block 10: the chunks" -k --pipe --block 10 'echo ---; cat'
+IN=s30 same "--pipe --block 1" -k --pipe --block 1 wc -l
+printf 'a;bb;ccc;dddd;e' > semi
+IN=semi same "--pipe --recend ;" -k --pipe --block 3 --recend ';' 'cat; echo'
+printf 'aXYbXYXYccXYd' > xy
+IN=xy same "--pipe --recend XY (two bytes)" -k --pipe --block 2 --recend XY 'cat; echo'
+IN=s30 same "--pipe --tag" -k --pipe --block 20 --tag cat
+IN=s30 same "--pipe --block 1K" -k --pipe --block 1K wc -c
+IN=s30 same "--pipe -q" -k --pipe --block 20 -q wc -l
+ok "--pipe: every byte once, none cut" "same" \
+	"$(seq 200000 > big; timeout 60 "$R" -k --pipe --block 64k cat < big | cmp -s - big && echo same)"
+ok "--pipe: the default block is 1 MiB" "2" \
+	"$(head -c 1500000 /dev/zero | tr '\0' '\n' | timeout 60 "$R" --pipe wc -l | wc -l | tr -d ' ')"
+ok "--pipe: a job that reads nothing does not fail" "rc=0" "$(run --pipe --block 20 'echo {#}' < s30 | tail -1)"
+ok "--pipe: its Send column" "81" \
+	"$(run --pipe --block 1k --joblog pl cat < s30 >/dev/null; awk -F'\t' 'NR == 2 { print $5 }' pl)"
+ok "--pipe bad --block: 255" "rc=255" "$(run --pipe --block 1Q cat < s30)"
+
+# ---- --joblog ----
+run -k --joblog jl 'echo {}; echo err >&2; exit {}' ::: 0 3 'a b' >/dev/null
+ok "joblog: the header" "Seq${tab}Host${tab}Starttime${tab}JobRuntime${tab}Send${tab}Receive${tab}Exitval${tab}Signal${tab}Command" \
+	"$(head -1 jl)"
+ok "joblog: nine columns each" "9 9 9 9" "$(awk -F'\t' '{ printf "%s%s", (NR > 1 ? " " : ""), NF }' jl)"
+ok "joblog: Seq Host Send Receive Exitval Signal Command" \
+	"1 : 0 2 0 0 echo 0; echo err >&2; exit 0${nl}2 : 0 2 3 0 echo 3; echo err >&2; exit 3${nl}3 : 0 4 2 0 echo 'a b'; echo err >&2; exit 'a b'" \
+	"$(tail -n +2 jl | sort -n | awk -F'\t' '{ print $1, $2, $5, $6, $7, $8, $9 }')"
+ok "joblog: Starttime is epoch seconds.ms, JobRuntime seconds.ms" "3" \
+	"$(tail -n +2 jl | awk -F'\t' '$3 ~ /^[0-9]+\.[0-9][0-9][0-9]$/ && $4 ~ /^ *[0-9]+\.[0-9][0-9][0-9]$/' | wc -l | tr -d ' ')"
+run --joblog kl 'kill -9 $$' ::: 1 >/dev/null
+ok "joblog: a job SIGKILLed: Signal 9" "0 9" "$(awk -F'\t' 'NR == 2 { print $7, $8 }' kl)"
+run --joblog kl2 'kill -USR1 $$' ::: 1 >/dev/null
+ok "joblog: a job killed by SIGUSR1: Signal 10" "0 10" "$(awk -F'\t' 'NR == 2 { print $7, $8 }' kl2)"
+# resume P: the same runs through P (conc-run or GNU parallel).
+resume() {
+	rm -f rj
+	timeout 60 $1 -k --joblog rj 'echo {}; exit {}' ::: 0 1 0 2 >/dev/null 2>&1
+	timeout 60 $1 -k --joblog rj --resume-failed 'echo r{}; exit 0' ::: 0 1 0 2 3 2>&1
+	echo "rc=$?"
+	timeout 60 $1 -k --joblog rj --resume 'echo s{}' ::: 0 1 0 2 3 4 2>&1
+	echo "rc=$?"
+	timeout 60 $1 -k --joblog rj --resume-failed 'echo t{}' ::: 0 1 0 2 3 4 2>&1
+	echo "rc=$?"
+	tail -n +2 rj | cut -f1,7,9 | sort
+}
+got=$(resume "$R")
+ok "--resume-failed, --resume: the failed and the new, once" \
+	"r1${nl}r2${nl}r3${nl}rc=0${nl}s4${nl}rc=0${nl}rc=0${nl}1${tab}0${tab}echo 0; exit 0${nl}2${tab}0${tab}echo r1; exit 0${nl}2${tab}1${tab}echo 1; exit 1${nl}3${tab}0${tab}echo 0; exit 0${nl}4${tab}0${tab}echo r2; exit 0${nl}4${tab}2${tab}echo 2; exit 2${nl}5${tab}0${tab}echo r3; exit 0${nl}6${tab}0${tab}echo s4" \
+	"$got"
+if [ -n "$PAR" ]; then
+	ok "as parallel: --resume, --resume-failed" "$(resume "$PAR --will-cite")" "$got"
+else
+	skip=$((skip + 1))
+fi
+
+# ---- --timeout, --retries ----
+ok "--timeout: the slow job fails, the others not" "fast${nl}rc=1" \
+	"$(run --timeout 0.5 'sleep {}; echo fast' ::: 0 30)"
+grep -q "^conc-run: " err; ok "--timeout: a line on stderr" 0 $?
+run --joblog tl --timeout 0.3 'sleep 30' ::: 1 >/dev/null
+ok "--timeout: TERM, Exitval -1, Signal 15" "-1 15" "$(awk -F'\t' 'NR == 2 { print $7, $8 }' tl)"
+run --joblog tl2 --timeout 0.3 'trap "" TERM; sleep 30; sleep 30' ::: 1 >/dev/null
+ok "--timeout: TERM ignored, then KILL" "-1 9" "$(awk -F'\t' 'NR == 2 { print $7, $8 }' tl2)"
+# alive PID: running (not gone, not a zombie), within a bounded wait.
+alive() {
+	i=0
+	while [ $i -lt 100 ]; do
+		st=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)
+		[ -z "$st" ] || [ "$st" = Z ] && { echo gone; return; }
+		sleep 0.05
+		i=$((i + 1))
+	done
+	echo alive
+}
+ok "--timeout: the job's children go too" "gone" \
+	"$(run --timeout 0.3 ': {}; sleep 30 & echo $! > child; wait' ::: 1 >/dev/null; alive "$(cat child)")"
+ok "--timeout bad: 255" "rc=255" "$(run --timeout soon true ::: 1)"
+same "--retries 2" -k --retries 2 'echo {}; exit {}' ::: 0 1 2
+echo 0 > cnt
+ok "--retries: retried until it succeeds" "third${nl}rc=0" \
+	"$(run --retries 5 ': {}; n=$(cat cnt); echo $((n + 1)) > cnt; [ $n -ge 2 ] && echo third' ::: 1)"
+ok "--retries: three runs" "3" "$(cat cnt)"
+
+# ---- --halt ----
+for h in now,fail=1 soon,fail=1 now,fail=2 soon,fail=2 now,success=2 soon,success=1 now,done=2 1 2; do
+	same "--halt $h" -j1 --halt $h 'echo {}; exit {}' ::: 0 7 0 3 4 5
+done
+for h in now,fail=50% soon,fail=50% now,fail=30% soon,fail=20% now,fail=10% now,success=50% soon,done=30%; do
+	same "--halt $h" -j1 --halt $h 'exit {}' ::: 0 1 0 1 2 0 0 0 0 0
+done
+same "--halt now,fail=50% never reached: the percentage" -j1 --halt now,fail=50% 'exit {}' ::: 0 1 0 1 2 0 0
+ok "--halt fail=50% never reached: the percentage" "rc=43" \
+	"$(run -j1 --halt now,fail=50% 'exit {}' ::: 0 1 0 1 2 0 0)"
+ok "--halt now,fail=1: the failing job's status" "rc=7" "$(run -j1 --halt now,fail=1 'exit {}' ::: 0 7 3)"
+ok "--halt now,fail=1: a killed job, 128+signal" "rc=143" "$(run -j1 --halt now,fail=1 'kill -TERM $$' ::: 0 7 3)"
+ok "--halt now: kills the running, drops their output" "rc=1" \
+	"$(run -j2 --halt now,fail=1 'if [ {} = 1 ]; then echo never; sleep 30; else sleep 0.3; exit 1; fi' ::: 1 2)"
+ok "--halt soon: waits for the running" "late${nl}rc=1" \
+	"$(run -j2 --halt soon,fail=1 'if [ {} = 1 ]; then i=0; while [ ! -e h2 ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done; echo late; else touch h2; exit 1; fi' ::: 1 2 3)"
+
+# ---- --dry-run, --delay ----
+ok "--dry-run prints the line" "touch dry1${nl}rc=0" "$(run --dry-run touch dry{} ::: 1)"
+ok "--dry-run runs nothing" "no" "$([ -e dry1 ] && echo yes || echo no)"
+same "--dry-run -n 2" -k --dry-run -n2 echo ::: a b c
+same "--dry-run --pipe" --dry-run --pipe cat < /dev/null
+ok "--delay: all run, in order with -k" "1${nl}2${nl}3${nl}rc=0" "$(run -k --delay 0.05 echo ::: 1 2 3)"
+ok "--delay bad: 255" "rc=255" "$(run --delay x echo ::: 1)"
+
+# ---- exit status ----
+same "exit: the number failed" 'exit {}' ::: 0 1 2 255
+seq 100 > s100
+seq 101 > s101
+IN=s100 same "exit: 100 failed" -j4 false
+IN=s101 same "exit: 101 failed" -j4 false
+ok "exit: 100 failed" "rc=100" "$(run -j4 false < s100)"
+ok "exit: 101 for more than 100" "rc=101" "$(run -j4 false < s101)"
+ok "exit: a job not found counts failed" "rc=1" "$(run /no/such/program ::: 1)"
+ok "exit: unreadable :::: file: 255" "rc=255" "$(run echo :::: /no/such/file)"
+for o in --bogus -x --jobs; do
+	ok "exit: bad option $o: 255" "rc=255" "$(run $o echo ::: 1)"
+	case $(head -1 err) in
+	"conc-run: "*": "*) ok "message for $o: tool: what: why" 1 1 ;;
+	*) ok "message for $o: tool: what: why" "conc-run: ...: ..." "$(head -1 err)" ;;
+	esac
+done
+ok "--version" "yes" "$("$R" --version | grep -q '^conc-run ' && echo yes)"
+ok "--help on stdout, 0" "0" "$("$R" --help | grep -q . ; echo $?)"
+
+# ---- signals to conc-run ----
+# reap PID: wait for it (SIGKILL after 20 s), then "rc=N". Not timeout(1):
+# it would pass a signal on to conc-run twice, and a second one means
+# SIGKILL now.
+reap() {
+	i=0
+	while kill -0 "$1" 2>/dev/null && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
+	kill -9 "$1" 2>/dev/null
+	wait "$1"
+	echo "rc=$?"
+}
+# sig SIGNAL: three jobs, two running, that trap TERM/INT to leave a
+# mark; conc-run is sent SIGNAL once both have started.
+sig() {
+	rm -f sl mark.* started.* sig.out
+	# A script's background commands start with SIGINT ignored, and so
+	# would the jobs: perl puts it back for that one.
+	$DFL "$R" -j2 --joblog sl \
+		'trap "touch mark.{}; exit 0" TERM INT HUP; echo half-{}; touch started.{}; sleep 30 & wait' \
+		::: 1 2 3 > sig.out 2>&1 &
+	pid=$!
+	i=0
+	while [ "$(ls started.* 2>/dev/null | wc -l)" -lt 2 ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+	kill -"$1" $pid
+	reap $pid
+}
+DFL=
+ok "SIGTERM: exit 255" "rc=255" "$(sig TERM)"
+ok "SIGTERM: the running jobs got it and ended before conc-run" "mark.1 mark.2" "$(echo mark.*)"
+ok "SIGTERM: no job started after" "started.1 started.2" "$(echo started.*)"
+ok "SIGTERM: nothing of the stopped jobs printed" "" "$(cat sig.out)"
+ok "SIGHUP: exit 255, the jobs told" "rc=255 mark.1 mark.2" "$(sig HUP) $(echo mark.*)"
+if command -v perl >/dev/null 2>&1; then
+	DFL="perl -e \$SIG{INT}=q(DEFAULT);exec(@ARGV)||die"
+	ok "SIGINT: exit 255, the jobs told, no new one" "rc=255 mark.1 mark.2 started.1 started.2" \
+		"$(sig INT) $(echo mark.*) $(echo started.*)"
+	ok "SIGINT: nothing of the stopped jobs printed" "" "$(cat sig.out)"
+	DFL=
+else
+	echo "skip: SIGINT to conc-run (no perl to undo the ignored SIGINT)"
+	skip=$((skip + 1))
+fi
+# Jobs that ignore the signal are KILLed, and the log says so.
+rm -f sl started.*
+"$R" -j2 --joblog sl 'trap "" TERM; touch started.{}; sleep 30; sleep 30' ::: 1 2 3 >/dev/null 2>&1 &
+pid=$!
+i=0
+while [ "$(ls started.* 2>/dev/null | wc -l)" -lt 2 ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+kill -TERM $pid
+reap $pid >/dev/null
+ok "SIGTERM ignored by the jobs: KILLed, Signal 9 in the log" "-1 9${nl}-1 9" \
+	"$(tail -n +2 sl | awk -F'\t' '{ print $7, $8 }')"
+# Output of jobs that ended before the signal is printed whole.
+rm -f started.*
+"$R" -j2 'if [ {} = 1 ]; then seq 50000; else touch started.{}; sleep 30; fi' ::: 1 2 > sig.out 2>&1 &
+pid=$!
+i=0
+while [ ! -e started.2 ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+i=0
+while [ "$(wc -l < sig.out)" -lt 50000 ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+kill -TERM $pid
+reap $pid >/dev/null
+ok "a signal: what ended before is printed whole" "same" "$(seq 50000 | cmp -s - sig.out && echo same)"
+
+# ---- -k with many jobs behind a slow one ----
+# 10,000 jobs of 6 kB wait behind the first: the heap holds at most the
+# 16 MiB budget of their 60 MB; the rest is spilled. Measured as peak
+# RSS against the same jobs printing one byte.
+if [ -x /usr/bin/time ]; then
+	peak() {
+		rm -f slow.go
+		seq 10000 | ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0" \
+			/usr/bin/time -f %M timeout 300 "$R" -k -j2 \
+			"if [ {} = 1 ]; then i=0; while [ ! -e slow.go ] && [ \$i -lt 600 ]; do sleep 0.1; i=\$((i + 1)); done; fi; [ {} = 10000 ] && touch slow.go; head -c $1 /dev/zero" \
+			2>&1 >/dev/null | tail -1
+	}
+	small=$(peak 1) large=$(peak 6000)
+	ok "-k: 10,000 jobs (60 MB) behind a slow one stay within the bound" "yes" \
+		"$([ $((large - small)) -lt 32000 ] && echo yes || echo "no: $small kB, $large kB")"
+else
+	echo "skip: -k memory bound (no /usr/bin/time)"
+	skip=$((skip + 1))
+fi
+
+# ---- --bar, --progress, --eta ----
+ok "--bar --progress --eta off a terminal: stderr quiet" "" \
+	"$(timeout 60 "$R" --bar --progress --eta 'exit {}' ::: 0 1 2>&1 >/dev/null)"
+ok "--bar off a terminal: stdout has only the output" "a${nl}b" \
+	"$(timeout 60 "$R" -k --bar echo ::: a b 2>/dev/null)"
+if command -v script >/dev/null 2>&1; then
+	tty_run() { timeout 60 script -qec "$1" /dev/null 2>&1 | tr '\r' '\n'; }
+	ok "--progress on a terminal: done/running/failed" "yes" \
+		"$(tty_run "'$R' --progress 'exit {}' ::: 0 1 2" | grep -q 'done 3/3, running 0, failed 2' && echo yes)"
+	ok "--bar on a terminal" "yes" \
+		"$(tty_run "'$R' --bar true ::: 1 2 3 4" | grep -q '100% 4/4' && echo yes)"
+	ok "--eta on a terminal" "yes" "$(tty_run "'$R' --eta true ::: 1 2" | grep -q 'ETA' && echo yes)"
+	ok "--bar on a terminal, stdout to a file: the file has only the output" "1${nl}2" \
+		"$(tty_run "'$R' -k --bar echo ::: 1 2 > '$T/bo'" >/dev/null; cat bo)"
+else
+	echo "skip: --bar on a terminal (no script(1))"
+	skip=$((skip + 1))
+fi
+
+# ---- -S ':' is this machine ----
+same "-S :" -k -S : echo ::: a b
+same "-S 1/: one at a time" -k -S 1/: 'echo {%}' ::: a b c
+same "--sshlogin : -q" -k --sshlogin : -q printf '[%s]\n' ::: 'a b'
+same "-S : quoting" -k -S : "printf '[%s]\\n'" ::: 'a b' "c'd"
+IN=s30 same "-S : --pipe" -k -S : --pipe --block 20 wc -l
+run -S : --joblog sj echo ::: a >/dev/null
+ok "-S : the Host column" ":" "$(awk -F'\t' 'NR == 2 { print $2 }' sj)"
+printf '# a comment\n\n:\n' > slf
+ok "--sshloginfile with : and a comment" "a${nl}rc=0" "$(run --slf slf echo ::: a)"
+ok "--sshloginfile missing: 255" "rc=255" "$(run --slf /no/such/file echo ::: a)"
+
+echo "test_conc_run_probe: $pass passed, $fail failed, $skip skipped"
+[ "$fail" = 0 ]
