@@ -2556,3 +2556,129 @@ Test(loop_probe, a_mutex_is_owned_by_a_task_not_its_thread, .timeout = 30)
 	cr_assert_eq(o.r[1], -ETIMEDOUT);
 	cr_assert_eq(o.r[2], -EPERM);
 }
+
+/* ---- The longest timeouts: INT64_MAX is as good as forever ----------------- */
+
+static int sleeps_forever(void *arg)
+{
+	(void)arg;
+	return errcode(conc_sleep(INT64_MAX));
+}
+
+static int longest_main(void *arg)
+{
+	int *p = arg;
+	conc_task *t;
+	char b[4];
+	int code = -1;
+
+	if (conc_go(&t, sleeps_forever, NULL, NULL))
+		return -1;
+	conc_sleep(10 * MS);
+	if (conc_task_join(t, NULL, 0) != -ETIMEDOUT)
+		return -2;	/* still asleep */
+	conc_task_cancel(t);
+	if (conc_task_join(t, &code, INT64_MAX) || code != ECANCELED)
+		return -3;
+	if (write(p[1], "zz", 2) != 2 || conc_read(p[0], b, 1, INT64_MAX) != 1 ||
+	    !(conc_poll(p[0], POLLIN, INT64_MAX) & POLLIN))
+		return -4;
+	return 0;
+}
+
+Test(loop_probe, the_longest_timeouts, .timeout = 30)
+{
+	int p[2], st;
+	pid_t pid;
+
+	/* Outside a loop: the sleep goes on (it does not say -EINVAL). */
+	pid = test_fork();
+	if (pid == 0)
+		_exit(errcode(conc_sleep(INT64_MAX)));
+	cr_assert_gt(pid, 0);
+	sleep_ns(50 * MS);
+	cr_assert_eq(waitpid(pid, &st, WNOHANG), 0, "conc_sleep(INT64_MAX) returned %d",
+		     WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	need_uring();
+	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+	cr_assert_eq(run(longest_main, p), 0);
+	close(p[0]);
+	close(p[1]);
+}
+
+/* ---- Files, accept flags, refused connects --------------------------------- */
+
+static int files_and_flags(void)
+{
+	char path[] = "/tmp/conc-probe-XXXXXX", b[8];
+	struct sockaddr_in addr = { .sin_family = AF_INET };
+	socklen_t len = sizeof(addr);
+	int fd = mkstemp(path), l, c, a, r = 0;
+
+	if (fd < 0)
+		return 1;
+	unlink(path);
+	/* A regular file: reads and writes move its position. */
+	if (conc_write(fd, "abc", 3, BOUND) != 3 || conc_write(fd, "def", 3, BOUND) != 3 ||
+	    lseek(fd, 0, SEEK_SET) != 0)
+		r = 2;
+	if (!r && (conc_read(fd, b, 3, BOUND) != 3 || memcmp(b, "abc", 3) ||
+		   conc_read(fd, b, 8, 0) != 3 || memcmp(b, "def", 3) ||
+		   conc_read(fd, b, 8, BOUND) != 0))
+		r = 3;
+	close(fd);
+	/* accept's flags reach the new socket; a refused connect says so. */
+	l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (l < 0 || bind(l, (struct sockaddr *)&addr, sizeof(addr)) || listen(l, 4) ||
+	    getsockname(l, (struct sockaddr *)&addr, &len))
+		return 4;
+	c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (conc_connect(c, (struct sockaddr *)&addr, sizeof(addr), BOUND))
+		r = r ? r : 5;
+	a = conc_accept(l, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC, BOUND);
+	if (a < 0 || !(fcntl(a, F_GETFL) & O_NONBLOCK) || !(fcntl(a, F_GETFD) & FD_CLOEXEC))
+		r = r ? r : 6;
+	/* A non-blocking socket still waits for the timeout in these calls. */
+	if (a >= 0 && conc_recv(a, b, sizeof(b), 0, 20 * MS) != -ETIMEDOUT)
+		r = r ? r : 7;
+	close(a);
+	close(c);
+	close(l);
+	c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (conc_connect(c, (struct sockaddr *)&addr, sizeof(addr), BOUND) != -ECONNREFUSED)
+		r = r ? r : 8;
+	/* A connect with a timeout outside a loop leaves the socket blocking. */
+	if (fcntl(c, F_GETFL) & O_NONBLOCK)
+		r = r ? r : 9;
+	close(c);
+	return r;
+}
+
+static int files_in_task(void *arg)
+{
+	(void)arg;
+	return files_and_flags();
+}
+
+static int files_in_shared(void *arg)
+{
+	conc_task_attr sh = { .shared_stack = true };
+	conc_task *t;
+	int code = -1;
+
+	(void)arg;
+	if (conc_go(&t, files_in_task, NULL, &sh) || conc_task_join(t, &code, BOUND))
+		return -1;
+	return code;
+}
+
+Test(loop_probe, files_accept_flags_and_refused_connects, .timeout = 30)
+{
+	cr_assert_eq(files_and_flags(), 0);
+	need_uring();
+	cr_assert_eq(run(files_in_task, NULL), 0);
+	cr_assert_eq(run(files_in_shared, NULL), 0);
+}

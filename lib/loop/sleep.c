@@ -12,7 +12,9 @@ int conc_sleep(int64_t ns)
 		return -EINVAL;
 	dl = __conc_deadline(ns);
 	if (!t)
-		return __conc_sleep_until(dl);
+		/* A time beyond the clock's range (no deadline) is forever,
+		 * not -EINVAL. */
+		return __conc_sleep_until(dl < 0 ? INT64_MAX : dl);
 	if (__conc_take_cancel(t))
 		return -ECANCELED;
 	r = __conc_park(t, dl);
