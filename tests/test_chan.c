@@ -1750,3 +1750,26 @@ Test(chan, padded_frame_cut_in_its_pad_resumes, .timeout = 30)
 	free(f);
 	free(r);
 }
+
+/* ---- a hostile peer (see also fuzz/fuzz_chan.c) ---- */
+
+/* An empty message in a padded frame, into no buffer at all: the pad is
+ * not the message's (it was copied to the NULL buffer, size 0: UB). */
+Test(chan, padded_empty_frame_into_no_buffer, .timeout = 30)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	unsigned char *f = calloc(1, page);
+	conc_chan *a, *b;
+
+	cr_assert_not_null(f);
+	pair(&a, &b, 0);
+	frame_hdr(f, 0);
+	f[3] = 0x80;
+	raw_write(conc_chan_wfd(a), f, page);
+	send_str(a, "next");
+	cr_assert_eq(conc_chan_recv(b, NULL, 0, BOUND), 0);
+	recv_str(b, "next");
+	conc_chan_close(a);
+	conc_chan_close(b);
+	free(f);
+}

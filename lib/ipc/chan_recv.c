@@ -152,7 +152,9 @@ static long recv_frame(conc_chan *c, char *buf, size_t cap, conc_deadline dl)
 		c->skip = flen - have;
 		return (r = discard(c, dl)) ? r : -EMSGSIZE;
 	}
-	if (have)
+	/* Only the message's bytes: buf may be NULL for an empty message
+	 * whose pad came in. */
+	if (have && len)
 		memcpy(buf, c->rbuf + c->rpos + CHAN_HDR, have < len ? have : len);
 	if (have < flen && (r = rest(c, buf, len, flen, have, dl)))
 		return r;
