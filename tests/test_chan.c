@@ -1773,3 +1773,383 @@ Test(chan, padded_empty_frame_into_no_buffer, .timeout = 30)
 	conc_chan_close(b);
 	free(f);
 }
+
+/* Receive on c with timeout tmo: -ETIMEDOUT, and not before tmo. */
+static void times_out(conc_chan *c, void *buf, size_t cap, int64_t tmo)
+{
+	int64_t t0 = now_ns();
+
+	cr_assert_eq(conc_chan_recv(c, buf, cap, tmo), -ETIMEDOUT);
+	cr_assert_geq(now_ns() - t0, tmo, "returned before its timeout");
+}
+
+/* A child writes a torn frame, stalls until told, then dies in it: the
+ * parent's receives time out (not early) while it stalls, then -EPROTO,
+ * for good; the parent's sends are unaffected. */
+/* In a child: the header of a len-byte frame and 10 bytes of it. */
+static int torn_frame(conc_chan *a, uint32_t len)
+{
+	unsigned char f[8 + 10];
+
+	frame_hdr(f, len);
+	memset(f + 8, 'z', 10);
+	return write(conc_chan_wfd(a), f, sizeof(f)) == sizeof(f) ? 0 : -1;
+}
+
+Test(chan, peer_stalls_then_dies_mid_frame, .timeout = 30)
+{
+	conc_chan *a, *b;
+	char buf[64];
+	pid_t pid = pair_fork(&a, &b);
+
+	if (pid == 0) {
+		conc_chan_close(b);
+		if (torn_frame(a, 100000))
+			_exit(1);
+		_exit(conc_chan_recv(a, buf, sizeof(buf), BOUND) == 2 ? 0 : 2);
+	}
+	conc_chan_close(a);
+	times_out(b, buf, sizeof(buf), MS(30));	/* discarding */
+	times_out(b, buf, sizeof(buf), 0);
+	send_str(b, "go");
+	cr_assert(exited_with(wait_child(pid, REAP_MS), 0));
+	cr_assert_eq(conc_chan_recv(b, buf, sizeof(buf), CONC_FOREVER), -EPROTO);
+	expect_broken(b);
+	cr_assert_eq(conc_chan_send(b, "x", 1, BOUND), -EPIPE);
+	conc_chan_close(b);
+}
+
+/* Garbage from a live peer: receiving is over, sending is not. */
+Test(chan, garbage_from_a_live_peer_leaves_sending_working, .timeout = 30)
+{
+	static const char junk[] = "GET / HTTP/1.1\r\n\r\n";
+	conc_chan *a, *b;
+	char buf[64];
+	pid_t pid = pair_fork(&a, &b);
+
+	if (pid == 0) {
+		conc_chan_close(b);
+		if (write(conc_chan_wfd(a), junk, sizeof(junk)) != sizeof(junk))
+			_exit(1);
+		if (conc_chan_recv(a, buf, sizeof(buf), BOUND) != 5 ||
+		    memcmp(buf, "after", 5))
+			_exit(2);
+		_exit(0);
+	}
+	conc_chan_close(a);
+	cr_assert_eq(conc_chan_recv(b, buf, sizeof(buf), CONC_FOREVER), -EPROTO);
+	send_str(b, "after");
+	cr_assert(exited_with(wait_child(pid, REAP_MS), 0));
+	expect_broken(b);
+	conc_chan_close(b);
+}
+
+/* A receive with no timeout that waits inside its blocking read: the
+ * peer dying (without a close call) ends it, -EPIPE between frames,
+ * -EPROTO within one. */
+static void forever_recv_peer_dies(bool mid_frame)
+{
+	conc_chan *a, *b;
+	char buf[64];
+	pid_t pid = pair_fork(&a, &b);
+
+	if (pid == 0) {
+		conc_chan_close(b);
+		sleep_ns(MS(20));
+		if (mid_frame && torn_frame(a, 1000))
+			_exit(1);
+		sleep_ns(MS(20));
+		_exit(0);
+	}
+	conc_chan_close(a);
+	cr_assert_eq(conc_chan_recv(b, buf, sizeof(buf), CONC_FOREVER),
+		     mid_frame ? -EPROTO : -EPIPE);
+	cr_assert(exited_with(wait_child(pid, REAP_MS), 0));
+	cr_assert_eq(conc_chan_recv(b, buf, sizeof(buf), CONC_FOREVER),
+		     mid_frame ? -EPROTO : -EPIPE);
+	conc_chan_close(b);
+}
+
+Test(chan, forever_recv_peer_dies_between_frames_is_epipe, .timeout = 30)
+{
+	forever_recv_peer_dies(false);
+}
+
+Test(chan, forever_recv_peer_dies_mid_frame_is_eproto, .timeout = 30)
+{
+	forever_recv_peer_dies(true);
+}
+
+/* A peer that writes a frame a byte at a time (each byte a packet in
+ * the packet pipe), then a long one in odd pieces, slowly: every receive
+ * with a timeout returns in time, the messages come out whole. */
+static int dribble(void *arg)
+{
+	conc_chan *a = arg;
+	unsigned char *f = malloc(8 + 20000);
+	int fd = conc_chan_wfd(a);
+	size_t k, n;
+
+	if (!f)
+		return 1;
+	frame_hdr(f, 100);
+	pattern(f + 8, 100, 1);
+	for (k = 0; k < 8 + 100; k++) {
+		if (write(fd, f + k, 1) != 1)
+			return 2;
+		if (k % 16 == 0)
+			sleep_ns(MS(1));
+	}
+	frame_hdr(f, 20000);
+	pattern(f + 8, 20000, 2);
+	for (k = 0; k < 8 + 20000; k += n) {
+		n = 8 + 20000 - k < 1237 ? 8 + 20000 - k : 1237;
+		if (write(fd, f + k, n) != (ssize_t)n)
+			return 3;
+		sleep_ns(MS(1));
+	}
+	free(f);
+	return conc_chan_send(a, "end", 3, BOUND) ? 4 : 0;
+}
+
+Test(chan, timeouts_hold_while_a_peer_dribbles, .timeout = 60)
+{
+	unsigned char *r = malloc(20000);
+	conc_chan *a, *b;
+	size_t want[] = { 100, 20000 };
+	ssize_t got;
+	pid_t pid;
+	int i, tries;
+
+	cr_assert_not_null(r);
+	pair(&a, &b, 0);
+	pid = fork_child(dribble, a);
+	cr_assert_geq(pid, 0);
+	conc_chan_close(a);
+	for (i = 0; i < 2; i++) {
+		for (tries = 0; tries < 20000; tries++) {
+			int64_t t0 = now_ns();
+
+			got = conc_chan_recv(b, r, 20000, MS(2));
+			if (got != -ETIMEDOUT)
+				break;
+			cr_assert_geq(now_ns() - t0, MS(2), "returned before its timeout");
+		}
+		cr_assert_eq(got, (ssize_t)want[i]);
+		cr_assert(pattern_ok(r, want[i], (unsigned)i + 1));
+	}
+	recv_str(b, "end");
+	cr_assert(exited_with(wait_child(pid, REAP_MS), 0));
+	cr_assert_eq(conc_chan_recv(b, r, 20000, BOUND), -EPIPE);
+	conc_chan_close(b);
+	free(r);
+}
+
+/* Two threads share a receiving end fed valid frames, then garbage: each
+ * gets whole messages, timeouts or -EPROTO, and -EPROTO for good once it
+ * came; between them they get every message sent before the garbage. */
+#define SHARED_MSGS 200
+
+struct sharer {
+	conc_chan *c;
+	int got, bad;
+};
+
+static void *hostile_sharer(void *arg)
+{
+	struct sharer *s = arg;
+	unsigned char buf[5000];
+	int k;
+	ssize_t r = 0;
+
+	for (k = 0; k < 100000 && r != -EPROTO; k++) {
+		r = conc_chan_recv(s->c, buf, sizeof(buf), MS(1));
+		if (r >= 0) {
+			unsigned seed = buf[0] | (unsigned)buf[1] << 8;
+
+			if (r < 2 || !pattern_ok(buf + 2, (size_t)r - 2, seed))
+				s->bad++;
+			s->got++;
+		} else if (r != -ETIMEDOUT && r != -EPROTO) {
+			s->bad++;
+		}
+	}
+	if (r != -EPROTO || conc_chan_recv(s->c, buf, sizeof(buf), 0) != -EPROTO)
+		s->bad++;
+	return NULL;
+}
+
+Test(chan, threads_sharing_an_end_meet_garbage, .timeout = 60)
+{
+	unsigned char m[4500];
+	struct sharer s[2];
+	pthread_t t[2];
+	conc_chan *a, *b;
+	int i;
+
+	pair(&a, &b, 0);
+	for (i = 0; i < 2; i++) {
+		s[i] = (struct sharer){ .c = b };
+		cr_assert_eq(pthread_create(&t[i], NULL, hostile_sharer, &s[i]), 0);
+	}
+	for (i = 0; i < SHARED_MSGS; i++) {
+		size_t n = 2 + (size_t)i * 97 % 4400;
+
+		m[0] = (unsigned char)i;
+		m[1] = (unsigned char)(i >> 8);
+		pattern(m + 2, n - 2, (unsigned)i);
+		cr_assert_eq(conc_chan_send(a, m, n, BOUND), 0);
+	}
+	raw_write(conc_chan_wfd(a), "Cc\1\1junk", 8);
+	for (i = 0; i < 2; i++)
+		cr_assert_eq(join_thread(t[i], 30000, NULL), 0);
+	cr_assert_eq(s[0].bad + s[1].bad, 0);
+	cr_assert_eq(s[0].got + s[1].got, SHARED_MSGS);
+	send_str(b, "still sends");
+	recv_str(a, "still sends");
+	conc_chan_close(a);
+	conc_chan_close(b);
+}
+
+/* A child that only closes its copies of both ends leaves the pair as it
+ * was: the child's close is no close of the ends. */
+Test(chan, fork_and_close_in_the_child_changes_nothing, .timeout = 30)
+{
+	conc_chan *a, *b;
+	pid_t pid = pair_fork(&a, &b);
+
+	if (pid == 0) {
+		conc_chan_close(a);
+		conc_chan_close(b);
+		_exit(0);
+	}
+	cr_assert(exited_with(wait_child(pid, REAP_MS), 0));
+	send_str(a, "a to b");
+	send_str(b, "b to a");
+	recv_str(b, "a to b");
+	recv_str(a, "b to a");
+	conc_chan_close(a);
+	cr_assert_eq(conc_chan_recv(b, NULL, 0, BOUND), -EPIPE);
+	cr_assert_eq(conc_chan_send(b, "x", 1, BOUND), -EPIPE);
+	conc_chan_close(b);
+}
+
+/* A header that announces the largest message, then a page and the end:
+ * -ETIMEDOUT while it may still come (what came is kept, no more), then
+ * -EPROTO, whether the buffer takes the message or not. */
+static void max_header_then_close(size_t cap)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	unsigned char *f = calloc(1, page), *r = malloc(cap ? cap : 1);
+	conc_chan *a, *b;
+
+	cr_assert_not_null(f);
+	cr_assert_not_null(r);
+	pair(&a, &b, 0);
+	frame_hdr(f, CONC_CHAN_MAX_MSG);
+	raw_write(conc_chan_wfd(a), f, page);
+	times_out(b, r, cap, 0);
+	times_out(b, r, cap, MS(10));
+	conc_chan_close(a);
+	cr_assert_eq(conc_chan_recv(b, r, cap, BOUND), -EPROTO);
+	expect_broken(b);
+	conc_chan_close(b);
+	free(f);
+	free(r);
+}
+
+Test(chan, max_size_header_then_close_is_eproto, .timeout = 30)
+{
+	max_header_then_close(CONC_CHAN_MAX_MSG);
+	max_header_then_close(16);
+}
+
+/* A one-way pair: garbage into the receiving end breaks it; the sending
+ * end does not receive, the receiving one does not send. */
+Test(chan, oneway_garbage_is_eproto, .timeout = 30)
+{
+	conc_chan *a, *b;
+	char buf[16];
+
+	pair(&a, &b, CONC_CHAN_ONEWAY);
+	send_str(b, "first");
+	raw_write(conc_chan_wfd(b), "not a frame", 11);
+	recv_str(a, "first");
+	cr_assert_eq(conc_chan_recv(a, buf, sizeof(buf), BOUND), -EPROTO);
+	expect_broken(a);
+	cr_assert_eq(conc_chan_send(a, "x", 1, 0), -EBADF);
+	cr_assert_eq(conc_chan_recv(b, buf, sizeof(buf), 0), -EBADF);
+	conc_chan_close(b);
+	cr_assert_eq(conc_chan_recv(a, buf, sizeof(buf), 0), -EPROTO);
+	conc_chan_close(a);
+}
+
+/* The send's SIGPIPE fallback (kernels without RWF_NOSIGNAL), forced: a
+ * seccomp filter fails pwritev2 with RWF_NOSIGNAL as such a kernel does.
+ * With SIGPIPE at its default (or a handler), a send to a closed peer
+ * returns -EPIPE, the process lives, and the mask and pending set are
+ * as they were; sends to a live peer go on working. */
+static int refuse_nosignal(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_pwritev2, 0, 3),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+			 offsetof(struct seccomp_data, args[5])),
+		BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x100 /* RWF_NOSIGNAL */, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EOPNOTSUPP),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { (unsigned short)(sizeof(f) / sizeof(f[0])), f };
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		return -1;
+	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) ? -1 : 0;
+}
+
+static int sigpipe_fallback(void *arg)
+{
+	unsigned char *m = big(3 * MIB, 9), *r = malloc(3 * MIB);
+	conc_chan *a, *b;
+	uint64_t mask;
+	pid_t pid;
+
+	(void)arg;
+	if (!r || refuse_nosignal())
+		return 1;
+	signal(SIGPIPE, SIG_DFL);
+	mask = sigmask_now();
+	if (conc_chan_pair(&a, &b, 0))
+		return 2;
+	/* Through the fallback, a message of any size still goes. */
+	pid = test_fork();
+	if (pid == 0) {
+		ssize_t n = conc_chan_recv(b, r, 3 * MIB, BOUND);
+
+		_exit(n == 3 * MIB && pattern_ok(r, 3 * MIB, 9) ? 0 : 1);
+	}
+	if (pid < 0 || conc_chan_send(a, m, 3 * MIB, BOUND) ||
+	    !exited_with(wait_child(pid, REAP_MS), 0))
+		return 3;
+	conc_chan_close(b);
+	if (conc_chan_send(a, "x", 1, 0) != -EPIPE ||
+	    conc_chan_send(a, m, 3 * MIB, BOUND) != -EPIPE)
+		return 4;
+	signal(SIGPIPE, on_sigpipe);
+	if (conc_chan_send(a, "x", 1, CONC_FOREVER) != -EPIPE || sigpipe_seen)
+		return 5;
+	if (sigmask_now() != mask || sigpipe_pending())
+		return 6;
+	conc_chan_close(a);
+	return 0;
+}
+
+Test(chan, sigpipe_fallback_forced_raises_none, .timeout = 30)
+{
+	int r;
+
+	if (!seccomp_available())
+		cr_skip_test("no seccomp filters here");
+	r = run_in_child(sigpipe_fallback, NULL, REAP_MS);
+	cr_assert_eq(r, 0, "step %d", r);
+}
