@@ -595,12 +595,13 @@ static int waiter(void *arg)
 	return 0;
 }
 
+/* Counts into *arg every millisecond the loop lets it run. */
 static int ticker(void *arg)
 {
-	struct res *r = arg;
+	int *ticks = arg;
 
 	while (conc_sleep(1 * MS) == 0)
-		r->ticks++;
+		(*ticks)++;
 	return 0;
 }
 
@@ -618,7 +619,7 @@ static int driver(void *arg)
 	int code = -1;
 
 	k->hold(r);
-	if (conc_go(&tk, ticker, r, NULL) || conc_go(&r->waiter, waiter, r, NULL))
+	if (conc_go(&tk, ticker, &r->ticks, NULL) || conc_go(&r->waiter, waiter, r, NULL))
 		return -1;
 	if (r->mode == BEFORE_FIRST_RUN) {
 		if (conc_task_cancel(r->waiter))
@@ -1750,6 +1751,9 @@ static int io_suite(void)
 		r = r ? r : 5;
 	if (conc_recv(s[0], b, sizeof(b), 0, 20 * MS) != -ETIMEDOUT)
 		r = r ? r : 6;
+	/* Nothing to read or write: 0 at once, as read(2) and write(2). */
+	if (conc_read(p[0], b, 0, 20 * MS) != 0 || conc_write(p[1], b, 0, 20 * MS) != 0)
+		r = r ? r : 25;
 	/* Short reads are returned as such; ready data with timeout 0. */
 	if (write(p[1], "abc", 3) != 3)
 		r = r ? r : 7;
@@ -2227,22 +2231,13 @@ static int joins_from_thread(void *arg)
 	return conc_task_join(x->t, &code, BOUND) ? -2 : code;
 }
 
-static int tt_ticker(void *arg)
-{
-	struct tt *x = arg;
-
-	while (conc_sleep(1 * MS) == 0)
-		x->ticks++;
-	return 0;
-}
-
 static int tt_main(void *arg)
 {
 	struct tt *x = arg;
 	conc_task *tk;
 	int ret = -1, i;
 
-	if (conc_go(&tk, tt_ticker, x, NULL))
+	if (conc_go(&tk, ticker, &x->ticks, NULL))
 		return -1;
 	if (conc_to_thread(slow_fn, x, &ret, BOUND) || ret != 5 || !x->finished)
 		return -2;
@@ -2681,4 +2676,59 @@ Test(loop_probe, files_accept_flags_and_refused_connects, .timeout = 30)
 	need_uring();
 	cr_assert_eq(run(files_in_task, NULL), 0);
 	cr_assert_eq(run(files_in_shared, NULL), 0);
+}
+
+/* ---- A robust mutex whose owner process dies while a task waits ------------ */
+
+struct robust {
+	conc_mutex m;
+	uint32_t held, die;
+	int ticks, r[3];
+};
+
+static int dies_holding(void *arg)
+{
+	struct robust *x = arg;
+
+	if (conc_mutex_lock(&x->m))
+		return 1;
+	set_flag(&x->held, 1);
+	wait_flag(&x->die, 10000);
+	_exit(0);	/* without unlocking */
+}
+
+static int robust_main(void *arg)
+{
+	struct robust *x = arg;
+	conc_task *tk;
+
+	if (conc_go(&tk, ticker, &x->ticks, NULL))
+		return -1;
+	set_flag(&x->die, 1);
+	x->r[0] = conc_mutex_lock(&x->m);	/* the owner dies meanwhile */
+	x->r[1] = x->r[0] == -EOWNERDEAD ? conc_mutex_consistent(&x->m) : -1;
+	x->r[2] = conc_mutex_unlock(&x->m);
+	conc_task_cancel(tk);
+	return conc_task_join(tk, NULL, BOUND);
+}
+
+Test(loop_probe, a_task_learns_that_the_owner_process_died, .timeout = 30)
+{
+	struct robust *x = shared_alloc(sizeof(*x));
+	pid_t pid;
+
+	need_uring();
+	if (!x)
+		abort();
+	cr_assert_eq(conc_mutex_init(&x->m, CONC_ROBUST), 0);
+	pid = test_fork();
+	if (pid == 0)
+		_exit(dies_holding(x));
+	cr_assert(wait_flag(&x->held, 10000));
+	cr_assert_eq(run(robust_main, x), 0);
+	cr_assert_eq(x->r[0], -EOWNERDEAD);
+	cr_assert_eq(x->r[1], 0);
+	cr_assert_eq(x->r[2], 0);
+	cr_assert(exited_with(wait_child(pid, 10000), 0));
+	shared_free(x, sizeof(*x));
 }

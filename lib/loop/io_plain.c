@@ -85,7 +85,9 @@ static long nowait(const struct io *a)
 
 long __conc_io_outside(const struct io *a, conc_deadline dl)
 {
-	bool first = dl < 0;
+	/* read(2) and write(2) of nothing return at once, in a task too. */
+	bool first = dl < 0 ||
+		     (a->len == 0 && (a->kind == IO_READ || a->kind == IO_WRITE));
 	long r;
 
 	if (a->kind == IO_CONNECT && dl >= 0)
