@@ -116,7 +116,10 @@ static long one_read(conc_chan *c, char *buf, size_t cap, conc_deadline dl)
 
 	if ((r = __chan_read_raw(c, &v, 1, dl)) <= 0)
 		return r ? r : -EPIPE;
-	len = h[4] | (size_t)h[5] << 8 | (size_t)h[6] << 16 | (size_t)h[7] << 24;
+	/* A packet shorter than a header leaves h[4..7] as they were, maybe
+	 * never written (valgrind): decide nothing on them. */
+	len = (size_t)r < CHAN_HDR ? 0 : h[4] | (size_t)h[5] << 8 |
+					 (size_t)h[6] << 16 | (size_t)h[7] << 24;
 	if ((size_t)r == CHAN_HDR + len && len <= cap && h[0] == 'C' &&
 	    h[1] == 'c' && h[2] == CHAN_VERSION && !h[3]) {
 		if (len)	/* buf may be NULL then */
