@@ -2153,3 +2153,32 @@ Test(chan, sigpipe_fallback_forced_raises_none, .timeout = 30)
 	r = run_in_child(sigpipe_fallback, NULL, REAP_MS);
 	cr_assert_eq(r, 0, "step %d", r);
 }
+
+/* A send that finds no room with its deadline passed takes one look: it
+ * takes in at most one read of what the peer sent, not all that keeps
+ * coming (a peer writing as fast as the send reads would hold it past its
+ * deadline, up to the 64 MiB it may take in). */
+Test(chan, send_past_its_deadline_does_not_drain_the_peer, .timeout = 30)
+{
+	struct pollfd p = { .events = POLLIN };
+	unsigned char m[4000] = { 0 };
+	conc_chan *a, *b;
+	int i;
+
+	pair(&a, &b, 0);
+	for (i = 0; conc_chan_send(a, m, sizeof(m), 0) == 0; i++)
+		cr_assert_lt(i, 100000);
+	for (i = 0; i < 200; i++)
+		cr_assert_eq(conc_chan_send(b, NULL, 0, 0), 0);
+	cr_assert_eq(conc_chan_send(a, "x", 1, 0), -ETIMEDOUT);
+	p.fd = conc_chan_rfd(a);
+	cr_assert_eq(poll(&p, 1, 0), 1, "the send drained the peer's messages");
+	for (i = 0; i < 200; i++)
+		cr_assert_eq(conc_chan_recv(a, NULL, 0, 0), 0);
+	cr_assert_eq(conc_chan_recv(a, NULL, 0, 0), -ETIMEDOUT);
+	while (conc_chan_recv(b, m, sizeof(m), 0) == (ssize_t)sizeof(m))
+		;
+	conc_chan_close(a);
+	cr_assert_eq(conc_chan_recv(b, m, sizeof(m), BOUND), -EPIPE);
+	conc_chan_close(b);
+}

@@ -158,5 +158,9 @@ int __chan_wait_room(conc_chan *c, conc_deadline dl)
 		busy = false;
 		if (p[1].revents)
 			take_in = __chan_absorb(c, &busy);
+		/* A poll past the deadline still reports a readable rfd: a
+		 * peer that keeps writing must not keep the send here. */
+		if (__conc_expired(dl))
+			return -ETIMEDOUT;
 	}
 }
