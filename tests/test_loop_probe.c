@@ -2732,3 +2732,169 @@ Test(loop_probe, a_task_learns_that_the_owner_process_died, .timeout = 30)
 	cr_assert(exited_with(wait_child(pid, 10000), 0));
 	shared_free(x, sizeof(*x));
 }
+
+/* ---- Colorless traffic between two loops and a plain thread ---------------- */
+
+#define MIX_MSGS 500
+
+struct mix {
+	conc_chan *a, *b;		/* loop 1's end, loop 2's end */
+	conc_queue *q;
+	conc_mutex m;
+	conc_cond c;
+	conc_rwlock rw;
+	int turn, shared_count, readers_ok;
+	int r[6];
+};
+
+static char mbig[1 << 20];
+
+/* Loop 1: a 1 MiB message each way through the channel, and queue puts. */
+static int mix_sender(void *arg)
+{
+	struct mix *x = arg;
+	char *back = malloc(sizeof(mbig));
+	int i;
+
+	if (!back || conc_chan_send(x->a, mbig, sizeof(mbig), BOUND) ||
+	    conc_chan_recv(x->a, back, sizeof(mbig), BOUND) != (ssize_t)sizeof(mbig) ||
+	    memcmp(back, mbig, sizeof(mbig)))
+		i = -1;
+	else
+		i = 0;
+	free(back);
+	if (i)
+		return -1;
+	for (i = 0; i < MIX_MSGS; i++)
+		if (conc_queue_put(x->q, &i, sizeof(i), BOUND))
+			return -2;
+	return 0;
+}
+
+static int mix_echo(void *arg)
+{
+	struct mix *x = arg;
+	char *buf = malloc(sizeof(mbig));
+	ssize_t n;
+	int i, v, r = 0;
+
+	if (!buf)
+		return -1;
+	n = conc_chan_recv(x->b, buf, sizeof(mbig), BOUND);
+	if (n != (ssize_t)sizeof(mbig) || conc_chan_send(x->b, buf, (size_t)n, BOUND))
+		r = -2;
+	free(buf);
+	for (i = 0; i < MIX_MSGS && !r; i++)
+		if (conc_queue_get(x->q, &v, sizeof(v), BOUND) != sizeof(v) || v != i)
+			r = -3;
+	return r;
+}
+
+/* Turns taken through a condition variable: loop 1's task, loop 2's task
+ * and a plain thread, round and round. */
+struct turner {
+	struct mix *x;
+	int me;
+};
+
+static int take_turns(void *arg)
+{
+	struct turner *t = arg;
+	struct mix *x = t->x;
+	int round, r = 0;
+
+	for (round = 0; round < 50 && !r; round++) {
+		if (conc_mutex_lock(&x->m))
+			return -1;
+		while (x->turn % 3 != t->me && !r)
+			r = conc_cond_wait(&x->c, &x->m, BOUND);
+		x->turn++;
+		conc_cond_broadcast(&x->c);
+		conc_mutex_unlock(&x->m);
+		/* Readers and a writer of one rwlock, across the three. */
+		if (!r && !conc_rwlock_wrlock(&x->rw)) {
+			x->shared_count++;
+			conc_rwlock_unlock(&x->rw);
+		}
+		if (!r && !conc_rwlock_rdlock(&x->rw)) {
+			__atomic_fetch_add(&x->readers_ok, 1, __ATOMIC_RELAXED);
+			conc_rwlock_unlock(&x->rw);
+		}
+	}
+	return r;
+}
+
+static struct turner turners[3];
+
+static int mix_loop1(void *arg)
+{
+	struct mix *x = arg;
+	conc_task *ts[2];
+	int codes[2];
+
+	if (conc_go(&ts[0], mix_sender, x, NULL) ||
+	    conc_go(&ts[1], take_turns, &turners[0], NULL))
+		return -1;
+	if (conc_gather(ts, 2, codes, 0, 30 * SEC))
+		return -2;
+	return codes[0] ? codes[0] : codes[1];
+}
+
+static int mix_loop2(void *arg)
+{
+	struct mix *x = arg;
+	conc_task_attr sh = { .shared_stack = true };
+	conc_task *ts[2];
+	int codes[2];
+
+	if (conc_go(&ts[0], mix_echo, x, &sh) ||
+	    conc_go(&ts[1], take_turns, &turners[1], &sh))
+		return -1;
+	if (conc_gather(ts, 2, codes, 0, 30 * SEC))
+		return -2;
+	return codes[0] ? codes[0] : codes[1];
+}
+
+static int mix_thread(void *arg)
+{
+	int (*fn)(void *) = ((void **)arg)[0];
+	int code = -100, r = conc_run(fn, ((void **)arg)[1], &code);
+
+	return r ? r : code;
+}
+
+Test(loop_probe, colorless_traffic_between_two_loops_and_a_thread, .timeout = 60)
+{
+	struct mix *x = calloc(1, sizeof(*x));
+	conc_queue_attr qa = { .capacity = 16, .max_msg = 16 };
+	void *a1[2], *a2[2];
+	conc_thread *t1, *t2;
+	int c1 = -1, c2 = -1, i;
+
+	need_uring();
+	cr_assert_not_null(x);
+	for (i = 0; i < (int)sizeof(mbig); i++)
+		mbig[i] = (char)(i * 7);
+	cr_assert_eq(conc_chan_pair(&x->a, &x->b, 0), 0);
+	cr_assert_eq(conc_queue_create(&x->q, &qa), 0);
+	for (i = 0; i < 3; i++) {
+		turners[i].x = x;
+		turners[i].me = i;
+	}
+	a1[0] = (void *)mix_loop1, a1[1] = x;
+	a2[0] = (void *)mix_loop2, a2[1] = x;
+	cr_assert_eq(conc_thread_start(&t1, mix_thread, a1, NULL), 0);
+	cr_assert_eq(conc_thread_start(&t2, mix_thread, a2, NULL), 0);
+	cr_assert_eq(take_turns(&turners[2]), 0);
+	cr_assert_eq(conc_thread_join(t1, &c1, 30 * SEC), 0);
+	cr_assert_eq(conc_thread_join(t2, &c2, 30 * SEC), 0);
+	cr_assert_eq(c1, 0);
+	cr_assert_eq(c2, 0);
+	cr_assert_eq(x->turn, 150);
+	cr_assert_eq(x->shared_count, 150);
+	cr_assert_eq(x->readers_ok, 150);
+	conc_chan_close(x->a);
+	conc_chan_close(x->b);
+	conc_queue_destroy(x->q);
+	free(x);
+}
