@@ -2182,3 +2182,55 @@ Test(chan, send_past_its_deadline_does_not_drain_the_peer, .timeout = 30)
 	cr_assert_eq(conc_chan_recv(b, m, sizeof(m), BOUND), -EPIPE);
 	conc_chan_close(b);
 }
+
+/* A frame that waits in the pipe as a header and 200 one-byte packets: a
+ * receive whose deadline passed stops at a dribble, leaving the rest in
+ * the pipe (a peer writing bytes as fast as they are read would hold it
+ * past its deadline); receives with timeout 0 put the message (or its
+ * discarding) together, and one with time to spare takes it whole. */
+static void dribbled_frame(int fd, unsigned seed)
+{
+	unsigned char f[8 + 200];
+	int k;
+
+	frame_hdr(f, 200);
+	pattern(f + 8, 200, seed);
+	raw_write(fd, f, 8);
+	for (k = 0; k < 200; k++)
+		raw_write(fd, f + 8 + k, 1);
+}
+
+static void dribble_past_deadline(size_t cap)
+{
+	struct pollfd p = { .events = POLLIN };
+	unsigned char r[200];
+	conc_chan *a, *b;
+	ssize_t got = -ETIMEDOUT;
+	int k;
+
+	pair(&a, &b, 0);
+	p.fd = conc_chan_rfd(b);
+	dribbled_frame(conc_chan_wfd(a), 1);
+	cr_assert_eq(conc_chan_recv(b, r, cap, 0), -ETIMEDOUT);
+	cr_assert_eq(poll(&p, 1, 0), 1, "the receive read on past its deadline");
+	for (k = 0; k < 1000 && got == -ETIMEDOUT; k++)
+		got = conc_chan_recv(b, r, cap, 0);
+	cr_assert_eq(got, cap < 200 ? -EMSGSIZE : 200);
+	cr_assert(cap < 200 || pattern_ok(r, 200, 1));
+	dribbled_frame(conc_chan_wfd(a), 2);
+	cr_assert_eq(conc_chan_recv(b, r, sizeof(r), BOUND), 200);
+	cr_assert(pattern_ok(r, 200, 2));
+	cr_assert_eq(conc_chan_recv(b, r, sizeof(r), 0), -ETIMEDOUT);
+	conc_chan_close(a);
+	conc_chan_close(b);
+}
+
+Test(chan, receive_past_its_deadline_stops_at_a_dribble, .timeout = 30)
+{
+	dribble_past_deadline(200);
+}
+
+Test(chan, discard_past_its_deadline_stops_at_a_dribble, .timeout = 30)
+{
+	dribble_past_deadline(10);
+}

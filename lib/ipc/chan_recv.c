@@ -6,12 +6,13 @@
  * (chan_cursor.c); what is left of a longer one goes straight into the
  * caller's buffer.
  *
- * The deadline holds for every wait. When it passes in the middle of a
- * frame, what came of it goes back to rbuf and the next receive takes it
- * up; when it passes while a message too long for the caller is thrown
- * away, skip remembers how much is left to throw, and the next receive
- * finishes the job and reports -EMSGSIZE. Either way the channel stays in
- * step.
+ * The deadline holds for every wait, and against a peer that keeps the
+ * pipe from running dry with bytes in dribbles (dribble). When it passes
+ * in the middle of a frame, what came of it goes back to rbuf and the
+ * next receive takes it up; when it passes while a message too long for
+ * the caller is thrown away, skip remembers how much is left to throw,
+ * and the next receive finishes the job and reports -EMSGSIZE. Either way
+ * the channel stays in step.
  */
 #include <errno.h>
 #include <string.h>
@@ -32,11 +33,22 @@ static long fill(conc_chan *c, size_t n, conc_deadline dl)
 	return r;
 }
 
+/* A read of r bytes, short of the frame's end, says to stop: the deadline
+ * passed and it was less than a page. A frame conc sent comes in whole
+ * pages (packets, or a padded stream) but for its end, so only a peer
+ * that dribbles gets here; one that dribbles as fast as we read would
+ * otherwise hold the receive past its deadline, up to 64 MiB a byte at
+ * a time. What came is kept as for any timeout. */
+static bool dribble(const conc_chan *c, long r, conc_deadline dl)
+{
+	return r > 0 && (size_t)r < c->page && __conc_expired(dl);
+}
+
 /* Throw away the next c->skip bytes of the stream. */
 static long discard(conc_chan *c, conc_deadline dl)
 {
 	size_t n;
-	long r;
+	long r = 0;
 
 	for (;;) {
 		n = c->rlen < c->skip ? c->rlen : c->skip;
@@ -44,6 +56,8 @@ static long discard(conc_chan *c, conc_deadline dl)
 		c->skip -= n;
 		if (!c->skip)
 			return 0;
+		if (dribble(c, r, dl))
+			return -ETIMEDOUT;
 		n = c->skip < CHAN_RBUF_MIN ? c->skip : CHAN_RBUF_MIN;
 		if ((r = fill(c, n, dl)) <= 0)
 			return r ? r : -EPROTO;
@@ -93,8 +107,13 @@ static long rest(conc_chan *c, char *buf, size_t len, size_t flen,
 					 flen - (got > len ? got : len) };
 		if (!v[n - 1].iov_len)
 			n--;
-		if ((r = __chan_readv(c, v, n, dl)) > 0)
+		if ((r = __chan_readv(c, v, n, dl)) > 0 &&
+		    (got + (size_t)r == flen || !dribble(c, r, dl)))
 			continue;
+		if (r > 0) {
+			got += (size_t)r;
+			r = -ETIMEDOUT;
+		}
 		if ((r == -ETIMEDOUT || r == -ECANCELED) &&
 		    keep(c, buf, have, got, len))
 			return -ENOMEM;
