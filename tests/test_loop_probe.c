@@ -11,7 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <netinet/in.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <conc.h>
@@ -86,7 +91,7 @@ static int holder(void *arg)
 {
 	struct shared *sh = arg;
 
-	if (conc_mutex_lock(&sh->m))
+	if (!sh || conc_mutex_lock(&sh->m))
 		return 1;
 	set_flag(&sh->held, 1);
 	wait_flag(&sh->release, 10000);
@@ -2897,4 +2902,66 @@ Test(loop_probe, colorless_traffic_between_two_loops_and_a_thread, .timeout = 60
 	conc_chan_close(x->b);
 	conc_queue_destroy(x->q);
 	free(x);
+}
+
+/* ---- No io_uring: conc_run says -ENOSYS, the rest works ------------------- */
+
+static int ran_anyway;
+
+static int never_runs(void *arg)
+{
+	(void)arg;
+	ran_anyway = 1;
+	return 0;
+}
+
+/* In a child: io_uring_setup fails with err (ENOSYS: a kernel built
+ * without it; EPERM: kernel.io_uring_disabled). */
+static int without_uring(int err)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_io_uring_setup, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (unsigned)err),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { (unsigned short)(sizeof(f) / sizeof(f[0])), f };
+	int p[2], code = 5, ret = -1;
+	char b[4];
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog))
+		return 1;
+	if (conc_run(never_runs, NULL, &code) != -ENOSYS || ran_anyway || code != 5)
+		return 2;
+	if (conc_loop_self() || conc_task_self())
+		return 3;
+	/* Without a loop, the calls are the plain ones. */
+	if (pipe2(p, O_CLOEXEC) || conc_read(p[0], b, sizeof(b), 10 * MS) != -ETIMEDOUT ||
+	    conc_sleep(1 * MS) || conc_to_thread(quick_code, (void *)4, &ret, BOUND) || ret != 4)
+		return 4;
+	return 0;
+}
+
+static int without_uring_enosys(void *arg)
+{
+	(void)arg;
+	return without_uring(ENOSYS);
+}
+
+static int without_uring_eperm(void *arg)
+{
+	(void)arg;
+	return without_uring(EPERM);
+}
+
+Test(loop_probe, without_io_uring_conc_run_says_enosys, .timeout = 30)
+{
+	pid_t pid = fork_child(without_uring_enosys, NULL);
+
+	cr_assert_gt(pid, 0);
+	cr_assert(exited_with(wait_child(pid, 10000), 0));
+	pid = fork_child(without_uring_eperm, NULL);
+	cr_assert_gt(pid, 0);
+	cr_assert(exited_with(wait_child(pid, 10000), 0));
 }
