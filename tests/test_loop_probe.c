@@ -2965,3 +2965,76 @@ Test(loop_probe, without_io_uring_conc_run_says_enosys, .timeout = 30)
 	cr_assert_gt(pid, 0);
 	cr_assert(exited_with(wait_child(pid, 10000), 0));
 }
+
+/* ---- A gather across two loops ---------------------------------------------- *
+ * A task of loop 1 gathers, with CONC_GATHER_CANCEL, one task of its own
+ * loop and two of loop 2 (one fails); loop 2's main waits until then. */
+struct across {
+	conc_task *theirs[2];
+	conc_event published, done;
+	int r, codes[3], join_to;
+	conc_sem never;
+};
+
+static int across_fail(void *arg)
+{
+	(void)arg;
+	conc_sleep(10 * MS);
+	return -9;
+}
+
+static int across_wait(void *arg)
+{
+	struct across *a = arg;
+
+	return conc_sem_wait(&a->never) == -ECANCELED ? 300 : 3;
+}
+
+static int across_loop2(void *arg)
+{
+	struct across *a = arg;
+
+	if (conc_go(&a->theirs[0], across_wait, a, NULL) ||
+	    conc_go(&a->theirs[1], across_fail, a, NULL))
+		return -1;
+	conc_event_set(&a->published);
+	return conc_event_wait(&a->done, BOUND);
+}
+
+static int across_loop1(void *arg)
+{
+	struct across *a = arg;
+	conc_task *ts[3];
+
+	if (conc_event_wait(&a->published, BOUND))
+		return -1;
+	/* A task of another loop: a join that only looks times out. */
+	a->join_to = conc_task_join(a->theirs[0], NULL, 5 * MS);
+	if (conc_go(&ts[0], sleeps_then_100, NULL, NULL))
+		return -2;
+	ts[1] = a->theirs[0];
+	ts[2] = a->theirs[1];
+	a->r = conc_gather(ts, 3, a->codes, CONC_GATHER_CANCEL, BOUND);
+	conc_event_set(&a->done);
+	return 0;
+}
+
+Test(loop_probe, a_gather_across_two_loops, .timeout = 30)
+{
+	struct across a;
+	void *args[2] = { (void *)across_loop2, &a };
+	conc_thread *th;
+	int code = -1;
+
+	need_uring();
+	memset(&a, 0, sizeof(a));
+	cr_assert_eq(conc_thread_start(&th, mix_thread, args, NULL), 0);
+	cr_assert_eq(run(across_loop1, &a), 0);
+	cr_assert_eq(conc_thread_join(th, &code, BOUND), 0);
+	cr_assert_eq(code, 0);
+	cr_assert_eq(a.join_to, -ETIMEDOUT);
+	cr_assert_eq(a.r, -9);
+	cr_assert_eq(a.codes[0], 100);
+	cr_assert_eq(a.codes[1], 300);
+	cr_assert_eq(a.codes[2], -9);
+}
