@@ -11,7 +11,7 @@
  *
  * SIGPIPE: a write asks the kernel not to raise it (RWF_NOSIGNAL, Linux
  * 6.18); where the kernel does not know the flag, the send holds SIGPIPE
- * blocked around its writes (chan_sigpipe.h).
+ * blocked around each write (chan_sigpipe.h, put).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -39,11 +39,22 @@ static void tear(conc_chan *c)
 /* The kernel does not know RWF_NOSIGNAL (see chan_sigpipe.h). */
 static bool no_nosignal;
 
+/* Without RWF_NOSIGNAL, SIGPIPE is held blocked around each write alone,
+ * never across a wait: in a loop a wait lets other tasks of the thread
+ * run, and one that sends too would find SIGPIPE blocked, take that for
+ * its caller's mask, and leave it to whichever send ends first to unblock
+ * it under the other's write. */
 static long put(conc_chan *c, const struct iovec *v, int cnt, bool nosig)
 {
+	struct chan_sigpipe sp;
+	long r;
+
 	if (nosig)
 		return sys_pwritev2(c->wfd, v, cnt, RWF_NOSIGNAL);
-	return sys_writev(c->wfd, v, cnt);
+	__chan_sigpipe_hold(&sp);
+	r = sys_writev(c->wfd, v, cnt);
+	__chan_sigpipe_release(&sp, (int)r);
+	return r;
 }
 
 /* The write end as a byte stream (for long frames) or as packets. The
@@ -134,7 +145,6 @@ static int write_frame(conc_chan *c, const void *msg, size_t len,
 int conc_chan_send(conc_chan *c, const void *msg, size_t len,
 		   int64_t timeout_ns)
 {
-	struct chan_sigpipe sp;
 	conc_deadline dl;
 	int r;
 
@@ -152,9 +162,7 @@ int conc_chan_send(conc_chan *c, const void *msg, size_t len,
 		r = -EPIPE;
 	} else if (__atomic_load_n(&no_nosignal, __ATOMIC_RELAXED) ||
 		   (r = write_frame(c, msg, len, dl, true)) == -EOPNOTSUPP) {
-		__chan_sigpipe_hold(&sp);
 		r = write_frame(c, msg, len, dl, false);
-		__chan_sigpipe_release(&sp, r);
 	}
 	conc_mutex_unlock(&c->wlock);
 	return r;
