@@ -5,8 +5,10 @@
  * the command's status. Paths are taken from the remote login directory;
  * a "/./" in one starts the part used there (as rsync -R). */
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "run.h"
 
 struct host *hosts_open(const struct opts *o, int *n)
@@ -161,6 +163,7 @@ char *ssh_wrap(const struct opts *o, const struct host *h,
 {
 	struct sb s = { 0 }, c = { 0 }, rm = { 0 };
 	char **tf = run_alloc(sizeof(*tf) * (size_t)(o->ntf + o->nret + 1));
+	char env[128];
 	int i;
 
 	add(&s, "{ ");
@@ -168,7 +171,11 @@ char *ssh_wrap(const struct opts *o, const struct host *h,
 		tf[i] = cmd_expand_raw(o->tf[i], a, seq, slot);
 		transfer(&s, h, tf[i]);
 	}
-	add(&c, "exec /bin/sh -c ");
+	/* The job's variables there too, as GNU parallel sets them. */
+	snprintf(env, sizeof(env), "exec env PARALLEL_SEQ=%ld PARALLEL_JOBSLOT=%d PARALLEL_PID=%d ",
+		 seq, slot, (int)getpid());
+	add(&c, env);
+	add(&c, "/bin/sh -c ");
 	addq(&c, line);
 	remote(&s, h, c.p);
 	add(&s, "; }; rc=$?; ");
