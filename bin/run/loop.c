@@ -139,6 +139,10 @@ static void start_jobs(struct run *r)
 		j->chunk_len = clen;
 		if (r->o->dry) {
 			j->cmd = cmd_build(r->o, &j->a, j->seq, 1, &j->argv);
+			if (r->o->tag) {	/* as GNU parallel: the tag first */
+				j->tag = cmd_tag(&j->a);
+				out_write(1, j->tag, strlen(j->tag));
+			}
 			out_write(1, j->cmd, strlen(j->cmd));
 			out_write(1, "\n", 1);
 			job_free(j);
