@@ -4,6 +4,7 @@
 # Every run is bounded by timeout(1); no test asserts a timing.
 R=${CONC_RUN:-$(pwd)/bin/conc-run}
 . "$(dirname "$0")/sh_ok.sh"
+. "$(dirname "$0")/sh_sshd.sh"
 T=$(mktemp -d /tmp/conc-run-test.XXXXXX) || exit 1
 trap 'rm -rf "$T"' EXIT
 cd "$T" || exit 1
@@ -225,41 +226,6 @@ wait $pid
 ok "second SIGINT: KILL at once" "-1 9" "$(awk -F'\t' 'NR == 2 { print $7, $8 }' sl2)"
 
 # ---- other hosts: an sshd of our own on 127.0.0.1 ----
-sshd_start() {
-	for p in /usr/sbin/sshd ssh ssh-keygen; do
-		command -v $p >/dev/null 2>&1 || { echo "skip: ssh tests ($p missing)"; return 1; }
-	done
-	ssh-keygen -q -t ed25519 -N '' -f "$T/hostkey" && ssh-keygen -q -t ed25519 -N '' -f "$T/key" &&
-		cp "$T/key.pub" "$T/auth" && chmod 600 "$T/auth" || { echo "skip: ssh tests (ssh-keygen failed)"; return 1; }
-	# sshd wants its privilege separation directory when run as root.
-	[ "$(id -u)" = 0 ] && mkdir -p /run/sshd
-	port=$((20000 + $$ % 20000))
-	for try in 1 2 3; do
-		cat > "$T/sshd_config" <<-EOF
-		Port $port
-		ListenAddress 127.0.0.1
-		HostKey $T/hostkey
-		AuthorizedKeysFile $T/auth
-		PidFile $T/sshd.pid
-		StrictModes no
-		UsePAM no
-		PermitRootLogin yes
-		PasswordAuthentication no
-		KbdInteractiveAuthentication no
-		EOF
-		/usr/sbin/sshd -f "$T/sshd_config" -E "$T/sshd.log" 2>/dev/null
-		SSH="ssh -i $T/key -p $port -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o LogLevel=ERROR -o ConnectTimeout=5"
-		i=0
-		while [ $i -lt 20 ]; do
-			timeout 10 $SSH 127.0.0.1 true </dev/null 2>/dev/null && return 0
-			i=$((i + 1)); sleep 0.1
-		done
-		[ -f "$T/sshd.pid" ] && kill "$(cat "$T/sshd.pid")" 2>/dev/null
-		port=$((port + 1))
-	done
-	echo "skip: ssh tests (sshd does not start here: $(tail -1 "$T/sshd.log" 2>/dev/null))"
-	return 1
-}
 if sshd_start; then
 	trap '[ -f "$T/sshd.pid" ] && kill "$(cat "$T/sshd.pid")"; rm -rf "$T"' EXIT
 	ok "-S: the job runs there, arguments whole" "[a b]${nl}[c'd]${nl}rc=0" \

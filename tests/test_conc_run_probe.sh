@@ -9,6 +9,7 @@
 #   CONC_RUN=path (default: ./bin/conc-run)
 R=${CONC_RUN:-$(pwd)/bin/conc-run}
 . "$(dirname "$0")/sh_ok.sh"
+. "$(dirname "$0")/sh_sshd.sh"
 T=$(mktemp -d /tmp/conc-run-probe.XXXXXX) || exit 1
 trap 'rm -rf "$T"' EXIT
 cd "$T" || exit 1
@@ -295,6 +296,8 @@ ok "--halt soon: waits for the running" "late${nl}rc=1" \
 ok "--dry-run prints the line" "touch dry1${nl}rc=0" "$(run --dry-run touch dry{} ::: 1)"
 ok "--dry-run runs nothing" "no" "$([ -e dry1 ] && echo yes || echo no)"
 same "--dry-run -n 2" -k --dry-run -n2 echo ::: a b c
+same "--dry-run --tag: the tag first" -k --dry-run --tag echo ::: a 'b c'
+ok "--dry-run --tag: the tag first" "a${tab}echo a${nl}b c${tab}echo 'b c'${nl}rc=0" "$(run -k --dry-run --tag echo ::: a 'b c')"
 same "--dry-run --pipe" --dry-run --pipe cat < /dev/null
 ok "--delay: all run, in order with -k" "1${nl}2${nl}3${nl}rc=0" "$(run -k --delay 0.05 echo ::: 1 2 3)"
 ok "--delay bad: 255" "rc=255" "$(run --delay x echo ::: 1)"
@@ -433,6 +436,45 @@ ok "-S : the Host column" ":" "$(awk -F'\t' 'NR == 2 { print $2 }' sj)"
 printf '# a comment\n\n:\n' > slf
 ok "--sshloginfile with : and a comment" "a${nl}rc=0" "$(run --slf slf echo ::: a)"
 ok "--sshloginfile missing: 255" "rc=255" "$(run --slf /no/such/file echo ::: a)"
+
+# ---- other hosts through ssh: an sshd of our own on 127.0.0.1 ----
+if sshd_start; then
+	trap '[ -f "$T/sshd.pid" ] && kill "$(cat "$T/sshd.pid")"; rm -rf "$T"' EXIT
+	ok "ssh: values whole there" "[a b]${nl}[c'd]${nl}[e\$f]${nl}[\`g\`]${nl}[*]${nl}[h\"i]${nl}[x\\y]${nl}rc=0" \
+		"$(run -k --ssh "$SSH" -S 127.0.0.1 "printf '[%s]\\n'" ::: 'a b' "c'd" 'e$f' '`g`' '*' 'h"i' 'x\y')"
+	same "ssh: values whole there" -k --ssh "$SSH" -S 127.0.0.1 "printf '[%s]\\n'" ::: 'a b' "c'd" 'e$f' '`g`' '*' 'h"i' 'x\y'
+	ok "ssh: a value with a newline (-0)" "[a${nl}b]${nl}[c d]${nl}[]${nl}rc=0" \
+		"$(run -0 -k --ssh "$SSH" -S 127.0.0.1 "printf '[%s]\\n'" < nul)"
+	same "ssh: -q" -k --ssh "$SSH" -S 127.0.0.1 -q printf '[%s]\n' ::: 'a b' "c'd" 'e$f'
+	same "ssh: exit statuses" --ssh "$SSH" -S 127.0.0.1 'exit {}' ::: 0 3 4
+	same "ssh: stdout and stderr" -k --ssh "$SSH" -S 127.0.0.1 'echo o{}; echo e{} >&2' ::: a
+	ok "ssh: stderr stays stderr" "ea" "$(timeout 60 "$R" --ssh "$SSH" -S 127.0.0.1 'echo o{}; echo e{} >&2' ::: a 2>&1 >/dev/null)"
+	same "ssh: {#} {%} PARALLEL_SEQ PARALLEL_JOBSLOT there" -k --ssh "$SSH" -S 127.0.0.1 \
+		'echo {#} {%} $PARALLEL_SEQ $PARALLEL_JOBSLOT' ::: a b
+	ok "ssh: PARALLEL_SEQ there" "1${nl}2${nl}rc=0" "$(run -k --ssh "$SSH" -S 127.0.0.1 ': {}; echo $PARALLEL_SEQ' ::: a b)"
+	same "ssh: --tag" -k --ssh "$SSH" -S 127.0.0.1 --tag echo ::: 'a b'
+	IN=s30 same "ssh: --pipe" -k --ssh "$SSH" -S 127.0.0.1 --pipe --block 20 wc -l
+	ok "ssh: 2/host: at most two there at once" "rc=0" \
+		"$(run -S "2/$SSH 127.0.0.1" 'mkdir /tmp/conc-probe-$$-{%} 2>/dev/null || echo twice; [ {%} -le 2 ] || echo slot {%}; sleep 0.1; rmdir /tmp/conc-probe-$$-{%}' ::: 1 2 3 4 5 6)"
+	ok "ssh: a login that fails: the job fails with 255" "rc=1" \
+		"$(run --joblog sf -S 'ssh -o BatchMode=yes -o ConnectTimeout=5 -p 1 127.0.0.1' echo ::: a)"
+	ok "ssh: ... in the log" "255 0" "$(awk -F'\t' 'NR == 2 { print $7, $8 }' sf)"
+	rel=conc-probe-ssh-$$
+	mkdir -p "$rel" && echo hello > "$rel/a b.txt" && echo "x'y\$" > "$rel/c'd.txt"
+	ok "ssh: --trc with spaces and quotes in the names" "done $rel/a b.txt${nl}done $rel/c'd.txt${nl}rc=0" \
+		"$(run -k --ssh "$SSH" -S 127.0.0.1 --trc '{.}.out' 'wc -c < {} > {.}.out; echo done {}' ::: "$rel/a b.txt" "$rel/c'd.txt")"
+	ok "ssh: --return brought them back" "6 5" "$(cat "$rel/a b.out" "$rel/c'd.out" | tr -d ' ' | tr '\n' ' ' | sed 's/ $//')"
+	ok "ssh: --cleanup left nothing there" "gone" \
+		"$(timeout 10 $SSH 127.0.0.1 "test -e $rel && echo left || echo gone" </dev/null)"
+	ok "ssh: --transferfile from /./: the path after it" "hello${nl}rc=0" \
+		"$(run --ssh "$SSH" -S 127.0.0.1 --tf "$T/./$rel/a b.txt" --cleanup ": {}; cat '$rel/a b.txt'" ::: 1)"
+	ok "ssh: ... cleaned up" "gone" "$(timeout 10 $SSH 127.0.0.1 "test -e $rel && echo left || echo gone" </dev/null)"
+	run -k -S "1/$SSH 127.0.0.1,1/:" --joblog sl2 'echo {}' ::: a b c d > spread.out
+	ok "ssh: host and : together: all ran, in order" "a${nl}b${nl}c${nl}d${nl}rc=0" "$(cat spread.out)"
+	ok "ssh: the log's Host column names each login" "2" "$(tail -n +2 sl2 | cut -f2 | sort -u | wc -l | tr -d ' ')"
+	printf '# hosts\n\n%s\n' "2/$SSH 127.0.0.1" > slf2
+	ok "ssh: --sshloginfile" "a${nl}b${nl}rc=0" "$(run -k --slf slf2 echo ::: a b)"
+fi
 
 echo "test_conc_run_probe: $pass passed, $fail failed, $skip skipped"
 [ "$fail" = 0 ]
