@@ -58,7 +58,9 @@ static long discard(conc_chan *c, conc_deadline dl)
 			return 0;
 		if (dribble(c, r, dl))
 			return -ETIMEDOUT;
-		n = c->skip < CHAN_RBUF_MIN ? c->skip : CHAN_RBUF_MIN;
+		/* At least a page a read: less is a dribble (64 KiB pages). */
+		n = CHAN_RBUF_MIN > c->page ? CHAN_RBUF_MIN : c->page;
+		n = c->skip < n ? c->skip : n;
 		if ((r = fill(c, n, dl)) <= 0)
 			return r ? r : -EPROTO;
 	}
