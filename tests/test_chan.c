@@ -2309,3 +2309,69 @@ Test(chan, sigpipe_fallback_in_tasks_raises_none, .timeout = 30)
 	r = run_in_child(sigpipe_fallback_tasks, NULL, REAP_MS);
 	cr_assert_eq(r, 0, "step %d (-1: killed, by SIGPIPE?)", r);
 }
+
+/* A task cancelled while it receives, in the middle of a frame a peer
+ * stalls in: -ECANCELED, the part that came is kept, and the next
+ * receive gets the message whole. The same while it throws a message
+ * too long for it away: then -EMSGSIZE and the next message. */
+struct cancel_case {
+	conc_chan *a, *b;
+	size_t cap;
+};
+
+static int cancelled_recv(void *arg)
+{
+	struct cancel_case *k = arg;
+	unsigned char buf[3000];
+
+	return (int)-conc_chan_recv(k->b, buf, k->cap, CONC_FOREVER);
+}
+
+static int cancel_mid_frame(void *arg)
+{
+	struct cancel_case *k = arg;
+	unsigned char f[8 + 3000], r[3000];
+	conc_task *t;
+	int code = 0;
+
+	frame_hdr(f, 3000);
+	pattern(f + 8, 3000, 6);
+	if (write(conc_chan_wfd(k->a), f, 1000) != 1000 ||
+	    conc_go(&t, cancelled_recv, k, NULL))
+		return 1;
+	conc_sleep(MS(20));
+	if (conc_task_cancel(t) || conc_task_join(t, &code, BOUND))
+		return 2;
+	if (code != ECANCELED)
+		return 3;
+	if (write(conc_chan_wfd(k->a), f + 1000, sizeof(f) - 1000) !=
+	    sizeof(f) - 1000)
+		return 4;
+	if (k->cap < 3000)
+		return conc_chan_recv(k->b, r, k->cap, BOUND) == -EMSGSIZE &&
+		       conc_chan_send(k->a, "x", 1, BOUND) == 0 &&
+		       conc_chan_recv(k->b, r, k->cap, BOUND) == 1 ? 0 : 5;
+	return conc_chan_recv(k->b, r, sizeof(r), BOUND) == 3000 &&
+	       pattern_ok(r, 3000, 6) ? 0 : 6;
+}
+
+static void cancel_case_run(size_t cap)
+{
+	struct cancel_case k = { .cap = cap };
+	int r, code = -1;
+
+	pair(&k.a, &k.b, 0);
+	r = conc_run(cancel_mid_frame, &k, &code);
+	if (r != -ENOSYS) {
+		cr_assert_eq(r, 0);
+		cr_assert_eq(code, 0, "step %d", code);
+	}
+	conc_chan_close(k.a);
+	conc_chan_close(k.b);
+}
+
+Test(chan, task_cancelled_mid_frame_keeps_step, .timeout = 30)
+{
+	cancel_case_run(3000);
+	cancel_case_run(10);
+}
