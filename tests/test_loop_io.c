@@ -270,6 +270,42 @@ Test(loop_io, accept_times_out_inside_and_outside)
 	close(lfd);
 }
 
+/* MSG_DONTWAIT: recv(2)'s answer at once, -EAGAIN included, whatever the
+ * timeout; the same in a task and outside. */
+static int dontwait(void *arg)
+{
+	int *sv = arg;
+	char buf[4096] = { 0 };
+	ssize_t r;
+
+	if (conc_recv(sv[0], buf, 1, MSG_DONTWAIT, CONC_FOREVER) != -EAGAIN)
+		return -1;
+	if (conc_send(sv[1], "x", 1, MSG_DONTWAIT, CONC_FOREVER) != 1)
+		return -2;
+	if (conc_recv(sv[0], buf, 2, MSG_DONTWAIT, BOUND) != 1 || buf[0] != 'x')
+		return -3;
+	do	/* fill sv[1]'s way until it is full */
+		r = conc_send(sv[1], buf, sizeof(buf), MSG_DONTWAIT, BOUND);
+	while (r > 0);
+	if (r != -EAGAIN)
+		return -4;
+	while (conc_recv(sv[0], buf, sizeof(buf), MSG_DONTWAIT, 0) > 0)
+		;
+	return 0;
+}
+
+Test(loop_io, msg_dontwait_answers_at_once)
+{
+	int sv[2];
+
+	need_uring();
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	cr_assert_eq(run(dontwait, sv), 0);
+	cr_assert_eq(dontwait(sv), 0);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 static int bad_fds(void *arg)
 {
 	char c;

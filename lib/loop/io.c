@@ -66,6 +66,14 @@ long __conc_io_ring(struct conc_task *t, const struct io *a,
 	}
 }
 
+/* MSG_DONTWAIT asks for recv(2)'s answer now, -EAGAIN included, in a
+ * task as outside: the one call, no wait whatever the timeout. */
+static bool dontwait(const struct io *a)
+{
+	return (a->kind == IO_RECV || a->kind == IO_SEND) &&
+	       (a->flags & MSG_DONTWAIT);
+}
+
 static long run(struct io *a, int64_t timeout_ns)
 {
 	conc_deadline dl = __conc_deadline(timeout_ns);
@@ -74,9 +82,11 @@ static long run(struct io *a, int64_t timeout_ns)
 	if (a->fd < 0)
 		return -EBADF;
 	if (!t)
-		return __conc_io_outside(a, dl);
+		return dontwait(a) ? __conc_io_plain(a) : __conc_io_outside(a, dl);
 	if (__conc_take_cancel(t))
 		return -ECANCELED;
+	if (dontwait(a))
+		return __conc_io_plain(a);
 	if (a->kind == IO_SEND) {
 		/* A send usually finds room in the socket buffer: done in one
 		 * system call, without the ring or a switch (and on the
