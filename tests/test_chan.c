@@ -2375,3 +2375,33 @@ Test(chan, task_cancelled_mid_frame_keeps_step, .timeout = 30)
 	cancel_case_run(3000);
 	cancel_case_run(10);
 }
+
+/* Messages a waiting send took in, part of a long one among them (to an
+ * odd byte of a page), are whole for receives with timeout 0: the rest of
+ * the long one comes in one read across its pages, no dribble
+ * (chan_recv.c). */
+Test(chan, long_message_partly_taken_in_is_received_at_timeout_zero, .timeout = 30)
+{
+	unsigned char m[4000] = { 0 }, *big_in = big(40000, 8), *r = malloc(40000);
+	conc_chan *a, *b;
+	int i;
+
+	cr_assert_not_null(r);
+	pair(&a, &b, 0);
+	for (i = 0; conc_chan_send(a, m, sizeof(m), 0) == 0; i++)
+		cr_assert_lt(i, 100000);
+	send_str(b, "hello");
+	cr_assert_eq(conc_chan_send(b, big_in, 40000, BOUND), 0);
+	/* Each send takes in one read, then times out: "hello", a page of
+	 * the long one, then as much as rbuf has room for (not all). */
+	for (i = 0; i < 3; i++)
+		cr_assert_eq(conc_chan_send(a, "x", 1, 0), -ETIMEDOUT);
+	cr_assert_eq(conc_chan_recv(a, r, 40000, 0), 5);
+	cr_assert_eq(conc_chan_recv(a, r, 40000, 0), 40000);
+	cr_assert(pattern_ok(r, 40000, 8));
+	cr_assert_eq(conc_chan_recv(a, r, 40000, 0), -ETIMEDOUT);
+	conc_chan_close(a);
+	conc_chan_close(b);
+	free(big_in);
+	free(r);
+}
