@@ -102,7 +102,9 @@ static int wait_all(conc_task **ts, size_t n, unsigned flags, uint32_t reg,
 	for (;;) {
 		uint32_t seen = __atomic_load_n(&jw->seq, __ATOMIC_SEQ_CST);
 
-		if (seen == reg)
+		/* A failed wait stays failed even if all ended meanwhile: its
+		 * -ECANCELED is the task's one, not to be lost. */
+		if (seen == reg && r == 0)
 			return 0;
 		/* Also once the wait failed: a task may have failed before the
 		 * deadline and been seen after (its end and the timer came in
