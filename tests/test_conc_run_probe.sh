@@ -209,6 +209,8 @@ ok "--pipe: the default block is 1 MiB" "2" \
 ok "--pipe: a job that reads nothing does not fail" "rc=0" "$(run --pipe --block 20 'echo {#}' < s30 | tail -1)"
 ok "--pipe: its Send column" "81" \
 	"$(run --pipe --block 1k --joblog pl cat < s30 >/dev/null; awk -F'\t' 'NR == 2 { print $5 }' pl)"
+ok "--pipe --joblog: Send and Receive per chunk" "30 30${nl}30 30${nl}21 21" \
+	"$(run --pipe --block 30 -k --joblog pj cat < s30 >/dev/null; tail -n +2 pj | sort -n | awk -F'\t' '{ print $5, $6 }')"
 ok "--pipe bad --block: 255" "rc=255" "$(run --pipe --block 1Q cat < s30)"
 
 # ---- --joblog ----

@@ -272,6 +272,11 @@ for n in 0 -1 x; do
 done
 printf 'a\n\nb\n' | timeout 10 "$Q" put $P-q
 ok "queue: stdin lines, an empty one kept" "a${nl}${nl}b${nl}rc=0" "$(run "$Q" get -n 5 -t 0 $P-q)"
+timeout 10 "$Q" put $P-q kept1 kept2
+ok "queue: a get that cannot write out: 5" "rc=5" \
+	"$(timeout 10 "$Q" get -n 2 $P-q > /dev/full 2>"$T/err"; echo "rc=$?")"
+msg "queue: cannot write out" conc-queue
+ok "queue: ... took nothing" "kept1${nl}kept2${nl}rc=0" "$(run "$Q" get -n 2 -t 0 $P-q)"
 ok "queue: empty stdin puts nothing" "rc=0 messages 0" "$(run "$Q" put $P-q </dev/null) $(timeout 10 "$Q" stat $P-q)"
 # Binary-safe: every byte but the separator, both ways.
 awk 'BEGIN { for (i = 1; i < 256; i++) if (i != 10) printf "%c", i; printf "\n" }' > bytes
