@@ -6,7 +6,8 @@
  * Futex words: IORING_OP_FUTEX_WAIT (6.7), a shared futex unless the
  * caller asked for CONC_PRIVATE, so a wake from any thread or process
  * reaches the task. Kernels without it (6.1 to 6.6): a few yields while
- * other tasks run, then a re-check every RECHECK_NS through the timer heap:
+ * other tasks run, then a re-check every FALLBACK_NS (more seldom with many tasks)
+ * through the timer heap:
  * the loop never blocks, at the price of that latency.
  * Fds: IORING_OP_POLL_ADD, one per fd.
  * Processes: IORING_OP_WAITID (6.7) on the pidfd, WNOWAIT so that the
@@ -23,8 +24,23 @@
 #define OP_FUTEX_WAIT	51
 #define FUTEX2_U32	0x02
 #define FUTEX2_PRIV	128
-#define RECHECK_NS	1000000
+#define FALLBACK_NS	1000000
 #define YIELDS		8
+
+/*
+ * Until when a task sleeps on a futex word before it looks again (see
+ * __conc_wait): a shared word every `every` ns, spaced out as the loop
+ * holds more tasks, so that 100,000 sleepers cost a few thousand re-checks
+ * a second rather than a million (a woken process that died is then noticed
+ * later, never lost).
+ */
+static conc_deadline recheck_at(const struct loop *l, conc_deadline dl,
+				int64_t every)
+{
+	conc_deadline at = sys_now_ns() + every * (int64_t)(1 + l->alive / 1024);
+
+	return dl >= 0 && dl < at ? dl : at;
+}
 
 static int futex_ring(struct conc_task *t, const uint32_t *word,
 		      uint32_t expected, conc_deadline dl, unsigned flags)
@@ -46,7 +62,7 @@ static int futex_ring(struct conc_task *t, const uint32_t *word,
 static int futex_fallback(struct conc_task *t, const uint32_t *word,
 			  uint32_t expected, conc_deadline dl)
 {
-	int64_t now, until;
+	conc_deadline until;
 	int i, r;
 
 	if (__conc_take_cancel(t))
@@ -61,8 +77,7 @@ static int futex_fallback(struct conc_task *t, const uint32_t *word,
 	}
 	if (__atomic_load_n(word, __ATOMIC_ACQUIRE) != expected)
 		return 0;
-	now = sys_now_ns();
-	until = dl >= 0 && dl < now + RECHECK_NS ? dl : now + RECHECK_NS;
+	until = recheck_at(t->loop, dl, FALLBACK_NS);
 	r = __conc_park(t, until);
 	if (r == -ETIMEDOUT && until != dl)
 		return 0;
@@ -73,13 +88,19 @@ static int hook_futex(struct __conc_waiter *w, const uint32_t *word,
 		      uint32_t expected, conc_deadline dl, unsigned flags)
 {
 	struct conc_task *t = __conc_cur();
+	conc_deadline until;
+	int r;
 
 	(void)w;
 	if (!t)
 		return -ENOSYS;
-	if (t->loop->futex_op)
+	if (!t->loop->futex_op)
+		return futex_fallback(t, word, expected, dl);
+	if (flags & (CONC_PRIVATE | __CONC_WAIT_ALONE))
 		return futex_ring(t, word, expected, dl, flags);
-	return futex_fallback(t, word, expected, dl);
+	until = recheck_at(t->loop, dl, __CONC_RECHECK_NS);
+	r = futex_ring(t, word, expected, until, flags);
+	return r == -ETIMEDOUT && until != dl ? 0 : r;
 }
 
 static int poll_one(struct conc_task *t, struct pollfd *p, conc_deadline dl)

@@ -5,7 +5,7 @@ __thread uint32_t __conc_spin_budget
 	__attribute__((tls_model("initial-exec")));
 
 /*
- * A shared word is re-checked at least every RECHECK_NS: a process that is
+ * A shared word is re-checked at least every __CONC_RECHECK_NS: a process that is
  * woken and killed before it acts takes its wake-up with it, and the others
  * must not sleep on for ever behind it. The price: a clock read and a
  * kernel timer per sleep (about a tenth of a 1-CPU semaphore ping-pong),
@@ -13,7 +13,6 @@ __thread uint32_t __conc_spin_budget
  * word is woken for all its sleepers at once, or who sleeps alone on it,
  * says so with __CONC_WAIT_ALONE and pays nothing.
  */
-#define RECHECK_NS 100000000
 
 int __conc_wait(const uint32_t *word, uint32_t expected,
 		conc_deadline deadline, unsigned flags)
@@ -22,17 +21,19 @@ int __conc_wait(const uint32_t *word, uint32_t expected,
 	conc_deadline dl = deadline;
 	int r = -ENOSYS;
 
+	/* A loop spaces its tasks' re-checks itself (hundreds of thousands
+	 * of tasks may sleep on one word): it gets the caller's deadline. */
+	if (w)
+		r = w->futex(w, word, expected, deadline, flags);
+	if (r != -ENOSYS)
+		return r == -ECANCELED || r == -ETIMEDOUT ? r : 0;
 	if (!(flags & (CONC_PRIVATE | __CONC_WAIT_ALONE))) {
-		conc_deadline cap = sys_now_ns() + RECHECK_NS;
+		conc_deadline cap = sys_now_ns() + __CONC_RECHECK_NS;
 
 		if (dl < 0 || dl > cap)
 			dl = cap;
 	}
-	if (w)
-		r = w->futex(w, word, expected, dl, flags);
-	if (r == -ENOSYS)
-		r = sys_futex_wait(word, expected, dl,
-				   __conc_futex_private(flags));
+	r = sys_futex_wait(word, expected, dl, __conc_futex_private(flags));
 	if (r == -ECANCELED)
 		return r;
 	return r == -ETIMEDOUT && dl == deadline ? r : 0;

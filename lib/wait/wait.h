@@ -82,10 +82,14 @@ static inline uint32_t __conc_ctx(const struct __conc_self *s)
  * strand it: no periodic re-check. */
 #define __CONC_WAIT_ALONE 0x80000000u
 
+/* How often a shared word's sleeper looks again (see __conc_wait). */
+#define __CONC_RECHECK_NS 100000000LL
+
 /* Sleep while *word == expected, until woken or the deadline (< 0: none).
  * Returns 0 after a wake-up, a changed value or a signal (the caller looks
  * again), or -ETIMEDOUT once the deadline has passed. A shared word (no
- * CONC_PRIVATE) also returns 0 every 100 ms: callers look again, and a
+ * CONC_PRIVATE) also returns 0 every 100 ms (a loop's tasks less often
+ * the more of them there are): callers look again, and a
  * wake-up taken by a process that died before it acted is not lost.
  * Inside a coroutine that was cancelled, every wait of this family returns
  * -ECANCELED (once): give it to the caller at once, as a final result. */
