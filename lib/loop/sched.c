@@ -195,9 +195,11 @@ static void idle(struct loop *l)
 	/* -ETIME, -EINTR: look at the timers and the CQ again anyway. */
 	io_uring_submit_and_wait_timeout(&l->ring, &cqe, 1, tp, NULL);
 	l->queued = 0;
-	__conc_ring_reap(l);
+	/* Timers first: one that fell due while the thread was kept off the
+	 * CPU came before a completion that ended a later deadline. */
 	if (l->heap_n)
 		__conc_timer_fire(l, sys_now_ns());
+	__conc_ring_reap(l);
 }
 
 void __conc_sched_run(struct loop *l)
