@@ -184,7 +184,7 @@ msg "sem: a different -n" conc-sem
 # N permits: N commands at once, the next waits (-w 0 gives up).
 rm -f go
 for i in 1 2 3; do
-	"$SEM" -n 3 $P-n3 sh -c 'i=0; while [ ! -e go ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done' &
+	"$SEM" -n 3 $P-n3 sh -c 'i=0; while [ ! -e go ] && [ $i -lt 3000 ]; do sleep 0.05; i=$((i + 1)); done' &
 	bg="$bg $!"
 done
 until_ [ "$(holders $P-n3)" = 3 ]
