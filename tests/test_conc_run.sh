@@ -175,6 +175,8 @@ run --joblog rt --retries 3 'echo x >> tries; false' ::: 1 >/dev/null
 ok "--retries: three attempts" "3" "$(wc -l < tries | tr -d ' ')"
 ok "--retries: the last attempt logged" "1" "$(tail -n +2 rt | wc -l | tr -d ' ')"
 echo 0 > cnt
+ok "--retries 0: without end, as GNU parallel" "rc=0 7" \
+	"$(rm -f r0; run --retries 0 ': {}; n=$(cat r0 2>/dev/null || echo 0); n=$((n + 1)); echo $n > r0; [ $n -ge 7 ]' ::: 1) $(cat r0)"
 ok "--retries: a later success counts" "rc=0" \
 	"$(run --retries 3 ': {}; n=$(cat cnt); echo $((n + 1)) > cnt; [ $n -ge 1 ]' ::: 1)"
 ok "--halt now,fail=1: the job's status" "0${nl}5${nl}rc=5" \

@@ -1,5 +1,6 @@
 /* Options: getopt_long up to the command (the first word that is not an
  * option), then the command's words up to ::: or ::::, then the sources. */
+#include <limits.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -81,7 +82,7 @@ static const char usage[] =
 "      --resume              skip the jobs FILE logs; --resume-failed: rerun\n"
 "                            the failed ones\n"
 "      --timeout SECS        TERM a job after SECS, KILL it 1 s later\n"
-"      --retries N           run a failing job up to N times\n"
+"      --retries N           run a failing job up to N times (0: no end)\n"
 "      --halt now|soon,fail=N|success=N|done=N|fail=P%%\n"
 "      --delay SECS          between job starts\n"
 "      --dry-run             print the commands, run nothing\n"
@@ -263,8 +264,8 @@ void opts_parse(struct opts *o, int argc, char **argv)
 			break;
 		case O_RETRIES:
 			o->retries = opt_num("bad --retries", optarg, 0);
-			if (o->retries < 1)
-				o->retries = 1;
+			if (o->retries == 0)	/* as GNU parallel: no end */
+				o->retries = LONG_MAX;
 			break;
 		case O_HALT: opt_halt(&o->halt, optarg); break;
 		case O_DRY: o->dry = true; break;
