@@ -2144,14 +2144,21 @@ static int sigpipe_fallback(void *arg)
 	return 0;
 }
 
-Test(chan, sigpipe_fallback_forced_raises_none, .timeout = 30)
+/* fn in a child with the SIGPIPE fallback forced: 0, or the step that
+ * failed (-1: killed, by SIGPIPE?). */
+static void in_fallback_child(int (*fn)(void *))
 {
 	int r;
 
 	if (!seccomp_available())
 		cr_skip_test("no seccomp filters here");
-	r = run_in_child(sigpipe_fallback, NULL, REAP_MS);
-	cr_assert_eq(r, 0, "step %d", r);
+	r = run_in_child(fn, NULL, REAP_MS);
+	cr_assert_eq(r, 0, "step %d (-1: killed, by SIGPIPE?)", r);
+}
+
+Test(chan, sigpipe_fallback_forced_raises_none, .timeout = 30)
+{
+	in_fallback_child(sigpipe_fallback);
 }
 
 /* A send that finds no room with its deadline passed takes one look: it
@@ -2302,12 +2309,7 @@ static int sigpipe_fallback_tasks(void *arg)
 
 Test(chan, sigpipe_fallback_in_tasks_raises_none, .timeout = 30)
 {
-	int r;
-
-	if (!seccomp_available())
-		cr_skip_test("no seccomp filters here");
-	r = run_in_child(sigpipe_fallback_tasks, NULL, REAP_MS);
-	cr_assert_eq(r, 0, "step %d (-1: killed, by SIGPIPE?)", r);
+	in_fallback_child(sigpipe_fallback_tasks);
 }
 
 /* A task cancelled while it receives, in the middle of a frame a peer
