@@ -24,13 +24,14 @@ int conc_sem_init(conc_sem *s, unsigned value, unsigned flags);
  * when the value is already CONC_SEM_VALUE_MAX. */
 int conc_sem_post(conc_sem *s);
 
-/* Take one permit, waiting as long as it takes. Returns 0. */
+/* Take one permit, waiting as long as it takes. Returns 0 (-ECANCELED in
+ * a cancelled task: see conc_task_cancel(3)). */
 int conc_sem_wait(conc_sem *s);
 
 /* Take one permit if one is free now; -EAGAIN otherwise. */
 int conc_sem_trywait(conc_sem *s);
 
-/* Take one permit, waiting at most timeout_ns: 0 or -ETIMEDOUT. */
+/* Take one permit, waiting at most timeout_ns: 0, -ETIMEDOUT or -ECANCELED. */
 int conc_sem_timedwait(conc_sem *s, int64_t timeout_ns);
 
 /* The number of free permits now (a snapshot), or -EINVAL for NULL. */
