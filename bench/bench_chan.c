@@ -1,7 +1,11 @@
 /* bench_chan — round trips of a message between two processes over a
  * conc_chan (framed, packet pipes, SIGPIPE-safe) against a bare pair
  * of blocking pipes carrying the same bytes (a blocking write, then a
- * blocking read, each way), on 2 CPUs and with both processes on 1 CPU:
+ * blocking read, each way), with each process pinned to a CPU of its own
+ * ("2 CPUs") and with both pinned to one CPU ("1 CPU"). Unpinned, the
+ * scheduler put both on one CPU in some runs and not in others, and the
+ * figure was bimodal for conc and the anchor alike: pinned, every run of
+ * either measures the same thing.
  * 1. a 64-byte message each way;
  * 2. a 64 KiB message each way (a pipe's whole buffer). */
 #include <conc.h>
@@ -73,10 +77,26 @@ struct pp_n {
 	int rounds;
 };
 
+/* The CPU the child of a run pins itself to: -1 to stay where its parent
+ * is pinned. */
+static int child_cpu = -1;
+
+static void pin_to(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set))
+		bench_die("sched_setaffinity");
+}
+
 static void pp_n_child(void *arg)
 {
 	const struct pp_n *p = arg;
 
+	if (child_cpu >= 0)
+		pin_to(child_cpu);
 	for (int i = 0; i <= p->rounds; i++)
 		p->pp.pong(p->pp.ctx);
 }
@@ -139,6 +159,32 @@ static void pingpong_one_cpu(void *tag)
 	pingpong(tag);
 }
 
+/* The parent on the first CPU it may use, every child on the next. */
+static void pingpong_two_cpus(void *tag)
+{
+	cpu_set_t set;
+	int cpu, first = -1;
+
+	if (sched_getaffinity(0, sizeof(set), &set))
+		bench_die("sched_getaffinity");
+	for (cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+		if (!CPU_ISSET(cpu, &set))
+			continue;
+		if (first < 0) {
+			first = cpu;
+		} else {
+			child_cpu = cpu;
+			break;
+		}
+	}
+	if (child_cpu < 0) {
+		printf("chan round trips, 2 CPUs: skipped (one CPU usable)\n");
+		return;
+	}
+	pin_to(first);
+	pingpong(tag);
+}
+
 int main(void)
 {
 	bench_banner("bench_chan: conc_chan vs a pair of plain pipes");
@@ -148,15 +194,20 @@ int main(void)
 	if (!(msg = malloc(BIG)))
 		bench_die("malloc");
 	memset(msg, 'm', BIG);
-	pingpong("2 CPUs");
+	/* In processes of their own, so that main stays unpinned. Each
+	 * process on its own CPU: every answer wakes the other CPU. */
+	bench_reap(bench_fork(pingpong_two_cpus, "2 CPUs"));
 	/* Both processes on one CPU: every answer needs a switch. */
 	bench_reap(bench_fork(pingpong_one_cpu, "1 CPU"));
-	printf("  (Both sides keep every fd open: no process waits for EOF. A 64-byte\n"
-	       "   conc_chan message costs a send one pwritev2 (RWF_NOSIGNAL: no\n"
-	       "   SIGPIPE) and a receive one read of a packet, as many system calls\n"
-	       "   as a bare pipe's bytes; what is left is the header, the locks that\n"
-	       "   let threads share an end, and the flag. A 64 KiB message is padded\n"
-	       "   to whole pages and read in two reads.)\n");
+	printf("  (Both sides keep every fd open: no process waits for EOF. 2 CPUs:\n"
+	       "   each process pinned to a CPU of its own, every answer wakes the\n"
+	       "   other CPU (on a VM, its wake-up may cost more than the rest); 1 CPU:\n"
+	       "   both pinned to one, every answer is a switch. A 64-byte conc_chan\n"
+	       "   message costs a send one pwritev2 (RWF_NOSIGNAL: no SIGPIPE) and a\n"
+	       "   receive one read of a packet, as many system calls as a bare pipe's\n"
+	       "   bytes; what is left is the header, the locks that let threads share\n"
+	       "   an end, and pwritev2 against write. A 64 KiB message is padded to\n"
+	       "   whole pages and read in two reads.)\n");
 	conc_chan_close(ca);
 	conc_chan_close(cb);
 	return 0;
