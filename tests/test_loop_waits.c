@@ -419,3 +419,73 @@ Test(loop_waits, a_process_started_by_a_task_waits_as_a_plain_one)
 	cr_assert_eq(run(fork_from_task, NULL), 0);
 	shared_free(forked_sem, sizeof(*forked_sem));
 }
+
+/* conc_once while another task runs fn: the waiter suspends alone, times
+ * out, and a cancel ends its wait with -ECANCELED once. */
+static conc_once_t once_flag;
+static conc_event once_release;
+static int once_runs;
+
+static void once_fn(void)
+{
+	once_runs++;
+	conc_event_wait(&once_release, BOUND);	/* suspends the runner task */
+}
+
+static int once_runner(void *arg)
+{
+	(void)arg;
+	return conc_once(&once_flag, once_fn);
+}
+
+struct once_job {
+	int first, second;
+};
+
+static int once_waiter(void *arg)
+{
+	struct once_job *j = arg;
+
+	j->first = conc_once(&once_flag, once_fn);
+	j->second = conc_once_timed(&once_flag, once_fn, 10 * MS);
+	return 0;
+}
+
+static int once_main(void *arg)
+{
+	struct ctx *c = arg;
+	struct once_job j = { 0, 0 };
+	conc_task *runner, *w, *tk;
+	int code = -1;
+
+	if (conc_go(&runner, once_runner, NULL, NULL) || conc_yield() ||
+	    conc_go(&tk, ticker, c, NULL))
+		return -1;
+	if (conc_once_timed(&once_flag, once_fn, 0) != -ETIMEDOUT ||
+	    conc_once_timed(&once_flag, once_fn, 20 * MS) != -ETIMEDOUT)
+		return -2;
+	if (conc_go(&w, once_waiter, &j, NULL))
+		return -3;
+	conc_sleep(20 * MS);
+	conc_task_cancel(w);
+	if (conc_task_join(w, NULL, BOUND) || j.first != -ECANCELED ||
+	    j.second != -ETIMEDOUT)
+		return -4;
+	conc_event_set(&once_release);
+	if (conc_once_timed(&once_flag, once_fn, BOUND) != 0 ||
+	    conc_task_join(runner, &code, BOUND) || code != 0)
+		return -5;
+	conc_task_cancel(tk);
+	conc_task_join(tk, NULL, BOUND);
+	return once_runs;
+}
+
+Test(loop_waits, once)
+{
+	struct ctx c;
+
+	need_uring();
+	memset(&c, 0, sizeof(c));
+	cr_assert_eq(run(once_main, &c), 1);
+	cr_assert_gt(c.ticks, 10, "the other tasks ran meanwhile");
+}

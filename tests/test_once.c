@@ -279,3 +279,44 @@ Test(once, processes_race_fn_runs_once, .timeout = 20)
 	cr_assert_eq(s->runs, 1);
 	shared_free(s, sizeof(*s));
 }
+
+/* conc_once_timed gives up while another thread runs fn, which goes on;
+ * once it has returned every call returns 0 without running it again. */
+static conc_once_t timed_once;
+static uint32_t timed_go, timed_runs;
+
+static void fn_until_go(void)
+{
+	int i;
+
+	__atomic_fetch_add(&timed_runs, 1, __ATOMIC_SEQ_CST);
+	for (i = 0; i < 10000 && !__atomic_load_n(&timed_go, __ATOMIC_ACQUIRE); i++)
+		sleep_ns(MS(1));
+}
+
+static void *timed_runner(void *arg)
+{
+	(void)arg;
+	return (void *)(intptr_t)conc_once(&timed_once, fn_until_go);
+}
+
+Test(once, timed_gives_up_while_fn_runs)
+{
+	pthread_t th;
+	void *ret;
+	int i;
+
+	cr_assert_eq(conc_once_timed(NULL, fn_until_go, 0), -EINVAL);
+	cr_assert_eq(pthread_create(&th, NULL, timed_runner, NULL), 0);
+	for (i = 0; i < 10000 && !__atomic_load_n(&timed_runs, __ATOMIC_SEQ_CST); i++)
+		sleep_ns(MS(1));
+	cr_assert_eq(timed_runs, 1);
+	cr_assert_eq(conc_once_timed(&timed_once, fn_until_go, 0), -ETIMEDOUT);
+	cr_assert_eq(conc_once_timed(&timed_once, fn_until_go, MS(5)), -ETIMEDOUT);
+	__atomic_store_n(&timed_go, 1, __ATOMIC_RELEASE);
+	cr_assert_eq(conc_once_timed(&timed_once, fn_until_go, CONC_FOREVER), 0);
+	cr_assert_eq(pthread_join(th, &ret), 0);
+	cr_assert_eq((intptr_t)ret, 0);
+	cr_assert_eq(conc_once_timed(&timed_once, fn_until_go, 0), 0);
+	cr_assert_eq(timed_runs, 1);
+}

@@ -8,7 +8,29 @@
 
 enum { NEW, RUNNING, RUNNING_WAITED, DONE };
 
-int conc_once(conc_once_t *once, void (*fn)(void))
+/* Wait for the caller that runs fn. A failed wait is final (-ETIMEDOUT, or
+ * -ECANCELED in a cancelled coroutine: swallowing it would lose the
+ * cancellation), unless fn has ended meanwhile. */
+static int await_done(conc_once_t *once, uint32_t v, conc_deadline dl)
+{
+	int r;
+
+	while (v != DONE) {
+		if (v == RUNNING &&
+		    !__atomic_compare_exchange_n(&once->state, &v, RUNNING_WAITED,
+						 0, __ATOMIC_ACQUIRE,
+						 __ATOMIC_ACQUIRE))
+			continue;
+		r = __conc_wait(&once->state, RUNNING_WAITED, dl,
+				__CONC_WAIT_ALONE);
+		v = __atomic_load_n(&once->state, __ATOMIC_ACQUIRE);
+		if (r < 0 && v != DONE)
+			return r;
+	}
+	return 0;
+}
+
+int conc_once_timed(conc_once_t *once, void (*fn)(void), int64_t timeout_ns)
 {
 	uint32_t v = NEW;
 
@@ -25,14 +47,12 @@ int conc_once(conc_once_t *once, void (*fn)(void))
 			__conc_wake(&once->state, INT32_MAX, 0);
 		return 0;
 	}
-	while (v != DONE) {
-		if (v == RUNNING &&
-		    !__atomic_compare_exchange_n(&once->state, &v, RUNNING_WAITED,
-						 0, __ATOMIC_ACQUIRE,
-						 __ATOMIC_ACQUIRE))
-			continue;
-		__conc_wait(&once->state, RUNNING_WAITED, -1, __CONC_WAIT_ALONE);
-		v = __atomic_load_n(&once->state, __ATOMIC_ACQUIRE);
-	}
-	return 0;
+	if (v != DONE && timeout_ns == 0)
+		return -ETIMEDOUT;
+	return await_done(once, v, __conc_deadline(timeout_ns));
+}
+
+int conc_once(conc_once_t *once, void (*fn)(void))
+{
+	return conc_once_timed(once, fn, CONC_FOREVER);
 }

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <conc/mutex.h>
+#include <conc/once.h>
 
 /* Take m whatever happens: 0, or -ECANCELED if a cancel came meanwhile. */
 static inline int __conc_lock_anyway(conc_mutex *m)
@@ -18,6 +19,17 @@ static inline int __conc_lock_anyway(conc_mutex *m)
 	int r = 0;
 
 	while (conc_mutex_lock(m) == -ECANCELED)
+		r = -ECANCELED;
+	return r;
+}
+
+/* Have once's fn run (here or by another caller) whatever happens: 0, or
+ * -ECANCELED if a cancel came meanwhile. */
+static inline int __conc_once_anyway(conc_once_t *once, void (*fn)(void))
+{
+	int r = 0;
+
+	while (conc_once(once, fn) == -ECANCELED)
 		r = -ECANCELED;
 	return r;
 }

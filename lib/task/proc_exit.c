@@ -31,7 +31,9 @@ static void init_lock(void)
 			CONC_PRIVATE);
 }
 
-static struct registry *registry(void)
+/* *cancelled (if not NULL) is set when a cancel came while another thread
+ * initialised the lock: the caller passes it on where it can. */
+static struct registry *registry(bool *cancelled)
 {
 	struct registry *r = __atomic_load_n(&reg, __ATOMIC_ACQUIRE);
 	void *page;
@@ -53,7 +55,8 @@ static struct registry *registry(void)
 		else
 			sys_munmap(page, 4096);
 	}
-	conc_once(&r->once, init_lock);
+	if (__conc_once_anyway(&r->once, init_lock) < 0 && cancelled)
+		*cancelled = true;
 	return r;
 }
 
@@ -64,7 +67,7 @@ static void at_exit(void)
 
 	if (!r)
 		return;
-	conc_once(&r->once, init_lock);
+	__conc_once_anyway(&r->once, init_lock);
 	/* Held throughout: a thread still running cannot free a handle we
 	 * are waiting on (release takes the lock to untrack it). */
 	__conc_lock_anyway(&r->lock);
@@ -83,15 +86,21 @@ static void hook(void)
 
 int __conc_proc_prepare(void)
 {
-	if (!registry())
+	bool cancelled = false;
+
+	if (!registry(&cancelled))
 		return -ENOMEM;
-	conc_once(&hook_once, hook);
-	return hooked ? 0 : -ENOMEM;
+	if (__conc_once_anyway(&hook_once, hook) < 0)
+		cancelled = true;
+	if (!hooked)
+		return -ENOMEM;
+	/* Nothing started yet: the cancel is this call's result. */
+	return cancelled ? -ECANCELED : 0;
 }
 
 void __conc_proc_track(conc_proc *p)
 {
-	struct registry *r = registry();	/* prepared: not NULL */
+	struct registry *r = registry(NULL);	/* prepared: not NULL */
 
 	p->owner = __conc_self()->pid;
 	__conc_lock_anyway(&r->lock);
@@ -108,7 +117,7 @@ void __conc_proc_untrack(conc_proc *p)
 	struct registry *r;
 
 	/* A handle copied into a fork child is in no list there. */
-	if (p->owner != __conc_self()->pid || !(r = registry()))
+	if (p->owner != __conc_self()->pid || !(r = registry(NULL)))
 		return;
 	__conc_lock_anyway(&r->lock);
 	if (p->prev)
