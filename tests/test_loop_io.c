@@ -309,10 +309,23 @@ Test(loop_io, msg_dontwait_answers_at_once)
 static int bad_fds(void *arg)
 {
 	char c;
+	int p[2], closed;
 
 	(void)arg;
 	if (conc_read(-1, &c, 1, 0) != -EBADF || conc_poll(-1, POLLIN, 0) != -EBADF)
 		return -1;
+	/* An fd that is not open: -EBADF too, as conc_poll(3) says, not
+	 * poll(2)'s POLLNVAL; with and without a timeout. */
+	if (pipe(p))
+		return -2;
+	closed = p[0];
+	close(p[0]);
+	close(p[1]);
+	if (conc_read(closed, &c, 1, 0) != -EBADF ||
+	    conc_poll(closed, POLLIN, 0) != -EBADF ||
+	    conc_poll(closed, POLLIN, BOUND) != -EBADF ||
+	    conc_poll(closed, POLLOUT, CONC_FOREVER) != -EBADF)
+		return -3;
 	return 0;
 }
 

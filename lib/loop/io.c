@@ -162,5 +162,7 @@ int conc_poll(int fd, short events, int64_t timeout_ns)
 	do
 		r = __conc_wait_fd(fd, events, dl);
 	while (r == 0);
-	return r;
+	/* poll(2) reports an fd that is not open as ready with POLLNVAL;
+	 * conc's calls say -EBADF, as conc_read() does for it. */
+	return r > 0 && (r & POLLNVAL) ? -EBADF : r;
 }
