@@ -303,6 +303,66 @@ Test(map, open_waits_for_a_creator_setting_up)
 	conc_shm_unlink(name);
 }
 
+/* A task cancelled while its open waits for a creator setting up gets
+ * -ECANCELED (the cancellation is not swallowed by the wait). */
+struct cancel_open {
+	const char *name;
+	int first;
+};
+
+static int task_open(void *arg)
+{
+	struct cancel_open *co = arg;
+	conc_map *m;
+
+	co->first = conc_map_open(&m, co->name);
+	if (!co->first)
+		conc_map_destroy(m);
+	return 0;
+}
+
+static int cancel_open_main(void *arg)
+{
+	conc_task *t;
+	int code = -1;
+
+	if (conc_go(&t, task_open, arg, NULL))
+		return -1;
+	conc_sleep(SEC / 50);
+	conc_task_cancel(t);
+	if (conc_task_join(t, &code, 10 * SEC))
+		return -2;
+	return code;
+}
+
+Test(map, open_in_a_cancelled_task_says_so)
+{
+	conc_map_attr a = { .size = 8 * KiB };
+	struct cancel_open co = { .first = 1 };
+	char name[64];
+	conc_shm *s;
+	conc_map *m;
+	struct arena *ar;
+	int code = -1;
+
+	if (!(conc_features() & CONC_FEAT_IO_URING))
+		cr_skip_test("io_uring is not available in this kernel");
+	name_for(name, sizeof(name), "cancel");
+	conc_shm_unlink(name);
+	a.name = co.name = name;
+	cr_assert_eq(conc_map_create(&m, &a), 0);
+	cr_assert_eq(conc_shm_open(&s, name, CONC_SHM_MAP), 0);
+	ar = conc_shm_data(s);
+	__atomic_store_n(&ar->init, 1, __ATOMIC_RELAXED);	/* "setting up" */
+	cr_assert_eq(conc_run(cancel_open_main, &co, &code), 0);
+	cr_assert_eq(code, 0);
+	cr_assert_eq(co.first, -ECANCELED, "open: %d", co.first);
+	__conc_arena_publish(ar);
+	conc_shm_close(s);
+	conc_map_destroy(m);
+	conc_shm_unlink(name);
+}
+
 /* ---- put, get, delete, contains, len ---------------------------------- */
 
 Test(map, put_get_delete)

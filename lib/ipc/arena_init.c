@@ -35,12 +35,21 @@ int __conc_arena_attach(struct arena_call *c, struct arena *a, size_t size,
 	conc_deadline dl = sys_now_ns() + ATTACH_WAIT_NS;
 	uint64_t heap, end;
 	uint32_t v;
+	int r;
 
 	/* Its creator may still be setting it up: it stores 2 and wakes us
 	 * (__conc_arena_publish). One that died half way leaves 1 for good. */
-	while ((v = __atomic_load_n(&a->init, __ATOMIC_ACQUIRE)) != 2)
-		if (v > 2 || __conc_wait(&a->init, v, dl, 0) == -ETIMEDOUT)
+	while ((v = __atomic_load_n(&a->init, __ATOMIC_ACQUIRE)) != 2) {
+		if (v > 2)
 			return -EPROTO;
+		r = __conc_wait(&a->init, v, dl, 0);
+		/* A cancelled task's wait: final, not swallowed. */
+		if (r == -ECANCELED)
+			return r;
+		if (r == -ETIMEDOUT &&
+		    __atomic_load_n(&a->init, __ATOMIC_ACQUIRE) != 2)
+			return -EPROTO;
+	}
 	/* Read once, checked, and from now on only our copies are used. */
 	heap = __conc_arena_load(&a->heap);
 	end = __conc_arena_load(&a->heap_end);
