@@ -42,8 +42,9 @@ static int watch(struct conc_task *t, struct jwait *jw)
 /* Stop watching, giving up the claims unless keep (they are to be freed);
  * wait for the count of those that ended meanwhile. */
 static void unwatch(conc_task **ts, size_t n, struct jwait *jw, uint32_t reg,
-		    bool keep)
+		    bool keep, struct conc_task *cur)
 {
+	bool cancelled = false;
 	size_t i;
 	uint32_t s;
 
@@ -59,7 +60,12 @@ static void unwatch(conc_task **ts, size_t n, struct jwait *jw, uint32_t reg,
 	/* Between its claim and its count an ending task on another
 	 * thread runs a few instructions: wait for them. */
 	while ((s = __atomic_load_n(&jw->seq, __ATOMIC_ACQUIRE)) < reg)
-		__conc_wait(&jw->seq, s, -1, CONC_PRIVATE);
+		if (__conc_wait(&jw->seq, s, -1, CONC_PRIVATE) == -ECANCELED)
+			cancelled = true;
+	/* A cancel taken by that short wait is not this call's result (it
+	 * has its own): it stays for the task's next suspending call. */
+	if (cancelled && cur)
+		cur->cancel = true;
 }
 
 static void cancel_rest(conc_task **ts, size_t n)
@@ -163,11 +169,11 @@ static int gather(conc_task **ts, size_t n, int *exit_codes, unsigned flags,
 		reg += (uint32_t)w;
 	}
 	if (i < n) {
-		unwatch(ts, i, jw, reg, false);
+		unwatch(ts, i, jw, reg, false, cur);
 		return -EINVAL;
 	}
 	r = wait_all(ts, n, flags, reg, jw, cur, dl);
-	unwatch(ts, n, jw, reg, r == 0);
+	unwatch(ts, n, jw, reg, r == 0, cur);
 	if (r < 0)
 		return r;
 	for (i = 0; i < n; i++) {
