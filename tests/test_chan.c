@@ -1953,7 +1953,16 @@ Test(chan, timeouts_hold_while_a_peer_dribbles, .timeout = 60)
 struct sharer {
 	conc_chan *c;
 	int got, bad;
+	long first_bad, at;	/* the first bad result and where (k, -1: the end) */
 };
+
+static void sharer_bad(struct sharer *s, long r, long at)
+{
+	if (!s->bad++) {
+		s->first_bad = r;
+		s->at = at;
+	}
+}
 
 static void *hostile_sharer(void *arg)
 {
@@ -1968,14 +1977,18 @@ static void *hostile_sharer(void *arg)
 			unsigned seed = buf[0] | (unsigned)buf[1] << 8;
 
 			if (r < 2 || !pattern_ok(buf + 2, (size_t)r - 2, seed))
-				s->bad++;
+				sharer_bad(s, r, k);
 			s->got++;
 		} else if (r != -ETIMEDOUT && r != -EPROTO) {
-			s->bad++;
+			sharer_bad(s, r, k);
 		}
 	}
-	if (r != -EPROTO || conc_chan_recv(s->c, buf, sizeof(buf), 0) != -EPROTO)
-		s->bad++;
+	if (r != -EPROTO)
+		sharer_bad(s, r, k);
+	/* Timeout 0 only tries the lock, which the other sharer may hold:
+	 * -EPROTO all the same (chan_recv.c). */
+	else if ((r = conc_chan_recv(s->c, buf, sizeof(buf), 0)) != -EPROTO)
+		sharer_bad(s, r, -1);
 	return NULL;
 }
 
@@ -1987,11 +2000,6 @@ Test(chan, threads_sharing_an_end_meet_garbage, .timeout = 60)
 	conc_chan *a, *b;
 	int i;
 
-	/* Failed once in 5 CI runs under ASan (a thread counted a bad
-	 * result within 10 ms): under investigation, see the session note.
-	 * CONC_TEST_SHARED_GARBAGE=1 runs it. */
-	if (!getenv("CONC_TEST_SHARED_GARBAGE"))
-		cr_skip_test("flaky under ASan: a possible bug, being investigated");
 	pair(&a, &b, 0);
 	for (i = 0; i < 2; i++) {
 		s[i] = (struct sharer){ .c = b };
@@ -2008,10 +2016,60 @@ Test(chan, threads_sharing_an_end_meet_garbage, .timeout = 60)
 	raw_write(conc_chan_wfd(a), "Cc\1\1junk", 8);
 	for (i = 0; i < 2; i++)
 		cr_assert_eq(join_thread(t[i], 30000, NULL), 0);
-	cr_assert_eq(s[0].bad + s[1].bad, 0);
+	for (i = 0; i < 2; i++)
+		cr_assert_eq(s[i].bad, 0, "sharer %d: %d bad, the first %ld at %ld",
+			     i, s[i].bad, s[i].first_bad, s[i].at);
 	cr_assert_eq(s[0].got + s[1].got, SHARED_MSGS);
 	send_str(b, "still sends");
 	recv_str(a, "still sends");
+	conc_chan_close(a);
+	conc_chan_close(b);
+}
+
+/* Once an end is broken, a receive that finds another thread's receive
+ * holding the end (here a timeout of 0, which only tries the lock) still
+ * says -EPROTO, never -ETIMEDOUT: the end is over for every sharer. */
+#define BROKEN_TRIES 200000
+
+struct broken_sharer {
+	conc_chan *c;
+	int *go;
+	int other;
+};
+
+static void *broken_sharer(void *arg)
+{
+	struct broken_sharer *s = arg;
+	char buf[64];
+	int k, spins;
+
+	__atomic_add_fetch(s->go, 1, __ATOMIC_RELAXED);
+	for (spins = 0; spins < 100000000 &&
+	     __atomic_load_n(s->go, __ATOMIC_RELAXED) < 2; spins++)
+		;
+	for (k = 0; k < BROKEN_TRIES; k++)
+		if (conc_chan_recv(s->c, buf, sizeof(buf), 0) != -EPROTO)
+			s->other++;
+	return NULL;
+}
+
+Test(chan, a_broken_end_says_eproto_to_every_sharer, .timeout = 60)
+{
+	struct broken_sharer s[2];
+	pthread_t t[2];
+	conc_chan *a, *b;
+	int i, go = 0;
+
+	pair(&a, &b, 0);
+	raw_write(conc_chan_wfd(a), "Cc\1\1junk", 8);
+	cr_assert_eq(conc_chan_recv(b, NULL, 0, BOUND), -EPROTO);
+	for (i = 0; i < 2; i++) {
+		s[i] = (struct broken_sharer){ .c = b, .go = &go };
+		cr_assert_eq(pthread_create(&t[i], NULL, broken_sharer, &s[i]), 0);
+	}
+	for (i = 0; i < 2; i++)
+		cr_assert_eq(join_thread(t[i], 30000, NULL), 0);
+	cr_assert_eq(s[0].other + s[1].other, 0);
 	conc_chan_close(a);
 	conc_chan_close(b);
 }

@@ -25,7 +25,9 @@
  * the next receive), or what a waiting send took in. skip counts bytes of
  * a message too long for the caller that are still to be thrown away.
  * broken: the peer sent something that is not a frame, or a frame cut
- * short; where the next one starts is unknown, so receiving is over.
+ * short; where the next one starts is unknown, so receiving is over. Set
+ * under rlock, never cleared; a receive that cannot get rlock reads it
+ * without (atomic loads and stores).
  *
  * Sending (wlock): wdead once a send's deadline cut a frame short; the
  * write end is then closed, so the peer sees the frame torn (-EPROTO)

@@ -197,8 +197,12 @@ ssize_t conc_chan_recv(conc_chan *c, void *buf, size_t cap,
 	if (c->rfd < 0)
 		return -EBADF;
 	dl = __conc_deadline(timeout_ns);
+	/* A broken end stays so for every sharer: another thread's receive
+	 * that holds the lock (as briefly as it takes to say -EPROTO) makes
+	 * no -ETIMEDOUT, which would say to try again. */
 	if ((r = conc_mutex_timedlock(&c->rlock, timeout_ns)))
-		return r;
+		return r == -ETIMEDOUT &&
+		       __atomic_load_n(&c->broken, __ATOMIC_RELAXED) ? -EPROTO : r;
 	if (c->broken) {
 		r = -EPROTO;
 	} else if ((r = recv_frame(c, buf, cap, dl)) < 0 && r != -ETIMEDOUT &&
@@ -206,7 +210,7 @@ ssize_t conc_chan_recv(conc_chan *c, void *buf, size_t cap,
 		/* A bad header, a frame cut short by the end of the stream,
 		 * or a part of one that could not be kept: where the next
 		 * frame starts is unknown. */
-		c->broken = true;
+		__atomic_store_n(&c->broken, true, __ATOMIC_RELAXED);
 		c->rpos = c->rlen = c->skip = 0;
 	}
 	__chan_shrink(c);
