@@ -19,6 +19,7 @@
 #include <sys/uio.h>
 #include "chan_end.h"
 #include "chan_frame.h"
+#include "sys/io.h"
 
 /* Read up to n more bytes onto the end of rbuf: > 0, 0 at end of file,
  * -ETIMEDOUT, -errno. */
@@ -133,9 +134,14 @@ static long one_read(conc_chan *c, char *buf, size_t cap, conc_deadline dl)
 	struct iovec v = { c->rbuf + c->rpos, c->page };
 	const unsigned char *h = v.iov_base;
 	size_t len;
-	long r;
+	long r = -EAGAIN;
 
-	if ((r = __chan_read_raw(c, &v, 1, dl)) <= 0)
+	/* A receive that may wait in its read (chan_io.c) reads at once. */
+	if (c->rblock && dl < 0 && !__conc_self_tls.waiter)
+		r = sys_read(c->rfd, v.iov_base, v.iov_len);
+	if (r == -EAGAIN || r == -EINTR)
+		r = __chan_read_raw(c, &v, 1, dl);
+	if (r <= 0)
 		return r ? r : -EPIPE;
 	/* A packet shorter than a header leaves h[4..7] as they were, maybe
 	 * never written (valgrind): decide nothing on them. */
@@ -160,7 +166,8 @@ static long recv_frame(conc_chan *c, char *buf, size_t cap, conc_deadline dl)
 	if (c->skip)
 		return (r = discard(c, dl)) ? r : -EMSGSIZE;
 	if (!c->rlen && c->rpkt && !c->phave && !c->plost &&
-	    !__chan_room(c, c->page) && (r = one_read(c, buf, cap, dl)) != -EAGAIN)
+	    (c->rcap - c->rpos >= c->page || !__chan_room(c, c->page)) &&
+	    (r = one_read(c, buf, cap, dl)) != -EAGAIN)
 		return r;
 	while (c->rlen < CHAN_HDR)
 		if ((r = fill(c, c->page, dl)) <= 0)

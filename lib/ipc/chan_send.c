@@ -142,6 +142,28 @@ static int write_frame(conc_chan *c, const void *msg, size_t len,
 	return (int)r;
 }
 
+/* The common case, kept short: a frame of up to CHAN_COPY_MAX bytes, in
+ * one buffer behind its header, as one packet with RWF_NOSIGNAL (a vector
+ * of one buffer costs the kernel little more than a plain write's). Such
+ * a write goes in whole or not at all: 0, -EPIPE, or -EAGAIN for
+ * write_frame to take it from the start (no room, a signal, a kernel
+ * without RWF_NOSIGNAL, a write end sending long frames). */
+static int send_small(conc_chan *c, const void *msg, size_t len)
+{
+	unsigned char f[CHAN_HDR + CHAN_COPY_MAX];
+	struct iovec v = { f, CHAN_HDR + len };
+	long r;
+
+	if (len > CHAN_COPY_MAX || c->wstream ||
+	    __atomic_load_n(&no_nosignal, __ATOMIC_RELAXED))
+		return -EAGAIN;
+	__chan_hdr_put(f, (uint32_t)len, 0);
+	if (len)
+		memcpy(f + CHAN_HDR, msg, len);
+	r = sys_pwritev2(c->wfd, &v, 1, RWF_NOSIGNAL);
+	return r == (long)v.iov_len ? 0 : r == -EPIPE ? -EPIPE : -EAGAIN;
+}
+
 int conc_chan_send(conc_chan *c, const void *msg, size_t len,
 		   int64_t timeout_ns)
 {
@@ -160,6 +182,8 @@ int conc_chan_send(conc_chan *c, const void *msg, size_t len,
 		return r;
 	if (c->wdead) {
 		r = -EPIPE;
+	} else if ((r = send_small(c, msg, len)) != -EAGAIN) {
+		/* done */
 	} else if (__atomic_load_n(&no_nosignal, __ATOMIC_RELAXED) ||
 		   (r = write_frame(c, msg, len, dl, true)) == -EOPNOTSUPP) {
 		r = write_frame(c, msg, len, dl, false);
