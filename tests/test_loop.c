@@ -150,6 +150,57 @@ Test(loop, gather_runs_sleepers_concurrently)
 	cr_assert_eq(run(gather_sleepers, NULL), 0);
 }
 
+/* Timers in deadline order go to a list, the others to a heap (timer.c):
+ * sleeps of mixed lengths, some cancelled out of either (the list's
+ * middle too), twice in one loop. None wakes early, the cancelled ones get
+ * -ECANCELED, and every one wakes (a lost timer would hang). */
+static int timed_sleeper(void *arg)
+{
+	int64_t d = (int64_t)(intptr_t)arg * MS, t0 = now_ns();
+	int r = conc_sleep(d);
+
+	if (r == -ECANCELED)
+		return 2;
+	return r == 0 && now_ns() - t0 >= d ? 1 : -1;
+}
+
+static int mixed_timers(void *arg)
+{
+	/* In the order the tasks go to sleep: 2, 4 and 5000 to the list,
+	 * 6 and 4900 to the heap, 5100 and 5200 to the list (the 5000 is
+	 * now in its middle), ... Those of 4900 ms and more are cancelled:
+	 * long enough never to wake first. */
+	static const int ms[] = { 2, 4, 5000, 6, 4900, 5100, 5200, 3, 8, 4950, 12, 5300 };
+	enum { N = sizeof(ms) / sizeof(ms[0]) };
+	conc_task *ts[N];
+	int codes[N];
+
+	(void)arg;
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < N; i++)
+			if (conc_go(&ts[i], timed_sleeper, (void *)(intptr_t)ms[i], NULL))
+				return -1;
+		/* They all go to sleep before this task runs again. */
+		if (conc_yield())
+			return -2;
+		for (int i = 0; i < N; i++)
+			if (ms[i] >= 4900 && conc_task_cancel(ts[i]))
+				return -3;
+		if (conc_gather(ts, N, codes, 0, BOUND) != 0)
+			return -4;
+		for (int i = 0; i < N; i++)
+			if (codes[i] != (ms[i] >= 4900 ? 2 : 1))
+				return -10 - i;
+	}
+	return 0;
+}
+
+Test(loop, timers_in_and_out_of_deadline_order)
+{
+	need_uring();
+	cr_assert_eq(run(mixed_timers, NULL), 0);
+}
+
 static int fail_soon(void *arg)
 {
 	(void)arg;

@@ -7,7 +7,7 @@
  * caller asked for CONC_PRIVATE, so a wake from any thread or process
  * reaches the task. Kernels without it (6.1 to 6.6): a few yields while
  * other tasks run, then a re-check every FALLBACK_NS (more seldom with many tasks)
- * through the timer heap:
+ * through the loop's timers:
  * the loop never blocks, at the price of that latency.
  * Fds: IORING_OP_POLL_ADD, one per fd.
  * Processes: IORING_OP_WAITID (6.7) on the pidfd, WNOWAIT so that the

@@ -88,8 +88,16 @@ struct conc_task {
 	struct opslot *ops;		/* several polls at once, or NULL */
 	struct door *door;		/* its loop's: outlives the loop, for
 					 * a foreign join or cancel then */
-	struct __kernel_timespec ts;	/* the timeout, read at submission */
-	uint32_t heap_i;		/* index + 1 in the timer heap, 0: none */
+	union {
+		/* RING: the timeout, read when its SQE is submitted, which
+		 * is before the task can resume and park. */
+		struct __kernel_timespec ts;
+		/* PARKED with a timer in the loop's list of ascending
+		 * deadlines: the one before (the one after is next). */
+		struct conc_task *tprev;
+	};
+	uint32_t heap_i;		/* index + 1 in the timer heap, 0: none,
+					 * TIMER_LISTED: in the list */
 	uint32_t door_gen;		/* its loop's generation of the door */
 	union {
 		int64_t when;		/* timer deadline */
@@ -108,6 +116,8 @@ struct conc_task {
 	bool linked;			/* on the loop's list of tasks */
 	char name[16];
 } __attribute__((aligned(16)));
+
+#define TIMER_LISTED UINT32_MAX
 
 #define WATCH_DONE ((struct jwait *)1)
 /* Ended, and claimed by the joiner jw: no other joiner may take it. */
@@ -141,6 +151,9 @@ struct loop {
 		struct conc_task *t;
 	} *heap;			/* timers, by deadline (timer.c) */
 	size_t heap_n, heap_cap;
+	/* Timers that came in deadline order, as sleeps of one length do:
+	 * a list through next/tprev, O(1) in and out (timer.c). */
+	struct conc_task *tl_head, *tl_tail;
 	struct door *door;
 	struct __conc_waiter waiter;
 	struct __conc_self *self;
@@ -196,6 +209,21 @@ void __conc_suspend(struct conc_task *t) __CONC_LOOP_HIDDEN;
 int __conc_timer_add(struct loop *l, struct conc_task *t) __CONC_LOOP_HIDDEN;
 void __conc_timer_del(struct loop *l, struct conc_task *t) __CONC_LOOP_HIDDEN;
 void __conc_timer_fire(struct loop *l, int64_t now) __CONC_LOOP_HIDDEN;
+
+/* Whether a timer is set; the earliest deadline, when one is. */
+static inline bool __conc_timer_any(const struct loop *l)
+{
+	return l->heap_n || l->tl_head;
+}
+
+static inline int64_t __conc_timer_first(const struct loop *l)
+{
+	if (!l->heap_n)
+		return l->tl_head->when;
+	if (!l->tl_head || l->heap[0].when < l->tl_head->when)
+		return l->heap[0].when;
+	return l->tl_head->when;
+}
 
 /* ring.c */
 struct io_uring_sqe *__conc_sqe(struct loop *l) __CONC_LOOP_HIDDEN;

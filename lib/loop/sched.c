@@ -182,12 +182,12 @@ static void idle(struct loop *l)
 	struct timespec ts = { 0, 0 };
 
 	/* No timer, no clock: an I/O-only loop reads it never. */
-	if (l->heap_n)
+	if (__conc_timer_any(l))
 		__conc_timer_fire(l, sys_now_ns());
 	if (l->rq_head)
 		return;
-	if (l->heap_n) {
-		sys_ts_left(l->heap[0].when, &ts);
+	if (__conc_timer_any(l)) {
+		sys_ts_left(__conc_timer_first(l), &ts);
 		kts.tv_sec = ts.tv_sec;
 		kts.tv_nsec = ts.tv_nsec;
 		tp = &kts;
@@ -197,7 +197,7 @@ static void idle(struct loop *l)
 	l->queued = 0;
 	/* Timers first: one that fell due while the thread was kept off the
 	 * CPU came before a completion that ended a later deadline. */
-	if (l->heap_n)
+	if (__conc_timer_any(l))
 		__conc_timer_fire(l, sys_now_ns());
 	__conc_ring_reap(l);
 }
@@ -213,7 +213,7 @@ void __conc_sched_run(struct loop *l)
 				l->since_reap = 0;
 				look(l);
 				__conc_ring_reap(l);
-				if (l->heap_n)
+				if (__conc_timer_any(l))
 					__conc_timer_fire(l, sys_now_ns());
 			}
 		}

@@ -1,9 +1,15 @@
 /*
- * Timers of parked tasks (sleeps, timed joins, the fallback futex wait):
- * a binary min-heap on the deadline in user space, so 100,000 sleepers cost
- * no kernel timer each; the loop sleeps in the ring until the earliest.
- * A task's heap_i is its index + 1 (0: not in the heap). Each entry
- * carries its deadline, so that sifting reads the array, not the tasks.
+ * Timers of parked tasks (sleeps, timed joins, the fallback futex wait),
+ * in user space, so 100,000 sleepers cost no kernel timer each; the loop
+ * sleeps in the ring until the earliest.
+ *
+ * A timer whose deadline is not before the latest one of the list goes to
+ * the end of that list (sleeps or timeouts of one length, made one after
+ * the other, all do): in and out in O(1), and firing walks the list in
+ * order. The others go to a binary min-heap. A task's heap_i is its index
+ * + 1 in the heap (0: no timer, TIMER_LISTED: in the list). Each heap
+ * entry carries its deadline, so that sifting reads the array, not the
+ * tasks.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -49,9 +55,38 @@ static void down(struct loop *l, size_t i)
 	put(l, i, e);
 }
 
+static void list_add(struct loop *l, struct conc_task *t)
+{
+	t->heap_i = TIMER_LISTED;
+	t->next = NULL;
+	t->tprev = l->tl_tail;
+	if (l->tl_tail)
+		l->tl_tail->next = t;
+	else
+		l->tl_head = t;
+	l->tl_tail = t;
+}
+
+static void list_del(struct loop *l, struct conc_task *t)
+{
+	if (t->tprev)
+		t->tprev->next = t->next;
+	else
+		l->tl_head = t->next;
+	if (t->next)
+		t->next->tprev = t->tprev;
+	else
+		l->tl_tail = t->tprev;
+	t->heap_i = 0;
+}
+
 int __conc_timer_add(struct loop *l, struct conc_task *t)
 {
-	if (l->heap_n >= UINT32_MAX - 1)	/* heap_i is 32 bits */
+	if (!l->tl_tail || t->when >= l->tl_tail->when) {
+		list_add(l, t);
+		return 0;
+	}
+	if (l->heap_n >= UINT32_MAX - 2)	/* heap_i is 32 bits */
 		return -ENOMEM;
 	if (l->heap_n == l->heap_cap) {
 		size_t cap = l->heap_cap ? 2 * l->heap_cap : 64;
@@ -69,9 +104,15 @@ int __conc_timer_add(struct loop *l, struct conc_task *t)
 
 void __conc_timer_del(struct loop *l, struct conc_task *t)
 {
-	size_t i = t->heap_i - 1;
-	struct timer last = l->heap[--l->heap_n];
+	size_t i;
+	struct timer last;
 
+	if (t->heap_i == TIMER_LISTED) {
+		list_del(l, t);
+		return;
+	}
+	i = t->heap_i - 1;
+	last = l->heap[--l->heap_n];
 	t->heap_i = 0;
 	if (i == l->heap_n)
 		return;
@@ -82,8 +123,16 @@ void __conc_timer_del(struct loop *l, struct conc_task *t)
 		down(l, i);
 }
 
+/* Earliest first, from both; a wake takes the task out of either. */
 void __conc_timer_fire(struct loop *l, int64_t now)
 {
-	while (l->heap_n && l->heap[0].when <= now)
-		__conc_wake_task(l->heap[0].t, -ETIMEDOUT);
+	for (;;) {
+		struct conc_task *h = l->heap_n ? l->heap[0].t : NULL, *f = l->tl_head;
+
+		if (f && (!h || f->when <= l->heap[0].when))
+			h = f;
+		if (!h || h->when > now)
+			return;
+		__conc_wake_task(h, -ETIMEDOUT);
+	}
 }
