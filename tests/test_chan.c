@@ -2028,12 +2028,14 @@ Test(chan, threads_sharing_an_end_meet_garbage, .timeout = 60)
 
 /* Once an end is broken, a receive that finds another thread's receive
  * holding the end (here a timeout of 0, which only tries the lock) still
- * says -EPROTO, never -ETIMEDOUT: the end is over for every sharer. */
+ * says -EPROTO, never -ETIMEDOUT: the end is over for every sharer. So
+ * is a torn sending side: -EPIPE for every later send. */
 #define BROKEN_TRIES 200000
 
 struct broken_sharer {
 	conc_chan *c;
 	int *go;
+	bool send;
 	int other;
 };
 
@@ -2041,37 +2043,63 @@ static void *broken_sharer(void *arg)
 {
 	struct broken_sharer *s = arg;
 	char buf[64];
+	long r;
 	int k, spins;
 
 	__atomic_add_fetch(s->go, 1, __ATOMIC_RELAXED);
 	for (spins = 0; spins < 100000000 &&
 	     __atomic_load_n(s->go, __ATOMIC_RELAXED) < 2; spins++)
 		;
-	for (k = 0; k < BROKEN_TRIES; k++)
-		if (conc_chan_recv(s->c, buf, sizeof(buf), 0) != -EPROTO)
+	for (k = 0; k < BROKEN_TRIES; k++) {
+		r = s->send ? conc_chan_send(s->c, "x", 1, 0)
+			    : conc_chan_recv(s->c, buf, sizeof(buf), 0);
+		if (r != (s->send ? -EPIPE : -EPROTO))
 			s->other++;
+	}
 	return NULL;
 }
 
-Test(chan, a_broken_end_says_eproto_to_every_sharer, .timeout = 60)
+/* Two threads hammer end c with calls that must all fail the same way. */
+static void broken_sharers(conc_chan *c, bool send)
 {
 	struct broken_sharer s[2];
 	pthread_t t[2];
-	conc_chan *a, *b;
 	int i, go = 0;
 
-	pair(&a, &b, 0);
-	raw_write(conc_chan_wfd(a), "Cc\1\1junk", 8);
-	cr_assert_eq(conc_chan_recv(b, NULL, 0, BOUND), -EPROTO);
 	for (i = 0; i < 2; i++) {
-		s[i] = (struct broken_sharer){ .c = b, .go = &go };
+		s[i] = (struct broken_sharer){ .c = c, .go = &go, .send = send };
 		cr_assert_eq(pthread_create(&t[i], NULL, broken_sharer, &s[i]), 0);
 	}
 	for (i = 0; i < 2; i++)
 		cr_assert_eq(join_thread(t[i], 30000, NULL), 0);
 	cr_assert_eq(s[0].other + s[1].other, 0);
+}
+
+Test(chan, a_broken_end_says_eproto_to_every_sharer, .timeout = 60)
+{
+	conc_chan *a, *b;
+
+	pair(&a, &b, 0);
+	raw_write(conc_chan_wfd(a), "Cc\1\1junk", 8);
+	cr_assert_eq(conc_chan_recv(b, NULL, 0, BOUND), -EPROTO);
+	broken_sharers(b, false);
 	conc_chan_close(a);
 	conc_chan_close(b);
+}
+
+Test(chan, a_torn_send_says_epipe_to_every_sharer, .timeout = 60)
+{
+	size_t n = 4 * MIB;	/* beyond the pipe: the send is cut short */
+	unsigned char *m = big(n, 1);
+	conc_chan *a, *b;
+
+	pair(&a, &b, 0);
+	cr_assert_eq(conc_chan_send(a, m, n, 0), -ETIMEDOUT);
+	broken_sharers(a, true);
+	cr_assert_eq(conc_chan_wfd(a), -EPIPE);
+	conc_chan_close(a);
+	conc_chan_close(b);
+	free(m);
 }
 
 /* A child that only closes its copies of both ends leaves the pair as it

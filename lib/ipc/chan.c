@@ -101,8 +101,8 @@ int conc_chan_wfd(const conc_chan *c)
 
 	if (!c)
 		return -EINVAL;
-	/* A torn send closes wfd under wlock (chan_send.c). */
-	fd = __atomic_load_n(&c->wfd, __ATOMIC_RELAXED);
+	/* A torn send closes wfd under wlock, wdead set before (chan_send.c). */
+	fd = __atomic_load_n(&c->wfd, __ATOMIC_ACQUIRE);
 	if (fd >= 0)
 		return fd;
 	return __atomic_load_n(&c->wdead, __ATOMIC_RELAXED) ? -EPIPE : -EBADF;

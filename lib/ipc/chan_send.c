@@ -27,9 +27,18 @@ static void tear(conc_chan *c)
 {
 	int fd = c->wfd;
 
+	/* wdead first: whoever sees wfd gone sees why (dead, below). */
 	__atomic_store_n(&c->wdead, true, __ATOMIC_RELAXED);
-	__atomic_store_n(&c->wfd, -1, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->wfd, -1, __ATOMIC_RELEASE);
 	sys_close(fd);
+}
+
+/* Whether a torn send closed wfd, which the caller saw at -1: read only
+ * then, the hot path keeps its one relaxed load. */
+static bool dead(const conc_chan *c)
+{
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	return __atomic_load_n(&c->wdead, __ATOMIC_RELAXED);
 }
 
 /* A frame this short is copied behind its header: one buffer is a little
@@ -172,14 +181,17 @@ int conc_chan_send(conc_chan *c, const void *msg, size_t len,
 
 	if (!c || (!msg && len))
 		return -EINVAL;
-	if (__atomic_load_n(&c->wfd, __ATOMIC_RELAXED) < 0 &&
-	    !__atomic_load_n(&c->wdead, __ATOMIC_RELAXED))
+	if (__atomic_load_n(&c->wfd, __ATOMIC_RELAXED) < 0 && !dead(c))
 		return -EBADF;
 	if (len > CONC_CHAN_MAX_MSG)
 		return -EMSGSIZE;
 	dl = __conc_deadline(timeout_ns);
+	/* A torn sending side stays so for every sharer: another thread's
+	 * send that holds the lock (as briefly as it takes to say -EPIPE)
+	 * makes no -ETIMEDOUT, which would say to try again. */
 	if ((r = conc_mutex_timedlock(&c->wlock, timeout_ns)))
-		return r;
+		return r == -ETIMEDOUT &&
+		       __atomic_load_n(&c->wdead, __ATOMIC_RELAXED) ? -EPIPE : r;
 	if (c->wdead) {
 		r = -EPIPE;
 	} else if ((r = send_small(c, msg, len)) != -EAGAIN) {
