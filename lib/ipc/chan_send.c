@@ -34,10 +34,12 @@ static void tear(conc_chan *c)
 }
 
 /* Whether a torn send closed wfd, which the caller saw at -1: read only
- * then, the hot path keeps its one relaxed load. */
+ * then, the hot path keeps its one relaxed load. wfd never comes back, so
+ * loading it again with acquire (no fence: TSan does not know fences)
+ * reads tear's -1, and wdead with it. */
 static bool dead(const conc_chan *c)
 {
-	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	(void)__atomic_load_n(&c->wfd, __ATOMIC_ACQUIRE);
 	return __atomic_load_n(&c->wdead, __ATOMIC_RELAXED);
 }
 
