@@ -167,6 +167,9 @@ struct loop {
 	bool futex_op;			/* IORING_OP_FUTEX_WAIT works */
 	bool waitid_op;			/* IORING_OP_WAITID works */
 	bool deferred;			/* DEFER_TASKRUN: CQEs only on enter */
+	bool taskrun_flag;		/* IORING_SQ_TASKRUN tells they wait */
+	uint32_t spin_ns;		/* idle_spin.c; 0: never spins */
+	uint32_t spin_skip, spin_every;
 	size_t ops;			/* task ops in flight (not the door's) */
 	bool ending;
 };
@@ -204,6 +207,11 @@ void __conc_runq_push(struct loop *l, struct conc_task *t) __CONC_LOOP_HIDDEN;
 int __conc_park(struct conc_task *t, int64_t dl) __CONC_LOOP_HIDDEN;
 void __conc_wake_task(struct conc_task *t, int res) __CONC_LOOP_HIDDEN;
 void __conc_suspend(struct conc_task *t) __CONC_LOOP_HIDDEN;
+
+/* idle_spin.c: before the loop sleeps, spin while a completion may come
+ * soon from another CPU, up to timer_ns (< 0: no timer). */
+void __conc_idle_spin_init(struct loop *l) __CONC_LOOP_HIDDEN;
+void __conc_idle_spin(struct loop *l, int64_t timer_ns) __CONC_LOOP_HIDDEN;
 
 /* timer.c */
 int __conc_timer_add(struct loop *l, struct conc_task *t) __CONC_LOOP_HIDDEN;

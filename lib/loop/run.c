@@ -16,8 +16,12 @@ static int ring_up(struct loop *l)
 	 * wait (DEFER_TASKRUN, 6.1; it needs the one thread that submits,
 	 * which a loop is): no interruption of the running tasks, and one
 	 * batch of completions per wait. Else when it enters anyway
-	 * (COOP_TASKRUN, 5.19). */
+	 * (COOP_TASKRUN, 5.19). With DEFER_TASKRUN, TASKRUN_FLAG (5.19)
+	 * says in memory that completions wait: the loop spins on it before
+	 * it sleeps (idle_spin.c). */
 	static const unsigned flags[] = {
+		IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
+			IORING_SETUP_TASKRUN_FLAG,
 		IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
 		IORING_SETUP_COOP_TASKRUN,
 		0,
@@ -25,9 +29,10 @@ static int ring_up(struct loop *l)
 	unsigned i;
 	int r = -EINVAL;
 
-	for (i = 0; i < 3 && r == -EINVAL; i++) {
+	for (i = 0; i < 4 && r == -EINVAL; i++) {
 		r = io_uring_queue_init(RING_ENTRIES, &l->ring, flags[i]);
-		l->deferred = r == 0 && i == 0;
+		l->deferred = r == 0 && i <= 1;
+		l->taskrun_flag = r == 0 && i == 0;
 	}
 	/* No io_uring in this kernel, or switched off by the sysctl
 	 * kernel.io_uring_disabled: both mean the loop cannot exist. */
@@ -137,6 +142,7 @@ int conc_run(int (*main)(void *), void *arg, int *exit_code)
 	l->pid = l->self->pid;
 	loops_add(1, &last);
 	__conc_ring_probe(l);
+	__conc_idle_spin_init(l);
 	__conc_hook_init(l);
 	__conc_loop_tls = l;
 	r = run(l, main, arg, &code);

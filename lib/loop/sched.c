@@ -192,6 +192,7 @@ static void idle(struct loop *l)
 		kts.tv_nsec = ts.tv_nsec;
 		tp = &kts;
 	}
+	__conc_idle_spin(l, tp ? ts.tv_sec * 1000000000 + ts.tv_nsec : -1);
 	/* -ETIME, -EINTR: look at the timers and the CQ again anyway. */
 	io_uring_submit_and_wait_timeout(&l->ring, &cqe, 1, tp, NULL);
 	l->queued = 0;
