@@ -24,6 +24,8 @@ void __conc_loop_forget(void)
 /* Reap the ring every REAP_EVERY resumes even when tasks stay runnable, so
  * a busy loop still sees I/O completions and timers. */
 #define REAP_EVERY 64
+/* Lines of a resuming task's stack asked for ahead (enter). */
+#define RESUME_LINES 4
 
 void __conc_runq_push(struct loop *l, struct conc_task *t)
 {
@@ -49,12 +51,19 @@ static void enter(struct loop *l, struct conc_task *t)
 {
 	struct conc_task *n = l->rq_head;
 
-	/* With many tasks, the next one's frame (or the top of its stack,
-	 * where its first frame goes) is far from the caches and the TLB:
-	 * ask for it now, while this one runs, and for the struct of the
-	 * one after. A few tasks stay cached: nothing to ask. */
+	/* With many tasks, the next one's frames (or the top of its stack,
+	 * where its first frame goes) are far from the caches and the TLB:
+	 * ask for them now, while this one runs, and for the struct of the
+	 * one after. A task resumes through the frames of its switch, its
+	 * wait and their callers: their first lines (a sleeper's resume
+	 * misses a line at each return otherwise: 100,000 woken sleepers,
+	 * 48 -> 36 ms). A few tasks stay cached: nothing to ask. */
 	if (l->alive > 256 && n && !n->shared) {
-		__builtin_prefetch(n->started ? n->ctx.sp : n->stack.hi - 64, 1);
+		char *p = n->started ? (char *)n->ctx.sp : n->stack.hi - 64;
+		char *e = n->started ? p + RESUME_LINES * 64 : n->stack.hi;
+
+		for (e = e < n->stack.hi ? e : n->stack.hi; p < e; p += 64)
+			__builtin_prefetch(p, 1);
 		__builtin_prefetch(n->next, 1);
 	}
 	l->cur = t;
