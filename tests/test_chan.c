@@ -1995,6 +1995,7 @@ static void *hostile_sharer(void *arg)
 Test(chan, threads_sharing_an_end_meet_garbage, .timeout = 60)
 {
 	unsigned char m[4500];
+	struct pollfd p;
 	struct sharer s[2];
 	pthread_t t[2];
 	conc_chan *a, *b;
@@ -2013,7 +2014,11 @@ Test(chan, threads_sharing_an_end_meet_garbage, .timeout = 60)
 		pattern(m + 2, n - 2, (unsigned)i);
 		cr_assert_eq(conc_chan_send(a, m, n, BOUND), 0);
 	}
-	raw_write(conc_chan_wfd(a), "Cc\1\1junk", 8);
+	/* Sharers that have not run yet leave the pipe full (a slot for each
+	 * packet, and wfd does not block): wait for room, then the garbage. */
+	p = (struct pollfd){ .fd = conc_chan_wfd(a), .events = POLLOUT };
+	cr_assert_eq(poll(&p, 1, 20000), 1, "the sharers never drained the pipe");
+	raw_write(p.fd, "Cc\1\1junk", 8);
 	for (i = 0; i < 2; i++)
 		cr_assert_eq(join_thread(t[i], 30000, NULL), 0);
 	for (i = 0; i < 2; i++)
