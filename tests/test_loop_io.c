@@ -398,3 +398,61 @@ Test(loop_io, poll_several_fds)
 	for (int i = 0; i < 4; i++)
 		close(p[i]);
 }
+
+/* Outside a loop, two threads read one blocking pipe with a timeout and
+ * one byte comes: both were told "ready", one takes the byte, and the
+ * other must not then block in read(2) past its deadline (it did, until
+ * the next byte came). Readers left blocked after BOUND are released with
+ * more bytes and counted as failures. */
+#include <pthread.h>
+
+struct race_read {
+	int fd;
+	uint32_t done;
+	ssize_t r[2];
+};
+
+static void *race_reader(void *arg)
+{
+	struct race_read *x = arg;
+	char c;
+	ssize_t r = conc_read(x->fd, &c, 1, 20 * MS);
+	uint32_t i = __atomic_fetch_add(&x->done, 1, __ATOMIC_ACQ_REL);
+
+	if (i < 2)
+		x->r[i] = r;
+	return NULL;
+}
+
+Test(loop_io, two_readers_of_one_pipe_keep_their_timeout, .timeout = 120)
+{
+	int it, k, stuck = 0, p[2];
+
+	for (it = 0; it < 150; it++) {
+		struct race_read x = { .done = 0 };
+		pthread_t th[2];
+
+		cr_assert_eq(pipe(p), 0);
+		x.fd = p[0];
+		cr_assert_eq(pthread_create(&th[0], NULL, race_reader, &x), 0);
+		cr_assert_eq(pthread_create(&th[1], NULL, race_reader, &x), 0);
+		sleep_ns(1 * MS);
+		cr_assert_eq(write(p[1], "x", 1), 1);
+		for (k = 0; k < 1000 && __atomic_load_n(&x.done, __ATOMIC_ACQUIRE) < 2; k++)
+			sleep_ns(BOUND / 1000);
+		if (__atomic_load_n(&x.done, __ATOMIC_ACQUIRE) < 2) {
+			stuck++;
+			cr_assert_eq(write(p[1], "yy", 2), 2);
+		}
+		pthread_join(th[0], NULL);
+		pthread_join(th[1], NULL);
+		/* One byte: read by one of them at most (both may time out
+		 * first when this thread is kept off the CPU). */
+		for (k = 0; k < 2; k++)
+			cr_assert(x.r[k] == 1 || x.r[k] == -ETIMEDOUT, "%zd", x.r[k]);
+		cr_assert(x.r[0] != 1 || x.r[1] != 1);
+		close(p[0]);
+		close(p[1]);
+	}
+	cr_assert_eq(stuck, 0, "%d reads overran their timeout", stuck);
+}

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include "loop/io.h"
 #include "sys/io.h"
 #include "sys/net.h"
@@ -59,11 +60,22 @@ static long connect_timed(const struct io *a, conc_deadline dl)
 	return r;
 }
 
+/* A regular file or a block device is always "ready": its -EAGAIN under
+ * RWF_NOWAIT means pages not yet cached, which a plain read waits for a
+ * short while, never for ever. */
+static bool never_waits(int fd)
+{
+	struct stat st;
+
+	return sys_fstat(fd, &st) == 0 &&
+	       (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode));
+}
+
 /*
  * With a deadline, the call after the fd was ready must not wait itself: a
- * write or send larger than the room left would block past the deadline
- * (a recv only if another reader came first). A read stays plain: with
- * RWF_NOWAIT a regular file not yet cached would never be read.
+ * write or send larger than the room left would block past the deadline,
+ * and a read or recv would when another reader came first and took the
+ * data (two threads reading one pipe: the loser waited for the next byte).
  */
 static long nowait(const struct io *a)
 {
@@ -71,6 +83,11 @@ static long nowait(const struct io *a)
 	long r;
 
 	switch (a->kind) {
+	case IO_READ:
+		r = sys_read_nowait(a->fd, a->buf, a->len);
+		if (r == -EOPNOTSUPP || (r == -EAGAIN && never_waits(a->fd)))
+			return __conc_io_plain(a);
+		return r;
 	case IO_WRITE:
 		r = sys_write_nowait(a->fd, a->buf, a->len);
 		return r == -EOPNOTSUPP ? __conc_io_plain(a) : r;

@@ -38,6 +38,15 @@ static inline long sys_write_nowait(int fd, const void *buf, size_t len)
 	return __CONC_SC(SYS_pwritev2, fd, &v, 1, -1L, 0L, SYS_RWF_NOWAIT);
 }
 
+/* The same for read(2): what is there now, -EAGAIN (also for a regular
+ * file's pages not yet in the cache), or -EOPNOTSUPP. */
+static inline long sys_read_nowait(int fd, void *buf, size_t len)
+{
+	struct iovec v = { buf, len };
+
+	return __CONC_SC(SYS_preadv2, fd, &v, 1, -1L, 0L, SYS_RWF_NOWAIT);
+}
+
 #ifndef RWF_NOWAIT
 #define RWF_NOWAIT	0x00000008	/* Linux 4.14; pipes since 5.x */
 #endif
