@@ -19,6 +19,10 @@ struct ctx {
 	int sock[2];		/* a connected pair, nothing sent */
 	int sock_full[2];	/* sock_full[0] cannot send */
 	int lfd;		/* a listening socket nobody connects to */
+	int full;		/* a listening socket whose queue is full */
+	struct sockaddr_in full_at;
+	int fill[8];		/* what filled it */
+	conc_rsem *rs;		/* its one permit held by the main task */
 	conc_mutex m;		/* held by the main task */
 	conc_event ev;		/* never set */
 	conc_sem sem;		/* no permits */
@@ -60,6 +64,37 @@ static int w_send(struct ctx *c, int64_t t)
 static int w_accept(struct ctx *c, int64_t t)
 {
 	return conc_accept(c->lfd, NULL, NULL, 0, t);
+}
+
+static int w_connect(struct ctx *c, int64_t t)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), r;
+
+	if (fd < 0)
+		return -errno;
+	/* The queue is full: the kernel drops the SYN, the connect waits. */
+	r = conc_connect(fd, (struct sockaddr *)&c->full_at, sizeof(c->full_at), t);
+	close(fd);
+	return r;
+}
+
+static int w_rsem(struct ctx *c, int64_t t)
+{
+	int r = conc_rsem_timedwait(c->rs, t);
+
+	if (r == 0)
+		conc_rsem_post(c->rs);
+	return r;
+}
+
+static int w_get_begin(struct ctx *c, int64_t t)
+{
+	char b[16];
+	int r = (int)conc_queue_get_begin(c->q, b, sizeof(b), t);
+
+	if (r >= 0)
+		conc_queue_get_abort(c->q);
+	return r;
 }
 
 static int w_poll(struct ctx *c, int64_t t)
@@ -225,6 +260,8 @@ static int drive(void *arg)
 
 	conc_mutex_lock(&j->c->m);
 	conc_rwlock_wrlock(&j->c->rw);
+	if (conc_rsem_wait(j->c->rs))
+		return -5;
 	if (conc_go(&tk, ticker, j->c, NULL))
 		return -1;
 	/* 1. A timeout. */
@@ -241,6 +278,7 @@ static int drive(void *arg)
 		return -4;
 	conc_mutex_unlock(&j->c->m);
 	conc_rwlock_unlock(&j->c->rw);
+	conc_rsem_post(j->c->rs);
 	conc_task_cancel(tk);
 	conc_task_join(tk, NULL, BOUND);
 	return tj.first;
@@ -250,8 +288,9 @@ static void check(waitfn fn, bool barrier)
 {
 	struct ctx c;
 	struct job j = { .c = &c, .fn = fn };
-	int first_timeout, one = 1;
+	int first_timeout, one = 1, i;
 	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t al;
 
 	need_uring();
 	memset(&c, 0, sizeof(c));
@@ -269,6 +308,17 @@ static void check(waitfn fn, bool barrier)
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	cr_assert_eq(bind(c.lfd, (struct sockaddr *)&a, sizeof(a)), 0);
 	cr_assert_eq(listen(c.lfd, 4), 0);
+	c.full = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	c.full_at = a;
+	cr_assert_eq(bind(c.full, (struct sockaddr *)&c.full_at, sizeof(c.full_at)), 0);
+	al = sizeof(c.full_at);
+	cr_assert_eq(getsockname(c.full, (struct sockaddr *)&c.full_at, &al), 0);
+	cr_assert_eq(listen(c.full, 0), 0);
+	for (i = 0; i < 8; i++) {
+		c.fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		connect(c.fill[i], (struct sockaddr *)&c.full_at, sizeof(c.full_at));
+	}
+	cr_assert_eq(conc_rsem_create(&c.rs, NULL), 0);
 	cr_assert_eq(conc_queue_create(&c.q, NULL), 0);
 	cr_assert_eq(conc_chan_pair(&c.ca, &c.cb, 0), 0);
 	conc_sem_init(&c.sem, 0, 0);
@@ -296,6 +346,10 @@ static void check(waitfn fn, bool barrier)
 	close(c.sock_full[0]);
 	close(c.sock_full[1]);
 	close(c.lfd);
+	close(c.full);
+	for (i = 0; i < 8; i++)
+		close(c.fill[i]);
+	conc_rsem_destroy(c.rs);
 }
 
 Test(loop_waits, read) { check(w_read, false); }
@@ -304,6 +358,9 @@ Test(loop_waits, recv) { check(w_recv, false); }
 Test(loop_waits, send) { check(w_send, false); }
 Test(loop_waits, accept) { check(w_accept, false); }
 Test(loop_waits, poll) { check(w_poll, false); }
+Test(loop_waits, connect) { check(w_connect, false); }
+Test(loop_waits, rsem) { check(w_rsem, false); }
+Test(loop_waits, queue_get_begin) { check(w_get_begin, false); }
 Test(loop_waits, sleep) { check(w_sleep, false); }
 Test(loop_waits, join) { check(w_join, false); }
 Test(loop_waits, to_thread) { check(w_to_thread, false); }
