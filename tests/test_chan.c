@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <conc.h>
@@ -1982,6 +1983,10 @@ static void *hostile_sharer(void *arg)
 		} else if (r != -ETIMEDOUT && r != -EPROTO) {
 			sharer_bad(s, r, k);
 		}
+		/* The lock is not fair: without a pause the sharer that
+		 * just had the end takes it again, and the others (and the
+		 * hand-over of a part that a timeout kept) never get it. */
+		conc_sleep(50000);
 	}
 	if (r != -EPROTO)
 		sharer_bad(s, r, k);
@@ -1992,43 +1997,121 @@ static void *hostile_sharer(void *arg)
 	return NULL;
 }
 
-Test(chan, threads_sharing_an_end_meet_garbage, .timeout = 60)
+static int sharer_task(void *arg)
+{
+	hostile_sharer(arg);
+	return 0;
+}
+
+/* Two tasks of one loop share the end (a receive that waits for the rest
+ * of a message suspends its task holding the end; the other task then
+ * waits for it in the loop). */
+static int two_sharer_tasks(void *arg)
+{
+	struct sharer *s = arg;
+	conc_task *t[2];
+
+	if (conc_go(&t[0], sharer_task, &s[0], NULL) ||
+	    conc_go(&t[1], sharer_task, &s[1], NULL))
+		return 1;
+	return conc_gather(t, 2, NULL, 0, BOUND) ? 2 : 0;
+}
+
+static void *sharer_loop(void *arg)
+{
+	int code = -1, r = conc_run(two_sharer_tasks, arg, &code);
+
+	return (void *)(intptr_t)(r ? r : code);
+}
+
+/* A raw write once wfd has room: wfd does not block, and sharers that
+ * have not run yet may leave the pipe full (a slot for each packet). */
+static void raw_write_room(int fd, const void *p, size_t n)
+{
+	struct pollfd q = { .fd = fd, .events = POLLOUT };
+
+	cr_assert_eq(poll(&q, 1, 20000), 1, "the sharers never drained the pipe");
+	raw_write(fd, p, n);
+}
+
+/* The frame of m as conc sends it into a packet pipe (a page, then the
+ * rest), with a pause between the two that outlasts the sharers' 1 ms
+ * timeouts: the one that holds the end keeps the first part, and the
+ * next to get the end takes the message up. */
+static void send_split(conc_chan *a, const unsigned char *m, size_t len)
+{
+	unsigned char f[8 + 4500];
+	int left = 1, k;
+
+	/* Once the sharers caught up, one of them waits for this frame. */
+	for (k = 0; k < 200000 && left; k++) {
+		cr_assert_eq(ioctl(conc_chan_wfd(a), FIONREAD, &left), 0);
+		if (left)
+			sleep_ns(100000);
+	}
+	frame_hdr(f, (uint32_t)len);
+	memcpy(f + 8, m, len);
+	raw_write_room(conc_chan_wfd(a), f, 4096);
+	sleep_ns(MS(2));
+	raw_write_room(conc_chan_wfd(a), f + 4096, 8 + len - 4096);
+}
+
+/* nthreads plain threads share the end, and with tasks two tasks of a
+ * loop on another thread. */
+static void shared_garbage(int nthreads, bool tasks)
 {
 	unsigned char m[4500];
-	struct pollfd p;
-	struct sharer s[2];
-	pthread_t t[2];
+	struct sharer s[4];
+	pthread_t t[3];
 	conc_chan *a, *b;
-	int i;
+	void *ret;
+	int i, n = nthreads + (tasks ? 2 : 0);
 
+	if (tasks && !(conc_features() & CONC_FEAT_IO_URING))
+		cr_skip_test("io_uring is not available in this kernel");
 	pair(&a, &b, 0);
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < n; i++)
 		s[i] = (struct sharer){ .c = b };
+	for (i = 0; i < nthreads; i++)
 		cr_assert_eq(pthread_create(&t[i], NULL, hostile_sharer, &s[i]), 0);
-	}
+	if (tasks)
+		cr_assert_eq(pthread_create(&t[i], NULL, sharer_loop, &s[i]), 0);
 	for (i = 0; i < SHARED_MSGS; i++) {
-		size_t n = 2 + (size_t)i * 97 % 4400;
+		size_t len = 2 + (size_t)i * 97 % 4400;
 
 		m[0] = (unsigned char)i;
 		m[1] = (unsigned char)(i >> 8);
-		pattern(m + 2, n - 2, (unsigned)i);
-		cr_assert_eq(conc_chan_send(a, m, n, BOUND), 0);
+		pattern(m + 2, len - 2, (unsigned)i);
+		if (8 + len > 4096 && i % 5 == 0 && sysconf(_SC_PAGESIZE) == 4096)
+			send_split(a, m, len);
+		else
+			cr_assert_eq(conc_chan_send(a, m, len, BOUND), 0);
 	}
-	/* Sharers that have not run yet leave the pipe full (a slot for each
-	 * packet, and wfd does not block): wait for room, then the garbage. */
-	p = (struct pollfd){ .fd = conc_chan_wfd(a), .events = POLLOUT };
-	cr_assert_eq(poll(&p, 1, 20000), 1, "the sharers never drained the pipe");
-	raw_write(p.fd, "Cc\1\1junk", 8);
-	for (i = 0; i < 2; i++)
-		cr_assert_eq(join_thread(t[i], 30000, NULL), 0);
-	for (i = 0; i < 2; i++)
+	raw_write_room(conc_chan_wfd(a), "Cc\1\1junk", 8);
+	for (i = 0; i < nthreads + (tasks ? 1 : 0); i++) {
+		cr_assert_eq(join_thread(t[i], 30000, &ret), 0);
+		cr_assert_null(ret, "the loop: %ld", (long)(intptr_t)ret);
+	}
+	for (i = 0; i < n; i++)
 		cr_assert_eq(s[i].bad, 0, "sharer %d: %d bad, the first %ld at %ld",
 			     i, s[i].bad, s[i].first_bad, s[i].at);
-	cr_assert_eq(s[0].got + s[1].got, SHARED_MSGS);
+	for (i = 1; i < n; i++)
+		s[0].got += s[i].got;
+	cr_assert_eq(s[0].got, SHARED_MSGS);
 	send_str(b, "still sends");
 	recv_str(a, "still sends");
 	conc_chan_close(a);
 	conc_chan_close(b);
+}
+
+Test(chan, threads_sharing_an_end_meet_garbage, .timeout = 60)
+{
+	shared_garbage(2, false);
+}
+
+Test(chan, tasks_and_a_thread_sharing_an_end_meet_garbage, .timeout = 60)
+{
+	shared_garbage(1, true);
 }
 
 /* Once an end is broken, a receive that finds another thread's receive
