@@ -39,10 +39,10 @@ static int watch(struct conc_task *t, struct jwait *jw)
 	return -1;
 }
 
-/* Stop watching, giving up the claims unless keep (they are to be freed);
- * wait for the count of those that ended meanwhile. */
+/* Stop watching, giving up the claims (the handles stay joinable); wait
+ * for the count of those that ended meanwhile. */
 static void unwatch(conc_task **ts, size_t n, struct jwait *jw, uint32_t reg,
-		    bool keep, struct conc_task *cur)
+		    struct conc_task *cur)
 {
 	bool cancelled = false;
 	size_t i;
@@ -54,7 +54,7 @@ static void unwatch(conc_task **ts, size_t n, struct jwait *jw, uint32_t reg,
 		if (__atomic_compare_exchange_n(&ts[i]->watch, &exp, NULL, false,
 						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 			reg--;
-		else if (!keep && exp == WATCH_CLAIMED(jw))
+		else if (exp == WATCH_CLAIMED(jw))
 			__atomic_store_n(&ts[i]->watch, WATCH_DONE, __ATOMIC_RELEASE);
 	}
 	/* Between its claim and its count an ending task on another
@@ -169,13 +169,16 @@ static int gather(conc_task **ts, size_t n, int *exit_codes, unsigned flags,
 		reg += (uint32_t)w;
 	}
 	if (i < n) {
-		unwatch(ts, i, jw, reg, false, cur);
+		unwatch(ts, i, jw, reg, cur);
 		return -EINVAL;
 	}
 	r = wait_all(ts, n, flags, reg, jw, cur, dl);
-	unwatch(ts, n, jw, reg, r == 0, cur);
-	if (r < 0)
+	/* All ended (and counted), all claimed by jw: nothing to undo or
+	 * wait for, and no pass over 100,000 cold tasks for nothing. */
+	if (r < 0) {
+		unwatch(ts, n, jw, reg, cur);
 		return r;
+	}
 	for (i = 0; i < n; i++) {
 		int code = ts[i]->exit_code;
 
