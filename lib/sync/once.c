@@ -8,9 +8,9 @@
 
 enum { NEW, RUNNING, RUNNING_WAITED, DONE };
 
-/* Wait for the caller that runs fn. A failed wait is final (-ETIMEDOUT, or
- * -ECANCELED in a cancelled coroutine: swallowing it would lose the
- * cancellation), unless fn has ended meanwhile. */
+/* Wait for the caller that runs fn. A cancelled coroutine's -ECANCELED is
+ * final even if fn ended meanwhile (swallowed, the cancellation would be
+ * lost); -ETIMEDOUT only if fn has not ended. */
 static int await_done(conc_once_t *once, uint32_t v, conc_deadline dl)
 {
 	int r;
@@ -24,7 +24,7 @@ static int await_done(conc_once_t *once, uint32_t v, conc_deadline dl)
 		r = __conc_wait(&once->state, RUNNING_WAITED, dl,
 				__CONC_WAIT_ALONE);
 		v = __atomic_load_n(&once->state, __ATOMIC_ACQUIRE);
-		if (r < 0 && v != DONE)
+		if (r == -ECANCELED || (r < 0 && v != DONE))
 			return r;
 	}
 	return 0;

@@ -16,7 +16,7 @@ typedef struct conc_once {
 /*
  * Call fn the first time conc_once() is called on once; every other caller
  * waits until that call has returned. Returns 0, -EINVAL for NULL, or
- * -ECANCELED in a cancelled task (see conc_task_cancel(3)): fn has then not
+ * -ECANCELED in a cancelled task (see conc_task_cancel(3)): fn may not have
  * returned yet. fn must not call conc_once() on the same flag (it would
  * wait forever).
  */
