@@ -546,3 +546,48 @@ Test(loop_waits, once)
 	cr_assert_eq(run(once_main, &c), 1);
 	cr_assert_gt(c.ticks, 10, "the other tasks ran meanwhile");
 }
+
+/* conc_cond_wait gives m back whatever happens: a task whose wait timed
+ * out and which is cancelled while it waits to take m again still owns m
+ * when the call returns (-ECANCELED); it returned without m. */
+static conc_mutex relock_m;
+static conc_cond relock_c;
+
+static int relock_waiter(void *arg)
+{
+	int *res = arg;
+
+	if (conc_mutex_lock(&relock_m))
+		return -1;
+	res[0] = conc_cond_wait(&relock_c, &relock_m, 20 * MS);
+	res[1] = conc_mutex_unlock(&relock_m);	/* 0: it owned m */
+	return 0;
+}
+
+static int relock_main(void *arg)
+{
+	int *res = arg;
+	conc_task *t;
+
+	if (conc_go(&t, relock_waiter, res, NULL) || conc_yield())
+		return -1;
+	/* The waiter sleeps on the condition, m free: hold m past its
+	 * timeout, so that it waits for m, and cancel it there. */
+	if (conc_mutex_lock(&relock_m))
+		return -2;
+	conc_sleep(100 * MS);
+	conc_task_cancel(t);
+	conc_sleep(10 * MS);
+	conc_mutex_unlock(&relock_m);
+	return conc_task_join(t, NULL, BOUND);
+}
+
+Test(loop_waits, cond_takes_the_mutex_again_through_a_cancel)
+{
+	int res[2] = { 1, 1 };
+
+	need_uring();
+	cr_assert_eq(run(relock_main, res), 0);
+	cr_assert(res[0] == -ECANCELED || res[0] == -ETIMEDOUT, "wait: %d", res[0]);
+	cr_assert_eq(res[1], 0, "the caller did not own m after conc_cond_wait");
+}

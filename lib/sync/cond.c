@@ -43,6 +43,7 @@ int conc_cond_wait(conc_cond *c, conc_mutex *m, int64_t timeout_ns)
 	struct __conc_self *self;
 	conc_deadline dl;
 	uint32_t seq;
+	bool cancelled = false;
 	int r, r2;
 
 	if (__CONC_BAD(c) || __CONC_BAD(m))
@@ -63,8 +64,14 @@ int conc_cond_wait(conc_cond *c, conc_mutex *m, int64_t timeout_ns)
 	__atomic_fetch_sub(&c->waiters, 1, __ATOMIC_RELAXED);
 	if (r == -ETIMEDOUT && __atomic_load_n(&c->seq, __ATOMIC_RELAXED) != seq)
 		r = 0;
-	r2 = __conc_mutex_lock_queued(m, -1);
-	return r2 ? r2 : r;
+	/* m is the caller's again whatever happens, as the page says: a
+	 * cancel that comes while it waits for m is the call's result once
+	 * m is taken (asyncio's Condition.wait does the same). */
+	while ((r2 = __conc_mutex_lock_queued(m, -1)) == -ECANCELED)
+		cancelled = true;
+	if (r2)
+		return r2;
+	return cancelled ? -ECANCELED : r;
 }
 
 int conc_cond_signal(conc_cond *c)
