@@ -1,7 +1,7 @@
 #include <errno.h>
 #include "wait/wait.h"
 
-__thread uint32_t __conc_spin_budget
+__thread uint32_t __conc_spin_budget, __conc_spin_skip, __conc_spin_every
 	__attribute__((tls_model("initial-exec")));
 
 /*

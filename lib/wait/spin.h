@@ -5,6 +5,15 @@
  * answer is often far less. The bound adapts per thread: it doubles when a
  * spin pays off and halves when it does not (the peer was not running: it
  * shares our CPU), down to a few iterations. Never spins on one CPU.
+ *
+ * At that floor a spin catches only a peer that answers within a few
+ * hundred nanoseconds: one that must first be woken, or a loop's task that
+ * answers through the ring, never does, so the budget could never grow back
+ * and both sides would sleep at every turn for good once a busy moment had
+ * made them. So at the floor one wait in __conc_spin_every spins the whole
+ * `max` (a probe); a probe that fails makes the next one twice as far
+ * (__CONC_PROBE_MIN to __CONC_PROBE_MAX waits), one that pays restores the
+ * budget. Idle loops probe the same way (lib/loop/idle_spin.c).
  */
 #ifndef CONC_WAIT_SPIN_H
 #define CONC_WAIT_SPIN_H
@@ -16,8 +25,10 @@
 #define __CONC_SPIN_MAX 4096
 #define __CONC_SPIN_MIN 8
 #define __CONC_SPIN_LOCK 256
-extern __thread uint32_t __conc_spin_budget
-	__attribute__((tls_model("initial-exec")));
+#define __CONC_PROBE_MIN 64
+#define __CONC_PROBE_MAX 4096
+extern __thread uint32_t __conc_spin_budget, __conc_spin_skip,
+	__conc_spin_every __attribute__((tls_model("initial-exec")));
 
 /* Returns the last value read. */
 static inline uint32_t __conc_spin_while_max(const uint32_t *word,
@@ -25,6 +36,7 @@ static inline uint32_t __conc_spin_while_max(const uint32_t *word,
 {
 	uint32_t v = __atomic_load_n(word, __ATOMIC_RELAXED);
 	uint32_t limit, i, k, gap;
+	bool probe = false;
 
 	/* Inside a loop's task a spin would hold up every other task of the
 	 * loop, the one that may be about to change the word among them. */
@@ -33,6 +45,15 @@ static inline uint32_t __conc_spin_while_max(const uint32_t *word,
 	limit = __conc_spin_budget ? __conc_spin_budget : __CONC_SPIN_MAX;
 	if (limit > max)
 		limit = max;
+	if (limit <= __CONC_SPIN_MIN) {
+		if (!__conc_spin_every)
+			__conc_spin_every = __CONC_PROBE_MIN;
+		if (++__conc_spin_skip >= __conc_spin_every) {
+			__conc_spin_skip = 0;
+			limit = max;
+			probe = true;
+		}
+	}
 	/* Waiting for a lock, look at the word less and less often: each
 	 * look takes its cache line away from the owner, who is about to
 	 * write it again. Waiting for a hand-over, look at once. */
@@ -43,12 +64,17 @@ static inline uint32_t __conc_spin_while_max(const uint32_t *word,
 			gap *= 2;
 		v = __atomic_load_n(word, __ATOMIC_RELAXED);
 	}
-	if (v != busy)
+	if (v != busy) {
 		__conc_spin_budget = limit * 2 > __CONC_SPIN_MAX ? __CONC_SPIN_MAX
 								 : limit * 2;
-	else
+		__conc_spin_every = __CONC_PROBE_MIN;
+	} else if (probe) {
+		if (__conc_spin_every < __CONC_PROBE_MAX)
+			__conc_spin_every *= 2;
+	} else {
 		__conc_spin_budget = limit / 2 < __CONC_SPIN_MIN ? __CONC_SPIN_MIN
 								 : limit / 2;
+	}
 	return v;
 }
 
