@@ -77,6 +77,8 @@ static int take(char *first, size_t stride, size_t len, size_t n)
 			break;
 		io_uring_prep_madvise(sqe, first + i * stride, (off_t)len,
 				      MADV_POPULATE_WRITE);
+		/* (the slot may hold the UD_END of an earlier chain) */
+		io_uring_sqe_set_data64(sqe, 0);
 		sqe->flags |= IOSQE_IO_LINK | IOSQE_CQE_SKIP_SUCCESS;
 	}
 	if (!sqe)
