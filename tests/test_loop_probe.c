@@ -1429,7 +1429,8 @@ Test(loop_probe, cancel_edges, .timeout = 30)
  * suspending call after it, exactly one says -ECANCELED (a cancel is never
  * lost nor given twice), and what the wake-up offered is taken once: by
  * the wait, or (when the cancel won) by a look afterwards. */
-enum { R_SEM, R_EVENT, R_QUEUE, R_PIPE, R_MUTEX, R_CHAN, R_JOIN, R_KINDS };
+enum { R_SEM, R_EVENT, R_QUEUE, R_PIPE, R_MUTEX, R_CHAN, R_JOIN, R_ONCE,
+       R_THREAD, R_KINDS };
 
 struct race {
 	int kind;
@@ -1439,14 +1440,32 @@ struct race {
 	conc_queue *q;
 	conc_chan *ca, *cb;
 	conc_task *target;
+	conc_once_t once;	/* R_ONCE: run by race_target, fresh each round */
+	conc_thread *th;	/* R_THREAD: waits for go */
 	int p[2];
 	int r[3], bad;
 };
+
+static struct race *race_now;	/* for the once function (no argument) */
+
+static void race_once_fn(void)
+{
+	conc_event_wait(&race_now->go, BOUND);
+}
+
+static int race_thread(void *arg)
+{
+	struct race *x = arg;
+
+	return conc_event_wait(&x->go, BOUND) ? -1 : 4;
+}
 
 static int race_target(void *arg)
 {
 	struct race *x = arg;
 
+	if (x->kind == R_ONCE)
+		return conc_once(&x->once, race_once_fn) ? -1 : 4;
 	return conc_event_wait(&x->go, BOUND) ? -1 : 4;
 }
 
@@ -1471,6 +1490,13 @@ static int race_wait(struct race *x, int64_t t)
 		return r;
 	case R_CHAN:
 		return (int)conc_chan_recv(x->cb, b, sizeof(b), t);
+	case R_ONCE:
+		return conc_once_timed(&x->once, race_once_fn, t);
+	case R_THREAD:
+		r = conc_thread_join(x->th, &code, t);
+		if (r == 0 && code != 4)
+			x->bad += 100000;
+		return r;
 	default:
 		r = conc_task_join(x->target, &code, t);
 		if (r == 0 && code != 4)
@@ -1512,7 +1538,13 @@ static int race_main(void *arg)
 		conc_event_clear(&x->go);
 		if (x->kind == R_MUTEX)
 			conc_mutex_lock(&x->m);
-		if (x->kind == R_JOIN && conc_go(&x->target, race_target, x, NULL))
+		if ((x->kind == R_JOIN || x->kind == R_ONCE) &&
+		    conc_go(&x->target, race_target, x, NULL))
+			return -1;
+		if (x->kind == R_ONCE)
+			conc_yield();	/* the target runs fn, which waits */
+		if (x->kind == R_THREAD &&
+		    conc_thread_start(&x->th, race_thread, x, NULL))
 			return -1;
 		if (conc_go(&w, race_waiter, x, NULL))
 			return -2;
@@ -1525,8 +1557,16 @@ static int race_main(void *arg)
 		if ((x->r[0] == -ECANCELED) + (x->r[1] == -ECANCELED) != 1)
 			x->bad++;
 		/* Whatever the wait did not take is still there. */
-		x->r[2] = x->r[0] < 0 ? race_wait(x, x->kind == R_JOIN ? BOUND : 0) : -1;
-		if (x->kind != R_EVENT && x->kind != R_MUTEX &&
+		x->r[2] = x->r[0] < 0 ? race_wait(x, x->kind == R_JOIN ||
+						      x->kind == R_THREAD ||
+						      x->kind == R_ONCE ? BOUND : 0) : -1;
+		if (x->kind == R_ONCE &&
+		    (conc_task_join(x->target, NULL, BOUND) ||
+		     conc_once_timed(&x->once, race_once_fn, 0)))
+			x->bad += 1000;
+		if (x->kind == R_ONCE)
+			memset(&x->once, 0, sizeof(x->once));
+		if (x->kind != R_EVENT && x->kind != R_MUTEX && x->kind != R_ONCE &&
 		    (x->r[0] >= 0) + (x->r[2] >= 0) != 1)
 			x->bad += 1000;
 		if (x->kind == R_MUTEX && conc_mutex_trylock(&x->m) == 0)
@@ -1543,6 +1583,9 @@ static void race(int kind)
 	need_uring();
 	memset(&x, 0, sizeof(x));
 	x.kind = kind;
+	race_now = &x;
+	if (kind == R_THREAD && conc_thread_support(NULL) < 0)
+		cr_skip_test("no conc threads here");
 	cr_assert_eq(conc_queue_create(&x.q, NULL), 0);
 	cr_assert_eq(conc_chan_pair(&x.ca, &x.cb, 0), 0);
 	cr_assert_eq(pipe2(x.p, O_CLOEXEC), 0);
@@ -1562,6 +1605,8 @@ Test(loop_probe, cancel_racing_a_pipe_write, .timeout = 60) { race(R_PIPE); }
 Test(loop_probe, cancel_racing_a_mutex_unlock, .timeout = 60) { race(R_MUTEX); }
 Test(loop_probe, cancel_racing_a_chan_send, .timeout = 60) { race(R_CHAN); }
 Test(loop_probe, cancel_racing_the_end_of_a_joined_task, .timeout = 60) { race(R_JOIN); }
+Test(loop_probe, cancel_racing_the_end_of_a_once_function, .timeout = 60) { race(R_ONCE); }
+Test(loop_probe, cancel_racing_the_end_of_a_joined_thread, .timeout = 60) { race(R_THREAD); }
 
 /* ---- conc_run's end ------------------------------------------------------ */
 

@@ -153,8 +153,11 @@ int conc_thread_join(conc_thread *t, int *exit_code, int64_t timeout_ns)
 						 __ATOMIC_RELAXED, __ATOMIC_RELAXED))
 			continue;
 		r = __conc_wait(&t->state, s | T_JOINWAIT, dl, CONC_PRIVATE);
-		if (r < 0 && !(__atomic_load_n(&t->state, __ATOMIC_ACQUIRE) & T_DONE))
-			return r;	/* -ETIMEDOUT, -ECANCELED: still joinable */
+		/* Still joinable. A cancelled task's -ECANCELED is final even
+		 * if the thread ended meanwhile: joining would lose it. */
+		if (r == -ECANCELED ||
+		    (r < 0 && !(__atomic_load_n(&t->state, __ATOMIC_ACQUIRE) & T_DONE)))
+			return r;
 	}
 	if (exit_code)
 		*exit_code = t->code;
