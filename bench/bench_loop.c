@@ -557,8 +557,8 @@ static void wakeup_row(void *what)
  * the CPUs it may use at its first contended wait, once per process (fork
  * children keep the count): one such wait before the pinning, so that it
  * sees the two CPUs that the two sides use between them, as processes left
- * to the scheduler would, and spins before it sleeps (threads and the
- * process alike; a task never spins on a word, its loop spins on the ring). */
+ * to the scheduler would, and spins before it sleeps (the threads, the
+ * process and the task alike). */
 static void wakeup_two_cpus(void *what)
 {
 	conc_sem probe;
@@ -597,11 +597,10 @@ static void wakeups(void)
 			      "sem ping-pong: task <-> process, 1 CPU"));
 	printf("  (Each side pinned, the same for conc and the two threads: on two CPUs\n"
 	       "   the peer process (thread) on a CPU of its own; on one CPU both\n"
-	       "   sides on one. The peer and the anchor's threads spin briefly on the\n"
-	       "   semaphore before they sleep (not on one CPU); the task does not (it\n"
-	       "   would hold up its loop's other tasks): it sleeps in a FUTEX_WAIT on\n"
-	       "   the ring, and the loop spins up to 50 us on the ring before it\n"
-	       "   sleeps in the kernel, adaptively.)\n");
+	       "   sides on one. On two CPUs every side spins briefly on the semaphore\n"
+	       "   before it sleeps, adaptively: the task too, while its loop has\n"
+	       "   nothing else to do (as here), else it sleeps in a FUTEX_WAIT on the\n"
+	       "   ring at once. On one CPU nobody spins on the semaphore.)\n");
 	fflush(stdout);
 }
 

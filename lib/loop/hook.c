@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include "loop/loop_impl.h"
@@ -219,9 +220,30 @@ static int hook_pidfd(struct __conc_waiter *w, int pidfd, conc_deadline dl)
 	return -ENOSYS;
 }
 
+/*
+ * Whether the running task may spin on a word (lib/wait/spin.h): only when
+ * its loop has nothing else to do, so that the spin is the one the loop
+ * would make on its ring before it sleeps (idle_spin.c), minus the trip
+ * through the ring: no other task runnable, no SQE to submit, no completion
+ * waiting (IORING_SQ_TASKRUN says so for the deferred ones: without that
+ * flag the loop never spins), no timer due.
+ */
+static bool hook_idle(struct __conc_waiter *w)
+{
+	struct loop *l = (struct loop *)((char *)w - offsetof(struct loop, waiter));
+
+	if (l->rq_head || l->queued || !l->taskrun_flag ||
+	    io_uring_cq_ready(&l->ring) ||
+	    (__atomic_load_n(l->ring.sq.kflags, __ATOMIC_ACQUIRE) &
+	     IORING_SQ_TASKRUN))
+		return false;
+	return !__conc_timer_any(l) || __conc_timer_first(l) > sys_now_ns();
+}
+
 void __conc_hook_init(struct loop *l)
 {
 	l->waiter.futex = hook_futex;
 	l->waiter.poll = hook_poll;
 	l->waiter.pidfd = hook_pidfd;
+	l->waiter.idle = hook_idle;
 }

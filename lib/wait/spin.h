@@ -14,6 +14,12 @@
  * `max` (a probe); a probe that fails makes the next one twice as far
  * (__CONC_PROBE_MIN to __CONC_PROBE_MAX waits), one that pays restores the
  * budget. Idle loops probe the same way (lib/loop/idle_spin.c).
+ *
+ * A loop's task spins only while its loop has nothing else to do (the
+ * waiter's idle hook: no other task runnable, no completion, no timer due),
+ * the spin the loop would otherwise make on its ring before it sleeps; it
+ * stops as soon as other work comes. Caught there, the answer costs no
+ * trip through the ring, and the peer no wake-up system call.
  */
 #ifndef CONC_WAIT_SPIN_H
 #define CONC_WAIT_SPIN_H
@@ -35,12 +41,17 @@ static inline uint32_t __conc_spin_while_max(const uint32_t *word,
 					      uint32_t busy, uint32_t max)
 {
 	uint32_t v = __atomic_load_n(word, __ATOMIC_RELAXED);
-	uint32_t limit, i, k, gap;
+	struct __conc_waiter *w;
+	uint32_t limit, i, k, gap, look = 64;
 	bool probe = false;
 
+	if (v != busy || __conc_ncpu() == 1)
+		return v;
 	/* Inside a loop's task a spin would hold up every other task of the
-	 * loop, the one that may be about to change the word among them. */
-	if (v != busy || __conc_ncpu() == 1 || __conc_self_tls.waiter)
+	 * loop, the one that may be about to change the word among them:
+	 * only while the loop is idle. */
+	w = __conc_self_tls.waiter;
+	if (w && (!w->idle || !w->idle(w)))
 		return v;
 	limit = __conc_spin_budget ? __conc_spin_budget : __CONC_SPIN_MAX;
 	if (limit > max)
@@ -63,6 +74,12 @@ static inline uint32_t __conc_spin_while_max(const uint32_t *word,
 		if (gap < 16 && max <= __CONC_SPIN_LOCK)
 			gap *= 2;
 		v = __atomic_load_n(word, __ATOMIC_RELAXED);
+		/* Other work for the loop: leave the budget as it was. */
+		if (w && i + gap >= look) {
+			look += 64;
+			if (v == busy && !w->idle(w))
+				return v;
+		}
 	}
 	if (v != busy) {
 		__conc_spin_budget = limit * 2 > __CONC_SPIN_MAX ? __CONC_SPIN_MAX

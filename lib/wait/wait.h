@@ -69,6 +69,9 @@ struct __conc_waiter {
 		    conc_deadline dl);
 	/* NULL, or -ENOSYS from it: a pidfd is waited on as an fd. */
 	int (*pidfd)(struct __conc_waiter *w, int pidfd, conc_deadline dl);
+	/* NULL, or whether the running coroutine may spin on a word now
+	 * (lib/wait/spin.h): only while nothing else wants its thread. */
+	bool (*idle)(struct __conc_waiter *w);
 };
 
 /* The caller's execution context within its thread (0: the thread itself). */
