@@ -5,7 +5,8 @@
  * 3. TCP echo round trips per second, 1 and 64 connections, vs a plain
  *    epoll server (the same epoll client drives both), server and client
  *    pinned to two CPUs, then to one;
- * 4. a task woken by another process through a conc_sem vs two threads. */
+ * 4. a task woken by another process through a conc_sem vs two threads
+ *    and vs two plain processes, pinned to two CPUs, then to one. */
 #include <errno.h>
 #include <poll.h>
 #include <ucontext.h>
@@ -541,16 +542,31 @@ static double run_threads(void *arg)
 	return k;
 }
 
+/* The same two sides as conc's, a plain process in the task's stead: what
+ * a switch between processes costs apart from the loop. */
+static double run_procs(void *arg)
+{
+	pid_t pid = bench_fork(pong_proc, NULL);
+	double k = -1;
+
+	(void)arg;
+	ping_task(&k);
+	bench_reap(pid);
+	return k;
+}
+
 static void wakeup_row(void *what)
 {
-	const struct bench_var v[2] = {
+	const struct bench_var v[3] = {
 		{ "conc", run_task_vs_proc, NULL },
 		{ "two threads", run_threads, NULL },
+		{ "two processes", run_procs, NULL },
 	};
 	struct bench_set s;
 
-	bench_set_run(&s, v, 2);
+	bench_set_run(&s, v, 3);
 	bench_cmp(&s, what, "k rt/s", 0, 1, 0);
+	bench_cmp(&s, what, "k rt/s", 0, 2, 0);
 }
 
 /* The measuring side on the first CPU, the peer on the second. conc counts
@@ -595,12 +611,14 @@ static void wakeups(void)
 			      "sem ping-pong: task <-> process, 2 CPUs"));
 	bench_reap(bench_fork(wakeup_one_cpu,
 			      "sem ping-pong: task <-> process, 1 CPU"));
-	printf("  (Each side pinned, the same for conc and the two threads: on two CPUs\n"
+	printf("  (Each side pinned, the same for conc and the anchors: on two CPUs\n"
 	       "   the peer process (thread) on a CPU of its own; on one CPU both\n"
-	       "   sides on one. On two CPUs every side spins briefly on the semaphore\n"
-	       "   before it sleeps, adaptively: the task too, while its loop has\n"
-	       "   nothing else to do (as here), else it sleeps in a FUTEX_WAIT on the\n"
-	       "   ring at once. On one CPU nobody spins on the semaphore.)\n");
+	       "   sides on one. Two processes: conc's peer against a plain process\n"
+	       "   in the task's stead (a switch between processes costs more than\n"
+	       "   one between threads). On two CPUs every side spins briefly on the\n"
+	       "   semaphore before it sleeps, adaptively: the task too, while its\n"
+	       "   loop has nothing else to do (as here), else it sleeps in a\n"
+	       "   FUTEX_WAIT on the ring at once. On one CPU nobody spins on it.)\n");
 	fflush(stdout);
 }
 
