@@ -371,9 +371,6 @@ Test(loop_waits, queue_get) { check(w_queue, false); }
 Test(loop_waits, cond) { check(w_cond, false); }
 Test(loop_waits, barrier) { check(w_barrier, true); }
 Test(loop_waits, rwlock) { check(w_rwlock, false); }
-/* Not yet: conc_chan_recv takes -ECANCELED for a broken stream (the next
- * receive gets -EPROTO) and conc_thread_join waits on after -ECANCELED;
- * both belong to their modules (lib/ipc, lib/task). */
 Test(loop_waits, chan_recv) { check(w_chan, false); }
 Test(loop_waits, thread_join) { check(w_thread_join, false); }
 
