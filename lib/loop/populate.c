@@ -15,13 +15,15 @@
  * thread itself, as without this. So a free CPU takes about half of the
  * work off the loop, and a busy machine, where the worker waits for a CPU,
  * costs the loop at most one slab's pages faulted in by its tasks, never a
- * wait. The loop waits for the chain in flight before it ends, so that no
- * worker advises memory that is unmapped, or mapped anew, by then.
+ * wait (and a process allowed one CPU only does without). The loop waits
+ * for the chain in flight before it ends, so that no worker advises memory
+ * that is unmapped, or mapped anew, by then.
  */
 #include <errno.h>
 #include <sys/mman.h>
 #include "loop/loop_impl.h"
 #include "loop/stack_impl.h"
+#include "sys/self.h"
 
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
@@ -53,7 +55,8 @@ static bool ring_up(struct loop *l)
 		return true;
 	if (__atomic_load_n(&refused, __ATOMIC_RELAXED))
 		return false;
-	if (io_uring_queue_init(POP_ENTRIES, &l->pop_ring, 0) < 0) {
+	/* One CPU: the worker would only take turns with the loop. */
+	if (__conc_ncpu() < 2 || io_uring_queue_init(POP_ENTRIES, &l->pop_ring, 0) < 0) {
 		__atomic_store_n(&refused, 1, __ATOMIC_RELAXED);
 		return false;
 	}
