@@ -588,3 +588,45 @@ Test(loop_waits, cond_takes_the_mutex_again_through_a_cancel)
 	cr_assert(res[0] == -ECANCELED || res[0] == -ETIMEDOUT, "wait: %d", res[0]);
 	cr_assert_eq(res[1], 0, "the caller did not own m after conc_cond_wait");
 }
+
+/* An internal lock a call must take anyway (a thread start, a pool close,
+ * a future release) may take a cancel it cannot return: it gives it back,
+ * and the task's next suspending call returns it, once. */
+#include "task/lock.h"
+
+static conc_mutex keep_m;
+
+static int keep_locker(void *arg)
+{
+	int *res = arg;
+
+	__conc_lock_keep(&keep_m);		/* cancelled while it waits */
+	conc_mutex_unlock(&keep_m);
+	res[0] = conc_sleep(1 * MS);		/* gets the cancel */
+	res[1] = conc_sleep(1 * MS);		/* works normally */
+	return 0;
+}
+
+static int keep_main(void *arg)
+{
+	conc_task *t;
+
+	if (conc_mutex_lock(&keep_m) || conc_go(&t, keep_locker, arg, NULL))
+		return -1;
+	conc_sleep(10 * MS);
+	conc_task_cancel(t);
+	conc_sleep(10 * MS);
+	conc_mutex_unlock(&keep_m);
+	return conc_task_join(t, NULL, BOUND);
+}
+
+Test(loop_waits, a_cancel_taken_by_an_internal_lock_is_given_back)
+{
+	int res[2] = { 1, 1 };
+
+	need_uring();
+	__conc_wait_recancel();			/* outside a loop: nothing */
+	cr_assert_eq(run(keep_main, res), 0);
+	cr_assert_eq(res[0], -ECANCELED);
+	cr_assert_eq(res[1], 0);
+}

@@ -240,10 +240,20 @@ static bool hook_idle(struct __conc_waiter *w)
 	return !__conc_timer_any(l) || __conc_timer_first(l) > sys_now_ns();
 }
 
+static void hook_recancel(struct __conc_waiter *w)
+{
+	struct conc_task *t = __conc_cur();
+
+	(void)w;
+	if (t)
+		t->cancel = true;
+}
+
 void __conc_hook_init(struct loop *l)
 {
 	l->waiter.futex = hook_futex;
 	l->waiter.poll = hook_poll;
 	l->waiter.pidfd = hook_pidfd;
 	l->waiter.idle = hook_idle;
+	l->waiter.recancel = hook_recancel;
 }

@@ -22,7 +22,7 @@ int conc_pool_close(conc_pool *p)
 	if (!p)
 		return -EINVAL;
 	/* No wait: a cancel is left for the next one. */
-	__conc_lock_anyway(&p->lock);
+	__conc_lock_keep(&p->lock);
 	p->closed = true;
 	/* Workers drain the queue, then get -EPIPE and exit. */
 	conc_queue_close(p->q);
@@ -154,7 +154,7 @@ int conc_pool_destroy_timed(conc_pool *p, int64_t timeout_ns)
 		return -EINVAL;
 	if ((r = conc_pool_terminate_timed(p, timeout_ns)) < 0)
 		return r;
-	__conc_lock_anyway(&p->lock);
+	__conc_lock_keep(&p->lock);
 	for (f = p->futures; f; f = f->next)
 		f->pool = NULL;
 	conc_mutex_unlock(&p->lock);

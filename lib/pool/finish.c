@@ -47,7 +47,7 @@ void __conc_pool_callbacks(conc_pool *p, conc_future *cbs)
 			f->done(f, f->cb_arg);
 		else
 			f->error(f, f->cb_arg);
-		__conc_lock_anyway(&p->lock);
+		__conc_lock_keep(&p->lock);
 		f->cb_pending = false;
 		if (f->released)
 			__conc_pool_future_free(f);

@@ -70,7 +70,7 @@ int conc_future_release(conc_future *f)
 		__conc_pool_future_free(f);
 		return 0;
 	}
-	__conc_lock_anyway(&p->lock);
+	__conc_lock_keep(&p->lock);
 	if (f->state == CONC_FUTURE_PENDING || f->cb_pending)
 		f->released = true;
 	else

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <conc/mutex.h>
 #include <conc/once.h>
+#include "wait/wait.h"
 
 /* Take m whatever happens: 0, or -ECANCELED if a cancel came meanwhile. */
 static inline int __conc_lock_anyway(conc_mutex *m)
@@ -21,6 +22,14 @@ static inline int __conc_lock_anyway(conc_mutex *m)
 	while (conc_mutex_lock(m) == -ECANCELED)
 		r = -ECANCELED;
 	return r;
+}
+
+/* Take m whatever happens, for a call that has nothing to return a cancel
+ * with: one that came meanwhile goes to the next suspending call. */
+static inline void __conc_lock_keep(conc_mutex *m)
+{
+	if (__conc_lock_anyway(m) < 0)
+		__conc_wait_recancel();
 }
 
 /* Have once's fn run (here or by another caller) whatever happens: 0, or

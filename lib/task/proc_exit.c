@@ -55,8 +55,12 @@ static struct registry *registry(bool *cancelled)
 		else
 			sys_munmap(page, 4096);
 	}
-	if (__conc_once_anyway(&r->once, init_lock) < 0 && cancelled)
-		*cancelled = true;
+	if (__conc_once_anyway(&r->once, init_lock) < 0) {
+		if (cancelled)
+			*cancelled = true;
+		else
+			__conc_wait_recancel();
+	}
 	return r;
 }
 
@@ -70,7 +74,7 @@ static void at_exit(void)
 	__conc_once_anyway(&r->once, init_lock);
 	/* Held throughout: a thread still running cannot free a handle we
 	 * are waiting on (release takes the lock to untrack it). */
-	__conc_lock_anyway(&r->lock);
+	__conc_lock_keep(&r->lock);
 	for (p = r->head; p; p = p->next)
 		if (p->daemon)
 			conc_proc_kill(p, SIGKILL);
@@ -103,7 +107,7 @@ void __conc_proc_track(conc_proc *p)
 	struct registry *r = registry(NULL);	/* prepared: not NULL */
 
 	p->owner = __conc_self()->pid;
-	__conc_lock_anyway(&r->lock);
+	__conc_lock_keep(&r->lock);
 	p->prev = NULL;
 	p->next = r->head;
 	if (r->head)
@@ -119,7 +123,7 @@ void __conc_proc_untrack(conc_proc *p)
 	/* A handle copied into a fork child is in no list there. */
 	if (p->owner != __conc_self()->pid || !(r = registry(NULL)))
 		return;
-	__conc_lock_anyway(&r->lock);
+	__conc_lock_keep(&r->lock);
 	if (p->prev)
 		p->prev->next = p->next;
 	else

@@ -53,7 +53,7 @@ static void lock_workers(void)
 		__atomic_store_n(&gen, g, __ATOMIC_RELAXED);
 	}
 	/* Starting a thread is no wait: a cancel is left for the next. */
-	__conc_lock_anyway(&lock);
+	__conc_lock_keep(&lock);
 }
 
 static void reap_zombies(void)

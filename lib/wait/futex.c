@@ -14,6 +14,14 @@ __thread uint32_t __conc_spin_budget, __conc_spin_skip, __conc_spin_every
  * says so with __CONC_WAIT_ALONE and pays nothing.
  */
 
+void __conc_wait_recancel(void)
+{
+	struct __conc_waiter *w = __conc_self_tls.waiter;
+
+	if (w && w->recancel)
+		w->recancel(w);
+}
+
 int __conc_wait(const uint32_t *word, uint32_t expected,
 		conc_deadline deadline, unsigned flags)
 {

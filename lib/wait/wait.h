@@ -72,6 +72,9 @@ struct __conc_waiter {
 	/* NULL, or whether the running coroutine may spin on a word now
 	 * (lib/wait/spin.h): only while nothing else wants its thread. */
 	bool (*idle)(struct __conc_waiter *w);
+	/* NULL, or hand the running coroutine back a cancellation one of
+	 * its waits took (see __conc_wait_recancel). */
+	void (*recancel)(struct __conc_waiter *w);
 };
 
 /* The caller's execution context within its thread (0: the thread itself). */
@@ -98,6 +101,12 @@ static inline uint32_t __conc_ctx(const struct __conc_self *s)
  * -ECANCELED (once): give it to the caller at once, as a final result. */
 int __conc_wait(const uint32_t *word, uint32_t expected,
 		conc_deadline deadline, unsigned flags) __CONC_HIDDEN;
+
+/* A call that took a -ECANCELED from a wait but could not return it (it
+ * had to take an internal lock anyway, and goes on) gives it back: the
+ * coroutine's next suspending call returns it, so no cancel is lost.
+ * Nothing outside a coroutine. */
+void __conc_wait_recancel(void) __CONC_HIDDEN;
 
 /* Wake up to n waiters on word; returns how many were woken. */
 int __conc_wake(uint32_t *word, int n, unsigned flags) __CONC_HIDDEN;
