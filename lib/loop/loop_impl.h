@@ -173,6 +173,10 @@ struct loop {
 	size_t ops;			/* task ops in flight (not the door's) */
 	struct io_uring pop_ring;	/* for stack pages (populate.c), */
 	bool pop_up, pop_busy;		/* made; a chain in flight */
+	long pop_csw;			/* the thread's preemptions at the
+					 * last chain; chains in a row that
+					 * ran along with one */
+	unsigned pop_strikes;
 	bool ending;
 };
 
