@@ -21,6 +21,7 @@
 #include "ipc/arena.h"
 #include "check/check.h"
 #include "helpers.h"
+#include "arena_holder.h"
 
 #define KiB 1024
 #define SEC 1000000000LL
@@ -975,4 +976,64 @@ Test(list, many_writers_killed_mid_update, .timeout = 300)
 	free(alive);
 	shared_free(lg, sizeof(*lg));
 	conc_list_destroy(l);
+}
+
+/* ---- a peer that holds the lock: the handle's timeout ------------------ */
+
+/* Every call that has to wait for the lock gives up; nothing changes. */
+static void list_calls_time_out(conc_list *l)
+{
+	char buf[8];
+
+	cr_assert_eq(conc_list_append(l, "x", 1), -ETIMEDOUT);
+	cr_assert_eq(conc_list_get(l, 0, buf, sizeof(buf)), -ETIMEDOUT);
+	cr_assert_eq(conc_list_set(l, 0, "y", 1), -ETIMEDOUT);
+	cr_assert_eq(conc_list_pop(l, -1, buf, sizeof(buf)), -ETIMEDOUT);
+	cr_assert_eq(conc_list_len(l), -ETIMEDOUT);
+}
+
+Test(list, timeout_against_a_holder_that_never_lets_go, .timeout = 60)
+{
+	conc_list_attr a = { .size = 64 * KiB };
+	struct __conc_arena_stat st;
+	struct holder h;
+	char name[64], buf[8];
+	conc_shm *s;
+	conc_list *l;
+
+	cr_assert_eq(conc_list_set_timeout(NULL, 0), -EINVAL);
+	name_for(name, sizeof(name), "timeout");
+	conc_shm_unlink(name);
+	a.name = name;
+	cr_assert_eq(conc_list_create(&l, &a), 0);
+	cr_assert_eq(conc_list_append(l, "a", 1), 0);
+	cr_assert_eq(conc_shm_open(&s, name, CONC_SHM_LIST), 0);
+	struct arena *ar = conc_shm_data(s);
+
+	/* It goes on after a while: calls work again. */
+	h = hold_arena(ar);
+	cr_assert_eq(conc_list_set_timeout(l, 50 * 1000000), 0);
+	list_calls_time_out(l);
+	cr_assert_eq(conc_list_set_timeout(l, 0), 0);	/* only try */
+	list_calls_time_out(l);
+	release_arena(h, false);
+	cr_assert_eq(conc_list_len(l), 1);
+
+	/* It dies holding the lock: the next call (still only trying) is
+	 * handed the lock by the kernel and repairs. */
+	h = hold_arena(ar);
+	list_calls_time_out(l);
+	release_arena(h, true);
+	cr_assert_eq(conc_list_append(l, "b", 1), 0);
+	cr_assert_eq(conc_list_len(l), 2);
+	st = check(l);
+	cr_assert_eq(st.deaths, 1);
+
+	/* Back to the default: for ever. */
+	cr_assert_eq(conc_list_set_timeout(l, CONC_FOREVER), 0);
+	cr_assert_eq(conc_list_pop(l, 0, buf, sizeof(buf)), 1);
+	cr_assert_eq(buf[0], 'a');
+	conc_shm_close(s);
+	conc_list_destroy(l);
+	conc_shm_unlink(name);
 }

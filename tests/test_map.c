@@ -20,6 +20,7 @@
 #include "ipc/arena.h"
 #include "check/check.h"
 #include "helpers.h"
+#include "arena_holder.h"
 
 #define KiB 1024
 #define SEC 1000000000LL
@@ -1179,4 +1180,74 @@ static void run_kill_rounds(int rounds, bool with_reader)
 Test(map, writers_killed_mid_update, .timeout = 300)
 {
 	run_kill_rounds(300, true);
+}
+
+/* ---- a peer that holds the lock: the handle's timeout ------------------ */
+
+static int count_entry(const void *k, size_t kl, const void *v, size_t vl,
+		       void *arg)
+{
+	(void)k, (void)kl, (void)v, (void)vl;
+	++*(int *)arg;
+	return 0;
+}
+
+/* Every call that has to wait for the lock gives up; nothing changes. */
+static void map_calls_time_out(conc_map *m)
+{
+	char buf[8];
+	int n = 0;
+
+	cr_assert_eq(conc_map_put(m, "x", 1, "1", 1), -ETIMEDOUT);
+	cr_assert_eq(conc_map_get(m, "k", 1, buf, sizeof(buf)), -ETIMEDOUT);
+	cr_assert_eq(conc_map_delete(m, "k", 1), -ETIMEDOUT);
+	cr_assert_not(conc_map_contains(m, "k", 1), "a timeout says false");
+	cr_assert_eq(conc_map_len(m), -ETIMEDOUT);
+	cr_assert_eq(conc_map_iterate(m, count_entry, &n), -ETIMEDOUT);
+	cr_assert_eq(n, 0);
+}
+
+Test(map, timeout_against_a_holder_that_never_lets_go, .timeout = 60)
+{
+	conc_map_attr a = { .size = 64 * KiB };
+	struct __conc_arena_stat st;
+	struct holder h;
+	char name[64];
+	conc_shm *s;
+	conc_map *m;
+
+	cr_assert_eq(conc_map_set_timeout(NULL, 0), -EINVAL);
+	name_for(name, sizeof(name), "timeout");
+	conc_shm_unlink(name);
+	a.name = name;
+	cr_assert_eq(conc_map_create(&m, &a), 0);
+	cr_assert_eq(conc_map_put(m, "k", 1, "v", 1), 0);
+	struct arena *ar = raw_view(&s, name);
+
+	/* It goes on after a while: calls work again. */
+	h = hold_arena(ar);
+	cr_assert_eq(conc_map_set_timeout(m, 50 * 1000000), 0);
+	map_calls_time_out(m);
+	cr_assert_eq(conc_map_set_timeout(m, 0), 0);	/* only try */
+	map_calls_time_out(m);
+	release_arena(h, false);
+	cr_assert_eq(conc_map_len(m), 1);
+	cr_assert(conc_map_contains(m, "k", 1));
+
+	/* It dies holding the lock: the next call (still only trying) is
+	 * handed the lock by the kernel and repairs. */
+	h = hold_arena(ar);
+	map_calls_time_out(m);
+	release_arena(h, true);
+	cr_assert_eq(conc_map_put(m, "x", 1, "1", 1), 0);
+	cr_assert_eq(conc_map_len(m), 2);
+	st = check(m);
+	cr_assert_eq(st.deaths, 1);
+
+	/* Back to the default: for ever. */
+	cr_assert_eq(conc_map_set_timeout(m, CONC_FOREVER), 0);
+	cr_assert_eq(conc_map_delete(m, "x", 1), 0);
+	conc_shm_close(s);
+	conc_map_destroy(m);
+	conc_shm_unlink(name);
 }

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stddef.h>
 #include "arena.h"
+#include "sync/robust.h"	/* __conc_mutex_lock_until */
 #include "sys/sys.h"
 #include "wait/wait.h"
 
@@ -154,9 +155,13 @@ static int recover(struct arena_call *c, arena_redo_fn redo)
 	return r;
 }
 
-int __conc_arena_lock(struct arena_call *c, arena_redo_fn redo)
+int __conc_arena_lock(struct arena_call *c, arena_redo_fn redo,
+		      conc_deadline dl)
 {
-	int r = conc_mutex_lock(&c->a->lock);
+	/* A peer may hold the lock for ever (stopped, or hostile): the
+	 * handle's timeout bounds the wait. A dead holder is no wait at all:
+	 * the kernel hands the lock over with -EOWNERDEAD at once. */
+	int r = __conc_mutex_lock_until(&c->a->lock, dl);
 
 	c->err = 0;
 	c->jn = 0;

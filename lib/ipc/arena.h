@@ -159,11 +159,20 @@ void __conc_arena_publish(struct arena *a) __CONC_HIDDEN;
 int __conc_arena_attach(struct arena_call *c, struct arena *a, size_t size,
 			uint32_t layout) __CONC_HIDDEN;
 
-/* Take the lock and start a call (c->err, c->jn 0); after a holder's
- * death, undo or finish its call first. 0, or the lock's error
- * (-ENOTRECOVERABLE, -ENOTSUP), or -EPROTO for a journal that cannot be
+/* A handle's timeout as the deadline of one call: 0 stays 0 (only try,
+ * without reading the clock), < 0 none. */
+static inline conc_deadline __conc_arena_deadline(int64_t timeout_ns)
+{
+	return timeout_ns == 0 ? 0 : __conc_deadline(timeout_ns);
+}
+
+/* Take the lock, waiting until dl (0: only try; < 0: no deadline), and
+ * start a call (c->err, c->jn 0); after a holder's death, undo or finish
+ * its call first. 0, or the lock's error (-ETIMEDOUT, -ECANCELED,
+ * -ENOTRECOVERABLE, -ENOTSUP), or -EPROTO for a journal that cannot be
  * replayed (the container then stays unusable). */
-int __conc_arena_lock(struct arena_call *c, arena_redo_fn redo) __CONC_HIDDEN;
+int __conc_arena_lock(struct arena_call *c, arena_redo_fn redo,
+		      conc_deadline dl) __CONC_HIDDEN;
 void __conc_arena_unlock(struct arena_call *c) __CONC_HIDDEN;
 
 /* The word at off = v, journaled; off 8-aligned, a word a call may change

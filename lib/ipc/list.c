@@ -10,6 +10,12 @@
 #include <string.h>
 #include "ipc/list_impl.h"
 
+/* Take the lock within the handle's timeout (see arena.h). */
+static int lock(const conc_list *lh, struct arena_call *c, struct ring *r)
+{
+	return __conc_list_lock(c, r, __conc_arena_deadline(lh->timeout_ns));
+}
+
 static uint64_t new_elem(struct arena_call *c, const void *val, size_t len)
 {
 	uint64_t off = __conc_arena_alloc(c, sizeof(struct elem) + len);
@@ -35,7 +41,7 @@ int conc_list_append(conc_list *lh, const void *val, size_t len)
 	c = lh->c;
 	if (len > c.size)
 		return -ENOSPC;
-	if ((e = __conc_list_lock(&c, &r)))
+	if ((e = lock(lh, &c, &r)))
 		return e;
 	if (!(off = new_elem(&c, val, len)))
 		e = c.err ? c.err : -ENOSPC;
@@ -63,7 +69,7 @@ ssize_t conc_list_get(conc_list *lh, ssize_t index, void *buf, size_t cap)
 	if (!lh || (!buf && cap))
 		return -EINVAL;
 	c = lh->c;
-	if ((n = __conc_list_lock(&c, &r)))
+	if ((n = lock(lh, &c, &r)))
 		return n;
 	if ((n = __conc_list_locate(&r, index, &i)) == 0) {
 		if (!(p = __conc_list_elem(&c, __conc_list_slot(&r, i), &len)))
@@ -91,7 +97,7 @@ int conc_list_set(conc_list *lh, ssize_t index, const void *val, size_t len)
 	c = lh->c;
 	if (len > c.size)
 		return -ENOSPC;
-	if ((e = __conc_list_lock(&c, &r)))
+	if ((e = lock(lh, &c, &r)))
 		return e;
 	if (!(e = __conc_list_locate(&r, index, &i)) &&
 	    !(off = new_elem(&c, val, len)))
@@ -137,7 +143,7 @@ ssize_t conc_list_pop(conc_list *lh, ssize_t index, void *buf, size_t cap)
 	if (!lh || (!buf && cap))
 		return -EINVAL;
 	c = lh->c;
-	if ((e = __conc_list_lock(&c, &r)))
+	if ((e = lock(lh, &c, &r)))
 		return e;
 	if ((e = __conc_list_locate(&r, index, &i)))
 		goto out;
@@ -175,7 +181,7 @@ ssize_t conc_list_len(conc_list *lh)
 	if (!lh)
 		return -EINVAL;
 	c = lh->c;
-	if ((e = __conc_list_lock(&c, &r)))
+	if ((e = lock(lh, &c, &r)))
 		return e;
 	__conc_arena_unlock(&c);
 	return (ssize_t)r.count;

@@ -34,6 +34,7 @@ struct conc_list {
 	conc_shm *seg;
 	struct list *l;
 	struct arena_call c;	/* each call starts from a copy */
+	int64_t timeout_ns;	/* for the lock; this process's alone */
 };
 
 #define LIST_OFF(field) offsetof(struct list, field)
@@ -64,9 +65,10 @@ static inline uint64_t __conc_list_slot(const struct ring *r, uint64_t i)
 const unsigned char *__conc_list_elem(struct arena_call *c, uint64_t off,
 				      uint64_t *len) __CONC_HIDDEN;
 
-/* Take the lock (finishing a pop whose caller died) and read the ring:
- * 0, or an error with the lock not held. */
-int __conc_list_lock(struct arena_call *c, struct ring *r) __CONC_HIDDEN;
+/* Take the lock by dl (finishing a pop whose caller died) and read the
+ * ring: 0, or an error with the lock not held. */
+int __conc_list_lock(struct arena_call *c, struct ring *r, conc_deadline dl)
+	__CONC_HIDDEN;
 
 /* Python's index: < 0 counts from the end; out of range: -ENOENT. */
 int __conc_list_locate(const struct ring *r, ssize_t index, uint64_t *i)

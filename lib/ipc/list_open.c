@@ -24,6 +24,7 @@ static int attach(conc_list **out, conc_shm *seg)
 	lh->seg = seg;
 	lh->l = l;
 	lh->c = c;
+	lh->timeout_ns = CONC_FOREVER;
 	*out = lh;
 	return 0;
 }
@@ -73,5 +74,13 @@ int conc_list_destroy(conc_list *lh)
 		return -EINVAL;
 	conc_shm_close(lh->seg);
 	free(lh);
+	return 0;
+}
+
+int conc_list_set_timeout(conc_list *lh, int64_t timeout_ns)
+{
+	if (!lh)
+		return -EINVAL;
+	lh->timeout_ns = timeout_ns;
 	return 0;
 }

@@ -90,9 +90,9 @@ int __conc_list_finish_pop(struct arena_call *c)
 	return 0;
 }
 
-int __conc_list_lock(struct arena_call *c, struct ring *r)
+int __conc_list_lock(struct arena_call *c, struct ring *r, conc_deadline dl)
 {
-	int e = __conc_arena_lock(c, __conc_list_finish_pop);
+	int e = __conc_arena_lock(c, __conc_list_finish_pop, dl);
 
 	if (!e && (e = __conc_list_ring(c, r)))
 		__conc_arena_unlock(c);

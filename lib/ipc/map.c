@@ -31,7 +31,7 @@ int conc_map_put(conc_map *m, const void *key, size_t klen, const void *val,
 	if (klen > c.size || vlen > c.size)
 		return -ENOSPC;
 	hv = __conc_map_hash(key, klen);
-	if ((r = __conc_arena_lock(&c, NULL)))
+	if ((r = __conc_map_lock(m, &c)))
 		return r;
 	if ((r = __conc_map_find(m, &c, key, klen, hv, &link, &old)))
 		goto out;
@@ -76,7 +76,7 @@ ssize_t conc_map_get(conc_map *m, const void *key, size_t klen, void *buf,
 	if (bad_key(m, key, klen) || (!buf && cap))
 		return -EINVAL;
 	c = m->c;
-	if ((r = __conc_arena_lock(&c, NULL)))
+	if ((r = __conc_map_lock(m, &c)))
 		return r;
 	if ((r = __conc_map_find(m, &c, key, klen, __conc_map_hash(key, klen),
 				 &link, &e)))
@@ -103,7 +103,7 @@ int conc_map_delete(conc_map *m, const void *key, size_t klen)
 	if (bad_key(m, key, klen))
 		return -EINVAL;
 	c = m->c;
-	if ((r = __conc_arena_lock(&c, NULL)))
+	if ((r = __conc_map_lock(m, &c)))
 		return r;
 	r = __conc_map_find(m, &c, key, klen, __conc_map_hash(key, klen),
 			    &link, &e);
@@ -129,7 +129,7 @@ bool conc_map_contains(conc_map *m, const void *key, size_t klen)
 	if (bad_key(m, key, klen))
 		return false;
 	c = m->c;
-	if (__conc_arena_lock(&c, NULL))
+	if (__conc_map_lock(m, &c))
 		return false;
 	r = __conc_map_find(m, &c, key, klen, __conc_map_hash(key, klen),
 			    &link, &e);
@@ -146,7 +146,7 @@ ssize_t conc_map_len(conc_map *m)
 	if (!m)
 		return -EINVAL;
 	c = m->c;
-	if ((r = __conc_arena_lock(&c, NULL)))
+	if ((r = __conc_map_lock(m, &c)))
 		return r;
 	n = __conc_arena_get(&c, COUNT_OFF);
 	__conc_arena_unlock(&c);
@@ -166,7 +166,7 @@ int conc_map_iterate(conc_map *m,
 	if (!m || !fn)
 		return -EINVAL;
 	c = m->c;
-	if ((r = __conc_arena_lock(&c, NULL)))
+	if ((r = __conc_map_lock(m, &c)))
 		return r;
 	left = __conc_arena_max_blocks(&c);
 	for (i = 0; i < m->nbuckets && !r; i++)

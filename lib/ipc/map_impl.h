@@ -37,7 +37,14 @@ struct conc_map {
 	struct map *h;
 	struct arena_call c;	/* each call starts from a copy */
 	uint64_t nbuckets, buckets;	/* read once at attach, checked */
+	int64_t timeout_ns;	/* for the lock; this process's alone */
 };
+
+/* Take the map's lock within the handle's timeout (see arena.h). */
+static inline int __conc_map_lock(const conc_map *m, struct arena_call *c)
+{
+	return __conc_arena_lock(c, NULL, __conc_arena_deadline(m->timeout_ns));
+}
 
 /* An entry as found: its words read once, its bytes (key, then value)
  * checked to lie inside the heap. */

@@ -50,6 +50,7 @@ static int attach(conc_map **out, conc_shm *seg)
 	m->c = c;
 	m->nbuckets = nb;
 	m->buckets = b;
+	m->timeout_ns = CONC_FOREVER;
 	*out = m;
 	return 0;
 }
@@ -98,5 +99,13 @@ int conc_map_destroy(conc_map *m)
 		return -EINVAL;
 	conc_shm_close(m->seg);
 	free(m);
+	return 0;
+}
+
+int conc_map_set_timeout(conc_map *m, int64_t timeout_ns)
+{
+	if (!m)
+		return -EINVAL;
+	m->timeout_ns = timeout_ns;
 	return 0;
 }

@@ -58,7 +58,7 @@ int __conc_list_check(conc_list *lh, struct __conc_arena_stat *st)
 		return -EINVAL;
 	memset(st, 0, sizeof(*st));
 	c = lh->c;
-	if ((r = __conc_list_lock(&c, &ring)))
+	if ((r = __conc_list_lock(&c, &ring, -1)))
 		return r;
 	r = __conc_arena_check(&lh->l->a, st, &used, &n);
 	if (!r) {

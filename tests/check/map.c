@@ -55,7 +55,7 @@ int __conc_map_check(conc_map *m, struct __conc_arena_stat *st)
 		return -EINVAL;
 	memset(st, 0, sizeof(*st));
 	c = m->c;
-	if ((r = __conc_arena_lock(&c, NULL)))
+	if ((r = __conc_arena_lock(&c, NULL, -1)))
 		return r;
 	r = __conc_arena_check(&m->h->a, st, &used, &n);
 	if (!r) {

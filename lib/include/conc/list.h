@@ -50,6 +50,9 @@ ssize_t conc_list_pop(conc_list *l, ssize_t index, void *buf, size_t cap);
 /* Elements in the list, or a negative error. */
 ssize_t conc_list_len(conc_list *l);
 
+/* As conc_map_set_timeout(), for the list's lock. */
+int conc_list_set_timeout(conc_list *l, int64_t timeout_ns);
+
 /* As conc_map_destroy(). */
 int conc_list_destroy(conc_list *l);
 

@@ -23,8 +23,10 @@ typedef struct conc_map conc_map;
  * list pop that had passed its commit point). Nothing is lost that a
  * finished call put in. A call also fails with the lock's errors:
  * -ENOTRECOVERABLE (the container was found damaged and abandoned),
- * -ENOTSUP (the thread's robust list cannot be shared), and -EPROTO (an
- * undo journal that cannot be replayed: the container is then abandoned).
+ * -ENOTSUP (the thread's robust list cannot be shared), -EPROTO (an
+ * undo journal that cannot be replayed: the container is then abandoned),
+ * -ETIMEDOUT (the handle's timeout passed while another caller held the
+ * lock: see conc_map_set_timeout) and -ECANCELED (a cancelled task).
  *
  * Shared memory is input: any process that maps the segment can write any
  * byte of it. Every offset, length and count a call reads there is checked
@@ -75,7 +77,8 @@ ssize_t conc_map_get(conc_map *m, const void *key, size_t klen,
 /* Remove key: 0, -ENOENT, -EINVAL (as for conc_map_get). */
 int conc_map_delete(conc_map *m, const void *key, size_t klen);
 
-/* Whether key is in the map (false also for bad arguments and errors). */
+/* Whether key is in the map (false also for bad arguments and errors,
+ * a timeout among them). */
 bool conc_map_contains(conc_map *m, const void *key, size_t klen);
 
 /* Entries in the map, or a negative error. */
@@ -91,6 +94,16 @@ int conc_map_iterate(conc_map *m,
 		     int (*fn)(const void *key, size_t klen, const void *val,
 			       size_t vlen, void *arg),
 		     void *arg);
+
+/*
+ * How long every later call on this handle waits for the map's lock, held
+ * by another caller (a peer process that holds it for ever, stopped or
+ * hostile, would otherwise stall every call): < 0 (CONC_FOREVER, the
+ * default) for ever, 0 only tries, else timeout_ns; a call that gives up
+ * returns -ETIMEDOUT having changed nothing. Kept in the handle, in this
+ * process only. 0, or -EINVAL (NULL m).
+ */
+int conc_map_set_timeout(conc_map *m, int64_t timeout_ns);
 
 /* Unmap and free this process's handle (the map lives on in others); a
  * named map's name stays until conc_shm_unlink(). 0 or -EINVAL. */
