@@ -202,6 +202,13 @@ static void idle(struct loop *l)
 		tp = &kts;
 	}
 	__conc_idle_spin(l, tp ? ts.tv_sec * 1000000000 + ts.tv_nsec : -1);
+	/* The ring's timeout is relative: what is left after the spin (and
+	 * any preemption in it), or the timer fires that much late. */
+	if (tp) {
+		sys_ts_left(__conc_timer_first(l), &ts);
+		kts.tv_sec = ts.tv_sec;
+		kts.tv_nsec = ts.tv_nsec;
+	}
 	/* -ETIME, -EINTR: look at the timers and the CQ again anyway. */
 	io_uring_submit_and_wait_timeout(&l->ring, &cqe, 1, tp, NULL);
 	l->queued = 0;
