@@ -320,3 +320,37 @@ Test(once, timed_gives_up_while_fn_runs)
 	cr_assert_eq(conc_once_timed(&timed_once, fn_until_go, 0), 0);
 	cr_assert_eq(timed_runs, 1);
 }
+
+/* A flag in shared memory that a peer overwrote with a value no call
+ * writes: the wait used to return at once for ever (a busy loop past its
+ * deadline, and a loop's task never gave the loop back). */
+static conc_once_t junk_once;
+static int junk_runs;
+
+static void fn_junk(void)
+{
+	junk_runs++;
+}
+
+static int junk_task(void *arg)
+{
+	(void)arg;
+	return conc_once(&junk_once, fn_junk) == -EINVAL ? 0 : 1;
+}
+
+Test(once, a_flag_holding_junk_is_einval, .timeout = 20)
+{
+	static const uint32_t junk[] = { 4, 0x07070707, UINT32_MAX };
+	int code = -1;
+
+	for (unsigned i = 0; i < sizeof(junk) / sizeof(junk[0]); i++) {
+		junk_once.state = junk[i];
+		cr_assert_eq(conc_once_timed(&junk_once, fn_junk, MS(1)), -EINVAL);
+		cr_assert_eq(conc_once_timed(&junk_once, fn_junk, CONC_FOREVER),
+			     -EINVAL);
+		cr_assert_eq(conc_once(&junk_once, fn_junk), -EINVAL);
+		cr_assert_eq(conc_run(junk_task, NULL, &code), 0);
+		cr_assert_eq(code, 0);
+	}
+	cr_assert_eq(junk_runs, 0);
+}

@@ -16,6 +16,11 @@ static int await_done(conc_once_t *once, uint32_t v, conc_deadline dl)
 	int r;
 
 	while (v != DONE) {
+		/* A flag in shared memory is input: on a value no call writes
+		 * every wait would return at once, for ever (a busy loop
+		 * past any deadline). */
+		if (v != RUNNING && v != RUNNING_WAITED)
+			return -EINVAL;
 		if (v == RUNNING &&
 		    !__atomic_compare_exchange_n(&once->state, &v, RUNNING_WAITED,
 						 0, __ATOMIC_ACQUIRE,

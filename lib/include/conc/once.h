@@ -15,7 +15,8 @@ typedef struct conc_once {
 
 /*
  * Call fn the first time conc_once() is called on once; every other caller
- * waits until that call has returned. Returns 0, -EINVAL for NULL, or
+ * waits until that call has returned. Returns 0, -EINVAL for NULL (or a flag
+ * holding a value no call writes), or
  * -ECANCELED in a cancelled task (see conc_task_cancel(3)): fn may not have
  * returned yet. fn must not call conc_once() on the same flag (it would
  * wait forever).
