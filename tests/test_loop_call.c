@@ -179,6 +179,61 @@ Test(loop_call, cancel_and_join_from_a_plain_thread)
 	cr_assert_eq(f.code, 12);
 }
 
+/* A cancel from another thread waits in the loop's door until the loop
+ * next looks there; a join on the loop's thread that came after it must
+ * not free the task under it (the cancel then read freed memory). */
+struct late {
+	conc_task *t;
+	uint32_t posted;
+	int cr, jr, code;
+};
+
+static int ends_at_once(void *arg)
+{
+	(void)arg;
+	return 21;
+}
+
+static int late_canceller(void *arg)
+{
+	struct late *x = arg;
+
+	x->cr = conc_task_cancel(x->t);
+	set_flag(&x->posted, 1);
+	return 0;
+}
+
+static int late_main(void *arg)
+{
+	struct late *x = arg;
+	conc_thread *th;
+
+	if (conc_go(&x->t, ends_at_once, NULL, NULL))
+		return -1;
+	conc_yield();		/* it runs and ends */
+	if (conc_thread_start(&th, late_canceller, x, NULL))
+		return -2;
+	/* The loop's thread blocks without suspending: the cancel stays in
+	 * the door until the join freed the task. */
+	if (!wait_flag(&x->posted, 10000))
+		return -3;
+	x->jr = conc_task_join(x->t, &x->code, BOUND);
+	conc_sleep(1 * MS);	/* the loop looks at its door */
+	return conc_thread_join(th, NULL, BOUND);
+}
+
+Test(loop_call, a_join_after_a_cancel_from_a_thread)
+{
+	struct late x;
+
+	need_uring();
+	memset(&x, 0, sizeof(x));
+	cr_assert_eq(run(late_main, &x), 0);
+	cr_assert_eq(x.cr, 0);
+	cr_assert_eq(x.jr, 0);
+	cr_assert_eq(x.code, 21);
+}
+
 static int blocking(void *arg)
 {
 	sleep_ns(*(int *)arg * MS);

@@ -83,6 +83,9 @@ static void cancel_rest(conc_task **ts, size_t n)
 static void release(struct conc_task *t)
 {
 	if (__conc_task_here(t)) {
+		/* A cancel another thread made before this join may still wait
+		 * in the door, naming t: delivered now, not after t is gone. */
+		__conc_door_drain(t->loop);
 		__conc_task_free(t->loop, t);
 		return;
 	}
