@@ -9,7 +9,10 @@
  *            child and a conc_proc_start child that both call exit():
  *            prints "ok", or what happened to it.
  *   release  a released non-daemon child (sleeps 30 s, stdout closed) is
- *            not joined at exit: prints its pid and returns at once. */
+ *            not joined at exit: prints its pid and returns at once.
+ *   outerr   writes 1 MiB of 'o' to stdout and 1 MiB of 'e' to stderr in
+ *            alternate 64 KiB blocks: a reader that drains only one pipe
+ *            at a time leaves it blocked on the other, full. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,6 +140,33 @@ static int mode_release(void)
 	return conc_proc_release(p);
 }
 
+static int write_full(int fd, const char *buf, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, buf, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		buf += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int mode_outerr(void)
+{
+	static char o[1 << 16], e[1 << 16];
+
+	memset(o, 'o', sizeof(o));
+	memset(e, 'e', sizeof(e));
+	for (int i = 0; i < 16; i++)
+		if (write_full(1, o, sizeof(o)) || write_full(2, e, sizeof(e)))
+			return 1;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *m = argc > 1 ? argv[1] : "";
@@ -149,6 +179,8 @@ int main(int argc, char **argv)
 		return mode_fork();
 	if (!strcmp(m, "release"))
 		return mode_release();
-	fprintf(stderr, "usage: helper_proc atexit|daemon|fork|release\n");
+	if (!strcmp(m, "outerr"))
+		return mode_outerr();
+	fprintf(stderr, "usage: helper_proc atexit|daemon|fork|release|outerr\n");
 	return 2;
 }

@@ -1,6 +1,7 @@
 /* tests/test_proc.c — conc_proc: start (fork semantics) and spawn (exec
  * through a vfork-style clone), join with timeouts, kill through the pidfd,
- * daemon children, joins at exit, file descriptors. Every wait is bounded;
+ * daemon children, joins at exit, file descriptors, the stderr pipe, the
+ * child's process group, try_join. Every wait is bounded;
  * forked children leave with _exit(). Behaviour is asserted, never timing. */
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -1196,7 +1197,8 @@ Test(fds, nothing_leaks)
 {
 	char *t[] = { "true", NULL }, *c[] = { "cat", NULL };
 	conc_proc_attr pipes = { .flags = CONC_SPAWN_PIPE_STDIN |
-					  CONC_SPAWN_PIPE_STDOUT };
+					  CONC_SPAWN_PIPE_STDOUT |
+					  CONC_SPAWN_PIPE_STDERR };
 	conc_proc *p;
 	int before = count_fds(), st;
 
@@ -1220,4 +1222,367 @@ Test(fds, nothing_leaks)
 	}
 	cr_assert_eq(count_fds(), before, "fds before %d, after %d", before,
 		     count_fds());
+}
+
+/* ---- stderr pipe ---- */
+
+/* Drain the stdout and stderr pipes of p at once (as a caller must when
+ * both may fill), within BOUND_MS; each buffer NUL-terminated. 0, or -1
+ * (timeout, error, or a buffer full before end of file). */
+static int read_both(conc_proc *p, char *out, size_t osize, size_t *on,
+		     char *err, size_t esize, size_t *en)
+{
+	int64_t end = now_ns() + MS(BOUND_MS);
+	struct pollfd pfd[2] = {
+		{ .fd = conc_proc_stdout(p), .events = POLLIN },
+		{ .fd = conc_proc_stderr(p), .events = POLLIN },
+	};
+	char *buf[2] = { out, err };
+	size_t size[2] = { osize, esize }, *n[2] = { on, en };
+
+	*on = *en = 0;
+	while (pfd[0].fd >= 0 || pfd[1].fd >= 0) {
+		int left = (int)((end - now_ns()) / 1000000);
+
+		if (left <= 0 || poll(pfd, 2, left) <= 0)
+			return -1;
+		for (int i = 0; i < 2; i++) {
+			ssize_t r;
+
+			size_t room = size[i] - 1 - *n[i];
+			char extra;
+
+			if (pfd[i].fd < 0 || !pfd[i].revents)
+				continue;
+			/* Full: only an end of file may come now. */
+			r = room ? read(pfd[i].fd, buf[i] + *n[i], room) :
+				   read(pfd[i].fd, &extra, 1);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r < 0 || (r > 0 && !room))
+				return -1;
+			if (r == 0)
+				pfd[i].fd = -1;	/* poll skips it */
+			*n[i] += (size_t)r;
+		}
+	}
+	out[*on] = err[*en] = 0;
+	return 0;
+}
+
+Test(pipe_stderr, arrives_apart_from_stdout)
+{
+	char *argv[] = { "sh", "-c", "echo out; echo err >&2; echo more",
+			 NULL };
+	conc_proc_attr a = { .flags = CONC_SPAWN_PIPE_STDOUT |
+				      CONC_SPAWN_PIPE_STDERR };
+	char out[64], err[64];
+	size_t on, en;
+	conc_proc *p;
+	int fd;
+
+	cr_assert_eq(conc_proc_spawn(&p, "/bin/sh", argv, NULL, &a), 0);
+	fd = conc_proc_stderr(p);
+	cr_assert(fd >= 0 && fd != conc_proc_stdout(p));
+	cr_assert(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	cr_assert_eq(conc_proc_stdin(p), -EBADF);
+	cr_assert_eq(read_both(p, out, sizeof(out), &on, err, sizeof(err),
+			       &en), 0);
+	cr_assert_str_eq(out, "out\nmore\n");
+	cr_assert_str_eq(err, "err\n");
+	expect_exit(p, 0);
+}
+
+Test(pipe_stderr, alone_and_bad_input)
+{
+	char *argv[] = { "sh", "-c", "echo to-err >&2", NULL };
+	char *both[] = { "sh", "-c", "echo to-err >&2; echo to-out", NULL };
+	conc_proc_attr a = { .flags = CONC_SPAWN_PIPE_STDERR };
+	char buf[64];
+	conc_proc *p;
+
+	cr_assert_eq(conc_proc_stderr(NULL), -EINVAL);
+	/* Without the flag there is no pipe: stdout stays ours. */
+	cr_assert_eq(conc_proc_spawn(&p, "/bin/sh", argv, NULL, &a), 0);
+	cr_assert_eq(conc_proc_stdout(p), -EBADF);
+	cr_assert_eq(read_all(conc_proc_stderr(p), buf, sizeof(buf)), 7);
+	cr_assert_str_eq(buf, "to-err\n");
+	expect_exit(p, 0);
+	cr_assert_eq(conc_proc_start(&p, ret_arg, NULL, NULL), 0);
+	cr_assert_eq(conc_proc_stderr(p), -EBADF);
+	expect_exit(p, 0);
+	/* A file action after the pipe wins: 2>&1 into the stdout pipe, and
+	 * the stderr pipe only sees end of file. */
+	conc_fileop op = { .op = CONC_FILE_DUP2, .fd = 2, .src = 1 };
+	a = (conc_proc_attr){ .flags = CONC_SPAWN_PIPE_STDOUT |
+				       CONC_SPAWN_PIPE_STDERR,
+			      .fileops = &op, .nfileops = 1 };
+	char err[8];
+	size_t on, en;
+
+	cr_assert_eq(conc_proc_spawn(&p, "/bin/sh", both, NULL, &a), 0);
+	cr_assert_eq(read_both(p, buf, sizeof(buf), &on, err, sizeof(err),
+			       &en), 0);
+	cr_assert_str_eq(buf, "to-err\nto-out\n");
+	cr_assert_eq(en, 0);
+	expect_exit(p, 0);
+}
+
+Test(pipe_stderr, closed_early_by_the_child)
+{
+	/* It shuts its stderr and then writes more than a pipe holds to
+	 * stdout: the stderr end of file comes first, stdout goes on. */
+	char *argv[] = { "sh", "-c",
+			 "exec 2>&-; head -c 200000 /dev/zero", NULL };
+	conc_proc_attr a = { .flags = CONC_SPAWN_PIPE_STDOUT |
+				      CONC_SPAWN_PIPE_STDERR };
+	static char out[1 << 18];
+	char err[8];
+	size_t on, en;
+	conc_proc *p;
+
+	cr_assert_eq(conc_proc_spawn(&p, "/bin/sh", argv, NULL, &a), 0);
+	cr_assert_eq(read_all(conc_proc_stderr(p), err, sizeof(err)), 0);
+	cr_assert_eq(read_both(p, out, sizeof(out), &on, err, sizeof(err),
+			       &en), 0);
+	cr_assert_eq(on, 200000);
+	cr_assert_eq(en, 0);
+	expect_exit(p, 0);
+}
+
+Test(pipe_stderr, a_lot_on_both_with_each_pipe_full_in_turn)
+{
+	static char out[(1 << 20) + 1], err[(1 << 20) + 1];
+	char path[PATH_MAX];
+	char *argv[] = { "helper_proc", "outerr", NULL };
+	conc_proc_attr a = { .flags = CONC_SPAWN_PIPE_STDOUT |
+				      CONC_SPAWN_PIPE_STDERR };
+	size_t on, en, i;
+	conc_proc *p;
+
+	helper_path(path, sizeof(path));
+	cr_assert_eq(conc_proc_spawn(&p, path, argv, NULL, &a), 0);
+	cr_assert_eq(read_both(p, out, sizeof(out), &on, err, sizeof(err),
+			       &en), 0);
+	cr_assert_eq(on, 1 << 20);
+	cr_assert_eq(en, 1 << 20);
+	for (i = 0; i < on && out[i] == 'o' && err[i] == 'e'; i++)
+		;
+	cr_assert_eq(i, on, "byte %zu mixed up", i);
+	expect_exit(p, 0);
+}
+
+/* ---- the process group ---- */
+
+/* Read one line (a pid) from fd, within BOUND_MS. */
+static pid_t read_pid(int fd)
+{
+	char line[32];
+	size_t n = 0;
+
+	while (n < sizeof(line) - 1) {
+		cr_assert(readable_within(fd, BOUND_MS), "no pid line");
+		cr_assert_eq(read(fd, line + n, 1), 1);
+		if (line[n++] == '\n')
+			break;
+	}
+	line[n] = 0;
+	return (pid_t)atoi(line);
+}
+
+/* A pidfd of a process that is not ours (a grandchild), opened while it
+ * surely runs. */
+static int pidfd_of(pid_t pid)
+{
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+
+	cr_assert_geq(fd, 0, "pidfd_open %d: %s", (int)pid, strerror(errno));
+	return fd;
+}
+
+Test(group, reaches_a_grandchild)
+{
+	/* sh waits for its sleep; SIGTERM ends both, the sleep only
+	 * because it is in the group. */
+	char *argv[] = { "sh", "-c", "sleep 30 & echo $!; wait", NULL };
+	conc_proc_attr a = { .flags = CONC_SPAWN_SETPGROUP |
+				      CONC_SPAWN_PIPE_STDOUT };
+	conc_proc *p;
+	int gfd, st;
+
+	cr_assert_eq(conc_proc_spawn(&p, "/bin/sh", argv, NULL, &a), 0);
+	gfd = pidfd_of(read_pid(conc_proc_stdout(p)));
+	cr_assert_eq(conc_proc_kill_group(p, 0), 0);
+	cr_assert_not(readable_within(gfd, 0));
+	cr_assert_eq(conc_proc_kill_group(p, SIGTERM), 0);
+	cr_assert(readable_within(gfd, BOUND_MS), "the grandchild lives on");
+	st = join_ok(p);
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM, "status %#x", st);
+	/* Joined: the group id may belong to someone else now. */
+	cr_assert_eq(conc_proc_kill_group(p, SIGTERM), -ESRCH);
+	cr_assert_eq(conc_proc_release(p), 0);
+	close(gfd);
+}
+
+Test(group, reaches_what_an_ended_leader_left_until_it_is_joined)
+{
+	/* sh ends at once; its sleep stays in the group. */
+	char *argv[] = { "sh", "-c", "sleep 30 >/dev/null & echo $!", NULL };
+	conc_proc_attr a = { .flags = CONC_SPAWN_SETSID |
+				      CONC_SPAWN_PIPE_STDOUT };
+	conc_proc *p;
+	int gfd;
+
+	cr_assert_eq(conc_proc_spawn(&p, "/bin/sh", argv, NULL, &a), 0);
+	gfd = pidfd_of(read_pid(conc_proc_stdout(p)));
+	cr_assert(readable_within(conc_proc_pidfd(p), BOUND_MS));
+	cr_assert_eq(conc_proc_kill(p, 0), 0);	/* a zombie, still ours */
+	cr_assert_not(readable_within(gfd, 0));
+	cr_assert_eq(conc_proc_kill_group(p, SIGKILL), 0);
+	cr_assert(readable_within(gfd, BOUND_MS), "the grandchild lives on");
+	expect_exit(p, 0);
+	close(gfd);
+}
+
+Test(group, only_for_a_child_that_leads_one)
+{
+	char *argv[] = { "sleep", "30", NULL };
+	conc_proc_attr a = { .flags = CONC_SPAWN_SETPGROUP };
+	conc_proc *p, *q;
+	int st;
+
+	cr_assert_eq(conc_proc_kill_group(NULL, SIGTERM), -EINVAL);
+	/* In our group: the signal would reach us too. */
+	cr_assert_eq(conc_proc_spawn(&p, "sleep", argv, NULL, NULL), 0);
+	cr_assert_eq(conc_proc_kill_group(p, SIGTERM), -EINVAL);
+	cr_assert_eq(conc_proc_kill(p, SIGKILL), 0);
+	cr_assert(WIFSIGNALED(join_ok(p)));
+	cr_assert_eq(conc_proc_release(p), 0);
+	cr_assert_eq(conc_proc_start(&p, sleep_long, NULL, NULL), 0);
+	cr_assert_eq(conc_proc_kill_group(p, SIGTERM), -EINVAL);
+	cr_assert_eq(conc_proc_kill(p, SIGKILL), 0);
+	cr_assert(WIFSIGNALED(join_ok(p)));
+	cr_assert_eq(conc_proc_release(p), 0);
+	/* A leader, and one that joined its group: only the first. */
+	cr_assert_eq(conc_proc_spawn(&p, "sleep", argv, NULL, &a), 0);
+	a.pgroup = conc_proc_pid(p);
+	cr_assert_eq(conc_proc_spawn(&q, "sleep", argv, NULL, &a), 0);
+	cr_assert_eq(conc_proc_kill_group(q, SIGTERM), -EINVAL);
+	cr_assert_eq(conc_proc_kill_group(p, -1), -EINVAL);
+	cr_assert_eq(conc_proc_kill_group(p, 65), -EINVAL);
+	cr_assert_eq(conc_proc_kill_group(p, SIGKILL), 0);
+	cr_assert(WIFSIGNALED(join_ok(q)));	/* reached through p */
+	cr_assert(readable_within(conc_proc_pidfd(p), BOUND_MS));
+	cr_assert_eq(conc_proc_try_join(p, &st), 0);
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	cr_assert_eq(conc_proc_kill_group(p, 0), -ESRCH);
+	cr_assert_eq(conc_proc_release(p), 0);
+	cr_assert_eq(conc_proc_release(q), 0);
+}
+
+/* A child process where pidfd_send_signal refuses every flag, as before
+ * Linux 6.9: kill_group falls back to kill(-pid). Its exit code names the
+ * step that failed (Criterion asserts stay in the test's own process). */
+static int group_without_pidfd_flag(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+			 offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_pidfd_send_signal, 0, 3),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+			 offsetof(struct seccomp_data, args[3])),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EINVAL),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = 6, .filter = f };
+	char *argv[] = { "sh", "-c", "sleep 30 & echo $!; wait", NULL };
+	conc_proc_attr a = { .flags = CONC_SPAWN_SETPGROUP |
+				      CONC_SPAWN_PIPE_STDOUT };
+	char line[32] = "";
+	conc_proc *p;
+	int gfd, st;
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog))
+		return 10;
+	if (conc_proc_spawn(&p, "/bin/sh", argv, NULL, &a))
+		return 11;
+	for (size_t n = 0; n < sizeof(line) - 1 && !strchr(line, '\n');
+	     n++)
+		if (!readable_within(conc_proc_stdout(p), BOUND_MS) ||
+		    read(conc_proc_stdout(p), line + n, 1) != 1)
+			return 12;
+	if ((gfd = (int)syscall(SYS_pidfd_open, atoi(line), 0)) < 0)
+		return 13;
+	if (conc_proc_kill_group(p, SIGTERM))
+		return 14;
+	if (!readable_within(gfd, BOUND_MS))
+		return 15;	/* the grandchild lives on */
+	if (conc_proc_join(p, &st, BOUND) || !WIFSIGNALED(st))
+		return 16;
+	if (conc_proc_kill_group(p, SIGTERM) != -ESRCH)
+		return 17;
+	conc_proc_release(p);
+	return 0;
+}
+
+Test(group, falls_back_to_kill_before_linux_6_9)
+{
+	pid_t pid;
+	int st;
+
+	fflush(NULL);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0)
+		_exit(group_without_pidfd_flag());
+	st = wait_child(pid, BOUND_MS * 2);
+	cr_assert(exited_with(st, 0), "step %d failed",
+		  WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+}
+
+/* ---- try_join ---- */
+
+Test(try_join, before_and_after_the_end)
+{
+	char *argv[] = { "sh", "-c", "read x; exit 7", NULL };
+	conc_proc_attr a = { .flags = CONC_SPAWN_PIPE_STDIN };
+	conc_proc *p;
+	int st = -1;
+
+	cr_assert_eq(conc_proc_try_join(NULL, &st), -EINVAL);
+	cr_assert_eq(conc_proc_spawn(&p, "/bin/sh", argv, NULL, &a), 0);
+	cr_assert_eq(conc_proc_try_join(p, &st), -EAGAIN);
+	cr_assert_eq(conc_proc_try_join(p, NULL), -EAGAIN);
+	cr_assert_eq(st, -1, "a status stored while it runs");
+	cr_assert_eq(conc_proc_close_stdin(p), 0);
+	cr_assert(readable_within(conc_proc_pidfd(p), BOUND_MS));
+	cr_assert_eq(conc_proc_try_join(p, &st), 0);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 7, "status %#x", st);
+	/* Joined: the same status again, from either call. */
+	st = -1;
+	cr_assert_eq(conc_proc_try_join(p, &st), 0);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 7);
+	cr_assert_eq(conc_proc_try_join(p, NULL), 0);
+	expect_exit(p, 7);
+}
+
+Test(try_join, after_join_and_when_someone_else_reaped)
+{
+	conc_proc *p;
+	siginfo_t si;
+	int st = -1;
+
+	cr_assert_eq(conc_proc_start(&p, ret_arg, (void *)3, NULL), 0);
+	cr_assert_eq(join_ok(p), 3 << 8);
+	cr_assert_eq(conc_proc_try_join(p, &st), 0);
+	cr_assert_eq(st, 3 << 8);
+	cr_assert_eq(conc_proc_release(p), 0);
+	/* Reaped behind the handle's back: the status is lost. */
+	cr_assert_eq(conc_proc_start(&p, ret_arg, (void *)3, NULL), 0);
+	cr_assert_eq(waitid(P_PID, (id_t)conc_proc_pid(p), &si, WEXITED), 0);
+	cr_assert_eq(conc_proc_try_join(p, &st), -ECHILD);
+	cr_assert_eq(conc_proc_kill_group(p, 0), -EINVAL);
+	cr_assert_eq(conc_proc_release(p), 0);
 }

@@ -10,7 +10,7 @@ conc_proc *__conc_proc_alloc(bool daemon)
 	if (!p)
 		return NULL;
 	conc_mutex_init(&p->lock, CONC_PRIVATE);
-	p->pidfd = p->in = p->out = -1;
+	p->pidfd = p->in = p->out = p->err = -1;
 	p->daemon = daemon;
 	return p;
 }
@@ -23,6 +23,8 @@ void __conc_proc_free(conc_proc *p)
 		sys_close(p->in);
 	if (p->out >= 0)
 		sys_close(p->out);
+	if (p->err >= 0)
+		sys_close(p->err);
 	free(p);
 }
 
@@ -51,6 +53,13 @@ int conc_proc_stdout(const conc_proc *p)
 	if (!p)
 		return -EINVAL;
 	return p->out >= 0 ? p->out : -EBADF;
+}
+
+int conc_proc_stderr(const conc_proc *p)
+{
+	if (!p)
+		return -EINVAL;
+	return p->err >= 0 ? p->err : -EBADF;
 }
 
 int conc_proc_close_stdin(conc_proc *p)

@@ -20,8 +20,9 @@ struct conc_proc {
 	int status;		/* waitpid(2) format */
 	pid_t pid;
 	int pidfd;
-	int in, out;		/* parent's pipe ends, or -1 */
+	int in, out, err;	/* parent's pipe ends, or -1 */
 	bool daemon;
+	bool leader;		/* spawned to lead a process group */
 	pid_t owner;		/* the process whose registry lists it */
 	struct conc_proc *prev, *next;
 };

@@ -69,6 +69,23 @@ int conc_proc_join(conc_proc *p, int *status, int64_t timeout_ns)
 	return __conc_proc_join_until(p, status, __conc_deadline(timeout_ns));
 }
 
+int conc_proc_try_join(conc_proc *p, int *status)
+{
+	int r;
+
+	if (!p)
+		return -EINVAL;
+	/* The lock reap() takes is only ever held across one waitid with
+	 * WNOHANG: waiting for it is not waiting for the child. */
+	if ((r = reap(p)) == 0)
+		return -EAGAIN;
+	if (r < 0)
+		return r;
+	if (status)
+		*status = p->status;
+	return 0;
+}
+
 int conc_proc_kill(conc_proc *p, int sig)
 {
 	if (!p)

@@ -25,7 +25,8 @@ static int check(const conc_proc_attr *a)
 {
 	const unsigned known = CONC_SPAWN_SETSID | CONC_SPAWN_SETPGROUP |
 			       CONC_SPAWN_RESETSIGS | CONC_SPAWN_SETSIGMASK |
-			       CONC_SPAWN_PIPE_STDIN | CONC_SPAWN_PIPE_STDOUT;
+			       CONC_SPAWN_PIPE_STDIN | CONC_SPAWN_PIPE_STDOUT |
+			       CONC_SPAWN_PIPE_STDERR;
 	const conc_fileop *f;
 	size_t i;
 
@@ -43,7 +44,7 @@ static int check(const conc_proc_attr *a)
 }
 
 /* A pipe whose child end (fds[child]) is >= 3, so that putting one pipe
- * on fd 0 or 1 in the child cannot overwrite the other. */
+ * on fd 0, 1 or 2 in the child cannot overwrite another. */
 static int pipe_for(int fds[2], int child)
 {
 	int r = sys_pipe2(fds, O_CLOEXEC);
@@ -165,8 +166,9 @@ int conc_proc_spawn(conc_proc **pp, const char *path, char *const argv[],
 		    char *const envp[], const conc_proc_attr *attr)
 {
 	static const conc_proc_attr none;
-	struct spawn_ctx c = { .in = -1, .out = -1 };
-	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, pidfd = -1;
+	struct spawn_ctx c = { .in = -1, .out = -1, .errfd = -1 };
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
+	int pidfd = -1;
 	conc_proc *p;
 	long pid;
 	int r;
@@ -186,6 +188,9 @@ int conc_proc_spawn(conc_proc **pp, const char *path, char *const argv[],
 	if ((attr->flags & CONC_SPAWN_PIPE_STDOUT) &&
 	    (r = pipe_for(out, 1)) < 0)
 		goto fail;
+	if ((attr->flags & CONC_SPAWN_PIPE_STDERR) &&
+	    (r = pipe_for(err, 1)) < 0)
+		goto fail;
 	c.search = !strchr(path, '/');
 	c.argv = argv;
 	c.envp = envp ? envp : environ;
@@ -196,6 +201,7 @@ int conc_proc_spawn(conc_proc **pp, const char *path, char *const argv[],
 		sigemptyset(&c.mask);
 	c.in = in[0];
 	c.out = out[1];
+	c.errfd = err[1];
 	c.parent = attr->daemon ? sys_getpid() : 0;
 	pid = run(&c, &pidfd);
 	if (pid < 0) {
@@ -204,11 +210,16 @@ int conc_proc_spawn(conc_proc **pp, const char *path, char *const argv[],
 	}
 	close_fd(&in[0]);
 	close_fd(&out[1]);
+	close_fd(&err[1]);
 	free(c.paths);
 	p->pid = (pid_t)pid;
 	p->pidfd = pidfd;
 	p->in = in[1];
 	p->out = out[0];
+	p->err = err[0];
+	/* Its own group, whose id stays its pid until it is reaped. */
+	p->leader = (attr->flags & CONC_SPAWN_SETSID) ||
+		    ((attr->flags & CONC_SPAWN_SETPGROUP) && !attr->pgroup);
 	__conc_proc_track(p);
 	*pp = p;
 	return 0;
@@ -217,6 +228,8 @@ fail:
 	close_fd(&in[1]);
 	close_fd(&out[0]);
 	close_fd(&out[1]);
+	close_fd(&err[0]);
+	close_fd(&err[1]);
 	free(c.paths);
 	__conc_proc_free(p);
 	return r;

@@ -109,6 +109,8 @@ CHILD int __conc_spawn_child(void *arg)
 		r = sys_dup3(c->in, 0, 0);
 	if (r >= 0 && c->out >= 0)
 		r = sys_dup3(c->out, 1, 0);
+	if (r >= 0 && c->errfd >= 0)
+		r = sys_dup3(c->errfd, 2, 0);
 	for (i = 0; r >= 0 && i < a->nfileops; i++)
 		r = apply(&a->fileops[i]);
 	if (r >= 0)

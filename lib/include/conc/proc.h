@@ -40,12 +40,13 @@ typedef struct conc_fileop {
 #define CONC_SPAWN_SETSIGMASK	 0x08u	/* child's mask is attr->sigmask (else empty) */
 #define CONC_SPAWN_PIPE_STDIN	 0x10u	/* a pipe to the child's stdin: conc_proc_stdin() */
 #define CONC_SPAWN_PIPE_STDOUT	 0x20u	/* a pipe from its stdout: conc_proc_stdout() */
+#define CONC_SPAWN_PIPE_STDERR	 0x40u	/* a pipe from its stderr: conc_proc_stderr() */
 
 /*
  * Attributes; NULL or all zeroes means: no name, not a daemon, and for
  * spawn the caller's directory, no file actions, empty signal mask.
  * A spawned child does, in this order: reset signal handlers, death signal
- * (daemon), setsid, setpgid, chdir, the pipes onto fd 0 and 1, the file
+ * (daemon), setsid, setpgid, chdir, the pipes onto fd 0, 1 and 2, the file
  * actions, the signal mask, execve. So relative paths in file actions and
  * in path are taken from cwd, and a file action may override a pipe.
  */
@@ -105,9 +106,22 @@ int conc_proc_spawn(conc_proc **p, const char *path, char *const argv[],
  */
 int conc_proc_join(conc_proc *p, int *status, int64_t timeout_ns);
 
+/* As conc_proc_join(p, status, 0), but -EAGAIN (not -ETIMEDOUT) while the
+ * child runs: reap it if it has ended, never wait for it. 0 (and *status),
+ * -EAGAIN, -EINVAL, -ECHILD as for conc_proc_join. */
+int conc_proc_try_join(conc_proc *p, int *status);
+
 /* Send sig to the child through its pidfd: never reaches a recycled pid.
  * 0, -ESRCH when the child has already been joined, -EINVAL. */
 int conc_proc_kill(conc_proc *p, int sig);
+
+/* Send sig to the process group the child leads: spawned with
+ * CONC_SPAWN_SETSID, or CONC_SPAWN_SETPGROUP and pgroup 0 (else -EINVAL,
+ * so that the caller's own group is never hit). Reaches what the child
+ * started in its group, also once the child has ended, until it is
+ * joined: then -ESRCH (the group id may be reused). 0, -EINVAL (also a bad
+ * sig), -ESRCH, -EPERM. */
+int conc_proc_kill_group(conc_proc *p, int sig);
 
 /* The child's pid, or -EINVAL. */
 pid_t conc_proc_pid(const conc_proc *p);
@@ -115,10 +129,11 @@ pid_t conc_proc_pid(const conc_proc *p);
 /* The child's pidfd (owned by the handle: do not close it), or -EINVAL. */
 int conc_proc_pidfd(const conc_proc *p);
 
-/* With CONC_SPAWN_PIPE_STDIN / _STDOUT: the parent's end of the pipe
- * (owned by the handle: do not close it; O_CLOEXEC), else -EBADF. */
+/* With CONC_SPAWN_PIPE_STDIN / _STDOUT / _STDERR: the parent's end of the
+ * pipe (owned by the handle: do not close it; O_CLOEXEC), else -EBADF. */
 int conc_proc_stdin(const conc_proc *p);
 int conc_proc_stdout(const conc_proc *p);
+int conc_proc_stderr(const conc_proc *p);
 
 /* Close the parent's end of the stdin pipe, so that the child reads end of
  * file (a filter such as cat(1) ends only then). 0, -EBADF if there is no
