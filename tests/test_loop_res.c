@@ -248,3 +248,73 @@ Test(loop_res, a_stale_handle_does_not_reach_the_next_loop, .timeout = 30)
 	cr_assert_eq(run(call_stale, &called_flag), -EPIPE);
 	cr_assert_eq(called_flag, 0);
 }
+
+/* A gather across two loops that timed out gives back the tasks that had
+ * ended meanwhile: nobody joins them again, so their loop's conc_run must
+ * (it took them for a joiner's and left them, one handle a run). */
+struct across {
+	conc_task *other;	/* a task of the second loop, running on */
+	conc_event ready, stop;
+};
+
+static int waits_for_stop(void *arg)
+{
+	struct across *x = arg;
+
+	return conc_event_wait(&x->stop, BOUND);
+}
+
+static int second_loop(void *arg)
+{
+	struct across *x = arg;
+
+	if (conc_go(&x->other, waits_for_stop, x, NULL))
+		return -1;
+	conc_event_set(&x->ready);
+	if (conc_event_wait(&x->stop, BOUND))
+		return -2;
+	return conc_task_join(x->other, NULL, BOUND);
+}
+
+static int second_thread(void *arg)
+{
+	int code = -1, r = conc_run(second_loop, arg, &code);
+
+	return r ? r : code;
+}
+
+static int gives_up(void *arg)
+{
+	struct across *x = arg;
+	conc_task *ts[2];
+
+	if (conc_go(&ts[0], blocking, NULL, NULL))
+		return -1;
+	ts[1] = x->other;
+	/* ts[0] ends at once, x->other never: the deadline comes. */
+	return conc_gather(ts, 2, NULL, 0, 1 * MS) == -ETIMEDOUT ? 0 : -2;
+}
+
+Test(loop_res, a_gather_across_loops_that_timed_out_leaves_nothing, .timeout = 60)
+{
+	struct across x;
+	conc_thread *th;
+	size_t heap0, heap1;
+	int code = -1;
+
+	need_uring();
+	memset(&x, 0, sizeof(x));
+	cr_assert_eq(conc_thread_start(&th, second_thread, &x, NULL), 0);
+	cr_assert_eq(conc_event_wait(&x.ready, BOUND), 0);
+	for (int i = 0; i < 20; i++)
+		cr_assert_eq(run(gives_up, &x), 0);
+	heap0 = heap_bytes();
+	for (int i = 0; i < 300; i++)
+		cr_assert_eq(run(gives_up, &x), 0, "run %d", i);
+	heap1 = heap_bytes();
+	conc_event_set(&x.stop);
+	cr_assert_eq(conc_thread_join(th, &code, BOUND), 0);
+	cr_assert_eq(code, 0);
+	/* A handle a run would be 72,000 bytes. */
+	cr_assert_lt(heap1, heap0 + 16384, "heap %zu -> %zu", heap0, heap1);
+}

@@ -72,7 +72,7 @@ struct conc_task {
 	void *arg;
 	enum task_state state;
 	uint32_t id;			/* execution context (wait.h) */
-	bool shared, started, detached, cancel, foreign_watch;
+	bool shared, started, detached, cancel;
 	bool recv_more;			/* its last recv left data behind */
 	bool timed_out;			/* the op's linked timeout fired */
 	bool wake_first;		/* RING: resume at the first CQE */

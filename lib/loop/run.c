@@ -46,15 +46,17 @@ static int ring_up(struct loop *l)
 	return r;
 }
 
-/* Tasks a thread of elsewhere is joining leave the list now: that thread
- * frees them (through the door, or itself once the door is shut). */
+/* Every task has ended. Those a joiner of elsewhere claimed (a thread, a
+ * task of another loop) leave the list now: that joiner frees them
+ * (through the door, or itself once the door is shut). One it claimed and
+ * gave back (its wait timed out) is the loop's again, freed below. */
 static void let_go_foreign(struct loop *l)
 {
 	struct conc_task *t, *next;
 
 	for (t = l->all; t; t = next) {
 		next = t->all_next;
-		if (t->foreign_watch)
+		if ((uintptr_t)__atomic_load_n(&t->watch, __ATOMIC_ACQUIRE) & 2)
 			__conc_task_unlink(l, t);
 	}
 }

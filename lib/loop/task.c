@@ -153,7 +153,6 @@ void __conc_task_ended(struct loop *l, struct conc_task *t)
 			if (co->state == T_PARKED)
 				__conc_wake_task(co, 0);
 		} else {
-			t->foreign_watch = true;
 			__conc_wake(&p->seq, 1, CONC_PRIVATE);
 		}
 	}
