@@ -94,3 +94,60 @@ Test(robust_hostile, death_is_still_reported_after_a_rewrite, .timeout = 20)
 	cr_assert_eq(conc_mutex_lock(&s->m[0]), -EOWNERDEAD);
 	shared_free(s, sizeof(*s));
 }
+
+Test(robust_hostile, a_plain_mutex_made_robust_keeps_its_links_unread, .timeout = 20)
+{
+	conc_mutex *m = shared_alloc(sizeof(*m));
+	void *nowhere = (void *)16;	/* below vm.mmap_min_addr */
+
+	cr_assert_not_null(m);
+	cr_assert_eq(conc_mutex_lock(m), 0);
+	/* A peer turns the held plain mutex robust, links to nowhere. */
+	__atomic_fetch_or(&m->flags, CONC_ROBUST, __ATOMIC_RELAXED);
+	m->robust_prev = m->robust_next = nowhere;
+	cr_assert_eq(conc_mutex_unlock(m), 0);
+	cr_assert_eq(m->word, 0);
+	struct robust_list_head *h = my_list();
+	cr_assert_eq((void *)h->list.next, (void *)&h->list);
+	shared_free(m, sizeof(*m));
+}
+
+/*
+ * A peer rewrites the flags, the count, the context or the word of a robust
+ * mutex we hold: whatever the unlock then says, the mutex must leave our
+ * robust list, or the list would name memory we unmap next, and the next
+ * robust lock would write there.
+ */
+Test(robust_hostile, rewrites_never_leave_a_mutex_on_our_list, .timeout = 20)
+{
+	conc_mutex mine;
+
+	cr_assert_eq(conc_mutex_init(&mine, CONC_ROBUST), 0);
+	for (int kind = 0; kind < 5; kind++) {
+		conc_mutex *m = shared_alloc(sizeof(*m));
+		int r;
+
+		cr_assert_not_null(m);
+		cr_assert_eq(conc_mutex_init(m, CONC_ROBUST |
+					     (kind == 1 ? CONC_RECURSIVE : 0)), 0);
+		cr_assert_eq(conc_mutex_lock(m), 0);
+		switch (kind) {
+		case 0: __atomic_fetch_and(&m->flags, ~CONC_ROBUST, __ATOMIC_RELAXED); break;
+		case 1: m->count = 5; break;
+		case 2: m->ctx = 77; break;
+		case 3: __atomic_store_n(&m->word, 1, __ATOMIC_RELAXED); break;
+		case 4: __atomic_fetch_or(&m->flags, CONC_RECURSIVE, __ATOMIC_RELAXED);
+			m->count = 1; break;
+		}
+		r = conc_mutex_unlock(m);
+		cr_assert(r == 0 || r == -EPERM, "kind %d: %d", kind, r);
+		if (kind != 3)
+			cr_assert_eq(r, 0, "kind %d: our own mutex", kind);
+		struct robust_list_head *h = my_list();
+		cr_assert_eq((void *)h->list.next, (void *)&h->list,
+			     "kind %d: still on the list", kind);
+		shared_free(m, sizeof(*m));
+		cr_assert_eq(conc_mutex_lock(&mine), 0);
+		cr_assert_eq(conc_mutex_unlock(&mine), 0);
+	}
+}

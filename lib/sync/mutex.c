@@ -61,7 +61,7 @@ static int robust_taken(conc_mutex *m, struct robust_list_head *h, uint32_t w)
 		__conc_robust_pending(h, NULL);
 		return -ENOTRECOVERABLE;
 	}
-	__conc_robust_enqueue(h, m);
+	__conc_robust_enqueue(h, m, m->ctx);
 	__conc_robust_pending(h, NULL);
 	if (w & FUTEX_OWNER_DIED) {
 		__atomic_fetch_or(&m->flags, M_INCONSISTENT, __ATOMIC_RELAXED);
@@ -78,17 +78,19 @@ static int lock_slow(conc_mutex *m, conc_deadline dl, uint32_t sleepers)
 	struct __conc_self *s = __conc_self();
 	uint32_t tid = (uint32_t)s->tid, ctx = __conc_ctx(s);
 	struct robust_list_head *h = NULL;
+	struct __conc_robust_ent *e;
 	uint32_t w, want;
 	bool spun = false;
 	int r;
 
+	e = s->robust_held ? __conc_robust_entry(m) : NULL;
 	w = __atomic_load_n(&m->word, __ATOMIC_RELAXED);
-	if ((w & FUTEX_TID_MASK) == tid && m->ctx == ctx) {
+	if ((w & FUTEX_TID_MASK) == tid && (e ? e->ctx : m->ctx) == ctx) {
 		if (!(f & CONC_RECURSIVE))
 			return -EDEADLK;
-		if (m->count == UINT32_MAX)
+		if ((e ? e->depth : m->count) == UINT32_MAX)
 			return -EAGAIN;
-		m->count++;
+		m->count = e ? ++e->depth : m->count + 1;
 		return 0;
 	}
 	if (f & CONC_ROBUST) {
@@ -165,7 +167,7 @@ static bool robust_fast_lock(conc_mutex *m, struct __conc_self *s)
 	}
 	m->count = 0;
 	m->ctx = __conc_ctx(s);
-	__conc_robust_enqueue(h, m);
+	__conc_robust_enqueue(h, m, m->ctx);
 	__conc_robust_pending(h, NULL);
 	return true;
 }
@@ -250,8 +252,11 @@ int conc_mutex_trylock(conc_mutex *m)
 
 bool __conc_mutex_owned(const conc_mutex *m, const struct __conc_self *s)
 {
+	struct __conc_robust_ent *e = s->robust_held ? __conc_robust_entry(m)
+						     : NULL;
+
 	return (__atomic_load_n(&m->word, __ATOMIC_RELAXED) & FUTEX_TID_MASK) ==
-	       (uint32_t)s->tid && m->ctx == __conc_ctx(s);
+	       (uint32_t)s->tid && (e ? e->ctx : m->ctx) == __conc_ctx(s);
 }
 
 /* Free the word. Sleepers keep FUTEX_WAITERS (see the top); it goes only
@@ -277,13 +282,34 @@ static int unlock_slow(conc_mutex *m)
 	unsigned f = __atomic_load_n(&m->flags, __ATOMIC_RELAXED);
 	struct __conc_self *s = __conc_self();
 	struct robust_list_head *h = NULL;
+	struct __conc_robust_ent *e;
 	int wake = 1;
 
-	if (!__conc_mutex_owned(m, s))
-		return -EPERM;
-	if (m->count) {
-		m->count--;
-		return 0;
+	e = s->robust_held ? __conc_robust_entry(m) : NULL;
+	if (e) {
+		/* Linked by this thread: the registry says who and how deep,
+		 * and it is unlinked whatever the flags say now. */
+		if (e->ctx != __conc_ctx(s))
+			return -EPERM;	/* another context of this thread */
+		if ((__atomic_load_n(&m->word, __ATOMIC_RELAXED) &
+		     FUTEX_TID_MASK) != (uint32_t)s->tid) {
+			/* A peer wrote the word: not ours to release, and not
+			 * ours to keep linked either. */
+			__conc_robust_dequeue(s->robust, m);
+			return -EPERM;
+		}
+		if (e->depth) {
+			m->count = --e->depth;
+			return 0;
+		}
+		f |= CONC_ROBUST;
+	} else {
+		if (!__conc_mutex_owned(m, s))
+			return -EPERM;
+		if (m->count) {
+			m->count--;
+			return 0;
+		}
 	}
 	if (f & CONC_ROBUST) {
 		if (f & M_INCONSISTENT) {
@@ -305,10 +331,25 @@ static int unlock_slow(conc_mutex *m)
 	return 0;
 }
 
+/* A mutex the flags call plain and the registry does not know: nobody
+ * waiting, one compare-and-swap that also proves the caller's thread is
+ * the owner. */
+static int unlock_plain(conc_mutex *m, struct __conc_self *s, unsigned f)
+{
+	uint32_t tid = (uint32_t)s->tid;
+
+	if (!(f & (CONC_RECURSIVE | CONC_ROBUST)) && m->ctx == __conc_ctx(s) &&
+	    __atomic_compare_exchange_n(&m->word, &tid, 0, 0, __ATOMIC_RELEASE,
+					__ATOMIC_RELAXED))
+		return 0;
+	return unlock_slow(m);
+}
+
 static __attribute__((noinline)) int unlock_general(conc_mutex *m)
 {
 	struct __conc_self *s;
 	struct robust_list_head *h;
+	struct __conc_robust_ent *e = NULL;
 	uint32_t tid;
 	unsigned f;
 
@@ -317,18 +358,22 @@ static __attribute__((noinline)) int unlock_general(conc_mutex *m)
 	f = __atomic_load_n(&m->flags, __ATOMIC_RELAXED);
 	s = __conc_self();
 	tid = (uint32_t)s->tid;
-	if (m->ctx != __conc_ctx(s))
+	if (s->robust_held) {
+		e = __conc_robust_entry(m);
+		if (!e)
+			return (f & CONC_ROBUST) ? unlock_slow(m)
+						 : unlock_plain(m, s, f);
+		if (e->ctx != __conc_ctx(s) || e->depth)
+			return unlock_slow(m);
+		f = (f & ~CONC_RECURSIVE) | CONC_ROBUST;
+	} else if (m->ctx != __conc_ctx(s)) {
 		return unlock_slow(m);
-	/* Nobody waiting: one compare-and-swap that also proves the caller's
-	 * thread is the owner. */
-	if (!(f & (CONC_RECURSIVE | CONC_ROBUST)))
-		return __atomic_compare_exchange_n(&m->word, &tid, 0, 0,
-						   __ATOMIC_RELEASE,
-						   __ATOMIC_RELAXED) ? 0
-								     : unlock_slow(m);
+	}
+	if (!e && !(f & (CONC_RECURSIVE | CONC_ROBUST)))
+		return unlock_plain(m, s, f);
 	h = s->robust;
 	if ((f & (CONC_ROBUST | M_INCONSISTENT)) != CONC_ROBUST || !h ||
-	    m->count ||
+	    (!e && m->count) ||
 	    __atomic_load_n(&m->word, __ATOMIC_RELAXED) != tid)
 		return unlock_slow(m);
 	__conc_robust_pending(h, m);
@@ -346,7 +391,7 @@ int conc_mutex_unlock(conc_mutex *m)
 	uint32_t tid;
 
 	if (__builtin_expect(plain(m) && (s = __conc_self_cached()) &&
-			     m->ctx == __conc_ctx(s), 1)) {
+			     m->ctx == __conc_ctx(s) && !s->robust_held, 1)) {
 		tid = (uint32_t)s->tid;
 		if (__atomic_compare_exchange_n(&m->word, &tid, 0, 0,
 						__ATOMIC_RELEASE,

@@ -29,7 +29,7 @@ static __thread struct {
  * REG_MAX held at once, the list is treated as mixed. */
 #define REG_MAX 64
 static __thread struct {
-	conc_mutex *held[REG_MAX];
+	struct __conc_robust_ent e[REG_MAX];
 	uint32_t n;
 	bool mixed;
 } reg __attribute__((tls_model("initial-exec")));
@@ -39,14 +39,26 @@ static void *node(conc_mutex *m)
 	return &m->robust_next;
 }
 
-static int reg_find(conc_mutex *m)
+static void reg_count(void)
+{
+	__conc_self_tls.robust_held = reg.n;
+}
+
+static int reg_find(const conc_mutex *m)
 {
 	int i = (int)reg.n;
 
 	while (--i >= 0)
-		if (reg.held[i] == m)
+		if (reg.e[i].m == m)
 			return i;
 	return -1;
+}
+
+struct __conc_robust_ent *__conc_robust_entry(const conc_mutex *m)
+{
+	int i = reg_find(m);
+
+	return i < 0 ? NULL : &reg.e[i];
 }
 
 /*
@@ -59,19 +71,27 @@ static int reg_find(conc_mutex *m)
 static void look_for_foreign(struct robust_list_head *h)
 {
 	if ((void *)h->list.next !=
-	    (reg.n ? node(reg.held[reg.n - 1]) : (void *)&h->list))
+	    (reg.n ? node(reg.e[reg.n - 1].m) : (void *)&h->list))
 		reg.mixed = true;
 }
 
-void __conc_robust_enqueue(struct robust_list_head *h, conc_mutex *m)
+void __conc_robust_enqueue(struct robust_list_head *h, conc_mutex *m,
+			   uint32_t ctx)
 {
-	void *first = h->list.next;
+	void *first;
 
+	/* Still registered: a peer rewrote the word while we held m, and it
+	 * came back to us. Unlink the old entry, or m would be linked twice. */
+	if (reg_find(m) >= 0)
+		__conc_robust_dequeue(h, m);
+	first = h->list.next;
 	look_for_foreign(h);
 	if (reg.n == REG_MAX)
 		reg.mixed = true;
-	if (reg.n < REG_MAX)
-		reg.held[reg.n++] = m;
+	if (reg.n < REG_MAX) {
+		reg.e[reg.n++] = (struct __conc_robust_ent){ m, ctx, 0 };
+		reg_count();
+	}
 	m->robust_next = first;
 	m->robust_prev = &h->list;
 	*__conc_slot_before(first) = node(m);
@@ -86,9 +106,11 @@ void __conc_robust_dequeue(struct robust_list_head *h, conc_mutex *m)
 	void *prev, *next;
 
 	look_for_foreign(h);
+	if (i < 0 && !reg.mixed)
+		goto forget;	/* never linked: a peer made a plain mutex robust */
 	if (i >= 0 && !reg.mixed) {
-		prev = i == (int)reg.n - 1 ? (void *)&h->list : node(reg.held[i + 1]);
-		next = i == 0 ? (void *)&h->list : node(reg.held[i - 1]);
+		prev = i == (int)reg.n - 1 ? (void *)&h->list : node(reg.e[i + 1].m);
+		next = i == 0 ? (void *)&h->list : node(reg.e[i - 1].m);
 	} else {
 		prev = (void *)((uintptr_t)m->robust_prev & ~(uintptr_t)1);
 		next = m->robust_next;
@@ -103,7 +125,8 @@ forget:
 	if (i >= 0) {
 		reg.n--;
 		for (; i < (int)reg.n; i++)
-			reg.held[i] = reg.held[i + 1];
+			reg.e[i] = reg.e[i + 1];
+		reg_count();
 	}
 	if (!reg.n && h->list.next == &h->list)
 		reg.mixed = false;
@@ -129,6 +152,7 @@ struct robust_list_head *__conc_robust_head(struct __conc_self *s)
 		return NULL;
 	/* First use in this thread, or in a fork child: nothing is held. */
 	reg.n = 0;
+	reg_count();
 	reg.mixed = h->list.next != &h->list;
 	s->robust = h;
 	return h;
@@ -155,7 +179,8 @@ void __conc_robust_release_all(struct robust_list_head *h, pid_t tid)
 
 	look_for_foreign(h);
 	while (reg.n)
-		owner_died(&reg.held[--reg.n]->word, tid);
+		owner_died(&reg.e[--reg.n].m->word, tid);
+	reg_count();
 	if (!reg.mixed)
 		e = &h->list;
 	reg.mixed = false;

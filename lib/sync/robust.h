@@ -57,8 +57,28 @@ static inline void **__conc_slot_before(void *entry)
  * may be there ("mixed", until the list is seen empty) the links beside it
  * are trusted as glibc trusts them, after checking that they point back.
  */
-void __conc_robust_enqueue(struct robust_list_head *h, conc_mutex *m) __CONC_HIDDEN;
+void __conc_robust_enqueue(struct robust_list_head *h, conc_mutex *m,
+			   uint32_t ctx) __CONC_HIDDEN;
 void __conc_robust_dequeue(struct robust_list_head *h, conc_mutex *m) __CONC_HIDDEN;
+
+/*
+ * What the registry knows of a robust mutex the thread linked: which of its
+ * contexts locked it and how many times more (a recursive one). The mutex's
+ * own flags, count and ctx are shared memory a peer may rewrite; the unlock
+ * of a registered mutex trusts this instead, so that no rewrite can make it
+ * skip the unlink and leave the registry naming memory the caller may then
+ * unmap (every later link or unlink writes beside the newest entries).
+ * __conc_self()->robust_held counts the entries, so that a thread with none
+ * pays nothing on a plain unlock.
+ */
+struct __conc_robust_ent {
+	conc_mutex *m;
+	uint32_t ctx;
+	uint32_t depth;
+};
+
+/* m's entry in the caller's registry, or NULL. */
+struct __conc_robust_ent *__conc_robust_entry(const conc_mutex *m) __CONC_HIDDEN;
 
 /* A thread's life ends without the kernel seeing it (a parked thread):
  * do what the kernel does at exit for every entry of h the thread tid

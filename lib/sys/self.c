@@ -59,6 +59,7 @@ struct __conc_self *__conc_self_refresh(void)
 		s->tid = sys_gettid();
 		s->pid = sys_getpid();
 		s->robust = NULL;
+		s->robust_held = 0;	/* a fork child holds none */
 		s->gen = gen;
 	}
 	return s;
