@@ -45,8 +45,7 @@ static void close_fd(int *fd)
 void job_free(struct job *j)
 {
 	if (j->p)
-		conc_proc_release(j->p);
-	close_fd(&j->efd);
+		conc_proc_release(j->p);	/* and its pipes */
 	close_fd(&j->omem);
 	close_fd(&j->emem);
 	obuf_free(&j->out);
@@ -139,7 +138,7 @@ int job_spawn(struct job *j, const struct opts *o, int devnull)
 {
 	conc_fileop ops[3];
 	conc_proc_attr attr = { .flags = CONC_SPAWN_SETPGROUP, .fileops = ops };
-	int ep[2] = { -1, -1 }, r;
+	int r;
 	char **env = job_env(j->seq, j->slot);
 	struct timespec ts;
 
@@ -152,12 +151,7 @@ int job_spawn(struct job *j, const struct opts *o, int devnull)
 		if ((r = mem_out(j, ops, &attr.nfileops)) < 0)
 			return r;
 	} else if (!o->ungroup) {
-		/* The library pipes stdout; stderr is ours to pipe. */
-		attr.flags |= CONC_SPAWN_PIPE_STDOUT;
-		if (pipe2(ep, O_CLOEXEC) < 0)
-			return -errno;
-		ops[attr.nfileops++] = (conc_fileop){ .op = CONC_FILE_DUP2,
-						      .fd = 2, .src = ep[1] };
+		attr.flags |= CONC_SPAWN_PIPE_STDOUT | CONC_SPAWN_PIPE_STDERR;
 	}
 	if (j->wrap) {
 		sh_argv[2] = j->wrap;
@@ -168,13 +162,10 @@ int job_spawn(struct job *j, const struct opts *o, int devnull)
 		sh_argv[2] = j->cmd;
 		r = conc_proc_spawn(&j->p, sh_argv[0], sh_argv, env, &attr);
 	}
-	if (ep[1] >= 0)
-		close(ep[1]);
 	j->t0 = now_ns();
 	clock_gettime(CLOCK_REALTIME, &ts);
 	j->start_real = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 	if (r < 0) {
-		close_fd(&ep[0]);
 		close_fd(&j->omem);
 		close_fd(&j->emem);
 		j->p = NULL;
@@ -184,9 +175,9 @@ int job_spawn(struct job *j, const struct opts *o, int devnull)
 	}
 	j->pid = conc_proc_pid(j->p);
 	j->pidfd = conc_proc_pidfd(j->p);
-	j->efd = ep[0];
 	if (!o->ungroup && o->linebuf) {
 		j->ofd = conc_proc_stdout(j->p);
+		j->efd = conc_proc_stderr(j->p);
 		nonblock(j->ofd);
 		nonblock(j->efd);
 	}
@@ -200,8 +191,8 @@ int job_spawn(struct job *j, const struct opts *o, int devnull)
 
 void job_signal(struct job *j, int sig)
 {
-	/* The group id stays ours until we reap its leader. */
-	if (j->p && !j->exited && kill(-j->pid, sig) < 0)
+	/* Its group, what it started too; only the leader if that fails. */
+	if (j->p && !j->exited && conc_proc_kill_group(j->p, sig) < 0)
 		conc_proc_kill(j->p, sig);
 }
 
@@ -220,9 +211,8 @@ void job_read(struct job *j, const struct opts *o, int fd)
 		if (r < 0 && errno == EAGAIN)
 			return;
 		if (r <= 0) {
-			/* The end, or an error we cannot do better with. */
-			if (*fdp != conc_proc_stdout(j->p))
-				close(*fdp);
+			/* The end, or an error we cannot do better with;
+			 * the handle closes the pipe. */
 			*fdp = -1;
 			return;
 		}
@@ -285,7 +275,7 @@ void job_reap(struct job *j, const struct opts *o)
 
 	/* Not yet (a spurious wake-up): look again at the next one. Reaped
 	 * by someone else (-ECHILD): its status is lost, it failed. */
-	if ((r = conc_proc_join(j->p, &st, 0)) == -ETIMEDOUT || r == -EINTR)
+	if ((r = conc_proc_try_join(j->p, &st)) == -EAGAIN)
 		return;
 	if (r < 0)
 		st = 255 << 8;
@@ -304,9 +294,7 @@ void job_reap(struct job *j, const struct opts *o)
 		if (j->out.total + j->err.total == before)
 			break;
 	}
-	if (j->efd >= 0)
-		close_fd(&j->efd);
-	j->ofd = -1;
+	j->ofd = j->efd = -1;	/* the handle's: closed at its release */
 	if (j->omem >= 0)
 		j->recv += (uint64_t)(j->olen = mem_len(j->omem));
 	if (j->emem >= 0)
