@@ -1586,3 +1586,42 @@ Test(try_join, after_join_and_when_someone_else_reaped)
 	cr_assert_eq(conc_proc_kill_group(p, 0), -EINVAL);
 	cr_assert_eq(conc_proc_release(p), 0);
 }
+
+/* Looks until the child is reaped, by whichever thread, within BOUND. */
+static void *try_join_thread_fn(void *arg)
+{
+	struct joiner *j = arg;
+	int64_t end = now_ns() + BOUND;
+
+	while ((j->r = conc_proc_try_join(j->p, &j->st)) == -EAGAIN &&
+	       now_ns() < end)
+		sleep_ns(MS(1));
+	return NULL;
+}
+
+Test(try_join, threads_that_try_while_another_joins)
+{
+	struct joiner j[3];
+	pthread_t t[3];
+	int fds[2], st;
+	conc_proc *p;
+
+	cr_assert_eq(pipe2(fds, O_CLOEXEC), 0);
+	cr_assert_eq(conc_proc_start(&p, read_byte, fds, NULL), 0);
+	close(fds[0]);
+	for (int i = 0; i < 3; i++) {
+		j[i] = (struct joiner){ p, -1, -1 };
+		cr_assert_eq(pthread_create(&t[i], NULL, try_join_thread_fn,
+					    &j[i]), 0);
+	}
+	cr_assert_eq(write(fds[1], "\x05", 1), 1);
+	close(fds[1]);
+	st = join_ok(p);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 5, "status %#x", st);
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(join_thread(t[i], BOUND_MS + 5000, NULL), 0);
+		cr_assert_eq(j[i].r, 0, "thread %d: %s", i, strerror(-j[i].r));
+		cr_assert_eq(j[i].st, st, "thread %d: status %#x", i, j[i].st);
+	}
+	conc_proc_release(p);
+}
