@@ -1195,3 +1195,49 @@ Test(cond, chaos_processes_zeroed, .timeout = 20)
 {
 	chaos(true, 0, 0);
 }
+
+/* A peer forges a private condition's note in shared memory (the flag, an
+ * offset to where nothing is mapped, our pid): the broadcast must not read
+ * through it, and a waiter it misplaces still returns at its timeout. */
+static int forged_waiter(void *arg)
+{
+	struct { conc_cond c; conc_mutex m; } *s = arg;
+	int r;
+
+	if (conc_mutex_lock(&s->m))
+		return 1;
+	r = conc_cond_wait(&s->c, &s->m, 50 * 1000000LL);
+	conc_mutex_unlock(&s->m);
+	return r == 0 || r == -ETIMEDOUT ? 0 : 2;
+}
+
+Test(cond, a_forged_note_is_never_followed, .timeout = 20)
+{
+	struct { conc_cond c; conc_mutex m; } *s = shared_alloc(sizeof(*s));
+	conc_thread *t;
+	int code = -1;
+
+	cr_assert_not_null(s);
+	cr_assert_eq(conc_cond_init(&s->c, 0), 0);
+	__atomic_fetch_or(&s->c.flags, CONC_PRIVATE, __ATOMIC_RELAXED);
+	s->c.waiters = 1;
+	s->c.mutex_pid = getpid();
+	s->c.mutex_off = 0x40000000;	/* 1 GiB on: nothing mapped there */
+	cr_assert_eq(conc_cond_broadcast(&s->c), 0);
+	s->c.mutex_off = 0x40000001;	/* also claiming a private mutex */
+	cr_assert_eq(conc_cond_broadcast(&s->c), 0);
+	cr_assert_eq(conc_cond_signal(&s->c), 0);
+	/* A real waiter (private mutex, so its note is followed) while the
+	 * peer rewrites the note under it. */
+	cr_assert_eq(conc_mutex_init(&s->m, CONC_PRIVATE), 0);
+	s->c.waiters = 0;
+	cr_assert_eq(conc_thread_start(&t, forged_waiter, s, NULL), 0);
+	for (int i = 0; i < 20; i++) {
+		s->c.mutex_off = 0x40000001;
+		cr_assert_eq(conc_cond_broadcast(&s->c), 0);
+		usleep(1000);
+	}
+	cr_assert_eq(conc_thread_join(t, &code, 10 * 1000000000LL), 0);
+	cr_assert_eq(code, 0);
+	shared_free(s, sizeof(*s));
+}

@@ -9,6 +9,15 @@
  * offset is whatever a peer wrote there, and following it would let any
  * peer steer a broadcast to an address of its choosing. A shared
  * condition's broadcast wakes everyone.
+ *
+ * The flag itself is in the condition, so a peer can forge it too, with
+ * an offset and a pid: the broadcast must then never read through the
+ * offset (nothing may be mapped there). The waiter therefore records, in
+ * bit 0 of mutex_off, that the mutex's futex is a private one; a private
+ * requeue only names the address, which the kernel does not touch. A forged
+ * offset can only misplace this process's waiters, whom the peer keeps
+ * from their wake-up anyway by forging CONC_PRIVATE: they wait until
+ * their timeout.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -24,12 +33,18 @@ int conc_cond_init(conc_cond *c, unsigned flags)
 	return 0;
 }
 
+#define OFF_PRIVATE 1	/* in mutex_off: the mutex's futex is private */
+
 static void note_mutex(conc_cond *c, conc_mutex *m, pid_t pid)
 {
 	ptrdiff_t off = (char *)m - (char *)c;
+	unsigned mf = __atomic_load_n(&m->flags, __ATOMIC_RELAXED);
 
 	if (off < INT32_MIN || off > INT32_MAX)
 		off = 0;
+	/* Robust mutexes always use shared futexes. */
+	else if ((mf & (CONC_PRIVATE | CONC_ROBUST)) == CONC_PRIVATE)
+		off |= OFF_PRIVATE;
 	if (__atomic_load_n(&c->mutex_off, __ATOMIC_RELAXED) != (int32_t)off ||
 	    __atomic_load_n(&c->mutex_pid, __ATOMIC_RELAXED) != pid) {
 		__atomic_store_n(&c->mutex_off, 0, __ATOMIC_RELAXED);
@@ -85,22 +100,16 @@ int conc_cond_signal(conc_cond *c)
 	return 0;
 }
 
-/* Requeue needs both words hashed the same way (private or shared). */
+/* Requeue needs both words hashed the same way: private, as the
+ * condition's. The mutex is never read here (see the top). */
 static conc_mutex *requeue_target(conc_cond *c, pid_t pid)
 {
 	int32_t off = __atomic_load_n(&c->mutex_off, __ATOMIC_ACQUIRE);
-	conc_mutex *m;
-	unsigned mf;
 
-	if (!(c->flags & CONC_PRIVATE) || !off || (off & 3) ||
+	if (!(c->flags & CONC_PRIVATE) || (off & 3) != OFF_PRIVATE ||
 	    __atomic_load_n(&c->mutex_pid, __ATOMIC_RELAXED) != pid)
 		return NULL;
-	m = (conc_mutex *)((char *)c + off);
-	mf = __atomic_load_n(&m->flags, __ATOMIC_RELAXED);
-	if ((mf & CONC_ROBUST) ? (c->flags & CONC_PRIVATE)
-			       : ((mf ^ c->flags) & CONC_PRIVATE))
-		return NULL;
-	return m;
+	return (conc_mutex *)((char *)c + (off & ~3));
 }
 
 int conc_cond_broadcast(conc_cond *c)
