@@ -711,3 +711,18 @@ Test(sem, post_wakes_sleeping_processes_zeroed, .timeout = 20)
 	cr_assert_eq(conc_sem_value(&x->s), 0);
 	shared_free(x, sizeof(*x));
 }
+
+/* A peer writes a count beyond CONC_SEM_VALUE_MAX: the value read is still
+ * a count, never a negative number a caller would take for an error. */
+Test(sem, a_count_a_peer_wrote_beyond_the_max_reads_as_the_max)
+{
+	conc_sem s = CONC_SEM_INIT(0);
+
+	s.value = 0x80000000u;
+	cr_assert_eq(conc_sem_value(&s), CONC_SEM_VALUE_MAX);
+	s.value = UINT32_MAX;
+	cr_assert_eq(conc_sem_value(&s), CONC_SEM_VALUE_MAX);
+	cr_assert_eq(conc_sem_post(&s), -EOVERFLOW);
+	cr_assert_eq(conc_sem_trywait(&s), 0);
+	cr_assert_eq(conc_sem_value(&s), CONC_SEM_VALUE_MAX);
+}

@@ -102,7 +102,12 @@ int conc_sem_trywait(conc_sem *s)
 
 int conc_sem_value(const conc_sem *s)
 {
+	uint32_t v;
+
 	if (__CONC_BAD(s))
 		return -EINVAL;
-	return (int)__atomic_load_n(&s->value, __ATOMIC_RELAXED);
+	/* Beyond the max only if a peer wrote it: still a count, not what
+	 * a caller would take for an error. */
+	v = __atomic_load_n(&s->value, __ATOMIC_RELAXED);
+	return v > CONC_SEM_VALUE_MAX ? CONC_SEM_VALUE_MAX : (int)v;
 }
