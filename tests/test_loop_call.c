@@ -179,6 +179,65 @@ Test(loop_call, cancel_and_join_from_a_plain_thread)
 	cr_assert_eq(f.code, 12);
 }
 
+/* Many conc_to_thread calls in flight from two loops, half of them left to
+ * run on (timeout 0): more workers than park, so those that end beyond
+ * the parked ones exit, and a start on another thread frees their
+ * mapping, which the start that made one must no longer touch. */
+static int short_nap(void *arg)
+{
+	(void)arg;
+	sleep_ns(100000);
+	return 0;
+}
+
+static int offloader(void *arg)
+{
+	(void)arg;
+	for (int k = 0; k < 200; k++) {
+		int r = conc_to_thread(short_nap, NULL, NULL, (k % 2) * MS);
+
+		if (r && r != -ETIMEDOUT)
+			return r;
+		if (conc_sleep((k % 3) * 100000))
+			return -1;
+	}
+	return 0;
+}
+
+static int offload_main(void *arg)
+{
+	conc_task *ts[16];
+
+	(void)arg;
+	for (int i = 0; i < 16; i++)
+		if (conc_go(&ts[i], offloader, NULL, NULL))
+			return -1;
+	return conc_gather(ts, 16, NULL, 0, 6 * BOUND);
+}
+
+static int offload_loop(void *arg)
+{
+	int code = -1, r = conc_run(offload_main, arg, &code);
+
+	return r ? r : code;
+}
+
+Test(loop_call, to_thread_from_two_loops_many_at_once, .timeout = 120)
+{
+	need_uring();
+	for (int rep = 0; rep < 10; rep++) {
+		conc_thread *th[2];
+		int code[2] = { -1, -1 };
+
+		for (int i = 0; i < 2; i++)
+			cr_assert_eq(conc_thread_start(&th[i], offload_loop, NULL, NULL), 0);
+		for (int i = 0; i < 2; i++) {
+			cr_assert_eq(conc_thread_join(th[i], &code[i], 6 * BOUND), 0);
+			cr_assert_eq(code[i], 0, "round %d, loop %d: %d", rep, i, code[i]);
+		}
+	}
+}
+
 /* A cancel from another thread waits in the loop's door until the loop
  * next looks there; a join on the loop's thread that came after it must
  * not free the task under it (the cancel then read freed memory). */

@@ -22,7 +22,6 @@ struct worker {
 	size_t map_len;
 	size_t stack_size;
 	void *tp;
-	pid_t tid;
 	pid_t pid;		/* the process it was made in */
 	/* the job */
 	int (*fn)(void *);

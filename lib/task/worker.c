@@ -234,10 +234,10 @@ static int worker_start(struct worker *w)
 	sys_sigprocmask(SIG_SETMASK, (sigset_t *)&all, (sigset_t *)&old);
 	r = __conc_clone(worker_main, (char *)w - 64, flags, w, tid, w->tp, tid);
 	sys_sigprocmask(SIG_SETMASK, (sigset_t *)&old, NULL);
-	if (r < 0)
-		return (int)r;
-	w->tid = (pid_t)r;
-	return 0;
+	/* Not a byte of w from here on: the worker may already have run its
+	 * job, exited (more workers than park) and had its mapping freed by
+	 * a start on another thread. The kernel stored its tid (SETTID). */
+	return r < 0 ? (int)r : 0;
 }
 
 static void give_job(struct worker *w, const struct worker *job)
