@@ -171,12 +171,6 @@ struct loop {
 	uint32_t spin_ns;		/* idle_spin.c; 0: never spins */
 	uint32_t spin_skip, spin_every;
 	size_t ops;			/* task ops in flight (not the door's) */
-	struct io_uring pop_ring;	/* for stack pages (populate.c), */
-	bool pop_up, pop_busy;		/* made; a chain in flight */
-	long pop_csw;			/* the thread's preemptions at the
-					 * last chain; chains in a row that
-					 * ran along with one */
-	unsigned pop_strikes;
 	bool ending;
 };
 
@@ -258,11 +252,6 @@ void __conc_task_unlink(struct loop *l, struct conc_task *t) __CONC_LOOP_HIDDEN;
 void __conc_task_ended(struct loop *l, struct conc_task *t) __CONC_LOOP_HIDDEN;
 void __conc_task_entry(void *arg) __CONC_LOOP_HIDDEN;
 void __conc_task_cancel_here(struct conc_task *t) __CONC_LOOP_HIDDEN;
-
-/* populate.c: new slabs' stack pages filled in by the ring's worker from
- * now on; no more, once every chain in flight has ended. */
-void __conc_populate_on(struct loop *l) __CONC_LOOP_HIDDEN;
-void __conc_populate_off(struct loop *l) __CONC_LOOP_HIDDEN;
 
 /* hook.c */
 void __conc_hook_init(struct loop *l) __CONC_LOOP_HIDDEN;

@@ -147,9 +147,7 @@ int conc_run(int (*main)(void *), void *arg, int *exit_code)
 	__conc_idle_spin_init(l);
 	__conc_hook_init(l);
 	__conc_loop_tls = l;
-	__conc_populate_on(l);
 	r = run(l, main, arg, &code);
-	__conc_populate_off(l);
 	__conc_loop_tls = NULL;
 	io_uring_queue_exit(&l->ring);
 	__conc_door_close(l);

@@ -36,12 +36,6 @@ enum { STACK_GUARD_NONE, STACK_GUARD_MADV, STACK_GUARD_MPROT };
  * starts at base + k * (guard + size) + guard. */
 char *__conc_stack_slab(size_t size, size_t *n, int *how, int warm)
 	__attribute__((visibility("hidden")));
-/* Set by a loop on its thread: 0 when it has the n ranges of len bytes,
- * stride apart from first, filled in (MADV_POPULATE_WRITE) in the
- * background, < 0 when it declines (the caller does it). */
-extern __thread int (*__conc_stack_populate_hook)(char *first, size_t stride,
-						  size_t len, size_t n)
-	__attribute__((visibility("hidden"), tls_model("initial-exec")));
 /* Give the same advice to n ranges of len bytes, stride apart from first,
  * in one call where the kernel can (6.13): how many, from the first on,
  * were advised; 0 where it cannot (then go range by range). */

@@ -28,8 +28,6 @@
 #endif
 
 const char __conc_stack_tag[STACK_NCLASS][2];
-__thread int (*__conc_stack_populate_hook)(char *, size_t, size_t, size_t)
-	__attribute__((tls_model("initial-exec")));
 
 static int no_madv_guard;	/* 1: the kernel lacks MADV_GUARD_INSTALL */
 static long mprotect_budget = -1;	/* stacks still to guard by mprotect; -1: unread */
@@ -154,10 +152,12 @@ char *__conc_stack_slab(size_t size, size_t *n, int *how, int warm)
 	/* A task's first run touches the top page of its stack: a fault
 	 * each, the most of what 100,000 new tasks cost. Where many tasks
 	 * are made, the kernel fills them in one call, cheaper than a
-	 * trap each; a loop may have its ring's worker do it meanwhile.
-	 * Best effort. */
-	if (warm && !(__conc_stack_populate_hook &&
-		      __conc_stack_populate_hook(base + slot - pg, slot, pg, k) == 0))
+	 * trap each. Best effort. Not on another CPU: an io_uring worker
+	 * (IORING_OP_MADVISE, one op a page) spent 2 to 5 times the CPU a
+	 * page that this call does, and page tables changed from two
+	 * threads at once slow both (100,000 sleepers: 303 -> 275 ms
+	 * without it, the process's CPU 437 -> 275 ms). */
+	if (warm)
 		__conc_stack_advise(base + slot - pg, slot, pg, k, MADV_POPULATE_WRITE);
 	*n = k;
 	return base;
