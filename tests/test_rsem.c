@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
 #include <conc.h>
 #include "ipc/rsem_impl.h"
 #include "helpers.h"
@@ -395,4 +396,50 @@ Test(rsem, each_context_of_a_thread_holds_its_own)
 	__conc_ctx_switch(0);
 	cr_assert_eq(conc_rsem_value(s), 2);
 	conc_rsem_destroy(s);
+}
+
+/* ---- a peer takes our slot's word away while we hold it ---- */
+
+static void *robust_first(void)
+{
+	struct robust_list_head *h;
+	size_t len;
+
+	cr_assert_eq(syscall(SYS_get_robust_list, 0, &h, &len), 0);
+	return (void *)h->list.next == (void *)&h->list ? NULL : h->list.next;
+}
+
+/*
+ * The slot's lock stays on our robust list until we let go of it: a
+ * destroy that unmapped the segment meanwhile would leave the list naming
+ * unmapped memory, and our next robust lock would write there (SIGSEGV).
+ * So the destroy is refused while it is linked, and the post, although it
+ * gives nothing back (-EPERM), takes it off the list.
+ */
+Test(rsem, a_word_a_peer_took_from_us_leaves_nothing_linked)
+{
+	for (int peer_writes_word = 0; peer_writes_word < 2; peer_writes_word++) {
+		conc_rsem *s = anon(2, 0);
+		conc_mutex mine;
+		int i;
+
+		cr_assert_null(robust_first());
+		cr_assert_eq(conc_rsem_wait(s), 0);
+		for (i = 0; i < (int)s->nslots; i++)
+			if (s->sh->slots[i].m.word == (uint32_t)conc_gettid())
+				break;
+		cr_assert_lt(i, (int)s->nslots);
+		if (peer_writes_word)
+			__atomic_store_n(&s->sh->slots[i].m.word, 1, __ATOMIC_RELAXED);
+		else
+			s->sh->slots[i].m.ctx = 0x40;	/* the slot no longer looks ours */
+		cr_assert_eq(conc_rsem_destroy(s), -EBUSY);
+		cr_assert_eq(conc_rsem_post(s), peer_writes_word ? -EPERM : 0);
+		cr_assert_null(robust_first(), "the slot's lock is still linked");
+		cr_assert_eq(conc_rsem_post(s), -EPERM);
+		cr_assert_eq(conc_rsem_destroy(s), 0);
+		cr_assert_eq(conc_mutex_init(&mine, CONC_ROBUST), 0);
+		cr_assert_eq(conc_mutex_lock(&mine), 0);
+		cr_assert_eq(conc_mutex_unlock(&mine), 0);
+	}
 }

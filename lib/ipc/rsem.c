@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include "ipc/rsem_impl.h"
+#include "sync/robust.h"
 
 #define SETUP_WAIT_NS 1000000000LL
 
@@ -108,15 +109,20 @@ int conc_rsem_open(conc_rsem **out, const char *name)
 
 /* Whether a thread of this process holds a slot through this handle: its
  * lock is then linked in that thread's robust list, which the kernel (and
- * the next unlock beside it) would follow into an unmapped page. */
+ * the next unlock beside it) would follow into an unmapped page. The
+ * caller's own list is asked directly: a peer may have written the word
+ * of a slot the caller still has linked (its post unlinks it). */
 static bool held_here(const conc_rsem *s)
 {
+	bool linked = __conc_self()->robust_held != 0;
 	uint32_t i, tid, w;
 
 	for (i = 0; i < s->nslots; i++) {
 		tid = __atomic_load_n(&s->own[i].tid, __ATOMIC_RELAXED);
 		w = __atomic_load_n(&s->sh->slots[i].m.word, __ATOMIC_ACQUIRE);
 		if (tid && __conc_rsem_live(w) && (w & FUTEX_TID_MASK) == tid)
+			return true;
+		if (linked && __conc_robust_entry(&s->sh->slots[i].m))
 			return true;
 	}
 	return false;

@@ -1,6 +1,7 @@
 /* Giving a permit back, and looking at a robust semaphore (rsem_impl.h). */
 #include <errno.h>
 #include "ipc/rsem_impl.h"
+#include "sync/robust.h"
 
 /* The caller's slot: where it last took one, else a walk. */
 static int mine(conc_rsem *s, const struct __conc_self *me)
@@ -14,6 +15,36 @@ static int mine(conc_rsem *s, const struct __conc_self *me)
 	return l.mine;
 }
 
+/*
+ * No slot looks the caller's, yet one it claimed through this handle is
+ * still on its robust list: a peer rewrote the slot (its word, context or
+ * time). Let go of it all the same, or the list would keep naming the
+ * segment after conc_rsem_destroy() unmaps it. The unlock says whether the
+ * permit was still ours to give back (0) or was taken (-EPERM).
+ */
+static int let_go_of_rewritten(conc_rsem *s, const struct __conc_self *me)
+{
+	uint32_t i;
+	int r;
+
+	if (!me->robust_held)
+		return -EPERM;
+	for (i = 0; i < s->nslots; i++) {
+		struct rsem_slot *sl = &s->sh->slots[i];
+
+		if (__atomic_load_n(&s->own[i].tid, __ATOMIC_RELAXED) != (uint32_t)me->tid ||
+		    __atomic_load_n(&s->own[i].ctx, __ATOMIC_RELAXED) != __conc_ctx(me) ||
+		    !__conc_robust_entry(&sl->m))
+			continue;
+		__atomic_store_n(&s->own[i].tid, 0, __ATOMIC_RELAXED);
+		r = conc_mutex_unlock(&sl->m);
+		if (!r)
+			__conc_rsem_ring(s, 1);
+		return r;
+	}
+	return -EPERM;
+}
+
 int conc_rsem_post(conc_rsem *s)
 {
 	const struct __conc_self *me;
@@ -25,7 +56,7 @@ int conc_rsem_post(conc_rsem *s)
 		return -EINVAL;
 	me = __conc_self();
 	if ((i = mine(s, me)) < 0)
-		return -EPERM;
+		return let_go_of_rewritten(s, me);
 	sl = &s->sh->slots[i];
 	c = __atomic_load_n(&sl->count, __ATOMIC_RELAXED);
 	/* One store gives the permit back either way: the count, or the
