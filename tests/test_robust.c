@@ -1012,3 +1012,29 @@ Test(robust_fault, waiter_arriving_at_every_instruction_is_let_in, .timeout = 60
 {
 	step_through(STEP_RUN_ARRIVE);
 }
+
+/* Between an -EOWNERDEAD and the repair, a peer clears the flags that say
+ * "robust" and "inconsistent": the owner's own record still says so, so
+ * the repair is not refused (a library caller holding the mutex would
+ * otherwise return an error with the mutex still locked and linked), and
+ * an unlock without repair still makes it unrecoverable. */
+Test(robust, a_peer_clearing_the_flags_cannot_undo_an_eownerdead, .timeout = 10)
+{
+	conc_mutex *m = shared_alloc(sizeof(*m));
+
+	cr_assert_not_null(m);
+	for (int repair = 1; repair >= 0; repair--) {
+		cr_assert_eq(conc_mutex_init(m, CONC_ROBUST), 0);
+		m->word = FUTEX_OWNER_DIED;	/* as the kernel leaves it */
+		cr_assert_eq(conc_mutex_lock(m), -EOWNERDEAD);
+		__atomic_fetch_and(&m->flags, ~(0x100u | CONC_ROBUST), __ATOMIC_RELAXED);
+		if (repair)
+			cr_assert_eq(conc_mutex_consistent(m), 0);
+		cr_assert_eq(conc_mutex_unlock(m), 0);
+		__atomic_fetch_or(&m->flags, CONC_ROBUST, __ATOMIC_RELAXED);
+		cr_assert_eq(conc_mutex_lock(m), repair ? 0 : -ENOTRECOVERABLE);
+		if (repair)
+			cr_assert_eq(conc_mutex_unlock(m), 0);
+	}
+	shared_free(m, sizeof(*m));
+}

@@ -175,7 +175,11 @@ int __conc_arena_lock(struct arena_call *c, arena_redo_fn redo,
 		conc_mutex_unlock(&c->a->lock);
 		return r;
 	}
-	return conc_mutex_consistent(&c->a->lock);
+	/* Refused only if a peer took the word meanwhile: then the lock is
+	 * not ours, but it stays on our robust list until the unlock. */
+	if ((r = conc_mutex_consistent(&c->a->lock)))
+		conc_mutex_unlock(&c->a->lock);
+	return r;
 }
 
 void __conc_arena_unlock(struct arena_call *c)

@@ -59,7 +59,10 @@ int __conc_q_lock(const conc_queue *qh, struct side *s, conc_deadline dl,
 		 * are single stores. Only the producers' count may lag. */
 		if (s == &qh->q->p)
 			__conc_q_repair_tail(qh);
-		r = conc_mutex_consistent(&s->lock);
+		/* Refused only if a peer took the word meanwhile: not ours
+		 * then, but on our robust list until the unlock. */
+		if ((r = conc_mutex_consistent(&s->lock)))
+			conc_mutex_unlock(&s->lock);
 	}
 	if (r)
 		return r;

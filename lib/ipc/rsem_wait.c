@@ -18,8 +18,10 @@ static int lock_table(conc_rsem *s, conc_deadline dl)
 		left = dl < 0 ? CONC_FOREVER : dl == 0 ? TRY_LOCK_NS : dl - sys_now_ns();
 		r = conc_mutex_timedlock(m, left < 0 && dl >= 0 ? 0 : left);
 	}
-	if (r == -EOWNERDEAD)
-		r = conc_mutex_consistent(m);
+	/* Refused only if a peer took the word meanwhile: not ours then,
+	 * but on our robust list until the unlock. */
+	if (r == -EOWNERDEAD && (r = conc_mutex_consistent(m)))
+		conc_mutex_unlock(m);
 	return r;
 }
 

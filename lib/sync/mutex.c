@@ -64,6 +64,10 @@ static int robust_taken(conc_mutex *m, struct robust_list_head *h, uint32_t w)
 	__conc_robust_enqueue(h, m, m->ctx);
 	__conc_robust_pending(h, NULL);
 	if (w & FUTEX_OWNER_DIED) {
+		struct __conc_robust_ent *e = __conc_robust_entry(m);
+
+		if (e)
+			e->inconsistent = true;
 		__atomic_fetch_or(&m->flags, M_INCONSISTENT, __ATOMIC_RELAXED);
 		return -EOWNERDEAD;
 	}
@@ -302,7 +306,7 @@ static int unlock_slow(conc_mutex *m)
 			m->count = --e->depth;
 			return 0;
 		}
-		f |= CONC_ROBUST;
+		f |= CONC_ROBUST | (e->inconsistent ? M_INCONSISTENT : 0);
 	} else {
 		if (!__conc_mutex_owned(m, s))
 			return -EPERM;
@@ -363,7 +367,7 @@ static __attribute__((noinline)) int unlock_general(conc_mutex *m)
 		if (!e)
 			return (f & CONC_ROBUST) ? unlock_slow(m)
 						 : unlock_plain(m, s, f);
-		if (e->ctx != __conc_ctx(s) || e->depth)
+		if (e->ctx != __conc_ctx(s) || e->depth || e->inconsistent)
 			return unlock_slow(m);
 		f = (f & ~CONC_RECURSIVE) | CONC_ROBUST;
 	} else if (m->ctx != __conc_ctx(s)) {
@@ -403,10 +407,23 @@ int conc_mutex_unlock(conc_mutex *m)
 
 int conc_mutex_consistent(conc_mutex *m)
 {
+	struct __conc_self *s;
+	struct __conc_robust_ent *e;
 	unsigned f;
 
 	if (__CONC_BAD(m))
 		return -EINVAL;
+	s = __conc_self();
+	e = s->robust_held ? __conc_robust_entry(m) : NULL;
+	if (e && e->inconsistent) {
+		/* Our own record of the -EOWNERDEAD: flags a peer cleared
+		 * meanwhile do not refuse the repair. */
+		if (!__conc_mutex_owned(m, s))
+			return -EPERM;
+		e->inconsistent = false;
+		__atomic_fetch_and(&m->flags, ~M_INCONSISTENT, __ATOMIC_RELAXED);
+		return 0;
+	}
 	f = __atomic_load_n(&m->flags, __ATOMIC_RELAXED);
 	if (!(f & CONC_ROBUST))
 		return -EINVAL;

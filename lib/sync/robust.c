@@ -89,7 +89,7 @@ void __conc_robust_enqueue(struct robust_list_head *h, conc_mutex *m,
 	if (reg.n == REG_MAX)
 		reg.mixed = true;
 	if (reg.n < REG_MAX) {
-		reg.e[reg.n++] = (struct __conc_robust_ent){ m, ctx, 0 };
+		reg.e[reg.n++] = (struct __conc_robust_ent){ m, ctx, 0, false };
 		reg_count();
 	}
 	m->robust_next = first;

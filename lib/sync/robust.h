@@ -65,7 +65,7 @@ void __conc_robust_dequeue(struct robust_list_head *h, conc_mutex *m) __CONC_HID
  * What the registry knows of a robust mutex the thread linked: which of its
  * contexts locked it and how many times more (a recursive one). The mutex's
  * own flags, count and ctx are shared memory a peer may rewrite; the unlock
- * of a registered mutex trusts this instead, so that no rewrite can make it
+ * (and the repair) of a registered mutex trusts this instead, so that no rewrite can make it
  * skip the unlink and leave the registry naming memory the caller may then
  * unmap (every later link or unlink writes beside the newest entries).
  * __conc_self()->robust_held counts the entries, so that a thread with none
@@ -75,6 +75,7 @@ struct __conc_robust_ent {
 	conc_mutex *m;
 	uint32_t ctx;
 	uint32_t depth;
+	bool inconsistent;	/* taken with -EOWNERDEAD, not yet repaired */
 };
 
 /* m's entry in the caller's registry, or NULL. */
