@@ -388,6 +388,33 @@ kill -TERM $pid
 reap $pid >/dev/null
 ok "a signal: what ended before is printed whole" "same" "$(seq 50000 | cmp -s - sig.out && echo same)"
 
+# ---- fifth session: what the first probes passed over ----
+# --colsep trims white space off each column, as GNU parallel (its --trim
+# is lr with --colsep): "a, b" gives b, not " b".
+printf ' d , e \n x,\ty \n' > trim
+ok "--colsep: columns trimmed" "[d] [e]${nl}[x] [y]${nl}rc=0" "$(run -k --colsep , echo '[{1}]' '[{2}]' < trim)"
+ok "--colsep: {} trimmed" "[d e]${nl}[x y]${nl}rc=0" "$(run -k --colsep , echo '[{}]' < trim)"
+ok "--colsep: appended, trimmed" "d,e${nl}x,y${nl}rc=0" "$(run -k --colsep , -q printf '%s,%s\n' < trim)"
+ok "--colsep --tag: the tag trimmed" "d e${tab}d e${nl}rc=0" "$(run -k --colsep , --tag echo ::: ' d , e ')"
+IN=trim same "--colsep: columns trimmed" -k --colsep , echo '[{1}]' '[{2}]' '[{}]'
+IN=trim same "--colsep --dry-run: trimmed" -k --colsep , --dry-run echo
+IN=trim same "--colsep --tag: trimmed" -k --colsep , --tag echo '{2/}'
+ok "no --colsep: nothing trimmed" "[ d , e ]${nl}rc=0" "$(run echo '[{}]' ::: ' d , e ')"
+
+# --block's suffixes as GNU parallel's: k m g are powers of 1000, K M G
+# (and ki, Ki, ...) powers of 1024.
+seq 1000 > s1000
+ok "--pipe --block 1k is 1000 bytes" "1000 1000 1000 893 " \
+	"$(timeout 60 "$R" -k --pipe --block 1k wc -c < s1000 | tr -d ' ' | tr '\n' ' ')"
+ok "--pipe --block 1K is 1024 bytes" "1024 1024 1024 821 " \
+	"$(timeout 60 "$R" -k --pipe --block 1K wc -c < s1000 | tr -d ' ' | tr '\n' ' ')"
+ok "--pipe --block 1ki is 1024 bytes" "1024 1024 1024 821 " \
+	"$(timeout 60 "$R" -k --pipe --block 1ki wc -c < s1000 | tr -d ' ' | tr '\n' ' ')"
+ok "--pipe --block 1m is 10^6 bytes" "500000 1000000 1000000 " \
+	"$(head -c 2500000 /dev/zero | tr '\0' '\n' | timeout 60 "$R" --pipe --block 1m wc -c | sort -n | tr -d ' ' | tr '\n' ' ')"
+IN=s1000 same "--pipe --block 1k" -k --pipe --block 1k wc -c
+IN=s1000 same "--pipe --block 2k" -k --pipe --block 2k wc -c
+
 # ---- -k with many jobs behind a slow one ----
 # 10,000 jobs of 6 kB wait behind the first: the heap holds at most the
 # 16 MiB budget of their 60 MB; the rest is spilled. Measured as peak

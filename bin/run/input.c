@@ -1,6 +1,7 @@
 /* Inputs: the sources given (::: words, :::: files, -a), combined as
  * every combination, first source slowest; or, with none, the items of
  * stdin read as they come, so a job starts before stdin ends. */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -171,6 +172,19 @@ static void push(struct args *a, int *cap, const char *p, size_t l)
 	a->v[a->n++][l] = 0;
 }
 
+/* A column, white space off both ends: GNU parallel's --colsep implies
+ * its --trim lr, so "a, b" split at , gives b, not " b". */
+static void push_trimmed(struct args *a, int *cap, const char *p, size_t l)
+{
+	while (l && isspace((unsigned char)*p)) {
+		p++;
+		l--;
+	}
+	while (l && isspace((unsigned char)p[l - 1]))
+		l--;
+	push(a, cap, p, l);
+}
+
 /* One value: itself, or its columns with --colsep. */
 static void add(const struct opts *o, struct args *a, int *cap,
 		const char *p, size_t l)
@@ -191,10 +205,10 @@ static void add(const struct opts *o, struct args *a, int *cap,
 		m.rm_eo = (regoff_t)(l - off);
 		if (regexec(&o->colsep, s + off, 1, &m,
 			    off ? REG_NOTBOL : 0) || m.rm_eo == m.rm_so) {
-			push(a, cap, s + off, l - off);
+			push_trimmed(a, cap, s + off, l - off);
 			break;
 		}
-		push(a, cap, s + off, (size_t)m.rm_so);
+		push_trimmed(a, cap, s + off, (size_t)m.rm_so);
 		off += (size_t)m.rm_eo;
 	}
 	free(s);

@@ -96,6 +96,8 @@ size_t opt_size(const char *s)
 	v = strtod(s, &end);
 	if (errno || end == s || v <= 0)
 		opt_bad("bad --block", s);
+	/* GNU parallel's suffixes: K M G and ki Ki ... are powers of 1024,
+	 * a lone k m g powers of 1000. */
 	switch (*end) {
 	case 0: case 'b': case 'B': break;
 	case 'k': case 'K': m = 1024.0; break;
@@ -105,6 +107,8 @@ size_t opt_size(const char *s)
 	}
 	if (*end && end[1] && strcmp(end + 1, "i") && strcmp(end + 1, "B"))
 		opt_bad("bad --block", s);
+	if (*end >= 'a' && *end <= 'z' && *end != 'b' && end[1] != 'i')
+		m = *end == 'k' ? 1e3 : *end == 'm' ? 1e6 : 1e9;
 	v *= m;
 	if (v < 1 || v > 1024.0 * 1024 * 1024)
 		opt_bad("bad --block (1 byte to 1G)", s);
