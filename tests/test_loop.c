@@ -443,6 +443,41 @@ Test(loop, hundred_thousand_shared_stack_tasks, .timeout = 120)
 	cr_assert_eq(run(many_tasks, &m), 100000);
 }
 
+/* A loop of many tasks hands its stacks' pages to a thread to fill in
+ * (stack_fill.c); a fork child, which has no such thread, runs its own
+ * such loop all the same, after its parent's loop and from inside one. */
+static int many_then_fork(void *arg)
+{
+	struct many m = { 5000, false };
+	int sum = many_tasks(&m), st;
+	pid_t pid;
+
+	(void)arg;
+	if (sum != 5000)
+		return -1;
+	pid = test_fork();
+	if (pid == 0)	/* the parent's loop is not the child's: one of its own */
+		_exit(run(many_tasks, &m) == 5000 ? 0 : 1);
+	st = wait_child(pid, 60000);
+	return exited_with(st, 0) ? many_tasks(&m) : -2;
+}
+
+Test(loop, a_fork_child_fills_its_own_stacks, .timeout = 120)
+{
+	struct many m = { 5000, false };
+	int st;
+	pid_t pid;
+
+	need_uring();
+	cr_assert_eq(run(many_tasks, &m), 5000);
+	pid = test_fork();
+	if (pid == 0)
+		_exit(run(many_tasks, &m) == 5000 ? 0 : 1);
+	st = wait_child(pid, 60000);
+	cr_assert(exited_with(st, 0), "status %#x", st);
+	cr_assert_eq(run(many_then_fork, NULL), 5000);
+}
+
 static int fail_now(void *arg)
 {
 	(void)arg;

@@ -1,0 +1,165 @@
+/*
+ * The top pages of new slabs' stacks, filled in by a thread of the process
+ * on another CPU while the loop goes on (MADV_POPULATE_WRITE, one
+ * process_madvise a slab, as the loop's thread would do it).
+ *
+ * A loop that makes many tasks gets a new slab every 100 tasks or so, and
+ * each of its stacks' top pages costs about 1.4 us to fill in on this VM
+ * (allocate, charge, zero, map): most of what a new task costs. The slab
+ * is handed to the filler and its stacks are used at once: filling a page
+ * in never changes its contents, so a task that runs first simply faults
+ * its page in itself, and the filler finds it there. The filler takes the
+ * newest slab first: the loop runs its tasks oldest first, so the two meet
+ * in the middle instead of doing the same pages one after the other.
+ *
+ * Jobs sit under the pool's lock. The filler exits when it has had nothing
+ * to do for a while, and the loop that unmaps slabs first drops the jobs
+ * and waits for the one in hand, so that no page is filled in at an
+ * address that was unmapped, or mapped anew, meanwhile. In the child of a
+ * fork the parent's jobs and filler are forgotten (no thread came along).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <sys/mman.h>
+#include <conc/thread.h>
+#include "loop/stack_impl.h"
+#include "sys/self.h"
+#include "sys/sys.h"
+#include "wait/wait.h"
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+#define JOBS	1024			/* slabs: 100,000 default stacks */
+#define IDLE_NS	(100 * 1000000LL)	/* the filler exits after this idle */
+/* Pages a call: the call holds the process's mmap lock for reading, and
+ * an mmap (a slab, malloc's) waits for it; 100 pages a call made the
+ * loop wait 60 ms in all for 100,000 tasks. */
+#define PER_CALL 32
+
+struct job {
+	char *first;
+	size_t stride, len, n;
+};
+
+enum { F_NONE, F_STARTING, F_RUNNING };
+
+/* All but seq and busy under the pool's lock. */
+static struct {
+	pid_t pid;		/* the process whose jobs these are */
+	int state;
+	uint32_t seq;		/* counts pushes: the filler sleeps on it */
+	uint32_t busy;		/* the filler works on a job it took */
+	size_t n;
+	struct job q[JOBS];
+} f;
+
+/* Under the lock: a fork child forgets its parent's filler and jobs. */
+static void own(void)
+{
+	pid_t me = __conc_self()->pid;
+
+	if (f.pid == me)
+		return;
+	f.pid = me;
+	f.state = F_NONE;
+	f.n = 0;
+	__atomic_store_n(&f.busy, 0, __ATOMIC_RELAXED);
+}
+
+static int filler(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		uint32_t s = __atomic_load_n(&f.seq, __ATOMIC_ACQUIRE);
+		struct job j;
+		bool got = false;
+
+		__conc_stack_pool_lock();
+		if (f.n) {
+			j = f.q[--f.n];		/* the newest */
+			got = true;
+			__atomic_store_n(&f.busy, 1, __ATOMIC_RELAXED);
+		}
+		__conc_stack_pool_unlock();
+		if (got) {
+			for (size_t i = 0; i < j.n; i += PER_CALL)
+				__conc_stack_advise(j.first + i * j.stride, j.stride,
+						    j.len, j.n - i < PER_CALL ?
+						    j.n - i : PER_CALL,
+						    MADV_POPULATE_WRITE);
+			/* Release: a dropper that sees 0 may unmap. */
+			__atomic_store_n(&f.busy, 0, __ATOMIC_RELEASE);
+			__conc_wake(&f.busy, INT_MAX, CONC_PRIVATE);
+			continue;
+		}
+		if (__conc_wait(&f.seq, s, __conc_deadline(IDLE_NS),
+				CONC_PRIVATE) == -ETIMEDOUT) {
+			bool left = false;
+
+			__conc_stack_pool_lock();
+			if (!f.n && __atomic_load_n(&f.seq, __ATOMIC_RELAXED) == s) {
+				f.state = F_NONE;
+				left = true;
+			}
+			__conc_stack_pool_unlock();
+			if (left)
+				return 0;
+		}
+	}
+}
+
+/* Under the lock, which it drops and takes again around the start. */
+static void start(void)
+{
+	conc_thread_attr at = { .stack_size = 64 << 10, .name = "conc stacks",
+				.daemon = true };
+	conc_thread *th;
+	int r;
+
+	f.state = F_STARTING;
+	__conc_stack_pool_unlock();
+	r = conc_thread_start(&th, filler, NULL, &at);
+	if (r == 0)
+		conc_thread_detach(th);
+	__conc_stack_pool_lock();
+	own();
+	if (f.state == F_STARTING)
+		f.state = r == 0 ? F_RUNNING : F_NONE;
+}
+
+int __conc_stack_fill_later(char *first, size_t stride, size_t len, size_t n)
+{
+	int r = -1;
+
+	if (__conc_ncpu() < 2)
+		return -1;
+	__conc_stack_pool_lock();
+	own();
+	if (f.state == F_NONE)
+		start();
+	if (f.state != F_NONE && f.n < JOBS) {
+		f.q[f.n++] = (struct job){ first, stride, len, n };
+		r = 0;
+	}
+	__conc_stack_pool_unlock();
+	if (r == 0) {
+		__atomic_add_fetch(&f.seq, 1, __ATOMIC_RELEASE);
+		__conc_wake(&f.seq, 1, CONC_PRIVATE);
+	}
+	return r;
+}
+
+void __conc_stack_fill_drop(void)
+{
+	bool mine;
+
+	__conc_stack_pool_lock();
+	own();
+	f.n = 0;
+	mine = f.state != F_NONE;
+	__conc_stack_pool_unlock();
+	while (mine && __atomic_load_n(&f.busy, __ATOMIC_ACQUIRE))
+		__conc_wait(&f.busy, 1, -1, CONC_PRIVATE);
+}
