@@ -1560,3 +1560,33 @@ Test(pool, workers_die_with_the_parent)
 	cr_assert_eq(alive, 0, "workers outlived their parent");
 	munmap(pids, sizeof(struct pids));
 }
+
+/* An item that overran the task timeout comes back as -ETIMEDOUT, as a
+ * call that found no item in time: *index tells them apart (SIZE_MAX when
+ * no item was taken). */
+Test(pool, imap_index_tells_a_timed_out_item_from_a_timed_out_call, .timeout = 60)
+{
+	conc_pool_attr a = { .workers = 2, .task_timeout_ns = MS(200) };
+	conc_pool *p;
+	conc_imap *it;
+	int ms = 30000, out, taken = 0, calls = 0;
+	size_t idx;
+	ssize_t r;
+
+	cr_assert_eq(conc_pool_create(&p, &a), 0);
+	cr_assert_eq(conc_pool_imap_unordered(p, t_sleep, &ms, 1, sizeof(ms), 1, &it), 0);
+	for (;;) {
+		idx = 7;	/* neither an index of ours nor the mark */
+		r = conc_imap_next(it, &idx, &out, sizeof(out), calls++ ? BOUND : MS(10));
+		if (r == -EPIPE)
+			break;
+		cr_assert_eq(r, -ETIMEDOUT);
+		cr_assert(idx == SIZE_MAX || idx == 0, "index %zu", idx);
+		taken += idx == 0;
+		cr_assert_leq(calls, 10);
+	}
+	cr_assert_eq(idx, SIZE_MAX);
+	cr_assert_eq(taken, 1);
+	cr_assert_eq(conc_imap_release(it), 0);
+	finish(p);
+}

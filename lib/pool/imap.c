@@ -4,6 +4,7 @@
  * copied at creation, so the caller's array need not outlive the call.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "pool_impl.h"
@@ -114,6 +115,11 @@ ssize_t conc_imap_next(conc_imap *it, size_t *index, void *buf, size_t cap,
 	uint32_t j;
 	int r = 0;
 
+	/* No item taken until said otherwise: an item's status may be
+	 * -ETIMEDOUT too (it overran the task timeout), and only the index
+	 * tells that from a call that found no item in time. */
+	if (index)
+		*index = SIZE_MAX;
 	/* Refused before an item is taken: a NULL buf is fine only with cap
 	 * 0 (results not wanted: each is then -EMSGSIZE, skipped). */
 	if (!it || (!buf && cap))

@@ -232,7 +232,9 @@ int conc_pool_imap_unordered(conc_pool *p, conc_task_fn fn, const void *in,
  * returns what conc_future_result() would return for it (-EMSGSIZE: cap
  * too small, the item is skipped; -ECANCELED: the pool was closed or
  * terminated before the item was submitted). -ETIMEDOUT when none
- * finished in time, -EPIPE when every item was returned, -EINVAL (NULL
+ * finished in time (an item that overran the task timeout is -ETIMEDOUT
+ * too: *index is SIZE_MAX whenever no item was taken), -EPIPE when every
+ * item was returned, -EINVAL (NULL
  * it; NULL buf with cap > 0: no item is taken). buf may be NULL with cap
  * 0 when results are not wanted: an item with a result is then skipped
  * with -EMSGSIZE, one without returns 0 or its status.
