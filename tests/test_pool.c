@@ -1590,3 +1590,16 @@ Test(pool, imap_index_tells_a_timed_out_item_from_a_timed_out_call, .timeout = 6
 	cr_assert_eq(conc_imap_release(it), 0);
 	finish(p);
 }
+
+/* Every attribute within its limit, but together more shared memory than
+ * a segment may have (4096 workers x 4 slots x 2 GiB): -ENOMEM, as the
+ * page says of a segment that could not be made, not -EINVAL. */
+Test(pool, a_segment_too_large_for_the_attributes_is_enomem)
+{
+	conc_pool_attr a = { .workers = 4096, .max_arg = 1u << 30,
+			     .max_result = 1u << 30 };
+	conc_pool *p = NULL;
+
+	cr_assert_eq(conc_pool_create(&p, &a), -ENOMEM);
+	cr_assert_null(p);
+}

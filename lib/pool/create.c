@@ -69,9 +69,14 @@ int conc_pool_create(conc_pool **pp, const conc_pool_attr *attr)
 	r = -ENOMEM;
 	if (!p->owner || !p->w)
 		goto fail;
+	/* Attributes each within bounds can still ask for more than a segment
+	 * may hold (-EINVAL there): for the pool, memory it cannot have. */
 	if ((r = conc_shm_create(&p->shm, NULL, p->nslots * p->stride,
-				 CONC_SHM_RAW, 0)) < 0)
+				 CONC_SHM_RAW, 0)) < 0) {
+		if (r == -EINVAL)
+			r = -ENOMEM;
 		goto fail;
+	}
 	p->base = conc_shm_data(p->shm);
 	if ((r = conc_queue_create(&p->q, &qa)) < 0)
 		goto fail;
