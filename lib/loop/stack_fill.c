@@ -43,7 +43,9 @@ struct job {
 	size_t stride, len, n;
 };
 
-enum { F_NONE, F_STARTING, F_RUNNING };
+/* F_FAILED: no thread could be started here (a seccomp filter, a task
+ * limit): not tried again, the loop's thread does it all. */
+enum { F_NONE, F_STARTING, F_RUNNING, F_FAILED };
 
 /* All but seq and busy under the pool's lock. */
 static struct {
@@ -126,7 +128,7 @@ static void start(void)
 	__conc_stack_pool_lock();
 	own();
 	if (f.state == F_STARTING)
-		f.state = r == 0 ? F_RUNNING : F_NONE;
+		f.state = r == 0 ? F_RUNNING : F_FAILED;
 }
 
 int __conc_stack_fill_later(char *first, size_t stride, size_t len, size_t n)
@@ -139,7 +141,7 @@ int __conc_stack_fill_later(char *first, size_t stride, size_t len, size_t n)
 	own();
 	if (f.state == F_NONE)
 		start();
-	if (f.state != F_NONE && f.n < JOBS) {
+	if ((f.state == F_STARTING || f.state == F_RUNNING) && f.n < JOBS) {
 		f.q[f.n++] = (struct job){ first, stride, len, n };
 		r = 0;
 	}
@@ -158,7 +160,7 @@ void __conc_stack_fill_drop(void)
 	__conc_stack_pool_lock();
 	own();
 	f.n = 0;
-	mine = f.state != F_NONE;
+	mine = f.state == F_STARTING || f.state == F_RUNNING;
 	__conc_stack_pool_unlock();
 	while (mine && __atomic_load_n(&f.busy, __ATOMIC_ACQUIRE))
 		__conc_wait(&f.busy, 1, -1, CONC_PRIVATE);
