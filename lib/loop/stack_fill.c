@@ -8,9 +8,12 @@
  * (allocate, charge, zero, map): most of what a new task costs. The slab
  * is handed to the filler and its stacks are used at once: filling a page
  * in never changes its contents, so a task that runs first simply faults
- * its page in itself, and the filler finds it there. The filler takes the
- * newest slab first: the loop runs its tasks oldest first, so the two meet
- * in the middle instead of doing the same pages one after the other.
+ * its page in itself, and the filler finds it there. Slabs are taken in
+ * the order they came, the order the loop's tasks run in, and at most
+ * QUEUED wait: past that the loop fills a slab in itself, in one call, as
+ * it would without the filler. So a filler that has a CPU of its own keeps
+ * ahead of the tasks, and one that gets none (a busy machine) leaves the
+ * loop's thread doing what it did before, but for the first slabs.
  *
  * Jobs sit under the pool's lock. The filler exits when it has had nothing
  * to do for a while, and the loop that unmaps slabs first drops the jobs
@@ -20,6 +23,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <conc/thread.h>
 #include "loop/stack_impl.h"
@@ -31,7 +35,9 @@
 #define MADV_POPULATE_WRITE 23
 #endif
 
-#define JOBS	1024			/* slabs: 100,000 default stacks */
+#define QUEUED	192	/* slabs waiting: 20,000 default stacks; 128 to 256
+			 * did as well (100,000 sleepers: 205-225 ms), all
+			 * ahead of the loop came to 300 at load 3 */
 #define IDLE_NS	(100 * 1000000LL)	/* the filler exits after this idle */
 /* Pages a call: the call holds the process's mmap lock for reading, and
  * an mmap (a slab, malloc's) waits for it; 100 pages a call made the
@@ -53,8 +59,8 @@ static struct {
 	int state;
 	uint32_t seq;		/* counts pushes: the filler sleeps on it */
 	uint32_t busy;		/* the filler works on a job it took */
-	size_t n;
-	struct job q[JOBS];
+	size_t head, n;		/* waiting: q[head, n) */
+	struct job q[QUEUED];
 } f;
 
 /* Under the lock: a fork child forgets its parent's filler and jobs. */
@@ -66,7 +72,7 @@ static void own(void)
 		return;
 	f.pid = me;
 	f.state = F_NONE;
-	f.n = 0;
+	f.head = f.n = 0;
 	__atomic_store_n(&f.busy, 0, __ATOMIC_RELAXED);
 }
 
@@ -79,8 +85,10 @@ static int filler(void *arg)
 		bool got = false;
 
 		__conc_stack_pool_lock();
-		if (f.n) {
-			j = f.q[--f.n];		/* the newest */
+		if (f.head < f.n) {
+			j = f.q[f.head++];	/* the oldest */
+			if (f.head == f.n)
+				f.head = f.n = 0;
 			got = true;
 			__atomic_store_n(&f.busy, 1, __ATOMIC_RELAXED);
 		}
@@ -101,7 +109,7 @@ static int filler(void *arg)
 			bool left = false;
 
 			__conc_stack_pool_lock();
-			if (!f.n && __atomic_load_n(&f.seq, __ATOMIC_RELAXED) == s) {
+			if (f.head == f.n && __atomic_load_n(&f.seq, __ATOMIC_RELAXED) == s) {
 				f.state = F_NONE;
 				left = true;
 			}
@@ -141,7 +149,12 @@ int __conc_stack_fill_later(char *first, size_t stride, size_t len, size_t n)
 	own();
 	if (f.state == F_NONE)
 		start();
-	if ((f.state == F_STARTING || f.state == F_RUNNING) && f.n < JOBS) {
+	if (f.n == QUEUED && f.head) {	/* room at the front */
+		memmove(f.q, f.q + f.head, (f.n - f.head) * sizeof(*f.q));
+		f.n -= f.head;
+		f.head = 0;
+	}
+	if ((f.state == F_STARTING || f.state == F_RUNNING) && f.n < QUEUED) {
 		f.q[f.n++] = (struct job){ first, stride, len, n };
 		r = 0;
 	}
@@ -159,7 +172,7 @@ void __conc_stack_fill_drop(void)
 
 	__conc_stack_pool_lock();
 	own();
-	f.n = 0;
+	f.head = f.n = 0;
 	mine = f.state == F_STARTING || f.state == F_RUNNING;
 	__conc_stack_pool_unlock();
 	while (mine && __atomic_load_n(&f.busy, __ATOMIC_ACQUIRE))
