@@ -134,12 +134,19 @@ static void start(void)
 {
 	conc_thread_attr at = { .stack_size = 64 << 10, .name = "conc stacks",
 				.daemon = true };
+	uint64_t all = ~0ULL, old;
 	conc_thread *th;
 	int r;
 
 	f.state = F_STARTING;
 	__conc_stack_pool_unlock();
+	/* The thread starts with every signal blocked (it takes the mask
+	 * of the one that starts it): a signal for the process must not
+	 * come to it, where a program that blocks the signal to sigwait
+	 * for it would be killed by its default action instead. */
+	sys_sigprocmask(SIG_SETMASK, (sigset_t *)&all, (sigset_t *)&old);
 	r = conc_thread_start(&th, filler, NULL, &at);
+	sys_sigprocmask(SIG_SETMASK, (sigset_t *)&old, NULL);
 	if (r == 0)
 		conc_thread_detach(th);
 	__conc_stack_pool_lock();
