@@ -474,6 +474,49 @@ Test(loop_waits, a_process_started_by_a_task_waits_as_a_plain_one)
 	shared_free(forked_sem, sizeof(*forked_sem));
 }
 
+/* The same process, as it locks before its first wait: the lock is its
+ * own to unlock after the wait (it was taken as the parent's task, whose
+ * context the child thought it still ran in, and the wait made the child
+ * a plain thread: the unlock said -EPERM, the mutex stayed locked). */
+static conc_mutex *forked_mutex;
+
+static int locking_child(void *arg)
+{
+	(void)arg;
+	if (conc_mutex_lock(forked_mutex))
+		return 1;
+	if (conc_sleep(1 * MS))
+		return 2;
+	return conc_mutex_unlock(forked_mutex) ? 3 : 0;
+}
+
+static int lock_after_child(void *arg)
+{
+	conc_proc *p;
+	int st = -1;
+
+	(void)arg;
+	if (conc_proc_start(&p, locking_child, NULL, NULL))
+		return -1;
+	if (conc_proc_join(p, &st, BOUND) || conc_proc_release(p))
+		return -2;
+	if (!WIFEXITED(st) || WEXITSTATUS(st))
+		return WIFEXITED(st) ? WEXITSTATUS(st) : -3;
+	if (conc_mutex_timedlock(forked_mutex, BOUND))
+		return -4;
+	return conc_mutex_unlock(forked_mutex) ? -5 : 0;
+}
+
+Test(loop_waits, a_process_started_by_a_task_unlocks_what_it_locked)
+{
+	need_uring();
+	forked_mutex = shared_alloc(sizeof(*forked_mutex));
+	cr_assert_not_null(forked_mutex);
+	cr_assert_eq(conc_mutex_init(forked_mutex, 0), 0);
+	cr_assert_eq(run(lock_after_child, NULL), 0);
+	shared_free(forked_mutex, sizeof(*forked_mutex));
+}
+
 /* conc_once while another task runs fn: the waiter suspends alone, times
  * out, and a cancel ends its wait with -ECANCELED once. */
 static conc_once_t once_flag;

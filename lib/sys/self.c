@@ -56,6 +56,15 @@ struct __conc_self *__conc_self_refresh(void)
 		}
 	}
 	if (s->gen != gen || gen == 0) {
+		/* A fork child (an entry of an older generation) of a loop's
+		 * task is a plain thread from its first call on, not only from
+		 * its first wait (the loop finds out there): a lock it takes
+		 * before that wait must be owned by the thread, or the unlock
+		 * after it says -EPERM and the lock stays taken. */
+		if (s->gen && gen) {
+			s->ctx = 0;
+			s->waiter = NULL;
+		}
 		s->tid = sys_gettid();
 		s->pid = sys_getpid();
 		s->robust = NULL;

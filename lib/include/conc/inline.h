@@ -23,7 +23,7 @@ struct __conc_self {
 	int32_t pid;
 	void *robust;		/* robust-list head in use, or NULL (sync) */
 	uint32_t robust_held;	/* robust mutexes in this thread's registry */
-	/* Kept across fork, not refreshed: */
+	/* Reset in a fork child (it runs no task there): */
 	uint32_t ctx;		/* running execution context (0: the thread) */
 	struct __conc_waiter *waiter;	/* a loop's wait hook, or NULL */
 };
