@@ -1,0 +1,1563 @@
+/* test_loop_cross.c — a task waits on a conc object woken by a peer of
+ * each kind: another task of its loop, a plain thread, another process
+ * over shared memory; the loop's other tasks run meanwhile (the peer wakes
+ * only once a ticker task has ticked, so a blocked loop fails by timeout
+ * rather than by a timing assertion). Each also without
+ * IORING_OP_FUTEX_WAIT (CONC_LOOP_NO_FUTEX_OP). */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <conc.h>
+#include "loop_helpers.h"
+
+enum prim { MUTEX, SEM, EVENT, COND, BARRIER, RDLOCK, WRLOCK, QGET, QPUT,
+	    CRECV, CSEND, NPRIM };
+enum peer { P_TASK, P_THREAD, P_PROC, P_LOOP_THREAD, P_LOOP_PROC, NPEER };
+
+static const char *const prim_name[] = { "mutex", "sem", "event", "cond",
+	"barrier", "rdlock", "wrlock", "queue_get", "queue_put", "chan_recv",
+	"chan_send" };
+static const char *const peer_name[] = { "task", "thread", "process",
+	"a task of a loop on another thread", "a task of a loop in another process" };
+
+struct sh {
+	conc_mutex m, cm;
+	conc_sem sem;
+	conc_event ev;
+	conc_cond cond;
+	conc_barrier bar;
+	conc_rwlock rw;
+	uint32_t ready, waiting, ticks, t0, flag, stop;
+	int peer_rc;
+	enum prim prim;
+	conc_queue *q;
+	conc_chan *mine, *theirs;
+};
+
+static bool setup(bool fallback)
+{
+	need_uring();
+	if (!fallback && !(conc_features() & CONC_FEAT_URING_FUTEX))
+		return false;
+	if (fallback)
+		setenv("CONC_LOOP_NO_FUTEX_OP", "1", 1);
+	else
+		unsetenv("CONC_LOOP_NO_FUTEX_OP");
+	return true;
+}
+
+/* A pause the peer can take: a sleep of its task, or of its thread. */
+static void nap(void)
+{
+	if (conc_task_self())
+		conc_sleep(1 * MS);
+	else
+		sleep_ns(1 * MS);
+}
+
+/* Wait for *w >= v within BOUND; 0 or -1. */
+static int until(uint32_t *w, uint32_t v)
+{
+	int64_t end = now_ns() + BOUND;
+
+	while (__atomic_load_n(w, __ATOMIC_ACQUIRE) < v) {
+		if (now_ns() > end)
+			return -1;
+		nap();
+	}
+	return 0;
+}
+
+/* The peer: takes its side (holds the lock, fills the queue), says ready,
+ * waits until the waiter waits and the ticker ticked 5 times, then wakes. */
+static int peer(void *arg)
+{
+	struct sh *s = arg;
+	char b[16];
+	int r = 0;
+
+	switch (s->prim) {
+	case MUTEX: r = conc_mutex_lock(&s->m); break;
+	case RDLOCK: r = conc_rwlock_wrlock(&s->rw); break;
+	case WRLOCK: r = conc_rwlock_rdlock(&s->rw); break;
+	case QPUT: r = conc_queue_put(s->q, "full", 5, BOUND); break;
+	case CSEND:	/* fill it: the waiter's send waits for room */
+		while (conc_chan_send(s->mine, "fill", 5, 0) == 0)
+			;
+		break;
+	default: break;
+	}
+	if (r)
+		return 10;
+	__atomic_store_n(&s->ready, 1, __ATOMIC_RELEASE);
+	if (until(&s->waiting, 1))
+		return 11;
+	if (until(&s->ticks, __atomic_load_n(&s->t0, __ATOMIC_ACQUIRE) + 5))
+		return 12;
+	switch (s->prim) {
+	case MUTEX: r = conc_mutex_unlock(&s->m); break;
+	case SEM: r = conc_sem_post(&s->sem); break;
+	case EVENT: r = conc_event_set(&s->ev); break;
+	case COND:
+		if (conc_mutex_lock(&s->cm))
+			return 13;
+		__atomic_store_n(&s->flag, 1, __ATOMIC_RELEASE);
+		r = conc_cond_signal(&s->cond);
+		conc_mutex_unlock(&s->cm);
+		break;
+	case BARRIER:
+		r = conc_barrier_wait_timed(&s->bar, BOUND);
+		r = r == CONC_BARRIER_SERIAL ? 0 : r;
+		break;
+	case RDLOCK: case WRLOCK: r = conc_rwlock_unlock(&s->rw); break;
+	case QGET: r = conc_queue_put(s->q, "hello", 6, BOUND); break;
+	case QPUT:
+		r = (int)conc_queue_get(s->q, b, sizeof(b), BOUND);
+		r = r == 5 ? 0 : -1;
+		break;
+	case CRECV: r = conc_chan_send(s->theirs, "hello", 6, BOUND); break;
+	case CSEND:
+		do
+			r = (int)conc_chan_recv(s->theirs, b, sizeof(b), BOUND);
+		while (r == 5);
+		r = r == 6 ? 0 : -1;
+		break;
+	default: break;
+	}
+	return r ? 14 : 0;
+}
+
+static int ticker(void *arg)
+{
+	struct sh *s = arg;
+
+	while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
+		__atomic_fetch_add(&s->ticks, 1, __ATOMIC_RELEASE);
+		if (conc_sleep(1 * MS) < 0)
+			return 0;
+	}
+	return 0;
+}
+
+/* The waiter's one call; 0 when it was woken as it should be. */
+static int wait_one(struct sh *s)
+{
+	char b[16];
+	int r;
+
+	switch (s->prim) {
+	case MUTEX:
+		r = conc_mutex_lock(&s->m);
+		return r ? r : conc_mutex_unlock(&s->m);
+	case SEM: return conc_sem_wait(&s->sem);
+	case EVENT: return conc_event_wait(&s->ev, CONC_FOREVER);
+	case COND:
+		if ((r = conc_mutex_lock(&s->cm)))
+			return r;
+		while (!__atomic_load_n(&s->flag, __ATOMIC_ACQUIRE) && r == 0)
+			r = conc_cond_wait(&s->cond, &s->cm, CONC_FOREVER);
+		conc_mutex_unlock(&s->cm);
+		return r;
+	case BARRIER:
+		r = conc_barrier_wait(&s->bar);
+		return r == CONC_BARRIER_SERIAL ? 0 : r;
+	case RDLOCK:
+		r = conc_rwlock_rdlock(&s->rw);
+		return r ? r : conc_rwlock_unlock(&s->rw);
+	case WRLOCK:
+		r = conc_rwlock_wrlock(&s->rw);
+		return r ? r : conc_rwlock_unlock(&s->rw);
+	case QGET:
+		r = (int)conc_queue_get(s->q, b, sizeof(b), CONC_FOREVER);
+		return r == 6 && !strcmp(b, "hello") ? 0 : r < 0 ? r : -1000;
+	case QPUT: return conc_queue_put(s->q, "next", 5, CONC_FOREVER);
+	case CRECV:
+		r = (int)conc_chan_recv(s->mine, b, sizeof(b), CONC_FOREVER);
+		return r == 6 && !strcmp(b, "hello") ? 0 : r < 0 ? r : -1000;
+	case CSEND: return conc_chan_send(s->mine, "hello", 6, CONC_FOREVER);
+	default: return -1;
+	}
+}
+
+struct run_arg {
+	struct sh *s;
+	enum peer kind;
+	bool plain;	/* the waiter is a plain thread, no loop */
+};
+
+static void *thread_ticker(void *arg)
+{
+	struct sh *s = arg;
+
+	while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
+		__atomic_fetch_add(&s->ticks, 1, __ATOMIC_RELEASE);
+		sleep_ns(1 * MS);
+	}
+	return NULL;
+}
+
+static int waiter_main(void *arg)
+{
+	struct run_arg *a = arg;
+	struct sh *s = a->s;
+	conc_task *tk = NULL, *pt = NULL;
+	pthread_t tth;
+	int r, code = -1;
+
+	if (a->plain ? pthread_create(&tth, NULL, thread_ticker, s) :
+	    conc_go(&tk, ticker, s, NULL))
+		return -1;
+	if (a->kind == P_TASK && conc_go(&pt, peer, s, NULL))
+		return -2;
+	if (until(&s->ready, 1))
+		return -3;
+	__atomic_store_n(&s->t0, __atomic_load_n(&s->ticks, __ATOMIC_ACQUIRE),
+			 __ATOMIC_RELEASE);
+	__atomic_store_n(&s->waiting, 1, __ATOMIC_RELEASE);
+	r = wait_one(s);
+	__atomic_store_n(&s->stop, 1, __ATOMIC_RELEASE);
+	if (tk)
+		conc_task_join(tk, NULL, BOUND);
+	else
+		join_thread(tth, 10000, NULL);
+	if (pt && (conc_task_join(pt, &code, BOUND) || code))
+		return -100 - code;
+	return r;
+}
+
+static void *peer_thread(void *arg)
+{
+	struct sh *s = arg;
+
+	s->peer_rc = peer(s);
+	return NULL;
+}
+
+/* The peer as the main task of a loop of its own. */
+static int peer_loop(void *arg)
+{
+	int code = -1, r = conc_run(peer, arg, &code);
+
+	return r ? 20 : code;
+}
+
+static void *peer_loop_thread(void *arg)
+{
+	struct sh *s = arg;
+
+	s->peer_rc = peer_loop(s);
+	return NULL;
+}
+
+static void cross(enum prim p, enum peer kind, bool plain)
+{
+	struct sh *s = shared_alloc(sizeof(*s));
+	struct run_arg a = { .s = s, .kind = kind, .plain = plain };
+	pthread_t th;
+	pid_t pid = -1;
+	int r, st;
+
+	cr_assert_not_null(s);
+	s->prim = p;
+	conc_mutex_init(&s->m, 0);
+	conc_mutex_init(&s->cm, 0);
+	conc_sem_init(&s->sem, 0, 0);
+	conc_event_init(&s->ev, 0);
+	conc_cond_init(&s->cond, 0);
+	conc_barrier_init(&s->bar, 2, 0);
+	conc_rwlock_init(&s->rw, 0);
+	if (p == QGET || p == QPUT) {
+		conc_queue_attr qa = { .capacity = 1, .max_msg = 16 };
+
+		cr_assert_eq(conc_queue_create(&s->q, &qa), 0);
+	}
+	if (p == CRECV || p == CSEND)
+		cr_assert_eq(conc_chan_pair(&s->mine, &s->theirs, 0), 0);
+	if (kind == P_THREAD || kind == P_LOOP_THREAD)
+		cr_assert_eq(pthread_create(&th, NULL, kind == P_THREAD ?
+					    peer_thread : peer_loop_thread, s), 0);
+	if (kind == P_PROC || kind == P_LOOP_PROC) {
+		pid = fork_child(kind == P_PROC ? peer : peer_loop, s);
+		cr_assert_gt(pid, 0);
+	}
+	r = plain ? waiter_main(&a) : run(waiter_main, &a);
+	if (kind == P_THREAD || kind == P_LOOP_THREAD)
+		cr_assert_eq(join_thread(th, 10000, NULL), 0);
+	if (kind == P_PROC || kind == P_LOOP_PROC) {
+		st = wait_child(pid, 10000);
+		cr_expect(exited_with(st, 0), "%s/%s: the process peer: %d",
+			  prim_name[p], peer_name[kind], st);
+	}
+	cr_expect_eq(r, 0, "%s/%s%s: %d", prim_name[p], peer_name[kind],
+		     plain ? " (waiter outside a loop)" : "", r);
+	if (kind == P_THREAD || kind == P_LOOP_THREAD)
+		cr_expect_eq(s->peer_rc, 0, "%s/%s: the thread peer: %d",
+			     prim_name[p], peer_name[kind], s->peer_rc);
+	if (s->q)
+		conc_queue_destroy(s->q);
+	if (s->mine) {
+		conc_chan_close(s->mine);
+		conc_chan_close(s->theirs);
+	}
+	shared_free(s, sizeof(*s));
+}
+
+static void cross_all(enum prim p)
+{
+	int fb, k;
+
+	for (fb = 0; fb < 2; fb++) {
+		if (!setup(fb))
+			continue;
+		for (k = 0; k < NPEER; k++)
+			cross(p, (enum peer)k, false);
+		/* wakes from inside a loop reach a plain thread */
+		cross(p, P_LOOP_THREAD, true);
+		cross(p, P_LOOP_PROC, true);
+	}
+	unsetenv("CONC_LOOP_NO_FUTEX_OP");
+}
+
+Test(loop_cross, mutex) { cross_all(MUTEX); }
+Test(loop_cross, sem) { cross_all(SEM); }
+Test(loop_cross, event) { cross_all(EVENT); }
+Test(loop_cross, cond) { cross_all(COND); }
+Test(loop_cross, barrier) { cross_all(BARRIER); }
+Test(loop_cross, rdlock) { cross_all(RDLOCK); }
+Test(loop_cross, wrlock) { cross_all(WRLOCK); }
+Test(loop_cross, queue_get) { cross_all(QGET); }
+Test(loop_cross, queue_put) { cross_all(QPUT); }
+Test(loop_cross, chan_recv) { cross_all(CRECV); }
+Test(loop_cross, chan_send) { cross_all(CSEND); }
+
+/* A robust mutex whose holder, another process, is killed while a task
+ * waits for it: the task gets it with -EOWNERDEAD, the loop runs on. */
+static pid_t holder_pid;
+
+static int hold_and_hang(void *arg)
+{
+	struct sh *s = arg;
+
+	if (conc_mutex_lock(&s->m))
+		return 1;
+	__atomic_store_n(&s->ready, 1, __ATOMIC_RELEASE);
+	for (;;)
+		sleep_ns(1 * MS);
+}
+
+static int owner_dies_main(void *arg)
+{
+	struct sh *s = arg;
+	conc_task *tk;
+	int r;
+
+	if (conc_go(&tk, ticker, s, NULL))
+		return -1;
+	if (until(&s->ready, 1))
+		return -3;
+	r = conc_mutex_timedlock(&s->m, 0);
+	if (r != -ETIMEDOUT && r != -EBUSY)
+		return -4;
+	s->t0 = s->ticks;
+	s->waiting = 1;
+	r = conc_mutex_timedlock(&s->m, BOUND);
+	if (r == -EOWNERDEAD) {
+		if (conc_mutex_consistent(&s->m) || conc_mutex_unlock(&s->m))
+			return -5;
+		if (conc_mutex_lock(&s->m) || conc_mutex_unlock(&s->m))
+			return -6;
+	}
+	s->stop = 1;
+	conc_task_join(tk, NULL, BOUND);
+	return r;
+}
+
+static void *killer(void *arg)
+{
+	struct sh *s = arg;
+
+	if (until(&s->waiting, 1) == 0 && until(&s->ticks, s->t0 + 5) == 0)
+		kill(holder_pid, SIGKILL);
+	return NULL;
+}
+
+Test(loop_cross, robust_owner_killed)
+{
+	int fb, r;
+
+	for (fb = 0; fb < 2; fb++) {
+		struct sh *s = shared_alloc(sizeof(*s));
+		pthread_t th;
+
+		if (!setup(fb))
+			continue;
+		conc_mutex_init(&s->m, CONC_ROBUST);
+		holder_pid = fork_child(hold_and_hang, s);
+		cr_assert_gt(holder_pid, 0);
+		pthread_create(&th, NULL, killer, s);
+		r = run(owner_dies_main, s);
+		join_thread(th, 10000, NULL);
+		kill(holder_pid, SIGKILL);
+		wait_child(holder_pid, 10000);
+		cr_expect_eq(r, -EOWNERDEAD, "fallback %d: %d", fb, r);
+		shared_free(s, sizeof(*s));
+	}
+	unsetenv("CONC_LOOP_NO_FUTEX_OP");
+}
+
+/* Two tasks of one loop contend for a mutex of each kind: the second
+ * waits (no -EDEADLK), a recursive one counts per task. */
+struct two {
+	conc_mutex m;
+	unsigned flags;
+	int in, max_in, order;
+};
+
+static int contend(void *arg)
+{
+	struct two *t = arg;
+	int i, r, depth = (t->flags & CONC_RECURSIVE) ? 3 : 1;
+
+	for (i = 0; i < 20; i++) {
+		int d;
+
+		for (d = 0; d < depth; d++) {
+			r = conc_mutex_timedlock(&t->m, BOUND);
+			if (r)
+				return r;
+		}
+		if (++t->in > t->max_in)
+			t->max_in = t->in;
+		conc_yield();
+		conc_sleep(0);
+		t->in--;
+		for (d = 0; d < depth; d++)
+			if ((r = conc_mutex_unlock(&t->m)))
+				return r - 100;
+		conc_yield();
+	}
+	return 0;
+}
+
+static int two_main(void *arg)
+{
+	struct two *t = arg;
+	conc_task *a, *b;
+	int ca = -1, cb = -1;
+
+	if (conc_go(&a, contend, t, NULL) || conc_go(&b, contend, t, NULL))
+		return -1;
+	if (conc_task_join(a, &ca, BOUND) || conc_task_join(b, &cb, BOUND))
+		return -2;
+	return ca ? ca : cb ? cb - 1000 : t->max_in == 1 ? 0 : -3;
+}
+
+Test(loop_cross, two_tasks_each_kind)
+{
+	static const unsigned kinds[] = { 0, CONC_RECURSIVE, CONC_ROBUST,
+		CONC_ROBUST | CONC_RECURSIVE, CONC_PRIVATE,
+		CONC_PRIVATE | CONC_RECURSIVE };
+	int fb;
+	unsigned k;
+
+	for (fb = 0; fb < 2; fb++) {
+		if (!setup(fb))
+			continue;
+		for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+			struct two t = { .flags = kinds[k] };
+			int r;
+
+			conc_mutex_init(&t.m, kinds[k]);
+			r = run(two_main, &t);
+			cr_expect_eq(r, 0, "fallback %d flags %#x: %d", fb, kinds[k], r);
+		}
+	}
+	unsetenv("CONC_LOOP_NO_FUTEX_OP");
+}
+
+/* A task and a plain thread of the same process contend. */
+static void *thread_contend(void *arg)
+{
+	struct two *t = arg;
+	int i, d, depth = (t->flags & CONC_RECURSIVE) ? 3 : 1;
+
+	for (i = 0; i < 200; i++) {
+		for (d = 0; d < depth; d++)
+			if (conc_mutex_timedlock(&t->m, BOUND))
+				return (void *)1;
+		if (__atomic_add_fetch(&t->in, 1, __ATOMIC_SEQ_CST) != 1)
+			t->max_in = 2;
+		__atomic_sub_fetch(&t->in, 1, __ATOMIC_SEQ_CST);
+		for (d = 0; d < depth; d++)
+			if (conc_mutex_unlock(&t->m))
+				return (void *)2;
+	}
+	return NULL;
+}
+
+static int task_contend(void *arg)
+{
+	struct two *t = arg;
+	int i, d, r, depth = (t->flags & CONC_RECURSIVE) ? 3 : 1;
+
+	for (i = 0; i < 200; i++) {
+		for (d = 0; d < depth; d++)
+			if ((r = conc_mutex_timedlock(&t->m, BOUND)))
+				return r;
+		if (__atomic_add_fetch(&t->in, 1, __ATOMIC_SEQ_CST) != 1)
+			t->max_in = 2;
+		if (i % 8 == 0)
+			conc_yield();
+		__atomic_sub_fetch(&t->in, 1, __ATOMIC_SEQ_CST);
+		for (d = 0; d < depth; d++)
+			if ((r = conc_mutex_unlock(&t->m)))
+				return r - 100;
+	}
+	return 0;
+}
+
+static int mixed_main(void *arg)
+{
+	struct two *t = arg;
+	conc_task *a, *b;
+	int ca = -1, cb = -1;
+
+	if (conc_go(&a, task_contend, t, NULL) || conc_go(&b, task_contend, t, NULL))
+		return -1;
+	if (conc_task_join(a, &ca, BOUND) || conc_task_join(b, &cb, BOUND))
+		return -2;
+	return ca ? ca : cb;
+}
+
+Test(loop_cross, task_and_thread_contend)
+{
+	static const unsigned kinds[] = { 0, CONC_RECURSIVE, CONC_ROBUST,
+		CONC_PRIVATE };
+	int fb;
+	unsigned k;
+
+	for (fb = 0; fb < 2; fb++) {
+		if (!setup(fb))
+			continue;
+		for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+			struct two t = { .flags = kinds[k] };
+			pthread_t th;
+			void *tr = (void *)-1;
+			int r;
+
+			conc_mutex_init(&t.m, kinds[k]);
+			pthread_create(&th, NULL, thread_contend, &t);
+			r = run(mixed_main, &t);
+			cr_expect_eq(join_thread(th, 20000, &tr), 0);
+			cr_expect_eq(r, 0, "fallback %d flags %#x: %d", fb, kinds[k], r);
+			cr_expect_null(tr, "fallback %d flags %#x: thread %p", fb, kinds[k], tr);
+			cr_expect_eq(t.max_in, 0, "both inside");
+		}
+	}
+	unsetenv("CONC_LOOP_NO_FUTEX_OP");
+}
+
+/* 1000 tasks wait on one semaphore posted by another process, one post
+ * at a time: every task gets one permit, none is lost. */
+#define MANY 1000
+
+struct many {
+	conc_sem sem;
+	uint32_t done, ready;
+};
+
+static int many_waiter(void *arg)
+{
+	struct many *m = arg;
+	int r = conc_sem_timedwait(&m->sem, 30 * SEC);
+
+	if (r == 0)
+		__atomic_fetch_add(&m->done, 1, __ATOMIC_RELEASE);
+	return r;
+}
+
+static int many_main(void *arg)
+{
+	struct many *m = arg;
+	static conc_task *ts[MANY];
+	int i, bad = 0, c;
+
+	for (i = 0; i < MANY; i++)
+		if (conc_go(&ts[i], many_waiter, m, NULL))
+			return -1;
+	conc_yield();
+	__atomic_store_n(&m->ready, 1, __ATOMIC_RELEASE);
+	for (i = 0; i < MANY; i++)
+		if (conc_task_join(ts[i], &c, 40 * SEC) || c)
+			bad++;
+	return bad;
+}
+
+static int many_poster(void *arg)
+{
+	struct many *m = arg;
+	int i;
+
+	if (until(&m->ready, 1))
+		return 1;
+	for (i = 0; i < MANY; i++) {
+		int64_t end = now_ns() + BOUND;
+
+		if (conc_sem_post(&m->sem))
+			return 2;
+		/* one by one: the next once this one was taken */
+		while (conc_sem_value(&m->sem) > 0)
+			if (now_ns() > end)
+				return 3;
+			else
+				sleep_ns(20000);
+	}
+	return 0;
+}
+
+Test(loop_cross, many_tasks_one_sem_posted_by_a_process, .timeout = 120)
+{
+	int fb, r, st;
+
+	for (fb = 0; fb < 2; fb++) {
+		struct many *m = shared_alloc(sizeof(*m));
+		pid_t pid;
+
+		if (!setup(fb))
+			continue;
+		conc_sem_init(&m->sem, 0, 0);
+		pid = fork_child(many_poster, m);
+		r = run(many_main, m);
+		st = wait_child(pid, 60000);
+		cr_expect(exited_with(st, 0), "fallback %d: poster %d", fb, st);
+		cr_expect_eq(r, 0, "fallback %d: %d failed", fb, r);
+		cr_expect_eq(m->done, MANY, "fallback %d: %u done", fb, m->done);
+		shared_free(m, sizeof(*m));
+	}
+	unsetenv("CONC_LOOP_NO_FUTEX_OP");
+}
+
+/* A wake from a thread and a cancel at the same moment: the cancelled
+ * task either got the permit/item/lock (0) or left it for the other
+ * waiter, which then gets it: nothing consumed twice, nothing lost. */
+#define RACES 200
+
+struct race {
+	conc_sem sem;
+	conc_mutex m;
+	conc_queue *q;
+	enum prim prim;
+	uint32_t next, go, locked, taken;
+	bool timed;	/* the first waiter times out instead of a cancel */
+};
+
+/* As until(), spinning: the wake comes as close to the cancel as it can. */
+static int spin_until(uint32_t *w, uint32_t v)
+{
+	int64_t end = now_ns() + BOUND;
+	unsigned n = 0;
+
+	while (__atomic_load_n(w, __ATOMIC_ACQUIRE) < v)
+		if (++n % 1024 == 0 && now_ns() > end)
+			return -1;
+	return 0;
+}
+
+static void *race_thread(void *arg)
+{
+	struct race *r = arg;
+	uint32_t i;
+
+	for (i = 1; i <= RACES; i++) {
+		if (r->prim == MUTEX) {
+			/* not before the last round's waiters are done */
+			if (until(&r->next, i) || conc_mutex_lock(&r->m))
+				return (void *)1;
+			__atomic_store_n(&r->locked, i, __ATOMIC_RELEASE);
+		}
+		if (spin_until(&r->go, i))
+			return (void *)2;
+		if (r->prim == SEM)
+			conc_sem_post(&r->sem);
+		else if (r->prim == QGET)
+			conc_queue_put(r->q, "x", 2, BOUND);
+		else
+			conc_mutex_unlock(&r->m);
+	}
+	return NULL;
+}
+
+static int race_wait_for(struct race *r, int64_t t)
+{
+	char b[8];
+	int x;
+
+	switch (r->prim) {
+	case SEM: return conc_sem_timedwait(&r->sem, t);
+	case QGET:
+		x = (int)conc_queue_get(r->q, b, sizeof(b), t);
+		return x == 2 ? 0 : x < 0 ? x : -1000;
+	default:
+		x = conc_mutex_timedlock(&r->m, t);
+		return x ? x : conc_mutex_unlock(&r->m);
+	}
+}
+
+static int race_wait(void *arg)
+{
+	return race_wait_for(arg, BOUND);
+}
+
+/* The first waiter of a timed round: its timeout comes with the wake. */
+static int race_wait_short(void *arg)
+{
+	return race_wait_for(arg, 1 * MS);
+}
+
+static int race_main(void *arg)
+{
+	struct race *r = arg;
+	uint32_t i;
+
+	for (i = 1; i <= RACES; i++) {
+		conc_task *a, *b;
+		int ca = -1, cb = -1, k;
+
+		__atomic_store_n(&r->next, i, __ATOMIC_RELEASE);
+		if (r->prim == MUTEX && until(&r->locked, i))
+			return -1;
+		if (conc_go(&a, r->timed ? race_wait_short : race_wait, r, NULL) ||
+		    conc_go(&b, race_wait, r, NULL))
+			return -2;
+		for (k = 0; k < 3; k++)
+			conc_yield();
+		if (r->timed) {
+			conc_sleep(1 * MS);
+			for (k = 0; k < (int)(i % 32) * 500; k++)
+				__asm__ __volatile__("" ::: "memory");
+		}
+		__atomic_store_n(&r->go, i, __ATOMIC_RELEASE);
+		for (k = 0; k < (int)(i % 32) * 50; k++)
+			__asm__ __volatile__("" ::: "memory");
+		if (!r->timed)
+			conc_task_cancel(a);
+		if (conc_task_join(a, &ca, BOUND))
+			return -3;
+		if (ca == 0) {
+			r->taken++;
+			conc_task_cancel(b);
+		}
+		if (conc_task_join(b, &cb, BOUND))
+			return -4;
+		if (ca == 0 && cb == 0 && r->prim != MUTEX)
+			return -5;	/* one wake taken twice */
+		if (ca != 0 && ca != (r->timed ? -ETIMEDOUT : -ECANCELED))
+			return -6;
+		if (ca < 0 && cb != 0)
+			return -1000 + cb;	/* the other waiter lost it */
+		if (r->prim == SEM && conc_sem_value(&r->sem) != 0)
+			return -7;
+		if (r->prim == QGET && conc_queue_size(r->q) != 0)
+			return -8;
+		if (r->prim == MUTEX && conc_mutex_trylock(&r->m) == 0)
+			conc_mutex_unlock(&r->m);
+		else if (r->prim == MUTEX)
+			return -9;	/* left locked */
+	}
+	return 0;
+}
+
+static void race(enum prim p, unsigned flags, bool timed)
+{
+	int fb;
+
+	for (fb = 0; fb < 2; fb++) {
+		struct race *r = shared_alloc(sizeof(*r));
+		pthread_t th;
+		void *tr = (void *)-1;
+		int x;
+
+		if (!setup(fb))
+			continue;
+		r->prim = p;
+		r->timed = timed;
+		conc_sem_init(&r->sem, 0, flags);
+		conc_mutex_init(&r->m, flags);
+		if (p == QGET)
+			cr_assert_eq(conc_queue_create(&r->q, NULL), 0);
+		pthread_create(&th, NULL, race_thread, r);
+		x = run(race_main, r);
+		if (x) {	/* let the thread end */
+			__atomic_store_n(&r->next, RACES, __ATOMIC_RELEASE);
+			__atomic_store_n(&r->go, RACES, __ATOMIC_RELEASE);
+		}
+		cr_expect_eq(join_thread(th, 20000, &tr), 0);
+		if (getenv("PROBE_VERBOSE"))
+			fprintf(stderr, "%s %#x fb%d: cancelled one took %u of %d\n",
+				prim_name[p], flags, fb, r->taken, RACES);
+		cr_expect_eq(x, 0, "%s flags %#x fallback %d: %d", prim_name[p],
+			     flags, fb, x);
+		if (r->q)
+			conc_queue_destroy(r->q);
+		shared_free(r, sizeof(*r));
+	}
+	unsetenv("CONC_LOOP_NO_FUTEX_OP");
+}
+
+Test(loop_cross, cancel_races_sem_post, .timeout = 120) { race(SEM, 0, false); }
+Test(loop_cross, cancel_races_queue_put, .timeout = 120) { race(QGET, 0, false); }
+Test(loop_cross, cancel_races_mutex_unlock, .timeout = 120) { race(MUTEX, 0, false); }
+/* Private objects: no periodic re-check hides a lost wake-up. */
+Test(loop_cross, cancel_races_private_sem_post, .timeout = 120) { race(SEM, CONC_PRIVATE, false); }
+Test(loop_cross, cancel_races_private_mutex_unlock, .timeout = 120) { race(MUTEX, CONC_PRIVATE, false); }
+Test(loop_cross, cancel_races_robust_mutex_unlock, .timeout = 120) { race(MUTEX, CONC_ROBUST, false); }
+/* The same with a timeout instead of the cancel. */
+Test(loop_cross, timeout_races_sem_post, .timeout = 120) { race(SEM, 0, true); }
+Test(loop_cross, timeout_races_private_sem_post, .timeout = 120) { race(SEM, CONC_PRIVATE, true); }
+Test(loop_cross, timeout_races_queue_put, .timeout = 120) { race(QGET, 0, true); }
+Test(loop_cross, timeout_races_mutex_unlock, .timeout = 120) { race(MUTEX, 0, true); }
+Test(loop_cross, timeout_races_private_mutex_unlock, .timeout = 120) { race(MUTEX, CONC_PRIVATE, true); }
+
+/* A writer that waits behind a reader (a thread) keeps new readers out;
+ * cancelled, it must let the reader that queued behind it in. */
+struct rwc {
+	conc_rwlock rw;
+	uint32_t held, release;
+};
+
+static void *rw_reader_thread(void *arg)
+{
+	struct rwc *c = arg;
+
+	if (conc_rwlock_rdlock(&c->rw))
+		return (void *)1;
+	__atomic_store_n(&c->held, 1, __ATOMIC_RELEASE);
+	until(&c->release, 1);
+	return conc_rwlock_unlock(&c->rw) ? (void *)2 : NULL;
+}
+
+static int rw_wr(void *arg)
+{
+	struct rwc *c = arg;
+	int r = conc_rwlock_timedwrlock(&c->rw, BOUND);
+
+	if (r == 0)
+		conc_rwlock_unlock(&c->rw);
+	return r;
+}
+
+static int rw_rd(void *arg)
+{
+	struct rwc *c = arg;
+	int r = conc_rwlock_timedrdlock(&c->rw, BOUND);
+
+	if (r == 0)
+		r = conc_rwlock_unlock(&c->rw);
+	return r;
+}
+
+static int rw_cancel_main(void *arg)
+{
+	struct rwc *c = arg;
+	conc_task *w, *rd;
+	int cw = -1, cr = -1, r;
+
+	if (until(&c->held, 1))
+		return -1;
+	if (conc_go(&w, rw_wr, c, NULL))
+		return -2;
+	conc_sleep(5 * MS);
+	if (conc_go(&rd, rw_rd, c, NULL))
+		return -3;
+	conc_sleep(5 * MS);
+	conc_task_cancel(w);
+	if (conc_task_join(w, &cw, BOUND))
+		return -4;
+	r = conc_task_join(rd, &cr, 2 * SEC);
+	__atomic_store_n(&c->release, 1, __ATOMIC_RELEASE);
+	if (r)	/* the reader is still stuck behind the cancelled writer */
+		return conc_task_join(rd, &cr, BOUND) ? -5 : -6;
+	if (cw != -ECANCELED)
+		return -100 + cw;
+	return cr ? -200 + cr : 0;
+}
+
+Test(loop_cross, cancelled_writer_lets_readers_in)
+{
+	static const unsigned kinds[] = { 0, CONC_PRIVATE };
+	int fb;
+	unsigned k;
+
+	for (fb = 0; fb < 2; fb++) {
+		if (!setup(fb))
+			continue;
+		for (k = 0; k < 2; k++) {
+			struct rwc c = { .held = 0 };
+			pthread_t th;
+			void *tr = (void *)-1;
+			int r;
+
+			conc_rwlock_init(&c.rw, kinds[k]);
+			pthread_create(&th, NULL, rw_reader_thread, &c);
+			r = run(rw_cancel_main, &c);
+			__atomic_store_n(&c.release, 1, __ATOMIC_RELEASE);
+			cr_expect_eq(join_thread(th, 20000, &tr), 0);
+			cr_expect_null(tr);
+			cr_expect_eq(r, 0, "fallback %d flags %#x: %d", fb, kinds[k], r);
+		}
+	}
+	unsetenv("CONC_LOOP_NO_FUTEX_OP");
+}
+
+/* Two tasks of one loop and a rwlock: each is its own holder. */
+static int rw_two_main(void *arg)
+{
+	struct rwc *c = arg;
+	conc_task *t;
+	int code = -1;
+
+	if (conc_rwlock_wrlock(&c->rw))
+		return -1;
+	if (conc_go(&t, rw_rd, c, NULL))
+		return -2;
+	conc_sleep(5 * MS);	/* it waits: no -EDEADLK */
+	if (conc_task_join(t, &code, 0) != -ETIMEDOUT)
+		return -3;
+	if (conc_rwlock_unlock(&c->rw))
+		return -4;
+	if (conc_task_join(t, &code, BOUND) || code)
+		return -100 + code;
+	/* a read lock of this task: another task may not unlock it */
+	if (conc_rwlock_rdlock(&c->rw))
+		return -5;
+	if (conc_go(&t, rw_wr, c, NULL))
+		return -6;
+	conc_sleep(5 * MS);
+	if (conc_task_join(t, &code, 0) != -ETIMEDOUT)
+		return -7;
+	if (conc_rwlock_unlock(&c->rw))
+		return -8;
+	if (conc_task_join(t, &code, BOUND) || code)
+		return -200 + code;
+	return 0;
+}
+
+Test(loop_cross, two_tasks_rwlock)
+{
+	int fb;
+
+	for (fb = 0; fb < 2; fb++) {
+		struct rwc c = { .held = 0 };
+		int r;
+
+		if (!setup(fb))
+			continue;
+		conc_rwlock_init(&c.rw, 0);
+		r = run(rw_two_main, &c);
+		cr_expect_eq(r, 0, "fallback %d: %d", fb, r);
+	}
+	unsetenv("CONC_LOOP_NO_FUTEX_OP");
+}
+
+/* Tasks of a process hold robust mutexes, each its own, while suspended
+ * (every other one unlocks its own meanwhile); the process is killed: each
+ * mutex still held comes back with -EOWNERDEAD, the others free. */
+#define HOLDERS 8
+
+struct held {
+	conc_mutex m[HOLDERS];
+	uint32_t n, started;
+};
+
+static int hold_one(void *arg)
+{
+	struct held *h = arg;
+	uint32_t i = __atomic_fetch_add(&h->started, 1, __ATOMIC_RELAXED);
+	conc_mutex *m = &h->m[i % HOLDERS];
+
+	if (conc_mutex_lock(m))
+		return 1;
+	if (i % 2) {
+		/* taken out of the middle of the robust list, while the
+		 * tasks before and after it hold theirs */
+		conc_sleep(2 * MS);
+		if (conc_mutex_unlock(m))
+			return 2;
+	}
+	__atomic_fetch_add(&h->n, 1, __ATOMIC_RELEASE);
+	conc_sleep(BOUND);
+	return 0;
+}
+
+static int hold_main(void *arg)
+{
+	struct held *h = arg;
+	conc_task *t[HOLDERS];
+	int i;
+
+	for (i = 0; i < HOLDERS; i++) {
+		if (conc_go(&t[i], hold_one, h, NULL))
+			return 1;
+		conc_yield();
+	}
+	conc_sleep(BOUND);
+	return 0;
+}
+
+static int hold_proc(void *arg)
+{
+	int code = -1;
+
+	conc_run(hold_main, arg, &code);
+	return 2;
+}
+
+Test(loop_cross, killed_process_tasks_robust_mutexes)
+{
+	int fb, i;
+
+	for (fb = 0; fb < 2; fb++) {
+		struct held *h = shared_alloc(sizeof(*h));
+		pid_t pid;
+
+		if (!setup(fb))
+			continue;
+		for (i = 0; i < HOLDERS; i++)
+			conc_mutex_init(&h->m[i], CONC_ROBUST);
+		pid = fork_child(hold_proc, h);
+		cr_assert(until(&h->n, HOLDERS) == 0, "fallback %d: %u held", fb, h->n);
+		kill(pid, SIGKILL);
+		wait_child(pid, 10000);
+		for (i = 0; i < HOLDERS; i++) {
+			int r = conc_mutex_timedlock(&h->m[i], BOUND);
+
+			cr_expect_eq(r, i % 2 ? 0 : -EOWNERDEAD,
+				     "fallback %d mutex %d: %d", fb, i, r);
+			if (r == -EOWNERDEAD)
+				conc_mutex_consistent(&h->m[i]);
+			if (r == 0 || r == -EOWNERDEAD)
+				conc_mutex_unlock(&h->m[i]);
+		}
+		shared_free(h, sizeof(*h));
+	}
+	unsetenv("CONC_LOOP_NO_FUTEX_OP");
+}
+
+/* A thread that ends holding a robust mutex: the task waiting for it gets
+ * it with -EOWNERDEAD (the kernel's wake at the thread's death is a shared
+ * one, whatever flags the mutex has). */
+struct tdeath {
+	conc_mutex m;
+	uint32_t held, waiting;
+};
+
+static int die_holding(void *arg)
+{
+	struct tdeath *d = arg;
+
+	if (conc_mutex_lock(&d->m))
+		return 1;
+	__atomic_store_n(&d->held, 1, __ATOMIC_RELEASE);
+	until(&d->waiting, 1);
+	sleep_ns(20 * MS);	/* most likely asleep by now; either way it holds */
+	return 0;
+}
+
+static int tdeath_main(void *arg)
+{
+	struct tdeath *d = arg;
+	conc_thread *th;
+	int r, code = -1;
+
+	if (conc_thread_start(&th, die_holding, d, NULL))
+		return -1;
+	if (until(&d->held, 1))
+		return -2;
+	__atomic_store_n(&d->waiting, 1, __ATOMIC_RELEASE);
+	r = conc_mutex_timedlock(&d->m, BOUND);
+	if (conc_thread_join(th, &code, BOUND) || code)
+		return -3;
+	if (r == -EOWNERDEAD) {
+		conc_mutex_consistent(&d->m);
+		conc_mutex_unlock(&d->m);
+	}
+	return r;
+}
+
+Test(loop_cross, thread_ends_holding_a_robust_mutex)
+{
+	static const unsigned kinds[] = { CONC_ROBUST, CONC_ROBUST | CONC_PRIVATE,
+		CONC_ROBUST | CONC_RECURSIVE };
+	int fb;
+	unsigned k;
+
+	for (fb = 0; fb < 2; fb++) {
+		if (!setup(fb))
+			continue;
+		for (k = 0; k < 3; k++) {
+			struct tdeath d = { .held = 0 };
+			int r;
+
+			conc_mutex_init(&d.m, kinds[k]);
+			r = run(tdeath_main, &d);
+			cr_expect_eq(r, -EOWNERDEAD, "fallback %d flags %#x: %d",
+				     fb, kinds[k], r);
+		}
+	}
+	unsetenv("CONC_LOOP_NO_FUTEX_OP");
+}
+
+/* Robust semaphores: the permit belongs to the task that took it. */
+struct rs {
+	conc_rsem *s;
+	uint32_t held, n;
+	int r[4];
+	pid_t pid;
+};
+
+static int rs_hold(void *arg)
+{
+	struct rs *x = arg;
+
+	if (conc_rsem_timedwait(x->s, BOUND))
+		return 1;
+	__atomic_fetch_add(&x->held, 1, __ATOMIC_RELEASE);
+	conc_sleep(BOUND);
+	return 0;
+}
+
+static int rs_holders_main(void *arg)
+{
+	struct rs *x = arg;
+	conc_task *t[4];
+	uint32_t i;
+
+	for (i = 0; i < x->n; i++)
+		if (conc_go(&t[i], rs_hold, x, NULL))
+			return 1;
+	conc_sleep(BOUND);
+	return 0;
+}
+
+static int rs_proc(void *arg)
+{
+	int code = -1;
+
+	conc_run(rs_holders_main, arg, &code);
+	return 2;
+}
+
+static int rs_waiter(void *arg)
+{
+	struct rs *x = arg;
+	int r = conc_rsem_timedwait(x->s, BOUND);
+
+	return r;
+}
+
+static int rs_wait_main(void *arg)
+{
+	struct rs *x = arg;
+	conc_task *t[4], *tk;
+	struct sh s = { .stop = 0 };
+	uint32_t i;
+	int bad = 0, c;
+
+	if (conc_go(&tk, ticker, &s, NULL))
+		return -1;
+	for (i = 0; i < x->n; i++)
+		if (conc_go(&t[i], rs_waiter, x, NULL))
+			return -2;
+	/* they wait; the holders die meanwhile */
+	conc_sleep(5 * MS);
+	kill(x->pid, SIGKILL);
+	for (i = 0; i < x->n; i++) {
+		if (conc_task_join(t[i], &c, BOUND + SEC))
+			return -3;
+		if (c != -EOWNERDEAD && c != 0)
+			bad = c;
+		if (c == -EOWNERDEAD)
+			x->r[0]++;
+	}
+	s.stop = 1;
+	conc_task_join(tk, NULL, BOUND);
+	return bad;
+}
+
+/* Tasks of another process hold every permit; it is killed while tasks
+ * here wait: they get them all back, the first told -EOWNERDEAD. */
+Test(loop_cross, rsem_holder_tasks_killed)
+{
+	conc_rsem_attr at = { .permits = 3 };
+	struct rs *x = shared_alloc(sizeof(*x));
+	pid_t pid;
+	int r;
+
+	need_uring();
+	cr_assert_eq(conc_rsem_create(&x->s, &at), 0);
+	x->n = 3;
+	pid = fork_child(rs_proc, x);
+	x->pid = pid;
+	cr_assert(until(&x->held, 3) == 0);
+	r = run(rs_wait_main, x);
+	kill(pid, SIGKILL);
+	wait_child(pid, 10000);
+	cr_expect_eq(r, 0, "%d", r);
+	cr_expect_geq(x->r[0], 1, "someone is told of the death");
+	conc_rsem_destroy(x->s);
+	shared_free(x, sizeof(*x));
+}
+
+/* Two tasks of one loop and a one-permit robust semaphore: the second
+ * waits for the first, which alone can post it. */
+static int rs_second(void *arg)
+{
+	struct rs *x = arg;
+
+	x->r[1] = conc_rsem_post(x->s);		/* not its permit */
+	x->r[2] = conc_rsem_timedwait(x->s, BOUND);
+	if (x->r[2] == 0)
+		x->r[3] = conc_rsem_post(x->s);
+	return 0;
+}
+
+static int rs_two_main(void *arg)
+{
+	struct rs *x = arg;
+	conc_task *t;
+	int r;
+
+	if ((r = conc_rsem_timedwait(x->s, BOUND)))
+		return r;
+	if (conc_go(&t, rs_second, x, NULL))
+		return -1;
+	conc_sleep(5 * MS);
+	if (conc_task_join(t, NULL, 0) != -ETIMEDOUT)
+		return -2;	/* it did not wait */
+	if ((r = conc_rsem_post(x->s)))
+		return -100 + r;
+	return conc_task_join(t, NULL, BOUND);
+}
+
+Test(loop_cross, rsem_two_tasks)
+{
+	struct rs x = { .n = 0 };
+	int r;
+
+	need_uring();
+	cr_assert_eq(conc_rsem_create(&x.s, NULL), 0);
+	r = run(rs_two_main, &x);
+	cr_expect_eq(r, 0, "%d", r);
+	cr_expect_eq(x.r[1], -EPERM, "another task posts: %d", x.r[1]);
+	cr_expect_eq(x.r[2], 0, "%d", x.r[2]);
+	cr_expect_eq(x.r[3], 0, "%d", x.r[3]);
+	conc_rsem_destroy(x.s);
+}
+
+/* Two-step gets and tasks: a second task of the same loop waits for the
+ * first's commit; a process killed between begin and commit leaves the
+ * message to the task waiting here. */
+struct qb {
+	conc_queue *q;
+	uint32_t begun;
+	int r[4];
+	char got[4][8];
+};
+
+static int qb_second(void *arg)
+{
+	struct qb *x = arg;
+
+	x->r[1] = (int)conc_queue_get(x->q, x->got[1], sizeof(x->got[1]), BOUND);
+	return 0;
+}
+
+static int qb_main(void *arg)
+{
+	struct qb *x = arg;
+	conc_task *t;
+
+	if (conc_queue_put(x->q, "one", 4, BOUND) || conc_queue_put(x->q, "two", 4, BOUND))
+		return -1;
+	x->r[0] = (int)conc_queue_get_begin(x->q, x->got[0], sizeof(x->got[0]), BOUND);
+	if (x->r[0] != 4)
+		return -2;
+	if (conc_go(&t, qb_second, x, NULL))
+		return -3;
+	conc_sleep(5 * MS);
+	if (conc_task_join(t, NULL, 0) != -ETIMEDOUT)
+		return -4;	/* it did not wait for the commit */
+	if (conc_queue_get_commit(x->q))
+		return -5;
+	return conc_task_join(t, NULL, BOUND);
+}
+
+Test(loop_cross, two_step_get_and_a_second_task)
+{
+	struct qb x = { .begun = 0 };
+	int r;
+
+	need_uring();
+	cr_assert_eq(conc_queue_create(&x.q, NULL), 0);
+	r = run(qb_main, &x);
+	cr_expect_eq(r, 0, "%d", r);
+	cr_expect_str_eq(x.got[0], "one");
+	cr_expect_eq(x.r[1], 4, "%d", x.r[1]);
+	cr_expect_str_eq(x.got[1], "two");
+	conc_queue_destroy(x.q);
+}
+
+static int qb_begin_and_hang(void *arg)
+{
+	struct qb *x = arg;
+	char b[8];
+
+	if (conc_queue_get_begin(x->q, b, sizeof(b), BOUND) != 4)
+		return 1;
+	__atomic_store_n(&x->begun, 1, __ATOMIC_RELEASE);
+	for (;;)
+		sleep_ns(1 * MS);
+}
+
+static int qb_wait_main(void *arg)
+{
+	struct qb *x = arg;
+	struct sh s = { .stop = 0 };
+	conc_task *tk;
+
+	if (conc_go(&tk, ticker, &s, NULL))
+		return -1;
+	x->r[0] = (int)conc_queue_get(x->q, x->got[0], sizeof(x->got[0]), BOUND);
+	s.stop = 1;
+	conc_task_join(tk, NULL, BOUND);
+	return s.ticks > 0 ? 0 : -2;
+}
+
+static void *qb_killer(void *arg)
+{
+	struct qb *x = arg;
+
+	sleep_ns(20 * MS);
+	kill((pid_t)x->r[3], SIGKILL);
+	return NULL;
+}
+
+Test(loop_cross, process_killed_between_begin_and_commit)
+{
+	int fb;
+
+	for (fb = 0; fb < 2; fb++) {
+		struct qb *x = shared_alloc(sizeof(*x));
+		pthread_t th;
+		pid_t pid;
+		int r;
+
+		if (!setup(fb))
+			continue;
+		cr_assert_eq(conc_queue_create(&x->q, NULL), 0);
+		cr_assert_eq(conc_queue_put(x->q, "one", 4, BOUND), 0);
+		pid = fork_child(qb_begin_and_hang, x);
+		x->r[3] = pid;
+		cr_assert(until(&x->begun, 1) == 0);
+		pthread_create(&th, NULL, qb_killer, x);
+		r = run(qb_wait_main, x);
+		join_thread(th, 10000, NULL);
+		wait_child(pid, 10000);
+		cr_expect_eq(r, 0, "fallback %d: %d", fb, r);
+		cr_expect_eq(x->r[0], 4, "fallback %d: %d", fb, x->r[0]);
+		cr_expect_str_eq(x->got[0], "one");
+		conc_queue_destroy(x->q);
+		shared_free(x, sizeof(*x));
+	}
+	unsetenv("CONC_LOOP_NO_FUTEX_OP");
+}
+
+/* A broadcast to tasks and threads waiting on one condition (a private
+ * one requeues the sleepers onto the mutex): every waiter comes back
+ * with the mutex, one at a time. */
+#define BC_TASKS 50
+#define BC_THREADS 2
+
+struct bc {
+	conc_mutex m;
+	conc_cond c;
+	int gen, waiting, done, inside, bad;
+};
+
+static int bc_wait(struct bc *b)
+{
+	int r = conc_mutex_timedlock(&b->m, BOUND);
+
+	if (r)
+		return r;
+	b->waiting++;
+	while (b->gen == 0 && r == 0)
+		r = conc_cond_wait(&b->c, &b->m, BOUND);
+	if (++b->inside != 1)
+		b->bad = 1;
+	if (conc_task_self())
+		conc_yield();	/* others must not get in meanwhile */
+	b->inside--;
+	b->done++;
+	if (conc_mutex_unlock(&b->m))
+		return -1000;
+	return r;
+}
+
+static int bc_task(void *arg)
+{
+	return bc_wait(arg);
+}
+
+static void *bc_thread(void *arg)
+{
+	return (void *)(intptr_t)bc_wait(arg);
+}
+
+static int bc_main(void *arg)
+{
+	struct bc *b = arg;
+	conc_task *t[BC_TASKS];
+	int i, c, bad = 0, w;
+	int64_t end = now_ns() + BOUND;
+
+	for (i = 0; i < BC_TASKS; i++)
+		if (conc_go(&t[i], bc_task, b, NULL))
+			return -1;
+	do {
+		conc_sleep(1 * MS);
+		conc_mutex_lock(&b->m);
+		w = b->waiting;
+		conc_mutex_unlock(&b->m);
+	} while (w < BC_TASKS + BC_THREADS && now_ns() < end);
+	conc_mutex_lock(&b->m);
+	b->gen = 1;
+	conc_cond_broadcast(&b->c);
+	conc_mutex_unlock(&b->m);
+	for (i = 0; i < BC_TASKS; i++)
+		if (conc_task_join(t[i], &c, BOUND) || c)
+			bad++;
+	return bad;
+}
+
+Test(loop_cross, broadcast_to_tasks_and_threads)
+{
+	static const unsigned kinds[] = { 0, CONC_PRIVATE };
+	int fb;
+	unsigned k;
+
+	for (fb = 0; fb < 2; fb++) {
+		if (!setup(fb))
+			continue;
+		for (k = 0; k < 2; k++) {
+			struct bc b = { .gen = 0 };
+			pthread_t th[BC_THREADS];
+			void *tr;
+			int i, r;
+
+			conc_mutex_init(&b.m, kinds[k]);
+			conc_cond_init(&b.c, kinds[k]);
+			for (i = 0; i < BC_THREADS; i++)
+				pthread_create(&th[i], NULL, bc_thread, &b);
+			r = run(bc_main, &b);
+			for (i = 0; i < BC_THREADS; i++) {
+				tr = (void *)-1;
+				cr_expect_eq(join_thread(th[i], 20000, &tr), 0);
+				cr_expect_null(tr, "fallback %d flags %#x thread: %p",
+					       fb, kinds[k], tr);
+			}
+			cr_expect_eq(r, 0, "fallback %d flags %#x: %d tasks failed",
+				     fb, kinds[k], r);
+			cr_expect_eq(b.done, BC_TASKS + BC_THREADS);
+			cr_expect_eq(b.bad, 0, "two inside at once");
+		}
+	}
+	unsetenv("CONC_LOOP_NO_FUTEX_OP");
+}
+
+/* Tasks requeued onto the mutex by a broadcast, cancelled there while
+ * the mutex is still held: each comes back once, owning the mutex
+ * (-ECANCELED for the cancelled ones, 0 for the others). */
+#define RQ 16
+
+struct rq {
+	conc_mutex m;
+	conc_cond c;
+	int gen, waiting, inside, bad, r[RQ];
+};
+
+static int rq_task(void *arg)
+{
+	struct rq *q = arg;
+	int i, r = conc_mutex_timedlock(&q->m, BOUND);
+
+	if (r)
+		return r;
+	i = q->waiting++;
+	while (q->gen == 0 && r == 0)
+		r = conc_cond_wait(&q->c, &q->m, BOUND);
+	q->r[i] = r;
+	if (++q->inside != 1)
+		q->bad = 1;
+	conc_yield();
+	q->inside--;
+	return conc_mutex_unlock(&q->m) ? -1000 : 0;
+}
+
+static int rq_main(void *arg)
+{
+	struct rq *q = arg;
+	conc_task *t[RQ];
+	int i, c, bad = 0;
+
+	for (i = 0; i < RQ; i++)
+		if (conc_go(&t[i], rq_task, q, NULL))
+			return -1;
+	for (i = 0; i < 100 && q->waiting < RQ; i++)
+		conc_sleep(1 * MS);
+	if (conc_mutex_timedlock(&q->m, BOUND))
+		return -2;
+	q->gen = 1;
+	conc_cond_broadcast(&q->c);
+	conc_yield();
+	for (i = 0; i < RQ; i += 2)
+		conc_task_cancel(t[i]);
+	conc_sleep(2 * MS);
+	conc_mutex_unlock(&q->m);
+	for (i = 0; i < RQ; i++)
+		if (conc_task_join(t[i], &c, BOUND) || c)
+			bad++;
+	return bad;
+}
+
+Test(loop_cross, tasks_cancelled_after_a_broadcast)
+{
+	static const unsigned kinds[] = { 0, CONC_PRIVATE };
+	int fb, i;
+	unsigned k;
+
+	for (fb = 0; fb < 2; fb++) {
+		if (!setup(fb))
+			continue;
+		for (k = 0; k < 2; k++) {
+			struct rq q = { .gen = 0 };
+			int r;
+
+			conc_mutex_init(&q.m, kinds[k]);
+			conc_cond_init(&q.c, kinds[k]);
+			r = run(rq_main, &q);
+			cr_expect_eq(r, 0, "fallback %d flags %#x: %d tasks failed",
+				     fb, kinds[k], r);
+			cr_expect_eq(q.bad, 0, "two inside at once");
+			for (i = 0; i < RQ; i++)
+				cr_expect(q.r[i] == 0 || q.r[i] == -ECANCELED,
+					  "fallback %d flags %#x waiter %d: %d",
+					  fb, kinds[k], i, q.r[i]);
+		}
+	}
+	unsetenv("CONC_LOOP_NO_FUTEX_OP");
+}
