@@ -51,6 +51,16 @@ static int nested(void *arg)
 		return 4;
 	if (conc_task_join(conc_task_self(), NULL, 0) != -EDEADLK)
 		return 5;
+	/* The sizes conc_go(3) refuses. */
+	{
+		conc_task_attr big = { .stack_size = ((size_t)1 << 30) + 1 };
+		conc_task_attr sh = { .stack_size = (256 << 10) + 1,
+				      .shared_stack = true };
+
+		if (conc_go(&t, ret_arg, NULL, &big) != -EINVAL ||
+		    conc_go(&t, ret_arg, NULL, &sh) != -EINVAL)
+			return 6;
+	}
 	return 0;
 }
 

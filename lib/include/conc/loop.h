@@ -49,7 +49,8 @@ int conc_run(int (*main)(void *), void *arg, int *exit_code);
 /*
  * asyncio.create_task: start fn(arg) as a task on the caller's loop; it
  * first runs when the caller next suspends or yields. Stores the handle in
- * *t. Returns 0, -EINVAL (not inside a loop, NULL t or fn), -ENOMEM.
+ * *t. Returns 0, -EINVAL (not inside a loop, NULL t or fn, a stack_size
+ * above 1 GiB, or above 256 KiB with shared_stack), -ENOMEM.
  */
 int conc_go(conc_task **t, int (*fn)(void *), void *arg,
 	    const conc_task_attr *attr);
