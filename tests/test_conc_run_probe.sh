@@ -415,6 +415,33 @@ ok "--pipe --block 1m is 10^6 bytes" "500000 1000000 1000000 " \
 IN=s1000 same "--pipe --block 1k" -k --pipe --block 1k wc -c
 IN=s1000 same "--pipe --block 2k" -k --pipe --block 2k wc -c
 
+# A process a job started that ignores the TERM outlived its job: the
+# KILL a grace later went to the job's group only while its leader was
+# there. Stopped by a signal to conc-run, a --timeout or --halt now, no
+# process of the job's group may be left once conc-run is done (GNU
+# parallel leaves none either).
+# gc: the job's child that ignores TERM, INT and HUP, its pid in gc.{}.
+gc='sh -c "trap \"\" TERM INT HUP; echo \$\$ > gc.{}; exec sleep 30" & wait'
+rm -f gc.*
+"$R" -j2 "$gc" ::: 1 2 >/dev/null 2>&1 &
+pid=$!
+i=0
+while [ "$(ls gc.* 2>/dev/null | wc -l)" -lt 2 ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+kill -TERM $pid
+reap $pid > gc.rc
+ok "SIGTERM: a job's child that ignores it: rc" "rc=255" "$(cat gc.rc)"
+ok "SIGTERM: a job's child that ignores it is KILLed" "gone gone" "$(alive "$(cat gc.1)") $(alive "$(cat gc.2)")"
+kill -9 "$(cat gc.1)" "$(cat gc.2)" 2>/dev/null
+rm -f gc.*
+ok "--timeout: a job's child that ignores TERM: rc" "rc=1" "$(run --timeout 0.3 "$gc" ::: 1)"
+ok "--timeout: a job's child that ignores TERM is KILLed" "gone" "$(alive "$(cat gc.1)")"
+kill -9 "$(cat gc.1)" 2>/dev/null
+rm -f gc.*
+ok "--halt now: a job's child that ignores TERM: rc" "rc=3" \
+	"$(run -j2 --halt now,fail=1 "if [ {} = 1 ]; then $gc; else while [ ! -e gc.1 ]; do sleep 0.05; done; exit 3; fi" ::: 1 2)"
+ok "--halt now: a job's child that ignores TERM is KILLed" "gone" "$(alive "$(cat gc.1)")"
+kill -9 "$(cat gc.1)" 2>/dev/null
+
 # ---- -k with many jobs behind a slow one ----
 # 10,000 jobs of 6 kB wait behind the first: the heap holds at most the
 # 16 MiB budget of their 60 MB; the rest is spilled. Measured as peak

@@ -80,5 +80,12 @@ void stop_all(struct run *r, int sig);
 void stop_on_signal(struct run *r);
 /* The timeouts and graces due: signal them; the next deadline or -1. */
 int64_t stop_overdue(struct run *r, int64_t now);
+/* Before j's reap: a hold on its group when j is being stopped (else
+ * -1); after it, while stop_group_left says true (something is left in
+ * the group and the grace runs), look again a little later; at the
+ * grace's end it KILLs what is left. Close the hold then. */
+#define STOP_LOOK_NS 10000000
+int stop_group_hold(const struct job *j);
+bool stop_group_left(int gfd, pid_t pgid, int64_t kill_at, int64_t now);
 
 #endif

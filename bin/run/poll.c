@@ -2,6 +2,7 @@
  * -ENOSYS): one poll over the signalfd, stdin (when a job waits for
  * input), and every running job's pidfd, output pipes and --pipe stdin. */
 #include <poll.h>
+#include <unistd.h>
 #include "loop.h"
 
 static void add_fd(struct run *r, int *n, int fd, short ev, struct job *j)
@@ -58,7 +59,16 @@ static void wait_once(struct run *r)
 			if (r->o->linebuf && (!r->o->keep || j->seq == r->next_print))
 				emit_lines(j, r->o);
 		} else if (fd == j->pidfd) {
+			int g = stop_group_hold(j);
+
 			job_reap(j, r->o);
+			/* What it left in its group (see stop.c): this loop
+			 * waits for it, a grace at most, once per stop. */
+			while (g >= 0 && j->exited &&
+			       stop_group_left(g, j->pid, j->kill_at, now_ns()))
+				conc_sleep(STOP_LOOK_NS);
+			if (g >= 0)
+				close(g);
 			if (j->exited)
 				finish(r, j);
 		}

@@ -5,6 +5,7 @@
  * and finishes it. */
 #include <errno.h>
 #include <poll.h>
+#include <unistd.h>
 #include "loop.h"
 
 #define REAP_RETRY_NS 1000000	/* pidfd readable, not yet reapable */
@@ -81,7 +82,7 @@ static int job_task(void *arg)
 	struct job *j = arg;
 	struct run *r = run_of;
 	conc_task *t[3];
-	int n = 0, e;
+	int n = 0, e, g;
 
 	if (j->ofd >= 0 && (e = conc_go(&t[n++], out_task, j, NULL)) < 0)
 		die_go(e);
@@ -94,11 +95,17 @@ static int job_task(void *arg)
 	while ((e = conc_poll(j->pidfd, POLLIN, -1)) == -EINTR)
 		;
 	stop_all_of(t, n);
+	g = stop_group_hold(j);
 	for (;;) {
 		job_reap(j, r->o);
 		if (j->exited)
 			break;
 		conc_sleep(REAP_RETRY_NS);
+	}
+	if (g >= 0) {
+		while (stop_group_left(g, j->pid, j->kill_at, now_ns()))
+			conc_sleep(STOP_LOOK_NS);
+		close(g);
 	}
 	/* May start j again (--retries), in a task of its own. */
 	finish(r, j);
