@@ -1561,3 +1561,154 @@ Test(loop_cross, tasks_cancelled_after_a_broadcast)
 	}
 	unsetenv("CONC_LOOP_NO_FUTEX_OP");
 }
+
+/* Many tasks and a thread contend for one mutex; many tasks wait on one
+ * event set by another process. */
+#define CROWD 1000
+
+struct crowd {
+	conc_mutex m;
+	conc_event ev;
+	uint32_t inside, bad, passes, set_now;
+};
+
+static int crowd_task(void *arg)
+{
+	struct crowd *c = arg;
+	int i, r;
+
+	for (i = 0; i < 5; i++) {
+		if ((r = conc_mutex_timedlock(&c->m, 30 * SEC)))
+			return r;
+		if (__atomic_add_fetch(&c->inside, 1, __ATOMIC_SEQ_CST) != 1)
+			c->bad = 1;
+		if (i % 2)
+			conc_yield();
+		__atomic_sub_fetch(&c->inside, 1, __ATOMIC_SEQ_CST);
+		c->passes++;
+		if ((r = conc_mutex_unlock(&c->m)))
+			return r - 1000;
+		conc_yield();
+	}
+	return 0;
+}
+
+static void *crowd_thread(void *arg)
+{
+	struct crowd *c = arg;
+	int i;
+
+	for (i = 0; i < 2000; i++) {
+		if (conc_mutex_timedlock(&c->m, 30 * SEC))
+			return (void *)1;
+		if (__atomic_add_fetch(&c->inside, 1, __ATOMIC_SEQ_CST) != 1)
+			c->bad = 1;
+		__atomic_sub_fetch(&c->inside, 1, __ATOMIC_SEQ_CST);
+		if (conc_mutex_unlock(&c->m))
+			return (void *)2;
+	}
+	return NULL;
+}
+
+static int crowd_main(void *arg)
+{
+	struct crowd *c = arg;
+	static conc_task *ts[CROWD];
+	int i, code, bad = 0;
+
+	for (i = 0; i < CROWD; i++)
+		if (conc_go(&ts[i], crowd_task, c, NULL))
+			return -1;
+	for (i = 0; i < CROWD; i++)
+		if (conc_task_join(ts[i], &code, 40 * SEC) || code)
+			bad++;
+	return bad;
+}
+
+Test(loop_cross, a_thousand_tasks_and_a_thread_contend, .timeout = 120)
+{
+	static const unsigned kinds[] = { 0, CONC_PRIVATE, CONC_ROBUST };
+	int fb;
+	unsigned k;
+
+	for (fb = 0; fb < 2; fb++) {
+		if (!setup(fb))
+			continue;
+		for (k = 0; k < 3; k++) {
+			struct crowd c = { .inside = 0 };
+			pthread_t th;
+			void *tr = (void *)-1;
+			int r;
+
+			conc_mutex_init(&c.m, kinds[k]);
+			pthread_create(&th, NULL, crowd_thread, &c);
+			r = run(crowd_main, &c);
+			cr_expect_eq(join_thread(th, 60000, &tr), 0);
+			cr_expect_null(tr);
+			cr_expect_eq(r, 0, "fallback %d flags %#x: %d tasks failed",
+				     fb, kinds[k], r);
+			cr_expect_eq(c.bad, 0, "two inside at once");
+			cr_expect_eq(c.passes, CROWD * 5);
+		}
+	}
+	unsetenv("CONC_LOOP_NO_FUTEX_OP");
+}
+
+static int crowd_event_task(void *arg)
+{
+	struct crowd *c = arg;
+	int r = conc_event_wait(&c->ev, 30 * SEC);
+
+	if (r == 0)
+		__atomic_fetch_add(&c->passes, 1, __ATOMIC_RELAXED);
+	return r;
+}
+
+static int crowd_event_main(void *arg)
+{
+	struct crowd *c = arg;
+	static conc_task *ts[CROWD];
+	int i, code, bad = 0;
+
+	for (i = 0; i < CROWD; i++)
+		if (conc_go(&ts[i], crowd_event_task, c, NULL))
+			return -1;
+	conc_sleep(2 * MS);
+	__atomic_store_n(&c->set_now, 1, __ATOMIC_RELEASE);
+	for (i = 0; i < CROWD; i++)
+		if (conc_task_join(ts[i], &code, 40 * SEC) || code)
+			bad++;
+	return bad;
+}
+
+static int crowd_setter(void *arg)
+{
+	struct crowd *c = arg;
+
+	if (until(&c->set_now, 1))
+		return 1;
+	return conc_event_set(&c->ev) ? 2 : 0;
+}
+
+Test(loop_cross, a_thousand_tasks_wait_on_an_event_set_by_a_process, .timeout = 120)
+{
+	int fb;
+
+	for (fb = 0; fb < 2; fb++) {
+		struct crowd *c = shared_alloc(sizeof(*c));
+		pid_t pid;
+		int r, st;
+
+		if (!setup(fb))
+			continue;
+		conc_event_init(&c->ev, 0);
+		pid = fork_child(crowd_setter, c);
+		r = run(crowd_event_main, c);
+		st = wait_child(pid, 10000);
+		cr_expect(exited_with(st, 0));
+		cr_expect_eq(r, 0, "fallback %d: %d tasks failed", fb, r);
+		cr_expect_eq(c->passes, CROWD);
+		shared_free(c, sizeof(*c));
+	}
+	unsetenv("CONC_LOOP_NO_FUTEX_OP");
+}
