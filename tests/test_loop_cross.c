@@ -1712,3 +1712,88 @@ Test(loop_cross, a_thousand_tasks_wait_on_an_event_set_by_a_process, .timeout = 
 	}
 	unsetenv("CONC_LOOP_NO_FUTEX_OP");
 }
+
+/* Several tasks wait on futures of one pool at once, one of whose
+ * workers dies (replaced from inside the loop): every task gets its
+ * result or the worker's death, and the loop runs meanwhile. */
+#define FUTS 8
+
+static ssize_t fut_fn(const void *arg, size_t len, void *out, size_t cap)
+{
+	int i = *(const int *)arg;
+
+	(void)len;
+	sleep_ns(10 * MS);
+	if (i == 3)
+		raise(SIGKILL);
+	if (cap < sizeof(i))
+		return -EIO;
+	memcpy(out, &i, sizeof(i));
+	return sizeof(i);
+}
+
+struct fut {
+	conc_pool *p;
+	int i, r;
+};
+
+static int fut_task(void *arg)
+{
+	struct fut *f = arg;
+	conc_future *fu;
+	int v = -1, r;
+	ssize_t n;
+
+	if ((r = conc_pool_submit(f->p, fut_fn, &f->i, sizeof(f->i), &fu)))
+		return r;
+	r = conc_future_wait(fu, BOUND);
+	if (r == 0) {
+		n = conc_future_result(fu, &v, sizeof(v));
+		r = f->i == 3 ? (n == -ECHILD ? 0 : -2000) :
+		    n == sizeof(v) && v == f->i ? 0 : -1000;
+	}
+	conc_future_release(fu);
+	return r;
+}
+
+static int fut_main(void *arg)
+{
+	struct fut *f = arg;
+	conc_task *t[FUTS], *tk;
+	struct sh s = { .stop = 0 };
+	int i, c, bad = 0;
+
+	if (conc_go(&tk, ticker, &s, NULL))
+		return -1;
+	for (i = 0; i < FUTS; i++)
+		if (conc_go(&t[i], fut_task, &f[i], NULL))
+			return -2;
+	for (i = 0; i < FUTS; i++) {
+		if (conc_task_join(t[i], &c, BOUND + SEC))
+			return -3;
+		f[i].r = c;
+		if (c)
+			bad++;
+	}
+	s.stop = 1;
+	conc_task_join(tk, NULL, BOUND);
+	return bad;
+}
+
+Test(loop_cross, tasks_wait_on_futures_of_one_pool, .timeout = 60)
+{
+	conc_pool_attr a = { .workers = 2 };
+	struct fut f[FUTS];
+	conc_pool *p;
+	int i, r;
+
+	need_uring();
+	cr_assert_eq(conc_pool_create(&p, &a), 0);
+	for (i = 0; i < FUTS; i++)
+		f[i] = (struct fut){ .p = p, .i = i, .r = -1 };
+	r = run(fut_main, f);
+	for (i = 0; i < FUTS; i++)
+		cr_expect_eq(f[i].r, 0, "task %d: %d", i, f[i].r);
+	cr_expect_eq(r, 0, "%d", r);
+	cr_expect_eq(conc_pool_destroy(p), 0);
+}
