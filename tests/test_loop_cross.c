@@ -183,6 +183,70 @@ static int wait_one(struct sh *s)
 	}
 }
 
+/* The same wait, timed; nothing comes (the peer holds on). */
+static int wait_timed(struct sh *s, int64_t t)
+{
+	char b[16];
+	int r;
+
+	switch (s->prim) {
+	case MUTEX:
+		r = conc_mutex_timedlock(&s->m, t);
+		return r ? r : -1000 - conc_mutex_unlock(&s->m);
+	case SEM: return conc_sem_timedwait(&s->sem, t);
+	case EVENT: return conc_event_wait(&s->ev, t);
+	case COND:
+		if ((r = conc_mutex_lock(&s->cm)))
+			return -2000 + r;
+		r = conc_cond_wait(&s->cond, &s->cm, t);
+		/* owned again, whatever the result */
+		return conc_mutex_unlock(&s->cm) ? -3000 : r;
+	case RDLOCK: return conc_rwlock_timedrdlock(&s->rw, t);
+	case WRLOCK: return conc_rwlock_timedwrlock(&s->rw, t);
+	case QGET: return (int)conc_queue_get(s->q, b, sizeof(b), t);
+	case QPUT: return conc_queue_put(s->q, "lost", 5, t);
+	case CRECV: return (int)conc_chan_recv(s->mine, b, sizeof(b), t);
+	case CSEND: return conc_chan_send(s->mine, "lost", 5, t);
+	default: return -1;
+	}
+}
+
+static int cancelled_wait(void *arg)
+{
+	return wait_timed(arg, BOUND);
+}
+
+/* Before the peer wakes the object: a timeout, then a cancel, each
+ * leaving the object as it was. */
+static int timeout_and_cancel(struct sh *s)
+{
+	conc_task *t;
+	int r, code = -1;
+
+	if (s->prim == BARRIER)	/* either would break it (-EPIPE) */
+		return 0;
+	if ((r = wait_timed(s, 5 * MS)) != -ETIMEDOUT)
+		return -10000 + r;
+	if (conc_go(&t, cancelled_wait, s, NULL))
+		return -20000;
+	conc_sleep(5 * MS);
+	conc_task_cancel(t);
+	if (conc_task_join(t, &code, BOUND))
+		return -20001;
+	if (code != -ECANCELED)
+		return -30000 + code;
+	switch (s->prim) {
+	case MUTEX: return conc_mutex_trylock(&s->m) == -EBUSY ? 0 : -40000;
+	case SEM: return conc_sem_value(&s->sem) == 0 ? 0 : -40001;
+	case QGET: return conc_queue_size(s->q) == 0 ? 0 : -40002;
+	case QPUT: return conc_queue_size(s->q) == 1 ? 0 : -40003;
+	case RDLOCK: return conc_rwlock_tryrdlock(&s->rw) ? 0 : -40004;
+	case WRLOCK: return conc_rwlock_trywrlock(&s->rw) ? 0 : -40005;
+	case EVENT: return conc_event_wait(&s->ev, 0) == -ETIMEDOUT ? 0 : -40006;
+	default: return 0;
+	}
+}
+
 struct run_arg {
 	struct sh *s;
 	enum peer kind;
@@ -215,6 +279,8 @@ static int waiter_main(void *arg)
 		return -2;
 	if (until(&s->ready, 1))
 		return -3;
+	if (!a->plain && (r = timeout_and_cancel(s)))
+		return r;
 	__atomic_store_n(&s->t0, __atomic_load_n(&s->ticks, __ATOMIC_ACQUIRE),
 			 __ATOMIC_RELEASE);
 	__atomic_store_n(&s->waiting, 1, __ATOMIC_RELEASE);
