@@ -634,6 +634,7 @@ Test(loop_cross, task_and_thread_contend)
 struct many {
 	conc_sem sem;
 	uint32_t done, ready;
+	bool one;	/* one waiter at a time: each sleeps alone */
 };
 
 static int many_waiter(void *arg)
@@ -652,6 +653,13 @@ static int many_main(void *arg)
 	static conc_task *ts[MANY];
 	int i, bad = 0, c;
 
+	if (m->one) {
+		__atomic_store_n(&m->ready, 1, __ATOMIC_RELEASE);
+		for (i = 0; i < MANY; i++)
+			if (many_waiter(m))
+				bad++;
+		return bad;
+	}
 	for (i = 0; i < MANY; i++)
 		if (conc_go(&ts[i], many_waiter, m, NULL))
 			return -1;
@@ -696,6 +704,59 @@ Test(loop_cross, many_tasks_one_sem_posted_by_a_process, .timeout = 120)
 		if (!setup(fb))
 			continue;
 		conc_sem_init(&m->sem, 0, 0);
+		pid = fork_child(many_poster, m);
+		r = run(many_main, m);
+		st = wait_child(pid, 60000);
+		cr_expect(exited_with(st, 0), "fallback %d: poster %d", fb, st);
+		cr_expect_eq(r, 0, "fallback %d: %d failed", fb, r);
+		cr_expect_eq(m->done, MANY, "fallback %d: %u done", fb, m->done);
+		shared_free(m, sizeof(*m));
+	}
+	unsetenv("CONC_LOOP_NO_FUTEX_OP");
+}
+
+static void *many_poster_thread(void *arg)
+{
+	return (void *)(intptr_t)many_poster(arg);
+}
+
+/* The same with a private semaphore posted by a thread (no re-check hides
+ * a lost wake-up there), and with one task that waits a thousand times
+ * (a lone sleeper sleeps without the re-check). */
+Test(loop_cross, many_tasks_one_private_sem_posted_by_a_thread, .timeout = 120)
+{
+	int fb, r;
+
+	for (fb = 0; fb < 2; fb++) {
+		struct many m = { .done = 0 };
+		pthread_t th;
+		void *tr = (void *)-1;
+
+		if (!setup(fb))
+			continue;
+		conc_sem_init(&m.sem, 0, CONC_PRIVATE);
+		pthread_create(&th, NULL, many_poster_thread, &m);
+		r = run(many_main, &m);
+		cr_expect_eq(join_thread(th, 60000, &tr), 0);
+		cr_expect_null(tr, "fallback %d: poster %p", fb, tr);
+		cr_expect_eq(r, 0, "fallback %d: %d failed", fb, r);
+		cr_expect_eq(m.done, MANY, "fallback %d: %u done", fb, m.done);
+	}
+	unsetenv("CONC_LOOP_NO_FUTEX_OP");
+}
+
+Test(loop_cross, one_task_waits_a_thousand_times_on_posts_of_a_process, .timeout = 120)
+{
+	int fb, r, st;
+
+	for (fb = 0; fb < 2; fb++) {
+		struct many *m = shared_alloc(sizeof(*m));
+		pid_t pid;
+
+		if (!setup(fb))
+			continue;
+		conc_sem_init(&m->sem, 0, 0);
+		m->one = true;
 		pid = fork_child(many_poster, m);
 		r = run(many_main, m);
 		st = wait_child(pid, 60000);
