@@ -1924,3 +1924,150 @@ Test(loop_cross, tasks_wait_on_futures_of_one_pool, .timeout = 60)
 	cr_expect_eq(r, 0, "%d", r);
 	cr_expect_eq(conc_pool_destroy(p), 0);
 }
+
+/* A cancel that comes as the round ends: the task either gets -ECANCELED
+ * from the barrier, or passes it and gets the cancel from its next
+ * suspending call; never neither (a cancel lost would leave a task that
+ * conc_run's end cannot stop). */
+struct bcan {
+	conc_barrier b;
+	int yields, r1, r2;
+};
+
+static int bcan_task(void *arg)
+{
+	struct bcan *x = arg;
+
+	x->r1 = conc_barrier_wait_timed(&x->b, BOUND);
+	x->r2 = x->r1 == -ECANCELED ? -ECANCELED : conc_sleep(2 * SEC);
+	return 0;
+}
+
+static int bcan_main(void *arg)
+{
+	struct bcan *x = arg;
+	conc_task *t;
+	int i;
+
+	if (conc_go(&t, bcan_task, x, NULL))
+		return -1;
+	conc_sleep(1 * MS);	/* it sleeps on the barrier */
+	conc_task_cancel(t);
+	for (i = 0; i < x->yields; i++)
+		conc_yield();
+	conc_barrier_wait_timed(&x->b, 0);
+	return conc_task_join(t, NULL, BOUND);
+}
+
+Test(loop_cross, barrier_cancel_as_the_round_ends)
+{
+	int fb, y;
+
+	for (fb = 0; fb < 2; fb++) {
+		if (!setup(fb))
+			continue;
+		for (y = 0; y < 4; y++) {
+			struct bcan x = { .yields = y, .r1 = 1, .r2 = 1 };
+			int r;
+
+			conc_barrier_init(&x.b, 2, 0);
+			r = run(bcan_main, &x);
+			cr_expect_eq(r, 0);
+			cr_expect(x.r1 == -ECANCELED || x.r1 == 0 || x.r1 == CONC_BARRIER_SERIAL,
+				  "fallback %d yields %d: barrier %d", fb, y, x.r1);
+			cr_expect_eq(x.r2, -ECANCELED,
+				     "fallback %d yields %d: barrier %d, then %d: the cancel was lost",
+				     fb, y, x.r1, x.r2);
+		}
+	}
+	unsetenv("CONC_LOOP_NO_FUTEX_OP");
+}
+
+/* The same with the last party a thread, racing the cancel. */
+struct bcan2 {
+	conc_barrier b;
+	uint32_t go, ended;
+	int lost, passed;
+};
+
+static void *bcan2_thread(void *arg)
+{
+	struct bcan2 *x = arg;
+	uint32_t i;
+
+	for (i = 1; i <= RACES; i++) {
+		if (spin_until(&x->go, i))
+			return (void *)1;
+		conc_barrier_wait_timed(&x->b, 0);
+		__atomic_store_n(&x->ended, i, __ATOMIC_RELEASE);
+	}
+	return NULL;
+}
+
+static int bcan2_task(void *arg)
+{
+	struct bcan2 *x = arg;
+	int r = conc_barrier_wait_timed(&x->b, BOUND);
+
+	if (r == -ECANCELED)
+		return 0;
+	x->passed++;
+	/* passed: the cancel is still there for the next call (a sleep
+	 * that ends with 0 is a cancel lost, however long it is) */
+	return conc_sleep(50 * MS) == -ECANCELED ? 0 : 1;
+}
+
+static int bcan2_main(void *arg)
+{
+	struct bcan2 *x = arg;
+	uint32_t i;
+
+	for (i = 1; i <= RACES; i++) {
+		conc_task *t;
+		int k, c = -1;
+
+		conc_barrier_init(&x->b, 2, 0);
+		if (conc_go(&t, bcan2_task, x, NULL))
+			return -1;
+		conc_yield();
+		conc_yield();
+		__atomic_store_n(&x->go, i, __ATOMIC_RELEASE);
+		for (k = 0; k < (int)(i % 32) * 50; k++)
+			__asm__ __volatile__("" ::: "memory");
+		conc_task_cancel(t);
+		if (conc_task_join(t, &c, BOUND))
+			return -2;
+		if (c)
+			x->lost++;
+		if (until(&x->ended, i))
+			return -3;
+	}
+	return 0;
+}
+
+Test(loop_cross, barrier_cancel_racing_a_thread_arrival, .timeout = 120)
+{
+	int fb;
+
+	for (fb = 0; fb < 2; fb++) {
+		struct bcan2 x = { .go = 0 };
+		pthread_t th;
+		void *tr = (void *)-1;
+		int r;
+
+		if (!setup(fb))
+			continue;
+		pthread_create(&th, NULL, bcan2_thread, &x);
+		r = run(bcan2_main, &x);
+		if (r)
+			__atomic_store_n(&x.go, RACES, __ATOMIC_RELEASE);
+		cr_expect_eq(join_thread(th, 20000, &tr), 0);
+		if (getenv("PROBE_VERBOSE"))
+			fprintf(stderr, "barrier fb%d: passed %d of %d, lost %d\n",
+				fb, x.passed, RACES, x.lost);
+		cr_expect_eq(r, 0, "fallback %d: %d", fb, r);
+		cr_expect_eq(x.lost, 0, "fallback %d: %d cancels lost (%d passed)",
+			     fb, x.lost, x.passed);
+	}
+	unsetenv("CONC_LOOP_NO_FUTEX_OP");
+}
