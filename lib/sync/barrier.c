@@ -71,6 +71,11 @@ int conc_barrier_wait_timed(conc_barrier *b, int64_t timeout_ns)
 		r = __conc_wait(&b->seq, seq, dl, b->flags | __CONC_WAIT_ALONE);
 	}
 	v = __atomic_load_n(&b->seq, __ATOMIC_ACQUIRE);
+	/* Cancelled as the round ended (or broke) without us: the round's
+	 * result is this call's, and the cancel goes to the coroutine's next
+	 * suspending call instead of being lost. */
+	if (r == -ECANCELED)
+		__conc_wait_recancel();
 	return v & BROKEN ? -EPIPE : 0;
 }
 
