@@ -179,6 +179,31 @@ Test(loop_call, cancel_and_join_from_a_plain_thread)
 	cr_assert_eq(f.code, 12);
 }
 
+/* A cancel that came before conc_to_thread: -ECANCELED, and fn runs all
+ * the same, as after a cancel while the task waits (the caller cannot
+ * tell the two apart: whether fn ran must not depend on which). */
+static int sets_flag(void *arg)
+{
+	set_flag(arg, 1);
+	return 0;
+}
+
+static int cancelled_offload(void *arg)
+{
+	if (conc_task_cancel(conc_task_self()))
+		return -1;
+	return conc_to_thread(sets_flag, arg, NULL, BOUND);
+}
+
+Test(loop_call, to_thread_after_a_cancel_still_runs_fn)
+{
+	uint32_t ran = 0;
+
+	need_uring();
+	cr_assert_eq(run(cancelled_offload, &ran), -ECANCELED);
+	cr_assert(wait_flag(&ran, 10000), "fn ran");
+}
+
 /* Many conc_to_thread calls in flight from two loops, half of them left to
  * run on (timeout 0): more workers than park, so those that end beyond
  * the parked ones exit, and a start on another thread frees their

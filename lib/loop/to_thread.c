@@ -44,33 +44,39 @@ int conc_to_thread(int (*fn)(void *), void *arg, int *ret, int64_t timeout_ns)
 	struct conc_task *t = __conc_cur();
 	conc_thread *th;
 	struct job *j;
+	bool cancelled;
 	int r;
 
 	if (!fn)
 		return -EINVAL;
-	if (t && __conc_take_cancel(t))
-		return -ECANCELED;
+	/* A cancel already pending is this call's, yet fn is started all the
+	 * same, as when the cancel comes during the wait: on -ECANCELED fn
+	 * always runs (the caller cannot tell the two apart). */
+	cancelled = t && __conc_take_cancel(t);
 	j = calloc(1, sizeof(*j));
-	if (!j)
-		return -ENOMEM;
+	if (!j) {
+		r = -ENOMEM;
+		goto fail;
+	}
 	j->fn = fn;
 	j->arg = arg;
 	j->refs = 2;
 	r = conc_thread_start(&th, runner, j, &at);
 	if (r < 0) {
 		free(j);
-		return r;
+		goto fail;
 	}
 	conc_thread_detach(th);
-	while (!__atomic_load_n(&j->done, __ATOMIC_ACQUIRE)) {
+	r = cancelled ? -ECANCELED : 0;
+	while (r == 0 && !__atomic_load_n(&j->done, __ATOMIC_ACQUIRE))
 		r = __conc_wait(&j->done, 0, dl, CONC_PRIVATE);
-		if (r < 0) {
-			put(j);
-			return r;
-		}
-	}
-	if (ret)
+	if (r == 0 && ret)
 		*ret = j->ret;
 	put(j);
-	return 0;
+	return r < 0 ? r : 0;
+fail:
+	/* Nothing started: the cancel waits for the next call. */
+	if (cancelled)
+		t->cancel = true;
+	return r;
 }

@@ -121,8 +121,9 @@ int conc_poll(int fd, short events, int64_t timeout_ns);
 /*
  * asyncio.to_thread: run fn(arg) on a conc thread (threads are reused) and
  * store its return value in *ret (if not NULL). Only the calling task
- * waits. On -ETIMEDOUT or -ECANCELED fn keeps running to its end on its
- * thread (*ret is then not written). Also callable outside a loop (the
+ * waits. On -ETIMEDOUT or -ECANCELED (a cancel made before the call
+ * included) fn keeps running to its end on its thread (*ret is then not
+ * written). Also callable outside a loop (the
  * thread then blocks). Returns 0, -EINVAL, -ENOMEM, -EAGAIN.
  */
 int conc_to_thread(int (*fn)(void *), void *arg, int *ret,
