@@ -2071,3 +2071,132 @@ Test(loop_cross, barrier_cancel_racing_a_thread_arrival, .timeout = 120)
 	}
 	unsetenv("CONC_LOOP_NO_FUTEX_OP");
 }
+
+/* A long message's send cancelled after a part went: as after a timeout,
+ * the peer gets what came before, then -EPROTO; later sends -EPIPE. A long
+ * receive cancelled half way: the next receive takes the message up. */
+#define BIG (1 << 20)
+
+struct big {
+	conc_chan *a, *b;
+	char *buf;
+	uint32_t go;
+	int r[4];
+};
+
+static int big_send(void *arg)
+{
+	struct big *x = arg;
+
+	return conc_chan_send(x->a, x->buf, BIG, BOUND);
+}
+
+static int big_send_main(void *arg)
+{
+	struct big *x = arg;
+	conc_task *t;
+	char small[8];
+	int c = 1;
+
+	if (conc_chan_send(x->a, "first", 6, BOUND))
+		return -1;
+	if (conc_go(&t, big_send, x, NULL))
+		return -2;
+	conc_sleep(5 * MS);	/* it filled the pipe and waits for room */
+	conc_task_cancel(t);
+	if (conc_task_join(t, &c, BOUND))
+		return -3;
+	x->r[0] = c;
+	x->r[1] = (int)conc_chan_recv(x->b, small, sizeof(small), BOUND);
+	x->r[2] = (int)conc_chan_recv(x->b, x->buf, BIG, 100 * MS);
+	x->r[3] = conc_chan_send(x->a, "later", 6, BOUND);
+	return 0;
+}
+
+Test(loop_cross, long_send_cancelled_half_way)
+{
+	struct big x = { .go = 0 };
+	int r;
+
+	need_uring();
+	x.buf = calloc(1, BIG);
+	cr_assert_not_null(x.buf);
+	cr_assert_eq(conc_chan_pair(&x.a, &x.b, 0), 0);
+	r = run(big_send_main, &x);
+	cr_expect_eq(r, 0, "%d", r);
+	cr_expect_eq(x.r[0], -ECANCELED, "send: %d", x.r[0]);
+	cr_expect_eq(x.r[1], 6, "the message before: %d", x.r[1]);
+	cr_expect_eq(x.r[2], -EPROTO, "the torn one: %d", x.r[2]);
+	cr_expect_eq(x.r[3], -EPIPE, "a later send: %d", x.r[3]);
+	conc_chan_close(x.a);
+	conc_chan_close(x.b);
+	free(x.buf);
+}
+
+static int big_recv(void *arg)
+{
+	struct big *x = arg;
+
+	return (int)conc_chan_recv(x->b, x->buf, BIG, BOUND);
+}
+
+static void *big_sender_thread(void *arg)
+{
+	struct big *x = arg;
+	char *m = malloc(BIG);
+	int r;
+
+	if (!m)
+		return (void *)1;
+	memset(m, 7, BIG);
+	r = conc_chan_send(x->a, m, BIG, BOUND);
+	free(m);
+	return (void *)(intptr_t)(r ? 2 : 0);
+}
+
+static int big_recv_main(void *arg)
+{
+	struct big *x = arg;
+	conc_task *t;
+	pthread_t th;
+	void *tr = (void *)-1;
+	int c = 1, i;
+
+	if (conc_go(&t, big_recv, x, NULL))
+		return -1;
+	/* a sender that pauses half way: the pipe fills, it waits for room */
+	if (pthread_create(&th, NULL, big_sender_thread, x))
+		return -2;
+	conc_sleep(5 * MS);
+	conc_task_cancel(t);
+	if (conc_task_join(t, &c, BOUND))
+		return -3;
+	x->r[0] = c;
+	x->r[1] = (int)conc_chan_recv(x->b, x->buf, BIG, BOUND);
+	join_thread(th, 10000, &tr);
+	x->r[2] = (int)(intptr_t)tr;
+	for (i = 0; i < BIG; i++)
+		if (x->buf[i] != 7)
+			return -4;
+	return 0;
+}
+
+Test(loop_cross, long_receive_cancelled_half_way)
+{
+	struct big x = { .go = 0 };
+	int r;
+
+	need_uring();
+	x.buf = calloc(1, BIG);
+	cr_assert_not_null(x.buf);
+	cr_assert_eq(conc_chan_pair(&x.a, &x.b, 0), 0);
+	r = run(big_recv_main, &x);
+	cr_expect_eq(r, 0, "%d", r);
+	cr_expect(x.r[0] == -ECANCELED || x.r[0] == BIG, "receive: %d", x.r[0]);
+	if (x.r[0] == -ECANCELED)
+		cr_expect_eq(x.r[1], BIG, "taken up again: %d", x.r[1]);
+	cr_expect_eq(x.r[2], 0, "the sender: %d", x.r[2]);
+	conc_chan_close(x.a);
+	conc_chan_close(x.b);
+	free(x.buf);
+}
