@@ -251,6 +251,7 @@ struct run_arg {
 	struct sh *s;
 	enum peer kind;
 	bool plain;	/* the waiter is a plain thread, no loop */
+	bool shared;	/* the waiter and ticker are shared-stack tasks */
 };
 
 static void *thread_ticker(void *arg)
@@ -264,16 +265,17 @@ static void *thread_ticker(void *arg)
 	return NULL;
 }
 
-static int waiter_main(void *arg)
+static int waiter_body(void *arg)
 {
 	struct run_arg *a = arg;
 	struct sh *s = a->s;
+	conc_task_attr at = { .shared_stack = a->shared };
 	conc_task *tk = NULL, *pt = NULL;
 	pthread_t tth;
 	int r, code = -1;
 
 	if (a->plain ? pthread_create(&tth, NULL, thread_ticker, s) :
-	    conc_go(&tk, ticker, s, NULL))
+	    conc_go(&tk, ticker, s, &at))
 		return -1;
 	if (a->kind == P_TASK && conc_go(&pt, peer, s, NULL))
 		return -2;
@@ -293,6 +295,20 @@ static int waiter_main(void *arg)
 	if (pt && (conc_task_join(pt, &code, BOUND) || code))
 		return -100 - code;
 	return r;
+}
+
+static int waiter_main(void *arg)
+{
+	struct run_arg *a = arg;
+	conc_task_attr at = { .shared_stack = true };
+	conc_task *t;
+	int code = -1;
+
+	if (!a->shared)
+		return waiter_body(a);
+	if (conc_go(&t, waiter_body, a, &at) || conc_task_join(t, &code, 3 * BOUND))
+		return -50000;
+	return code;
 }
 
 static void *peer_thread(void *arg)
@@ -319,10 +335,11 @@ static void *peer_loop_thread(void *arg)
 	return NULL;
 }
 
-static void cross(enum prim p, enum peer kind, bool plain)
+static void cross(enum prim p, enum peer kind, bool plain, bool shared)
 {
 	struct sh *s = shared_alloc(sizeof(*s));
-	struct run_arg a = { .s = s, .kind = kind, .plain = plain };
+	struct run_arg a = { .s = s, .kind = kind, .plain = plain,
+			     .shared = shared };
 	pthread_t th;
 	pid_t pid = -1;
 	int r, st;
@@ -358,8 +375,9 @@ static void cross(enum prim p, enum peer kind, bool plain)
 		cr_expect(exited_with(st, 0), "%s/%s: the process peer: %d",
 			  prim_name[p], peer_name[kind], st);
 	}
-	cr_expect_eq(r, 0, "%s/%s%s: %d", prim_name[p], peer_name[kind],
-		     plain ? " (waiter outside a loop)" : "", r);
+	cr_expect_eq(r, 0, "%s/%s%s%s: %d", prim_name[p], peer_name[kind],
+		     plain ? " (waiter outside a loop)" : "",
+		     shared ? " (waiter on the shared stack)" : "", r);
 	if (kind == P_THREAD || kind == P_LOOP_THREAD)
 		cr_expect_eq(s->peer_rc, 0, "%s/%s: the thread peer: %d",
 			     prim_name[p], peer_name[kind], s->peer_rc);
@@ -380,10 +398,13 @@ static void cross_all(enum prim p)
 		if (!setup(fb))
 			continue;
 		for (k = 0; k < NPEER; k++)
-			cross(p, (enum peer)k, false);
+			cross(p, (enum peer)k, false, false);
+		/* the waiter on the shared stack */
+		cross(p, P_THREAD, false, true);
+		cross(p, P_PROC, false, true);
 		/* wakes from inside a loop reach a plain thread */
-		cross(p, P_LOOP_THREAD, true);
-		cross(p, P_LOOP_PROC, true);
+		cross(p, P_LOOP_THREAD, true, false);
+		cross(p, P_LOOP_PROC, true, false);
 	}
 	unsetenv("CONC_LOOP_NO_FUTEX_OP");
 }
