@@ -179,6 +179,35 @@ Test(loop_call, cancel_and_join_from_a_plain_thread)
 	cr_assert_eq(f.code, 12);
 }
 
+/* A process started by a task holds a copy of the loop's handle, not the
+ * loop: a call from there never runs (the message would land in the
+ * child's copy of the door), so it is refused as after the loop's end. */
+static int call_from_child(void *arg)
+{
+	int r = conc_loop_call(arg, nop, NULL);
+
+	return r == -EPIPE ? 0 : r == 0 ? 1 : 2;
+}
+
+static int call_from_child_main(void *arg)
+{
+	conc_proc *p;
+	int st = -1;
+
+	(void)arg;
+	if (conc_proc_start(&p, call_from_child, conc_loop_self(), NULL))
+		return -1;
+	if (conc_proc_join(p, &st, BOUND) || conc_proc_release(p))
+		return -2;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -3;
+}
+
+Test(loop_call, from_a_process_started_by_a_task_is_refused)
+{
+	need_uring();
+	cr_assert_eq(run(call_from_child_main, NULL), 0);
+}
+
 /* A cancel that came before conc_to_thread: -ECANCELED, and fn runs all
  * the same, as after a cancel while the task waits (the caller cannot
  * tell the two apart: whether fn ran must not depend on which). */

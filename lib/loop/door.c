@@ -32,6 +32,7 @@ int __conc_door_open(struct loop *l)
 		__atomic_store_n(&d->gen, 1, __ATOMIC_RELAXED);
 	}
 	__atomic_store_n(&d->ending, 0, __ATOMIC_RELAXED);
+	d->pid = __conc_self()->pid;
 	__atomic_store_n(&d->inbox, NULL, __ATOMIC_SEQ_CST);
 	l->door = d;
 	return 0;
@@ -192,6 +193,10 @@ int conc_loop_call(conc_loop *h, void (*fn)(void *), void *arg)
 	 * came just before still runs, cancelled): else threads that keep
 	 * calling would keep conc_run from returning. */
 	if (__atomic_load_n(&d->ending, __ATOMIC_RELAXED))
+		return -EPIPE;
+	/* A fork child's copy of the door reaches no loop (its message would
+	 * stay in the copy): as good as ended. */
+	if (d->pid != __conc_self()->pid)
 		return -EPIPE;
 	m = malloc(sizeof(*m));
 	if (!m)

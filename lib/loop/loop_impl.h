@@ -137,6 +137,8 @@ struct door {
 	uint32_t next_free;		/* idx + 1 of the next free door, 0: none */
 	uint32_t ending;		/* main returned: calls are refused, so
 					 * callers cannot keep the loop alive */
+	pid_t pid;			/* the process of the loop that has it:
+					 * a fork child holds a copy, no loop */
 };
 #define DOOR_SHUT ((struct msg *)1)
 

@@ -146,7 +146,7 @@ conc_loop *conc_loop_self(void);
  * conc_task_self() is not NULL in it); safe from any thread and from l
  * itself. Returns 0, -EINVAL, -ENOMEM, or -EPIPE once that loop's main
  * task has returned (then fn never runs): callers cannot keep conc_run
- * from returning. A call that was on its way then still runs, cancelled.
+ * from returning; -EPIPE also in a process forked from the loop's. A call that was on its way then still runs, cancelled.
  */
 int conc_loop_call(conc_loop *l, void (*fn)(void *), void *arg);
 
