@@ -2221,3 +2221,120 @@ Test(loop_cross, long_receive_cancelled_half_way)
 	conc_chan_close(x.b);
 	free(x.buf);
 }
+
+/* Tasks consume a queue fed by another process while the main task
+ * cancels them at random: every message is received once, or is still in
+ * the queue; none lost, none twice. */
+#define QMSGS 3000
+#define QTASKS 20
+
+struct qx {
+	conc_queue *q;
+	uint32_t fed, stop;
+	uint8_t seen[QMSGS];
+	int dup, bad;
+};
+
+static int qx_producer(void *arg)
+{
+	struct qx *x = arg;
+	uint32_t i;
+
+	for (i = 0; i < QMSGS; i++)
+		if (conc_queue_put(x->q, &i, sizeof(i), BOUND))
+			return 1;
+	__atomic_store_n(&x->fed, 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+static void qx_take(struct qx *x, uint32_t v, ssize_t n)
+{
+	if (n != sizeof(v) || v >= QMSGS) {
+		x->bad++;
+		return;
+	}
+	if (x->seen[v]++)
+		x->dup++;
+}
+
+static int qx_consumer(void *arg)
+{
+	struct qx *x = arg;
+	uint32_t v;
+	ssize_t n;
+
+	for (;;) {
+		n = conc_queue_get(x->q, &v, sizeof(v), 20 * MS);
+		if (n == -ECANCELED)
+			return 0;
+		if (n == -ETIMEDOUT) {
+			if (__atomic_load_n(&x->stop, __ATOMIC_ACQUIRE))
+				return 0;
+			continue;
+		}
+		if (n < 0)
+			return (int)n;
+		qx_take(x, v, n);
+	}
+}
+
+static int qx_main(void *arg)
+{
+	struct qx *x = arg;
+	conc_task *t[QTASKS];
+	unsigned seed = 12345;
+	int i, c, bad = 0, rounds = 0;
+	uint32_t v;
+	ssize_t n;
+
+	for (i = 0; i < QTASKS; i++)
+		if (conc_go(&t[i], qx_consumer, x, NULL))
+			return -1;
+	while (!__atomic_load_n(&x->fed, __ATOMIC_ACQUIRE) && rounds++ < 20000) {
+		i = (int)((seed = seed * 1103515245 + 12345) >> 16) % QTASKS;
+		conc_task_cancel(t[i]);
+		if (conc_task_join(t[i], &c, BOUND) || c)
+			bad++;
+		if (conc_go(&t[i], qx_consumer, x, NULL))
+			return -2;
+		conc_yield();
+	}
+	__atomic_store_n(&x->stop, 1, __ATOMIC_RELEASE);
+	for (i = 0; i < QTASKS; i++)
+		if (conc_task_join(t[i], &c, BOUND) || c)
+			bad++;
+	/* what is left */
+	while ((n = conc_queue_get(x->q, &v, sizeof(v), 0)) >= 0)
+		qx_take(x, v, n);
+	return bad;
+}
+
+Test(loop_cross, queue_consumers_cancelled_at_random, .timeout = 120)
+{
+	int fb;
+
+	for (fb = 0; fb < 2; fb++) {
+		struct qx *x = shared_alloc(sizeof(*x));
+		conc_queue_attr qa = { .capacity = 16, .max_msg = 16 };
+		pid_t pid;
+		int r, st, i, missing = 0;
+
+		if (!setup(fb))
+			continue;
+		cr_assert_eq(conc_queue_create(&x->q, &qa), 0);
+		pid = fork_child(qx_producer, x);
+		r = run(qx_main, x);
+		st = wait_child(pid, 30000);
+		cr_expect(exited_with(st, 0), "fallback %d: producer %d", fb, st);
+		for (i = 0; i < QMSGS; i++)
+			if (!x->seen[i])
+				missing++;
+		cr_expect_eq(r, 0, "fallback %d: %d", fb, r);
+		cr_expect_eq(missing, 0, "fallback %d: %d messages lost", fb, missing);
+		cr_expect_eq(x->dup, 0, "fallback %d: %d twice", fb, x->dup);
+		cr_expect_eq(x->bad, 0, "fallback %d: %d bad", fb, x->bad);
+		conc_queue_destroy(x->q);
+		shared_free(x, sizeof(*x));
+	}
+	unsetenv("CONC_LOOP_NO_FUTEX_OP");
+}
