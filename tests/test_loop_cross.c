@@ -2338,3 +2338,108 @@ Test(loop_cross, queue_consumers_cancelled_at_random, .timeout = 120)
 	}
 	unsetenv("CONC_LOOP_NO_FUTEX_OP");
 }
+
+/* The other way: tasks put into a small queue drained by another process
+ * while the main task cancels them at random: a put that returned 0 is
+ * received once, one that returned -ECANCELED never. */
+struct qp {
+	conc_queue *q;
+	uint32_t next, done;
+	uint8_t ok[QMSGS], got[QMSGS];
+	int bad;
+};
+
+static int qp_consumer(void *arg)
+{
+	struct qp *x = arg;
+	uint32_t v;
+	ssize_t n;
+
+	for (;;) {
+		n = conc_queue_get(x->q, &v, sizeof(v), 50 * MS);
+		if (n == -ETIMEDOUT) {
+			if (__atomic_load_n(&x->done, __ATOMIC_ACQUIRE))
+				return 0;
+			continue;
+		}
+		if (n != sizeof(v) || v >= QMSGS)
+			return 1;
+		x->got[v]++;
+	}
+}
+
+static int qp_producer(void *arg)
+{
+	struct qp *x = arg;
+	uint32_t v;
+	int r;
+
+	while ((v = x->next++) < QMSGS) {
+		r = conc_queue_put(x->q, &v, sizeof(v), BOUND);
+		if (r == -ECANCELED)
+			return 0;
+		if (r)
+			return r;
+		x->ok[v] = 1;
+	}
+	return 0;
+}
+
+static int qp_main(void *arg)
+{
+	struct qp *x = arg;
+	conc_task *t[QTASKS];
+	unsigned seed = 54321;
+	int i, c, bad = 0;
+
+	for (i = 0; i < QTASKS; i++)
+		if (conc_go(&t[i], qp_producer, x, NULL))
+			return -1;
+	while (x->next < QMSGS) {
+		i = (int)((seed = seed * 1103515245 + 12345) >> 16) % QTASKS;
+		conc_task_cancel(t[i]);
+		if (conc_task_join(t[i], &c, BOUND) || c)
+			bad++;
+		if (conc_go(&t[i], qp_producer, x, NULL))
+			return -2;
+		conc_yield();
+	}
+	for (i = 0; i < QTASKS; i++)
+		if (conc_task_join(t[i], &c, BOUND) || c)
+			bad++;
+	return bad;
+}
+
+Test(loop_cross, queue_producers_cancelled_at_random, .timeout = 120)
+{
+	int fb;
+
+	for (fb = 0; fb < 2; fb++) {
+		struct qp *x = shared_alloc(sizeof(*x));
+		conc_queue_attr qa = { .capacity = 4, .max_msg = 16 };
+		pid_t pid;
+		int r, st, i, wrong = 0, first = -1;
+
+		if (!setup(fb))
+			continue;
+		cr_assert_eq(conc_queue_create(&x->q, &qa), 0);
+		pid = fork_child(qp_consumer, x);
+		r = run(qp_main, x);
+		__atomic_store_n(&x->done, 1, __ATOMIC_RELEASE);
+		st = wait_child(pid, 30000);
+		cr_expect(exited_with(st, 0), "fallback %d: consumer %d", fb, st);
+		for (i = 0; i < QMSGS; i++)
+			if (x->got[i] != x->ok[i]) {
+				wrong++;
+				if (first < 0)
+					first = i;
+			}
+		cr_expect_eq(r, 0, "fallback %d: %d", fb, r);
+		cr_expect_eq(wrong, 0, "fallback %d: %d wrong (first %d: put %d, got %d)",
+			     fb, wrong, first, first >= 0 ? x->ok[first] : 0,
+			     first >= 0 ? x->got[first] : 0);
+		conc_queue_destroy(x->q);
+		shared_free(x, sizeof(*x));
+	}
+	unsetenv("CONC_LOOP_NO_FUTEX_OP");
+}
