@@ -2443,3 +2443,79 @@ Test(loop_cross, queue_producers_cancelled_at_random, .timeout = 120)
 	}
 	unsetenv("CONC_LOOP_NO_FUTEX_OP");
 }
+
+/* A task of a loop on another thread holds a robust mutex when its loop
+ * ends and the thread with it: the task waiting here gets -EOWNERDEAD. */
+struct lend {
+	conc_mutex m;
+	uint32_t held, waiting;
+};
+
+static int lend_holder(void *arg)
+{
+	struct lend *x = arg;
+
+	if (conc_mutex_lock(&x->m))
+		return 1;
+	__atomic_store_n(&x->held, 1, __ATOMIC_RELEASE);
+	conc_sleep(BOUND);	/* cancelled as the loop ends, still holding */
+	return 0;
+}
+
+static int lend_loop_main(void *arg)
+{
+	struct lend *x = arg;
+	conc_task *t;
+
+	if (conc_go(&t, lend_holder, x, NULL))
+		return 1;
+	until(&x->held, 1);
+	until(&x->waiting, 1);
+	conc_sleep(5 * MS);
+	return 0;	/* t is cancelled and joined by conc_run */
+}
+
+static int lend_thread(void *arg)
+{
+	int code = -1;
+
+	return conc_run(lend_loop_main, arg, &code) ? 2 : code;
+}
+
+static int lend_main(void *arg)
+{
+	struct lend *x = arg;
+	conc_thread *th;
+	int r, code = -1;
+
+	if (conc_thread_start(&th, lend_thread, x, NULL))
+		return -1;
+	if (until(&x->held, 1))
+		return -2;
+	__atomic_store_n(&x->waiting, 1, __ATOMIC_RELEASE);
+	r = conc_mutex_timedlock(&x->m, BOUND);
+	if (conc_thread_join(th, &code, BOUND) || code)
+		return -3;
+	if (r == -EOWNERDEAD) {
+		conc_mutex_consistent(&x->m);
+		conc_mutex_unlock(&x->m);
+	}
+	return r;
+}
+
+Test(loop_cross, robust_mutex_of_a_task_whose_loop_thread_ends)
+{
+	int fb;
+
+	for (fb = 0; fb < 2; fb++) {
+		struct lend x = { .held = 0 };
+		int r;
+
+		if (!setup(fb))
+			continue;
+		conc_mutex_init(&x.m, CONC_ROBUST);
+		r = run(lend_main, &x);
+		cr_expect_eq(r, -EOWNERDEAD, "fallback %d: %d", fb, r);
+	}
+	unsetenv("CONC_LOOP_NO_FUTEX_OP");
+}
