@@ -2519,3 +2519,62 @@ Test(loop_cross, robust_mutex_of_a_task_whose_loop_thread_ends)
 	}
 	unsetenv("CONC_LOOP_NO_FUTEX_OP");
 }
+
+/* A task that ends holding a mutex (a bug of its own, or cancelled at its
+ * loop's end) does not hand it to a task of a later loop on the same
+ * thread: owners are contexts, and a context of a loop that is gone is
+ * nobody's. */
+static conc_mutex orphan;
+static int orphan_r[3];
+
+static int orphan_holder(void *arg)
+{
+	(void)arg;
+	return conc_mutex_lock(&orphan);
+}
+
+static int orphan_loop1(void *arg)
+{
+	conc_task *t;
+	int c = -1;
+
+	(void)arg;
+	if (conc_go(&t, orphan_holder, NULL, NULL) || conc_task_join(t, &c, BOUND))
+		return -1;
+	return c;
+}
+
+static int orphan_later(void *arg)
+{
+	(void)arg;
+	orphan_r[0] = conc_mutex_trylock(&orphan);
+	orphan_r[1] = conc_mutex_timedlock(&orphan, 1 * MS);
+	orphan_r[2] = conc_mutex_unlock(&orphan);
+	return 0;
+}
+
+static int orphan_loop2(void *arg)
+{
+	conc_task *t;
+
+	(void)arg;
+	if (conc_go(&t, orphan_later, NULL, NULL) || conc_task_join(t, NULL, BOUND))
+		return -1;
+	return 0;
+}
+
+Test(loop_cross, a_task_of_a_later_loop_does_not_own_what_an_ended_one_held)
+{
+	static const unsigned kinds[] = { 0, CONC_RECURSIVE, CONC_ROBUST };
+	unsigned k;
+
+	need_uring();
+	for (k = 0; k < 3; k++) {
+		conc_mutex_init(&orphan, kinds[k]);
+		cr_assert_eq(run(orphan_loop1, NULL), 0);
+		cr_assert_eq(run(orphan_loop2, NULL), 0);
+		cr_expect_eq(orphan_r[0], -EBUSY, "flags %#x: trylock %d", kinds[k], orphan_r[0]);
+		cr_expect_eq(orphan_r[1], -ETIMEDOUT, "flags %#x: lock %d", kinds[k], orphan_r[1]);
+		cr_expect_eq(orphan_r[2], -EPERM, "flags %#x: unlock %d", kinds[k], orphan_r[2]);
+	}
+}
