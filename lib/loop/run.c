@@ -116,6 +116,12 @@ static int run(struct loop *l, int (*main)(void *), void *arg, int *code)
 	return 0;
 }
 
+/* The last task id (execution context, wait.h) this thread's loops gave:
+ * the next loop goes on from there, so that a task of a later loop is not
+ * taken for the owner of what an ended task of an earlier one still holds
+ * (owners are (tid, ctx) pairs). */
+static __thread uint32_t last_id __attribute__((tls_model("initial-exec")));
+
 int conc_run(int (*main)(void *), void *arg, int *exit_code)
 {
 	struct loop *l;
@@ -147,7 +153,9 @@ int conc_run(int (*main)(void *), void *arg, int *exit_code)
 	__conc_idle_spin_init(l);
 	__conc_hook_init(l);
 	__conc_loop_tls = l;
+	l->next_id = last_id;
 	r = run(l, main, arg, &code);
+	last_id = l->next_id;
 	__conc_loop_tls = NULL;
 	io_uring_queue_exit(&l->ring);
 	__conc_door_close(l);
