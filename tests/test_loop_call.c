@@ -347,6 +347,57 @@ Test(loop_call, a_join_after_a_cancel_from_a_thread)
 	cr_assert_eq(x.code, 21);
 }
 
+/* The same for a conc_loop_call task, which its loop frees as it ends:
+ * a thread cancels it while it runs (its handle, from conc_task_self(),
+ * is good until then), and it ends before the loop looked at its door. */
+static int cancels_the_call(void *arg)
+{
+	struct late *x = arg;
+
+	x->cr = conc_task_cancel(x->t);
+	set_flag(&x->posted, 1);
+	return 0;
+}
+
+static void call_ends_after_cancel(void *arg)
+{
+	struct late *x = arg;
+	conc_thread *th;
+
+	x->t = conc_task_self();
+	if (conc_thread_start(&th, cancels_the_call, x, NULL)) {
+		x->jr = -1;
+		return;
+	}
+	/* No suspend until the cancel is in the door, then the end. */
+	if (!wait_flag(&x->posted, 10000))
+		x->jr = -2;
+	x->code = conc_thread_join(th, NULL, BOUND);
+}
+
+static int late_call_main(void *arg)
+{
+	struct late *x = arg;
+
+	if (conc_loop_call(conc_loop_self(), call_ends_after_cancel, x))
+		return -1;
+	for (int i = 0; i < 10000 && !x->posted; i++)
+		conc_sleep(1 * MS);
+	conc_sleep(1 * MS);	/* the loop looks at its door */
+	return 0;
+}
+
+Test(loop_call, a_call_that_ends_after_a_cancel_from_a_thread)
+{
+	struct late x;
+
+	need_uring();
+	memset(&x, 0, sizeof(x));
+	cr_assert_eq(run(late_call_main, &x), 0);
+	cr_assert_eq(x.cr, 0);
+	cr_assert_eq(x.jr, 0);
+}
+
 static int blocking(void *arg)
 {
 	sleep_ns(*(int *)arg * MS);

@@ -158,8 +158,12 @@ void __conc_task_ended(struct loop *l, struct conc_task *t)
 	}
 	if (t == l->main)
 		wind_down(l);
-	if (t->detached)
+	if (t->detached) {
+		/* A cancel another thread made while it ran may still wait in
+		 * the door, naming it (as for a join: join.c). */
+		__conc_door_drain(l);
 		__conc_task_free(l, t);
+	}
 }
 
 void __conc_task_cancel_here(struct conc_task *t)
