@@ -2578,3 +2578,126 @@ Test(loop_cross, a_task_of_a_later_loop_does_not_own_what_an_ended_one_held)
 		cr_expect_eq(orphan_r[2], -EPERM, "flags %#x: unlock %d", kinds[k], orphan_r[2]);
 	}
 }
+
+/* The main task returns while the others wait on every kind of object:
+ * conc_run cancels them all once, each undoes what it began, conc_run
+ * returns, and the objects are left free. */
+struct wind {
+	conc_mutex m;
+	conc_cond c;
+	conc_sem sem;
+	conc_event ev;
+	conc_rwlock rw;
+	conc_barrier bar;
+	conc_queue *q;
+	conc_chan *ca, *cb;
+	int r[12];
+};
+
+static int wind_holder(void *arg)
+{
+	struct wind *w = arg;
+
+	if (conc_mutex_lock(&w->m) || conc_rwlock_rdlock(&w->rw))
+		return 1;
+	w->r[0] = conc_sleep(BOUND);
+	conc_rwlock_unlock(&w->rw);
+	return conc_mutex_unlock(&w->m);
+}
+
+static int wind_waiter(void *arg)
+{
+	struct wind *w = ((struct wind **)arg)[0];
+	int k = (int)(intptr_t)((void **)arg)[1], r = 0;
+	char b[8];
+
+	switch (k) {
+	case 1:
+		/* after the holder: it waits, for the mutex or the condition */
+		if ((r = conc_mutex_lock(&w->m)))
+			break;
+		r = conc_cond_wait(&w->c, &w->m, BOUND);
+		if (conc_mutex_unlock(&w->m))
+			r = -1000;
+		break;
+	case 2: r = conc_sem_timedwait(&w->sem, BOUND); break;
+	case 3: r = conc_event_wait(&w->ev, BOUND); break;
+	case 4:
+		r = conc_rwlock_timedwrlock(&w->rw, BOUND);
+		if (!r)
+			conc_rwlock_unlock(&w->rw);
+		break;
+	case 5: r = (int)conc_queue_get(w->q, b, sizeof(b), BOUND); break;
+	case 6: r = conc_barrier_wait_timed(&w->bar, BOUND); break;
+	case 7:
+		r = conc_mutex_timedlock(&w->m, BOUND);
+		if (!r)
+			conc_mutex_unlock(&w->m);
+		break;
+	case 8: r = (int)conc_chan_recv(w->cb, b, sizeof(b), BOUND); break;
+	case 9:
+		r = conc_rwlock_timedrdlock(&w->rw, BOUND);
+		if (!r)
+			conc_rwlock_unlock(&w->rw);
+		break;
+	}
+	w->r[k] = r;
+	return 0;
+}
+
+static int wind_main(void *arg)
+{
+	struct wind *w = arg;
+	static void *args[10][2];
+	conc_task *t;
+	int k;
+
+	if (conc_go(&t, wind_holder, w, NULL))
+		return 1;
+	conc_yield();
+	for (k = 1; k < 10; k++) {
+		args[k][0] = w;
+		args[k][1] = (void *)(intptr_t)k;
+		if (conc_go(&t, wind_waiter, args[k], NULL))
+			return 2;
+	}
+	conc_sleep(5 * MS);	/* all of them wait now */
+	return 0;
+}
+
+Test(loop_cross, the_loop_ends_while_tasks_wait_on_everything, .timeout = 60)
+{
+	int fb, k;
+
+	for (fb = 0; fb < 2; fb++) {
+		struct wind w;
+
+		if (!setup(fb))
+			continue;
+		memset(&w, 0, sizeof(w));
+		for (k = 0; k < 12; k++)
+			w.r[k] = 1;
+		conc_mutex_init(&w.m, 0);
+		conc_cond_init(&w.c, 0);
+		conc_sem_init(&w.sem, 0, 0);
+		conc_event_init(&w.ev, 0);
+		conc_rwlock_init(&w.rw, 0);
+		conc_barrier_init(&w.bar, 3, 0);
+		cr_assert_eq(conc_queue_create(&w.q, NULL), 0);
+		cr_assert_eq(conc_chan_pair(&w.ca, &w.cb, 0), 0);
+		cr_assert_eq(run(wind_main, &w), 0);
+		cr_expect_eq(w.r[0], -ECANCELED, "fallback %d: holder %d", fb, w.r[0]);
+		for (k = 1; k < 10; k++)
+			cr_expect(w.r[k] == -ECANCELED || w.r[k] == 0,
+				  "fallback %d: waiter %d: %d", fb, k, w.r[k]);
+		cr_expect_eq(conc_mutex_trylock(&w.m), 0, "fallback %d: mutex left held", fb);
+		conc_mutex_unlock(&w.m);
+		cr_expect_eq(conc_rwlock_trywrlock(&w.rw), 0, "fallback %d: rwlock left held", fb);
+		conc_rwlock_unlock(&w.rw);
+		cr_expect_eq(conc_sem_value(&w.sem), 0);
+		conc_queue_destroy(w.q);
+		conc_chan_close(w.ca);
+		conc_chan_close(w.cb);
+	}
+	unsetenv("CONC_LOOP_NO_FUTEX_OP");
+}
