@@ -2701,3 +2701,75 @@ Test(loop_cross, the_loop_ends_while_tasks_wait_on_everything, .timeout = 60)
 	}
 	unsetenv("CONC_LOOP_NO_FUTEX_OP");
 }
+
+/* Two loops in two processes send a long message to each other at once
+ * over one channel, then receive: no deadlock (a waiting send takes in
+ * what the peer sends), both arrive whole. */
+struct duo {
+	conc_chan *end;
+	uint32_t ticks;
+};
+
+static int duo_task(void *arg)
+{
+	struct duo *d = arg;
+	char *out = malloc(BIG), *in = malloc(BIG);
+	int r, i;
+
+	if (!out || !in)
+		return 1;
+	memset(out, 'x', BIG);
+	r = conc_chan_send(d->end, out, BIG, BOUND);
+	if (r == 0)
+		r = (int)conc_chan_recv(d->end, in, BIG, BOUND) == BIG ? 0 : 2;
+	for (i = 0; r == 0 && i < BIG; i++)
+		if (in[i] != 'x')
+			r = 3;
+	free(out);
+	free(in);
+	return r;
+}
+
+static int duo_main(void *arg)
+{
+	struct duo *d = arg;
+	struct sh s = { .stop = 0 };
+	conc_task *t, *tk;
+	int c = -1;
+
+	if (conc_go(&tk, ticker, &s, NULL) || conc_go(&t, duo_task, d, NULL))
+		return 100;
+	if (conc_task_join(t, &c, 3 * BOUND))
+		return 101;
+	s.stop = 1;
+	conc_task_join(tk, NULL, BOUND);
+	return c;
+}
+
+static int duo_child(void *arg)
+{
+	int code = -1;
+
+	return conc_run(duo_main, arg, &code) ? 102 : code;
+}
+
+Test(loop_cross, two_loops_send_long_messages_to_each_other, .timeout = 60)
+{
+	conc_chan *a, *b;
+	struct duo da, db;
+	pid_t pid;
+	int r, st;
+
+	need_uring();
+	cr_assert_eq(conc_chan_pair(&a, &b, 0), 0);
+	db.end = b;
+	pid = fork_child(duo_child, &db);
+	cr_assert_gt(pid, 0);
+	conc_chan_close(b);
+	da.end = a;
+	r = run(duo_main, &da);
+	st = wait_child(pid, 30000);
+	cr_expect_eq(r, 0, "here: %d", r);
+	cr_expect(exited_with(st, 0), "there: %d", st);
+	conc_chan_close(a);
+}
