@@ -2773,3 +2773,112 @@ Test(loop_cross, two_loops_send_long_messages_to_each_other, .timeout = 60)
 	cr_expect(exited_with(st, 0), "there: %d", st);
 	conc_chan_close(a);
 }
+
+/* Several tasks (and a thread) wait for a robust mutex whose holder
+ * process is killed: one gets -EOWNERDEAD and repairs, the others then get
+ * it in turn with 0. */
+#define RWAIT 6
+
+struct rk {
+	conc_mutex m;
+	uint32_t ready, dead, ok, bad, waiting;
+};
+
+static int rk_lock(struct rk *x)
+{
+	int r;
+
+	__atomic_fetch_add(&x->waiting, 1, __ATOMIC_RELEASE);
+	r = conc_mutex_timedlock(&x->m, BOUND);
+	if (r == -EOWNERDEAD) {
+		__atomic_fetch_add(&x->dead, 1, __ATOMIC_RELAXED);
+		if (conc_mutex_consistent(&x->m))
+			return -1;
+	} else if (r == 0) {
+		__atomic_fetch_add(&x->ok, 1, __ATOMIC_RELAXED);
+	} else {
+		__atomic_fetch_add(&x->bad, 1, __ATOMIC_RELAXED);
+		return r;
+	}
+	if (conc_task_self())
+		conc_yield();
+	return conc_mutex_unlock(&x->m);
+}
+
+static int rk_task(void *arg)
+{
+	return rk_lock(arg);
+}
+
+static void *rk_thread(void *arg)
+{
+	return (void *)(intptr_t)rk_lock(arg);
+}
+
+static int rk_main(void *arg)
+{
+	struct rk *x = arg;
+	conc_task *t[RWAIT];
+	int i, c, bad = 0;
+
+	for (i = 0; i < RWAIT; i++)
+		if (conc_go(&t[i], rk_task, x, NULL))
+			return -1;
+	for (i = 0; i < RWAIT; i++)
+		if (conc_task_join(t[i], &c, 2 * BOUND) || c)
+			bad++;
+	return bad;
+}
+
+static int rk_hold(void *arg)
+{
+	struct rk *x = arg;
+
+	if (conc_mutex_lock(&x->m))
+		return 1;
+	__atomic_store_n(&x->ready, 1, __ATOMIC_RELEASE);
+	for (;;)
+		sleep_ns(1 * MS);
+}
+
+static void *rk_killer(void *arg)
+{
+	struct rk *x = arg;
+
+	if (until(&x->waiting, RWAIT + 1) == 0)
+		sleep_ns(5 * MS);	/* most likely asleep by now */
+	kill(holder_pid, SIGKILL);
+	return NULL;
+}
+
+Test(loop_cross, many_wait_for_a_robust_mutex_whose_holder_is_killed)
+{
+	int fb;
+
+	for (fb = 0; fb < 2; fb++) {
+		struct rk *x = shared_alloc(sizeof(*x));
+		pthread_t th, kt;
+		void *tr = (void *)-1;
+		int r;
+
+		if (!setup(fb))
+			continue;
+		conc_mutex_init(&x->m, CONC_ROBUST);
+		holder_pid = fork_child(rk_hold, x);
+		cr_assert_gt(holder_pid, 0);
+		cr_assert(until(&x->ready, 1) == 0);
+		pthread_create(&th, NULL, rk_thread, x);
+		pthread_create(&kt, NULL, rk_killer, x);
+		r = run(rk_main, x);
+		join_thread(th, 30000, &tr);
+		join_thread(kt, 30000, NULL);
+		wait_child(holder_pid, 10000);
+		cr_expect_eq(r, 0, "fallback %d: %d", fb, r);
+		cr_expect_null(tr);
+		cr_expect_eq(x->dead, 1, "fallback %d: %u told of the death", fb, x->dead);
+		cr_expect_eq(x->ok, RWAIT, "fallback %d: %u got it after", fb, x->ok);
+		cr_expect_eq(x->bad, 0);
+		shared_free(x, sizeof(*x));
+	}
+	unsetenv("CONC_LOOP_NO_FUTEX_OP");
+}
