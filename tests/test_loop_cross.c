@@ -1025,7 +1025,7 @@ static int rw_cancel_main(void *arg)
 	conc_task_cancel(w);
 	if (conc_task_join(w, &cw, BOUND))
 		return -4;
-	r = conc_task_join(rd, &cr, 2 * SEC);
+	r = conc_task_join(rd, &cr, BOUND);
 	__atomic_store_n(&c->release, 1, __ATOMIC_RELEASE);
 	if (r)	/* the reader is still stuck behind the cancelled writer */
 		return conc_task_join(rd, &cr, BOUND) ? -5 : -6;
@@ -1960,7 +1960,7 @@ static int bcan_task(void *arg)
 	struct bcan *x = arg;
 
 	x->r1 = conc_barrier_wait_timed(&x->b, BOUND);
-	x->r2 = x->r1 == -ECANCELED ? -ECANCELED : conc_sleep(2 * SEC);
+	x->r2 = x->r1 == -ECANCELED ? -ECANCELED : conc_sleep(50 * MS);
 	return 0;
 }
 
