@@ -2882,3 +2882,85 @@ Test(loop_cross, many_wait_for_a_robust_mutex_whose_holder_is_killed)
 	}
 	unsetenv("CONC_LOOP_NO_FUTEX_OP");
 }
+
+/* The same with more robust mutexes held at once than the thread's
+ * registry keeps (64), unlocked out of order by their tasks. */
+#define MANYHELD 100
+
+struct mheld {
+	conc_mutex m[MANYHELD];
+	uint32_t n, started;
+};
+
+static int mheld_one(void *arg)
+{
+	struct mheld *h = arg;
+	uint32_t i = __atomic_fetch_add(&h->started, 1, __ATOMIC_RELAXED);
+
+	if (conc_mutex_lock(&h->m[i]))
+		return 1;
+	conc_sleep((int64_t)(i * 7 % 13) * MS);
+	if (i % 3 == 1 && conc_mutex_unlock(&h->m[i]))
+		return 2;
+	__atomic_fetch_add(&h->n, 1, __ATOMIC_RELEASE);
+	conc_sleep(BOUND);
+	return 0;
+}
+
+static int mheld_main(void *arg)
+{
+	conc_task *t;
+	int i;
+
+	for (i = 0; i < MANYHELD; i++)
+		if (conc_go(&t, mheld_one, arg, NULL))
+			return 1;
+	conc_sleep(BOUND);
+	return 0;
+}
+
+static int mheld_proc(void *arg)
+{
+	int code = -1;
+
+	conc_run(mheld_main, arg, &code);
+	return 2;
+}
+
+Test(loop_cross, killed_process_tasks_hold_a_hundred_robust_mutexes)
+{
+	int fb, i;
+
+	for (fb = 0; fb < 2; fb++) {
+		struct mheld *h = shared_alloc(sizeof(*h));
+		pid_t pid;
+		int wrong = 0, first = -1, fr = 0;
+
+		if (!setup(fb))
+			continue;
+		for (i = 0; i < MANYHELD; i++)
+			conc_mutex_init(&h->m[i], CONC_ROBUST);
+		pid = fork_child(mheld_proc, h);
+		cr_assert(until(&h->n, MANYHELD) == 0, "fallback %d: %u held", fb, h->n);
+		kill(pid, SIGKILL);
+		wait_child(pid, 10000);
+		for (i = 0; i < MANYHELD; i++) {
+			int r = conc_mutex_timedlock(&h->m[i], 1 * SEC);
+
+			if (r != (i % 3 == 1 ? 0 : -EOWNERDEAD) && first < 0) {
+				first = i;
+				fr = r;
+			}
+			if (r != (i % 3 == 1 ? 0 : -EOWNERDEAD))
+				wrong++;
+			if (r == -EOWNERDEAD)
+				conc_mutex_consistent(&h->m[i]);
+			if (r == 0 || r == -EOWNERDEAD)
+				conc_mutex_unlock(&h->m[i]);
+		}
+		cr_expect_eq(wrong, 0, "fallback %d: %d wrong, first mutex %d: %d",
+			     fb, wrong, first, fr);
+		shared_free(h, sizeof(*h));
+	}
+	unsetenv("CONC_LOOP_NO_FUTEX_OP");
+}
