@@ -442,6 +442,20 @@ ok "--halt now: a job's child that ignores TERM: rc" "rc=3" \
 ok "--halt now: a job's child that ignores TERM is KILLed" "gone" "$(alive "$(cat gc.1)")"
 kill -9 "$(cat gc.1)" 2>/dev/null
 
+# --dry-run over a billion combinations printed them all before it looked
+# at anything else: a reader gone (or a full disk) and a signal waited
+# for the end, minutes later.
+k=$(seq 1000 | tr '\n' ' ')
+ok "--dry-run: stops when the output fails" "rc=255" "$(timeout 60 "$R" --dry-run echo ::: $k ::: $k ::: $k > /dev/full 2>/dev/null; echo "rc=$?")"
+"$R" --dry-run echo ::: $k ::: $k ::: $k > dry.out 2>/dev/null &
+pid=$!
+i=0
+while [ ! -s dry.out ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
+kill -TERM $pid
+reap $pid > dry.rc
+ok "--dry-run: a signal stops it" "rc=255" "$(cat dry.rc)"
+rm -f dry.out
+
 # ---- -k with many jobs behind a slow one ----
 # 10,000 jobs of 6 kB wait behind the first: the heap holds at most the
 # 16 MiB budget of their 60 MB; the rest is spilled. Measured as peak

@@ -146,6 +146,13 @@ static void start_jobs(struct run *r)
 			out_write(1, j->cmd, strlen(j->cmd));
 			out_write(1, "\n", 1);
 			job_free(j);
+			/* The loop is not reached before the input ends, which
+			 * may be a billion lines away: look at the output and
+			 * the signals here. */
+			if (out_error())
+				r->stop = true;
+			else if (!(r->next_seq & 255))
+				stop_on_signal(r);
 			continue;
 		}
 		if (r->log && joblog_skip(r->log, j->seq)) {
