@@ -22,10 +22,22 @@ struct __conc_self {
 	int32_t tid;
 	int32_t pid;
 	void *robust;		/* robust-list head in use, or NULL (sync) */
-	uint32_t robust_held;	/* robust mutexes in this thread's registry */
-	/* Reset in a fork child (it runs no task there): */
-	uint32_t ctx;		/* running execution context (0: the thread) */
-	struct __conc_waiter *waiter;	/* a loop's wait hook, or NULL */
+	/* ctx: the running execution context (0: the thread), reset in a
+	 * fork child, which runs no task there; robust_held: the robust
+	 * mutexes in this thread's registry. ctx_held reads both at once and
+	 * equals ctx alone while the thread holds no robust mutex: the inline
+	 * unlock checks the owner and the registry with one load. */
+	__extension__ union {
+		__extension__ struct {
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+			uint32_t robust_held, ctx;
+#else
+			uint32_t ctx, robust_held;
+#endif
+		};
+		uint64_t ctx_held;
+	};
+	struct __conc_waiter *waiter;	/* a loop's wait hook, or NULL; reset in a fork child */
 };
 
 extern __thread struct __conc_self __conc_self_tls

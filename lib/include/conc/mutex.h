@@ -100,8 +100,7 @@ static inline int __conc_mutex_unlock_inline(conc_mutex *m)
 	if (__builtin_expect(m && !((uintptr_t)m & 3) &&
 			     !(__atomic_load_n(&m->flags, __ATOMIC_RELAXED) &
 			       (CONC_RECURSIVE | CONC_ROBUST)) &&
-			     (s = __conc_self_cached()) && m->ctx == s->ctx &&
-			     !s->robust_held, 1)) {
+			     (s = __conc_self_cached()) && s->ctx_held == m->ctx, 1)) {
 		tid = (uint32_t)s->tid;
 		if (__atomic_compare_exchange_n(&m->word, &tid, 0, 0,
 						__ATOMIC_RELEASE,
