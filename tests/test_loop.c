@@ -2,7 +2,6 @@
  * cancel, timeouts, task_self, loop_self, wrong use. */
 #include <criterion/criterion.h>
 #include <errno.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <conc.h>
@@ -454,9 +453,9 @@ Test(loop, hundred_thousand_shared_stack_tasks, .timeout = 120)
 	cr_assert_eq(run(many_tasks, &m), 100000);
 }
 
-/* A loop of many tasks hands its stacks' pages to a thread to fill in
- * (stack_fill.c); a fork child, which has no such thread, runs its own
- * such loop all the same, after its parent's loop and from inside one. */
+/* A fork child inherits the stack pool of its parent's loops (slabs,
+ * pooled stacks) and runs its own loop of many tasks all the same, after
+ * its parent's loop and from inside one. */
 static int many_then_fork(void *arg)
 {
 	struct many m = { 5000, false };
@@ -487,41 +486,6 @@ Test(loop, a_fork_child_fills_its_own_stacks, .timeout = 120)
 	st = wait_child(pid, 60000);
 	cr_assert(exited_with(st, 0), "status %#x", st);
 	cr_assert_eq(run(many_then_fork, NULL), 5000);
-}
-
-/* The filler thread (stack_fill.c) takes none of the process's signals:
- * a program that blocks one to take it with sigwait or a signalfd gets it,
- * also while the filler still lives, and is not killed by it. */
-static int blocked_signal_waits(void)
-{
-	struct many m = { 5000, false };
-	struct timespec ts = { 5, 0 };
-	sigset_t set;
-
-	if (run(many_tasks, &m) != 5000)
-		return 1;
-	sigemptyset(&set);
-	sigaddset(&set, SIGUSR1);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	for (int i = 0; i < 20; i++) {
-		kill(getpid(), SIGUSR1);
-		if (sigtimedwait(&set, NULL, &ts) != SIGUSR1)
-			return 2;
-	}
-	return 0;
-}
-
-Test(loop, the_stack_filler_takes_no_signal, .timeout = 120)
-{
-	int st;
-	pid_t pid;
-
-	need_uring();
-	pid = test_fork();
-	if (pid == 0)
-		_exit(blocked_signal_waits());
-	st = wait_child(pid, 60000);
-	cr_assert(exited_with(st, 0), "status %#x", st);
 }
 
 static int fail_now(void *arg)

@@ -36,20 +36,11 @@ enum { STACK_GUARD_NONE, STACK_GUARD_MADV, STACK_GUARD_MPROT };
  * starts at base + k * (guard + size) + guard. */
 char *__conc_stack_slab(size_t size, size_t *n, int *how, int warm)
 	__attribute__((visibility("hidden")));
-/* stack_fill.c: 0 when a thread of the process takes the n ranges of len
- * bytes, stride apart from first, to fill in (MADV_POPULATE_WRITE) while
- * the caller goes on; < 0: the caller does it. And before slabs are
- * unmapped: drop what is not begun, wait for what is. */
-int __conc_stack_fill_later(char *first, size_t stride, size_t len, size_t n)
-	__attribute__((visibility("hidden")));
-void __conc_stack_fill_drop(void) __attribute__((visibility("hidden")));
 /* Give the same advice to n ranges of len bytes, stride apart from first,
  * in one call where the kernel can (6.13): how many, from the first on,
  * were advised; 0 where it cannot (then go range by range). */
 size_t __conc_stack_advise(char *first, size_t stride, size_t len, size_t n,
 			   int advice) __attribute__((visibility("hidden")));
-/* The address space kept for slabs to come, unmapped. */
-void __conc_stack_unchunk(void) __attribute__((visibility("hidden")));
 /* Slabs of class c mapped now (noted ones). */
 size_t __conc_stack_slabs_of(int c) __attribute__((visibility("hidden")));
 /* Unmap len bytes of slabs, whose mprotected stacks go back to the

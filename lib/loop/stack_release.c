@@ -198,7 +198,6 @@ void __conc_stack_unmap_free(void)
 	struct slab *gone;
 	size_t first, n = 0;
 
-	__conc_stack_fill_drop();
 	__conc_stack_pool_lock();
 	/* Room for the list first: once picked, a slab must go. No memory:
 	 * the slabs stay, only their memory is given back. */
@@ -220,6 +219,5 @@ void __conc_stack_unmap_free(void)
 	__conc_stack_pool_unlock();
 	unmap_runs(gone, n);
 	free(gone);
-	__conc_stack_unchunk();
 	__conc_stack_pool_clean(KEEP_BYTES);
 }

@@ -131,62 +131,11 @@ static char *map(size_t len)
 	return sys_mmap_failed(p) ? NULL : p;
 }
 
-/* Address space for slabs, mapped CHUNK_BYTES at a time once a loop makes
- * many tasks, and handed out top down (as the kernel would place them):
- * an mmap takes the process's mmap lock for writing, and the filler
- * (stack_fill.c) holds it for reading while it fills pages in, so one
- * mmap a slab made the loop wait for the filler about once a slab (100,000
- * sleepers: 190 -> 250 ms). Unmapped slab by slab (stack_release.c); the
- * rest of a chunk, address space only, when the next chunk is mapped or
- * the last loop ends (__conc_stack_unchunk). */
-#define CHUNK_BYTES	((size_t)256 << 20)
-
-static struct {
-	char *lo, *hi;		/* not handed out yet */
-} chunk;
-
-static char *carve(size_t len)
-{
-	char *p = NULL, *fresh;
-
-	__conc_stack_pool_lock();
-	if ((size_t)(chunk.hi - chunk.lo) >= len) {
-		chunk.hi -= len;
-		p = chunk.hi;
-	}
-	__conc_stack_pool_unlock();
-	if (p || len > CHUNK_BYTES / 4)
-		return p ? p : map(len);
-	fresh = map(CHUNK_BYTES);
-	if (!fresh)
-		return map(len);
-	__conc_stack_unchunk();
-	__conc_stack_pool_lock();
-	chunk.lo = fresh;
-	chunk.hi = fresh + CHUNK_BYTES - len;
-	p = chunk.hi;
-	__conc_stack_pool_unlock();
-	return p;
-}
-
-void __conc_stack_unchunk(void)
-{
-	char *lo, *hi;
-
-	__conc_stack_pool_lock();
-	lo = chunk.lo;
-	hi = chunk.hi;
-	chunk.lo = chunk.hi = NULL;
-	__conc_stack_pool_unlock();
-	if (hi > lo)
-		sys_munmap(lo, (size_t)(hi - lo));
-}
-
 char *__conc_stack_slab(size_t size, size_t *n, int *how, int warm)
 {
 	size_t g = __conc_stack_guard(), slot = g + size, pg = __conc_stack_page();
 	size_t k = STACK_SLAB_BYTES / slot < 4 ? 4 : STACK_SLAB_BYTES / slot, i = 0;
-	char *base = warm ? carve(k * slot) : map(k * slot);
+	char *base = map(k * slot);
 
 	if (!base)
 		return NULL;
@@ -203,9 +152,12 @@ char *__conc_stack_slab(size_t size, size_t *n, int *how, int warm)
 	/* A task's first run touches the top page of its stack: a fault
 	 * each, the most of what 100,000 new tasks cost. Where many tasks
 	 * are made, the kernel fills them in one call, cheaper than a
-	 * trap each; on another CPU where there is one (stack_fill.c).
-	 * Best effort. */
-	if (warm && __conc_stack_fill_later(base + slot - pg, slot, pg, k) < 0)
+	 * trap each. Best effort. Not on another CPU: an io_uring worker
+	 * (IORING_OP_MADVISE, one op a page) spent 2 to 5 times the CPU a
+	 * page that this call does, and page tables changed from two
+	 * threads at once slow both (100,000 sleepers: 303 -> 275 ms
+	 * without it, the process's CPU 437 -> 275 ms). */
+	if (warm)
 		__conc_stack_advise(base + slot - pg, slot, pg, k, MADV_POPULATE_WRITE);
 	*n = k;
 	return base;
