@@ -50,6 +50,30 @@ static bool setup(bool fallback)
 	return true;
 }
 
+/* Every test runs with IORING_OP_FUTEX_WAIT (where the kernel has it) and
+ * with the fallback; each kind of an object in turn. */
+#define EACH_MODE(fb) for ((fb) = 0; (fb) < 2; (fb)++) if (setup(fb))
+#define EACH_KIND(k, kinds) \
+	for ((k) = 0; (k) < sizeof(kinds) / sizeof((kinds)[0]); (k)++)
+
+static void plain_mode(void)
+{
+	unsetenv("CONC_LOOP_NO_FUTEX_OP");
+}
+
+TestSuite(loop_cross, .fini = plain_mode);
+
+/* Join n tasks within bound each: how many failed or returned non-zero. */
+static int join_all(conc_task **t, int n, int64_t bound)
+{
+	int i, c, bad = 0;
+
+	for (i = 0; i < n; i++)
+		if (conc_task_join(t[i], &c, bound) || c)
+			bad++;
+	return bad;
+}
+
 /* A pause the peer can take: a sleep of its task, or of its thread. */
 static void nap(void)
 {
@@ -394,9 +418,7 @@ static void cross_all(enum prim p)
 {
 	int fb, k;
 
-	for (fb = 0; fb < 2; fb++) {
-		if (!setup(fb))
-			continue;
+	EACH_MODE(fb) {
 		for (k = 0; k < NPEER; k++)
 			cross(p, (enum peer)k, false, false);
 		/* the waiter on the shared stack */
@@ -406,7 +428,6 @@ static void cross_all(enum prim p)
 		cross(p, P_LOOP_THREAD, true, false);
 		cross(p, P_LOOP_PROC, true, false);
 	}
-	unsetenv("CONC_LOOP_NO_FUTEX_OP");
 }
 
 Test(loop_cross, mutex) { cross_all(MUTEX); }
@@ -476,12 +497,10 @@ Test(loop_cross, robust_owner_killed)
 {
 	int fb, r;
 
-	for (fb = 0; fb < 2; fb++) {
+	EACH_MODE(fb) {
 		struct sh *s = shared_alloc(sizeof(*s));
 		pthread_t th;
 
-		if (!setup(fb))
-			continue;
 		conc_mutex_init(&s->m, CONC_ROBUST);
 		holder_pid = fork_child(hold_and_hang, s);
 		cr_assert_gt(holder_pid, 0);
@@ -493,7 +512,6 @@ Test(loop_cross, robust_owner_killed)
 		cr_expect_eq(r, -EOWNERDEAD, "fallback %d: %d", fb, r);
 		shared_free(s, sizeof(*s));
 	}
-	unsetenv("CONC_LOOP_NO_FUTEX_OP");
 }
 
 /* Two tasks of one loop contend for a mutex of each kind: the second
@@ -530,17 +548,25 @@ static int contend(void *arg)
 	return 0;
 }
 
-static int two_main(void *arg)
+/* Two tasks run fn(t): the first's exit code, else the second's - 1000. */
+static int two_tasks(int (*fn)(void *), struct two *t)
 {
-	struct two *t = arg;
 	conc_task *a, *b;
 	int ca = -1, cb = -1;
 
-	if (conc_go(&a, contend, t, NULL) || conc_go(&b, contend, t, NULL))
+	if (conc_go(&a, fn, t, NULL) || conc_go(&b, fn, t, NULL))
 		return -1;
 	if (conc_task_join(a, &ca, BOUND) || conc_task_join(b, &cb, BOUND))
 		return -2;
-	return ca ? ca : cb ? cb - 1000 : t->max_in == 1 ? 0 : -3;
+	return ca ? ca : cb ? cb - 1000 : 0;
+}
+
+static int two_main(void *arg)
+{
+	struct two *t = arg;
+	int r = two_tasks(contend, t);
+
+	return r ? r : t->max_in == 1 ? 0 : -3;
 }
 
 Test(loop_cross, two_tasks_each_kind)
@@ -551,10 +577,8 @@ Test(loop_cross, two_tasks_each_kind)
 	int fb;
 	unsigned k;
 
-	for (fb = 0; fb < 2; fb++) {
-		if (!setup(fb))
-			continue;
-		for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+	EACH_MODE(fb) {
+		EACH_KIND(k, kinds) {
 			struct two t = { .flags = kinds[k] };
 			int r;
 
@@ -563,7 +587,6 @@ Test(loop_cross, two_tasks_each_kind)
 			cr_expect_eq(r, 0, "fallback %d flags %#x: %d", fb, kinds[k], r);
 		}
 	}
-	unsetenv("CONC_LOOP_NO_FUTEX_OP");
 }
 
 /* A task and a plain thread of the same process contend. */
@@ -609,15 +632,7 @@ static int task_contend(void *arg)
 
 static int mixed_main(void *arg)
 {
-	struct two *t = arg;
-	conc_task *a, *b;
-	int ca = -1, cb = -1;
-
-	if (conc_go(&a, task_contend, t, NULL) || conc_go(&b, task_contend, t, NULL))
-		return -1;
-	if (conc_task_join(a, &ca, BOUND) || conc_task_join(b, &cb, BOUND))
-		return -2;
-	return ca ? ca : cb;
+	return two_tasks(task_contend, arg);
 }
 
 Test(loop_cross, task_and_thread_contend)
@@ -627,10 +642,8 @@ Test(loop_cross, task_and_thread_contend)
 	int fb;
 	unsigned k;
 
-	for (fb = 0; fb < 2; fb++) {
-		if (!setup(fb))
-			continue;
-		for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+	EACH_MODE(fb) {
+		EACH_KIND(k, kinds) {
 			struct two t = { .flags = kinds[k] };
 			pthread_t th;
 			void *tr = (void *)-1;
@@ -645,7 +658,6 @@ Test(loop_cross, task_and_thread_contend)
 			cr_expect_eq(t.max_in, 0, "both inside");
 		}
 	}
-	unsetenv("CONC_LOOP_NO_FUTEX_OP");
 }
 
 /* 1000 tasks wait on one semaphore posted by another process, one post
@@ -672,7 +684,7 @@ static int many_main(void *arg)
 {
 	struct many *m = arg;
 	static conc_task *ts[MANY];
-	int i, bad = 0, c;
+	int i, bad = 0;
 
 	if (m->one) {
 		__atomic_store_n(&m->ready, 1, __ATOMIC_RELEASE);
@@ -686,9 +698,7 @@ static int many_main(void *arg)
 			return -1;
 	conc_yield();
 	__atomic_store_n(&m->ready, 1, __ATOMIC_RELEASE);
-	for (i = 0; i < MANY; i++)
-		if (conc_task_join(ts[i], &c, 40 * SEC) || c)
-			bad++;
+	bad += join_all(ts, MANY, 40 * SEC);
 	return bad;
 }
 
@@ -718,12 +728,10 @@ Test(loop_cross, many_tasks_one_sem_posted_by_a_process, .timeout = 120)
 {
 	int fb, r, st;
 
-	for (fb = 0; fb < 2; fb++) {
+	EACH_MODE(fb) {
 		struct many *m = shared_alloc(sizeof(*m));
 		pid_t pid;
 
-		if (!setup(fb))
-			continue;
 		conc_sem_init(&m->sem, 0, 0);
 		pid = fork_child(many_poster, m);
 		r = run(many_main, m);
@@ -733,7 +741,6 @@ Test(loop_cross, many_tasks_one_sem_posted_by_a_process, .timeout = 120)
 		cr_expect_eq(m->done, MANY, "fallback %d: %u done", fb, m->done);
 		shared_free(m, sizeof(*m));
 	}
-	unsetenv("CONC_LOOP_NO_FUTEX_OP");
 }
 
 static void *many_poster_thread(void *arg)
@@ -748,13 +755,11 @@ Test(loop_cross, many_tasks_one_private_sem_posted_by_a_thread, .timeout = 120)
 {
 	int fb, r;
 
-	for (fb = 0; fb < 2; fb++) {
+	EACH_MODE(fb) {
 		struct many m = { .done = 0 };
 		pthread_t th;
 		void *tr = (void *)-1;
 
-		if (!setup(fb))
-			continue;
 		conc_sem_init(&m.sem, 0, CONC_PRIVATE);
 		pthread_create(&th, NULL, many_poster_thread, &m);
 		r = run(many_main, &m);
@@ -763,19 +768,16 @@ Test(loop_cross, many_tasks_one_private_sem_posted_by_a_thread, .timeout = 120)
 		cr_expect_eq(r, 0, "fallback %d: %d failed", fb, r);
 		cr_expect_eq(m.done, MANY, "fallback %d: %u done", fb, m.done);
 	}
-	unsetenv("CONC_LOOP_NO_FUTEX_OP");
 }
 
 Test(loop_cross, one_task_waits_a_thousand_times_on_posts_of_a_process, .timeout = 120)
 {
 	int fb, r, st;
 
-	for (fb = 0; fb < 2; fb++) {
+	EACH_MODE(fb) {
 		struct many *m = shared_alloc(sizeof(*m));
 		pid_t pid;
 
-		if (!setup(fb))
-			continue;
 		conc_sem_init(&m->sem, 0, 0);
 		m->one = true;
 		pid = fork_child(many_poster, m);
@@ -786,7 +788,6 @@ Test(loop_cross, one_task_waits_a_thousand_times_on_posts_of_a_process, .timeout
 		cr_expect_eq(m->done, MANY, "fallback %d: %u done", fb, m->done);
 		shared_free(m, sizeof(*m));
 	}
-	unsetenv("CONC_LOOP_NO_FUTEX_OP");
 }
 
 /* A wake from a thread and a cancel at the same moment: the cancelled
@@ -923,14 +924,12 @@ static void race(enum prim p, unsigned flags, bool timed)
 {
 	int fb;
 
-	for (fb = 0; fb < 2; fb++) {
+	EACH_MODE(fb) {
 		struct race *r = shared_alloc(sizeof(*r));
 		pthread_t th;
 		void *tr = (void *)-1;
 		int x;
 
-		if (!setup(fb))
-			continue;
 		r->prim = p;
 		r->timed = timed;
 		conc_sem_init(&r->sem, 0, flags);
@@ -953,7 +952,6 @@ static void race(enum prim p, unsigned flags, bool timed)
 			conc_queue_destroy(r->q);
 		shared_free(r, sizeof(*r));
 	}
-	unsetenv("CONC_LOOP_NO_FUTEX_OP");
 }
 
 Test(loop_cross, cancel_races_sem_post, .timeout = 120) { race(SEM, 0, false); }
@@ -1040,10 +1038,8 @@ Test(loop_cross, cancelled_writer_lets_readers_in)
 	int fb;
 	unsigned k;
 
-	for (fb = 0; fb < 2; fb++) {
-		if (!setup(fb))
-			continue;
-		for (k = 0; k < 2; k++) {
+	EACH_MODE(fb) {
+		EACH_KIND(k, kinds) {
 			struct rwc c = { .held = 0 };
 			pthread_t th;
 			void *tr = (void *)-1;
@@ -1058,7 +1054,6 @@ Test(loop_cross, cancelled_writer_lets_readers_in)
 			cr_expect_eq(r, 0, "fallback %d flags %#x: %d", fb, kinds[k], r);
 		}
 	}
-	unsetenv("CONC_LOOP_NO_FUTEX_OP");
 }
 
 /* Two tasks of one loop and a rwlock: each is its own holder. */
@@ -1098,44 +1093,38 @@ Test(loop_cross, two_tasks_rwlock)
 {
 	int fb;
 
-	for (fb = 0; fb < 2; fb++) {
+	EACH_MODE(fb) {
 		struct rwc c = { .held = 0 };
 		int r;
 
-		if (!setup(fb))
-			continue;
 		conc_rwlock_init(&c.rw, 0);
 		r = run(rw_two_main, &c);
 		cr_expect_eq(r, 0, "fallback %d: %d", fb, r);
 	}
-	unsetenv("CONC_LOOP_NO_FUTEX_OP");
 }
 
 /* Tasks of a process hold robust mutexes, each its own, while suspended
- * (every other one unlocks its own meanwhile); the process is killed: each
- * mutex still held comes back with -EOWNERDEAD, the others free. */
-#define HOLDERS 8
+ * (every third unlocks its own meanwhile, out of order and out of the
+ * middle of the robust list); the process is killed: each mutex still held
+ * comes back with -EOWNERDEAD, the others free. With a few, and with more
+ * held at once than the thread's registry keeps (64). */
+#define MANYHELD 100
 
 struct held {
-	conc_mutex m[HOLDERS];
-	uint32_t n, started;
+	conc_mutex m[MANYHELD];
+	uint32_t count, n, started;
 };
 
 static int hold_one(void *arg)
 {
 	struct held *h = arg;
 	uint32_t i = __atomic_fetch_add(&h->started, 1, __ATOMIC_RELAXED);
-	conc_mutex *m = &h->m[i % HOLDERS];
 
-	if (conc_mutex_lock(m))
+	if (conc_mutex_lock(&h->m[i]))
 		return 1;
-	if (i % 2) {
-		/* taken out of the middle of the robust list, while the
-		 * tasks before and after it hold theirs */
-		conc_sleep(2 * MS);
-		if (conc_mutex_unlock(m))
-			return 2;
-	}
+	conc_sleep((int64_t)(i * 7 % 13) * MS);
+	if (i % 3 == 1 && conc_mutex_unlock(&h->m[i]))
+		return 2;
 	__atomic_fetch_add(&h->n, 1, __ATOMIC_RELEASE);
 	conc_sleep(BOUND);
 	return 0;
@@ -1144,14 +1133,12 @@ static int hold_one(void *arg)
 static int hold_main(void *arg)
 {
 	struct held *h = arg;
-	conc_task *t[HOLDERS];
-	int i;
+	conc_task *t;
+	uint32_t i;
 
-	for (i = 0; i < HOLDERS; i++) {
-		if (conc_go(&t[i], hold_one, h, NULL))
+	for (i = 0; i < h->count; i++)
+		if (conc_go(&t, hold_one, h, NULL))
 			return 1;
-		conc_yield();
-	}
 	conc_sleep(BOUND);
 	return 0;
 }
@@ -1164,35 +1151,46 @@ static int hold_proc(void *arg)
 	return 2;
 }
 
-Test(loop_cross, killed_process_tasks_robust_mutexes)
+static void killed_holders(uint32_t count)
 {
-	int fb, i;
+	int fb;
+	uint32_t i;
 
-	for (fb = 0; fb < 2; fb++) {
+	EACH_MODE(fb) {
 		struct held *h = shared_alloc(sizeof(*h));
 		pid_t pid;
+		int wrong = 0, first = -1, fr = 0;
 
-		if (!setup(fb))
-			continue;
-		for (i = 0; i < HOLDERS; i++)
+		h->count = count;
+		for (i = 0; i < count; i++)
 			conc_mutex_init(&h->m[i], CONC_ROBUST);
 		pid = fork_child(hold_proc, h);
-		cr_assert(until(&h->n, HOLDERS) == 0, "fallback %d: %u held", fb, h->n);
+		cr_assert(until(&h->n, count) == 0, "fallback %d: %u held", fb, h->n);
 		kill(pid, SIGKILL);
 		wait_child(pid, 10000);
-		for (i = 0; i < HOLDERS; i++) {
-			int r = conc_mutex_timedlock(&h->m[i], BOUND);
+		for (i = 0; i < count; i++) {
+			int r = conc_mutex_timedlock(&h->m[i], 1 * SEC);
 
-			cr_expect_eq(r, i % 2 ? 0 : -EOWNERDEAD,
-				     "fallback %d mutex %d: %d", fb, i, r);
+			if (r != (i % 3 == 1 ? 0 : -EOWNERDEAD) && wrong++ == 0) {
+				first = (int)i;
+				fr = r;
+			}
 			if (r == -EOWNERDEAD)
 				conc_mutex_consistent(&h->m[i]);
 			if (r == 0 || r == -EOWNERDEAD)
 				conc_mutex_unlock(&h->m[i]);
 		}
+		cr_expect_eq(wrong, 0, "fallback %d: %d wrong, first mutex %d: %d",
+			     fb, wrong, first, fr);
 		shared_free(h, sizeof(*h));
 	}
-	unsetenv("CONC_LOOP_NO_FUTEX_OP");
+}
+
+Test(loop_cross, killed_process_tasks_robust_mutexes) { killed_holders(8); }
+
+Test(loop_cross, killed_process_tasks_hold_a_hundred_robust_mutexes)
+{
+	killed_holders(MANYHELD);
 }
 
 /* A thread that ends holding a robust mutex: the task waiting for it gets
@@ -1201,6 +1199,7 @@ Test(loop_cross, killed_process_tasks_robust_mutexes)
 struct tdeath {
 	conc_mutex m;
 	uint32_t held, waiting;
+	int (*thread)(void *);	/* takes m and ends without unlocking */
 };
 
 static int die_holding(void *arg)
@@ -1221,7 +1220,7 @@ static int tdeath_main(void *arg)
 	conc_thread *th;
 	int r, code = -1;
 
-	if (conc_thread_start(&th, die_holding, d, NULL))
+	if (conc_thread_start(&th, d->thread, d, NULL))
 		return -1;
 	if (until(&d->held, 1))
 		return -2;
@@ -1243,11 +1242,9 @@ Test(loop_cross, thread_ends_holding_a_robust_mutex)
 	int fb;
 	unsigned k;
 
-	for (fb = 0; fb < 2; fb++) {
-		if (!setup(fb))
-			continue;
-		for (k = 0; k < 3; k++) {
-			struct tdeath d = { .held = 0 };
+	EACH_MODE(fb) {
+		EACH_KIND(k, kinds) {
+			struct tdeath d = { .thread = die_holding };
 			int r;
 
 			conc_mutex_init(&d.m, kinds[k]);
@@ -1256,7 +1253,6 @@ Test(loop_cross, thread_ends_holding_a_robust_mutex)
 				     fb, kinds[k], r);
 		}
 	}
-	unsetenv("CONC_LOOP_NO_FUTEX_OP");
 }
 
 /* Robust semaphores: the permit belongs to the task that took it. */
@@ -1498,14 +1494,12 @@ Test(loop_cross, process_killed_between_begin_and_commit)
 {
 	int fb;
 
-	for (fb = 0; fb < 2; fb++) {
+	EACH_MODE(fb) {
 		struct qb *x = shared_alloc(sizeof(*x));
 		pthread_t th;
 		pid_t pid;
 		int r;
 
-		if (!setup(fb))
-			continue;
 		cr_assert_eq(conc_queue_create(&x->q, NULL), 0);
 		cr_assert_eq(conc_queue_put(x->q, "one", 4, BOUND), 0);
 		pid = fork_child(qb_begin_and_hang, x);
@@ -1521,7 +1515,6 @@ Test(loop_cross, process_killed_between_begin_and_commit)
 		conc_queue_destroy(x->q);
 		shared_free(x, sizeof(*x));
 	}
-	unsetenv("CONC_LOOP_NO_FUTEX_OP");
 }
 
 /* A broadcast to tasks and threads waiting on one condition (a private
@@ -1570,7 +1563,7 @@ static int bc_main(void *arg)
 {
 	struct bc *b = arg;
 	conc_task *t[BC_TASKS];
-	int i, c, bad = 0, w;
+	int i, bad = 0, w;
 	int64_t end = now_ns() + BOUND;
 
 	for (i = 0; i < BC_TASKS; i++)
@@ -1586,9 +1579,7 @@ static int bc_main(void *arg)
 	b->gen = 1;
 	conc_cond_broadcast(&b->c);
 	conc_mutex_unlock(&b->m);
-	for (i = 0; i < BC_TASKS; i++)
-		if (conc_task_join(t[i], &c, BOUND) || c)
-			bad++;
+	bad += join_all(t, BC_TASKS, BOUND);
 	return bad;
 }
 
@@ -1598,10 +1589,8 @@ Test(loop_cross, broadcast_to_tasks_and_threads)
 	int fb;
 	unsigned k;
 
-	for (fb = 0; fb < 2; fb++) {
-		if (!setup(fb))
-			continue;
-		for (k = 0; k < 2; k++) {
+	EACH_MODE(fb) {
+		EACH_KIND(k, kinds) {
 			struct bc b = { .gen = 0 };
 			pthread_t th[BC_THREADS];
 			void *tr;
@@ -1624,7 +1613,6 @@ Test(loop_cross, broadcast_to_tasks_and_threads)
 			cr_expect_eq(b.bad, 0, "two inside at once");
 		}
 	}
-	unsetenv("CONC_LOOP_NO_FUTEX_OP");
 }
 
 /* Tasks requeued onto the mutex by a broadcast, cancelled there while
@@ -1660,7 +1648,7 @@ static int rq_main(void *arg)
 {
 	struct rq *q = arg;
 	conc_task *t[RQ];
-	int i, c, bad = 0;
+	int i, bad = 0;
 
 	for (i = 0; i < RQ; i++)
 		if (conc_go(&t[i], rq_task, q, NULL))
@@ -1676,9 +1664,7 @@ static int rq_main(void *arg)
 		conc_task_cancel(t[i]);
 	conc_sleep(2 * MS);
 	conc_mutex_unlock(&q->m);
-	for (i = 0; i < RQ; i++)
-		if (conc_task_join(t[i], &c, BOUND) || c)
-			bad++;
+	bad += join_all(t, RQ, BOUND);
 	return bad;
 }
 
@@ -1688,10 +1674,8 @@ Test(loop_cross, tasks_cancelled_after_a_broadcast)
 	int fb, i;
 	unsigned k;
 
-	for (fb = 0; fb < 2; fb++) {
-		if (!setup(fb))
-			continue;
-		for (k = 0; k < 2; k++) {
+	EACH_MODE(fb) {
+		EACH_KIND(k, kinds) {
 			struct rq q = { .gen = 0 };
 			int r;
 
@@ -1707,7 +1691,6 @@ Test(loop_cross, tasks_cancelled_after_a_broadcast)
 					  fb, kinds[k], i, q.r[i]);
 		}
 	}
-	unsetenv("CONC_LOOP_NO_FUTEX_OP");
 }
 
 /* Many tasks and a thread contend for one mutex; many tasks wait on one
@@ -1762,14 +1745,12 @@ static int crowd_main(void *arg)
 {
 	struct crowd *c = arg;
 	static conc_task *ts[CROWD];
-	int i, code, bad = 0;
+	int i, bad = 0;
 
 	for (i = 0; i < CROWD; i++)
 		if (conc_go(&ts[i], crowd_task, c, NULL))
 			return -1;
-	for (i = 0; i < CROWD; i++)
-		if (conc_task_join(ts[i], &code, 40 * SEC) || code)
-			bad++;
+	bad += join_all(ts, CROWD, 40 * SEC);
 	return bad;
 }
 
@@ -1779,10 +1760,8 @@ Test(loop_cross, a_thousand_tasks_and_a_thread_contend, .timeout = 120)
 	int fb;
 	unsigned k;
 
-	for (fb = 0; fb < 2; fb++) {
-		if (!setup(fb))
-			continue;
-		for (k = 0; k < 3; k++) {
+	EACH_MODE(fb) {
+		EACH_KIND(k, kinds) {
 			struct crowd c = { .inside = 0 };
 			pthread_t th;
 			void *tr = (void *)-1;
@@ -1799,7 +1778,6 @@ Test(loop_cross, a_thousand_tasks_and_a_thread_contend, .timeout = 120)
 			cr_expect_eq(c.passes, CROWD * 5);
 		}
 	}
-	unsetenv("CONC_LOOP_NO_FUTEX_OP");
 }
 
 static int crowd_event_task(void *arg)
@@ -1816,16 +1794,14 @@ static int crowd_event_main(void *arg)
 {
 	struct crowd *c = arg;
 	static conc_task *ts[CROWD];
-	int i, code, bad = 0;
+	int i, bad = 0;
 
 	for (i = 0; i < CROWD; i++)
 		if (conc_go(&ts[i], crowd_event_task, c, NULL))
 			return -1;
 	conc_sleep(2 * MS);
 	__atomic_store_n(&c->set_now, 1, __ATOMIC_RELEASE);
-	for (i = 0; i < CROWD; i++)
-		if (conc_task_join(ts[i], &code, 40 * SEC) || code)
-			bad++;
+	bad += join_all(ts, CROWD, 40 * SEC);
 	return bad;
 }
 
@@ -1842,13 +1818,11 @@ Test(loop_cross, a_thousand_tasks_wait_on_an_event_set_by_a_process, .timeout = 
 {
 	int fb;
 
-	for (fb = 0; fb < 2; fb++) {
+	EACH_MODE(fb) {
 		struct crowd *c = shared_alloc(sizeof(*c));
 		pid_t pid;
 		int r, st;
 
-		if (!setup(fb))
-			continue;
 		conc_event_init(&c->ev, 0);
 		pid = fork_child(crowd_setter, c);
 		r = run(crowd_event_main, c);
@@ -1858,7 +1832,6 @@ Test(loop_cross, a_thousand_tasks_wait_on_an_event_set_by_a_process, .timeout = 
 		cr_expect_eq(c->passes, CROWD);
 		shared_free(c, sizeof(*c));
 	}
-	unsetenv("CONC_LOOP_NO_FUTEX_OP");
 }
 
 /* Several tasks wait on futures of one pool at once, one of whose
@@ -1984,9 +1957,7 @@ Test(loop_cross, barrier_cancel_as_the_round_ends)
 {
 	int fb, y;
 
-	for (fb = 0; fb < 2; fb++) {
-		if (!setup(fb))
-			continue;
+	EACH_MODE(fb) {
 		for (y = 0; y < 4; y++) {
 			struct bcan x = { .yields = y, .r1 = 1, .r2 = 1 };
 			int r;
@@ -2001,7 +1972,6 @@ Test(loop_cross, barrier_cancel_as_the_round_ends)
 				     fb, y, x.r1, x.r2);
 		}
 	}
-	unsetenv("CONC_LOOP_NO_FUTEX_OP");
 }
 
 /* The same with the last party a thread, racing the cancel. */
@@ -2070,14 +2040,12 @@ Test(loop_cross, barrier_cancel_racing_a_thread_arrival, .timeout = 120)
 {
 	int fb;
 
-	for (fb = 0; fb < 2; fb++) {
+	EACH_MODE(fb) {
 		struct bcan2 x = { .go = 0 };
 		pthread_t th;
 		void *tr = (void *)-1;
 		int r;
 
-		if (!setup(fb))
-			continue;
 		pthread_create(&th, NULL, bcan2_thread, &x);
 		r = run(bcan2_main, &x);
 		if (r)
@@ -2090,7 +2058,6 @@ Test(loop_cross, barrier_cancel_racing_a_thread_arrival, .timeout = 120)
 		cr_expect_eq(x.lost, 0, "fallback %d: %d cancels lost (%d passed)",
 			     fb, x.lost, x.passed);
 	}
-	unsetenv("CONC_LOOP_NO_FUTEX_OP");
 }
 
 /* A long message's send cancelled after a part went: as after a timeout,
@@ -2300,9 +2267,7 @@ static int qx_main(void *arg)
 		conc_yield();
 	}
 	__atomic_store_n(&x->stop, 1, __ATOMIC_RELEASE);
-	for (i = 0; i < QTASKS; i++)
-		if (conc_task_join(t[i], &c, BOUND) || c)
-			bad++;
+	bad += join_all(t, QTASKS, BOUND);
 	/* what is left */
 	while ((n = conc_queue_get(x->q, &v, sizeof(v), 0)) >= 0)
 		qx_take(x, v, n);
@@ -2313,14 +2278,12 @@ Test(loop_cross, queue_consumers_cancelled_at_random, .timeout = 120)
 {
 	int fb;
 
-	for (fb = 0; fb < 2; fb++) {
+	EACH_MODE(fb) {
 		struct qx *x = shared_alloc(sizeof(*x));
 		conc_queue_attr qa = { .capacity = 16, .max_msg = 16 };
 		pid_t pid;
 		int r, st, i, missing = 0;
 
-		if (!setup(fb))
-			continue;
 		cr_assert_eq(conc_queue_create(&x->q, &qa), 0);
 		pid = fork_child(qx_producer, x);
 		r = run(qx_main, x);
@@ -2336,7 +2299,6 @@ Test(loop_cross, queue_consumers_cancelled_at_random, .timeout = 120)
 		conc_queue_destroy(x->q);
 		shared_free(x, sizeof(*x));
 	}
-	unsetenv("CONC_LOOP_NO_FUTEX_OP");
 }
 
 /* The other way: tasks put into a small queue drained by another process
@@ -2404,9 +2366,7 @@ static int qp_main(void *arg)
 			return -2;
 		conc_yield();
 	}
-	for (i = 0; i < QTASKS; i++)
-		if (conc_task_join(t[i], &c, BOUND) || c)
-			bad++;
+	bad += join_all(t, QTASKS, BOUND);
 	return bad;
 }
 
@@ -2414,14 +2374,12 @@ Test(loop_cross, queue_producers_cancelled_at_random, .timeout = 120)
 {
 	int fb;
 
-	for (fb = 0; fb < 2; fb++) {
+	EACH_MODE(fb) {
 		struct qp *x = shared_alloc(sizeof(*x));
 		conc_queue_attr qa = { .capacity = 4, .max_msg = 16 };
 		pid_t pid;
 		int r, st, i, wrong = 0, first = -1;
 
-		if (!setup(fb))
-			continue;
 		cr_assert_eq(conc_queue_create(&x->q, &qa), 0);
 		pid = fork_child(qp_consumer, x);
 		r = run(qp_main, x);
@@ -2441,19 +2399,13 @@ Test(loop_cross, queue_producers_cancelled_at_random, .timeout = 120)
 		conc_queue_destroy(x->q);
 		shared_free(x, sizeof(*x));
 	}
-	unsetenv("CONC_LOOP_NO_FUTEX_OP");
 }
 
 /* A task of a loop on another thread holds a robust mutex when its loop
  * ends and the thread with it: the task waiting here gets -EOWNERDEAD. */
-struct lend {
-	conc_mutex m;
-	uint32_t held, waiting;
-};
-
 static int lend_holder(void *arg)
 {
-	struct lend *x = arg;
+	struct tdeath *x = arg;
 
 	if (conc_mutex_lock(&x->m))
 		return 1;
@@ -2464,7 +2416,7 @@ static int lend_holder(void *arg)
 
 static int lend_loop_main(void *arg)
 {
-	struct lend *x = arg;
+	struct tdeath *x = arg;
 	conc_task *t;
 
 	if (conc_go(&t, lend_holder, x, NULL))
@@ -2482,42 +2434,18 @@ static int lend_thread(void *arg)
 	return conc_run(lend_loop_main, arg, &code) ? 2 : code;
 }
 
-static int lend_main(void *arg)
-{
-	struct lend *x = arg;
-	conc_thread *th;
-	int r, code = -1;
-
-	if (conc_thread_start(&th, lend_thread, x, NULL))
-		return -1;
-	if (until(&x->held, 1))
-		return -2;
-	__atomic_store_n(&x->waiting, 1, __ATOMIC_RELEASE);
-	r = conc_mutex_timedlock(&x->m, BOUND);
-	if (conc_thread_join(th, &code, BOUND) || code)
-		return -3;
-	if (r == -EOWNERDEAD) {
-		conc_mutex_consistent(&x->m);
-		conc_mutex_unlock(&x->m);
-	}
-	return r;
-}
-
 Test(loop_cross, robust_mutex_of_a_task_whose_loop_thread_ends)
 {
 	int fb;
 
-	for (fb = 0; fb < 2; fb++) {
-		struct lend x = { .held = 0 };
+	EACH_MODE(fb) {
+		struct tdeath x = { .thread = lend_thread };
 		int r;
 
-		if (!setup(fb))
-			continue;
 		conc_mutex_init(&x.m, CONC_ROBUST);
-		r = run(lend_main, &x);
+		r = run(tdeath_main, &x);
 		cr_expect_eq(r, -EOWNERDEAD, "fallback %d: %d", fb, r);
 	}
-	unsetenv("CONC_LOOP_NO_FUTEX_OP");
 }
 
 /* A task that ends holding a mutex (a bug of its own, or cancelled at its
@@ -2569,7 +2497,7 @@ Test(loop_cross, a_task_of_a_later_loop_does_not_own_what_an_ended_one_held)
 	unsigned k;
 
 	need_uring();
-	for (k = 0; k < 3; k++) {
+	EACH_KIND(k, kinds) {
 		conc_mutex_init(&orphan, kinds[k]);
 		cr_assert_eq(run(orphan_loop1, NULL), 0);
 		cr_assert_eq(run(orphan_loop2, NULL), 0);
@@ -2669,11 +2597,9 @@ Test(loop_cross, the_loop_ends_while_tasks_wait_on_everything, .timeout = 60)
 {
 	int fb, k;
 
-	for (fb = 0; fb < 2; fb++) {
+	EACH_MODE(fb) {
 		struct wind w;
 
-		if (!setup(fb))
-			continue;
 		memset(&w, 0, sizeof(w));
 		for (k = 0; k < 12; k++)
 			w.r[k] = 1;
@@ -2699,7 +2625,6 @@ Test(loop_cross, the_loop_ends_while_tasks_wait_on_everything, .timeout = 60)
 		conc_chan_close(w.ca);
 		conc_chan_close(w.cb);
 	}
-	unsetenv("CONC_LOOP_NO_FUTEX_OP");
 }
 
 /* Two loops in two processes send a long message to each other at once
@@ -2819,14 +2744,12 @@ static int rk_main(void *arg)
 {
 	struct rk *x = arg;
 	conc_task *t[RWAIT];
-	int i, c, bad = 0;
+	int i, bad = 0;
 
 	for (i = 0; i < RWAIT; i++)
 		if (conc_go(&t[i], rk_task, x, NULL))
 			return -1;
-	for (i = 0; i < RWAIT; i++)
-		if (conc_task_join(t[i], &c, 2 * BOUND) || c)
-			bad++;
+	bad += join_all(t, RWAIT, 2 * BOUND);
 	return bad;
 }
 
@@ -2855,14 +2778,12 @@ Test(loop_cross, many_wait_for_a_robust_mutex_whose_holder_is_killed)
 {
 	int fb;
 
-	for (fb = 0; fb < 2; fb++) {
+	EACH_MODE(fb) {
 		struct rk *x = shared_alloc(sizeof(*x));
 		pthread_t th, kt;
 		void *tr = (void *)-1;
 		int r;
 
-		if (!setup(fb))
-			continue;
 		conc_mutex_init(&x->m, CONC_ROBUST);
 		holder_pid = fork_child(rk_hold, x);
 		cr_assert_gt(holder_pid, 0);
@@ -2880,87 +2801,4 @@ Test(loop_cross, many_wait_for_a_robust_mutex_whose_holder_is_killed)
 		cr_expect_eq(x->bad, 0);
 		shared_free(x, sizeof(*x));
 	}
-	unsetenv("CONC_LOOP_NO_FUTEX_OP");
-}
-
-/* The same with more robust mutexes held at once than the thread's
- * registry keeps (64), unlocked out of order by their tasks. */
-#define MANYHELD 100
-
-struct mheld {
-	conc_mutex m[MANYHELD];
-	uint32_t n, started;
-};
-
-static int mheld_one(void *arg)
-{
-	struct mheld *h = arg;
-	uint32_t i = __atomic_fetch_add(&h->started, 1, __ATOMIC_RELAXED);
-
-	if (conc_mutex_lock(&h->m[i]))
-		return 1;
-	conc_sleep((int64_t)(i * 7 % 13) * MS);
-	if (i % 3 == 1 && conc_mutex_unlock(&h->m[i]))
-		return 2;
-	__atomic_fetch_add(&h->n, 1, __ATOMIC_RELEASE);
-	conc_sleep(BOUND);
-	return 0;
-}
-
-static int mheld_main(void *arg)
-{
-	conc_task *t;
-	int i;
-
-	for (i = 0; i < MANYHELD; i++)
-		if (conc_go(&t, mheld_one, arg, NULL))
-			return 1;
-	conc_sleep(BOUND);
-	return 0;
-}
-
-static int mheld_proc(void *arg)
-{
-	int code = -1;
-
-	conc_run(mheld_main, arg, &code);
-	return 2;
-}
-
-Test(loop_cross, killed_process_tasks_hold_a_hundred_robust_mutexes)
-{
-	int fb, i;
-
-	for (fb = 0; fb < 2; fb++) {
-		struct mheld *h = shared_alloc(sizeof(*h));
-		pid_t pid;
-		int wrong = 0, first = -1, fr = 0;
-
-		if (!setup(fb))
-			continue;
-		for (i = 0; i < MANYHELD; i++)
-			conc_mutex_init(&h->m[i], CONC_ROBUST);
-		pid = fork_child(mheld_proc, h);
-		cr_assert(until(&h->n, MANYHELD) == 0, "fallback %d: %u held", fb, h->n);
-		kill(pid, SIGKILL);
-		wait_child(pid, 10000);
-		for (i = 0; i < MANYHELD; i++) {
-			int r = conc_mutex_timedlock(&h->m[i], 1 * SEC);
-
-			if (r != (i % 3 == 1 ? 0 : -EOWNERDEAD) && first < 0) {
-				first = i;
-				fr = r;
-			}
-			if (r != (i % 3 == 1 ? 0 : -EOWNERDEAD))
-				wrong++;
-			if (r == -EOWNERDEAD)
-				conc_mutex_consistent(&h->m[i]);
-			if (r == 0 || r == -EOWNERDEAD)
-				conc_mutex_unlock(&h->m[i]);
-		}
-		cr_expect_eq(wrong, 0, "fallback %d: %d wrong, first mutex %d: %d",
-			     fb, wrong, first, fr);
-		shared_free(h, sizeof(*h));
-	}
-	unsetenv("CONC_LOOP_NO_FUTEX_OP");
 }
