@@ -1,0 +1,317 @@
+/* tests/test_sync_tasks.c — the sync objects between two tasks of one
+ * loop, as conc(7) and the pages' NOTES promise: the same calls as between
+ * threads, the holder is the task (not its thread), so the second task
+ * waits where a second thread would wait (never -EDEADLK), and a task
+ * that does not hold a lock cannot release it (-EPERM). Every wait is
+ * bounded. */
+#include <criterion/criterion.h>
+#include <conc.h>
+#include "loop_helpers.h"
+
+struct two {
+	conc_mutex m;
+	conc_rwlock rw;
+	conc_cond c;
+	conc_sem s;
+	conc_event e;
+	conc_barrier b;
+	conc_once_t o;
+	int step;		/* written by the task that runs */
+	int ready;
+	int r;			/* the second task's result */
+};
+
+/* Start fn as a second task, let it run up to its first wait, then go on. */
+static int start(conc_task **t, int (*fn)(void *), struct two *p)
+{
+	int r = conc_go(t, fn, p, NULL);
+
+	if (r)
+		return r;
+	return conc_sleep(10 * MS);
+}
+
+static int join(conc_task *t)
+{
+	int code = -12345, r = conc_task_join(t, &code, BOUND);
+
+	return r ? r : code;
+}
+
+/* ---- mutex, every kind: the second task waits; it cannot unlock ---- */
+
+static int mutex_second(void *arg)
+{
+	struct two *p = arg;
+	int r;
+
+	if (conc_mutex_unlock(&p->m) != -EPERM)
+		return -100;
+	if ((r = conc_mutex_trylock(&p->m)) != -EBUSY)
+		return -101;
+	if ((r = conc_mutex_timedlock(&p->m, 0)) != -ETIMEDOUT)
+		return -102;
+	if ((r = conc_mutex_timedlock(&p->m, BOUND)) != 0)
+		return r;
+	if (p->step != 1)
+		return -103;	/* got in before the holder let go */
+	return conc_mutex_unlock(&p->m);
+}
+
+static unsigned kind;
+
+static int mutex_main(void *arg)
+{
+	struct two *p = arg;
+	conc_task *t;
+	int r;
+
+	if ((r = conc_mutex_init(&p->m, kind)) || (r = conc_mutex_lock(&p->m)))
+		return r;
+	if ((kind & CONC_RECURSIVE) && (r = conc_mutex_lock(&p->m)))
+		return r;
+	if ((r = start(&t, mutex_second, p)))
+		return r;
+	p->step = 1;
+	if ((kind & CONC_RECURSIVE) && (r = conc_mutex_unlock(&p->m)))
+		return r;
+	if ((r = conc_mutex_unlock(&p->m)))
+		return r;
+	return join(t);
+}
+
+Test(sync_tasks, mutex_every_kind, .timeout = 30)
+{
+	static const unsigned kinds[] = {
+		0, CONC_PRIVATE, CONC_RECURSIVE, CONC_ROBUST,
+		CONC_ROBUST | CONC_RECURSIVE,
+	};
+	struct two p;
+	size_t i;
+
+	need_uring();
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		memset(&p, 0, sizeof(p));
+		kind = kinds[i];
+		cr_expect_eq(run(mutex_main, &p), 0, "kind %#x", kinds[i]);
+	}
+}
+
+/* ---- rwlock: a writer task keeps the other out; read locks belong to
+ * the task that took them ---- */
+
+static int rw_second(void *arg)
+{
+	struct two *p = arg;
+	int r;
+
+	if (conc_rwlock_unlock(&p->rw) != -EPERM)
+		return -200;
+	if (conc_rwlock_tryrdlock(&p->rw) != -EBUSY ||
+	    conc_rwlock_trywrlock(&p->rw) != -EBUSY)
+		return -201;
+	if ((r = conc_rwlock_timedrdlock(&p->rw, BOUND)))
+		return r;	/* -EDEADLK would be a thread's answer */
+	if (p->step != 1)
+		return -202;
+	if ((r = conc_rwlock_unlock(&p->rw)))
+		return r;
+	if ((r = conc_rwlock_timedwrlock(&p->rw, BOUND)))
+		return r;
+	return conc_rwlock_unlock(&p->rw);
+}
+
+static int rw_reader(void *arg)
+{
+	struct two *p = arg;
+
+	/* The main task holds a read lock, this one none. */
+	if (conc_rwlock_unlock(&p->rw) != -EPERM)
+		return -210;
+	return 0;
+}
+
+static int rw_main(void *arg)
+{
+	struct two *p = arg;
+	conc_task *t;
+	int r;
+
+	if ((r = conc_rwlock_wrlock(&p->rw)) || (r = start(&t, rw_second, p)))
+		return r;
+	p->step = 1;
+	if ((r = conc_rwlock_unlock(&p->rw)) || (r = join(t)))
+		return r;
+	if ((r = conc_rwlock_rdlock(&p->rw)) || (r = start(&t, rw_reader, p)) ||
+	    (r = join(t)))
+		return r;
+	if ((r = conc_rwlock_unlock(&p->rw)))
+		return r;
+	return conc_rwlock_unlock(&p->rw) == -EPERM ? 0 : -211;
+}
+
+Test(sync_tasks, rwlock, .timeout = 30)
+{
+	struct two p;
+
+	need_uring();
+	memset(&p, 0, sizeof(p));
+	cr_expect_eq(run(rw_main, &p), 0);
+}
+
+/* ---- cond: a task waits, another signals; the waiter owns the mutex
+ * again; a task that does not own the mutex gets -EPERM ---- */
+
+static int cond_waiter(void *arg)
+{
+	struct two *p = arg;
+	int r = 0;
+
+	if ((r = conc_mutex_lock(&p->m)))
+		return r;
+	while (!p->ready && r == 0)
+		r = conc_cond_wait(&p->c, &p->m, BOUND);
+	if (r)
+		return r;
+	p->step = 2;
+	return conc_mutex_unlock(&p->m);
+}
+
+static int cond_main(void *arg)
+{
+	struct two *p = arg;
+	conc_task *t;
+	int r;
+
+	if ((r = start(&t, cond_waiter, p)))
+		return r;
+	if ((r = conc_mutex_lock(&p->m)))
+		return r;
+	p->ready = 1;
+	if ((r = conc_cond_signal(&p->c)) || (r = conc_mutex_unlock(&p->m)))
+		return r;
+	if ((r = join(t)))
+		return r;
+	if (p->step != 2)
+		return -300;
+	return 0;
+}
+
+static int cond_not_owner(void *arg)
+{
+	struct two *p = arg;
+
+	return conc_cond_wait(&p->c, &p->m, BOUND) == -EPERM ? 0 : -301;
+}
+
+static int cond_main2(void *arg)
+{
+	struct two *p = arg;
+	conc_task *t;
+	int r;
+
+	if ((r = cond_main(p)))
+		return r;
+	if ((r = conc_mutex_lock(&p->m)) || (r = conc_go(&t, cond_not_owner, p, NULL)) ||
+	    (r = join(t)))
+		return r;
+	return conc_mutex_unlock(&p->m);
+}
+
+Test(sync_tasks, cond, .timeout = 30)
+{
+	struct two p;
+
+	need_uring();
+	memset(&p, 0, sizeof(p));
+	cr_expect_eq(run(cond_main2, &p), 0);
+}
+
+/* ---- sem, event, barrier, once: the second task waits for the first ---- */
+
+static int sem_second(void *arg)
+{
+	struct two *p = arg;
+	int r = conc_sem_timedwait(&p->s, BOUND);
+
+	return r ? r : (p->step == 1 ? 0 : -400);
+}
+
+static int event_second(void *arg)
+{
+	struct two *p = arg;
+	int r = conc_event_wait(&p->e, BOUND);
+
+	return r ? r : (p->step == 1 ? 0 : -401);
+}
+
+static int barrier_second(void *arg)
+{
+	struct two *p = arg;
+
+	return conc_barrier_wait_timed(&p->b, BOUND);
+}
+
+static struct two *once_p;
+
+static void once_fn(void)
+{
+	conc_sleep(20 * MS);	/* suspends: the other task must wait */
+	once_p->step++;
+}
+
+static int once_second(void *arg)
+{
+	struct two *p = arg;
+	int r = conc_once_timed(&p->o, once_fn, BOUND);
+
+	return r ? r : (p->step == 1 ? 0 : -402);
+}
+
+static int others_main(void *arg)
+{
+	struct two *p = arg;
+	conc_task *t;
+	int r, r2;
+
+	if ((r = start(&t, sem_second, p)))
+		return r;
+	p->step = 1;
+	if ((r = conc_sem_post(&p->s)) || (r = join(t)))
+		return r;
+
+	p->step = 0;
+	if ((r = start(&t, event_second, p)))
+		return r;
+	p->step = 1;
+	if ((r = conc_event_set(&p->e)) || (r = join(t)))
+		return r;
+
+	if ((r = conc_barrier_init(&p->b, 2, 0)) || (r = start(&t, barrier_second, p)))
+		return r;
+	r = conc_barrier_wait_timed(&p->b, BOUND);
+	r2 = join(t);
+	if (!((r == CONC_BARRIER_SERIAL && r2 == 0) || (r == 0 && r2 == CONC_BARRIER_SERIAL)))
+		return -403;
+	/* A task that times out breaks it for the next. */
+	if (conc_barrier_wait_timed(&p->b, MS) != -ETIMEDOUT ||
+	    conc_barrier_wait_timed(&p->b, BOUND) != -EPIPE)
+		return -404;
+
+	p->step = 0;
+	once_p = p;
+	if ((r = conc_go(&t, once_second, p, NULL)))
+		return r;
+	if ((r = conc_once(&p->o, once_fn)) || (r = join(t)))
+		return r;
+	return p->step == 1 ? 0 : -405;
+}
+
+Test(sync_tasks, sem_event_barrier_once, .timeout = 30)
+{
+	struct two p;
+
+	need_uring();
+	memset(&p, 0, sizeof(p));
+	cr_expect_eq(run(others_main, &p), 0);
+}
