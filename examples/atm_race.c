@@ -5,8 +5,8 @@
  * notes, then debits. Without a lock both checks see 100 and the account ends
  * at -60; with a conc_mutex around check-and-debit, one of them is refused.
  *
- * Threads come later in conc, so the two customers are processes sharing an
- * anonymous MAP_SHARED page that holds the mutex and the account.
+ * The two customers are processes sharing an anonymous MAP_SHARED page that
+ * holds the mutex and the account; atm_threads.c tells it with threads.
  */
 #include <errno.h>
 #include <stdbool.h>

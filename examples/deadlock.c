@@ -7,8 +7,8 @@
  * back what it holds, and the kitchen keeps moving. Then the cure: both take
  * the knife first, so no cycle can form.
  *
- * The cooks are processes sharing an anonymous MAP_SHARED page (threads come
- * later in conc).
+ * The cooks are processes sharing an anonymous MAP_SHARED page;
+ * deadlock_threads.c tells the same with threads.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -27,6 +27,7 @@ enum outcome { NOT_RUN, COOKED, BACKED_OFF, FAILED };
 
 struct kitchen {
 	conc_mutex knife, pot;	/* zeroed by mmap: valid, process-shared */
+	conc_barrier holding;	/* both cooks hold their first tool */
 	int outcome[2];
 };
 
@@ -54,7 +55,14 @@ static int cook(struct kitchen *k, int n, bool ordered)
 		return FAILED;
 	}
 	printf("  cook %d: got the %s\n", n, f);
-	sleep_ms(100);	/* long enough for the other cook to grab its first tool */
+	/* Crossed, meet once both hold their first tool, so the cycle forms
+	 * every time, however late the other cook was started. */
+	if (!ordered && (r = conc_barrier_wait_timed(&k->holding, 2000 * MS)) < 0) {
+		printf("  cook %d: barrier: %s\n", n, strerror(-r));
+		conc_mutex_unlock(first);
+		return FAILED;
+	}
+	sleep_ms(ordered ? 100 : 0);
 
 	printf("  cook %d: waiting for the %s...\n", n, s);
 	r = conc_mutex_timedlock(second, PATIENCE);
@@ -83,6 +91,7 @@ static int run(struct kitchen *k, bool ordered)
 	int i, st;
 
 	k->outcome[0] = k->outcome[1] = NOT_RUN;
+	conc_barrier_init(&k->holding, 2, 0);
 	for (i = 0; i < 2; i++) {
 		fflush(stdout);	/* or the child would print our buffer again */
 		pid[i] = fork();
@@ -127,7 +136,8 @@ int main(void)
 		backed += k->outcome[i] == BACKED_OFF;
 	}
 	/* Both may back off, or one backs off and the other then gets both:
-	 * either way the cycle was seen instead of hanging. */
+	 * either way the cycle was seen instead of hanging (the first to
+	 * give up must: each waited for what the other held). */
 	if (backed == 0) {
 		printf("FAILED: the crossed order should have timed out\n");
 		return 1;

@@ -5,8 +5,8 @@
  * at once. A conc_event is a flag in shared memory: waiting for it costs no
  * CPU, and setting it wakes all waiters, past and future.
  *
- * Friends are processes sharing an anonymous MAP_SHARED page (threads come
- * later in conc). Their wait is bounded so that a bug cannot hang the demo.
+ * Friends are processes sharing an anonymous MAP_SHARED page (hotpot_threads.c
+ * tells it with threads, as the seed does). Their wait is bounded so that a bug cannot hang the demo.
  */
 #include <errno.h>
 #include <stdbool.h>

@@ -6,8 +6,8 @@
  * atomic counter, and record the largest crowd they ever saw, so the parent
  * can check the doorman never let a third one in.
  *
- * Visitors are processes sharing an anonymous MAP_SHARED page (threads come
- * later in conc).
+ * Visitors are processes sharing an anonymous MAP_SHARED page;
+ * room_threads.c tells it with threads, as the seed does.
  */
 #include <errno.h>
 #include <stdio.h>
