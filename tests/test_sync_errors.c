@@ -748,3 +748,59 @@ Test(sync_errors, once_table, .timeout = 30)
 	pthread_join(th, NULL);
 	cr_expect_eq(once_runs, 1, "fn of another flag never ran");
 }
+
+/* ==== every call on a misaligned object: -EINVAL (the pages' ERRORS;
+ * the kernel refuses a futex word that is not 4-byte aligned) ==== */
+
+static void noop(void) { }
+
+Test(sync_errors, misaligned_objects_are_einval_everywhere, .timeout = 20)
+{
+	static _Alignas(64) unsigned char buf[256];
+	void *p = buf + 2;
+	size_t i;
+
+	memset(buf, 0, sizeof(buf));
+	cr_expect_eq(conc_mutex_init(p, 0), -EINVAL);
+	cr_expect_eq(conc_mutex_lock(p), -EINVAL);
+	cr_expect_eq(conc_mutex_trylock(p), -EINVAL);
+	cr_expect_eq(conc_mutex_unlock(p), -EINVAL);
+	cr_expect_eq(conc_mutex_consistent(p), -EINVAL);
+	cr_expect_eq(conc_rwlock_init(p, 0), -EINVAL);
+	cr_expect_eq(conc_rwlock_rdlock(p), -EINVAL);
+	cr_expect_eq(conc_rwlock_wrlock(p), -EINVAL);
+	cr_expect_eq(conc_rwlock_tryrdlock(p), -EINVAL);
+	cr_expect_eq(conc_rwlock_trywrlock(p), -EINVAL);
+	cr_expect_eq(conc_rwlock_unlock(p), -EINVAL);
+	cr_expect_eq(conc_cond_init(p, 0), -EINVAL);
+	cr_expect_eq(conc_cond_signal(p), -EINVAL);
+	cr_expect_eq(conc_cond_broadcast(p), -EINVAL);
+	cr_expect_eq(conc_sem_init(p, 1, 0), -EINVAL);
+	cr_expect_eq(conc_sem_post(p), -EINVAL);
+	cr_expect_eq(conc_sem_wait(p), -EINVAL);
+	cr_expect_eq(conc_sem_trywait(p), -EINVAL);
+	cr_expect_eq(conc_sem_value(p), -EINVAL);
+	cr_expect_eq(conc_event_init(p, 0), -EINVAL);
+	cr_expect_eq(conc_event_set(p), -EINVAL);
+	cr_expect_eq(conc_event_clear(p), -EINVAL);
+	cr_expect_eq(conc_barrier_init(p, 2, 0), -EINVAL);
+	cr_expect_eq(conc_barrier_wait(p), -EINVAL);
+	cr_expect_eq(conc_once(p, noop), -EINVAL);
+	for (i = 0; i < N_ANY; i++) {
+		conc_mutex m;
+
+		conc_mutex_init(&m, 0);
+		conc_mutex_lock(&m);
+		cr_expect_eq(conc_mutex_timedlock(p, any_timeout[i]), -EINVAL);
+		cr_expect_eq(conc_rwlock_timedrdlock(p, any_timeout[i]), -EINVAL);
+		cr_expect_eq(conc_rwlock_timedwrlock(p, any_timeout[i]), -EINVAL);
+		cr_expect_eq(conc_cond_wait(p, &m, any_timeout[i]), -EINVAL);
+		cr_expect_eq(conc_sem_timedwait(p, any_timeout[i]), -EINVAL);
+		cr_expect_eq(conc_event_wait(p, any_timeout[i]), -EINVAL);
+		cr_expect_eq(conc_barrier_wait_timed(p, any_timeout[i]), -EINVAL);
+		cr_expect_eq(conc_once_timed(p, noop, any_timeout[i]), -EINVAL);
+		cr_expect_eq(conc_mutex_unlock(&m), 0, "the good mutex is untouched");
+	}
+	for (i = 0; i < sizeof(buf); i++)
+		cr_assert_eq(buf[i], 0, "a refused call wrote byte %zu", i);
+}
