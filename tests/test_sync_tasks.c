@@ -8,6 +8,23 @@
 #include <conc.h>
 #include "loop_helpers.h"
 
+/* Each scenario with the loop's futex operations (IORING_OP_FUTEX_WAIT)
+ * and with its fallback, as tests/test_loop_sync.c does. */
+static void mode(bool fallback)
+{
+	need_uring();
+	if (!fallback && !(conc_features() & CONC_FEAT_URING_FUTEX))
+		cr_skip_test("IORING_OP_FUTEX_WAIT needs Linux 6.7");
+	if (fallback)
+		setenv("CONC_LOOP_NO_FUTEX_OP", "1", 1);
+	else
+		unsetenv("CONC_LOOP_NO_FUTEX_OP");
+}
+
+#define BOTH(name, t) \
+	Test(sync_tasks, name, .timeout = t) { mode(false); name(); } \
+	Test(sync_tasks, name##_fallback, .timeout = t) { mode(true); name(); }
+
 struct two {
 	conc_mutex m;
 	conc_rwlock rw;
@@ -80,7 +97,7 @@ static int mutex_main(void *arg)
 	return join(t);
 }
 
-Test(sync_tasks, mutex_every_kind, .timeout = 30)
+static void mutex_every_kind(void)
 {
 	static const unsigned kinds[] = {
 		0, CONC_PRIVATE, CONC_RECURSIVE, CONC_ROBUST,
@@ -89,7 +106,6 @@ Test(sync_tasks, mutex_every_kind, .timeout = 30)
 	struct two p;
 	size_t i;
 
-	need_uring();
 	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
 		memset(&p, 0, sizeof(p));
 		kind = kinds[i];
@@ -150,11 +166,10 @@ static int rw_main(void *arg)
 	return conc_rwlock_unlock(&p->rw) == -EPERM ? 0 : -211;
 }
 
-Test(sync_tasks, rwlock, .timeout = 30)
+static void rwlock(void)
 {
 	struct two p;
 
-	need_uring();
 	memset(&p, 0, sizeof(p));
 	cr_expect_eq(run(rw_main, &p), 0);
 }
@@ -218,11 +233,10 @@ static int cond_main2(void *arg)
 	return conc_mutex_unlock(&p->m);
 }
 
-Test(sync_tasks, cond, .timeout = 30)
+static void cond(void)
 {
 	struct two p;
 
-	need_uring();
 	memset(&p, 0, sizeof(p));
 	cr_expect_eq(run(cond_main2, &p), 0);
 }
@@ -307,11 +321,100 @@ static int others_main(void *arg)
 	return p->step == 1 ? 0 : -405;
 }
 
-Test(sync_tasks, sem_event_barrier_once, .timeout = 30)
+static void sem_event_barrier_once(void)
 {
 	struct two p;
 
-	need_uring();
 	memset(&p, 0, sizeof(p));
 	cr_expect_eq(run(others_main, &p), 0);
 }
+
+/* ---- cond broadcast to several tasks, CONC_PRIVATE (the requeue path)
+ * and shared, from a task and from a plain thread ---- */
+
+#define WAITERS 4
+
+struct crowd {
+	conc_cond c;
+	conc_mutex m;
+	int go, woke;
+	bool from_thread;
+};
+
+static int crowd_waiter(void *arg)
+{
+	struct crowd *p = arg;
+	int r = 0;
+
+	if ((r = conc_mutex_lock(&p->m)))
+		return r;
+	while (!p->go && r == 0)
+		r = conc_cond_wait(&p->c, &p->m, BOUND);
+	if (r == 0)
+		p->woke++;
+	conc_mutex_unlock(&p->m);
+	return r;
+}
+
+static void *crowd_thread(void *arg)
+{
+	struct crowd *p = arg;
+
+	sleep_ns(20 * MS);
+	conc_mutex_lock(&p->m);
+	p->go = 1;
+	conc_cond_broadcast(&p->c);
+	conc_mutex_unlock(&p->m);
+	return NULL;
+}
+
+static int crowd_main(void *arg)
+{
+	struct crowd *p = arg;
+	conc_task *t[WAITERS];
+	pthread_t th;
+	int i, r, bad = 0;
+
+	for (i = 0; i < WAITERS; i++)
+		if ((r = conc_go(&t[i], crowd_waiter, p, NULL)))
+			return r;
+	if (p->from_thread) {
+		pthread_create(&th, NULL, crowd_thread, p);
+	} else {
+		conc_sleep(20 * MS);
+		if ((r = conc_mutex_lock(&p->m)))
+			return r;
+		p->go = 1;
+		conc_cond_broadcast(&p->c);
+		conc_mutex_unlock(&p->m);
+	}
+	for (i = 0; i < WAITERS; i++)
+		if ((r = join(t[i])))
+			bad = r;
+	if (p->from_thread)
+		pthread_join(th, NULL);
+	return bad ? bad : (p->woke == WAITERS ? 0 : -500);
+}
+
+static void cond_broadcast_to_many_tasks(void)
+{
+	static const unsigned flags[] = { 0, CONC_PRIVATE };
+	struct crowd p;
+	int f, th;
+
+	for (f = 0; f < 2; f++)
+		for (th = 0; th < 2; th++) {
+			memset(&p, 0, sizeof(p));
+			conc_cond_init(&p.c, flags[f]);
+			conc_mutex_init(&p.m, flags[f]);
+			p.from_thread = th;
+			cr_expect_eq(run(crowd_main, &p), 0, "flags %#x from %s",
+				     flags[f], th ? "a thread" : "a task");
+		}
+}
+
+BOTH(mutex_every_kind, 30)
+BOTH(rwlock, 30)
+BOTH(cond, 30)
+BOTH(sem_event_barrier_once, 30)
+BOTH(cond_broadcast_to_many_tasks, 60)
