@@ -804,3 +804,79 @@ Test(sync_errors, misaligned_objects_are_einval_everywhere, .timeout = 20)
 	for (i = 0; i < sizeof(buf); i++)
 		cr_assert_eq(buf[i], 0, "a refused call wrote byte %zu", i);
 }
+
+/* ==== fork: conc_mutex_lock(3) NOTES: a mutex in private memory that was
+ * locked at the fork stays locked in the child (unlock -EPERM, lock waits:
+ * -EBUSY, -ETIMEDOUT), whatever its kind; the child's own robust mutexes
+ * work; conc_rwlock_rdlock(3): a held write lock stays held ==== */
+
+static conc_mutex fork_m[N_KINDS];
+static conc_rwlock fork_rw;
+
+static int fork_child_checks(void *arg)
+{
+	conc_mutex mine;
+	size_t k;
+
+	(void)arg;
+	for (k = 0; k < N_KINDS; k++) {
+		if (conc_mutex_unlock(&fork_m[k]) != -EPERM)
+			return 10 + (int)k;
+		if (conc_mutex_trylock(&fork_m[k]) != -EBUSY)
+			return 20 + (int)k;
+		if (conc_mutex_timedlock(&fork_m[k], MS(2)) != -ETIMEDOUT)
+			return 30 + (int)k;
+		if (conc_mutex_consistent(&fork_m[k]) !=
+		    ((mutex_kinds[k] & CONC_ROBUST) ? -EPERM : -EINVAL))
+			return 40 + (int)k;
+	}
+	if (conc_rwlock_unlock(&fork_rw) != -EPERM ||
+	    conc_rwlock_tryrdlock(&fork_rw) != -EBUSY ||
+	    conc_rwlock_timedwrlock(&fork_rw, MS(2)) != -ETIMEDOUT)
+		return 50;
+	if (conc_mutex_init(&mine, CONC_ROBUST) || conc_mutex_lock(&mine) ||
+	    conc_mutex_unlock(&mine) || conc_mutex_unlock(&mine) != -EPERM)
+		return 60;
+	return 0;
+}
+
+Test(sync_errors, locks_held_at_fork_stay_held_in_the_child, .timeout = 30)
+{
+	size_t k;
+	pid_t pid;
+	int st;
+
+	for (k = 0; k < N_KINDS; k++) {
+		cr_assert_eq(conc_mutex_init(&fork_m[k], mutex_kinds[k]), 0);
+		cr_assert_eq(conc_mutex_lock(&fork_m[k]), 0);
+	}
+	cr_assert_eq(conc_rwlock_init(&fork_rw, 0), 0);
+	cr_assert_eq(conc_rwlock_wrlock(&fork_rw), 0);
+	pid = fork_child(fork_child_checks, NULL);
+	cr_assert_gt(pid, 0);
+	st = wait_child(pid, 15000);
+	cr_expect(exited_with(st, 0), "child: status %#x (exit %d)", st,
+		  WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	for (k = 0; k < N_KINDS; k++)
+		cr_expect_eq(conc_mutex_unlock(&fork_m[k]), 0, "kind %#x", mutex_kinds[k]);
+	cr_expect_eq(conc_rwlock_unlock(&fork_rw), 0);
+}
+
+/* conc_cond_wait(3): waiting with a robust mutex still inconsistent (got
+ * with -EOWNERDEAD, not repaired) unlocks it as conc_mutex_unlock() would:
+ * it becomes unrecoverable and the wait returns -ENOTRECOVERABLE, without
+ * the mutex. */
+Test(sync_errors, cond_wait_with_an_inconsistent_robust_mutex, .timeout = 30)
+{
+	conc_mutex *m = shared_alloc(sizeof(*m));
+	conc_cond c = CONC_COND_INIT;
+
+	cr_assert(m);
+	cr_assert_eq(conc_mutex_init(m, CONC_ROBUST), 0);
+	owner_dies(m);
+	cr_assert_eq(conc_mutex_lock(m), -EOWNERDEAD);
+	cr_expect_eq(conc_cond_wait(&c, m, MS(1)), -ENOTRECOVERABLE);
+	cr_expect_eq(conc_mutex_unlock(m), -EPERM, "not owned after the wait");
+	cr_expect_eq(conc_mutex_trylock(m), -ENOTRECOVERABLE);
+	shared_free(m, sizeof(*m));
+}
