@@ -880,3 +880,49 @@ Test(sync_errors, cond_wait_with_an_inconsistent_robust_mutex, .timeout = 30)
 	cr_expect_eq(conc_mutex_trylock(m), -ENOTRECOVERABLE);
 	shared_free(m, sizeof(*m));
 }
+
+/* conc_rwlock_rdlock(3): "an unlock by a context that holds no read lock
+ * is refused with -EPERM rather than letting a writer in while a reader
+ * is inside". A child forked while its parent holds a read lock on a
+ * shared rwlock holds none: its unlock must not release the parent's. */
+static conc_rwlock *shared_rw;
+
+static int child_unlocks_parents_read_lock(void *arg)
+{
+	(void)arg;
+	if (conc_rwlock_unlock(shared_rw) != -EPERM)
+		return 1;
+	/* The parent still reads: no writer may get in. */
+	if (conc_rwlock_trywrlock(shared_rw) != -EBUSY)
+		return 2;
+	/* Its own read lock it may give back, once. */
+	if (conc_rwlock_rdlock(shared_rw) || conc_rwlock_unlock(shared_rw) ||
+	    conc_rwlock_unlock(shared_rw) != -EPERM)
+		return 3;
+	return 0;
+}
+
+Test(sync_errors, forked_child_cannot_release_the_parents_read_lock, .timeout = 30)
+{
+	static const unsigned kinds[] = { 0, CONC_PRIVATE };
+	size_t k;
+	pid_t pid;
+	int st;
+
+	shared_rw = shared_alloc(sizeof(*shared_rw));
+	cr_assert(shared_rw);
+	for (k = 0; k < 2; k++) {
+		/* CONC_PRIVATE: the child's is a copy; the answer is the same. */
+		cr_assert_eq(conc_rwlock_init(shared_rw, kinds[k]), 0);
+		cr_assert_eq(conc_rwlock_rdlock(shared_rw), 0);
+		pid = fork_child(child_unlocks_parents_read_lock, NULL);
+		cr_assert_gt(pid, 0);
+		st = wait_child(pid, 15000);
+		cr_expect(exited_with(st, 0), "kind %#x: child exit %d", kinds[k],
+			  WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+		cr_expect_eq(conc_rwlock_unlock(shared_rw), 0, "the parent's own unlock");
+		cr_expect_eq(conc_rwlock_trywrlock(shared_rw), 0);
+		cr_expect_eq(conc_rwlock_unlock(shared_rw), 0);
+	}
+	shared_free(shared_rw, sizeof(*shared_rw));
+}

@@ -6,6 +6,7 @@
  * look at state, so a hand-over between the two is never missed.
  */
 #include <errno.h>
+#include <string.h>
 #include <conc/rwlock.h>
 #include "wait/wait.h"
 
@@ -36,11 +37,27 @@ int conc_rwlock_init(conc_rwlock *rw, unsigned flags)
 static __thread struct {
 	struct { const conc_rwlock *rw; uint32_t ctx, n; } e[READS_MAX];
 	uint32_t untracked;
+	int32_t pid;	/* the process the table was filled in */
 } reads __attribute__((tls_model("initial-exec")));
+
+/* The caller's context. A fork child inherits the table of the thread
+ * that forked, but none of its read locks: an unlock there would release
+ * the parent's (on a lock in shared memory), letting a writer in while the
+ * parent reads. So the table is emptied in a new process. */
+static uint32_t reads_ctx(void)
+{
+	struct __conc_self *s = __conc_self();
+
+	if (__builtin_expect(reads.pid != s->pid, 0)) {
+		memset(&reads, 0, sizeof(reads));
+		reads.pid = s->pid;
+	}
+	return __conc_ctx(s);
+}
 
 static void read_taken(const conc_rwlock *rw)
 {
-	uint32_t ctx = __conc_ctx(__conc_self()), i, fr = READS_MAX;
+	uint32_t ctx = reads_ctx(), i, fr = READS_MAX;
 
 	for (i = 0; i < READS_MAX; i++) {
 		if (reads.e[i].n && reads.e[i].rw == rw && reads.e[i].ctx == ctx) {
@@ -62,7 +79,7 @@ static void read_taken(const conc_rwlock *rw)
 /* Whether the caller may give a read lock of rw back; counts it given. */
 static bool read_given(const conc_rwlock *rw)
 {
-	uint32_t ctx = __conc_ctx(__conc_self()), i;
+	uint32_t ctx = reads_ctx(), i;
 
 	for (i = 0; i < READS_MAX; i++)
 		if (reads.e[i].n && reads.e[i].rw == rw && reads.e[i].ctx == ctx) {
