@@ -24,8 +24,9 @@ int conc_sem_init(conc_sem *s, unsigned value, unsigned flags);
  * when the value is already CONC_SEM_VALUE_MAX. */
 int conc_sem_post(conc_sem *s);
 
-/* Take one permit, waiting as long as it takes. Returns 0 (-ECANCELED in
- * a cancelled task: see conc_task_cancel(3)). */
+/* Take one permit, waiting as long as it takes. Returns 0, -EINVAL for NULL
+ * or a misaligned s (-ECANCELED in a cancelled task: see
+ * conc_task_cancel(3)). */
 int conc_sem_wait(conc_sem *s);
 
 /* Take one permit if one is free now; -EAGAIN otherwise. */
