@@ -926,3 +926,79 @@ Test(sync_errors, forked_child_cannot_release_the_parents_read_lock, .timeout = 
 	}
 	shared_free(shared_rw, sizeof(*shared_rw));
 }
+
+/* ==== every timed call: -ETIMEDOUT no earlier than its timeout (a lower
+ * bound only: a loaded machine may return later) ==== */
+
+#define T_NS MS(20)
+
+static int64_t since(int64_t t0) { return now_ns() - t0; }
+
+static int once_timed_call(void)
+{
+	return conc_once_timed(&slow_flag, once_fn, T_NS);
+}
+
+Test(sync_errors, every_timeout_is_no_earlier_than_asked, .timeout = 60)
+{
+	struct holder h;
+	conc_mutex m, mine;
+	conc_rwlock rw;
+	conc_cond c;
+	conc_sem s;
+	conc_event e;
+	conc_barrier b;
+	pthread_t th;
+	int64_t t0;
+	int r;
+
+	conc_mutex_init(&m, 0);
+	hold(&h, m_lock, m_unlock, &m);
+	t0 = now_ns();
+	r = conc_mutex_timedlock(&m, T_NS);
+	cr_expect(r == -ETIMEDOUT && since(t0) >= T_NS, "mutex %d", r);
+	unhold(&h);
+
+	conc_rwlock_init(&rw, 0);
+	hold(&h, rw_wr, rw_un, &rw);
+	t0 = now_ns();
+	r = conc_rwlock_timedrdlock(&rw, T_NS);
+	cr_expect(r == -ETIMEDOUT && since(t0) >= T_NS, "rdlock %d", r);
+	t0 = now_ns();
+	r = conc_rwlock_timedwrlock(&rw, T_NS);
+	cr_expect(r == -ETIMEDOUT && since(t0) >= T_NS, "wrlock %d", r);
+	unhold(&h);
+
+	conc_cond_init(&c, 0);
+	conc_mutex_init(&mine, 0);
+	conc_mutex_lock(&mine);
+	t0 = now_ns();
+	r = conc_cond_wait(&c, &mine, T_NS);
+	cr_expect(r == -ETIMEDOUT && since(t0) >= T_NS, "cond %d", r);
+	conc_mutex_unlock(&mine);
+
+	conc_sem_init(&s, 0, 0);
+	t0 = now_ns();
+	r = conc_sem_timedwait(&s, T_NS);
+	cr_expect(r == -ETIMEDOUT && since(t0) >= T_NS, "sem %d", r);
+
+	conc_event_init(&e, 0);
+	t0 = now_ns();
+	r = conc_event_wait(&e, T_NS);
+	cr_expect(r == -ETIMEDOUT && since(t0) >= T_NS, "event %d", r);
+
+	conc_barrier_init(&b, 2, 0);
+	t0 = now_ns();
+	r = conc_barrier_wait_timed(&b, T_NS);
+	cr_expect(r == -ETIMEDOUT && since(t0) >= T_NS, "barrier %d", r);
+
+	slow_started = slow_release = 0;
+	memset(&slow_flag, 0, sizeof(slow_flag));
+	pthread_create(&th, NULL, run_slow, NULL);
+	cr_assert(wait_flag(&slow_started, 10000));
+	t0 = now_ns();
+	r = once_timed_call();
+	cr_expect(r == -ETIMEDOUT && since(t0) >= T_NS, "once %d", r);
+	set_flag(&slow_release, 1);
+	pthread_join(th, NULL);
+}
