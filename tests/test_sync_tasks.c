@@ -418,3 +418,76 @@ BOTH(rwlock, 30)
 BOTH(cond, 30)
 BOTH(sem_event_barrier_once, 30)
 BOTH(cond_broadcast_to_many_tasks, 60)
+
+/* conc_mutex_lock(3) NOTES: "A task that ends holding a mutex leaves it
+ * locked by a context that no longer exists: no other task, of its loop or
+ * of a later loop on the same thread, owns it (each gets -EBUSY or waits,
+ * and -EPERM from an unlock); a robust one is reported with -EOWNERDEAD
+ * once its thread ends." */
+static conc_mutex left[2];	/* plain, robust */
+
+static int lock_and_leave(void *arg)
+{
+	(void)arg;
+	return conc_mutex_lock(&left[0]) || conc_mutex_lock(&left[1]);
+}
+
+static int nobody_owns_it(void)
+{
+	int k;
+
+	for (k = 0; k < 2; k++)
+		if (conc_mutex_trylock(&left[k]) != -EBUSY ||
+		    conc_mutex_unlock(&left[k]) != -EPERM ||
+		    conc_mutex_timedlock(&left[k], MS) != -ETIMEDOUT)
+			return -600 - k;
+	return 0;
+}
+
+static int leaver_main(void *arg)
+{
+	conc_task *t;
+	int r;
+
+	(void)arg;
+	if ((r = conc_go(&t, lock_and_leave, NULL, NULL)) || (r = join(t)))
+		return r;
+	return nobody_owns_it();
+}
+
+static int later_loop_main(void *arg)
+{
+	(void)arg;
+	return nobody_owns_it();
+}
+
+/* conc_run() directly: Criterion's asserts belong to the test's thread. */
+static void *loop_thread(void *arg)
+{
+	int c1 = -1, c2 = -1;
+
+	(void)arg;
+	if (conc_run(leaver_main, NULL, &c1) || c1 ||
+	    conc_run(later_loop_main, NULL, &c2) || c2)
+		return (void *)1;
+	return NULL;
+}
+
+static void task_ends_holding(void)
+{
+	pthread_t th;
+	void *res;
+
+	conc_mutex_init(&left[0], 0);
+	conc_mutex_init(&left[1], CONC_ROBUST);
+	cr_assert_eq(pthread_create(&th, NULL, loop_thread, NULL), 0);
+	pthread_join(th, &res);
+	cr_expect_eq(res, NULL, "a task of that thread owned it");
+	/* The thread has ended: only the robust one comes back. */
+	cr_expect_eq(conc_mutex_timedlock(&left[1], BOUND), -EOWNERDEAD);
+	cr_expect_eq(conc_mutex_consistent(&left[1]), 0);
+	cr_expect_eq(conc_mutex_unlock(&left[1]), 0);
+	cr_expect_eq(conc_mutex_trylock(&left[0]), -EBUSY);
+}
+
+BOTH(task_ends_holding, 30)
