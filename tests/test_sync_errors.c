@@ -1002,3 +1002,27 @@ Test(sync_errors, every_timeout_is_no_earlier_than_asked, .timeout = 60)
 	set_flag(&slow_release, 1);
 	pthread_join(th, NULL);
 }
+
+/* conc_rwlock_rdlock(3): "A thread tracks up to 16 read-held locks
+ * exactly; beyond that, an unlock that matches none of them is let
+ * through as long as the thread holds untracked read locks." Twenty held
+ * at once all come back, twice for one taken twice, and no more. */
+Test(sync_errors, more_read_locks_than_the_table_holds, .timeout = 20)
+{
+	conc_rwlock rw[20];
+	int i;
+
+	for (i = 0; i < 20; i++) {
+		cr_assert_eq(conc_rwlock_init(&rw[i], i % 2 ? CONC_PRIVATE : 0), 0);
+		cr_assert_eq(conc_rwlock_rdlock(&rw[i]), 0);
+	}
+	cr_assert_eq(conc_rwlock_rdlock(&rw[19]), 0);
+	cr_expect_eq(conc_rwlock_unlock(&rw[19]), 0);
+	for (i = 0; i < 20; i++)
+		cr_expect_eq(conc_rwlock_unlock(&rw[i]), 0, "lock %d", i);
+	for (i = 0; i < 20; i++) {
+		cr_expect_eq(conc_rwlock_unlock(&rw[i]), -EPERM, "lock %d again", i);
+		cr_expect_eq(conc_rwlock_trywrlock(&rw[i]), 0, "lock %d free", i);
+		cr_expect_eq(conc_rwlock_unlock(&rw[i]), 0);
+	}
+}
