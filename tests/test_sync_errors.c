@@ -1026,3 +1026,49 @@ Test(sync_errors, more_read_locks_than_the_table_holds, .timeout = 20)
 		cr_expect_eq(conc_rwlock_unlock(&rw[i]), 0);
 	}
 }
+
+/* conc_event_wait(3) NOTES: conc_event_set() is async-signal-safe, "the
+ * way to hand a signal to code that waits": a handler that runs on the
+ * very thread that waits sets the event, and that wait returns 0. The
+ * same for conc_sem_post() (conc_sem_wait(3)). */
+static conc_event sig_event;
+static conc_sem sig_sem;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	conc_event_set(&sig_event);
+	conc_sem_post(&sig_sem);
+}
+
+struct kicker { pthread_t target; uint32_t stop; };
+
+static void *kick(void *arg)
+{
+	struct kicker *k = arg;
+
+	while (!__atomic_load_n(&k->stop, __ATOMIC_ACQUIRE)) {
+		sleep_ns(MS(10));
+		pthread_kill(k->target, SIGUSR1);
+	}
+	return NULL;
+}
+
+Test(sync_errors, a_signal_handler_sets_what_its_own_thread_waits_for, .timeout = 30)
+{
+	struct sigaction sa;
+	struct kicker k = { pthread_self(), 0 };
+	pthread_t th;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_usr1;	/* no SA_RESTART */
+	cr_assert_eq(sigaction(SIGUSR1, &sa, NULL), 0);
+	conc_event_init(&sig_event, 0);
+	conc_sem_init(&sig_sem, 0, 0);
+	pthread_create(&th, NULL, kick, &k);
+	cr_expect_eq(conc_event_wait(&sig_event, MS(10000)), 0);
+	cr_expect_eq(conc_sem_timedwait(&sig_sem, MS(10000)), 0);
+	set_flag(&k.stop, 1);
+	pthread_join(th, NULL);
+	signal(SIGUSR1, SIG_IGN);
+}
