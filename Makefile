@@ -187,6 +187,7 @@ test: tests $(TEST_HELPERS) test-conc-run
 test-tools: bin/conc-sem bin/conc-queue bin/conc-event
 	@echo "== tests/test_tools.sh"; CONC_BIN=$(CURDIR)/bin sh tests/test_tools.sh
 	@echo "== tests/test_tools_probe.sh"; CONC_BIN=$(CURDIR)/bin sh tests/test_tools_probe.sh
+	@echo "== tests/test_tools_edge.sh"; CONC_BIN=$(CURDIR)/bin sh tests/test_tools_edge.sh
 
 TOOLS_ASAN := $(O)/asan/bin/conc-sem $(O)/asan/bin/conc-queue $(O)/asan/bin/conc-event
 $(TOOLS_ASAN): $(O)/asan/bin/%: bin/%.c bin/tool.h $(O)/asan/libconc.a
@@ -197,6 +198,7 @@ $(TOOLS_ASAN): $(O)/asan/bin/%: bin/%.c bin/tool.h $(O)/asan/libconc.a
 test-tools-asan: $(TOOLS_ASAN)
 	@echo "== tests/test_tools.sh (ASan+UBSan)"; ASAN_OPTIONS=detect_leaks=0 CONC_BIN=$(CURDIR)/$(O)/asan/bin sh tests/test_tools.sh
 	@echo "== tests/test_tools_probe.sh (ASan+UBSan)"; ASAN_OPTIONS=detect_leaks=0 CONC_BIN=$(CURDIR)/$(O)/asan/bin sh tests/test_tools_probe.sh
+	@echo "== tests/test_tools_edge.sh (ASan+UBSan)"; ASAN_OPTIONS=detect_leaks=0 CONC_BIN=$(CURDIR)/$(O)/asan/bin sh tests/test_tools_edge.sh
 
 .PHONY: test-conc-run test-conc-run-asan
 test-conc-run: bin/conc-run

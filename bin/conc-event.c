@@ -73,7 +73,7 @@ int main(int argc, char **argv)
 			timed = true;
 			break;
 		default:
-			if ((r = tool_option(c, usage, &mode, EX_USAGE)) >= 0)
+			if ((r = tool_option(c, usage, &mode, EX_USAGE, EX_FAIL)) >= 0)
 				return r;
 			moded |= c == 'm';
 			break;
@@ -118,10 +118,16 @@ int main(int argc, char **argv)
 		r = conc_event_clear(e);
 	else if (!strcmp(cmd, "wait"))
 		r = conc_event_wait(e, timeout);
-	else if (!strcmp(cmd, "status"))
-		r = puts(conc_event_is_set(e) ? "set" : "clear") < 0 ? -EIO
-		    : conc_event_is_set(e) ? 0 : -ETIMEDOUT;
-	else
+	else if (!strcmp(cmd, "status")) {
+		bool set = conc_event_is_set(e);
+
+		puts(set ? "set" : "clear");
+		r = set ? 0 : -ETIMEDOUT;
+		if (tool_flush()) {	/* the answer did not reach the reader */
+			conc_shm_close(seg);
+			return EX_FAIL;
+		}
+	} else
 		r = conc_shm_unlink(name);
 	conc_shm_close(seg);
 	if (r == -ETIMEDOUT)

@@ -172,6 +172,16 @@ static int get(conc_queue *q, uint32_t count, int sep, int64_t t)
 	return fail((int)n, "get");
 }
 
+static int print_stat(conc_queue *q)
+{
+	ssize_t n = conc_queue_size(q);
+
+	if (n < 0)
+		return fail((int)n, "stat");
+	printf("messages %zd\n", n);
+	return tool_flush() ? EX_FAIL : 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -224,7 +234,7 @@ int main(int argc, char **argv)
 			sep = 0;
 			break;
 		default:
-			if ((r = tool_option(c, usage, &mode, EX_USAGE)) >= 0)
+			if ((r = tool_option(c, usage, &mode, EX_USAGE, EX_FAIL)) >= 0)
 				return r;
 			break;
 		}
@@ -270,7 +280,7 @@ int main(int argc, char **argv)
 	else if (!strcmp(cmd, "close"))
 		r = (r = conc_queue_close(q)) ? fail(r, "close") : 0;
 	else
-		r = printf("messages %zd\n", conc_queue_size(q)) < 0 ? EX_FAIL : 0;
+		r = print_stat(q);
 	conc_queue_destroy(q);
 	return r;
 }

@@ -220,7 +220,7 @@ static int status(const char *name)
 		putchar('\n');
 	}
 	conc_rsem_destroy(s);
-	return fflush(stdout) ? EX_FAIL : 0;
+	return tool_flush() ? EX_FAIL : 0;
 }
 
 static int rm(const char *name)
@@ -298,7 +298,7 @@ int main(int argc, char **argv)
 			what = c;
 			break;
 		default:
-			if ((r = tool_option(c, usage, &mode, EX_FAIL)) >= 0)
+			if ((r = tool_option(c, usage, &mode, EX_FAIL, EX_FAIL)) >= 0)
 				return r;
 			break;
 		}

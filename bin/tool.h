@@ -17,6 +17,7 @@
 #include <conc.h>
 
 static const char *tool_name;
+static int tool_closed;		/* a bit per fd 0-2 that was closed at start */
 
 /* The tool's name, also in getopt's messages (they use argv[0]). */
 static __attribute__((unused)) void tool_start(const char *name, char **argv)
@@ -79,7 +80,12 @@ static __attribute__((unused)) mode_t tool_umask_off(void)
 	return umask(0);
 }
 
-/* An octal file mode (at most 0777) for CONC_SHM_MODE(). */
+/* An octal file mode (at most 0777) for CONC_SHM_MODE(), with read and
+ * write for the owner and write for nobody else: the library opens only
+ * objects that nobody but their owner may write (conc_shm_open(3)), and
+ * has no call to ask for more when it opens a queue or a semaphore, so an
+ * object made 660 or 666 could not be used again, nor removed, by anyone,
+ * its owner included. */
 static __attribute__((unused)) int tool_mode(const char *s, unsigned *mode)
 {
 	char *end;
@@ -87,7 +93,7 @@ static __attribute__((unused)) int tool_mode(const char *s, unsigned *mode)
 
 	errno = 0;
 	v = strtoul(s, &end, 8);
-	if (!*s || *end || errno || v > 0777 || (v & 0600) != 0600)
+	if (!*s || *end || errno || v > 0777 || (v & 0622) != 0600)
 		return -EINVAL;
 	*mode = (unsigned)v;
 	return 0;
@@ -111,7 +117,7 @@ static __attribute__((unused)) int tool_name_ok(const char *name)
 
 /* Fds 0-2 that were closed are opened on /dev/null, so that no fd the
  * library opens (a segment's) takes their place and gets our output.
- * Returns a bit per one that was closed. */
+ * Returns a bit per one that was closed (also kept in tool_closed). */
 static __attribute__((unused)) int tool_std_fds(void)
 {
 	int fd, closed = 0;
@@ -122,28 +128,47 @@ static __attribute__((unused)) int tool_std_fds(void)
 			if (open("/dev/null", O_RDWR) != fd)
 				exit(127);
 		}
-	return closed;
+	return tool_closed = closed;
+}
+
+/* What the tool printed reached standard output, or the failure is said:
+ * a status, a listing or the help that did not reach its reader (a full
+ * disk, a closed stdout) is an error, as for cat(1); exit() would flush
+ * it and drop the error. Returns 0 or -1. */
+static __attribute__((unused)) int tool_flush(void)
+{
+	int err = 0;
+
+	errno = 0;
+	if (tool_closed & 2)
+		err = EBADF;
+	else if (fflush(stdout) || ferror(stdout))
+		err = errno ? errno : EIO;
+	if (err)
+		tool_err(err, "writing standard output");
+	return err ? -1 : 0;
 }
 
 
 /* The options every tool takes alike: -m/--mode, -h/--help, -V/--version,
  * and an unknown one. Returns -1 to go on, else the status to exit with
- * now (bad: the tool's status for bad usage). */
+ * now (bad: the tool's status for bad usage; fail: for an output error). */
 static __attribute__((unused)) int tool_option(int c, const char *usage,
-					       unsigned *mode, int bad)
+					       unsigned *mode, int bad, int fail)
 {
 	switch (c) {
 	case 'm':
 		if (!tool_mode(optarg, mode))
 			return -1;
-		tool_err(0, "--mode %s: not an octal mode with owner read and write", optarg);
+		tool_err(0, "--mode %s: not an octal mode with read and write for the owner "
+			 "and write for nobody else", optarg);
 		return bad;
 	case 'h':
 		fputs(usage, stdout);
-		return 0;
+		return tool_flush() ? fail : 0;
 	case 'V':
 		printf("%s (conc) %s\n", tool_name, CONC_VERSION);
-		return 0;
+		return tool_flush() ? fail : 0;
 	default:
 		fputs(usage, stderr);
 		return bad;

@@ -10,6 +10,7 @@ B=${CONC_BIN:-$(pwd)/bin}
 SEM=$B/conc-sem Q=$B/conc-queue EV=$B/conc-event
 P=conc-tp-$$
 . "$(dirname "$0")/sh_ok.sh"
+. "$(dirname "$0")/sh_tools.sh"
 T=$(mktemp -d /tmp/conc-tools-probe.XXXXXX) || exit 1
 cleanup() {
 	[ -n "$bg" ] && kill -9 $bg 2>/dev/null
@@ -22,32 +23,6 @@ bg=
 nl='
 '
 tab='	'
-
-# run TOOL ARGS...: stdout, then "rc=N"; stderr kept in $T/err
-run() { capture "$@"; }
-
-# The first line of the last stderr.
-err() { head -n 1 "$T/err"; }
-
-# msg NAME TOOL: the last stderr reads "TOOL: what failed: why".
-msg() {
-	case $(err) in
-	"$2: "?*": "?*) ok "$1: tool: what: why" 1 1 ;;
-	*) ok "$1: tool: what: why" "$2: ...: ..." "$(err)" ;;
-	esac
-}
-
-# until_ COMMAND...: run it every 50 ms until it succeeds, 20 s at most.
-until_() {
-	i=0
-	until "$@"; do
-		i=$((i + 1))
-		[ $i -ge 400 ] && return 1
-		sleep 0.05
-	done
-}
-
-holders() { timeout 10 "$SEM" --status "$1" 2>/dev/null | grep -c "^[0-9]"; }
 
 # ---- all tools: --help, --version, options ----
 for t in "$SEM" "$Q" "$EV"; do
@@ -121,14 +96,14 @@ ok "... and each is still what it was" "messages 0 set" \
 
 # --mode, for each tool that creates.
 ok "conc-sem --mode 640" "rc=0 640" "$(run "$SEM" --mode 640 $P-m1 true) $(stat -c %a /dev/shm/$P-m1)"
-ok "conc-sem -m 666" "rc=0 666" "$(run "$SEM" -m 666 $P-m2 true) $(stat -c %a /dev/shm/$P-m2)"
-ok "conc-sem --mode=660" "rc=0 660" "$(run "$SEM" --mode=660 $P-m3 true) $(stat -c %a /dev/shm/$P-m3)"
+ok "conc-sem -m 644" "rc=0 644" "$(run "$SEM" -m 644 $P-m2 true) $(stat -c %a /dev/shm/$P-m2)"
+ok "conc-sem --mode=604" "rc=0 604" "$(run "$SEM" --mode=604 $P-m3 true) $(stat -c %a /dev/shm/$P-m3)"
 ok "conc-queue create --mode 640" "rc=0 640" "$(run "$Q" create --mode 640 $P-m4) $(stat -c %a /dev/shm/$P-m4)"
 ok "conc-event set --mode 644" "rc=0 644" "$(run "$EV" set --mode 644 $P-m5) $(stat -c %a /dev/shm/$P-m5)"
-ok "conc-event clear -m 660" "rc=0 660" "$(run "$EV" clear -m 660 $P-m6) $(stat -c %a /dev/shm/$P-m6)"
+ok "conc-event clear -m 640" "rc=0 640" "$(run "$EV" clear -m 640 $P-m6) $(stat -c %a /dev/shm/$P-m6)"
 ok "default mode 0600" "600 600 600" \
 	"$("$SEM" $P-d1 true; "$Q" create $P-d2; "$EV" clear $P-d3; stat -c %a /dev/shm/$P-d1 /dev/shm/$P-d2 /dev/shm/$P-d3 | tr '\n' ' ' | sed 's/ $//')"
-ok "umask does not narrow --mode" "666" "$(umask 077; "$EV" set --mode 666 $P-m7; stat -c %a /dev/shm/$P-m7)"
+ok "umask does not narrow --mode" "644" "$(umask 077; "$EV" set --mode 644 $P-m7; stat -c %a /dev/shm/$P-m7)"
 for m in abc 0 400 7777 99; do
 	ok "conc-sem bad --mode $m: 125, nothing made" "rc=125 no" \
 		"$(run "$SEM" --mode $m $P-bm true) $([ -e /dev/shm/$P-bm ] && echo yes || echo no)"
