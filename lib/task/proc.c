@@ -1,11 +1,14 @@
 /*
  * conc_proc_start: fn(arg) in a child made by libc's fork (see sys/fork.h),
- * with a pidfd opened right after. pidfd_open on the pid is race-free there:
- * the child is ours and unreaped, so its pid cannot have been recycled.
+ * with a pidfd opened right after. Between the two, the program's atfork
+ * handlers run and its signal handlers may: a child that has ended may
+ * already be reaped by a SIGCHLD handler's waitpid(-1), or by the kernel
+ * when SIGCHLD is ignored, and its pid may even be another process's.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <sys/prctl.h>
+#include <sys/wait.h>
 #include "sys/fork.h"
 #include "proc_impl.h"
 
@@ -26,6 +29,23 @@ static _Noreturn void child(int (*fn)(void *), void *arg,
 	fflush(NULL);
 	/* Never exit(): the parent's atexit handlers are not the child's. */
 	sys_exit_group(r & 0xff);
+}
+
+/* A pidfd for our child pid, or -ESRCH when someone else reaped it: fn ran,
+ * the start stands, and the handle tells -ECHILD as for a child reaped
+ * later. A pidfd that refers to no child of ours (the pid was taken by
+ * another process) is told apart with waitid, which only knows children. */
+static int open_pidfd(pid_t pid)
+{
+	siginfo_t si;
+	int fd = sys_pidfd_open(pid, 0);
+
+	if (fd >= 0 && sys_waitid(P_PIDFD, (id_t)fd, &si,
+				  WEXITED | WNOHANG | WNOWAIT, NULL) == -ECHILD) {
+		sys_close(fd);
+		fd = -ESRCH;
+	}
+	return fd;
 }
 
 int conc_proc_start(conc_proc **pp, int (*fn)(void *), void *arg,
@@ -55,8 +75,10 @@ int conc_proc_start(conc_proc **pp, int (*fn)(void *), void *arg,
 		return pid;
 	}
 	p->pid = pid;
-	p->pidfd = sys_pidfd_open(pid, 0);
-	if (p->pidfd < 0) {
+	p->pidfd = open_pidfd(pid);
+	if (p->pidfd == -ESRCH) {
+		p->pidfd = -1;
+	} else if (p->pidfd < 0) {
 		r = p->pidfd;
 		p->pidfd = -1;
 		sys_kill(pid, SIGKILL);

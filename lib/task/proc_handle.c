@@ -35,7 +35,10 @@ pid_t conc_proc_pid(const conc_proc *p)
 
 int conc_proc_pidfd(const conc_proc *p)
 {
-	return p ? p->pidfd : -EINVAL;
+	if (!p)
+		return -EINVAL;
+	/* Reaped elsewhere before conc_proc_start() could open one. */
+	return p->pidfd >= 0 ? p->pidfd : -ECHILD;
 }
 
 int conc_proc_stdin(const conc_proc *p)

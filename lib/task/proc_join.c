@@ -31,6 +31,9 @@ static int reap(conc_proc *p)
 	/* acquire: pairs with the release below, so status is complete. */
 	if (__atomic_load_n(&p->joined, __ATOMIC_ACQUIRE))
 		return 1;
+	/* No pidfd: reaped elsewhere before conc_proc_start() could open one. */
+	if (p->pidfd < 0)
+		return -ECHILD;
 	if ((r = conc_mutex_lock(&p->lock)) < 0)
 		return r;	/* -ECANCELED */
 	if (!p->joined) {
@@ -90,7 +93,7 @@ int conc_proc_kill(conc_proc *p, int sig)
 {
 	if (!p)
 		return -EINVAL;
-	if (__atomic_load_n(&p->joined, __ATOMIC_ACQUIRE))
+	if (__atomic_load_n(&p->joined, __ATOMIC_ACQUIRE) || p->pidfd < 0)
 		return -ESRCH;
 	return sys_pidfd_send_signal(p->pidfd, sig, NULL, 0);
 }

@@ -75,7 +75,11 @@ typedef struct conc_proc_attr {
  * never joins or kills its parent's at its own exit.
  * On success stores a handle in *p and returns 0; -EINVAL for NULL p or
  * fn; -EAGAIN/-ENOMEM when the kernel refuses a process; -EMFILE when no
- * fd is left for the pidfd (the child is then killed and reaped).
+ * fd is left for the pidfd (the child is then killed and reaped). A child
+ * that ended and was reaped by someone else (SIGCHLD ignored, waitpid(-1)
+ * in a handler) before its pidfd could be opened still makes a start (fn
+ * ran): its handle has no pidfd, and join gives -ECHILD as for any child
+ * reaped elsewhere.
  */
 int conc_proc_start(conc_proc **p, int (*fn)(void *), void *arg,
 		    const conc_proc_attr *attr);
@@ -126,7 +130,9 @@ int conc_proc_kill_group(conc_proc *p, int sig);
 /* The child's pid, or -EINVAL. */
 pid_t conc_proc_pid(const conc_proc *p);
 
-/* The child's pidfd (owned by the handle: do not close it), or -EINVAL. */
+/* The child's pidfd (owned by the handle: do not close it), or -EINVAL;
+ * -ECHILD when the child was reaped elsewhere before conc_proc_start()
+ * could open one. */
 int conc_proc_pidfd(const conc_proc *p);
 
 /* With CONC_SPAWN_PIPE_STDIN / _STDOUT / _STDERR: the parent's end of the

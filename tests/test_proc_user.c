@@ -1,0 +1,107 @@
+/*
+ * Processes as a user's program meets them: a caller that reaps every
+ * child itself (a SIGCHLD handler with waitpid(-1), or SIGCHLD ignored)
+ * while conc_proc_start() is still between its fork and its pidfd.
+ */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <sys/wait.h>
+#include <conc.h>
+#include "helpers.h"
+
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	cr_assert_not_null(d);
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+static volatile sig_atomic_t reaped;
+
+static void reap_all(int sig)
+{
+	int e = errno;
+
+	(void)sig;
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		reaped++;
+	errno = e;
+}
+
+/* The parent's atfork handler runs between fork() and the pidfd: it waits
+ * (10 s at most) until the child has ended and been reaped by the
+ * program's own handler or by the kernel (SIGCHLD ignored). */
+static int slow_parent;
+
+static void parent_after_fork(void)
+{
+	siginfo_t si;
+
+	if (!slow_parent)
+		return;
+	for (int i = 0; i < 10000; i++) {
+		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 &&
+		    errno == ECHILD)
+			return;
+		sleep_ns(1000000);
+	}
+}
+
+static int write_and_end(void *arg)
+{
+	int fd = *(int *)arg;
+
+	return write(fd, "r", 1) == 1 ? 5 : 6;
+}
+
+/* The function ran, so the start succeeded: the handle is that of a child
+ * reaped elsewhere, whose status is lost (-ECHILD), never an error that
+ * tells the caller it did not run. */
+static void start_reaped_elsewhere(void)
+{
+	int fds[2], before, st = -1;
+	conc_proc *p;
+	char c = 0;
+
+	cr_assert_eq(pipe(fds), 0);
+	before = count_fds();
+	cr_assert_eq(pthread_atfork(NULL, parent_after_fork, NULL), 0);
+	slow_parent = 1;
+	cr_assert_eq(conc_proc_start(&p, write_and_end, &fds[1], NULL), 0);
+	slow_parent = 0;
+	cr_assert_eq(read(fds[0], &c, 1), 1);
+	cr_assert_eq(c, 'r');
+	cr_assert_gt(conc_proc_pid(p), 0);
+	cr_assert_eq(conc_proc_join(p, &st, 1000000000), -ECHILD);
+	cr_assert_eq(st, -1);
+	cr_assert_eq(conc_proc_try_join(p, &st), -ECHILD);
+	cr_assert_eq(conc_proc_kill(p, SIGKILL), -ESRCH);
+	cr_assert_eq(conc_proc_pidfd(p), -ECHILD);
+	cr_assert_eq(conc_proc_release(p), 0);
+	cr_assert_eq(count_fds(), before);
+}
+
+Test(reaper, start_whose_child_a_sigchld_handler_reaped, .timeout = 30)
+{
+	struct sigaction sa = { .sa_handler = reap_all,
+				.sa_flags = SA_RESTART | SA_NOCLDSTOP };
+
+	cr_assert_eq(sigaction(SIGCHLD, &sa, NULL), 0);
+	start_reaped_elsewhere();
+	cr_assert_geq(reaped, 1);
+}
+
+Test(reaper, start_whose_child_sigchld_ignored_reaped, .timeout = 30)
+{
+	cr_assert_neq(signal(SIGCHLD, SIG_IGN), SIG_ERR);
+	start_reaped_elsewhere();
+}
