@@ -100,6 +100,15 @@ fuzz fuzz-check:
 	    grep -E '^stat::number_of_executed_units|^Done' $(O)/fuzz/$$n.log; \
 	  else tail -40 $(O)/fuzz/$$n.log; echo "FAILED: $$n (log: $(O)/fuzz/$$n.log)"; exit 1; fi; done
 
+# The shared objects' corruption harness (tests/test_ipc_chaos.c) run long
+# under ASan+UBSan: CHAOS_SECONDS per object, CHAOS_SEED to replay. The
+# test suite runs it for about a second per object.
+CHAOS_SECONDS ?= 60
+.PHONY: chaos
+chaos: $(O)/asan/tests/test_ipc_chaos
+	ASAN_OPTIONS=detect_leaks=0 CONC_CHAOS_SECONDS=$(CHAOS_SECONDS) \
+	  $(if $(CHAOS_SEED),CONC_CHAOS_SEED=$(CHAOS_SEED)) $< --jobs=1 --verbose
+
 # ThreadSanitizer: the library and one plain pthread program (Criterion
 # does not run under TSan).
 TSAN_OBJ := $(LIB_SRC:%.c=$(O)/tsan/%.o)
@@ -361,6 +370,7 @@ help:
 	@echo "make man-examples    compile and run the EXAMPLES program of every man page"
 	@echo "make wait-point-check  no blocking call outside lib/wait/ and lib/sys/"
 	@echo "make fuzz       libFuzzer on the map, list and queue segments and a channel's peer, 60 s each (fuzz-check: 10 s)"
+	@echo "make chaos      the shared objects' corruption harness under ASan, 60 s each (CHAOS_SECONDS, CHAOS_SEED)"
 	@echo "make bench      benchmarks against glibc, pipes, eventfd (ratios)"
 	@echo "make bench-table  the same, then the README's markdown table"
 	@echo "make musl       static musl build of the library, every example run"

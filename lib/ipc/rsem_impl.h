@@ -71,6 +71,10 @@ _Static_assert(sizeof(struct rsem_slot) == 64, "a slot is a cache line");
 struct rsem_own {
 	uint32_t tid, ctx;
 	int64_t since;		/* the slot's since at the claim */
+	uint32_t count;		/* permits taken: the slot's count is only
+				 * written from here, as a peer may rewrite
+				 * it (a lie there must not keep the holder
+				 * from giving back what it took) */
 };
 
 struct conc_rsem {

@@ -58,10 +58,13 @@ int conc_rsem_post(conc_rsem *s)
 	if ((i = mine(s, me)) < 0)
 		return let_go_of_rewritten(s, me);
 	sl = &s->sh->slots[i];
-	c = __atomic_load_n(&sl->count, __ATOMIC_RELAXED);
+	/* What the caller took, not what the slot says: a peer's count
+	 * there would otherwise keep the permit (and the handle) for ever. */
+	c = __atomic_load_n(&s->own[i].count, __ATOMIC_RELAXED);
 	/* One store gives the permit back either way: the count, or the
 	 * slot's lock (its count then no longer counts). */
 	if (c > 1) {
+		__atomic_store_n(&s->own[i].count, c - 1, __ATOMIC_RELAXED);
 		__atomic_store_n(&sl->count, c - 1, __ATOMIC_RELEASE);
 	} else {
 		/* Forgotten first: once unlocked, another thread of ours

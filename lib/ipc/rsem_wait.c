@@ -42,20 +42,23 @@ static int claim(conc_rsem *s, uint32_t i, const struct __conc_self *me)
 	if (!r) {
 		__atomic_store_n(&s->own[i].ctx, __conc_ctx(me), __ATOMIC_RELAXED);
 		__atomic_store_n(&s->own[i].since, sl->since, __ATOMIC_RELAXED);
+		__atomic_store_n(&s->own[i].count, 1, __ATOMIC_RELAXED);
 		__atomic_store_n(&s->own[i].tid, (uint32_t)me->tid, __ATOMIC_RELAXED);
 		__atomic_store_n(&s->hint, i, __ATOMIC_RELAXED);
 	}
 	return r == -EBUSY ? -EAGAIN : r;	/* -EBUSY: a peer wrote the word */
 }
 
-/* One more permit for a context that holds some. */
-static int bump(struct rsem_slot *sl)
+/* One more permit for a context that holds some: counted from what it
+ * took, not from the slot (a peer may have written that). */
+static int bump(conc_rsem *s, uint32_t i)
 {
-	uint32_t c = __atomic_load_n(&sl->count, __ATOMIC_RELAXED);
+	uint32_t c = __atomic_load_n(&s->own[i].count, __ATOMIC_RELAXED);
 
 	if (c >= CONC_RSEM_PERMITS_MAX)
-		return -EAGAIN;		/* a peer's count: not ours to trust */
-	__atomic_store_n(&sl->count, c + 1, __ATOMIC_RELAXED);
+		return -EAGAIN;
+	__atomic_store_n(&s->own[i].count, c + 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->sh->slots[i].count, c + 1, __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -84,7 +87,7 @@ static int attempt(conc_rsem *s, const struct __conc_self *me, conc_deadline dl)
 	if (l.held >= permits)
 		r = -EAGAIN;
 	else if (l.mine >= 0)
-		r = bump(&sh->slots[l.mine]);
+		r = bump(s, (uint32_t)l.mine);
 	else if (l.free >= 0)
 		r = claim(s, (uint32_t)l.free, me);
 	else

@@ -23,6 +23,8 @@ typedef struct conc_map conc_map;
  * list pop that had passed its commit point). Nothing is lost that a
  * finished call put in. A call also fails with the lock's errors:
  * -ENOTRECOVERABLE (the container was found damaged and abandoned),
+ * -EDEADLK (the lock names the caller: it holds the lock through another
+ * handle, from an iterate callback, or a peer wrote the segment),
  * -ENOTSUP (the thread's robust list cannot be shared), -EPROTO (an
  * undo journal that cannot be replayed: the container is then abandoned),
  * -ETIMEDOUT (the handle's timeout passed while another caller held the

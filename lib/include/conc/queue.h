@@ -40,7 +40,8 @@ int conc_queue_open(conc_queue **q, const char *name);
  * as long as it takes; 0: not at all). Returns 0, -EMSGSIZE (len >
  * max_msg), -EPIPE (closed), -ETIMEDOUT when still full after timeout_ns
  * (at once for 0), -EINVAL, -ENOTSUP (see conc_mutex_lock()), -EPROTO or
- * -ENOTRECOVERABLE (the segment was written by something else). Another
+ * -ENOTRECOVERABLE or -EDEADLK (the segment was written by something
+ * else: a side's lock left unusable, or naming the caller). Another
  * producer in the middle of its put (a copy) is waited for even with 0,
  * for at most a second; one asleep on a full queue is not.
  * No system call when the queue is not full and no consumer sleeps. A put

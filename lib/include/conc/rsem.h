@@ -59,7 +59,9 @@ int conc_rsem_destroy(conc_rsem *s);
  * permits since the last taker was told: what they guarded may be half
  * done); -ETIMEDOUT; -EUSERS (a free permit, but the holder table is
  * full: see CONC_RSEM_HOLDERS_MAX); -ENOTSUP (the thread has no usable
- * robust list, see conc_mutex_lock()); -ECANCELED (a cancelled
+ * robust list, see conc_mutex_lock()); -EDEADLK or -ENOTRECOVERABLE
+ * (the takers' lock names the caller as its owner, or was marked
+ * unrecoverable: a peer wrote the segment); -ECANCELED (a cancelled
  * coroutine); -EINVAL.
  * A holder's death is noticed within about 100 ms by those waiting.
  */
