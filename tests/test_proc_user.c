@@ -1,12 +1,15 @@
 /*
  * Processes as a user's program meets them: a caller that reaps every
  * child itself (a SIGCHLD handler with waitpid(-1), or SIGCHLD ignored)
- * while conc_proc_start() is still between its fork and its pidfd.
+ * while conc_proc_start() is still between its fork and its pidfd; daemon
+ * children made by conc threads, whose workers are parked for reuse.
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <sys/wait.h>
@@ -104,4 +107,82 @@ Test(reaper, start_whose_child_sigchld_ignored_reaped, .timeout = 30)
 {
 	cr_assert_neq(signal(SIGCHLD, SIG_IGN), SIG_ERR);
 	start_reaped_elsewhere();
+}
+
+static int sleep_on(void *arg)
+{
+	(void)arg;
+	for (;;)
+		pause();
+	return 0;
+}
+
+struct made {
+	conc_proc *p;
+	bool spawn;
+	bool daemon;
+};
+
+static int make_child(void *arg)
+{
+	struct made *m = arg;
+	conc_proc_attr a = { .daemon = m->daemon };
+	char *argv[] = { "sleep", "1000", NULL };
+
+	if (m->spawn)
+		return conc_proc_spawn(&m->p, "sleep", argv, NULL, &a);
+	return conc_proc_start(&m->p, sleep_on, NULL, &a);
+}
+
+static int add_one(void *arg)
+{
+	return (int)(intptr_t)arg + 1;
+}
+
+/* conc_proc_start(3): a daemon child started from a thread that then
+ * returns is killed at that moment; a conc thread's worker that outlived
+ * the job (parked for the next start) killed it only when it left the
+ * pool for good, 10 s later or never. Other children live on. */
+static void thread_makes(bool spawn, bool daemon)
+{
+	struct made m = { .spawn = spawn, .daemon = daemon };
+	conc_thread *t;
+	int code = -1, st = -1;
+
+	cr_assert_eq(conc_thread_start(&t, make_child, &m, NULL), 0);
+	cr_assert_eq(conc_thread_join(t, &code, 10000000000LL), 0);
+	cr_assert_eq(code, 0);
+	/* Threads go on being started and reused meanwhile. */
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(conc_thread_start(&t, add_one, (void *)(intptr_t)i, NULL), 0);
+		cr_assert_eq(conc_thread_join(t, &code, 10000000000LL), 0);
+		cr_assert_eq(code, i + 1);
+	}
+	if (daemon) {
+		cr_assert_eq(conc_proc_join(m.p, &st, 5000000000LL), 0,
+			     "the daemon child outlived its thread");
+		cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "%#x", st);
+	} else {
+		cr_assert_eq(conc_proc_join(m.p, &st, 0), -ETIMEDOUT);
+		cr_assert_eq(conc_proc_kill(m.p, SIGTERM), 0);
+		cr_assert_eq(conc_proc_join(m.p, &st, 10000000000LL), 0);
+		cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM, "%#x", st);
+	}
+	cr_assert_eq(conc_proc_release(m.p), 0);
+}
+
+Test(daemon, started_by_a_conc_thread_dies_when_it_ends, .timeout = 30)
+{
+	thread_makes(false, true);
+}
+
+Test(daemon, spawned_by_a_conc_thread_dies_when_it_ends, .timeout = 30)
+{
+	thread_makes(true, true);
+}
+
+Test(daemon, other_children_of_a_conc_thread_live_on, .timeout = 30)
+{
+	thread_makes(false, false);
+	thread_makes(true, false);
 }

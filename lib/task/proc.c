@@ -6,14 +6,18 @@
  * when SIGCHLD is ignored, and its pid may even be another process's.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include "sys/fork.h"
 #include "proc_impl.h"
+#include "thread.h"
 
 static _Noreturn void child(int (*fn)(void *), void *arg,
-			    const conc_proc_attr *attr, pid_t parent)
+			    const conc_proc_attr *attr, pid_t parent,
+			    const int ready[2])
 {
 	int r;
 
@@ -23,6 +27,10 @@ static _Noreturn void child(int (*fn)(void *), void *arg,
 	    (sys_prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 ||
 	     sys_getppid() != parent))
 		sys_kill(sys_getpid(), SIGKILL);
+	if (attr->daemon) {
+		sys_close(ready[0]);
+		sys_close(ready[1]);
+	}
 	if (attr->name)
 		sys_prctl(PR_SET_NAME, (unsigned long)attr->name, 0, 0, 0);
 	r = fn(arg);
@@ -48,13 +56,38 @@ static int open_pidfd(pid_t pid)
 	return fd;
 }
 
+/*
+ * The death signal is sent when the *thread* that forked ends, and a child
+ * whose prctl comes after that is never told: getppid() names the process,
+ * which lives on. So the caller's thread (a conc thread's job that returns
+ * at once, say) waits until the daemon child has it: the child closes its
+ * end of the pipe (or dies), and the parent reads the end of file.
+ */
+static void await_death_signal(int fd)
+{
+	char c;
+	long n;
+	int r;
+	bool cancelled = false;
+
+	while ((n = sys_read(fd, &c, 1)) == -EAGAIN || n == -EINTR) {
+		r = __conc_wait_fd(fd, POLLIN, -1);
+		if (r == -ECANCELED)
+			cancelled = true;	/* the start stands: tell it later */
+		else if (r < 0)
+			break;
+	}
+	if (cancelled)
+		__conc_wait_recancel();
+}
+
 int conc_proc_start(conc_proc **pp, int (*fn)(void *), void *arg,
 		    const conc_proc_attr *attr)
 {
 	static const conc_proc_attr none;
 	conc_proc *p;
 	pid_t parent, pid;
-	int r;
+	int r, ready[2] = { -1, -1 };
 
 	if (!pp || !fn)
 		return -EINVAL;
@@ -64,12 +97,23 @@ int conc_proc_start(conc_proc **pp, int (*fn)(void *), void *arg,
 		return r;
 	if (!(p = __conc_proc_alloc(attr->daemon)))
 		return -ENOMEM;
+	if (attr->daemon &&
+	    (r = sys_pipe2(ready, O_CLOEXEC | O_NONBLOCK)) < 0) {
+		__conc_proc_free(p);
+		return r;
+	}
 	parent = sys_getpid();
 	/* Whatever sits in our stdio buffers would be written twice. */
 	fflush(NULL);
 	pid = sys_fork();
 	if (pid == 0)
-		child(fn, arg, attr, parent);
+		child(fn, arg, attr, parent, ready);
+	if (attr->daemon) {
+		sys_close(ready[1]);
+		if (pid > 0)
+			await_death_signal(ready[0]);
+		sys_close(ready[0]);
+	}
 	if (pid < 0) {
 		__conc_proc_free(p);
 		return pid;
@@ -89,6 +133,8 @@ int conc_proc_start(conc_proc **pp, int (*fn)(void *), void *arg,
 		return r;
 	}
 	__conc_proc_track(p);
+	if (attr->daemon)
+		__conc_worker_made_daemon();
 	*pp = p;
 	return 0;
 }

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <linux/sched.h>
 #include "spawn.h"
+#include "thread.h"
 
 /* The child's frames are small and it calls nothing deep. */
 #define STACK_SIZE (64 * 1024)
@@ -221,6 +222,8 @@ int conc_proc_spawn(conc_proc **pp, const char *path, char *const argv[],
 	p->leader = (attr->flags & CONC_SPAWN_SETSID) ||
 		    ((attr->flags & CONC_SPAWN_SETPGROUP) && !attr->pgroup);
 	__conc_proc_track(p);
+	if (attr->daemon)
+		__conc_worker_made_daemon();
 	*pp = p;
 	return 0;
 fail:

@@ -33,6 +33,9 @@ struct worker {
 	char shown[16];		/* the name the task has now */
 	int exit_code;
 	void *jb[5];
+	/* The job made a daemon child, whose PDEATHSIG fires when this task
+	 * ends: the worker then ends with the job instead of parking. */
+	bool daemons;
 	/* parking: 0 parked, 1 has a job */
 	uint32_t go;
 	struct worker *next;
@@ -40,6 +43,15 @@ struct worker {
 
 extern __thread struct worker *__conc_current_worker
 	__attribute__((tls_model("initial-exec")));
+
+/* A daemon child was made on the calling thread. The kernel kills it when
+ * the task that made it ends, which for a conc thread should be the end of
+ * its job (conc_proc_start(3)), not of a worker parked for other jobs. */
+static inline void __conc_worker_made_daemon(void)
+{
+	if (__conc_current_worker)
+		__conc_current_worker->daemons = true;
+}
 
 /* Take a parked worker with at least stack_size, or create one, and give
  * it the job already stored in the returned worker. */

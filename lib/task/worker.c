@@ -95,7 +95,8 @@ static conc_thread *run_job(struct worker *w, int *code)
 /*
  * Offer the worker for the next job: true if it is now parked (from here
  * on a starter may fill in its job fields at any time), false if enough
- * park already and it must exit. Done before the finished job is
+ * park already, or the job's daemon children must die with it, and it must
+ * exit. Done before the finished job is
  * published, so a joiner that starts again at once finds it waiting.
  */
 static bool offer(struct worker *w)
@@ -103,7 +104,7 @@ static bool offer(struct worker *w)
 	bool parked = false;
 
 	lock_workers();
-	if (nidle < MAX_IDLE) {
+	if (nidle < MAX_IDLE && !w->daemons) {
 		__atomic_store_n(&w->go, 0, __ATOMIC_RELAXED);
 		w->next = idle;
 		idle = w;
