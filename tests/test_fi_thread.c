@@ -1235,14 +1235,22 @@ Test(fi_thread, stress_passes_without_faults, .timeout = 60)
 }
 
 #define ATTEMPTS 20	/* a loaded machine may keep the threads from overlapping for a while */
+/* ... and go on until this much time has passed: at load 30 on 2 CPUs one
+ * run in 10 to 30 showed the missing stdio locks, and 20 runs all missed
+ * them once in 13 (the 60 s test timeout leaves room for a last, hung,
+ * CHILD_MS run). */
+#define ATTEMPT_NS (36 * 1000000000LL)
 
-/* The stress must fail at least once in ATTEMPTS runs with `bit` alone;
- * the runs alternate tcache_count=0 (first) and the default malloc. */
+/* The stress must fail at least once in ATTEMPTS runs and ATTEMPT_NS with
+ * `bit` alone; the runs alternate tcache_count=0 (first) and the default
+ * malloc. */
 static void expect_failure(unsigned bit, const char *name)
 {
+	int64_t until = mono_ns() + ATTEMPT_NS;
 	char why[2048];
+	int a;
 
-	for (int a = 0; a < ATTEMPTS; a++) {
+	for (a = 0; a < ATTEMPTS || mono_ns() < until; a++) {
 		int v = !(a & 1);
 		int r = run_stress(bit, v, why, sizeof(why));
 
@@ -1254,7 +1262,7 @@ static void expect_failure(unsigned bit, const char *name)
 		}
 	}
 	cr_assert_fail("CONC_FI_%s: the stress passed %d times with the fault injected: it does not detect this hazard (last: %s)",
-		       name, ATTEMPTS, why);
+		       name, a, why);
 }
 
 static int usable_cpus(void)
