@@ -65,8 +65,16 @@ static int create(uint32_t cap, uint32_t max, unsigned mode)
 	um = tool_umask_off();
 	r = conc_queue_create(&q, &a);
 	umask(um);
-	if (r == -EINVAL) {
+	/* -EINVAL: another geometry, or one too large for a segment (1 TiB):
+	 * the name tells which (a peer may have made it meanwhile). */
+	if (r == -EINVAL && !conc_queue_open(&q, name)) {
+		conc_queue_destroy(q);
 		tool_err(0, "%s: exists with another capacity or message size", name);
+		return EX_FAIL;
+	}
+	if (r == -EINVAL) {
+		tool_err(0, "%s: create: %u messages of %u bytes are too many bytes for a queue",
+			 name, cap ? cap : 64, max ? max : 8192);
 		return EX_FAIL;
 	}
 	if (r)
@@ -100,6 +108,10 @@ static int put(conc_queue *q, char **msgs, int n, int sep, int64_t t)
 		ex = put_one(q, msgs[i], strlen(msgs[i]), t);
 	if (n)
 		return ex;
+	if (tool_closed & 1) {	/* not an empty input: no input at all */
+		tool_err(EBADF, "%s: put: reading stdin", name);
+		return EX_FAIL;
+	}
 	while (!ex && (len = getdelim(&line, &cap, sep, stdin)) >= 0) {
 		if (len && line[len - 1] == sep)
 			len--;

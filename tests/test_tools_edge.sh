@@ -74,5 +74,35 @@ for m in 600 640 644 604 660 666 602 620; do
 	esac
 done
 
+# ---- input that cannot be read, sizes that cannot be made ----
+"$Q" create $P-in
+ok "queue put, stdin closed: 5, nothing put" "rc=5 messages 0" \
+	"$(timeout 60 "$Q" put $P-in <&- 2>"$T/err"; echo "rc=$?") $(timeout 10 "$Q" stat $P-in)"
+msg "queue put, stdin closed" conc-queue
+ok "queue put, stdin closed but messages given: 0" "rc=0" \
+	"$(timeout 60 "$Q" put $P-in m <&- 2>"$T/err"; echo "rc=$?")"
+ok "queue create, too many bytes (-c and -s at most): 5, nothing made" "rc=5 no" \
+	"$(run "$Q" create -c 16777216 -s 16777216 $P-huge) $([ -e /dev/shm/$P-huge ] && echo yes || echo no)"
+ok "... not said to exist" "no" "$(grep -q exists "$T/err" && echo yes || echo no)"
+msg "queue create, too many bytes" conc-queue
+ok "... one that exists with another geometry still says so" "rc=5 yes" \
+	"$(run "$Q" create -c 3 $P-in) $(grep -q exists "$T/err" && echo yes || echo no)"
+
+# ---- numbers: out of range is a usage error, never a wrap ----
+for v in 99999999999999999999 -1 -0.5 1e400 9.3e9 ' ' 0x; do
+	ok "event wait -t '$v': 2" "rc=2" "$(run "$EV" wait -t "$v" $P-o)"
+	ok "queue get -t '$v': 2" "rc=2" "$(run "$Q" get -t "$v" $P-in)"
+	ok "sem -w '$v': 125" "rc=125" "$(run "$SEM" -w "$v" $P-os true)"
+done
+for v in 99999999999999999999 4294967296 -1 1x ''; do
+	ok "queue get -n '$v': 2" "rc=2" "$(run "$Q" get -n "$v" -t 0 $P-in)"
+	ok "queue create -c '$v': 2" "rc=2" "$(run "$Q" create -c "$v" $P-nn)"
+	ok "sem -n '$v': 125" "rc=125" "$(run "$SEM" -n "$v" $P-nn true)"
+done
+ok "... nothing made" "no" "$([ -e /dev/shm/$P-nn ] && echo yes || echo no)"
+ok "queue get -n 4294967295: what there is" "m${nl}rc=0" "$(run "$Q" get -n 4294967295 -t 0 $P-in)"
+ok "sem: an empty command: 127" "rc=127" "$(run "$SEM" $P-os '')"
+ok "sem: a directory as the command: 126" "rc=126" "$(run "$SEM" $P-os /)"
+
 echo "test_tools_edge: $pass passed, $fail failed"
 [ "$fail" = 0 ]
