@@ -10,6 +10,8 @@ int conc_pool_poll(conc_pool *p, int64_t timeout_ns)
 
 	if (!p)
 		return -EINVAL;
+	if (__conc_pool_foreign(p))
+		return -EPERM;
 	if ((r = conc_mutex_lock(&p->lock)) < 0)
 		return r;	/* -ECANCELED */
 	r = __conc_pool_round(p, __conc_deadline(timeout_ns));
@@ -21,6 +23,8 @@ int conc_pool_close(conc_pool *p)
 {
 	if (!p)
 		return -EINVAL;
+	if (__conc_pool_foreign(p))
+		return -EPERM;
 	/* No wait: a cancel is left for the next one. */
 	__conc_lock_keep(&p->lock);
 	p->closed = true;
@@ -49,6 +53,8 @@ int conc_pool_join_timed(conc_pool *p, int64_t timeout_ns)
 
 	if (!p)
 		return -EINVAL;
+	if (__conc_pool_foreign(p))
+		return -EPERM;
 	if ((r = conc_mutex_lock(&p->lock)) < 0)
 		return r;	/* -ECANCELED */
 	if (!p->closed)
@@ -127,6 +133,8 @@ int conc_pool_terminate_timed(conc_pool *p, int64_t timeout_ns)
 
 	if (!p)
 		return -EINVAL;
+	if (__conc_pool_foreign(p))
+		return -EPERM;
 	/* Killed and cancelled even so; the wait for the workers is what a
 	 * cancel (like a timeout) cuts short. */
 	r = __conc_lock_anyway(&p->lock);
@@ -152,6 +160,10 @@ int conc_pool_destroy_timed(conc_pool *p, int64_t timeout_ns)
 
 	if (!p)
 		return -EINVAL;
+	/* Not even freed in another process: the caller's copy of it
+	 * goes with that process (or its exec). */
+	if (__conc_pool_foreign(p))
+		return -EPERM;
 	if ((r = conc_pool_terminate_timed(p, timeout_ns)) < 0)
 		return r;
 	__conc_lock_keep(&p->lock);

@@ -124,6 +124,8 @@ ssize_t conc_imap_next(conc_imap *it, size_t *index, void *buf, size_t cap,
 	 * 0 (results not wanted: each is then -EMSGSIZE, skipped). */
 	if (!it || (!buf && cap))
 		return -EINVAL;
+	if (__conc_pool_foreign(it->p))
+		return -EPERM;
 	if (it->returned == it->n)
 		return -EPIPE;
 	p = it->p;

@@ -25,6 +25,8 @@ int __conc_pool_map_check(conc_pool *p, conc_task_fn fn, const void *in, size_t 
 {
 	if (!p || !fn || (n && !in) || !in_size)
 		return -EINVAL;
+	if (__conc_pool_foreign(p))
+		return -EPERM;
 	if (in_size > p->attr.max_arg || out_size > p->attr.max_result)
 		return -EMSGSIZE;
 	return 0;

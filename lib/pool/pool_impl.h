@@ -20,6 +20,7 @@
 #include <conc/queue.h>
 #include <conc/shm.h>
 #include <conc/pool.h>
+#include "sys/self.h"
 #include "wait/wait.h"
 #include "task/proc_impl.h"
 #include "task/lock.h"
@@ -109,6 +110,15 @@ static inline char *__conc_pool_arg(struct slot *s)
 static inline char *__conc_pool_res(conc_pool *p, struct slot *s)
 {
 	return __conc_pool_arg(s) + p->attr.max_arg;
+}
+
+/* The caller is not the pool's creator: a worker, or a fork child of the
+ * program. Its copy of the pool shares the slots, the queue, the eventfd
+ * and the workers' pidfds with the real one, so every call that would
+ * touch them is refused there (-EPERM). */
+static inline bool __conc_pool_foreign(const conc_pool *p)
+{
+	return __conc_self()->pid != p->pid;
 }
 
 /* Fork the worker of place i: 0 or -errno. Lock held. */

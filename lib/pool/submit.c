@@ -38,6 +38,8 @@ int __conc_pool_queue(conc_pool *p, conc_task_fn fn, const void *arg,
 	uint32_t i;
 	int r = 0;
 
+	if (__conc_pool_foreign(p))
+		return -EPERM;
 	if ((r = conc_mutex_lock(&p->lock)) < 0)
 		return r;	/* -ECANCELED */
 	for (;;) {
@@ -101,6 +103,8 @@ int __conc_pool_submit(conc_pool *p, conc_task_fn fn, const void *arg,
 
 	if (!p || !fn || (!arg && len))
 		return -EINVAL;
+	if (__conc_pool_foreign(p))
+		return -EPERM;
 	if (len > p->attr.max_arg)
 		return -EMSGSIZE;
 	if (!(f = __conc_pool_future_new(1, p->attr.max_result)))

@@ -67,12 +67,14 @@ void __conc_pool_collect(conc_pool *p, uint32_t i, int cause, conc_future **cbs)
 	__conc_pool_finish(p, f, f->lens[0] < 0 ? (int)f->lens[0] : 0, cbs);
 }
 
-/* Worker k has ended with wait status st: fail what it held. */
+/* Worker k has ended with wait status st (-1: unknown, someone else
+ * reaped it): fail what it held. */
 static void buried(conc_pool *p, struct worker *w, int st, conc_future **cbs)
 {
 	uint32_t me = SLOT_RUNNING + w->id, i;
-	int cause = WIFSIGNALED(st) ? CONC_FUTURE_SIGNALED(WTERMSIG(st))
-				    : CONC_FUTURE_EXITED(WEXITSTATUS(st));
+	int cause = st < 0 ? -ECHILD
+		    : WIFSIGNALED(st) ? CONC_FUTURE_SIGNALED(WTERMSIG(st))
+				      : CONC_FUTURE_EXITED(WEXITSTATUS(st));
 	bool held = false;
 
 	for (i = 0; i < p->nslots; i++)
@@ -82,10 +84,13 @@ static void buried(conc_pool *p, struct worker *w, int st, conc_future **cbs)
 			held = true;
 		}
 	/* An exit code without a task: the initializer failed. Do not fork
-	 * its successor in a loop. */
+	 * its successor in a loop. Without a status (SIGCHLD ignored), a
+	 * worker that held no task waits a little: it may be that. */
 	w->not_before = 0;
-	if (!held && WIFEXITED(st) && WEXITSTATUS(st) != 0)
+	if (!held && st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) != 0)
 		w->not_before = sys_now_ns() + RETRY_NS * 10;
+	else if (!held && st < 0)
+		w->not_before = sys_now_ns() + RETRY_NS;
 	if (w->abandoned >= 0) {
 		__atomic_store_n(&__conc_pool_slot(p, (uint32_t)w->abandoned)->state,
 				 SLOT_FREE, __ATOMIC_RELAXED);
@@ -163,7 +168,7 @@ static bool process(conc_pool *p, struct pollfd *pfd, const uint32_t *ids,
 	uint64_t v;
 	uint32_t i, k;
 	bool any = false, want;
-	int st;
+	int st, r;
 
 	sys_read(p->efd, &v, sizeof(v));
 	/* Reap first: a dead worker's slots are final, so one that it
@@ -173,8 +178,11 @@ static bool process(conc_pool *p, struct pollfd *pfd, const uint32_t *ids,
 
 		if (!pfd[k + 1].revents || !w->proc || w->id != ids[k])
 			continue;
-		if (conc_proc_join(w->proc, &st, 0) == 0) {
-			buried(p, w, st, cbs);
+		/* -ECHILD: the program reaped it (SIGCHLD ignored, or its
+		 * own waitpid(-1)); it is dead all the same, how is lost. */
+		if ((r = conc_proc_join(w->proc, &st, 0)) == 0 ||
+		    r == -ECHILD) {
+			buried(p, w, r ? -1 : st, cbs);
 			any = true;
 		}
 	}

@@ -12,6 +12,8 @@
  * written again, from the worker's own copy, before the slot is DONE.
  */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
@@ -30,12 +32,32 @@ struct chunk {
 	int64_t lens[CHUNK_MAX];
 };
 
-static void kick(conc_pool *p)
+/* This worker's pid: a fork child of a task that returns from it finds
+ * another in its conc_self. */
+static pid_t worker_pid;
+
+/* Tell the supervisor a task ended (or started, for its deadline). false
+ * when the eventfd is gone (a task closed it): the worker must then exit,
+ * so that its pidfd tells instead. */
+static bool kick(conc_pool *p)
 {
 	uint64_t one = 1;
+	ssize_t r = sys_write(p->efd, &one, sizeof(one));
 
-	sys_write(p->efd, &one, sizeof(one));
+	return r == (ssize_t)sizeof(one) || r == -EAGAIN || r == -EINTR;
 }
+
+#ifdef __GLIBC__
+/* exit() called by a task: leave at once, as the worker would, before the
+ * parent's atexit handlers (registered earlier, so run later) and its
+ * destructors; the task's own stdio output is written first. */
+static void leave(int status, void *arg)
+{
+	(void)arg;
+	fflush(NULL);
+	sys_exit_group(status & 0xff);
+}
+#endif
 
 /* The end of a private buffer of max_result bytes followed by a guard
  * page, or NULL. The worker's for its life: never unmapped. */
@@ -79,6 +101,9 @@ static int64_t item(conc_pool *p, struct slot *s, const struct chunk *c,
 
 	r = c->fn(__conc_pool_arg(s) + j * c->in_size, c->in_size, res,
 		  c->out_size);
+	/* A fork child of the task came back here: it is no worker. */
+	if (__conc_self()->pid != worker_pid)
+		sys_exit_group(0);
 	if (r > (ssize_t)c->out_size)
 		return -EMSGSIZE;
 	if (r < -4095)
@@ -130,8 +155,14 @@ static int worker_main(void *arg)
 	ssize_t r;
 	int ir;
 
+	worker_pid = __conc_self()->pid;
+#ifdef __GLIBC__
+	on_exit(leave, NULL);
+#endif
 	if (p->attr.initializer && (ir = p->attr.initializer(p->attr.initarg)))
 		return ir;
+	if (__conc_self()->pid != worker_pid)
+		sys_exit_group(0);	/* a fork child of the initializer */
 	if (!(end = result_buffer(p->attr.max_result)))
 		return 0x7d;
 	while (!max || count < max) {
@@ -155,7 +186,8 @@ static int worker_main(void *arg)
 		conc_queue_get_commit(p->q);
 		if (!run(p, s, me, &count, end))
 			return 0;	/* abandoned: about to be killed */
-		kick(p);
+		if (!kick(p))
+			return 0;	/* its slot is DONE: collected at death */
 	}
 	return 0;
 }

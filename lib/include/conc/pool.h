@@ -45,8 +45,16 @@
  * same; destroy has not freed the pool).
  *
  * One pool may be used by several threads of its process at once; it is
- * not shared with other processes (a worker must not call into its pool,
- * nor a fork child of the caller). A callback must not destroy its pool.
+ * not shared with other processes: in a worker (a task calling into its
+ * pool) or a fork child of the caller, every call on it or its futures
+ * that would touch the pool fails with -EPERM and touches nothing, even
+ * destroy. A callback must not destroy its pool.
+ *
+ * The program may ignore SIGCHLD or reap children itself: a worker reaped
+ * that way is still seen to die, but how is lost (its task's status is
+ * -ECHILD). A task that calls exit() ends its worker without running the
+ * parent's atexit handlers (glibc); a fork child of a task that returns
+ * from it exits there.
  */
 typedef struct conc_pool conc_pool;
 typedef struct conc_future conc_future;
@@ -174,7 +182,8 @@ ssize_t conc_future_result(conc_future *f, void *buf, size_t cap);
 /* CONC_FUTURE_PENDING (1) while not finished; 0 when the task succeeded;
  * its own negative errno; -ECANCELED; CONC_FUTURE_TIMEOUT;
  * CONC_FUTURE_SIGNALED(sig) or CONC_FUTURE_EXITED(code) when its worker
- * died; -EINVAL for NULL. */
+ * died; -ECHILD when it died but the program took its exit status (SIGCHLD
+ * ignored, its own waitpid); -EINVAL for NULL. */
 int conc_future_status(conc_future *f);
 
 /* Give the future back. A pending task goes on (its callback still runs);
