@@ -93,6 +93,11 @@ int __conc_stack_get(struct __conc_stack *s, size_t size)
 	__attribute__((visibility("hidden")));	/* 0 or -ENOMEM/-EINVAL */
 void __conc_stack_put(struct __conc_stack *s)
 	__attribute__((visibility("hidden")));
+/* The same for a thread that runs no loop: nothing stays in its cache. */
+int __conc_stack_get_lean(struct __conc_stack *s, size_t size)
+	__attribute__((visibility("hidden")));
+void __conc_stack_put_lean(struct __conc_stack *s)
+	__attribute__((visibility("hidden")));
 /* All but the keep most recently put of the calling thread's free stacks
  * (per class) to the process-wide pool, and the memory of every pooled
  * stack back to the kernel (runs of neighbours in one call: about 0.3 us

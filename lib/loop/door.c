@@ -7,6 +7,7 @@
  * late sender gets -EPIPE, not freed memory nor the later loop.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
 #include "loop/loop_impl.h"
@@ -83,11 +84,12 @@ int __conc_door_post(struct door *d, uint32_t gen, struct msg *m)
 
 static int call_entry(void *arg)
 {
-	struct msg *m = arg;
-	void (*fn)(void *) = m->fn;
-	void *a = m->arg;
+	struct conc_task *t = arg;
+	/* Read before the task's first op, whose slots share the call's
+	 * memory (loop_impl.h). */
+	void (*fn)(void *) = t->freemsg.fn;
+	void *a = t->freemsg.arg;
 
-	free(m);
 	fn(a);
 	return 0;
 }
@@ -98,10 +100,10 @@ static void deliver(struct loop *l, struct msg *m)
 
 	switch (m->kind) {
 	case MSG_CALL:
-		if (__conc_task_new(l, &t, call_entry, m, NULL) == 0)
-			t->detached = true;
-		else
-			free(m);	/* no memory: the call is lost */
+		/* Made by the caller: nothing to allocate, nothing lost. */
+		t = (struct conc_task *)((char *)m - offsetof(struct conc_task, freemsg));
+		__conc_task_link(l, t, call_entry, t, NULL);
+		t->detached = true;
 		break;
 	case MSG_CANCEL:
 		__conc_task_cancel_here(m->arg);
@@ -182,7 +184,7 @@ conc_loop *conc_loop_self(void)
 
 int conc_loop_call(conc_loop *h, void (*fn)(void *), void *arg)
 {
-	struct msg *m;
+	struct conc_task *t;
 	struct door *d;
 	uint32_t gen;
 	int r;
@@ -198,20 +200,22 @@ int conc_loop_call(conc_loop *h, void (*fn)(void *), void *arg)
 	 * stay in the copy): as good as ended. */
 	if (d->pid != __conc_self()->pid)
 		return -EPIPE;
-	m = malloc(sizeof(*m));
-	if (!m)
-		return -ENOMEM;
-	m->kind = MSG_CALL;
-	m->fn = fn;
-	m->arg = arg;
+	/* The whole task now, its stack too: the loop cannot run out of
+	 * memory for it later, when the caller has been told 0. */
+	r = __conc_task_new_call(&t);
+	if (r < 0)
+		return r;
+	t->freemsg.kind = MSG_CALL;
+	t->freemsg.fn = fn;
+	t->freemsg.arg = arg;
 	if (__conc_loop() && __conc_loop_tls->door == d && d->gen == gen &&
 	    !__atomic_load_n(&d->inbox, __ATOMIC_RELAXED)) {
 		/* From the loop itself: no need to go round the eventfd. */
-		deliver(__conc_loop_tls, m);
+		deliver(__conc_loop_tls, &t->freemsg);
 		return 0;
 	}
-	r = __conc_door_post(d, gen, m);
+	r = __conc_door_post(d, gen, &t->freemsg);
 	if (r < 0)
-		free(m);
+		__conc_task_drop_call(t);
 	return r;
 }

@@ -17,6 +17,13 @@
 #include <stdlib.h>
 #include "loop/loop_impl.h"
 
+/* The claim bits of watch (loop_impl.h) sit below a jwait's alignment. */
+_Static_assert(_Alignof(struct jwait) >= 8, "three tag bits");
+
+#ifdef CONC_FAULT_INJECTION
+void (*__conc_fi_loop_unwatch)(void);
+#endif
+
 static bool ended(struct conc_task *t)
 {
 	return (uintptr_t)__atomic_load_n(&t->watch, __ATOMIC_ACQUIRE) & 3;
@@ -39,6 +46,18 @@ static int watch(struct conc_task *t, struct jwait *jw)
 	return -1;
 }
 
+/* Give back t, ended and claimed by jw, to its loop: still joinable, and
+ * freed by the loop at its end. Once the loop's last pass left it to jw
+ * (conc_run is returning), nobody else will free it: we do. */
+static void give_back(struct conc_task *t, struct jwait *jw)
+{
+	struct jwait *exp = WATCH_CLAIMED(jw);
+
+	if (!__atomic_compare_exchange_n(&t->watch, &exp, WATCH_DONE, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		__conc_task_dealloc(t);
+}
+
 /* Stop watching, giving up the claims (the handles stay joinable); wait
  * for the count of those that ended meanwhile. */
 static void unwatch(conc_task **ts, size_t n, struct jwait *jw, uint32_t reg,
@@ -48,14 +67,15 @@ static void unwatch(conc_task **ts, size_t n, struct jwait *jw, uint32_t reg,
 	size_t i;
 	uint32_t s;
 
+	CONC_FI_LOOP_POINT(__conc_fi_loop_unwatch);
 	for (i = 0; i < n; i++) {
 		struct jwait *exp = jw;
 
 		if (__atomic_compare_exchange_n(&ts[i]->watch, &exp, NULL, false,
 						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 			reg--;
-		else if (exp == WATCH_CLAIMED(jw))
-			__atomic_store_n(&ts[i]->watch, WATCH_DONE, __ATOMIC_RELEASE);
+		else if (((uintptr_t)exp & ~WATCH_ORPHAN) == (uintptr_t)WATCH_CLAIMED(jw))
+			give_back(ts[i], jw);
 	}
 	/* Between its claim and its count an ending task on another
 	 * thread runs a few instructions: wait for them. */
@@ -77,10 +97,11 @@ static void cancel_rest(conc_task **ts, size_t n)
 			conc_task_cancel(ts[i]);
 }
 
-/* Free the handle: on its loop's thread at once, else through its door
- * (or here, once the loop has ended and left it to us: its struct loop
- * may be freed by then, the door never is). */
-static void release(struct conc_task *t)
+/* Free the handle: on its loop's thread at once, else through its door.
+ * A shut door (the loop is ending: its struct may be freed by now, the
+ * door never is) means the loop frees it in its last pass, unless that
+ * pass already left it to us (give_back). */
+static void release(struct conc_task *t, struct jwait *jw)
 {
 	if (__conc_task_here(t)) {
 		/* A cancel another thread made before this join may still wait
@@ -92,7 +113,7 @@ static void release(struct conc_task *t)
 	t->freemsg.kind = MSG_FREE;
 	t->freemsg.arg = t;
 	if (__conc_door_post(t->door, t->door_gen, &t->freemsg) == -EPIPE)
-		free(t);
+		give_back(t, jw);
 }
 
 /* Wait until every task ended (or one failed, with CONC_GATHER_CANCEL):
@@ -156,7 +177,7 @@ static int gather(conc_task **ts, size_t n, int *exit_codes, unsigned flags,
 			return -EDEADLK;
 		/* conc_run's main and a conc_loop_call task: the loop frees
 		 * them, a joiner must not. */
-		if (ts[i]->detached || ts[i] == ts[i]->loop->main)
+		if (ts[i]->detached || ts[i]->is_main)
 			return -EINVAL;
 		if (cur && ts[i]->loop != cur->loop)
 			same = false;
@@ -189,7 +210,7 @@ static int gather(conc_task **ts, size_t n, int *exit_codes, unsigned flags,
 			exit_codes[i] = code;
 		if (code < 0 && !*first)
 			*first = code;
-		release(ts[i]);
+		release(ts[i], jw);
 	}
 	return 0;
 }

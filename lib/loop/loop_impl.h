@@ -73,6 +73,7 @@ struct conc_task {
 	enum task_state state;
 	uint32_t id;			/* execution context (wait.h) */
 	bool shared, started, detached, cancel;
+	bool is_main;			/* conc_run's: its loop frees it */
 	bool recv_more;			/* its last recv left data behind */
 	bool timed_out;			/* the op's linked timeout fired */
 	bool wake_first;		/* RING: resume at the first CQE */
@@ -83,7 +84,9 @@ struct conc_task {
 			struct opslot op, tmo;	/* the op and its timeout */
 		};
 		struct msg freemsg;	/* once ended: a foreign join frees
-					 * it through the door */
+					 * it through the door; before its
+					 * first run, a conc_loop_call task's
+					 * call (door.c) */
 	};
 	struct opslot *ops;		/* several polls at once, or NULL */
 	struct door *door;		/* its loop's: outlives the loop, for
@@ -122,6 +125,11 @@ struct conc_task {
 #define WATCH_DONE ((struct jwait *)1)
 /* Ended, and claimed by the joiner jw: no other joiner may take it. */
 #define WATCH_CLAIMED(jw) ((struct jwait *)((uintptr_t)(jw) | 2))
+/* Added to a claim by conc_run's last pass (run.c), which left the task
+ * to its joiner: the joiner frees it, also when it gives it back. */
+#define WATCH_ORPHAN	((uintptr_t)4)
+/* Freed by conc_run's last pass: no joiner had claimed it. */
+#define WATCH_GONE ((struct jwait *)5)
 
 
 /* The door: what other threads may touch. Doors are never freed but
@@ -175,6 +183,19 @@ struct loop {
 	size_t ops;			/* task ops in flight (not the door's) */
 	bool ending;
 };
+
+#ifdef CONC_FAULT_INJECTION
+/* Test builds: called where a race window is, so a test can hold it open
+ * (join.c: before a joiner gives its claims back); tasks allocated and
+ * not yet freed (task.c). */
+extern void (*__conc_fi_loop_unwatch)(void);
+extern long __conc_fi_loop_tasks;
+#define CONC_FI_LOOP_POINT(p) do { if (p) p(); } while (0)
+#define CONC_FI_LOOP_COUNT(v, d) __atomic_fetch_add(&(v), (d), __ATOMIC_RELAXED)
+#else
+#define CONC_FI_LOOP_POINT(p) ((void)0)
+#define CONC_FI_LOOP_COUNT(v, d) ((void)0)
+#endif
 
 extern __thread struct loop *__conc_loop_tls
 	__attribute__((tls_model("initial-exec")));
@@ -249,7 +270,16 @@ void __conc_ring_probe(struct loop *l) __CONC_LOOP_HIDDEN;
 /* task.c */
 int __conc_task_new(struct loop *l, struct conc_task **out, int (*fn)(void *),
 		    void *arg, const conc_task_attr *attr) __CONC_LOOP_HIDDEN;
+/* A conc_loop_call task in two steps: made by the caller, on any thread
+ * (its struct and stack: the loop has nothing left to allocate, so a call
+ * that was accepted is never lost), then linked in by the loop; or
+ * dropped by the caller when the loop refused it. */
+int __conc_task_new_call(struct conc_task **out) __CONC_LOOP_HIDDEN;
+void __conc_task_drop_call(struct conc_task *t) __CONC_LOOP_HIDDEN;
+void __conc_task_link(struct loop *l, struct conc_task *t, int (*fn)(void *),
+		      void *arg, const char *name) __CONC_LOOP_HIDDEN;
 void __conc_task_free(struct loop *l, struct conc_task *t) __CONC_LOOP_HIDDEN;
+void __conc_task_dealloc(struct conc_task *t) __CONC_LOOP_HIDDEN;
 void __conc_task_unlink(struct loop *l, struct conc_task *t) __CONC_LOOP_HIDDEN;
 void __conc_task_ended(struct loop *l, struct conc_task *t) __CONC_LOOP_HIDDEN;
 void __conc_task_entry(void *arg) __CONC_LOOP_HIDDEN;

@@ -46,25 +46,28 @@ static int ring_up(struct loop *l)
 	return r;
 }
 
-/* Every task has ended. Those a joiner of elsewhere claimed (a thread, a
- * task of another loop) leave the list now: that joiner frees them
- * (through the door, or itself once the door is shut). One it claimed and
- * gave back (its wait timed out) is the loop's again, freed below. */
-static void let_go_foreign(struct loop *l)
+/* Every task has ended and the door is shut: no joiner's message comes
+ * any more. A task that a joiner of elsewhere (a thread, a task of
+ * another loop) has claimed is left to it, marked so: it frees it, even
+ * if it gives it back (join.c). Every other one is freed here, after
+ * marking it gone: a joiner that claims it first wins the exchange. Off
+ * the list first: once left to its joiner, it may be gone at once. */
+static void let_go(struct loop *l)
 {
-	struct conc_task *t, *next;
+	struct conc_task *t;
 
-	for (t = l->all; t; t = next) {
-		next = t->all_next;
-		if ((uintptr_t)__atomic_load_n(&t->watch, __ATOMIC_ACQUIRE) & 2)
-			__conc_task_unlink(l, t);
+	while ((t = l->all)) {
+		struct jwait *w = __atomic_load_n(&t->watch, __ATOMIC_ACQUIRE), *to;
+
+		__conc_task_unlink(l, t);
+		do
+			to = (uintptr_t)w & 2 ? (struct jwait *)((uintptr_t)w | WATCH_ORPHAN) :
+				WATCH_GONE;
+		while (!__atomic_compare_exchange_n(&t->watch, &w, to, false,
+						    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
+		if (to == WATCH_GONE)
+			__conc_task_dealloc(t);
 	}
-}
-
-static void free_all(struct loop *l)
-{
-	while (l->all)
-		__conc_task_free(l, l->all);
 }
 
 /* Loops running in this process: pid << 32 | count, so that a fork child
@@ -104,15 +107,15 @@ static int run(struct loop *l, int (*main)(void *), void *arg, int *code)
 
 	if (r < 0)
 		return r;
+	l->main->is_main = true;
 	__conc_door_arm(l);
 	__conc_sched_run(l);
 	*code = l->main->exit_code;
-	let_go_foreign(l);
 	do {
 		__conc_door_shut(l);
 		__conc_sched_run(l);
 	} while (l->alive);
-	free_all(l);
+	let_go(l);
 	return 0;
 }
 

@@ -52,17 +52,18 @@ static int refill(int c)
 	return 0;
 }
 
-/* The newest free stack of class c, guarded g, from here or the pool. */
-static char *pop(int c, int g)
+/* The newest free stack of class c, guarded g, from here or the pool
+ * (k of them taken from there at once). */
+static char *pop(int c, int g, size_t k)
 {
 	struct stack_list *l = &cache[c][g];
 
-	if (!l->n && !__conc_stack_pool_take(l, STACK_CACHE_MAX / 2, c, g))
+	if (!l->n && !__conc_stack_pool_take(l, k, c, g))
 		return NULL;
 	return l->v[--l->n];
 }
 
-int __conc_stack_get(struct __conc_stack *s, size_t size)
+static int get(struct __conc_stack *s, size_t size, size_t k)
 {
 	size_t pg = __conc_stack_page();
 	char *lo;
@@ -78,10 +79,10 @@ int __conc_stack_get(struct __conc_stack *s, size_t size)
 	c = class_of(size);
 	for (;;) {
 		g = 1;
-		lo = pop(c, 1);
+		lo = pop(c, 1, k);
 		if (!lo) {
 			g = 0;
-			lo = pop(c, 0);
+			lo = pop(c, 0, k);
 		}
 		if (lo)
 			break;
@@ -98,6 +99,28 @@ int __conc_stack_get(struct __conc_stack *s, size_t size)
 	__asan_unpoison_memory_region(s->lo, (size_t)(s->hi - s->lo));
 #endif
 	return 0;
+}
+
+int __conc_stack_get(struct __conc_stack *s, size_t size)
+{
+	return get(s, size, STACK_CACHE_MAX / 2);
+}
+
+/* A thread that runs no loop never gives its cache back (nothing tells
+ * it when it ends): it takes one stack from the pool, and what a new
+ * slab brought beyond it goes there at once. */
+int __conc_stack_get_lean(struct __conc_stack *s, size_t size)
+{
+	int r = get(s, size, 1);
+
+	__conc_stack_release();
+	return r;
+}
+
+void __conc_stack_put_lean(struct __conc_stack *s)
+{
+	__conc_stack_put(s);
+	__conc_stack_release();
 }
 
 /* The tag's class and guard flag, or -1 for a stack of its own. */

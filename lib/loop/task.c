@@ -53,20 +53,30 @@ static void name(struct conc_task *t, const char *given)
 		t->name[5 + i++] = digits[--n];
 }
 
-int __conc_task_new(struct loop *l, struct conc_task **out, int (*fn)(void *),
-		    void *arg, const conc_task_attr *attr)
+#ifdef CONC_FAULT_INJECTION
+long __conc_fi_loop_tasks;
+#endif
+
+static struct conc_task *task_alloc(void)
 {
 	struct conc_task *t = aligned_alloc(16, sizeof(*t));
-	int r;
 
-	if (!t)
-		return -ENOMEM;
-	memset(t, 0, sizeof(*t));
-	r = stack_for(l, t, attr);
-	if (r < 0) {
-		free(t);
-		return r;
+	if (t) {
+		memset(t, 0, sizeof(*t));
+		CONC_FI_LOOP_COUNT(__conc_fi_loop_tasks, 1);
 	}
+	return t;
+}
+
+void __conc_task_dealloc(struct conc_task *t)
+{
+	CONC_FI_LOOP_COUNT(__conc_fi_loop_tasks, -1);
+	free(t);
+}
+
+void __conc_task_link(struct loop *l, struct conc_task *t, int (*fn)(void *),
+		      void *arg, const char *given)
+{
 	/* The frame is made at the first run (sched.c): the stack's page is
 	 * touched once, right before it is used. */
 	t->fpctl = __conc_coro_ctl();
@@ -78,7 +88,7 @@ int __conc_task_new(struct loop *l, struct conc_task **out, int (*fn)(void *),
 	if (++l->next_id == 0)
 		++l->next_id;
 	t->id = l->next_id;
-	name(t, attr ? attr->name : NULL);
+	name(t, given);
 	t->all_next = l->all;
 	if (l->all)
 		l->all->all_prev = t;
@@ -88,8 +98,50 @@ int __conc_task_new(struct loop *l, struct conc_task **out, int (*fn)(void *),
 	/* Made while the loop winds down: cancelled from the start. */
 	t->cancel = l->ending;
 	__conc_runq_push(l, t);
+}
+
+int __conc_task_new(struct loop *l, struct conc_task **out, int (*fn)(void *),
+		    void *arg, const conc_task_attr *attr)
+{
+	struct conc_task *t = task_alloc();
+	int r;
+
+	if (!t)
+		return -ENOMEM;
+	r = stack_for(l, t, attr);
+	if (r < 0) {
+		__conc_task_dealloc(t);
+		return r;
+	}
+	__conc_task_link(l, t, fn, arg, attr ? attr->name : NULL);
 	*out = t;
 	return 0;
+}
+
+int __conc_task_new_call(struct conc_task **out)
+{
+	struct conc_task *t = task_alloc();
+	int r;
+
+	if (!t)
+		return -ENOMEM;
+	r = __conc_loop() ? __conc_stack_get(&t->stack, 0) :
+		__conc_stack_get_lean(&t->stack, 0);
+	if (r < 0) {
+		__conc_task_dealloc(t);
+		return r;
+	}
+	*out = t;
+	return 0;
+}
+
+void __conc_task_drop_call(struct conc_task *t)
+{
+	if (__conc_loop())
+		__conc_stack_put(&t->stack);
+	else
+		__conc_stack_put_lean(&t->stack);
+	__conc_task_dealloc(t);
 }
 
 void __conc_task_unlink(struct loop *l, struct conc_task *t)
@@ -108,7 +160,7 @@ void __conc_task_unlink(struct loop *l, struct conc_task *t)
 void __conc_task_free(struct loop *l, struct conc_task *t)
 {
 	__conc_task_unlink(l, t);
-	free(t);
+	__conc_task_dealloc(t);
 }
 
 static void wind_down(struct loop *l)

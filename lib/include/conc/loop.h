@@ -17,7 +17,9 @@
 #include <conc/base.h>
 
 /* A task started by conc_go() (asyncio.Task); valid until it is joined or
- * gathered, or until its loop's conc_run() returns. */
+ * gathered, or until its loop's conc_run() returns (a join from another
+ * thread must begin before that; one that did completes, see
+ * conc_task_join(3)). */
 typedef struct conc_task conc_task;
 
 /* A thread's running loop, for conc_loop_call() from other threads. */
@@ -144,9 +146,12 @@ conc_loop *conc_loop_self(void);
 /*
  * Run fn(arg) as a new task of loop l (so it may suspend, and
  * conc_task_self() is not NULL in it); safe from any thread and from l
- * itself. Returns 0, -EINVAL, -ENOMEM, or -EPIPE once that loop's main
- * task has returned (then fn never runs): callers cannot keep conc_run
- * from returning; -EPIPE also in a process forked from the loop's. A call that was on its way then still runs, cancelled.
+ * itself. Returns 0 (fn will run: the call made its task, stack and all),
+ * -EINVAL, -ENOMEM, or -EPIPE once that loop's main task has returned
+ * (then fn never runs): callers cannot keep conc_run from returning;
+ * -EPIPE also in a process forked from the loop's. A call that was on its
+ * way then still runs, cancelled. Only memory bounds the calls on their
+ * way (each holds its task until fn returns): pace a flood yourself.
  */
 int conc_loop_call(conc_loop *l, void (*fn)(void *), void *arg);
 
