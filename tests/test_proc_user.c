@@ -186,3 +186,42 @@ Test(daemon, other_children_of_a_conc_thread_live_on, .timeout = 30)
 	thread_makes(false, false);
 	thread_makes(true, false);
 }
+
+/* The wait for a daemon child's death signal must not depend on file
+ * descriptors that children forked meanwhile by other threads inherit: a
+ * long-lived one held the pipe open and its starter waited for ever. */
+#define STARTERS 3
+#define STARTS 40
+
+static conc_proc *kids[STARTERS][STARTS];
+
+static int start_daemons(void *arg)
+{
+	conc_proc_attr a = { .daemon = true };
+	conc_proc **mine = arg;
+
+	for (int i = 0; i < STARTS; i++)
+		if (conc_proc_start(&mine[i], sleep_on, NULL, &a))
+			return 1;
+	return 0;
+}
+
+Test(daemon, started_from_several_threads_at_once, .timeout = 60)
+{
+	conc_thread *t[STARTERS];
+	int code, st;
+
+	for (int i = 0; i < STARTERS; i++)
+		cr_assert_eq(conc_thread_start(&t[i], start_daemons, kids[i], NULL), 0);
+	for (int i = 0; i < STARTERS; i++) {
+		cr_assert_eq(conc_thread_join(t[i], &code, 20000000000LL), 0,
+			     "a start waited for another thread's child");
+		cr_assert_eq(code, 0);
+	}
+	for (int i = 0; i < STARTERS; i++)
+		for (int j = 0; j < STARTS; j++) {
+			cr_assert_eq(conc_proc_join(kids[i][j], &st, 10000000000LL), 0);
+			cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+			conc_proc_release(kids[i][j]);
+		}
+}

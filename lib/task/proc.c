@@ -28,6 +28,7 @@ static _Noreturn void child(int (*fn)(void *), void *arg,
 	     sys_getppid() != parent))
 		sys_kill(sys_getpid(), SIGKILL);
 	if (attr->daemon) {
+		sys_write(ready[1], "", 1);
 		sys_close(ready[0]);
 		sys_close(ready[1]);
 	}
@@ -60,21 +61,24 @@ static int open_pidfd(pid_t pid)
  * The death signal is sent when the *thread* that forked ends, and a child
  * whose prctl comes after that is never told: getppid() names the process,
  * which lives on. So the caller's thread (a conc thread's job that returns
- * at once, say) waits until the daemon child has it: the child closes its
- * end of the pipe (or dies), and the parent reads the end of file.
+ * at once, say) waits until the daemon child has it: the child writes a
+ * byte once it is set, or dies (its pidfd). Not the pipe's end of file:
+ * children that other threads fork meanwhile inherit its write end.
  */
-static void await_death_signal(int fd)
+static void await_death_signal(int fd, int pidfd)
 {
+	struct pollfd w[2] = { { .fd = fd, .events = POLLIN },
+			       { .fd = pidfd, .events = POLLIN } };
 	char c;
 	long n;
 	int r;
 	bool cancelled = false;
 
 	while ((n = sys_read(fd, &c, 1)) == -EAGAIN || n == -EINTR) {
-		r = __conc_wait_fd(fd, POLLIN, -1);
+		r = __conc_wait_fds(w, 2, -1);
 		if (r == -ECANCELED)
 			cancelled = true;	/* the start stands: tell it later */
-		else if (r < 0)
+		else if (r < 0 || w[1].revents)
 			break;
 	}
 	if (cancelled)
@@ -108,18 +112,21 @@ int conc_proc_start(conc_proc **pp, int (*fn)(void *), void *arg,
 	pid = sys_fork();
 	if (pid == 0)
 		child(fn, arg, attr, parent, ready);
-	if (attr->daemon) {
+	if (attr->daemon)
 		sys_close(ready[1]);
-		if (pid > 0)
-			await_death_signal(ready[0]);
-		sys_close(ready[0]);
-	}
 	if (pid < 0) {
+		if (attr->daemon)
+			sys_close(ready[0]);
 		__conc_proc_free(p);
 		return pid;
 	}
 	p->pid = pid;
 	p->pidfd = open_pidfd(pid);
+	if (attr->daemon) {
+		if (p->pidfd >= 0)
+			await_death_signal(ready[0], p->pidfd);
+		sys_close(ready[0]);
+	}
 	if (p->pidfd == -ESRCH) {
 		p->pidfd = -1;
 	} else if (p->pidfd < 0) {
