@@ -30,7 +30,9 @@ struct worker {
 	uint64_t mask;
 	unsigned long cpus[16];	/* the creator's affinity (1024 CPUs) */
 	char name[16];
-	char shown[16];		/* the name the task has now */
+	char shown[16];		/* the name the task has now, */
+	bool named;		/* once a job set it (a new task has its
+				 * creator's, whatever the job asks) */
 	int exit_code;
 	void *jb[5];
 	/* The job made a daemon child, whose PDEATHSIG fires when this task

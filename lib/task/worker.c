@@ -77,9 +77,10 @@ static conc_thread *run_job(struct worker *w, int *code)
 	uint64_t all = ~0ULL;
 
 	__conc_current_worker = w;
-	if (strcmp(w->name, w->shown))
+	if (!w->named || strcmp(w->name, w->shown))
 		sys_prctl(PR_SET_NAME, (unsigned long)w->name, 0, 0, 0);
 	memcpy(w->shown, w->name, sizeof(w->shown));
+	w->named = true;
 	sys_sigprocmask(SIG_SETMASK, (sigset_t *)&w->mask, NULL);
 	if (__builtin_setjmp(w->jb) == 0)
 		w->exit_code = w->fn(w->arg);
