@@ -184,6 +184,17 @@ static int get(conc_queue *q, uint32_t count, int sep, int64_t t)
 	return fail((int)n, "get");
 }
 
+#define OPTS "cstn0m"		/* the options of one command or another */
+
+/* Whether cmd takes option c (an option of another command is a mistake
+ * to say, not to ignore: -t given to close would not wait). */
+static bool takes(const char *cmd, int c)
+{
+	return (!strcmp(cmd, "create") && strchr("csm", c)) ||
+	       (!strcmp(cmd, "put") && strchr("t0", c)) ||
+	       (!strcmp(cmd, "get") && strchr("tn0", c));
+}
+
 static int print_stat(conc_queue *q)
 {
 	ssize_t n = conc_queue_size(q);
@@ -211,6 +222,7 @@ int main(int argc, char **argv)
 	int64_t t = CONC_FOREVER;
 	unsigned mode = 0600;
 	int c, sep = '\n', r, closed;
+	unsigned given = 0;		/* a bit per option of OPTS seen */
 	const char *cmd;
 	conc_queue *q;
 
@@ -226,6 +238,8 @@ int main(int argc, char **argv)
 		cmd = NULL;
 	}
 	while ((c = getopt_long(argc, argv, "c:s:t:n:0m:hV", opts, NULL)) != -1) {
+		if (c && strchr(OPTS, c))
+			given |= 1u << (strchr(OPTS, c) - OPTS);
 		switch (c) {
 		case 'c':
 		case 's':
@@ -259,6 +273,11 @@ int main(int argc, char **argv)
 	name = argv[optind++];
 	if (!tool_name_ok(name))
 		return EX_USAGE;
+	for (c = 0; OPTS[c]; c++)
+		if ((given & 1u << c) && !takes(cmd, OPTS[c])) {
+			tool_err(0, "%s: %s does not take -%c", name, cmd, OPTS[c]);
+			return EX_USAGE;
+		}
 	if (strcmp(cmd, "put") && optind < argc) {
 		tool_err(0, "%s: %s takes no more arguments", argv[optind], cmd);
 		return EX_USAGE;

@@ -295,6 +295,10 @@ int main(int argc, char **argv)
 			break;
 		case 'S':
 		case 'R':
+			if (what && what != c) {	/* not the last one silently */
+				tool_err(0, "--status and --rm: one or the other");
+				return EX_FAIL;
+			}
 			what = c;
 			break;
 		default:

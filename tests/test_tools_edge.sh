@@ -101,8 +101,162 @@ for v in 99999999999999999999 4294967296 -1 1x ''; do
 done
 ok "... nothing made" "no" "$([ -e /dev/shm/$P-nn ] && echo yes || echo no)"
 ok "queue get -n 4294967295: what there is" "m${nl}rc=0" "$(run "$Q" get -n 4294967295 -t 0 $P-in)"
+for o in "get -c 5" "get -s 9" "get -m 600" "put -n 2" "put -c 1" "stat -t 1" "close -t 1" \
+	 "rm -0" "create -0" "create -t 1" "create -n 2"; do
+	ok "queue $o: not an option of that command, 2" "rc=2" "$(run "$Q" $o $P-in)"
+done
+msg "queue create -n" conc-queue
+ok "... the queue is as it was: there, not closed" "rc=0 rc=0" "$(run "$Q" create $P-in) $(run "$Q" put -t 0 $P-in z)"
+"$SEM" $P-both true
+ok "sem --status --rm: 125, nothing removed" "rc=125 yes" \
+	"$(run "$SEM" --status --rm $P-both) $([ -e /dev/shm/$P-both ] && echo yes || echo no)"
+msg "sem --status --rm" conc-sem
+ok "sem --rm --status: 125, nothing removed" "rc=125 yes" \
+	"$(run "$SEM" --rm --status $P-both) $([ -e /dev/shm/$P-both ] && echo yes || echo no)"
 ok "sem: an empty command: 127" "rc=127" "$(run "$SEM" $P-os '')"
 ok "sem: a directory as the command: 126" "rc=126" "$(run "$SEM" $P-os /)"
+
+# ---- signals while waiting: the default death (128+N), the object usable ----
+# A script's background job ignores SIGINT; env puts the default back, as
+# a terminal's foreground job has it.
+bgrun() { env --default-signal=INT,TERM "$@" & }
+gone() { [ "$(awk '{ print $3 }' /proc/$1/stat 2>/dev/null)" != S ]; }
+is_tool() { case $(cat /proc/$1/comm 2>/dev/null) in conc-*) true ;; *) false ;; esac; }
+dead_by() {	# dead_by SIG PID: kill it as it waits, its status in $st
+	until_ is_tool $2	# env has put the default back and run it
+	sleep 0.2	# (SIGKILLed after 20 s if SIG did not end it)
+	kill -$1 $2
+	until_ gone $2 || kill -9 $2
+	wait $2
+	st=$?
+}
+"$EV" clear $P-sg; "$Q" create -c 1 $P-sq
+"$SEM" $P-ss sh -c 'echo > held; i=0; while [ ! -e free ] && [ $i -lt 3000 ]; do sleep 0.05; i=$((i + 1)); done' &
+bg=$!
+until_ [ -e held ]
+for sig in INT TERM; do
+	case $sig in INT) n=2 ;; TERM) n=15 ;; esac
+	bgrun "$EV" wait $P-sg
+	dead_by $sig $!
+	ok "event wait, SIG$sig: 128+$n" "$((128 + n))" "$st"
+	bgrun "$Q" get $P-sq
+	dead_by $sig $!
+	ok "queue get, SIG$sig: 128+$n" "$((128 + n))" "$st"
+	timeout 10 "$Q" put $P-sq full
+	bgrun "$Q" put $P-sq waits
+	dead_by $sig $!
+	ok "queue put to a full one, SIG$sig: 128+$n" "$((128 + n))" "$st"
+	ok "... the queue works" "full${nl}rc=0" "$(run "$Q" get -t 20 $P-sq)"
+	bgrun "$SEM" $P-ss touch ran.$sig
+	dead_by $sig $!
+	ok "sem waiting for a permit, SIG$sig: 128+$n" "$((128 + n))" "$st"
+	ok "... its command did not run" "no" "$([ -e ran.$sig ] && echo yes || echo no)"
+done
+(sleep 0.3; "$EV" set $P-sg) &
+ok "event: set after its waiters were killed wakes the next" "rc=0" "$(run "$EV" wait -t 20 $P-sg)"
+wait $!
+touch free; wait $bg; bg=
+ok "sem: after its waiters were killed, the permit is free" "rc=0 $P-ss: 1 permits, 1 free" \
+	"$(run "$SEM" -w 20 $P-ss true) $(timeout 10 "$SEM" --status $P-ss | head -n 1)"
+
+# ---- many at once ----
+# 16 conc-sem of 2 permits: a command marks itself in active/ after it has
+# its permit and unmarks before it gives it back, so more than 2 marks at
+# any look is a permit handed out twice (no timing in that).
+mkdir active
+for i in $(seq 16); do
+	timeout 120 "$SEM" -n 2 $P-many sh -c 'touch active/$$; n=$(ls active | wc -l)
+		[ "$n" -gt 2 ] && echo "$n" >> over; sleep 0.02; rm active/$$' &
+	pids="$pids $!"
+done
+for p in $pids; do wait $p || echo "$p: $?" >> failed; done
+ok "16 callers of 2 permits: never more than 2 at once" "" "$(cat over 2>/dev/null)"
+ok "... each ran, 0" "" "$(cat failed 2>/dev/null)"
+ok "... all permits back" "$P-many: 2 permits, 2 free" "$(timeout 10 "$SEM" --status $P-many | head -n 1)"
+# 8 putters and 8 getters through a queue of 2: each message once.
+"$Q" create -c 2 $P-mq
+pids=
+for i in $(seq 8); do
+	(seq -f "$i-%g" 25 | timeout 120 "$Q" put $P-mq) &
+	(timeout 120 "$Q" get -n 25 -t 60 $P-mq > got.$i; n=$(wc -l < got.$i)
+	 while [ "$n" -lt 25 ] && timeout 120 "$Q" get -t 60 $P-mq >> got.$i; do n=$((n + 1)); done) &
+	pids="$pids $!"
+done
+for p in $pids; do wait $p; done
+wait
+ok "8 putters, 8 getters, a queue of 2: 200 messages, each once" "200 200" \
+	"$(cat got.* | sort -u | wc -l | tr -d ' ') $(cat got.* | wc -l | tr -d ' ')"
+# 8 waiters on an event, set and cleared by 4 others.
+"$EV" clear $P-me
+pids=
+for i in $(seq 8); do timeout 120 "$EV" wait -t 60 $P-me & pids="$pids $!"; done
+for i in 1 2 3 4; do (for j in 1 2 3 4 5; do "$EV" clear $P-me; "$EV" set $P-me; done) & done
+wait_all=0
+for p in $pids; do wait $p || wait_all=$?; done
+wait
+ok "8 waiters, 4 setters and clearers: every waiter woken" "0" "$wait_all"
+
+# ---- a get SIGKILLed while it writes a message out ----
+# 200000 bytes into a pipe nobody reads: the get blocks half-way through
+# its write, its message taken but not committed.
+"$Q" create -s 300000 $P-bq
+awk 'BEGIN { for (i = 0; i < 20000; i++) printf "0123456789"; print "" }' > big
+timeout 10 "$Q" put $P-bq < big
+timeout 10 "$Q" put $P-bq small
+sh -c 'echo $$ > gpid; exec "$0" get $1' "$Q" $P-bq | sleep 60 &
+sl=$!
+until_ [ -s gpid ]
+until_ is_tool "$(cat gpid)"
+# The get cannot finish: a second get waits its timeout out, or takes the
+# next message (the library's choice); either way it ends in time.
+r=$(run "$Q" get -t 0.3 $P-bq)
+case $r in "rc=1"|"small${nl}rc=0") ok "a get beside a blocked get ends in time" 1 1 ;;
+*) ok "a get beside a blocked get ends in time" "rc=1 or small" "$r" ;; esac
+kill -9 "$(cat gpid)"
+kill $sl; { wait $sl; } 2>/dev/null
+ok "the SIGKILLed get's message stays, whole" "same" \
+	"$(timeout 60 "$Q" get -t 20 $P-bq | cmp -s - big && echo same)"
+
+# ---- a segment a hostile peer wrote: an answer or an error, in time ----
+# Each word of the first lines of each kind's data (its geometry, counts,
+# locks, the first slots and holders) set to 0xffffffff and 0x40000000,
+# then the tool's commands: none may crash (status over 128, a sanitizer's
+# report) or wait past its timeout (timeout -s KILL's 137).
+poke() {	# poke FILE OFFSET BYTES (a printf escape string)
+	printf "$3" | dd of="$1" bs=1 seek="$2" conv=notrunc 2>/dev/null
+}
+hostile() {	# hostile KIND OFFSET BYTES
+	f=/dev/shm/$P-h$1
+	rm -f $f
+	case $1 in
+	e) "$EV" set $P-he; cmds="wait -t 0.05|status|clear|set|wait -t 0.05|rm" t=$EV ;;
+	q) "$Q" create -c 4 -s 16 $P-hq; "$Q" put $P-hq a bb
+	   cmds="get -t 0.05|put -t 0.05 @ x|get -0 -n 3 -t 0.05|stat|close|get -t 0.05|rm" t=$Q ;;
+	s) "$SEM" -n 2 $P-hs true; cmds="-w 0.05 @ true|--status|-w 0.05 @ true|--rm" t=$SEM ;;
+	esac
+	poke $f $2 "$3"
+	echo "$cmds" | tr '|' '\n' > cmds
+	while read -r c; do
+		case $c in *@*) a=${c%%@*} b=${c#*@}; set -- $a $P-h$1 $b ;; *) set -- $c $P-h$1 ;; esac
+		timeout -s KILL 30 "$t" "$@" >/dev/null 2>"$T/err" </dev/null
+		r=$?
+		if [ $r -gt 128 ] || grep -q "Sanitizer\|runtime error" "$T/err"; then
+			echo "$(basename $t) $* after $3 at $2: $r $(head -n 3 "$T/err")"
+		fi
+	done < cmds
+}
+for k in e q s; do
+	off=64
+	while [ $off -lt 400 ]; do
+		hostile $k $off '\377\377\377\377' >> hostile.out
+		hostile $k $off '\0\0\0\100' >> hostile.out
+		off=$((off + 4))
+	done
+	# Garbage over the whole data area, and a header cut short.
+	hostile $k 64 "$(awk 'BEGIN { srand(7); for (i = 0; i < 2000; i++) printf "\\%o", int(rand() * 256) }')" >> hostile.out
+	hostile $k 0 '\0\0\0\0' >> hostile.out
+done
+ok "hostile segments: no crash, no wait past the timeout" "" "$(head -n 5 hostile.out)"
 
 echo "test_tools_edge: $pass passed, $fail failed"
 [ "$fail" = 0 ]
