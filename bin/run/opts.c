@@ -220,7 +220,7 @@ void opts_parse(struct opts *o, int argc, char **argv)
 		case '0': o->delim = 0; break;
 		case 'd': {
 			size_t l;
-			char *d = opt_unescape(optarg, &l);
+			char *d = opt_unescape(optarg, &l, true);
 
 			if (l != 1)
 				opt_bad("-d takes one character", optarg);
@@ -232,7 +232,7 @@ void opts_parse(struct opts *o, int argc, char **argv)
 		case 'a': push(&o->argfile, &o->nargfile, optarg); break;
 		case 'C': case O_COLSEP: {
 			size_t l;
-			char *re = opt_unescape(optarg, &l);
+			char *re = opt_unescape(optarg, &l, false);
 			int r;
 
 			if (l != strlen(re) || !l)
@@ -251,7 +251,7 @@ void opts_parse(struct opts *o, int argc, char **argv)
 		case O_PIPE: o->pipe = true; break;
 		case O_BLOCK: o->block = opt_size(optarg); break;
 		case O_RECEND:
-			o->recend = opt_unescape(optarg, &rl);
+			o->recend = opt_unescape(optarg, &rl, true);
 			o->recend_len = rl;
 			if (!rl)
 				opt_bad("bad --recend", "empty");

@@ -52,15 +52,17 @@ long opt_jobs(const char *s)
 		memcpy(buf, s, l - 1);
 		buf[l - 1] = 0;
 		v = (long)ceil((double)c * (double)opt_num("bad -j", buf, 0) / 100);
-		return v < 1 ? 1 : v;
-	}
-	if (*s == '+')
+	} else if (*s == '+') {
 		return c + opt_num("bad -j", s + 1, 0);
-	if (*s == '-') {
+	} else if (*s == '-') {
 		v = c - opt_num("bad -j", s + 1, 0);
-		return v < 1 ? 1 : v;
+	} else {
+		return opt_num("bad -j", s, 0);
 	}
-	return opt_num("bad -j", s, 0);
+	/* As GNU parallel: 0% or -N of N CPUs is an error, not one job. */
+	if (v < 1)
+		opt_bad("-j leaves no job to run", s);
+	return v;
 }
 
 /* Seconds, fractions allowed, s/m/h/d suffix. */
@@ -115,8 +117,8 @@ size_t opt_size(const char *s)
 	return (size_t)v;
 }
 
-/* C escapes of -d, --colsep and --recend: \n \t \r \0 \\ \xHH. */
-char *opt_unescape(const char *s, size_t *len)
+/* C escapes of -d, --colsep and --recend: \n \t \r \xHH, octal \0 \NNN. */
+char *opt_unescape(const char *s, size_t *len, bool octal)
 {
 	char *r = run_alloc(strlen(s) + 1), *w = r;
 
@@ -129,7 +131,22 @@ char *opt_unescape(const char *s, size_t *len)
 		case 'n': *w++ = '\n'; break;
 		case 't': *w++ = '\t'; break;
 		case 'r': *w++ = '\r'; break;
-		case '0': *w++ = 0; break;
+		case '0': case '1': case '2': case '3':
+		case '4': case '5': case '6': case '7': {
+			/* \0, \072: octal, as printf(1) and GNU parallel's
+			 * -d; in a regex \1 is left alone (a back-reference). */
+			unsigned v = (unsigned)(*s - '0');
+
+			if (!octal && *s != '0') {
+				*w++ = '\\';
+				*w++ = *s;
+				break;
+			}
+			for (int k = 1; k < 3 && s[1] >= '0' && s[1] <= '7'; k++)
+				v = v * 8 + (unsigned)(*++s - '0');
+			*w++ = (char)v;
+			break;
+		}
 		case 'x': {
 			unsigned v = 0;
 			int k = 0;
