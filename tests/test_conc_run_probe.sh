@@ -470,6 +470,25 @@ ok "-d '\\072' is ':'" "[a]${nl}[b]${nl}[]${nl}[c]${nl}[${nl}]${nl}rc=0" "$(run 
 printf 'a\tb' > tabbed
 ok "-d '\\11' is a tab" "[a]${nl}[b]${nl}rc=0" "$(run -k -d '\11' echo '[{}]' < tabbed)"
 
+# --joblog with -k: GNU parallel writes each line as the job's output is
+# printed, so in input order; conc-run wrote them as the jobs ended.
+# Job 1 ends last: it waits (bounded) for the mark job 3 leaves.
+rm -f mark3
+run -k -j3 --joblog jk 'if [ {} = 1 ]; then i=0; while [ ! -e mark3 ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done; fi; [ {} = 3 ] && touch mark3; echo {}' ::: 1 2 3 >/dev/null
+ok "--joblog -k: lines in input order" "Seq 1 2 3" "$(cut -f1 jk | tr '\n' ' ' | sed 's/ $//')"
+# --joblog -: the log on stdout, each line after its job's output (it
+# was a file named -).
+rm -f ./-
+ok "--joblog -: on stdout" "Seq${tab}Exitval${tab}Signal${tab}Command${nl}a${nl}1${tab}0${tab}0${tab}echo a${nl}b${nl}2${tab}0${tab}0${tab}echo b" \
+	"$(timeout 60 "$R" -k --joblog - echo ::: a b | cut -f1,7-)"
+ok "--joblog -: no file named -" "no" "$(test -e ./- && echo yes || echo no)"
+if [ -n "$PAR" ]; then
+	ok "--joblog - -k: as parallel" \
+		"$(timeout 60 $PAR --will-cite -k --joblog - 'echo {}; exit {}' ::: 0 1 2 | cut -f1,2,5-)" \
+		"$(timeout 60 "$R" -k --joblog - 'echo {}; exit {}' ::: 0 1 2 | cut -f1,2,5-)"
+fi
+ok "--joblog - --resume: an error" "rc=255" "$(run --joblog - --resume echo ::: a)"
+
 # ---- -k with many jobs behind a slow one ----
 # 10,000 jobs of 6 kB wait behind the first: the heap holds at most the
 # 16 MiB budget of their 60 MB; the rest is spilled. Measured as peak

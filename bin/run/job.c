@@ -52,6 +52,7 @@ void job_free(struct job *j)
 	obuf_free(&j->err);
 	job_shrink(j);
 	free(j->tag);
+	free(j->logline);
 	free(j);
 }
 

@@ -1,4 +1,5 @@
-/* --joblog in GNU parallel's columns, one line per attempt as it ends;
+/* --joblog in GNU parallel's columns, one line per job as it ends (with
+ * -k, as its output is printed: in input order, as GNU parallel);
  * --resume skips the seqs it logs, --resume-failed only those whose last
  * attempt succeeded. */
 #include <errno.h>
@@ -70,6 +71,12 @@ struct joblog *joblog_open(const struct opts *o)
 
 	memset(l, 0, sizeof(*l));
 	l->rerun_failed = o->resume_failed;
+	/* As GNU parallel: - is stdout, each line after its job's output. */
+	if (!strcmp(o->joblog, "-")) {
+		l->fd = -1;
+		out_write(1, header, sizeof(header) - 1);
+		return l;
+	}
 	snprintf(what, sizeof(what), "cannot open joblog %s", o->joblog);
 	if (o->resume && (f = fopen(o->joblog, "re"))) {
 		load(l, f);
@@ -91,7 +98,7 @@ bool joblog_skip(const struct joblog *l, long seq)
 	return l->done[seq] == 1 || !l->rerun_failed;
 }
 
-void joblog_write(struct joblog *l, const struct job *j)
+char *joblog_line(const struct job *j, size_t *len)
 {
 	const char *host = j->host ? j->host->name : ":";
 	size_t cl = strlen(j->cmd), n;
@@ -109,7 +116,23 @@ void joblog_write(struct joblog *l, const struct job *j)
 		if (c[i] == '\n')
 			c[i] = 0;
 	c[cl] = '\n';
-	if (write(l->fd, line, n + cl + 1) < 0)
+	*len = n + cl + 1;
+	return line;
+}
+
+void joblog_put(struct joblog *l, char *line, size_t len)
+{
+	if (l->fd < 0)
+		out_write(1, line, len);
+	else if (write(l->fd, line, len) < 0)
 		run_warn("writing the joblog", -errno);
 	free(line);
+}
+
+void joblog_write(struct joblog *l, const struct job *j)
+{
+	size_t len;
+	char *line = joblog_line(j, &len);
+
+	joblog_put(l, line, len);
 }

@@ -31,9 +31,9 @@ void finish(struct run *r, struct job *j)
 		start(r, j, j->slot);
 		return;
 	}
-	/* As GNU parallel: the last attempt only. */
-	if (r->log)
-		joblog_write(r->log, j);
+	/* As GNU parallel: the last attempt only, after its output. */
+	if (r->log && r->o->keep)
+		j->logline = joblog_line(j, &j->loglen);
 	r->act[j->act] = r->act[--r->nact];
 	r->act[j->act]->act = j->act;
 	r->freev[r->nfree++] = j->slot;
@@ -65,6 +65,8 @@ void finish(struct run *r, struct job *j)
 	}
 	if (!j->killed)
 		emit_job(j, r->o);
+	if (r->log)
+		joblog_write(r->log, j);
 	job_free(j);
 }
 

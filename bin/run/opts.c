@@ -295,6 +295,8 @@ void opts_parse(struct opts *o, int argc, char **argv)
 	}
 	if (o->resume && !o->joblog)
 		opt_bad("--resume needs", "--joblog FILE");
+	if (o->resume && !strcmp(o->joblog, "-"))
+		opt_bad("--resume needs a --joblog file", "-");
 	o->cmd = argv + optind;
 	for (i = optind; i < argc && !is_sep(argv[i]); i++)
 		o->ncmd++;

@@ -33,6 +33,10 @@ void order_print(struct run *r)
 		*order_slot(r, r->next_print) = NULL;
 		if (!j->killed)
 			emit_job(j, r->o);
+		if (j->logline) {
+			joblog_put(r->log, j->logline, j->loglen);
+			j->logline = NULL;
+		}
 		job_free(j);
 		r->next_print++;
 	}

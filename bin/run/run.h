@@ -186,6 +186,8 @@ struct job {
 	const struct host *host;
 	char **argv;		/* -q */
 	char *tag;
+	char *logline;		/* -k: its joblog line, put when printed */
+	size_t loglen;
 	conc_proc *p;
 	pid_t pid;
 	int pidfd, ofd, efd, ifd;	/* ofd, efd: pipes (--line-buffer) */
@@ -256,6 +258,10 @@ struct joblog;
 /* Open (truncate, or append with --resume); reads the seqs done. */
 struct joblog *joblog_open(const struct opts *o);
 void joblog_write(struct joblog *l, const struct job *j);
+/* Its line (malloc'd), to be put later (-k: when its output is). */
+char *joblog_line(const struct job *j, size_t *len);
+/* Write it (to stdout, buffered with the jobs' output, for -) and free. */
+void joblog_put(struct joblog *l, char *line, size_t len);
 /* With --resume(-failed): seq needs no run. */
 bool joblog_skip(const struct joblog *l, long seq);
 
