@@ -1,25 +1,34 @@
-/* --pipe: stdin cut into chunks of about --block bytes, each ending at a
- * record end (--recend) unless stdin ends without one. A record longer
- * than a block makes a longer chunk: records are never cut. */
+/* --pipe: stdin cut into chunks as GNU parallel cuts it, so that the same
+ * command gets the same chunks. Rounds: read up to the next multiple of
+ * the block size, then give the bytes up to the last record end in what
+ * was read (with -n N: every run of N records in it); a round that gives
+ * nothing (a record longer than the block) grows the block by 1.3x + 1
+ * for good, with a warning, and reads on. At the end of input what is
+ * left is one chunk. Records are never cut. */
 #include <errno.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "run.h"
+
+#define BLOCK_MAX ((size_t)INT32_MAX)	/* GNU parallel's 2 GiB - 1 */
 
 struct chunker {
 	int fd;
 	size_t block;
 	const char *re;
 	size_t rl;
+	long nrec;		/* -n: records per chunk; 0: by size */
 	char *buf;
 	size_t start, len, cap;
-	size_t scanned;		/* no record end before start + scanned */
-	bool eof;
+	size_t glen;		/* the round's bytes, from start */
+	bool eof, inround, lastround, gave;
 };
 
 struct chunker *chunker_open(int fd, size_t block, const char *recend,
-			     size_t recend_len)
+			     size_t recend_len, long nrec)
 {
 	struct chunker *c = run_alloc(sizeof(*c));
 
@@ -28,6 +37,7 @@ struct chunker *chunker_open(int fd, size_t block, const char *recend,
 	c->block = block;
 	c->re = recend;
 	c->rl = recend_len;
+	c->nrec = nrec;
 	c->cap = block * 2 + 65536;
 	c->buf = run_alloc(c->cap);
 	return c;
@@ -74,12 +84,23 @@ static size_t last_end(const struct chunker *c, const char *p, size_t n)
 	return 0;
 }
 
-/* The end of the first record end in p[0, n), or 0. */
-static size_t first_end(const struct chunker *c, const char *p, size_t n)
+/* The end of the k-th record end in p[0, n), or 0. As GNU parallel's
+ * nindex: each search starts one byte after the last match began, the
+ * first at 1 (a record end at 0 is part of the first record). */
+static size_t nth_end(const struct chunker *c, const char *p, size_t n,
+		      long k)
 {
-	const char *e = memmem(p, n, c->re, c->rl);
+	size_t at = 0;
 
-	return e ? (size_t)(e - p) + c->rl : 0;
+	while (k--) {
+		const char *e;
+
+		if (at + 1 >= n ||
+		    !(e = memmem(p + at + 1, n - at - 1, c->re, c->rl)))
+			return 0;
+		at = (size_t)(e - p);
+	}
+	return at + c->rl;
 }
 
 static int take(struct chunker *c, size_t n, char **p, size_t *np)
@@ -88,26 +109,43 @@ static int take(struct chunker *c, size_t n, char **p, size_t *np)
 	memcpy(*p, c->buf + c->start, n);
 	*np = n;
 	c->start += n;
-	c->scanned = 0;
+	c->glen -= n;
+	c->gave = true;
 	return 1;
 }
 
 int chunker_next(struct chunker *c, char **p, size_t *n)
 {
-	char *b = c->buf + c->start;
-	size_t have = c->len - c->start, e;
+	for (;;) {
+		char *b = c->buf + c->start;
+		size_t have = c->len - c->start, e, target;
 
-	if (have >= c->block) {
-		if ((e = last_end(c, b, c->block)))
-			return take(c, e, p, n);
-		/* One record longer than a block: up to its end. */
-		if (c->scanned < c->block)
-			c->scanned = c->block - (c->rl - 1 < c->block ? c->rl - 1 : 0);
-		if ((e = first_end(c, b + c->scanned, have - c->scanned)))
-			return take(c, c->scanned + e, p, n);
-		c->scanned = have > c->rl ? have - c->rl + 1 : c->scanned;
+		if (c->inround) {
+			if (c->nrec)
+				e = nth_end(c, b, c->glen, c->nrec);
+			else
+				e = c->lastround || c->gave ? 0 : last_end(c, b, c->glen);
+			if (e)
+				return take(c, e, p, n);
+			if (c->lastround)
+				return c->glen ? take(c, c->glen, p, n) : -1;
+			c->inround = false;
+			if (!c->gave && c->block < BLOCK_MAX) {
+				size_t old = c->block;
+
+				c->block = (size_t)ceil((double)old * 1.3 + 1);
+				if (c->block > BLOCK_MAX)
+					c->block = BLOCK_MAX;
+				fprintf(stderr, PROG ": warning: a record was longer "
+					"than %zu: --block %zu\n", old, c->block);
+			}
+		}
+		target = c->glen + c->block - c->glen % c->block;
+		if (have < target && !c->eof)
+			return 0;
+		c->lastround = have < target;
+		c->glen = c->lastround ? have : target;
+		c->inround = true;
+		c->gave = false;
 	}
-	if (c->eof)
-		return have ? take(c, have, p, n) : -1;
-	return 0;
 }

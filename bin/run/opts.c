@@ -76,6 +76,7 @@ static const char usage[] =
 "      --line-buffer         print complete lines as they come\n"
 "      --tag                 prefix each line with the arguments and a tab\n"
 "      --pipe                split stdin into chunks for the jobs' stdin\n"
+"                            (-n N: N records a chunk)\n"
 "      --block SIZE          chunk size (default 1M; K M G: 1024s, k m g: 1000s)\n"
 "      --recend STR          record end for --pipe (default newline)\n"
 "      --joblog FILE         log every job (GNU parallel's columns)\n"

@@ -243,8 +243,9 @@ void emit_job(struct job *j, const struct opts *o);
 
 struct chunker;
 
+/* nrec: -n, records per chunk (0: by --block). */
 struct chunker *chunker_open(int fd, size_t block, const char *recend,
-			     size_t recend_len);
+			     size_t recend_len, long nrec);
 /* 1: a chunk in *p, *n bytes (malloc'd, the caller's); 0: wait for chunker_fd;
  * -1: end of input. */
 int chunker_next(struct chunker *c, char **p, size_t *n);

@@ -61,7 +61,8 @@ void run_setup(struct run *r, struct opts *o)
 	/* Inputs read whole at start (:::: files, stdin as one) while a
 	 * Ctrl-C still ends us. */
 	if (o->pipe)
-		r->ch = chunker_open(0, o->block, o->recend, o->recend_len);
+		r->ch = chunker_open(0, o->block, o->recend, o->recend_len,
+				     o->nargs);
 	else
 		r->in = input_open(o);
 	if (o->joblog && !o->dry)
