@@ -512,6 +512,20 @@ IN=rnd same "--pipe -n 5 --block 1k: long records" -k --pipe -n 5 --block 1k wc 
 printf '\n\na\n\nb\nc\n' > emptyl
 IN=emptyl same "--pipe -n 1: empty records" -k --pipe -n 1 'od -An -c'
 
+# --colsep splits as perl's split, GNU parallel's: a regex that matches
+# the empty string ("b*" where there is no b) splits between characters
+# (conc-run kept the whole input as one column); perl's \d is a digit.
+ok "--colsep 'b*': perl's split" "a:c:${nl}x:y:z${nl}rc=0" \
+	"$(run -k --colsep 'b*' echo '{1}:{2}:{3}' ::: abbbc xyz)"
+ok "--colsep 'b*': a trailing empty column" "[a] [c] []${nl}rc=0" \
+	"$(run -k --colsep 'b*' -q printf '[%s] [%s] [%s]\n' ::: abc)"
+ok "--colsep '\\d'" "a:b:c${nl}rc=0" "$(run -k --colsep '\d' echo '{1}:{2}:{3}' ::: a1b2c)"
+ok "--colsep '[,\\d]+'" "a:b:c${nl}rc=0" "$(run -k --colsep '[,\d]+' echo '{1}:{2}:{3}' ::: a,1b22c)"
+for re in 'b*' 'x?' 'b|' '|' '\d' '\D' '[^\d]' '\d*' ',*' ' *' '[[:space:]\d]'; do
+	same "--colsep '$re'" -k --colsep "$re" echo '{1}:{2}:{3}:{4}:{5}' ::: abbbc bab b xyz ' a b ' a,b, 'a1 2b' ''
+	same "--colsep '$re', appended" -k --colsep "$re" echo ::: abbbc bab b ' a b ' 'a1 2b' ''
+done
+
 # ---- -k with many jobs behind a slow one ----
 # 10,000 jobs of 6 kB wait behind the first: the heap holds at most the
 # 16 MiB budget of their 60 MB; the rest is spilled. Measured as peak

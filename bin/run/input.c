@@ -200,17 +200,22 @@ static void add(const struct opts *o, struct args *a, int *cap,
 	s = run_alloc(l + 1);
 	memcpy(s, p, l);
 	s[l] = 0;
-	while (off <= l) {
-		m.rm_so = 0;
-		m.rm_eo = (regoff_t)(l - off);
-		if (regexec(&o->colsep, s + off, 1, &m,
-			    off ? REG_NOTBOL : 0) || m.rm_eo == m.rm_so) {
-			push_trimmed(a, cap, s + off, l - off);
+	/* As perl's split (GNU parallel's): from a column's start, the
+	 * first match that ends past it, so a regex that matches nothing
+	 * ("b*" where there is no b) splits between two characters; what
+	 * follows the last match is the last column, empty or not. */
+	while (off < l) {
+		size_t at = off;
+
+		if (regexec(&o->colsep, s + at, 1, &m, at ? REG_NOTBOL : 0))
 			break;
-		}
-		push_trimmed(a, cap, s + off, (size_t)m.rm_so);
-		off += (size_t)m.rm_eo;
+		if (m.rm_eo == 0 && (++at > l ||
+		    regexec(&o->colsep, s + at, 1, &m, REG_NOTBOL)))
+			break;
+		push_trimmed(a, cap, s + off, at - off + (size_t)m.rm_so);
+		off = at + (size_t)m.rm_eo;
 	}
+	push_trimmed(a, cap, s + off, l - off);
 	free(s);
 }
 

@@ -16,7 +16,8 @@ int64_t opt_secs(const char *what, const char *s);
 /* Bytes, k/M/G suffix (powers of 1024). */
 size_t opt_size(const char *s);
 /* C escapes \n \t \r \xHH and octal \0 \NNN undone (malloc'd; *len: its
- * length); without octal, \1 to \7 stay (a regex's back-references). */
+ * length); without octal (a regex), \1 to \7 stay (back-references)
+ * and perl's \d \D become POSIX brackets. */
 char *opt_unescape(const char *s, size_t *len, bool octal);
 /* now,fail=1 / soon,success=3 / fail=30% / 0 1 2. */
 void opt_halt(struct halt *h, const char *s);

@@ -120,12 +120,42 @@ size_t opt_size(const char *s)
 /* C escapes of -d, --colsep and --recend: \n \t \r \xHH, octal \0 \NNN. */
 char *opt_unescape(const char *s, size_t *len, bool octal)
 {
-	char *r = run_alloc(strlen(s) + 1), *w = r;
+	/* "\\d" may become "[0-9]": 2.5 times longer. */
+	char *r = run_alloc(strlen(s) * 3 + 1), *w = r;
+	bool br = false;	/* inside [...] of a regex */
+	const char *open = NULL;
 
 	for (; *s; s++) {
+		if (!octal && *s == '[' && !br) {
+			br = true;
+			open = s;
+		} else if (!octal && br && *s == '[' && s[1] == ':' &&
+			   strstr(s + 2, ":]")) {
+			/* [:digit:] inside: its ] does not close. */
+			const char *e = strstr(s + 2, ":]") + 2;
+
+			memcpy(w, s, (size_t)(e - s));
+			w += e - s;
+			s = e - 1;
+			continue;
+		} else if (!octal && br && *s == ']' && s != open + 1 &&
+			   !(s == open + 2 && open[1] == '^')) {
+			br = false;
+		}
 		if (*s != '\\' || !s[1]) {
 			*w++ = *s;
 			continue;
+		}
+		/* A regex: perl's \d and \D (GNU parallel's --colsep is a perl
+		 * regex; POSIX has \w and \s but no \d). */
+		if (!octal && (s[1] == 'd' || s[1] == 'D')) {
+			const char *cls = s[1] == 'D' ? "[^0-9]" : br ? "0-9" : "[0-9]";
+
+			if (!(s[1] == 'D' && br)) {
+				w = stpcpy(w, cls);
+				s++;
+				continue;
+			}
 		}
 		switch (*++s) {
 		case 'n': *w++ = '\n'; break;
