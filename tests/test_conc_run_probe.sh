@@ -526,6 +526,18 @@ for re in 'b*' 'x?' 'b|' '|' '\d' '\D' '[^\d]' '\d*' ',*' ' *' '[[:space:]\d]'; 
 	same "--colsep '$re', appended" -k --colsep "$re" echo ::: abbbc bab b ' a b ' 'a1 2b' ''
 done
 
+# {-n}: the n-th argument from the last, as GNU parallel (it was left as
+# text, and the arguments appended); {= perl =} is refused, not text.
+ok "{-1} {-2}" "c a${nl}rc=0" "$(run echo {-1} {-2} ::: a ::: c)"
+same "{-1} {-2} over two sources" -k echo {-1} {-2} ::: a b ::: c d
+same "{-1} {-3} of columns" -k --colsep , echo {-1} {-3} ::: a,b,c x,y
+same "{-1} with -n 2" -k -n 2 echo {-1} ::: a b c
+same "{-1.} {-1/} {-2//}" -k echo {-1.} {-1/} {-2//} ::: a/b.c ::: d/e.f
+same "{-3} {-5} of two" -k echo {-3} {-5} ::: a ::: b
+ok "{= perl =}: 255" "rc=255" "$(run echo '{= s/a/b/ =}' ::: a)"
+ok "{= perl =} over words: 255" "rc=255" "$(run echo '{=' 's/a/b/' '=}' ::: a)"
+ok "{=} is text" "{=} a${nl}rc=0" "$(run echo '{=}' ::: a)"
+
 # ---- -k with many jobs behind a slow one ----
 # 10,000 jobs of 6 kB wait behind the first: the heap holds at most the
 # 16 MiB budget of their 60 MB; the rest is spilled. Measured as peak

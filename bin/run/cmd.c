@@ -140,23 +140,26 @@ static void value(struct sb *s, const struct args *a, int col, int mod,
 }
 
 /* At p (a '{'), a replacement string? Its length, *col (-1: all,
- * -2: {#}, -3: {%}), *mod. */
+ * -2: {#}, -3: {%}, COL_END - n: {-n}), *mod. */
+#define COL_END (-10)
 static size_t rpl(const char *p, int *col, int *mod)
 {
 	const char *q = p + 1;
 	long n = -1;
+	bool end = *q == '-' && q[1] >= '1' && q[1] <= '9';
 
 	if (!strncmp(q, "#}", 2) || !strncmp(q, "%}", 2)) {
 		*col = *q == '#' ? -2 : -3;
 		*mod = 0;
 		return 3;
 	}
+	q += end;
 	if (*q >= '1' && *q <= '9') {
 		n = 0;
 		while (*q >= '0' && *q <= '9' && n < 1000000)
 			n = n * 10 + (*q++ - '0');
 	}
-	*col = n < 0 ? -1 : (int)(n - 1);
+	*col = n < 0 ? -1 : end ? COL_END - (int)n : (int)(n - 1);
 	if (*q == '}')
 		*mod = 0;
 	else if (!strncmp(q, ".}", 2))
@@ -197,6 +200,16 @@ static void expand(struct sb *s, const char *w, const struct args *a,
 
 			snprintf(num, sizeof(num), "%ld", col == -2 ? seq : (long)slot);
 			sb_str(s, num);
+		} else if (col <= COL_END) {
+			/* {-n}: the job's n-th argument from its last; past
+			 * the first, perl's negative index as GNU parallel's
+			 * (the count added once more), else nothing. */
+			int i = a->n - (COL_END - col);
+
+			if (i < 0)
+				i += a->n;
+			if (i >= 0)
+				value(s, a, i, mod, raw);
 		} else {
 			value(s, a, col, mod, raw);
 		}

@@ -66,9 +66,10 @@ static const char usage[] =
 "Inputs: ::: words (several: every combination), :::: files (- is stdin),\n"
 "  else the lines of stdin; -a FILE; -0/--null; -d DELIM; -n N args per job;\n"
 "  --colsep REGEX splits each input into columns.\n"
-"Replacement strings: {} {.} {/} {//} {/.} {#} {%} {N} {N.} {N/} {N//} {N/.};\n"
-"  no replacement string: the arguments are appended. Commands run with\n"
-"  /bin/sh -c, arguments quoted; -q/--quote runs the words without a shell.\n"
+"Replacement strings: {} {.} {/} {//} {/.} {#} {%} {N} {N.} {N/} {N//} {N/.},\n"
+"  {-N}... counted from the last; no replacement string: the arguments are\n"
+"  appended. Commands run with /bin/sh -c, arguments quoted; -q/--quote\n"
+"  runs the words without a shell.\n"
 "\n"
 "  -j, --jobs N|0|P%|+N|-N   jobs at once (default: CPUs; 0: as many as can)\n"
 "  -k, --keep-order          print the jobs' output in input order\n"
@@ -301,6 +302,15 @@ void opts_parse(struct opts *o, int argc, char **argv)
 	o->cmd = argv + optind;
 	for (i = optind; i < argc && !is_sep(argv[i]); i++)
 		o->ncmd++;
+	/* GNU parallel's perl expressions, {=...=} (the words are joined,
+	 * so one may span words): an error, not silently text. */
+	for (int k = 0, open = 0; k < o->ncmd; k++) {
+		const char *w = o->cmd[k], *b = open ? w : strstr(w, "{=");
+
+		if (b && strstr(b + (open ? 0 : 2), "=}"))
+			opt_bad("{= perl expressions =} are not supported", w);
+		open |= b != NULL;
+	}
 	sources(o, argv + i, argc - i);
 	if (o->pipe && o->nsrc)
 		opt_bad("--pipe reads stdin", "no ::: or :::: with it");
