@@ -538,6 +538,26 @@ ok "{= perl =}: 255" "rc=255" "$(run echo '{= s/a/b/ =}' ::: a)"
 ok "{= perl =} over words: 255" "rc=255" "$(run echo '{=' 's/a/b/' '=}' ::: a)"
 ok "{=} is text" "{=} a${nl}rc=0" "$(run echo '{=}' ::: a)"
 
+# Beside sources with inputs, an empty one is one empty argument (GNU
+# parallel); conc-run ran no job at all.
+ok "an empty ::: beside another: one empty argument" "[] [a]${nl}rc=0" \
+	"$(run -q printf '[%s] [%s]\n' ::: ::: a)"
+same "an empty ::: beside another" -k echo {1}-{2} ::: ::: a
+same "an empty :::: file beside a :::" -k echo :::: /dev/null ::: a b
+same "an empty -a file beside a :::" -k -a /dev/null echo ::: a
+same "an empty :::+" -k echo ::: a b :::+ ::: c
+same "all sources empty: no job" -k echo ::: :::
+# :::+ after -a files: GNU parallel counts the + from the first source,
+# -a files included (so ::::+ right after -a goes across, not along).
+printf 'x\ny\nz\n' > fx
+printf '1\n2\n' > f12
+same "-a F ::::+ G" -k -a fx echo ::::+ f12
+same "-a F :::+ words" -k -a fx echo :::+ p q r
+same "-a F ::: a b :::+ 1 2" -k -a fx echo ::: a b :::+ 1 2
+same "-a F -a G ::: a b :::+ 1 2" -k -a fx -a f12 echo ::: a b ::: c d :::+ 1 2
+same ":::: F G ::::+ F" -k echo :::: fx f12 ::::+ fx
+same "::: :::+ :::+" -k echo ::: a b :::+ 1 2 :::+ p q
+
 # ---- -k with many jobs behind a slow one ----
 # 10,000 jobs of 6 kB wait behind the first: the heap holds at most the
 # 16 MiB budget of their 60 MB; the rest is spilled. Measured as peak

@@ -107,9 +107,21 @@ struct input *input_open(const struct opts *o)
 	in->idx = run_alloc(sizeof(*in->idx) * (size_t)o->nsrc);
 	in->group = run_alloc(sizeof(*in->group) * (size_t)o->nsrc);
 	in->glen = run_alloc(sizeof(*in->glen) * (size_t)o->nsrc);
+	static char *none[] = { "" };
+	bool some = false;
+
 	for (int i = 0; i < o->nsrc; i++) {
 		if (o->src[i].file)
 			load(&in->src[i], o->delim);
+		some |= in->src[i].n > 0;
+	}
+	for (int i = 0; i < o->nsrc; i++) {
+		/* As GNU parallel: beside others with inputs, an empty
+		 * source is one empty argument, not zero jobs. */
+		if (some && !in->src[i].n) {
+			in->src[i].v = none;
+			in->src[i].n = 1;
+		}
 		if (!i || !o->src[i].linked) {
 			in->idx[in->ngroup] = 0;
 			in->glen[in->ngroup++] = in->src[i].n;

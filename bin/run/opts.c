@@ -162,30 +162,36 @@ static bool is_sep(const char *s)
 }
 
 /* The words after the command: ::: words, :::: files; with a + the
- * source goes along with the one before instead of across it. */
+ * source goes along with the one before instead of across it. As GNU
+ * parallel, a + counts sources from the first, -a files included, as if
+ * they were not there: after one -a file, the + of the second source
+ * given here links the first one to the -a file. */
 static void sources(struct opts *o, char **w, int n)
 {
-	int i = 0;
+	int i = 0, here = 0;
 
 	o->src = run_alloc(sizeof(*o->src) * (size_t)(n + o->nargfile + 1));
 	for (int k = 0; k < o->nargfile; k++)
 		o->src[o->nsrc++] = (struct src){ .file = o->argfile[k] };
 	while (i < n) {
 		bool files = !strncmp(w[i], "::::", 4);
-		bool linked = w[i][strlen(w[i]) - 1] == '+' && o->nsrc > 0;
+		bool linked = w[i][strlen(w[i]) - 1] == '+';
 		int s = ++i;
 
 		while (i < n && !is_sep(w[i]))
 			i++;
+		int at = here;
+
 		if (files) {
-			for (int k = s; k < i; k++)
-				o->src[o->nsrc++] = (struct src){
-					.file = w[k], .linked = linked && k == s };
-			continue;
+			for (int k = s; k < i; k++, here++)
+				o->src[o->nsrc++] = (struct src){ .file = w[k] };
+		} else {
+			o->src[o->nsrc++] = (struct src){ .v = w + s,
+							  .n = (size_t)(i - s) };
+			here++;
 		}
-		o->src[o->nsrc++] = (struct src){ .v = w + s,
-						  .n = (size_t)(i - s),
-						  .linked = linked };
+		if (linked && here > at)	/* a source was added */
+			o->src[at].linked = true;
 	}
 }
 
