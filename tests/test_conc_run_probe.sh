@@ -558,6 +558,15 @@ same "-a F -a G ::: a b :::+ 1 2" -k -a fx -a f12 echo ::: a b ::: c d :::+ 1 2
 same ":::: F G ::::+ F" -k echo :::: fx f12 ::::+ fx
 same "::: :::+ :::+" -k echo ::: a b :::+ 1 2 :::+ p q
 
+# A ::: word with a newline (or -d's character) in it is that many
+# inputs, as GNU parallel ("a\n" is a and ""); it was one input.
+ok "::: a word with a newline: two inputs" "[a]${nl}[b]${nl}[x]${nl}rc=0" "$(run -k echo '[{}]' ::: "a${nl}b" x)"
+ok "::: a word ending in a newline: an empty input after" "[a]${nl}[]${nl}rc=0" "$(run -k echo '[{}]' ::: "a${nl}")"
+same "::: words with newlines" -k -q printf '[%s]\n' ::: "a${nl}b" "a${nl}" "${nl}a" "a${nl}${nl}b" "${nl}" x
+same "::: words with newlines, a second source" -k echo '[{1}] [{2}]' ::: "a${nl}b" ::: 1 "2${nl}3"
+same "::: words with -d's character" -k -d : echo '[{}]' ::: 'a:b:' x
+same "::: words with -0: a newline stays" -k -0 -q printf '[%s]\n' ::: "a${nl}b"
+
 # ---- -k with many jobs behind a slow one ----
 # 10,000 jobs of 6 kB wait behind the first: the heap holds at most the
 # 16 MiB budget of their 60 MB; the rest is spilled. Measured as peak

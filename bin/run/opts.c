@@ -161,6 +161,34 @@ static bool is_sep(const char *s)
 	       !strcmp(s, ":::+") || !strcmp(s, "::::+");
 }
 
+/* ::: words; as GNU parallel, a word with the delimiter in it (a
+ * newline, or -d's) is that many inputs, "a\n" two: a and "". */
+static struct src words(char **w, int n, char delim)
+{
+	struct src src = { .v = w, .n = (size_t)n };
+	size_t k = 0, cap = 0;
+
+	for (int i = 0; i < n; i++)
+		for (const char *p = w[i]; delim && (p = strchr(p, delim)); p++)
+			cap++;
+	if (!cap)
+		return src;
+	src.v = run_alloc(sizeof(*src.v) * (cap + (size_t)n));
+	for (int i = 0; i < n; i++) {
+		const char *p = w[i], *e;
+
+		while ((e = strchr(p, delim))) {
+			src.v[k] = run_alloc((size_t)(e - p) + 1);
+			memcpy(src.v[k], p, (size_t)(e - p));
+			src.v[k++][e - p] = 0;
+			p = e + 1;
+		}
+		src.v[k++] = (char *)p;
+	}
+	src.n = k;
+	return src;
+}
+
 /* The words after the command: ::: words, :::: files; with a + the
  * source goes along with the one before instead of across it. As GNU
  * parallel, a + counts sources from the first, -a files included, as if
@@ -186,8 +214,7 @@ static void sources(struct opts *o, char **w, int n)
 			for (int k = s; k < i; k++, here++)
 				o->src[o->nsrc++] = (struct src){ .file = w[k] };
 		} else {
-			o->src[o->nsrc++] = (struct src){ .v = w + s,
-							  .n = (size_t)(i - s) };
+			o->src[o->nsrc++] = words(w + s, i - s, o->delim);
 			here++;
 		}
 		if (linked && here > at)	/* a source was added */
