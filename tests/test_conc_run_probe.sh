@@ -567,6 +567,15 @@ same "::: words with newlines, a second source" -k echo '[{1}] [{2}]' ::: "a${nl
 same "::: words with -d's character" -k -d : echo '[{}]' ::: 'a:b:' x
 same "::: words with -0: a newline stays" -k -0 -q printf '[%s]\n' ::: "a${nl}b"
 
+# --timeout and --delay take GNU parallel's units, several (1m30s).
+ok "--timeout 1m30s" "a${nl}rc=0" "$(run --timeout 1m30s echo ::: a)"
+ok "--timeout 1h2m3.5s" "a${nl}rc=0" "$(run --timeout 1h2m3.5s echo ::: a)"
+ok "--delay 0m0.01s" "a${nl}b${nl}rc=0" "$(run -k --delay 0m0.01s echo ::: a b)"
+ok "--timeout 1s2: a number without a unit after one: 255" "rc=255" "$(run --timeout 1s2 echo ::: a)"
+ok "--timeout 10%: not supported, 255" "rc=255" "$(run --timeout 10% echo ::: a)"
+same "--timeout 2m1s" -k --timeout 2m1s echo ::: a b
+same "--timeout 1x: an error" --timeout 1x echo ::: a
+
 # ---- -k with many jobs behind a slow one ----
 # 10,000 jobs of 6 kB wait behind the first: the heap holds at most the
 # 16 MiB budget of their 60 MB; the rest is spilled. Measured as peak

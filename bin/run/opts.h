@@ -11,7 +11,7 @@ long opt_cpus(void);
 long opt_num(const char *what, const char *s, long min);
 /* -j: N, 0, P% of the CPUs, +N, -N. */
 long opt_jobs(const char *s);
-/* Seconds, fractions allowed, s/m/h/d suffix: nanoseconds. */
+/* Seconds, fractions allowed, s/m/h/d units, several (1m30s): ns. */
 int64_t opt_secs(const char *what, const char *s);
 /* Bytes, k/M/G suffix (powers of 1024). */
 size_t opt_size(const char *s);

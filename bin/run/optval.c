@@ -65,28 +65,37 @@ long opt_jobs(const char *s)
 	return v;
 }
 
-/* Seconds, fractions allowed, s/m/h/d suffix. */
+/* Seconds, fractions allowed, s/m/h/d units, several (1m30s). */
 int64_t opt_secs(const char *what, const char *s)
 {
-	char *end;
-	double v;
+	const char *p = s;
+	double sum = 0;
 
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || v < 0 || isnan(v))
-		opt_bad(what, s);
-	switch (*end) {
-	case 0: case 's': break;
-	case 'm': v *= 60; break;
-	case 'h': v *= 3600; break;
-	case 'd': v *= 86400; break;
-	default: opt_bad(what, s);
-	}
-	if (*end && end[1])
-		opt_bad(what, s);
-	if (v > 1e9)
-		v = 1e9;
-	return (int64_t)(v * 1e9);
+	/* As GNU parallel: 1.5, 90s, 2m, or parts as 1h2m3s. */
+	do {
+		char *end;
+		double v;
+
+		errno = 0;
+		v = strtod(p, &end);
+		if (errno || end == p || v < 0 || isnan(v) || *p == '-' ||
+		    *p == '+')
+			opt_bad(what, s);
+		switch (*end) {
+		case 's': break;
+		case 'm': v *= 60; break;
+		case 'h': v *= 3600; break;
+		case 'd': v *= 86400; break;
+		default:	/* no unit: seconds, for a lone number only */
+			if (*end || p != s)
+				opt_bad(what, s);
+		}
+		sum += v;
+		p = *end ? end + 1 : end;
+	} while (*p);
+	if (sum > 1e9)
+		sum = 1e9;
+	return (int64_t)(sum * 1e9);
 }
 
 size_t opt_size(const char *s)
