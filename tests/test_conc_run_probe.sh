@@ -576,6 +576,18 @@ ok "--timeout 10%: not supported, 255" "rc=255" "$(run --timeout 10% echo ::: a)
 same "--timeout 2m1s" -k --timeout 2m1s echo ::: a b
 same "--timeout 1x: an error" --timeout 1x echo ::: a
 
+# $PARALLEL_SHELL runs the command line, as GNU parallel's.
+if [ -x /bin/bash ]; then
+	ok "PARALLEL_SHELL=/bin/bash: bash runs it" "1 2 3 x${nl}rc=0" \
+		"$(PARALLEL_SHELL=/bin/bash timeout 60 "$R" 'echo {1..3}' ::: x; echo "rc=$?")"
+	if [ -n "$PAR" ]; then
+		ok "PARALLEL_SHELL=/bin/bash: as parallel" \
+			"$(PARALLEL_SHELL=/bin/bash timeout 60 $PAR --will-cite -k 'echo {1..3} $0' ::: x y; echo "rc=$?")" \
+			"$(PARALLEL_SHELL=/bin/bash timeout 60 "$R" -k 'echo {1..3} $0' ::: x y; echo "rc=$?")"
+	fi
+fi
+ok "no PARALLEL_SHELL: /bin/sh" "/bin/sh x${nl}rc=0" "$(env -u PARALLEL_SHELL timeout 60 "$R" 'echo $0' ::: x; echo "rc=$?")"
+
 # ---- -k with many jobs behind a slow one ----
 # 10,000 jobs of 6 kB wait behind the first: the heap holds at most the
 # 16 MiB budget of their 60 MB; the rest is spilled. Measured as peak

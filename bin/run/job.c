@@ -160,8 +160,19 @@ int job_spawn(struct job *j, const struct opts *o, int devnull)
 	} else if (j->argv) {
 		r = conc_proc_spawn(&j->p, j->argv[0], j->argv, env, &attr);
 	} else {
-		sh_argv[2] = j->cmd;
-		r = conc_proc_spawn(&j->p, sh_argv[0], sh_argv, env, &attr);
+		/* As GNU parallel: $PARALLEL_SHELL, if set, runs the line. */
+		static char *user_argv[] = { NULL, "-c", NULL, NULL };
+		char **av = sh_argv;
+
+		if (!user_argv[0]) {
+			const char *u = getenv("PARALLEL_SHELL");
+
+			user_argv[0] = u && *u ? (char *)u : sh_argv[0];
+		}
+		if (user_argv[0] != sh_argv[0])
+			av = user_argv;
+		av[2] = j->cmd;
+		r = conc_proc_spawn(&j->p, av[0], av, env, &attr);
 	}
 	j->t0 = now_ns();
 	clock_gettime(CLOCK_REALTIME, &ts);
