@@ -588,6 +588,13 @@ if [ -x /bin/bash ]; then
 fi
 ok "no PARALLEL_SHELL: /bin/sh" "/bin/sh x${nl}rc=0" "$(env -u PARALLEL_SHELL timeout 60 "$R" 'echo $0' ::: x; echo "rc=$?")"
 
+# -n 0: one input a job, none of it on the line (GNU parallel); was 255.
+ok "-n 0: a job per input, no argument" "x${nl}x${nl}rc=0" "$(run -k -n0 echo x ::: a b)"
+same "-n 0" -k -n 0 echo x ::: a b
+same "-n 0 {} {#}" -k -n 0 'echo [{}] {#}' ::: a b
+same "-n 0 --dry-run" -k -n 0 --dry-run echo x ::: a b
+IN=seven same "-n 0 stdin" -k -n 0 echo x
+
 # ---- -k with many jobs behind a slow one ----
 # 10,000 jobs of 6 kB wait behind the first: the heap holds at most the
 # 16 MiB budget of their 60 MB; the rest is spilled. Measured as peak

@@ -234,7 +234,7 @@ static char *shell_line(const struct opts *o, const struct args *a,
 			sb_add(&s, " ", 1);
 		expand(&s, o->cmd[i], a, seq, slot, false, &found);
 	}
-	if (!found && a->n) {
+	if (!found && (a->n || o->noargs)) {	/* -n 0: "cmd ", as GNU's */
 		sb_add(&s, " ", 1);
 		value(&s, a, -1, 0, false);
 	}

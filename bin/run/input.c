@@ -313,8 +313,14 @@ int input_next(struct input *in, struct args *a)
 	a->n = 0;
 	a->v = run_alloc(sizeof(*a->v) * (size_t)cap);
 	r = in->fd >= 0 ? next_stream(in, a, &cap) : next_loaded(in, a, &cap);
-	if (r != 1)
+	if (r != 1) {
 		args_free(a);
+	} else if (in->o->noargs) {
+		/* -n 0: the input is used up, the job gets none of it. */
+		for (int i = 0; i < a->n; i++)
+			free(a->v[i]);
+		a->n = 0;
+	}
 	return r;
 }
 

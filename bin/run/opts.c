@@ -263,7 +263,10 @@ void opts_parse(struct opts *o, int argc, char **argv)
 			free(d);
 			break;
 		}
-		case 'n': o->nargs = opt_num("bad -n", optarg, 1); break;
+		case 'n':
+			o->nargs = opt_num("bad -n", optarg, 0);
+			o->noargs = !o->nargs;	/* as GNU parallel */
+			break;
 		case 'a': push(&o->argfile, &o->nargfile, optarg); break;
 		case 'C': case O_COLSEP: {
 			size_t l;

@@ -43,6 +43,7 @@ struct opts {
 	bool colsep_set;
 	char delim;		/* item separator of stdin and :::: files */
 	long nargs;		/* -n: arguments per job */
+	bool noargs;		/* -n 0: an input a job, none on its line */
 	regex_t colsep;
 	size_t block;		/* --pipe chunk size */
 	const char *recend;
