@@ -595,6 +595,16 @@ same "-n 0 {} {#}" -k -n 0 'echo [{}] {#}' ::: a b
 same "-n 0 --dry-run" -k -n 0 --dry-run echo x ::: a b
 IN=seven same "-n 0 stdin" -k -n 0 echo x
 
+# --recend '': blocks of exactly --block bytes, as GNU parallel (binary
+# input); it was an error.
+head -c 2500 /dev/urandom > bin2500
+ok "--recend '': exact blocks" "1000 1000 500 " \
+	"$(timeout 60 "$R" -k --pipe --block 1k --recend '' wc -c < bin2500 | tr -d ' ' | tr '\n' ' ')"
+ok "--recend '': every byte once, in order" "same" \
+	"$(timeout 60 "$R" -k --pipe --block 1000 --recend '' cat < bin2500 | cmp -s - bin2500 && echo same)"
+IN=bin2500 same "--recend '' --block 1k" -k --pipe --block 1k --recend '' md5sum
+IN=bin2500 same "--recend '' -n 700" -k --pipe --block 1k -n 700 --recend '' md5sum
+
 # ---- -k with many jobs behind a slow one ----
 # 10,000 jobs of 6 kB wait behind the first: the heap holds at most the
 # 16 MiB budget of their 60 MB; the rest is spilled. Measured as peak

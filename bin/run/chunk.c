@@ -92,6 +92,10 @@ static size_t nth_end(const struct chunker *c, const char *p, size_t n,
 {
 	size_t at = 0;
 
+	/* --recend '': k bytes, or what is left (perl's index of "" past
+	 * the end is the end). */
+	if (!c->rl)
+		return (size_t)k < n ? (size_t)k : n;
 	while (k--) {
 		const char *e;
 

@@ -290,9 +290,7 @@ void opts_parse(struct opts *o, int argc, char **argv)
 		case O_BLOCK: o->block = opt_size(optarg); break;
 		case O_RECEND:
 			o->recend = opt_unescape(optarg, &rl, true);
-			o->recend_len = rl;
-			if (!rl)
-				opt_bad("bad --recend", "empty");
+			o->recend_len = rl;	/* '': blocks of exactly --block */
 			break;
 		case O_JOBLOG: o->joblog = optarg; break;
 		case O_RESUME: o->resume = true; break;
