@@ -605,6 +605,15 @@ ok "--recend '': every byte once, in order" "same" \
 IN=bin2500 same "--recend '' --block 1k" -k --pipe --block 1k --recend '' md5sum
 IN=bin2500 same "--recend '' -n 700" -k --pipe --block 1k -n 700 --recend '' md5sum
 
+# --pipe: {} and the others are '' for a chunk, as GNU parallel (they
+# were nothing, so 'echo {} x' lost an argument); no command: an error.
+ok "--pipe: {} is ''" "echo '' '' 1${nl}rc=0" "$(printf 'a\n' | run --pipe --dry-run 'echo {} {1.} {#}')"
+IN=s30 same "--pipe: {} is '' (-q)" -k --pipe --block 20 -q sh -c 'cat >/dev/null; printf "[%s]\\n" "$@"' sh {} x
+IN=s30 same "--pipe --dry-run {}" -k --pipe --block 20 --dry-run echo {} {/} x
+IN=s30 same "--pipe: nothing appended" -k --pipe --block 20 wc -l
+IN=s30 same "--pipe --tag" -k --pipe --block 20 --tag wc -l
+IN=s30 same "--pipe and no command: an error" -k --pipe --dry-run
+
 # ---- -k with many jobs behind a slow one ----
 # 10,000 jobs of 6 kB wait behind the first: the heap holds at most the
 # 16 MiB budget of their 60 MB; the rest is spilled. Measured as peak

@@ -234,7 +234,8 @@ static char *shell_line(const struct opts *o, const struct args *a,
 			sb_add(&s, " ", 1);
 		expand(&s, o->cmd[i], a, seq, slot, false, &found);
 	}
-	if (!found && (a->n || o->noargs)) {	/* -n 0: "cmd ", as GNU's */
+	/* -n 0: "cmd ", as GNU's; --pipe: the chunk's '' is not put. */
+	if (!found && (a->n || o->noargs) && !o->pipe) {
 		sb_add(&s, " ", 1);
 		value(&s, a, -1, 0, false);
 	}
@@ -257,7 +258,7 @@ static char *argv_line(const struct opts *o, const struct args *a,
 		expand(&s, o->cmd[i], a, seq, slot, true, &found);
 		argv[k++] = s.p;
 	}
-	if (!found || !o->ncmd)
+	if ((!found || !o->ncmd) && !o->pipe)
 		for (int i = 0; i < a->n; i++)
 			argv[k++] = run_strdup(a->v[i]);
 	argv[k] = NULL;

@@ -116,8 +116,17 @@ static int next_input(struct run *r, struct args *a, char **chunk,
 	a->v = NULL;
 	a->n = 0;
 	*chunk = NULL;
-	if (r->ch)
-		return chunker_next(r->ch, chunk, clen);
+	if (r->ch) {
+		int got = chunker_next(r->ch, chunk, clen);
+
+		/* As GNU parallel: {} (any of them) is '' for a chunk. */
+		if (got == 1) {
+			a->v = run_alloc(sizeof(*a->v));
+			a->v[0] = run_strdup("");
+			a->n = 1;
+		}
+		return got;
+	}
 	return input_next(r->in, a);
 }
 

@@ -348,4 +348,6 @@ void opts_parse(struct opts *o, int argc, char **argv)
 	sources(o, argv + i, argc - i);
 	if (o->pipe && o->nsrc)
 		opt_bad("--pipe reads stdin", "no ::: or :::: with it");
+	if (o->pipe && !o->ncmd)	/* as GNU parallel */
+		opt_bad("--pipe needs a command", "to feed the chunks to");
 }
