@@ -498,16 +498,16 @@ ok "--pipe: a record longer than the block grows it" "5 2 11 4 23 " \
 	"$(timeout 60 "$R" -k --pipe --block 3 wc -c < longrec 2>/dev/null | tr -d ' ' | tr '\n' ' ')"
 IN=longrec same "--pipe --block 3: long records" -k --pipe --block 3 wc -c
 IN=longrec same "--pipe --block 1: long records" -k --pipe --block 1 cat
-perl -e 'srand(7); for (1..400) { print "x" x int(rand(rand() < 0.1 ? 9000 : 300)), "\n" }' > rnd
-IN=rnd same "--pipe --block 1k: records up to 9 kB" -k --pipe --block 1k wc -c
-IN=rnd same "--pipe --block 3k: records up to 9 kB" -k --pipe --block 3k wc -c
+perl -e 'srand(7); for (1..60) { print "x" x int(rand(rand() < 0.1 ? 9000 : 300)), "\n" }' > rnd
+IN=rnd same "--pipe --block 2k: records up to 9 kB" -k --pipe --block 2k wc -c
+IN=rnd same "--pipe --block 5k: records up to 9 kB" -k --pipe --block 5k wc -c
 printf 'a:b::c:\nd' > colon2
 IN=colon2 same "--pipe --recend : --block 2" -k --pipe --recend : --block 2 'cat; echo'
 # -n N with --pipe: N records per job, as GNU parallel (it was ignored).
 ok "--pipe -n 3: three records a job" "1 2 3 ${nl}4 5 6 ${nl}7 8 9 ${nl}10 ${nl}rc=0" \
 	"$(seq 10 | timeout 60 "$R" -k --pipe -n 3 'tr "\n" " "; echo'; echo "rc=$?")"
-IN=s1000 same "--pipe -n 7" -k --pipe -n 7 wc -l
-IN=s1000 same "--pipe -n 7 --block 100" -k --pipe -n 7 --block 100 wc -l
+IN=s30 same "--pipe -n 7" -k --pipe -n 7 wc -l
+IN=s30 same "--pipe -n 7 --block 20" -k --pipe -n 7 --block 20 wc -l
 IN=rnd same "--pipe -n 5 --block 1k: long records" -k --pipe -n 5 --block 1k wc -c
 printf '\n\na\n\nb\nc\n' > emptyl
 IN=emptyl same "--pipe -n 1: empty records" -k --pipe -n 1 'od -An -c'
