@@ -258,5 +258,15 @@ for k in e q s; do
 done
 ok "hostile segments: no crash, no wait past the timeout" "" "$(head -n 5 hostile.out)"
 
+# ---- conc-queue(1)'s EXAMPLES, as written there (the names made unique) ----
+mkdir ex && cd ex && printf 'l1\nl2\n' > 'a
+b.txt' && printf 'l1\n' > c.txt
+ok "queue(1) example: file names with newlines, -0" "3 total" \
+	"$(timeout 10 "$Q" create $P-files && find . -name '*.txt' -print0 | timeout 10 "$Q" put -0 $P-files &&
+	   timeout 10 "$Q" get -0 -n 100 -t 0 $P-files | xargs -0 wc -l | tail -n 1 | sed 's/^ *//')"
+ok "queue(1) example: a fifth of a second" "1" \
+	"$(timeout 10 "$Q" create $P-jobs; timeout 10 "$Q" get -t 0.2 $P-jobs; echo $?)"
+cd ..
+
 echo "test_tools_edge: $pass passed, $fail failed"
 [ "$fail" = 0 ]
