@@ -83,7 +83,7 @@ static int run(struct bank *b, bool locked)
 			return -1;
 		}
 		if (pid[i] == 0) {
-			alarm(5);	/* watchdog: a bug must fail, not hang */
+			alarm(30);	/* watchdog: a bug must fail, not hang */
 			withdraw(b, i, locked);
 		}
 	}
@@ -101,7 +101,7 @@ int main(void)
 	/* Children leave with _exit(), which skips stdio's flush: line
 	 * buffering gets every line out as soon as it is written. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	alarm(5);
+	alarm(30);
 	b = mmap(NULL, sizeof(*b), PROT_READ | PROT_WRITE,
 		 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (b == MAP_FAILED) {

@@ -50,14 +50,14 @@ static int cook(struct kitchen *k, int n, bool ordered)
 		f = "pot", s = "knife";
 	}
 	/* Even the first lock is bounded: nothing in this demo may hang. */
-	if ((r = conc_mutex_timedlock(first, 2000 * MS)) != 0) {
+	if ((r = conc_mutex_timedlock(first, 10000 * MS)) != 0) {
 		printf("  cook %d: lock %s: %s\n", n, f, strerror(-r));
 		return FAILED;
 	}
 	printf("  cook %d: got the %s\n", n, f);
 	/* Crossed, meet once both hold their first tool, so the cycle forms
 	 * every time, however late the other cook was started. */
-	if (!ordered && (r = conc_barrier_wait_timed(&k->holding, 2000 * MS)) < 0) {
+	if (!ordered && (r = conc_barrier_wait_timed(&k->holding, 10000 * MS)) < 0) {
 		printf("  cook %d: barrier: %s\n", n, strerror(-r));
 		conc_mutex_unlock(first);
 		return FAILED;
@@ -100,7 +100,7 @@ static int run(struct kitchen *k, bool ordered)
 			return -1;
 		}
 		if (pid[i] == 0) {
-			alarm(5);	/* watchdog: a bug must fail, not hang */
+			alarm(30);	/* watchdog: a bug must fail, not hang */
 			k->outcome[i] = cook(k, i + 1, ordered);
 			_exit(0);
 		}
@@ -119,7 +119,7 @@ int main(void)
 
 	/* Children leave with _exit(), which skips stdio's flush. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	alarm(5);
+	alarm(30);
 	k = mmap(NULL, sizeof(*k), PROT_READ | PROT_WRITE,
 		 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (k == MAP_FAILED) {

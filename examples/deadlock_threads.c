@@ -33,7 +33,7 @@ static int cook(void *arg)
 	const char *f = crossed ? "pot" : "knife", *s = crossed ? "knife" : "pot";
 
 	/* Every wait is bounded: nothing in this demo may hang. */
-	if ((r = conc_mutex_timedlock(first, 2000 * MS)) != 0)
+	if ((r = conc_mutex_timedlock(first, 10000 * MS)) != 0)
 		return r;
 	printf("  fun%d: got the %s\n", n, f);
 	if (!ordered && (r = conc_barrier_wait_timed(&holding, 5000 * MS)) < 0) {
@@ -70,7 +70,7 @@ static int kitchen(int want)
 			return -1;
 		}
 	for (i = 0; i < 2; i++) {
-		if ((r = conc_thread_join(t[i], &code, 10000 * MS)) || code < 0) {
+		if ((r = conc_thread_join(t[i], &code, 30000 * MS)) || code < 0) {
 			printf("fun%d: %s\n", i + 1, strerror(r ? -r : -code));
 			return -1;
 		}

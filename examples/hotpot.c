@@ -43,8 +43,8 @@ static int wait_for_dinner(struct table *t, int i)
 	int r;
 
 	printf("  %s has arrived and sits at the table, waiting\n", name[i]);
-	/* The host calls after ~0.5 s; 3 s means something is broken. */
-	r = conc_event_wait(&t->dinner, 3000 * MS);
+	/* The host calls after ~0.5 s; 10 s means something is broken. */
+	r = conc_event_wait(&t->dinner, 10000 * MS);
 	if (r != 0) {
 		printf("  %s: conc_event_wait: %s\n", name[i], strerror(-r));
 		return 1;
@@ -67,7 +67,7 @@ int main(void)
 
 	/* Children leave with _exit(), which skips stdio's flush. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	alarm(5);
+	alarm(30);
 	t = mmap(NULL, sizeof(*t), PROT_READ | PROT_WRITE,
 		 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (t == MAP_FAILED) {
@@ -84,7 +84,7 @@ int main(void)
 			return 1;
 		}
 		if (pid[i] == 0) {
-			alarm(5);	/* watchdog: a bug must fail, not hang */
+			alarm(30);	/* watchdog: a bug must fail, not hang */
 			_exit(wait_for_dinner(t, i));
 		}
 	}
