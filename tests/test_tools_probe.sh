@@ -115,7 +115,8 @@ msg "conc-event bad --mode" conc-event
 # -t / -w: seconds, fractions allowed, every tool.
 "$Q" create $P-t
 "$EV" clear $P-te
-"$SEM" $P-ts sleep 30 & bg=$!
+# The holder outlasts the 51 runs below however slow they are (killed after).
+"$SEM" $P-ts sleep 600 & bg=$!
 until_ [ "$(holders $P-ts)" = 1 ]
 for t in 0 0.2 .1 0.05 1e-1; do
 	ok "queue get -t $t" "rc=1" "$(run "$Q" get -t $t $P-t)"
@@ -330,6 +331,12 @@ ok "queue: stat after rm: 4" "rc=4" "$(run "$Q" stat $P-q)"
 ok "queue: bad subcommand: 2" "rc=2" "$(run "$Q" frobnicate $P-q3)"
 
 # ---- conc-event ----
+# asleep PID: PID sleeps in the kernel (a tool sleeps nowhere but in its
+# wait), or is gone.
+asleep() {
+	case $(cut -d' ' -f3 /proc/$1/stat 2>/dev/null) in S|Z|"") return 0 ;; esac
+	return 1
+}
 ok "event: wait on a missing one: 4" "rc=4" "$(run "$EV" wait -t 0 $P-e)"
 msg "event: missing" conc-event
 ok "event: status of a missing one: 4" "rc=4" "$(run "$EV" status $P-e)"
@@ -350,16 +357,23 @@ sleep 0.2
 "$EV" set $P-e
 wait
 ok "event: one set wakes every waiter" "0 0 0" "$(cat woke.1 woke.2 woke.3 | tr '\n' ' ' | sed 's/ $//')"
-# A set and clear while it waits still ends the wait (the man page).
+# A set and clear while it waits still ends the wait (the man page). The
+# waiter must be waiting first: a loaded machine may start it late.
 "$EV" clear $P-e
-(timeout 20 "$EV" wait -t 15 $P-e; echo "$?" > pulse) &
-sleep 0.3
+rm -f evpid
+(timeout 20 sh -c 'echo $$ > evpid; exec "$0" wait -t 15 "$1"' "$EV" $P-e; echo "$?" > pulse) &
+until_ [ -s evpid ]
+until_ asleep "$(cat evpid)"
 "$EV" set $P-e; "$EV" clear $P-e
 wait
 ok "event: set then clear at once still wakes a waiter" "0" "$(cat pulse)"
-(sleep 0.2; "$EV" rm $P-e) &
-ok "event: rm while one waits: it goes on waiting (times out)" "rc=1" "$(run "$EV" wait -t 1 $P-e)"
+rm -f evpid
+(timeout 20 sh -c 'echo $$ > evpid; exec "$0" wait -t 2 "$1"' "$EV" $P-e >/dev/null 2>&1; echo "$?" > rmwait) &
+until_ [ -s evpid ]
+until_ asleep "$(cat evpid)"
+"$EV" rm $P-e
 wait
+ok "event: rm while one waits: it goes on waiting (times out)" "1" "$(cat rmwait)"
 ok "event: gone after rm" "rc=4" "$(run "$EV" status $P-e)"
 ok "event: bad subcommand: 2" "rc=2" "$(run "$EV" toggle $P-e2)"
 ok "event: -t for status: 2" "rc=2" "$(run "$EV" status -t 1 $P-e2)"
