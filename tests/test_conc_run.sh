@@ -88,8 +88,11 @@ ok "a leftover writer does not reach the next job" "nowa${nl}nowb${nl}rc=0" \
 ok "> /dev/stdout as GNU parallel" "b1${nl}rc=0" "$(run 'echo a; echo b{} > /dev/stdout' ::: 1)"
 ok "--tag" "a	a${nl}a	ea${nl}b c	b c${nl}b c	eb c${nl}rc=0" \
 	"$(timeout 30 "$R" -k --tag 'echo {}; echo e{} >&2' ::: a 'b c' 2>&1; echo "rc=$?")"
-ok "--line-buffer prints lines as they come" "a1${nl}b1${nl}a2${nl}rc=0" \
-	"$(run -j2 --line-buffer 'if [ {} = a ]; then echo a1; sleep 0.6; echo a2; else sleep 0.3; echo b1; fi' ::: a b)"
+# Each job waits to see the other's line in conc-run's output (a file):
+# the order holds however late either job starts.
+timeout 30 "$R" -j2 --line-buffer 'i=0; if [ {} = a ]; then echo a1; while ! grep -q b1 lb.out && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done; echo a2; else while ! grep -q a1 lb.out && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done; echo b1; fi' ::: a b > lb.out 2>&1
+rc=$?
+ok "--line-buffer prints lines as they come" "a1${nl}b1${nl}a2${nl}rc=0" "$(cat lb.out; echo "rc=$rc")"
 ok "-u passes output through" "x${nl}rc=0" "$(run -u echo ::: x)"
 ok "a big output stays whole" "200000" "$(timeout 30 "$R" -j2 seq ::: 100000 100000 | wc -l | tr -d ' ')"
 ok "-k with big outputs in order" "1${nl}100000${nl}1${nl}100000" \
@@ -208,10 +211,9 @@ ok "stdin: jobs start before it ends" "a${nl}b-early${nl}rc=0" \
 	     [ -f a.done ] && echo b-early || echo b-late) | run -k 'touch {}.done; echo {}')"
 
 # ---- signals to conc-run ----
-"$R" -j2 --joblog sl 'echo started{}; sleep 20; echo end{}' ::: 1 2 3 > sig.out 2>&1 &
+"$R" -j2 --joblog sl 'touch go.{}; echo started{}; sleep 20; echo end{}' ::: 1 2 3 > sig.out 2>&1 &
 pid=$!
-i=0; while ! [ -s sl ]; do i=$((i + 1)); [ $i -gt 100 ] && break; sleep 0.05; done
-sleep 0.5
+i=0; while ! [ -e go.1 ] || ! [ -e go.2 ]; do i=$((i + 1)); [ $i -gt 400 ] && break; sleep 0.05; done
 kill -TERM $pid
 i=0; while kill -0 $pid 2>/dev/null; do i=$((i + 1)); [ $i -gt 200 ] && kill -9 $pid; sleep 0.05; done
 wait $pid; rc=$?
@@ -219,11 +221,12 @@ ok "SIGTERM: 255" "255" "$rc"
 ok "SIGTERM: no job started after" "2" "$(tail -n +2 sl | wc -l | tr -d ' ')"
 ok "SIGTERM: jobs recorded killed" "-1 15${nl}-1 15" "$(tail -n +2 sl | awk -F'\t' '{ print $7, $8 }')"
 ok "SIGTERM: nothing half printed" "" "$(cat sig.out)"
-"$R" -j1 --joblog sl2 'trap "" INT TERM; sleep 20' ::: 1 > /dev/null 2>&1 &
+"$R" -j1 --joblog sl2 'trap "" INT TERM; touch go2; sleep 20' ::: 1 > /dev/null 2>&1 &
 pid=$!
-sleep 0.5
-kill -INT $pid; sleep 0.1; kill -INT $pid
-i=0; while kill -0 $pid 2>/dev/null; do i=$((i + 1)); [ $i -gt 200 ] && kill -9 $pid; sleep 0.05; done
+i=0; while ! [ -e go2 ]; do i=$((i + 1)); [ $i -gt 400 ] && break; sleep 0.05; done
+# Two SIGINTs sent close together may arrive as one (a pending signal is not
+# queued twice): send them until conc-run ends, and a second one is seen.
+i=0; while kill -0 $pid 2>/dev/null; do i=$((i + 1)); [ $i -gt 200 ] && kill -9 $pid; kill -INT $pid 2>/dev/null; sleep 0.05; done
 wait $pid
 ok "second SIGINT: KILL at once" "-1 9" "$(awk -F'\t' 'NR == 2 { print $7, $8 }' sl2)"
 
