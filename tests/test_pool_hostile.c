@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <conc/pool.h>
 #include <conc.h>
@@ -25,6 +26,9 @@ struct shared {
 	uint32_t atexit_ran;	/* the parent's atexit handler ran somewhere */
 	uint32_t forked_twice;	/* a task's fork child came back from fn */
 	pid_t grandchild;
+	uint32_t armed;		/* the atfork handler waits for dying */
+	pid_t dying;
+	uint32_t inits;
 };
 static struct shared *sh;
 
@@ -647,4 +651,570 @@ Test(hostile, the_program_reaps_a_worker_with_waitpid)
 	conc_future_release(f);
 	twice_ok(p, 2);
 	finish(p);
+}
+
+/* ---- close, join, terminate, destroy in every order ---- */
+
+Test(hostile, ends_in_every_order)
+{
+	conc_pool *p = make(2, 0);
+	conc_future *f;
+	conc_imap *it;
+	int64_t v = 1, out;
+
+	cr_assert_eq(conc_pool_join(p), -EINVAL, "join before close");
+	cr_assert_eq(conc_pool_join_timed(p, 0), -EINVAL);
+	cr_assert_eq(conc_pool_submit(p, t_forever, &v, sizeof(v), &f), 0);
+	cr_assert_eq(conc_pool_terminate_timed(p, BOUND), 0);
+	cr_assert_eq(conc_pool_terminate_timed(p, BOUND), 0, "terminate twice");
+	cr_assert_eq(conc_pool_terminate(p), 0);
+	cr_assert_eq(conc_pool_close(p), 0, "close after terminate");
+	cr_assert_eq(conc_pool_close(p), 0);
+	cr_assert_eq(conc_pool_join_timed(p, BOUND), 0);
+	cr_assert_eq(conc_pool_join(p), 0);
+	cr_assert_eq(conc_future_status(f), -ECANCELED);
+	cr_assert_eq(conc_pool_submit(p, t_twice, &v, sizeof(v), &f), -EPIPE);
+	cr_assert_null(f);
+	cr_assert_eq(conc_pool_apply(p, t_twice, &v, sizeof(v), &out, sizeof(out)),
+		     -EPIPE);
+	cr_assert_eq(conc_pool_map(p, t_twice, &v, 1, sizeof(v), &out,
+				   sizeof(out), 0), -EPIPE);
+	cr_assert_eq(conc_pool_imap_unordered(p, t_twice, &v, 1, sizeof(v), 0,
+					      &it), -EPIPE);
+	cr_assert_eq(conc_pool_poll(p, 0), -ETIMEDOUT);
+	cr_assert_eq(conc_pool_destroy_timed(p, BOUND), 0);
+}
+
+Test(hostile, close_join_close_terminate)
+{
+	conc_pool *p = make(2, 0);
+
+	twice_ok(p, 1);
+	cr_assert_eq(conc_pool_close(p), 0);
+	cr_assert_eq(conc_pool_join_timed(p, BOUND), 0);
+	cr_assert_eq(conc_pool_join_timed(p, BOUND), 0, "join twice");
+	cr_assert_eq(conc_pool_close(p), 0);
+	cr_assert_eq(conc_pool_terminate_timed(p, BOUND), 0);
+	cr_assert_eq(conc_pool_destroy_timed(p, BOUND), 0);
+}
+
+Test(hostile, destroy_while_tasks_run_and_queue)
+{
+	conc_pool *p = make(1, 0);
+	conc_future *f[4];
+	int64_t v = 1;
+	int k;
+
+	for (k = 0; k < 4; k++)
+		cr_assert_eq(conc_pool_submit(p, k ? t_twice : t_forever, &v,
+					      sizeof(v), &f[k]), 0);
+	cr_assert_eq(conc_pool_destroy_timed(p, BOUND), 0);
+	cr_assert_eq(conc_future_status(f[0]), -ECANCELED);
+	for (k = 0; k < 4; k++) {
+		cr_assert_neq(conc_future_status(f[k]), CONC_FUTURE_PENDING);
+		cr_assert_eq(conc_future_wait(f[k], -1), 0);
+		cr_assert_eq(conc_future_release(f[k]), 0);
+	}
+}
+
+/* A thread that waits for a slot while the pool is closed: -EPIPE, at
+ * once, although no slot comes free. */
+struct submitter {
+	conc_pool *p;
+	int r;
+};
+
+static void *submit_untimed(void *arg)
+{
+	struct submitter *s = arg;
+	conc_future *f = NULL;
+	int64_t v = 1;
+
+	s->r = conc_pool_submit(s->p, t_twice, &v, sizeof(v), &f);
+	if (f)
+		conc_future_release(f);
+	return NULL;
+}
+
+static void full_of_forever(conc_pool *p, conc_future *f[4])
+{
+	int64_t v = 1;
+	int k;
+
+	for (k = 0; k < 4; k++)
+		cr_assert_eq(conc_pool_submit(p, t_forever, &v, sizeof(v), &f[k]), 0);
+}
+
+/* A submit blocked on a full pool of endless tasks while end(p) runs. */
+static void blocked_submit_sees(int (*end)(conc_pool *))
+{
+	conc_pool *p = make(1, 0);
+	struct submitter s = { p, 1 };
+	conc_future *f[4];
+	pthread_t t;
+	int k;
+
+	full_of_forever(p, f);
+	cr_assert_eq(pthread_create(&t, NULL, submit_untimed, &s), 0);
+	/* Either side of the end: the submit must see it. */
+	sleep_ns(MS(20));
+	cr_assert_eq(end(p), 0);
+	cr_assert_eq(join_thread(t, (int)(BOUND / 1000000), NULL), 0,
+		     "the blocked submit never saw the pool end");
+	cr_assert_eq(s.r, -EPIPE);
+	cr_assert_eq(conc_pool_terminate_timed(p, BOUND), 0);
+	for (k = 0; k < 4; k++)
+		conc_future_release(f[k]);
+	cr_assert_eq(conc_pool_destroy_timed(p, BOUND), 0);
+}
+
+Test(hostile, close_wakes_a_blocked_submit)
+{
+	blocked_submit_sees(conc_pool_close);
+}
+
+Test(hostile, terminate_wakes_a_blocked_submit)
+{
+	blocked_submit_sees(conc_pool_terminate);
+}
+
+/* Several threads submit while one closes: each submit is 0 or -EPIPE,
+ * every accepted task finishes with its callback once, join ends. */
+struct racer {
+	conc_pool *p;
+	int ok, refused, other;
+	uint32_t *calls;
+};
+
+static void racer_cb(conc_future *f, void *arg)
+{
+	(void)f;
+	__atomic_fetch_add((uint32_t *)arg, 1, __ATOMIC_RELAXED);
+}
+
+static void *racer(void *arg)
+{
+	struct racer *r = arg;
+	int64_t v;
+	int k, rc;
+
+	for (k = 0; k < 2000; k++) {
+		v = k;
+		rc = conc_pool_submit_cb_timed(r->p, t_twice, &v, sizeof(v),
+					       racer_cb, racer_cb, r->calls,
+					       NULL, BOUND);
+		if (rc == 0)
+			r->ok++;
+		else if (rc == -EPIPE)
+			r->refused++;
+		else
+			r->other++;
+		if (rc == -EPIPE && r->refused > 3)
+			break;
+	}
+	return NULL;
+}
+
+Test(hostile, threads_submitting_while_another_closes, .timeout = 120)
+{
+	conc_pool *p = make(2, 0);
+	struct racer r[4];
+	pthread_t t[4];
+	uint32_t calls = 0;
+	int k, ok = 0;
+
+	for (k = 0; k < 4; k++) {
+		r[k] = (struct racer){ .p = p, .calls = &calls };
+		cr_assert_eq(pthread_create(&t[k], NULL, racer, &r[k]), 0);
+	}
+	twice_ok(p, 1);
+	cr_assert_eq(conc_pool_close(p), 0);
+	for (k = 0; k < 4; k++) {
+		cr_assert_eq(join_thread(t[k], 60000, NULL), 0);
+		cr_assert_eq(r[k].other, 0);
+		ok += r[k].ok;
+	}
+	cr_assert_eq(conc_pool_join_timed(p, BOUND), 0);
+	cr_assert_eq(__atomic_load_n(&calls, __ATOMIC_RELAXED), (uint32_t)ok,
+		     "%u callbacks for %d tasks", calls, ok);
+	cr_assert_eq(conc_pool_destroy_timed(p, BOUND), 0);
+}
+
+/* ---- callbacks that call back into the pool ---- */
+
+static void cb_terminate(conc_future *f, void *arg)
+{
+	(void)f;
+	cr_assert_eq(conc_pool_terminate_timed(arg, BOUND), 0);
+}
+
+static uint32_t cancelled;
+
+static void cb_count_cancel(conc_future *f, void *arg)
+{
+	int64_t v = 1;
+	conc_future *g = NULL;
+
+	cr_assert_eq(conc_future_status(f), -ECANCELED);
+	cr_assert_eq(conc_pool_submit(arg, t_twice, &v, sizeof(v), &g), -EPIPE);
+	cancelled++;
+}
+
+Test(hostile, a_callback_terminates_its_pool)
+{
+	conc_pool *p = make(2, 0);
+	conc_future *f;
+	int64_t v = 1;
+	int k;
+
+	/* First in the queue: it runs whatever the others do. */
+	cr_assert_eq(conc_pool_submit_cb(p, t_twice, &v, sizeof(v),
+					 cb_terminate, NULL, p, &f), 0);
+	for (k = 0; k < 3; k++)
+		cr_assert_eq(conc_pool_submit_cb(p, t_forever, &v, sizeof(v),
+						 NULL, cb_count_cancel, p, NULL), 0);
+	cr_assert_eq(conc_future_wait(f, BOUND), 0);
+	cr_assert_eq(conc_future_status(f), 0);
+	cr_assert_eq(cancelled, 3);
+	conc_future_release(f);
+	cr_assert_eq(conc_pool_join_timed(p, BOUND), 0);
+	cr_assert_eq(conc_pool_destroy_timed(p, BOUND), 0);
+}
+
+static void cb_close_join(conc_future *f, void *arg)
+{
+	(void)f;
+	cr_assert_eq(conc_pool_close(arg), 0);
+	cr_assert_eq(conc_pool_join_timed(arg, BOUND), 0);
+}
+
+Test(hostile, a_callback_closes_and_joins_its_pool)
+{
+	conc_pool *p = make(2, 0);
+	conc_future *f[3];
+	int64_t v = 1;
+	int k;
+
+	for (k = 0; k < 3; k++)
+		cr_assert_eq(conc_pool_submit_cb(p, t_twice, &v, sizeof(v),
+						 k == 0 ? cb_close_join : NULL,
+						 NULL, p, &f[k]), 0);
+	for (k = 0; k < 3; k++) {
+		cr_assert_eq(conc_future_wait(f[k], BOUND), 0);
+		cr_assert_eq(conc_future_status(f[k]), 0);
+		conc_future_release(f[k]);
+	}
+	cr_assert_eq(conc_pool_join_timed(p, BOUND), 0);
+	cr_assert_eq(conc_pool_destroy_timed(p, BOUND), 0);
+}
+
+/* ---- futures waited every way ---- */
+
+Test(hostile, future_timeouts)
+{
+	conc_pool *p = make(1, 0);
+	conc_future *f, *g;
+	int64_t v = 4, out;
+
+	cr_assert_eq(conc_pool_submit(p, t_forever, &v, sizeof(v), &f), 0);
+	cr_assert_eq(conc_future_wait(f, 0), -ETIMEDOUT);
+	cr_assert_eq(conc_future_wait(f, 1), -ETIMEDOUT);
+	cr_assert_eq(conc_future_result(f, &out, sizeof(out)), -EAGAIN);
+	cr_assert_eq(conc_pool_submit(p, t_twice, &v, sizeof(v), &g), 0);
+	cr_assert_eq(conc_pool_terminate_timed(p, 0) == 0 ||
+		     conc_pool_terminate_timed(p, BOUND) == 0, 1);
+	/* Finished now: any timeout, even none or a strange one. */
+	cr_assert_eq(conc_future_wait(f, 0), 0);
+	cr_assert_eq(conc_future_wait(f, -5), 0);
+	cr_assert_eq(conc_future_wait(f, INT64_MAX), 0);
+	cr_assert_eq(conc_future_wait(f, INT64_MIN), 0);
+	cr_assert_eq(conc_future_result(f, &out, sizeof(out)), -ECANCELED);
+	conc_future_release(f);
+	conc_future_release(g);
+	cr_assert_eq(conc_pool_destroy_timed(p, BOUND), 0);
+	cr_assert_eq(conc_future_wait(NULL, 0), -EINVAL);
+	cr_assert_eq(conc_future_status(NULL), -EINVAL);
+	cr_assert_eq(conc_future_result(NULL, NULL, 0), -EINVAL);
+	cr_assert_eq(conc_future_release(NULL), -EINVAL);
+}
+
+Test(hostile, future_waits_with_huge_and_negative_timeouts)
+{
+	conc_pool *p = make(1, 0);
+	conc_future *f;
+	int64_t v = 4, out;
+
+	cr_assert_eq(conc_pool_submit(p, t_twice, &v, sizeof(v), &f), 0);
+	cr_assert_eq(conc_future_wait(f, INT64_MAX), 0);
+	cr_assert_eq(conc_future_result(f, &out, sizeof(out)), sizeof(out));
+	cr_assert_eq(out, 8);
+	cr_assert_eq(conc_future_result(f, &out, 4), -EMSGSIZE);
+	cr_assert_eq(conc_future_result(f, NULL, 0), -EMSGSIZE);
+	conc_future_release(f);
+	cr_assert_eq(conc_pool_submit(p, t_twice, &v, sizeof(v), &f), 0);
+	cr_assert_eq(conc_future_wait(f, -7), 0);
+	conc_future_release(f);
+	cr_assert_eq(conc_pool_apply_timed(p, t_twice, &v, sizeof(v), &out,
+					   sizeof(out), INT64_MAX), 8);
+	cr_assert_eq(conc_pool_poll(p, 0), -ETIMEDOUT);
+	cr_assert_eq(conc_pool_poll(p, MS(1)), -ETIMEDOUT);
+	finish(p);
+}
+
+/* ---- map and imap at their edges ---- */
+
+/* A result of arg bytes (arg: a size_t), each byte 0x5a. */
+static ssize_t t_bytes(const void *arg, size_t len, void *res, size_t cap)
+{
+	size_t n;
+
+	if (len != sizeof(n))
+		return -EINVAL;
+	memcpy(&n, arg, sizeof(n));
+	if (n > cap)
+		return (ssize_t)n;	/* the pool says -EMSGSIZE */
+	memset(res, 0x5a, n);
+	return (ssize_t)n;
+}
+
+Test(hostile, map_edges)
+{
+	conc_pool *p = make(2, 0);
+	int64_t in[3] = { 1, 2, 3 }, out[3];
+	ssize_t lens[3];
+	size_t big[2] = { 8, 9 };
+	char res[2][8];
+
+	cr_assert_eq(conc_pool_map(p, t_twice, NULL, 0, sizeof(int64_t), NULL,
+				   sizeof(int64_t), 0), 0, "0 items");
+	cr_assert_eq(conc_pool_map(p, t_twice, in, 1, sizeof(in[0]), out,
+				   sizeof(out[0]), 0), 0);
+	cr_assert_eq(out[0], 2);
+	cr_assert_eq(conc_pool_map(p, t_twice, in, 3, sizeof(in[0]), out,
+				   sizeof(out[0]), 1000), 0, "chunk > n");
+	cr_assert_eq(out[2], 6);
+	cr_assert_eq(conc_pool_map(p, t_twice, in, 3, sizeof(in[0]), out,
+				   sizeof(out[0]), SIZE_MAX), 0);
+	/* A result beyond out_size fails alone, with -EMSGSIZE. */
+	cr_assert_eq(conc_pool_map_status(p, t_bytes, big, 2, sizeof(big[0]),
+					  res, sizeof(res[0]), 0, lens), 1);
+	cr_assert_eq(lens[0], 8);
+	cr_assert_eq(lens[1], -EMSGSIZE);
+	/* No result space at all. */
+	cr_assert_eq(conc_pool_map_status(p, t_bytes, big, 2, sizeof(big[0]),
+					  NULL, 0, 0, lens), 2);
+	cr_assert_eq(conc_pool_map(p, t_twice, in, 3, sizeof(in[0]), out,
+				   64 * 1024 + 1, 0), -EMSGSIZE);
+	cr_assert_eq(conc_pool_map(p, t_twice, in, 3, 64 * 1024 + 1, out,
+				   sizeof(out[0]), 0), -EMSGSIZE);
+	cr_assert_eq(conc_pool_map(p, t_twice, in, 3, 0, out, sizeof(out[0]),
+				   0), -EINVAL);
+	cr_assert_eq(conc_pool_map(p, t_twice, NULL, 3, sizeof(in[0]), out,
+				   sizeof(out[0]), 0), -EINVAL);
+	cr_assert_eq(conc_pool_map(p, t_twice, in, 3, sizeof(in[0]), NULL,
+				   sizeof(out[0]), 0), -EINVAL);
+	cr_assert_eq(conc_pool_map(p, NULL, in, 3, sizeof(in[0]), out,
+				   sizeof(out[0]), 0), -EINVAL);
+	cr_assert_eq(conc_pool_map(NULL, t_twice, in, 3, sizeof(in[0]), out,
+				   sizeof(out[0]), 0), -EINVAL);
+	/* An array that no memory could hold. */
+	cr_assert_eq(conc_pool_map(p, t_twice, in, SIZE_MAX / 4 + 1, 8, out,
+				   8, 0), -EINVAL);
+	finish(p);
+}
+
+Test(hostile, map_of_many_items, .timeout = 120)
+{
+	enum { N = 200000 };
+	conc_pool *p = make(2, 0);
+	int64_t *in = malloc(N * sizeof(*in)), *out = malloc(N * sizeof(*out));
+	size_t k;
+
+	cr_assert(in && out);
+	for (k = 0; k < N; k++)
+		in[k] = (int64_t)k;
+	cr_assert_eq(conc_pool_map_timed(p, t_twice, in, N, sizeof(*in), out,
+					 sizeof(*out), 0, MS(100000)), 0);
+	for (k = 0; k < N; k++)
+		cr_assert_eq(out[k], 2 * (int64_t)k);
+	free(in);
+	free(out);
+	finish(p);
+}
+
+Test(hostile, imap_edges)
+{
+	conc_pool *p = make(2, 0);
+	int64_t in[3] = { 1, 2, 3 }, out;
+	size_t idx, seen = 0, k;
+	conc_imap *it;
+	ssize_t r;
+
+	cr_assert_eq(conc_pool_imap_unordered(p, t_twice, NULL, 0,
+					      sizeof(int64_t), 0, &it), 0);
+	cr_assert_eq(conc_imap_next(it, &idx, &out, sizeof(out), BOUND), -EPIPE);
+	cr_assert_eq(idx, SIZE_MAX);
+	cr_assert_eq(conc_imap_release(it), 0);
+	cr_assert_eq(conc_pool_imap_unordered(p, t_twice, in, 3, sizeof(in[0]),
+					      1000, &it), 0, "chunk > n");
+	for (k = 0; k < 3; k++) {
+		r = conc_imap_next(it, &idx, &out, sizeof(out), BOUND);
+		cr_assert_eq(r, (ssize_t)sizeof(out));
+		cr_assert_lt(idx, 3);
+		cr_assert_eq(out, 2 * in[idx]);
+		seen |= (size_t)1 << idx;
+	}
+	cr_assert_eq(seen, 7);
+	cr_assert_eq(conc_imap_next(it, &idx, &out, sizeof(out), 0), -EPIPE);
+	cr_assert_eq(conc_imap_release(it), 0);
+	cr_assert_eq(conc_imap_release(NULL), -EINVAL);
+	cr_assert_eq(conc_imap_next(NULL, &idx, NULL, 0, 0), -EINVAL);
+	cr_assert_eq(conc_pool_imap_unordered(p, t_twice, in, 3, sizeof(in[0]),
+					      0, NULL), -EINVAL);
+	cr_assert_eq(conc_pool_imap_unordered(p, t_twice, in, SIZE_MAX / 4 + 1,
+					      8, 0, &it), -EINVAL);
+	finish(p);
+}
+
+/* Each imap item may use max_result / chunk bytes (conc_pool_map(3)). */
+Test(hostile, imap_results_as_large_as_documented)
+{
+	conc_pool_attr a = { .workers = 2, .max_result = 4096 };
+	size_t in[8], k, idx;
+	conc_pool *p;
+	conc_imap *it;
+	char buf[4096];
+
+	cr_assert_eq(conc_pool_create(&p, &a), 0);
+	for (k = 0; k < 8; k++)
+		in[k] = k < 4 ? 1024 : 1025;	/* chunk 4: 1024 each */
+	cr_assert_eq(conc_pool_imap_unordered(p, t_bytes, in, 8, sizeof(in[0]),
+					      4, &it), 0);
+	for (k = 0; k < 8; k++) {
+		ssize_t r = conc_imap_next(it, &idx, buf, sizeof(buf), BOUND);
+
+		cr_assert_lt(idx, 8);
+		cr_assert_eq(r, idx < 4 ? 1024 : -EMSGSIZE, "item %zu: %zd",
+			     idx, r);
+	}
+	cr_assert_eq(conc_imap_release(it), 0);
+	finish(p);
+}
+
+Test(hostile, results_of_max_result_bytes)
+{
+	conc_pool_attr a = { .workers = 1, .max_result = 1 << 20 };
+	size_t n = 1 << 20;
+	char *buf = malloc(n + 1);
+	conc_pool *p;
+
+	cr_assert_not_null(buf);
+	cr_assert_eq(conc_pool_create(&p, &a), 0);
+	cr_assert_eq(conc_pool_apply_timed(p, t_bytes, &n, sizeof(n), buf, n,
+					   BOUND), (ssize_t)n);
+	cr_assert_eq(buf[n - 1], 0x5a);
+	cr_assert_eq(conc_pool_apply_timed(p, t_bytes, &n, sizeof(n), buf,
+					   n - 1, BOUND), -EMSGSIZE);
+	n++;
+	cr_assert_eq(conc_pool_apply_timed(p, t_bytes, &n, sizeof(n), buf, n,
+					   BOUND), -EMSGSIZE);
+	free(buf);
+	finish(p);
+}
+
+/* ---- workers whose birth or death the pool must not miss ---- */
+
+/* The first worker's initializer fails at once and, SIGCHLD being
+ * ignored, the kernel reaps it before conc_proc_start() could open its
+ * pidfd (the program's atfork handler waits for that): a worker the pool
+ * can never poll must still be seen gone and replaced. */
+static void atfork_parent(void)
+{
+	int guard;
+
+	if (!sh || !__atomic_exchange_n(&sh->armed, 0, __ATOMIC_ACQ_REL))
+		return;
+	for (guard = 0; guard < 20000 && !__atomic_load_n(&sh->dying,
+							   __ATOMIC_ACQUIRE); guard++)
+		sleep_ns(MS(1));
+	for (guard = 0; guard < 20000 && kill(sh->dying, 0) == 0; guard++)
+		sleep_ns(MS(1));
+}
+
+static int init_fail_first(void *arg)
+{
+	(void)arg;
+	if (__atomic_fetch_add(&sh->inits, 1, __ATOMIC_ACQ_REL) == 0) {
+		__atomic_store_n(&sh->dying, getpid(), __ATOMIC_RELEASE);
+		return 1;
+	}
+	return 0;
+}
+
+Test(hostile, a_worker_reaped_before_its_pidfd_was_opened, .init = setup)
+{
+	conc_pool_attr a = { .workers = 1, .initializer = init_fail_first };
+	conc_pool *p;
+
+	signal(SIGCHLD, SIG_IGN);
+	pthread_atfork(NULL, atfork_parent, NULL);
+	sh->armed = 1;
+	cr_assert_eq(conc_pool_create(&p, &a), 0);
+	cr_assert_gt(sh->dying, 0);
+	cr_assert_eq(run_untimed(p, t_twice, NULL), 8);
+	cr_assert_eq(sh->inits, 2);
+	finish(p);
+}
+
+/* An initializer that drops what makes workers die with the parent (as a
+ * setuid() to drop privileges does): the worker sets it again. */
+static int init_no_deathsig(void *arg)
+{
+	(void)arg;
+	prctl(PR_SET_PDEATHSIG, 0);
+	return 0;
+}
+
+static int alive(pid_t pid)
+{
+	char path[64], line[256], *c;
+	FILE *fp;
+	int r = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (!(fp = fopen(path, "r")))
+		return 0;
+	if (fgets(line, sizeof(line), fp) && (c = strrchr(line, ')')))
+		r = c[2] != 'Z' && c[2] != 'X';
+	fclose(fp);
+	return r;
+}
+
+Test(hostile, an_initializer_clearing_the_death_signal, .init = setup)
+{
+	pid_t child, worker;
+	int guard;
+
+	child = test_fork();
+	cr_assert_geq(child, 0);
+	if (child == 0) {
+		conc_pool_attr a = { .workers = 1,
+				     .initializer = init_no_deathsig };
+		conc_pool *p;
+
+		if (conc_pool_create(&p, &a) < 0 ||
+		    conc_pool_apply_timed(p, t_pid, NULL, 0, &worker,
+					  sizeof(worker), BOUND) != sizeof(worker))
+			_exit(1);
+		__atomic_store_n(&sh->grandchild, worker, __ATOMIC_RELEASE);
+		raise(SIGKILL);
+	}
+	cr_assert(killed_by(wait_child(child, 20000), SIGKILL));
+	worker = sh->grandchild;
+	cr_assert_gt(worker, 0);
+	for (guard = 0; guard < 2000 && alive(worker); guard++)
+		sleep_ns(MS(10));
+	if (alive(worker))
+		kill(worker, SIGKILL);
+	cr_assert_eq(guard < 2000, 1, "the worker outlived its parent");
 }

@@ -30,6 +30,11 @@ int conc_pool_close(conc_pool *p)
 	p->closed = true;
 	/* Workers drain the queue, then get -EPIPE and exit. */
 	conc_queue_close(p->q);
+	/* A submit waiting for a slot learns it now, not when a task ends:
+	 * the supervising one through the eventfd, the others through the
+	 * end of its round. */
+	sys_write(p->efd, &(uint64_t){ 1 }, sizeof(uint64_t));
+	__conc_pool_progress(p);
 	conc_mutex_unlock(&p->lock);
 	return 0;
 }

@@ -173,6 +173,16 @@ static bool process(conc_pool *p, struct pollfd *pfd, const uint32_t *ids,
 	sys_read(p->efd, &v, sizeof(v));
 	/* Reap first: a dead worker's slots are final, so one that it
 	 * marked DONE before dying is collected below, not left behind. */
+	for (k = 0; k < p->nworkers; k++) {
+		struct worker *w = &p->w[k];
+
+		/* No pidfd: the program reaped it before conc_proc_start()
+		 * could open one (SIGCHLD ignored); it is gone. */
+		if (w->proc && conc_proc_pidfd(w->proc) < 0) {
+			buried(p, w, -1, cbs);
+			any = true;
+		}
+	}
 	for (k = 0; k < n; k++) {
 		struct worker *w = &p->w[k];
 
@@ -202,6 +212,8 @@ static bool process(conc_pool *p, struct pollfd *pfd, const uint32_t *ids,
 			*next = min_dl(*next, p->w[k].not_before);
 		else if (__conc_pool_spawn(p, k) < 0)
 			*next = min_dl(*next, sys_now_ns() + RETRY_NS);
+		else if (conc_proc_pidfd(p->w[k].proc) < 0)
+			*next = sys_now_ns();	/* gone already: bury it */
 	}
 	return any || *cbs;
 }

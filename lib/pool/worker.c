@@ -15,8 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include "pool_impl.h"
 
 struct ctx {
@@ -163,6 +165,12 @@ static int worker_main(void *arg)
 		return ir;
 	if (__conc_self()->pid != worker_pid)
 		sys_exit_group(0);	/* a fork child of the initializer */
+	/* An initializer that changed credentials (a setuid() to drop
+	 * privileges) cleared the death signal: set it again, and look
+	 * whether the parent left meanwhile. */
+	if (sys_prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 ||
+	    sys_getppid() != p->pid)
+		return 0;
 	if (!(end = result_buffer(p->attr.max_result)))
 		return 0x7d;
 	while (!max || count < max) {

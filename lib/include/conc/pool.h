@@ -196,8 +196,9 @@ int conc_future_release(conc_future *f);
  * out_size with result_cap out_size (map). Waits, supervising. Returns 0
  * when every item succeeded, else the number of items that failed, or a
  * negative errno: -EINVAL (NULL p or fn, NULL in or out with n > 0,
- * in_size 0), -EMSGSIZE (in_size > max_arg or out_size > max_result),
- * -EPIPE (closed), -ENOMEM. An item fails alone when fn fails, with its
+ * in_size 0, an array beyond the address space), -EMSGSIZE (in_size >
+ * max_arg or out_size > max_result), -EPIPE (closed), -EPERM (another
+ * process), -ENOMEM. An item fails alone when fn fails, with its
  * whole chunk's unfinished items when the worker dies or times out.
  */
 int conc_pool_map(conc_pool *p, conc_task_fn fn, const void *in, size_t n,
@@ -262,8 +263,8 @@ int conc_imap_release(conc_imap *it);
  * passed with nothing to do, -EINVAL. Call it in a loop. */
 int conc_pool_poll(conc_pool *p, int64_t timeout_ns);
 
-/* No more submissions (-EPIPE); queued tasks still run. Idempotent. 0 or
- * -EINVAL. */
+/* No more submissions (-EPIPE, at once for a submit waiting for a slot);
+ * queued tasks still run. Idempotent. 0 or -EINVAL. */
 int conc_pool_close(conc_pool *p);
 
 /* After close or terminate: wait (supervising) for every task to finish
