@@ -6,6 +6,7 @@
  * task: io_bounce.c.
  */
 #include <errno.h>
+#include <signal.h>
 #include "loop/io.h"
 #include "sys/net.h"
 
@@ -38,6 +39,14 @@ static void prep(struct io_uring_sqe *sqe, const struct io *a, bool more)
 	}
 }
 
+/* The ring's send never raises SIGPIPE (io_uring adds MSG_NOSIGNAL);
+ * send(2) raises it in the thread that sent, which conc_send outside a
+ * loop and its first try here do: the same here. */
+static void sigpipe(void)
+{
+	sys_tgkill(sys_getpid(), sys_gettid(), SIGPIPE);
+}
+
 long __conc_io_ring(struct conc_task *t, const struct io *a,
 		    conc_deadline dl)
 {
@@ -58,6 +67,8 @@ long __conc_io_ring(struct conc_task *t, const struct io *a,
 			t->recv_more = t->op.more;
 		if (r == -EINPROGRESS && a->kind == IO_CONNECT)
 			return __conc_io_connected(a, dl);
+		if (r == -EPIPE && a->kind == IO_SEND && !(a->flags & MSG_NOSIGNAL))
+			sigpipe();
 		if (r != -EAGAIN)
 			return r;
 		r = __conc_wait_fd(a->fd, __conc_io_events(a->kind), dl);

@@ -163,6 +163,30 @@ void __conc_ring_settle(struct conc_task *t)
 	}
 }
 
+/*
+ * A linked timeout that fired but found no op to cancel (-ENOENT: the op
+ * was between two tries, a poll that woke and a recv with MSG_WAITALL
+ * that took part and waits again) leaves the op running with no bound:
+ * the task would wait past its deadline for as long as no data came.
+ * Cancel it now. Not through __conc_sqe: its room() may reap, and we are
+ * in the middle of a batch of completions.
+ */
+static void cancel_unbounded(struct loop *l, struct conc_task *t)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&l->ring);
+
+	if (!sqe) {
+		io_uring_submit(&l->ring);
+		l->queued = 0;
+		sqe = io_uring_get_sqe(&l->ring);
+		if (!sqe)
+			return;
+	}
+	io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)&t->op, 0);
+	io_uring_sqe_set_data64(sqe, UD_NONE);
+	l->queued++;
+}
+
 static void cqe_one(struct loop *l, const struct io_uring_cqe *cqe)
 {
 	uint64_t ud = cqe->user_data;
@@ -185,8 +209,11 @@ static void cqe_one(struct loop *l, const struct io_uring_cqe *cqe)
 	/* A timeout that fired reports -ETIME, or (a linked one, on some
 	 * kernels) what cancelling its op returned; one that did not fire
 	 * was cancelled itself. */
-	if ((ud & TAG_TIMEOUT) && cqe->res != -ECANCELED)
+	if ((ud & TAG_TIMEOUT) && cqe->res != -ECANCELED) {
 		t->timed_out = true;
+		if (cqe->res != -ETIME && s == &t->tmo && t->op.pending)
+			cancel_unbounded(l, t);
+	}
 	t->inflight--;
 	l->ops--;
 	if (t->state == T_RING && (t->inflight == 0 || t->wake_first)) {

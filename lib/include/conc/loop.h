@@ -104,7 +104,9 @@ conc_task *conc_task_self(void);
  * I/O that suspends only the calling task inside a loop (through
  * io_uring) and is the ordinary blocking call outside. Short transfers are
  * returned as such; errors are -errno; -ETIMEDOUT once timeout_ns passed
- * (inside and outside a loop); -ECANCELED in a cancelled task.
+ * (inside and outside a loop); -ECANCELED in a cancelled task. A signal
+ * handler does not end them (no -EINTR); SIGPIPE is raised as by write(2)
+ * and send(2), inside a task too.
  */
 ssize_t conc_read(int fd, void *buf, size_t len, int64_t timeout_ns);
 ssize_t conc_write(int fd, const void *buf, size_t len, int64_t timeout_ns);

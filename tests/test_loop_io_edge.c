@@ -1,0 +1,766 @@
+/* test_loop_io_edge.c — the I/O calls at their edges, each the same inside
+ * a task (own stack and shared stack) and in a plain thread: errors the
+ * system call gives at once, signals that interrupt a plain call, SIGPIPE,
+ * cancels of every call while it waits (nothing taken), and 10,000
+ * connections at once. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <conc.h>
+#include "loop_helpers.h"
+
+#define SHORT	(200 * MS)
+
+/* Run fn in a plain thread (the caller), in a task and in a shared-stack
+ * task: each must return 0. */
+static int in_task(void *arg)
+{
+	int (*fn)(void) = (int (*)(void))arg;
+
+	return fn();
+}
+
+static int in_shared_task(void *arg)
+{
+	conc_task_attr sh = { .shared_stack = true };
+	conc_task *t;
+	int code = -1000;
+
+	if (conc_go(&t, in_task, arg, &sh) || conc_task_join(t, &code, BOUND))
+		return -1001;
+	return code;
+}
+
+static void everywhere(int (*fn)(void))
+{
+	int r = fn();
+
+	cr_assert_eq(r, 0, "plain thread: check %d failed", r);
+	need_uring();
+	r = run(in_task, (void *)fn);
+	cr_assert_eq(r, 0, "task: check %d failed", r);
+	r = run(in_shared_task, (void *)fn);
+	cr_assert_eq(r, 0, "shared-stack task: check %d failed", r);
+}
+
+/* ---- What the system call refuses at once, refused at once ------------ */
+
+static int at_once(void)
+{
+	int p[2], e, tf, r = 0;
+	char b[16];
+
+	if (pipe2(p, O_CLOEXEC))
+		return 100;
+	e = eventfd(0, EFD_CLOEXEC);
+	tf = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	if (e < 0 || tf < 0)
+		return 101;
+	/* The wrong end of a pipe: read(2) and write(2) say EBADF. */
+	if (conc_read(p[1], b, 1, SHORT) != -EBADF)
+		r = r ? r : 1;
+	if (conc_write(p[0], "x", 1, SHORT) != -EBADF)
+		r = r ? r : 2;
+	/* Counters read with less than 8 bytes: EINVAL, ready or not. */
+	if (conc_read(e, b, 4, SHORT) != -EINVAL)
+		r = r ? r : 3;
+	if (conc_read(tf, b, 4, SHORT) != -EINVAL)
+		r = r ? r : 4;
+	if (conc_write(e, b, 4, SHORT) != -EINVAL)
+		r = r ? r : 5;
+	/* And timeout 0 the same. */
+	if (conc_read(p[1], b, 1, 0) != -EBADF || conc_read(e, b, 4, 0) != -EINVAL)
+		r = r ? r : 6;
+	close(p[0]);
+	close(p[1]);
+	close(e);
+	close(tf);
+	return r;
+}
+
+Test(loop_io_edge, what_the_call_refuses_at_once_is_refused_at_once)
+{
+	everywhere(at_once);
+}
+
+/* ---- A signal handler does not end a plain call ------------------------ */
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+}
+
+struct kick {
+	pthread_t victim;
+	int fd, what;		/* 0: write a byte to fd; 1: read from fd; 2: connect to port */
+	uint16_t port;
+	uint32_t waiting;
+};
+
+/* Interrupt the victim (once it said it calls) with signals, then give it
+ * what it waits for. */
+static void *kicker(void *arg)
+{
+	struct kick *k = arg;
+	char buf[65536];
+	int i;
+
+	wait_flag(&k->waiting, 10000);
+	for (i = 0; i < 5; i++) {
+		sleep_ns(2 * MS);
+		pthread_kill(k->victim, SIGUSR1);
+	}
+	if (k->what == 0) {
+		if (write(k->fd, "k", 1) != 1)
+			return (void *)1;
+	} else if (k->what == 1) {
+		while (read(k->fd, buf, sizeof(buf)) == (ssize_t)sizeof(buf))
+			;
+	} else {
+		struct sockaddr_in a = { .sin_family = AF_INET,
+					 .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+					 .sin_port = k->port };
+		int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		if (c < 0 || connect(c, (struct sockaddr *)&a, sizeof(a)))
+			return (void *)2;
+		/* Left open until the test's end: the accept must see it. */
+	}
+	return NULL;
+}
+
+static void start_kick(struct kick *k, pthread_t *th, int fd, int what)
+{
+	memset(k, 0, sizeof(*k));
+	k->victim = pthread_self();
+	k->fd = fd;
+	k->what = what;
+	cr_assert_eq(pthread_create(th, NULL, kicker, k), 0);
+}
+
+static void end_kick(struct kick *k, pthread_t th)
+{
+	void *ret = (void *)-1;
+
+	cr_assert_eq(join_thread(th, 10000, &ret), 0);
+	cr_assert_null(ret);
+	(void)k;
+}
+
+static int full_pipe(int p[2])
+{
+	int fl;
+
+	if (pipe2(p, O_CLOEXEC))
+		return -1;
+	fl = fcntl(p[1], F_GETFL);
+	fcntl(p[1], F_SETFL, fl | O_NONBLOCK);
+	while (write(p[1], "xxxxxxxxxxxxxxxx", 16) == 16)
+		;
+	return fcntl(p[1], F_SETFL, fl);
+}
+
+Test(loop_io_edge, a_signal_does_not_end_a_plain_call_without_timeout, .timeout = 60)
+{
+	struct sigaction sa;
+	struct kick k;
+	pthread_t th;
+	int p[2], s[2], l, a;
+	char b[8];
+	struct sockaddr_in addr = { .sin_family = AF_INET };
+	socklen_t len = sizeof(addr);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_usr1;	/* no SA_RESTART */
+	sigaction(SIGUSR1, &sa, NULL);
+	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s), 0);
+
+	start_kick(&k, &th, p[1], 0);
+	set_flag(&k.waiting, 1);
+	cr_assert_eq(conc_read(p[0], b, sizeof(b), CONC_FOREVER), 1, "read");
+	end_kick(&k, th);
+
+	start_kick(&k, &th, s[1], 0);
+	set_flag(&k.waiting, 1);
+	cr_assert_eq(conc_recv(s[0], b, sizeof(b), 0, CONC_FOREVER), 1, "recv");
+	end_kick(&k, th);
+
+	close(p[0]);
+	close(p[1]);
+	cr_assert_eq(full_pipe(p), 0);
+	start_kick(&k, &th, p[0], 1);
+	set_flag(&k.waiting, 1);
+	cr_assert_gt(conc_write(p[1], b, sizeof(b), CONC_FOREVER), 0, "write");
+	end_kick(&k, th);
+
+	l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(bind(l, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	cr_assert_eq(listen(l, 4), 0);
+	cr_assert_eq(getsockname(l, (struct sockaddr *)&addr, &len), 0);
+	start_kick(&k, &th, -1, 2);
+	k.port = addr.sin_port;
+	set_flag(&k.waiting, 1);
+	a = conc_accept(l, NULL, NULL, SOCK_CLOEXEC, CONC_FOREVER);
+	cr_assert_geq(a, 0, "accept: %d", a);
+	end_kick(&k, th);
+	close(a);
+	close(l);
+	close(p[0]);
+	close(p[1]);
+	close(s[0]);
+	close(s[1]);
+	signal(SIGUSR1, SIG_DFL);
+}
+
+/* ---- SIGPIPE: as the system call, inside a task too ------------------- */
+
+enum { SP_WRITE_PIPE, SP_SEND, SP_SEND_NOSIGNAL, SP_SEND_FULL, SP_WRITE_SOCK_FULL };
+
+static int sp_kind;
+static int sp_peer;
+static char sp_big[1 << 20];
+
+static void *close_later(void *arg)
+{
+	(void)arg;
+	sleep_ns(20 * MS);
+	close(sp_peer);
+	return NULL;
+}
+
+/* Returns -errno for the child's exit code, unless a signal killed it. */
+static int sigpipe_act(void)
+{
+	int p[2], s[2];
+	pthread_t th;
+	long r;
+
+	if (pipe2(p, O_CLOEXEC) || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s))
+		return 100;
+	switch (sp_kind) {
+	case SP_WRITE_PIPE:
+		close(p[0]);
+		return (int)conc_write(p[1], "x", 1, BOUND);
+	case SP_SEND:
+		close(s[1]);
+		return (int)conc_send(s[0], "x", 1, 0, BOUND);
+	case SP_SEND_NOSIGNAL:
+		close(s[1]);
+		return (int)conc_send(s[0], "x", 1, MSG_NOSIGNAL, BOUND);
+	default:
+		/* The buffer fills; the peer goes while the call waits. */
+		sp_peer = s[1];
+		if (pthread_create(&th, NULL, close_later, NULL))
+			return 101;
+		do
+			r = sp_kind == SP_SEND_FULL ?
+				conc_send(s[0], sp_big, sizeof(sp_big), 0, BOUND) :
+				conc_write(s[0], sp_big, sizeof(sp_big), BOUND);
+		while (r > 0);
+		return (int)r;
+	}
+}
+
+static int sigpipe_task(void *arg)
+{
+	(void)arg;
+	return sigpipe_act();
+}
+
+static int sigpipe_child(void *arg)
+{
+	int code = 0;
+
+	signal(SIGPIPE, SIG_DFL);
+	if (arg) {
+		if (conc_run(sigpipe_task, NULL, &code))
+			return 102;
+	} else {
+		code = sigpipe_act();
+	}
+	return errcode(code);
+}
+
+static void sigpipe_case(int kind, bool killed)
+{
+	int in;
+
+	sp_kind = kind;
+	for (in = 0; in < 2; in++) {
+		pid_t pid;
+		int st;
+
+		if (in && !(conc_features() & CONC_FEAT_IO_URING))
+			break;
+		pid = fork_child(sigpipe_child, in ? (void *)1 : NULL);
+		cr_assert_gt(pid, 0);
+		st = wait_child(pid, 30000);
+		if (killed)
+			cr_assert(killed_by(st, SIGPIPE), "case %d %s: not killed by SIGPIPE (status %#x)",
+				  kind, in ? "in a task" : "outside", st);
+		else
+			cr_assert(exited_with(st, EPIPE), "case %d %s: status %#x", kind,
+				  in ? "in a task" : "outside", st);
+	}
+}
+
+Test(loop_io_edge, sigpipe_as_the_system_call_inside_and_outside, .timeout = 120)
+{
+	sigpipe_case(SP_WRITE_PIPE, true);
+	sigpipe_case(SP_SEND, true);
+	sigpipe_case(SP_SEND_NOSIGNAL, false);
+	sigpipe_case(SP_SEND_FULL, true);
+	sigpipe_case(SP_WRITE_SOCK_FULL, true);
+}
+
+/* ---- A cancel while each call waits: -ECANCELED, and nothing taken ---- */
+
+enum { C_READ, C_RECV, C_WRITE, C_SEND, C_ACCEPT, C_CONNECT, C_POLL, C_N };
+
+struct cw {
+	int kind, fd, r;
+	struct sockaddr_in addr;
+	char buf[64];
+	uint32_t started;
+};
+
+static char cw_big[1 << 16];
+
+static int cancelled_waiter(void *arg)
+{
+	struct cw *c = arg;
+
+	set_flag(&c->started, 1);
+	switch (c->kind) {
+	case C_READ:
+		c->r = (int)conc_read(c->fd, c->buf, sizeof(c->buf), BOUND);
+		break;
+	case C_RECV:
+		c->r = (int)conc_recv(c->fd, c->buf, sizeof(c->buf), 0, BOUND);
+		break;
+	case C_WRITE:
+		c->r = (int)conc_write(c->fd, cw_big, sizeof(cw_big), BOUND);
+		break;
+	case C_SEND:
+		c->r = (int)conc_send(c->fd, cw_big, sizeof(cw_big), 0, BOUND);
+		break;
+	case C_ACCEPT:
+		c->r = conc_accept(c->fd, NULL, NULL, SOCK_CLOEXEC, BOUND);
+		break;
+	case C_CONNECT:
+		c->r = conc_connect(c->fd, (struct sockaddr *)&c->addr, sizeof(c->addr), BOUND);
+		break;
+	default:
+		c->r = conc_poll(c->fd, POLLIN, BOUND);
+	}
+	return 0;
+}
+
+/* Fill what fd writes into without blocking: the bytes it took. */
+static long fill(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+	long n = 0, w;
+
+	fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	while ((w = write(fd, cw_big, sizeof(cw_big))) > 0)
+		n += w;
+	while ((w = write(fd, cw_big, 1)) > 0)
+		n += w;
+	fcntl(fd, F_SETFL, fl);
+	return n;
+}
+
+static long drain(int fd)
+{
+	long n = 0, r;
+
+	while ((r = conc_read(fd, cw_big, sizeof(cw_big), 20 * MS)) > 0)
+		n += r;
+	return n;
+}
+
+static int listener(struct sockaddr_in *addr, int backlog)
+{
+	socklen_t len = sizeof(*addr);
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	memset(addr, 0, sizeof(*addr));
+	addr->sin_family = AF_INET;
+	addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (l < 0 || bind(l, (struct sockaddr *)addr, sizeof(*addr)) || listen(l, backlog) ||
+	    getsockname(l, (struct sockaddr *)addr, &len))
+		return -1;
+	return l;
+}
+
+/* One kind, in a task of its own or on the shared stack: 0, or where it
+ * failed. */
+static int cancel_one(int kind, bool shared)
+{
+	conc_task_attr at = { .shared_stack = shared };
+	int p[2] = { -1, -1 }, l = -1, c = -1, c1 = -1, r = 0, i;
+	struct cw w;
+	conc_task *t;
+	long filled = 0;
+
+	memset(&w, 0, sizeof(w));
+	w.kind = kind;
+	switch (kind) {
+	case C_READ:
+	case C_POLL:
+		if (pipe2(p, O_CLOEXEC))
+			return 1;
+		w.fd = p[0];
+		break;
+	case C_RECV:
+	case C_SEND:
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p))
+			return 1;
+		w.fd = kind == C_RECV ? p[0] : p[1];
+		if (kind == C_SEND)
+			filled = fill(p[1]);
+		break;
+	case C_WRITE:
+		if (pipe2(p, O_CLOEXEC))
+			return 1;
+		w.fd = p[1];
+		filled = fill(p[1]);
+		break;
+	case C_ACCEPT:
+		if ((l = listener(&w.addr, 4)) < 0)
+			return 1;
+		w.fd = l;
+		break;
+	default:
+		/* A listener whose queue is full: the next SYN is dropped, so
+		 * the connect waits (for its retransmission, a second on). */
+		if ((l = listener(&w.addr, 0)) < 0)
+			return 1;
+		c1 = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (c1 < 0 || connect(c1, (struct sockaddr *)&w.addr, sizeof(w.addr)))
+			return 1;
+		w.fd = c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		break;
+	}
+	if (conc_go(&t, cancelled_waiter, &w, &at))
+		return 2;
+	/* Let it start its call (if the cancel came first, the call says
+	 * -ECANCELED all the same). */
+	for (i = 0; i < 3; i++)
+		conc_sleep(MS);
+	if (conc_task_cancel(t) || conc_task_join(t, NULL, BOUND))
+		return 3;
+	if (w.r != -ECANCELED)
+		return 4;
+	/* Nothing was taken by the call that was cancelled. */
+	switch (kind) {
+	case C_READ:
+	case C_RECV:
+		if (write(p[1], "abc", 3) != 3 || conc_read(p[0], w.buf, sizeof(w.buf), BOUND) != 3)
+			r = 5;
+		break;
+	case C_WRITE:
+	case C_SEND:
+		if (drain(p[0]) != filled)
+			r = 6;
+		break;
+	case C_ACCEPT:
+		c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (c < 0 || conc_connect(c, (struct sockaddr *)&w.addr, sizeof(w.addr), BOUND))
+			r = 7;
+		else if ((i = conc_accept(l, NULL, NULL, SOCK_CLOEXEC, BOUND)) < 0)
+			r = 8;
+		else
+			close(i);
+		break;
+	}
+	close(p[0]);
+	close(p[1]);
+	close(l);
+	close(c);
+	close(c1);
+	return r;
+}
+
+static int cancel_each(void *arg)
+{
+	int k, r;
+
+	(void)arg;
+	for (k = 0; k < C_N; k++) {
+		if ((r = cancel_one(k, false)))
+			return 100 * (k + 1) + r;
+		if ((r = cancel_one(k, true)))
+			return 100 * (k + 1) + 10 + r;
+	}
+	return 0;
+}
+
+Test(loop_io_edge, a_cancel_while_each_call_waits_takes_nothing, .timeout = 60)
+{
+	need_uring();
+	cr_assert_eq(run(cancel_each, NULL), 0);
+}
+
+/* ---- 10,000 connections at once ---------------------------------------- */
+
+#define CONNS 10000
+
+struct many {
+	struct sockaddr_in addr;
+	int l, accepted, served, bad;
+	conc_sem connecting;	/* connects in flight, so SYNs are not dropped */
+	conc_event all_echoed;
+	int echoed;
+};
+
+static int serve_one(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+	char b[16];
+	long n;
+
+	while ((n = conc_recv(fd, b, sizeof(b), 0, 60 * SEC)) > 0)
+		if (conc_send(fd, b, (size_t)n, MSG_NOSIGNAL, 60 * SEC) != n)
+			break;
+	close(fd);
+	return n == 0 ? 0 : -1;
+}
+
+static int server_main(void *arg)
+{
+	struct many *m = arg;
+	conc_task_attr sh = { .shared_stack = true };
+	conc_task **ts = calloc(CONNS, sizeof(*ts));
+	int *codes = calloc(CONNS, sizeof(*codes)), i, r = 0;
+
+	if (!ts || !codes)
+		return -1;
+	for (i = 0; i < CONNS; i++) {
+		int fd = conc_accept(m->l, NULL, NULL, SOCK_CLOEXEC, 60 * SEC);
+
+		if (fd < 0 || conc_go(&ts[i], serve_one, (void *)(intptr_t)fd, &sh)) {
+			r = -2;
+			break;
+		}
+	}
+	if (conc_gather(ts, (size_t)i, codes, 0, 120 * SEC))
+		r = r ? r : -3;
+	free(ts);
+	free(codes);
+	return r;
+}
+
+static int client_one(void *arg)
+{
+	struct many *m = arg;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	char b[8];
+	int r = 0;
+
+	if (fd < 0)
+		return -1;
+	if (conc_sem_timedwait(&m->connecting, 60 * SEC))
+		r = -2;
+	else if (conc_connect(fd, (struct sockaddr *)&m->addr, sizeof(m->addr), 60 * SEC))
+		r = -3;
+	conc_sem_post(&m->connecting);
+	if (!r && (conc_send(fd, "12345678", 8, MSG_NOSIGNAL, 60 * SEC) != 8 ||
+		   conc_recv(fd, b, 8, MSG_WAITALL, 60 * SEC) != 8 || memcmp(b, "12345678", 8)))
+		r = -4;
+	/* Every connection stays open until all have echoed. */
+	if (++m->echoed == CONNS)
+		conc_event_set(&m->all_echoed);
+	if (conc_event_wait(&m->all_echoed, 120 * SEC))
+		r = r ? r : -5;
+	close(fd);
+	return r;
+}
+
+static int clients_main(void *arg)
+{
+	struct many *m = arg;
+	conc_task_attr sh = { .shared_stack = true };
+	conc_task **ts = calloc(CONNS, sizeof(*ts));
+	int *codes = calloc(CONNS, sizeof(*codes)), i, r;
+
+	if (!ts || !codes || conc_sem_init(&m->connecting, 256, 0))
+		return 1;
+	for (i = 0; i < CONNS; i++)
+		if (conc_go(&ts[i], client_one, m, &sh))
+			return 2;
+	r = conc_gather(ts, CONNS, codes, 0, 180 * SEC);
+	free(ts);
+	free(codes);
+	return r == 0 ? 0 : 3;
+}
+
+static int clients_child(void *arg)
+{
+	int code = -1;
+
+	if (conc_run(clients_main, arg, &code))
+		return 10;
+	return code;
+}
+
+static bool enough_fds(rlim_t n)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return false;
+	if (rl.rlim_cur >= n)
+		return true;
+	if (rl.rlim_max < n)
+		return false;
+	rl.rlim_cur = n;
+	return setrlimit(RLIMIT_NOFILE, &rl) == 0;
+}
+
+Test(loop_io_edge, ten_thousand_connections_at_once, .timeout = 300)
+{
+	struct many m;
+	pid_t pid;
+	int st;
+
+	need_uring();
+	/* Each side holds 10,000 sockets: the clients in a child process. */
+	if (!enough_fds(CONNS + 256))
+		cr_skip_test("RLIMIT_NOFILE cannot be raised to %d here", CONNS + 256);
+	memset(&m, 0, sizeof(m));
+	m.l = listener(&m.addr, 4096);
+	cr_assert_geq(m.l, 0);
+	pid = fork_child(clients_child, &m);
+	cr_assert_gt(pid, 0);
+	cr_assert_eq(run(server_main, &m), 0);
+	st = wait_child(pid, 200000);
+	cr_assert(exited_with(st, 0), "clients: status %#x", st);
+	close(m.l);
+}
+
+/* ---- A connect that ended, connected again ------------------------------ */
+
+static int connects_again(void)
+{
+	struct sockaddr_in addr;
+	int l = listener(&addr, 4), c, nb, r = 0;
+
+	if (l < 0)
+		return 100;
+	/* A non-blocking connect that completes (waited for, forever or
+	 * with a timeout): a second connect says EISCONN. */
+	for (nb = 0; nb < 2; nb++) {
+		c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (conc_connect(c, (struct sockaddr *)&addr, sizeof(addr), nb ? BOUND : CONC_FOREVER))
+			r = r ? r : 1 + nb;
+		if (conc_connect(c, (struct sockaddr *)&addr, sizeof(addr), BOUND) != -EISCONN)
+			r = r ? r : 3 + nb;
+		close(c);
+	}
+	/* A refused connect, with a timeout: the next one is refused too. */
+	close(l);
+	c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (conc_connect(c, (struct sockaddr *)&addr, sizeof(addr), BOUND) != -ECONNREFUSED)
+		r = r ? r : 5;
+	if (conc_connect(c, (struct sockaddr *)&addr, sizeof(addr), CONC_FOREVER) != -ECONNREFUSED)
+		r = r ? r : 6;
+	close(c);
+	c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (conc_connect(c, (struct sockaddr *)&addr, sizeof(addr), CONC_FOREVER) != -ECONNREFUSED)
+		r = r ? r : 7;
+	if (conc_connect(c, (struct sockaddr *)&addr, sizeof(addr), BOUND) != -ECONNREFUSED)
+		r = r ? r : 8;
+	close(c);
+	return r;
+}
+
+Test(loop_io_edge, a_connect_that_ended_is_seen_so_by_the_next_one)
+{
+	everywhere(connects_again);
+}
+
+/* ---- MSG_WAITALL with a timeout ----------------------------------------- */
+
+static void *rest_later(void *arg)
+{
+	sleep_ns(10 * MS);
+	return write(*(int *)arg, "de", 2) == 2 ? NULL : (void *)1;
+}
+
+static int waits_for_all(void)
+{
+	int s[2], d[2], r = 0;
+	char b[16];
+	long n;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s) ||
+	    socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, d))
+		return 100;
+	/* Part of it there: what came is returned at the deadline, never
+	 * lost; with timeout 0 too (the op must not outlive its deadline). */
+	if (write(s[1], "abc", 3) != 3)
+		return 101;
+	if ((n = conc_recv(s[0], b, 5, MSG_WAITALL, 30 * MS)) != 3)
+		r = r ? r : 1;
+	if (write(s[1], "abc", 3) != 3)
+		return 102;
+	if ((n = conc_recv(s[0], b, 5, MSG_WAITALL, 0)) != 3)
+		r = r ? r : 2;
+	if (write(s[1], "abcdef", 6) != 6)
+		return 103;
+	/* All of it there: all of it, and the rest stays. */
+	if (conc_recv(s[0], b, 5, MSG_WAITALL, 0) != 5 || memcmp(b, "abcde", 5) ||
+	    conc_recv(s[0], b, 5, 0, 0) != 1)
+		r = r ? r : 3;
+	/* Nothing there: -ETIMEDOUT. */
+	if (conc_recv(s[0], b, 5, MSG_WAITALL, 0) != -ETIMEDOUT ||
+	    conc_recv(s[0], b, 5, MSG_WAITALL, 10 * MS) != -ETIMEDOUT)
+		r = r ? r : 4;
+	/* The end of the stream after a part: the part. */
+	if (write(s[1], "xy", 2) != 2 || close(s[1]))
+		return 104;
+	if (conc_recv(s[0], b, 5, MSG_WAITALL, BOUND) != 2 ||
+	    conc_recv(s[0], b, 5, MSG_WAITALL, BOUND) != 0)
+		r = r ? r : 5;
+	/* The rest comes later, within the timeout: all of it. */
+	{
+		int t[2];
+		pthread_t th;
+
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, t) || write(t[1], "abc", 3) != 3 ||
+		    pthread_create(&th, NULL, rest_later, &t[1]))
+			return 105;
+		if (conc_recv(t[0], b, 5, MSG_WAITALL, BOUND) != 5 || memcmp(b, "abcde", 5))
+			r = r ? r : 7;
+		pthread_join(th, NULL);
+		close(t[0]);
+		close(t[1]);
+	}
+	/* A datagram is one message whatever the flag. */
+	if (write(d[1], "ab", 2) != 2 || write(d[1], "cd", 2) != 2 ||
+	    conc_recv(d[0], b, 4, MSG_WAITALL, BOUND) != 2)
+		r = r ? r : 6;
+	close(s[0]);
+	close(d[0]);
+	close(d[1]);
+	return r;
+}
+
+Test(loop_io_edge, msg_waitall_within_a_timeout)
+{
+	everywhere(waits_for_all);
+}
