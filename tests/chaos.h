@@ -47,6 +47,9 @@ struct chaos {
 	size_t rawlen;
 	pid_t writer;		/* the concurrent garbage writer, or 0 */
 	unsigned long calls, errs;
+	int64_t worst;		/* the longest a call took past its timeout */
+	const char *worst_op;
+	int64_t worst_timeout;
 };
 
 static struct chaos *chaos_now;
@@ -129,9 +132,10 @@ static uint64_t chaos_value(struct chaos *c)
 	}
 }
 
-/* One hostile store: 1, 2, 4 or 8 bytes, aligned like the fields are,
- * mostly near the front (headers, geometry, locks) and sometimes
- * anywhere. hdr: whether the segment's own header may be hit. */
+/* One hostile store: a flipped bit, or 1, 2, 4 or 8 bytes of a chosen
+ * value, aligned like the fields are, mostly near the front (headers,
+ * geometry, locks) and sometimes anywhere. hdr: whether the segment's
+ * own header may be hit. */
 static HELPER_UNUSED void chaos_poke(struct chaos *c, int hdr)
 {
 	size_t lo = hdr ? 0 : 64, w = (size_t)1 << chaos_below(c, 4), off;
@@ -144,6 +148,13 @@ static HELPER_UNUSED void chaos_poke(struct chaos *c, int hdr)
 	off &= ~(w - 1);
 	if (off + w > c->rawlen)
 		return;
+	/* A flipped bit keeps the rest of a structure plausible, which
+	 * leads a call further in than noise does. */
+	if (!chaos_below(c, 3)) {
+		__atomic_fetch_xor(c->raw + off + chaos_below(c, w),
+				   (uint8_t)(1u << chaos_below(c, 8)), __ATOMIC_RELAXED);
+		return;
+	}
 	switch (w) {
 	case 1: __atomic_store_n(c->raw + off, (uint8_t)v, __ATOMIC_RELAXED); break;
 	case 2: __atomic_store_n((uint16_t *)(c->raw + off), (uint16_t)v, __ATOMIC_RELAXED); break;
@@ -242,6 +253,11 @@ static HELPER_UNUSED long chaos_end(struct chaos *c, long r, int64_t timeout_ns,
 			"(seed %llu round %u)\n", c->op, r, strerror((int)-r),
 			(unsigned long long)c->seed, c->round);
 		abort();
+	}
+	if (took - (timeout_ns > 0 ? timeout_ns : 0) > c->worst) {
+		c->worst = took - (timeout_ns > 0 ? timeout_ns : 0);
+		c->worst_op = c->op;
+		c->worst_timeout = timeout_ns;
 	}
 	if (took > (timeout_ns > 0 ? timeout_ns : 0) + CHAOS_SLACK_NS) {
 		fprintf(stderr, "chaos: %s took %lld ms, its timeout %lld ms "

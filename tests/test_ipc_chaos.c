@@ -6,7 +6,9 @@
  * with short timeouts. The threat model (conc(7)): the peer may deny
  * service, but no call may crash, touch memory outside the segment (ASan),
  * wait past its timeout (plus the documented internal bounds), or return
- * a result its contract does not list.
+ * a result its contract does not list. The channel, which shares no
+ * memory, gets the same treatment from a peer process that writes what it
+ * likes into the pipe (frames cut short or stalled, any header, noise).
  *
  * Each round picks a mode: 0 garbage first, then calls on the open
  * handle; 1 garbage written concurrently during the calls; 2 a forged
@@ -51,6 +53,15 @@ static void *chaos_buf(struct chaos *c, size_t max, size_t *len)
 {
 	*len = (size_t)chaos_below(c, max + 1);
 	return malloc(*len ? *len : 1);
+}
+
+/* Every handle is gone and its segment unmapped: no robust lock of it may
+ * stay in the thread's registry, or the kernel's walk of the robust list
+ * at exit (and the next robust lock) would write where it was mapped. */
+static void chaos_no_lock_left(void)
+{
+	cr_assert_eq(__conc_self_tls.robust_held, 0,
+		     "a robust lock of an unmapped segment is still registered");
 }
 
 /* ---- queue ---- */
@@ -135,6 +146,7 @@ static void queue_round(struct chaos *c, const char *name)
 	cr_assert_eq(conc_queue_destroy(q), 0);
 	chaos_unmap(c);
 	conc_shm_unlink(name);
+	chaos_no_lock_left();
 }
 
 /* ---- map ---- */
@@ -225,6 +237,7 @@ static void map_round(struct chaos *c, const char *name)
 	cr_assert_eq(conc_map_destroy(m), 0);
 	chaos_unmap(c);
 	conc_shm_unlink(name);
+	chaos_no_lock_left();
 }
 
 /* ---- list ---- */
@@ -303,6 +316,7 @@ static void list_round(struct chaos *c, const char *name)
 	cr_assert_eq(conc_list_destroy(l), 0);
 	chaos_unmap(c);
 	conc_shm_unlink(name);
+	chaos_no_lock_left();
 }
 
 /* ---- robust semaphore ---- */
@@ -318,15 +332,15 @@ static void rsem_calls(struct chaos *c, conc_rsem *s)
 		t = chaos_timeout(c);
 		switch (chaos_below(c, 6)) {
 		case 0:
-			CHAOS(c, t, conc_rsem_timedwait(s, t), ETIMEDOUT, EUSERS,
+			r = CHAOS(c, t, conc_rsem_timedwait(s, t), ETIMEDOUT, EUSERS,
 			      EOWNERDEAD, ENOTRECOVERABLE, EDEADLK);
 			break;
 		case 1:
-			CHAOS(c, 0, conc_rsem_trywait(s), EAGAIN, EUSERS,
+			r = CHAOS(c, 0, conc_rsem_trywait(s), EAGAIN, EUSERS,
 			      EOWNERDEAD, ENOTRECOVERABLE, EDEADLK);
 			break;
 		case 2:
-			CHAOS(c, -1, conc_rsem_post(s), EPERM);
+			r = CHAOS(c, -1, conc_rsem_post(s), EPERM);
 			break;
 		case 3:
 			r = CHAOS(c, -1, conc_rsem_value(s), EINVAL);
@@ -373,6 +387,103 @@ static void rsem_round(struct chaos *c, const char *name)
 	CHAOS(c, -1, conc_rsem_destroy(s), 0);
 	chaos_unmap(c);
 	conc_shm_unlink(name);
+	chaos_no_lock_left();
+}
+
+/* ---- channel ---- */
+
+/* The peer end, in a process of its own that ignores the library and
+ * writes what it likes: frames whole, cut short or stalled in the middle,
+ * headers with any length and flags, bytes that are no frame at all; it
+ * reads what it is sent only now and then, so sends find the pipe full. */
+static void chan_peer(struct chaos *c, int wfd, int rfd)
+{
+	unsigned char b[9000];
+	uint32_t len;
+	size_t n;
+
+	for (;;) {
+		n = 0;
+		switch (chaos_below(c, 6)) {
+		case 0: case 1:	/* a frame, perhaps cut short */
+			len = (uint32_t)chaos_below(c, 6000);
+			if (!chaos_below(c, 8))
+				len = (uint32_t)chaos_value(c);
+			b[0] = 'C', b[1] = 'c', b[2] = 1;
+			b[3] = chaos_below(c, 4) ? 0 : (unsigned char)chaos_next(c);
+			memcpy(b + 4, &len, 4);
+			n = 8 + (len < sizeof(b) - 8 ? len : sizeof(b) - 8);
+			if (!chaos_below(c, 3))
+				n = chaos_below(c, n + 1);
+			memset(b + 8, 'x', n > 8 ? n - 8 : 0);
+			break;
+		case 2:		/* noise */
+			n = chaos_below(c, 64);
+			for (size_t i = 0; i < n; i++)
+				b[i] = (unsigned char)chaos_next(c);
+			break;
+		case 3:		/* take in some of what was sent */
+			(void)!read(rfd, b, chaos_below(c, sizeof(b)));
+			break;
+		default:	/* a stall, in a frame or between two */
+			sleep_ns((int64_t)chaos_below(c, 30 * MS));
+			break;
+		}
+		if (n)
+			(void)!write(wfd, b, n);
+	}
+}
+
+static void chan_round(struct chaos *c, const char *name)
+{
+	unsigned i, n = 10 + (unsigned)chaos_below(c, 30);
+	uint64_t seed = chaos_next(c);
+	conc_chan *a, *b;
+	size_t len;
+	int64_t t;
+	pid_t pid;
+	long r;
+	void *buf;
+
+	(void)name;
+	cr_assert_eq(conc_chan_pair(&a, &b, 0), 0);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		conc_chan_close(a);
+		c->s = seed;
+		chan_peer(c, conc_chan_wfd(b), conc_chan_rfd(b));
+	}
+	conc_chan_close(b);
+	c->writer = pid;
+	for (i = 0; i < n; i++) {
+		t = chaos_timeout(c);
+		if (chaos_below(c, 3)) {
+			buf = chaos_buf(c, 7000, &len);
+			r = CHAOS(c, t, conc_chan_recv(a, buf, len, t), EPIPE,
+				  ETIMEDOUT, EMSGSIZE, EPROTO, ENOMEM);
+			cr_assert(r <= (long)len, "recv %ld > %zu", r, len);
+			free(buf);
+		} else {
+			buf = chaos_buf(c, 20000, &len);
+			memset(buf, 's', len);
+			CHAOS(c, t, conc_chan_send(a, buf, len, t), EPIPE, ETIMEDOUT);
+			free(buf);
+		}
+	}
+	chaos_writer_stop(c);
+	/* The peer is gone: what it left is taken in, then -EPIPE, or the
+	 * end stays at -EPROTO; never a wait past the timeout. */
+	for (i = 0; i < 8; i++) {
+		buf = chaos_buf(c, 7000, &len);
+		r = CHAOS(c, 5 * MS, conc_chan_recv(a, buf, len, 5 * MS), EPIPE,
+			  ETIMEDOUT, EMSGSIZE, EPROTO, ENOMEM);
+		free(buf);
+		if (r == -EPIPE || r == -EPROTO)
+			break;
+	}
+	CHAOS(c, -1, conc_chan_close(a), 0);
 }
 
 /* ---- the runs ---- */
@@ -391,11 +502,15 @@ static void run(const char *what, uint64_t salt,
 		c.round++;
 		round(&c, name);
 	} while (now_ns() < end);
-	cr_log_info("chaos %s: seed %llu, %u rounds, %lu calls, %lu errors",
-		    what, (unsigned long long)c.seed, c.round, c.calls, c.errs);
+	cr_log_info("chaos %s: seed %llu, %u rounds, %lu calls, %lu errors; "
+		    "longest past its timeout %.1f ms (%s, timeout %.1f ms)", what,
+		    (unsigned long long)c.seed, c.round, c.calls, c.errs,
+		    (double)c.worst / MS, c.worst_op ? c.worst_op : "-",
+		    (double)c.worst_timeout / MS);
 }
 
 Test(chaos, queue, .timeout = 600) { run("queue", 1, queue_round); }
 Test(chaos, map, .timeout = 600) { run("map", 2, map_round); }
 Test(chaos, list, .timeout = 600) { run("list", 3, list_round); }
 Test(chaos, rsem, .timeout = 600) { run("rsem", 4, rsem_round); }
+Test(chaos, chan, .timeout = 600) { run("chan", 5, chan_round); }

@@ -33,20 +33,19 @@ Test(forge, rsem_count_of_the_holders_slot)
 	cr_assert_eq(conc_rsem_destroy(s), 0);
 }
 
-/* The same lie told while the victim takes more: a taker counts its own
- * permits, not the peer's number. */
+/* The same lie told before the victim takes more: a taker counts its own
+ * permits, not the peer's number, so the second permit is there. */
 Test(forge, rsem_count_forged_before_a_second_take)
 {
-	conc_rsem_attr a = { .permits = 3 };
+	conc_rsem_attr a = { .permits = 2 };
 	conc_rsem *s;
 
 	cr_assert_eq(conc_rsem_create(&s, &a), 0);
 	cr_assert_eq(conc_rsem_trywait(s), 0);
 	__atomic_store_n(&s->sh->slots[0].count, 0x7fffffffu, __ATOMIC_RELAXED);
-	/* The table now says every permit is held: no second one. */
-	cr_assert_eq(conc_rsem_trywait(s), -EAGAIN);
-	__atomic_store_n(&s->sh->slots[0].count, 0, __ATOMIC_RELAXED);
 	cr_assert_eq(conc_rsem_trywait(s), 0);
+	cr_assert_eq(conc_rsem_trywait(s), -EAGAIN);
+	cr_assert_eq(s->sh->slots[0].count, 2, "the count written from the taker's");
 	cr_assert_eq(conc_rsem_post(s), 0);
 	cr_assert_eq(conc_rsem_post(s), 0);
 	cr_assert_eq(conc_rsem_post(s), -EPERM);
@@ -386,4 +385,223 @@ Test(forge, list_header_and_geometry, .timeout = 120)
 Test(forge, rsem_header_and_table, .timeout = 120)
 {
 	forge_all(&(struct forged){ "rsem", { 0 }, { 0 }, make_rsem, probe_rsem });
+}
+
+/*
+ * Truncation. A named segment cannot be sealed (a file in /dev/shm is not
+ * a memfd): a peer allowed to write it can cut it under the others'
+ * mappings, and their next access to the pages cut off raises SIGBUS, as
+ * conc_shm_create(3) says; this test shows it, so that a change is
+ * noticed. An anonymous segment is sealed: whoever holds its fd, or opens
+ * it again through /proc, cannot cut it, and the victim goes on. A
+ * segment cut or grown before it is opened is refused.
+ */
+Test(forge, named_segment_cut_under_a_mapping_raises_sigbus, .timeout = 60)
+{
+	int ready[2], go[2], st;
+	char name[64], path[128], b;
+	conc_queue *q;
+	pid_t pid;
+
+	snprintf(name, sizeof(name), "conc-forge-cut-%d", (int)getpid());
+	snprintf(path, sizeof(path), "/dev/shm/%s", name);
+	conc_shm_unlink(name);
+	cr_assert_eq(conc_queue_create(&q, &(conc_queue_attr){ .capacity = 64,
+			.max_msg = 64, .name = name, .flags = CONC_SHM_EXCL }), 0);
+	cr_assert_eq(pipe(ready), 0);
+	cr_assert_eq(pipe(go), 0);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		conc_queue *v;
+		char m[64] = "victim";
+
+		/* The kernel's SIGBUS, not ASan's report of it. */
+		signal(SIGBUS, SIG_DFL);
+		if (conc_queue_open(&v, name) ||
+		    write(ready[1], "r", 1) != 1 || read(go[0], &b, 1) != 1)
+			_exit(10);
+		/* Every slot, up to the ones past the cut. */
+		for (int i = 0; i < 64; i++)
+			conc_queue_put(v, m, sizeof(m), 0);
+		_exit(0);
+	}
+	cr_assert_eq(read(ready[0], &b, 1), 1);
+	cr_assert_eq(truncate(path, 4096), 0, "the peer cuts the file");
+	cr_assert_eq(write(go[1], "g", 1), 1);
+	st = wait_child(pid, 30000);
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGBUS,
+		  "documented: SIGBUS (status %#x)", st);
+	/* The creator's mapping is cut too (it only unmaps it now), and
+	 * opening the name again is refused. */
+	conc_queue_destroy(q);
+	cr_assert_eq(conc_queue_open(&q, name), -EINVAL);
+	conc_shm_unlink(name);
+}
+
+Test(forge, anonymous_segment_cannot_be_cut_through_proc, .timeout = 60)
+{
+	char path[64], m[16];
+	conc_queue *q;
+	int fd;
+
+	cr_assert_eq(conc_queue_create(&q, &(conc_queue_attr){ .capacity = 64,
+			.max_msg = 64 }), 0);
+	cr_assert_eq(ftruncate(conc_shm_fd(q->seg), 0), -1);
+	cr_assert_eq(errno, EPERM);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", conc_shm_fd(q->seg));
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	cr_assert(fd >= 0);
+	cr_assert_eq(ftruncate(fd, 4096), -1, "the seal is the file's");
+	cr_assert_eq(errno, EPERM);
+	close(fd);
+	for (int i = 0; i < 64; i++)
+		cr_assert_eq(conc_queue_put(q, "m", 1, 0), 0);
+	cr_assert_eq(conc_queue_get(q, m, sizeof(m), 0), 1);
+	conc_queue_destroy(q);
+}
+
+Test(forge, segment_cut_or_grown_before_open_is_refused, .timeout = 60)
+{
+	char name[64], path[128];
+	struct stat st;
+	conc_queue *q;
+	conc_map *m;
+	conc_list *l;
+	conc_rsem *s;
+
+	snprintf(name, sizeof(name), "conc-forge-size-%d", (int)getpid());
+	snprintf(path, sizeof(path), "/dev/shm/%s", name);
+	for (int kind = 0; kind < 4; kind++) {
+		for (int grow = 0; grow < 2; grow++) {
+			conc_shm_unlink(name);
+			switch (kind) {
+			case 0: make_queue(name); break;
+			case 1: make_map(name); break;
+			case 2: make_list(name); break;
+			default: make_rsem(name); break;
+			}
+			cr_assert_eq(stat(path, &st), 0);
+			cr_assert_eq(truncate(path, grow ? st.st_size + 4096
+							 : st.st_size - 64), 0);
+			switch (kind) {
+			case 0: cr_assert_eq(conc_queue_open(&q, name), -EINVAL); break;
+			case 1: cr_assert_eq(conc_map_open(&m, name), -EINVAL); break;
+			case 2: cr_assert_eq(conc_list_open(&l, name), -EINVAL); break;
+			default: cr_assert_eq(conc_rsem_open(&s, name), -EINVAL); break;
+			}
+		}
+	}
+	conc_shm_unlink(name);
+}
+
+/*
+ * A peer that marks the slot a taker is claiming as its holder's death
+ * (FUTEX_OWNER_DIED), between the taker's set-up of the slot and its lock:
+ * the lock then succeeds with -EOWNERDEAD, and the taker held a permit it
+ * had not recorded as its own, so its post said -EPERM and its destroy
+ * -EBUSY for ever (found by test_ipc_chaos, rsem, seed 20261203 under
+ * ASan). The window is a few instructions wide: a thread writes the word
+ * without pause while the taker takes and posts; whatever the timing, every
+ * permit taken must be given back and the handle must close.
+ */
+struct hammer {
+	uint32_t *word;
+	int stop;
+};
+
+static void *hammer(void *arg)
+{
+	struct hammer *h = arg;
+
+	/* Free now and then, so that takers pick the slot, and marked
+	 * dead the moment after. */
+	for (unsigned i = 0; !__atomic_load_n(&h->stop, __ATOMIC_RELAXED); i++)
+		__atomic_store_n(h->word, i % 64 ? FUTEX_OWNER_DIED : 0,
+				 __ATOMIC_RELAXED);
+	return NULL;
+}
+
+Test(forge, rsem_slot_marked_dead_while_it_is_claimed, .timeout = 120)
+{
+	struct hammer h = { 0 };
+	int64_t end = now_ns() + 2000 * MS;
+	unsigned taken = 0;
+	pthread_t t;
+	conc_rsem *s;
+	int r;
+
+	cr_assert_eq(conc_rsem_create(&s, &(conc_rsem_attr){ .permits = 1 }), 0);
+	h.word = &s->sh->slots[0].m.word;
+	cr_assert_eq(pthread_create(&t, NULL, hammer, &h), 0);
+	for (int i = 0; i < 200000 && now_ns() < end; i++) {
+		r = conc_rsem_trywait(s);
+		cr_assert(r == 0 || r == -EOWNERDEAD || r == -EAGAIN || r == -EUSERS,
+			  "trywait: %d", r);
+		if (r == -EAGAIN || r == -EUSERS)
+			continue;
+		taken++;
+		r = conc_rsem_post(s);
+		cr_assert(r == 0 || r == -EPERM, "post: %d", r);
+		cr_assert_eq(__conc_self_tls.robust_held, 0,
+			     "a permit taken (%u) is still on the robust list", taken);
+	}
+	__atomic_store_n(&h.stop, 1, __ATOMIC_RELAXED);
+	pthread_join(t, NULL);
+	cr_assert_eq(conc_rsem_destroy(s), 0);
+}
+
+/*
+ * A peer marks the caller's own slot dead, and another one too, so that the
+ * caller's next take takes both back (and finds no permit: the peer also
+ * forged a holder of the rest); then the peer writes the caller's tid into
+ * its old slot again. The caller holds nothing (its robust list says so),
+ * yet its destroy said -EBUSY for ever, trusting the word (found by
+ * test_ipc_chaos, rsem, seed 20261203 round 1, under ASan).
+ */
+Test(forge, rsem_own_slot_taken_back_then_forged_as_held)
+{
+	conc_rsem *s;
+
+	cr_assert_eq(conc_rsem_create(&s, &(conc_rsem_attr){ .permits = 2,
+			.holders = 3 }), 0);
+	cr_assert_eq(conc_rsem_trywait(s), 0);
+	cr_assert_eq(s->own[0].tid, (uint32_t)syscall(SYS_gettid));
+	__atomic_store_n(&s->sh->slots[0].m.word, FUTEX_OWNER_DIED, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->sh->slots[2].m.word, FUTEX_OWNER_DIED, __ATOMIC_RELAXED);
+	/* A live-looking holder of both permits, in a process of no pid. */
+	s->sh->slots[1].count = 2;
+	s->sh->slots[1].pid = 0;
+	__atomic_store_n(&s->sh->slots[1].m.word, 12345, __ATOMIC_RELAXED);
+	cr_assert_eq(conc_rsem_trywait(s), -EAGAIN);
+	cr_assert_eq(__conc_self_tls.robust_held, 0, "taken back: not held");
+	s->sh->slots[0].since = 1;
+	__atomic_store_n(&s->sh->slots[0].m.word, (uint32_t)syscall(SYS_gettid),
+			 __ATOMIC_RELAXED);
+	cr_assert_eq(conc_rsem_post(s), -EPERM);
+	cr_assert_eq(conc_rsem_destroy(s), 0);
+}
+
+/*
+ * A peer rewrites the context of the caller's slot (or its word, or its
+ * time): the slot stays the caller's, as its own records say. The caller
+ * claimed a second slot instead, and its post gave back only one of them,
+ * -EPERM, while destroy said -EBUSY for ever (found by test_ipc_chaos,
+ * rsem, seed 20261203 round 18, under ASan).
+ */
+Test(forge, rsem_own_slot_rewritten_is_still_the_callers)
+{
+	conc_rsem *s;
+
+	cr_assert_eq(conc_rsem_create(&s, &(conc_rsem_attr){ .permits = 3 }), 0);
+	cr_assert_eq(conc_rsem_trywait(s), 0);
+	__atomic_store_n(&s->sh->slots[0].m.ctx, 683474944u, __ATOMIC_RELAXED);
+	s->sh->slots[0].since = 0;
+	cr_assert_eq(conc_rsem_trywait(s), 0);
+	cr_assert_eq(__conc_self_tls.robust_held, 1, "one slot, counted twice");
+	cr_assert_eq(conc_rsem_post(s), 0);
+	cr_assert_eq(conc_rsem_post(s), 0);
+	cr_assert_eq(conc_rsem_post(s), -EPERM);
+	cr_assert_eq(__conc_self_tls.robust_held, 0);
+	cr_assert_eq(conc_rsem_destroy(s), 0);
 }

@@ -42,6 +42,7 @@
 #include <conc/mutex.h>
 #include <conc/rsem.h>
 #include <conc/shm.h>
+#include "sync/robust.h"
 #include "wait/wait.h"
 
 struct rsem_slot {
@@ -70,7 +71,6 @@ _Static_assert(sizeof(struct rsem_slot) == 64, "a slot is a cache line");
  * another address would leave that link behind). */
 struct rsem_own {
 	uint32_t tid, ctx;
-	int64_t since;		/* the slot's since at the claim */
 	uint32_t count;		/* permits taken: the slot's count is only
 				 * written from here, as a peer may rewrite
 				 * it (a lie there must not keep the holder
@@ -113,7 +113,11 @@ static inline bool __conc_rsem_dead(uint32_t w)
 	return !(w & FUTEX_TID_MASK) && (w & FUTEX_OWNER_DIED);
 }
 
-/* Whether slot i is the calling context's, through this handle. */
+/* Whether slot i is the calling context's, through this handle: what the
+ * caller itself recorded (its claim, and the lock on its thread's robust
+ * registry), never the slot's word, context or time, which a peer may
+ * rewrite: a slot of the caller's that stopped looking like its own made
+ * the caller claim a second one, and post only one of them. */
 static inline bool __conc_rsem_mine(const conc_rsem *s, uint32_t i,
 				    const struct __conc_self *me)
 {
@@ -121,11 +125,7 @@ static inline bool __conc_rsem_mine(const conc_rsem *s, uint32_t i,
 
 	return __atomic_load_n(&o->tid, __ATOMIC_RELAXED) == (uint32_t)me->tid &&
 	       __atomic_load_n(&o->ctx, __ATOMIC_RELAXED) == __conc_ctx(me) &&
-	       __atomic_load_n(&o->since, __ATOMIC_RELAXED) ==
-		       __atomic_load_n(&s->sh->slots[i].since, __ATOMIC_RELAXED) &&
-	       (__atomic_load_n(&s->sh->slots[i].m.word, __ATOMIC_RELAXED) &
-		(FUTEX_TID_MASK | FUTEX_OWNER_DIED)) == (uint32_t)me->tid &&
-	       __atomic_load_n(&s->sh->slots[i].m.ctx, __ATOMIC_RELAXED) == __conc_ctx(me);
+	       me->robust_held && __conc_robust_entry(&s->sh->slots[i].m);
 }
 
 void __conc_rsem_look(conc_rsem *s, const struct __conc_self *me,

@@ -16,12 +16,17 @@ void __conc_rsem_look(conc_rsem *s, const struct __conc_self *me,
 	for (i = 0; i < s->nslots; i++) {
 		struct rsem_slot *sl = &s->sh->slots[i];
 
+		/* The caller's own slot counts what the caller took, whatever
+		 * a peer wrote there. */
+		if (me && l->mine < 0 && __conc_rsem_mine(s, i, me)) {
+			l->mine = (int)i;
+			l->held += __atomic_load_n(&s->own[i].count, __ATOMIC_RELAXED);
+			continue;
+		}
 		/* acquire: the slot's count, written before its lock. */
 		w = __atomic_load_n(&sl->m.word, __ATOMIC_ACQUIRE);
 		if (__conc_rsem_live(w)) {
 			l->held += __atomic_load_n(&sl->count, __ATOMIC_RELAXED);
-			if (me && l->mine < 0 && __conc_rsem_mine(s, i, me))
-				l->mine = (int)i;
 		} else if (__conc_rsem_dead(w)) {
 			l->dead++;
 		} else if (l->free < 0) {
@@ -88,6 +93,9 @@ uint32_t __conc_rsem_reclaim(conc_rsem *s)
 {
 	uint32_t i, n = 0;
 
+	/* The caller's own slot, marked dead by a peer, is taken back too;
+	 * its claim record stays, but a slot is the caller's only while its
+	 * lock is on the thread's robust list as well (__conc_rsem_mine). */
 	for (i = 0; i < s->nslots; i++) {
 		struct rsem_slot *sl = &s->sh->slots[i];
 

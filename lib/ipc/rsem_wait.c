@@ -39,9 +39,15 @@ static int claim(conc_rsem *s, uint32_t i, const struct __conc_self *me)
 	sl->pid = me->pid;
 	sl->since = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 	r = conc_mutex_trylock(&sl->m);
+	/* A peer marked the word dead after the set-up: the lock is ours
+	 * all the same (and on the robust list), so it is recorded as the
+	 * others are, or its post could never find it again. */
+	if (r == -EOWNERDEAD && (r = conc_mutex_consistent(&sl->m))) {
+		conc_mutex_unlock(&sl->m);
+		return -EAGAIN;
+	}
 	if (!r) {
 		__atomic_store_n(&s->own[i].ctx, __conc_ctx(me), __ATOMIC_RELAXED);
-		__atomic_store_n(&s->own[i].since, sl->since, __ATOMIC_RELAXED);
 		__atomic_store_n(&s->own[i].count, 1, __ATOMIC_RELAXED);
 		__atomic_store_n(&s->own[i].tid, (uint32_t)me->tid, __ATOMIC_RELAXED);
 		__atomic_store_n(&s->hint, i, __ATOMIC_RELAXED);
