@@ -99,6 +99,7 @@ int main(int argc, char **argv)
 	}
 	if (!tool_name_ok(name))
 		return EX_USAGE;
+	tool_guard(name, EX_FAIL);
 	if (!strcmp(cmd, "set") || !strcmp(cmd, "clear")) {
 		mode_t um = tool_umask_off();
 

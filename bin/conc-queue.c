@@ -273,6 +273,7 @@ int main(int argc, char **argv)
 	name = argv[optind++];
 	if (!tool_name_ok(name))
 		return EX_USAGE;
+	tool_guard(name, EX_FAIL);
 	for (c = 0; OPTS[c]; c++)
 		if ((given & 1u << c) && !takes(cmd, OPTS[c])) {
 			tool_err(0, "%s: %s does not take -%c", name, cmd, OPTS[c]);

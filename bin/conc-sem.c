@@ -315,6 +315,7 @@ int main(int argc, char **argv)
 	name = argv[optind++];
 	if (!tool_name_ok(name))
 		return EX_FAIL;
+	tool_guard(name, EX_FAIL);
 	if (what) {
 		if (optind < argc) {
 			tool_err(0, "%s: no command with --status or --rm", argv[optind]);

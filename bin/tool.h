@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <conc.h>
 
@@ -113,6 +115,31 @@ static __attribute__((unused)) int tool_name_ok(const char *name)
 	else
 		return 1;
 	return 0;
+}
+
+static char tool_bus_msg[NAME_MAX + 160];
+static int tool_bus_status;
+
+static void tool_bus(int sig)
+{
+	(void)sig;
+	if (write(2, tool_bus_msg, strlen(tool_bus_msg)) < 0)
+		_exit(tool_bus_status);
+	_exit(tool_bus_status);
+}
+
+/* A peer that may write the object's file may also cut it short, and the
+ * next touch of a page past its end is SIGBUS (conc_shm_create(3)): that
+ * is said and ends the tool with status, not with a core dump. */
+static __attribute__((unused)) void tool_guard(const char *name, int status)
+{
+	struct sigaction sa = { .sa_handler = tool_bus };
+
+	snprintf(tool_bus_msg, sizeof(tool_bus_msg),
+		 "%s: %s: its file was cut short by another process\n", tool_name, name);
+	tool_bus_status = status;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, NULL);
 }
 
 /* Fds 0-2 that were closed are opened on /dev/null, so that no fd the

@@ -258,6 +258,18 @@ for k in e q s; do
 done
 ok "hostile segments: no crash, no wait past the timeout" "" "$(head -n 5 hostile.out)"
 
+# ---- a file cut short under a tool that uses it: said, 5 or 125, no SIGBUS ----
+"$EV" clear $P-cut; "$Q" create $P-cutq
+bgrun "$EV" wait -t 20 $P-cut 2>>cut.err; pe=$!
+bgrun "$Q" get -t 20 $P-cutq 2>>cut.err; pq=$!
+bgrun "$SEM" $P-cuts sleep 1 2>>cut.err; ps_=$!
+until_ is_tool $pe; until_ is_tool $pq; until_ [ "$(holders $P-cuts)" = 1 ]
+sleep 0.2
+: > /dev/shm/$P-cut; : > /dev/shm/$P-cutq; : > /dev/shm/$P-cuts
+wait $pe; re=$?; wait $pq; rq=$?; wait $ps_; rs=$?
+ok "a file cut short: event wait 5, queue get 5, conc-sem 125" "5 5 125" "$re $rq $rs"
+ok "... each said so" "3" "$(grep -c 'cut short' cut.err)"
+
 # ---- conc-queue(1)'s EXAMPLES, as written there (the names made unique) ----
 mkdir ex && cd ex && printf 'l1\nl2\n' > 'a
 b.txt' && printf 'l1\n' > c.txt
