@@ -5,6 +5,7 @@
  */
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <conc.h>
 #include <sys/syscall.h>
@@ -604,4 +605,51 @@ Test(forge, rsem_own_slot_rewritten_is_still_the_callers)
 	cr_assert_eq(conc_rsem_post(s), -EPERM);
 	cr_assert_eq(__conc_self_tls.robust_held, 0);
 	cr_assert_eq(conc_rsem_destroy(s), 0);
+}
+
+/*
+ * Another thread of the process holds a permit through the handle; a peer
+ * writes its slot's word free. The destroy must still refuse (-EBUSY):
+ * that thread's robust list links the slot, and once the segment were
+ * unmapped the kernel would write, at the thread's exit, into whatever is
+ * mapped there then. Once the thread has ended, the destroy goes through.
+ */
+struct other_holder {
+	conc_rsem *s;
+	uint32_t held, go;
+};
+
+static void *hold_then_wait(void *arg)
+{
+	struct other_holder *o = arg;
+	int64_t end = now_ns() + 10 * 1000000000LL;
+
+	if (conc_rsem_trywait(o->s))
+		return (void *)1;
+	__atomic_store_n(&o->held, 1, __ATOMIC_RELEASE);
+	while (!__atomic_load_n(&o->go, __ATOMIC_ACQUIRE) && now_ns() < end)
+		usleep(1000);
+	return NULL;	/* ends holding it: the kernel marks it dead */
+}
+
+Test(forge, rsem_slot_of_another_thread_forged_free)
+{
+	struct other_holder o = { .held = 0 };
+	pthread_t th;
+	int64_t end = now_ns() + 10 * 1000000000LL;
+	void *tr = (void *)-1;
+	uint32_t i;
+
+	cr_assert_eq(conc_rsem_create(&o.s, &(conc_rsem_attr){ .permits = 2 }), 0);
+	cr_assert_eq(pthread_create(&th, NULL, hold_then_wait, &o), 0);
+	while (!__atomic_load_n(&o.held, __ATOMIC_ACQUIRE) && now_ns() < end)
+		usleep(1000);
+	cr_assert_eq(o.held, 1);
+	for (i = 0; i < o.s->nslots; i++)
+		__atomic_store_n(&o.s->sh->slots[i].m.word, 0, __ATOMIC_RELAXED);
+	cr_expect_eq(conc_rsem_destroy(o.s), -EBUSY);
+	__atomic_store_n(&o.go, 1, __ATOMIC_RELEASE);
+	cr_assert_eq(pthread_join(th, &tr), 0);
+	cr_assert_null(tr);
+	cr_expect_eq(conc_rsem_destroy(o.s), 0);
 }

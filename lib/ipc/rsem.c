@@ -110,23 +110,23 @@ int conc_rsem_open(conc_rsem **out, const char *name)
 /* Whether a thread of this process holds a slot through this handle: its
  * lock is then linked in that thread's robust list, which the kernel (and
  * the next unlock beside it) would follow into an unmapped page. The
- * caller's own list is asked directly, and for the caller it alone
- * answers: a peer may have written the word of a slot the caller still
- * has linked (its post unlinks it), or written the caller's tid into one
- * it no longer holds (taken back after a peer marked it dead), which would
- * refuse the destroy for ever. Other threads' lists are out of reach:
- * for them the word answers. */
+ * caller's own list is asked directly. Another thread's list is out of
+ * reach, and the slot's word is no witness (a peer may write it free while
+ * the thread still has it linked): a slot this handle's record gives to
+ * another thread counts as held while that thread lives, and after its
+ * death the kernel has walked its list. After a fork the records name the
+ * parent's threads, none of them the child's. */
 static bool held_here(const conc_rsem *s)
 {
 	const struct __conc_self *me = __conc_self();
 	bool linked = me->robust_held != 0;
-	uint32_t i, tid, w;
+	pid_t pid = sys_getpid();
+	uint32_t i, tid;
 
 	for (i = 0; i < s->nslots; i++) {
 		tid = __atomic_load_n(&s->own[i].tid, __ATOMIC_RELAXED);
-		w = __atomic_load_n(&s->sh->slots[i].m.word, __ATOMIC_ACQUIRE);
-		if (tid && tid != (uint32_t)me->tid && __conc_rsem_live(w) &&
-		    (w & FUTEX_TID_MASK) == tid)
+		if (tid && tid != (uint32_t)me->tid &&
+		    sys_tgkill(pid, (pid_t)tid, 0) != -ESRCH)
 			return true;
 		if (linked && __conc_robust_entry(&s->sh->slots[i].m))
 			return true;
