@@ -59,7 +59,7 @@ int main(int argc, char **argv)
 	bool timed = false, moded = false;
 	conc_shm *seg;
 	conc_event *e;
-	int c, r;
+	int c, r, fd;
 
 	tool_start("conc-event", argv);
 	tool_std_fds();
@@ -108,6 +108,11 @@ int main(int argc, char **argv)
 		umask(um);
 	} else
 		r = conc_shm_open(&seg, name, CONC_SHM_EVENT);
+	/* One group or others may write (--mode 660): opened by its fd. */
+	if (r == -EACCES && (fd = tool_shm_fd(name)) >= 0) {
+		r = conc_shm_open_fd(&seg, fd, CONC_SHM_EVENT);
+		close(fd);
+	}
 	if (r)
 		return fail(r, name);
 	e = event_in(seg);

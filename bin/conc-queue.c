@@ -50,12 +50,24 @@ static int fail(int r, const char *what)
 	}
 }
 
+/* conc_queue_open(), also of one group or others may write (tool_shm_fd). */
+static int open_queue(conc_queue **q)
+{
+	int r = conc_queue_open(q, name), fd;
+
+	if (r != -EACCES || (fd = tool_shm_fd(name)) < 0)
+		return r;
+	r = conc_queue_open_fd(q, fd);
+	close(fd);
+	return r;
+}
+
 static int create(uint32_t cap, uint32_t max, unsigned mode)
 {
 	conc_queue_attr a = { .capacity = cap, .max_msg = max, .name = name,
 			      .flags = CONC_SHM_MODE(mode) };
 	conc_queue *q;
-	int r = conc_queue_open(&q, name);
+	int r = open_queue(&q);
 	mode_t um;
 
 	if (r == -EPROTO)
@@ -64,10 +76,15 @@ static int create(uint32_t cap, uint32_t max, unsigned mode)
 		conc_queue_destroy(q);
 	um = tool_umask_off();
 	r = conc_queue_create(&q, &a);
+	/* An existing one group or others may write: opened as it is. */
+	if (r == -EACCES && !tool_shm_mode(name, &mode)) {
+		a.flags = CONC_SHM_MODE(mode);
+		r = conc_queue_create(&q, &a);
+	}
 	umask(um);
 	/* -EINVAL: another geometry, or one too large for a segment (1 TiB):
 	 * the name tells which (a peer may have made it meanwhile). */
-	if (r == -EINVAL && !conc_queue_open(&q, name)) {
+	if (r == -EINVAL && !open_queue(&q)) {
 		conc_queue_destroy(q);
 		tool_err(0, "%s: exists with another capacity or message size", name);
 		return EX_FAIL;
@@ -290,7 +307,7 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "create"))
 		return create(cap, max, mode);
 	if (!strcmp(cmd, "rm")) {
-		r = conc_queue_open(&q, name);
+		r = open_queue(&q);
 		if (r)
 			return fail(r, "rm");
 		conc_queue_destroy(q);
@@ -302,7 +319,7 @@ int main(int argc, char **argv)
 		tool_err(0, "%s: not a command (create, put, get, close, stat, rm)", cmd);
 		return EX_USAGE;
 	}
-	r = conc_queue_open(&q, name);
+	r = open_queue(&q);
 	if (r)
 		return fail(r, cmd);
 	if (!strcmp(cmd, "put"))

@@ -33,6 +33,18 @@ static const char usage[] =
 	"T; 125 conc-sem failed; 126 COMMAND cannot run; 127 COMMAND not found;\n"
 	"--status and --rm: 0, or 4 when there is no such semaphore.\n";
 
+/* conc_rsem_open(), also of one group or others may write (tool_shm_fd). */
+static int open_sem(conc_rsem **s, const char *name)
+{
+	int r = conc_rsem_open(s, name), fd;
+
+	if (r != -EACCES || (fd = tool_shm_fd(name)) < 0)
+		return r;
+	r = conc_rsem_open_fd(s, fd);
+	close(fd);
+	return r;
+}
+
 /* Open NAME, or create it with n permits; an explicit -n must agree. */
 static int get_sem(conc_rsem **s, const char *name, uint32_t n, bool n_given,
 		   unsigned mode)
@@ -43,7 +55,7 @@ static int get_sem(conc_rsem **s, const char *name, uint32_t n, bool n_given,
 	mode_t um = tool_umask_off();
 
 	for (i = 0; i < 3 && r == -ENOENT; i++) {
-		r = conc_rsem_open(s, name);
+		r = open_sem(s, name);
 		if (r == -ENOENT) {
 			r = conc_rsem_create(s, &a);
 			if (r == -EEXIST)	/* another made it first */
@@ -53,6 +65,10 @@ static int get_sem(conc_rsem **s, const char *name, uint32_t n, bool n_given,
 	if (r == -EPROTO) {	/* perhaps one whose creator died: finish it */
 		a.flags &= ~CONC_SHM_EXCL;
 		r = conc_rsem_create(s, &a);
+		if (r == -EACCES && !tool_shm_mode(name, &mode)) {
+			a.flags = CONC_SHM_MODE(mode);
+			r = conc_rsem_create(s, &a);
+		}
 		if (r == -EINVAL)
 			r = -EPROTO;
 	}
@@ -194,7 +210,7 @@ static int status(const char *name)
 	conc_rsem *s;
 	ssize_t n, i;
 	char since[32];
-	int r = conc_rsem_open(&s, name);
+	int r = open_sem(&s, name);
 
 	if (r == -ENOENT) {
 		tool_err(0, "%s: no such semaphore", name);
@@ -226,7 +242,7 @@ static int status(const char *name)
 static int rm(const char *name)
 {
 	conc_rsem *s;
-	int r = conc_rsem_open(&s, name);
+	int r = open_sem(&s, name);
 
 	if (r == -ENOENT) {
 		tool_err(0, "%s: no such semaphore", name);

@@ -83,11 +83,7 @@ static __attribute__((unused)) mode_t tool_umask_off(void)
 }
 
 /* An octal file mode (at most 0777) for CONC_SHM_MODE(), with read and
- * write for the owner and write for nobody else: the library opens only
- * objects that nobody but their owner may write (conc_shm_open(3)), and
- * has no call to ask for more when it opens a queue or a semaphore, so an
- * object made 660 or 666 could not be used again, nor removed, by anyone,
- * its owner included. */
+ * write for the owner (who must use the object again). */
 static __attribute__((unused)) int tool_mode(const char *s, unsigned *mode)
 {
 	char *end;
@@ -95,7 +91,7 @@ static __attribute__((unused)) int tool_mode(const char *s, unsigned *mode)
 
 	errno = 0;
 	v = strtoul(s, &end, 8);
-	if (!*s || *end || errno || v > 0777 || (v & 0622) != 0600)
+	if (!*s || *end || errno || v > 0777 || (v & 0600) != 0600)
 		return -EINVAL;
 	*mode = (unsigned)v;
 	return 0;
@@ -140,6 +136,50 @@ static __attribute__((unused)) void tool_guard(const char *name, int status)
 	tool_bus_status = status;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGBUS, &sa, NULL);
+}
+
+/*
+ * An object the library would not open by its name (-EACCES) because its
+ * group or others may write it: a user who made it so with --mode chose
+ * that, so the tool opens /dev/shm/NAME itself, by the library's other rule
+ * (a regular file owned by the caller or root), and hands the library its
+ * fd (conc_shm_open_fd(3) and siblings). Returns the fd or -EACCES.
+ */
+static __attribute__((unused)) int tool_shm_fd(const char *name)
+{
+	char path[sizeof("/dev/shm/") + NAME_MAX];
+	struct stat st;
+	int fd;
+
+	if (snprintf(path, sizeof(path), "/dev/shm/%s", name) >= (int)sizeof(path))
+		return -EACCES;
+	fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0)
+		return -EACCES;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) ||
+	    (st.st_uid != geteuid() && st.st_uid != 0)) {
+		close(fd);
+		return -EACCES;
+	}
+	return fd;
+}
+
+/* The mode of /dev/shm/NAME if tool_shm_fd() accepts it, for a create
+ * that opens an existing object (CONC_SHM_MODE admits those bits): 0 or
+ * -EACCES. */
+static __attribute__((unused)) int tool_shm_mode(const char *name, unsigned *mode)
+{
+	struct stat st;
+	int fd = tool_shm_fd(name), r = -EACCES;
+
+	if (fd < 0)
+		return fd;
+	if (!fstat(fd, &st)) {
+		*mode = st.st_mode & 0777;
+		r = 0;
+	}
+	close(fd);
+	return r;
 }
 
 /* Fds 0-2 that were closed are opened on /dev/null, so that no fd the

@@ -655,6 +655,52 @@ Test(queue, named_create_open_excl_and_mismatches, .timeout = 10)
 	conc_shm_unlink(a.name);
 }
 
+/* A file group or others may write: conc_queue_open refuses it, a caller
+ * that vouches for the file (conc-queue --mode 666) opens its fd. */
+Test(queue, open_fd_takes_a_file_open_refuses, .timeout = 10)
+{
+	conc_queue_attr a = { .capacity = 4, .max_msg = 16, .name = qname("fd") };
+	char path[128];
+	conc_queue *q, *r;
+	conc_shm *s;
+	int fd;
+
+	cr_assert_eq(conc_queue_create(&q, &a), 0);
+	snprintf(path, sizeof(path), "/dev/shm/%s", a.name);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(fchmod(fd, 0666), 0);
+	cr_assert_eq(conc_queue_open(&r, a.name), -EACCES);
+	cr_assert_eq(conc_queue_open_fd(&r, fd), 0);
+	cr_assert_eq(close(fd), 0);	/* dup'ed: the caller's to close */
+	put_u32(q, 7, 0);
+	cr_assert_eq(get_u32(r, 0), 7);
+	put_u32(r, 8, 0);
+	cr_assert_eq(get_u32(q, 0), 8);
+	conc_queue_destroy(r);
+	conc_queue_destroy(q);
+	cr_assert_eq(conc_shm_unlink(a.name), 0);
+	/* Bad arguments, and a segment of another kind. */
+	cr_assert_eq(conc_queue_open_fd(NULL, 0), -EINVAL);
+	cr_assert_eq(conc_queue_open_fd(&r, -1), -EINVAL);
+	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(close(fd), 0);
+	cr_assert_eq(conc_queue_open_fd(&r, fd), -EBADF);
+	cr_assert_eq(conc_shm_create(&s, NULL, 4096, CONC_SHM_RAW, 0), 0);
+	cr_assert_eq(conc_queue_open_fd(&r, conc_shm_fd(s)), -EPROTO);
+	conc_shm_close(s);
+	/* An anonymous queue's fd, as a process would get it over a socket
+	 * (the handle's first member is its segment). */
+	a.name = NULL;
+	cr_assert_eq(conc_queue_create(&q, &a), 0);
+	cr_assert_eq(conc_queue_open_fd(&r, conc_shm_fd(*(conc_shm **)q)), 0);
+	put_u32(r, 9, 0);
+	cr_assert_eq(get_u32(q, 0), 9);
+	conc_queue_destroy(r);
+	conc_queue_destroy(q);
+}
+
 /* ---- corrupt segments ---------------------------------------------------------- */
 
 /* The queue's segment, mapped raw, and the offset of the first place that

@@ -233,6 +233,53 @@ Test(rsem, named_create_open_and_checks)
 	conc_shm_unlink(name);
 }
 
+/* A file group or others may write: conc_rsem_open refuses it, a caller
+ * that vouches for the file (conc-sem --mode 666) opens its fd. */
+Test(rsem, open_fd_takes_a_file_open_refuses)
+{
+	conc_rsem_attr a = { .permits = 2 };
+	char name[64], path[128];
+	conc_rsem *s, *t;
+	conc_shm *seg;
+	int fd;
+
+	name_for(name, sizeof(name), "fd");
+	a.name = name;
+	cr_assert_eq(conc_rsem_create(&s, &a), 0);
+	snprintf(path, sizeof(path), "/dev/shm/%s", name);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(fchmod(fd, 0666), 0);
+	cr_assert_eq(conc_rsem_open(&t, name), -EACCES);
+	cr_assert_eq(conc_rsem_open_fd(&t, fd), 0);
+	cr_assert_eq(close(fd), 0);	/* dup'ed: the caller's to close */
+	cr_assert_eq(conc_rsem_permits(t), 2);
+	cr_assert_eq(conc_rsem_wait(t), 0);
+	cr_assert_eq(conc_rsem_value(s), 1);
+	cr_assert_eq(conc_rsem_post(t), 0);
+	cr_assert_eq(conc_rsem_destroy(t), 0);
+	cr_assert_eq(conc_rsem_destroy(s), 0);
+	cr_assert_eq(conc_shm_unlink(name), 0);
+	/* An anonymous one's fd, as another process would get it. */
+	s = anon(1, 0);
+	cr_assert_eq(conc_rsem_open_fd(&t, conc_shm_fd(*(conc_shm **)s)), 0);
+	cr_assert_eq(conc_rsem_trywait(t), 0);
+	cr_assert_eq(conc_rsem_trywait(s), -EAGAIN);
+	cr_assert_eq(conc_rsem_post(t), 0);
+	cr_assert_eq(conc_rsem_destroy(t), 0);
+	cr_assert_eq(conc_rsem_destroy(s), 0);
+	/* Bad arguments, and a segment of another kind. */
+	cr_assert_eq(conc_rsem_open_fd(NULL, 0), -EINVAL);
+	cr_assert_eq(conc_rsem_open_fd(&t, -1), -EINVAL);
+	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(close(fd), 0);
+	cr_assert_eq(conc_rsem_open_fd(&t, fd), -EBADF);
+	cr_assert_eq(conc_shm_create(&seg, NULL, 4096, CONC_SHM_RAW, 0), 0);
+	cr_assert_eq(conc_rsem_open_fd(&t, conc_shm_fd(seg)), -EPROTO);
+	conc_shm_close(seg);
+}
+
 /* ---- a peer that writes anything ---- */
 
 static conc_rsem *hostile(uint32_t permits, uint32_t holders, unsigned seed)

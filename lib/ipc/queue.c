@@ -88,20 +88,32 @@ int conc_queue_create(conc_queue **out, const conc_queue_attr *attr)
 	return r;
 }
 
-int conc_queue_open(conc_queue **out, const char *name)
+/* By name (name not NULL) or by fd: the segment, then the queue in it. */
+static int open_seg(conc_queue **out, const char *name, int fd)
 {
 	conc_shm *seg;
 	int r;
 
 	if (!out)
 		return -EINVAL;
-	r = conc_shm_open(&seg, name, CONC_SHM_QUEUE);
+	r = name ? conc_shm_open(&seg, name, CONC_SHM_QUEUE)
+		 : conc_shm_open_fd(&seg, fd, CONC_SHM_QUEUE);
 	if (r)
 		return r;
 	r = attach(out, seg, __conc_deadline(SETUP_NS));
 	if (r)
 		conc_shm_close(seg);
 	return r;
+}
+
+int conc_queue_open(conc_queue **out, const char *name)
+{
+	return name ? open_seg(out, name, -1) : -EINVAL;
+}
+
+int conc_queue_open_fd(conc_queue **out, int fd)
+{
+	return open_seg(out, NULL, fd);
 }
 
 int conc_queue_destroy(conc_queue *qh)

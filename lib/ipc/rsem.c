@@ -91,20 +91,32 @@ int conc_rsem_create(conc_rsem **out, const conc_rsem_attr *attr)
 	return 0;
 }
 
-int conc_rsem_open(conc_rsem **out, const char *name)
+/* By name (name not NULL) or by fd: the segment, then the rsem in it. */
+static int open_seg(conc_rsem **out, const char *name, int fd)
 {
 	conc_shm *seg;
 	int r;
 
 	if (!out)
 		return -EINVAL;
-	r = conc_shm_open(&seg, name, CONC_SHM_RSEM);
+	r = name ? conc_shm_open(&seg, name, CONC_SHM_RSEM)
+		 : conc_shm_open_fd(&seg, fd, CONC_SHM_RSEM);
 	if (r)
 		return r;
 	r = attach(out, seg);
 	if (r)
 		conc_shm_close(seg);
 	return r;
+}
+
+int conc_rsem_open(conc_rsem **out, const char *name)
+{
+	return name ? open_seg(out, name, -1) : -EINVAL;
+}
+
+int conc_rsem_open_fd(conc_rsem **out, int fd)
+{
+	return open_seg(out, NULL, fd);
 }
 
 /* Whether a thread of this process holds a slot through this handle: its

@@ -35,6 +35,11 @@ int conc_queue_create(conc_queue **q, const conc_queue_attr *attr);
  * before setting it up, or whose geometry is corrupt). */
 int conc_queue_open(conc_queue **q, const char *name);
 
+/* As conc_queue_open(), for a segment's fd (dup'ed; the caller keeps fd),
+ * with conc_shm_open_fd()'s checks: no owner or mode check, the caller
+ * vouches for the file. -EBADF: fd is not open; -EINVAL: fd negative. */
+int conc_queue_open_fd(conc_queue **q, int fd);
+
 /*
  * Put a copy of len bytes, waiting up to timeout_ns for room (CONC_FOREVER:
  * as long as it takes; 0: not at all). Returns 0, -EMSGSIZE (len >

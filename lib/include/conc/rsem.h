@@ -42,6 +42,11 @@ int conc_rsem_create(conc_rsem **s, const conc_rsem_attr *attr);
  * -EPROTO (not set up within a second: its creator died first). */
 int conc_rsem_open(conc_rsem **s, const char *name);
 
+/* As conc_rsem_open(), for a segment's fd (dup'ed; the caller keeps fd),
+ * with conc_shm_open_fd()'s checks: no owner or mode check, the caller
+ * vouches for the file. -EBADF: fd is not open; -EINVAL: fd negative. */
+int conc_rsem_open_fd(conc_rsem **s, int fd);
+
 /* Unmap and free this process's handle: 0, -EINVAL, or -EBUSY while a
  * thread of this process holds permits through it (post them first: a
  * held permit is a robust lock that the thread's robust list points at,
