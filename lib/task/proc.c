@@ -46,11 +46,9 @@ static _Noreturn void child(int (*fn)(void *), void *arg,
  * another process) is told apart with waitid, which only knows children. */
 static int open_pidfd(pid_t pid)
 {
-	siginfo_t si;
 	int fd = sys_pidfd_open(pid, 0);
 
-	if (fd >= 0 && sys_waitid(P_PIDFD, (id_t)fd, &si,
-				  WEXITED | WNOHANG | WNOWAIT, NULL) == -ECHILD) {
+	if (fd >= 0 && !__conc_proc_ours(fd)) {
 		sys_close(fd);
 		fd = -ESRCH;
 	}

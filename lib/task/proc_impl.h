@@ -49,6 +49,10 @@ int __conc_proc_join_until(conc_proc *p, int *status, conc_deadline dl)
  * filled in), 0 while it runs, or -errno (-ECHILD: not ours, or reaped). */
 int __conc_proc_reap(idtype_t idtype, id_t id, siginfo_t *si) __CONC_HIDDEN;
 
+/* Whether pidfd is a child of ours, not yet reaped (looked at, never
+ * reaped nor waited for). */
+bool __conc_proc_ours(int pidfd) __CONC_HIDDEN;
+
 /* Wait, without limit, for a child that is ending (killed, or past its
  * last instruction) and reap it; its status is dropped. pidfd < 0: by pid
  * alone. 0, or -ECANCELED: the caller's coroutine was cancelled meanwhile

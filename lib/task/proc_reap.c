@@ -20,6 +20,14 @@ int __conc_proc_reap(idtype_t idtype, id_t id, siginfo_t *si)
 	return r < 0 ? r : si->si_pid != 0;
 }
 
+bool __conc_proc_ours(int pidfd)
+{
+	siginfo_t si;
+
+	return sys_waitid(P_PIDFD, (id_t)pidfd, &si,
+			  WEXITED | WNOHANG | WNOWAIT, NULL) != -ECHILD;
+}
+
 int __conc_proc_reap_ending(pid_t pid, int pidfd)
 {
 	siginfo_t si;
