@@ -4,6 +4,7 @@
 #ifndef CONC_TEST_HELPERS_H
 #define CONC_TEST_HELPERS_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -25,6 +26,21 @@
 #endif
 
 /* Nanoseconds on CLOCK_MONOTONIC. */
+/* How many descriptors this process has open (compared before and after). */
+static HELPER_UNUSED int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	cr_assert_not_null(d);
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
 static HELPER_UNUSED int64_t now_ns(void)
 {
 	struct timespec ts;

@@ -2072,6 +2072,26 @@ struct big {
 	int r[4];
 };
 
+/* A channel pair and a buffer of BIG bytes; main runs as a loop's task. */
+static void big_run(struct big *x, int (*main)(void *))
+{
+	int r;
+
+	need_uring();
+	x->buf = calloc(1, BIG);
+	cr_assert_not_null(x->buf);
+	cr_assert_eq(conc_chan_pair(&x->a, &x->b, 0), 0);
+	r = run(main, x);
+	cr_expect_eq(r, 0, "%d", r);
+}
+
+static void big_end(struct big *x)
+{
+	conc_chan_close(x->a);
+	conc_chan_close(x->b);
+	free(x->buf);
+}
+
 static int big_send(void *arg)
 {
 	struct big *x = arg;
@@ -2104,21 +2124,13 @@ static int big_send_main(void *arg)
 Test(loop_cross, long_send_cancelled_half_way)
 {
 	struct big x = { .go = 0 };
-	int r;
 
-	need_uring();
-	x.buf = calloc(1, BIG);
-	cr_assert_not_null(x.buf);
-	cr_assert_eq(conc_chan_pair(&x.a, &x.b, 0), 0);
-	r = run(big_send_main, &x);
-	cr_expect_eq(r, 0, "%d", r);
+	big_run(&x, big_send_main);
 	cr_expect_eq(x.r[0], -ECANCELED, "send: %d", x.r[0]);
 	cr_expect_eq(x.r[1], 6, "the message before: %d", x.r[1]);
 	cr_expect_eq(x.r[2], -EPROTO, "the torn one: %d", x.r[2]);
 	cr_expect_eq(x.r[3], -EPIPE, "a later send: %d", x.r[3]);
-	conc_chan_close(x.a);
-	conc_chan_close(x.b);
-	free(x.buf);
+	big_end(&x);
 }
 
 static int big_recv(void *arg)
@@ -2172,21 +2184,13 @@ static int big_recv_main(void *arg)
 Test(loop_cross, long_receive_cancelled_half_way)
 {
 	struct big x = { .go = 0 };
-	int r;
 
-	need_uring();
-	x.buf = calloc(1, BIG);
-	cr_assert_not_null(x.buf);
-	cr_assert_eq(conc_chan_pair(&x.a, &x.b, 0), 0);
-	r = run(big_recv_main, &x);
-	cr_expect_eq(r, 0, "%d", r);
+	big_run(&x, big_recv_main);
 	cr_expect(x.r[0] == -ECANCELED || x.r[0] == BIG, "receive: %d", x.r[0]);
 	if (x.r[0] == -ECANCELED)
 		cr_expect_eq(x.r[1], BIG, "taken up again: %d", x.r[1]);
 	cr_expect_eq(x.r[2], 0, "the sender: %d", x.r[2]);
-	conc_chan_close(x.a);
-	conc_chan_close(x.b);
-	free(x.buf);
+	big_end(&x);
 }
 
 /* Tasks consume a queue fed by another process while the main task

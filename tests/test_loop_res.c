@@ -26,18 +26,6 @@ static size_t heap_bytes(void)
 #endif
 }
 
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-
-	cr_assert(d);
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
-}
-
 static int count_maps(void)
 {
 	FILE *f = fopen("/proc/self/maps", "r");

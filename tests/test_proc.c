@@ -93,18 +93,6 @@ static int run_out(const char *path, char *const argv[], char *const envp[],
 	return st;
 }
 
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-
-	cr_assert_not_null(d);
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
-}
-
 /* A fresh directory under /tmp; removed with rm_tree(). */
 static void make_dir(char *dir)
 {

@@ -16,18 +16,6 @@
 #include <conc.h>
 #include "helpers.h"
 
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-
-	cr_assert_not_null(d);
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
-}
-
 static volatile sig_atomic_t reaped;
 
 static void reap_all(int sig)
