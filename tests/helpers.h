@@ -26,10 +26,10 @@
 #endif
 
 /* Nanoseconds on CLOCK_MONOTONIC. */
-/* How many descriptors this process has open (compared before and after). */
-static HELPER_UNUSED int count_fds(void)
+/* How many entries a directory has ("." and ".." left out). */
+static HELPER_UNUSED int count_dir(const char *path)
 {
-	DIR *d = opendir("/proc/self/fd");
+	DIR *d = opendir(path);
 	struct dirent *e;
 	int n = 0;
 
@@ -39,6 +39,12 @@ static HELPER_UNUSED int count_fds(void)
 			n++;
 	closedir(d);
 	return n;
+}
+
+/* How many descriptors this process has open (compared before and after). */
+static HELPER_UNUSED int count_fds(void)
+{
+	return count_dir("/proc/self/fd");
 }
 
 static HELPER_UNUSED int64_t now_ns(void)

@@ -93,20 +93,6 @@ static int run_reused(int (*a)(void *), void *aa, int (*b)(void *), void *ba)
 	return code;
 }
 
-static int count_dir(const char *path)
-{
-	DIR *d = opendir(path);
-	struct dirent *e;
-	int n = 0;
-
-	cr_assert_not_null(d);
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
-
 static int tasks(void)
 {
 	return count_dir("/proc/self/task");
