@@ -13,17 +13,19 @@
 static int attach(conc_queue **out, conc_shm *seg, conc_deadline dl)
 {
 	struct shared *q = conc_shm_data(seg);
-	uint32_t cap, max, slot, v;
+	uint32_t cap, max, slot, ring, v;
 	conc_queue *qh;
 	int r;
 
 	/* Its creator may still be setting it up: it wakes us when done. */
-	while ((v = __atomic_load_n(&q->init, __ATOMIC_ACQUIRE)) != 2) {
+	while ((v = __atomic_load_n(&q->init, __ATOMIC_ACQUIRE)) != QUEUE_READY) {
+		if (v == QUEUE_OLD_READY)
+			return -EPROTO;
 		r = __conc_wait(&q->init, v, dl, 0);
 		if (r == -ECANCELED)
 			return r;
 		if (r == -ETIMEDOUT &&
-		    __atomic_load_n(&q->init, __ATOMIC_ACQUIRE) != 2)
+		    __atomic_load_n(&q->init, __ATOMIC_ACQUIRE) != QUEUE_READY)
 			return -EPROTO;
 	}
 
@@ -31,8 +33,10 @@ static int attach(conc_queue **out, conc_shm *seg, conc_deadline dl)
 	max = q->max_msg;
 	slot = q->slot_size;
 	if (!cap || cap > QUEUE_LIMIT || max > QUEUE_LIMIT || slot % 8 ||
-	    slot < sizeof(struct slot) + max ||
-	    sizeof(*q) + (size_t)cap * slot > conc_shm_size(seg))
+	    slot < sizeof(struct slot) + max)
+		return -EPROTO;
+	ring = __conc_q_ring(cap);
+	if (sizeof(*q) + (size_t)ring * slot > conc_shm_size(seg))
 		return -EPROTO;
 	qh = calloc(1, sizeof(*qh));
 	if (!qh)
@@ -42,6 +46,7 @@ static int attach(conc_queue **out, conc_shm *seg, conc_deadline dl)
 	qh->cap = cap;
 	qh->max = max;
 	qh->slot_size = slot;
+	qh->ring = ring;
 	*out = qh;
 	return 0;
 }
@@ -60,7 +65,8 @@ int conc_queue_create(conc_queue **out, const conc_queue_attr *attr)
 	if (!out || cap > QUEUE_LIMIT || max > QUEUE_LIMIT)
 		return -EINVAL;
 	r = conc_shm_create(&seg, attr ? attr->name : NULL,
-			    sizeof(*q) + (size_t)cap * slot, CONC_SHM_QUEUE,
+			    sizeof(*q) + (size_t)__conc_q_ring(cap) * slot,
+			    CONC_SHM_QUEUE,
 			    attr ? attr->flags : 0);
 	if (r)
 		return r;
@@ -75,7 +81,7 @@ int conc_queue_create(conc_queue **out, const conc_queue_attr *attr)
 		q->not_empty = q->not_full = RUNG;
 		conc_mutex_init(&q->p.lock, CONC_ROBUST);
 		conc_mutex_init(&q->c.lock, CONC_ROBUST);
-		__atomic_store_n(&q->init, 2, __ATOMIC_RELEASE);
+		__atomic_store_n(&q->init, QUEUE_READY, __ATOMIC_RELEASE);
 		__conc_wake(&q->init, INT32_MAX, 0);
 	}
 	r = attach(out, seg, __conc_deadline(SETUP_NS));

@@ -10,8 +10,11 @@
  * Commits. Producers serialise on one robust lock and consumers on
  * another, so one producer and one consumer never contend for a lock. The
  * commit points are single stores: message i is in the queue exactly when
- * slot i % capacity has seq i + 1, and out exactly when `head` has passed
- * i. Consumers look at the slot, whose line they fetch anyway, rather than
+ * slot i % ring has seq i + 1, and out exactly when `head` has passed i.
+ * The ring is the capacity rounded up to a power of two: indices are 32-bit
+ * and wrap, and only a power of two divides 2^32, so that message 2^32 - 1
+ * and message 0 (its successor) sit in neighbouring slots; with i % capacity
+ * a queue of capacity 5 lost a message and hung after 2^32 of them. Consumers look at the slot, whose line they fetch anyway, rather than
  * at a shared index. `tail` is the producers' own count, stored just after
  * the commit; a producer killed between the two leaves a committed slot
  * that the next producer counts (repair_tail). A process killed anywhere
@@ -38,9 +41,13 @@
 #define RUNG_BIT	 30
 #define RUNG		 (1u << RUNG_BIT)	/* outside FUTEX_TID_MASK */
 #define DL_TRY		 0	/* timeout 0: a deadline that has always passed */
+/* init once set up. 2 meant the layout whose slot was i % capacity, which
+ * a process of this version must not share: it is refused (-EPROTO). */
+#define QUEUE_READY	 3
+#define QUEUE_OLD_READY	 2
 
-/* Message i lives in slot i % capacity, and is there exactly when the
- * slot's seq is i + 1. */
+/* Message i lives in slot i % ring, and is there exactly when the slot's
+ * seq is i + 1. */
 struct slot {
 	uint32_t seq;
 	uint32_t len;
@@ -55,7 +62,7 @@ struct side {
 };
 
 struct shared {
-	uint32_t init;			/* 0 new, 1 being set up, 2 ready */
+	uint32_t init;			/* 0 new, 1 being set up, QUEUE_READY */
 	uint32_t capacity, max_msg, slot_size, closed;
 	uint32_t not_empty, not_full;	/* sleep words: 0 or RUNG */
 	/* Each index has a line of its own: the other side reads it while
@@ -74,13 +81,25 @@ struct conc_queue {
 	conc_shm *seg;
 	struct shared *q;
 	uint32_t cap, max, slot_size;
+	uint32_t ring;		/* slots: cap rounded up to a power of two */
 	uint64_t getter;	/* (ctx << 32 | tid) between get_begin and
 				 * commit/abort, else 0 */
 };
 
+/* The slots a queue of capacity cap has (cap <= QUEUE_LIMIT, a power of
+ * two itself, so this never overflows). */
+static inline uint32_t __conc_q_ring(uint32_t cap)
+{
+	uint32_t r = 1;
+
+	while (r < cap)
+		r <<= 1;
+	return r;
+}
+
 static inline struct slot *__conc_q_slot(const conc_queue *qh, uint32_t i)
 {
-	return (struct slot *)(qh->q->slots + (size_t)(i % qh->cap) * qh->slot_size);
+	return (struct slot *)(qh->q->slots + (size_t)(i & (qh->ring - 1)) * qh->slot_size);
 }
 
 static inline bool __conc_q_ready_at(const conc_queue *qh, uint32_t h)

@@ -21,7 +21,9 @@ typedef struct conc_queue_attr {
 } conc_queue_attr;
 
 /*
- * Create a queue (NULL attr: the defaults, anonymous). Without
+ * Create a queue (NULL attr: the defaults, anonymous), with capacity
+ * rounded up to a power of two slots of max_msg + 8 bytes (so that the
+ * order holds across the wrap of its 32-bit counts). Without
  * CONC_SHM_EXCL, an existing named queue is opened instead, and must have
  * the same capacity and max_msg. Returns 0, -EINVAL (capacity or max_msg
  * beyond 1<<24, a bad name or flags, an existing queue of another
@@ -32,7 +34,8 @@ int conc_queue_create(conc_queue **q, const conc_queue_attr *attr);
 
 /* Open a named queue created by another process: 0 or what
  * conc_shm_open() returns (-EPROTO: not a queue, or one whose creator died
- * before setting it up, or whose geometry is corrupt). */
+ * before setting it up, or whose geometry is corrupt, or one made by a
+ * conc built before 2026-12-07, whose slots were laid out otherwise). */
 int conc_queue_open(conc_queue **q, const char *name);
 
 /* As conc_queue_open(), for a segment's fd (dup'ed; the caller keeps fd),
