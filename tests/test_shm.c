@@ -596,6 +596,29 @@ Test(shm, at_checks_range_and_alignment, .timeout = 10)
 	conc_shm_close(s);
 }
 
+/* An alignment above the page size depends on where each process mapped
+ * the segment (only page alignment is common to all): the answer would
+ * differ between processes, so it is always NULL. Two mappings of one
+ * segment in this process stand for two processes. */
+Test(shm, at_refuses_alignments_above_a_page, .timeout = 10)
+{
+	conc_shm *s, *t;
+	size_t off;
+
+	cr_assert_eq(conc_shm_create(&s, NULL, 64 * 1024, CONC_SHM_RAW, 0), 0);
+	cr_assert_eq(conc_shm_open_fd(&t, conc_shm_fd(s), CONC_SHM_RAW), 0);
+	for (off = 0; off < 64 * 1024; off += 64) {
+		cr_assert_null(conc_shm_at(s, off, 8, 8192), "offset %zu", off);
+		cr_assert_null(conc_shm_at(t, off, 8, 1u << 20), "offset %zu", off);
+		/* Up to a page, both mappings agree. */
+		cr_assert_eq(conc_shm_at(s, off, 8, 4096) != NULL,
+			     conc_shm_at(t, off, 8, 4096) != NULL, "offset %zu", off);
+	}
+	cr_assert_not_null(conc_shm_at(s, 4096 - 64, 8, 4096));
+	conc_shm_close(t);
+	conc_shm_close(s);
+}
+
 /* A mutex, an event and a counter at fixed offsets of one named segment,
  * used by children that open it by name (other addresses, same offsets). */
 enum { OFF_MUTEX = 0, OFF_EVENT = 64, OFF_COUNT = 128, OFF_DONE = 192 };

@@ -66,8 +66,10 @@ void *conc_shm_at(const conc_shm *s, size_t offset, size_t len, size_t align)
 {
 	/* The address, not the offset, must be aligned: the data area is
 	 * aligned to 64 only. Every process maps the segment at a page
-	 * boundary, so the answer is the same in all of them. */
-	if (!s || !align || (align & (align - 1)) ||
+	 * boundary, so the answer is the same in all of them up to a page
+	 * (4096, the smallest); beyond, it would depend on where each
+	 * process mapped it, and a peer would find no object there. */
+	if (!s || !align || (align & (align - 1)) || align > SHM_ALIGN_MAX ||
 	    offset > s->size || len > s->size - offset ||
 	    (((uintptr_t)s->map + SHM_HDR + offset) & (align - 1)))
 		return NULL;

@@ -16,6 +16,7 @@
 #define SHM_VERSION	1u
 #define SHM_HDR		64u
 #define SHM_MAX_SIZE	((size_t)1 << 40)
+#define SHM_ALIGN_MAX	4096u	/* conc_shm_at: what every mapping shares */
 #define SHM_PATH_MAX	(sizeof("/dev/shm/") + NAME_MAX)
 
 struct shm_hdr {

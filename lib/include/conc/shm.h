@@ -68,9 +68,9 @@ int conc_shm_fd(const conc_shm *s);
 /*
  * A pointer to len bytes at offset in the data area, or NULL if that range
  * is not inside it or the pointer would not be aligned to align (a power
- * of two; the data area is aligned to 64, and the answer is the same in
- * every process): how related processes place several objects (mutexes,
- * events, structs) at fixed offsets of one segment.
+ * of two, at most 4096; the data area is aligned to 64, and the answer is
+ * the same in every process): how related processes place several objects
+ * (mutexes, events, structs) at fixed offsets of one segment.
  */
 void *conc_shm_at(const conc_shm *s, size_t offset, size_t len, size_t align);
 
