@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include "ipc/queue_impl.h"
+#include "sync/robust.h"	/* __conc_robust_entry */
 
 static uint64_t me(void)
 {
@@ -18,10 +19,25 @@ static uint64_t me(void)
 	return (uint64_t)__conc_ctx(s) << 32 | (uint32_t)s->tid;
 }
 
-/* Whether the caller is between get_begin and commit on qh. */
+/* Whether the caller is between get_begin and commit on qh: it is the
+ * getter, and still holds the consumers' lock. A thread that ended in
+ * between lost the lock (the kernel, or conc for a parked thread, marked
+ * it owner-dead), but its identity may come back: a reused conc thread's
+ * next job, or a new thread given the same tid. That one is another
+ * caller, with nothing pending; the stale mark is dropped. */
 bool __conc_q_mine(const conc_queue *qh)
 {
-	return __atomic_load_n(&qh->getter, __ATOMIC_RELAXED) == me();
+	struct __conc_robust_ent *e;
+	uint64_t id = me(), g = __atomic_load_n(&qh->getter, __ATOMIC_RELAXED);
+
+	if (g != id)
+		return false;
+	e = __conc_robust_entry(&qh->q->c.lock);
+	if (e && e->ctx == (uint32_t)(id >> 32))
+		return true;
+	__atomic_compare_exchange_n(&((conc_queue *)qh)->getter, &g, 0, 0,
+				    __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+	return false;
 }
 
 ssize_t conc_queue_get_begin(conc_queue *qh, void *buf, size_t cap,

@@ -85,8 +85,10 @@ ssize_t conc_queue_get(conc_queue *q, void *buf, size_t cap,
  * called by the execution context (thread, or coroutine on it) that began
  * (others get -EINVAL), and other consumers, on this handle or any other,
  * other coroutines of the same thread included, wait meanwhile. If the caller
- * is killed in between, the message stays in the queue (it may then be
- * delivered twice, never lost). Returns as conc_queue_get(); commit and
+ * is killed in between, or its thread ends, the message stays in the queue
+ * (it may then be delivered twice, never lost), and nothing stays pending
+ * (a later thread with the same tid, or job of a reused conc thread, is
+ * another caller). Returns as conc_queue_get(); commit and
  * abort return 0 or -EINVAL (no two-step get of this caller pending).
  * conc_queue_destroy() of the handle aborts a pending one.
  */

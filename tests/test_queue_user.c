@@ -1,0 +1,480 @@
+/* test_queue_user.c — conc_queue as a user's program calls it, one
+ * promise of conc_queue_put(3) and conc_queue_create(3) at a time: empty
+ * and too small buffers, a queue exactly full, timeouts of every sign,
+ * the two-step get's edges, close and drain, exec, and the same calls
+ * from a conc thread and from coroutine tasks (only the task waits; a
+ * cancel gives -ECANCELED once). Every wait is bounded. */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <conc.h>
+#include "helpers.h"
+#include "loop_helpers.h"
+#include "test_queue.h"
+
+
+static void put_s(conc_queue *q, const char *s)
+{
+	cr_assert_eq(conc_queue_put(q, s, strlen(s), BOUND), 0, "put %s", s);
+}
+
+static void get_s(conc_queue *q, const char *want)
+{
+	char b[64];
+	ssize_t n = conc_queue_get(q, b, sizeof(b), BOUND);
+
+	cr_assert_eq(n, (ssize_t)strlen(want), "get %s: %zd", want, n);
+	cr_assert_eq(memcmp(b, want, (size_t)n), 0);
+}
+
+/* ---- messages and buffers ---- */
+
+Test(queue_user, empty_messages_and_empty_buffers, .timeout = 30)
+{
+	conc_queue *q = new_queue(4, 8);
+	char b[8];
+
+	cr_assert_eq(conc_queue_put(q, NULL, 0, 0), 0);
+	cr_assert_eq(conc_queue_put(q, "x", 0, 0), 0);
+	cr_assert_eq(conc_queue_put(q, "y", 1, 0), 0);
+	cr_assert_eq(conc_queue_size(q), 3);
+	cr_assert_eq(conc_queue_get(q, NULL, 0, 0), 0);
+	cr_assert_eq(conc_queue_get(q, b, sizeof(b), 0), 0);
+	/* A one-byte message does not fit no buffer: it stays. */
+	cr_assert_eq(conc_queue_get(q, NULL, 0, 0), -EMSGSIZE);
+	cr_assert_eq(conc_queue_get_begin(q, NULL, 0, 0), -EMSGSIZE);
+	cr_assert_eq(conc_queue_size(q), 1);
+	cr_assert_eq(conc_queue_get(q, b, 1, 0), 1);
+	cr_assert_eq(b[0], 'y');
+	cr_assert_eq(conc_queue_get(q, NULL, 0, 0), -ETIMEDOUT);
+	conc_queue_destroy(q);
+}
+
+Test(queue_user, max_msg_fits_and_one_more_byte_does_not, .timeout = 30)
+{
+	conc_queue *q = new_queue(2, 100);
+	char m[101], b[101];
+
+	memset(m, 'm', sizeof(m));
+	cr_assert_eq(conc_queue_put(q, m, 101, 0), -EMSGSIZE);
+	cr_assert_eq(conc_queue_put(q, m, SIZE_MAX, 0), -EMSGSIZE);
+	cr_assert_eq(conc_queue_size(q), 0);
+	cr_assert_eq(conc_queue_put(q, m, 100, 0), 0);
+	cr_assert_eq(conc_queue_get(q, b, 99, 0), -EMSGSIZE);
+	cr_assert_eq(conc_queue_get(q, b, 100, 0), 100);
+	cr_assert_eq(memcmp(b, m, 100), 0);
+	conc_queue_destroy(q);
+}
+
+/* ---- full, empty, timeouts ---- */
+
+Test(queue_user, exactly_full_then_every_kind_of_timeout, .timeout = 30)
+{
+	conc_queue *q = new_queue(3, 8);
+
+	put_s(q, "a");
+	put_s(q, "b");
+	cr_assert_eq(conc_queue_put(q, "c", 1, 0), 0);	/* the last place */
+	cr_assert_eq(conc_queue_size(q), 3);
+	cr_assert_eq(conc_queue_put(q, "d", 1, 0), -ETIMEDOUT);
+	cr_assert_eq(conc_queue_put(q, "d", 1, 1), -ETIMEDOUT);
+	cr_assert_eq(conc_queue_put(q, "d", 1, 2 * MS), -ETIMEDOUT);
+	cr_assert_eq(conc_queue_size(q), 3);
+	get_s(q, "a");
+	cr_assert_eq(conc_queue_put(q, "d", 1, 0), 0);
+	get_s(q, "b");
+	get_s(q, "c");
+	get_s(q, "d");
+	cr_assert_eq(conc_queue_get(q, NULL, 0, 0), -ETIMEDOUT);
+	cr_assert_eq(conc_queue_get(q, NULL, 0, 1), -ETIMEDOUT);
+	cr_assert_eq(conc_queue_get(q, NULL, 0, 2 * MS), -ETIMEDOUT);
+	conc_queue_destroy(q);
+}
+
+struct later {
+	conc_queue *q;
+	int what;	/* 0: put "late", 1: get one */
+};
+
+static int later_fn(void *arg)
+{
+	struct later *l = arg;
+	char b[8];
+
+	sleep_ns(20 * MS);
+	return l->what ? (conc_queue_get(l->q, b, sizeof(b), BOUND) >= 0 ? 0 : 1)
+		       : conc_queue_put(l->q, "late", 4, BOUND);
+}
+
+/* Any negative timeout waits without limit (INT64_MIN too), and the
+ * largest positive one is a long wait, not an overflow into the past. */
+Test(queue_user, negative_and_huge_timeouts_wait, .timeout = 60)
+{
+	int64_t tmo[] = { -1, -5, INT64_MIN, INT64_MAX, INT64_MAX - 1 };
+	conc_queue *q = new_queue(1, 8);
+	char b[8];
+
+	for (size_t i = 0; i < sizeof(tmo) / sizeof(tmo[0]); i++) {
+		struct later l = { q, 0 };
+		conc_thread *t;
+		int code = -1;
+
+		cr_assert_eq(conc_thread_start(&t, later_fn, &l, NULL), 0);
+		cr_assert_eq(conc_queue_get(q, b, sizeof(b), tmo[i]), 4, "%zu", i);
+		cr_assert_eq(conc_thread_join(t, &code, BOUND), 0);
+		cr_assert_eq(code, 0);
+
+		put_s(q, "full");
+		l.what = 1;
+		cr_assert_eq(conc_thread_start(&t, later_fn, &l, NULL), 0);
+		cr_assert_eq(conc_queue_put(q, "x", 1, tmo[i]), 0, "%zu", i);
+		cr_assert_eq(conc_thread_join(t, &code, BOUND), 0);
+		cr_assert_eq(code, 0);
+		get_s(q, "x");
+	}
+	conc_queue_destroy(q);
+}
+
+/* ---- close and drain ---- */
+
+Test(queue_user, closed_queue_drains_then_epipe_for_ever, .timeout = 30)
+{
+	conc_queue *q = new_queue(4, 8);
+	char b[8];
+
+	put_s(q, "one");
+	put_s(q, "two!");
+	cr_assert_eq(conc_queue_close(q), 0);
+	cr_assert_eq(conc_queue_close(q), 0);
+	cr_assert_eq(conc_queue_put(q, "x", 1, 0), -EPIPE);
+	cr_assert_eq(conc_queue_put(q, "x", 1, BOUND), -EPIPE);
+	cr_assert_eq(conc_queue_put(q, NULL, 0, CONC_FOREVER), -EPIPE);
+	cr_assert_eq(conc_queue_size(q), 2);
+	get_s(q, "one");
+	/* A buffer too small is still -EMSGSIZE, and loses nothing. */
+	cr_assert_eq(conc_queue_get(q, b, 2, CONC_FOREVER), -EMSGSIZE);
+	cr_assert_eq(conc_queue_get_begin(q, b, sizeof(b), 0), 4);
+	cr_assert_eq(conc_queue_get_abort(q), 0);
+	get_s(q, "two!");
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(conc_queue_get(q, b, sizeof(b), 0), -EPIPE);
+		cr_assert_eq(conc_queue_get(q, b, sizeof(b), CONC_FOREVER), -EPIPE);
+		cr_assert_eq(conc_queue_get_begin(q, b, sizeof(b), BOUND), -EPIPE);
+		cr_assert_eq(conc_queue_get_commit(q), -EINVAL);
+	}
+	conc_queue_destroy(q);
+}
+
+/* A close while a two-step get is pending: the commit still removes the
+ * message, and then the queue is closed and drained. */
+Test(queue_user, close_during_a_two_step_get, .timeout = 30)
+{
+	conc_queue *q = new_queue(4, 8);
+	char b[8];
+
+	put_s(q, "a");
+	put_s(q, "b");
+	cr_assert_eq(conc_queue_get_begin(q, b, sizeof(b), 0), 1);
+	cr_assert_eq(conc_queue_close(q), 0);
+	cr_assert_eq(conc_queue_get_commit(q), 0);
+	cr_assert_eq(conc_queue_size(q), 1);
+	get_s(q, "b");
+	cr_assert_eq(conc_queue_get(q, b, sizeof(b), 0), -EPIPE);
+	conc_queue_destroy(q);
+}
+
+/* ---- the two-step get's edges ---- */
+
+Test(queue_user, a_failed_begin_leaves_nothing_pending, .timeout = 30)
+{
+	conc_queue *q = new_queue(4, 8);
+	char b[8];
+
+	cr_assert_eq(conc_queue_get_commit(q), -EINVAL);
+	cr_assert_eq(conc_queue_get_abort(q), -EINVAL);
+	cr_assert_eq(conc_queue_get_begin(q, b, sizeof(b), 0), -ETIMEDOUT);
+	cr_assert_eq(conc_queue_get_commit(q), -EINVAL);
+	cr_assert_eq(conc_queue_get_begin(q, b, sizeof(b), 2 * MS), -ETIMEDOUT);
+	cr_assert_eq(conc_queue_get_abort(q), -EINVAL);
+	put_s(q, "long");
+	cr_assert_eq(conc_queue_get_begin(q, b, 3, 0), -EMSGSIZE);
+	cr_assert_eq(conc_queue_get_commit(q), -EINVAL);
+	cr_assert_eq(conc_queue_size(q), 1);
+	/* Nothing pending: an ordinary get works at once. */
+	get_s(q, "long");
+	conc_queue_destroy(q);
+}
+
+Test(queue_user, a_pending_begin_and_this_callers_other_gets, .timeout = 30)
+{
+	conc_queue *q = new_queue(4, 8);
+	char b[8];
+
+	put_s(q, "a");
+	put_s(q, "b");
+	cr_assert_eq(conc_queue_get_begin(q, b, sizeof(b), 0), 1);
+	cr_assert_eq(conc_queue_size(q), 2);	/* still counts */
+	cr_assert_eq(conc_queue_get(q, b, sizeof(b), 0), -EINVAL);
+	cr_assert_eq(conc_queue_get(q, b, sizeof(b), BOUND), -EINVAL);
+	cr_assert_eq(conc_queue_get_begin(q, b, sizeof(b), BOUND), -EINVAL);
+	/* Puts are not consumers: they go on. */
+	put_s(q, "c");
+	cr_assert_eq(conc_queue_get_commit(q), 0);
+	cr_assert_eq(conc_queue_get_commit(q), -EINVAL);
+	cr_assert_eq(conc_queue_get_begin(q, b, sizeof(b), 0), 1);
+	cr_assert_eq(b[0], 'b');
+	cr_assert_eq(conc_queue_get_abort(q), 0);
+	cr_assert_eq(conc_queue_get_abort(q), -EINVAL);
+	get_s(q, "b");
+	get_s(q, "c");
+	conc_queue_destroy(q);
+}
+
+/* ---- threads and processes ---- */
+
+struct prod {
+	conc_queue *q;
+	unsigned id, n;
+};
+
+static int producer(void *arg)
+{
+	struct prod *p = arg;
+	uint32_t m[2] = { p->id, 0 };
+
+	for (m[1] = 0; m[1] < p->n; m[1]++)
+		if (conc_queue_put(p->q, m, sizeof(m), BOUND))
+			return 1;
+	return 0;
+}
+
+/* Many producers (conc threads), one consumer: every message once, and
+ * each producer's in the order it put them. */
+Test(queue_user, each_producers_messages_come_in_its_order, .timeout = 60)
+{
+	enum { P = 4, N = 5000 };
+	conc_queue *q = new_queue(5, 8);
+	struct prod p[P];
+	conc_thread *t[P];
+	uint32_t next[P] = { 0 }, m[2];
+
+	for (unsigned i = 0; i < P; i++) {
+		p[i] = (struct prod){ q, i, N };
+		cr_assert_eq(conc_thread_start(&t[i], producer, &p[i], NULL), 0);
+	}
+	for (unsigned k = 0; k < P * N; k++) {
+		cr_assert_eq(conc_queue_get(q, m, sizeof(m), BOUND), 8);
+		cr_assert_lt(m[0], P);
+		cr_assert_eq(m[1], next[m[0]], "producer %u: %u after %u", m[0],
+			     m[1], next[m[0]]);
+		next[m[0]]++;
+	}
+	for (unsigned i = 0; i < P; i++) {
+		int code = -1;
+
+		cr_assert_eq(conc_thread_join(t[i], &code, BOUND), 0);
+		cr_assert_eq(code, 0);
+	}
+	cr_assert_eq(conc_queue_get(q, m, sizeof(m), 0), -ETIMEDOUT);
+	conc_queue_destroy(q);
+}
+
+/* "An anonymous queue reaches children forked after its creation, not
+ * programs started with execve(2)": its descriptor is close-on-exec. */
+Test(queue_user, an_anonymous_queue_is_not_inherited_by_exec, .timeout = 30)
+{
+	char open_before[1024] = { 0 };
+	int before = count_fds(), fd, fl, found = 0;
+	conc_queue *q;
+
+	for (fd = 0; fd < 1024; fd++)
+		open_before[fd] = fcntl(fd, F_GETFD) >= 0;
+	q = new_queue(4, 8);
+	cr_assert_eq(count_fds(), before + 1);
+	for (fd = 0; fd < 1024; fd++) {
+		if (open_before[fd] || (fl = fcntl(fd, F_GETFD)) < 0)
+			continue;
+		found++;
+		cr_assert(fl & FD_CLOEXEC, "fd %d: flags %#x", fd, fl);
+	}
+	cr_assert_eq(found, 1);
+	conc_queue_destroy(q);
+	cr_assert_eq(count_fds(), before);
+}
+
+/* ---- coroutine tasks ---- */
+
+struct tq {
+	conc_queue *q;
+	int got, ticks;
+	conc_task *t;
+};
+
+static int task_get(void *arg)
+{
+	struct tq *k = arg;
+	char b[8];
+
+	k->got = (int)conc_queue_get(k->q, b, sizeof(b), CONC_FOREVER);
+	return 0;
+}
+
+static int task_ticker(void *arg)
+{
+	struct tq *k = arg;
+
+	for (int i = 0; i < 5; i++) {
+		conc_sleep(MS);
+		k->ticks++;
+	}
+	return conc_queue_put(k->q, "hi", 2, BOUND);
+}
+
+/* A task blocked in a get suspends only itself: another task of the same
+ * thread runs meanwhile and is the one that puts. */
+static int only_the_task_waits(void *arg)
+{
+	struct tq *k = arg;
+	conc_task *a, *b;
+	int ca = -1, cb = -1;
+
+	if (conc_go(&a, task_get, k, NULL) || conc_go(&b, task_ticker, k, NULL))
+		return 1;
+	if (conc_task_join(a, &ca, BOUND) || conc_task_join(b, &cb, BOUND))
+		return 2;
+	return ca || cb ? 3 : 0;
+}
+
+Test(queue_user, in_a_task_only_the_task_waits, .timeout = 60)
+{
+	struct tq k = { .q = new_queue(2, 8), .got = -1 };
+
+	need_uring();
+	cr_assert_eq(run(only_the_task_waits, &k), 0);
+	cr_assert_eq(k.got, 2);
+	cr_assert_eq(k.ticks, 5);
+	conc_queue_destroy(k.q);
+}
+
+static int cancelled_calls(void *arg)
+{
+	struct tq *k = arg;
+	char b[8];
+	int r;
+
+	/* A get on an empty queue and a put on a full one, each cancelled
+	 * while it waits: -ECANCELED once, nothing put or taken; the next
+	 * call of the task works as usual. */
+	r = (int)conc_queue_get(k->q, b, sizeof(b), CONC_FOREVER);
+	if (r != -ECANCELED)
+		return 10;
+	if (conc_queue_get(k->q, b, sizeof(b), MS) != -ETIMEDOUT)
+		return 11;
+	if (conc_queue_put(k->q, "a", 1, 0) || conc_queue_put(k->q, "b", 1, 0))
+		return 12;
+	k->got = 1;	/* tell main to cancel again */
+	r = conc_queue_put(k->q, "c", 1, BOUND);
+	if (r != -ECANCELED)
+		return 13;
+	if (conc_queue_size(k->q) != 2)
+		return 14;
+	if (conc_queue_put(k->q, "c", 1, MS) != -ETIMEDOUT)
+		return 15;
+	if (conc_queue_get_begin(k->q, b, sizeof(b), 0) != 1 ||
+	    conc_queue_get_commit(k->q))
+		return 16;
+	k->got = 2;
+	r = (int)conc_queue_get_begin(k->q, b, sizeof(b), 0);
+	return r == 1 && b[0] == 'b' && !conc_queue_get_commit(k->q) ? 0 : 17;
+}
+
+static int cancel_main(void *arg)
+{
+	struct tq *k = arg;
+	int code = -1;
+
+	if (conc_go(&k->t, cancelled_calls, k, NULL))
+		return 1;
+	conc_sleep(5 * MS);
+	if (conc_task_cancel(k->t))
+		return 2;
+	for (int i = 0; i < 20000 && k->got != 1; i++)
+		conc_sleep(MS);
+	conc_sleep(5 * MS);
+	if (conc_task_cancel(k->t))
+		return 3;
+	if (conc_task_join(k->t, &code, BOUND))
+		return 4;
+	return code;
+}
+
+Test(queue_user, a_cancelled_task_gets_ecanceled_once, .timeout = 60)
+{
+	struct tq k = { .q = new_queue(2, 8), .got = -1 };
+
+	need_uring();
+	cr_assert_eq(run(cancel_main, &k), 0);
+	cr_assert_eq(k.got, 2);
+	cr_assert_eq(conc_queue_size(k.q), 0);
+	conc_queue_destroy(k.q);
+}
+
+/* ---- a two-step get left by a thread that ended ---- */
+
+struct left {
+	conc_queue *q;
+	pid_t tid;
+	int commit, got;
+	char b[8];
+};
+
+static int begin_and_leave(void *arg)
+{
+	struct left *l = arg;
+
+	l->tid = conc_gettid();
+	return conc_queue_get_begin(l->q, l->b, sizeof(l->b), BOUND) == 1 ? 0 : 1;
+}
+
+static int later_job(void *arg)
+{
+	struct left *l = arg;
+
+	l->tid = conc_gettid();
+	l->commit = conc_queue_get_commit(l->q);
+	l->got = (int)conc_queue_get(l->q, l->b, sizeof(l->b), BOUND);
+	return 0;
+}
+
+/* A thread that ends between get_begin and its commit is a getter gone,
+ * as a killed one is: the message stays in the queue, for anyone. The
+ * next job of a reused conc thread (the same kernel thread, the same tid)
+ * is another caller, with nothing pending: its commit is -EINVAL, its get
+ * takes the message. */
+Test(queue_user, a_begin_left_by_an_ended_thread_binds_no_later_job, .timeout = 60)
+{
+	conc_queue *q = new_queue(4, 8);
+	struct left l = { .q = q };
+	conc_thread *t;
+	pid_t first;
+	int code = -1;
+
+	put_s(q, "a");
+	put_s(q, "b");
+	cr_assert_eq(conc_thread_start(&t, begin_and_leave, &l, NULL), 0);
+	cr_assert_eq(conc_thread_join(t, &code, BOUND), 0);
+	cr_assert_eq(code, 0);
+	cr_assert_eq(l.b[0], 'a');
+	first = l.tid;
+	l.b[0] = 0;
+	cr_assert_eq(conc_thread_start(&t, later_job, &l, NULL), 0);
+	cr_assert_eq(conc_thread_join(t, &code, BOUND), 0);
+	cr_log_info("first job on tid %d, second on %d", (int)first, (int)l.tid);
+	cr_assert_eq(l.commit, -EINVAL);
+	cr_assert_eq(l.got, 1);
+	cr_assert_eq(l.b[0], 'a');
+	get_s(q, "b");
+	cr_assert_eq(conc_queue_size(q), 0);
+	conc_queue_destroy(q);
+}
