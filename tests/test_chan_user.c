@@ -428,3 +428,60 @@ Test(chan_user, a_cancelled_task_gets_ecanceled_once, .timeout = 60)
 	conc_chan_close(k.a);
 	conc_chan_close(k.b);
 }
+
+/* Two tasks of one thread, one on each end, each sends three messages
+ * three times the pipe's size before it receives any: a send that waits
+ * for room takes in what the peer sends (the man page), in a task too,
+ * so neither waits for the other for ever. */
+struct both {
+	conc_chan *mine;
+	unsigned seed;
+};
+
+static int send_then_receive(void *arg)
+{
+	struct both *w = arg;
+	size_t big = 3u << 20;
+	unsigned char *m = malloc(big), *r = malloc(big);
+	int bad = 0;
+
+	if (!m || !r)
+		bad = 1;
+	for (unsigned i = 0; i < 3 && !bad; i++) {
+		fill(m, big, w->seed + i);
+		if (conc_chan_send(w->mine, m, big, BOUND))
+			bad = 2;
+	}
+	for (unsigned i = 0; i < 3 && !bad; i++)
+		if (conc_chan_recv(w->mine, r, big, BOUND) != (ssize_t)big ||
+		    !same(r, big, (w->seed ^ 100) + i))
+			bad = 3;
+	free(m);
+	free(r);
+	return bad;
+}
+
+static int two_tasks(void *arg)
+{
+	struct both *w = arg;
+	conc_task *t[2];
+	int codes[2] = { -1, -1 };
+
+	if (conc_go(&t[0], send_then_receive, &w[0], NULL) ||
+	    conc_go(&t[1], send_then_receive, &w[1], NULL))
+		return 1;
+	if (conc_gather(t, 2, codes, 0, BOUND))
+		return 2;
+	return codes[0] ? 10 + codes[0] : codes[1] ? 20 + codes[1] : 0;
+}
+
+Test(chan_user, two_tasks_send_large_messages_both_ways_at_once, .timeout = 120)
+{
+	struct both w[2] = { { .seed = 0 }, { .seed = 100 } };
+
+	pair(&w[0].mine, &w[1].mine, 0);
+	need_uring();
+	cr_assert_eq(run(two_tasks, w), 0);
+	conc_chan_close(w[0].mine);
+	conc_chan_close(w[1].mine);
+}

@@ -1,0 +1,240 @@
+/* test_ipc_signals.c — conc_queue and conc_chan calls that wait while a
+ * signal handler runs again and again in the waiting thread. The man
+ * pages: "Waits are not ended by signal handlers: these functions never
+ * return -EINTR", and a timeout is turned once into a deadline, so the
+ * storm neither ends a wait early nor keeps it past its deadline for ever.
+ * The handler is installed without SA_RESTART, the harsher case. Every
+ * wait is bounded. */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <conc.h>
+#include "helpers.h"
+
+#define MS	1000000LL
+#define BOUND	(20000 * MS)	/* a wait that must end */
+
+static volatile sig_atomic_t handled;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	handled++;
+}
+
+struct storm {
+	pid_t tid;		/* the thread to interrupt */
+	int stop;
+	conc_thread *t;
+};
+
+static int storm_fn(void *arg)
+{
+	struct storm *s = arg;
+
+	while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
+		syscall(SYS_tgkill, getpid(), s->tid, SIGUSR1);
+		sleep_ns(MS / 10);
+	}
+	return 0;
+}
+
+static void storm_start(struct storm *s)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_usr1;	/* no SA_RESTART */
+	cr_assert_eq(sigaction(SIGUSR1, &sa, NULL), 0);
+	handled = 0;
+	s->tid = conc_gettid();
+	s->stop = 0;
+	cr_assert_eq(conc_thread_start(&s->t, storm_fn, s, NULL), 0);
+	while (handled < 3)	/* the storm is on */
+		sleep_ns(MS / 10);
+}
+
+static void storm_stop(struct storm *s)
+{
+	int code = -1;
+
+	__atomic_store_n(&s->stop, 1, __ATOMIC_RELEASE);
+	cr_assert_eq(conc_thread_join(s->t, &code, BOUND), 0);
+	signal(SIGUSR1, SIG_IGN);
+}
+
+struct later {
+	conc_queue *q;
+	conc_chan *c;
+	size_t n;	/* chan: bytes to receive (0: send "late") */
+};
+
+static int later_fn(void *arg)
+{
+	struct later *l = arg;
+	char b[8];
+
+	sleep_ns(30 * MS);
+	if (l->q)
+		return conc_queue_get(l->q, b, sizeof(b), BOUND) >= 0 ? 0 : 1;
+	if (!l->n)
+		return conc_chan_send(l->c, "late", 4, BOUND);
+	{
+		char *m = malloc(l->n);
+		int r = m && conc_chan_recv(l->c, m, l->n, BOUND) == (ssize_t)l->n;
+
+		free(m);
+		return r ? 0 : 2;
+	}
+}
+
+static void later_join(conc_thread *t)
+{
+	int code = -1;
+
+	cr_assert_eq(conc_thread_join(t, &code, BOUND), 0);
+	cr_assert_eq(code, 0);
+}
+
+Test(ipc_signals, queue_waits_outlast_a_signal_storm, .timeout = 60)
+{
+	conc_queue_attr a = { .capacity = 1, .max_msg = 8 };
+	struct storm s;
+	conc_queue *q;
+	conc_thread *t;
+	struct later l;
+	char b[8];
+	int64_t t0;
+
+	cr_assert_eq(conc_queue_create(&q, &a), 0);
+	storm_start(&s);
+	t0 = now_ns();
+	cr_assert_eq(conc_queue_get(q, b, sizeof(b), 50 * MS), -ETIMEDOUT);
+	cr_assert_geq(now_ns() - t0, 50 * MS);
+	cr_assert_eq(conc_queue_put(q, "x", 1, 0), 0);
+	t0 = now_ns();
+	cr_assert_eq(conc_queue_put(q, "y", 1, 50 * MS), -ETIMEDOUT);
+	cr_assert_geq(now_ns() - t0, 50 * MS);
+	/* Without a timeout: woken by the other side only. */
+	l = (struct later){ q, NULL, 0 };
+	cr_assert_eq(conc_thread_start(&t, later_fn, &l, NULL), 0);
+	cr_assert_eq(conc_queue_put(q, "z", 1, CONC_FOREVER), 0);
+	later_join(t);
+	cr_assert_eq(conc_queue_get(q, b, sizeof(b), CONC_FOREVER), 1);
+	cr_assert_eq(b[0], 'z');
+	cr_assert_eq(conc_queue_get_begin(q, b, sizeof(b), 20 * MS), -ETIMEDOUT);
+	storm_stop(&s);
+	cr_assert_gt(handled, 3);
+	conc_queue_destroy(q);
+}
+
+Test(ipc_signals, chan_waits_outlast_a_signal_storm, .timeout = 60)
+{
+	size_t big = 3u << 20;
+	char *m = calloc(1, big), b[8];
+	conc_chan *x, *y;
+	struct storm s;
+	conc_thread *t;
+	struct later l;
+	int64_t t0;
+
+	cr_assert_not_null(m);
+	cr_assert_eq(conc_chan_pair(&x, &y, 0), 0);
+	storm_start(&s);
+	t0 = now_ns();
+	cr_assert_eq(conc_chan_recv(y, b, sizeof(b), 50 * MS), -ETIMEDOUT);
+	cr_assert_geq(now_ns() - t0, 50 * MS);
+	/* A receive without a timeout (it waits inside read(2)). */
+	l = (struct later){ NULL, x, 0 };
+	cr_assert_eq(conc_thread_start(&t, later_fn, &l, NULL), 0);
+	cr_assert_eq(conc_chan_recv(y, b, sizeof(b), CONC_FOREVER), 4);
+	later_join(t);
+	cr_assert_eq(conc_thread_start(&t, later_fn, &l, NULL), 0);
+	cr_assert_eq(conc_chan_recv(y, b, sizeof(b), BOUND), 4);
+	later_join(t);
+	/* A send that waits for room: the pipe holds a third of it. */
+	l = (struct later){ NULL, y, big };
+	cr_assert_eq(conc_thread_start(&t, later_fn, &l, NULL), 0);
+	cr_assert_eq(conc_chan_send(x, m, big, CONC_FOREVER), 0);
+	later_join(t);
+	cr_assert_eq(conc_thread_start(&t, later_fn, &l, NULL), 0);
+	cr_assert_eq(conc_chan_send(x, m, big, BOUND), 0);
+	later_join(t);
+	storm_stop(&s);
+	cr_assert_gt(handled, 3);
+	conc_chan_close(x);
+	conc_chan_close(y);
+	free(m);
+}
+
+/* The same in a task: the loop's own wait is interrupted, the task's
+ * call goes on. */
+struct tq {
+	conc_queue *q;
+	conc_chan *x, *y;
+};
+
+static int task_side(void *arg)
+{
+	struct tq *k = arg;
+	char b[8];
+
+	if (conc_queue_get(k->q, b, sizeof(b), 30 * MS) != -ETIMEDOUT)
+		return 1;
+	if (conc_chan_recv(k->y, b, sizeof(b), 30 * MS) != -ETIMEDOUT)
+		return 2;
+	if (conc_queue_get(k->q, b, sizeof(b), CONC_FOREVER) != 1)
+		return 3;
+	if (conc_chan_recv(k->y, b, sizeof(b), CONC_FOREVER) != 2)
+		return 4;
+	return 0;
+}
+
+static int feeder(void *arg)
+{
+	struct tq *k = arg;
+
+	sleep_ns(80 * MS);
+	if (conc_queue_put(k->q, "q", 1, BOUND))
+		return 1;
+	sleep_ns(20 * MS);
+	return conc_chan_send(k->x, "ch", 2, BOUND) ? 2 : 0;
+}
+
+static int task_main(void *arg)
+{
+	struct tq *k = arg;
+	conc_thread *f;
+	conc_task *t;
+	int code = -1, fc = -1;
+
+	if (conc_thread_start(&f, feeder, k, NULL) || conc_go(&t, task_side, k, NULL))
+		return 10;
+	if (conc_task_join(t, &code, BOUND))
+		return 11;
+	if (conc_thread_join(f, &fc, BOUND) || fc)
+		return 12;
+	return code;
+}
+
+Test(ipc_signals, task_waits_outlast_a_signal_storm, .timeout = 60)
+{
+	struct tq k;
+	struct storm s;
+	int code = -1, r;
+
+	cr_assert_eq(conc_queue_create(&k.q, NULL), 0);
+	cr_assert_eq(conc_chan_pair(&k.x, &k.y, 0), 0);
+	storm_start(&s);
+	r = conc_run(task_main, &k, &code);
+	storm_stop(&s);
+	if (r == -ENOSYS)
+		cr_skip_test("no io_uring");
+	cr_assert_eq(r, 0);
+	cr_assert_eq(code, 0, "step %d", code);
+	conc_queue_destroy(k.q);
+	conc_chan_close(k.x);
+	conc_chan_close(k.y);
+}
