@@ -54,18 +54,36 @@ int conc_list_create(conc_list **out, const conc_list_attr *attr)
 	return r;
 }
 
-int conc_list_open(conc_list **out, const char *name)
+/* As the map's (map_open.c): by name, or by a descriptor. */
+static int open_seg(conc_list **out, const char *name, int fd)
 {
 	conc_shm *seg;
 	int r;
 
 	if (!out)
 		return -EINVAL;
-	if ((r = conc_shm_open(&seg, name, CONC_SHM_LIST)))
+	r = fd < 0 && name ? conc_shm_open(&seg, name, CONC_SHM_LIST)
+			   : conc_shm_open_fd(&seg, fd, CONC_SHM_LIST);
+	if (r)
 		return r;
 	if ((r = attach(out, seg)))
 		conc_shm_close(seg);
 	return r;
+}
+
+int conc_list_open(conc_list **out, const char *name)
+{
+	return name ? open_seg(out, name, -1) : -EINVAL;
+}
+
+int conc_list_open_fd(conc_list **out, int fd)
+{
+	return open_seg(out, NULL, fd);
+}
+
+int conc_list_fd(const conc_list *l)
+{
+	return l ? conc_shm_fd(l->seg) : -EINVAL;
 }
 
 int conc_list_destroy(conc_list *lh)

@@ -79,18 +79,37 @@ int conc_map_create(conc_map **out, const conc_map_attr *attr)
 	return r;
 }
 
-int conc_map_open(conc_map **out, const char *name)
+/* By name (fd < 0), with the owner and mode checks, or by a descriptor
+ * the caller vouches for. */
+static int open_seg(conc_map **out, const char *name, int fd)
 {
 	conc_shm *seg;
 	int r;
 
 	if (!out)
 		return -EINVAL;
-	if ((r = conc_shm_open(&seg, name, CONC_SHM_MAP)))
+	r = fd < 0 && name ? conc_shm_open(&seg, name, CONC_SHM_MAP)
+			   : conc_shm_open_fd(&seg, fd, CONC_SHM_MAP);
+	if (r)
 		return r;
 	if ((r = attach(out, seg)))
 		conc_shm_close(seg);
 	return r;
+}
+
+int conc_map_open(conc_map **out, const char *name)
+{
+	return name ? open_seg(out, name, -1) : -EINVAL;
+}
+
+int conc_map_open_fd(conc_map **out, int fd)
+{
+	return open_seg(out, NULL, fd);
+}
+
+int conc_map_fd(const conc_map *m)
+{
+	return m ? conc_shm_fd(m->seg) : -EINVAL;
 }
 
 int conc_map_destroy(conc_map *m)

@@ -27,9 +27,12 @@ typedef struct conc_map_attr {
 
 typedef conc_map_attr conc_list_attr;
 
-/* As conc_map_create() and conc_map_open(), for a list. */
+/* As conc_map_create(), conc_map_open(), conc_map_open_fd() and
+ * conc_map_fd(), for a list. */
 int conc_list_create(conc_list **l, const conc_list_attr *attr);
 int conc_list_open(conc_list **l, const char *name);
+int conc_list_open_fd(conc_list **l, int fd);
+int conc_list_fd(const conc_list *l);
 
 /* Append a copy of len bytes (may be 0): 0, -EINVAL, -ENOSPC. */
 int conc_list_append(conc_list *l, const void *val, size_t len);

@@ -60,6 +60,19 @@ int conc_map_create(conc_map **m, const conc_map_attr *attr);
 int conc_map_open(conc_map **m, const char *name);
 
 /*
+ * As conc_map_open(), for a map's segment fd (dup'ed; the caller keeps
+ * fd), with conc_shm_open_fd()'s checks: no owner or mode check, the
+ * caller vouches for the file (one another user made with a group mode,
+ * opened by the caller; or an anonymous map's fd, passed over a UNIX
+ * socket). -EBADF: fd is not open; -EINVAL: NULL m or fd negative.
+ */
+int conc_map_open_fd(conc_map **m, int fd);
+
+/* The map's segment fd (the handle's: do not close it; close-on-exec),
+ * to pass to another process, or -EINVAL (NULL m). */
+int conc_map_fd(const conc_map *m);
+
+/*
  * Set key (klen > 0 bytes) to a copy of val (vlen bytes, may be 0),
  * adding it or replacing its value. Returns 0, -EINVAL (NULL m or key,
  * klen 0, val NULL with vlen > 0), -ENOSPC (no room: nothing changed).
