@@ -1,8 +1,11 @@
 /* tests/loop_helpers.h — what the loop tests share: skip without io_uring,
- * run a main task and check conc_run itself worked. */
+ * run a main task and check conc_run itself worked, run a body with and
+ * without IORING_OP_FUTEX_WAIT. */
 #ifndef CONC_TEST_LOOP_HELPERS_H
 #define CONC_TEST_LOOP_HELPERS_H
 
+#include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <conc.h>
 #include "helpers.h"
@@ -16,6 +19,24 @@ static HELPER_UNUSED void need_uring(void)
 	if (!(conc_features() & CONC_FEAT_IO_URING))
 		cr_skip_test("io_uring is not available in this kernel");
 }
+
+/* With IORING_OP_FUTEX_WAIT (false where the kernel lacks it: skip that
+ * round) or with the fallback of kernels before 6.7, forced through
+ * CONC_LOOP_NO_FUTEX_OP; read when a loop starts. */
+static HELPER_UNUSED bool futex_mode(int fallback)
+{
+	need_uring();
+	if (!fallback && !(conc_features() & CONC_FEAT_URING_FUTEX))
+		return false;
+	if (fallback)
+		setenv("CONC_LOOP_NO_FUTEX_OP", "1", 1);
+	else
+		unsetenv("CONC_LOOP_NO_FUTEX_OP");
+	return true;
+}
+
+/* The body once in each futex mode that this kernel can run. */
+#define EACH_FUTEX_MODE(fb) for ((fb) = 0; (fb) < 2; (fb)++) if (futex_mode(fb))
 
 /* main's exit code; conc_run itself must succeed. */
 static HELPER_UNUSED int run(int (*main)(void *), void *arg)
