@@ -478,3 +478,31 @@ Test(queue_user, a_begin_left_by_an_ended_thread_binds_no_later_job, .timeout = 
 	cr_assert_eq(conc_queue_size(q), 0);
 	conc_queue_destroy(q);
 }
+
+/* A consumer that holds many robust mutexes already (more than conc's
+ * private record of them keeps) still commits its two-step get. */
+Test(queue_user, a_two_step_get_under_many_held_robust_mutexes, .timeout = 30)
+{
+	enum { N = 80 };
+	conc_mutex *m = calloc(N, sizeof(*m));
+	conc_queue *q = new_queue(4, 8);
+	char b[8];
+
+	cr_assert_not_null(m);
+	for (int i = 0; i < N; i++) {
+		cr_assert_eq(conc_mutex_init(&m[i], CONC_ROBUST), 0);
+		cr_assert_eq(conc_mutex_lock(&m[i]), 0);
+	}
+	put_s(q, "a");
+	put_s(q, "b");
+	cr_assert_eq(conc_queue_get_begin(q, b, sizeof(b), 0), 1);
+	cr_assert_eq(conc_queue_get(q, b, sizeof(b), 0), -EINVAL);
+	cr_assert_eq(conc_queue_get_commit(q), 0);
+	cr_assert_eq(conc_queue_get_begin(q, b, sizeof(b), 0), 1);
+	cr_assert_eq(conc_queue_get_abort(q), 0);
+	get_s(q, "b");
+	for (int i = N - 1; i >= 0; i--)
+		cr_assert_eq(conc_mutex_unlock(&m[i]), 0);
+	conc_queue_destroy(q);
+	free(m);
+}
