@@ -506,3 +506,76 @@ Test(queue_user, a_two_step_get_under_many_held_robust_mutexes, .timeout = 30)
 	conc_queue_destroy(q);
 	free(m);
 }
+
+/* ---- a close racing with puts and gets ---- */
+
+struct racer {
+	conc_queue *q;
+	long n;		/* puts that returned 0, or messages taken */
+	int err;	/* the error that ended the loop */
+};
+
+static int race_put(void *arg)
+{
+	struct racer *r = arg;
+	int e;
+
+	while (!(e = conc_queue_put(r->q, "m", 1, BOUND)))
+		r->n++;
+	r->err = e;
+	return 0;
+}
+
+static int race_get(void *arg)
+{
+	struct racer *r = arg;
+	char b[8];
+	ssize_t e;
+
+	while ((e = conc_queue_get(r->q, b, sizeof(b), BOUND)) == 1)
+		r->n++;
+	r->err = (int)e;
+	return 0;
+}
+
+/* "A put that runs at the same time either completes before the close or
+ * fails with -EPIPE", and gets drain what is left: every put that returned
+ * 0 is taken by some get before the consumers see -EPIPE, whatever the
+ * moment of the close (producers asleep on a full queue, consumers on an
+ * empty one, or both busy). */
+Test(queue_user, a_close_during_puts_and_gets_loses_no_message, .timeout = 120)
+{
+	enum { P = 3, C = 2, ROUNDS = 20 };
+
+	for (int round = 0; round < ROUNDS; round++) {
+		conc_queue *q = new_queue(round % 2 ? 4 : 5, 8);
+		struct racer p[P], c[C];
+		conc_thread *tp[P], *tc[C];
+		long put = 0, got = 0;
+		int code;
+
+		for (int i = 0; i < P; i++) {
+			p[i] = (struct racer){ q, 0, 0 };
+			cr_assert_eq(conc_thread_start(&tp[i], race_put, &p[i], NULL), 0);
+		}
+		for (int i = 0; i < C; i++) {
+			c[i] = (struct racer){ q, 0, 0 };
+			cr_assert_eq(conc_thread_start(&tc[i], race_get, &c[i], NULL), 0);
+		}
+		sleep_ns((round % 5) * MS);
+		cr_assert_eq(conc_queue_close(q), 0);
+		for (int i = 0; i < P; i++) {
+			cr_assert_eq(conc_thread_join(tp[i], &code, BOUND), 0);
+			cr_assert_eq(p[i].err, -EPIPE);
+			put += p[i].n;
+		}
+		for (int i = 0; i < C; i++) {
+			cr_assert_eq(conc_thread_join(tc[i], &code, BOUND), 0);
+			cr_assert_eq(c[i].err, -EPIPE);
+			got += c[i].n;
+		}
+		cr_assert_eq(got, put, "round %d: %ld put, %ld taken", round, put, got);
+		cr_assert_eq(conc_queue_size(q), 0);
+		conc_queue_destroy(q);
+	}
+}
