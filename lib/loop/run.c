@@ -4,6 +4,7 @@
  * and everything but the door is freed.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include "loop/loop_impl.h"
 
@@ -125,6 +126,24 @@ static int run(struct loop *l, int (*main)(void *), void *arg, int *code)
  * (owners are (tid, ctx) pairs). */
 static __thread uint32_t last_id __attribute__((tls_model("initial-exec")));
 
+/*
+ * The thread ends inside a task, or the process exits there (wait.h's
+ * leave): the loop is abandoned where it stands, its tasks never to run
+ * again (conc_run(3)). The thread forgets it, so that its waits block it
+ * from here on, and the ids go on as after an end. The door shuts, after
+ * the forgetting (a sender still inside is waited for as a thread): a
+ * conc_loop_call now gets -EPIPE, not a 0 for a call that would never run.
+ */
+static void leave(struct __conc_waiter *w)
+{
+	struct loop *l = (struct loop *)((char *)w - offsetof(struct loop, waiter));
+
+	last_id = l->next_id;
+	__conc_loop_forget();
+	__conc_stack_running(NULL, NULL);
+	__conc_door_shut(l);
+}
+
 int conc_run(int (*main)(void *), void *arg, int *exit_code)
 {
 	struct loop *l;
@@ -155,6 +174,7 @@ int conc_run(int (*main)(void *), void *arg, int *exit_code)
 	__conc_ring_probe(l);
 	__conc_idle_spin_init(l);
 	__conc_hook_init(l);
+	l->waiter.leave = leave;
 	__conc_loop_tls = l;
 	l->next_id = last_id;
 	r = run(l, main, arg, &code);

@@ -71,6 +71,7 @@ static void at_exit(void)
 
 	if (!r)
 		return;
+	__conc_wait_leave();	/* exit() in a task: see join_at_exit */
 	__conc_once_anyway(&r->once, init_lock);
 	/* Held throughout: a thread still running cannot free a handle we
 	 * are waiting on (release takes the lock to untrack it). */

@@ -34,6 +34,9 @@ static void join_at_exit(void)
 {
 	uint32_t n;
 
+	/* exit() called in a task: the loop's other tasks must not run
+	 * while the process ends, nor this one resume in its handlers. */
+	__conc_wait_leave();
 	/* exit() called by a conc thread ends the process at once, as in C:
 	 * waiting here for the others (or itself) could never end. */
 	if (__conc_current_worker)
@@ -188,6 +191,9 @@ _Noreturn void conc_thread_exit(int code)
 {
 	struct worker *w = __conc_current_worker;
 
+	/* From a task: its loop is abandoned (conc_run(3)), the thread
+	 * waits as a plain one from here on, parked or in exit handlers. */
+	__conc_wait_leave();
 	if (!w)
 		exit(code);
 	w->exit_code = code;

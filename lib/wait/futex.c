@@ -22,6 +22,14 @@ void __conc_wait_recancel(void)
 		w->recancel(w);
 }
 
+void __conc_wait_leave(void)
+{
+	struct __conc_waiter *w = __conc_self_tls.waiter;
+
+	if (w && w->leave)
+		w->leave(w);
+}
+
 int __conc_wait(const uint32_t *word, uint32_t expected,
 		conc_deadline deadline, unsigned flags)
 {

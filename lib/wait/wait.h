@@ -75,6 +75,10 @@ struct __conc_waiter {
 	/* NULL, or hand the running coroutine back a cancellation one of
 	 * its waits took (see __conc_wait_recancel). */
 	void (*recancel)(struct __conc_waiter *w);
+	/* NULL, or the thread stops running coroutines from inside the
+	 * running one (it ends, or the process exits there): the loop lets
+	 * go of the thread, whose waits then block it (__conc_wait_leave). */
+	void (*leave)(struct __conc_waiter *w);
 };
 
 /* The caller's execution context within its thread (0: the thread itself). */
@@ -107,6 +111,13 @@ int __conc_wait(const uint32_t *word, uint32_t expected,
  * coroutine's next suspending call returns it, so no cancel is lost.
  * Nothing outside a coroutine. */
 void __conc_wait_recancel(void) __CONC_HIDDEN;
+
+/* The calling thread leaves the coroutine it runs for good (it ends in
+ * it, or exits the process from it): the loop forgets the thread, so the
+ * waits that follow (exit handlers, a parked worker) block the thread
+ * rather than suspend a coroutine that will never resume, and nothing of
+ * the loop runs again on it. Nothing outside a coroutine. */
+void __conc_wait_leave(void) __CONC_HIDDEN;
 
 /* Wake up to n waiters on word; returns how many were woken. */
 int __conc_wake(uint32_t *word, int n, unsigned flags) __CONC_HIDDEN;
