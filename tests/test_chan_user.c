@@ -485,3 +485,64 @@ Test(chan_user, two_tasks_send_large_messages_both_ways_at_once, .timeout = 120)
 	conc_chan_close(w[0].mine);
 	conc_chan_close(w[1].mine);
 }
+
+/* Two tasks of one thread receive on one end at once: the second waits
+ * for the first's receive (the end's receive lock, held by a task that is
+ * suspended), in either futex mode of the loop; each gets one message. */
+struct share {
+	conc_chan *a, *b;
+	int got[2];
+};
+
+static int share_recv(void *arg)
+{
+	struct share *s = arg;
+	char buf[8];
+	ssize_t n = conc_chan_recv(s->b, buf, sizeof(buf), CONC_FOREVER);
+
+	if (n == 1 && (buf[0] == '0' || buf[0] == '1'))
+		__atomic_add_fetch(&s->got[buf[0] - '0'], 1, __ATOMIC_RELAXED);
+	return n == 1 ? 0 : 1;
+}
+
+static int share_send(void *arg)
+{
+	struct share *s = arg;
+
+	sleep_ns(20 * MS);
+	if (conc_chan_send(s->a, "0", 1, BOUND))
+		return 1;
+	sleep_ns(20 * MS);
+	return conc_chan_send(s->a, "1", 1, BOUND) ? 2 : 0;
+}
+
+static int two_receivers(void *arg)
+{
+	struct share *s = arg;
+	conc_task *t[2];
+	conc_thread *th;
+	int codes[2] = { -1, -1 }, ct = -1;
+
+	if (conc_go(&t[0], share_recv, s, NULL) || conc_go(&t[1], share_recv, s, NULL) ||
+	    conc_thread_start(&th, share_send, s, NULL))
+		return 1;
+	if (conc_gather(t, 2, codes, 0, BOUND) || conc_thread_join(th, &ct, BOUND))
+		return 2;
+	return codes[0] || codes[1] || ct ? 3 : 0;
+}
+
+Test(chan_user, two_tasks_receive_on_one_end, .timeout = 60)
+{
+	int fb;
+
+	EACH_FUTEX_MODE(fb) {
+		struct share s = { .got = { 0, 0 } };
+
+		pair(&s.a, &s.b, 0);
+		cr_assert_eq(run(two_receivers, &s), 0, "fallback %d", fb);
+		cr_assert_eq(s.got[0], 1);
+		cr_assert_eq(s.got[1], 1);
+		conc_chan_close(s.a);
+		conc_chan_close(s.b);
+	}
+}

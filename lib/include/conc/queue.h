@@ -107,7 +107,9 @@ ssize_t conc_queue_size(conc_queue *q);
 int conc_queue_close(conc_queue *q);
 
 /* Unmap and free this process's handle (the queue lives on in others);
- * a named queue's name stays until conc_shm_unlink(). 0 or -EINVAL. */
+ * a named queue's name stays until conc_shm_unlink(). No call may be under
+ * way on the handle (close the queue to wake waiters, join them, then
+ * destroy). 0 or -EINVAL. */
 int conc_queue_destroy(conc_queue *q);
 
 #endif
