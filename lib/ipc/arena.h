@@ -34,6 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <conc/mutex.h>
+#include <conc/shm.h>
 #include "wait/wait.h"	/* __CONC_HIDDEN */
 
 #define ARENA_JMAX	64		/* journal entries; the most a call needs is
@@ -149,9 +150,25 @@ void __conc_arena_init(struct arena *a, uint64_t size, uint64_t heap,
 		       uint32_t layout) __CONC_HIDDEN;
 
 /* The creator's side: whether this process sets the arena up (it was
- * new), and the store, with a wake-up, that makes it usable. */
+ * new), and the store, with a wake-up, that makes it usable; or, when it
+ * cannot set it up, the store that hands it back to the next creator. */
 bool __conc_arena_claim_init(struct arena *a) __CONC_HIDDEN;
 void __conc_arena_publish(struct arena *a) __CONC_HIDDEN;
+void __conc_arena_unclaim(struct arena *a) __CONC_HIDDEN;
+
+/* The ranges of a segment's data (size bytes) that __conc_arena_init and
+ * a container's set-up write, for a container header of hdr bytes and a
+ * heap at heap: the header, the heap's first block, the heap's last word
+ * (the bucket table and the rest stay untouched zeros). Filled into
+ * r[ARENA_RSV_N]. __conc_arena_reserve gives them their pages in seg
+ * first (tmpfs gives a page when it is first touched, and on a full
+ * /dev/shm the store would be a SIGBUS): 0, or -ENOSPC (-ENOMEM). */
+#define ARENA_RSV_N 3
+struct shm_range;
+void __conc_arena_ranges(struct shm_range *r, size_t size, size_t hdr,
+			 uint64_t heap) __CONC_HIDDEN;
+int __conc_arena_reserve(const conc_shm *seg, size_t hdr, uint64_t heap)
+	__CONC_HIDDEN;
 
 /* Whether the arena a, found in a mapping of size bytes, is sound enough
  * to use: 0 and c filled in, or -EPROTO. Waits (bounded) for a creator

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <limits.h>
 #include "ipc/arena.h"
+#include "ipc/shm_impl.h"
 #include "sys/sys.h"
 #include "wait/wait.h"
 
@@ -67,6 +68,32 @@ bool __conc_arena_claim_init(struct arena *a)
 {
 	return __atomic_compare_exchange_n(&a->init, &(uint32_t){ 0 }, 1, 0,
 					   __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+}
+
+void __conc_arena_unclaim(struct arena *a)
+{
+	/* Openers waiting for a creator go on waiting (to their deadline). */
+	__atomic_store_n(&a->init, 0, __ATOMIC_RELEASE);
+	__conc_wake(&a->init, INT_MAX, 0);
+}
+
+void __conc_arena_ranges(struct shm_range *r, size_t size, size_t hdr,
+			 uint64_t heap)
+{
+	r[0] = (struct shm_range){ 0, hdr };
+	r[1] = (struct shm_range){ heap, 32 };
+	r[2] = (struct shm_range){ size - 32, 32 };
+}
+
+int __conc_arena_reserve(const conc_shm *seg, size_t hdr, uint64_t heap)
+{
+	struct shm_range r[ARENA_RSV_N];
+	int i, e = 0;
+
+	__conc_arena_ranges(r, conc_shm_size(seg), hdr, heap);
+	for (i = 0; i < ARENA_RSV_N && !e; i++)
+		e = __conc_shm_reserve(seg, r[i].off, r[i].len);
+	return e;
 }
 
 void __conc_arena_publish(struct arena *a)

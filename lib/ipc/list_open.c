@@ -4,8 +4,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include "ipc/list_impl.h"
+#include "ipc/shm_impl.h"
 
 #define DEFAULT_SIZE	((size_t)1 << 20)
+#define HEAP		((sizeof(struct list) + 15) & ~(size_t)15)
 
 static int attach(conc_list **out, conc_shm *seg)
 {
@@ -32,21 +34,29 @@ static int attach(conc_list **out, conc_shm *seg)
 int conc_list_create(conc_list **out, const conc_list_attr *attr)
 {
 	size_t size = attr && attr->size ? attr->size : DEFAULT_SIZE;
+	struct shm_range rsv[ARENA_RSV_N];
 	struct list *l;
 	conc_shm *seg;
 	int r;
 
 	if (!out || size < ARENA_MIN)
 		return -EINVAL;
-	r = conc_shm_create(&seg, attr ? attr->name : NULL, size, CONC_SHM_LIST,
-			    attr ? attr->flags : 0);
+	__conc_arena_ranges(rsv, size, sizeof(*l), HEAP);
+	r = __conc_shm_create_reserving(&seg, attr ? attr->name : NULL, size,
+					CONC_SHM_LIST, attr ? attr->flags : 0,
+					rsv, ARENA_RSV_N);
 	if (r)
 		return r;
 	l = conc_shm_data(seg);
-	/* An existing named list is opened, not set up again. */
+	/* An existing named list is opened, not set up again; one whose
+	 * creator died before setting it up may lack its pages. */
 	if (__conc_arena_claim_init(&l->a)) {
-		__conc_arena_init(&l->a, size, (sizeof(*l) + 15) & ~(size_t)15,
-				  LIST_LAYOUT);
+		if ((r = __conc_arena_reserve(seg, sizeof(*l), HEAP))) {
+			__conc_arena_unclaim(&l->a);
+			conc_shm_close(seg);
+			return r;
+		}
+		__conc_arena_init(&l->a, size, HEAP, LIST_LAYOUT);
 		__conc_arena_publish(&l->a);
 	}
 	if ((r = attach(out, seg)))

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include "ipc/map_impl.h"
+#include "ipc/shm_impl.h"
 
 #define DEFAULT_SIZE	((size_t)1 << 20)
 #define BYTES_PER_BUCKET 128		/* the smallest entry takes 48 */
@@ -14,15 +15,26 @@ static uint64_t align16(uint64_t v)
 	return (v + 15) & ~(uint64_t)15;
 }
 
-static void setup(struct map *h, size_t size)
+static uint64_t nbuckets_for(size_t size)
 {
 	uint64_t n = 16;
 
 	while (n * 2 <= size / BYTES_PER_BUCKET)
 		n *= 2;
-	h->nbuckets = n;
+	return n;
+}
+
+/* Where the heap starts: after the header and the bucket table. */
+static uint64_t heap_for(size_t size)
+{
+	return align16(align16(sizeof(struct map)) + nbuckets_for(size) * 8);
+}
+
+static void setup(struct map *h, size_t size)
+{
+	h->nbuckets = nbuckets_for(size);
 	h->buckets = align16(sizeof(*h));
-	__conc_arena_init(&h->a, size, align16(h->buckets + n * 8), MAP_LAYOUT);
+	__conc_arena_init(&h->a, size, heap_for(size), MAP_LAYOUT);
 }
 
 static int attach(conc_map **out, conc_shm *seg)
@@ -58,19 +70,28 @@ static int attach(conc_map **out, conc_shm *seg)
 int conc_map_create(conc_map **out, const conc_map_attr *attr)
 {
 	size_t size = attr && attr->size ? attr->size : DEFAULT_SIZE;
+	struct shm_range rsv[ARENA_RSV_N];
 	struct map *h;
 	conc_shm *seg;
 	int r;
 
 	if (!out || size < ARENA_MIN)
 		return -EINVAL;
-	r = conc_shm_create(&seg, attr ? attr->name : NULL, size, CONC_SHM_MAP,
-			    attr ? attr->flags : 0);
+	__conc_arena_ranges(rsv, size, sizeof(*h), heap_for(size));
+	r = __conc_shm_create_reserving(&seg, attr ? attr->name : NULL, size,
+					CONC_SHM_MAP, attr ? attr->flags : 0,
+					rsv, ARENA_RSV_N);
 	if (r)
 		return r;
 	h = conc_shm_data(seg);
-	/* An existing named map is opened, not set up again. */
+	/* An existing named map is opened, not set up again; one whose
+	 * creator died before setting it up may lack its pages. */
 	if (__conc_arena_claim_init(&h->a)) {
+		if ((r = __conc_arena_reserve(seg, sizeof(*h), heap_for(size)))) {
+			__conc_arena_unclaim(&h->a);
+			conc_shm_close(seg);
+			return r;
+		}
 		setup(h, size);
 		__conc_arena_publish(&h->a);
 	}

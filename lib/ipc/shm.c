@@ -76,6 +76,19 @@ void *conc_shm_at(const conc_shm *s, size_t offset, size_t len, size_t align)
 	return s->map + SHM_HDR + offset;
 }
 
+int __conc_shm_reserve(const conc_shm *s, size_t off, size_t len)
+{
+	int r;
+
+	if (off > s->size || len > s->size - off)
+		return -EINVAL;
+	if (!len)
+		return 0;
+	r = sys_fallocate(s->fd, 0, (off_t)(SHM_HDR + off), (off_t)len);
+	/* A file system without fallocate is not tmpfs: nothing to fear. */
+	return r == -EOPNOTSUPP ? 0 : r;
+}
+
 int conc_shm_close(conc_shm *s)
 {
 	if (!s)

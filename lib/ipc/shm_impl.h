@@ -41,6 +41,27 @@ int __conc_shm_path(const char *name, char path[SHM_PATH_MAX]) __CONC_HIDDEN;
 /* A handle mapping total bytes of fd (the handle owns fd on success). */
 int __conc_shm_map(conc_shm **out, int fd, size_t total) __CONC_HIDDEN;
 
+/*
+ * Give the file its pages behind data bytes [off, off + len) now: tmpfs
+ * provides a page when it is first touched, and on a full /dev/shm (or
+ * memory cgroup) that touch is a SIGBUS; the allocation here fails
+ * instead, with -ENOSPC (or -ENOMEM). 0 for a range already there.
+ */
+int __conc_shm_reserve(const conc_shm *s, size_t off, size_t len) __CONC_HIDDEN;
+
+/* A range of a segment's data: off, len. */
+struct shm_range {
+	size_t off, len;
+};
+
+/* conc_shm_create(), also reserving n ranges of the data (those a
+ * container writes as it sets up) before a named segment gets its name,
+ * so that a creation that fails leaves no file. */
+int __conc_shm_create_reserving(conc_shm **out, const char *name, size_t size,
+				uint32_t kind, unsigned flags,
+				const struct shm_range *ranges, unsigned n)
+	__CONC_HIDDEN;
+
 /* Unmap and free the handle, leaving its fd alone. */
 void __conc_shm_unmap(conc_shm *s) __CONC_HIDDEN;
 

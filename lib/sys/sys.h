@@ -388,6 +388,11 @@ static inline int sys_ftruncate(int fd, off_t len)
 	return (int)__CONC_SC(SYS_ftruncate, fd, len);
 }
 
+static inline int sys_fallocate(int fd, int mode, off_t off, off_t len)
+{
+	return (int)__CONC_SC(SYS_fallocate, fd, mode, off, len);
+}
+
 /* The file's size, or -errno. glibc's struct stat is the kernel's on
  * x86_64 and aarch64. */
 static inline long sys_fsize(int fd)

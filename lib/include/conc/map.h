@@ -50,7 +50,10 @@ typedef struct conc_map conc_map;
  * already (and CONC_SHM_EXCL not given) is opened instead, if it is a map
  * of the same size. Returns 0; -EINVAL (NULL m, size under 4096 or over
  * 1 TiB, a bad name or flags, an existing segment of another size);
- * -EPROTO (an existing segment of another kind); -EEXIST; and what
+ * -EPROTO (an existing segment of another kind); -EEXIST; -ENOSPC
+ * (/dev/shm or memory has no room for the pages the set-up writes: they
+ * are allocated first; the heap's others come as they are used, and on a
+ * full tmpfs the call that first touches one gets SIGBUS); and what
  * conc_shm_create() returns.
  */
 int conc_map_create(conc_map **m, const conc_map_attr *attr);

@@ -37,8 +37,11 @@ typedef struct conc_shm conc_shm;
  * the others; a named one cannot be sealed: whoever may write the file
  * can truncate it (SIGBUS for the others).
  * Returns 0, -EINVAL (size 0 or too large, bad name or flags, or an
- * existing segment of another size), -EEXIST, -EACCES, -ENOMEM, and what
- * conc_shm_open() returns when an existing segment is opened.
+ * existing segment of another size), -EEXIST, -EACCES, -ENOMEM, -ENOSPC
+ * (/dev/shm or memory has no room for the header's page: the header's
+ * page is allocated first, so a full tmpfs is an error here, not a
+ * SIGBUS), and what conc_shm_open() returns when an existing segment is
+ * opened.
  */
 int conc_shm_create(conc_shm **s, const char *name, size_t size,
 		    uint32_t kind, unsigned flags);
