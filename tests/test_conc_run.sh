@@ -40,6 +40,11 @@ ok ":::: missing file: 255" "rc=255" "$(run echo :::: nosuchfile)"
 grep -q "^conc-run: cannot open nosuchfile: " err; ok ":::: missing file: message" 0 $?
 ok "-n 2" "b-a${nl}-c${nl}rc=0" "$(run -k -n 2 echo {2}-{1} ::: a b c)"
 ok "-n 2 appended" "a b${nl}c d${nl}rc=0" "$(run -k -n2 echo ::: a b c d)"
+ok "-N 2: {} and the word around it once per argument" "xay xby 1${nl}xcy 2${nl}rc=0" \
+	"$(run -k -N2 echo x{}y {#} ::: a b c)"
+ok "-N 2: {1} {2} once" "a-b${nl}c-${nl}rc=0" "$(run -k -N2 echo {1}-{2} ::: a b c)"
+ok "-N 2 appended" "a b${nl}c${nl}rc=0" "$(run -k -N2 echo ::: a b c)"
+ok "-N 0" "echo hi ${nl}echo hi ${nl}rc=0" "$(run -k -N0 --dry-run echo hi ::: a b)"
 ok "--colsep" "y x${nl}q p${nl}rc=0" "$(run -k --colsep , echo {2} {1} ::: x,y p,q)"
 ok "--colsep appended" "x y${nl}rc=0" "$(run -k --colsep , echo ::: x,y)"
 ok "--colsep tab regex" "b${nl}rc=0" "$(printf 'a\tb\n' | run --colsep '\t+' echo {2})"
@@ -113,6 +118,12 @@ if [ -x /usr/bin/time ]; then
 else
 	echo "skip: -k memory bound (no /usr/bin/time)"
 fi
+
+ok "--tagstring: replacement strings, a tab" "<a.x-a> 1${nl}<b-b> 2${nl}rc=0" \
+	"$(run -k --tagstring '<{}-{.}>' 'echo {#}' ::: a.x b | tr '\t' ' ')"
+ok "--tagstring with -k --line-buffer" "[a] x${nl}[a] y${nl}[b] x${nl}[b] y${nl}rc=0" \
+	"$(run -k --line-buffer --tagstring '[{}]' ': {}; echo x; echo y' ::: a b | tr '\t' ' ')"
+ok "--tagstring {= perl =}: not supported" "rc=255" "$(run --tagstring '{= 1 =}' echo ::: a)"
 
 # ---- exit status ----
 ok "exit: failed count" "rc=3" "$(run 'exit {}' ::: 0 1 2 3)"

@@ -614,6 +614,55 @@ IN=s30 same "--pipe: nothing appended" -k --pipe --block 20 wc -l
 IN=s30 same "--pipe --tag" -k --pipe --block 20 --tag wc -l
 IN=s30 same "--pipe and no command: an error" -k --pipe --dry-run
 
+# ---- -N: N arguments a job, in context (GNU's --max-replace-args) ----
+same "-N 2 appended" -k -N2 echo ::: a.x 'b c' d
+same "-N 2: x{}y once per argument" -k -N2 echo x{}y ::: a.x 'b c' d
+same "-N 2: {1}-{2} once, {} per argument" -k -N2 echo {1}-{2} {} ::: a.x 'b c' d
+same "-N 2: a group with {} and {#}" -k -N2 echo x{}{#} ::: a.x 'b c' d
+same "-N 2: a group with {} and {1}" -k -N2 echo x{}{1} ::: a.x 'b c' d
+same "-N 2: {-1} in each copy" -k -N2 --dry-run echo {-1}x{} ::: a.x 'b c' d
+same "-N 0: none on the line" -k -N0 --dry-run echo hi ::: a b c
+same "-N 0: x{}y is xy" -k -N0 --dry-run echo x{}y ::: a b c
+same "-N 2: groups inside one word" -k -N2 --dry-run echo 'x{} y{}' ::: a.x 'b c' d
+same "-N 2: a group without one, once" -k -N2 --dry-run echo 'a b'{} ::: a.x 'b c' d
+same "-N 2: a tab starts the next group" -k -N2 --dry-run echo 'x{.}y	{/}' ::: a.b/c.d e/f
+same "-N 2: two tabs" -k -N2 --dry-run echo 'x{.}y		{/}	x' ::: a.b/c.d e/f
+same "-N 2 -q: each copy its own word" -k -N2 -q printf '[%s]\n' 'a {} b' ::: a.x 'b c' d
+same "-N 2 -q --dry-run" -k -N2 -q --dry-run printf '[%s]\n' 'a {} b' ::: a.x 'b c' d
+same "-N 2 with two sources: records" -k -N2 --dry-run echo x{}y ::: a b ::: 1 2
+same "-N 2 with two sources: {3}" -k -N2 --dry-run echo x{1}y{3} ::: a b ::: 1 2
+same "-N 2 --colsep" -k -N2 --dry-run --colsep , echo x{}y ::: a,b c,d e
+same "-N over -n" -k -N2 -n3 echo ::: a b c d e
+same "-n then -N: -N still" -k -n3 -N2 echo ::: a b c d e
+same "--max-replace-args" -k --max-replace-args 2 echo x{}y ::: a b c
+same "-N 2 --tag" -k -N2 --tag echo x{}y ::: a b c
+same "-N 1: an empty argument" -k -N1 echo x{}y ::: '' a
+printf 'a \nb\nc\t\nd\ne\n\nf\n' > Lin
+IN=Lin same "-N 2 stdin" -k -N2 echo x{}y
+IN=Lin same "-N 2 --pipe: records a chunk" -k -N2 --pipe wc -l
+ok "-N 2: x{}y" "xay xby${nl}xcy${nl}rc=0" "$(run -k -N2 echo x{}y ::: a b c)"
+ok "-N 2 -q: a group's copies are words" "[a x]${nl}[y b]${nl}rc=0" \
+	"$(run -k -N2 -q printf '[%s]\n' 'a {} b' ::: x y)"
+ok "-N bad" "rc=255" "$(run -N x echo ::: a)"
+
+# ---- --tagstring ----
+same "--tagstring T{}-{#}" -k -j1 --tagstring 'T{}-{#}' 'echo 1 {}; echo 2 >&2' ::: a.x 'b c'
+same "--tagstring wins over --tag" -k -j1 --tagstring 'T{}' --tag 'echo 1 {}' ::: a.x 'b c'
+same "--tag then --tagstring" -k -j1 --tag --tagstring 'T{}' 'echo 1 {}' ::: a.x 'b c'
+same "--tagstring \\t and {%}" -k -j1 --tagstring 'T{}\t{%}' 'echo 1 {}' ::: a.x 'b c'
+same "--tagstring \\n: two lines a tag" -k -j1 --tagstring '<{}>\n' 'echo 1 {}; echo 2' ::: a.x 'b c'
+same "--tagstring octal escapes" -k -j1 --tagstring 'a\101b\12d' 'echo 1 {}' ::: a.x 'b c'
+same "--tagstring -N 2: in context" -k --tagstring 'x{}y' -N2 'echo 1 {}' ::: a.x 'b c' d
+same "--tagstring -n 2" -k --tagstring 'x{}y' -n2 'echo 1 {}' ::: a.x 'b c' d
+same "--tagstring {.}" -k --tagstring '{.}' echo ::: a.x 'b c'
+same "--tagstring --colsep {1}" -k --tagstring 'x{1}y' --colsep , echo ::: a,b c,d
+same "--tagstring --line-buffer" -k --line-buffer --tagstring 'x{}y' 'echo 1 {}; echo 2' ::: a.x 'b c'
+same "--tagstring -u" -j1 -u --tagstring 'x{}y' 'echo 1 {}' ::: a.x 'b c'
+same "--tagstring --dry-run" -k --dry-run --tagstring 'x{}y' echo ::: a.x 'b c'
+same "--tagstring: a line without a newline" -k --tagstring '{#}' 'printf {}' ::: a b
+ok "--tagstring" "x1-a${tab}a${nl}x2-b${tab}b${nl}rc=0" "$(run -k --tagstring 'x{#}-{}' echo ::: a b)"
+ok "--tagstring, stderr too" "rc=0 x${tab}e" "$(run --tagstring x ': {}; echo e >&2' ::: a) $(cat err)"
+
 # ---- -k with many jobs behind a slow one ----
 # 10,000 jobs of 6 kB wait behind the first: the heap holds at most the
 # 16 MiB budget of their 60 MB; the rest is spilled. Measured as peak

@@ -175,17 +175,21 @@ static size_t rpl(const char *p, int *col, int *mod)
 	return (size_t)(strchr(q, '}') - p) + 1;
 }
 
-/* w with its replacement strings expanded; *found: it had one. */
-static void expand(struct sb *s, const char *w, const struct args *a,
-		   long seq, int slot, bool raw, bool *found)
+/* w (its first len bytes) with its replacement strings expanded; {}
+ * and the like are argument one (-1: all of them); *found: it had one. */
+static void expand_n(struct sb *s, const char *w, size_t len,
+		     const struct args *a, long seq, int slot, bool raw,
+		     int one, bool *found)
 {
-	while (*w) {
-		const char *br = strchr(w, '{');
+	const char *end = w + len;
+
+	while (w < end) {
+		const char *br = memchr(w, '{', (size_t)(end - w));
 		size_t l;
 		int col, mod;
 
 		if (!br) {
-			sb_str(s, w);
+			sb_add(s, w, (size_t)(end - w));
 			return;
 		}
 		sb_add(s, w, (size_t)(br - w));
@@ -211,10 +215,78 @@ static void expand(struct sb *s, const char *w, const struct args *a,
 			if (i >= 0)
 				value(s, a, i, mod, raw);
 		} else {
-			value(s, a, col, mod, raw);
+			value(s, a, col < 0 ? one : col, mod, raw);
 		}
 		w = br + l;
 	}
+}
+
+static void expand(struct sb *s, const char *w, const struct args *a,
+		   long seq, int slot, bool raw, bool *found)
+{
+	expand_n(s, w, strlen(w), a, seq, slot, raw, -1, found);
+}
+
+/* A group (l bytes at g) has {} or another replacement string of all
+ * the arguments (not {2}, {-1}, {#}, {%})? */
+static bool of_all(const char *g, size_t l)
+{
+	for (const char *e = g + l, *b; (b = memchr(g, '{', (size_t)(e - g)));
+	     g = b + 1) {
+		int col, mod;
+		size_t n = rpl(b, &col, &mod);
+
+		if (n && b + n <= e && col == -1)
+			return true;
+	}
+	return false;
+}
+
+/* -N, -X, -L: GNU parallel's context replace. In w, each group (apart by
+ * spaces or tabs) with a replacement string of all the arguments is put
+ * once per argument, the copies apart by a space (-q: brk gets where a
+ * new word starts); in a copy {} is that argument. Other groups are put
+ * once. */
+static void expand_ctx(struct sb *s, const char *w, const struct args *a,
+		       long seq, int slot, bool raw, bool *found,
+		       struct sb *brk)
+{
+	while (*w) {
+		/* As GNU's: a space ends a group; a tab ends one and starts
+		 * the next (a copy of that one begins with it). */
+		size_t l = *w == '\t';
+
+		if (*w == ' ') {
+			sb_add(s, w++, 1);
+			continue;
+		}
+		l += strcspn(w + l, " \t");
+		if (!of_all(w, l)) {
+			expand_n(s, w, l, a, seq, slot, raw, -1, found);
+		} else {
+			for (int i = 0; i < (a->n ? a->n : 1); i++) {
+				if (i && brk)
+					sb_add(brk, (char *)&s->n, sizeof(s->n));
+				else if (i)
+					sb_add(s, " ", 1);
+				/* No argument (-N 0): {} is nothing. */
+				expand_n(s, w, l, a, seq, slot, raw,
+					 a->n ? i : -1, found);
+			}
+		}
+		w += l;
+	}
+}
+
+/* One word of the command, in context (-N, -X, -L) or not. */
+static void word(struct sb *s, const struct opts *o, const char *w,
+		 const struct args *a, long seq, int slot, bool raw,
+		 bool *found, struct sb *brk)
+{
+	if (o->ctx)
+		expand_ctx(s, w, a, seq, slot, raw, found, brk);
+	else
+		expand(s, w, a, seq, slot, raw, found);
 }
 
 static char *shell_line(const struct opts *o, const struct args *a,
@@ -232,7 +304,7 @@ static char *shell_line(const struct opts *o, const struct args *a,
 	for (int i = 0; i < o->ncmd; i++) {
 		if (i)
 			sb_add(&s, " ", 1);
-		expand(&s, o->cmd[i], a, seq, slot, false, &found);
+		word(&s, o, o->cmd[i], a, seq, slot, false, &found, NULL);
 	}
 	/* -n 0: "cmd ", as GNU's; --pipe: the chunk's '' is not put. */
 	if (!found && (a->n || o->noargs) && !o->pipe) {
@@ -242,25 +314,50 @@ static char *shell_line(const struct opts *o, const struct args *a,
 	return s.p;
 }
 
-/* -q: each word one argument, values put in unquoted. */
+static void push_arg(char ***argv, int *k, char *w)
+{
+	*argv = run_realloc(*argv, sizeof(**argv) * (size_t)(*k + 2));
+	(*argv)[(*k)++] = w;
+}
+
+/* -q: each word one argument, values put in unquoted (in context, a
+ * group's copies are words of their own, as GNU parallel's). */
 static char *argv_line(const struct opts *o, const struct args *a,
 		       long seq, int slot, char ***argvp)
 {
-	int n = o->ncmd ? o->ncmd : 0, k = 0;
-	char **argv = run_alloc(sizeof(*argv) * (size_t)(n + a->n + 1));
+	char **argv = NULL;
+	int k = 0;
 	bool found = false;
 	struct sb line = { 0 };
 
 	for (int i = 0; i < o->ncmd; i++) {
-		struct sb s = { 0 };
+		struct sb s = { 0 }, brk = { 0 };
+		size_t from = 0, nb;
 
 		sb_str(&s, "");
-		expand(&s, o->cmd[i], a, seq, slot, true, &found);
-		argv[k++] = s.p;
+		word(&s, o, o->cmd[i], a, seq, slot, true, &found, &brk);
+		nb = brk.n / sizeof(size_t);
+		for (size_t b = 0; b < nb; b++) {
+			size_t at;
+			char *w;
+
+			memcpy(&at, brk.p + b * sizeof(at), sizeof(at));
+			w = run_alloc(at - from + 1);
+			memcpy(w, s.p + from, at - from);
+			w[at - from] = 0;
+			push_arg(&argv, &k, w);
+			from = at;
+		}
+		if (from)
+			memmove(s.p, s.p + from, s.n - from + 1);
+		push_arg(&argv, &k, s.p);
+		free(brk.p);
 	}
 	if ((!found || !o->ncmd) && !o->pipe)
 		for (int i = 0; i < a->n; i++)
-			argv[k++] = run_strdup(a->v[i]);
+			push_arg(&argv, &k, run_strdup(a->v[i]));
+	if (!argv)
+		argv = run_alloc(sizeof(*argv));
 	argv[k] = NULL;
 	sb_str(&line, "");
 	for (int i = 0; i < k; i++) {
@@ -281,12 +378,17 @@ char *cmd_build(const struct opts *o, const struct args *a, long seq,
 	return shell_line(o, a, seq, slot);
 }
 
-char *cmd_tag(const struct args *a)
+char *cmd_tag(const struct opts *o, const struct args *a, long seq,
+	      int slot)
 {
 	struct sb s = { 0 };
+	bool found = false;
 
 	sb_str(&s, "");
-	value(&s, a, -1, 0, true);
+	if (o->tagstr)	/* in context too, as GNU parallel's */
+		word(&s, o, o->tagstr, a, seq, slot, true, &found, NULL);
+	else
+		value(&s, a, -1, 0, true);
 	sb_add(&s, "\t", 1);
 	return s.p;
 }

@@ -85,7 +85,7 @@ static void start(struct run *r, struct job *j, int slot)
 	if (j->host->ssh && !j->wrap)
 		j->wrap = ssh_wrap(r->o, j->host, &j->a, j->seq, slot, j->cmd);
 	if (r->o->tag && !j->tag)
-		j->tag = cmd_tag(&j->a);
+		j->tag = cmd_tag(r->o, &j->a, j->seq, slot);
 	if ((e = job_spawn(j, r->o, r->devnull)) < 0) {
 		char what[300];
 
@@ -151,7 +151,7 @@ static void start_jobs(struct run *r)
 		if (r->o->dry) {
 			j->cmd = cmd_build(r->o, &j->a, j->seq, 1, &j->argv);
 			if (r->o->tag) {	/* as GNU parallel: the tag first */
-				j->tag = cmd_tag(&j->a);
+				j->tag = cmd_tag(r->o, &j->a, j->seq, 1);
 				out_write(1, j->tag, strlen(j->tag));
 			}
 			out_write(1, j->cmd, strlen(j->cmd));

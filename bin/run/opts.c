@@ -13,7 +13,7 @@ enum {
 	O_LINEBUF = 256, O_TAG, O_COLSEP, O_PIPE, O_BLOCK, O_RECEND, O_JOBLOG,
 	O_RESUME, O_RESUME_FAILED, O_TIMEOUT, O_RETRIES, O_HALT, O_DRY,
 	O_DELAY, O_BAR, O_PROGRESS, O_ETA, O_HELP, O_VERSION, O_SLF, O_SSH,
-	O_TF, O_RETURN, O_CLEANUP, O_TRC,
+	O_TF, O_RETURN, O_CLEANUP, O_TRC, O_TAGSTRING,
 };
 
 static const struct option longopts[] = {
@@ -23,10 +23,12 @@ static const struct option longopts[] = {
 	{ "line-buffer", no_argument, NULL, O_LINEBUF },
 	{ "lb", no_argument, NULL, O_LINEBUF },
 	{ "tag", no_argument, NULL, O_TAG },
+	{ "tagstring", required_argument, NULL, O_TAGSTRING },
 	{ "quote", no_argument, NULL, 'q' },
 	{ "null", no_argument, NULL, '0' },
 	{ "delimiter", required_argument, NULL, 'd' },
 	{ "max-args", required_argument, NULL, 'n' },
+	{ "max-replace-args", required_argument, NULL, 'N' },
 	{ "arg-file", required_argument, NULL, 'a' },
 	{ "colsep", required_argument, NULL, O_COLSEP },
 	{ "pipe", no_argument, NULL, O_PIPE },
@@ -65,6 +67,7 @@ static const char usage[] =
 "\n"
 "Inputs: ::: words (several: every combination), :::: files (- is stdin),\n"
 "  else the lines of stdin; -a FILE; -0/--null; -d DELIM; -n N args per job;\n"
+"  -N N: N args per job, {} and the words around it once per arg;\n"
 "  --colsep REGEX splits each input into columns.\n"
 "Replacement strings: {} {.} {/} {//} {/.} {#} {%} {N} {N.} {N/} {N//} {N/.},\n"
 "  {-N}... counted from the last; no replacement string: the arguments are\n"
@@ -76,6 +79,7 @@ static const char usage[] =
 "  -u, --ungroup             output straight through (lines may mix)\n"
 "      --line-buffer         print complete lines as they come\n"
 "      --tag                 prefix each line with the arguments and a tab\n"
+"      --tagstring STR       the same with STR, replacement strings expanded\n"
 "      --pipe                split stdin into chunks for the jobs' stdin\n"
 "                            (-n N: N records a chunk)\n"
 "      --block SIZE          chunk size (default 1M; K M G: 1024s, k m g: 1000s)\n"
@@ -231,6 +235,7 @@ static _Noreturn void version(void)
 void opts_parse(struct opts *o, int argc, char **argv)
 {
 	size_t rl = 1;
+	long nargs = -1, nrepl = -1;
 	int c, i;
 
 	memset(o, 0, sizeof(*o));
@@ -243,7 +248,7 @@ void opts_parse(struct opts *o, int argc, char **argv)
 	o->ssh = getenv("PARALLEL_SSH") ? getenv("PARALLEL_SSH") : "ssh";
 	opterr = 0;
 	/* '+': the first word that is not an option starts the command. */
-	while ((c = getopt_long(argc, argv, "+:j:P:kuq0d:n:a:C:S:hV", longopts,
+	while ((c = getopt_long(argc, argv, "+:j:P:kuq0d:n:N:a:C:S:hV", longopts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'j': case 'P': o->jobs = opt_jobs(optarg); break;
@@ -251,6 +256,11 @@ void opts_parse(struct opts *o, int argc, char **argv)
 		case 'u': o->ungroup = true; break;
 		case O_LINEBUF: o->linebuf = true; break;
 		case O_TAG: o->tag = true; break;
+		case O_TAGSTRING:
+			free((char *)o->tagstr);
+			o->tagstr = opt_printf(optarg);
+			o->tag = true;
+			break;
 		case 'q': o->quote = true; break;
 		case '0': o->delim = 0; break;
 		case 'd': {
@@ -263,10 +273,8 @@ void opts_parse(struct opts *o, int argc, char **argv)
 			free(d);
 			break;
 		}
-		case 'n':
-			o->nargs = opt_num("bad -n", optarg, 0);
-			o->noargs = !o->nargs;	/* as GNU parallel */
-			break;
+		case 'n': nargs = opt_num("bad -n", optarg, 0); break;
+		case 'N': nrepl = opt_num("bad -N", optarg, 0); break;
 		case 'a': push(&o->argfile, &o->nargfile, optarg); break;
 		case 'C': case O_COLSEP: {
 			size_t l;
@@ -329,6 +337,16 @@ void opts_parse(struct opts *o, int argc, char **argv)
 					     : argv[optind - 1]);
 		}
 	}
+	/* As GNU parallel: -N over -n, whatever their order; -N puts the
+	 * arguments in context. */
+	if (nrepl >= 0) {
+		nargs = nrepl;
+		o->ctx = true;
+	}
+	if (nargs >= 0) {
+		o->nargs = nargs;
+		o->noargs = !nargs;
+	}
 	if (o->resume && !o->joblog)
 		opt_bad("--resume needs", "--joblog FILE");
 	if (o->resume && !strcmp(o->joblog, "-"))
@@ -345,6 +363,9 @@ void opts_parse(struct opts *o, int argc, char **argv)
 			opt_bad("{= perl expressions =} are not supported", w);
 		open |= b != NULL;
 	}
+	if (o->tagstr && strstr(o->tagstr, "{=") &&
+	    strstr(strstr(o->tagstr, "{=") + 2, "=}"))
+		opt_bad("{= perl expressions =} are not supported", o->tagstr);
 	sources(o, argv + i, argc - i);
 	if (o->pipe && o->nsrc)
 		opt_bad("--pipe reads stdin", "no ::: or :::: with it");

@@ -19,6 +19,9 @@ size_t opt_size(const char *s);
  * length); without octal (a regex), \1 to \7 stay (back-references)
  * and perl's \d \D become POSIX brackets. */
 char *opt_unescape(const char *s, size_t *len, bool octal);
+/* --tagstring's escapes undone as GNU parallel's: \t \n \r \NNN \N
+ * (malloc'd). */
+char *opt_printf(const char *s);
 /* now,fail=1 / soon,success=3 / fail=30% / 0 1 2. */
 void opt_halt(struct halt *h, const char *s);
 

@@ -254,3 +254,40 @@ void opt_halt(struct halt *h, const char *s)
 	if (*end)
 		opt_bad("bad --halt", s);
 }
+
+/* GNU parallel's unquote_printf, for --tagstring: \t \n \r, \NNN and
+ * \N octal; any other backslash stays. */
+char *opt_printf(const char *s)
+{
+	char *r = run_alloc(strlen(s) + 1), *w = r;
+
+	for (; *s; s++) {
+		int n = 0;
+
+		if (*s != '\\') {
+			*w++ = *s;
+			continue;
+		}
+		if (s[1] == 't' || s[1] == 'n' || s[1] == 'r') {
+			s++;
+			*w++ = *s == 't' ? '\t' : *s == 'n' ? '\n' : '\r';
+			continue;
+		}
+		while (n < 3 && s[1 + n] >= '0' && s[1 + n] <= '9')
+			n++;
+		if (n == 2)	/* \NN: \N, then a digit */
+			n = 1;
+		if (!n) {
+			*w++ = *s;
+			continue;
+		}
+		unsigned v = 0;
+
+		for (int k = 1; k <= n && s[k] <= '7'; k++)
+			v = v * 8 + (unsigned)(s[k] - '0');
+		*w++ = (char)v;
+		s += n;
+	}
+	*w = 0;
+	return r;
+}

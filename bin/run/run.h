@@ -42,8 +42,10 @@ struct opts {
 	bool bar, progress, eta, resume, resume_failed;
 	bool colsep_set;
 	char delim;		/* item separator of stdin and :::: files */
-	long nargs;		/* -n: arguments per job */
+	long nargs;		/* -n, -N, -L: arguments (records) per job */
 	bool noargs;		/* -n 0: an input a job, none on its line */
+	bool ctx;		/* -N, -X, -L: GNU's context replace */
+	const char *tagstr;	/* --tagstring, escapes undone */
 	regex_t colsep;
 	size_t block;		/* --pipe chunk size */
 	const char *recend;
@@ -116,8 +118,10 @@ char *cmd_quote(const char *x);
  * are (malloc'd). */
 char *cmd_expand_raw(const char *tmpl, const struct args *a, long seq,
 		     int slot);
-/* The tag of --tag: the values joined by spaces. */
-char *cmd_tag(const struct args *a);
+/* The tag of --tag: the values joined by spaces; --tagstring's
+ * expanded. A tab after it. */
+char *cmd_tag(const struct opts *o, const struct args *a, long seq,
+	      int slot);
 
 /* ---- other hosts through ssh (ssh.c) ---- */
 
