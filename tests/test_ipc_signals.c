@@ -238,3 +238,63 @@ Test(ipc_signals, task_waits_outlast_a_signal_storm, .timeout = 60)
 		conc_chan_close(k.y);
 	}
 }
+
+/* conc_chan_pair(3), ERRORS: -EDEADLK "A signal handler called a function
+ * on an end while the thread it interrupted was inside a call of the same
+ * kind on that end" (rather than waiting for itself for ever); a call of
+ * the other kind works. */
+static conc_chan *in_handler;
+static volatile sig_atomic_t handler_recv = 1, handler_send = 1;
+
+static void on_usr2(int sig)
+{
+	char b[8];
+
+	(void)sig;
+	handler_recv = (int)conc_chan_recv(in_handler, b, sizeof(b), BOUND);
+	handler_send = conc_chan_send(in_handler, "h", 1, BOUND);
+}
+
+struct poke {
+	pid_t tid;
+	conc_chan *peer;
+};
+
+static int poke_fn(void *arg)
+{
+	struct poke *p = arg;
+
+	sleep_ns(20 * MS);
+	syscall(SYS_tgkill, getpid(), p->tid, SIGUSR2);
+	for (int i = 0; i < 200000 && handler_send == 1; i++)
+		sleep_ns(MS / 10);
+	return conc_chan_send(p->peer, "go", 2, BOUND);
+}
+
+Test(ipc_signals, a_handler_on_the_end_its_thread_receives_on_is_edeadlk,
+     .timeout = 60)
+{
+	struct sigaction sa;
+	struct poke p;
+	conc_chan *x, *y;
+	conc_thread *t;
+	char b[8];
+	int code = -1;
+
+	cr_assert_eq(conc_chan_pair(&x, &y, 0), 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_usr2;
+	cr_assert_eq(sigaction(SIGUSR2, &sa, NULL), 0);
+	in_handler = y;
+	p = (struct poke){ conc_gettid(), x };
+	cr_assert_eq(conc_thread_start(&t, poke_fn, &p, NULL), 0);
+	cr_assert_eq(conc_chan_recv(y, b, sizeof(b), CONC_FOREVER), 2);
+	cr_assert_eq(conc_thread_join(t, &code, BOUND), 0);
+	cr_assert_eq(code, 0);
+	cr_assert_eq(handler_recv, -EDEADLK);
+	cr_assert_eq(handler_send, 0);
+	cr_assert_eq(conc_chan_recv(x, b, sizeof(b), BOUND), 1);
+	signal(SIGUSR2, SIG_DFL);
+	conc_chan_close(x);
+	conc_chan_close(y);
+}

@@ -558,3 +558,104 @@ Test(queue_user, a_begin_left_by_an_ended_thread_binds_no_later_job, .timeout = 
 	cr_assert_eq(conc_queue_size(q), 0);
 	conc_queue_destroy(q);
 }
+
+/* A consumer that holds many robust mutexes already (more than conc's
+ * private record of them keeps) still commits its two-step get. */
+Test(queue_user, a_two_step_get_under_many_held_robust_mutexes, .timeout = 30)
+{
+	enum { N = 80 };
+	conc_mutex *m = calloc(N, sizeof(*m));
+	conc_queue *q = new_queue(4, 8);
+	char b[8];
+
+	cr_assert_not_null(m);
+	for (int i = 0; i < N; i++) {
+		cr_assert_eq(conc_mutex_init(&m[i], CONC_ROBUST), 0);
+		cr_assert_eq(conc_mutex_lock(&m[i]), 0);
+	}
+	put_s(q, "a");
+	put_s(q, "b");
+	cr_assert_eq(conc_queue_get_begin(q, b, sizeof(b), 0), 1);
+	cr_assert_eq(conc_queue_get(q, b, sizeof(b), 0), -EINVAL);
+	cr_assert_eq(conc_queue_get_commit(q), 0);
+	cr_assert_eq(conc_queue_get_begin(q, b, sizeof(b), 0), 1);
+	cr_assert_eq(conc_queue_get_abort(q), 0);
+	get_s(q, "b");
+	for (int i = N - 1; i >= 0; i--)
+		cr_assert_eq(conc_mutex_unlock(&m[i]), 0);
+	conc_queue_destroy(q);
+	free(m);
+}
+
+/* ---- a close racing with puts and gets ---- */
+
+struct racer {
+	conc_queue *q;
+	long n;		/* puts that returned 0, or messages taken */
+	int err;	/* the error that ended the loop */
+};
+
+static int race_put(void *arg)
+{
+	struct racer *r = arg;
+	int e;
+
+	while (!(e = conc_queue_put(r->q, "m", 1, BOUND)))
+		r->n++;
+	r->err = e;
+	return 0;
+}
+
+static int race_get(void *arg)
+{
+	struct racer *r = arg;
+	char b[8];
+	ssize_t e;
+
+	while ((e = conc_queue_get(r->q, b, sizeof(b), BOUND)) == 1)
+		r->n++;
+	r->err = (int)e;
+	return 0;
+}
+
+/* "A put that runs at the same time either completes before the close or
+ * fails with -EPIPE", and gets drain what is left: every put that returned
+ * 0 is taken by some get before the consumers see -EPIPE, whatever the
+ * moment of the close (producers asleep on a full queue, consumers on an
+ * empty one, or both busy). */
+Test(queue_user, a_close_during_puts_and_gets_loses_no_message, .timeout = 120)
+{
+	enum { P = 3, C = 2, ROUNDS = 20 };
+
+	for (int round = 0; round < ROUNDS; round++) {
+		conc_queue *q = new_queue(round % 2 ? 4 : 5, 8);
+		struct racer p[P], c[C];
+		conc_thread *tp[P], *tc[C];
+		long put = 0, got = 0;
+		int code;
+
+		for (int i = 0; i < P; i++) {
+			p[i] = (struct racer){ q, 0, 0 };
+			cr_assert_eq(conc_thread_start(&tp[i], race_put, &p[i], NULL), 0);
+		}
+		for (int i = 0; i < C; i++) {
+			c[i] = (struct racer){ q, 0, 0 };
+			cr_assert_eq(conc_thread_start(&tc[i], race_get, &c[i], NULL), 0);
+		}
+		sleep_ns((round % 5) * MS);
+		cr_assert_eq(conc_queue_close(q), 0);
+		for (int i = 0; i < P; i++) {
+			cr_assert_eq(conc_thread_join(tp[i], &code, BOUND), 0);
+			cr_assert_eq(p[i].err, -EPIPE);
+			put += p[i].n;
+		}
+		for (int i = 0; i < C; i++) {
+			cr_assert_eq(conc_thread_join(tc[i], &code, BOUND), 0);
+			cr_assert_eq(c[i].err, -EPIPE);
+			got += c[i].n;
+		}
+		cr_assert_eq(got, put, "round %d: %ld put, %ld taken", round, put, got);
+		cr_assert_eq(conc_queue_size(q), 0);
+		conc_queue_destroy(q);
+	}
+}

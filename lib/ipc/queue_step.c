@@ -20,20 +20,27 @@ static uint64_t me(void)
 }
 
 /* Whether the caller is between get_begin and commit on qh: it is the
- * getter, and still holds the consumers' lock. A thread that ended in
- * between lost the lock (the kernel, or conc for a parked thread, marked
- * it owner-dead), but its identity may come back: a reused conc thread's
- * next job, or a new thread given the same tid. That one is another
- * caller, with nothing pending; the stale mark is dropped. */
+ * getter, and still holds the consumers' lock (by the test the mutex makes
+ * of its owner: the word's tid, and the ctx in the thread's registry, or in
+ * the mutex when the registry is full). A thread that ended in between
+ * lost the lock (the kernel, or conc for a parked thread, marked it
+ * owner-dead), but its identity may come back: a reused conc thread's next
+ * job, or a new thread given the same tid. That one is another caller,
+ * with nothing pending; the stale mark is dropped. */
 bool __conc_q_mine(const conc_queue *qh)
 {
+	const conc_mutex *m = &qh->q->c.lock;
 	struct __conc_robust_ent *e;
 	uint64_t id = me(), g = __atomic_load_n(&qh->getter, __ATOMIC_RELAXED);
+	uint32_t w;
 
 	if (g != id)
 		return false;
-	e = __conc_robust_entry(&qh->q->c.lock);
-	if (e && e->ctx == (uint32_t)(id >> 32))
+	e = __conc_robust_entry(m);
+	w = __atomic_load_n(&m->word, __ATOMIC_RELAXED);
+	if ((w & FUTEX_TID_MASK) == (uint32_t)id &&
+	    (e ? e->ctx : __atomic_load_n(&m->ctx, __ATOMIC_RELAXED)) ==
+		    (uint32_t)(id >> 32))
 		return true;
 	__atomic_compare_exchange_n(&((conc_queue *)qh)->getter, &g, 0, 0,
 				    __ATOMIC_RELAXED, __ATOMIC_RELAXED);
