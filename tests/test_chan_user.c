@@ -546,3 +546,71 @@ Test(chan_user, two_tasks_receive_on_one_end, .timeout = 60)
 		conc_chan_close(s.b);
 	}
 }
+
+/* A task cancelled while its long send is half in the pipe: -ECANCELED,
+ * "the same as -ETIMEDOUT": the end's sending side is over (later sends
+ * and conc_chan_wfd say -EPIPE), and the peer receives the messages sent
+ * before, then -EPROTO for the one cut short. */
+struct half {
+	conc_chan *a;
+	int r, after;
+	int started;
+};
+
+static int long_send(void *arg)
+{
+	struct half *h = arg;
+	size_t big = 3u << 20;
+	unsigned char *m = malloc(big);
+
+	if (!m)
+		return 1;
+	fill(m, big, 9);
+	if (conc_chan_send(h->a, "before", 6, BOUND))
+		return 2;
+	__atomic_store_n(&h->started, 1, __ATOMIC_RELEASE);
+	h->r = conc_chan_send(h->a, m, big, CONC_FOREVER);
+	h->after = conc_chan_send(h->a, "after", 5, BOUND);
+	free(m);
+	return 0;
+}
+
+static int cancel_long_send(void *arg)
+{
+	struct half *h = arg;
+	conc_task *t;
+	int code = -1;
+
+	if (conc_go(&t, long_send, h, NULL))
+		return 1;
+	while (!__atomic_load_n(&h->started, __ATOMIC_ACQUIRE))
+		conc_sleep(MS / 10);
+	conc_sleep(5 * MS);	/* it fills the pipe, then waits for room */
+	if (conc_task_cancel(t) || conc_task_join(t, &code, BOUND))
+		return 2;
+	return code;
+}
+
+Test(chan_user, a_task_cancelled_in_a_long_send_tears_that_message_only,
+     .timeout = 60)
+{
+	unsigned char *r = malloc(3u << 20);
+	struct half h = { .r = 1, .after = 1 };
+	conc_chan *b;
+
+	cr_assert_not_null(r);
+	pair(&h.a, &b, 0);
+	need_uring();
+	cr_assert_eq(run(cancel_long_send, &h), 0);
+	cr_assert_eq(h.r, -ECANCELED);
+	cr_assert_eq(h.after, -EPIPE);
+	cr_assert_eq(conc_chan_wfd(h.a), -EPIPE);
+	cr_assert_eq(conc_chan_recv(b, r, 3u << 20, BOUND), 6);
+	cr_assert_eq(conc_chan_recv(b, r, 3u << 20, BOUND), -EPROTO);
+	/* The other direction still works. */
+	cr_assert_eq(conc_chan_send(b, "back", 4, BOUND), 0);
+	cr_assert_eq(conc_chan_recv(h.a, r, 16, BOUND), 4);
+	conc_chan_close(h.a);
+	conc_chan_close(b);
+	free(r);
+}
