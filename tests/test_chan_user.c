@@ -583,7 +583,7 @@ static int cancel_long_send(void *arg)
 
 	if (conc_go(&t, long_send, h, NULL))
 		return 1;
-	while (!__atomic_load_n(&h->started, __ATOMIC_ACQUIRE))
+	for (int i = 0; i < 100000 && !__atomic_load_n(&h->started, __ATOMIC_ACQUIRE); i++)
 		conc_sleep(MS / 10);
 	conc_sleep(5 * MS);	/* it fills the pipe, then waits for room */
 	if (conc_task_cancel(t) || conc_task_join(t, &code, BOUND))

@@ -51,8 +51,9 @@ static void storm_start(struct storm *s)
 	s->tid = conc_gettid();
 	s->stop = 0;
 	cr_assert_eq(conc_thread_start(&s->t, storm_fn, s, NULL), 0);
-	while (handled < 3)	/* the storm is on */
+	for (int i = 0; i < 100000 && handled < 3; i++)	/* the storm is on */
 		sleep_ns(MS / 10);
+	cr_assert_geq(handled, 3, "no SIGUSR1 came");
 }
 
 static void storm_stop(struct storm *s)

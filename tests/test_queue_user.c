@@ -408,7 +408,7 @@ static int wait_for_a_thread(void *arg)
 
 	if (conc_thread_start(&th, hold_then_commit, k, NULL))
 		return 1;
-	while (__atomic_load_n(&k->got, __ATOMIC_ACQUIRE))
+	for (int i = 0; i < 100000 && __atomic_load_n(&k->got, __ATOMIC_ACQUIRE); i++)
 		conc_sleep(MS / 10);
 	if (conc_go(&a, task_get_second, k, NULL) || conc_go(&b, task_ticks, k, NULL))
 		return 2;
