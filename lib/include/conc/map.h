@@ -52,8 +52,8 @@ typedef struct conc_map conc_map;
  * 1 TiB, a bad name or flags, an existing segment of another size);
  * -EPROTO (an existing segment of another kind); -EEXIST; -ENOSPC
  * (/dev/shm or memory has no room for the pages the set-up writes: they
- * are allocated first; the heap's others come as they are used, and on a
- * full tmpfs the call that first touches one gets SIGBUS); and what
+ * are allocated first; the others come as calls first touch them, and on
+ * a full tmpfs the call that does gets SIGBUS); and what
  * conc_shm_create() returns.
  */
 int conc_map_create(conc_map **m, const conc_map_attr *attr);
