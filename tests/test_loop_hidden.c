@@ -13,7 +13,13 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 #include <conc.h>
 #include "loop_helpers.h"
 
@@ -68,7 +74,7 @@ static int until(uint32_t *w, uint32_t v)
 	return 0;
 }
 
-static void set(uint32_t *w, uint32_t v)
+__attribute__((noinline)) static void set(uint32_t *w, uint32_t v)
 {
 	__atomic_store_n(w, v, __ATOMIC_RELEASE);
 }
@@ -591,3 +597,652 @@ static void exit_in_a_task(bool shared)
 
 Test(hidden, exit_in_a_task, .timeout = 60) { exit_in_a_task(false); }
 Test(hidden, exit_in_a_shared_stack_task, .timeout = 60) { exit_in_a_task(true); }
+
+/* ---- two tasks of one loop, one lock --------------------------------------
+ * Ownership is per task: the second waits (no -EDEADLK, no recursion into
+ * the first's count, -EPERM for its unlock) and gets the lock once the
+ * first released it as many times as it took it. */
+struct two {
+	conc_mutex m;
+	conc_rwlock rw;
+	uint32_t stage, got;
+	bool shared, rw_mode;
+};
+
+static int two_first(void *arg)
+{
+	struct two *x = arg;
+
+	if (x->rw_mode) {
+		if (conc_rwlock_wrlock(&x->rw))
+			return -1;
+		if (conc_rwlock_wrlock(&x->rw) != -EDEADLK)
+			return -2;
+	} else if (conc_mutex_lock(&x->m) || conc_mutex_lock(&x->m)) {
+		return -1;
+	}
+	set(&x->stage, 1);
+	if (until(&x->stage, 2))
+		return -3;
+	/* the other waits in its lock now, or will */
+	conc_sleep(2 * MS);
+	if (x->rw_mode)
+		return conc_rwlock_unlock(&x->rw) ? -4 : 0;
+	if (conc_mutex_unlock(&x->m))
+		return -4;
+	conc_sleep(2 * MS);
+	if (__atomic_load_n(&x->got, __ATOMIC_ACQUIRE))
+		return -5;	/* taken while we still held it once */
+	return conc_mutex_unlock(&x->m) ? -6 : 0;
+}
+
+static int two_second(void *arg)
+{
+	struct two *x = arg;
+	int r;
+
+	if (until(&x->stage, 1))
+		return -10;
+	if (x->rw_mode) {
+		if ((r = conc_rwlock_tryrdlock(&x->rw)) != -EBUSY && r != -EAGAIN)
+			return -11;
+		if (conc_rwlock_timedrdlock(&x->rw, 1 * MS) != -ETIMEDOUT ||
+		    conc_rwlock_timedwrlock(&x->rw, 1 * MS) != -ETIMEDOUT)
+			return -12;
+		if (conc_rwlock_unlock(&x->rw) != -EPERM)
+			return -13;
+		set(&x->stage, 2);
+		if ((r = conc_rwlock_wrlock(&x->rw)))
+			return -100 + r;
+		set(&x->got, 1);
+		return conc_rwlock_unlock(&x->rw) ? -14 : 0;
+	}
+	if (conc_mutex_trylock(&x->m) != -EBUSY)
+		return -11;
+	if (conc_mutex_timedlock(&x->m, 1 * MS) != -ETIMEDOUT)
+		return -12;
+	if (conc_mutex_unlock(&x->m) != -EPERM)
+		return -13;
+	set(&x->stage, 2);
+	if ((r = conc_mutex_lock(&x->m)))
+		return -100 + r;
+	set(&x->got, 1);
+	/* our own count, from 1 */
+	if (conc_mutex_lock(&x->m) || conc_mutex_unlock(&x->m) ||
+	    conc_mutex_unlock(&x->m))
+		return -14;
+	if (conc_mutex_unlock(&x->m) != -EPERM)
+		return -15;
+	return 0;
+}
+
+static int two_main(void *arg)
+{
+	struct two *x = arg;
+	conc_task_attr at = { .shared_stack = x->shared };
+	conc_task *ts[2];
+	int codes[2] = { -1, -1 }, r;
+
+	if (conc_go(&ts[0], two_first, x, &at) || conc_go(&ts[1], two_second, x, &at))
+		return -1000;
+	r = conc_gather(ts, 2, codes, 0, 3 * BOUND);
+	if (r)
+		return r == -ETIMEDOUT ? -2000 : codes[0] ? codes[0] - 1000 : codes[1];
+	/* and free for a plain trylock now */
+	if (x->rw_mode)
+		return conc_rwlock_trywrlock(&x->rw) || conc_rwlock_unlock(&x->rw) ? -3000 : 0;
+	return conc_mutex_trylock(&x->m) || conc_mutex_unlock(&x->m) ? -3000 : 0;
+}
+
+static void two_tasks(unsigned flags, bool rw_mode)
+{
+	int fb;
+
+	EACH_FUTEX_MODE(fb)
+		for (int sh = 0; sh < 2; sh++) {
+			struct two *x = shared_alloc(sizeof(*x));
+			int r;
+
+			cr_assert_not_null(x);
+			cr_assert_eq(conc_mutex_init(&x->m, flags), 0);
+			x->shared = sh;
+			x->rw_mode = rw_mode;
+			r = run(two_main, x);
+			cr_expect_eq(r, 0, "flags %#x%s, %s stack, %s: %d", flags,
+				     rw_mode ? " rwlock" : "", sh ? "shared" : "own",
+				     fb ? "fallback" : "futex op", r);
+			shared_free(x, sizeof(*x));
+		}
+}
+
+Test(hidden, two_tasks_one_recursive_mutex, .timeout = 60) { two_tasks(CONC_RECURSIVE, false); }
+Test(hidden, two_tasks_one_recursive_robust_mutex, .timeout = 60) { two_tasks(CONC_RECURSIVE | CONC_ROBUST, false); }
+Test(hidden, two_tasks_one_rwlock, .timeout = 60) { two_tasks(0, true); }
+
+/* ---- conc_gather with CONC_GATHER_CANCEL that times out -------------------
+ * One task fails, one takes its cancel and then cleans up until told, one
+ * ends well: the gather cancels and times out; no handle is freed, every
+ * one is gathered again, from a task (own or shared stack) or a thread. */
+struct ga {
+	conc_event ev;
+	uint32_t stage;
+	int r1, r2, codes[3];
+	conc_task *ts[3];
+	bool shared;
+};
+
+static int ga_fail(void *arg)
+{
+	(void)arg;
+	conc_yield();
+	return -EIO;
+}
+
+static int ga_stubborn(void *arg)
+{
+	struct ga *x = arg;
+	int r = conc_sleep(BOUND);
+
+	if (r != -ECANCELED)
+		return -1000 + r;
+	/* cleaning up, long */
+	return conc_event_wait(&x->ev, BOUND) ? -2000 : 9;
+}
+
+static int ga_quick(void *arg)
+{
+	(void)arg;
+	return 1;
+}
+
+static int ga_gather(struct ga *x)
+{
+	x->r1 = conc_gather(x->ts, 3, x->codes, CONC_GATHER_CANCEL, 20 * MS);
+	conc_event_set(&x->ev);
+	x->codes[0] = x->codes[1] = x->codes[2] = -77;
+	x->r2 = conc_gather(x->ts, 3, x->codes, 0, BOUND);
+	return 0;
+}
+
+static int ga_task(void *arg)
+{
+	return ga_gather(arg);
+}
+
+static void *ga_thread(void *arg)
+{
+	struct ga *x = arg;
+
+	ga_gather(x);
+	set(&x->stage, 1);
+	return NULL;
+}
+
+static int ga_main(void *arg)
+{
+	struct ga *x = arg;
+	conc_task_attr at = { .shared_stack = x->shared };
+	conc_task *g;
+	pthread_t th;
+	int code;
+
+	if (conc_go(&x->ts[0], ga_fail, x, &at) ||
+	    conc_go(&x->ts[1], ga_stubborn, x, &at) ||
+	    conc_go(&x->ts[2], ga_quick, x, &at))
+		return -1;
+	if (x->stage == 2) {		/* from a plain thread */
+		x->stage = 0;
+		if (pthread_create(&th, NULL, ga_thread, x))
+			return -2;
+		if (until(&x->stage, 1))
+			return -3;
+		return join_thread(th, 10000, NULL) ? -4 : 0;
+	}
+	if (x->shared)
+		return conc_go(&g, ga_task, x, &at) ||
+		       conc_task_join(g, &code, 3 * BOUND) ? -5 : code;
+	return ga_gather(x);
+}
+
+Test(hidden, gather_cancel_that_times_out_frees_nothing, .timeout = 60)
+{
+	for (int mode = 0; mode < 3; mode++) {
+		struct ga *x = calloc(1, sizeof(*x));
+		int r;
+
+		need_uring();
+		conc_event_init(&x->ev, 0);
+		x->shared = mode == 1;
+		x->stage = mode == 2 ? 2 : 0;
+		r = run(ga_main, x);
+		cr_expect_eq(r, 0, "mode %d: %d", mode, r);
+		cr_expect_eq(x->r1, -ETIMEDOUT, "mode %d: %d", mode, x->r1);
+		cr_expect_eq(x->r2, -EIO, "mode %d: %d", mode, x->r2);
+		cr_expect(x->codes[0] == -EIO && x->codes[1] == 9 && x->codes[2] == 1,
+			  "mode %d: codes %d %d %d", mode, x->codes[0], x->codes[1],
+			  x->codes[2]);
+		free(x);
+	}
+}
+
+/* ---- nested conc_run --------------------------------------------------- */
+static int nothing(void *arg)
+{
+	(void)arg;
+	return 5;
+}
+
+static uint32_t nest_bad;
+
+static void nest_call(void *arg)
+{
+	int code = -1;
+
+	(void)arg;
+	if (conc_run(nothing, NULL, &code) != -EBUSY || code != -1)
+		__atomic_fetch_add(&nest_bad, 1, __ATOMIC_RELAXED);
+}
+
+static int nest_in_thread(void *arg)
+{
+	int code = -1, r = conc_run(nothing, arg, &code);
+
+	return r ? r : code;
+}
+
+static int nest_task(void *arg)
+{
+	int code = -1, r;
+
+	(void)arg;
+	if ((r = conc_run(nothing, NULL, &code)) != -EBUSY || code != -1)
+		return -1;
+	/* the loop is still whole */
+	if (!conc_task_self() || !conc_loop_self() || conc_sleep(1 * MS))
+		return -2;
+	/* a conc thread may run a loop of its own */
+	if (conc_thread_support(NULL) == 0 &&
+	    (conc_to_thread(nest_in_thread, NULL, &r, BOUND) || r != 5))
+		return -3;
+	return 0;
+}
+
+static int nest_main(void *arg)
+{
+	conc_task_attr at = { .shared_stack = true };
+	conc_task *t[2];
+	int codes[2];
+
+	(void)arg;
+	if (conc_go(&t[0], nest_task, NULL, &at) || conc_go(&t[1], nest_task, NULL, NULL))
+		return -10;
+	if (conc_loop_call(conc_loop_self(), nest_call, NULL))
+		return -11;
+	if (conc_gather(t, 2, codes, 0, BOUND))
+		return codes[0] * 100 + codes[1];
+	conc_sleep(1 * MS);
+	return 0;
+}
+
+Test(hidden, nested_run_from_shared_stack_and_call_tasks, .timeout = 60)
+{
+	need_uring();
+	cr_expect_eq(run(nest_main, NULL), 0);
+	cr_expect_eq(nest_bad, 0u);
+}
+
+/* ---- joins of a process and of a thread from tasks ----------------------
+ * Own and shared stacks, with IORING_OP_WAITID and through a poll of the
+ * pidfd: -ETIMEDOUT, one -ECANCELED, then a wait during which the ticker
+ * runs, woken as the process or thread ends. */
+struct pj {
+	uint32_t phase, ticks, stop, t0, ok;
+	bool shared, thread;
+	conc_task *waiter;
+};
+
+static int pj_child(void *arg)
+{
+	struct pj *x = arg;
+
+	if (until(&x->phase, 3))
+		return 100;
+	if (until(&x->ticks, __atomic_load_n(&x->t0, __ATOMIC_ACQUIRE) + 3) == 0)
+		set(&x->ok, 1);
+	return 5;
+}
+
+static int pj_ticker(void *arg)
+{
+	struct pj *x = arg;
+
+	while (!__atomic_load_n(&x->stop, __ATOMIC_ACQUIRE)) {
+		__atomic_fetch_add(&x->ticks, 1, __ATOMIC_RELEASE);
+		if (conc_sleep(1 * MS))
+			return -1;
+	}
+	return 0;
+}
+
+static int pj_canceller(void *arg)
+{
+	struct pj *x = arg;
+
+	if (until(&x->phase, 2))
+		return -1;
+	conc_yield();
+	return conc_task_cancel(x->waiter);
+}
+
+static int pj_join(struct pj *x, void *h, int *out, int64_t timeout_ns)
+{
+	return x->thread ? conc_thread_join(h, out, timeout_ns) :
+			   conc_proc_join(h, out, timeout_ns);
+}
+
+static int pj_waiter(void *arg)
+{
+	struct pj *x = arg;
+	conc_proc *p = NULL;
+	conc_thread *th = NULL;
+	void *h;
+	conc_task *c;
+	int r, out = -1, code = -1;
+
+	if (x->thread ? conc_thread_start(&th, pj_child, x, NULL) :
+	    conc_proc_start(&p, pj_child, x, NULL))
+		return -1;
+	h = x->thread ? (void *)th : (void *)p;
+	if ((r = pj_join(x, h, &out, 1 * MS)) != -ETIMEDOUT)
+		return -200 + r;
+	if (conc_go(&c, pj_canceller, x, NULL))
+		return -3;
+	set(&x->phase, 2);
+	r = pj_join(x, h, &out, BOUND);
+	if (conc_task_join(c, &code, BOUND) || code)
+		return -4;
+	if (r != -ECANCELED)
+		return -500 + r;
+	__atomic_store_n(&x->t0, __atomic_load_n(&x->ticks, __ATOMIC_ACQUIRE),
+			 __ATOMIC_RELEASE);
+	set(&x->phase, 3);
+	if ((r = pj_join(x, h, &out, 2 * BOUND)))
+		return -600 + r;
+	if (x->thread ? out != 5 : !(WIFEXITED(out) && WEXITSTATUS(out) == 5))
+		return -7;
+	if (p)
+		conc_proc_release(p);
+	return 0;
+}
+
+static int pj_main(void *arg)
+{
+	struct pj *x = arg;
+	conc_task_attr at = { .shared_stack = x->shared };
+	conc_task *tk, *w;
+	int code = -1, tcode = -1;
+
+	if (conc_go(&tk, pj_ticker, x, &at) || conc_go(&w, pj_waiter, x, &at))
+		return -1;
+	x->waiter = w;
+	if (conc_task_join(w, &code, 3 * BOUND))
+		code = -2;
+	set(&x->stop, 1);
+	if (conc_task_join(tk, &tcode, BOUND) || tcode)
+		return -3;
+	return code;
+}
+
+static void joins(bool thread)
+{
+	need_uring();
+	if (thread && conc_thread_support(NULL) < 0)
+		cr_skip_test("no conc threads here");
+	for (int nowaitid = 0; nowaitid < 2; nowaitid++)
+		for (int sh = 0; sh < 2; sh++) {
+			struct pj *x = shared_alloc(sizeof(*x));
+			int r;
+
+			if (nowaitid)
+				setenv("CONC_LOOP_NO_WAITID_OP", "1", 1);
+			else
+				unsetenv("CONC_LOOP_NO_WAITID_OP");
+			x->shared = sh;
+			x->thread = thread;
+			r = run(pj_main, x);
+			cr_expect_eq(r, 0, "%s stack%s: %d", sh ? "shared" : "own",
+				     nowaitid ? ", pidfd poll" : "", r);
+			cr_expect(x->ok, "%s stack%s: the loop stood still",
+				  sh ? "shared" : "own", nowaitid ? ", pidfd poll" : "");
+			shared_free(x, sizeof(*x));
+		}
+}
+
+Test(hidden, proc_join_in_tasks, .timeout = 60) { joins(false); }
+Test(hidden, thread_join_in_tasks, .timeout = 60) { joins(true); }
+
+/* ---- a pending cancel and calls that need not wait ----------------------
+ * conc_task_cancel(3): a call that finds what it waits for takes it and
+ * leaves the cancel pending; a look (timeout 0) never waits, so it leaves
+ * it too, for every waiting call alike: joins of tasks, threads and
+ * processes, gathers, channels, I/O and polls as much as locks. A look
+ * that took it, read by its caller as "not yet", would lose the cancel.
+ * conc_sleep takes it always, conc_to_thread too (their pages say so). */
+struct lk {
+	conc_mutex mx, rmx;
+	conc_sem sem;
+	conc_event ev;
+	conc_cond cv;
+	conc_mutex cm;
+	conc_barrier bar;
+	conc_rwlock rw;
+	conc_queue *q, *qf;
+	conc_chan *ca, *cb;
+	conc_rsem *rs;
+	int pfd[2], sv[2], lfd;
+	uint32_t bad, stop;
+	char what[64];
+};
+
+static int lk_holder(void *arg)
+{
+	struct lk *x = arg;
+
+	if (conc_mutex_lock(&x->mx) || conc_mutex_lock(&x->rmx) ||
+	    conc_rwlock_wrlock(&x->rw) || conc_rsem_wait(x->rs))
+		return -1;
+	while (!__atomic_load_n(&x->stop, __ATOMIC_ACQUIRE))
+		if (conc_sleep(1 * MS))
+			break;
+	conc_mutex_unlock(&x->mx);
+	conc_mutex_unlock(&x->rmx);
+	conc_rwlock_unlock(&x->rw);
+	conc_rsem_post(x->rs);
+	return 0;
+}
+
+static int lk_sleeper(void *arg)
+{
+	struct lk *x = arg;
+
+	while (!__atomic_load_n(&x->stop, __ATOMIC_ACQUIRE))
+		if (conc_sleep(1 * MS))
+			break;
+	return 0;
+}
+
+static int lk_until_stop(void *arg)
+{
+	struct lk *x = arg;
+
+	until(&x->stop, 1);
+	return 4;
+}
+
+/* Cancel ourselves, make the call, then the cancel must still be there. */
+#define LOOK(x, name, call, want) do {						\
+	long r_;								\
+	conc_task_cancel(conc_task_self());					\
+	r_ = (long)(call);							\
+	if (r_ != (want) && !(x)->bad) {					\
+		(x)->bad = 1;							\
+		snprintf((x)->what, sizeof((x)->what), "%s: %ld", name, r_);	\
+		goto out;							\
+	}									\
+	if (conc_sleep(0) != -ECANCELED) {					\
+		(x)->bad = 2;							\
+		snprintf((x)->what, sizeof((x)->what), "%s took the cancel", name); \
+		goto out;							\
+	}									\
+} while (0)
+
+static int lk_main(void *arg)
+{
+	struct lk *x = arg;
+	conc_task *h, *t, *done;
+	conc_thread *th;
+	conc_proc *p;
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sa);
+	char b[16];
+	int c, fd;
+	bool threads = conc_thread_support(NULL) == 0;
+
+	if (conc_go(&h, lk_holder, x, NULL) || conc_yield() ||
+	    conc_go(&t, lk_sleeper, x, NULL) || conc_go(&done, lk_sleeper, x, NULL) ||
+	    conc_proc_start(&p, lk_until_stop, x, NULL) ||
+	    (threads && conc_thread_start(&th, lk_until_stop, x, NULL)))
+		return -1;
+	/* looks at what is not there */
+	LOOK(x, "task join", conc_task_join(t, &c, 0), -ETIMEDOUT);
+	LOOK(x, "gather", conc_gather(&t, 1, &c, CONC_GATHER_CANCEL, 0), -ETIMEDOUT);
+	LOOK(x, "mutex", conc_mutex_timedlock(&x->mx, 0), -ETIMEDOUT);
+	LOOK(x, "recursive mutex", conc_mutex_timedlock(&x->rmx, 0), -ETIMEDOUT);
+	LOOK(x, "sem", conc_sem_timedwait(&x->sem, 0), -ETIMEDOUT);
+	LOOK(x, "event", conc_event_wait(&x->ev, 0), -ETIMEDOUT);
+	if (conc_mutex_lock(&x->cm))
+		return -2;
+	LOOK(x, "cond", conc_cond_wait(&x->cv, &x->cm, 0), -ETIMEDOUT);
+	conc_mutex_unlock(&x->cm);
+	LOOK(x, "rdlock", conc_rwlock_timedrdlock(&x->rw, 0), -ETIMEDOUT);
+	LOOK(x, "wrlock", conc_rwlock_timedwrlock(&x->rw, 0), -ETIMEDOUT);
+	LOOK(x, "rsem", conc_rsem_timedwait(x->rs, 0), -ETIMEDOUT);
+	LOOK(x, "barrier", conc_barrier_wait_timed(&x->bar, 0), -ETIMEDOUT);
+	conc_barrier_init(&x->bar, 2, 0);	/* broken by that timeout */
+	LOOK(x, "queue get", conc_queue_get(x->q, b, sizeof(b), 0), -ETIMEDOUT);
+	LOOK(x, "queue put", conc_queue_put(x->qf, "y", 1, 0), -ETIMEDOUT);
+	LOOK(x, "chan recv", conc_chan_recv(x->ca, b, sizeof(b), 0), -ETIMEDOUT);
+	LOOK(x, "proc join", conc_proc_join(p, &c, 0), -ETIMEDOUT);
+	if (threads)
+		LOOK(x, "thread join", conc_thread_join(th, &c, 0), -ETIMEDOUT);
+	LOOK(x, "read", conc_read(x->pfd[0], b, sizeof(b), 0), -ETIMEDOUT);
+	LOOK(x, "recv", conc_recv(x->sv[0], b, sizeof(b), 0, 0), -ETIMEDOUT);
+	LOOK(x, "recv MSG_DONTWAIT", conc_recv(x->sv[0], b, sizeof(b), MSG_DONTWAIT, BOUND), -EAGAIN);
+	LOOK(x, "accept", conc_accept(x->lfd, NULL, NULL, 0, 0), -ETIMEDOUT);
+	LOOK(x, "poll", conc_poll(x->pfd[0], POLLIN, 0), -ETIMEDOUT);
+	/* calls that find what they wait for, whatever their timeout */
+	if (write(x->pfd[1], "abcdef", 6) != 6 || send(x->sv[1], "ghijkl", 6, 0) != 6 ||
+	    conc_chan_send(x->cb, "m", 1, 0) || conc_queue_put(x->q, "n", 1, 0))
+		return -3;
+	LOOK(x, "poll, ready", conc_poll(x->pfd[0], POLLIN, BOUND), POLLIN);
+	LOOK(x, "read, ready", conc_read(x->pfd[0], b, 3, BOUND), 3);
+	LOOK(x, "read, ready, 0", conc_read(x->pfd[0], b, 3, 0), 3);
+	LOOK(x, "recv, ready", conc_recv(x->sv[0], b, 3, 0, BOUND), 3);
+	LOOK(x, "recv, ready, 0", conc_recv(x->sv[0], b, 3, 0, 0), 3);
+	LOOK(x, "write, room", conc_write(x->pfd[1], "z", 1, BOUND), 1);
+	LOOK(x, "send, room", conc_send(x->sv[1], "z", 1, 0, BOUND), 1);
+	LOOK(x, "chan recv, ready", conc_chan_recv(x->ca, b, sizeof(b), BOUND), 1);
+	LOOK(x, "queue get, ready", conc_queue_get(x->q, b, sizeof(b), BOUND), 1);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0 || getsockname(x->lfd, (struct sockaddr *)&sa, &sl) ||
+	    connect(fd, (struct sockaddr *)&sa, sl))
+		return -4;
+	LOOK(x, "accept, ready", (c = conc_accept(x->lfd, NULL, NULL, 0, BOUND)) >= 0, 1);
+	if (c >= 0)
+		close(c);
+	close(fd);
+	/* and a call that has to wait takes it, once */
+	conc_task_cancel(conc_task_self());
+	if (conc_read(x->pfd[0], b, sizeof(b), 0) != 1 ||	/* the "z" */
+	    conc_read(x->pfd[0], b, sizeof(b), BOUND) != -ECANCELED ||
+	    conc_read(x->pfd[0], b, sizeof(b), 1 * MS) != -ETIMEDOUT)
+		return -5;
+	conc_task_cancel(conc_task_self());
+	if (conc_poll(x->pfd[0], POLLIN, BOUND) != -ECANCELED ||
+	    conc_poll(x->pfd[0], POLLIN, 1 * MS) != -ETIMEDOUT)
+		return -6;
+	conc_task_cancel(conc_task_self());
+	if (conc_task_join(t, &c, BOUND) != -ECANCELED ||
+	    conc_proc_join(p, &c, 1 * MS) != -ETIMEDOUT)
+		return -7;
+	set(&x->stop, 1);
+	if (conc_gather(&t, 1, NULL, 0, BOUND) || conc_task_join(h, &c, BOUND) || c ||
+	    conc_task_join(done, NULL, BOUND) || conc_proc_join(p, &c, BOUND) ||
+	    !WIFEXITED(c) || WEXITSTATUS(c) != 4 ||
+	    (threads && (conc_thread_join(th, &c, BOUND) || c != 4)))
+		return -8;
+	conc_proc_release(p);
+	return 0;
+out:
+	set(&x->stop, 1);
+	return -50;
+}
+
+static int lk_shared_main(void *arg)
+{
+	conc_task_attr at = { .shared_stack = true };
+	conc_task *t;
+	int code = -1;
+
+	if (conc_go(&t, lk_main, arg, &at) || conc_task_join(t, &code, 3 * BOUND))
+		return -100;
+	return code;
+}
+
+Test(hidden, a_look_or_a_call_that_finds_leaves_the_cancel_pending, .timeout = 60)
+{
+	conc_queue_attr qa = { .capacity = 1, .max_msg = 8 };
+	struct lk *x = calloc(1, sizeof(*x));
+
+	need_uring();
+	for (int sh = 0; sh < 2; sh++) {
+		memset(x, 0, sizeof(*x));
+		conc_mutex_init(&x->rmx, CONC_RECURSIVE);
+		conc_barrier_init(&x->bar, 2, 0);
+		cr_assert_eq(conc_rsem_create(&x->rs, NULL), 0);
+		cr_assert_eq(conc_queue_create(&x->q, &qa), 0);
+		cr_assert_eq(conc_queue_create(&x->qf, &qa), 0);
+		cr_assert_eq(conc_queue_put(x->qf, "f", 1, 0), 0);
+		cr_assert_eq(conc_chan_pair(&x->ca, &x->cb, 0), 0);
+		cr_assert_eq(pipe(x->pfd), 0);
+		cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, x->sv), 0);
+		x->lfd = socket(AF_INET, SOCK_STREAM, 0);
+		cr_assert_geq(x->lfd, 0);
+		{
+			struct sockaddr_in sa = { .sin_family = AF_INET,
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+
+			cr_assert_eq(bind(x->lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+			cr_assert_eq(listen(x->lfd, 4), 0);
+		}
+		if (sh) {
+			/* the same from a shared-stack task */
+			cr_expect_eq(run(lk_shared_main, x), 0, "shared stack");
+		} else {
+			cr_expect_eq(run(lk_main, x), 0, "own stack");
+		}
+		cr_expect_eq(x->bad, 0u, "%s stack: %s", sh ? "shared" : "own", x->what);
+		conc_queue_destroy(x->q);
+		conc_queue_destroy(x->qf);
+		conc_chan_close(x->ca);
+		conc_chan_close(x->cb);
+		conc_rsem_destroy(x->rs);
+		close(x->pfd[0]);
+		close(x->pfd[1]);
+		close(x->sv[0]);
+		close(x->sv[1]);
+		close(x->lfd);
+	}
+	free(x);
+}

@@ -46,7 +46,7 @@ static conc_deadline recheck_at(const struct loop *l, conc_deadline dl,
 static int futex_ring(struct conc_task *t, const uint32_t *word,
 		      uint32_t expected, conc_deadline dl, unsigned flags)
 {
-	struct io_uring_sqe *sqe = __conc_ring_op(t);
+	struct io_uring_sqe *sqe = __conc_ring_op(t, dl);
 	int r;
 
 	if (!sqe)
@@ -66,7 +66,7 @@ static int futex_fallback(struct conc_task *t, const uint32_t *word,
 	conc_deadline until;
 	int i, r;
 
-	if (__conc_take_cancel(t))
+	if (__conc_take_cancel_dl(t, dl))
 		return -ECANCELED;
 	for (i = 0; i < YIELDS && t->loop->rq_head; i++) {
 		if (__atomic_load_n(word, __ATOMIC_ACQUIRE) != expected)
@@ -106,7 +106,7 @@ static int hook_futex(struct __conc_waiter *w, const uint32_t *word,
 
 static int poll_one(struct conc_task *t, struct pollfd *p, conc_deadline dl)
 {
-	struct io_uring_sqe *sqe = __conc_ring_op(t);
+	struct io_uring_sqe *sqe = __conc_ring_op(t, dl);
 	int r;
 
 	if (!sqe)
@@ -130,7 +130,7 @@ static int poll_many(struct conc_task *t, struct pollfd *fds, unsigned n,
 	unsigned i;
 	int count = 0;
 
-	if (__conc_take_cancel(t))
+	if (__conc_take_cancel_dl(t, dl))
 		return -ECANCELED;
 	ops = calloc(n, sizeof(*ops));
 	if (!ops)
@@ -169,9 +169,10 @@ static int poll_many(struct conc_task *t, struct pollfd *fds, unsigned n,
 	free(ops);
 	if (count)
 		return count;
-	if (__conc_take_cancel(t))
-		return -ECANCELED;
-	return t->timed_out ? -ETIMEDOUT : 0;
+	/* A look (dl passed at the start) left a pending cancel alone. */
+	if (t->timed_out)
+		return -ETIMEDOUT;
+	return __conc_take_cancel(t) ? -ECANCELED : 0;
 }
 
 static int hook_poll(struct __conc_waiter *w, struct pollfd *fds, unsigned n,
@@ -183,7 +184,7 @@ static int hook_poll(struct __conc_waiter *w, struct pollfd *fds, unsigned n,
 	if (!t)
 		return -ENOSYS;
 	if (n == 0) {
-		if (__conc_take_cancel(t))
+		if (__conc_take_cancel_dl(t, dl))
 			return -ECANCELED;
 		return __conc_park(t, dl);
 	}
@@ -205,7 +206,7 @@ static int hook_pidfd(struct __conc_waiter *w, int pidfd, conc_deadline dl)
 	(void)w;
 	if (!t || !t->loop->waitid_op)
 		return -ENOSYS;
-	sqe = __conc_ring_op(t);
+	sqe = __conc_ring_op(t, dl);
 	if (!sqe)
 		return -ECANCELED;
 	/* waitid(P_PIDFD, pidfd, NULL, WEXITED | WNOWAIT): the id in fd, the

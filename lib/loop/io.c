@@ -57,7 +57,7 @@ long __conc_io_ring(struct conc_task *t, const struct io *a,
 	if (b.len > 0x7ffff000)
 		b.len = 0x7ffff000;
 	for (;;) {
-		struct io_uring_sqe *sqe = __conc_ring_op(t);
+		struct io_uring_sqe *sqe = __conc_ring_op(t, dl);
 
 		if (!sqe)
 			return -ECANCELED;
@@ -85,19 +85,8 @@ static bool dontwait(const struct io *a)
 	       (a->flags & MSG_DONTWAIT);
 }
 
-static long run(struct io *a, int64_t timeout_ns)
+static long io(struct conc_task *t, const struct io *a, conc_deadline dl)
 {
-	conc_deadline dl = __conc_deadline(timeout_ns);
-	struct conc_task *t = __conc_cur();
-
-	if (a->fd < 0)
-		return -EBADF;
-	if (!t)
-		return dontwait(a) ? __conc_io_plain(a) : __conc_io_outside(a, dl);
-	if (__conc_take_cancel(t))
-		return -ECANCELED;
-	if (dontwait(a))
-		return __conc_io_plain(a);
 	if (a->kind == IO_SEND) {
 		/* A send usually finds room in the socket buffer: done in one
 		 * system call, without the ring or a switch (and on the
@@ -108,6 +97,42 @@ static long run(struct io *a, int64_t timeout_ns)
 			return r;
 	}
 	return t->shared ? __conc_io_bounce(t, a, dl) : __conc_io_ring(t, a, dl);
+}
+
+/* The call with a deadline that has passed: what is ready now, or
+ * -ETIMEDOUT. */
+static long look(struct conc_task *t, const struct io *a)
+{
+	/* A recv tries at once, not after a poll that the passed deadline
+	 * would cut short. */
+	t->recv_more = true;
+	return io(t, a, sys_now_ns());
+}
+
+static long run(struct io *a, int64_t timeout_ns)
+{
+	conc_deadline dl = __conc_deadline(timeout_ns);
+	struct conc_task *t = __conc_cur();
+
+	if (a->fd < 0)
+		return -EBADF;
+	if (!t)
+		return dontwait(a) ? __conc_io_plain(a) : __conc_io_outside(a, dl);
+	if (dontwait(a))
+		return __conc_io_plain(a);
+	/* Cancelled: look once, as a call with timeout 0 does, and take
+	 * what is ready, leaving the cancel for the next call that has to
+	 * wait (conc_task_cancel(3)); else this is that call. A connect is
+	 * not begun, to be given up at once. */
+	if (t->cancel && a->kind != IO_CONNECT && !__conc_expired(dl)) {
+		long r = look(t, a);
+
+		if (r != -ETIMEDOUT)
+			return r;
+	}
+	if (__conc_take_cancel_dl(t, dl))
+		return -ECANCELED;
+	return io(t, a, dl);
 }
 
 ssize_t conc_read(int fd, void *buf, size_t len, int64_t timeout_ns)
@@ -166,10 +191,21 @@ int conc_connect(int fd, const struct sockaddr *addr, socklen_t addrlen,
 int conc_poll(int fd, short events, int64_t timeout_ns)
 {
 	conc_deadline dl = __conc_deadline(timeout_ns);
+	struct conc_task *t;
 	int r;
 
 	if (fd < 0)
 		return -EBADF;
+	/* Cancelled: an fd that is ready now is reported, and the cancel
+	 * waits for the next call (as in run()). */
+	t = __conc_cur();
+	if (t && t->cancel && !__conc_expired(dl)) {
+		do
+			r = __conc_wait_fd(fd, events, sys_now_ns());
+		while (r == 0);
+		if (r != -ETIMEDOUT)
+			return r > 0 && (r & POLLNVAL) ? -EBADF : r;
+	}
 	do
 		r = __conc_wait_fd(fd, events, dl);
 	while (r == 0);

@@ -148,7 +148,8 @@ static int wait_all(conc_task **ts, size_t n, unsigned flags, uint32_t reg,
 		if (r < 0)
 			return r;
 		if (jw->co)
-			r = __conc_take_cancel(cur) ? -ECANCELED : __conc_park(cur, dl);
+			r = __conc_take_cancel_dl(cur, dl) ? -ECANCELED :
+				__conc_park(cur, dl);
 		else
 			r = __conc_wait(&jw->seq, seen, dl, CONC_PRIVATE);
 	}

@@ -258,7 +258,8 @@ static inline int64_t __conc_timer_first(const struct loop *l)
 
 /* ring.c */
 struct io_uring_sqe *__conc_sqe(struct loop *l) __CONC_LOOP_HIDDEN;
-struct io_uring_sqe *__conc_ring_op(struct conc_task *t) __CONC_LOOP_HIDDEN;
+struct io_uring_sqe *__conc_ring_op(struct conc_task *t,
+				    conc_deadline dl) __CONC_LOOP_HIDDEN;
 int __conc_ring_wait(struct conc_task *t, struct io_uring_sqe *sqe,
 		     int64_t dl) __CONC_LOOP_HIDDEN;
 int __conc_ring_wait_any(struct conc_task *t, int64_t dl) __CONC_LOOP_HIDDEN;
@@ -318,6 +319,18 @@ static inline bool __conc_task_here(const struct conc_task *t)
 static inline bool __conc_take_cancel(struct conc_task *t)
 {
 	if (!t->cancel)
+		return false;
+	t->cancel = false;
+	return true;
+}
+
+/* The same, for a wait about to begin with deadline dl: one whose deadline
+ * has passed (timeout 0) only looks, so it leaves the cancel pending for
+ * the next call that has to wait (conc_task_cancel(3)): a look that took
+ * it, and that the caller reads as "not yet", would lose it. */
+static inline bool __conc_take_cancel_dl(struct conc_task *t, conc_deadline dl)
+{
+	if (!t->cancel || (dl >= 0 && sys_now_ns() >= dl))
 		return false;
 	t->cancel = false;
 	return true;

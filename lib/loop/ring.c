@@ -47,9 +47,9 @@ static void slot_arm(struct opslot *s, struct conc_task *t)
 /* The task's one op, prepared by the caller in the SQE this returns (with
  * room left for its timeout). NULL when a pending cancellation comes first:
  * the caller returns -ECANCELED without starting anything. */
-struct io_uring_sqe *__conc_ring_op(struct conc_task *t)
+struct io_uring_sqe *__conc_ring_op(struct conc_task *t, conc_deadline dl)
 {
-	if (__conc_take_cancel(t))
+	if (__conc_take_cancel_dl(t, dl))
 		return NULL;
 	room(t->loop, 2);
 	return __conc_sqe(t->loop);
