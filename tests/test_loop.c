@@ -538,6 +538,44 @@ Test(loop, gather_of_nothing_and_bad_sets)
 	cr_assert_eq(run(gather_empty_and_twice, NULL), 0);
 }
 
+/* A refused gather (a bad entry after good ones) leaves every task it
+ * looked at joinable, running or ended, with its own code; the error is
+ * the entry's, not a conflict's. */
+static int gather_refused_late(void *arg)
+{
+	conc_task *run_t, *end_t, *ts[3];
+	int a = 0, b = 0;
+
+	(void)arg;
+	if (conc_go(&run_t, sleeper, (void *)(intptr_t)5, NULL) ||
+	    conc_go(&end_t, sleeper, (void *)(intptr_t)0, NULL))
+		return -1;
+	conc_yield();
+	conc_yield();
+	ts[0] = run_t;
+	ts[1] = end_t;
+	ts[2] = conc_task_self();
+	if (conc_gather(ts, 3, NULL, 0, BOUND) != -EDEADLK)
+		return -2;
+	ts[2] = NULL;
+	if (conc_gather(ts, 3, NULL, 0, BOUND) != -EINVAL)
+		return -3;
+	/* The same task twice, then self: the first refusal wins. */
+	ts[1] = run_t;
+	ts[2] = conc_task_self();
+	if (conc_gather(ts, 3, NULL, 0, BOUND) != -EDEADLK)
+		return -4;
+	if (conc_task_join(end_t, &b, BOUND) || conc_task_join(run_t, &a, BOUND))
+		return -5;
+	return a == 1 && b == 1 ? 0 : -6;
+}
+
+Test(loop, gather_refused_leaves_all_joinable)
+{
+	need_uring();
+	cr_assert_eq(run(gather_refused_late, NULL), 0);
+}
+
 static int deep(int n)
 {
 	volatile char buf[512];

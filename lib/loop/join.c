@@ -155,6 +155,61 @@ static int wait_all(conc_task **ts, size_t n, unsigned flags, uint32_t reg,
 	}
 }
 
+/* Check ts[i] for gather: 0, or why it cannot be gathered. */
+static int check(conc_task *t, struct conc_task *cur)
+{
+	if (!t)
+		return -EINVAL;
+	if (t == cur)
+		return -EDEADLK;
+	/* conc_run's main and a conc_loop_call task: the loop frees them,
+	 * a joiner must not. */
+	if (t->detached || t->is_main)
+		return -EINVAL;
+	return 0;
+}
+
+/* Check and watch ts in one pass (100,000 cold tasks are read once): 0,
+ * or the first check's error (else -EINVAL when a task has a joiner
+ * already) with nothing watched. jw->co stays NULL while it runs: a task
+ * of another loop may end at once and read it; it becomes cur only when
+ * every task is of cur's loop, which none of them can leave meanwhile. */
+static int watch_all(conc_task **ts, size_t n, struct jwait *jw,
+		     struct conc_task *cur, uint32_t *reg)
+{
+	bool same = cur != NULL;
+	size_t i, k = n;	/* watched: ts[0, k) */
+	int r = 0;
+
+	jw->seq = 0;
+	jw->failed = 0;
+	jw->co = NULL;
+	*reg = 0;
+	for (i = 0; i < n; i++) {
+		int w;
+
+		if (i + 8 < n && ts[i + 8])
+			__builtin_prefetch(&ts[i + 8]->watch, 1);
+		if ((r = check(ts[i], cur)) < 0)
+			break;
+		if (cur && ts[i]->loop != cur->loop)
+			same = false;
+		if (k < n)
+			continue;	/* a conflict: only checks from here */
+		w = watch(ts[i], jw);
+		if (w < 0)
+			k = i;
+		else
+			*reg += (uint32_t)w;
+	}
+	if (r < 0 || k < n) {
+		unwatch(ts, k < i ? k : i, jw, *reg, cur);
+		return r < 0 ? r : -EINVAL;
+	}
+	jw->co = same ? cur : NULL;
+	return 0;
+}
+
 /* 0 once all ended (*first: the first negative exit code, or 0), or the
  * wait's error with every handle left joinable. */
 static int gather(conc_task **ts, size_t n, int *exit_codes, unsigned flags,
@@ -163,40 +218,16 @@ static int gather(conc_task **ts, size_t n, int *exit_codes, unsigned flags,
 	conc_deadline dl = __conc_deadline(timeout_ns);
 	struct conc_task *cur = __conc_cur();
 	struct jwait local, *jw = cur ? &cur->jw : &local;
-	uint32_t reg = 0;
-	bool same = cur != NULL;
+	uint32_t reg;
 	size_t i;
 	int r;
 
 	*first = 0;
 	if ((!ts && n) || (flags & ~CONC_GATHER_CANCEL))
 		return -EINVAL;
-	for (i = 0; i < n; i++) {
-		if (!ts[i])
-			return -EINVAL;
-		if (ts[i] == cur)
-			return -EDEADLK;
-		/* conc_run's main and a conc_loop_call task: the loop frees
-		 * them, a joiner must not. */
-		if (ts[i]->detached || ts[i]->is_main)
-			return -EINVAL;
-		if (cur && ts[i]->loop != cur->loop)
-			same = false;
-	}
-	jw->seq = 0;
-	jw->failed = 0;
-	jw->co = same ? cur : NULL;
-	for (i = 0; i < n; i++) {
-		int w = watch(ts[i], jw);
-
-		if (w < 0)
-			break;
-		reg += (uint32_t)w;
-	}
-	if (i < n) {
-		unwatch(ts, i, jw, reg, cur);
-		return -EINVAL;
-	}
+	r = watch_all(ts, n, jw, cur, &reg);
+	if (r < 0)
+		return r;
 	r = wait_all(ts, n, flags, reg, jw, cur, dl);
 	/* All ended (and counted), all claimed by jw: nothing to undo or
 	 * wait for, and no pass over 100,000 cold tasks for nothing. */
@@ -205,8 +236,11 @@ static int gather(conc_task **ts, size_t n, int *exit_codes, unsigned flags,
 		return r;
 	}
 	for (i = 0; i < n; i++) {
-		int code = ts[i]->exit_code;
+		int code;
 
+		if (i + 8 < n)
+			__builtin_prefetch(ts[i + 8]);
+		code = ts[i]->exit_code;
 		if (exit_codes)
 			exit_codes[i] = code;
 		if (code < 0 && !*first)
