@@ -47,4 +47,19 @@ static HELPER_UNUSED int run(int (*main)(void *), void *arg)
 	return code;
 }
 
+/* Inside a loop: run f and g as two tasks of it and join both; 0 when
+ * both returned 0, else 1 (a start failed), 2 (a join) or 3 (an exit
+ * code). */
+static HELPER_UNUSED int go_two(int (*f)(void *), int (*g)(void *), void *arg)
+{
+	conc_task *a, *b;
+	int ca = -1, cb = -1;
+
+	if (conc_go(&a, f, arg, NULL) || conc_go(&b, g, arg, NULL))
+		return 1;
+	if (conc_task_join(a, &ca, BOUND) || conc_task_join(b, &cb, BOUND))
+		return 2;
+	return ca || cb ? 3 : 0;
+}
+
 #endif

@@ -311,15 +311,7 @@ static int task_ticker(void *arg)
 
 static int only_the_task_waits(void *arg)
 {
-	struct tc *k = arg;
-	conc_task *x, *y;
-	int cx = -1, cy = -1;
-
-	if (conc_go(&x, task_recv, k, NULL) || conc_go(&y, task_ticker, k, NULL))
-		return 1;
-	if (conc_task_join(x, &cx, BOUND) || conc_task_join(y, &cy, BOUND))
-		return 2;
-	return cx || cy ? 3 : 0;
+	return go_two(task_recv, task_ticker, arg);
 }
 
 /* A task blocked in a receive without a timeout suspends only itself,

@@ -335,15 +335,7 @@ static int task_ticker(void *arg)
  * thread runs meanwhile and is the one that puts. */
 static int only_the_task_waits(void *arg)
 {
-	struct tq *k = arg;
-	conc_task *a, *b;
-	int ca = -1, cb = -1;
-
-	if (conc_go(&a, task_get, k, NULL) || conc_go(&b, task_ticker, k, NULL))
-		return 1;
-	if (conc_task_join(a, &ca, BOUND) || conc_task_join(b, &cb, BOUND))
-		return 2;
-	return ca || cb ? 3 : 0;
+	return go_two(task_get, task_ticker, arg);
 }
 
 Test(queue_user, in_a_task_only_the_task_waits, .timeout = 60)
