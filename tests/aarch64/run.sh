@@ -46,6 +46,7 @@ if [ "$criterion" = yes ] && ! grep -qs enabled /proc/sys/fs/binfmt_misc/qemu-aa
 		criterion="no: binfmt_misc cannot run aarch64 programs here (qemu-user-binfmt)"
 fi
 
+mkdir -p "$O"
 make -j2 --no-print-directory O=$O LIB=$O/libconc.a AR=aarch64-linux-gnu-ar \
 	CC="$XCC -L$crit -Wl,-rpath-link=$crit" $O/libconc.a examples \
 	$([ "$criterion" = yes ] && echo tests) >$O.log 2>&1 ||
