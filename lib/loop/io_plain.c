@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sys/stat.h>
 #include "loop/io.h"
 #include "sys/io.h"
@@ -96,6 +97,12 @@ static bool never_waits(int fd)
  * write or send larger than the room left would block past the deadline,
  * and a read or recv would when another reader came first and took the
  * data (two threads reading one pipe: the loser waited for the next byte).
+ * A file that cannot tell (-EOPNOTSUPP: a tty, or no pwritev2 at all under
+ * a seccomp filter or qemu-user 7.2) gets a plain write of at most
+ * PIPE_BUF bytes, which the room that POLLOUT promised takes at once
+ * (short, as a write with a timeout may be); a whole 1 MiB blocked past
+ * the deadline. A plain read there still waits when another reader took
+ * the bytes first.
  */
 static long nowait(const struct io *a)
 {
@@ -110,9 +117,11 @@ static long nowait(const struct io *a)
 		return r;
 	case IO_WRITE:
 		r = sys_write_nowait(a->fd, a->buf, a->len);
-		if (r == -EOPNOTSUPP || (r == -EAGAIN && never_waits(a->fd)))
+		if (r == -EAGAIN && never_waits(a->fd))
 			return __conc_io_plain(a);
-		return r;
+		if (r == -EOPNOTSUPP && !never_waits(a->fd) && b.len > PIPE_BUF)
+			b.len = PIPE_BUF;
+		return r == -EOPNOTSUPP ? __conc_io_plain(&b) : r;
 	case IO_SEND:
 	case IO_RECV:
 		b.flags |= MSG_DONTWAIT;

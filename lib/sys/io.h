@@ -29,22 +29,27 @@ static inline long sys_process_madvise(int pidfd, const struct iovec *iov,
 }
 
 /* write(2) at the file position that never waits (RWF_NOWAIT): what fits
- * now, -EAGAIN, or -EOPNOTSUPP for a file that cannot tell. */
+ * now, -EAGAIN, or -EOPNOTSUPP for a file that cannot tell. No pwritev2
+ * at all (-ENOSYS: before Linux 4.6, qemu-user 7.2, a seccomp filter)
+ * cannot tell either: the caller's fallback, never the caller's error. */
 #define SYS_RWF_NOWAIT 0x8
 static inline long sys_write_nowait(int fd, const void *buf, size_t len)
 {
 	struct iovec v = { (void *)buf, len };
+	long r = __CONC_SC(SYS_pwritev2, fd, &v, 1, -1L, 0L, SYS_RWF_NOWAIT);
 
-	return __CONC_SC(SYS_pwritev2, fd, &v, 1, -1L, 0L, SYS_RWF_NOWAIT);
+	return r == -ENOSYS ? -EOPNOTSUPP : r;
 }
 
 /* The same for read(2): what is there now, -EAGAIN (also for a regular
- * file's pages not yet in the cache), or -EOPNOTSUPP. */
+ * file's pages not yet in the cache), or -EOPNOTSUPP (also without
+ * preadv2). */
 static inline long sys_read_nowait(int fd, void *buf, size_t len)
 {
 	struct iovec v = { buf, len };
+	long r = __CONC_SC(SYS_preadv2, fd, &v, 1, -1L, 0L, SYS_RWF_NOWAIT);
 
-	return __CONC_SC(SYS_preadv2, fd, &v, 1, -1L, 0L, SYS_RWF_NOWAIT);
+	return r == -ENOSYS ? -EOPNOTSUPP : r;
 }
 
 #ifndef RWF_NOWAIT
