@@ -930,9 +930,14 @@ static void *spawner(void *arg)
 
 	(void)arg;
 	for (int i = 0; i < 25; i++) {
-		if ((i % 2 ? conc_proc_start(&p, ret_arg, (void *)0, NULL) :
-			     conc_proc_spawn(&p, "/bin/true", argv, NULL, NULL)) ||
-		    conc_proc_join(p, &st, BOUND) ||
+		/* A start that failed made no handle: nothing to release
+		 * (p would be the last one, released already). */
+		if (i % 2 ? conc_proc_start(&p, ret_arg, (void *)0, NULL) :
+			    conc_proc_spawn(&p, "/bin/true", argv, NULL, NULL)) {
+			bad++;
+			continue;
+		}
+		if (conc_proc_join(p, &st, BOUND) ||
 		    !WIFEXITED(st) || WEXITSTATUS(st) != 0)
 			bad++;
 		conc_proc_release(p);
