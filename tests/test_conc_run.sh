@@ -44,6 +44,9 @@ ok "-N 2: {} and the word around it once per argument" "xay xby 1${nl}xcy 2${nl}
 	"$(run -k -N2 echo x{}y {#} ::: a b c)"
 ok "-N 2: {1} {2} once" "a-b${nl}c-${nl}rc=0" "$(run -k -N2 echo {1}-{2} ::: a b c)"
 ok "-N 2 appended" "a b${nl}c${nl}rc=0" "$(run -k -N2 echo ::: a b c)"
+ok "-X: the last line spread over -j" "xay xby xcy${nl}xdy xey${nl}rc=0" \
+	"$(run -k -j2 -X echo x{}y ::: a b c d e)"
+ok "-m: {} all of the job's" "a b c${nl}d e${nl}rc=0" "$(run -k -j2 -m echo {} ::: a b c d e)"
 ok "-N 0" "echo hi ${nl}echo hi ${nl}rc=0" "$(run -k -N0 --dry-run echo hi ::: a b)"
 ok "--colsep" "y x${nl}q p${nl}rc=0" "$(run -k --colsep , echo {2} {1} ::: x,y p,q)"
 ok "--colsep appended" "x y${nl}rc=0" "$(run -k --colsep , echo ::: x,y)"

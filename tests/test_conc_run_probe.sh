@@ -663,6 +663,73 @@ same "--tagstring: a line without a newline" -k --tagstring '{#}' 'printf {}' ::
 ok "--tagstring" "x1-a${tab}a${nl}x2-b${tab}b${nl}rc=0" "$(run -k --tagstring 'x{#}-{}' echo ::: a b)"
 ok "--tagstring, stderr too" "rc=0 x${tab}e" "$(run --tagstring x ': {}; echo e >&2' ::: a) $(cat err)"
 
+# ---- -X, -m, --xargs: as many arguments a job as the line allows ----
+# GNU parallel cuts where its estimate of the line's length reaches its
+# limit (63664 on Linux), then spreads the last line over the -j slots.
+seq 30000 > s30k
+IN=s30k same "-X -j1: cut at the line length" -k -j1 -X echo
+IN=s30k same "-X -j2: the last line spread over the slots" -k -j2 -X echo
+IN=s30k same "-X x{}y {#}" -k -j1 -X echo x{}y {#}
+IN=s30k same "-m x{}y {#}" -k -j1 -m echo x{}y {#}
+IN=s30k same "-m -j3" -k -j3 -m echo
+IN=s30k same "--xargs -j3: not spread" -k -j3 --xargs echo
+IN=s30k same "-X {.} {/}" -k -j2 -X echo {.} {/}
+IN=s30k same "-X --tag: the tag's {} counts" -k -j2 -X --tag echo
+IN=s30k same "-X --tagstring x{}" -k -j2 -X --tagstring x{} echo
+IN=s30k same "-m --tagstring {.}" -k -j2 -m --tagstring {.} echo x
+IN=s30k same "-X -q x{}: thrice the length" -k -j2 -X -q echo x{}
+IN=s30k same "-n 20000: cut at the line length too" -k -j3 -n 20000 echo
+IN=s30k same "-X -n 5000" -k -j2 -X -n 5000 echo
+IN=s30k same "-X --colsep: records of columns" -k -j4 -X --colsep 0 echo {1}x{2}
+same "-X -j2" -k -j2 -X echo x{}y ::: a b c d e
+same "-X -j3: 7 arguments, 3 a job" -k -j3 -X echo x{}y ::: a b c d e f g
+same "-X -j1" -k -j1 -X echo x{}y ::: a b c d e
+same "-m: {} all of them, {1} the first" -k -j2 -m echo {1}-{} ::: a b c d
+same "-X: {1} once, {} a copy each" -k -j2 -X echo {1}-{} ::: a b c d
+same "-X two sources: records spread" -k -j2 -X echo ::: a b ::: 1 2 3
+same "--xargs" -k -j2 --xargs echo ::: a b c d
+same "-X --dry-run: quoted" -k -X --dry-run echo ::: a 'b c' "d'e"
+same "-X -q --dry-run" -k -X -q --dry-run echo a{}b ::: x 'y z'
+same "-m -q --dry-run" -k -m -q --dry-run echo a{}b ::: x 'y z'
+same "-X -N 0: spread, none put in" -k -X -N0 echo hi ::: a b c
+same "-X -n 1" -k -j2 -X -n1 echo ::: a b c
+same "-m -N 2" -k -j2 -m -N2 echo x{}y ::: a b c d e
+same "-X no command" -k -X -j1 ::: 'echo a' 'echo b'
+IN=s30 same "-X --pipe: ignored" -k --pipe --block 20 -X wc -l
+IN=nul same "-X -0" -k -j2 -X -0 echo
+head -c 70000 /dev/zero | tr '\0' a > big
+same "-X: an input longer than a line: 255" -k -X echo :::: big
+ok "-X: an input longer than a line: the message" "rc=255 1" \
+	"$(run -X echo :::: big) $(grep -c 'command line too long (70005 >= 63664) at input 0: a' err)"
+ok "-X -j2" "xay xby xcy${nl}xdy xey${nl}rc=0" "$(run -k -j2 -X echo x{}y ::: a b c d e)"
+ok "-m -j2" "a-a b${nl}c-c d${nl}rc=0" "$(run -k -j2 -m echo {1}-{} ::: a b c d)"
+ok "-X -j1: lines of 12460, 10609, 6931 numbers" "12460${nl}10609${nl}6931" \
+	"$(timeout 60 "$R" -k -j1 -X echo < s30k | awk '{ print NF }')"
+ok "-X: stdin read to its end before the last line spreads" "1 2 3 4 5${nl}6 7 8 9 10${nl}rc=0" \
+	"$( (seq 5; sleep 0.2; seq 6 10) | run -k -j2 -X echo)"
+
+# ---- -L, --max-lines: lines a job, one that ends in a blank goes on ----
+printf 'a \nb\nc\n\n \nd\ne\n' > Lj
+printf 'a \nb\nc \n' > Lj2
+printf 'a\t\n\tb\r\nc \n\nd' > Lj3
+for f in Lj Lj2 Lj3; do
+	for o in -L1 -L2 -L3 --max-lines --max-lines=2 -l2 "-L2 -m" \
+		"-L2 --xargs" "-L2 -X -j2" -L0 "-L2 -n3" "-L2 -N1" "-L2 -q"; do
+		IN=$f same "$o x{}y < $f" -k $o echo x{}y
+		IN=$f same "$o < $f" -k $o echo
+	done
+done
+same "--max-lines 2: the number is its value" -k --max-lines 2 echo :::: Lj
+same "-L1: ::: words joined too" -k -L1 echo ::: 'a ' b c
+same "-L2 :::: file and ::: words: records" -k -L2 echo {1}-{2} ::: 'a ' b c ::: 1 2
+same "-L1 -a" -k -L1 -a Lj echo
+ok "-L2: in context" "xa by xcy${nl}xy x dy${nl}xey${nl}rc=0" "$(run -k -L2 echo x{}y < Lj)"
+ok "--max-lines 2: not in context" "xa b cy${nl}x  dy${nl}xey${nl}rc=0" "$(run -k --max-lines 2 echo x{}y < Lj)"
+ok "-L1: a line goes on with what comes later" "a b${nl}c${nl}rc=0" \
+	"$( (printf 'a \n'; sleep 0.2; printf 'b\nc\n') | run -k -L1 echo)"
+ok "-L with --pipe: not supported" "rc=255" "$(run -L2 --pipe cat < Lj)"
+ok "-L bad" "rc=255" "$(run -L x echo ::: a)"
+
 # ---- -k with many jobs behind a slow one ----
 # 10,000 jobs of 6 kB wait behind the first: the heap holds at most the
 # 16 MiB budget of their 60 MB; the rest is spilled. Measured as peak

@@ -141,7 +141,7 @@ static void value(struct sb *s, const struct args *a, int col, int mod,
 
 /* At p (a '{'), a replacement string? Its length, *col (-1: all,
  * -2: {#}, -3: {%}, COL_END - n: {-n}), *mod. */
-#define COL_END (-10)
+#define COL_END CMD_COL_END
 static size_t rpl(const char *p, int *col, int *mod)
 {
 	const char *q = p + 1;
@@ -219,6 +219,29 @@ static void expand_n(struct sb *s, const char *w, size_t len,
 		}
 		w = br + l;
 	}
+}
+
+size_t cmd_rpl(const char *p, int *col, int *mod)
+{
+	return rpl(p, col, mod);
+}
+
+size_t cmd_value_len(const char *v, int mod, bool raw)
+{
+	struct sb t = { 0 }, q = { 0 };
+	size_t n;
+
+	sb_str(&t, "");
+	modify(&t, v, mod);
+	n = t.n;
+	if (!raw) {
+		sb_str(&q, "");
+		quote(&q, t.p);
+		n = q.n;
+		free(q.p);
+	}
+	free(t.p);
+	return n;
 }
 
 static void expand(struct sb *s, const char *w, const struct args *a,

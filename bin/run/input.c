@@ -13,8 +13,24 @@
 
 #define READ_SIZE (64 * 1024)
 
+/* -X, -m, --xargs, -n N: the job being filled, record by record. */
+struct fill {
+	struct args *rec;	/* its records so far */
+	int nrec, cap;
+	size_t weight;		/* their part of the line's length */
+	bool full;		/* the next record would not fit */
+	struct args *q;		/* records taken back, q[head] first */
+	int head, nq, qcap;
+	long max;		/* records a job at most (0: no bound) */
+	bool spread;		/* done: the last ones spread over -j */
+	long seq, nread;
+	size_t limit;
+};
+
 struct input {
 	const struct opts *o;
+	bool by_len;		/* jobs filled by struct fill */
+	struct fill f;
 	struct src *src;	/* loaded */
 	int nsrc;
 	size_t *idx;		/* the odometer over the groups */
@@ -87,6 +103,47 @@ static void load(struct src *s, char delim)
 	free(buf);
 }
 
+/* perl's \s, which GNU parallel's -L looks for at a line's end. */
+static bool blank(char c)
+{
+	return c && strchr(" \t\n\r\f\v", c);
+}
+
+/* -L: an item that ends in white space and the next are one (the
+ * words of ::: too: GNU reads them as lines). */
+static void join(struct src *s)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->n; n++) {
+		size_t j = i, len = 0;
+		char *v;
+
+		char last = 0;
+
+		for (;; j++) {
+			size_t k = strlen(s->v[j]);
+
+			last = k ? s->v[j][k - 1] : last;
+			if (j + 1 == s->n || !blank(last))
+				break;
+		}
+		if (j == i) {
+			s->v[n] = s->v[i++];
+			continue;
+		}
+		for (size_t k = i; k <= j; k++)
+			len += strlen(s->v[k]);
+		v = run_alloc(len + 1);
+		*v = 0;
+		for (size_t k = i; k <= j; k++)
+			strcat(v, s->v[k]);	/* the old ones may be argv's */
+		s->v[n] = v;
+		i = j + 1;
+	}
+	s->n = n;
+}
+
 struct input *input_open(const struct opts *o)
 {
 	struct input *in = run_alloc(sizeof(*in));
@@ -96,6 +153,17 @@ struct input *input_open(const struct opts *o)
 	in->o = o;
 	in->fd = -1;
 	in->total = -1;
+	/* As GNU parallel: a job of several records stops short of its
+	 * line length limit (-n 1 needs no look: one record a job; -X -n 0
+	 * is -X, the arguments not put in). -L's joined items come that
+	 * way too (next_stream takes one item as one line). */
+	in->by_len = !o->pipe && (o->fill || o->join ||
+				  (!o->noargs && o->nargs > 1));
+	if (in->by_len) {
+		cmd_len_init(o);
+		in->f.limit = cmd_len_max();
+		in->f.max = o->nargs;
+	}
 	if (!o->nsrc) {
 		in->fd = 0;
 		in->cap = READ_SIZE;
@@ -113,6 +181,8 @@ struct input *input_open(const struct opts *o)
 	for (int i = 0; i < o->nsrc; i++) {
 		if (o->src[i].file)
 			load(&in->src[i], o->delim);
+		if (o->join)
+			join(&in->src[i]);
 		some |= in->src[i].n > 0;
 	}
 	for (int i = 0; i < o->nsrc; i++) {
@@ -138,6 +208,8 @@ struct input *input_open(const struct opts *o)
 	}
 	in->total = in->end ? 0 : (tuples + (o->nargs ? o->nargs : 1) - 1) /
 				  (o->nargs ? o->nargs : 1);
+	if (o->fill && !in->end)	/* known only as the lines fill */
+		in->total = -1;
 	return in;
 }
 
@@ -231,11 +303,48 @@ static void add(const struct opts *o, struct args *a, int *cap,
 	free(s);
 }
 
+/* -L: the items that end in white space and the one after, as one, the
+ * delimiters between them taken out (in the buffer). */
+static int item_joined(struct input *in, const char **p, size_t *l)
+{
+	char *b = in->buf + in->start, *end = in->buf + in->len, *e = b, *d;
+	char delim = in->o->delim, last = 0;
+	size_t out = 0;
+
+	/* As GNU's: the item so far ends in white space (an empty line
+	 * after it changes nothing): it goes on. */
+	for (;; e = d + 1) {
+		d = memchr(e, delim, (size_t)(end - e));
+		if (!d && !in->eof)
+			return 0;
+		if (!d && b == end)
+			return -1;
+		if (d && d > e)
+			last = d[-1];
+		if (!d || !blank(last))
+			break;
+		if (d + 1 == end && !in->eof)	/* what goes on is to come */
+			return 0;
+		if (d + 1 == end)
+			break;
+	}
+	for (char *q = b; q < (d ? d : end); q++)
+		if (*q != delim)
+			b[out++] = *q;
+	*p = b;
+	*l = out;
+	in->start = d ? (size_t)(d + 1 - in->buf) : in->len;
+	return 1;
+}
+
 /* The next item of stdin: 1, 0 (need more), -1 (end). */
 static int item(struct input *in, const char **p, size_t *l)
 {
 	char *b = in->buf + in->start, *e;
 	size_t n = in->len - in->start;
+
+	if (in->o->join)
+		return item_joined(in, p, l);
 
 	if ((e = memchr(b, in->o->delim, n))) {
 		*p = b;
@@ -284,26 +393,166 @@ static int next_stream(struct input *in, struct args *a, int *cap)
 	return a->n ? 1 : -1;
 }
 
+/* One record of the sources: a value of each, the odometer moved on. */
+static void step_loaded(struct input *in, struct args *a, int *cap)
+{
+	int i;
+
+	for (i = 0; i < in->nsrc; i++) {
+		const char *v = in->src[i].v[in->idx[in->group[i]]];
+
+		add(in->o, a, cap, v, strlen(v));
+	}
+	for (i = in->ngroup - 1; i >= 0; i--) {
+		if (++in->idx[i] < in->glen[i])
+			break;
+		in->idx[i] = 0;
+	}
+	in->end = i < 0;
+}
+
 static int next_loaded(struct input *in, struct args *a, int *cap)
 {
 	long want = in->o->nargs ? in->o->nargs : 1;
 
-	while (want-- > 0 && !in->end) {
-		int i;
-
-		for (i = 0; i < in->nsrc; i++) {
-			const char *v = in->src[i].v[in->idx[in->group[i]]];
-
-			add(in->o, a, cap, v, strlen(v));
-		}
-		for (i = in->ngroup - 1; i >= 0; i--) {
-			if (++in->idx[i] < in->glen[i])
-				break;
-			in->idx[i] = 0;
-		}
-		in->end = i < 0;
-	}
+	while (want-- > 0 && !in->end)
+		step_loaded(in, a, cap);
 	return a->n ? 1 : -1;
+}
+
+/* The next record, taken back ones first: 1, 0 (need more), -1 (end). */
+static int next_record(struct input *in, struct args *r)
+{
+	struct fill *f = &in->f;
+	int cap = 4, got = 1;
+	const char *p;
+	size_t l;
+
+	if (f->head < f->nq) {
+		*r = f->q[f->head++];
+		return 1;
+	}
+	if (in->fd < 0 ? in->end : (got = item(in, &p, &l)) != 1)
+		return in->fd < 0 ? -1 : got;
+	r->n = 0;
+	r->v = run_alloc(sizeof(*r->v) * (size_t)cap);
+	if (in->fd < 0)
+		step_loaded(in, r, &cap);
+	else
+		add(in->o, r, &cap, p, l);
+	f->nread++;
+	return 1;
+}
+
+/* r back, before every other record. */
+static void unget(struct fill *f, struct args *r)
+{
+	if (f->head) {
+		f->q[--f->head] = *r;
+		return;
+	}
+	if (f->nq == f->qcap)
+		f->q = run_realloc(f->q, sizeof(*f->q) *
+				   (size_t)(f->qcap = f->qcap ? f->qcap * 2 : 16));
+	memmove(f->q + 1, f->q, sizeof(*f->q) * (size_t)f->nq);
+	f->q[0] = *r;
+	f->nq++;
+}
+
+/* No record left: 1; some: 0; not known before more of stdin: -1. */
+static int drained(struct input *in)
+{
+	if (in->f.head < in->f.nq)
+		return 0;
+	if (in->fd < 0)
+		return in->end;
+	if (memchr(in->buf + in->start, in->o->delim, in->len - in->start))
+		return 0;
+	return in->eof ? in->start == in->len : -1;
+}
+
+static _Noreturn void too_long(struct fill *f, const struct args *r,
+			       size_t len)
+{
+	char what[200];
+	int n = 0;
+
+	/* As GNU parallel's message: the input's first 50 bytes. */
+	for (int i = 0; i < r->n && n < 51; i++)
+		n += snprintf(what + 100 + n, 52 - (size_t)n, "%s%s",
+			      i ? " " : "", r->v[i]);
+	snprintf(what, 100, "command line too long (%zu >= %zu) at input %ld",
+		 len, f->limit, f->nread - 1);
+	fprintf(stderr, PROG ": %s: %.50s%s\n", what, what + 100,
+		n > 50 ? "..." : "");
+	exit(RUN_EXIT_ERROR);
+}
+
+/* GNU parallel's CommandLine::populate: records while the line's
+ * estimated length stays under the limit and the job has fewer than
+ * -n; with -X and -m, when the input has ended, the last line's
+ * records are spread over the -j slots (and no job then takes more). */
+static int next_fill(struct input *in, struct args *a)
+{
+	struct fill *f = &in->f;
+	int got, cap;
+
+	while (!f->full && (!f->max || f->nrec < f->max)) {
+		struct args r;
+		size_t w, len;
+		long cols;
+
+		if ((got = next_record(in, &r)) == 0)
+			return 0;
+		if (got < 0)
+			break;
+		w = cmd_len_record(in->o, r.v, r.n, f->seq + 1);
+		cols = f->nrec ? f->rec[0].n : r.n;
+		len = cmd_len_line(in->o, (f->nrec + 1) * cols, f->weight + w);
+		if (len >= f->limit) {
+			if (!f->nrec)
+				too_long(f, &r, len);
+			unget(f, &r);
+			f->full = true;
+			break;
+		}
+		if (f->nrec == f->cap)
+			f->rec = run_realloc(f->rec, sizeof(*f->rec) *
+					     (size_t)(f->cap = f->cap ? f->cap * 2 : 16));
+		f->rec[f->nrec++] = r;
+		f->weight += w;
+	}
+	if (!f->nrec)
+		return -1;
+	if (in->o->spread && !f->spread && (got = drained(in)) != 0) {
+		if (got < 0)
+			return 0;
+		f->spread = true;
+		if (f->nrec > 1) {
+			long jobs = in->o->jobs > 0 ? in->o->jobs : 1;
+
+			f->max = (f->nrec + jobs - 1) / jobs;
+			while (f->nrec > f->max)
+				unget(f, &f->rec[--f->nrec]);
+		}
+	}
+	cap = 0;
+	for (int i = 0; i < f->nrec; i++)
+		cap += f->rec[i].n;
+	a->v = run_realloc(a->v, sizeof(*a->v) * (size_t)(cap ? cap : 1));
+	for (int i = 0; i < f->nrec; i++) {
+		memcpy(a->v + a->n, f->rec[i].v,
+		       sizeof(*a->v) * (size_t)f->rec[i].n);
+		a->n += f->rec[i].n;
+		free(f->rec[i].v);
+	}
+	if (f->head == f->nq)
+		f->head = f->nq = 0;
+	f->nrec = 0;
+	f->weight = 0;
+	f->full = false;
+	f->seq++;
+	return 1;
 }
 
 int input_next(struct input *in, struct args *a)
@@ -312,7 +561,8 @@ int input_next(struct input *in, struct args *a)
 
 	a->n = 0;
 	a->v = run_alloc(sizeof(*a->v) * (size_t)cap);
-	r = in->fd >= 0 ? next_stream(in, a, &cap) : next_loaded(in, a, &cap);
+	r = in->by_len ? next_fill(in, a) :
+	    in->fd >= 0 ? next_stream(in, a, &cap) : next_loaded(in, a, &cap);
 	if (r != 1) {
 		args_free(a);
 	} else if (in->o->noargs) {

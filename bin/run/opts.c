@@ -13,7 +13,7 @@ enum {
 	O_LINEBUF = 256, O_TAG, O_COLSEP, O_PIPE, O_BLOCK, O_RECEND, O_JOBLOG,
 	O_RESUME, O_RESUME_FAILED, O_TIMEOUT, O_RETRIES, O_HALT, O_DRY,
 	O_DELAY, O_BAR, O_PROGRESS, O_ETA, O_HELP, O_VERSION, O_SLF, O_SSH,
-	O_TF, O_RETURN, O_CLEANUP, O_TRC, O_TAGSTRING,
+	O_TF, O_RETURN, O_CLEANUP, O_TRC, O_TAGSTRING, O_XARGS, O_MAXLINES,
 };
 
 static const struct option longopts[] = {
@@ -29,6 +29,8 @@ static const struct option longopts[] = {
 	{ "delimiter", required_argument, NULL, 'd' },
 	{ "max-args", required_argument, NULL, 'n' },
 	{ "max-replace-args", required_argument, NULL, 'N' },
+	{ "xargs", no_argument, NULL, O_XARGS },
+	{ "max-lines", optional_argument, NULL, O_MAXLINES },
 	{ "arg-file", required_argument, NULL, 'a' },
 	{ "colsep", required_argument, NULL, O_COLSEP },
 	{ "pipe", no_argument, NULL, O_PIPE },
@@ -68,6 +70,10 @@ static const char usage[] =
 "Inputs: ::: words (several: every combination), :::: files (- is stdin),\n"
 "  else the lines of stdin; -a FILE; -0/--null; -d DELIM; -n N args per job;\n"
 "  -N N: N args per job, {} and the words around it once per arg;\n"
+"  -X: as many as the line length allows, in context as -N; -m: not in\n"
+"  context; --xargs: as -m, the last line not spread over the -j slots;\n"
+"  -L N: N lines per job, in context, a line ending in a blank goes on;\n"
+"  -l/--max-lines [N]: the same, not in context;\n"
 "  --colsep REGEX splits each input into columns.\n"
 "Replacement strings: {} {.} {/} {//} {/.} {#} {%} {N} {N.} {N/} {N//} {N/.},\n"
 "  {-N}... counted from the last; no replacement string: the arguments are\n"
@@ -236,6 +242,9 @@ void opts_parse(struct opts *o, int argc, char **argv)
 {
 	size_t rl = 1;
 	long nargs = -1, nrepl = -1;
+	int x = 0;	/* -X 1, -m 2, --xargs 4 */
+	long lines = -1;	/* -L, --max-lines */
+	bool lctx = false;	/* -L: in context */
 	int c, i;
 
 	memset(o, 0, sizeof(*o));
@@ -248,7 +257,7 @@ void opts_parse(struct opts *o, int argc, char **argv)
 	o->ssh = getenv("PARALLEL_SSH") ? getenv("PARALLEL_SSH") : "ssh";
 	opterr = 0;
 	/* '+': the first word that is not an option starts the command. */
-	while ((c = getopt_long(argc, argv, "+:j:P:kuq0d:n:N:a:C:S:hV", longopts,
+	while ((c = getopt_long(argc, argv, "+:j:P:kuq0d:n:N:a:C:S:hVXmL:l::", longopts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'j': case 'P': o->jobs = opt_jobs(optarg); break;
@@ -275,6 +284,20 @@ void opts_parse(struct opts *o, int argc, char **argv)
 		}
 		case 'n': nargs = opt_num("bad -n", optarg, 0); break;
 		case 'N': nrepl = opt_num("bad -N", optarg, 0); break;
+		case 'X': x |= 1; break;
+		case 'm': x |= 2; break;
+		case O_XARGS: x |= 4; break;
+		case 'L': lines = opt_num("bad -L", optarg, 0); lctx = true; break;
+		case 'l': case O_MAXLINES:
+			/* GNU's --max-lines: 1 if not given or 0. */
+			/* Its value may be the next word, if a number. */
+			if (!optarg && optind < argc && argv[optind][0] &&
+			    strspn(argv[optind], "0123456789") ==
+			    strlen(argv[optind]))
+				optarg = argv[optind++];
+			lines = optarg ? opt_num("bad --max-lines", optarg, 0) : 1;
+			lines += !lines;
+			break;
 		case 'a': push(&o->argfile, &o->nargfile, optarg); break;
 		case 'C': case O_COLSEP: {
 			size_t l;
@@ -339,9 +362,26 @@ void opts_parse(struct opts *o, int argc, char **argv)
 	}
 	/* As GNU parallel: -N over -n, whatever their order; -N puts the
 	 * arguments in context. */
+	/* -L N: N lines a job (unless -n says), in context unless -m or
+	 * --xargs; --max-lines N the same, not in context; an input line
+	 * that ends in white space goes on with the next. -L 0 is -N 0. */
+	if (lines >= 0) {
+		if (nargs <= 0)
+			nargs = lines;
+		o->ctx = lctx && !(x & 6);
+		o->join = lines > 0;
+	}
 	if (nrepl >= 0) {
 		nargs = nrepl;
 		o->ctx = true;
+	}
+	/* -X: context replace, -m: not, both spread the last line's
+	 * arguments over the slots; --xargs: neither. With --pipe GNU
+	 * ignores them. */
+	if (x && !o->pipe) {
+		o->fill = true;
+		o->ctx |= x & 1;
+		o->spread = x & 3;
 	}
 	if (nargs >= 0) {
 		o->nargs = nargs;
@@ -367,6 +407,8 @@ void opts_parse(struct opts *o, int argc, char **argv)
 	    strstr(strstr(o->tagstr, "{=") + 2, "=}"))
 		opt_bad("{= perl expressions =} are not supported", o->tagstr);
 	sources(o, argv + i, argc - i);
+	if (o->pipe && lines >= 0)	/* GNU's records of N lines */
+		opt_bad("--pipe with -L or --max-lines", "not supported");
 	if (o->pipe && o->nsrc)
 		opt_bad("--pipe reads stdin", "no ::: or :::: with it");
 	if (o->pipe && !o->ncmd)	/* as GNU parallel */

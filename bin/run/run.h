@@ -45,6 +45,11 @@ struct opts {
 	long nargs;		/* -n, -N, -L: arguments (records) per job */
 	bool noargs;		/* -n 0: an input a job, none on its line */
 	bool ctx;		/* -N, -X, -L: GNU's context replace */
+	bool fill;		/* -X, -m, --xargs: as many arguments a job as
+				 * the line length allows */
+	bool spread;		/* -X, -m: the last ones spread over -j */
+	bool join;		/* -L, --max-lines: an input that ends in
+				 * white space goes on with the next */
 	const char *tagstr;	/* --tagstring, escapes undone */
 	regex_t colsep;
 	size_t block;		/* --pipe chunk size */
@@ -118,6 +123,27 @@ char *cmd_quote(const char *x);
  * are (malloc'd). */
 char *cmd_expand_raw(const char *tmpl, const struct args *a, long seq,
 		     int slot);
+/* At p (a '{'), a replacement string? Its length (0: none), *col (-1:
+ * all the arguments, n - 1: {n}, CMD_COL_SEQ {#}, CMD_COL_SLOT {%},
+ * CMD_COL_END - n: {-n}) and *mod (0 . / d b). */
+#define CMD_COL_SEQ (-2)
+#define CMD_COL_SLOT (-3)
+#define CMD_COL_END (-10)
+size_t cmd_rpl(const char *p, int *col, int *mod);
+/* The length of v modified by mod and quoted for sh (unless raw). */
+size_t cmd_value_len(const char *v, int mod, bool raw);
+
+/* GNU parallel's estimate of a command line's length (its
+ * CommandLine::len), which decides where -X, -m, --xargs and -n N cut
+ * the inputs into jobs (cmdlen.c). cmd_len_init once, after the options;
+ * a record's weight added up over the job's records gives the line. */
+void cmd_len_init(const struct opts *o);
+size_t cmd_len_record(const struct opts *o, char **v, int n, long seq);
+size_t cmd_len_line(const struct opts *o, long recargs, size_t weight);
+/* The longest line GNU parallel builds here (its usable command line
+ * length). */
+size_t cmd_len_max(void);
+
 /* The tag of --tag: the values joined by spaces; --tagstring's
  * expanded. A tab after it. */
 char *cmd_tag(const struct opts *o, const struct args *a, long seq,
