@@ -1,8 +1,8 @@
 /*
- * Creating a segment, a map or a list when /dev/shm is full: the call
- * fails with -ENOSPC, it does not kill its caller with SIGBUS (tmpfs
- * gives a page only when it is first touched, and a create writes a
- * header). The test runs in a child with a mount namespace of its own,
+ * Creating a segment, a map, a list, a queue or a robust semaphore when
+ * /dev/shm is full: the call fails with -ENOSPC, it does not kill its
+ * caller with SIGBUS (tmpfs gives a page only when it is first touched,
+ * and a create writes a header). The test runs in a child with a mount namespace of its own,
  * where /dev/shm is a tmpfs of 64 KiB that a file fills; it needs root
  * (CAP_SYS_ADMIN) and is skipped without it.
  */
@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <conc.h>
 #include "helpers.h"
 
@@ -87,15 +88,86 @@ static int full_child(void)
 	return 0;
 }
 
-static int run_full(void *arg)
+static ssize_t echo(const void *arg, size_t len, void *res, size_t cap)
 {
-	(void)arg;
-	return full_child();
+	if (len > cap)
+		return -EMSGSIZE;
+	memcpy(res, arg, len);
+	return (ssize_t)len;
 }
 
-Test(shm_full, create_on_a_full_dev_shm_is_enospc_not_sigbus, .timeout = 60)
+/* Give one page back: the header's page then fits, nothing more. */
+static int free_one_page(void)
 {
-	pid_t pid = fork_child(run_full, NULL);
+	struct stat st;
+
+	if (stat(FILL, &st) || st.st_size < 4096)
+		return -1;
+	return truncate(FILL, st.st_size - 4096);
+}
+
+/* The queue and the robust semaphore: on a full /dev/shm their create
+ * fails; with room for the header's page alone, a queue (even of 1 << 24
+ * slots: only its header is set up) is created and works, and a robust
+ * semaphore whose holder table (read whole by every take) does not fit
+ * is refused rather than killing its first taker; a pool (anonymous
+ * segments) does not mind. */
+static int full_queue_rsem_child(void)
+{
+	conc_queue_attr qa = { .capacity = 4, .max_msg = 16,
+			       .name = "conc-test-full-q" };
+	conc_rsem_attr ra = { .permits = 2, .name = "conc-test-full-rsem" };
+	conc_pool_attr pa = { .workers = 1 };
+	conc_pool *p;
+	conc_queue *q;
+	conc_rsem *r;
+	char buf[16];
+
+	if (private_small_shm())
+		return 77;
+	if (fill())
+		return 2;
+	if (conc_queue_create(&q, &qa) != -ENOSPC ||
+	    access("/dev/shm/conc-test-full-q", F_OK) == 0)
+		return 3;
+	if (conc_rsem_create(&r, &ra) != -ENOSPC ||
+	    access("/dev/shm/conc-test-full-rsem", F_OK) == 0)
+		return 4;
+	/* A pool's segments (its slots, its queue) are anonymous memfds, not
+	 * files of /dev/shm: a full /dev/shm does not stop it. */
+	if (conc_pool_create(&p, &pa) ||
+	    conc_pool_apply_timed(p, echo, "ab", 2, buf, sizeof(buf),
+				  10000000000LL) != 2 ||
+	    conc_pool_destroy(p))
+		return 10;
+	if (free_one_page())
+		return 5;
+	ra.holders = CONC_RSEM_HOLDERS_MAX;
+	if (conc_rsem_create(&r, &ra) != -ENOSPC ||
+	    access("/dev/shm/conc-test-full-rsem", F_OK) == 0)
+		return 6;
+	qa.capacity = 1u << 24;
+	if (conc_queue_create(&q, &qa) || conc_queue_put(q, "m", 1, 0) ||
+	    conc_queue_get(q, buf, sizeof(buf), 0) != 1)
+		return 7;
+	conc_queue_destroy(q);
+	if (unlink(FILL))
+		return 8;
+	ra.holders = 64;	/* two pages: room for them now */
+	if (conc_rsem_create(&r, &ra) || conc_rsem_wait(r) || conc_rsem_post(r))
+		return 9;
+	conc_rsem_destroy(r);
+	return 0;
+}
+
+static int run_full(void *arg)
+{
+	return ((int (*)(void))arg)();
+}
+
+static void run_checks(int (*child)(void))
+{
+	pid_t pid = fork_child(run_full, (void *)child);
 	int st;
 
 	cr_assert_gt(pid, 0);
@@ -106,4 +178,14 @@ Test(shm_full, create_on_a_full_dev_shm_is_enospc_not_sigbus, .timeout = 60)
 	cr_assert_not(WIFSIGNALED(st), "the child was killed by signal %d",
 		      WIFSIGNALED(st) ? WTERMSIG(st) : 0);
 	cr_assert(exited_with(st, 0), "check %d failed", WEXITSTATUS(st));
+}
+
+Test(shm_full, create_on_a_full_dev_shm_is_enospc_not_sigbus, .timeout = 60)
+{
+	run_checks(full_child);
+}
+
+Test(shm_full, queue_and_rsem_create_on_a_full_dev_shm_is_enospc, .timeout = 60)
+{
+	run_checks(full_queue_rsem_child);
 }

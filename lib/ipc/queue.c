@@ -5,6 +5,14 @@
 #include <errno.h>
 #include <stdlib.h>
 #include "ipc/queue_impl.h"
+#include "ipc/shm_impl.h"
+
+/* Setting a queue up writes its header alone, which shares the segment
+ * header's page: conc_shm_create allocates that page before anything is
+ * written (on a full /dev/shm, -ENOSPC rather than a SIGBUS), and the
+ * slots stay sparse however many there are. */
+_Static_assert(SHM_HDR + sizeof(struct shared) <= 4096,
+	       "the queue's header is in the segment header's page");
 
 #define DEFAULT_CAPACITY 64
 #define DEFAULT_MAX_MSG	 8192

@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include "ipc/rsem_impl.h"
+#include "ipc/shm_impl.h"
 #include "sync/robust.h"
 
 #define SETUP_WAIT_NS 1000000000LL
@@ -65,6 +66,8 @@ int conc_rsem_create(conc_rsem **out, const conc_rsem_attr *attr)
 {
 	uint32_t permits = attr && attr->permits ? attr->permits : 1;
 	uint32_t holders = attr ? attr->holders : 0;
+	struct shm_range rsv = { 0, 0 };
+	struct rsem_shared *sh;
 	conc_shm *seg;
 	int r;
 
@@ -74,11 +77,24 @@ int conc_rsem_create(conc_rsem **out, const conc_rsem_attr *attr)
 	if (!holders)
 		holders = permits < CONC_RSEM_HOLDERS_MAX ? permits
 							  : CONC_RSEM_HOLDERS_MAX;
-	r = conc_shm_create(&seg, attr ? attr->name : NULL, size_for(holders),
-			    CONC_SHM_RSEM, attr ? attr->flags : 0);
+	/* The whole segment is allocated first (at most 256 KiB): set-up
+	 * writes its header, and every take reads every slot, which on a
+	 * full /dev/shm would be a SIGBUS for the first taker. */
+	rsv.len = size_for(holders);
+	r = __conc_shm_create_reserving(&seg, attr ? attr->name : NULL,
+					rsv.len, CONC_SHM_RSEM,
+					attr ? attr->flags : 0, &rsv, 1);
 	if (r)
 		return r;
-	setup(conc_shm_data(seg), permits);
+	/* An existing one made otherwise (a conc before 2026-12-07, a bare
+	 * conc_shm_create) may lack pages; for one that has them all this
+	 * allocates nothing. */
+	sh = conc_shm_data(seg);
+	if ((r = __conc_shm_reserve(seg, 0, conc_shm_size(seg)))) {
+		conc_shm_close(seg);
+		return r;
+	}
+	setup(sh, permits);
 	r = attach(out, seg);
 	if (r) {
 		conc_shm_close(seg);

@@ -27,7 +27,9 @@ typedef struct conc_queue_attr {
  * CONC_SHM_EXCL, an existing named queue is opened instead, and must have
  * the same capacity and max_msg. Returns 0, -EINVAL (capacity or max_msg
  * beyond 1<<24, a bad name or flags, an existing queue of another
- * geometry), -EPROTO (the name holds something else), and what
+ * geometry), -EPROTO (the name holds something else), -ENOSPC
+ * (/dev/shm or memory has no room for the header's page, the only one
+ * set-up writes; the slots' pages come as messages touch them), and what
  * conc_shm_create() returns.
  */
 int conc_queue_create(conc_queue **q, const conc_queue_attr *attr);

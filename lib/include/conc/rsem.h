@@ -34,7 +34,9 @@ typedef struct conc_rsem_attr {
  * the same permits and holders. Returns 0, -EINVAL (permits beyond
  * CONC_RSEM_PERMITS_MAX, holders beyond CONC_RSEM_HOLDERS_MAX, a bad name
  * or flags, an existing one of another geometry), -EPROTO (the name holds
- * something else), and what conc_shm_create() returns.
+ * something else), -ENOSPC (/dev/shm or memory has no room for the
+ * segment, holder table included: it is allocated first, as every take
+ * reads it whole), and what conc_shm_create() returns.
  */
 int conc_rsem_create(conc_rsem **s, const conc_rsem_attr *attr);
 
