@@ -1205,7 +1205,9 @@ Test(hidden, a_look_or_a_call_that_finds_leaves_the_cancel_pending, .timeout = 6
 	conc_queue_attr qa = { .capacity = 1, .max_msg = 8 };
 	struct lk *x = calloc(1, sizeof(*x));
 
-	need_uring();
+	int fb;
+
+	EACH_FUTEX_MODE(fb)
 	for (int sh = 0; sh < 2; sh++) {
 		memset(x, 0, sizeof(*x));
 		conc_mutex_init(&x->rmx, CONC_RECURSIVE);
@@ -1232,7 +1234,8 @@ Test(hidden, a_look_or_a_call_that_finds_leaves_the_cancel_pending, .timeout = 6
 		} else {
 			cr_expect_eq(run(lk_main, x), 0, "own stack");
 		}
-		cr_expect_eq(x->bad, 0u, "%s stack: %s", sh ? "shared" : "own", x->what);
+		cr_expect_eq(x->bad, 0u, "%s stack, %s: %s", sh ? "shared" : "own",
+			     fb ? "fallback" : "futex op", x->what);
 		conc_queue_destroy(x->q);
 		conc_queue_destroy(x->qf);
 		conc_chan_close(x->ca);

@@ -68,6 +68,10 @@ static int futex_fallback(struct conc_task *t, const uint32_t *word,
 
 	if (__conc_take_cancel_dl(t, dl))
 		return -ECANCELED;
+	/* A look: no yield, which could take a cancel the look leaves. */
+	if (__conc_expired(dl))
+		return __atomic_load_n(word, __ATOMIC_ACQUIRE) != expected ?
+			0 : -ETIMEDOUT;
 	for (i = 0; i < YIELDS && t->loop->rq_head; i++) {
 		if (__atomic_load_n(word, __ATOMIC_ACQUIRE) != expected)
 			return 0;
