@@ -448,9 +448,9 @@ Test(forge, anonymous_segment_cannot_be_cut_through_proc, .timeout = 60)
 
 	cr_assert_eq(conc_queue_create(&q, &(conc_queue_attr){ .capacity = 64,
 			.max_msg = 64 }), 0);
-	cr_assert_eq(ftruncate(conc_shm_fd(q->seg), 0), -1);
+	cr_assert_eq(ftruncate(conc_queue_fd(q), 0), -1);
 	cr_assert_eq(errno, EPERM);
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", conc_shm_fd(q->seg));
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", conc_queue_fd(q));
 	fd = open(path, O_RDWR | O_CLOEXEC);
 	cr_assert(fd >= 0);
 	cr_assert_eq(ftruncate(fd, 4096), -1, "the seal is the file's");

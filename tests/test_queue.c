@@ -690,15 +690,68 @@ Test(queue, open_fd_takes_a_file_open_refuses, .timeout = 10)
 	cr_assert_eq(conc_shm_create(&s, NULL, 4096, CONC_SHM_RAW, 0), 0);
 	cr_assert_eq(conc_queue_open_fd(&r, conc_shm_fd(s)), -EPROTO);
 	conc_shm_close(s);
-	/* An anonymous queue's fd, as a process would get it over a socket
-	 * (the handle's first member is its segment). */
+	/* An anonymous queue's fd, as a process would get it over a socket. */
 	a.name = NULL;
 	cr_assert_eq(conc_queue_create(&q, &a), 0);
-	cr_assert_eq(conc_queue_open_fd(&r, conc_shm_fd(*(conc_shm **)q)), 0);
+	cr_assert_eq(conc_queue_open_fd(&r, conc_queue_fd(q)), 0);
 	put_u32(r, 9, 0);
 	cr_assert_eq(get_u32(q, 0), 9);
 	conc_queue_destroy(r);
 	conc_queue_destroy(q);
+}
+
+/* A process forked before the queue existed: it gets the anonymous
+ * queue's fd over the socket, opens it, takes the parent's message and
+ * answers. Its exit code says which step failed. */
+static int fd_peer(void *arg)
+{
+	int sock = *(int *)arg, fd;
+	conc_queue *q;
+	char m[8];
+
+	if ((fd = recv_fd(sock)) < 0)
+		return 2;
+	if (conc_queue_open_fd(&q, fd))
+		return 3;
+	close(fd);		/* dup'ed by the open */
+	if (conc_queue_get(q, m, sizeof(m), 10000000000LL) != 4 ||
+	    memcmp(m, "ping", 4))
+		return 4;
+	if (conc_queue_put(q, "pong", 4, 10000000000LL))
+		return 5;
+	conc_queue_destroy(q);
+	return 0;
+}
+
+Test(queue, fd_passed_over_a_socket_opens_the_anonymous_queue, .timeout = 30)
+{
+	conc_queue_attr a = { .capacity = 4, .max_msg = 8 };
+	conc_queue *q;
+	char m[8];
+	int sv[2], fd, st;
+	pid_t pid;
+
+	cr_assert_eq(conc_queue_fd(NULL), -EINVAL);
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	pid = fork_child(fd_peer, &sv[1]);	/* before the queue exists */
+	cr_assert_gt(pid, 0);
+	cr_assert_eq(conc_queue_create(&q, &a), 0);
+	fd = conc_queue_fd(q);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(conc_queue_fd(q), fd, "the handle's own, not a new one");
+	cr_assert(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	cr_assert_eq(conc_queue_put(q, "ping", 4, 0), 0);
+	cr_assert_eq(send_fd(sv[0], fd), 0);
+	st = wait_child(pid, 10000);
+	cr_assert(exited_with(st, 0), "the peer failed at step %d",
+		  WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	cr_assert_eq(conc_queue_get(q, m, sizeof(m), 0), 4);
+	cr_assert_eq(memcmp(m, "pong", 4), 0);
+	/* Still the handle's: the queue works after the send. */
+	cr_assert_eq(conc_queue_put(q, "x", 1, 0), 0);
+	conc_queue_destroy(q);
+	close(sv[0]);
+	close(sv[1]);
 }
 
 /* ---- corrupt segments ---------------------------------------------------------- */

@@ -130,6 +130,11 @@ int conc_queue_open_fd(conc_queue **out, int fd)
 	return open_seg(out, NULL, fd);
 }
 
+int conc_queue_fd(const conc_queue *qh)
+{
+	return qh ? conc_shm_fd(qh->seg) : -EINVAL;
+}
+
 int conc_queue_destroy(conc_queue *qh)
 {
 	if (!qh)

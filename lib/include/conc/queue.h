@@ -45,6 +45,10 @@ int conc_queue_open(conc_queue **q, const char *name);
  * vouches for the file. -EBADF: fd is not open; -EINVAL: fd negative. */
 int conc_queue_open_fd(conc_queue **q, int fd);
 
+/* The queue's segment fd (the handle's: do not close it; close-on-exec),
+ * to pass to another process, or -EINVAL (NULL q). */
+int conc_queue_fd(const conc_queue *q);
+
 /*
  * Put a copy of len bytes, waiting up to timeout_ns for room (CONC_FOREVER:
  * as long as it takes; 0: not at all). Returns 0, -EMSGSIZE (len >
