@@ -27,6 +27,49 @@ static void name_for(char *buf, size_t n, const char *what)
 	conc_shm_unlink(buf);
 }
 
+/* Forked before the semaphore existed: it gets the fd over the socket,
+ * opens it, finds the parent's permit taken, takes the other and ends
+ * holding it (the kernel hands it back). Exit code: the failed step. */
+static int fd_peer(void *arg)
+{
+	int sock = *(int *)arg, fd;
+	conc_rsem *s;
+
+	if ((fd = recv_fd(sock)) < 0)
+		return 2;
+	if (conc_rsem_open_fd(&s, fd))
+		return 3;
+	close(fd);
+	if (conc_rsem_permits(s) != 2 || conc_rsem_value(s) != 1)
+		return 4;
+	if (conc_rsem_trywait(s) || conc_rsem_trywait(s) != -EAGAIN)
+		return 5;
+	return 0;
+}
+
+Test(rsem, fd_passed_over_a_socket_opens_the_anonymous_one, .timeout = 30)
+{
+	conc_rsem *s;
+	int sv[2], st;
+	pid_t pid;
+
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	pid = fork_child(fd_peer, &sv[1]);
+	cr_assert_gt(pid, 0);
+	s = anon(2, 0);
+	cr_assert_eq(conc_rsem_trywait(s), 0);
+	cr_assert_eq(send_fd(sv[0], conc_rsem_fd(s)), 0);
+	st = wait_child(pid, 10000);
+	cr_assert(exited_with(st, 0), "the peer failed at step %d",
+		  WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	/* The peer died holding one: it is free again. */
+	cr_assert_eq(conc_rsem_value(s), 1);
+	cr_assert_eq(conc_rsem_post(s), 0);
+	cr_assert_eq(conc_rsem_destroy(s), 0);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 Test(rsem, counts_permits_per_holder)
 {
 	conc_rsem *s = anon(2, 0);
@@ -219,7 +262,7 @@ Test(rsem, named_create_open_and_checks)
 	cr_assert_eq(conc_rsem_post(s), 0);
 	cr_assert_eq(conc_rsem_post(t), 0);
 	cr_assert_eq(conc_rsem_value(t), 3);
-	cr_assert_eq(fstat(conc_shm_fd(*(conc_shm **)s), &st), 0);
+	cr_assert_eq(fstat(conc_rsem_fd(s), &st), 0);
 	cr_assert_eq(st.st_mode & 0777, 0600);
 	conc_rsem_destroy(t);
 	conc_rsem_destroy(s);
@@ -261,8 +304,10 @@ Test(rsem, open_fd_takes_a_file_open_refuses)
 	cr_assert_eq(conc_rsem_destroy(s), 0);
 	cr_assert_eq(conc_shm_unlink(name), 0);
 	/* An anonymous one's fd, as another process would get it. */
+	cr_assert_eq(conc_rsem_fd(NULL), -EINVAL);
 	s = anon(1, 0);
-	cr_assert_eq(conc_rsem_open_fd(&t, conc_shm_fd(*(conc_shm **)s)), 0);
+	cr_assert(fcntl(conc_rsem_fd(s), F_GETFD) & FD_CLOEXEC);
+	cr_assert_eq(conc_rsem_open_fd(&t, conc_rsem_fd(s)), 0);
 	cr_assert_eq(conc_rsem_trywait(t), 0);
 	cr_assert_eq(conc_rsem_trywait(s), -EAGAIN);
 	cr_assert_eq(conc_rsem_post(t), 0);

@@ -135,6 +135,11 @@ int conc_rsem_open_fd(conc_rsem **out, int fd)
 	return open_seg(out, NULL, fd);
 }
 
+int conc_rsem_fd(const conc_rsem *s)
+{
+	return s ? conc_shm_fd(s->seg) : -EINVAL;
+}
+
 /* Whether a thread of this process holds a slot through this handle: its
  * lock is then linked in that thread's robust list, which the kernel (and
  * the next unlock beside it) would follow into an unmapped page. The

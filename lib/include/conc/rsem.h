@@ -49,6 +49,10 @@ int conc_rsem_open(conc_rsem **s, const char *name);
  * vouches for the file. -EBADF: fd is not open; -EINVAL: fd negative. */
 int conc_rsem_open_fd(conc_rsem **s, int fd);
 
+/* The semaphore's segment fd (the handle's: do not close it;
+ * close-on-exec), to pass to another process, or -EINVAL (NULL s). */
+int conc_rsem_fd(const conc_rsem *s);
+
 /* Unmap and free this process's handle: 0, -EINVAL, or -EBUSY while a
  * thread of this process holds permits through it (post them first: a
  * held permit is a robust lock that the thread's robust list points at,
