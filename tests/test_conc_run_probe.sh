@@ -730,6 +730,20 @@ ok "-L1: a line goes on with what comes later" "a b${nl}c${nl}rc=0" \
 ok "-L with --pipe: not supported" "rc=255" "$(run -L2 --pipe cat < Lj)"
 ok "-L bad" "rc=255" "$(run -L x echo ::: a)"
 
+# ---- a command that starts with a replacement string: values unquoted ----
+same "{} as the command" -k {} ::: 'echo a' "echo 'b c'"
+same "{}x: part of the command" -k --dry-run {}x ::: 'echo a'
+same "V={}: quoted" -k --dry-run V={} echo ::: 'a b'
+same "{2} {1}" -k --dry-run {2} {1} ::: 'a b' ::: 'echo x'
+same "-X {} as the command" -k -X -j1 --dry-run {} ::: 'echo a' 'b c'
+ok "{} as the command" "a${nl}b c${nl}rc=0" "$(run -k {} ::: 'echo a' "echo 'b c'")"
+
+# ---- GNU parallel's options left out: refused by name ----
+for o in --results --res --recstart; do
+	ok "$o: not supported, 255" "rc=255 1" \
+		"$(run $o x echo ::: a) $(grep -c "^conc-run: $o: not supported" err)"
+done
+
 # ---- -k with many jobs behind a slow one ----
 # 10,000 jobs of 6 kB wait behind the first: the heap holds at most the
 # 16 MiB budget of their 60 MB; the rest is spilled. Measured as peak

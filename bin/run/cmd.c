@@ -327,7 +327,7 @@ static char *shell_line(const struct opts *o, const struct args *a,
 	for (int i = 0; i < o->ncmd; i++) {
 		if (i)
 			sb_add(&s, " ", 1);
-		word(&s, o, o->cmd[i], a, seq, slot, false, &found, NULL);
+		word(&s, o, o->cmd[i], a, seq, slot, o->rawcmd, &found, NULL);
 	}
 	/* -n 0: "cmd ", as GNU's; --pipe: the chunk's '' is not put. */
 	if (!found && (a->n || o->noargs) && !o->pipe) {

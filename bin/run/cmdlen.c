@@ -154,13 +154,15 @@ size_t cmd_len_record(const struct opts *o, char **v, int n, long seq)
 			l = n ? 1 : 0;	/* GNU's first free slot, 1 here */
 		} else if (k->col == -1) {
 			for (int j = 0; j < n; j++)
-				l += cmd_value_len(v[j], k->mod, o->quote);
+				l += cmd_value_len(v[j], k->mod,
+						   o->quote || o->rawcmd);
 		} else {
 			int c = k->col <= CMD_COL_END ? n - (CMD_COL_END - k->col)
 						      : k->col;
 
 			if (c >= 0 && c < n)
-				l = cmd_value_len(v[c], k->mod, o->quote);
+				l = cmd_value_len(v[c], k->mod,
+						  o->quote || o->rawcmd);
 		}
 		w += l * (size_t)k->count;
 	}

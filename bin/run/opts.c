@@ -14,6 +14,7 @@ enum {
 	O_RESUME, O_RESUME_FAILED, O_TIMEOUT, O_RETRIES, O_HALT, O_DRY,
 	O_DELAY, O_BAR, O_PROGRESS, O_ETA, O_HELP, O_VERSION, O_SLF, O_SSH,
 	O_TF, O_RETURN, O_CLEANUP, O_TRC, O_TAGSTRING, O_XARGS, O_MAXLINES,
+	O_UNSUP,
 };
 
 static const struct option longopts[] = {
@@ -31,6 +32,10 @@ static const struct option longopts[] = {
 	{ "max-replace-args", required_argument, NULL, 'N' },
 	{ "xargs", no_argument, NULL, O_XARGS },
 	{ "max-lines", optional_argument, NULL, O_MAXLINES },
+	/* GNU parallel's, refused by name rather than as unknown. */
+	{ "results", required_argument, NULL, O_UNSUP },
+	{ "res", required_argument, NULL, O_UNSUP },
+	{ "recstart", required_argument, NULL, O_UNSUP },
 	{ "arg-file", required_argument, NULL, 'a' },
 	{ "colsep", required_argument, NULL, O_COLSEP },
 	{ "pipe", no_argument, NULL, O_PIPE },
@@ -244,6 +249,7 @@ void opts_parse(struct opts *o, int argc, char **argv)
 	long nargs = -1, nrepl = -1;
 	int x = 0;	/* -X 1, -m 2, --xargs 4 */
 	long lines = -1;	/* -L, --max-lines */
+	int li = 0;
 	bool lctx = false;	/* -L: in context */
 	int c, i;
 
@@ -258,7 +264,7 @@ void opts_parse(struct opts *o, int argc, char **argv)
 	opterr = 0;
 	/* '+': the first word that is not an option starts the command. */
 	while ((c = getopt_long(argc, argv, "+:j:P:kuq0d:n:N:a:C:S:hVXmL:l::", longopts,
-				NULL)) != -1) {
+				&li)) != -1) {
 		switch (c) {
 		case 'j': case 'P': o->jobs = opt_jobs(optarg); break;
 		case 'k': o->keep = true; break;
@@ -351,6 +357,12 @@ void opts_parse(struct opts *o, int argc, char **argv)
 			push(&o->ret, &o->nret, optarg);
 			o->cleanup = true;
 			break;
+		case O_UNSUP: {
+			char name[32];
+
+			snprintf(name, sizeof(name), "--%s", longopts[li].name);
+			opt_bad(name, "not supported");
+		}
 		case 'h': case O_HELP: fputs(usage, stdout); exit(0);
 		case 'V': case O_VERSION: version(); /* fall through: never */
 		case ':':
@@ -394,6 +406,19 @@ void opts_parse(struct opts *o, int argc, char **argv)
 	o->cmd = argv + optind;
 	for (i = optind; i < argc && !is_sep(argv[i]); i++)
 		o->ncmd++;
+	/* As GNU parallel: a replacement string before the command's first
+	 * blank or '=' (conc-run {} ::: 'echo a', not V={}) is the command
+	 * or part of it: its values are not quoted. */
+	for (const char *p = o->ncmd ? o->cmd[0] : ""; *p; p++) {
+		int col, mod;
+
+		if (strchr(" \t\n=", *p))
+			break;
+		if (*p == '{' && cmd_rpl(p, &col, &mod)) {
+			o->rawcmd = true;
+			break;
+		}
+	}
 	/* GNU parallel's perl expressions, {=...=} (the words are joined,
 	 * so one may span words): an error, not silently text. */
 	for (int k = 0, open = 0; k < o->ncmd; k++) {

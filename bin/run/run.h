@@ -48,6 +48,8 @@ struct opts {
 	bool fill;		/* -X, -m, --xargs: as many arguments a job as
 				 * the line length allows */
 	bool spread;		/* -X, -m: the last ones spread over -j */
+	bool rawcmd;		/* the command starts with a replacement
+				 * string: the values go in unquoted */
 	bool join;		/* -L, --max-lines: an input that ends in
 				 * white space goes on with the next */
 	const char *tagstr;	/* --tagstring, escapes undone */
