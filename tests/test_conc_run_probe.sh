@@ -739,9 +739,69 @@ same "-X {} as the command" -k -X -j1 --dry-run {} ::: 'echo a' 'b c'
 ok "{} as the command" "a${nl}b c${nl}rc=0" "$(run -k {} ::: 'echo a' "echo 'b c'")"
 
 # ---- GNU parallel's options left out: refused by name ----
-for o in --results --res --recstart; do
-	ok "$o: not supported, 255" "rc=255 1" \
-		"$(run $o x echo ::: a) $(grep -c "^conc-run: $o: not supported" err)"
+ok "--recstart: not supported, 255" "rc=255 1" \
+	"$(run --recstart x echo ::: a) $(grep -c "^conc-run: --recstart: not supported" err)"
+
+# ---- --results DIR: a directory tree, compared with GNU parallel's ----
+# tree DIR: every file under it, its name and what it holds.
+tree() {
+	(cd "$1" && find . -type f | LC_ALL=C sort | while IFS= read -r f; do
+		printf '%s:' "$f"; od -An -c "$f" | tr -s ' \n' ' '; echo
+	done)
+}
+# sametree NAME ARGS...: the same stdout, exit status and tree from
+# --results DIR ARGS... (the tree made anew each time).
+sametree() {
+	name=$1
+	shift
+	if [ -z "$PAR" ]; then
+		skip=$((skip + 1))
+		return
+	fi
+	# The same name, res, in two directories: printed names match.
+	rm -rf gp cr
+	mkdir gp cr
+	exp=$(cd gp && timeout 60 $PAR --will-cite --results res "$@" </dev/null 2>/dev/null; echo "rc=$?")
+	got=$(cd cr && timeout 60 "$R" --results res "$@" </dev/null 2>"$T/err"; echo "rc=$?")
+	ok "as parallel: --results: $name" "$exp" "$got"
+	ok "as parallel: --results: $name: the tree" "$(tree gp/res)" "$(tree cr/res)"
+}
+sametree "one source" 'echo {}; echo e{} >&2' ::: a b
+sametree "two sources: nested" echo ::: a b ::: c d
+sametree "/ \\ tab space and '' in values" echo ::: a/b 'c d' 'e\f' "g${tab}h" '' x+y %
+sametree "newlines in ::: values (GNU splits them)" echo ::: "g${nl}h" "a${nl}"
+sametree ". and .. as values" 'echo {}' ::: . ..
+sametree "a failing job" 'echo {}; exit 3' ::: a
+sametree "-k" -k echo ::: a b c
+sametree "--tag" --tag echo ::: a b
+sametree "-u" -u echo ::: a b
+sametree "--dry-run" --dry-run echo ::: a b
+sametree "--line-buffer: the stdout files' names" -k --lb 'echo {}' ::: a b
+sametree "--line-buffer --tag" -k --lb --tag 'echo {}' ::: a b
+sametree "--line-buffer --dry-run" -k --lb --dry-run 'echo {}' ::: a b
+sametree "-n 2: every record" -n 2 echo ::: a b c
+sametree "-N 2 with two sources" -N 2 echo ::: a b ::: c d
+sametree "--colsep: a column a level" --colsep , echo ::: a,1 b,2
+sametree ":::+ linked" echo ::: a b :::+ 1 2
+sametree "-n 0" -n 0 echo x ::: a
+sametree "-q" -q echo ::: 'a b'
+run --results res --joblog rl 'printf abc; exit {}' ::: 0 2 >/dev/null
+ok "--results: the joblog's Receive and Exitval" "3 0${nl}3 2" \
+	"$(tail -n +2 rl | cut -f6,7 | tr '\t' ' ' | sort)"
+mkdir -p ex/1/a && echo old > ex/1/a/stdout
+ok "--results: an existing tree: the files made anew" "rc=0${nl}a" \
+	"$(run --results ex echo ::: a)${nl}$(cat ex/1/a/stdout)"
+: > notdir
+ok "--results: a file in the way: mkdir's errno, 17, as GNU parallel" "rc=17 1" \
+	"$(run --results notdir echo ::: a) $(grep -c '^conc-run: mkdir notdir: File exists$' err)"
+ok "--results: a directory that cannot be made: ENOENT, 2" "rc=2 1" \
+	"$(run --results /proc/conc-run-none echo ::: a) $(grep -c '^conc-run: mkdir /proc/conc-run-none: No such file or directory$' err)"
+(umask 077; "$R" --results um echo ::: a >/dev/null 2>&1)
+ok "--results: directories 0777 & ~umask" "drwx------ drwx------" \
+	"$(ls -ld um um/1/a | cut -c1-10 | tr '\n' ' ' | sed 's/ $//')"
+for r in x.csv x.TSV x.json 'x{}' 'r/{1}/'; do
+	ok "--results $r: not supported, 255" "rc=255 1" \
+		"$(run --results "$r" echo ::: a) $(grep -c '^conc-run: --results .*: not supported' err)"
 done
 
 # ---- -k with many jobs behind a slow one ----

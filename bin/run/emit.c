@@ -64,6 +64,9 @@ void emit_job(struct job *j, const struct opts *o)
 {
 	const char *tag = o->tag ? j->tag : NULL;
 
+	if (j->resname)
+		to_out(&(struct sink){ 1, tag, &j->obol }, j->resname,
+		       strlen(j->resname));
 	whole(&j->out, j->omem, j->olen, 1, tag, &j->obol);
 	whole(&j->err, j->emem, j->elen, 2, tag, &j->ebol);
 }

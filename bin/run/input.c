@@ -546,6 +546,7 @@ static int next_fill(struct input *in, struct args *a)
 		a->n += f->rec[i].n;
 		free(f->rec[i].v);
 	}
+	a->width = f->rec[0].n;
 	if (f->head == f->nq)
 		f->head = f->nq = 0;
 	f->nrec = 0;
@@ -559,7 +560,7 @@ int input_next(struct input *in, struct args *a)
 {
 	int cap = 4, r;
 
-	a->n = 0;
+	a->n = a->width = 0;
 	a->v = run_alloc(sizeof(*a->v) * (size_t)cap);
 	r = in->by_len ? next_fill(in, a) :
 	    in->fd >= 0 ? next_stream(in, a, &cap) : next_loaded(in, a, &cap);

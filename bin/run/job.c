@@ -52,6 +52,7 @@ void job_free(struct job *j)
 	obuf_free(&j->err);
 	job_shrink(j);
 	free(j->tag);
+	free(j->resname);
 	free(j->logline);
 	free(j);
 }
@@ -148,7 +149,19 @@ int job_spawn(struct job *j, const struct opts *o, int devnull)
 	else
 		ops[attr.nfileops++] = (conc_fileop){ .op = CONC_FILE_DUP2,
 						      .fd = 0, .src = devnull };
-	if (!o->ungroup && !o->linebuf) {
+	if (o->results) {
+		/* Its files stand in for the memfds: not printed, closed
+		 * once it ended (their sizes read first, for the joblog). */
+		close_fd(&j->omem);
+		close_fd(&j->emem);
+		free(j->resname);
+		j->resname = results_open(o, &j->a, j->seq, false, &j->omem,
+					  &j->emem);
+		ops[attr.nfileops++] = (conc_fileop){
+			.op = CONC_FILE_DUP2, .fd = 1, .src = j->omem };
+		ops[attr.nfileops++] = (conc_fileop){
+			.op = CONC_FILE_DUP2, .fd = 2, .src = j->emem };
+	} else if (!o->ungroup && !o->linebuf) {
 		if ((r = mem_out(j, ops, &attr.nfileops)) < 0)
 			return r;
 	} else if (!o->ungroup) {
@@ -311,6 +324,10 @@ void job_reap(struct job *j, const struct opts *o)
 		j->recv += (uint64_t)(j->olen = mem_len(j->omem));
 	if (j->emem >= 0)
 		j->elen = mem_len(j->emem);
+	if (o->results) {
+		close_fd(&j->omem);
+		close_fd(&j->emem);
+	}
 	if (j->ifd >= 0)
 		conc_proc_close_stdin(j->p);
 	j->ifd = -1;

@@ -114,7 +114,7 @@ static int next_input(struct run *r, struct args *a, char **chunk,
 		      size_t *clen)
 {
 	a->v = NULL;
-	a->n = 0;
+	a->n = a->width = 0;
 	*chunk = NULL;
 	if (r->ch) {
 		int got = chunker_next(r->ch, chunk, clen);
@@ -148,6 +148,21 @@ static void start_jobs(struct run *r)
 		j = job_new(r->next_seq++, &a);
 		j->chunk = chunk;
 		j->chunk_len = clen;
+		if (r->o->dry && r->o->results) {
+			int ofd, efd;
+
+			/* As GNU parallel: the files, nothing printed but
+			 * their names with --line-buffer. */
+			j->resname = results_open(r->o, &j->a, j->seq, true,
+						  &ofd, &efd);
+			if (j->resname) {
+				if (r->o->tag)
+					j->tag = cmd_tag(r->o, &j->a, j->seq, 1);
+				emit_job(j, r->o);
+			}
+			job_free(j);
+			continue;
+		}
 		if (r->o->dry) {
 			j->cmd = cmd_build(r->o, &j->a, j->seq, 1, &j->argv);
 			if (r->o->tag) {	/* as GNU parallel: the tag first */

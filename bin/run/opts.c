@@ -14,7 +14,7 @@ enum {
 	O_RESUME, O_RESUME_FAILED, O_TIMEOUT, O_RETRIES, O_HALT, O_DRY,
 	O_DELAY, O_BAR, O_PROGRESS, O_ETA, O_HELP, O_VERSION, O_SLF, O_SSH,
 	O_TF, O_RETURN, O_CLEANUP, O_TRC, O_TAGSTRING, O_XARGS, O_MAXLINES,
-	O_UNSUP,
+	O_RESULTS, O_UNSUP,
 };
 
 static const struct option longopts[] = {
@@ -33,8 +33,8 @@ static const struct option longopts[] = {
 	{ "xargs", no_argument, NULL, O_XARGS },
 	{ "max-lines", optional_argument, NULL, O_MAXLINES },
 	/* GNU parallel's, refused by name rather than as unknown. */
-	{ "results", required_argument, NULL, O_UNSUP },
-	{ "res", required_argument, NULL, O_UNSUP },
+	{ "results", required_argument, NULL, O_RESULTS },
+	{ "res", required_argument, NULL, O_RESULTS },
 	{ "recstart", required_argument, NULL, O_UNSUP },
 	{ "arg-file", required_argument, NULL, 'a' },
 	{ "colsep", required_argument, NULL, O_COLSEP },
@@ -96,6 +96,7 @@ static const char usage[] =
 "      --block SIZE          chunk size (default 1M; K M G: 1024s, k m g: 1000s)\n"
 "      --recend STR          record end for --pipe (default newline)\n"
 "      --joblog FILE         log every job (GNU parallel's columns)\n"
+"      --results DIR         each job's stdout, stderr, seq in DIR/1/VALUE/\n"
 "      --resume              skip the jobs FILE logs; --resume-failed: rerun\n"
 "                            the failed ones\n"
 "      --timeout SECS        TERM a job after SECS, KILL it 1 s later\n"
@@ -114,6 +115,33 @@ static const char usage[] =
 "Exit: 0 all succeeded, 1-100 that many failed, 101 more, 255 error;\n"
 "with --halt fail=1 the failing job's status.\n";
 
+
+/* --results: a plain directory name only (GNU's .csv, .tsv and .json
+ * files, and names made of replacement strings, are not done). Its files
+ * take the output: -u and --line-buffer have nothing to print (GNU
+ * parallel's --line-buffer prints the stdout files' names). */
+static void results_check(struct opts *o)
+{
+	const char *r = o->results;
+	size_t l = strlen(r);
+
+	if (!l)
+		opt_bad("bad --results", "''");
+	if (l >= 4 && (!strcasecmp(r + l - 4, ".csv") ||
+		       !strcasecmp(r + l - 4, ".tsv")))
+		opt_bad("--results to a .csv or .tsv file", "not supported");
+	if (l >= 5 && !strcasecmp(r + l - 5, ".json"))
+		opt_bad("--results to a .json file", "not supported");
+	for (const char *p = r; *p; p++) {
+		int col, mod;
+
+		if (*p == '{' && cmd_rpl(p, &col, &mod))
+			opt_bad("--results with a replacement string",
+				"not supported");
+	}
+	o->res_names = o->linebuf;
+	o->ungroup = o->linebuf = false;
+}
 
 static void push(char ***v, int *n, const char *s)
 {
@@ -330,6 +358,7 @@ void opts_parse(struct opts *o, int argc, char **argv)
 			o->recend_len = rl;	/* '': blocks of exactly --block */
 			break;
 		case O_JOBLOG: o->joblog = optarg; break;
+		case O_RESULTS: o->results = optarg; break;
 		case O_RESUME: o->resume = true; break;
 		case O_RESUME_FAILED: o->resume = o->resume_failed = true; break;
 		case O_TIMEOUT:
@@ -432,6 +461,8 @@ void opts_parse(struct opts *o, int argc, char **argv)
 	    strstr(strstr(o->tagstr, "{=") + 2, "=}"))
 		opt_bad("{= perl expressions =} are not supported", o->tagstr);
 	sources(o, argv + i, argc - i);
+	if (o->results)
+		results_check(o);
 	if (o->pipe && lines >= 0)	/* GNU's records of N lines */
 		opt_bad("--pipe with -L or --max-lines", "not supported");
 	if (o->pipe && o->nsrc)

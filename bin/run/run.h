@@ -58,6 +58,9 @@ struct opts {
 	const char *recend;
 	size_t recend_len;
 	const char *joblog;
+	const char *results;	/* --results DIR */
+	bool res_names;		/* --results with --line-buffer: print the
+				 * stdout files' names, as GNU parallel */
 	char **argfile;		/* -a, each a source before the ::: ones */
 	int nargfile;
 	int64_t timeout_ns;	/* 0: none */
@@ -96,6 +99,7 @@ char *run_strdup(const char *s);
 struct args {
 	char **v;
 	int n;
+	int width;		/* values a record (--results' names); 0: n */
 };
 
 struct input;
@@ -219,6 +223,7 @@ struct job {
 	const struct host *host;
 	char **argv;		/* -q */
 	char *tag;
+	char *resname;		/* --results --line-buffer: printed */
 	char *logline;		/* -k: its joblog line, put when printed */
 	size_t loglen;
 	conc_proc *p;
@@ -285,6 +290,14 @@ int chunker_next(struct chunker *c, char **p, size_t *n);
 int chunker_fd(const struct chunker *c);
 void chunker_fill(struct chunker *c);
 
+/* ---- --results DIR (results.c) ---- */
+/* Make the job's directory and its seq file; open its stdout and stderr
+ * (into *ofd, *efd). With dry (--dry-run) make seq and an empty stderr
+ * only (*ofd, *efd -1). Exits with a message when it cannot. Returns
+ * with o->res_names the stdout file's name and a newline (malloc'd),
+ * else NULL. */
+char *results_open(const struct opts *o, const struct args *a, long seq,
+		  bool dry, int *ofd, int *efd);
 /* ---- --joblog (joblog.c) ---- */
 
 struct joblog;
