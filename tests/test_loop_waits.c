@@ -519,7 +519,7 @@ Test(loop_waits, a_process_started_by_a_task_unlocks_what_it_locked)
 
 /* conc_once while another task runs fn: the waiter suspends alone, times
  * out, and a cancel ends its wait with -ECANCELED once. */
-static conc_once_t once_flag;
+static conc_once_t the_once;
 static conc_event once_release;
 static int once_runs;
 
@@ -532,7 +532,7 @@ static void once_fn(void)
 static int once_runner(void *arg)
 {
 	(void)arg;
-	return conc_once(&once_flag, once_fn);
+	return conc_once(&the_once, once_fn);
 }
 
 struct once_job {
@@ -543,8 +543,8 @@ static int once_waiter(void *arg)
 {
 	struct once_job *j = arg;
 
-	j->first = conc_once(&once_flag, once_fn);
-	j->second = conc_once_timed(&once_flag, once_fn, 10 * MS);
+	j->first = conc_once(&the_once, once_fn);
+	j->second = conc_once_timed(&the_once, once_fn, 10 * MS);
 	return 0;
 }
 
@@ -558,8 +558,8 @@ static int once_main(void *arg)
 	if (conc_go(&runner, once_runner, NULL, NULL) || conc_yield() ||
 	    conc_go(&tk, ticker, c, NULL))
 		return -1;
-	if (conc_once_timed(&once_flag, once_fn, 0) != -ETIMEDOUT ||
-	    conc_once_timed(&once_flag, once_fn, 20 * MS) != -ETIMEDOUT)
+	if (conc_once_timed(&the_once, once_fn, 0) != -ETIMEDOUT ||
+	    conc_once_timed(&the_once, once_fn, 20 * MS) != -ETIMEDOUT)
 		return -2;
 	if (conc_go(&w, once_waiter, &j, NULL))
 		return -3;
@@ -569,7 +569,7 @@ static int once_main(void *arg)
 	    j.second != -ETIMEDOUT)
 		return -4;
 	conc_event_set(&once_release);
-	if (conc_once_timed(&once_flag, once_fn, BOUND) != 0 ||
+	if (conc_once_timed(&the_once, once_fn, BOUND) != 0 ||
 	    conc_task_join(runner, &code, BOUND) || code != 0)
 		return -5;
 	conc_task_cancel(tk);

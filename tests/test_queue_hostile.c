@@ -200,7 +200,7 @@ struct victim {
 static int victim(void *arg)
 {
 	struct victim *v = arg;
-	char msg[16] = "0123456789abcdef", buf[16];
+	char msg[17] = "0123456789abcdef", buf[16];
 	long r;
 
 	/* Timeout 0 waits for a lock holder's copy, which a hostile lock
