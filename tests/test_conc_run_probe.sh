@@ -761,8 +761,8 @@ sametree() {
 	# The same name, res, in two directories: printed names match.
 	rm -rf gp cr
 	mkdir gp cr
-	exp=$(cd gp && timeout 60 $PAR --will-cite --results res "$@" </dev/null 2>/dev/null; echo "rc=$?")
-	got=$(cd cr && timeout 60 "$R" --results res "$@" </dev/null 2>"$T/err"; echo "rc=$?")
+	exp=$(cd gp && timeout 60 $PAR --will-cite --results res "$@" <"${IN:-/dev/null}" 2>/dev/null; echo "rc=$?")
+	got=$(cd cr && timeout 60 "$R" --results res "$@" <"${IN:-/dev/null}" 2>"$T/err"; echo "rc=$?")
 	ok "as parallel: --results: $name" "$exp" "$got"
 	ok "as parallel: --results: $name: the tree" "$(tree gp/res)" "$(tree cr/res)"
 }
@@ -770,6 +770,10 @@ sametree "one source" 'echo {}; echo e{} >&2' ::: a b
 sametree "two sources: nested" echo ::: a b ::: c d
 sametree "/ \\ tab space and '' in values" echo ::: a/b 'c d' 'e\f' "g${tab}h" '' x+y %
 sametree "newlines in ::: values (GNU splits them)" echo ::: "g${nl}h" "a${nl}"
+long=$(printf '%0300d' 0)
+sametree "a value longer than a name: every value cut to the longest" -k -j1 echo ::: "$long" "$(echo "$long" | sed 's/00/a\//g')" b
+printf 'a\nb\n' > ab
+IN=$T/ab sametree "--pipe: DIR itself, the last chunk's" -j1 --pipe -N1 cat
 sametree ". and .. as values" 'echo {}' ::: . ..
 sametree "a failing job" 'echo {}; exit 3' ::: a
 sametree "-k" -k echo ::: a b c

@@ -29,8 +29,13 @@ static void put(struct path *s, const char *p, size_t n)
 	s->p[s->len] = 0;
 }
 
+/* Set once a name was too long: values cut to this many bytes. */
+static size_t max_name;
+
 static void put_value(struct path *s, const char *v)
 {
+	size_t start = s->len;
+
 	for (; *v; v++) {
 		if (*v == '\\')
 			put(s, "\\\\", 2);
@@ -40,6 +45,10 @@ static void put_value(struct path *s, const char *v)
 			put(s, "\\_", 2);
 		else
 			put(s, v, 1);
+	}
+	if (max_name && s->len - start > max_name) {
+		s->len = start + max_name;
+		s->p[s->len] = 0;
 	}
 }
 
@@ -56,7 +65,8 @@ static char *job_dir(const struct opts *o, const struct args *a,
 	/* -n 0: GNU parallel's value for none, "\0noarg", escaped. */
 	if (o->noargs)
 		put(&s, "1/\\0noarg/", 10);
-	for (int i = 0; i < a->n; i++) {
+	/* --pipe: no values (a chunk's {} is ''), DIR/ itself. */
+	for (int i = 0; !o->pipe && i < a->n; i++) {
 		int k = snprintf(num, sizeof(num), "%d/", i % w + 1);
 
 		put(&s, num, (size_t)k);
@@ -74,29 +84,67 @@ static bool is_dir(const char *p)
 	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-/* mkdir -p, mode 0777 & ~umask. As GNU parallel (perl's die in
- * File::Path): "mkdir DIR: why" for the first one that cannot be made,
- * and the exit status is its errno. */
-static void make_dirs(char *p, size_t len)
+/* mkdir -p, mode 0777 & ~umask: 0, or the errno of the first directory
+ * that cannot be made (its name left in p, cut there). */
+static int make_dirs(char *p, size_t len)
 {
 	if (mkdir(p, 0777) == 0 || is_dir(p))
-		return;
+		return 0;
 	for (size_t i = 1; i <= len; i++) {
 		char c = p[i];
 
 		if (c != '/' && c != 0)
 			continue;
 		p[i] = 0;
-		if (!is_dir(p) && mkdir(p, 0777) < 0 && !is_dir(p)) {
-			int e = errno;
-			char *what = run_alloc(strlen(p) + 8);
-
-			sprintf(what, "mkdir %s", p);
-			run_warn(what, -e);
-			exit(e & 255 ? e & 255 : RUN_EXIT_ERROR);
-		}
+		if (!is_dir(p) && mkdir(p, 0777) < 0 && !is_dir(p))
+			return errno;
 		p[i] = c;
 	}
+	return 0;
+}
+
+/* GNU parallel's max_file_name_length: the longest name mkdir takes in
+ * dir, found by its steps (x16 from 8, then halving to within 5), so the
+ * cut is where its is. */
+static size_t probe_max_name(const char *dir)
+{
+	size_t len = 8, lo, hi, dl = strlen(dir);
+	char *p = NULL;
+
+	/* d...d of n under dir, in p (realloc'd). */
+#define PROBE(n) (p = run_realloc(p, dl + (n) + 2), \
+		  memcpy(p, dir, dl), p[dl] = '/', \
+		  memset(p + dl + 1, 'd', (n)), p[dl + 1 + (n)] = 0, p)
+	do {
+		rmdir(PROBE(len));
+		len *= 16;
+	} while (len < 100000000 && mkdir(PROBE(len), 0777) == 0);
+	lo = len / 16;
+	hi = len;
+	while (hi - lo > 5) {
+		size_t t = (lo + hi) / 2;
+
+		if (mkdir(PROBE(t), 0777) == 0) {
+			rmdir(p);
+			lo = t;
+		} else {
+			hi = t;
+		}
+	}
+#undef PROBE
+	free(p);
+	return lo;
+}
+
+/* As GNU parallel (perl's die in File::Path): "mkdir DIR: why", and the
+ * exit status is its errno. */
+static _Noreturn void mkdir_die(const char *p, int e)
+{
+	char *what = run_alloc(strlen(p) + 8);
+
+	sprintf(what, "mkdir %s", p);
+	run_warn(what, -e);
+	exit(e & 255 ? e & 255 : RUN_EXIT_ERROR);
 }
 
 static int open_file(char *dir, size_t len, const char *name, bool want)
@@ -120,11 +168,20 @@ char *results_open(const struct opts *o, const struct args *a, long seq,
 	char *name = NULL;
 	size_t len;
 	char *dir = job_dir(o, a, &len), num[24];
-	int fd, n;
+	int fd, n, e;
 
-	dir = run_realloc(dir, len + 8);
 	dir[len - 1] = 0;	/* the '/' at the end, for mkdir */
-	make_dirs(dir, len - 1);
+	if (make_dirs(dir, len - 1)) {
+		/* As GNU parallel: a name too long, say; from now on the
+		 * values are cut to the longest name, and then it must go. */
+		free(dir);
+		max_name = probe_max_name(o->results);
+		dir = job_dir(o, a, &len);
+		dir[len - 1] = 0;
+		if ((e = make_dirs(dir, len - 1)))
+			mkdir_die(dir, e);
+	}
+	dir = run_realloc(dir, len + 8);
 	dir[len - 1] = '/';
 	fd = open_file(dir, len, "seq", true);
 	n = snprintf(num, sizeof(num), "%ld", seq);
