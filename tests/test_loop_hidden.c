@@ -18,6 +18,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <sys/socket.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <conc.h>
@@ -1203,7 +1204,12 @@ static int lk_shared_main(void *arg)
 Test(hidden, a_look_or_a_call_that_finds_leaves_the_cancel_pending, .timeout = 60)
 {
 	conc_queue_attr qa = { .capacity = 1, .max_msg = 8 };
-	struct lk *x = calloc(1, sizeof(*x));
+	/* Shared: the process that lk_main starts must see stop, or it lives
+	 * out its own 10 s bound and the final join's 10 s may end first. */
+	struct lk *x = mmap(NULL, sizeof(*x), PROT_READ | PROT_WRITE,
+			    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	cr_assert_neq(x, MAP_FAILED);
 
 	int fb;
 
@@ -1247,5 +1253,5 @@ Test(hidden, a_look_or_a_call_that_finds_leaves_the_cancel_pending, .timeout = 6
 		close(x->sv[1]);
 		close(x->lfd);
 	}
-	free(x);
+	munmap(x, sizeof(*x));
 }
