@@ -946,3 +946,57 @@ Test(mutex_args, misaligned_objects_are_einval, .timeout = 10)
 	cr_assert_eq(conc_barrier_wait((conc_barrier *)odd), -EINVAL);
 	cr_assert_eq(conc_cond_signal((conc_cond *)odd), -EINVAL);
 }
+
+/*
+ * conc threads run on reused kernel threads (a worker parks between jobs,
+ * under the same tid): the lock one of them ended holding was still its
+ * worker's, so the next conc thread there unlocked it (0, not -EPERM),
+ * relocked it (-EDEADLK instead of -EBUSY) and added to its recursion.
+ */
+static conc_mutex reused_m;
+
+static int reused_lock(void *arg)
+{
+	(void)arg;
+	return conc_mutex_lock(&reused_m);	/* and ends holding it */
+}
+
+static int reused_try(void *arg)
+{
+	(void)arg;
+	return conc_mutex_trylock(&reused_m);
+}
+
+static int reused_unlock(void *arg)
+{
+	(void)arg;
+	return conc_mutex_unlock(&reused_m);
+}
+
+static int run_conc_thread(int (*fn)(void *))
+{
+	conc_thread *t;
+	int code = INT32_MIN, r = conc_thread_start(&t, fn, NULL, NULL);
+
+	if (r == -ENOTSUP)
+		cr_skip_test("conc threads not supported here");
+	cr_assert_eq(r, 0);
+	cr_assert_eq(conc_thread_join(t, &code, 10 * 1000000000LL), 0);
+	return code;
+}
+
+Test(mutex_plain, a_lock_a_conc_thread_ended_holding_is_not_the_next_ones, .timeout = 20)
+{
+	unsigned kinds[] = { 0, CONC_PRIVATE, CONC_RECURSIVE, CONC_RECURSIVE | CONC_PRIVATE };
+
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		cr_assert_eq(conc_mutex_init(&reused_m, kinds[k]), 0);
+		cr_assert_eq(run_conc_thread(reused_lock), 0, "flags %#x", kinds[k]);
+		for (int i = 0; i < 4; i++) {
+			cr_assert_eq(run_conc_thread(reused_try), -EBUSY, "flags %#x", kinds[k]);
+			cr_assert_eq(run_conc_thread(reused_unlock), -EPERM, "flags %#x", kinds[k]);
+		}
+		cr_assert_eq(conc_mutex_trylock(&reused_m), -EBUSY);
+		cr_assert_eq(conc_mutex_unlock(&reused_m), -EPERM);
+	}
+}

@@ -58,6 +58,7 @@ static int attach(conc_rsem **out, conc_shm *seg)
 	s->seg = seg;
 	s->sh = sh;
 	s->nslots = (uint32_t)n;
+	__conc_rsem_track(s);
 	*out = s;
 	return 0;
 }
@@ -140,14 +141,43 @@ int conc_rsem_fd(const conc_rsem *s)
 	return s ? conc_shm_fd(s->seg) : -EINVAL;
 }
 
+#define EXIT_WAIT_NS 1000000000LL	/* for a thread that exits to be reaped */
+#define EXIT_STEP_NS 50000LL
+
+/* Whether thread tid (of this process, not the caller) lives, as far as
+ * its robust list goes. A thread that has begun to exit is waited for
+ * (bounded) until it is reaped: a join of it may have returned already,
+ * its list walked, while tgkill() still finds it. */
+static bool lives(pid_t pid, pid_t tid)
+{
+	conc_deadline dl, step;
+	bool cancelled = false;
+
+	if (sys_tgkill(pid, tid, 0) == -ESRCH)
+		return false;
+	if (!__conc_thread_exiting(tid))	/* or reaped meanwhile */
+		return sys_tgkill(pid, tid, 0) != -ESRCH;
+	dl = __conc_deadline(EXIT_WAIT_NS);
+	while (sys_tgkill(pid, tid, 0) != -ESRCH && !__conc_expired(dl)) {
+		step = sys_now_ns() + EXIT_STEP_NS;
+		if (__conc_sleep_until(step < dl ? step : dl) == -ECANCELED)
+			cancelled = true;	/* taken once; given back below */
+	}
+	if (cancelled)
+		__conc_wait_recancel();
+	return sys_tgkill(pid, tid, 0) != -ESRCH;
+}
+
 /* Whether a thread of this process holds a slot through this handle: its
  * lock is then linked in that thread's robust list, which the kernel (and
  * the next unlock beside it) would follow into an unmapped page. The
  * caller's own list is asked directly. Another thread's list is out of
  * reach, and the slot's word is no witness (a peer may write it free while
  * the thread still has it linked): a slot this handle's record gives to
- * another thread counts as held while that thread lives, and after its
- * death the kernel has walked its list. After a fork the records name the
+ * another thread counts as held until the kernel has walked that thread's
+ * list (which it does before a join of the thread returns), or until the
+ * thread, a conc one, let go of it when its function returned (the record
+ * is wiped then: rsem_track.c). After a fork the records name the
  * parent's threads, none of them the child's. */
 static bool held_here(const conc_rsem *s)
 {
@@ -159,7 +189,7 @@ static bool held_here(const conc_rsem *s)
 	for (i = 0; i < s->nslots; i++) {
 		tid = __atomic_load_n(&s->own[i].tid, __ATOMIC_RELAXED);
 		if (tid && tid != (uint32_t)me->tid &&
-		    sys_tgkill(pid, (pid_t)tid, 0) != -ESRCH)
+		    lives(pid, (pid_t)tid))
 			return true;
 		if (linked && __conc_robust_entry(&s->sh->slots[i].m))
 			return true;
@@ -173,6 +203,7 @@ int conc_rsem_destroy(conc_rsem *s)
 		return -EINVAL;
 	if (held_here(s))
 		return -EBUSY;
+	__conc_rsem_untrack(s);
 	conc_shm_close(s->seg);
 	free(s->own);
 	free(s);

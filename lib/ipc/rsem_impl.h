@@ -84,6 +84,7 @@ struct conc_rsem {
 	uint32_t nslots;	/* from the segment's checked size */
 	uint32_t hint;		/* where this process last took a slot */
 	int64_t probed;		/* when holders were last checked with tgkill */
+	conc_rsem *next;	/* the process's handles (rsem_track.c) */
 };
 
 /* What a look at the table found. */
@@ -138,6 +139,11 @@ uint32_t __conc_rsem_probe(conc_rsem *s, bool locked) __CONC_HIDDEN;
 
 /* With the table lock held: take back every dead slot; how many. */
 uint32_t __conc_rsem_reclaim(conc_rsem *s) __CONC_HIDDEN;
+
+/* Enter a new handle in, or take it out of, the process's list, whose
+ * records of a conc thread are wiped when its function returns. */
+void __conc_rsem_track(conc_rsem *s) __CONC_HIDDEN;
+void __conc_rsem_untrack(conc_rsem *s) __CONC_HIDDEN;
 
 /* Bump seq and wake up to n sleepers. */
 void __conc_rsem_ring(conc_rsem *s, int n) __CONC_HIDDEN;

@@ -18,7 +18,7 @@ void __conc_loop_forget(void)
 
 	__conc_loop_tls = NULL;
 	s->waiter = NULL;
-	s->ctx = 0;
+	s->ctx = s->base;
 }
 
 /* Reap the ring every REAP_EVERY resumes even when tasks stay runnable, so
@@ -154,7 +154,7 @@ static void resume(struct loop *l, struct conc_task *t)
 	/* Not always t: tasks may have switched among themselves. */
 	t = l->cur;
 	__conc_stack_running(NULL, NULL);
-	s->ctx = 0;
+	s->ctx = s->base;
 	s->waiter = NULL;
 	l->cur = NULL;
 	if (t->state == T_DONE)

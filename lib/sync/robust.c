@@ -172,9 +172,13 @@ static void owner_died(uint32_t *word, pid_t tid)
 		__conc_wake(word, 1, 0);
 }
 
+void (*__conc_robust_released)(pid_t tid);
+
 void __conc_robust_release_all(struct robust_list_head *h, pid_t tid)
 {
 	struct robust_list *e = h->list.next;
+	void (*hook)(pid_t) = __atomic_load_n(&__conc_robust_released, __ATOMIC_ACQUIRE);
+	bool held = reg.n || e != &h->list || h->list_op_pending;
 	int n = 0;
 
 	look_for_foreign(h);
@@ -199,4 +203,6 @@ void __conc_robust_release_all(struct robust_list_head *h, pid_t tid)
 	h->list.next = &h->list;
 	h->list_op_pending = NULL;
 	*__conc_slot_before(&h->list) = &h->list;
+	if (hook && held)
+		hook(tid);
 }

@@ -86,6 +86,10 @@ struct __conc_robust_ent *__conc_robust_entry(const conc_mutex *m) __CONC_HIDDEN
  * still holds, then empty the list. */
 void __conc_robust_release_all(struct robust_list_head *h, pid_t tid) __CONC_HIDDEN;
 
+/* NULL, or called by __conc_robust_release_all after it released
+ * something, for records elsewhere that name the thread (rsem_track.c). */
+extern void (*__conc_robust_released)(pid_t tid) __CONC_HIDDEN;
+
 /*
  * Point the kernel's list_op_pending at a plain futex word (not a mutex)
  * for the few instructions between publishing something and waking its

@@ -62,7 +62,7 @@ struct __conc_self *__conc_self_refresh(void)
 		 * before that wait must be owned by the thread, or the unlock
 		 * after it says -EPERM and the lock stays taken. */
 		if (s->gen && gen) {
-			s->ctx = 0;
+			s->ctx = s->base = 0;
 			s->waiter = NULL;
 		}
 		s->tid = sys_gettid();

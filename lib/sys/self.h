@@ -33,4 +33,8 @@ void __conc_membarrier(void) __attribute__((visibility("hidden")));
 /* Number of CPUs this process may run on (at least 1), probed once. */
 int __conc_ncpu(void) __attribute__((visibility("hidden")));
 
+/* Whether thread tid of this process has begun to exit (it runs no user
+ * code again); false once it is gone, or when /proc cannot say. */
+_Bool __conc_thread_exiting(pid_t tid) __attribute__((visibility("hidden")));
+
 #endif

@@ -71,11 +71,23 @@ static void reap_zombies(void)
 	}
 }
 
+/* Each job is an execution context of its own (the high bit keeps it
+ * apart from a loop's task ids): a lock the last job on this worker
+ * ended holding is not the next job's to unlock or lock again. */
+static uint32_t job_ctx(void)
+{
+	static uint32_t jobs;
+
+	return 0x80000000u | (__atomic_add_fetch(&jobs, 1, __ATOMIC_RELAXED) & 0x7fffffffu);
+}
+
 /* Run the job; returns its handle, with its code in *code. */
 static conc_thread *run_job(struct worker *w, int *code)
 {
+	struct __conc_self *s = __conc_self();
 	uint64_t all = ~0ULL;
 
+	s->base = s->ctx = job_ctx();
 	__conc_current_worker = w;
 	if (!w->named || strcmp(w->name, w->shown))
 		sys_prctl(PR_SET_NAME, (unsigned long)w->name, 0, 0, 0);

@@ -38,6 +38,7 @@ struct __conc_self {
 		uint64_t ctx_held;
 	};
 	struct __conc_waiter *waiter;	/* a loop's wait hook, or NULL; reset in a fork child */
+	uint32_t base;	/* ctx outside coroutines: 0, or a conc thread's job */
 };
 
 extern __thread struct __conc_self __conc_self_tls
