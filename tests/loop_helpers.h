@@ -38,6 +38,26 @@ static HELPER_UNUSED bool futex_mode(int fallback)
 /* The body once in each futex mode that this kernel can run. */
 #define EACH_FUTEX_MODE(fb) for ((fb) = 0; (fb) < 2; (fb)++) if (futex_mode(fb))
 
+/* A suite's .fini: the loop's own choice of opcodes again. */
+static HELPER_UNUSED void plain_mode(void)
+{
+	unsetenv("CONC_LOOP_NO_FUTEX_OP");
+	unsetenv("CONC_LOOP_NO_WAITID_OP");
+}
+
+/* A ticker task's body: count every millisecond until *stop, so a test
+ * sees that the loop went on while another of its tasks waited. -1 when
+ * a sleep failed (the task was cancelled). */
+static HELPER_UNUSED int tick_until(uint32_t *ticks, const uint32_t *stop)
+{
+	while (!__atomic_load_n(stop, __ATOMIC_ACQUIRE)) {
+		__atomic_fetch_add(ticks, 1, __ATOMIC_RELEASE);
+		if (conc_sleep(1000000))
+			return -1;
+	}
+	return 0;
+}
+
 /* main's exit code; conc_run itself must succeed. */
 static HELPER_UNUSED int run(int (*main)(void *), void *arg)
 {

@@ -22,12 +22,6 @@
 #include <conc.h>
 #include "loop_helpers.h"
 
-static void plain_mode(void)
-{
-	unsetenv("CONC_LOOP_NO_FUTEX_OP");
-	unsetenv("CONC_LOOP_NO_WAITID_OP");
-}
-
 TestSuite(colorless, .fini = plain_mode);
 
 /* What tasks, threads and processes share (MAP_SHARED). */
@@ -78,12 +72,8 @@ static int ticker(void *arg)
 {
 	struct sh *s = arg;
 
-	while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
-		__atomic_fetch_add(&s->ticks, 1, __ATOMIC_RELEASE);
-		if (conc_sleep(1 * MS) < 0)
-			return 0;
-	}
-	return 0;
+	tick_until(&s->ticks, &s->stop);
+	return 0;	/* a cancelled ticker just ends */
 }
 
 /* Go with the waiter's attributes. */

@@ -38,28 +38,10 @@ struct sh {
 	conc_chan *mine, *theirs;
 };
 
-static bool setup(bool fallback)
-{
-	need_uring();
-	if (!fallback && !(conc_features() & CONC_FEAT_URING_FUTEX))
-		return false;
-	if (fallback)
-		setenv("CONC_LOOP_NO_FUTEX_OP", "1", 1);
-	else
-		unsetenv("CONC_LOOP_NO_FUTEX_OP");
-	return true;
-}
-
 /* Every test runs with IORING_OP_FUTEX_WAIT (where the kernel has it) and
  * with the fallback; each kind of an object in turn. */
-#define EACH_MODE(fb) for ((fb) = 0; (fb) < 2; (fb)++) if (setup(fb))
 #define EACH_KIND(k, kinds) \
 	for ((k) = 0; (k) < sizeof(kinds) / sizeof((kinds)[0]); (k)++)
-
-static void plain_mode(void)
-{
-	unsetenv("CONC_LOOP_NO_FUTEX_OP");
-}
 
 TestSuite(loop_cross, .fini = plain_mode);
 
@@ -159,12 +141,8 @@ static int ticker(void *arg)
 {
 	struct sh *s = arg;
 
-	while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
-		__atomic_fetch_add(&s->ticks, 1, __ATOMIC_RELEASE);
-		if (conc_sleep(1 * MS) < 0)
-			return 0;
-	}
-	return 0;
+	tick_until(&s->ticks, &s->stop);
+	return 0;	/* a cancelled ticker just ends */
 }
 
 /* The waiter's one call; 0 when it was woken as it should be. */
@@ -418,7 +396,7 @@ static void cross_all(enum prim p)
 {
 	int fb, k;
 
-	EACH_MODE(fb) {
+	EACH_FUTEX_MODE(fb) {
 		for (k = 0; k < NPEER; k++)
 			cross(p, (enum peer)k, false, false);
 		/* the waiter on the shared stack */
@@ -497,7 +475,7 @@ Test(loop_cross, robust_owner_killed)
 {
 	int fb, r;
 
-	EACH_MODE(fb) {
+	EACH_FUTEX_MODE(fb) {
 		struct sh *s = shared_alloc(sizeof(*s));
 		pthread_t th;
 
@@ -577,7 +555,7 @@ Test(loop_cross, two_tasks_each_kind)
 	int fb;
 	unsigned k;
 
-	EACH_MODE(fb) {
+	EACH_FUTEX_MODE(fb) {
 		EACH_KIND(k, kinds) {
 			struct two t = { .flags = kinds[k] };
 			int r;
@@ -642,7 +620,7 @@ Test(loop_cross, task_and_thread_contend)
 	int fb;
 	unsigned k;
 
-	EACH_MODE(fb) {
+	EACH_FUTEX_MODE(fb) {
 		EACH_KIND(k, kinds) {
 			struct two t = { .flags = kinds[k] };
 			pthread_t th;
@@ -728,7 +706,7 @@ Test(loop_cross, many_tasks_one_sem_posted_by_a_process, .timeout = 120)
 {
 	int fb, r, st;
 
-	EACH_MODE(fb) {
+	EACH_FUTEX_MODE(fb) {
 		struct many *m = shared_alloc(sizeof(*m));
 		pid_t pid;
 
@@ -755,7 +733,7 @@ Test(loop_cross, many_tasks_one_private_sem_posted_by_a_thread, .timeout = 120)
 {
 	int fb, r;
 
-	EACH_MODE(fb) {
+	EACH_FUTEX_MODE(fb) {
 		struct many m = { .done = 0 };
 		pthread_t th;
 		void *tr = (void *)-1;
@@ -774,7 +752,7 @@ Test(loop_cross, one_task_waits_a_thousand_times_on_posts_of_a_process, .timeout
 {
 	int fb, r, st;
 
-	EACH_MODE(fb) {
+	EACH_FUTEX_MODE(fb) {
 		struct many *m = shared_alloc(sizeof(*m));
 		pid_t pid;
 
@@ -924,7 +902,7 @@ static void race(enum prim p, unsigned flags, bool timed)
 {
 	int fb;
 
-	EACH_MODE(fb) {
+	EACH_FUTEX_MODE(fb) {
 		struct race *r = shared_alloc(sizeof(*r));
 		pthread_t th;
 		void *tr = (void *)-1;
@@ -1038,7 +1016,7 @@ Test(loop_cross, cancelled_writer_lets_readers_in)
 	int fb;
 	unsigned k;
 
-	EACH_MODE(fb) {
+	EACH_FUTEX_MODE(fb) {
 		EACH_KIND(k, kinds) {
 			struct rwc c = { .held = 0 };
 			pthread_t th;
@@ -1093,7 +1071,7 @@ Test(loop_cross, two_tasks_rwlock)
 {
 	int fb;
 
-	EACH_MODE(fb) {
+	EACH_FUTEX_MODE(fb) {
 		struct rwc c = { .held = 0 };
 		int r;
 
@@ -1156,7 +1134,7 @@ static void killed_holders(uint32_t count)
 	int fb;
 	uint32_t i;
 
-	EACH_MODE(fb) {
+	EACH_FUTEX_MODE(fb) {
 		struct held *h = shared_alloc(sizeof(*h));
 		pid_t pid;
 		int wrong = 0, first = -1, fr = 0;
@@ -1242,7 +1220,7 @@ Test(loop_cross, thread_ends_holding_a_robust_mutex)
 	int fb;
 	unsigned k;
 
-	EACH_MODE(fb) {
+	EACH_FUTEX_MODE(fb) {
 		EACH_KIND(k, kinds) {
 			struct tdeath d = { .thread = die_holding };
 			int r;
@@ -1494,7 +1472,7 @@ Test(loop_cross, process_killed_between_begin_and_commit)
 {
 	int fb;
 
-	EACH_MODE(fb) {
+	EACH_FUTEX_MODE(fb) {
 		struct qb *x = shared_alloc(sizeof(*x));
 		pthread_t th;
 		pid_t pid;
@@ -1589,7 +1567,7 @@ Test(loop_cross, broadcast_to_tasks_and_threads)
 	int fb;
 	unsigned k;
 
-	EACH_MODE(fb) {
+	EACH_FUTEX_MODE(fb) {
 		EACH_KIND(k, kinds) {
 			struct bc b = { .gen = 0 };
 			pthread_t th[BC_THREADS];
@@ -1674,7 +1652,7 @@ Test(loop_cross, tasks_cancelled_after_a_broadcast)
 	int fb, i;
 	unsigned k;
 
-	EACH_MODE(fb) {
+	EACH_FUTEX_MODE(fb) {
 		EACH_KIND(k, kinds) {
 			struct rq q = { .gen = 0 };
 			int r;
@@ -1760,7 +1738,7 @@ Test(loop_cross, a_thousand_tasks_and_a_thread_contend, .timeout = 120)
 	int fb;
 	unsigned k;
 
-	EACH_MODE(fb) {
+	EACH_FUTEX_MODE(fb) {
 		EACH_KIND(k, kinds) {
 			struct crowd c = { .inside = 0 };
 			pthread_t th;
@@ -1818,7 +1796,7 @@ Test(loop_cross, a_thousand_tasks_wait_on_an_event_set_by_a_process, .timeout = 
 {
 	int fb;
 
-	EACH_MODE(fb) {
+	EACH_FUTEX_MODE(fb) {
 		struct crowd *c = shared_alloc(sizeof(*c));
 		pid_t pid;
 		int r, st;
@@ -1957,7 +1935,7 @@ Test(loop_cross, barrier_cancel_as_the_round_ends)
 {
 	int fb, y;
 
-	EACH_MODE(fb) {
+	EACH_FUTEX_MODE(fb) {
 		for (y = 0; y < 4; y++) {
 			struct bcan x = { .yields = y, .r1 = 1, .r2 = 1 };
 			int r;
@@ -2040,7 +2018,7 @@ Test(loop_cross, barrier_cancel_racing_a_thread_arrival, .timeout = 120)
 {
 	int fb;
 
-	EACH_MODE(fb) {
+	EACH_FUTEX_MODE(fb) {
 		struct bcan2 x = { .go = 0 };
 		pthread_t th;
 		void *tr = (void *)-1;
@@ -2282,7 +2260,7 @@ Test(loop_cross, queue_consumers_cancelled_at_random, .timeout = 120)
 {
 	int fb;
 
-	EACH_MODE(fb) {
+	EACH_FUTEX_MODE(fb) {
 		struct qx *x = shared_alloc(sizeof(*x));
 		conc_queue_attr qa = { .capacity = 16, .max_msg = 16 };
 		pid_t pid;
@@ -2378,7 +2356,7 @@ Test(loop_cross, queue_producers_cancelled_at_random, .timeout = 120)
 {
 	int fb;
 
-	EACH_MODE(fb) {
+	EACH_FUTEX_MODE(fb) {
 		struct qp *x = shared_alloc(sizeof(*x));
 		conc_queue_attr qa = { .capacity = 4, .max_msg = 16 };
 		pid_t pid;
@@ -2442,7 +2420,7 @@ Test(loop_cross, robust_mutex_of_a_task_whose_loop_thread_ends)
 {
 	int fb;
 
-	EACH_MODE(fb) {
+	EACH_FUTEX_MODE(fb) {
 		struct tdeath x = { .thread = lend_thread };
 		int r;
 
@@ -2601,7 +2579,7 @@ Test(loop_cross, the_loop_ends_while_tasks_wait_on_everything, .timeout = 60)
 {
 	int fb, k;
 
-	EACH_MODE(fb) {
+	EACH_FUTEX_MODE(fb) {
 		struct wind w;
 
 		memset(&w, 0, sizeof(w));
@@ -2782,7 +2760,7 @@ Test(loop_cross, many_wait_for_a_robust_mutex_whose_holder_is_killed)
 {
 	int fb;
 
-	EACH_MODE(fb) {
+	EACH_FUTEX_MODE(fb) {
 		struct rk *x = shared_alloc(sizeof(*x));
 		pthread_t th, kt;
 		void *tr = (void *)-1;

@@ -24,12 +24,6 @@
 #include <conc.h>
 #include "loop_helpers.h"
 
-static void plain_mode(void)
-{
-	unsetenv("CONC_LOOP_NO_FUTEX_OP");
-	unsetenv("CONC_LOOP_NO_WAITID_OP");
-}
-
 TestSuite(hidden, .fini = plain_mode);
 
 enum kind { K_MUTEX, K_RMUTEX, K_ROBUST, K_SEM, K_EVENT, K_COND, K_RDLOCK,
@@ -209,12 +203,7 @@ static int ticker(void *arg)
 {
 	struct sh *s = arg;
 
-	while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
-		__atomic_fetch_add(&s->ticks, 1, __ATOMIC_RELEASE);
-		if (conc_sleep(1 * MS))
-			return -1;
-	}
-	return 0;
+	return tick_until(&s->ticks, &s->stop);
 }
 
 static int canceller(void *arg)
