@@ -132,6 +132,23 @@ static ssize_t t_close_eventfd(const void *arg, size_t len, void *res, size_t ca
 	return 2;
 }
 
+/* Every fd closed, then files opened again (stdio on /dev/null, a log, a
+ * socket...): one of them takes the number the worker's eventfd had, and
+ * a write meant for the pool goes there. */
+static ssize_t t_close_all_reopen(const void *arg, size_t len, void *res, size_t cap)
+{
+	int fd, k;
+
+	(void)arg, (void)len, (void)cap;
+	for (fd = 0; fd < 1024; fd++)
+		close(fd);
+	for (k = 0; k < 64; k++)
+		if (open("/dev/null", O_RDWR) < 0)
+			break;
+	memcpy(res, "ok", 2);
+	return 2;
+}
+
 static ssize_t t_close_stdio(const void *arg, size_t len, void *res, size_t cap)
 {
 	(void)arg, (void)len, (void)res, (void)cap;
@@ -393,18 +410,32 @@ static ssize_t run_untimed(conc_pool *p, conc_task_fn fn, char *buf)
 	return u.r;
 }
 
-Test(hostile, a_task_closing_the_pools_eventfd)
+/* fn, answering "ok", then a plain task, three times: untimed waits. */
+static void untimed_rounds(conc_task_fn fn)
 {
 	conc_pool *p = make(1, 0);
 	char buf[16];
 	int k;
 
 	for (k = 0; k < 3; k++) {
-		cr_assert_eq(run_untimed(p, t_close_eventfd, buf), 2);
+		cr_assert_eq(run_untimed(p, fn, buf), 2);
 		cr_assert_eq(memcmp(buf, "ok", 2), 0);
 		cr_assert_eq(run_untimed(p, t_twice, NULL), 8);
 	}
 	finish(p);
+}
+
+Test(hostile, a_task_closing_the_pools_eventfd)
+{
+	untimed_rounds(t_close_eventfd);
+}
+
+/* The fd numbers the pool's eventfd had now name other files: the end of
+ * the task is still seen by an untimed wait (its pidfd tells, at worst),
+ * and the pool goes on. */
+Test(hostile, a_task_reopening_files_after_closing_every_fd)
+{
+	untimed_rounds(t_close_all_reopen);
 }
 
 Test(hostile, a_grandchild_outliving_its_task, .init = setup)

@@ -19,6 +19,7 @@
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include "pool_impl.h"
 
 struct ctx {
@@ -38,14 +39,45 @@ struct chunk {
  * another in its conc_self. */
 static pid_t worker_pid;
 
+/* The worker's copy of the pool's eventfd, and what it is (fstat), taken
+ * before any code of the program runs in the worker. */
+static int worker_efd = -1;
+static dev_t efd_dev;
+static ino_t efd_ino;
+
+/* Far above the numbers a task gets back from open() (the lowest free)
+ * after closing every fd, when the limit on fds allows. */
+#define EFD_HIGH 512
+
+static void own_efd(conc_pool *p)
+{
+	struct stat st;
+	int fd = sys_fcntl(p->efd, 1030 /* F_DUPFD_CLOEXEC */, EFD_HIGH);
+
+	if (fd >= 0)
+		sys_close(p->efd);
+	worker_efd = fd >= 0 ? fd : p->efd;
+	if (sys_fstat(worker_efd, &st) == 0) {
+		efd_dev = st.st_dev;
+		efd_ino = st.st_ino;
+	}
+}
+
 /* Tell the supervisor a task ended (or started, for its deadline). false
- * when the eventfd is gone (a task closed it): the worker must then exit,
- * so that its pidfd tells instead. */
-static bool kick(conc_pool *p)
+ * when the eventfd is gone: a task closed it, or closed it and opened
+ * another file that took its number (the write would go there and the
+ * supervisor never learn). The worker must then exit, so that its pidfd
+ * tells instead. */
+static bool kick(void)
 {
 	uint64_t one = 1;
-	ssize_t r = sys_write(p->efd, &one, sizeof(one));
+	struct stat st;
+	ssize_t r;
 
+	if (sys_fstat(worker_efd, &st) < 0 || st.st_dev != efd_dev ||
+	    st.st_ino != efd_ino)
+		return false;
+	r = sys_write(worker_efd, &one, sizeof(one));
 	return r == (ssize_t)sizeof(one) || r == -EAGAIN || r == -EINTR;
 }
 
@@ -128,7 +160,7 @@ static bool run(conc_pool *p, struct slot *s, uint32_t me, unsigned *count,
 	for (j = 0; j < c.n; j++) {
 		__atomic_store_n(&s->started, sys_now_ns(), __ATOMIC_RELAXED);
 		if (p->attr.task_timeout_ns > 0)
-			kick(p);	/* the supervisor learns the deadline */
+			kick();	/* the supervisor learns the deadline */
 		c.lens[j] = item(p, s, &c, j, end);
 		__atomic_store_n(&lens[j], c.lens[j], __ATOMIC_RELAXED);
 		/* release: lens[j] and the result bytes are seen with done
@@ -158,6 +190,7 @@ static int worker_main(void *arg)
 	int ir;
 
 	worker_pid = __conc_self()->pid;
+	own_efd(p);
 #ifdef __GLIBC__
 	on_exit(leave, NULL);
 #endif
@@ -194,7 +227,7 @@ static int worker_main(void *arg)
 		conc_queue_get_commit(p->q);
 		if (!run(p, s, me, &count, end))
 			return 0;	/* abandoned: about to be killed */
-		if (!kick(p))
+		if (!kick())
 			return 0;	/* its slot is DONE: collected at death */
 	}
 	return 0;
