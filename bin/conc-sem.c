@@ -129,7 +129,10 @@ static int run(const char *name, uint32_t n, bool n_given, int64_t wait_ns,
 	}
 	if (r == -EOWNERDEAD)	/* the command may want to know */
 		setenv("CONC_SEM_OWNER_DIED", "1", 1);
-	else if (r) {
+	else if (!r)		/* one inherited (from an outer conc-sem's
+				 * command) would tell of another permit */
+		unsetenv("CONC_SEM_OWNER_DIED");
+	else {
 		tool_err(r, "%s: taking a permit", name);
 		return EX_FAIL;
 	}

@@ -196,6 +196,10 @@ ok "sem: the next after a SIGKILLed holder is told" "died=1${nl}rc=0" \
 	"$(run "$SEM" -w 20 $P-k sh -c 'echo died=$CONC_SEM_OWNER_DIED')"
 ok "sem: ... the one after is not" "died=${nl}rc=0" \
 	"$(run "$SEM" -w 20 $P-k sh -c 'echo died=$CONC_SEM_OWNER_DIED')"
+# ... nor one that inherited the variable (a conc-sem run by a command
+# that was told): only its own permit's story reaches its command.
+ok "sem: an inherited CONC_SEM_OWNER_DIED is not passed on" "died=unset${nl}rc=0" \
+	"$(CONC_SEM_OWNER_DIED=1 run "$SEM" -w 20 $P-k sh -c 'echo died=${CONC_SEM_OWNER_DIED-unset}')"
 # The holder's command dies with it.
 "$SEM" $P-k2 sh -c 'echo $$ > cmdpid; sleep 30' & bg=$!
 until_ [ -s cmdpid ]
