@@ -160,8 +160,10 @@ static void *holder(void *arg)
 		return NULL;
 	}
 	stage(s, 1);
-	/* stage 2: the waiter was cancelled and waits again */
-	if (until(&s->stage, 2) || until(&s->ticks, s->ticks + 3)) {
+	/* stage 20: the waiter was cancelled and waits again (not 10, "about
+	 * to wait": releasing then raced the cancel, and a waiter that got
+	 * the object before its cancel came returned 0; seen in CI) */
+	if (until(&s->stage, 20) || until(&s->ticks, s->ticks + 3)) {
 		s->thread_rc = 2;
 		return NULL;
 	}
@@ -205,7 +207,7 @@ static int cancelled_then_woken(void *arg)
 	if (r != -ECANCELED)
 		return r == 0 ? -9999 : r - 20000;
 	/* Cancelled once: the same call waits again, and is woken. */
-	stage(s, 2);
+	stage(s, 20);
 	return call(s);
 }
 
