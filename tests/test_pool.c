@@ -368,6 +368,10 @@ Test(pool, submit_after_close_is_epipe)
 	cr_assert_eq(conc_pool_apply(p, t_even, &v, sizeof(v), &out, 4), -EPIPE);
 	cr_assert_eq(conc_pool_map(p, t_even, &v, 1, 4, &out, 4, 0), -EPIPE);
 	cr_assert_eq(conc_pool_imap_unordered(p, t_even, &v, 1, 4, 0, &it), -EPIPE);
+	/* No item at all: the pool is closed all the same. */
+	cr_assert_eq(conc_pool_map(p, t_even, NULL, 0, 4, NULL, 4, 0), -EPIPE);
+	cr_assert_eq(conc_pool_map_status(p, t_even, NULL, 0, 4, NULL, 4, 0, NULL), -EPIPE);
+	cr_assert_eq(conc_pool_imap_unordered(p, t_even, NULL, 0, 4, 0, &it), -EPIPE);
 	cr_assert_eq(conc_pool_join(p), 0);
 	cr_assert_eq(conc_pool_destroy(p), 0);
 }

@@ -25,15 +25,9 @@ int conc_pool_imap_unordered(conc_pool *p, conc_task_fn fn, const void *in,
 	conc_imap *it;
 	int r;
 
-	if ((r = __conc_pool_map_check(p, fn, in, n, in_size, 0)) < 0)
-		return r;
 	if (!itp)
 		return -EINVAL;
-	if ((r = conc_mutex_lock(&p->lock)) < 0)
-		return r;	/* -ECANCELED */
-	r = p->closed ? -EPIPE : 0;
-	conc_mutex_unlock(&p->lock);
-	if (r < 0)
+	if ((r = __conc_pool_map_check(p, fn, in, n, in_size, 0)) < 0)
 		return r;
 	if (!(it = calloc(1, sizeof(*it))))
 		return -ENOMEM;

@@ -23,6 +23,8 @@ size_t __conc_pool_chunk(conc_pool *p, size_t n, size_t in_size, size_t out_size
 int __conc_pool_map_check(conc_pool *p, conc_task_fn fn, const void *in, size_t n,
 		     size_t in_size, size_t out_size)
 {
+	int r;
+
 	if (!p || !fn || (n && !in) || !in_size)
 		return -EINVAL;
 	if (__conc_pool_foreign(p))
@@ -33,7 +35,12 @@ int __conc_pool_map_check(conc_pool *p, conc_task_fn fn, const void *in, size_t 
 		return -EINVAL;
 	if (in_size > p->attr.max_arg || out_size > p->attr.max_result)
 		return -EMSGSIZE;
-	return 0;
+	/* Closed: -EPIPE even for no item at all, as the man page says. */
+	if ((r = conc_mutex_lock(&p->lock)) < 0)
+		return r;	/* -ECANCELED */
+	r = p->closed ? -EPIPE : 0;
+	conc_mutex_unlock(&p->lock);
+	return r;
 }
 
 /* Items of chunk k: their results into out, their lengths or statuses

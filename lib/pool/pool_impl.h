@@ -176,7 +176,8 @@ void __conc_pool_future_free(conc_future *f) __CONC_HIDDEN;
 size_t __conc_pool_chunk(conc_pool *p, size_t n, size_t in_size, size_t out_size,
 		    size_t chunk) __CONC_HIDDEN;
 
-/* The argument checks map and imap share: 0, -EINVAL, -EMSGSIZE. */
+/* The checks map and imap share: 0, -EINVAL, -EPERM, -EMSGSIZE, -EPIPE
+ * (closed), -ECANCELED. Lock not held. */
 int __conc_pool_map_check(conc_pool *p, conc_task_fn fn, const void *in, size_t n,
 		     size_t in_size, size_t out_size) __CONC_HIDDEN;
 
