@@ -227,8 +227,8 @@ static __attribute__((unused)) int tool_option(int c, const char *usage,
 	case 'm':
 		if (!tool_mode(optarg, mode))
 			return -1;
-		tool_err(0, "--mode %s: not an octal mode with read and write for the owner "
-			 "and write for nobody else", optarg);
+		tool_err(0, "--mode %s: not an octal mode (at most 777) with read and "
+			 "write for the owner", optarg);
 		return bad;
 	case 'h':
 		fputs(usage, stdout);

@@ -111,6 +111,11 @@ for m in abc 0 400 7777 99; do
 	ok "conc-event bad --mode $m: 2" "rc=2" "$(run "$EV" set --mode $m $P-bm)"
 done
 msg "conc-event bad --mode" conc-event
+# ... saying what is wrong, not a rule that --mode 666 breaks.
+case $(err) in
+*"nobody else"*) ok "bad --mode: the message says what a mode needs" "no 'nobody else'" "$(err)" ;;
+*) ok "bad --mode: the message says what a mode needs" 1 1 ;;
+esac
 
 # -t / -w: seconds, fractions allowed, every tool.
 "$Q" create $P-t
