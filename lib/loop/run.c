@@ -120,11 +120,11 @@ static int run(struct loop *l, int (*main)(void *), void *arg, int *code)
 	return 0;
 }
 
-/* The last task id (execution context, wait.h) this thread's loops gave:
- * the next loop goes on from there, so that a task of a later loop is not
- * taken for the owner of what an ended task of an earlier one still holds
- * (owners are (tid, ctx) pairs). */
-static __thread uint32_t last_id __attribute__((tls_model("initial-exec")));
+/* Task ids (execution contexts, wait.h) go on from the last one this
+ * thread's loops gave (__conc_self()->task_ids, kept across the jobs of a
+ * reused conc thread), so that a task of a later loop is not taken for
+ * the owner of what an ended task of an earlier one still holds (owners
+ * are (tid, ctx) pairs). */
 
 /*
  * The thread ends inside a task, or the process exits there (wait.h's
@@ -138,7 +138,7 @@ static void leave(struct __conc_waiter *w)
 {
 	struct loop *l = (struct loop *)((char *)w - offsetof(struct loop, waiter));
 
-	last_id = l->next_id;
+	l->self->task_ids = l->next_id;
 	__conc_loop_forget();
 	__conc_stack_running(NULL, NULL);
 	__conc_door_shut(l);
@@ -176,9 +176,9 @@ int conc_run(int (*main)(void *), void *arg, int *exit_code)
 	__conc_hook_init(l);
 	l->waiter.leave = leave;
 	__conc_loop_tls = l;
-	l->next_id = last_id;
+	l->next_id = l->self->task_ids;
 	r = run(l, main, arg, &code);
-	last_id = l->next_id;
+	l->self->task_ids = l->next_id;
 	__conc_loop_tls = NULL;
 	io_uring_queue_exit(&l->ring);
 	__conc_door_close(l);

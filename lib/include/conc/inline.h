@@ -39,6 +39,11 @@ struct __conc_self {
 	};
 	struct __conc_waiter *waiter;	/* a loop's wait hook, or NULL; reset in a fork child */
 	uint32_t base;	/* ctx outside coroutines: 0, or a conc thread's job */
+	/* The last task id (a ctx) this thread's loops gave: the next loop
+	 * goes on from there. Here, not in the loop's own TLS, because a
+	 * reused conc thread starts each job with the program's TLS as new,
+	 * and this entry alone is carried over. */
+	uint32_t task_ids;
 };
 
 extern __thread struct __conc_self __conc_self_tls

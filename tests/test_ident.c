@@ -1,0 +1,445 @@
+/*
+ * Who holds what, when identities come back: a conc thread runs on a
+ * kernel thread that is reused (start, join, start again: the same tid),
+ * a loop's tasks are numbered per thread, a fork child inherits its
+ * parent's memory. Every owner the library records must still tell the
+ * next holder from the last one. Each test ends a holder (a conc thread's
+ * job, a loop's task) in the middle of something, then asks, under the
+ * same tid, what the next one may do with it.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdint.h>
+#include <conc.h>
+#include "loop_helpers.h"
+
+/* Run fn on a conc thread and join it; its exit code. The worker parks
+ * before the join returns, so the next start is handed the same one. */
+static int on_thread(int (*fn)(void *), void *arg)
+{
+	conc_thread *t;
+	int code = INT32_MIN, r = conc_thread_start(&t, fn, arg, NULL);
+
+	if (r == -ENOTSUP)
+		cr_skip_test("conc threads not supported here");
+	cr_assert_eq(r, 0, "start: %s", strerror(-r));
+	cr_assert_eq(conc_thread_join(t, &code, BOUND), 0);
+	return code;
+}
+
+/* What a job saw: its kernel thread id, and a result. */
+struct seen {
+	pid_t tid;
+	int r;
+};
+
+static conc_mutex lm, rm;	/* rm: robust */
+static conc_rwlock rw;
+static conc_cond cv;
+static conc_rsem *sem;
+static conc_queue *q;
+
+/* One call a job makes, and may end in the middle of (holding it). */
+enum op { LOCK_LM, COND_WAIT, WRLOCK, RDLOCK, TAKES, POSTS, GET_BEGIN, COMMIT, ABORT };
+
+static int one_call(enum op op)
+{
+	char b[8];
+
+	switch (op) {
+	case LOCK_LM:	return conc_mutex_lock(&lm);
+	case COND_WAIT:	return conc_cond_wait(&cv, &lm, 0);
+	case WRLOCK:	return conc_rwlock_wrlock(&rw);
+	case RDLOCK:	return conc_rwlock_rdlock(&rw);
+	case TAKES:	return conc_rsem_trywait(sem);
+	case POSTS:	return conc_rsem_post(sem);
+	case GET_BEGIN:	return (int)conc_queue_get_begin(q, b, sizeof(b), BOUND);
+	case COMMIT:	return conc_queue_get_commit(q);
+	case ABORT:	return conc_queue_get_abort(q);
+	}
+	return -ENOSYS;
+}
+
+struct call {
+	enum op op;
+	struct seen *s;
+};
+
+static int job_call(void *arg)
+{
+	struct call *c = arg;
+
+	c->s->tid = conc_gettid();
+	return c->s->r = one_call(c->op);
+}
+
+/* A job that makes one call and ends: what it saw. */
+static struct seen job(enum op op)
+{
+	struct seen s = { 0, INT32_MIN };
+	struct call c = { op, &s };
+
+	on_thread(job_call, &c);
+	return s;
+}
+
+/* ---- a loop's task ends holding a lock; the next job runs a loop too ---- */
+
+static int task_locks(void *arg)
+{
+	struct seen *s = arg;
+
+	s->tid = conc_gettid();
+	s->r = conc_mutex_lock(&lm);
+	return 0;		/* ends holding it */
+}
+
+static int task_tries(void *arg)
+{
+	struct seen *s = arg;
+
+	s->tid = conc_gettid();
+	/* Not ours: it waits (0 polls: -ETIMEDOUT), it is not a relock. */
+	s->r = conc_mutex_timedlock(&lm, 0);
+	return 0;
+}
+
+static int task_unlocks(void *arg)
+{
+	struct seen *s = arg;
+
+	s->tid = conc_gettid();
+	s->r = conc_mutex_unlock(&lm);
+	return 0;
+}
+
+static int job_runs(void *arg)
+{
+	void **a = arg;
+	int code = -1, r = conc_run((int (*)(void *))a[0], a[1], &code);
+
+	return r ? r : code;
+}
+
+static struct seen loop_job(int (*task)(void *))
+{
+	struct seen s = { 0, INT32_MIN };
+	void *a[2] = { (void *)task, &s };
+
+	cr_assert_eq(on_thread(job_runs, a), 0);
+	return s;
+}
+
+Test(ident_loop, a_task_of_a_later_job_on_the_worker_is_not_the_holder, .timeout = 60)
+{
+	unsigned kinds[] = { 0, CONC_PRIVATE, CONC_RECURSIVE, CONC_ROBUST };
+	struct seen a, b;
+
+	need_uring();
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		cr_assert_eq(conc_mutex_init(&lm, kinds[k]), 0);
+		a = loop_job(task_locks);
+		cr_assert_eq(a.r, 0);
+		for (int i = 0; i < 3; i++) {
+			b = loop_job(task_tries);
+			cr_assert_eq(b.tid, a.tid, "not the same worker");
+			if (kinds[k] & CONC_ROBUST) {
+				/* The job's end released it as a thread's death. */
+				cr_assert_eq(b.r, -EOWNERDEAD, "flags %#x: %d", kinds[k], b.r);
+				break;
+			}
+			cr_assert_eq(b.r, -ETIMEDOUT, "flags %#x: %s", kinds[k], strerror(-b.r));
+			b = loop_job(task_unlocks);
+			cr_assert_eq(b.r, -EPERM, "flags %#x: %s", kinds[k], strerror(-b.r));
+		}
+	}
+}
+
+/* ---- sequential conc threads on one worker: each kind of lock ---- */
+
+static int job_robust_twice(void *arg)
+{
+	struct seen *s = arg;
+
+	s->tid = conc_gettid();
+	s->r = conc_mutex_lock(&rm);
+	if (!s->r)
+		s->r = conc_mutex_lock(&rm);
+	return 0;	/* ends holding it twice */
+}
+
+static int job_robust_after(void *arg)
+{
+	struct seen *s = arg;
+	int r;
+
+	s->tid = conc_gettid();
+	r = conc_mutex_lock(&rm);
+	if (r != -EOWNERDEAD)
+		return s->r = r == 0 ? 1000 : r;
+	if ((r = conc_mutex_consistent(&rm)))
+		return s->r = 2000 - r;
+	/* Depth one, not the last job's two: one unlock frees it. */
+	if ((r = conc_mutex_unlock(&rm)))
+		return s->r = 3000 - r;
+	return s->r = conc_mutex_unlock(&rm) == -EPERM ? 0 : 4000;
+}
+
+Test(ident_thread, a_robust_recursive_mutex_left_twice_deep_is_the_next_jobs_at_depth_one, .timeout = 30)
+{
+	struct seen a = { 0, INT32_MIN }, b = { 0, INT32_MIN };
+
+	cr_assert_eq(conc_mutex_init(&rm, CONC_ROBUST | CONC_RECURSIVE), 0);
+	cr_assert_eq(on_thread(job_robust_twice, &a), 0);
+	cr_assert_eq(a.r, 0);
+	on_thread(job_robust_after, &b);
+	cr_assert_eq(b.tid, a.tid, "not the same worker");
+	cr_assert_eq(b.r, 0, "%d", b.r);
+	cr_assert_eq(conc_mutex_trylock(&rm), 0);
+	cr_assert_eq(conc_mutex_unlock(&rm), 0);
+}
+
+/* The next job on the worker: not the holder of what the last one left. */
+static int job_rw_after(void *arg)
+{
+	struct seen *s = arg;
+	int r;
+
+	s->tid = conc_gettid();
+	if ((r = conc_rwlock_trywrlock(&rw)) != -EBUSY)
+		return s->r = 1000 - r;
+	if ((r = conc_rwlock_timedwrlock(&rw, 0)) != -ETIMEDOUT)
+		return s->r = 2000 - r;
+	if ((r = conc_rwlock_unlock(&rw)) != -EPERM)
+		return s->r = 3000 - r;
+	return s->r = 0;
+}
+
+Test(ident_thread, a_rwlock_left_held_is_not_the_next_jobs, .timeout = 30)
+{
+	enum op left[] = { WRLOCK, RDLOCK };
+
+	for (int k = 0; k < 2; k++) {
+		struct seen a, b = { 0, INT32_MIN };
+
+		cr_assert_eq(conc_rwlock_init(&rw, k ? CONC_PRIVATE : 0), 0);
+		a = job(left[k]);
+		cr_assert_eq(a.r, 0);
+		for (int i = 0; i < 3; i++) {
+			on_thread(job_rw_after, &b);
+			cr_assert_eq(b.tid, a.tid, "not the same worker");
+			cr_assert_eq(b.r, 0, "%s: %d", k ? "read" : "write", b.r);
+		}
+		cr_assert_eq(conc_rwlock_unlock(&rw), -EPERM);
+		cr_assert_eq(conc_rwlock_trywrlock(&rw), -EBUSY);
+	}
+}
+
+/* A read lock of the next job's own, beside the one the last job left:
+ * its unlock is its own, once. */
+static int job_rd_own(void *arg)
+{
+	struct seen *s = arg;
+	int r;
+
+	s->tid = conc_gettid();
+	if ((r = conc_rwlock_rdlock(&rw)))
+		return s->r = 1000 - r;
+	if ((r = conc_rwlock_unlock(&rw)))
+		return s->r = 2000 - r;
+	if ((r = conc_rwlock_unlock(&rw)) != -EPERM)
+		return s->r = 3000 - r;
+	return s->r = 0;
+}
+
+Test(ident_thread, the_next_jobs_read_lock_is_its_own_once, .timeout = 30)
+{
+	struct seen a = { 0, INT32_MIN }, b = { 0, INT32_MIN };
+
+	cr_assert_eq(conc_rwlock_init(&rw, 0), 0);
+	a = job(RDLOCK);
+	cr_assert_eq(a.r, 0);
+	on_thread(job_rd_own, &b);
+	cr_assert_eq(b.tid, a.tid, "not the same worker");
+	cr_assert_eq(b.r, 0, "%d", b.r);
+	cr_assert_eq(conc_rwlock_trywrlock(&rw), -EBUSY);	/* a's is still in */
+}
+
+Test(ident_thread, a_cond_wait_on_a_mutex_the_last_job_left_is_eperm, .timeout = 30)
+{
+	unsigned kinds[] = { 0, CONC_PRIVATE, CONC_ROBUST };
+
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		struct seen a = { 0, INT32_MIN }, b = { 0, INT32_MIN };
+
+		cr_assert_eq(conc_mutex_init(&lm, kinds[k]), 0);
+		cr_assert_eq(conc_cond_init(&cv, kinds[k] & CONC_PRIVATE), 0);
+		a = job(LOCK_LM);
+		cr_assert_eq(a.r, 0);
+		if (kinds[k] & CONC_ROBUST) {
+			/* Let go at the job's end: the next locker hears of it. */
+			b = job(COND_WAIT);
+			cr_assert_eq(b.r, -EPERM, "%d", b.r);
+			b = job(LOCK_LM);
+			cr_assert_eq(b.r, -EOWNERDEAD, "%d", b.r);
+			continue;
+		}
+		b = job(COND_WAIT);
+		cr_assert_eq(b.tid, a.tid, "not the same worker");
+		cr_assert_eq(b.r, -EPERM, "flags %#x: %d", kinds[k], b.r);
+	}
+}
+
+/* ---- rsem permits and a two-step get left by a job ---- */
+
+static int job_takes_posts(void *arg)
+{
+	struct seen *s = arg;
+	int r;
+
+	s->tid = conc_gettid();
+	/* -EOWNERDEAD: taken, and told of the last job's end. */
+	if ((r = conc_rsem_timedwait(sem, BOUND)) && r != -EOWNERDEAD)
+		return s->r = 1000 - r;
+	if ((r = conc_rsem_post(sem)))
+		return s->r = 2000 - r;
+	return s->r = conc_rsem_post(sem) == -EPERM ? 0 : 3000;
+}
+
+Test(ident_thread, a_permit_the_last_job_left_is_back_and_not_the_next_jobs, .timeout = 30)
+{
+	struct seen a = { 0, INT32_MIN }, b = { 0, INT32_MIN };
+	conc_rsem_attr at = { .permits = 2 };
+
+	cr_assert_eq(conc_rsem_create(&sem, &at), 0);
+	a = job(TAKES);
+	cr_assert_eq(a.r, 0);
+	b = job(POSTS);
+	cr_assert_eq(b.tid, a.tid, "not the same worker");
+	cr_assert_eq(b.r, -EPERM, "%d", b.r);
+	cr_assert_eq(conc_rsem_value(sem), 2);
+	for (int i = 0; i < 2; i++) {
+		a = job(TAKES);
+		cr_assert(a.r == 0 || a.r == -EOWNERDEAD, "%d", a.r);
+	}
+	on_thread(job_takes_posts, &b);
+	cr_assert_eq(b.r, 0, "%d", b.r);
+	cr_assert_eq(conc_rsem_post(sem), -EPERM);
+	cr_assert_eq(conc_rsem_destroy(sem), 0);
+}
+
+static int job_get(void *arg)
+{
+	struct seen *s = arg;
+	char b[8] = "";
+
+	s->tid = conc_gettid();
+	s->r = (int)conc_queue_get(q, b, sizeof(b), BOUND);
+	return s->r == 2 && !memcmp(b, "a", 2) ? 0 : 1;
+}
+
+Test(ident_thread, a_two_step_get_the_last_job_left_is_not_the_next_jobs, .timeout = 30)
+{
+	struct seen a = { 0, INT32_MIN }, b = { 0, INT32_MIN };
+
+	cr_assert_eq(conc_queue_create(&q, NULL), 0);
+	cr_assert_eq(conc_queue_put(q, "a", 2, 0), 0);
+	a = job(GET_BEGIN);
+	cr_assert_eq(a.r, 2);
+	b = job(COMMIT);
+	cr_assert_eq(b.tid, a.tid, "not the same worker");
+	cr_assert_eq(b.r, -EINVAL, "%d", b.r);
+	b = job(ABORT);
+	cr_assert_eq(b.r, -EINVAL, "%d", b.r);
+	cr_assert_eq(conc_queue_size(q), 1);
+	/* The message stayed first in line, for the next getter. */
+	cr_assert_eq(on_thread(job_get, &b), 0, "%d", b.r);
+	cr_assert_eq(conc_queue_size(q), 0);
+	cr_assert_eq(conc_queue_destroy(q), 0);
+}
+
+/* ---- conc_thread_exit from inside a coroutine, then the worker again ---- */
+
+static conc_mutex pm;
+
+static int task_takes_all_and_exits(void *arg)
+{
+	struct seen *s = arg;
+
+	s->tid = conc_gettid();
+	if ((s->r = conc_mutex_lock(&pm)) || (s->r = conc_mutex_lock(&rm)))
+		return 1;
+	if ((s->r = conc_rsem_trywait(sem)) && s->r != -EOWNERDEAD)
+		return 1;
+	s->r = 0;
+	conc_thread_exit(7);
+}
+
+static int job_after_exit(void *arg)
+{
+	struct seen *s = arg;
+	int r;
+
+	s->tid = conc_gettid();
+	if ((r = conc_mutex_trylock(&pm)) != -EBUSY)
+		return s->r = 1000 - r;
+	if ((r = conc_mutex_unlock(&pm)) != -EPERM)
+		return s->r = 2000 - r;
+	if ((r = conc_rsem_post(sem)) != -EPERM)
+		return s->r = 3000 - r;
+	if ((r = conc_rsem_trywait(sem)) && r != -EOWNERDEAD)
+		return s->r = 4000 - r;
+	if ((r = conc_rsem_post(sem)))
+		return s->r = 5000 - r;
+	if ((r = conc_mutex_lock(&rm)) != -EOWNERDEAD)
+		return s->r = 6000 - r;
+	if ((r = conc_mutex_consistent(&rm)) || (r = conc_mutex_unlock(&rm)))
+		return s->r = 7000 - r;
+	return s->r = 0;
+}
+
+static int task_after_exit(void *arg)
+{
+	struct seen *s = arg;
+	int r;
+
+	s->tid = conc_gettid();
+	if (!conc_task_self() || !conc_loop_self())
+		return s->r = 100;
+	if ((r = conc_mutex_timedlock(&pm, 0)) != -ETIMEDOUT)
+		return s->r = 1000 - r;
+	if ((r = conc_mutex_unlock(&pm)) != -EPERM)
+		return s->r = 2000 - r;
+	if ((r = conc_rsem_post(sem)) != -EPERM)
+		return s->r = 3000 - r;
+	return s->r = 0;
+}
+
+Test(ident_loop, thread_exit_in_a_task_then_the_next_jobs_on_the_worker, .timeout = 60)
+{
+	unsigned kinds[] = { 0, CONC_PRIVATE, CONC_RECURSIVE };
+	struct seen a, b;
+	int code;
+
+	need_uring();
+	cr_assert_eq(conc_rsem_create(&sem, NULL), 0);
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		void *arg[2] = { (void *)task_takes_all_and_exits, &a };
+
+		cr_assert_eq(conc_mutex_init(&pm, kinds[k]), 0);
+		cr_assert_eq(conc_mutex_init(&rm, CONC_ROBUST | (kinds[k] & CONC_RECURSIVE)), 0);
+		a = (struct seen){ 0, INT32_MIN };
+		code = on_thread(job_runs, arg);
+		cr_assert_eq(a.r, 0, "%d", a.r);
+		cr_assert_eq(code, 7);
+		b = (struct seen){ 0, INT32_MIN };
+		cr_assert_eq(on_thread(job_after_exit, &b), 0, "flags %#x: %d", kinds[k], b.r);
+		cr_assert_eq(b.tid, a.tid, "not the same worker");
+		/* A loop again on that worker: it may run one (not -EBUSY),
+		 * and its task is not the one that exited. */
+		b = loop_job(task_after_exit);
+		cr_assert_eq(b.tid, a.tid, "not the same worker");
+		cr_assert_eq(b.r, 0, "flags %#x: %d", kinds[k], b.r);
+	}
+	cr_assert_eq(conc_rsem_destroy(sem), 0);
+}
