@@ -443,3 +443,190 @@ Test(ident_loop, thread_exit_in_a_task_then_the_next_jobs_on_the_worker, .timeou
 	}
 	cr_assert_eq(conc_rsem_destroy(sem), 0);
 }
+
+/* ---- fork: the child of a conc thread that holds things ---- */
+
+/* In shared memory: parent and child see the same locks. */
+struct forked {
+	conc_mutex plain, robust;
+	int child[8];
+};
+
+static struct forked *shared_locks(void)
+{
+	struct forked *f = mmap(NULL, sizeof(*f), PROT_READ | PROT_WRITE,
+				MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	cr_assert_neq(f, MAP_FAILED);
+	cr_assert_eq(conc_mutex_init(&f->plain, 0), 0);
+	cr_assert_eq(conc_mutex_init(&f->robust, CONC_ROBUST), 0);
+	return f;
+}
+
+static int take_all(struct forked *f)
+{
+	int r;
+
+	if ((r = conc_mutex_lock(&f->plain)) || (r = conc_mutex_lock(&f->robust)) ||
+	    (r = conc_rsem_trywait(sem)))
+		return 100 - r;
+	return 0;
+}
+
+static int give_all(struct forked *f)
+{
+	int r;
+
+	if ((r = conc_mutex_unlock(&f->robust)))
+		return 400 - r;
+	if ((r = conc_mutex_unlock(&f->plain)))
+		return 500 - r;
+	if ((r = conc_rsem_post(sem)))
+		return 600 - r;
+	return 0;
+}
+
+static int child_takes_second(void *arg)
+{
+	(void)arg;
+	return conc_rsem_trywait(sem);	/* ends holding it */
+}
+
+/* The child: none of what the forking job holds is its own; a conc
+ * thread of its own comes and goes; it drops its copy of the semaphore
+ * (which unmaps it here) and ends as the job's end, its return. */
+static int in_child(struct forked *f)
+{
+	conc_thread *t;
+	int code = -1;
+
+	f->child[0] = conc_mutex_unlock(&f->plain);
+	f->child[1] = conc_mutex_trylock(&f->plain);
+	f->child[2] = conc_rsem_post(sem);
+	if (conc_thread_start(&t, child_takes_second, NULL, NULL) ||
+	    conc_thread_join(t, &code, BOUND))
+		f->child[3] = -1000;
+	else
+		f->child[3] = code;
+	f->child[4] = conc_rsem_destroy(sem);
+	return 5;
+}
+
+static int job_holds_and_forks(void *arg)
+{
+	struct forked *f = arg;
+	pid_t pid;
+	int r, st;
+
+	if ((r = take_all(f)))
+		return r;
+	pid = test_fork();
+	if (pid == 0)
+		return in_child(f);
+	if (pid < 0)
+		return 200;
+	st = wait_child(pid, 10000);
+	if (!exited_with(st, 5))
+		return st == -1 ? 300 : WIFSIGNALED(st) ? 1000 + WTERMSIG(st)
+						     : 2000 + WEXITSTATUS(st);
+	/* All still the job's: the child's end let go of nothing here. */
+	return give_all(f);
+}
+
+Test(ident_fork, the_child_of_a_conc_thread_holds_none_of_its_locks_and_ends_clean, .timeout = 60)
+{
+	struct forked *f = shared_locks();
+	conc_rsem_attr at = { .permits = 2 };
+	int code;
+
+	cr_assert_eq(conc_rsem_create(&sem, &at), 0);
+	memset(f->child, 0x7f, sizeof(f->child));
+	code = on_thread(job_holds_and_forks, f);
+	cr_assert_eq(code, 0, "%d", code);
+	cr_assert_eq(f->child[0], -EPERM);
+	cr_assert_eq(f->child[1], -EBUSY);
+	cr_assert_eq(f->child[2], -EPERM);
+	cr_assert(f->child[3] == 0 || f->child[3] == -EOWNERDEAD, "%d", f->child[3]);
+	cr_assert_eq(f->child[4], 0);
+	/* Nobody died holding the robust one: the parent's job unlocked it. */
+	cr_assert_eq(conc_mutex_trylock(&f->robust), 0);
+	cr_assert_eq(conc_mutex_unlock(&f->robust), 0);
+	cr_assert_eq(conc_rsem_destroy(sem), 0);
+	munmap(f, sizeof(*f));
+}
+
+/* ---- fork: the child of a task (conc_proc_start from a coroutine) ---- */
+
+static int child_task(void *arg)
+{
+	struct forked *f = arg;
+
+	f->child[5] = conc_task_self() != NULL && conc_loop_self() != NULL;
+	f->child[6] = conc_mutex_unlock(&f->plain);
+	return 0;
+}
+
+/* The child of a task: a plain thread, holding none of the task's locks,
+ * free to run a loop and conc threads of its own. */
+static int child_of_task(void *arg)
+{
+	struct forked *f = arg;
+	conc_thread *t;
+	int code = -1, r;
+
+	f->child[0] = (conc_task_self() != NULL) | (conc_loop_self() != NULL) << 1;
+	f->child[1] = conc_mutex_unlock(&f->plain);
+	f->child[2] = conc_mutex_unlock(&f->robust);
+	f->child[3] = conc_mutex_trylock(&f->robust);
+	f->child[4] = conc_rsem_post(sem);
+	r = conc_run(child_task, f, &code);
+	if (r || code)
+		return 10;
+	if (conc_thread_start(&t, child_takes_second, NULL, NULL) ||
+	    conc_thread_join(t, &code, BOUND))
+		return 11;
+	f->child[7] = code;
+	return 5;
+}
+
+static int task_holds_and_forks(void *arg)
+{
+	struct forked *f = arg;
+	conc_proc *p;
+	int r, st = -1;
+
+	if ((r = take_all(f)))
+		return r;
+	if ((r = conc_proc_start(&p, child_of_task, f, NULL)))
+		return 200 - r;
+	r = conc_proc_join(p, &st, BOUND);
+	conc_proc_release(p);
+	if (r || !WIFEXITED(st) || WEXITSTATUS(st) != 5)
+		return 300;
+	return give_all(f);
+}
+
+Test(ident_fork, the_child_of_a_task_holds_none_of_its_locks, .timeout = 60)
+{
+	struct forked *f = shared_locks();
+	conc_rsem_attr at = { .permits = 2 };
+	int code;
+
+	need_uring();
+	cr_assert_eq(conc_rsem_create(&sem, &at), 0);
+	memset(f->child, 0x7f, sizeof(f->child));
+	code = run(task_holds_and_forks, f);
+	cr_assert_eq(code, 0, "%d", code);
+	cr_assert_eq(f->child[0], 0, "%d", f->child[0]);
+	cr_assert_eq(f->child[1], -EPERM);
+	cr_assert_eq(f->child[2], -EPERM);
+	cr_assert_eq(f->child[3], -EBUSY);
+	cr_assert_eq(f->child[4], -EPERM);
+	cr_assert_eq(f->child[5], 1);
+	cr_assert_eq(f->child[6], -EPERM);
+	cr_assert(f->child[7] == 0 || f->child[7] == -EOWNERDEAD, "%d", f->child[7]);
+	cr_assert_eq(conc_mutex_trylock(&f->robust), 0);
+	cr_assert_eq(conc_mutex_unlock(&f->robust), 0);
+	cr_assert_eq(conc_rsem_destroy(sem), 0);
+	munmap(f, sizeof(*f));
+}

@@ -178,9 +178,20 @@ void __conc_robust_release_all(struct robust_list_head *h, pid_t tid)
 {
 	struct robust_list *e = h->list.next;
 	void (*hook)(pid_t) = __atomic_load_n(&__conc_robust_released, __ATOMIC_ACQUIRE);
-	bool held = reg.n || e != &h->list || h->list_op_pending;
+	bool held;
 	int n = 0;
 
+	/* No head in this process yet, so the registry is not this
+	 * process's: a fork child's copy (the child took no robust lock),
+	 * naming what the thread that forked holds in the parent, which the
+	 * child may have unmapped since. None of it is the child's; the list
+	 * (libc emptied it in the child) is walked instead, as the kernel
+	 * would. */
+	if (!__conc_self()->robust) {
+		reg.n = 0;
+		reg.mixed = true;
+	}
+	held = reg.n || e != &h->list || h->list_op_pending;
 	look_for_foreign(h);
 	while (reg.n)
 		owner_died(&reg.e[--reg.n].m->word, tid);
