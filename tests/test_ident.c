@@ -630,3 +630,62 @@ Test(ident_fork, the_child_of_a_task_holds_none_of_its_locks, .timeout = 60)
 	cr_assert_eq(conc_rsem_destroy(sem), 0);
 	munmap(f, sizeof(*f));
 }
+
+/* ---- a loop's handle names that loop, not the next one on its thread ---- */
+
+static conc_loop *old_loop, *new_loop;
+static conc_event ready, done;
+
+static int task_keeps_handle(void *arg)
+{
+	(void)arg;
+	old_loop = conc_loop_self();
+	if (arg)
+		conc_thread_exit(3);	/* the loop is abandoned, not ended */
+	return 0;
+}
+
+static void call_sets_done(void *arg)
+{
+	(void)arg;
+	conc_event_set(&done);
+}
+
+static void call_never(void *arg)
+{
+	(void)arg;
+	conc_event_set(&ready);	/* ready again: the wrong loop ran it */
+}
+
+static int task_waits_for_call(void *arg)
+{
+	(void)arg;
+	new_loop = conc_loop_self();
+	conc_event_set(&ready);
+	return conc_event_wait(&done, BOUND);
+}
+
+Test(ident_loop, a_loop_handle_of_the_last_job_is_not_the_next_jobs_loop, .timeout = 60)
+{
+	for (int exits = 0; exits < 2; exits++) {
+		void *a1[2] = { (void *)task_keeps_handle, exits ? (void *)1 : NULL };
+		void *a2[2] = { (void *)task_waits_for_call, NULL };
+		conc_thread *t;
+		int code = -1;
+
+		need_uring();
+		cr_assert_eq(conc_event_init(&ready, 0), 0);
+		cr_assert_eq(conc_event_init(&done, 0), 0);
+		cr_assert_eq(on_thread(job_runs, a1), exits ? 3 : 0);
+		cr_assert_not_null(old_loop);
+		cr_assert_eq(conc_thread_start(&t, job_runs, a2, NULL), 0);
+		cr_assert_eq(conc_event_wait(&ready, BOUND), 0);
+		cr_assert_eq(conc_event_clear(&ready), 0);
+		cr_assert_neq(new_loop, old_loop);
+		cr_assert_eq(conc_loop_call(old_loop, call_never, NULL), -EPIPE);
+		cr_assert_eq(conc_loop_call(new_loop, call_sets_done, NULL), 0);
+		cr_assert_eq(conc_thread_join(t, &code, BOUND), 0);
+		cr_assert_eq(code, 0, "%d", code);
+		cr_assert_eq(conc_event_wait(&ready, 0), -ETIMEDOUT);
+	}
+}
