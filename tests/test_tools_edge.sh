@@ -92,6 +92,10 @@ ok "queue create, too many bytes (-c and -s at most): 5, nothing made" "rc=5 no"
 	"$(run "$Q" create -c 16777216 -s 16777216 $P-huge) $([ -e /dev/shm/$P-huge ] && echo yes || echo no)"
 ok "... not said to exist" "no" "$(grep -q exists "$T/err" && echo yes || echo no)"
 msg "queue create, too many bytes" conc-queue
+# The file holds the capacity rounded up to a power of two (conc-queue(1)):
+# 32769 messages of 16 MiB, under 1 TiB, take a file of 65536 of them.
+ok "queue create, a capacity rounded up past 1 TiB: 5, nothing made" "rc=5 no" \
+	"$(run "$Q" create -c 32769 -s 16777216 $P-huge) $([ -e /dev/shm/$P-huge ] && echo yes || echo no)"
 ok "... one that exists with another geometry still says so" "rc=5 yes" \
 	"$(run "$Q" create -c 3 $P-in) $(grep -q exists "$T/err" && echo yes || echo no)"
 
