@@ -117,8 +117,9 @@ static int run(const char *name, uint32_t n, bool n_given, int64_t wait_ns,
 	       unsigned mode, char **cmd)
 {
 	conc_proc_attr pa = { .daemon = true };
+	conc_fileop shut[3];
 	conc_rsem *s;
-	int r, st;
+	int r, st, fd;
 
 	if (get_sem(&s, name, n, n_given, mode))
 		return EX_FAIL;
@@ -136,6 +137,12 @@ static int run(const char *name, uint32_t n, bool n_given, int64_t wait_ns,
 		tool_err(r, "%s: taking a permit", name);
 		return EX_FAIL;
 	}
+	/* Fds 0-2 that conc-sem found closed (and holds on /dev/null) are
+	 * closed for the command too: it runs as it would without conc-sem. */
+	for (fd = 0; fd < 3; fd++)
+		if (tool_closed & 1 << fd)
+			shut[pa.nfileops++] = (conc_fileop){ .op = CONC_FILE_CLOSE, .fd = fd };
+	pa.fileops = shut;
 	/* A daemon child: if conc-sem is killed, its permit comes back and
 	 * the command must not go on without it. */
 	r = conc_proc_spawn(&child, cmd[0], cmd, NULL, &pa);

@@ -205,6 +205,15 @@ ok "sem: ... the one after is not" "died=${nl}rc=0" \
 # that was told): only its own permit's story reaches its command.
 ok "sem: an inherited CONC_SEM_OWNER_DIED is not passed on" "died=unset${nl}rc=0" \
 	"$(CONC_SEM_OWNER_DIED=1 run "$SEM" -w 20 $P-k sh -c 'echo died=${CONC_SEM_OWNER_DIED-unset}')"
+# Standard fds closed for conc-sem are closed for its command, as without
+# conc-sem (not /dev/null: a write to it would not fail).
+fds='for f in 0 1 2; do test -e /proc/$$/fd/$f && s=open || s=shut; printf "$f=$s " >&3; done'
+ok "sem: the command's fds 0-2 as given" "0=open 1=open 2=open " \
+	"$(timeout 20 "$SEM" $P-f sh -c "$fds" 3>&1 </dev/null >/dev/null 2>/dev/null)"
+ok "sem: ... closed stdin and stdout stay closed" "0=shut 1=shut 2=open " \
+	"$(timeout 20 "$SEM" $P-f sh -c "$fds" 3>&1 <&- >&- 2>/dev/null)"
+ok "sem: ... closed stderr too" "0=open 1=open 2=shut " \
+	"$(timeout 20 "$SEM" $P-f sh -c "$fds" 3>&1 </dev/null >/dev/null 2>&-)"
 # The holder's command dies with it.
 "$SEM" $P-k2 sh -c 'echo $$ > cmdpid; sleep 30' & bg=$!
 until_ [ -s cmdpid ]
