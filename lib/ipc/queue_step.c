@@ -26,10 +26,16 @@ static uint64_t me(void)
  * lost the lock (the kernel, or conc for a parked thread, marked it
  * owner-dead), but its identity may come back: a reused conc thread's next
  * job, or a new thread given the same tid. That one is another caller,
- * with nothing pending; the stale mark is dropped. */
+ * with nothing pending; the stale mark is dropped.
+ * A peer that rewrote the word meanwhile took the lock away too, but the
+ * getter's registry still names it, and so does its robust list: the
+ * unlock takes it off (it says -EPERM and leaves the word alone). Else
+ * nothing would: commit, abort and destroy all see nothing pending, and
+ * the destroy unmaps what the list still links (the kernel writes there
+ * at the thread's exit). */
 bool __conc_q_mine(const conc_queue *qh)
 {
-	const conc_mutex *m = &qh->q->c.lock;
+	conc_mutex *m = &qh->q->c.lock;
 	struct __conc_robust_ent *e;
 	uint64_t id = me(), g = __atomic_load_n(&qh->getter, __ATOMIC_RELAXED);
 	uint32_t w;
@@ -42,6 +48,8 @@ bool __conc_q_mine(const conc_queue *qh)
 	    (e ? e->ctx : __atomic_load_n(&m->ctx, __ATOMIC_RELAXED)) ==
 		    (uint32_t)(id >> 32))
 		return true;
+	if (e && e->ctx == (uint32_t)(id >> 32))
+		conc_mutex_unlock(m);
 	__atomic_compare_exchange_n(&((conc_queue *)qh)->getter, &g, 0, 0,
 				    __ATOMIC_RELAXED, __ATOMIC_RELAXED);
 	return false;
