@@ -91,6 +91,9 @@ static int get_sem(conc_rsem **s, const char *name, uint32_t n, bool n_given,
 }
 
 static conc_proc *child;
+/* The signal mask conc-sem was given, the command's too (a spawn's
+ * child otherwise starts with none blocked). */
+static sigset_t given_mask;
 
 /* A signal sent to conc-sem goes to the command; one from the terminal
  * (SI_KERNEL) reached the command's process group already. */
@@ -116,7 +119,8 @@ static void forward_signals(void)
 static int run(const char *name, uint32_t n, bool n_given, int64_t wait_ns,
 	       unsigned mode, char **cmd)
 {
-	conc_proc_attr pa = { .daemon = true };
+	conc_proc_attr pa = { .daemon = true, .flags = CONC_SPAWN_SETSIGMASK,
+			      .sigmask = given_mask };
 	conc_fileop shut[3];
 	conc_rsem *s;
 	int r, st, fd;
@@ -299,6 +303,7 @@ int main(int argc, char **argv)
 	const char *name;
 
 	tool_start("conc-sem", argv);
+	sigprocmask(SIG_SETMASK, NULL, &given_mask);
 	tool_std_fds();
 	/* An ignored SIGCHLD (it survives exec) would have the kernel reap
 	 * the command and take its status with it. */

@@ -214,6 +214,14 @@ ok "sem: ... closed stdin and stdout stay closed" "0=shut 1=shut 2=open " \
 	"$(timeout 20 "$SEM" $P-f sh -c "$fds" 3>&1 <&- >&- 2>/dev/null)"
 ok "sem: ... closed stderr too" "0=open 1=open 2=shut " \
 	"$(timeout 20 "$SEM" $P-f sh -c "$fds" 3>&1 </dev/null >/dev/null 2>&-)"
+# ... and the signal mask it was given, as for a command run without it.
+if command -v perl >/dev/null 2>&1; then
+	BLOCK="perl -MPOSIX -e sigprocmask(SIG_BLOCK,POSIX::SigSet->new(SIGUSR1))||die;exec(@ARGV)||die"
+	ok "sem: the command's signal mask is conc-sem's (SIGUSR1 blocked)" "$($BLOCK grep SigBlk /proc/self/status)" \
+		"$(timeout 20 $BLOCK "$SEM" $P-f grep SigBlk /proc/self/status)"
+else
+	echo "skip: conc-sem's signal mask (no perl to block a signal)"
+fi
 # The holder's command dies with it.
 "$SEM" $P-k2 sh -c 'echo $$ > cmdpid; sleep 30' & bg=$!
 until_ [ -s cmdpid ]
