@@ -341,6 +341,7 @@ static int job_get(void *arg)
 Test(ident_thread, a_two_step_get_the_last_job_left_is_not_the_next_jobs, .timeout = 30)
 {
 	struct seen a = { 0, INT32_MIN }, b = { 0, INT32_MIN };
+	char buf[8] = "";
 
 	cr_assert_eq(conc_queue_create(&q, NULL), 0);
 	cr_assert_eq(conc_queue_put(q, "a", 2, 0), 0);
@@ -355,6 +356,14 @@ Test(ident_thread, a_two_step_get_the_last_job_left_is_not_the_next_jobs, .timeo
 	/* The message stayed first in line, for the next getter. */
 	cr_assert_eq(on_thread(job_get, &b), 0, "%d", b.r);
 	cr_assert_eq(conc_queue_size(q), 0);
+	/* Again, and the next getter only polls: the lock the job left
+	 * parked is not one to wait for, it is free. */
+	cr_assert_eq(conc_queue_put(q, "b", 2, 0), 0);
+	a = job(GET_BEGIN);
+	cr_assert_eq(a.r, 2);
+	cr_assert_eq(conc_queue_get(q, buf, sizeof(buf), 0), 2);
+	cr_assert_str_eq(buf, "b");
+	cr_assert_eq(conc_queue_get_commit(q), -EINVAL);
 	cr_assert_eq(conc_queue_destroy(q), 0);
 }
 
@@ -688,4 +697,140 @@ Test(ident_loop, a_loop_handle_of_the_last_job_is_not_the_next_jobs_loop, .timeo
 		cr_assert_eq(code, 0, "%d", code);
 		cr_assert_eq(conc_event_wait(&ready, 0), -ETIMEDOUT);
 	}
+}
+
+/* ---- a job's own code and the tasks of the loop it runs ---- */
+
+static int task_not_the_job(void *arg)
+{
+	int *r = arg;
+
+	r[0] = conc_mutex_timedlock(&lm, 0);	/* the job's: wait, not relock */
+	r[1] = conc_mutex_unlock(&lm);
+	r[2] = conc_rwlock_timedwrlock(&rw, 0);
+	r[3] = conc_rwlock_unlock(&rw);
+	r[4] = conc_rsem_post(sem);
+	return 0;
+}
+
+/* Takes each kind before its loop, runs it, and has them back after:
+ * outside the loop's tasks the job is the context it was before. */
+static int job_around_a_loop(void *arg)
+{
+	int *r = arg, code = -1, e;
+
+	if ((e = conc_mutex_lock(&lm)) || (e = conc_rwlock_wrlock(&rw)) ||
+	    (e = conc_rsem_trywait(sem)))
+		return 100 - e;
+	if ((e = conc_run(task_not_the_job, r, &code)) || code)
+		return 200 - e;
+	if ((e = conc_rsem_post(sem)))
+		return 300 - e;
+	if ((e = conc_rwlock_unlock(&rw)))
+		return 400 - e;
+	if ((e = conc_mutex_unlock(&lm)))
+		return 500 - e;
+	return 0;
+}
+
+Test(ident_loop, the_tasks_of_a_jobs_loop_are_not_the_job, .timeout = 60)
+{
+	unsigned kinds[] = { 0, CONC_RECURSIVE, CONC_ROBUST };
+
+	need_uring();
+	cr_assert_eq(conc_rsem_create(&sem, NULL), 0);
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		int r[5] = { 1, 1, 1, 1, 1 }, code;
+
+		cr_assert_eq(conc_mutex_init(&lm, kinds[k]), 0);
+		cr_assert_eq(conc_rwlock_init(&rw, 0), 0);
+		for (int i = 0; i < 2; i++) {	/* a fresh worker, then a reused one */
+			code = on_thread(job_around_a_loop, r);
+			cr_assert_eq(code, 0, "flags %#x: %d", kinds[k], code);
+			cr_assert_eq(r[0], -ETIMEDOUT, "flags %#x: %d", kinds[k], r[0]);
+			cr_assert_eq(r[1], -EPERM);
+			cr_assert_eq(r[2], -ETIMEDOUT, "%d", r[2]);
+			cr_assert_eq(r[3], -EPERM);
+			cr_assert_eq(r[4], -EPERM);
+		}
+	}
+	cr_assert_eq(conc_rsem_destroy(sem), 0);
+}
+
+/* ---- fork while other threads hold the library's own locks ----
+ * The process's lists (parked workers, rsem handles) have locks that a
+ * thread of the parent may hold at the fork; the child, where that thread
+ * does not exist, sets them up again. Forks while two threads churn
+ * through both; every child must get through them in its bound. */
+
+static uint32_t churn_stop;
+
+static int churn_takes(void *arg)
+{
+	return conc_rsem_trywait(arg) < 0;	/* and ends holding it */
+}
+
+static int churner(void *arg)
+{
+	conc_rsem *s;
+	conc_thread *t;
+	int code;
+
+	(void)arg;
+	while (!__atomic_load_n(&churn_stop, __ATOMIC_ACQUIRE)) {
+		if (conc_rsem_create(&s, NULL))
+			return 1;
+		if (conc_thread_start(&t, churn_takes, s, NULL) ||
+		    conc_thread_join(t, &code, BOUND) || code)
+			return 2;
+		if (conc_rsem_destroy(s))
+			return 3;
+	}
+	return 0;
+}
+
+static int child_uses_the_lists(void)
+{
+	conc_rsem *s;
+	conc_thread *t;
+	int code = -1;
+
+	if (conc_rsem_create(&s, NULL))
+		return 1;
+	if (conc_thread_start(&t, churn_takes, s, NULL) ||
+	    conc_thread_join(t, &code, BOUND) || code)
+		return 2;
+	return conc_rsem_destroy(s) ? 3 : 0;
+}
+
+Test(ident_fork, a_child_forked_while_threads_hold_the_librarys_lists_gets_through, .timeout = 120)
+{
+	conc_rsem_attr big = { .permits = 1, .holders = CONC_RSEM_HOLDERS_MAX };
+	conc_rsem *many[16];
+	conc_thread *c[2];
+	int code, st, i;
+
+	/* Handles with long tables: a thread's end walks them all under
+	 * the list's lock, which a fork then often finds taken. */
+	for (i = 0; i < 16; i++)
+		cr_assert_eq(conc_rsem_create(&many[i], &big), 0);
+	__atomic_store_n(&churn_stop, 0, __ATOMIC_RELEASE);
+	for (i = 0; i < 2; i++)
+		cr_assert_eq(conc_thread_start(&c[i], churner, NULL, NULL), 0);
+	for (i = 0; i < 100; i++) {
+		pid_t pid = test_fork();
+
+		if (pid == 0)
+			_exit(child_uses_the_lists());
+		cr_assert_gt(pid, 0);
+		st = wait_child(pid, 10000);
+		cr_assert(exited_with(st, 0), "round %d: status %#x", i, st);
+	}
+	__atomic_store_n(&churn_stop, 1, __ATOMIC_RELEASE);
+	for (i = 0; i < 2; i++) {
+		cr_assert_eq(conc_thread_join(c[i], &code, BOUND * 3), 0);
+		cr_assert_eq(code, 0);
+	}
+	for (i = 0; i < 16; i++)
+		cr_assert_eq(conc_rsem_destroy(many[i]), 0);
 }
