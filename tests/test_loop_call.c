@@ -233,6 +233,83 @@ Test(loop_call, to_thread_after_a_cancel_still_runs_fn)
 	cr_assert(wait_flag(&ran, 10000), "fn ran");
 }
 
+/* conc_task_cancel(3): a call with a timeout of 0 only looks and never
+ * returns -ECANCELED (a caller that reads its failure as "not yet" would
+ * lose the cancel); conc_to_thread with 0 is such a look: it starts fn,
+ * returns 0 or -ETIMEDOUT and leaves the cancel to the next call that
+ * waits. fn waits for go, which is set only after the look returned, so
+ * that look cannot find fn ended. */
+struct look {
+	conc_event go;
+	uint32_t ran, quick;
+	int r[6], ret;
+};
+
+static int waits_for_go(void *arg)
+{
+	struct look *l = arg;
+
+	if (conc_event_wait(&l->go, BOUND) == 0)
+		set_flag(&l->ran, 1);
+	return 0;
+}
+
+static int sets_quick(void *arg)
+{
+	struct look *l = arg;
+
+	set_flag(&l->quick, 1);
+	return 4;
+}
+
+static int look_task(void *arg)
+{
+	struct look *l = arg;
+
+	if (conc_task_cancel(conc_task_self()))
+		return -1;
+	l->r[0] = conc_to_thread(waits_for_go, l, NULL, 0);
+	l->r[1] = conc_sleep(MS);
+	l->r[2] = conc_sleep(MS);
+	conc_event_set(&l->go);
+	if (conc_task_cancel(conc_task_self()))
+		return -1;
+	l->r[3] = conc_to_thread(sets_quick, l, &l->ret, 0);
+	l->r[4] = conc_sleep(MS);
+	l->r[5] = conc_sleep(MS);
+	return 0;
+}
+
+static int look_main(void *arg)
+{
+	conc_task *t;
+	int code = -1;
+
+	if (conc_go(&t, look_task, arg, NULL))
+		return -1;
+	if (conc_task_join(t, &code, BOUND))
+		return -2;
+	return code;
+}
+
+Test(loop_call, to_thread_with_timeout_0_leaves_a_pending_cancel)
+{
+	struct look l = { .ret = -1 };
+
+	need_uring();
+	conc_event_init(&l.go, 0);
+	cr_assert_eq(run(look_main, &l), 0);
+	cr_expect_eq(l.r[0], -ETIMEDOUT, "a look at fn that waits: %d", l.r[0]);
+	cr_expect_eq(l.r[1], -ECANCELED, "the cancel stayed for the next wait: %d", l.r[1]);
+	cr_expect_eq(l.r[2], 0, "once: %d", l.r[2]);
+	cr_expect(l.r[3] == -ETIMEDOUT || (l.r[3] == 0 && l.ret == 4),
+		  "a look at a quick fn: %d (ret %d)", l.r[3], l.ret);
+	cr_expect_eq(l.r[4], -ECANCELED, "the cancel stayed for the next wait: %d", l.r[4]);
+	cr_expect_eq(l.r[5], 0, "once: %d", l.r[5]);
+	cr_assert(wait_flag(&l.ran, 10000), "fn ran after the look");
+	cr_assert(wait_flag(&l.quick, 10000), "the quick fn ran");
+}
+
 /* Many conc_to_thread calls in flight from two loops, half of them left to
  * run on (timeout 0): more workers than park, so those that end beyond
  * the parked ones exit, and a start on another thread frees their

@@ -1017,7 +1017,8 @@ Test(hidden, thread_join_in_tasks, .timeout = 60) { joins(true); }
  * it too, for every waiting call alike: joins of tasks, threads and
  * processes, gathers, channels, I/O and polls as much as locks. A look
  * that took it, read by its caller as "not yet", would lose the cancel.
- * conc_sleep takes it always, conc_to_thread too (their pages say so). */
+ * conc_sleep takes it always, conc_to_thread unless its timeout is 0
+ * (their pages say so). */
 struct lk {
 	conc_mutex mx, rmx;
 	conc_sem sem;

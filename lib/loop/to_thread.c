@@ -24,8 +24,11 @@ int conc_to_thread(int (*fn)(void *), void *arg, int *ret, int64_t timeout_ns)
 		return -EINVAL;
 	/* A cancel already pending is this call's, yet fn is started all the
 	 * same, as when the cancel comes during the wait: on -ECANCELED fn
-	 * always runs (the caller cannot tell the two apart). */
-	cancelled = t && __conc_take_cancel(t);
+	 * always runs (the caller cannot tell the two apart). Not with a
+	 * timeout of 0: that call only looks, and a look never takes the
+	 * cancel (its caller may read any failure as "not yet"); the join
+	 * below leaves it pending for the next call that waits. */
+	cancelled = t && timeout_ns != 0 && __conc_take_cancel(t);
 	r = conc_thread_start(&th, fn, arg, &at);
 	if (r < 0) {
 		/* Nothing started: the cancel waits for the next call. */

@@ -127,7 +127,8 @@ int conc_poll(int fd, short events, int64_t timeout_ns);
  * store its return value in *ret (if not NULL). Only the calling task
  * waits. On -ETIMEDOUT or -ECANCELED (a cancel made before the call
  * included) fn keeps running to its end on its thread (*ret is then not
- * written). Also callable outside a loop (the
+ * written). A timeout_ns of 0 only looks (0 or -ETIMEDOUT, never
+ * -ECANCELED: a pending cancel stays). Also callable outside a loop (the
  * thread then blocks). Returns 0, -EINVAL, -ENOMEM, -EAGAIN.
  */
 int conc_to_thread(int (*fn)(void *), void *arg, int *ret,
