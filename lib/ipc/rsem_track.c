@@ -10,27 +10,16 @@
  * pays nothing; a release with nothing held skips it.
  */
 #include "ipc/rsem_impl.h"
-#include "task/lock.h"
+#include "task/fork_lock.h"
 
-static conc_mutex lock = CONC_MUTEX_INIT;
-static uint64_t gen;		/* the fork generation lock belongs to */
+/* Set up again in a fork child (task/fork_lock.h); the handles are the
+ * child's too (memory and mappings copied), so the list is kept. */
+static struct __conc_fork_lock lock = __CONC_FORK_LOCK_INIT;
 static conc_rsem *head;
 
-/* After fork only the forking thread exists: whoever held the lock is
- * gone, so the first caller of a new generation sets it up again (not
- * the first of all: the static one is ready, and a second thread may
- * hold it already). The handles are the child's too (memory and mappings
- * copied). */
 static void lock_handles(void)
 {
-	uint64_t g = __conc_self()->gen;
-	uint64_t old = __atomic_load_n(&gen, __ATOMIC_RELAXED);
-
-	if (old != g && __atomic_compare_exchange_n(&gen, &old, g, 0,
-						    __ATOMIC_RELAXED,
-						    __ATOMIC_RELAXED) && old)
-		conc_mutex_init(&lock, CONC_PRIVATE);
-	__conc_lock_keep(&lock);
+	__conc_fork_lock(&lock, NULL);
 }
 
 /* On the releasing thread itself, after its locks were marked dead: a
@@ -49,7 +38,7 @@ static void released(pid_t tid)
 						    __ATOMIC_RELAXED,
 						    __ATOMIC_RELAXED);
 		}
-	conc_mutex_unlock(&lock);
+	conc_mutex_unlock(&lock.m);
 }
 
 void __conc_rsem_track(conc_rsem *s)
@@ -58,7 +47,7 @@ void __conc_rsem_track(conc_rsem *s)
 	lock_handles();
 	s->next = head;
 	head = s;
-	conc_mutex_unlock(&lock);
+	conc_mutex_unlock(&lock.m);
 }
 
 void __conc_rsem_untrack(conc_rsem *s)
@@ -70,5 +59,5 @@ void __conc_rsem_untrack(conc_rsem *s)
 		;
 	if (*pp)
 		*pp = s->next;
-	conc_mutex_unlock(&lock);
+	conc_mutex_unlock(&lock.m);
 }

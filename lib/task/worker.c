@@ -19,7 +19,7 @@
 #include "sys/self.h"
 #include "wait/wait.h"
 #include "thread.h"
-#include "lock.h"
+#include "fork_lock.h"
 
 #define MAX_IDLE	16
 #define IDLE_NS		(10 * 1000000000LL)
@@ -29,11 +29,10 @@
 __thread struct worker *__conc_current_worker
 	__attribute__((tls_model("initial-exec")));
 
-static conc_mutex lock = CONC_MUTEX_INIT;
+static struct __conc_fork_lock lock = __CONC_FORK_LOCK_INIT;
 static struct worker *idle, *zombies;
 static int nidle;
 static uint32_t spinners;
-static uint64_t gen;
 
 static size_t round_page(size_t n)
 {
@@ -41,19 +40,20 @@ static size_t round_page(size_t n)
 }
 
 /* After fork only the forking thread exists: the parent's workers, and
- * whoever held the lock, are gone. Forget them (their memory stays). */
+ * whoever held the lock, are gone. Forget them (their memory stays); a
+ * spinner counted at the fork would keep the child's from ever spinning.
+ * Run once per fork child, before any worker of its own exists. */
+static void forget_workers(void)
+{
+	idle = zombies = NULL;
+	nidle = 0;
+	__atomic_store_n(&spinners, 0, __ATOMIC_RELAXED);
+}
+
+/* Starting a thread is no wait: a cancel is left for the next. */
 static void lock_workers(void)
 {
-	uint64_t g = __conc_self()->gen;
-
-	if (__atomic_load_n(&gen, __ATOMIC_RELAXED) != g) {
-		conc_mutex_init(&lock, CONC_PRIVATE);
-		idle = zombies = NULL;
-		nidle = 0;
-		__atomic_store_n(&gen, g, __ATOMIC_RELAXED);
-	}
-	/* Starting a thread is no wait: a cancel is left for the next. */
-	__conc_lock_keep(&lock);
+	__conc_fork_lock(&lock, forget_workers);
 }
 
 static void reap_zombies(void)
@@ -127,7 +127,7 @@ static bool offer(struct worker *w)
 		w->next = zombies;
 		zombies = w;
 	}
-	conc_mutex_unlock(&lock);
+	conc_mutex_unlock(&lock.m);
 	return parked;
 }
 
@@ -157,10 +157,10 @@ static bool await_job(struct worker *w)
 			nidle--;
 			w->next = zombies;
 			zombies = w;
-			conc_mutex_unlock(&lock);
+			conc_mutex_unlock(&lock.m);
 			return false;
 		}
-		conc_mutex_unlock(&lock);
+		conc_mutex_unlock(&lock.m);
 	}
 }
 
@@ -282,7 +282,7 @@ int __conc_worker_run(struct worker *job, size_t stack_size)
 		give_job(w, job);
 		__atomic_store_n(&w->go, 1, __ATOMIC_RELEASE);
 	}
-	conc_mutex_unlock(&lock);
+	conc_mutex_unlock(&lock.m);
 	if (w) {
 		__conc_wake(&w->go, 1, CONC_PRIVATE);
 		return 0;
