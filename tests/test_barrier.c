@@ -217,6 +217,114 @@ Test(barrier, one_serial_per_round_many_processes, .timeout = 20)
 	rounds_processes(MAXN, 300);
 }
 
+/* ---- more callers than parties ---- */
+
+/*
+ * As with Python's Barrier, callers beyond the nth of a round belong to the
+ * next one: the round still ends after exactly n arrivals, and an extra
+ * caller waits for n - 1 more. The callers share XCALLS arrivals, a
+ * multiple of n, so every round gets its n parties. Each counts its
+ * arrival before the wait and its return after: rounds end in order, each
+ * once its n parties have arrived, so however the callers interleave, the
+ * returns counted so far are at most n times floor(arrivals / n). A lost
+ * arrival (an extra caller counted over by the round's reset) leaves the
+ * last caller without parties.
+ */
+enum { XCALLS = 36000 };	/* arrivals in all: a multiple of every n used */
+
+struct extra {
+	conc_barrier b;
+	uint32_t n;
+	uint32_t arrivals, returns, serial;
+};
+
+static int extra_caller(struct extra *x)
+{
+	uint32_t ret, arr;
+	int r;
+
+	while (__atomic_fetch_add(&x->arrivals, 1, __ATOMIC_SEQ_CST) < XCALLS) {
+		/* Bounds a stranded caller; never reached otherwise. */
+		r = conc_barrier_wait_timed(&x->b, MS(REAP_MS - 5000));
+		if (r == CONC_BARRIER_SERIAL)
+			__atomic_fetch_add(&x->serial, 1, __ATOMIC_SEQ_CST);
+		else if (r != 0)
+			return E_RET;
+		ret = __atomic_add_fetch(&x->returns, 1, __ATOMIC_SEQ_CST);
+		arr = __atomic_load_n(&x->arrivals, __ATOMIC_SEQ_CST);
+		if (arr > XCALLS)	/* those beyond did not arrive */
+			arr = XCALLS;
+		if (ret > arr / x->n * x->n)
+			return E_EARLY;
+	}
+	return OK;
+}
+
+static int extra_child(void *arg)
+{
+	return extra_caller(arg);
+}
+
+static void *extra_thread(void *arg)
+{
+	return (void *)(intptr_t)extra_caller(arg);
+}
+
+static void extra_check(struct extra *x)
+{
+	cr_assert_eq(x->returns, XCALLS);
+	cr_assert_eq(x->serial, XCALLS / x->n,
+		     "%u serial returns", x->serial);
+	shared_free(x, sizeof(*x));
+}
+
+static struct extra *extra_new(unsigned n, unsigned flags)
+{
+	struct extra *x = shared_alloc(sizeof(*x));
+
+	cr_assert_not_null(x);
+	x->n = n;
+	cr_assert_eq(conc_barrier_init(&x->b, n, flags), 0);
+	return x;
+}
+
+static void extra_threads(unsigned n, int callers, unsigned flags)
+{
+	struct extra *x = extra_new(n, flags);
+	pthread_t t[MAXN];
+	void *ret;
+
+	for (int i = 0; i < callers; i++)
+		cr_assert_eq(pthread_create(&t[i], NULL, extra_thread, x), 0);
+	for (int i = 0; i < callers; i++) {
+		cr_assert_eq(join_thread(t[i], REAP_MS, &ret), 0, "caller %d stuck", i);
+		cr_assert_eq((intptr_t)ret, OK, "caller %d: %d", i, (int)(intptr_t)ret);
+	}
+	extra_check(x);
+}
+
+Test(barrier, extra_callers_wait_for_the_next_round_threads, .timeout = 40)
+{
+	extra_threads(2, 3, 0);
+	extra_threads(2, 4, CONC_PRIVATE);
+	extra_threads(3, 5, 0);
+}
+
+Test(barrier, extra_callers_wait_for_the_next_round_processes, .timeout = 40)
+{
+	struct extra *x = extra_new(2, 0);
+	pid_t pid[3];
+
+	for (int i = 0; i < 3; i++)
+		cr_assert_geq(pid[i] = spawn(extra_child, x), 0);
+	for (int i = 0; i < 3; i++) {
+		int st = wait_child(pid[i], REAP_MS);
+
+		cr_assert(exited_with(st, OK), "caller %d: status %#x", i, st);
+	}
+	extra_check(x);
+}
+
 /* ---- nobody passes before the last one arrives ---- */
 
 struct gate {
