@@ -834,3 +834,128 @@ Test(ident_fork, a_child_forked_while_threads_hold_the_librarys_lists_gets_throu
 	for (i = 0; i < 16; i++)
 		cr_assert_eq(conc_rsem_destroy(many[i]), 0);
 }
+
+/* ---- ids near their wrap ----
+ * A loop's task ids (per thread) and a conc thread's job contexts (per
+ * process) are counters, each wrapping within a range of its own
+ * (sys/self.h). The tests start them near a wrap: the thread's task
+ * counter is a field of the entry conc.h declares (task_ids), the job
+ * counter a hidden global of the static library. A context that holds a
+ * plain and a recursive mutex runs a loop whose tasks are numbered across
+ * the point: none of them may relock, take or unlock either. */
+extern uint32_t __conc_jobs;
+
+#define WRAP_TRIES 6
+
+struct wrap {
+	conc_mutex plain, rec;
+	uint32_t start;		/* the task counter's start; 0: the job's ctx - 2 */
+	uint32_t holder, tries, ids[WRAP_TRIES];
+	int r[WRAP_TRIES][3];
+};
+
+static int wrap_tries(void *arg)
+{
+	struct wrap *w = arg;
+	uint32_t i = __atomic_fetch_add(&w->tries, 1, __ATOMIC_RELAXED);
+
+	if (i >= WRAP_TRIES)
+		return 1;
+	w->ids[i] = __conc_self_tls.ctx;
+	w->r[i][0] = conc_mutex_trylock(&w->plain);
+	w->r[i][1] = conc_mutex_unlock(&w->plain);
+	w->r[i][2] = conc_mutex_trylock(&w->rec);
+	return 0;
+}
+
+static int tasks_across_the_wrap(void *arg)
+{
+	conc_task *t;
+	int code, e;
+
+	if ((e = wrap_tries(arg)))
+		return e;
+	for (int i = 1; i < WRAP_TRIES; i++) {
+		if ((e = conc_go(&t, wrap_tries, arg, NULL)))
+			return 10 - e;
+		if ((e = conc_task_join(t, &code, BOUND)) || code)
+			return 20 - e;
+	}
+	return 0;
+}
+
+static int holds_then_loops(void *arg)
+{
+	struct wrap *w = arg;
+	int code = -1, e;
+
+	w->tries = 0;
+	if ((e = conc_mutex_lock(&w->plain)) || (e = conc_mutex_lock(&w->rec)))
+		return 100 - e;
+	w->holder = __conc_self_tls.ctx;
+	__conc_self_tls.task_ids = w->start ? w->start : w->holder - 2;
+	if ((e = conc_run(tasks_across_the_wrap, w, &code)) || code)
+		return 200 - e + code;
+	/* Still the holder's, once deep. */
+	if ((e = conc_mutex_unlock(&w->rec)) || (e = conc_mutex_unlock(&w->plain)))
+		return 300 - e;
+	if ((e = conc_mutex_trylock(&w->rec)) || (e = conc_mutex_unlock(&w->rec)))
+		return 400 - e;
+	return 0;
+}
+
+static void check_wrap(const struct wrap *w, const char *where)
+{
+	cr_assert_eq(w->tries, WRAP_TRIES, "%s", where);
+	for (int i = 0; i < WRAP_TRIES; i++) {
+		cr_assert(w->ids[i] && w->ids[i] <= 0x7fffffffu && w->ids[i] != w->holder,
+			  "%s: task %d has id %#x (holder %#x)", where, i, w->ids[i], w->holder);
+		cr_assert_eq(w->r[i][0], -EBUSY, "%s: task %#x: %d", where, w->ids[i], w->r[i][0]);
+		cr_assert_eq(w->r[i][1], -EPERM, "%s: task %#x: %d", where, w->ids[i], w->r[i][1]);
+		cr_assert_eq(w->r[i][2], -EBUSY, "%s: task %#x: %d", where, w->ids[i], w->r[i][2]);
+	}
+}
+
+static void wrap_round(struct wrap *w, uint32_t start, bool on_a_job, const char *where)
+{
+	int code;
+
+	cr_assert_eq(conc_mutex_init(&w->plain, 0), 0);
+	cr_assert_eq(conc_mutex_init(&w->rec, CONC_RECURSIVE), 0);
+	w->start = start;
+	code = on_a_job ? on_thread(holds_then_loops, w) : holds_then_loops(w);
+	cr_assert_eq(code, 0, "%s: %d", where, code);
+	if (on_a_job)
+		cr_assert(w->holder & 0x80000000u, "%s: job %#x", where, w->holder);
+	else
+		cr_assert_eq(w->holder, 0, "%s", where);
+	check_wrap(w, where);
+}
+
+Test(ident_wrap, task_ids_never_reach_the_jobs_nor_0, .timeout = 60)
+{
+	static struct wrap w;
+
+	need_uring();
+	conc_gettid();	/* the entry is this process's from here on */
+	wrap_round(&w, 0, true, "job, tasks from its own ctx - 2");
+	wrap_round(&w, 0x7ffffffdu, true, "job, tasks across 2^31");
+	wrap_round(&w, 0xfffffffdu, true, "job, tasks across 2^32");
+	wrap_round(&w, 0x7ffffffdu, false, "thread, tasks across 2^31");
+	wrap_round(&w, 0xfffffffdu, false, "thread, tasks across 2^32");
+}
+
+Test(ident_wrap, job_contexts_wrap_within_their_range, .timeout = 60)
+{
+	static struct wrap w;
+	uint32_t seen[4];
+
+	need_uring();
+	__atomic_store_n(&__conc_jobs, 0xfffffffdu, __ATOMIC_RELAXED);
+	for (int i = 0; i < 4; i++) {	/* one worker, reused: the same tid */
+		wrap_round(&w, 0, true, "jobs across the wrap");
+		seen[i] = w.holder;
+		for (int j = 0; j < i; j++)
+			cr_assert_neq(seen[i], seen[j], "job %d: %#x again", i, seen[i]);
+	}
+}

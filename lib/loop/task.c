@@ -85,9 +85,7 @@ void __conc_task_link(struct loop *l, struct conc_task *t, int (*fn)(void *),
 	t->door_gen = l->door->gen;
 	t->fn = fn;
 	t->arg = arg;
-	if (++l->next_id == 0)
-		++l->next_id;
-	t->id = l->next_id;
+	t->id = l->next_id = __conc_task_id_next(l->next_id);
 	name(t, given);
 	t->all_next = l->all;
 	if (l->all)

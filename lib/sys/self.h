@@ -24,6 +24,28 @@ static inline struct __conc_self *__conc_self(void)
 	return __builtin_expect(s != NULL, 1) ? s : __conc_self_refresh();
 }
 
+/*
+ * Execution contexts of one thread (__conc_self()->ctx, wait/wait.h): 0 is
+ * its own code, 1..__CONC_CTX_TASK_MAX a loop's tasks (loop/task.c), and a
+ * conc thread's jobs have the high bit (task/worker.c): each counter wraps
+ * within its own range, so a task is never taken for the job or the
+ * thread it runs in, nor a job for a thread's own code. What is left: after
+ * a full cycle (2^31 tasks on one thread, 2^31 jobs in the process) an id
+ * comes again, and a lock still held by the context that had it (a task
+ * that lives that long, or one that ended holding it) is then the new
+ * one's. Owners are 32-bit in the objects (mutex.h), so ids cannot grow.
+ */
+#define __CONC_CTX_TASK_MAX	0x7fffffffu
+#define __CONC_CTX_JOB		0x80000000u
+
+/* The task id after id: 1..__CONC_CTX_TASK_MAX, then 1 again (an id from
+ * anywhere is brought into the range). */
+static inline uint32_t __conc_task_id_next(uint32_t id)
+{
+	id = (id & __CONC_CTX_TASK_MAX) + 1;
+	return id > __CONC_CTX_TASK_MAX ? 1 : id;
+}
+
 /* Register this process (once per fork generation) for the asymmetric
  * fence: 1 if the caller may then replace a full fence by a compiler
  * barrier, provided the other side calls __conc_membarrier(). */

@@ -71,14 +71,17 @@ static void reap_zombies(void)
 	}
 }
 
-/* Each job is an execution context of its own (the high bit keeps it
- * apart from a loop's task ids): a lock the last job on this worker
- * ended holding is not the next job's to unlock or lock again. */
+/* The last job's number; not static: a test starts it near its wrap. */
+uint32_t __conc_jobs __attribute__((visibility("hidden")));
+
+/* Each job is an execution context of its own (__CONC_CTX_JOB keeps it
+ * apart from a loop's task ids and from 0, sys/self.h): a lock the last
+ * job on this worker ended holding is not the next job's to unlock or
+ * lock again. */
 static uint32_t job_ctx(void)
 {
-	static uint32_t jobs;
-
-	return 0x80000000u | (__atomic_add_fetch(&jobs, 1, __ATOMIC_RELAXED) & 0x7fffffffu);
+	return __CONC_CTX_JOB |
+	       (__atomic_add_fetch(&__conc_jobs, 1, __ATOMIC_RELAXED) & ~__CONC_CTX_JOB);
 }
 
 /* Run the job; returns its handle, with its code in *code. */
