@@ -116,6 +116,47 @@ static void forward_signals(void)
 		sigaction(sigs[i], &sa, NULL);
 }
 
+static int64_t now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+/*
+ * Take a permit within wait_ns (< 0: however long it takes). A free
+ * permit with no room among the holders (more than CONC_RSEM_HOLDERS_MAX
+ * commands at once, or a table a program made smaller) is waited for as a
+ * permit: a holder has to go first. Nothing wakes a waiter for room, so
+ * this one looks again, 1 ms after the first miss, then up to 50 ms apart.
+ * *full: the last miss was for room, not for a permit.
+ */
+static int take_permit(conc_rsem *s, int64_t wait_ns, bool *full)
+{
+	int64_t end = wait_ns < 0 ? -1 : now_ns() + wait_ns, left = wait_ns;
+	int64_t nap = 1000000;
+	struct timespec ts;
+	int r;
+
+	for (;;) {
+		r = conc_rsem_timedwait(s, left);
+		*full = r == -EUSERS;
+		if (!*full)
+			return r;
+		if (end >= 0 && (left = end - now_ns()) <= 0)
+			return -ETIMEDOUT;
+		if (end >= 0 && left < nap)
+			nap = left;
+		ts.tv_sec = nap / 1000000000;
+		ts.tv_nsec = nap % 1000000000;
+		nanosleep(&ts, NULL);	/* a signal only makes it look sooner */
+		nap = nap * 2 > 50000000 ? 50000000 : nap * 2;
+		if (end >= 0 && (left = end - now_ns()) < 0)
+			left = 0;	/* one last look */
+	}
+}
+
 static int run(const char *name, uint32_t n, bool n_given, int64_t wait_ns,
 	       unsigned mode, char **cmd)
 {
@@ -123,11 +164,17 @@ static int run(const char *name, uint32_t n, bool n_given, int64_t wait_ns,
 			      .sigmask = given_mask };
 	conc_fileop shut[3];
 	conc_rsem *s;
+	bool full;
 	int r, st, fd;
 
 	if (get_sem(&s, name, n, n_given, mode))
 		return EX_FAIL;
-	r = conc_rsem_timedwait(s, wait_ns);
+	r = take_permit(s, wait_ns, &full);
+	if (r == -ETIMEDOUT && full) {
+		tool_err(0, "%s: permits are free, but no place among its holders came free within the wait",
+			 name);
+		return EX_NOPERMIT;
+	}
 	if (r == -ETIMEDOUT) {
 		tool_err(0, "%s: no permit free within the wait", name);
 		return EX_NOPERMIT;
