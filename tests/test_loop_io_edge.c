@@ -693,6 +693,62 @@ Test(loop_io_edge, a_connect_that_ended_is_seen_so_by_the_next_one)
 	everywhere(connects_again);
 }
 
+/* conc_task_cancel(3): conc_connect takes a pending cancel rather than
+ * begin a connection (no SYN: the listener has nothing to accept), unless
+ * its timeout is 0: that one only looks, as every call with 0, so it
+ * begins the connection, says 0 or -ETIMEDOUT, never -ECANCELED, and the
+ * cancel stays for the next call that waits. */
+static int connect_cancel_pending(void)
+{
+	struct sockaddr_in addr;
+	int l = listener(&addr, 4), c = -1, d = -1, a, r = 0;
+
+	if (l < 0)
+		return 100;
+	c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	d = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c < 0 || d < 0 || conc_task_cancel(conc_task_self()))
+		r = 101;
+	/* a look: begun, not cancelled */
+	else if ((a = conc_connect(c, (struct sockaddr *)&addr, sizeof(addr), 0)) != 0 &&
+		 a != -ETIMEDOUT)
+		r = 1;
+	else if (conc_sleep(MS) != -ECANCELED)
+		r = 2;		/* the cancel was left for this wait */
+	else if (conc_sleep(MS) != 0)
+		r = 3;		/* once */
+	else if ((a = conc_connect(c, (struct sockaddr *)&addr, sizeof(addr), BOUND)) !=
+		 0 && a != -EISCONN)
+		r = 4;		/* the look's connection ends as begun */
+	else if ((a = conc_accept(l, NULL, NULL, SOCK_CLOEXEC, BOUND)) < 0)
+		r = 5;
+	else if (close(a), conc_task_cancel(conc_task_self()))
+		r = 102;
+	/* with a timeout: the cancel, and no connection begun */
+	else if (conc_connect(d, (struct sockaddr *)&addr, sizeof(addr), BOUND) != -ECANCELED)
+		r = 6;
+	else if (conc_accept(l, NULL, NULL, SOCK_CLOEXEC, 0) != -ETIMEDOUT)
+		r = 7;
+	else if (conc_connect(d, (struct sockaddr *)&addr, sizeof(addr), BOUND) != 0)
+		r = 8;		/* the next one works */
+	else if ((a = conc_accept(l, NULL, NULL, SOCK_CLOEXEC, BOUND)) < 0)
+		r = 9;
+	else
+		close(a);
+	close(c);
+	close(d);
+	close(l);
+	return r;
+}
+
+Test(loop_io_edge, a_connect_with_timeout_0_leaves_a_pending_cancel)
+{
+	need_uring();
+	cr_assert_eq(run(in_task, (void *)connect_cancel_pending), 0, "task");
+	cr_assert_eq(run(in_shared_task, (void *)connect_cancel_pending), 0,
+		     "shared-stack task");
+}
+
 /* ---- MSG_WAITALL with a timeout ----------------------------------------- */
 
 static void *rest_later(void *arg)
