@@ -75,8 +75,9 @@ int conc_task_join(conc_task *t, int *exit_code, int64_t timeout_ns);
  * CONC_GATHER_CANCEL, the first task to return < 0 cancels the others
  * (then still waited for). Returns 0, the first negative exit code in the
  * order of ts, -ETIMEDOUT or -ECANCELED (no handle freed: all stay
- * joinable), -EINVAL (NULL ts with n > 0, a NULL entry, an entry twice
- * or one conc_task_join() refuses, unknown flags; nothing waited for).
+ * joinable), -EDEADLK (the caller is in ts), -EINVAL (NULL ts with n > 0,
+ * a NULL entry, an entry twice or one conc_task_join() refuses with
+ * -EINVAL, unknown flags); nothing waited for on -EDEADLK and -EINVAL.
  */
 int conc_gather(conc_task **ts, size_t n, int *exit_codes, unsigned flags,
 		int64_t timeout_ns);
