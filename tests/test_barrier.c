@@ -288,9 +288,8 @@ static struct extra *extra_new(unsigned n, unsigned flags)
 	return x;
 }
 
-static void extra_threads(unsigned n, int callers, unsigned flags)
+static void extra_run(struct extra *x, int callers)
 {
-	struct extra *x = extra_new(n, flags);
 	pthread_t t[MAXN];
 	void *ret;
 
@@ -303,11 +302,31 @@ static void extra_threads(unsigned n, int callers, unsigned flags)
 	extra_check(x);
 }
 
+static void extra_threads(unsigned n, int callers, unsigned flags)
+{
+	extra_run(extra_new(n, flags), callers);
+}
+
 Test(barrier, extra_callers_wait_for_the_next_round_threads, .timeout = 40)
 {
 	extra_threads(2, 3, 0);
 	extra_threads(2, 4, CONC_PRIVATE);
 	extra_threads(3, 5, 0);
+}
+
+/* Arrivals are counted modulo a multiple of n below 2^32, rounds modulo
+ * that over n: start two rounds before both wrap (what a barrier reaches
+ * after about 2^32 arrivals) and go on through them. */
+Test(barrier, extra_callers_across_the_wrap_of_the_counts, .timeout = 40)
+{
+	for (unsigned n = 2; n <= 5; n++) {
+		struct extra *x = extra_new(n, 0);
+		uint64_t w = ((uint64_t)1 << 32) / n * n;
+
+		x->b.arrived = (uint32_t)(w - 2 * n);
+		x->b.seq = (uint32_t)(w / n - 2);
+		extra_run(x, (int)n + 1);
+	}
 }
 
 Test(barrier, extra_callers_wait_for_the_next_round_processes, .timeout = 40)
