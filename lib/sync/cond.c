@@ -84,6 +84,13 @@ int conc_cond_wait(conc_cond *c, conc_mutex *m, int64_t timeout_ns)
 	 * m is taken (asyncio's Condition.wait does the same). */
 	while ((r2 = __conc_mutex_lock_queued(m, -1)) == -ECANCELED)
 		cancelled = true;
+	/* A timeout of 0 only looks and never returns -ECANCELED
+	 * (conc_task_cancel(3)): a cancel its wait for m took (a thread took
+	 * m in between) is given back, for the task's next wait. */
+	if (cancelled && dl == 0) {
+		__conc_wait_recancel();
+		cancelled = false;
+	}
 	if (r2)
 		return r2;
 	return cancelled ? -ECANCELED : r;
