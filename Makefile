@@ -163,6 +163,7 @@ $(O)/tests/test_fi_%: tests/test_fi_%.c $(TEST_HDR) $(O)/fi/libcheck.a $(O)/fi/l
 # The stress test loads these at run time.
 # It runs the tool it tests.
 $(O)/tests/test_sem_tool $(O)/asan/tests/test_sem_tool: | bin/conc-sem
+$(O)/tests/test_queue_tool $(O)/asan/tests/test_queue_tool: | bin/conc-queue
 
 $(O)/tests/test_fi_thread: | $(patsubst tests/%.c,$(O)/tests/%.so,$(wildcard tests/lib_*.c))
 

@@ -23,7 +23,8 @@ static const char usage[] =
 	"A named queue of byte messages under /dev/shm. put takes the MSG\n"
 	"arguments, or else the lines of stdin (NUL-separated with -0); get\n"
 	"prints a message (up to COUNT) each followed by a newline (a NUL with\n"
-	"-0), waiting at most TIMEOUT seconds (fractions allowed) for the first.\n"
+	"-0), waiting at most TIMEOUT seconds (fractions allowed) for the first\n"
+	"(put: for room for all of them, counted from the start).\n"
 	"  -c CAPACITY  messages (default 64)   -s MAXMSG  bytes each (default 8192)\n"
 	"Exit: 0 done; 1 get: empty after TIMEOUT (put: still full); 2 usage;\n"
 	"3 closed (get: closed and empty); 4 no such queue; 5 other failure.\n";
@@ -114,15 +115,18 @@ static int put_one(conc_queue *q, const char *m, size_t len, int64_t t)
 	return r ? fail(r, "put") : 0;
 }
 
+/* -t is a deadline for the whole command, as timeout(1) gives: each
+ * message waits for room only for what is left of it. */
 static int put(conc_queue *q, char **msgs, int n, int sep, int64_t t)
 {
+	int64_t end = tool_end(t);
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t len;
 	int i, ex = 0;
 
 	for (i = 0; i < n && !ex; i++)
-		ex = put_one(q, msgs[i], strlen(msgs[i]), t);
+		ex = put_one(q, msgs[i], strlen(msgs[i]), tool_left(end));
 	if (n)
 		return ex;
 	if (tool_closed & 1) {	/* not an empty input: no input at all */
@@ -132,7 +136,7 @@ static int put(conc_queue *q, char **msgs, int n, int sep, int64_t t)
 	while (!ex && (len = getdelim(&line, &cap, sep, stdin)) >= 0) {
 		if (len && line[len - 1] == sep)
 			len--;
-		ex = put_one(q, line, (size_t)len, t);
+		ex = put_one(q, line, (size_t)len, tool_left(end));
 	}
 	if (!ex && ferror(stdin)) {
 		tool_err(errno, "%s: put: reading stdin", name);

@@ -116,14 +116,6 @@ static void forward_signals(void)
 		sigaction(sigs[i], &sa, NULL);
 }
 
-static int64_t now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec * 1000000000LL + t.tv_nsec;
-}
-
 /*
  * Take a permit within wait_ns (< 0: however long it takes). A free
  * permit with no room among the holders (more than CONC_RSEM_HOLDERS_MAX
@@ -134,26 +126,24 @@ static int64_t now_ns(void)
  */
 static int take_permit(conc_rsem *s, int64_t wait_ns, bool *full)
 {
-	int64_t end = wait_ns < 0 ? -1 : now_ns() + wait_ns, left = wait_ns;
-	int64_t nap = 1000000;
+	int64_t end = tool_end(wait_ns), left, nap = 1000000;
 	struct timespec ts;
 	int r;
 
 	for (;;) {
-		r = conc_rsem_timedwait(s, left);
+		r = conc_rsem_timedwait(s, tool_left(end));
 		*full = r == -EUSERS;
 		if (!*full)
 			return r;
-		if (end >= 0 && (left = end - now_ns()) <= 0)
+		left = tool_left(end);
+		if (left == 0)
 			return -ETIMEDOUT;
-		if (end >= 0 && left < nap)
+		if (left > 0 && left < nap)
 			nap = left;
 		ts.tv_sec = nap / 1000000000;
 		ts.tv_nsec = nap % 1000000000;
 		nanosleep(&ts, NULL);	/* a signal only makes it look sooner */
 		nap = nap * 2 > 50000000 ? 50000000 : nap * 2;
-		if (end >= 0 && (left = end - now_ns()) < 0)
-			left = 0;	/* one last look */
 	}
 }
 

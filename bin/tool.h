@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
 #include <conc.h>
@@ -55,6 +56,33 @@ static __attribute__((unused)) int tool_seconds(const char *s, int64_t *ns)
 		return -EINVAL;
 	*ns = (int64_t)(v * 1e9 + 0.5);
 	return 0;
+}
+
+/* Now on CLOCK_MONOTONIC, in nanoseconds. */
+static __attribute__((unused)) int64_t tool_now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+/* The end of a TIMEOUT of t ns that starts now (t < 0: none, -1). */
+static __attribute__((unused)) int64_t tool_end(int64_t t)
+{
+	return t < 0 ? -1 : tool_now_ns() + t;
+}
+
+/* What is left until end, as a timeout for a library call: -1 (no end,
+ * CONC_FOREVER), or 0 once end has passed (the call then only tries). */
+static __attribute__((unused)) int64_t tool_left(int64_t end)
+{
+	int64_t left;
+
+	if (end < 0)
+		return -1;
+	left = end - tool_now_ns();
+	return left > 0 ? left : 0;
 }
 
 /* An unsigned count in [lo, hi]; -EINVAL otherwise. */

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -183,6 +184,48 @@ static HELPER_UNUSED int run_in_child(int (*fn)(void *), void *arg, int timeout_
 		return -1;
 	st = wait_child(pid, timeout_ms);
 	return (st != -1 && WIFEXITED(st)) ? WEXITSTATUS(st) : -1;
+}
+
+/* Where the tool named name (conc-sem, ...) is: $CONC_BIN/name, or bin/ of
+ * the tree this test binary was built in (build/tests or build/asan/tests);
+ * 0, or -1 if it is not there. */
+static HELPER_UNUSED int tool_path(const char *name, char *out, size_t n)
+{
+	const char *bin = getenv("CONC_BIN");
+	char exe[4096], *slash;
+	ssize_t len;
+
+	if (bin) {
+		snprintf(out, n, "%s/%s", bin, name);
+		return access(out, X_OK) ? -1 : 0;
+	}
+	len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (len <= 0)
+		return -1;
+	exe[len] = 0;
+	if ((slash = strrchr(exe, '/')))
+		*slash = 0;
+	snprintf(out, n, "%s/../../bin/%s", exe, name);
+	if (access(out, X_OK) == 0)
+		return 0;
+	snprintf(out, n, "%s/../../../bin/%s", exe, name);
+	return access(out, X_OK) ? -1 : 0;
+}
+
+/* The kernel function thread tid of process pid sleeps in, into out
+ * ("0" or empty where the kernel does not say). */
+static HELPER_UNUSED void thread_wchan(pid_t pid, pid_t tid, char *out, size_t n)
+{
+	char path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/wchan", (int)pid, (int)tid);
+	out[0] = 0;
+	if ((f = fopen(path, "r"))) {
+		if (!fgets(out, (int)n, f))
+			out[0] = 0;
+		fclose(f);
+	}
 }
 
 /* Join thread t within timeout_ms: 0, or ETIMEDOUT (the thread is left

@@ -8,28 +8,12 @@
  */
 #include <criterion/criterion.h>
 #include <limits.h>
-#include <stdlib.h>
 #include <conc.h>
 #include "helpers.h"
 
 static void sem_tool(char *out, size_t n)
 {
-	const char *bin = getenv("CONC_BIN");
-	char exe[PATH_MAX];
-	ssize_t len;
-
-	if (bin) {
-		snprintf(out, n, "%s/conc-sem", bin);
-		return;
-	}
-	len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	cr_assert_gt(len, 0);
-	exe[len] = 0;
-	*strrchr(exe, '/') = 0;
-	snprintf(out, n, "%s/../../bin/conc-sem", exe);	/* from build[/asan]/tests */
-	if (access(out, X_OK))
-		snprintf(out, n, "%s/../../../bin/conc-sem", exe);
-	cr_assert_eq(access(out, X_OK), 0, "conc-sem not built: %s", out);
+	cr_assert_eq(tool_path("conc-sem", out, n), 0, "conc-sem not built: %s", out);
 }
 
 static pid_t start(const char *tool, const char *wait, const char *name,
