@@ -729,9 +729,44 @@ static void torn_send(int64_t tmo)
 	conc_chan_close(b);
 }
 
-Test(chan, send_timeout_zero_mid_frame_tears_and_closes, .timeout = 60)
+/* A send that only tries (timeout 0) of a frame longer than PIPE_BUF
+ * that the pipe has no room for by its bytes (a message in the pipe
+ * before it, or longer than the pipe) sends nothing, and the end goes on;
+ * one that fits the empty pipe goes. */
+Test(chan, send_timeout_zero_of_a_long_frame_sends_it_whole_or_nothing, .timeout = 60)
 {
-	torn_send(0);
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), n, huge = 4 * MIB;
+	unsigned char *m, *h, *got;
+	conc_chan *a, *b;
+	int size;
+
+	pair(&a, &b, 0);
+	size = fcntl(conc_chan_wfd(a), F_GETPIPE_SZ);
+	cr_assert_gt(size, 0);
+	cr_assert_gt((size_t)size, 4 * page);
+	n = (size_t)size - page;	/* with header and pad, the whole pipe */
+	m = big(n, 3);
+	h = big(huge, 4);
+	got = malloc(n);
+	cr_assert_not_null(got);
+	send_str(a, "before");
+	cr_assert_eq(conc_chan_send(a, m, n, 0), -ETIMEDOUT);
+	cr_assert_eq(conc_chan_send(a, h, huge, 0), -ETIMEDOUT);
+	cr_assert_geq(conc_chan_wfd(a), 0, "the sending side was closed");
+	send_str(a, "after");
+	recv_str(b, "before");
+	recv_str(b, "after");
+	cr_assert_eq(conc_chan_recv(b, got, n, 0), -ETIMEDOUT);
+	cr_assert_eq(conc_chan_send(a, m, n, 0), 0);
+	cr_assert_eq(conc_chan_recv(b, got, n, BOUND), (ssize_t)n);
+	cr_assert(pattern_ok(got, n, 3));
+	send_str(a, "last");
+	recv_str(b, "last");
+	conc_chan_close(a);
+	conc_chan_close(b);
+	free(m);
+	free(h);
+	free(got);
 }
 
 Test(chan, send_timeout_mid_frame_tears_and_closes, .timeout = 60)
@@ -2168,7 +2203,8 @@ Test(chan, a_torn_send_says_epipe_to_every_sharer, .timeout = 60)
 	conc_chan *a, *b;
 
 	pair(&a, &b, 0);
-	cr_assert_eq(conc_chan_send(a, m, n, 0), -ETIMEDOUT);
+	/* Not 0: a send that only tries does not begin it. */
+	cr_assert_eq(conc_chan_send(a, m, n, MS(20)), -ETIMEDOUT);
 	broken_sharers(a, true);
 	cr_assert_eq(conc_chan_wfd(a), -EPIPE);
 	conc_chan_close(a);

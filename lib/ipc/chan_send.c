@@ -7,7 +7,8 @@
  * frame and the stream is out of step for good: the write end is closed,
  * so that the peer, once it has received the messages before, sees the
  * frame cut short (-EPROTO) instead of waiting for the rest, and later
- * sends on this end fail with -EPIPE.
+ * sends on this end fail with -EPIPE. A send that only tries (timeout 0)
+ * does not begin a frame the pipe surely has no room for (no_room_now).
  *
  * SIGPIPE: a write asks the kernel not to raise it (RWF_NOSIGNAL, Linux
  * 6.18); where the kernel does not know the flag, the send holds SIGPIPE
@@ -17,6 +18,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/uio.h>
 #include "chan_end.h"
 #include "chan_frame.h"
@@ -119,8 +121,31 @@ static long push(conc_chan *c, struct iovec *v, int cnt, conc_deadline dl,
 	return 0;
 }
 
+/*
+ * Whether a frame of total bytes (pad included) surely cannot go into the
+ * pipe whole now: a send that only tries then sends nothing rather than a
+ * part that would tear it. The pipe says its size (a buffer of a page per
+ * slot) and its bytes (FIONREAD), not its slots in use: each holds a page
+ * at most, so at least bytes / page are taken. Whether the rest is free is
+ * not known (a short message takes a whole slot): such a send is tried,
+ * and may still go in part. Nothing else writes to the pipe meanwhile
+ * (one process uses an end, its threads one at a time: wlock), and the
+ * peer only makes room. An error: not sure.
+ */
+static bool no_room_now(const conc_chan *c, size_t total)
+{
+	int size = sys_fcntl(c->wfd, F_GETPIPE_SZ, 0), queued = 0;
+	size_t slots, used;
+
+	if (size <= 0 || sys_ioctl(c->wfd, FIONREAD, &queued) < 0 || queued < 0)
+		return false;
+	slots = (size_t)size / c->page;
+	used = ((size_t)queued + c->page - 1) / c->page;
+	return used > slots || (total + c->page - 1) / c->page > slots - used;
+}
+
 static int write_frame(conc_chan *c, const void *msg, size_t len,
-		       conc_deadline dl, bool nosig)
+		       conc_deadline dl, bool nosig, bool try_only)
 {
 	unsigned char hdr[CHAN_HDR + CHAN_COPY_MAX];
 	struct iovec iov[2 + IOV_MAX_PAD];
@@ -144,6 +169,9 @@ static int write_frame(conc_chan *c, const void *msg, size_t len,
 		iov[0].iov_len = total;
 		cnt = 1;
 	}
+	/* Up to PIPE_BUF bytes go in whole or not at all anyway. */
+	if (try_only && total + pad > PIPE_BUF && no_room_now(c, total + pad))
+		return -ETIMEDOUT;
 	for (; pad; pad -= iov[cnt++].iov_len)
 		iov[cnt] = (struct iovec){ (void *)zeros,
 					   pad < ZERO_CHUNK ? pad : ZERO_CHUNK };
@@ -199,8 +227,8 @@ int conc_chan_send(conc_chan *c, const void *msg, size_t len,
 	} else if ((r = send_small(c, msg, len)) != -EAGAIN) {
 		/* done */
 	} else if (__atomic_load_n(&no_nosignal, __ATOMIC_RELAXED) ||
-		   (r = write_frame(c, msg, len, dl, true)) == -EOPNOTSUPP) {
-		r = write_frame(c, msg, len, dl, false);
+		   (r = write_frame(c, msg, len, dl, true, !timeout_ns)) == -EOPNOTSUPP) {
+		r = write_frame(c, msg, len, dl, false, !timeout_ns);
 	}
 	conc_mutex_unlock(&c->wlock);
 	return r;

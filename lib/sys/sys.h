@@ -296,6 +296,11 @@ static inline int sys_fcntl(int fd, int cmd, long arg)
 	return (int)__CONC_SC(SYS_fcntl, fd, cmd, arg);
 }
 
+static inline int sys_ioctl(int fd, unsigned long req, void *arg)
+{
+	return (int)__CONC_SC(SYS_ioctl, fd, req, arg);
+}
+
 static inline int sys_openat(int dirfd, const char *path, int flags,
 			     unsigned mode)
 {
