@@ -710,6 +710,79 @@ Test(loop_waits, a_cond_wait_with_timeout_0_leaves_a_pending_cancel, .timeout = 
 	plain_mode();
 }
 
+/* The same for a queue: a put or get with timeout 0 waits, patiently,
+ * for another producer's (consumer's) copy under the side's lock
+ * (conc_queue_put(3)); with a cancel pending that wait must leave it
+ * pending too. The thread puts and gets 64 KiB messages without a pause:
+ * it often holds a side's lock as the task looks. */
+struct look_q {
+	conc_queue *q;
+	uint32_t stop;
+	int cancelled, lost, other;
+	char big[65536], buf[65536];
+};
+
+static void *hammer_q(void *arg)
+{
+	struct look_q *x = arg;
+
+	while (!__atomic_load_n(&x->stop, __ATOMIC_ACQUIRE)) {
+		conc_queue_put(x->q, x->big, sizeof(x->big), 0);
+		conc_queue_get(x->q, x->big, sizeof(x->big), 0);
+	}
+	return NULL;
+}
+
+static int look_q_main(void *arg)
+{
+	struct look_q *x = arg;
+	pthread_t th;
+	ssize_t r;
+	int i;
+
+	if (pthread_create(&th, NULL, hammer_q, x))
+		return -1;
+	for (i = 0; i < 100000; i++) {
+		conc_task_cancel(conc_task_self());
+		if (i & 1)
+			r = conc_queue_get(x->q, x->buf, sizeof(x->buf), 0);
+		else
+			r = conc_queue_put(x->q, "x", 1, 0);
+		if (r == -ECANCELED) {
+			x->cancelled++;
+			continue;
+		}
+		if (r < 0 && r != -ETIMEDOUT)
+			x->other++;
+		if (conc_sleep(0) != -ECANCELED)
+			x->lost++;
+	}
+	__atomic_store_n(&x->stop, 1, __ATOMIC_RELEASE);
+	pthread_join(th, NULL);
+	return i;
+}
+
+Test(loop_waits, a_queue_look_leaves_a_pending_cancel, .timeout = 120)
+{
+	conc_queue_attr qa = { .capacity = 8, .max_msg = 65536 };
+	struct look_q *x = calloc(1, sizeof(*x));
+	int fb;
+
+	cr_assert(x);
+	EACH_FUTEX_MODE(fb) {
+		memset(x, 0, sizeof(*x));
+		cr_assert_eq(conc_queue_create(&x->q, &qa), 0);
+		cr_assert_eq(run(look_q_main, x), 100000);
+		cr_expect_eq(x->cancelled, 0, "-ECANCELED from a look, %d times in 100000 (fallback %d)",
+			     x->cancelled, fb);
+		cr_expect_eq(x->other, 0, "neither found nor -ETIMEDOUT: %d times", x->other);
+		cr_expect_eq(x->lost, 0, "the pending cancel lost: %d times", x->lost);
+		conc_queue_destroy(x->q);
+	}
+	free(x);
+	plain_mode();
+}
+
 /* An internal lock a call must take anyway (a thread start, a pool close,
  * a future release) may take a cancel it cannot return: it gives it back,
  * and the task's next suspending call returns it, once. */

@@ -22,20 +22,34 @@
 static int lock_patiently(struct side *s, conc_deadline dl)
 {
 	conc_deadline end = __conc_deadline(PATIENCE_NS);
+	bool cancelled = false;
 	int64_t now;
 	int r;
 
 	if (dl > 0 && dl < end)
 		end = dl;
 	do {
-		if (__atomic_load_n(&s->parked, __ATOMIC_SEQ_CST))
-			return -ETIMEDOUT;
+		if (__atomic_load_n(&s->parked, __ATOMIC_SEQ_CST)) {
+			r = -ETIMEDOUT;
+			break;
+		}
 		now = sys_now_ns();
-		if (now >= end)
-			return -ETIMEDOUT;
+		if (now >= end) {
+			r = -ETIMEDOUT;
+			break;
+		}
 		r = __conc_mutex_lock_until(&s->lock, end - now < SLICE_NS
 						      ? end : now + SLICE_NS);
+		/* A call with timeout 0 only looks and never returns
+		 * -ECANCELED (conc_task_cancel(3)): the cancel its wait took
+		 * goes back to the task's next wait, and it waits on. */
+		if (r == -ECANCELED && dl == DL_TRY) {
+			cancelled = true;
+			r = -ETIMEDOUT;
+		}
 	} while (r == -ETIMEDOUT);
+	if (cancelled)
+		__conc_wait_recancel();
 	return r;
 }
 
