@@ -854,6 +854,104 @@ Test(thread_reuse, global_locale_not_the_last_jobs, .timeout = 30)
 	freelocale(l);
 }
 
+/* ---- scheduling attributes: per thread; a new one has its creator's ---- */
+
+/* What a background job might do: run at a higher nice value (*p), and
+ * SCHED_BATCH. */
+static int lowers_its_priority(void *p)
+{
+	struct sched_param sp = { 0 };
+
+	return setpriority(PRIO_PROCESS, 0, *(int *)p) != 0 ||
+	       sched_setscheduler(0, SCHED_BATCH, &sp) != 0 ? -1 : 0;
+}
+
+/* 0 when the calling thread runs at nice *p, SCHED_OTHER. */
+static int runs_at(void *p)
+{
+	if (getpriority(PRIO_PROCESS, 0) != *(int *)p)
+		return 1;
+	return sched_getscheduler(0) == SCHED_OTHER ? 0 : 2;
+}
+
+/* Whether a thread may lower its nice value again (root, or RLIMIT_NICE):
+ * then a worker is set back and parks; else it ends. Tried in a pthread,
+ * whose nice value goes with it. */
+static void *renices_back(void *p)
+{
+	int n = getpriority(PRIO_PROCESS, 0);
+
+	(void)p;
+	return (void *)(intptr_t)(setpriority(PRIO_PROCESS, 0, n + 1) == 0 &&
+				  setpriority(PRIO_PROCESS, 0, n) == 0);
+}
+
+static int main_nice(void)
+{
+	int n = getpriority(PRIO_PROCESS, 0);
+
+	if (sched_getscheduler(0) != SCHED_OTHER || n > 16)
+		cr_skip_test("the test runs at nice %d, policy %d", n,
+			     sched_getscheduler(0));
+	return n;
+}
+
+/* Regression: a reused worker ran the next job at the nice value and
+ * policy the last job had set itself. */
+Test(thread_reuse, nice_value_and_policy_are_the_creators, .timeout = 30)
+{
+	int mine = main_nice(), lower = mine + 3;
+	pthread_t pt;
+	void *back;
+
+	cr_assert_eq(pthread_create(&pt, NULL, renices_back, NULL), 0);
+	cr_assert_eq(join_thread(pt, 10000, &back), 0);
+	if (back) {
+		cr_assert_eq(run_reused(lowers_its_priority, &lower, runs_at,
+					&mine), 0,
+			     "a new job runs at the last job's nice value or policy");
+		return;
+	}
+	/* The worker cannot be set back: it must not be reused. */
+	cr_assert_eq(join(start(lowers_its_priority, &lower, NULL)), 0);
+	cr_assert_eq(join(start(runs_at, &mine, NULL)), 0,
+		     "a new job runs at the last job's nice value or policy");
+}
+
+struct creator {
+	int nice;
+	int code;
+};
+
+static void *starts_at_its_nice(void *p)
+{
+	struct creator *c = p;
+	conc_thread *t;
+
+	if (setpriority(PRIO_PROCESS, 0, c->nice))
+		c->code = -1;
+	else if (conc_thread_start(&t, runs_at, &c->nice, NULL))
+		c->code = -2;
+	else if (conc_thread_join(t, &c->code, JOIN_NS))
+		c->code = -3;
+	return NULL;
+}
+
+/* Regression: a thread started by a creator at another nice value than
+ * the parked worker's ran at the worker's. */
+Test(thread_reuse, a_creator_at_another_nice_value_passes_it_on, .timeout = 30)
+{
+	int mine = main_nice();
+	struct creator c = { mine + 2, INT_MIN };
+	pthread_t pt;
+
+	cr_assert_eq(run_parked(runs_at, &mine, NULL), 0);
+	cr_assert_eq(pthread_create(&pt, NULL, starts_at_its_nice, &c), 0);
+	cr_assert_eq(join_thread(pt, 10000, NULL), 0);
+	cr_assert_eq(c.code, 0, "the thread ran at the worker's nice value (%d)",
+		     c.code);
+}
+
 /* ---- libc state per thread ---- */
 
 struct errs {

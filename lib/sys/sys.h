@@ -238,6 +238,28 @@ static inline int sys_sched_getaffinity(pid_t pid, size_t len, void *mask)
 	return (int)__CONC_SC(SYS_sched_getaffinity, pid, len, mask);
 }
 
+/* struct sched_attr as sched_getattr(2) fills it, up to the period (the
+ * first version's size: the kernel fills or takes no more). */
+struct sys_sched_attr {
+	uint32_t size;
+	uint32_t policy;
+	uint64_t flags;
+	int32_t nice;
+	uint32_t priority;
+	uint64_t runtime, deadline, period;
+};
+
+static inline int sys_sched_getattr(pid_t pid, struct sys_sched_attr *a)
+{
+	return (int)__CONC_SC(SYS_sched_getattr, pid, a, sizeof(*a), 0);
+}
+
+static inline int sys_sched_setattr(pid_t pid, struct sys_sched_attr *a)
+{
+	a->size = sizeof(*a);
+	return (int)__CONC_SC(SYS_sched_setattr, pid, a, 0);
+}
+
 static inline int sys_sched_yield(void)
 {
 	return (int)__CONC_SC(SYS_sched_yield, 0);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include "sys/sys.h"
 #include "sys/self.h"
@@ -77,6 +78,34 @@ static void default_name(char name[16])
 	memcpy(name, cached, 16);
 }
 
+#ifndef SCHED_FLAG_RESET_ON_FORK
+#define SCHED_FLAG_RESET_ON_FORK 0x01
+#endif
+
+/* The scheduling attributes a thread the caller clones now starts with:
+ * the caller's, less what SCHED_FLAG_RESET_ON_FORK takes from a child
+ * (the kernel's sched_fork()). A reused worker must match them. */
+static bool creator_sched(struct sys_sched_attr *a)
+{
+	memset(a, 0, sizeof(*a));
+	if (sys_sched_getattr(0, a) < 0)
+		return false;
+	a->size = 0;
+	if (a->flags & SCHED_FLAG_RESET_ON_FORK) {
+		a->flags &= ~(uint64_t)SCHED_FLAG_RESET_ON_FORK;
+		if (a->policy != SCHED_OTHER && a->policy != SCHED_BATCH &&
+		    a->policy != SCHED_IDLE) {
+			a->policy = SCHED_OTHER;
+			a->priority = 0;
+			a->nice = 0;
+			a->runtime = a->deadline = a->period = 0;
+		} else if (a->nice < 0) {
+			a->nice = 0;
+		}
+	}
+	return true;
+}
+
 int conc_thread_start(conc_thread **t, int (*fn)(void *), void *arg,
 		      const conc_thread_attr *attr)
 {
@@ -113,6 +142,7 @@ int conc_thread_start(conc_thread **t, int (*fn)(void *), void *arg,
 	sys_sigprocmask(SIG_BLOCK, NULL, (sigset_t *)&job.mask);
 	if (sys_sched_getaffinity(0, sizeof(job.cpus), job.cpus) < 0)
 		memset(job.cpus, 0xff, sizeof(job.cpus));
+	job.sched_known = creator_sched(&job.sched);
 	if (attr && attr->name)
 		strncpy(job.name, attr->name, sizeof(job.name) - 1);
 	else

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <conc/thread.h>
 #include "libc.h"
+#include "sys/sys.h"
 
 #define T_DONE		1u
 #define T_DETACHED	2u
@@ -29,6 +30,11 @@ struct worker {
 	conc_thread *h;
 	uint64_t mask;
 	unsigned long cpus[16];	/* the creator's affinity (1024 CPUs) */
+	/* The creator's scheduling attributes (nice value, policy, priority)
+	 * as a thread it clones would get them; unknown if !sched_known
+	 * (sched_getattr refused), when any worker will do. */
+	struct sys_sched_attr sched;
+	bool sched_known;
 	char name[16];
 	char shown[16];		/* the name the task has now, */
 	bool named;		/* once a job set it (a new task has its

@@ -115,12 +115,12 @@ static conc_thread *run_job(struct worker *w, int *code)
  * exit. Done before the finished job is
  * published, so a joiner that starts again at once finds it waiting.
  */
-static bool offer(struct worker *w)
+static bool offer(struct worker *w, bool reusable)
 {
 	bool parked = false;
 
 	lock_workers();
-	if (nidle < MAX_IDLE && !w->daemons) {
+	if (nidle < MAX_IDLE && !w->daemons && reusable) {
 		__atomic_store_n(&w->go, 0, __ATOMIC_RELAXED);
 		w->next = idle;
 		idle = w;
@@ -132,6 +132,42 @@ static bool offer(struct worker *w)
 	}
 	conc_mutex_unlock(&lock.m);
 	return parked;
+}
+
+static bool same_sched(const struct sys_sched_attr *a,
+		       const struct sys_sched_attr *b)
+{
+	return a->policy == b->policy && a->flags == b->flags &&
+	       a->nice == b->nice && a->priority == b->priority &&
+	       a->runtime == b->runtime && a->deadline == b->deadline &&
+	       a->period == b->period;
+}
+
+/* A job may have changed its nice value, policy or priority (they are
+ * per thread); a new thread has its creator's. Set back those the job
+ * began with: a later job is handed this worker only by a creator with
+ * the same ones. Where that is refused (a lower nice value needs
+ * privilege), the worker ends instead of parking. */
+static bool sched_restored(struct worker *w)
+{
+	struct sys_sched_attr now;
+
+	if (!w->sched_known)
+		return true;
+	if (sys_sched_getattr(0, &now) == 0 && same_sched(&now, &w->sched))
+		return true;
+	now = w->sched;
+	if (sys_sched_setattr(0, &now) < 0)
+		return false;
+	return sys_sched_getattr(0, &now) == 0 && same_sched(&now, &w->sched);
+}
+
+/* Whether parked worker w may take the job: it runs with the attributes
+ * of its last job's creator, which a new thread of this one would get. */
+static bool sched_fits(const struct worker *w, const struct worker *job)
+{
+	return !job->sched_known ||
+	       (w->sched_known && same_sched(&w->sched, &job->sched));
 }
 
 /* Wait until handed a job (true) or until idle too long (false). */
@@ -185,7 +221,7 @@ static int worker_main(void *arg)
 		 * end with 0. h and the counts belong to the parent. */
 		if (w->pid != __conc_self()->pid)
 			exit(code);
-		parked = offer(w);
+		parked = offer(w, sched_restored(w));
 		__conc_thread_finish(h, code);
 		if (!parked || !await_job(w))
 			return 0;
@@ -264,6 +300,8 @@ static void give_job(struct worker *w, const struct worker *job)
 	w->h = job->h;
 	w->mask = job->mask;
 	memcpy(w->cpus, job->cpus, sizeof(w->cpus));
+	w->sched = job->sched;
+	w->sched_known = job->sched_known;
 	memcpy(w->name, job->name, sizeof(w->name));
 }
 
@@ -275,7 +313,7 @@ int __conc_worker_run(struct worker *job, size_t stack_size)
 	lock_workers();
 	reap_zombies();
 	for (pp = &idle; (w = *pp); pp = &w->next)
-		if (w->stack_size >= stack_size)
+		if (w->stack_size >= stack_size && sched_fits(w, job))
 			break;
 	if (w) {
 		/* Handed over under the lock: a worker whose idle time runs
