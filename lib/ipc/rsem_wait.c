@@ -11,12 +11,24 @@
 static int lock_table(conc_rsem *s, conc_deadline dl)
 {
 	conc_mutex *m = &s->sh->lock;
-	int64_t left;
+	bool cancelled = false;
+	int64_t left, end;
 	int r = conc_mutex_timedlock(m, 0);
 
 	if (r == -ETIMEDOUT) {
-		left = dl < 0 ? CONC_FOREVER : dl == 0 ? TRY_LOCK_NS : dl - sys_now_ns();
-		r = conc_mutex_timedlock(m, left < 0 && dl >= 0 ? 0 : left);
+		end = dl == 0 ? sys_now_ns() + TRY_LOCK_NS : dl;
+		for (;;) {
+			left = dl < 0 ? CONC_FOREVER : end - sys_now_ns();
+			r = conc_mutex_timedlock(m, left < 0 && dl >= 0 ? 0 : left);
+			/* A try (dl 0) only looks and never returns -ECANCELED
+			 * (conc_task_cancel(3)): the cancel its wait took goes
+			 * back to the task's next wait, and it waits on. */
+			if (r != -ECANCELED || dl != 0)
+				break;
+			cancelled = true;
+		}
+		if (cancelled)
+			__conc_wait_recancel();
 	}
 	/* Refused only if a peer took the word meanwhile: not ours then,
 	 * but on our robust list until the unlock. */
