@@ -651,3 +651,102 @@ Test(queue_user, a_close_during_puts_and_gets_loses_no_message, .timeout = 120)
 		conc_queue_destroy(q);
 	}
 }
+
+/* ---- a put under way when the queue is closed ---- */
+
+/* A producer child stopped in the middle of its put's copy (the source's
+ * second page is unreadable until the parent says go: its SIGSEGV handler
+ * waits, then lets the copy go on). It looked at `closed` before the close,
+ * so its put goes in after it and returns 0. */
+struct midput {
+	uint32_t inside, go;
+	unsigned char *page;
+	long psz;
+};
+
+static struct midput *midput;
+
+static void midput_segv(int sig)
+{
+	(void)sig;
+	set_flag(&midput->inside, 1);
+	if (!wait_flag(&midput->go, 60000))
+		_exit(98);
+	mprotect(midput->page, (size_t)midput->psz, PROT_READ | PROT_WRITE);
+}
+
+static int midput_child(void *arg)
+{
+	conc_queue *q = arg;
+	long psz = sysconf(_SC_PAGESIZE);
+	unsigned char *b = mmap(NULL, 2 * (size_t)psz, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct sigaction sa = { .sa_handler = midput_segv };
+
+	if (b == MAP_FAILED)
+		return 97;
+	memset(b, 'm', 2 * (size_t)psz);
+	midput->page = b + psz;
+	midput->psz = psz;
+	if (sigaction(SIGSEGV, &sa, NULL) ||
+	    mprotect(b + psz, (size_t)psz, PROT_NONE))
+		return 96;
+	return errcode(conc_queue_put(q, b + psz - 100, 200, BOUND));
+}
+
+struct forever_get {
+	conc_queue *q;
+	ssize_t n;
+};
+
+static int forever_get(void *arg)
+{
+	struct forever_get *f = arg;
+	unsigned char b[256];
+
+	f->n = conc_queue_get(f->q, b, sizeof(b), CONC_FOREVER);
+	if (f->n == 200 && (b[0] != 'm' || b[199] != 'm'))
+		f->n = -1000;
+	return 0;
+}
+
+/* "gets go on taking the messages already in the queue, and once it is
+ * empty they fail with -EPIPE", and "a process that is stopped keeps what
+ * it holds until it continues": a get never says -EPIPE while a put that
+ * began before the close is still on its way, since that put then returns
+ * 0 and its message would come after the -EPIPE (lost for a consumer that
+ * stops there). A get whose timeout passes meanwhile says -ETIMEDOUT; one
+ * without a timeout waits for the message. */
+Test(queue_user, a_get_waits_for_a_put_under_way_at_the_close, .timeout = 120)
+{
+	conc_queue *q = new_queue(2, 256);
+	struct forever_get f = { q, 1 };
+	conc_thread *t;
+	unsigned char b[256];
+	pid_t pid;
+	int code;
+
+	midput = shared_alloc(4096);
+	cr_assert_not_null(midput);
+	pid = fork_child(midput_child, q);
+	cr_assert_gt(pid, 0);
+	cr_assert(wait_flag(&midput->inside, 30000), "the put never began");
+	cr_assert_eq(conc_queue_close(q), 0);
+	cr_assert_eq(conc_queue_get(q, b, sizeof(b), 0), -ETIMEDOUT);
+	cr_assert_eq(conc_queue_get(q, b, sizeof(b), 20 * MS), -ETIMEDOUT);
+	cr_assert_eq(conc_queue_get_begin(q, b, sizeof(b), 20 * MS), -ETIMEDOUT);
+	cr_assert_eq(conc_queue_get_commit(q), -EINVAL);
+	/* Still waiting after the second a put's copy may take (before, it
+	 * said -EPIPE then); whether it has begun to wait by then or not,
+	 * it must end with the message. */
+	cr_assert_eq(conc_thread_start(&t, forever_get, &f, NULL), 0);
+	sleep_ns(1200 * MS);
+	set_flag(&midput->go, 1);
+	cr_assert(exited_with(wait_child(pid, 30000), 0), "the put did not return 0");
+	cr_assert_eq(conc_thread_join(t, &code, BOUND), 0);
+	cr_assert_eq(f.n, 200, "the get without a timeout: %zd", f.n);
+	cr_assert_eq(conc_queue_get(q, b, sizeof(b), 0), -EPIPE);
+	cr_assert_eq(conc_queue_get(q, b, sizeof(b), CONC_FOREVER), -EPIPE);
+	shared_free(midput, 4096);
+	conc_queue_destroy(q);
+}

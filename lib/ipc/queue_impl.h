@@ -112,7 +112,7 @@ int __conc_q_lock(const conc_queue *qh, struct side *s, conc_deadline dl,
 		  bool patient) __CONC_HIDDEN;
 void __conc_q_unlock(struct side *s) __CONC_HIDDEN;
 void __conc_q_park(struct side *s, bool on) __CONC_HIDDEN;
-void __conc_q_drain_puts(const conc_queue *qh, conc_deadline dl) __CONC_HIDDEN;
+int __conc_q_drain_puts(const conc_queue *qh, conc_deadline dl) __CONC_HIDDEN;
 
 /* queue_sleep.c */
 void __conc_q_publish(uint32_t *index, uint32_t v, uint32_t *count,

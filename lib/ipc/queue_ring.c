@@ -130,11 +130,16 @@ static int64_t wait_msg(conc_queue *qh, conc_deadline dl)
 		if (__atomic_load_n(&q->closed, __ATOMIC_SEQ_CST)) {
 			if (__conc_q_ready_at(qh, h))
 				return h;
-			__conc_q_drain_puts(qh, dl);
+			r = __conc_q_drain_puts(qh, dl);
 			if (__conc_q_ready_at(qh, h))
 				return h;
+			/* A producer stopped in its copy keeps what it holds
+			 * until it continues: wait on for it without a
+			 * deadline, else time out, never -EPIPE before it. */
+			if (r == -ETIMEDOUT && dl < 0)
+				continue;
 			__conc_q_unlock(&q->c);
-			return __conc_q_closed(q);
+			return r ? r : __conc_q_closed(q);
 		}
 		if (past(dl)) {
 			__conc_q_unlock(&q->c);

@@ -104,11 +104,21 @@ void __conc_q_park(struct side *s, bool on)
  * looked at `closed` before the close may still be about to commit: wait
  * for the producers' lock, whose holder is then either done or will see
  * the close. A parked producer looks at `closed` again when it wakes.
+ * Returns 0 when no put is under way any more (the lock was free, its
+ * holder is parked, or it is unusable: nothing can commit then), else
+ * -ETIMEDOUT (a producer still copies, at dl, or after a second for one
+ * without a deadline: the caller waits on) or -ECANCELED: the get must not
+ * say -EPIPE then, since the put will return 0 and its message come after.
  */
-void __conc_q_drain_puts(const conc_queue *qh, conc_deadline dl)
+int __conc_q_drain_puts(const conc_queue *qh, conc_deadline dl)
 {
 	struct side *p = &qh->q->p;
+	int r = __conc_q_lock(qh, p, dl, true);
 
-	if (!__conc_q_lock(qh, p, dl, true))
+	if (!r)
 		__conc_q_unlock(p);
+	else if (r == -ETIMEDOUT &&
+		 __atomic_load_n(&p->parked, __ATOMIC_SEQ_CST))
+		r = 0;
+	return r == -ETIMEDOUT || r == -ECANCELED ? r : 0;
 }

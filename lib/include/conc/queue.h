@@ -68,7 +68,9 @@ int conc_queue_put(conc_queue *q, const void *msg, size_t len,
 /*
  * Take the oldest message into buf, waiting up to timeout_ns. Returns its
  * length, -ETIMEDOUT when still empty after timeout_ns (at once for 0),
- * -EPIPE when the queue is closed and empty, -EMSGSIZE when cap is smaller
+ * -EPIPE when the queue is closed and empty (a put that began before the
+ * close and still copies is waited for: -ETIMEDOUT if the timeout passes
+ * first, at most a second for 0), -EMSGSIZE when cap is smaller
  * than the message (which stays in the queue for a call with a larger
  * buffer), -EPROTO (a recorded length beyond max_msg: the segment was
  * written by something else; also -ENOTRECOVERABLE), -EINVAL (also: the
