@@ -300,6 +300,11 @@ ok "--halt fail=50% never reached: the percentage" "rc=43" \
 	"$(run -j1 --halt now,fail=50% 'exit {}' ::: 0 1 0 1 2 0 0)"
 ok "--halt now,fail=1: the failing job's status" "rc=7" "$(run -j1 --halt now,fail=1 'exit {}' ::: 0 7 3)"
 ok "--halt now,fail=1: a killed job, 128+signal" "rc=143" "$(run -j1 --halt now,fail=1 'kill -TERM $$' ::: 0 7 3)"
+# A job the --timeout killed has Exitval -1 in the log: GNU parallel exits
+# with that (255), not with 128 + the signal it was sent.
+ok "--halt now,fail=1: a timed-out job, 255" "rc=255" \
+	"$(run -j1 --halt now,fail=1 --timeout 0.3 'sleep 30' ::: 1 2)"
+same "--halt soon,fail=1: a timed-out job" -j1 --halt soon,fail=1 --timeout 0.3 'sleep 30' ::: 1 2
 ok "--halt now: kills the running, drops their output" "rc=1" \
 	"$(run -j2 --halt now,fail=1 'if [ {} = 1 ]; then echo never; sleep 30; else sleep 0.3; exit 1; fi' ::: 1 2)"
 ok "--halt soon: waits for the running" "late${nl}rc=1" \

@@ -27,11 +27,13 @@ void halt_check(struct run *r, struct job *j)
 		return;
 	r->halted = r->stop = true;
 	/* GNU parallel's rules: a limit of one job (fail=1, or a share that
-	 * makes one) gives that job's status, else a percentage or a count. */
+	 * makes one) gives that job's status, else a percentage or a count.
+	 * One we killed (--timeout) has its log's Exitval, -1: 255 there. */
 	if (h->what == HALT_SUCCESS)
 		r->halt_status = 0;
 	else if (need == 1)
-		r->halt_status = job_signo(j) ? 128 + job_signo(j) :
+		r->halt_status = job_exitval(j) < 0 ? 255 :
+				 job_signo(j) ? 128 + job_signo(j) :
 				 job_exitval(j) & 0xff;
 	else if (h->pct)
 		r->halt_status = (int)ceil((double)r->failed * 100 / (double)total);
