@@ -603,6 +603,29 @@ if [ -x /bin/bash ]; then
 	fi
 fi
 ok "no PARALLEL_SHELL: /bin/sh" "/bin/sh x${nl}rc=0" "$(env -u PARALLEL_SHELL timeout 60 "$R" 'echo $0' ::: x; echo "rc=$?")"
+# A $PARALLEL_SHELL that is no program is an error before anything runs,
+# as GNU parallel's ("Shell '...' not found.", 255), not a failed job each.
+psh() { sh=$1; shift; PARALLEL_SHELL=$sh timeout 60 "$R" "$@" 2>"$T/err"; echo "rc=$?"; }
+rm -f ran
+ok "PARALLEL_SHELL missing: 255" "rc=255" "$(psh /nonexistent/sh 'echo x > ran' ::: a b)"
+[ -e ran ]; ok "PARALLEL_SHELL missing: no job ran" 1 $?
+ok "PARALLEL_SHELL missing: the message" "conc-run: shell '/nonexistent/sh' not found" "$(cat "$T/err")"
+ok "PARALLEL_SHELL not on PATH: 255" "rc=255" "$(psh no-such-shell-here true ::: a)"
+ok "PARALLEL_SHELL not executable: 255" "rc=255" "$(psh /etc/passwd true ::: a)"
+ok "PARALLEL_SHELL a directory: 255" "rc=255" "$(psh /bin true ::: a)"
+ok "PARALLEL_SHELL missing, -q: 255" "rc=255" "$(psh /nonexistent/sh -q true ::: a)"
+ok "PARALLEL_SHELL missing, no input: 255" "rc=255" "$(psh /nonexistent/sh true </dev/null)"
+ok "PARALLEL_SHELL=sh: found on PATH" "x${nl}rc=0" "$(psh sh echo ::: x)"
+ok "PARALLEL_SHELL empty: /bin/sh" "/bin/sh x${nl}rc=0" "$(psh '' 'echo $0' ::: x)"
+if [ -n "$PAR" ]; then
+	for a in "/nonexistent/sh true ::: a" "/etc/passwd -q true ::: a" "/nonexistent/sh --dry-run true ::: a" "sh echo ::: x"; do
+		set -- $a
+		ok "as parallel: PARALLEL_SHELL=$a" \
+			"$(sh=$1; shift; PARALLEL_SHELL=$sh timeout 60 $PAR --will-cite "$@" 2>/dev/null </dev/null; echo "rc=$?")" \
+			"$(psh "$@" </dev/null)"
+	done
+	set --
+fi
 
 # -n 0: one input a job, none of it on the line (GNU parallel); was 255.
 ok "-n 0: a job per input, no argument" "x${nl}x${nl}rc=0" "$(run -k -n0 echo x ::: a b)"

@@ -92,6 +92,11 @@ void *run_alloc(size_t n);
 void *run_realloc(void *p, size_t n);
 char *run_strdup(const char *s);
 
+/* ---- $PARALLEL_SHELL (shell.c) ---- */
+
+/* Exit with an error (255) when it is set and names no program. */
+void shell_check(void);
+
 /* ---- inputs (input.c) ---- */
 
 /* One job's arguments: the values of every source (or column), n times

@@ -43,6 +43,7 @@ void run_setup(struct run *r, struct opts *o)
 
 	memset(r, 0, sizeof(*r));
 	r->o = o;
+	shell_check();
 	/* Inherited SIG_IGN would let the kernel reap our jobs. */
 	signal(SIGCHLD, SIG_DFL);
 	r->next_seq = r->next_print = 1;
