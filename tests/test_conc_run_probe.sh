@@ -627,6 +627,21 @@ if [ -n "$PAR" ]; then
 	set --
 fi
 
+# A line longer than GNU parallel's 63664 bytes (there "Command line too
+# long", 255) runs when the kernel takes it; a word the kernel refuses
+# (over 128 KiB) is a job that failed with 126, as conc-run(1) says.
+big=$(head -c 100000 /dev/zero | tr '\0' b)
+ok "a 100 kB line runs" "100001${nl}rc=0" \
+	"$(printf '%s\n' "$big" | timeout 60 "$R" 'echo {} | wc -c' 2>"$T/err"; echo "rc=$?")"
+ok "a 100 kB word runs, -q" "100001${nl}rc=0" \
+	"$(printf '%s\n' "$big" | timeout 60 "$R" -q sh -c 'echo "$1" | wc -c' sh {} 2>"$T/err"; echo "rc=$?")"
+big=$big$big
+ok "a 200 kB word: the job fails, 126" "rc=1${nl}126" \
+	"$(printf '%s\n' "$big" | timeout 60 "$R" --joblog big.log 'echo {} | wc -c' 2>"$T/err"; echo "rc=$?"; awk -F'\t' 'NR == 2 { print $7 }' big.log)"
+grep -q "Argument list too long" "$T/err"; ok "a 200 kB word: says why" 0 $?
+ok "a 200 kB word, -q: the job fails" "rc=1" \
+	"$(printf '%s\n' "$big" | timeout 60 "$R" -q echo {} 2>"$T/err"; echo "rc=$?")"
+
 # -n 0: one input a job, none of it on the line (GNU parallel); was 255.
 ok "-n 0: a job per input, no argument" "x${nl}x${nl}rc=0" "$(run -k -n0 echo x ::: a b)"
 same "-n 0" -k -n 0 echo x ::: a b
