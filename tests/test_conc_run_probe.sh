@@ -212,6 +212,12 @@ ok "--pipe: its Send column" "81" \
 ok "--pipe --joblog: Send and Receive per chunk" "30 30${nl}30 30${nl}21 21" \
 	"$(run --pipe --block 30 -k --joblog pj cat < s30 >/dev/null; tail -n +2 pj | sort -n | awk -F'\t' '{ print $5, $6 }')"
 ok "--pipe bad --block: 255" "rc=255" "$(run --pipe --block 1Q cat < s30)"
+# --pipe reads stdin only: inputs beside it are an error, as conc-run(1)
+# says (GNU parallel runs no job for -a, puts ::: words in the command).
+ok "--pipe with ::: words: 255" "rc=255" "$(run --pipe cat ::: a < s30)"
+ok "--pipe with :::: a file: 255" "rc=255" "$(run --pipe cat :::: s30 < s30)"
+ok "--pipe with -a: 255" "rc=255" "$(run --pipe -a s30 cat < s30)"
+grep -q "^conc-run: --pipe reads stdin" err; ok "--pipe with -a: says why" 0 $?
 
 # ---- --joblog ----
 run -k --joblog jl 'echo {}; echo err >&2; exit {}' ::: 0 3 'a b' >/dev/null
