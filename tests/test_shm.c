@@ -648,3 +648,66 @@ Test(shm, objects_at_fixed_offsets_work_between_processes, .timeout = 20)
 	conc_shm_close(s);
 	conc_shm_unlink(name);
 }
+
+/* ---- an fd from a peer ---------------------------------------------------- */
+
+/* A copy of s's file in a memfd of the caller's making (sealing allowed or
+ * not): a valid segment that nobody sealed against shrinking. */
+static int unsealed_copy(conc_shm *s, unsigned mfd_flags)
+{
+	struct stat st;
+	char *b;
+	int m;
+
+	cr_assert_eq(fstat(conc_shm_fd(s), &st), 0);
+	b = malloc((size_t)st.st_size);
+	cr_assert_not_null(b);
+	cr_assert_eq(pread(conc_shm_fd(s), b, (size_t)st.st_size, 0), st.st_size);
+	m = memfd_create("peer", MFD_CLOEXEC | mfd_flags);
+	cr_assert_geq(m, 0);
+	cr_assert_eq(pwrite(m, b, (size_t)st.st_size, 0), st.st_size);
+	free(b);
+	return m;
+}
+
+/* "pass an anonymous segment's descriptor instead" (conc_shm_create(3)):
+ * the receiver of an fd cannot tell that its sender sealed it, and a sender
+ * that did not could cut the file under the receiver's mapping (SIGBUS at
+ * its next access). A memfd that can be sealed is sealed by the receiver;
+ * an anonymous file that cannot is refused. */
+Test(shm, open_fd_seals_or_refuses_an_anonymous_file_a_peer_could_cut, .timeout = 10)
+{
+	conc_shm *s, *v;
+	conc_queue *q;
+	conc_queue_attr qa = { .capacity = 2, .max_msg = 8 };
+	int m;
+
+	cr_assert_eq(conc_shm_create(&s, NULL, 4096, CONC_SHM_RAW, 0), 0);
+	m = unsealed_copy(s, MFD_ALLOW_SEALING);
+	cr_assert_eq(conc_shm_open_fd(&v, m, CONC_SHM_RAW), 0);
+	cr_assert_eq(ftruncate(m, 0), -1, "the sender could still cut it");
+	cr_assert_eq(errno, EPERM);
+	((volatile char *)conc_shm_data(v))[4095] = 1;
+	cr_assert_eq(conc_shm_close(v), 0);
+	close(m);
+	m = unsealed_copy(s, 0);
+	cr_assert_eq(conc_shm_open_fd(&v, m, CONC_SHM_RAW), -EACCES);
+	close(m);
+	/* conc's own, sealed at birth, open as before. */
+	cr_assert_eq(conc_shm_open_fd(&v, conc_shm_fd(s), CONC_SHM_RAW), 0);
+	cr_assert_eq(conc_shm_close(v), 0);
+	cr_assert_eq(conc_shm_close(s), 0);
+	/* The same through an object's open_fd. */
+	cr_assert_eq(conc_queue_create(&q, &qa), 0);
+	s = NULL;
+	cr_assert_eq(conc_shm_open_fd(&s, conc_queue_fd(q), CONC_SHM_QUEUE), 0);
+	m = unsealed_copy(s, 0);
+	{
+		conc_queue *w;
+
+		cr_assert_eq(conc_queue_open_fd(&w, m), -EACCES);
+	}
+	close(m);
+	conc_shm_close(s);
+	conc_queue_destroy(q);
+}

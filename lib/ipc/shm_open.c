@@ -95,8 +95,30 @@ int conc_shm_open(conc_shm **out, const char *name, uint32_t kind)
 	return __conc_shm_open_path(out, path, kind, 0600);
 }
 
+/*
+ * A peer that hands over an anonymous file it did not seal against
+ * shrinking could cut it under the caller's mapping (SIGBUS at the next
+ * access), and the caller cannot tell a sealed one from its fd alone.
+ * conc seals its own at birth (shm_create.c); one that can still be sealed
+ * is sealed here, before its size is read; a named file cannot be, and is
+ * admitted as conc_shm_open admits it. Returns whether fd may be cut.
+ */
+static bool cuttable(int fd)
+{
+	struct stat st;
+	int seals = sys_fcntl(fd, F_GET_SEALS, 0);
+
+	if (seals >= 0 && (seals & F_SEAL_SHRINK))
+		return false;
+	if (seals >= 0 && !(seals & F_SEAL_SEAL) &&
+	    !sys_fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK))
+		return false;
+	return !sys_fstat(fd, &st) && S_ISREG(st.st_mode) && !st.st_nlink;
+}
+
 int conc_shm_open_fd(conc_shm **out, int fd, uint32_t kind)
 {
+	bool cut;
 	int own, r;
 
 	if (!out || fd < 0)
@@ -104,7 +126,15 @@ int conc_shm_open_fd(conc_shm **out, int fd, uint32_t kind)
 	own = sys_dup_cloexec(fd);
 	if (own < 0)
 		return own;
+	cut = cuttable(own);
 	r = attach(out, own, kind);
+	/* After the checks of what it holds: a file that is no segment is
+	 * -EPROTO whatever its seals. */
+	if (!r && cut) {
+		conc_shm_close(*out);
+		*out = NULL;
+		return -EACCES;
+	}
 	if (r)
 		sys_close(own);
 	return r;

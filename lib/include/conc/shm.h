@@ -60,7 +60,10 @@ int conc_shm_create(conc_shm **s, const char *name, size_t size,
  */
 int conc_shm_open(conc_shm **s, const char *name, uint32_t kind);
 
-/* As conc_shm_open(), for a segment's fd (dup'ed; the caller keeps fd). */
+/* As conc_shm_open(), for a segment's fd (dup'ed; the caller keeps fd),
+ * without the owner and mode checks. An anonymous file not sealed against
+ * shrinking (F_SEAL_SHRINK), which its sender could cut under the mapping,
+ * is sealed here if it can be, else refused: -EACCES. */
 int conc_shm_open_fd(conc_shm **s, int fd, uint32_t kind);
 
 /* The data area (size bytes, 64-byte aligned), its size, the fd. */
