@@ -638,7 +638,8 @@ Test(loop_waits, cond_takes_the_mutex_again_through_a_cancel)
  * would lose the cancel). Some looks still wait a little for a thread:
  * conc_cond_wait must take m again, a queue put or get waits for another
  * producer's (consumer's) copy under the side's lock, an rsem try for
- * another taker's scan of the holder table. With a cancel pending, those
+ * another taker's scan of the holder table, a future's or pool's look for
+ * another caller's round of supervision. With a cancel pending, those
  * waits must leave it pending too. A thread uses the object without a
  * pause, so that it often holds the lock as the task looks when both run
  * at once (before the fixes, hundreds to thousands of the LOOKS failed on
@@ -656,7 +657,10 @@ struct look {
 	conc_cond c;
 	conc_queue *q;
 	conc_rsem *s;
+	conc_pool *pool;
+	conc_future *f;
 	uint32_t stop, n;
+	int looks;			/* LOOKS unless said (a slow look) */
 	int cancelled, lost, other;
 	char big[65536], buf[65536];
 };
@@ -669,7 +673,7 @@ static int look_main(void *arg)
 
 	if (pthread_create(&th, NULL, x->hammer, x))
 		return -1;
-	for (i = 0; i < LOOKS; i++, x->n++) {
+	for (i = 0; i < (x->looks ? x->looks : LOOKS); i++, x->n++) {
 		r = x->look(x);
 		if (r == -ECANCELED) {
 			x->cancelled++;
@@ -694,9 +698,9 @@ static void look_everywhere(struct look *x, int (*make)(struct look *),
 		x->stop = x->n = 0;
 		x->cancelled = x->lost = x->other = 0;
 		cr_assert_eq(make(x), 0);
-		cr_assert_eq(run(look_main, x), LOOKS);
-		cr_expect_eq(x->cancelled, 0, "-ECANCELED from a look, %d times in %d (fallback %d)",
-			     x->cancelled, LOOKS, fb);
+		cr_assert_eq(run(look_main, x), x->looks ? x->looks : LOOKS);
+		cr_expect_eq(x->cancelled, 0, "-ECANCELED from a look, %d times (fallback %d)",
+			     x->cancelled, fb);
 		cr_expect_eq(x->other, 0, "neither found nor -ETIMEDOUT: %d times", x->other);
 		cr_expect_eq(x->lost, 0, "the pending cancel lost: %d times", x->lost);
 		unmake(x);
@@ -828,6 +832,63 @@ Test(loop_waits, an_rsem_look_leaves_a_pending_cancel, .timeout = 120)
 	static struct look x = { .hammer = hammer_rs, .look = look_rsem };
 
 	look_everywhere(&x, make_rsem, unmake_rsem);
+}
+
+static ssize_t pool_nop(const void *arg, size_t len, void *res, size_t cap)
+{
+	(void)arg, (void)len, (void)res, (void)cap;
+	return 0;
+}
+
+static ssize_t pool_nap(const void *arg, size_t len, void *res, size_t cap)
+{
+	(void)arg, (void)len, (void)res, (void)cap;
+	sleep_ns(100 * MS);
+	return 0;
+}
+
+static void *hammer_pool(void *arg)
+{
+	struct look *x = arg;
+	conc_future *f;
+
+	while (!__atomic_load_n(&x->stop, __ATOMIC_ACQUIRE))
+		if (conc_pool_submit(x->pool, pool_nop, NULL, 0, &f) == 0) {
+			conc_future_wait(f, BOUND);
+			conc_future_release(f);
+		}
+	return NULL;
+}
+
+/* The future of a task that naps: pending, then finished (0). */
+static int look_pool(struct look *x)
+{
+	conc_task_cancel(conc_task_self());
+	return x->n & 1 ? conc_future_wait(x->f, 0) : conc_pool_poll(x->pool, 0);
+}
+
+static int make_pool(struct look *x)
+{
+	conc_pool_attr pa = { .workers = 2 };
+
+	return conc_pool_create(&x->pool, &pa) ||
+	       conc_pool_submit(x->pool, pool_nap, NULL, 0, &x->f);
+}
+
+static void unmake_pool(struct look *x)
+{
+	cr_expect_eq(conc_future_wait(x->f, BOUND), 0);
+	cr_expect_eq(conc_future_release(x->f), 0);
+	cr_expect_eq(conc_pool_destroy(x->pool), 0);
+}
+
+Test(loop_waits, a_pool_look_leaves_a_pending_cancel, .timeout = 120)
+{
+	/* A pool's look is a round of supervision: system calls, slower. */
+	static struct look x = { .hammer = hammer_pool, .look = look_pool,
+				 .looks = 10000 };
+
+	look_everywhere(&x, make_pool, unmake_pool);
 }
 
 /* An internal lock a call must take anyway (a thread start, a pool close,

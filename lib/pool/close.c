@@ -6,15 +6,16 @@
 
 int conc_pool_poll(conc_pool *p, int64_t timeout_ns)
 {
+	conc_deadline dl = __conc_deadline(timeout_ns);
 	int r;
 
 	if (!p)
 		return -EINVAL;
 	if (__conc_pool_foreign(p))
 		return -EPERM;
-	if ((r = conc_mutex_lock(&p->lock)) < 0)
+	if ((r = __conc_pool_lock(p, dl)) < 0)
 		return r;	/* -ECANCELED */
-	r = __conc_pool_round(p, __conc_deadline(timeout_ns));
+	r = __conc_pool_round(p, dl);
 	conc_mutex_unlock(&p->lock);
 	return r;
 }
@@ -60,7 +61,7 @@ int conc_pool_join_timed(conc_pool *p, int64_t timeout_ns)
 		return -EINVAL;
 	if (__conc_pool_foreign(p))
 		return -EPERM;
-	if ((r = conc_mutex_lock(&p->lock)) < 0)
+	if ((r = __conc_pool_lock(p, dl)) < 0)
 		return r;	/* -ECANCELED */
 	if (!p->closed)
 		r = -EINVAL;

@@ -14,7 +14,7 @@ int __conc_future_wait_until(conc_future *f, conc_deadline dl)
 		return 0;
 	if (__conc_pool_foreign(p))
 		return -EPERM;
-	if ((r = conc_mutex_lock(&p->lock)) < 0)
+	if ((r = __conc_pool_lock(p, dl)) < 0)
 		return r;	/* -ECANCELED */
 	while (f->state == CONC_FUTURE_PENDING && r == 0) {
 		r = __conc_pool_round(p, dl);

@@ -123,7 +123,7 @@ ssize_t conc_imap_next(conc_imap *it, size_t *index, void *buf, size_t cap,
 	if (it->returned == it->n)
 		return -EPIPE;
 	p = it->p;
-	if ((r = feed(it)) < 0 || (r = conc_mutex_lock(&p->lock)) < 0)
+	if ((r = feed(it)) < 0 || (r = __conc_pool_lock(p, dl)) < 0)
 		return r;	/* -ECANCELED */
 	while ((k = ready(it)) == it->nch && r == 0) {
 		r = __conc_pool_round(p, dl);
@@ -132,7 +132,7 @@ ssize_t conc_imap_next(conc_imap *it, size_t *index, void *buf, size_t cap,
 		if (r == 0 && it->sent < it->nch) {
 			conc_mutex_unlock(&p->lock);
 			r = feed(it);
-			if (__conc_lock_anyway(&p->lock) < 0)
+			if (__conc_pool_relock(p, dl) < 0)
 				r = -ECANCELED;
 		}
 	}

@@ -116,6 +116,30 @@ static inline char *__conc_pool_res(conc_pool *p, struct slot *s)
  * program. Its copy of the pool shares the slots, the queue, the eventfd
  * and the workers' pidfds with the real one, so every call that would
  * touch them is refused there (-EPERM). */
+/* The pool's lock, taken by a call with deadline dl before it changes
+ * anything: 0, or -ECANCELED (without it) in a cancelled coroutine. A
+ * call whose deadline has passed (timeout 0) only looks and never returns
+ * -ECANCELED (conc_task_cancel(3)): it takes the lock whatever happens and
+ * leaves a cancel its wait took to the task's next wait. */
+static inline int __conc_pool_lock(conc_pool *p, conc_deadline dl)
+{
+	if (!__conc_expired(dl))
+		return conc_mutex_lock(&p->lock);
+	__conc_lock_keep(&p->lock);
+	return 0;
+}
+
+/* The lock again within a call (state to put back): 0, or -ECANCELED if
+ * a cancel came meanwhile, which a call past its deadline leaves to the
+ * task's next wait as above. */
+static inline int __conc_pool_relock(conc_pool *p, conc_deadline dl)
+{
+	if (!__conc_expired(dl))
+		return __conc_lock_anyway(&p->lock);
+	__conc_lock_keep(&p->lock);
+	return 0;
+}
+
 static inline bool __conc_pool_foreign(const conc_pool *p)
 {
 	return __conc_self()->pid != p->pid;

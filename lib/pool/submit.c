@@ -40,7 +40,7 @@ int __conc_pool_queue(conc_pool *p, conc_task_fn fn, const void *arg,
 
 	if (__conc_pool_foreign(p))
 		return -EPERM;
-	if ((r = conc_mutex_lock(&p->lock)) < 0)
+	if ((r = __conc_pool_lock(p, dl)) < 0)
 		return r;	/* -ECANCELED */
 	for (;;) {
 		if (p->closed || p->terminated)

@@ -235,7 +235,7 @@ static int await_round(conc_pool *p, conc_deadline dl)
 	while (p->supervising && p->progress == seen && r == 0) {
 		conc_mutex_unlock(&p->lock);
 		r = __conc_wait(&p->progress, seen, dl, CONC_PRIVATE);
-		if (__conc_lock_anyway(&p->lock) < 0)
+		if (__conc_pool_relock(p, dl) < 0)
 			r = -ECANCELED;
 	}
 	/* -ECANCELED (a cancelled coroutine) is final, whatever happened. */
@@ -271,7 +271,7 @@ int __conc_pool_round(conc_pool *p, conc_deadline dl)
 		/* Whatever it returns, process() below looks at everything;
 		 * only -ECANCELED is passed on (after the round). */
 		w = __conc_wait_fds(pfd, n + 1, min_dl(dl, next));
-		if (__conc_lock_anyway(&p->lock) < 0)
+		if (__conc_pool_relock(p, dl) < 0)
 			w = -ECANCELED;
 		any = process(p, pfd, ids, n, &next, &cbs);
 	}
@@ -281,7 +281,7 @@ int __conc_pool_round(conc_pool *p, conc_deadline dl)
 	if (cbs) {
 		conc_mutex_unlock(&p->lock);
 		__conc_pool_callbacks(p, cbs);
-		if (__conc_lock_anyway(&p->lock) < 0)
+		if (__conc_pool_relock(p, dl) < 0)
 			w = -ECANCELED;
 	}
 	if (w == -ECANCELED)
