@@ -202,21 +202,34 @@ static int run(const char *name, uint32_t n, bool n_given, int64_t wait_ns,
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+/* Whether option a takes the next argument as its value: -n, -w, -m, or
+ * --permits, --wait, --mode, also shortened as getopt_long takes them
+ * ("--wa 5"; no other long option starts as these do). */
+static bool takes_next(const char *a)
+{
+	static const char *const longs[] = { "--permits", "--wait", "--mode" };
+	size_t k, len = strlen(a);
+
+	if (!strcmp(a, "-n") || !strcmp(a, "-w") || !strcmp(a, "-m"))
+		return true;
+	for (k = 0; len > 2 && k < sizeof(longs) / sizeof(longs[0]); k++)
+		if (!strncmp(a, longs[k], len))
+			return true;
+	return false;
+}
+
 /* Where the command starts in a conc-sem's arguments (args[0..n) from
  * /proc/PID/cmdline), parsed as main() does: options, NAME, "--". */
 static size_t command_at(char **args, size_t n)
 {
-	static const char *const with_arg[] = { "-n", "-w", "-m", "--permits",
-						"--wait", "--mode" };
 	const char *base = strrchr(args[0], '/');
-	size_t i, k;
+	size_t i;
 
 	if (strcmp(base ? base + 1 : args[0], "conc-sem"))
 		return 0;		/* a program of its own */
 	for (i = 1; i < n && args[i][0] == '-' && strcmp(args[i], "--"); i++)
-		for (k = 0; k < sizeof(with_arg) / sizeof(with_arg[0]); k++)
-			if (!strcmp(args[i], with_arg[k]))
-				i++;
+		if (takes_next(args[i]))
+			i++;
 	if (i < n && !strcmp(args[i], "--"))
 		i++;
 	i++;			/* NAME */

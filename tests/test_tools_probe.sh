@@ -406,5 +406,18 @@ ok "event: -t for status: 2" "rc=2" "$(run "$EV" status -t 1 $P-e2)"
 ok "event: --mode for wait: 2" "rc=2" "$(run "$EV" wait --mode 600 $P-e2)"
 ok "event: rm" "rc=0" "$(run "$EV" rm $P-e2)"
 
+# ---- conc-sem --status: the command of a holder, however its options were
+# spelt (getopt_long takes a long option shortened: --wa 5 is --wait 5) ----
+"$SEM" --wa 600 --perm 2 --mo 600 $P-ab sleep 600 & bg=$!
+until_ [ "$(holders $P-ab)" = 1 ]
+ok "sem --status: the command after shortened long options" "sleep 600" \
+	"$(timeout 10 "$SEM" --status $P-ab | grep '^[0-9]' | cut -f4)"
+kill -9 $bg; wait $bg 2>/dev/null; bg=
+"$SEM" --wait=600 -n2 -- $P-ab -- sleep 600 & bg=$!
+until_ [ "$(holders $P-ab)" = 1 ]
+ok "sem --status: ... after --opt=value, -nN and both --" "sleep 600" \
+	"$(timeout 10 "$SEM" --status $P-ab | grep '^[0-9]' | cut -f4)"
+kill -9 $bg; wait $bg 2>/dev/null; bg=
+
 echo "test_tools_probe: $pass passed, $fail failed"
 [ "$fail" = 0 ]
