@@ -103,12 +103,16 @@ struct foreign {
 	conc_task *t;
 	int code, jr, cr;
 	conc_event ready;
+	conc_event looked;	/* the joiner's look found it running */
 };
 
+/* Ends after the joiner's look (bounded), not after a time: a loaded
+ * machine may start the joiner's thread after any time. */
 static int slow(void *arg)
 {
-	(void)arg;
-	conc_sleep(30 * MS);
+	struct foreign *f = arg;
+
+	conc_event_wait(&f->looked, BOUND);
 	return 11;
 }
 
@@ -125,6 +129,7 @@ static int plain_joiner(void *arg)
 	conc_event_wait(&f->ready, BOUND);
 	if (conc_task_join(f->t, NULL, 1 * MS) != -ETIMEDOUT)
 		return -1;
+	conc_event_set(&f->looked);
 	f->jr = conc_task_join(f->t, &f->code, BOUND);
 	return 0;
 }
@@ -145,7 +150,7 @@ static int foreign_main(void *arg)
 	conc_thread *th;
 	int (*who)(void *) = f->code ? plain_canceller : plain_joiner;
 
-	if (conc_go(&f->t, f->code ? forever : slow, NULL, NULL))
+	if (conc_go(&f->t, f->code ? forever : slow, f, NULL))
 		return -1;
 	f->code = 0;
 	if (conc_thread_start(&th, who, f, NULL))
@@ -483,6 +488,7 @@ static int blocking(void *arg)
 
 struct tt {
 	int ticks, ret, r, rt;
+	int at_return;	/* ticks when the first call returned */
 };
 
 static int tick(void *arg)
@@ -490,19 +496,32 @@ static int tick(void *arg)
 	struct tt *x = arg;
 
 	while (conc_sleep(1 * MS) == 0)
-		x->ticks++;
+		__atomic_fetch_add(&x->ticks, 1, __ATOMIC_RELAXED);
 	return 0;
+}
+
+/* Blocks its thread until the loop's ticker has run more than 5 times
+ * (bounded): a loop blocked meanwhile never ticks, whatever the load. */
+static int blocks_until_ticked(void *arg)
+{
+	struct tt *x = arg;
+	int i;
+
+	for (i = 0; i < 10000 && __atomic_load_n(&x->ticks, __ATOMIC_RELAXED) <= 5; i++)
+		sleep_ns(1 * MS);
+	return 77;
 }
 
 static int to_thread_main(void *arg)
 {
 	struct tt *x = arg;
 	conc_task *t;
-	int ms = 50, slow_ms = 300;
+	int slow_ms = 300;
 
 	if (conc_go(&t, tick, x, NULL))
 		return -1;
-	x->r = conc_to_thread(blocking, &ms, &x->ret, BOUND);
+	x->r = conc_to_thread(blocks_until_ticked, x, &x->ret, BOUND);
+	x->at_return = __atomic_load_n(&x->ticks, __ATOMIC_RELAXED);
 	/* Gives up; the function goes on on its thread. */
 	x->rt = conc_to_thread(blocking, &slow_ms, NULL, 10 * MS);
 	conc_task_cancel(t);
@@ -520,7 +539,7 @@ Test(loop_call, to_thread_runs_beside_the_loop)
 	cr_assert_eq(x.r, 0);
 	cr_assert_eq(x.ret, 77);
 	cr_assert_eq(x.rt, -ETIMEDOUT);
-	cr_assert_gt(x.ticks, 5, "the loop ran while the thread blocked");
+	cr_assert_gt(x.at_return, 5, "the loop ran while the thread blocked");
 	/* Outside a loop it works too. */
 	cr_assert_eq(conc_to_thread(blocking, &ms, &ret, BOUND), 0);
 	cr_assert_eq(ret, 77);
@@ -532,12 +551,22 @@ struct two {
 	conc_task *t;
 	conc_event published, joined;
 	int code, jr, ticks;
+	int joining, t0, ticked;	/* loop B's ticks during its join */
 };
 
+/* Ends once loop B has ticked more than 5 times during its join
+ * (bounded): a join that blocked B's thread would see no tick. */
 static int nap_then_five(void *arg)
 {
-	(void)arg;
-	conc_sleep(30 * MS);
+	struct two *w = arg;
+	int i;
+
+	for (i = 0; i < 10000; i++) {
+		if (__atomic_load_n(&w->joining, __ATOMIC_ACQUIRE) &&
+		    __atomic_load_n(&w->ticks, __ATOMIC_RELAXED) - w->t0 > 5)
+			break;
+		conc_sleep(1 * MS);
+	}
 	return 5;
 }
 
@@ -545,7 +574,7 @@ static int loop_a(void *arg)
 {
 	struct two *w = arg;
 
-	if (conc_go(&w->t, nap_then_five, NULL, NULL))
+	if (conc_go(&w->t, nap_then_five, w, NULL))
 		return -1;
 	conc_event_set(&w->published);
 	/* Keeps its loop (and so the task's handle) alive until joined. */
@@ -564,7 +593,7 @@ static int count_ticks(void *arg)
 	struct two *w = arg;
 
 	while (conc_sleep(1 * MS) == 0)
-		w->ticks++;
+		__atomic_fetch_add(&w->ticks, 1, __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -577,7 +606,10 @@ static int loop_b(void *arg)
 		return -1;
 	if (conc_event_wait(&w->published, BOUND))
 		return -2;
+	w->t0 = w->ticks;
+	__atomic_store_n(&w->joining, 1, __ATOMIC_RELEASE);
 	w->jr = conc_task_join(w->t, &w->code, BOUND);
+	w->ticked = w->ticks - w->t0;
 	conc_event_set(&w->joined);
 	conc_task_cancel(tk);
 	return conc_task_join(tk, NULL, BOUND);
@@ -597,7 +629,8 @@ Test(loop_call, a_task_joins_a_task_of_another_loop)
 	cr_assert_eq(ca, 0);
 	cr_assert_eq(w.jr, 0);
 	cr_assert_eq(w.code, 5);
-	cr_assert_gt(w.ticks, 5, "loop B ran its other task while joining");
+	cr_assert_gt(w.ticked, 5, "loop B ran its other task while joining: %d",
+		     w.ticked);
 }
 
 /* A loop whose tasks never stop yielding still takes calls: the door is

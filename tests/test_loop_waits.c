@@ -34,6 +34,10 @@ struct ctx {
 	conc_rwlock rw;		/* write-locked by the main task */
 	conc_chan *ca, *cb;	/* nothing sent */
 	int ticks;
+	conc_proc *p;		/* proc_join: the child, */
+	int go[2];		/* told to end through go[1] */
+	int joining, join_t0;
+	int join_ticked;	/* proc_join, once: ticks during the wait */
 };
 
 typedef int (*waitfn)(struct ctx *c, int64_t timeout_ns);
@@ -156,10 +160,21 @@ static int w_barrier(struct ctx *c, int64_t t)
 	return conc_barrier_wait_timed(&c->bar, t);
 }
 
+/* What the calls of w_to_thread and w_thread_join wait for: it ends at
+ * the end of the test's waits (drive), not after a time that a loaded
+ * machine might let pass before the cancel. */
+static int released;
+
+static void until_released(void)
+{
+	for (int i = 0; i < 10000 && !__atomic_load_n(&released, __ATOMIC_ACQUIRE); i++)
+		sleep_ns(1 * MS);
+}
+
 static int w_to_thread_fn(void *arg)
 {
 	(void)arg;
-	sleep_ns(200 * MS);
+	until_released();
 	return 0;
 }
 
@@ -188,7 +203,7 @@ static int w_chan(struct ctx *c, int64_t t)
 static int sleepy(void *arg)
 {
 	(void)arg;
-	sleep_ns(300 * MS);
+	until_released();
 	return 0;
 }
 
@@ -231,13 +246,16 @@ struct job {
 	waitfn fn;
 	int64_t timeout;
 	int first, second;
+	int ticked;	/* the ticker's ticks during the first call */
 };
 
 static int waiter(void *arg)
 {
 	struct job *j = arg;
+	int t0 = j->c->ticks;
 
 	j->first = j->fn(j->c, j->timeout);
+	j->ticked = j->c->ticks - t0;
 	/* Cancelled once: the next call times out normally. */
 	j->second = j->fn(j->c, 10 * MS);
 	return 0;
@@ -257,7 +275,7 @@ static int drive(void *arg)
 	struct job *j = arg;
 	struct job tj = *j;
 	conc_task *w, *tk;
-	int code;
+	int code, i, ticked = 0;
 
 	conc_mutex_lock(&j->c->m);
 	conc_rwlock_wrlock(&j->c->rw);
@@ -265,10 +283,21 @@ static int drive(void *arg)
 		return -5;
 	if (conc_go(&tk, ticker, j->c, NULL))
 		return -1;
-	/* 1. A timeout. */
+	/* 1. A timeout, and the ticker ran while the call waited: counted
+	 * by the waiter itself, summed over tries, as a loaded machine may
+	 * run the ticker but a few times in 20 ms (a call that blocks the
+	 * thread lets it run never). Not longer than 20 ms: w_to_thread and
+	 * w_thread_join end by themselves after 200 ms. */
 	tj.timeout = 20 * MS;
-	if (conc_go(&w, waiter, &tj, NULL) || conc_task_join(w, &code, BOUND))
-		return -2;
+	for (i = 0; i < 200 && ticked <= 10; i++) {
+		if (i > 0 && tj.fn == w_barrier)	/* the last try broke it */
+			conc_barrier_init(&j->c->bar, 2, 0);
+		if (conc_go(&w, waiter, &tj, NULL) || conc_task_join(w, &code, BOUND))
+			return -2;
+		ticked += tj.ticked;
+		if (tj.first != -ETIMEDOUT)
+			break;
+	}
 	/* 2. A cancel while it waits. */
 	j->timeout = BOUND;
 	if (conc_go(&w, waiter, j, NULL))
@@ -282,6 +311,8 @@ static int drive(void *arg)
 	conc_rsem_post(j->c->rs);
 	conc_task_cancel(tk);
 	conc_task_join(tk, NULL, BOUND);
+	j->ticked = ticked;	/* not the cancelled call's */
+	__atomic_store_n(&released, 1, __ATOMIC_RELEASE);
 	return tj.first;
 }
 
@@ -334,7 +365,7 @@ static void check(waitfn fn, bool barrier)
 		cr_assert_eq(j.first, -ECANCELED, "cancel: %d", j.first);
 		cr_assert_eq(j.second, -ETIMEDOUT, "after the cancel: %d", j.second);
 	}
-	cr_assert_gt(c.ticks, 10, "the other tasks ran meanwhile");
+	cr_assert_gt(j.ticked, 10, "the other tasks ran meanwhile: %d", j.ticked);
 	conc_queue_destroy(c.q);
 	conc_chan_close(c.ca);
 	conc_chan_close(c.cb);
@@ -377,20 +408,31 @@ Test(loop_waits, thread_join) { check(w_thread_join, false); }
 
 static int join_proc(void *arg)
 {
-	conc_proc *p = arg;
-	int st = -1, r = conc_proc_join(p, &st, BOUND);
+	struct ctx *c = arg;
+	int st = -1, r;
 
+	c->join_t0 = c->ticks;
+	c->joining = 1;
+	r = conc_proc_join(c->p, &st, BOUND);
+	c->join_ticked = c->ticks - c->join_t0;
 	return r ? r : (WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 }
 
+/* The child ends when told, once the ticker has run more than 10 times
+ * during the join: a join that blocks the thread sees no tick (and the
+ * child ends by its own bound), whatever the load. */
 static int proc_main(void *arg)
 {
 	struct ctx *c = arg;
 	conc_task *tk, *j;
-	int code = -1;
+	int code = -1, i;
 
-	if (conc_go(&tk, ticker, c, NULL) || conc_go(&j, join_proc, c->q, NULL))
+	if (conc_go(&tk, ticker, c, NULL) || conc_go(&j, join_proc, c, NULL))
 		return -1;
+	for (i = 0; i < 10000 && (!c->joining || c->ticks - c->join_t0 <= 10); i++)
+		conc_sleep(1 * MS);
+	if (write(c->go[1], "x", 1) != 1)
+		return -3;
 	if (conc_task_join(j, &code, BOUND))
 		return -2;
 	conc_task_cancel(tk);
@@ -398,41 +440,41 @@ static int proc_main(void *arg)
 	return code;
 }
 
-static int child_naps(void *arg)
+static int child_waits(void *arg)
 {
-	(void)arg;
-	sleep_ns(100 * MS);
+	struct ctx *c = arg;
+	struct pollfd p = { .fd = c->go[0], .events = POLLIN };
+
+	poll(&p, 1, 10000);
 	return 5;
+}
+
+static void proc_join(void)
+{
+	struct ctx c;
+
+	need_uring();
+	memset(&c, 0, sizeof(c));
+	cr_assert_eq(pipe2(c.go, O_CLOEXEC), 0);
+	cr_assert_eq(conc_proc_start(&c.p, child_waits, &c, NULL), 0);
+	cr_assert_eq(run(proc_main, &c), 5);
+	cr_assert_gt(c.join_ticked, 10, "the other tasks ran meanwhile: %d",
+		     c.join_ticked);
+	conc_proc_release(c.p);
+	close(c.go[0]);
+	close(c.go[1]);
 }
 
 Test(loop_waits, proc_join_suspends_only_the_task)
 {
-	struct ctx c;
-	conc_proc *p;
-
-	need_uring();
-	memset(&c, 0, sizeof(c));
-	cr_assert_eq(conc_proc_start(&p, child_naps, NULL, NULL), 0);
-	c.q = (conc_queue *)p;	/* the task's argument */
-	cr_assert_eq(run(proc_main, &c), 5);
-	cr_assert_gt(c.ticks, 10);
-	conc_proc_release(p);
+	proc_join();
 }
 
 /* The same where the kernel lacks IORING_OP_WAITID: the pidfd is polled. */
 Test(loop_waits, proc_join_through_a_poll_of_the_pidfd)
 {
-	struct ctx c;
-	conc_proc *p;
-
-	need_uring();
 	setenv("CONC_LOOP_NO_WAITID_OP", "1", 1);
-	memset(&c, 0, sizeof(c));
-	cr_assert_eq(conc_proc_start(&p, child_naps, NULL, NULL), 0);
-	c.q = (conc_queue *)p;
-	cr_assert_eq(run(proc_main, &c), 5);
-	cr_assert_gt(c.ticks, 10);
-	conc_proc_release(p);
+	proc_join();
 	unsetenv("CONC_LOOP_NO_WAITID_OP");
 }
 
@@ -537,14 +579,19 @@ static int once_runner(void *arg)
 }
 
 struct once_job {
+	struct ctx *c;
 	int first, second;
+	int started, t0, ticked;	/* the ticker's ticks during the wait */
 };
 
 static int once_waiter(void *arg)
 {
 	struct once_job *j = arg;
 
+	j->t0 = j->c->ticks;
+	j->started = 1;
 	j->first = conc_once(&the_once, once_fn);
+	j->ticked = j->c->ticks - j->t0;
 	j->second = conc_once_timed(&the_once, once_fn, 10 * MS);
 	return 0;
 }
@@ -552,9 +599,9 @@ static int once_waiter(void *arg)
 static int once_main(void *arg)
 {
 	struct ctx *c = arg;
-	struct once_job j = { 0, 0 };
+	struct once_job j = { .c = c };
 	conc_task *runner, *w, *tk;
-	int code = -1;
+	int code = -1, i;
 
 	if (conc_go(&runner, once_runner, NULL, NULL) || conc_yield() ||
 	    conc_go(&tk, ticker, c, NULL))
@@ -564,11 +611,15 @@ static int once_main(void *arg)
 		return -2;
 	if (conc_go(&w, once_waiter, &j, NULL))
 		return -3;
-	conc_sleep(20 * MS);
+	/* Cancelled once the ticker has run more than 10 times during its
+	 * wait (bounded): a wait that blocked the thread would see none. */
+	for (i = 0; i < 10000 && (!j.started || c->ticks - j.t0 <= 10); i++)
+		conc_sleep(1 * MS);
 	conc_task_cancel(w);
 	if (conc_task_join(w, NULL, BOUND) || j.first != -ECANCELED ||
 	    j.second != -ETIMEDOUT)
 		return -4;
+	c->join_ticked = j.ticked;
 	conc_event_set(&once_release);
 	if (conc_once_timed(&the_once, once_fn, BOUND) != 0 ||
 	    conc_task_join(runner, &code, BOUND) || code != 0)
@@ -585,7 +636,8 @@ Test(loop_waits, once)
 	need_uring();
 	memset(&c, 0, sizeof(c));
 	cr_assert_eq(run(once_main, &c), 1);
-	cr_assert_gt(c.ticks, 10, "the other tasks ran meanwhile");
+	cr_assert_gt(c.join_ticked, 10, "the other tasks ran meanwhile: %d",
+		     c.join_ticked);
 }
 
 /* conc_cond_wait gives m back whatever happens: a task whose wait timed
