@@ -522,7 +522,7 @@ Test(loop_io_edge, a_cancel_while_each_call_waits_takes_nothing, .timeout = 60)
 struct many {
 	struct sockaddr_in addr;
 	int l, accepted, served, bad;
-	conc_sem connecting;	/* connects in flight, so SYNs are not dropped */
+	conc_sem connecting;	/* connects not yet accepted, so SYNs are not dropped */
 	conc_event all_echoed;
 	int echoed;
 };
@@ -573,14 +573,22 @@ static int client_one(void *arg)
 
 	if (fd < 0)
 		return -1;
+	/* The permit goes back after the echo, which the server sends only
+	 * once it accepted: a connect is complete at the handshake, before
+	 * the accept, and a server slower than its clients (a loaded
+	 * machine) would let the accept queue fill; its SYNs then dropped,
+	 * a connect backs off past its timeout. */
 	if (conc_sem_timedwait(&m->connecting, 60 * SEC))
 		r = -2;
-	else if (conc_connect(fd, (struct sockaddr *)&m->addr, sizeof(m->addr), 60 * SEC))
-		r = -3;
-	conc_sem_post(&m->connecting);
-	if (!r && (conc_send(fd, "12345678", 8, MSG_NOSIGNAL, 60 * SEC) != 8 ||
-		   conc_recv(fd, b, 8, MSG_WAITALL, 60 * SEC) != 8 || memcmp(b, "12345678", 8)))
-		r = -4;
+	else {
+		if (conc_connect(fd, (struct sockaddr *)&m->addr, sizeof(m->addr), 60 * SEC))
+			r = -3;
+		else if (conc_send(fd, "12345678", 8, MSG_NOSIGNAL, 60 * SEC) != 8 ||
+			 conc_recv(fd, b, 8, MSG_WAITALL, 60 * SEC) != 8 ||
+			 memcmp(b, "12345678", 8))
+			r = -4;
+		conc_sem_post(&m->connecting);
+	}
 	/* Every connection stays open until all have echoed. */
 	if (++m->echoed == CONNS)
 		conc_event_set(&m->all_echoed);

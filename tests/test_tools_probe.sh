@@ -192,7 +192,7 @@ bg=
 ok "sem: all permits back" "$P-n3: 3 permits, 3 free" "$(timeout 10 "$SEM" --status $P-n3 | head -n 1)"
 ok "sem: no holder listed" "0" "$(holders $P-n3)"
 # No waiter: the next one to take the permit learns it, the one after not.
-"$SEM" $P-k sleep 30 & bg=$!
+"$SEM" $P-k sleep 600 & bg=$!
 until_ [ "$(holders $P-k)" = 1 ]
 kill -9 $bg
 wait $bg 2>/dev/null
