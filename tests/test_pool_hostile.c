@@ -1107,6 +1107,40 @@ Test(hostile, imap_edges)
 	finish(p);
 }
 
+/* n items whose bytes still fit in a size_t but in no memory: SIZE_MAX
+ * items of one byte (the iterator's copy of them, n * in_size + 1 bytes,
+ * wrapped to 0, and the default chunk's rounding of n too), more than
+ * PTRDIFF_MAX bytes. -EINVAL, as conc_pool_map(3) says, before anything
+ * is allocated or read. */
+Test(hostile, arrays_no_memory_could_hold_are_einval)
+{
+	conc_pool *p = make(2, 0);
+	int64_t in[3] = { 1, 2, 3 }, out[3];
+	conc_imap *it = NULL;
+
+	cr_assert_eq(conc_pool_imap_unordered(p, t_twice, in, SIZE_MAX, 1, 0,
+					      &it), -EINVAL);
+	cr_assert_eq(conc_pool_imap_unordered(p, t_twice, in, SIZE_MAX / 3, 3,
+					      0, &it), -EINVAL);
+	cr_assert_eq(conc_pool_imap_unordered(p, t_twice, in,
+					      (size_t)PTRDIFF_MAX + 1, 1, 1,
+					      &it), -EINVAL);
+	cr_assert_null(it);
+	cr_assert_eq(conc_pool_map(p, t_twice, in, SIZE_MAX, 1, NULL, 0, 0),
+		     -EINVAL);
+	cr_assert_eq(conc_pool_map(p, t_twice, in, SIZE_MAX / 8, 8, out, 8, 0),
+		     -EINVAL);
+	/* One such result fits: it is only too large for the pool. */
+	cr_assert_eq(conc_pool_map(p, t_twice, in, 1, 8, out,
+				   (size_t)PTRDIFF_MAX / 2, 0), -EMSGSIZE);
+	cr_assert_eq(conc_pool_map(p, t_twice, in, 3, 8, out,
+				   (size_t)PTRDIFF_MAX / 2, 0), -EINVAL);
+	/* The pool is whole. */
+	cr_assert_eq(conc_pool_map(p, t_twice, in, 3, 8, out, 8, 0), 0);
+	cr_assert_eq(out[2], 6);
+	finish(p);
+}
+
 /* Each imap item may use max_result / chunk bytes (conc_pool_map(3)). */
 Test(hostile, imap_results_as_large_as_documented)
 {

@@ -29,9 +29,12 @@ int __conc_pool_map_check(conc_pool *p, conc_task_fn fn, const void *in, size_t 
 		return -EINVAL;
 	if (__conc_pool_foreign(p))
 		return -EPERM;
-	/* An array beyond the address space: no allocation is tried for
-	 * it (a sanitizer would abort on its size). */
-	if (n > SIZE_MAX / in_size || (out_size && n > SIZE_MAX / out_size))
+	/* An array beyond the address space (no object is larger than
+	 * PTRDIFF_MAX bytes): no allocation is tried for it (a sanitizer
+	 * would abort on its size), and n * in_size + 1 (imap's copy) or n
+	 * rounded up to chunks cannot wrap. */
+	if (n > PTRDIFF_MAX / in_size ||
+	    (out_size && n > PTRDIFF_MAX / out_size))
 		return -EINVAL;
 	if (in_size > p->attr.max_arg || out_size > p->attr.max_result)
 		return -EMSGSIZE;

@@ -196,10 +196,11 @@ int conc_future_release(conc_future *f);
  * out_size with result_cap out_size (map). Waits, supervising. Returns 0
  * when every item succeeded, else the number of items that failed, or a
  * negative errno: -EINVAL (NULL p or fn, NULL in or out with n > 0,
- * in_size 0, an array beyond the address space), -EMSGSIZE (in_size >
- * max_arg or out_size > max_result), -EPIPE (closed), -EPERM (another
- * process), -ENOMEM. An item fails alone when fn fails, with its
- * whole chunk's unfinished items when the worker dies or times out.
+ * in_size 0, an array beyond the address space: more than PTRDIFF_MAX
+ * bytes), -EMSGSIZE (in_size > max_arg or out_size > max_result), -EPIPE
+ * (closed), -EPERM (another process), -ENOMEM. An item fails alone when
+ * fn fails, with its whole chunk's unfinished items when the worker dies
+ * or times out.
  */
 int conc_pool_map(conc_pool *p, conc_task_fn fn, const void *in, size_t n,
 		  size_t in_size, void *out, size_t out_size, size_t chunk);
