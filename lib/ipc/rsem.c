@@ -42,8 +42,12 @@ static int attach(conc_rsem **out, conc_shm *seg)
 	/* A creator between its conc_shm_create() and setup(). */
 	while (!__atomic_load_n(&sh->permits, __ATOMIC_ACQUIRE)) {
 		r = __conc_wait(&sh->permits, 0, dl, 0);
-		if (r < 0)
-			return r == -ETIMEDOUT ? -EPROTO : r;
+		if (r == -ECANCELED)
+			return r;
+		/* Set up just as the second ran out: it is there. */
+		if (r == -ETIMEDOUT &&
+		    !__atomic_load_n(&sh->permits, __ATOMIC_ACQUIRE))
+			return -EPROTO;
 	}
 	n = (size - sizeof(*sh)) / sizeof(struct rsem_slot);
 	if (n > CONC_RSEM_HOLDERS_MAX)

@@ -57,6 +57,11 @@ static int futex_ring(struct conc_task *t, const uint32_t *word,
 	sqe->rw_flags = 0;		/* futex_flags: none */
 	sqe->addr3 = 0xffffffffu;	/* the bitset: any wake */
 	r = __conc_ring_wait(t, sqe, dl);
+	/* As __conc_wait: a word that differed (-EAGAIN) is looked at
+	 * again, but not past the deadline (a peer may change it without
+	 * end); a wake-up stays 0. */
+	if (r == -EAGAIN && __conc_expired(dl))
+		return -ETIMEDOUT;
 	return r == -ETIMEDOUT || r == -ECANCELED ? r : 0;
 }
 
@@ -68,10 +73,11 @@ static int futex_fallback(struct conc_task *t, const uint32_t *word,
 
 	if (__conc_take_cancel_dl(t, dl))
 		return -ECANCELED;
-	/* A look: no yield, which could take a cancel the look leaves. */
+	/* A look: no yield, which could take a cancel the look leaves. Past
+	 * the deadline a changed word is no reason to look again either (a
+	 * peer may change it without end): the caller looks once more. */
 	if (__conc_expired(dl))
-		return __atomic_load_n(word, __ATOMIC_ACQUIRE) != expected ?
-			0 : -ETIMEDOUT;
+		return -ETIMEDOUT;
 	for (i = 0; i < YIELDS && t->loop->rq_head; i++) {
 		if (__atomic_load_n(word, __ATOMIC_ACQUIRE) != expected)
 			return 0;

@@ -52,7 +52,17 @@ int __conc_wait(const uint32_t *word, uint32_t expected,
 	r = sys_futex_wait(word, expected, dl, __conc_futex_private(flags));
 	if (r == -ECANCELED)
 		return r;
-	return r == -ETIMEDOUT && dl == deadline ? r : 0;
+	if (r == -ETIMEDOUT)
+		return dl == deadline ? r : 0;
+	/* The word had changed (or a signal came): the caller looks again,
+	 * but not past its deadline. A peer that changes a shared word all
+	 * the time would bring it back here on every look, and the futex
+	 * compares the word before it reads the clock. A wake-up (0) stays
+	 * 0 whatever the time: it is the caller's to act on, or the other
+	 * sleepers would lose it. */
+	if (r && deadline >= 0 && sys_now_ns() >= deadline)
+		return -ETIMEDOUT;
+	return 0;
 }
 
 int __conc_wake(uint32_t *word, int n, unsigned flags)
