@@ -1241,3 +1241,23 @@ Test(cond, a_forged_note_is_never_followed, .timeout = 20)
 	cr_assert_eq(code, 0);
 	shared_free(s, sizeof(*s));
 }
+
+/* The note's offset need only be a multiple of 4 (a condition is aligned
+ * to 4, a mutex to 8): one that is 4 past a multiple of 8 names no place a
+ * mutex could start, and the broadcast must not take it for one (UBSan:
+ * a conc_mutex at a misaligned address) — it only names its word to the
+ * kernel. Found by fuzz/fuzz_sync. */
+Test(cond, a_forged_note_to_a_misaligned_mutex_is_never_followed, .timeout = 20)
+{
+	struct { conc_cond c; conc_mutex m; } *s = shared_alloc(sizeof(*s));
+
+	cr_assert_not_null(s);
+	cr_assert_eq(conc_cond_init(&s->c, CONC_PRIVATE), 0);
+	s->c.waiters = 1;
+	s->c.mutex_pid = getpid();
+	for (int32_t off = -4096; off <= 4096; off += 4) {
+		s->c.mutex_off = off | 1;
+		cr_assert_eq(conc_cond_broadcast(&s->c), 0);
+	}
+	shared_free(s, sizeof(*s));
+}

@@ -108,30 +108,33 @@ int conc_cond_signal(conc_cond *c)
 }
 
 /* Requeue needs both words hashed the same way: private, as the
- * condition's. The mutex is never read here (see the top). */
-static conc_mutex *requeue_target(conc_cond *c, pid_t pid)
+ * condition's. The mutex is never read here (see the top), nor even taken
+ * for one: a forged offset may name any multiple of 4, where no mutex
+ * (aligned to 8) could start. Only the address of its word (the first)
+ * goes to the kernel. */
+static uint32_t *requeue_target(conc_cond *c, pid_t pid)
 {
 	int32_t off = __atomic_load_n(&c->mutex_off, __ATOMIC_ACQUIRE);
 
 	if (!(c->flags & CONC_PRIVATE) || (off & 3) != OFF_PRIVATE ||
 	    __atomic_load_n(&c->mutex_pid, __ATOMIC_RELAXED) != pid)
 		return NULL;
-	return (conc_mutex *)((char *)c + (off & ~3));
+	_Static_assert(offsetof(conc_mutex, word) == 0, "the word comes first");
+	return (uint32_t *)((uintptr_t)c + (uintptr_t)(intptr_t)(off & ~3));
 }
 
 int conc_cond_broadcast(conc_cond *c)
 {
-	conc_mutex *m;
-	uint32_t seq;
+	uint32_t seq, *mw;
 
 	if (__CONC_BAD(c))
 		return -EINVAL;
 	if (!__atomic_load_n(&c->waiters, __ATOMIC_SEQ_CST))
 		return 0;
 	seq = __atomic_add_fetch(&c->seq, 1, __ATOMIC_SEQ_CST);
-	m = requeue_target(c, __conc_self()->pid);
-	if (m && __conc_requeue(&c->seq, 1, INT32_MAX, &m->word, seq,
-				c->flags) >= 0)
+	mw = requeue_target(c, __conc_self()->pid);
+	if (mw && __conc_requeue(&c->seq, 1, INT32_MAX, mw, seq,
+				 c->flags) >= 0)
 		return 0;
 	__conc_wake(&c->seq, INT32_MAX, c->flags);
 	return 0;
