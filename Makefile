@@ -217,6 +217,7 @@ test-tools-asan: $(TOOLS_ASAN)
 test-conc-run: bin/conc-run
 	@echo "== tests/test_conc_run.sh"; CONC_RUN=$(CURDIR)/bin/conc-run sh tests/test_conc_run.sh
 	@echo "== tests/test_conc_run_probe.sh"; CONC_RUN=$(CURDIR)/bin/conc-run sh tests/test_conc_run_probe.sh
+	@echo "== tests/test_conc_run_diff.sh"; CONC_RUN=$(CURDIR)/bin/conc-run sh tests/test_conc_run_diff.sh
 
 $(O)/asan/bin/conc-run: bin/conc-run.c $(RUN_SRC) $(wildcard bin/run/*.h) $(O)/asan/libconc.a
 	@mkdir -p $(@D)
@@ -225,6 +226,7 @@ $(O)/asan/bin/conc-run: bin/conc-run.c $(RUN_SRC) $(wildcard bin/run/*.h) $(O)/a
 test-conc-run-asan: $(O)/asan/bin/conc-run
 	@echo "== tests/test_conc_run.sh (ASan+UBSan)"; ASAN_OPTIONS=detect_leaks=0 CONC_RUN=$(CURDIR)/$< sh tests/test_conc_run.sh
 	@echo "== tests/test_conc_run_probe.sh (ASan+UBSan)"; ASAN_OPTIONS=detect_leaks=0 CONC_RUN=$(CURDIR)/$< sh tests/test_conc_run_probe.sh
+	@echo "== tests/test_conc_run_diff.sh (ASan+UBSan)"; ASAN_OPTIONS=detect_leaks=0 CONC_RUN=$(CURDIR)/$< sh tests/test_conc_run_diff.sh
 
 asan-test: $(ASAN_TESTS) $(TEST_HELPERS) test-conc-run-asan test-tools-asan
 	@set -e; for t in $(ASAN_TESTS); do echo "== $$t (ASan+UBSan)"; \

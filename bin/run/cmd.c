@@ -116,14 +116,18 @@ static void modify(struct sb *s, const char *v, int mod)
 	sb_str(s, v);
 }
 
-/* One value (or all, col < 0), modified, quoted unless raw. */
+/* One value (or all, col < 0), modified, quoted unless raw. With brk
+ * (-q), all of them are words of their own, as GNU parallel's: where
+ * the next one starts goes in brk instead of a space. */
 static void value(struct sb *s, const struct args *a, int col, int mod,
-		  bool raw)
+		  bool raw, struct sb *brk)
 {
 	for (int i = col < 0 ? 0 : col; i < a->n; i++) {
 		struct sb t = { 0 };
 
-		if (i > (col < 0 ? 0 : col))
+		if (i > (col < 0 ? 0 : col) && brk)
+			sb_add(brk, (char *)&s->n, sizeof(s->n));
+		else if (i > (col < 0 ? 0 : col))
 			sb_add(s, " ", 1);
 		sb_str(&t, "");
 		modify(&t, a->v[i], mod);
@@ -176,10 +180,11 @@ static size_t rpl(const char *p, int *col, int *mod)
 }
 
 /* w (its first len bytes) with its replacement strings expanded; {}
- * and the like are argument one (-1: all of them); *found: it had one. */
+ * and the like are argument one (-1: all of them); *found: it had one;
+ * brk as value's. */
 static void expand_n(struct sb *s, const char *w, size_t len,
 		     const struct args *a, long seq, int slot, bool raw,
-		     int one, bool *found)
+		     int one, bool *found, struct sb *brk)
 {
 	const char *end = w + len;
 
@@ -213,9 +218,9 @@ static void expand_n(struct sb *s, const char *w, size_t len,
 			if (i < 0)
 				i += a->n;
 			if (i >= 0)
-				value(s, a, i, mod, raw);
+				value(s, a, i, mod, raw, NULL);
 		} else {
-			value(s, a, col < 0 ? one : col, mod, raw);
+			value(s, a, col < 0 ? one : col, mod, raw, brk);
 		}
 		w = br + l;
 	}
@@ -245,9 +250,9 @@ size_t cmd_value_len(const char *v, int mod, bool raw)
 }
 
 static void expand(struct sb *s, const char *w, const struct args *a,
-		   long seq, int slot, bool raw, bool *found)
+		   long seq, int slot, bool raw, bool *found, struct sb *brk)
 {
-	expand_n(s, w, strlen(w), a, seq, slot, raw, -1, found);
+	expand_n(s, w, strlen(w), a, seq, slot, raw, -1, found, brk);
 }
 
 /* A group (l bytes at g) has {} or another replacement string of all
@@ -285,7 +290,7 @@ static void expand_ctx(struct sb *s, const char *w, const struct args *a,
 		}
 		l += strcspn(w + l, " \t");
 		if (!of_all(w, l)) {
-			expand_n(s, w, l, a, seq, slot, raw, -1, found);
+			expand_n(s, w, l, a, seq, slot, raw, -1, found, NULL);
 		} else {
 			for (int i = 0; i < (a->n ? a->n : 1); i++) {
 				if (i && brk)
@@ -294,7 +299,7 @@ static void expand_ctx(struct sb *s, const char *w, const struct args *a,
 					sb_add(s, " ", 1);
 				/* No argument (-N 0): {} is nothing. */
 				expand_n(s, w, l, a, seq, slot, raw,
-					 a->n ? i : -1, found);
+					 a->n ? i : -1, found, NULL);
 			}
 		}
 		w += l;
@@ -309,7 +314,7 @@ static void word(struct sb *s, const struct opts *o, const char *w,
 	if (o->ctx)
 		expand_ctx(s, w, a, seq, slot, raw, found, brk);
 	else
-		expand(s, w, a, seq, slot, raw, found);
+		expand(s, w, a, seq, slot, raw, found, brk);
 }
 
 static char *shell_line(const struct opts *o, const struct args *a,
@@ -321,7 +326,7 @@ static char *shell_line(const struct opts *o, const struct args *a,
 	sb_str(&s, "");
 	if (!o->ncmd) {
 		/* No command: the arguments are the commands. */
-		value(&s, a, -1, 0, true);
+		value(&s, a, -1, 0, true, NULL);
 		return s.p;
 	}
 	for (int i = 0; i < o->ncmd; i++) {
@@ -332,7 +337,7 @@ static char *shell_line(const struct opts *o, const struct args *a,
 	/* -n 0: "cmd ", as GNU's; --pipe: the chunk's '' is not put. */
 	if (!found && (a->n || o->noargs) && !o->pipe) {
 		sb_add(&s, " ", 1);
-		value(&s, a, -1, 0, false);
+		value(&s, a, -1, 0, false, NULL);
 	}
 	return s.p;
 }
@@ -411,7 +416,7 @@ char *cmd_tag(const struct opts *o, const struct args *a, long seq,
 	if (o->tagstr)	/* in context too, as GNU parallel's */
 		word(&s, o, o->tagstr, a, seq, slot, true, &found, NULL);
 	else
-		value(&s, a, -1, 0, true);
+		value(&s, a, -1, 0, true, NULL);
 	sb_add(&s, "\t", 1);
 	return s.p;
 }
@@ -423,6 +428,6 @@ char *cmd_expand_raw(const char *tmpl, const struct args *a, long seq,
 	bool found = false;
 
 	sb_str(&s, "");
-	expand(&s, tmpl, a, seq, slot, true, &found);
+	expand(&s, tmpl, a, seq, slot, true, &found, NULL);
 	return s.p;
 }

@@ -1,0 +1,74 @@
+#!/bin/sh
+# test_conc_run_diff.sh — what the differential harness
+# (tests/diff_conc_run.py: thousands of command lines run through GNU
+# parallel and bin/conc-run) found conc-run doing otherwise, each pinned
+# with its expected value written out, and compared with parallel(1)
+# itself when it is installed. Every run is bounded by timeout(1); no
+# test asserts a timing.
+#   CONC_RUN=path (default: ./bin/conc-run)
+R=${CONC_RUN:-$(pwd)/bin/conc-run}
+. "$(dirname "$0")/sh_ok.sh"
+T=$(mktemp -d /tmp/conc-run-diff.XXXXXX) || exit 1
+trap 'rm -rf "$T"' EXIT
+cd "$T" || exit 1
+nl='
+'
+tab='	'
+
+run() { capture "$R" "$@"; }
+
+PAR=
+if command -v parallel >/dev/null 2>&1 &&
+	parallel --version 2>/dev/null | grep -q '^GNU parallel'; then
+	PAR=parallel
+else
+	echo "skip: comparisons with GNU parallel (not installed)"
+fi
+
+# same NAME ARGS...: conc-run and GNU parallel give the same stdout and
+# exit status (stdin /dev/null).
+same() {
+	name=$1
+	shift
+	if [ -z "$PAR" ]; then
+		skip=$((skip + 1))
+		return
+	fi
+	exp=$(timeout 60 $PAR --will-cite "$@" </dev/null 2>/dev/null; echo "rc=$?")
+	got=$(timeout 60 "$R" "$@" </dev/null 2>"$T/err"; echo "rc=$?")
+	ok "as parallel: $name" "$exp" "$got"
+}
+
+# ---- -q: {} of several arguments is that many words ----
+# GNU parallel quotes each argument apart, so with -q the text before {}
+# goes with the first and the text after with the last; conc-run made one
+# word of them all, apart by spaces.
+ok "-q -n2: x{}y is two words" "[xa]${nl}[by]${nl}rc=0" \
+	"$(run -k -j1 -q -n2 printf '[%s]\n' 'x{}y' ::: a b)"
+ok "-q, two sources: {} is two words" "[a]${nl}[b c]${nl}rc=0" \
+	"$(run -k -j1 -q printf '[%s]\n' '{}' ::: a ::: 'b c')"
+ok "-q --colsep: {} a word a column" "[a]${nl}[b]${nl}rc=0" \
+	"$(run -k -j1 -q --colsep , printf '[%s]\n' '{}' ::: a,b)"
+ok "-q -m: one word per argument" "[xa]${nl}[by]${nl}rc=0" \
+	"$(run -k -j1 -q -m printf '[%s]\n' 'x{}y' ::: a b)"
+ok "-q -n2: empty arguments are words too" "[a]${nl}[]${nl}[]${nl}[]${nl}rc=0" \
+	"$(run -k -j1 -q -n2 printf '[%s]\n' '{}' ::: a '' '' '')"
+ok "-q -n2: two {} in one word" "[a]${nl}[ba]${nl}[b]${nl}rc=0" \
+	"$(run -k -j1 -q -n2 printf '[%s]\n' '{}{}' ::: a b)"
+ok "-q -n2 --dry-run: each word quoted" "printf '[%s]\\n' 'p qa' 'b cr s'${nl}rc=0" \
+	"$(run -k -j1 -q -n2 --dry-run printf '[%s]\n' 'p q{}r s' ::: a 'b c')"
+ok "-q -n2 --tagstring: the tag is one string" "a b${tab}[a]${nl}a b${tab}[b]${nl}rc=0" \
+	"$(run -k -j1 -q -n2 --tagstring '{}' printf '[%s]\n' '{}' ::: a b)"
+ok "-q -N2: a copy each, as before" "[xay]${nl}[xby]${nl}rc=0" \
+	"$(run -k -j1 -q -N2 printf '[%s]\n' 'x{}y' ::: a b)"
+same "-q -n2 x{}y" -k -j1 -q -n2 printf '[%s]\n' 'x{}y' ::: a b c
+same "-q -n2 'p q{}r s'" -k -j1 -q -n2 printf '[%s]\n' 'p q{}r s' ::: a 'b c' d
+same "-q -n2 --dry-run" -k -j1 -q -n2 --dry-run printf '[%s]\n' 'p q{}r s' ::: a 'b c' "d'e"
+same "-q two sources {.}-{/}" -k -j1 -q printf '[%s]\n' '{.}-{/}' ::: a.x ::: b/c
+same "-q -m x{}y" -k -j1 -q -m printf '[%s]\n' 'x{}y' ::: a b c
+same "-q --colsep {}{}" -k -j1 -q --colsep , printf '[%s]\n' '{}{}' ::: a,b,c
+same "-q -n2 empty arguments" -k -j1 -q -n2 printf '[%s]\n' '{}' ::: a '' '' ''
+same "-q -n3 {#}{}{%}" -k -j1 -q -n3 printf '[%s]\n' '{#}{}{%}' ::: a b c d
+
+echo "test_conc_run_diff: $pass passed, $fail failed, $skip skipped"
+[ "$fail" = 0 ]
