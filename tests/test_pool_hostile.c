@@ -566,6 +566,102 @@ Test(hostile, the_pool_in_a_fork_child_of_the_program)
 	cr_assert_eq(conc_pool_destroy_timed(p, BOUND), 0);
 }
 
+/* A fork child of a threaded program whose other thread held the pool's
+ * lock at the fork: that thread is not in the child, so the lock is never
+ * given back there. Releasing a future or an iterator must not wait for
+ * it (-EPERM, nothing touched, as for every call in another process). The
+ * thread is held inside its submit's copy of the argument by a page fault
+ * its SIGSEGV handler holds until the test says go. */
+struct held {
+	conc_pool *p;
+	uint32_t inside, go;
+	unsigned char *page;
+	long psz;
+	int r;
+};
+
+static struct held *held;
+
+static void held_segv(int sig)
+{
+	(void)sig;
+	set_flag(&held->inside, 1);
+	if (!wait_flag(&held->go, 60000))
+		_exit(98);
+	mprotect(held->page, (size_t)held->psz, PROT_READ | PROT_WRITE);
+}
+
+static void *held_submit(void *arg)
+{
+	conc_future *f = NULL;
+
+	(void)arg;
+	held->r = conc_pool_submit(held->p, t_pid, held->page, 16, &f);
+	if (f && conc_future_wait(f, BOUND) != 0)
+		held->r = -ETIMEDOUT;
+	if (f)
+		conc_future_release(f);
+	return NULL;
+}
+
+static int child_releases_future(void *arg)
+{
+	return errcode(conc_future_release(arg));
+}
+
+static int child_releases_imap(void *arg)
+{
+	return errcode(conc_imap_release(arg));
+}
+
+Test(hostile, a_fork_child_releases_while_a_thread_held_the_pool,
+     .timeout = 120)
+{
+	struct sigaction sa = { .sa_handler = held_segv }, old;
+	static struct held h;
+	int64_t in[2] = { 1, 2 }, out;
+	conc_future *f;
+	conc_imap *it;
+	size_t idx, first;
+	pthread_t t;
+
+	held = &h;
+	h.p = make(1, 0);
+	h.psz = sysconf(_SC_PAGESIZE);
+	h.page = mmap(NULL, (size_t)h.psz, PROT_NONE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	cr_assert_neq(h.page, MAP_FAILED);
+	cr_assert_eq(conc_pool_submit(h.p, t_twice, in, sizeof(in[0]), &f), 0);
+	cr_assert_eq(conc_pool_imap_unordered(h.p, t_twice, in, 2, sizeof(in[0]),
+					      1, &it), 0);
+	/* One item taken: the other's future is the iterator's. */
+	cr_assert_eq(conc_imap_next(it, &first, &out, sizeof(out), BOUND),
+		     (ssize_t)sizeof(out));
+	cr_assert_lt(first, 2);
+	cr_assert_eq(sigaction(SIGSEGV, &sa, &old), 0);
+	cr_assert_eq(pthread_create(&t, NULL, held_submit, NULL), 0);
+	cr_assert(wait_flag(&h.inside, 30000), "the submit never began");
+	cr_assert_eq(run_in_child(child_releases_future, f, 20000), EPERM,
+		     "the child's release of a future hung or took it");
+	cr_assert_eq(run_in_child(child_releases_imap, it, 20000), EPERM,
+		     "the child's release of an iterator hung or took it");
+	set_flag(&h.go, 1);
+	cr_assert_eq(join_thread(t, 30000, NULL), 0);
+	sigaction(SIGSEGV, &old, NULL);
+	cr_assert_eq(h.r, 0, "the held submit: %d", h.r);
+	/* The parent's future and iterator are whole. */
+	cr_assert_eq(conc_future_wait(f, BOUND), 0);
+	cr_assert_eq(conc_future_status(f), 0);
+	cr_assert_eq(conc_future_release(f), 0);
+	cr_assert_eq(conc_imap_next(it, &idx, &out, sizeof(out), BOUND),
+		     (ssize_t)sizeof(out));
+	cr_assert_eq(idx, 1 - first);
+	cr_assert_eq(out, 2 * in[idx]);
+	cr_assert_eq(conc_imap_release(it), 0);
+	munmap(h.page, (size_t)h.psz);
+	finish(h.p);
+}
+
 /* ---- a parent that takes the workers' exit from the pool ---- */
 
 /* Kill workers every way, then check the pool works and ends. */

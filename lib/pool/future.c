@@ -72,6 +72,10 @@ int conc_future_release(conc_future *f)
 		__conc_pool_future_free(f);
 		return 0;
 	}
+	/* A fork child's copy of the lock may be held by a thread of the
+	 * parent that is not in the child: it would never come free. */
+	if (__conc_pool_foreign(p))
+		return -EPERM;
 	__conc_lock_keep(&p->lock);
 	if (f->state == CONC_FUTURE_PENDING || f->cb_pending)
 		f->released = true;

@@ -166,6 +166,9 @@ int conc_imap_release(conc_imap *it)
 
 	if (!it)
 		return -EINVAL;
+	/* As conc_future_release(): another process touches nothing. */
+	if (__conc_pool_foreign(it->p))
+		return -EPERM;
 	for (k = 0; it->f && k < it->sent; k++)
 		if (it->f[k])
 			conc_future_release(it->f[k]);

@@ -187,7 +187,8 @@ ssize_t conc_future_result(conc_future *f, void *buf, size_t cap);
 int conc_future_status(conc_future *f);
 
 /* Give the future back. A pending task goes on (its callback still runs);
- * its future is freed once it is finished. 0 or -EINVAL. */
+ * its future is freed once it is finished. 0, -EPERM (another process:
+ * nothing is freed), or -EINVAL. */
 int conc_future_release(conc_future *f);
 
 /*
@@ -253,8 +254,9 @@ int conc_pool_imap_unordered(conc_pool *p, conc_task_fn fn, const void *in,
 ssize_t conc_imap_next(conc_imap *it, size_t *index, void *buf, size_t cap,
 		       int64_t timeout_ns);
 
-/* Free the iterator; items still running finish unseen. 0 or -EINVAL.
- * Must be called before conc_pool_destroy(). */
+/* Free the iterator; items still running finish unseen. 0, -EPERM
+ * (another process: nothing is freed), or -EINVAL. Must be called before
+ * conc_pool_destroy(). */
 int conc_imap_release(conc_imap *it);
 
 /* Supervise now, waiting at most timeout_ns for something to happen (a
