@@ -375,7 +375,7 @@ help:
 	@echo "make check      every test, the examples, ASan+UBSan, TSan, man lint and man page examples, no-pthread check"
 	@echo "make man-examples    compile and run the EXAMPLES program of every man page"
 	@echo "make wait-point-check  no blocking call outside lib/wait/ and lib/sys/"
-	@echo "make fuzz       libFuzzer on the map, list and queue segments and a channel's peer, 60 s each (fuzz-check: 10 s)"
+	@echo "make fuzz       libFuzzer on every shared object (segments and their files, queue, map, list, arena, rsem, sync words) and a channel's peer, 60 s each (fuzz-check: 10 s)"
 	@echo "make chaos      the shared objects' corruption harness under ASan, 60 s each (CHAOS_SECONDS, CHAOS_SEED)"
 	@echo "make bench      benchmarks against glibc, pipes, eventfd (ratios)"
 	@echo "make bench-table  the same, then the README's markdown table"

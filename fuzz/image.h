@@ -12,7 +12,9 @@
  * and the creator's init word (its wait is bounded, a second, and tested
  * in the container's tests). With (flags & DEAD) the lock is left as a
  * holder's death leaves it, so the next call replays what the input wrote
- * in the journal.
+ * in the journal. With (flags & TID), one word names the caller's thread
+ * (image_stamp_tid). The targets whose calls wait time them
+ * (fuzz_in_time): no call may come back well past its timeout.
  */
 #ifndef CONC_FUZZ_IMAGE_H
 #define CONC_FUZZ_IMAGE_H
@@ -23,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/futex.h>
 #include <conc.h>
@@ -109,6 +112,24 @@ static inline void image_kill_holder(struct image *im, size_t lock_off)
 	__atomic_store_n(&m->word, FUTEX_OWNER_DIED, __ATOMIC_RELEASE);
 }
 
+/* With FUZZ_TID in the flags: one word (at the input's second byte, in
+ * words) becomes the caller's thread id, with the two top bits of the
+ * third byte (FUTEX_WAITERS, FUTEX_OWNER_DIED): a peer reads it from any
+ * lock the caller held, and a word naming the caller is a case of its own. */
+#define FUZZ_TID 0x02
+
+static inline void image_stamp_tid(struct image *im, const uint8_t *in, size_t n)
+{
+	size_t off;
+	uint32_t w;
+
+	if (n < 3 || !(in[0] & FUZZ_TID))
+		return;
+	off = (size_t)in[1] * 4 % (im->size & ~(size_t)3);
+	w = (uint32_t)conc_gettid() | (uint32_t)(in[2] & 0xc0) << 24;
+	memcpy(im->data + off, &w, sizeof(w));
+}
+
 /* A call's result must be one its contract lists. */
 static inline void expect(long r, const char *call, int n, ...)
 {
@@ -121,6 +142,30 @@ static inline void expect(long r, const char *call, int n, ...)
 	va_end(ap);
 	if (!ok) {
 		fprintf(stderr, "%s returned %ld, not in its contract\n", call, r);
+		abort();
+	}
+}
+
+/* What a call may take beyond its timeout on a loaded machine: well past
+ * it is a hang, not slowness (libFuzzer's -timeout catches the rest). */
+#define FUZZ_SLACK_NS 3000000000LL
+
+static inline int64_t fuzz_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* A call that began at t0 with timeout_ns (< 0: none) came back in time. */
+static inline void fuzz_in_time(const char *call, int64_t t0, int64_t timeout_ns)
+{
+	int64_t took = fuzz_now_ns() - t0;
+
+	if (timeout_ns >= 0 && took > timeout_ns + FUZZ_SLACK_NS) {
+		fprintf(stderr, "%s took %lld ns with a timeout of %lld\n", call,
+			(long long)took, (long long)timeout_ns);
 		abort();
 	}
 }
