@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include "tool.h"
 
@@ -117,6 +118,64 @@ static void forward_signals(void)
 }
 
 /*
+ * The file that execvp(3) hands to /bin/sh when execve(2) says ENOEXEC
+ * (a script without a "#!" line), as env(1), timeout(1) and xargs(1) run
+ * it: cmd itself if it names a path; else the first executable regular
+ * file of that name in $PATH (unset: /bin:/usr/bin, as the spawn's
+ * search), the one the spawn ran, since none before it could run.
+ * malloc'd, or NULL.
+ */
+static char *script_path(const char *cmd)
+{
+	const char *d = getenv("PATH"), *e;
+	struct stat st;
+	char *p;
+
+	if (strchr(cmd, '/'))
+		return strdup(cmd);
+	for (d = d ? d : "/bin:/usr/bin";; d = e + 1) {
+		e = strchrnul(d, ':');
+		/* An empty entry is the current directory. */
+		if (asprintf(&p, "%.*s%s%s", (int)(e - d), d, e > d ? "/" : "",
+			     cmd) < 0)
+			return NULL;
+		if (!stat(p, &st) && S_ISREG(st.st_mode) &&
+		    !faccessat(AT_FDCWD, p, X_OK, AT_EACCESS))
+			return p;
+		free(p);
+		if (!*e)
+			return NULL;
+	}
+}
+
+/* conc_proc_spawn(3), and for a script without "#!" (-ENOEXEC, which the
+ * spawn, as posix_spawnp(3), returns) /bin/sh with the script's path and
+ * the arguments, as execvp(3) does. */
+static int spawn(char **cmd, const conc_proc_attr *pa)
+{
+	int r = conc_proc_spawn(&child, cmd[0], cmd, NULL, pa);
+	size_t n = 0;
+	char **av, *path;
+
+	if (r != -ENOEXEC)
+		return r;
+	while (cmd[n])
+		n++;
+	path = script_path(cmd[0]);
+	av = calloc(n + 2, sizeof(*av));
+	if (path && av) {
+		av[0] = "/bin/sh";
+		av[1] = path;
+		memcpy(av + 2, cmd + 1, n * sizeof(*av));	/* and the NULL */
+		if (conc_proc_spawn(&child, av[0], av, NULL, pa) == 0)
+			r = 0;
+	}
+	free(av);
+	free(path);
+	return r;
+}
+
+/*
  * Take a permit within wait_ns (< 0: however long it takes). A free
  * permit with no room among the holders (more than CONC_RSEM_HOLDERS_MAX
  * commands at once, or a table a program made smaller) is waited for as a
@@ -186,7 +245,7 @@ static int run(const char *name, uint32_t n, bool n_given, int64_t wait_ns,
 	pa.fileops = shut;
 	/* A daemon child: if conc-sem is killed, its permit comes back and
 	 * the command must not go on without it. */
-	r = conc_proc_spawn(&child, cmd[0], cmd, NULL, &pa);
+	r = spawn(cmd, &pa);
 	if (r) {
 		tool_err(r, "%s", cmd[0]);
 		conc_rsem_post(s);

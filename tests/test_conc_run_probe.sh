@@ -135,6 +135,13 @@ ok "-q: a word with spaces stays one" "[a b]${nl}[x y]${nl}rc=0" "$(run -q print
 ok "-q: no shell, so no expansion" "\$HOME * x${nl}rc=0" "$(run -q echo '$HOME' '*' {} ::: x)"
 same "-q: the command and {} put in as they are" -k -q sh -c 'echo "$0"' {} ::: 'a b;c'
 same "no command: the input lines are commands" -k ::: 'echo a' 'echo b; echo c'
+# -q runs a program without a shell; a script without "#!" (ENOEXEC)
+# goes through the shell, as GNU parallel's -q line does (126 before).
+printf 'echo "$0 [$1]"; exit 5\n' > noshebang
+chmod +x noshebang
+ok "-q: a script without #! runs through the shell" "./noshebang [a b]${nl}rc=1" \
+	"$(run -q ./noshebang ::: 'a b')"
+same "-q: a script without #!" -q ./noshebang ::: 'a b'
 
 # ---- jobs at once ----
 # -j N runs N at once: each of N jobs waits (bounded) for all N to have

@@ -51,6 +51,18 @@ ok "sem: the status comes back with SIGCHLD ignored" "rc=3" \
 	"$(run sh -c 'trap "" CHLD; exec "$0" "$1" sh -c "exit 3"' "$SEM" $P-s)"
 ok "sem: command not found" "rc=127" "$(run "$SEM" $P-s /no/such/cmd)"
 ok "sem: command not executable" "rc=126" "$(run "$SEM" $P-s /etc/passwd)"
+# A script without "#!" (ENOEXEC) runs through /bin/sh, its path as $0,
+# as execvp(3) runs it for env(1), timeout(1), xargs(1): 126 before.
+printf 'echo "$0 $1"; exit 5\n' > noshebang
+chmod +x noshebang
+ok "sem: a script without #! runs through sh" "./noshebang a${nl}rc=5" \
+	"$(run "$SEM" $P-s ./noshebang a)"
+ok "sem: ... as env(1) runs it" "$(run env ./noshebang a)" \
+	"$(run "$SEM" $P-s ./noshebang a)"
+ok "sem: ... found in PATH, as env(1) runs it" "$T/noshebang a${nl}rc=5" \
+	"$(run env PATH="$T:$PATH" "$SEM" $P-s noshebang a)"
+ok "sem: ... env(1) too" "$T/noshebang a${nl}rc=5" \
+	"$(run env PATH="$T:$PATH" env noshebang a)"
 ok "sem: a name with /" "rc=125" "$(run "$SEM" a/b true)"
 ok "sem: ... says why" "conc-sem: a/b: a name may not contain '/' (it is a file under /dev/shm)" "$(err)"
 ok "sem: no command" "rc=125" "$(run "$SEM" $P-s)"

@@ -170,10 +170,14 @@ int job_spawn(struct job *j, const struct opts *o, int devnull)
 	if (j->wrap) {
 		sh_argv[2] = j->wrap;
 		r = conc_proc_spawn(&j->p, sh_argv[0], sh_argv, env, &attr);
-	} else if (j->argv) {
-		r = conc_proc_spawn(&j->p, j->argv[0], j->argv, env, &attr);
+	} else if (j->argv && (r = conc_proc_spawn(&j->p, j->argv[0], j->argv,
+						 env, &attr)) != -ENOEXEC) {
+		/* -q: the words run as a program, without a shell. */
 	} else {
-		/* As GNU parallel: $PARALLEL_SHELL, if set, runs the line. */
+		/* As GNU parallel: $PARALLEL_SHELL, if set, runs the line.
+		 * So does -q's quoted line when the program is a script
+		 * without "#!" (ENOEXEC): GNU parallel runs -q's line with
+		 * the shell too, which runs such a file itself. */
 		static char *user_argv[] = { NULL, "-c", NULL, NULL };
 		char **av = sh_argv;
 

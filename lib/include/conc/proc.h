@@ -90,7 +90,9 @@ int conc_proc_start(conc_proc **p, int (*fn)(void *), void *arg,
  * the cost does not grow with the caller's memory. A path without '/' is
  * searched in the caller's PATH, as execvp(3) does. If the program cannot
  * be started, the error is returned here (-ENOENT, -EACCES, -ENOEXEC, or
- * what a file action, chdir, setsid or setpgid failed with) and the failed
+ * what a file action, chdir, setsid or setpgid failed with; a script
+ * without "#!" is -ENOEXEC, not retried with /bin/sh as execvp(3) does,
+ * as posix_spawnp(3) does not) and the failed
  * child is already reaped: never a child exiting 127. -EINVAL for NULL p,
  * path or argv, unknown flags or file actions; -EBADF for a negative fd in
  * a file action. Safe in a threaded caller: the child runs no handler of
