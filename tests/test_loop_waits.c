@@ -943,6 +943,99 @@ Test(loop_waits, a_pool_look_leaves_a_pending_cancel, .timeout = 120)
 	look_everywhere(&x, make_pool, unmake_pool);
 }
 
+/* A map's look (timeout 0) takes the pool's lock to see that the pool is
+ * open, a terminate's to kill the workers: held here by a thread until
+ * the task has returned or sleeps on it, so the look finds it taken every
+ * time (a map looks at nothing else that another caller holds for long:
+ * under load, a thread beside it almost never held it as it looked). */
+#include "pool/pool_impl.h"
+
+struct map_look {
+	int (*look)(conc_pool *);	/* 0, -ETIMEDOUT, or a failure */
+	conc_pool *pool;
+	pid_t tid;		/* the loop's thread */
+	uint32_t held, looking, done;
+	int r, lost;
+};
+
+static void *map_lock_holder(void *arg)
+{
+	struct map_look *x = arg;
+
+	conc_mutex_lock(&x->pool->lock);
+	__atomic_store_n(&x->held, 1, __ATOMIC_RELEASE);
+	while (!__atomic_load_n(&x->looking, __ATOMIC_ACQUIRE))
+		sched_yield();
+	/* Until the look returned (-ECANCELED at once, before the fix) or
+	 * waits for the lock: the loop's thread sleeps (nothing else puts
+	 * it to sleep from here on; bounded all the same). */
+	for (int i = 0; i < 10000 && !__atomic_load_n(&x->done, __ATOMIC_ACQUIRE); i++)
+		if (wait_thread_sleeping(getpid(), x->tid, 1))
+			break;
+	conc_mutex_unlock(&x->pool->lock);
+	return NULL;
+}
+
+static int map_look_main(void *arg)
+{
+	struct map_look *x = arg;
+	pthread_t th;
+
+	x->tid = conc_gettid();
+	if (pthread_create(&th, NULL, map_lock_holder, x))
+		return -1;
+	while (!__atomic_load_n(&x->held, __ATOMIC_ACQUIRE))
+		sched_yield();	/* no sleep, which the holder would take
+				 * for the look's wait */
+	__atomic_store_n(&x->looking, 1, __ATOMIC_RELEASE);
+	conc_task_cancel(conc_task_self());
+	x->r = x->look(x->pool);
+	__atomic_store_n(&x->done, 1, __ATOMIC_RELEASE);
+	x->lost = conc_sleep(0) != -ECANCELED;
+	pthread_join(th, NULL);
+	return 0;
+}
+
+static void look_while_locked(int (*look)(conc_pool *))
+{
+	conc_pool_attr pa = { .workers = 1 };
+	struct map_look x;
+	int fb;
+
+	EACH_FUTEX_MODE(fb) {
+		memset(&x, 0, sizeof(x));
+		x.look = look;
+		cr_assert_eq(conc_pool_create(&x.pool, &pa), 0);
+		cr_assert_eq(run(map_look_main, &x), 0);
+		cr_expect(x.r == -ETIMEDOUT || x.r == 0, "fallback %d: the look said %d", fb, x.r);
+		cr_expect_eq(x.lost, 0, "fallback %d: the pending cancel lost", fb);
+		cr_expect_eq(conc_pool_destroy(x.pool), 0);
+	}
+	plain_mode();
+}
+
+/* One item, submitted, not finished at once: -ETIMEDOUT; finished: 0. */
+static int map_now(conc_pool *p)
+{
+	return conc_pool_map_timed(p, pool_nop, "x", 1, 1, NULL, 0, 1, 0);
+}
+
+Test(loop_waits, a_pool_map_look_leaves_a_pending_cancel, .timeout = 120)
+{
+	look_while_locked(map_now);
+}
+
+/* The workers killed; reaped at once (0) or not yet (-ETIMEDOUT). */
+static int terminate_now(conc_pool *p)
+{
+	return conc_pool_terminate_timed(p, 0);
+}
+
+Test(loop_waits, a_pool_terminate_look_leaves_a_pending_cancel, .timeout = 120)
+{
+	look_while_locked(terminate_now);
+}
+
 /* An internal lock a call must take anyway (a thread start, a pool close,
  * a future release) may take a cancel it cannot return: it gives it back,
  * and the task's next suspending call returns it, once. */

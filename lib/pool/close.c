@@ -142,8 +142,9 @@ int conc_pool_terminate_timed(conc_pool *p, int64_t timeout_ns)
 	if (__conc_pool_foreign(p))
 		return -EPERM;
 	/* Killed and cancelled even so; the wait for the workers is what a
-	 * cancel (like a timeout) cuts short. */
-	r = __conc_lock_anyway(&p->lock);
+	 * cancel (like a timeout) cuts short. With a timeout of 0 there is
+	 * no such wait, so no cancel to return (__conc_pool_relock). */
+	r = __conc_pool_relock(p, dl);
 	if (!p->terminated)
 		kill_all(p, &cbs);
 	if (r == 0)

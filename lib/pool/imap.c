@@ -27,7 +27,7 @@ int conc_pool_imap_unordered(conc_pool *p, conc_task_fn fn, const void *in,
 
 	if (!itp)
 		return -EINVAL;
-	if ((r = __conc_pool_map_check(p, fn, in, n, in_size, 0)) < 0)
+	if ((r = __conc_pool_map_check(p, fn, in, n, in_size, 0, -1)) < 0)
 		return r;
 	if (!(it = calloc(1, sizeof(*it))))
 		return -ENOMEM;

@@ -21,7 +21,7 @@ size_t __conc_pool_chunk(conc_pool *p, size_t n, size_t in_size, size_t out_size
 }
 
 int __conc_pool_map_check(conc_pool *p, conc_task_fn fn, const void *in, size_t n,
-		     size_t in_size, size_t out_size)
+		     size_t in_size, size_t out_size, conc_deadline dl)
 {
 	int r;
 
@@ -38,8 +38,9 @@ int __conc_pool_map_check(conc_pool *p, conc_task_fn fn, const void *in, size_t 
 		return -EINVAL;
 	if (in_size > p->attr.max_arg || out_size > p->attr.max_result)
 		return -EMSGSIZE;
-	/* Closed: -EPIPE even for no item at all, as the man page says. */
-	if ((r = conc_mutex_lock(&p->lock)) < 0)
+	/* Closed: -EPIPE even for no item at all, as the man page says. A
+	 * map with a timeout of 0 only looks, here too (__conc_pool_lock). */
+	if ((r = __conc_pool_lock(p, dl)) < 0)
 		return r;	/* -ECANCELED */
 	r = p->closed ? -EPIPE : 0;
 	conc_mutex_unlock(&p->lock);
@@ -76,7 +77,7 @@ static int map_until(conc_pool *p, conc_task_fn fn, const void *in, size_t n,
 	conc_future **fs;
 	int r = 0, w, failed = 0;
 
-	if ((r = __conc_pool_map_check(p, fn, in, n, in_size, out_size)) < 0)
+	if ((r = __conc_pool_map_check(p, fn, in, n, in_size, out_size, dl)) < 0)
 		return r;
 	if (n && out_size && !out)
 		return -EINVAL;

@@ -200,10 +200,11 @@ void __conc_pool_future_free(conc_future *f) __CONC_HIDDEN;
 size_t __conc_pool_chunk(conc_pool *p, size_t n, size_t in_size, size_t out_size,
 		    size_t chunk) __CONC_HIDDEN;
 
-/* The checks map and imap share: 0, -EINVAL, -EPERM, -EMSGSIZE, -EPIPE
- * (closed), -ECANCELED. Lock not held. */
+/* The checks map and imap share, by deadline dl (the pool's lock, as
+ * __conc_pool_lock): 0, -EINVAL, -EPERM, -EMSGSIZE, -EPIPE (closed),
+ * -ECANCELED. Lock not held. */
 int __conc_pool_map_check(conc_pool *p, conc_task_fn fn, const void *in, size_t n,
-		     size_t in_size, size_t out_size) __CONC_HIDDEN;
+		     size_t in_size, size_t out_size, conc_deadline dl) __CONC_HIDDEN;
 
 /* Status -> what conc_future_result returns. */
 static inline ssize_t __conc_pool_code(int status)
