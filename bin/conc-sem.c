@@ -105,16 +105,54 @@ static void forward(int sig, siginfo_t *si, void *uc)
 		conc_proc_kill(child, sig);	/* a load and pidfd_send_signal */
 }
 
-static void forward_signals(void)
+static const int passed_on[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM,
+				 SIGUSR1, SIGUSR2, SIGALRM };
+
+/* The signals passed on that conc-sem was not given blocked: held from
+ * the permit to the command's start (hold_signals). */
+static void held_set(sigset_t *set)
 {
-	static const int sigs[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM,
-				    SIGUSR1, SIGUSR2, SIGALRM };
+	sigemptyset(set);
+	for (size_t i = 0; i < sizeof(passed_on) / sizeof(passed_on[0]); i++)
+		if (!sigismember(&given_mask, passed_on[i]))
+			sigaddset(set, passed_on[i]);
+}
+
+/*
+ * Between the permit and the command, a signal to pass on has nobody to
+ * go to: its default action would end conc-sem with 128 + N, the command
+ * never begun (it was 143 for a SIGTERM, where timeout(1) and a running
+ * command give the command's own answer). So it is held (blocked) until
+ * the command runs, then passed on by pass_held(); while conc-sem waits
+ * for a permit it still ends conc-sem, which has started nothing.
+ */
+static void hold_signals(void)
+{
+	sigset_t set;
+
+	held_set(&set);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+}
+
+/* The command runs: what was held goes to it, whatever sent it (one from
+ * the terminal came before the command was in its process group, or, in
+ * the instant of the spawn, it may reach it twice); from now on the
+ * handler passes signals on as they come. */
+static void pass_held(void)
+{
 	struct sigaction sa = { .sa_sigaction = forward,
 				.sa_flags = SA_SIGINFO | SA_RESTART };
+	struct timespec now = { 0, 0 };
+	sigset_t set;
+	int sig;
 
 	sigemptyset(&sa.sa_mask);
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		sigaction(sigs[i], &sa, NULL);
+	for (size_t i = 0; i < sizeof(passed_on) / sizeof(passed_on[0]); i++)
+		sigaction(passed_on[i], &sa, NULL);
+	held_set(&set);
+	while ((sig = sigtimedwait(&set, NULL, &now)) > 0)
+		conc_proc_kill(child, sig);
+	sigprocmask(SIG_SETMASK, &given_mask, NULL);
 }
 
 /*
@@ -228,6 +266,8 @@ static int run(const char *name, uint32_t n, bool n_given, int64_t wait_ns,
 		tool_err(0, "%s: no permit free within the wait", name);
 		return EX_NOPERMIT;
 	}
+	if (r == 0 || r == -EOWNERDEAD)
+		hold_signals();
 	if (r == -EOWNERDEAD)	/* the command may want to know */
 		setenv("CONC_SEM_OWNER_DIED", "1", 1);
 	else if (!r)		/* one inherited (from an outer conc-sem's
@@ -249,9 +289,11 @@ static int run(const char *name, uint32_t n, bool n_given, int64_t wait_ns,
 	if (r) {
 		tool_err(r, "%s", cmd[0]);
 		conc_rsem_post(s);
+		/* A signal held meanwhile ends conc-sem now, the permit back. */
+		sigprocmask(SIG_SETMASK, &given_mask, NULL);
 		return r == -ENOENT ? EX_NOTFOUND : EX_NOEXEC;
 	}
-	forward_signals();
+	pass_held();
 	r = conc_proc_join(child, &st, CONC_FOREVER);
 	conc_rsem_post(s);
 	if (r) {

@@ -5,11 +5,15 @@
  * held by this test). conc-sem waits for room as for a permit: -w gives up
  * with 124, and a waiting conc-sem runs its command once the holder goes.
  * conc-sem is found at $CONC_BIN/conc-sem, or at bin/ of the build tree.
+ * Also the signals that come between its permit and its command, with
+ * lib_semstop.so preloaded to stop it there.
  */
 #include <criterion/criterion.h>
 #include <limits.h>
 #include <conc.h>
 #include "helpers.h"
+
+#define MS_NS 1000000LL
 
 static void sem_tool(char *out, size_t n)
 {
@@ -62,4 +66,114 @@ Test(sem_tool, a_full_table_of_holders_is_waited_for_as_a_permit, .timeout = 120
 	cr_assert_eq(conc_rsem_value(s), 3);
 	cr_assert_eq(conc_rsem_destroy(s), 0);
 	cr_assert_eq(conc_shm_unlink(name), 0);
+}
+
+/* lib_semstop.so (tests/lib_semstop.c), built beside the plain test
+ * binaries: here, or in build/tests for the ASan build of this test. */
+static void stop_lib(char *out, size_t n)
+{
+	char exe[PATH_MAX], *slash;
+	ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	cr_assert_gt(len, 0);
+	exe[len] = 0;
+	slash = strrchr(exe, '/');
+	cr_assert(slash);
+	*slash = 0;
+	snprintf(out, n, "%s/lib_semstop.so", exe);
+	if (access(out, R_OK))
+		snprintf(out, n, "%s/../../tests/lib_semstop.so", exe);
+	cr_assert_eq(access(out, R_OK), 0, "%s missing: build the test libraries (make tests)", out);
+}
+
+/* conc-sem NAME COMMAND... (NAME made of what, into name), stopped
+ * (SIGSTOP) once it holds the permit and before it starts the command,
+ * sent SIGTERM there, and let go on: its pid. */
+static pid_t term_at_permit(const char *what, char *name, size_t n,
+			    char *const cmd[])
+{
+	char tool[PATH_MAX + 32], lib[PATH_MAX + 64], *argv[8];
+	int64_t end = now_ns() + 60000 * MS_NS;
+	siginfo_t si;
+	size_t i;
+	pid_t pid;
+
+	sem_tool(tool, sizeof(tool));
+	stop_lib(lib, sizeof(lib));
+	snprintf(name, n, "conc-ts-%d-%s", (int)getpid(), what);
+	argv[0] = "conc-sem";
+	argv[1] = (char *)name;
+	for (i = 0; cmd[i] && i < 5; i++)
+		argv[2 + i] = cmd[i];
+	argv[2 + i] = NULL;
+	pid = test_fork();
+	if (pid == 0) {
+		setenv("LD_PRELOAD", lib, 1);
+		setenv("CONC_TEST_STOP_AT_PERMIT", "1", 1);
+		/* An ASan conc-sem (CONC_BIN) with the library ahead of its
+		 * runtime. */
+		setenv("ASAN_OPTIONS", "detect_leaks=0:verify_asan_link_order=0", 1);
+		execv(tool, argv);
+		_exit(99);
+	}
+	cr_assert_gt(pid, 0);
+	/* Stopped, or ended (a failure, reported by the caller's reap). */
+	for (;;) {
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_PID, pid, &si, WSTOPPED | WEXITED | WNOWAIT | WNOHANG) == 0 &&
+		    si.si_pid == pid)
+			break;
+		cr_assert_lt(now_ns(), end, "conc-sem did not stop at its permit");
+		sleep_ns(MS_NS);
+	}
+	cr_assert_eq(si.si_code, CLD_STOPPED, "conc-sem ended before it held a permit");
+	cr_assert_eq(kill(pid, SIGTERM), 0);
+	cr_assert_eq(kill(pid, SIGCONT), 0);
+	return pid;
+}
+
+/* Whether the permit came back as a post gives it, not as a dead
+ * holder's (-EOWNERDEAD): taken and given back again here. */
+static void permit_back(const char *name)
+{
+	conc_rsem *s;
+	int r;
+
+	cr_assert_eq(conc_rsem_open(&s, name), 0);
+	r = conc_rsem_trywait(s);
+	cr_expect_eq(r, 0, "the permit came back as a killed holder's: %s", strerror(-r));
+	cr_expect_eq(conc_rsem_post(s), 0);
+	cr_expect_eq(conc_rsem_value(s), 1);
+	cr_assert_eq(conc_rsem_destroy(s), 0);
+	cr_assert_eq(conc_shm_unlink(name), 0);
+}
+
+/* conc-sem(1): a signal that comes after the permit and before the
+ * command runs is held and passed to the command once it runs (before,
+ * SIGTERM there killed conc-sem: 143 from a kill, the command never run,
+ * the permit back only as a dead holder's). */
+Test(sem_tool, a_signal_before_the_command_starts_is_passed_to_it, .timeout = 120)
+{
+	static char *const cmd[] = { "sleep", "600", NULL };
+	char name[64];
+	pid_t pid = term_at_permit("window", name, sizeof(name), cmd);
+	int st = wait_child(pid, 60000);
+
+	/* The command got it: sleep ends (a bounded wait), conc-sem says
+	 * 128 + 15 as for any command a signal ended. */
+	cr_expect(!killed_by(st, SIGTERM), "SIGTERM killed conc-sem before its command ran");
+	cr_expect(exited_with(st, 143), "status %#x, not 143 from the command", st);
+	permit_back(name);
+}
+
+/* If the command cannot start, a signal held meanwhile ends conc-sem as
+ * its default action does, once the permit is given back. */
+Test(sem_tool, a_signal_held_for_a_command_that_cannot_start_ends_conc_sem, .timeout = 120)
+{
+	static char *const cmd[] = { "/no/such/command", NULL };
+	char name[64];
+	pid_t pid = term_at_permit("nocmd", name, sizeof(name), cmd);
+
+	cr_expect(killed_by(wait_child(pid, 60000), SIGTERM));
+	permit_back(name);
 }
