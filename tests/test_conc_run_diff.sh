@@ -70,5 +70,26 @@ same "-q --colsep {}{}" -k -j1 -q --colsep , printf '[%s]\n' '{}{}' ::: a,b,c
 same "-q -n2 empty arguments" -k -j1 -q -n2 printf '[%s]\n' '{}' ::: a '' '' ''
 same "-q -n3 {#}{}{%}" -k -j1 -q -n3 printf '[%s]\n' '{#}{}{%}' ::: a b c d
 
+# ---- a script's background conc-run: its jobs get SIGINT back ----
+# sh starts a command run with & with SIGINT ignored; conc-run's jobs kept
+# that, so they neither died of a SIGINT nor could trap one (a shell
+# cannot trap what was ignored at its start). GNU parallel's jobs get it
+# as a new process would.
+out=$(timeout 60 sh -c '"$1" --joblog jl "kill -INT \$\$; echo survived" ::: 1 & wait $!' sh "$R" 2>/dev/null)
+ok "background: a job's kill -INT \$\$ ends it" "" "$out"
+ok "background: ... the log's Signal 2" "0 2" "$(awk -F'\t' 'NR == 2 { print $7, $8 }' jl)"
+ok "background: a job traps SIGINT" "trapped" \
+	"$(timeout 60 sh -c '"$1" "trap \"echo trapped; exit 0\" INT; kill -INT \$\$; echo not trapped" ::: 1 & wait $!' sh "$R" 2>/dev/null)"
+if [ -n "$PAR" ]; then
+	ok "background: a job traps SIGINT, as parallel" \
+		"$(timeout 60 sh -c 'parallel --will-cite "trap \"echo trapped; exit 0\" INT; kill -INT \$\$; echo not trapped" ::: 1 & wait $!' 2>/dev/null)" \
+		"$(timeout 60 sh -c '"$1" "trap \"echo trapped; exit 0\" INT; kill -INT \$\$; echo not trapped" ::: 1 & wait $!' sh "$R" 2>/dev/null)"
+else
+	skip=$((skip + 1))
+fi
+out=$(timeout 60 sh -c 'trap "" PIPE; "$1" --joblog jp "kill -PIPE \$\$; echo survived" ::: 1' sh "$R" 2>/dev/null)
+ok "SIGPIPE ignored at the start: a job's kill -PIPE \$\$ ends it" "" "$out"
+ok "... the log's Signal 13" "0 13" "$(awk -F'\t' 'NR == 2 { print $7, $8 }' jp)"
+
 echo "test_conc_run_diff: $pass passed, $fail failed, $skip skipped"
 [ "$fail" = 0 ]

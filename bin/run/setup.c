@@ -75,6 +75,14 @@ void run_setup(struct run *r, struct opts *o)
 	/* A reader gone: write fails with EPIPE, we end quietly. */
 	sigaddset(&set, SIGPIPE);
 	sigprocmask(SIG_BLOCK, &set, NULL);
+	/* The jobs get them as a new process would, as GNU parallel's jobs
+	 * (its perl handlers are undone at their exec): a script's command
+	 * run with & starts with SIGINT ignored, which a job would inherit,
+	 * and then neither die of the SIGINT we pass on nor trap it. Blocked,
+	 * each still comes to our signalfd, ignored at our start or not. */
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sigismember(&set, sig))
+			signal(sig, SIG_DFL);
 	if ((r->sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
 		run_die("signalfd", -errno);
 	if ((r->devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
