@@ -10,6 +10,7 @@
 #include <locale.h>
 #include <poll.h>
 #include <pthread.h>
+#include <resolv.h>
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
@@ -952,6 +953,49 @@ Test(thread_reuse, a_creator_at_another_nice_value_passes_it_on, .timeout = 30)
 		     c.code);
 }
 
+static volatile sig_atomic_t sigpipes;
+
+static void count_sigpipe(int sig)
+{
+	(void)sig;
+	sigpipes++;
+}
+
+/* Blocks SIGPIPE, as a thread that handles EPIPE itself does, and writes
+ * to a pipe nobody reads: the kernel sends SIGPIPE to this thread alone. */
+static int writes_to_a_closed_pipe(void *p)
+{
+	int fd[2], r;
+	sigset_t s;
+
+	sigemptyset(&s);
+	sigaddset(&s, SIGPIPE);
+	if (sigprocmask(SIG_BLOCK, &s, NULL) || pipe(fd))
+		return -1;
+	close(fd[0]);
+	r = write(fd[1], "x", 1) == -1 && errno == EPIPE ? 0 : -2;
+	close(fd[1]);
+	*(pid_t *)p = conc_gettid();
+	return r;
+}
+
+/* A signal sent to a thread alone that it blocked and left pending dies
+ * with a pthread. Regression: the parked worker kept it, and the next job
+ * on it, which runs with its creator's mask, took it: with SIGPIPE's
+ * default action, the end of the process. The next job here may run on
+ * another worker, or on this one; either way it takes nothing. */
+Test(thread_reuse, a_signal_left_pending_is_not_the_next_jobs, .timeout = 30)
+{
+	pid_t tid = 0;
+
+	cr_assert_neq(signal(SIGPIPE, count_sigpipe), SIG_ERR);
+	cr_assert_eq(join(start(writes_to_a_closed_pipe, &tid, NULL)), 0);
+	/* Parked (or gone): the next start would be handed to it. */
+	wait_thread_sleeping(getpid(), tid, 5000);
+	cr_assert_eq(join(start(ret_arg, (void *)3, NULL)), 3);
+	cr_assert_eq(sigpipes, 0, "the next job took the last job's SIGPIPE");
+}
+
 /* ---- libc state per thread ---- */
 
 struct errs {
@@ -985,6 +1029,75 @@ Test(thread, errno_is_per_thread, .timeout = 30)
 	conc_event_set(&e.checked);
 	cr_assert_eq(join(t), EPIPE);
 	cr_assert_eq(&errno, main_errno);
+}
+
+/* Each thread has a resolver state of its own (_res: what res_init(3),
+ * res_query(3) and the DNS look-ups of getaddrinfo(3) read and set), as
+ * under pthread_create. Regression: glibc's TLS image points every
+ * thread's at the global one (pthread_create points a new thread at its
+ * own), so all conc threads shared main's: one thread's res_init() or
+ * options reached the others, and their first look-ups at once set it up
+ * together. */
+struct res_box {
+	conc_event set, checked;
+	struct __res_state *seen;
+};
+
+static int sets_own_resolver(void *p)
+{
+	struct res_box *b = p;
+
+	b->seen = &_res;
+	_res.retrans = 4242;
+	conc_event_set(&b->set);
+	if (conc_event_wait(&b->checked, JOIN_NS))
+		return -1;
+	return _res.retrans;
+}
+
+Test(thread, resolver_state_is_per_thread, .timeout = 30)
+{
+	struct res_box a, b;
+	conc_thread *ta, *tb;
+
+	conc_event_init(&a.set, CONC_PRIVATE);
+	conc_event_init(&a.checked, CONC_PRIVATE);
+	b = a;
+	_res.retrans = 17;
+	ta = start(sets_own_resolver, &a, NULL);
+	tb = start(sets_own_resolver, &b, NULL);
+	cr_assert_eq(conc_event_wait(&a.set, JOIN_NS), 0);
+	cr_assert_eq(conc_event_wait(&b.set, JOIN_NS), 0);
+	cr_assert_neq(a.seen, &_res, "a thread uses main's resolver state");
+	cr_assert_neq(a.seen, b.seen, "two threads share a resolver state");
+	cr_assert_eq(_res.retrans, 17, "a thread's _res.retrans reached main");
+	conc_event_set(&a.checked);
+	conc_event_set(&b.checked);
+	cr_assert_eq(join(ta), 4242);
+	cr_assert_eq(join(tb), 4242);
+}
+
+static int inits_resolver(void *p)
+{
+	(void)p;
+	if (res_init())
+		return -1;
+	_res.retrans = 4242;
+	return 0;
+}
+
+static int resolver_is_new(void *p)
+{
+	(void)p;
+	return (_res.options & RES_INIT) || _res.retrans == 4242;
+}
+
+/* A reused thread starts with a resolver state that was never set up, as
+ * a new pthread does; not with the last job's. */
+Test(thread_reuse, resolver_state_is_a_new_threads, .timeout = 30)
+{
+	cr_assert_eq(run_reused(inits_resolver, NULL, resolver_is_new, NULL), 0,
+		     "a job starts with the last job's resolver state");
 }
 
 struct blocks {
@@ -1708,18 +1821,27 @@ static int forks_and_ends(void *how)
 	return 7;
 }
 
+/* Run fn(how) in a thread, which forks: the child's pid; the child
+ * writes to child_fd, the write end of fd. */
+static pid_t fork_in_a_thread(int (*fn)(void *), void *how, int fd[2])
+{
+	pid_t pid;
+
+	cr_assert_eq(pipe(fd), 0);
+	child_fd = fd[1];
+	pid = join(start(fn, how, NULL));
+	cr_assert_gt(pid, 0);
+	close(fd[1]);
+	return pid;
+}
+
 static void child_ends_the_process(void *how, int code)
 {
 	char buf[128];
 	int fd[2], st;
 	ssize_t n, len = 0;
-	pid_t pid;
+	pid_t pid = fork_in_a_thread(forks_and_ends, how, fd);
 
-	cr_assert_eq(pipe(fd), 0);
-	child_fd = fd[1];
-	pid = join(start(forks_and_ends, how, NULL));
-	cr_assert_gt(pid, 0);
-	close(fd[1]);
 	/* Well within the 10 s a parked thread waits before it gives up. */
 	st = wait_child(pid, 5000);
 	cr_assert(exited_with(st, code), "status %#x, wanted exit %d", st, code);
@@ -1742,6 +1864,48 @@ Test(thread_fork, return_in_the_child_of_a_fork_is_exit, .timeout = 30)
 Test(thread_fork, thread_exit_in_the_child_of_a_fork_is_exit, .timeout = 30)
 {
 	child_ends_the_process((void *)1, 9);
+}
+
+/* The child's own thread: done after a while, so that an end of the
+ * child that does not wait for it cuts it off. */
+static int writes_late(void *p)
+{
+	(void)p;
+	sleep_ns(100 * 1000000LL);
+	return write(child_fd, "late\n", 5) == 5 ? 0 : 1;
+}
+
+static int forks_and_calls_exit(void *p)
+{
+	conc_thread *t;
+	pid_t pid = fork();
+
+	(void)p;
+	if (pid != 0)
+		return pid;
+	if (conc_thread_start(&t, writes_late, NULL, NULL) ||
+	    conc_thread_detach(t))
+		_exit(98);
+	exit(6);
+}
+
+/* exit(3) in the child of a conc thread's fork is the exit of a process
+ * whose only thread that is: the non-daemon threads the child started are
+ * waited for first, as when that thread returns there, and as main's
+ * exit(3) waits. Regression: it cut them off, as exit(3) in a conc thread
+ * of the parent would (which ends the process at once, as C says). */
+Test(thread_fork, exit_in_the_child_of_a_fork_waits_for_its_threads, .timeout = 30)
+{
+	char buf[16];
+	int fd[2], st;
+	ssize_t n;
+	pid_t pid = fork_in_a_thread(forks_and_calls_exit, NULL, fd);
+
+	st = wait_child(pid, 20000);
+	cr_assert(exited_with(st, 6), "status %#x, wanted exit 6", st);
+	n = read(fd[0], buf, sizeof(buf));
+	close(fd[0]);
+	cr_assert_eq(n, 5, "the child's thread was cut off by its exit()");
 }
 
 /* ---- how the process ends (helper_thread_exit) ---- */
@@ -1874,7 +2038,7 @@ Test(thread_layout, a_mismatch_is_refused, .timeout = 30)
 	cr_assert_eq(__conc_libc_layout(&good), 0);
 	cr_assert_eq(__conc_libc_verify(&good), 0);
 
-#define REFUSED(field, value) do {					\
+#define LAYOUT_REFUSED(field, value) do {					\
 		l = good;						\
 		l.field = value;					\
 		cr_assert_eq(__conc_libc_verify(&l), -ENOTSUP,		\
@@ -1882,17 +2046,17 @@ Test(thread_layout, a_mismatch_is_refused, .timeout = 30)
 		cr_assert_not_null(__conc_libc_why());			\
 	} while (0)
 
-	REFUSED(tid_off, good.tid_off + 8);
-	REFUSED(tid_off, good.sizeof_pd);
-	REFUSED(sizeof_pd, good.sizeof_pd + 0x40);
-	REFUSED(tp_off, good.tp_off + 0x40);
-	REFUSED(list_off, good.list_off + 16);
-	REFUSED(robust_off, good.robust_off + 8);
-	REFUSED(robust_off, good.sizeof_pd);
-	REFUSED(rseq_off, good.rseq_off - 0x20);
-	REFUSED(rseq_size, good.rseq_size + 32);
-	REFUSED(static_size, 16);
-	REFUSED(align, 3);
+	LAYOUT_REFUSED(tid_off, good.tid_off + 8);
+	LAYOUT_REFUSED(tid_off, good.sizeof_pd);
+	LAYOUT_REFUSED(sizeof_pd, good.sizeof_pd + 0x40);
+	LAYOUT_REFUSED(tp_off, good.tp_off + 0x40);
+	LAYOUT_REFUSED(list_off, good.list_off + 16);
+	LAYOUT_REFUSED(robust_off, good.robust_off + 8);
+	LAYOUT_REFUSED(robust_off, good.sizeof_pd);
+	LAYOUT_REFUSED(rseq_off, good.rseq_off - 0x20);
+	LAYOUT_REFUSED(rseq_size, good.rseq_size + 32);
+	LAYOUT_REFUSED(static_size, 16);
+	LAYOUT_REFUSED(align, 3);
 #undef REFUSED
 }
 

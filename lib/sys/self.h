@@ -59,4 +59,8 @@ int __conc_ncpu(void) __attribute__((visibility("hidden")));
  * code again); false once it is gone, or when /proc cannot say. */
 _Bool __conc_thread_exiting(pid_t tid) __attribute__((visibility("hidden")));
 
+/* Whether a signal sent to the calling thread alone is pending on it
+ * (blocked), not only to its process; true where /proc cannot tell. */
+_Bool __conc_thread_signals_pending(void) __attribute__((visibility("hidden")));
+
 #endif

@@ -69,6 +69,11 @@ void __conc_libc_thread_enter(void *tp) __CONC_HIDDEN;
 void __conc_libc_thread_reset_tls(void) __CONC_HIDDEN;
 void __conc_libc_thread_leave(void *tp) __CONC_HIDDEN;
 
+/* A thread's resolver state (libc_res.c): its size, and closing it and
+ * zeroing it, a state never set up again. */
+size_t __conc_libc_res_size(void) __CONC_HIDDEN;
+void __conc_libc_res_forget(void *res) __CONC_HIDDEN;
+
 /*
  * Fault injection, compiled only into the test build (CONC_FAULT_INJECTION):
  * each bit skips one safety step, so a test can show its stress test

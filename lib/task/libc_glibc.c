@@ -100,6 +100,7 @@ static struct {
 	void (*call_tls_dtors)(void);
 	char *single[2];
 	uint32_t l_tls_offset_off;	/* 0: not exported */
+	long resp_off;		/* __resp from the thread pointer; 0: none */
 } g;
 
 static int fail(const char *reason)
@@ -181,6 +182,27 @@ static long robust_by_shape(char *pd, uint32_t size)
 		}
 	}
 	return found;
+}
+
+/*
+ * Where the thread's pointer to its resolver state (__resp: what _res,
+ * res_init(3) and getaddrinfo(3)'s DNS look-ups use) lies, from the thread
+ * pointer: libc's initial-exec TLS, at the same offset in every thread.
+ * Its TLS image points it at the global _res; pthread_create points each
+ * new thread at its own (start_thread: __resp = &pd->res). 0 if glibc
+ * does not export it (a thread then shares main's, as it did before).
+ */
+static long resp_offset(const struct __conc_layout *l, char *tp)
+{
+	void *libc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
+	char *p = libc ? dlsym(libc, "__resp") : NULL;
+
+	if (libc)
+		dlclose(libc);
+	if (!p || p < tp + block_lo(l) ||
+	    p + sizeof(void *) > tp + block_hi(l) || p == tp)
+		return 0;
+	return p - tp;
 }
 
 static int find_symbols(void)
@@ -276,6 +298,8 @@ int __conc_libc_layout(struct __conc_layout *l)
 	l->static_size = (uint32_t)size;
 	l->align = align < TCB_ALIGN ? TCB_ALIGN : (uint32_t)align;
 	r = __conc_libc_verify(l);
+	if (!r)
+		g.resp_off = resp_offset(l, tp);
 	return r;
 }
 
@@ -384,9 +408,23 @@ int __conc_libc_check(void)
 	return r;
 }
 
+/* The bytes a thread's resolver state takes, rounded to a cache line. */
+static size_t res_bytes(void)
+{
+	return (__conc_libc_res_size() + 63) & ~(size_t)63;
+}
+
 size_t __conc_libc_tls_bytes(void)
 {
-	return (size_t)(block_hi(&g.l) - block_lo(&g.l)) + g.l.align;
+	return (size_t)(block_hi(&g.l) - block_lo(&g.l)) + g.l.align + res_bytes();
+}
+
+/* The thread's own resolver state, in the bytes tls_bytes() keeps for it
+ * below the block. */
+static void *res_of(void *tp)
+{
+	return (void *)(((uintptr_t)tp + block_lo(&g.l) - res_bytes()) &
+			~(uintptr_t)63);
 }
 
 void *__conc_libc_tcb_create(void *top)
@@ -398,6 +436,7 @@ void *__conc_libc_tcb_create(void *top)
 	char *node;
 
 	memset(tp + block_lo(l), 0, (size_t)(block_hi(l) - block_lo(l)));
+	memset(res_of(tp), 0, __conc_libc_res_size());
 	/* Fills in the DTV (header.dtv, or tcbhead_t at the thread pointer)
 	 * and copies every module's TLS image. */
 	if (!g.allocate_tls(tp))
@@ -481,6 +520,8 @@ void __conc_libc_thread_enter(void *tp)
 	}
 	if (!CONC_FI(CONC_FI_CTYPE))
 		g.ctype_init();
+	if (g.resp_off)
+		*(void **)((char *)tp + g.resp_off) = res_of(tp);
 }
 
 /*
@@ -554,6 +595,10 @@ void __conc_libc_thread_reset_tls(void)
 void __conc_libc_thread_leave(void *tp)
 {
 	g.call_tls_dtors();
+	/* The next function on this thread starts with a resolver state never
+	 * set up, as a new pthread's. */
+	if (g.resp_off)
+		__conc_libc_res_forget(res_of(tp));
 	__conc_robust_release_all((struct robust_list_head *)
 				  ((char *)tp - g.l.tp_off + g.l.robust_off),
 				  __conc_self()->tid);

@@ -31,20 +31,28 @@ static void live_refresh(void)
 	}
 }
 
-static void join_at_exit(void)
+void __conc_thread_wait_all(void)
 {
 	uint32_t n;
 
+	live_refresh();
+	while ((n = __atomic_load_n(&live, __ATOMIC_ACQUIRE)))
+		__conc_wait(&live, n, -1, CONC_PRIVATE);
+}
+
+static void join_at_exit(void)
+{
 	/* exit() called in a task: the loop's other tasks must not run
 	 * while the process ends, nor this one resume in its handlers. */
 	__conc_wait_leave();
 	/* exit() called by a conc thread ends the process at once, as in C:
-	 * waiting here for the others (or itself) could never end. */
-	if (__conc_current_worker)
+	 * waiting here for the others (or itself) could never end. Not in
+	 * the child of a fork it made: there it is the only thread, which
+	 * that process's end waits for as for main's. */
+	if (__conc_current_worker &&
+	    __conc_current_worker->pid == __conc_self()->pid)
 		return;
-	live_refresh();
-	while ((n = __atomic_load_n(&live, __ATOMIC_ACQUIRE)))
-		__conc_wait(&live, n, -1, CONC_PRIVATE);
+	__conc_thread_wait_all();
 }
 
 void __conc_thread_finish(conc_thread *h, int code)

@@ -65,6 +65,10 @@ static inline void __conc_worker_made_daemon(void)
  * it the job already stored in the returned worker. */
 int __conc_worker_run(struct worker *job, size_t stack_size) __CONC_HIDDEN;
 
+/* Wait until every non-daemon thread of this process has finished: the
+ * wait at exit, and at the end of a conc_proc_start child's fn. */
+void __conc_thread_wait_all(void) __CONC_HIDDEN;
+
 /* Publish the end of the job of h: DONE, and wake or free. */
 void __conc_thread_finish(conc_thread *h, int code) __CONC_HIDDEN;
 

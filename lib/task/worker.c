@@ -221,7 +221,12 @@ static int worker_main(void *arg)
 		 * end with 0. h and the counts belong to the parent. */
 		if (w->pid != __conc_self()->pid)
 			exit(code);
-		parked = offer(w, sched_restored(w));
+		/* A signal sent to this thread alone and left pending dies
+		 * with a pthread: a worker that parked would hand it to its
+		 * next job, which may not block it. The kernel drops it when
+		 * the task ends. */
+		parked = offer(w, sched_restored(w) &&
+				  !__conc_thread_signals_pending());
 		__conc_thread_finish(h, code);
 		if (!parked || !await_job(w))
 			return 0;
