@@ -345,6 +345,7 @@ Test(once, a_flag_holding_junk_is_einval, .timeout = 20)
 
 	for (unsigned i = 0; i < sizeof(junk) / sizeof(junk[0]); i++) {
 		junk_once.state = junk[i];
+		cr_assert_eq(conc_once_timed(&junk_once, fn_junk, 0), -EINVAL);
 		cr_assert_eq(conc_once_timed(&junk_once, fn_junk, MS(1)), -EINVAL);
 		cr_assert_eq(conc_once_timed(&junk_once, fn_junk, CONC_FOREVER),
 			     -EINVAL);

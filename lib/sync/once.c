@@ -52,7 +52,8 @@ int conc_once_timed(conc_once_t *once, void (*fn)(void), int64_t timeout_ns)
 			__conc_wake(&once->state, INT32_MAX, 0);
 		return 0;
 	}
-	if (v != DONE && timeout_ns == 0)
+	/* A look: -ETIMEDOUT while fn runs, but a junk value is -EINVAL. */
+	if (timeout_ns == 0 && (v == RUNNING || v == RUNNING_WAITED))
 		return -ETIMEDOUT;
 	return await_done(once, v, __conc_deadline(timeout_ns));
 }

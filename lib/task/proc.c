@@ -35,6 +35,11 @@ static _Noreturn void child(int (*fn)(void *), void *arg,
 	if (attr->name)
 		sys_prctl(PR_SET_NAME, (unsigned long)attr->name, 0, 0, 0);
 	r = fn(arg);
+	/* fn was the child's main: its end waits as main's does (Python's
+	 * Process joins its threads and children too), but the parent's
+	 * atexit handlers are not the child's to run. */
+	__conc_thread_wait_all();
+	__conc_proc_end_children();
 	fflush(NULL);
 	/* Never exit(): the parent's atexit handlers are not the child's. */
 	sys_exit_group(r & 0xff);

@@ -64,7 +64,7 @@ static struct registry *registry(bool *cancelled)
 	return r;
 }
 
-static void at_exit(void)
+void __conc_proc_end_children(void)
 {
 	struct registry *r = __atomic_load_n(&reg, __ATOMIC_ACQUIRE);
 	conc_proc *p;
@@ -82,6 +82,11 @@ static void at_exit(void)
 	for (p = r->head; p; p = p->next)
 		conc_proc_join(p, NULL, CONC_FOREVER);
 	conc_mutex_unlock(&r->lock);
+}
+
+static void at_exit(void)
+{
+	__conc_proc_end_children();
 }
 
 static void hook(void)

@@ -41,6 +41,11 @@ int __conc_proc_prepare(void) __CONC_HIDDEN;
 void __conc_proc_track(conc_proc *p) __CONC_HIDDEN;
 void __conc_proc_untrack(conc_proc *p) __CONC_HIDDEN;
 
+/* What the end of the process does to the children it has not released:
+ * daemons killed, the others joined (the exit handler, and the end of a
+ * conc_proc_start child's fn). */
+void __conc_proc_end_children(void) __CONC_HIDDEN;
+
 /* conc_proc_join with an absolute deadline (< 0: none). */
 int __conc_proc_join_until(conc_proc *p, int *status, conc_deadline dl)
 	__CONC_HIDDEN;

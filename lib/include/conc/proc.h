@@ -68,9 +68,11 @@ typedef struct conc_proc_attr {
 /*
  * Run fn(arg) in a child process created with fork semantics: the child is
  * a copy of the caller with a consistent C library, even when the caller
- * has threads. The child's stdio is flushed when fn returns and it leaves
- * with _exit(fn's value & 0xff): the parent's atexit handlers never run in
- * it. The caller's stdio buffers are flushed before the fork so nothing is
+ * has threads. When fn returns, the child ends as main's return would end
+ * it: the non-daemon threads fn started are waited for, its daemon
+ * children killed and its other children joined; then its stdio is
+ * flushed and it leaves with _exit(fn's value & 0xff): the parent's
+ * atexit handlers never run in it. The caller's stdio buffers are flushed before the fork so nothing is
  * written twice. The child starts with an empty list of children: it
  * never joins or kills its parent's at its own exit.
  * On success stores a handle in *p and returns 0; -EINVAL for NULL p or
