@@ -151,6 +151,72 @@ Test(forge, queue_side_lock_naming_the_caller)
 	conc_queue_destroy(q);
 }
 
+/* The same forgery with CONC_RECURSIVE forged into the flags beside it
+ * (the library's locks are never recursive): the call went on as if it
+ * held the lock (count below its maximum) or said -EAGAIN, which no
+ * container call lists (count at its maximum). Found by test_ipc_chaos's
+ * queue round (-EAGAIN from a get). Now -EDEADLK, or a wait out. */
+static void forge_recursive(conc_mutex *m, uint32_t count, uint32_t saved[2])
+{
+	saved[0] = forge_owner(m);
+	saved[1] = __atomic_fetch_or(&m->flags, CONC_RECURSIVE, __ATOMIC_RELAXED);
+	m->count = count;
+	m->ctx = 0;
+}
+
+static void unforge(conc_mutex *m, const uint32_t saved[2])
+{
+	__atomic_store_n(&m->flags, saved[1], __ATOMIC_RELAXED);
+	m->count = 0;
+	__atomic_store_n(&m->word, saved[0], __ATOMIC_RELAXED);
+}
+
+#define REFUSED(r) ((r) == -EDEADLK || (r) == -ETIMEDOUT)
+
+Test(forge, locks_naming_the_caller_with_recursion_forged)
+{
+	static const uint32_t counts[] = { 0, 1, UINT32_MAX };
+	uint32_t saved[2];
+	conc_queue *q;
+	conc_map *m;
+	char b[8];
+	long r;
+
+	cr_assert_eq(conc_queue_create(&q, &(conc_queue_attr){ .capacity = 4,
+			.max_msg = 8 }), 0);
+	cr_assert_eq(conc_map_create(&m, &(conc_map_attr){ .size = 8192 }), 0);
+	cr_assert_eq(conc_queue_put(q, "m", 1, 0), 0);
+	cr_assert_eq(conc_map_put(m, "k", 1, "v", 1), 0);
+	conc_map_set_timeout(m, 10 * 1000000);
+	for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+		forge_recursive(&q->q->p.lock, counts[i], saved);
+		r = conc_queue_put(q, "n", 1, 10 * 1000000);
+		cr_assert(REFUSED(r), "put, count %u: %ld", counts[i], r);
+		r = conc_queue_put(q, "n", 1, 0);
+		cr_assert(REFUSED(r), "put 0, count %u: %ld", counts[i], r);
+		unforge(&q->q->p.lock, saved);
+		forge_recursive(&q->q->c.lock, counts[i], saved);
+		r = conc_queue_get(q, b, sizeof(b), 10 * 1000000);
+		cr_assert(REFUSED(r), "get, count %u: %ld", counts[i], r);
+		r = conc_queue_get_begin(q, b, sizeof(b), 0);
+		cr_assert(REFUSED(r), "get_begin 0, count %u: %ld", counts[i], r);
+		unforge(&q->q->c.lock, saved);
+		forge_recursive(&m->h->a.lock, counts[i], saved);
+		r = conc_map_put(m, "k", 1, "w", 1);
+		cr_assert(REFUSED(r), "map put, count %u: %ld", counts[i], r);
+		r = conc_map_len(m);
+		cr_assert(REFUSED(r), "map len, count %u: %ld", counts[i], r);
+		unforge(&m->h->a.lock, saved);
+	}
+	cr_assert_eq(__conc_self_tls.robust_held, 0);
+	cr_assert_eq(conc_queue_size(q), 1);
+	cr_assert_eq(conc_queue_get(q, b, sizeof(b), 0), 1);
+	cr_assert_eq(conc_map_get(m, "k", 1, b, sizeof(b)), 1);
+	cr_assert_eq(b[0], 'v', "a put went on under a forged lock");
+	conc_map_destroy(m);
+	conc_queue_destroy(q);
+}
+
 /* Between a two-step get's begin and its commit, a peer writes the
  * consumers' lock word (free, or another owner's): the lock is lost, but
  * it is still linked in the getter's robust list. Commit, abort and

@@ -65,7 +65,7 @@ int __conc_q_lock(const conc_queue *qh, struct side *s, conc_deadline dl,
 {
 	int r;
 
-	r = conc_mutex_timedlock(&s->lock, 0);
+	r = __conc_mutex_lock_until(&s->lock, DL_TRY);
 	if (r == -ETIMEDOUT)
 		r = lock_until(s, dl, patient);
 	if (r == -EOWNERDEAD) {

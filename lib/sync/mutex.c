@@ -24,6 +24,7 @@
 #define M_USER		(CONC_PRIVATE | CONC_RECURSIVE | CONC_ROBUST)
 #define M_INCONSISTENT	0x100u	/* locked with -EOWNERDEAD, not yet repaired */
 #define M_UNRECOVERABLE	0x200u
+#define LOCK_OWN	1u	/* lock_slow: one of the library's own locks */
 
 int conc_mutex_init(conc_mutex *m, unsigned flags)
 {
@@ -75,7 +76,9 @@ static int robust_taken(conc_mutex *m, struct robust_list_head *h, uint32_t w)
 }
 
 /* dl: 0 only tries, < 0 waits forever. sleepers: FUTEX_WAITERS to keep the
- * bit on when taking the word (a waiter moved here by a requeue). */
+ * bit on when taking the word (a waiter moved here by a requeue); LOCK_OWN
+ * for a lock of the library's own, never recursive whatever its flags say
+ * (see __conc_mutex_lock_until). */
 static int lock_slow(conc_mutex *m, conc_deadline dl, uint32_t sleepers)
 {
 	unsigned f = __atomic_load_n(&m->flags, __ATOMIC_RELAXED);
@@ -90,7 +93,7 @@ static int lock_slow(conc_mutex *m, conc_deadline dl, uint32_t sleepers)
 	e = s->robust_held ? __conc_robust_entry(m) : NULL;
 	w = __atomic_load_n(&m->word, __ATOMIC_RELAXED);
 	if ((w & FUTEX_TID_MASK) == tid && (e ? e->ctx : m->ctx) == ctx) {
-		if (!(f & CONC_RECURSIVE))
+		if (!(f & CONC_RECURSIVE) || (sleepers & LOCK_OWN))
 			return -EDEADLK;
 		if ((e ? e->depth : m->count) == UINT32_MAX)
 			return -EAGAIN;
@@ -110,7 +113,8 @@ static int lock_slow(conc_mutex *m, conc_deadline dl, uint32_t sleepers)
 			/* Free, perhaps with FUTEX_OWNER_DIED left by the
 			 * kernel, perhaps with FUTEX_WAITERS left by an
 			 * unlock: keep that one, others may sleep. */
-			want = tid | (w & FUTEX_WAITERS) | sleepers;
+			want = tid | (w & FUTEX_WAITERS) |
+			       (sleepers & FUTEX_WAITERS);
 			/* From here until the entry is linked, a death is
 			 * seen by the kernel through list_op_pending. */
 			if (h)
@@ -212,13 +216,30 @@ __attribute__((noinline)) int conc_mutex_timedlock(conc_mutex *m, int64_t timeou
 	return lock_slow(m, timeout_ns == 0 ? 0 : __conc_deadline(timeout_ns), 0);
 }
 
-/* For callers inside the library that hold a deadline already (0: only
- * try, < 0: none): no conversion back to a timeout. */
+/* For the library's own locks in shared memory (a queue's sides, an
+ * arena's), with a deadline already (0: only try, < 0: none). They are
+ * created plain or robust, never recursive: one that names the caller as
+ * its owner is a peer's forgery, -EDEADLK, even with CONC_RECURSIVE forged
+ * beside it (the call would otherwise go on as if it held the lock, or
+ * fail with the -EAGAIN of a count a peer set to its maximum). */
 int __conc_mutex_lock_until(conc_mutex *m, conc_deadline dl)
 {
-	int r = conc_mutex_timedlock(m, 0);
+	unsigned f = __atomic_load_n(&m->flags, __ATOMIC_RELAXED);
+	struct __conc_self *s = __conc_self();
+	uint32_t zero = 0;
 
-	return r == -ETIMEDOUT && dl != 0 ? lock_slow(m, dl, 0) : r;
+	if (!(f & (CONC_RECURSIVE | CONC_ROBUST))) {
+		if (__atomic_compare_exchange_n(&m->word, &zero, (uint32_t)s->tid,
+						0, __ATOMIC_ACQUIRE,
+						__ATOMIC_RELAXED)) {
+			m->ctx = __conc_ctx(s);
+			return 0;
+		}
+	} else if ((f & (CONC_ROBUST | M_UNRECOVERABLE)) == CONC_ROBUST &&
+		   robust_fast_lock(m, s)) {
+		return 0;
+	}
+	return lock_slow(m, dl, LOCK_OWN);
 }
 
 /* Lock as a context that slept: leave FUTEX_WAITERS set, for others may
