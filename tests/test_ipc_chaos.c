@@ -1,6 +1,7 @@
 /*
  * test_ipc_chaos.c — randomized corruption of every object that lives in
- * shared memory (queue, map, list, rsem): create it, use it, then let a
+ * shared memory (queue, map, list, rsem, and the words of sync/'s
+ * primitives): create it, use it, then let a
  * hostile peer write bytes into its segment, either before the calls or
  * from a second process while they run, and call every public operation
  * with short timeouts. The threat model (conc(7)): the peer may deny
@@ -486,6 +487,124 @@ static void chan_round(struct chaos *c, const char *name)
 	CHAOS(c, -1, conc_chan_close(a), 0);
 }
 
+/* ---- sync words ---- */
+
+/* Every primitive of sync/, in a segment of its own (a raw one: nothing
+ * to forge in its header, so modes 0 and 1 only). */
+struct sync_objs {
+	conc_mutex m[3];	/* plain, recursive, robust */
+	conc_rwlock rw;
+	conc_sem s;
+	conc_event e;
+	conc_cond c;
+	conc_barrier b;
+	conc_once_t o;
+};
+
+/* The condition's mutex, ours alone: the timeout of a wait bounds the
+ * wait for a notify, not the lock again (conc_cond_wait(3)). */
+static conc_mutex sync_private = CONC_MUTEX_INIT;
+
+static void sync_once_fn(void)
+{
+}
+
+/* A lock a call reported taken goes back; a peer may have written its
+ * word meanwhile (-EPERM: not ours any more). */
+static void sync_release(struct chaos *c, conc_mutex *m, long r)
+{
+	if (r == -EOWNERDEAD)
+		CHAOS(c, -1, conc_mutex_consistent(m), EINVAL, EPERM);
+	if (r == 0 || r == -EOWNERDEAD)
+		CHAOS(c, -1, conc_mutex_unlock(m), EPERM);
+}
+
+static void sync_calls(struct chaos *c, struct sync_objs *o)
+{
+	unsigned i, k, n = 10 + (unsigned)chaos_below(c, 30);
+	int64_t t;
+	long r;
+
+	for (i = 0; i < n; i++) {
+		t = chaos_timeout(c);
+		switch (k = (unsigned)chaos_below(c, 10)) {
+		case 0: case 1: case 2:
+			r = CHAOS(c, t, conc_mutex_timedlock(&o->m[k], t), ETIMEDOUT,
+				  EDEADLK, EAGAIN, ENOTRECOVERABLE, EOWNERDEAD);
+			sync_release(c, &o->m[k], r);
+			break;
+		case 3:
+			r = CHAOS(c, t, conc_rwlock_timedrdlock(&o->rw, t), ETIMEDOUT,
+				  EAGAIN, EDEADLK);
+			if (!r)
+				CHAOS(c, -1, conc_rwlock_unlock(&o->rw), EPERM);
+			break;
+		case 4:
+			r = CHAOS(c, t, conc_rwlock_timedwrlock(&o->rw, t), ETIMEDOUT,
+				  EAGAIN, EDEADLK);
+			if (!r)
+				CHAOS(c, -1, conc_rwlock_unlock(&o->rw), EPERM);
+			break;
+		case 5:
+			r = CHAOS(c, t, conc_sem_timedwait(&o->s, t), ETIMEDOUT);
+			if (!r || chaos_below(c, 2))
+				CHAOS(c, -1, conc_sem_post(&o->s), EOVERFLOW);
+			CHAOS(c, -1, conc_sem_value(&o->s), EINVAL);
+			break;
+		case 6:
+			if (chaos_below(c, 3))
+				CHAOS(c, t, conc_event_wait(&o->e, t), ETIMEDOUT);
+			else if (chaos_below(c, 2))
+				CHAOS(c, -1, conc_event_set(&o->e), EINVAL);
+			else
+				CHAOS(c, -1, conc_event_clear(&o->e), EINVAL);
+			break;
+		case 7:
+			if (chaos_below(c, 2)) {
+				CHAOS(c, -1, conc_cond_signal(&o->c), EINVAL);
+				CHAOS(c, -1, conc_cond_broadcast(&o->c), EINVAL);
+				break;
+			}
+			cr_assert_eq(conc_mutex_lock(&sync_private), 0);
+			CHAOS(c, t, conc_cond_wait(&o->c, &sync_private, t), ETIMEDOUT);
+			cr_assert_eq(conc_mutex_unlock(&sync_private), 0);
+			break;
+		case 8:
+			CHAOS(c, t, conc_barrier_wait_timed(&o->b, t), ETIMEDOUT, EPIPE,
+			      EINVAL);
+			break;
+		default:
+			CHAOS(c, t, conc_once_timed(&o->o, sync_once_fn, t), ETIMEDOUT,
+			      EINVAL);
+			break;
+		}
+	}
+}
+
+static void sync_round(struct chaos *c, const char *name)
+{
+	unsigned mode = (unsigned)chaos_below(c, 2);
+	struct sync_objs *o;
+	conc_shm *seg;
+
+	cr_assert_eq(conc_shm_create(&seg, name, 4096, CONC_SHM_RAW,
+				     CONC_SHM_EXCL), 0);
+	o = conc_shm_data(seg);
+	cr_assert_eq(conc_mutex_init(&o->m[0], 0), 0);
+	cr_assert_eq(conc_mutex_init(&o->m[1], CONC_RECURSIVE), 0);
+	cr_assert_eq(conc_mutex_init(&o->m[2], CONC_ROBUST), 0);
+	cr_assert_eq(conc_sem_init(&o->s, 1, 0), 0);
+	cr_assert_eq(conc_barrier_init(&o->b, 1 + (unsigned)chaos_below(c, 3), 0), 0);
+	chaos_map(c, name);
+	chaos_mode(c, mode);
+	sync_calls(c, o);
+	chaos_writer_stop(c);
+	conc_shm_close(seg);
+	chaos_unmap(c);
+	conc_shm_unlink(name);
+	chaos_no_lock_left();
+}
+
 /* ---- the runs ---- */
 
 static void run(const char *what, uint64_t salt,
@@ -514,3 +633,4 @@ Test(chaos, map, .timeout = 600) { run("map", 2, map_round); }
 Test(chaos, list, .timeout = 600) { run("list", 3, list_round); }
 Test(chaos, rsem, .timeout = 600) { run("rsem", 4, rsem_round); }
 Test(chaos, chan, .timeout = 600) { run("chan", 5, chan_round); }
+Test(chaos, sync, .timeout = 600) { run("sync", 6, sync_round); }
