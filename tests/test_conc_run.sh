@@ -90,8 +90,11 @@ ok "grouped output" "yes" "$(printf '%s\n' "$out" | awk 'NR==1{f=substr($0,1,1)}
 ok "stdout then stderr of a job" "o1${nl}e1${nl}rc=0" "$(timeout 30 "$R" 'echo o{}; echo e{} >&2' ::: 1 2>&1; echo "rc=$?")"
 # What a job's leftover process writes after the job ended is lost, never
 # printed as the next job's output (GNU parallel: its temporary file).
+# The leftover writes once the next job has begun (-j1: the first was
+# reaped then), and the next ends only after that: however late conc-run
+# runs, the writes fall between the two.
 ok "a leftover writer does not reach the next job" "nowa${nl}nowb${nl}rc=0" \
-	"$(timeout 30 "$R" -j1 -k 'if [ {} = a ]; then { sleep 0.2; echo late; echo late >&2; } & else sleep 0.6; fi; echo now{}' ::: a b 2>&1; echo "rc=$?")"
+	"$(timeout 60 "$R" -j1 -k 'i=0; if [ {} = a ]; then { while [ ! -e b.began ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done; echo late; echo late >&2; : > late.done; } & else : > b.began; while [ ! -e late.done ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done; fi; echo now{}' ::: a b 2>&1; echo "rc=$?")"
 # Its stdout is a file, as GNU parallel's: > /dev/stdout truncates it.
 ok "> /dev/stdout as GNU parallel" "b1${nl}rc=0" "$(run 'echo a; echo b{} > /dev/stdout' ::: 1)"
 ok "--tag" "a	a${nl}a	ea${nl}b c	b c${nl}b c	eb c${nl}rc=0" \
