@@ -11,6 +11,7 @@ P=conc-tt-$$
 . "$(dirname "$0")/sh_ok.sh"
 T=$(mktemp -d /tmp/conc-tools-test.XXXXXX) || exit 1
 cleanup() {
+	[ -n "$h1$h2" ] && kill -9 $h1 $h2 2>/dev/null
 	rm -rf "$T"
 	rm -f /dev/shm/$P-*
 }
@@ -72,16 +73,16 @@ ok "sem: --mode" "rc=0" "$(run "$SEM" --mode 640 $P-m true)"
 ok "sem: --mode applied" "640" "$(stat -c %a /dev/shm/$P-m)"
 
 # Two permits, three holders: the third waits, with -w it gives up.
-"$SEM" -n 2 $P-s sleep 30 & h1=$!
-"$SEM" -n 2 $P-s sleep 30 & h2=$!
-for i in $(seq 100); do
-	[ "$(timeout 10 "$SEM" --status $P-s | grep -c 'sleep 30')" = 2 ] && break
+"$SEM" -n 2 $P-s sleep 600 & h1=$!
+"$SEM" -n 2 $P-s sleep 600 & h2=$!
+for i in $(seq 600); do
+	[ "$(timeout 10 "$SEM" --status $P-s | grep -c 'sleep 600')" = 2 ] && break
 	sleep 0.1
 done
 st=$(timeout 10 "$SEM" --status $P-s)
 ok "sem: --status header" "$P-s: 2 permits, 0 free" "$(echo "$st" | head -n 1)"
 ok "sem: --status lists pid, permits, since, command" "2" \
-	"$(echo "$st" | grep -cE "^($h1|$h2)	1	[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}	sleep 30\$")"
+	"$(echo "$st" | grep -cE "^($h1|$h2)	1	[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}	sleep 600\$")"
 ok "sem: -w gives up" "rc=124" "$(run "$SEM" -w 0.2 $P-s true)"
 ok "sem: ... and says so" "conc-sem: $P-s: no permit free within the wait" "$(err)"
 # A waiter gets the permit of a holder killed with SIGKILL (its command
@@ -90,14 +91,15 @@ ok "sem: ... and says so" "conc-sem: $P-s: no permit free within the wait" "$(er
 sleep 0.2
 kill -9 "$h1"
 wait "$h1" 2>/dev/null
-for i in $(seq 100); do [ -s got ] && break; sleep 0.1; done
+for i in $(seq 600); do [ -s got ] && break; sleep 0.1; done
 ok "sem: SIGKILLed holder's permit goes to a waiter, who is told" "1" "$(cat got 2>/dev/null)"
 wait "$w"
 ok "sem: the command of a killed holder died with it" "1" \
-	"$(timeout 10 "$SEM" --status $P-s | grep -c 'sleep 30')"
+	"$(timeout 10 "$SEM" --status $P-s | grep -c 'sleep 600')"
 kill -TERM "$h2"
 wait "$h2"
 ok "sem: SIGTERM is passed to the command" "143" "$?"
+h1= h2=
 ok "sem: all permits back" "$P-s: 2 permits, 2 free" "$(timeout 10 "$SEM" --status $P-s | head -n 1)"
 # Holders and waiters killed at random moments: every permit comes back.
 pids=""

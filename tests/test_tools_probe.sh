@@ -339,7 +339,7 @@ for p in 1 2 3 4; do
 	(for i in $(seq 50); do echo "$p-$i"; done | timeout 60 "$Q" put $P-mq) &
 done
 for g in 1 2; do
-	(while m=$(timeout 60 "$Q" get -t 5 $P-mq); do echo "$m"; done > got.$g) &
+	(while m=$(timeout 120 "$Q" get -t 60 $P-mq); do echo "$m"; done > got.$g) &
 	bg="$bg $!"
 done
 until_ [ "$(cat got.1 got.2 | wc -l)" -ge 200 ]
