@@ -31,6 +31,10 @@
 
 #define MS 1000000LL
 #define SEC 1000000000LL
+/* A wait that must end gives up here: generous, since on a loaded machine
+ * (load 60 on 2 CPUs) a fresh process can take seconds to run at all. */
+#define WAIT_MS	30000
+#define WAIT_NS	(WAIT_MS * MS)
 
 /* ---- messages ---------------------------------------------------------- */
 
@@ -114,7 +118,7 @@ static int put_one(void *arg)
 /* Reap whichever of pid[0..n-1] ends first: its index, its status in *st. */
 static int first_to_end(pid_t *pid, int n, int *st)
 {
-	int64_t dl = now_ns() + 5 * SEC;
+	int64_t dl = now_ns() + WAIT_NS;
 
 	while (now_ns() < dl) {
 		for (int i = 0; i < n; i++)
@@ -152,7 +156,7 @@ static int die_at_wake_up(void *arg)
 /* Two consumers sleep; a put wakes them, one takes it, the other goes back
  * to sleep. The next producer dies between its commit and its wake-up:
  * the kernel must wake the sleeper for it. */
-Test(queue_crash, producer_killed_between_commit_and_wake_up, .timeout = 30)
+Test(queue_crash, producer_killed_between_commit_and_wake_up, .timeout = 120)
 {
 	need_seccomp();
 	for (int round = 0; round < 5; round++) {
@@ -163,17 +167,17 @@ Test(queue_crash, producer_killed_between_commit_and_wake_up, .timeout = 30)
 
 		for (i = 0; i < 2; i++) {
 			c[i] = fork_child(get_one, d.q);
-			cr_assert(wait_thread_sleeping(c[i], c[i], 5000));
+			cr_assert(wait_thread_sleeping(c[i], c[i], WAIT_MS));
 		}
 		cr_assert_eq(conc_queue_put(d.q, &one, 4, 0), 0);
 		i = first_to_end(c, 2, &st);
 		cr_assert_geq(i, 0, "neither consumer got the first message");
 		cr_assert(exited_with(st, 1));
-		cr_assert(wait_thread_sleeping(c[!i], c[!i], 5000));
+		cr_assert(wait_thread_sleeping(c[!i], c[!i], WAIT_MS));
 		p = fork_child(die_at_wake_up, &d);
-		st = wait_child(p, 5000);
+		st = wait_child(p, WAIT_MS);
 		cr_assert(killed_by(st, SIGSYS) || exited_with(st, 0), "status %#x", st);
-		cr_assert(exited_with(wait_child(c[!i], 5000), 42),
+		cr_assert(exited_with(wait_child(c[!i], WAIT_MS), 42),
 			  "round %d: the sleeper was not woken after the producer died",
 			  round);
 		cr_assert_eq(conc_queue_size(d.q), 0);
@@ -184,7 +188,7 @@ Test(queue_crash, producer_killed_between_commit_and_wake_up, .timeout = 30)
 /* The mirror image: two producers sleep on a full queue; a get wakes them,
  * one puts, the other sleeps again; the next consumer dies between its
  * commit and its wake-up. */
-Test(queue_crash, consumer_killed_between_commit_and_wake_up, .timeout = 30)
+Test(queue_crash, consumer_killed_between_commit_and_wake_up, .timeout = 120)
 {
 	need_seccomp();
 	for (int round = 0; round < 5; round++) {
@@ -196,17 +200,17 @@ Test(queue_crash, consumer_killed_between_commit_and_wake_up, .timeout = 30)
 		cr_assert_eq(conc_queue_put(d.q, &v, 4, 0), 0);
 		for (i = 0; i < 2; i++) {
 			p[i] = fork_child(put_one, d.q);
-			cr_assert(wait_thread_sleeping(p[i], p[i], 5000));
+			cr_assert(wait_thread_sleeping(p[i], p[i], WAIT_MS));
 		}
 		cr_assert_eq(conc_queue_get(d.q, &v, 4, 0), 4);
 		i = first_to_end(p, 2, &st);
 		cr_assert_geq(i, 0, "neither producer got room");
 		cr_assert(exited_with(st, 0));
-		cr_assert(wait_thread_sleeping(p[!i], p[!i], 5000));
+		cr_assert(wait_thread_sleeping(p[!i], p[!i], WAIT_MS));
 		c = fork_child(die_at_wake_up, &d);
-		st = wait_child(c, 5000);
+		st = wait_child(c, WAIT_MS);
 		cr_assert(killed_by(st, SIGSYS) || exited_with(st, 0), "status %#x", st);
-		cr_assert(exited_with(wait_child(p[!i], 5000), 0),
+		cr_assert(exited_with(wait_child(p[!i], WAIT_MS), 0),
 			  "round %d: the sleeping producer was not woken", round);
 		cr_assert_eq(conc_queue_get(d.q, &v, 4, 0), 4);
 		cr_assert_eq(v, 7);
@@ -236,7 +240,7 @@ static int begin_then_die(void *arg)
  * (W), and W is killed before it is done (here: after its begin, which
  * leaves the message in the queue). A woken getter that dies must not take
  * the wake-up with it: S must still get the message. */
-Test(queue_crash, getter_woken_alone_then_killed_strands_nobody, .timeout = 60)
+Test(queue_crash, getter_woken_alone_then_killed_strands_nobody, .timeout = 300)
 {
 	need_seccomp();
 	for (int round = 0; round < 3; round++) {
@@ -250,13 +254,13 @@ Test(queue_crash, getter_woken_alone_then_killed_strands_nobody, .timeout = 60)
 		d = (struct die_arg){ w->q, 0 };
 		for (int i = 0; i < 2; i++) {
 			c[i] = fork_child(begin_then_die, w);
-			cr_assert(wait_thread_sleeping(c[i], c[i], 5000));
+			cr_assert(wait_thread_sleeping(c[i], c[i], WAIT_MS));
 		}
 		p = fork_child(die_at_wake_up, &d);
-		st = wait_child(p, 5000);
+		st = wait_child(p, WAIT_MS);
 		cr_assert(killed_by(st, SIGSYS), "status %#x", st);
 		for (int i = 0; i < 2; i++)
-			cr_assert(killed_by(wait_child(c[i], 5000), SIGKILL),
+			cr_assert(killed_by(wait_child(c[i], WAIT_MS), SIGKILL),
 				  "round %d: getter %d was never woken", round, i);
 		cr_assert_eq(w->begun, 2, "round %d: the message reached %u getters",
 			     round, w->begun);
@@ -308,15 +312,15 @@ static int woken_then_killed_once(int put)
 	if (put)
 		cr_assert_eq(conc_queue_put(d->q, &v, 4, 0), 0);
 	w = fork_child(idle_sleeper, d);	/* sleeps in the queue */
-	cr_assert(wait_thread_sleeping(w, w, 5000));
+	cr_assert(wait_thread_sleeping(w, w, WAIT_MS));
 	s = fork_child(idle_sleeper, d);	/* waits for w's lock */
-	cr_assert(wait_thread_sleeping(s, s, 5000));
+	cr_assert(wait_thread_sleeping(s, s, WAIT_MS));
 	if (put)
 		cr_assert_eq(conc_queue_get(d->q, &v, 4, 0), 4);
 	else
 		cr_assert_eq(conc_queue_put(d->q, &v, 4, 0), 0);
 	kill(w, SIGKILL);	/* woken, never ran */
-	st = wait_child(w, 5000);
+	st = wait_child(w, WAIT_MS);
 	if (!killed_by(st, SIGKILL)) {
 		cr_assert(exited_with(st, 0), "status %#x", st);
 		if (put)
@@ -324,7 +328,7 @@ static int woken_then_killed_once(int put)
 		else
 			cr_assert_eq(conc_queue_put(d->q, &v, 4, 0), 0);
 	}
-	cr_assert(exited_with(wait_child(s, 10000), 0), "the other was stranded");
+	cr_assert(exited_with(wait_child(s, WAIT_MS), 0), "the other was stranded");
 	if (killed_by(st, SIGKILL)) {
 		cr_assert_eq(d->done, 1);
 		cr_assert_eq(conc_queue_size(d->q), put ? 1 : 0);
@@ -348,12 +352,12 @@ static void woken_then_killed(int put)
 	cr_assert_fail("the woken sleeper always ran before the kill");
 }
 
-Test(queue_crash, getter_woken_then_killed_before_it_looks, .timeout = 30)
+Test(queue_crash, getter_woken_then_killed_before_it_looks, .timeout = 120)
 {
 	woken_then_killed(0);
 }
 
-Test(queue_crash, putter_woken_then_killed_before_it_looks, .timeout = 30)
+Test(queue_crash, putter_woken_then_killed_before_it_looks, .timeout = 120)
 {
 	woken_then_killed(1);
 }
@@ -372,13 +376,13 @@ static void closer_dies(int full)
 		cr_assert_eq(conc_queue_put(d.q, &v, 4, 0), 0);
 	for (int i = 0; i < N; i++) {
 		s[i] = fork_child(full ? put_one : get_one, d.q);
-		cr_assert(wait_thread_sleeping(s[i], s[i], 5000));
+		cr_assert(wait_thread_sleeping(s[i], s[i], WAIT_MS));
 	}
 	c = fork_child(die_at_wake_up, &d);
-	st = wait_child(c, 5000);
+	st = wait_child(c, WAIT_MS);
 	cr_assert(killed_by(st, SIGSYS), "status %#x", st);
 	for (int i = 0; i < N; i++)
-		cr_assert(exited_with(wait_child(s[i], 5000), full ? EPIPE : 100 + EPIPE),
+		cr_assert(exited_with(wait_child(s[i], WAIT_MS), full ? EPIPE : 100 + EPIPE),
 			  "sleeper %d was not woken after the closer died", i);
 	/* Closed for good; the dead closer's lock is taken over. */
 	cr_assert_eq(conc_queue_put(d.q, &v, 4, 0), -EPIPE);
@@ -389,13 +393,13 @@ static void closer_dies(int full)
 	conc_queue_destroy(d.q);
 }
 
-Test(queue_crash, closer_killed_before_waking_consumers, .timeout = 30)
+Test(queue_crash, closer_killed_before_waking_consumers, .timeout = 120)
 {
 	need_seccomp();
 	closer_dies(0);
 }
 
-Test(queue_crash, closer_killed_before_waking_producers, .timeout = 30)
+Test(queue_crash, closer_killed_before_waking_producers, .timeout = 120)
 {
 	need_seccomp();
 	closer_dies(1);
@@ -538,7 +542,7 @@ static void kill_one(struct storm *s, int prod, uint32_t id)
 	int st;
 
 	kill(*pid, SIGKILL);
-	st = wait_child(*pid, 5000);
+	st = wait_child(*pid, WAIT_MS);
 	cr_assert(killed_by(st, SIGKILL), "%s %u ended on its own: %#x (error %u)",
 		  prod ? "producer" : "consumer", id, st, s->log->first_error);
 	s->kills++;
@@ -579,17 +583,17 @@ static void storm_end(struct storm *s)
 
 	set_flag(&l->stop, 1);
 	for (int i = 0; i < NP; i++)
-		cr_assert(exited_with(wait_child(s->prod[i], 10000), 0),
+		cr_assert(exited_with(wait_child(s->prod[i], WAIT_MS), 0),
 			  "producer %d did not finish (error %u)", i, l->first_error);
 	/* Nobody is stuck: the consumers empty the queue with no close. */
-	dl = now_ns() + 10 * SEC;
+	dl = now_ns() + WAIT_NS;
 	while (conc_queue_size(s->q) > 0 && now_ns() < dl)
 		sleep_ns(MS);
 	cr_assert_eq(conc_queue_size(s->q), 0, "messages left with consumers alive");
 	cr_assert_eq(conc_queue_close(s->q), 0);
 	cr_assert_eq(conc_queue_put(s->q, "x", 1, 0), -EPIPE);
 	for (int i = 0; i < NC; i++)
-		cr_assert(exited_with(wait_child(s->cons[i], 10000), 0),
+		cr_assert(exited_with(wait_child(s->cons[i], WAIT_MS), 0),
 			  "consumer %d did not end on -EPIPE (error %u)", i, l->first_error);
 	cr_assert_eq(l->errors, 0, "errors: %u, the first %u", l->errors, l->first_error);
 	cr_assert_eq(l->corrupt, 0, "corrupt messages: %u", l->corrupt);
@@ -651,7 +655,7 @@ static const int mixed[NC] = { C_GET, C_BEGIN, C_GET };
 /* Producers die anywhere in their puts, half messages included (up to
  * 2 KB each, so often inside the copy): completed puts arrive exactly
  * once, puts in flight at most once. */
-Test(queue_crash, producers_killed_at_random, .timeout = 60)
+Test(queue_crash, producers_killed_at_random, .timeout = 300)
 {
 	struct storm *s = storm_new(4, all_get);
 
@@ -661,7 +665,7 @@ Test(queue_crash, producers_killed_at_random, .timeout = 60)
 
 /* conc_queue_get consumers die anywhere: nothing is duplicated, and what
  * is lost is no more than the consumers killed holding or taking one. */
-Test(queue_crash, get_consumers_killed_at_random, .timeout = 60)
+Test(queue_crash, get_consumers_killed_at_random, .timeout = 300)
 {
 	struct storm *s = storm_new(4, all_get);
 
@@ -670,7 +674,7 @@ Test(queue_crash, get_consumers_killed_at_random, .timeout = 60)
 }
 
 /* get_begin/commit consumers die anywhere: nothing is ever lost. */
-Test(queue_crash, two_step_consumers_killed_at_random_lose_nothing, .timeout = 60)
+Test(queue_crash, two_step_consumers_killed_at_random_lose_nothing, .timeout = 300)
 {
 	struct storm *s = storm_new(4, all_begin);
 
@@ -679,7 +683,7 @@ Test(queue_crash, two_step_consumers_killed_at_random_lose_nothing, .timeout = 6
 }
 
 /* Everyone dies, in a small queue that is often full and often empty. */
-Test(queue_crash, everyone_killed_at_random, .timeout = 60)
+Test(queue_crash, everyone_killed_at_random, .timeout = 300)
 {
 	struct storm *s = storm_new(2, mixed);
 
@@ -735,7 +739,7 @@ static int sleepy_producer(void *arg)
 
 static void wait_count(uint32_t *c, uint32_t want, const char *what, int round)
 {
-	int64_t dl = now_ns() + 5 * SEC;
+	int64_t dl = now_ns() + WAIT_NS;
 
 	while (__atomic_load_n(c, __ATOMIC_SEQ_CST) < want && now_ns() < dl)
 		sleep_ns(100000);
@@ -746,7 +750,7 @@ static void wait_count(uint32_t *c, uint32_t want, const char *what, int round)
 static void reap_killed(pid_t pid)
 {
 	kill(pid, SIGKILL);
-	cr_assert(killed_by(wait_child(pid, 5000), SIGKILL));
+	cr_assert(killed_by(wait_child(pid, WAIT_MS), SIGKILL));
 }
 
 /*
@@ -755,7 +759,7 @@ static void reap_killed(pid_t pid)
  * fresh producer put a few messages, sometimes killing a consumer right
  * after: the survivors must take every message, dying consumers' included.
  */
-Test(queue_crash, sleeping_consumers_killed_survivors_still_served, .timeout = 60)
+Test(queue_crash, sleeping_consumers_killed_survivors_still_served, .timeout = 300)
 {
 	enum { N = 4, ROUNDS = 300 };
 	struct sleepers *z = shared_alloc(sizeof(*z));
@@ -779,7 +783,7 @@ Test(queue_crash, sleeping_consumers_killed_survivors_still_served, .timeout = 6
 		for (int j = 0; j < k; j++) {
 			uint32_t v = (uint32_t)r;
 
-			cr_assert_eq(conc_queue_put(z->q, &v, 4, 5 * SEC), 0);
+			cr_assert_eq(conc_queue_put(z->q, &v, 4, WAIT_NS), 0);
 		}
 		sent += (uint32_t)k;
 		if (r % 3 == 0) {
@@ -795,7 +799,7 @@ Test(queue_crash, sleeping_consumers_killed_survivors_still_served, .timeout = 6
 	}
 	cr_assert_eq(conc_queue_close(z->q), 0);
 	for (int i = 0; i < N; i++)
-		cr_assert(exited_with(wait_child(c[i], 5000), 0));
+		cr_assert(exited_with(wait_child(c[i], WAIT_MS), 0));
 	cr_assert_eq(z->errors, 0);
 	cr_assert_eq(conc_queue_size(z->q), 0);
 	conc_queue_destroy(z->q);
@@ -805,7 +809,7 @@ Test(queue_crash, sleeping_consumers_killed_survivors_still_served, .timeout = 6
 /* Producers sleep on a full queue; kill some, take a few messages as a
  * fresh consumer (sometimes killing a producer right after): the
  * survivors must fill the room. */
-Test(queue_crash, sleeping_producers_killed_survivors_still_served, .timeout = 60)
+Test(queue_crash, sleeping_producers_killed_survivors_still_served, .timeout = 300)
 {
 	enum { N = 4, ROUNDS = 300, CAP = 3 };
 	struct sleepers *z = shared_alloc(sizeof(*z));
@@ -832,7 +836,7 @@ Test(queue_crash, sleeping_producers_killed_survivors_still_served, .timeout = 6
 		cr_assert_eq(conc_queue_size(z->q), CAP);
 		__atomic_store_n(&z->got, 0, __ATOMIC_SEQ_CST);
 		for (int j = 0; j < k; j++)
-			cr_assert_eq(conc_queue_get(z->q, &v, 4, 5 * SEC), 4);
+			cr_assert_eq(conc_queue_get(z->q, &v, 4, WAIT_NS), 4);
 		if (r % 3 == 0) {
 			int i = (int)(rnd(&seed) % N);
 
@@ -841,7 +845,7 @@ Test(queue_crash, sleeping_producers_killed_survivors_still_served, .timeout = 6
 			p[i] = fork_child(sleepy_producer, z);
 		}
 		{
-			int64_t dl = now_ns() + 5 * SEC;
+			int64_t dl = now_ns() + WAIT_NS;
 
 			while (conc_queue_size(z->q) < CAP && now_ns() < dl)
 				sleep_ns(100000);
@@ -851,7 +855,7 @@ Test(queue_crash, sleeping_producers_killed_survivors_still_served, .timeout = 6
 	}
 	cr_assert_eq(conc_queue_close(z->q), 0);
 	for (int i = 0; i < N; i++)
-		cr_assert(exited_with(wait_child(p[i], 5000), 0));
+		cr_assert(exited_with(wait_child(p[i], WAIT_MS), 0));
 	cr_assert_eq(z->errors, 0);
 	conc_queue_destroy(z->q);
 	shared_free(z, sizeof(*z));

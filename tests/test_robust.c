@@ -801,7 +801,7 @@ static int counting_loop(struct rs *s, int mark)
 	}
 }
 
-Test(robust_fault, kill_owner_at_random_points, .timeout = 30)
+Test(robust_fault, kill_owner_at_random_points, .timeout = 120)
 {
 	struct rs *s = rs_new(CONC_ROBUST);
 	int dead = 0, clean = 0;
@@ -837,7 +837,7 @@ Test(robust_fault, kill_owner_at_random_points, .timeout = 30)
 	rs_free(s);
 }
 
-Test(robust_fault, survivor_keeps_going_when_a_rival_is_killed, .timeout = 30)
+Test(robust_fault, survivor_keeps_going_when_a_rival_is_killed, .timeout = 120)
 {
 	/* Two children contend; one is killed at a random point; the other
 	 * must never get stuck, then the parent locks. */
@@ -893,6 +893,12 @@ Test(robust_fault, survivor_keeps_going_when_a_rival_is_killed, .timeout = 30)
  */
 enum step_mode { STEP_KILL_ARRIVE, STEP_KILL_SLEEPER, STEP_RUN_ARRIVE };
 
+/* The waiter's bound, and the child's: a step is two context switches, and
+ * a loaded machine (load 60 on 2 CPUs) makes the hundreds of them before
+ * the kill or the detach take seconds; only a lost wake-up uses it up. */
+#define STEP_WAIT_MS	30000
+#define STEP_WAIT_NS	(STEP_WAIT_MS * 1000000LL)
+
 /* Returns 1 once the child ran to its end within `steps`, else 0. */
 static int step_once(struct rs *s, enum step_mode mode, long steps)
 {
@@ -932,7 +938,7 @@ static int step_once(struct rs *s, enum step_mode mode, long steps)
 		cr_skip_test("ptrace(PTRACE_TRACEME) is not allowed here");
 	cr_assert(WIFSTOPPED(st), "child status %#x", st);
 	if (mode == STEP_KILL_SLEEPER) {
-		start_waiter(&w, &t, &s->m[0], 2000000000LL, 1);
+		start_waiter(&w, &t, &s->m[0], STEP_WAIT_NS, 1);
 		wait_futex_waiters(&s->m[0]);
 	}
 	for (long i = 0; i < steps; i++) {
@@ -945,22 +951,22 @@ static int step_once(struct rs *s, enum step_mode mode, long steps)
 		}
 	}
 	if (mode != STEP_KILL_SLEEPER)
-		start_waiter(&w, &t, &s->m[0], 2000000000LL, 1);
+		start_waiter(&w, &t, &s->m[0], STEP_WAIT_NS, 1);
 	/* The child is stopped (or gone): the word can only change by the
 	 * waiter, which takes it only when free. */
 	uint32_t word = __atomic_load_n(&s->m[0].word, __ATOMIC_RELAXED);
 	int owned = (word & FUTEX_TID_MASK) == s->held;
 	if (!done && mode == STEP_RUN_ARRIVE) {
 		cr_assert_eq(ptrace(PTRACE_DETACH, pid, NULL, NULL), 0);
-		st = wait_child(pid, 5000);
+		st = wait_child(pid, STEP_WAIT_MS);
 		cr_assert(exited_with(st, 0), "child status %#x", st);
 		owned = 0;
 	} else if (!done) {
 		kill(pid, SIGKILL);
-		st = wait_child(pid, 5000);
+		st = wait_child(pid, STEP_WAIT_MS);
 		cr_assert(killed_by(st, SIGKILL), "status %#x", st);
 	}
-	cr_assert_eq(join_thread(t, 6000, NULL), 0);
+	cr_assert_eq(join_thread(t, 2 * STEP_WAIT_MS, NULL), 0);
 	cr_assert_eq(w.r, owned ? -EOWNERDEAD : 0,
 		     "mode %d, after %ld instructions (word %#x, child %u): "
 		     "the waiter got %d", mode, steps, word, s->held, w.r);
@@ -998,17 +1004,17 @@ static void step_through(enum step_mode mode)
 #endif
 }
 
-Test(robust_fault, kill_at_every_instruction_with_a_waiter_arriving, .timeout = 60)
+Test(robust_fault, kill_at_every_instruction_with_a_waiter_arriving, .timeout = 300)
 {
 	step_through(STEP_KILL_ARRIVE);
 }
 
-Test(robust_fault, kill_at_every_instruction_of_unlock_with_a_sleeper, .timeout = 60)
+Test(robust_fault, kill_at_every_instruction_of_unlock_with_a_sleeper, .timeout = 300)
 {
 	step_through(STEP_KILL_SLEEPER);
 }
 
-Test(robust_fault, waiter_arriving_at_every_instruction_is_let_in, .timeout = 60)
+Test(robust_fault, waiter_arriving_at_every_instruction_is_let_in, .timeout = 300)
 {
 	step_through(STEP_RUN_ARRIVE);
 }
