@@ -16,6 +16,11 @@ struct conc_imap {
 	size_t n, in_size, out_size, c, nch, sent, returned;
 	conc_future **f;
 	uint32_t *pos;		/* per chunk: items returned */
+	/* The chunks sent and not wholly returned, in no order: a look for
+	 * a finished one passes over the running ones only (each holds a
+	 * task slot), not over every chunk already returned, which made an
+	 * iteration of n chunks take n * n / 2 steps. */
+	size_t *live, nlive;
 };
 
 int conc_pool_imap_unordered(conc_pool *p, conc_task_fn fn, const void *in,
@@ -41,7 +46,8 @@ int conc_pool_imap_unordered(conc_pool *p, conc_task_fn fn, const void *in,
 	it->in = malloc(n * in_size + 1);
 	it->f = calloc(it->nch + 1, sizeof(*it->f));
 	it->pos = calloc(it->nch + 1, sizeof(*it->pos));
-	if (!it->in || !it->f || !it->pos) {
+	it->live = calloc(it->nch + 1, sizeof(*it->live));
+	if (!it->in || !it->f || !it->pos || !it->live) {
 		conc_imap_release(it);
 		return -ENOMEM;
 	}
@@ -82,20 +88,22 @@ static int feed(conc_imap *it)
 			f->status = r;
 			f->state = 0;
 		}
+		it->live[it->nlive++] = it->sent;
 		it->f[it->sent++] = f;
 	}
 	return 0;
 }
 
-/* A finished chunk with items left, or nch. Lock held. */
+/* Where in live a finished chunk with items left is, or nlive. Lock
+ * held. */
 static size_t ready(conc_imap *it)
 {
-	size_t k;
+	size_t i;
 
-	for (k = 0; k < it->sent; k++)
-		if (it->f[k] && it->f[k]->state != CONC_FUTURE_PENDING)
-			return k;
-	return it->nch;
+	for (i = 0; i < it->nlive; i++)
+		if (it->f[it->live[i]]->state != CONC_FUTURE_PENDING)
+			break;
+	return i;
 }
 
 ssize_t conc_imap_next(conc_imap *it, size_t *index, void *buf, size_t cap,
@@ -104,7 +112,7 @@ ssize_t conc_imap_next(conc_imap *it, size_t *index, void *buf, size_t cap,
 	conc_deadline dl = __conc_deadline(timeout_ns);
 	conc_pool *p;
 	conc_future *f;
-	size_t k;
+	size_t i, k;
 	ssize_t st;
 	uint32_t j;
 	int r = 0;
@@ -125,9 +133,9 @@ ssize_t conc_imap_next(conc_imap *it, size_t *index, void *buf, size_t cap,
 	p = it->p;
 	if ((r = feed(it)) < 0 || (r = __conc_pool_lock(p, dl)) < 0)
 		return r;	/* -ECANCELED */
-	while ((k = ready(it)) == it->nch && r == 0) {
+	while ((i = ready(it)) == it->nlive && r == 0) {
 		r = __conc_pool_round(p, dl);
-		if (r == 0 && ready(it) == it->nch && __conc_expired(dl))
+		if (r == 0 && ready(it) == it->nlive && __conc_expired(dl))
 			r = -ETIMEDOUT;
 		if (r == 0 && it->sent < it->nch) {
 			conc_mutex_unlock(&p->lock);
@@ -139,8 +147,9 @@ ssize_t conc_imap_next(conc_imap *it, size_t *index, void *buf, size_t cap,
 	conc_mutex_unlock(&p->lock);
 	if (r == -ECANCELED)
 		return r;	/* a ready item is left for the next call */
-	if (k == it->nch)
+	if (i == it->nlive)
 		return r ? r : -ETIMEDOUT;
+	k = it->live[i];
 	f = it->f[k];
 	j = it->pos[k]++;
 	it->returned++;
@@ -156,6 +165,7 @@ ssize_t conc_imap_next(conc_imap *it, size_t *index, void *buf, size_t cap,
 	if (it->pos[k] == f->nitems) {
 		conc_future_release(f);
 		it->f[k] = NULL;
+		it->live[i] = it->live[--it->nlive];
 	}
 	return st;
 }
@@ -169,9 +179,9 @@ int conc_imap_release(conc_imap *it)
 	/* As conc_future_release(): another process touches nothing. */
 	if (__conc_pool_foreign(it->p))
 		return -EPERM;
-	for (k = 0; it->f && k < it->sent; k++)
-		if (it->f[k])
-			conc_future_release(it->f[k]);
+	for (k = 0; k < it->nlive; k++)
+		conc_future_release(it->f[it->live[k]]);
+	free(it->live);
 	free(it->f);
 	free(it->pos);
 	free(it->in);
