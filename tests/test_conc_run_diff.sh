@@ -91,5 +91,32 @@ out=$(timeout 60 sh -c 'trap "" PIPE; "$1" --joblog jp "kill -PIPE \$\$; echo su
 ok "SIGPIPE ignored at the start: a job's kill -PIPE \$\$ ends it" "" "$out"
 ok "... the log's Signal 13" "0 13" "$(awk -F'\t' 'NR == 2 { print $7, $8 }' jp)"
 
+# ---- GNU parallel's other names for the options conc-run has ----
+# Scripts written for GNU parallel use them; conc-run refused them as
+# unknown (and took --transfer, GNU's --transferfile {}, for a
+# --transferfile that takes the next word).
+ok "--jl: the joblog" "Seq 1" "$(run --jl j1 true ::: a >/dev/null; cut -f1 j1 | tr '\n' ' ' | sed 's/ $//')"
+ok "--keeporder --max-procs 2" "a${nl}b${nl}rc=0" "$(run --keeporder --max-procs 2 echo ::: a b)"
+ok "--maxprocs=1 --dryrun" "echo a${nl}rc=0" "$(run --maxprocs=1 --dryrun echo ::: a)"
+ok "--linebuffer" "a${nl}rc=0" "$(run --linebuffer echo ::: a)"
+ok "--line-buffered" "a${nl}rc=0" "$(run --line-buffered echo ::: a)"
+ok "--linebuffered" "a${nl}rc=0" "$(run --linebuffered echo ::: a)"
+ok "--col-sep --tag-string" "x${tab}b a${nl}rc=0" "$(run --col-sep , --tag-string x echo {2} {1} ::: a,b)"
+ok "--maxargs" "a b${nl}rc=0" "$(run -k --maxargs 2 echo ::: a b)"
+ok "--maxreplaceargs" "xay xby${nl}rc=0" "$(run -k --maxreplaceargs 2 echo x{}y ::: a b)"
+ok "--maxlines" "a b${nl}rc=0" "$(run -k --maxlines 2 echo ::: a b)"
+printf 'a\nb\n' > ab
+ok "--argfile --haltonerror --blocksize" "a${nl}b${nl}rc=0" "$(run -k --argfile ab --haltonerror now,fail=1 --blocksize 1k echo)"
+ok "--spreadstdin" "2${nl}rc=0" "$(printf 'a\nb\n' | timeout 60 "$R" --spreadstdin wc -l; echo "rc=$?")"
+ok "--result DIR" "a" "$(run --result rd echo ::: a >/dev/null; cat rd/1/a/stdout)"
+ok "--resumefailed" "rc=0" "$(run --jl j2 --resumefailed true ::: a)"
+ok "--transfer takes no value" "echo a${nl}rc=0" "$(run --transfer --dry-run echo ::: a)"
+ok "--transfer-file, --transferfiles: a value" "echo a${nl}rc=0" \
+	"$(run --transfer-file x --transferfiles y --dry-run echo ::: a)"
+same "--keeporder --jl --dryrun" --keeporder --jl j3 --dryrun echo ::: a b
+same "--max-procs 1 --linebuffer" --max-procs 1 --linebuffer echo ::: a b
+same "--maxargs 2 --col-sep" -k --maxargs 2 --col-sep , echo ::: a,b c
+same "--transfer --dry-run" -k --transfer --dry-run echo ::: a
+
 echo "test_conc_run_diff: $pass passed, $fail failed, $skip skipped"
 [ "$fail" = 0 ]

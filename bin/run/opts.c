@@ -14,42 +14,64 @@ enum {
 	O_RESUME, O_RESUME_FAILED, O_TIMEOUT, O_RETRIES, O_HALT, O_DRY,
 	O_DELAY, O_BAR, O_PROGRESS, O_ETA, O_HELP, O_VERSION, O_SLF, O_SSH,
 	O_TF, O_RETURN, O_CLEANUP, O_TRC, O_TAGSTRING, O_XARGS, O_MAXLINES,
-	O_RESULTS, O_UNSUP,
+	O_RESULTS, O_TRANSFER, O_UNSUP,
 };
 
+/* With GNU parallel's other names for them (its --jl, --keeporder,
+ * --max-procs, ...), which scripts written for it use. */
 static const struct option longopts[] = {
 	{ "jobs", required_argument, NULL, 'j' },
+	{ "max-procs", required_argument, NULL, 'j' },
+	{ "maxprocs", required_argument, NULL, 'j' },
 	{ "keep-order", no_argument, NULL, 'k' },
+	{ "keeporder", no_argument, NULL, 'k' },
 	{ "ungroup", no_argument, NULL, 'u' },
 	{ "line-buffer", no_argument, NULL, O_LINEBUF },
+	{ "line-buffered", no_argument, NULL, O_LINEBUF },
+	{ "linebuffer", no_argument, NULL, O_LINEBUF },
+	{ "linebuffered", no_argument, NULL, O_LINEBUF },
 	{ "lb", no_argument, NULL, O_LINEBUF },
 	{ "tag", no_argument, NULL, O_TAG },
 	{ "tagstring", required_argument, NULL, O_TAGSTRING },
+	{ "tag-string", required_argument, NULL, O_TAGSTRING },
 	{ "quote", no_argument, NULL, 'q' },
 	{ "null", no_argument, NULL, '0' },
 	{ "delimiter", required_argument, NULL, 'd' },
 	{ "max-args", required_argument, NULL, 'n' },
+	{ "maxargs", required_argument, NULL, 'n' },
 	{ "max-replace-args", required_argument, NULL, 'N' },
+	{ "maxreplaceargs", required_argument, NULL, 'N' },
 	{ "xargs", no_argument, NULL, O_XARGS },
 	{ "max-lines", optional_argument, NULL, O_MAXLINES },
-	/* GNU parallel's, refused by name rather than as unknown. */
+	{ "maxlines", optional_argument, NULL, O_MAXLINES },
 	{ "results", required_argument, NULL, O_RESULTS },
+	{ "result", required_argument, NULL, O_RESULTS },
 	{ "res", required_argument, NULL, O_RESULTS },
+	/* GNU parallel's, refused by name rather than as unknown. */
 	{ "recstart", required_argument, NULL, O_UNSUP },
 	{ "arg-file", required_argument, NULL, 'a' },
+	{ "argfile", required_argument, NULL, 'a' },
 	{ "colsep", required_argument, NULL, O_COLSEP },
+	{ "col-sep", required_argument, NULL, O_COLSEP },
 	{ "pipe", no_argument, NULL, O_PIPE },
+	{ "spreadstdin", no_argument, NULL, O_PIPE },
 	{ "block", required_argument, NULL, O_BLOCK },
 	{ "block-size", required_argument, NULL, O_BLOCK },
+	{ "blocksize", required_argument, NULL, O_BLOCK },
 	{ "recend", required_argument, NULL, O_RECEND },
 	{ "joblog", required_argument, NULL, O_JOBLOG },
+	{ "jl", required_argument, NULL, O_JOBLOG },
 	{ "resume", no_argument, NULL, O_RESUME },
 	{ "resume-failed", no_argument, NULL, O_RESUME_FAILED },
+	{ "resumefailed", no_argument, NULL, O_RESUME_FAILED },
 	{ "timeout", required_argument, NULL, O_TIMEOUT },
 	{ "retries", required_argument, NULL, O_RETRIES },
 	{ "halt", required_argument, NULL, O_HALT },
 	{ "halt-on-error", required_argument, NULL, O_HALT },
+	{ "haltonerror", required_argument, NULL, O_HALT },
 	{ "dry-run", no_argument, NULL, O_DRY },
+	{ "dryrun", no_argument, NULL, O_DRY },
+	{ "dr", no_argument, NULL, O_DRY },
 	{ "delay", required_argument, NULL, O_DELAY },
 	{ "bar", no_argument, NULL, O_BAR },
 	{ "progress", no_argument, NULL, O_PROGRESS },
@@ -59,7 +81,11 @@ static const struct option longopts[] = {
 	{ "slf", required_argument, NULL, O_SLF },
 	{ "ssh", required_argument, NULL, O_SSH },
 	{ "transferfile", required_argument, NULL, O_TF },
+	{ "transferfiles", required_argument, NULL, O_TF },
+	{ "transfer-file", required_argument, NULL, O_TF },
+	{ "transfer-files", required_argument, NULL, O_TF },
 	{ "tf", required_argument, NULL, O_TF },
+	{ "transfer", no_argument, NULL, O_TRANSFER },	/* --tf {} */
 	{ "return", required_argument, NULL, O_RETURN },
 	{ "cleanup", no_argument, NULL, O_CLEANUP },
 	{ "trc", required_argument, NULL, O_TRC },
@@ -379,6 +405,7 @@ void opts_parse(struct opts *o, int argc, char **argv)
 		case O_SLF: login_file(o, optarg); break;
 		case O_SSH: o->ssh = optarg; break;
 		case O_TF: push(&o->tf, &o->ntf, optarg); break;
+		case O_TRANSFER: push(&o->tf, &o->ntf, "{}"); break;
 		case O_RETURN: push(&o->ret, &o->nret, optarg); break;
 		case O_CLEANUP: o->cleanup = true; break;
 		case O_TRC:
