@@ -118,5 +118,23 @@ same "--max-procs 1 --linebuffer" --max-procs 1 --linebuffer echo ::: a b
 same "--maxargs 2 --col-sep" -k --maxargs 2 --col-sep , echo ::: a,b c
 same "--transfer --dry-run" -k --transfer --dry-run echo ::: a
 
+# ---- --tag and --line-buffer: a carriage return ends a line too ----
+ok "--tag: a carriage return starts a tagged line" "a${tab}1${tab}50%$(printf '\r')a${tab}100%${nl}rc=0" \
+	"$(run --tag 'printf "1\t50%%\r100%%\n"' ::: a)"
+ok "--tag: a CRLF line is two" "a${tab}x$(printf '\r')a${tab}${nl}rc=0" "$(run --tag 'printf "x\r\n"' ::: a)"
+ok "--tagstring --line-buffer: the same" "T${tab}x$(printf '\r')T${tab}y${nl}rc=0" \
+	"$(run --line-buffer --tagstring T 'printf "x\ry\n"' ::: a)"
+same "--tag, carriage returns" -k --tag 'printf "1\r2\r\n3\r"' ::: a b
+# (Not "1\r2\r\n3\r": GNU parallel's --line-buffer leaves the tag off a
+# last line that ends in a carriage return after a newline of the same
+# read, though it puts it on one without either; conc-run tags each.)
+same "--tag --line-buffer, carriage returns" -k --tag --line-buffer 'printf "1\r2\r\n3\n"' ::: a b
+same "--tagstring {}, carriage returns" -k --tagstring '<{}>' 'printf "x\r\ny\r\n"' ::: a b
+# --line-buffer prints what ends in a carriage return while the job runs:
+# the job waits (bounded) for a reader to have seen it.
+ok "--line-buffer: a line ended by a carriage return comes at once" "50%$(printf '\r')seen" \
+	"$(timeout 60 "$R" --line-buffer 'printf "50%%\r"; i=0; while [ ! -e cr.seen ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done; [ -e cr.seen ] && echo seen || echo late' ::: 1 |
+	   { head -c 4; touch cr.seen; cat; })"
+
 echo "test_conc_run_diff: $pass passed, $fail failed, $skip skipped"
 [ "$fail" = 0 ]

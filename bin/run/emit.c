@@ -26,13 +26,16 @@ static void drain(struct obuf *b, int fd, const char *tag, bool *bol)
 	obuf_drain(b, to_out, &s);
 }
 
-/* Up to the last newline: what comes before it is whole lines. */
+/* Up to the last newline, or where there is none the last carriage
+ * return (GNU parallel's line end too, for progress redrawn in place):
+ * what comes before it is whole lines. */
 static void lines(struct obuf *b, int fd, const char *tag, bool *bol)
 {
 	char *nl;
 	size_t keep;
 
-	if (!b->len || !(nl = memrchr(b->mem, '\n', b->len)))
+	if (!b->len || (!(nl = memrchr(b->mem, '\n', b->len)) &&
+			!(nl = memrchr(b->mem, '\r', b->len))))
 		return;
 	keep = b->len - (size_t)(nl + 1 - b->mem);
 	b->len -= keep;

@@ -59,18 +59,22 @@ void out_write(int fd, const char *p, size_t n)
 	len += n;
 }
 
+/* As GNU parallel's --tag: a carriage return starts a line too (for the
+ * progress a job redraws in place), so "a\r\n" is two tagged lines. */
 void out_tagged(int fd, const char *tag, const char *p, size_t n, bool *bol)
 {
 	size_t tl = strlen(tag);
 
 	while (n) {
-		const char *nl = memchr(p, '\n', n);
-		size_t l = nl ? (size_t)(nl - p) + 1 : n;
+		size_t l = 0;
 
+		while (l < n && p[l] != '\n' && p[l] != '\r')
+			l++;
 		if (*bol)
 			out_write(fd, tag, tl);
+		*bol = l < n;
+		l += *bol;
 		out_write(fd, p, l);
-		*bol = nl != NULL;
 		p += l;
 		n -= l;
 	}
