@@ -58,6 +58,28 @@ ok "two -a: both sources, the product" "1 x${nl}1 y${nl}2 x${nl}2 y${nl}rc=0" \
 	"$(run -k -a f2 -a f1 echo)"
 same "two -a" -k -a f2 -a f1 echo
 same "-a and ::: together" -k -a f2 echo ::: a b
+# A NUL byte inside an input: the two characters \0 and a warning for
+# each job that first has one, as GNU parallel (it cut the argument).
+printf 'a\0b\0c\nd\0e\nf\n' > nul1
+printf 'x\0y\nz\n' > nulf
+printf 'a\0bc\n' > nul2
+ok "a NUL in a line of stdin becomes \\0" "[a\\0b\\0c]${nl}[d\\0e]${nl}[f]${nl}rc=0" \
+	"$(run -k "printf '[%s]\n'" < nul1)"
+ok "... said for each job that has one" "2" \
+	"$(grep -c '^conc-run: Warning: A NUL character in the input was replaced with \\0\.$' "$T/err")"
+ok "... and what to do" "2" "$(grep -c 'Did you mean to use the --null option?' "$T/err")"
+IN=nul1 same "a NUL in a line of stdin" -k printf '[%s]\n'
+IN=nul1 same "a NUL in a line of stdin, -q" -k -q printf '[%s]\n'
+IN=nul1 same "a NUL in a line of stdin, -n 2" -k -n 2 printf '[%s]\n'
+ok "a NUL in a :::: file, in every combination" "[x\\0y 1]${nl}[x\\0y 2]${nl}[z 1]${nl}[z 2]${nl}rc=0" \
+	"$(run -k "printf '[%s %s]\n'" :::: nulf ::: 1 2)"
+ok "... said once, for its first job" "1" "$(grep -c 'Warning: A NUL character' "$T/err")"
+same "a NUL in a :::: file" -k "printf '[%s %s]\n'" :::: nulf ::: 1 2
+same "a NUL in an -a file" -k -a nulf printf '[%s]\n'
+IN=nul2 same "a NUL, then --colsep" --colsep b -k printf '[%s][%s]\n' {1} {2}
+printf 'a\0b\0' > nul3
+ok "-0: a NUL ends an input" "[a]${nl}[b]${nl}rc=0" "$(run -0 -k "printf '[%s]\n'" < nul3)"
+ok "... and is no warning" "" "$(cat "$T/err")"
 printf 'a b\nc\td\n\ne$f\n' > lines
 IN=lines same "stdin lines, an empty one kept" -k echo '[{}]'
 IN=lines same "stdin lines --dry-run" -k --dry-run echo

@@ -39,6 +39,7 @@ struct input {
 	int ngroup;
 	bool end;
 	long total;
+	long nuls;		/* values read that had a NUL byte */
 	/* stdin as it comes (no sources) */
 	int fd;
 	char *buf;
@@ -46,22 +47,62 @@ struct input {
 	bool eof;
 };
 
+/*
+ * An input value, p's l bytes, as a string (malloc'd). A NUL byte in it,
+ * which no argument can carry (the value would end there), becomes the
+ * two characters \0, as GNU parallel makes it, and the job is warned of
+ * (input_next); *had says whether there was one.
+ */
+static char *value(const char *p, size_t l, bool *had)
+{
+	const char *q = p;
+	size_t n = 0, k = 0;
+	char *v;
+
+	while ((q = memchr(q, 0, l - (size_t)(q - p))))
+		n++, q++;
+	*had = n > 0;
+	v = run_alloc(l + n + 1);
+	if (!n)
+		memcpy(v, p, k = l);
+	for (size_t i = 0; n && i < l; i++) {
+		if (p[i]) {
+			v[k++] = p[i];
+		} else {
+			v[k++] = '\\';
+			v[k++] = '0';
+		}
+	}
+	v[k] = 0;
+	return v;
+}
+
 /* Split a whole file's bytes into items; the last delim ends an item,
  * it does not start an empty one. */
 static void split(struct src *s, char *p, size_t n, char delim)
 {
 	size_t cap = 16;
+	bool had;
 
 	s->v = run_alloc(cap * sizeof(*s->v));
 	while (n) {
 		char *e = memchr(p, delim, n);
 		size_t l = e ? (size_t)(e - p) : n;
 
-		if (s->n == cap)
+		if (s->n == cap) {
 			s->v = run_realloc(s->v, (cap *= 2) * sizeof(*s->v));
-		s->v[s->n] = run_alloc(l + 1);
-		memcpy(s->v[s->n], p, l);
-		s->v[s->n++][l] = 0;
+			if (s->nul) {
+				s->nul = run_realloc(s->nul, cap * sizeof(*s->nul));
+				memset(s->nul + s->n, 0, (cap - s->n) * sizeof(*s->nul));
+			}
+		}
+		s->v[s->n] = value(p, l, &had);
+		if (had && !s->nul)
+			s->nul = memset(run_alloc(cap * sizeof(*s->nul)), 0,
+					cap * sizeof(*s->nul));
+		if (s->nul)
+			s->nul[s->n] = had;
+		s->n++;
 		p += l + (e != NULL);
 		n -= l + (e != NULL);
 	}
@@ -129,8 +170,17 @@ static void join(struct src *s)
 				break;
 		}
 		if (j == i) {
+			if (s->nul)
+				s->nul[n] = s->nul[i];
 			s->v[n] = s->v[i++];
 			continue;
+		}
+		if (s->nul) {
+			bool had = false;
+
+			for (size_t k = i; k <= j; k++)
+				had |= s->nul[k];
+			s->nul[n] = had;
 		}
 		for (size_t k = i; k <= j; k++)
 			len += strlen(s->v[k]);
@@ -247,13 +297,21 @@ void input_fill(struct input *in)
 	}
 }
 
-static void push(struct args *a, int *cap, const char *p, size_t l)
+/* v (malloc'd) as the next value of a. */
+static void push_own(struct args *a, int *cap, char *v)
 {
 	if (a->n == *cap)
 		a->v = run_realloc(a->v, sizeof(*a->v) * (size_t)(*cap *= 2));
-	a->v[a->n] = run_alloc(l + 1);
-	memcpy(a->v[a->n], p, l);
-	a->v[a->n++][l] = 0;
+	a->v[a->n++] = v;
+}
+
+static void push(struct args *a, int *cap, const char *p, size_t l)
+{
+	char *v = run_alloc(l + 1);
+
+	memcpy(v, p, l);
+	v[l] = 0;
+	push_own(a, cap, v);
 }
 
 /* A column, white space off both ends: GNU parallel's --colsep implies
@@ -269,21 +327,23 @@ static void push_trimmed(struct args *a, int *cap, const char *p, size_t l)
 	push(a, cap, p, l);
 }
 
-/* One value: itself, or its columns with --colsep. */
-static void add(const struct opts *o, struct args *a, int *cap,
+/* One value: itself, or its columns with --colsep (split once a NUL
+ * became \0: GNU parallel splits first, see conc-run(1)). */
+static void add(struct input *in, struct args *a, int *cap,
 		const char *p, size_t l)
 {
+	const struct opts *o = in->o;
 	regmatch_t m;
-	char *s;
 	size_t off = 0;
+	bool had;
+	char *s = value(p, l, &had);
 
+	in->nuls += had;
 	if (!o->colsep_set) {
-		push(a, cap, p, l);
+		push_own(a, cap, s);
 		return;
 	}
-	s = run_alloc(l + 1);
-	memcpy(s, p, l);
-	s[l] = 0;
+	l = strlen(s);
 	/* As perl's split (GNU parallel's): from a column's start, the
 	 * first match that ends past it, so a regex that matches nothing
 	 * ("b*" where there is no b) splits between two characters; what
@@ -389,7 +449,7 @@ static int next_stream(struct input *in, struct args *a, int *cap)
 	if (!have(in, want))
 		return 0;
 	while (want-- > 0 && (r = item(in, &p, &l)) == 1)
-		add(in->o, a, cap, p, l);
+		add(in, a, cap, p, l);
 	return a->n ? 1 : -1;
 }
 
@@ -399,9 +459,16 @@ static void step_loaded(struct input *in, struct args *a, int *cap)
 	int i;
 
 	for (i = 0; i < in->nsrc; i++) {
-		const char *v = in->src[i].v[in->idx[in->group[i]]];
+		struct src *s = &in->src[i];
+		size_t k = in->idx[in->group[i]];
 
-		add(in->o, a, cap, v, strlen(v));
+		add(in, a, cap, s->v[k], strlen(s->v[k]));
+		/* Made \0 as it was read; warned of once, at its first job,
+		 * as GNU parallel, which changes the value itself. */
+		if (s->nul && s->nul[k]) {
+			s->nul[k] = false;
+			in->nuls++;
+		}
 	}
 	for (i = in->ngroup - 1; i >= 0; i--) {
 		if (++in->idx[i] < in->glen[i])
@@ -439,7 +506,7 @@ static int next_record(struct input *in, struct args *r)
 	if (in->fd < 0)
 		step_loaded(in, r, &cap);
 	else
-		add(in->o, r, &cap, p, l);
+		add(in, r, &cap, p, l);
 	f->nread++;
 	return 1;
 }
@@ -558,12 +625,18 @@ static int next_fill(struct input *in, struct args *a)
 
 int input_next(struct input *in, struct args *a)
 {
+	long nuls = in->nuls;
 	int cap = 4, r;
 
 	a->n = a->width = 0;
 	a->v = run_alloc(sizeof(*a->v) * (size_t)cap);
 	r = in->by_len ? next_fill(in, a) :
 	    in->fd >= 0 ? next_stream(in, a, &cap) : next_loaded(in, a, &cap);
+	if (r == 1 && in->nuls != nuls) {	/* GNU parallel's words */
+		run_warn("Warning: A NUL character in the input was replaced with \\0.", 0);
+		run_warn("Warning: NUL cannot be passed through in the argument list.", 0);
+		run_warn("Warning: Did you mean to use the --null option?", 0);
+	}
 	if (r != 1) {
 		args_free(a);
 	} else if (in->o->noargs) {

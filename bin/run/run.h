@@ -32,6 +32,8 @@ struct halt {
 struct src {
 	char **v;
 	size_t n;
+	bool *nul;		/* per item: it had a NUL byte (made \0), or
+				 * NULL when none had */
 	const char *file;	/* :::: FILE (- is stdin), read at start */
 	bool linked;		/* :::+ : goes along with the source before */
 };
