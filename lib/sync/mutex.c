@@ -192,27 +192,31 @@ static inline bool plain(const conc_mutex *m)
 		 (CONC_RECURSIVE | CONC_ROBUST));
 }
 
+/* An uncontended lock without the slow path: a free plain word, or a robust
+ * one through the registry. */
+static inline bool fast_lock(conc_mutex *m, struct __conc_self *s)
+{
+	unsigned f = __atomic_load_n(&m->flags, __ATOMIC_RELAXED);
+	uint32_t zero = 0;
+
+	if (!(f & (CONC_RECURSIVE | CONC_ROBUST))) {
+		if (!__atomic_compare_exchange_n(&m->word, &zero, (uint32_t)s->tid,
+						 0, __ATOMIC_ACQUIRE,
+						 __ATOMIC_RELAXED))
+			return false;
+		m->ctx = __conc_ctx(s);
+		return true;
+	}
+	return (f & (CONC_ROBUST | M_UNRECOVERABLE)) == CONC_ROBUST &&
+	       robust_fast_lock(m, s);
+}
+
 __attribute__((noinline)) int conc_mutex_timedlock(conc_mutex *m, int64_t timeout_ns)
 {
-	struct __conc_self *s;
-	uint32_t zero = 0;
-	unsigned f;
-
 	if (__CONC_BAD(m))
 		return -EINVAL;
-	f = __atomic_load_n(&m->flags, __ATOMIC_RELAXED);
-	s = __conc_self();
-	if (!(f & (CONC_RECURSIVE | CONC_ROBUST))) {
-		if (__atomic_compare_exchange_n(&m->word, &zero, (uint32_t)s->tid,
-						0, __ATOMIC_ACQUIRE,
-						__ATOMIC_RELAXED)) {
-			m->ctx = __conc_ctx(s);
-			return 0;
-		}
-	} else if ((f & (CONC_ROBUST | M_UNRECOVERABLE)) == CONC_ROBUST &&
-		   robust_fast_lock(m, s)) {
+	if (fast_lock(m, __conc_self()))
 		return 0;
-	}
 	return lock_slow(m, timeout_ns == 0 ? 0 : __conc_deadline(timeout_ns), 0);
 }
 
@@ -224,21 +228,8 @@ __attribute__((noinline)) int conc_mutex_timedlock(conc_mutex *m, int64_t timeou
  * fail with the -EAGAIN of a count a peer set to its maximum). */
 int __conc_mutex_lock_until(conc_mutex *m, conc_deadline dl)
 {
-	unsigned f = __atomic_load_n(&m->flags, __ATOMIC_RELAXED);
-	struct __conc_self *s = __conc_self();
-	uint32_t zero = 0;
-
-	if (!(f & (CONC_RECURSIVE | CONC_ROBUST))) {
-		if (__atomic_compare_exchange_n(&m->word, &zero, (uint32_t)s->tid,
-						0, __ATOMIC_ACQUIRE,
-						__ATOMIC_RELAXED)) {
-			m->ctx = __conc_ctx(s);
-			return 0;
-		}
-	} else if ((f & (CONC_ROBUST | M_UNRECOVERABLE)) == CONC_ROBUST &&
-		   robust_fast_lock(m, s)) {
+	if (fast_lock(m, __conc_self()))
 		return 0;
-	}
 	return lock_slow(m, dl, LOCK_OWN);
 }
 
