@@ -69,6 +69,16 @@ void __conc_libc_thread_enter(void *tp) __CONC_HIDDEN;
 void __conc_libc_thread_reset_tls(void) __CONC_HIDDEN;
 void __conc_libc_thread_leave(void *tp) __CONC_HIDDEN;
 
+/* The C library's own per-thread state: its TLS block (malloc's cache and
+ * arena, errno, the last dlerror, strerror's buffer), which glibc frees
+ * only when a thread pthread_create made ends. Its size (0: not found); a
+ * copy of the calling thread's, taken when it will call libc no more, its
+ * locale set back to the global one; and that copy put into a thread not
+ * yet started, whose thread pointer is tp, instead of a fresh state. */
+size_t __conc_libc_state_size(void) __CONC_HIDDEN;
+void __conc_libc_state_save(void *buf) __CONC_HIDDEN;
+void __conc_libc_state_adopt(void *tp, const void *buf) __CONC_HIDDEN;
+
 /* A thread's resolver state (libc_res.c): its size, and closing it and
  * zeroing it, a state never set up again. */
 size_t __conc_libc_res_size(void) __CONC_HIDDEN;

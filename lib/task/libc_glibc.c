@@ -101,6 +101,8 @@ static struct {
 	char *single[2];
 	uint32_t l_tls_offset_off;	/* 0: not exported */
 	long resp_off;		/* __resp from the thread pointer; 0: none */
+	long state_off;		/* libc's own TLS block from the thread */
+	size_t state_len;	/* pointer, and its size; 0: not found */
 } g;
 
 static int fail(const char *reason)
@@ -205,6 +207,30 @@ static long resp_offset(const struct __conc_layout *l, char *tp)
 	return p - tp;
 }
 
+/* libc's own block among the modules' TLS blocks of the calling thread:
+ * the one errno lies in. Being libc's, it is static TLS, at the same
+ * offset from the thread pointer in every thread. */
+static int find_state(struct dl_phdr_info *info, size_t size, void *layout)
+{
+	const struct __conc_layout *l = layout;
+	const ElfW(Phdr) *ph;
+	char *b = info->dlpi_tls_data, *tp = thread_pointer();
+	char *err = (char *)&errno;
+
+	(void)size;
+	for (ph = info->dlpi_phdr; ph < info->dlpi_phdr + info->dlpi_phnum; ph++) {
+		if (ph->p_type != PT_TLS || !b || err < b ||
+		    err >= b + ph->p_memsz)
+			continue;
+		if (b >= tp + block_lo(l) && b + ph->p_memsz <= tp + block_hi(l)) {
+			g.state_off = b - tp;
+			g.state_len = ph->p_memsz;
+		}
+		return 1;
+	}
+	return 0;
+}
+
 static int find_symbols(void)
 {
 	void *libc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
@@ -298,8 +324,10 @@ int __conc_libc_layout(struct __conc_layout *l)
 	l->static_size = (uint32_t)size;
 	l->align = align < TCB_ALIGN ? TCB_ALIGN : (uint32_t)align;
 	r = __conc_libc_verify(l);
-	if (!r)
+	if (!r) {
 		g.resp_off = resp_offset(l, tp);
+		dl_iterate_phdr(find_state, l);
+	}
 	return r;
 }
 
@@ -592,6 +620,26 @@ void __conc_libc_thread_reset_tls(void)
 	uselocale(LC_GLOBAL_LOCALE);
 }
 
+size_t __conc_libc_state_size(void)
+{
+	return g.state_len;
+}
+
+void __conc_libc_state_save(void *buf)
+{
+	/* A locale the last job used may be freed by the time the state is
+	 * taken up again. */
+	uselocale(LC_GLOBAL_LOCALE);
+	memcpy(buf, thread_pointer() + g.state_off, g.state_len);
+}
+
+/* As a parked thread keeps its own (reset_module): the next thread goes on
+ * with the cache where the last left it, and nothing is lost. */
+void __conc_libc_state_adopt(void *tp, const void *buf)
+{
+	memcpy((char *)tp + g.state_off, buf, g.state_len);
+}
+
 void __conc_libc_thread_leave(void *tp)
 {
 	g.call_tls_dtors();
@@ -629,6 +677,9 @@ int __conc_libc_check(void)
 }
 
 size_t __conc_libc_tls_bytes(void) { return 0; }
+size_t __conc_libc_state_size(void) { return 0; }
+void __conc_libc_state_save(void *buf) { (void)buf; }
+void __conc_libc_state_adopt(void *tp, const void *buf) { (void)tp; (void)buf; }
 void *__conc_libc_tcb_create(void *top) { (void)top; return NULL; }
 pid_t *__conc_libc_tid_word(void *tp) { return tp; }
 void __conc_libc_tcb_destroy(void *tp) { (void)tp; }

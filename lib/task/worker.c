@@ -6,7 +6,11 @@
  * thread exit. At most MAX_IDLE park; a worker idle for IDLE_NS exits for
  * real, and its mapping is freed by a later start once the kernel has
  * cleared its tid word (CLONE_CHILD_CLEARTID): not before, since it is still
- * running on that stack until then.
+ * running on that stack until then. What it leaves of libc's per-thread
+ * state (malloc's cache above all, which glibc frees only for its own
+ * pthreads) is a legacy that the next new worker takes up instead of a
+ * fresh one, as a parked worker keeps its own: the cache is never lost, and
+ * what is kept is bounded by the most threads that ever ran at once.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -29,8 +33,15 @@
 __thread struct worker *__conc_current_worker
 	__attribute__((tls_model("initial-exec")));
 
+/* An ended worker's libc state (__conc_libc_state_save). */
+struct legacy {
+	struct legacy *next;
+	_Alignas(16) unsigned char state[];
+};
+
 static struct __conc_fork_lock lock = __CONC_FORK_LOCK_INIT;
 static struct worker *idle, *zombies;
+static struct legacy *legacies;
 static int nidle;
 static uint32_t spinners;
 
@@ -45,6 +56,9 @@ static size_t round_page(size_t n)
  * Run once per fork child, before any worker of its own exists. */
 static void forget_workers(void)
 {
+	/* A legacy half pushed or popped at the fork may be torn: lost to
+	 * this child (its memory stays), never followed. */
+	legacies = NULL;
 	idle = zombies = NULL;
 	nidle = 0;
 	__atomic_store_n(&spinners, 0, __ATOMIC_RELAXED);
@@ -203,6 +217,31 @@ static bool await_job(struct worker *w)
 	}
 }
 
+/* The worker's task ends: leave its libc state to the next new worker.
+ * The copy is the last use of it here: nothing from the copy to the task's
+ * end calls malloc, or libc at all (every signal is blocked). */
+static void bequeath(void)
+{
+	size_t n = __conc_libc_state_size();
+	struct legacy *l;
+
+	if (!n || !(l = malloc(sizeof(*l) + n)))
+		return;
+	lock_workers();
+	__conc_libc_state_save(l->state);
+	l->next = legacies;
+	legacies = l;
+	conc_mutex_unlock(&lock.m);
+}
+
+static void legacy_push(struct legacy *l)
+{
+	lock_workers();
+	l->next = legacies;
+	legacies = l;
+	conc_mutex_unlock(&lock.m);
+}
+
 static int worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -228,8 +267,10 @@ static int worker_main(void *arg)
 		parked = offer(w, sched_restored(w) &&
 				  !__conc_thread_signals_pending());
 		__conc_thread_finish(h, code);
-		if (!parked || !await_job(w))
+		if (!parked || !await_job(w)) {
+			bequeath();
 			return 0;
+		}
 		/* A new thread, as far as the job can tell: fresh program TLS,
 		 * global locale, no alternate signal stack, its creator's CPUs. */
 		self = __conc_self_tls;
@@ -313,6 +354,7 @@ static void give_job(struct worker *w, const struct worker *job)
 int __conc_worker_run(struct worker *job, size_t stack_size)
 {
 	struct worker **pp, *w;
+	struct legacy *l = NULL;
 	int r = 0;
 
 	lock_workers();
@@ -327,6 +369,8 @@ int __conc_worker_run(struct worker *job, size_t stack_size)
 		nidle--;
 		give_job(w, job);
 		__atomic_store_n(&w->go, 1, __ATOMIC_RELEASE);
+	} else if ((l = legacies)) {
+		legacies = l->next;
 	}
 	conc_mutex_unlock(&lock.m);
 	if (w) {
@@ -335,13 +379,21 @@ int __conc_worker_run(struct worker *job, size_t stack_size)
 	}
 	__conc_libc_go_multithreaded();
 	w = worker_create(stack_size, &r);
-	if (!w)
-		return r;
-	give_job(w, job);
-	r = worker_start(w);
-	if (r < 0) {
-		__conc_libc_tcb_destroy(w->tp);
-		sys_munmap(w->map, w->map_len);
+	if (w) {
+		if (l)
+			__conc_libc_state_adopt(w->tp, l->state);
+		give_job(w, job);
+		r = worker_start(w);
+		if (r < 0) {
+			__conc_libc_tcb_destroy(w->tp);
+			sys_munmap(w->map, w->map_len);
+			w = NULL;
+		}
 	}
+	/* Not taken up: it waits for the next new worker. */
+	if (l && !w)
+		legacy_push(l);
+	else
+		free(l);
 	return r;
 }
