@@ -1077,3 +1077,71 @@ Test(loop_waits, a_cancel_taken_by_an_internal_lock_is_given_back)
 	cr_assert_eq(res[0], -ECANCELED);
 	cr_assert_eq(res[1], 0);
 }
+
+/* A join or gather with timeout 0 only looks. The look gave the loop back
+ * (it parked until its deadline, already passed): another task that ran
+ * then and cancelled the looker must not make the look return -ECANCELED,
+ * which a caller reading any failure as "not yet" loses; the cancel stays
+ * for the next call that waits. */
+struct jlook {
+	conc_task *looker, *sleeper;
+	int kind;	/* 0 join, 1 gather, 2 gather with CONC_GATHER_CANCEL */
+};
+
+static int jl_sleeper(void *arg)
+{
+	(void)arg;
+	return conc_sleep(BOUND) == -ECANCELED ? 3 : -1;
+}
+
+static int jl_looker(void *arg)
+{
+	struct jlook *x = arg;
+	int r;
+
+	if (x->kind == 0)
+		r = conc_task_join(x->sleeper, NULL, 0);
+	else
+		r = conc_gather(&x->sleeper, 1, NULL,
+				x->kind == 2 ? CONC_GATHER_CANCEL : 0, 0);
+	if (r != -ETIMEDOUT)
+		return r == -ECANCELED ? -100 : -101;
+	return conc_sleep(BOUND) == -ECANCELED ? 0 : -102;
+}
+
+static int jl_canceller(void *arg)
+{
+	struct jlook *x = arg;
+
+	return conc_task_cancel(x->looker);
+}
+
+static int jl_main(void *arg)
+{
+	struct jlook *x = arg;
+	conc_task *c;
+	int cl = -1, cc = -1, cs = -1;
+
+	/* They run in this order: the sleeper sleeps, the looker looks, the
+	 * canceller cancels it (while it looks, until the fix). */
+	if (conc_go(&x->sleeper, jl_sleeper, NULL, NULL) ||
+	    conc_go(&x->looker, jl_looker, x, NULL) ||
+	    conc_go(&c, jl_canceller, x, NULL))
+		return -1;
+	if (conc_task_join(x->looker, &cl, 2 * BOUND) || conc_task_join(c, &cc, BOUND))
+		return -2;
+	conc_task_cancel(x->sleeper);
+	if (conc_task_join(x->sleeper, &cs, BOUND))
+		return -3;
+	return cl ? cl : cc ? -4 : cs == 3 ? 0 : -5;
+}
+
+Test(loop_waits, a_cancel_made_while_a_join_looks_stays_pending, .timeout = 120)
+{
+	struct jlook x = { 0 };
+
+	need_uring();
+	for (x.kind = 0; x.kind < 3; x.kind++)
+		cr_expect_eq(run(jl_main, &x), 0, "kind %d (-100: the look said -ECANCELED)",
+			     x.kind);
+}

@@ -147,11 +147,22 @@ static int wait_all(conc_task **ts, size_t n, unsigned flags, uint32_t reg,
 		}
 		if (r < 0)
 			return r;
-		if (jw->co)
+		if (jw->co) {
+			bool look = __conc_expired(dl);
+
 			r = __conc_take_cancel_dl(cur, dl) ? -ECANCELED :
 				__conc_park(cur, dl);
-		else
+			/* A look (its deadline has passed) parks only to let
+			 * the loop's other tasks run: a cancel one of them
+			 * made meanwhile is not its result, but the next
+			 * waiting call's (conc_task_cancel(3)). */
+			if (look && r == -ECANCELED) {
+				cur->cancel = true;
+				r = -ETIMEDOUT;
+			}
+		} else {
 			r = __conc_wait(&jw->seq, seen, dl, CONC_PRIVATE);
+		}
 	}
 }
 
