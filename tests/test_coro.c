@@ -3,6 +3,8 @@
  * thread): coroutines record, the test's own context asserts. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -734,6 +736,63 @@ Test(coro_guard, other_faults_kill_as_before, .timeout = 30)
 
 	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV, "status %#x, stderr: %s", st, out);
 	cr_assert_str_eq(out, "");
+}
+
+/* A program's handler that jumps out of the fault (longjmp, as a checker
+ * that probes memory does) with SA_NODEFER: it runs with SIGSEGV not
+ * blocked, so it catches the next fault too; and it runs with its sa_mask
+ * blocked, as without the report. */
+static jmp_buf jump_back;
+static volatile sig_atomic_t jumps, segv_blocked, usr1_blocked;
+
+static void jumper(int sig, siginfo_t *si, void *uc)
+{
+	sigset_t now;
+
+	(void)sig;
+	(void)si;
+	(void)uc;
+	sigprocmask(SIG_BLOCK, NULL, &now);
+	segv_blocked += sigismember(&now, SIGSEGV) == 1;
+	usr1_blocked += sigismember(&now, SIGUSR1) == 1;
+	jumps++;
+	longjmp(jump_back, 1);	/* not siglongjmp: the mask stays as it is */
+}
+
+static int jumper_child(int guard, int err_fd)
+{
+	struct sigaction sa = { .sa_sigaction = jumper,
+				.sa_flags = SA_SIGINFO | SA_NODEFER };
+	struct __conc_stack s;
+
+	dup2(err_fd, 2);
+	sigemptyset(&sa.sa_mask);
+	sigaddset(&sa.sa_mask, SIGUSR1);
+	sigaction(SIGSEGV, &sa, NULL);
+	if (guard && (conc_loop_guard_install() || __conc_stack_get(&s, 0)))
+		return 20;
+	if (guard)
+		__conc_stack_running(&s, "innocent");
+	for (int i = 0; i < 3; i++)
+		if (!setjmp(jump_back))
+			**bad_ptr = 1;
+	/* what the handler saw, each of its 3 runs: SIGUSR1 blocked, not
+	 * SIGSEGV; after its last jump the mask is the handler's, as left */
+	return jumps == 3 && !segv_blocked && usr1_blocked == 3 ? 30 : 40 + jumps;
+}
+
+Test(coro_guard, a_handler_with_sa_nodefer_that_jumps_out_catches_every_fault,
+     .timeout = 30)
+{
+	char out[256];
+	int st;
+
+	for (int guard = 0; guard < 2; guard++) {
+		st = run_child(jumper_child, guard, out, sizeof(out));
+		cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 30,
+			  "guard %d: status %#x (exit 41, 42: the handler ran once, twice), stderr: %s",
+			  guard, st, out);
+	}
 }
 
 /* ---- a task starts with its creator's FP control words ---------------- */

@@ -163,10 +163,11 @@ void __conc_sstack_free(struct __conc_saved_stack *sv)
  * writes "conc: task <name> overflowed its stack (guard at <addr>)" (addr:
  * the faulting address) and aborts (SIGABRT); any other fault goes to the
  * handler that was installed before (its flags honoured: SA_SIGINFO,
- * SA_RESETHAND, its mask), or, if that was SIG_DFL or SIG_IGN, kills as it
- * would have (SIGSEGV, core). The loop registers the running task's name
- * and guard range at each resume (s NULL: no task runs); the environment
- * is read at the first call. name must stay valid while the task runs.
+ * SA_RESETHAND, SA_NODEFER, its mask), or, if that was SIG_DFL or SIG_IGN,
+ * kills as it would have (SIGSEGV, core). The loop registers the running
+ * task's name and guard range at each resume (s NULL: no task runs); the
+ * environment is read at the first call. name must stay valid while the
+ * task runs.
  * For the man page:
  * - A program with its own SIGSEGV handler installs it first, then the
  *   report: ours chains to it. A handler installed after ours replaces it

@@ -76,6 +76,7 @@ static void on_segv(int sig, siginfo_t *si, void *uc);
 static void chain(int sig, siginfo_t *si, void *uc)
 {
 	struct sys_sigaction p = prev, dfl = { .handler = SIG_DFL };
+	uint64_t me = 1ull << (sig - 1);
 
 	if (p.handler == (void *)SIG_DFL || p.handler == (void *)on_segv ||
 	    (p.handler == (void *)SIG_IGN && si->si_code > 0)) {
@@ -88,6 +89,11 @@ static void chain(int sig, siginfo_t *si, void *uc)
 		return;
 	if (p.flags & SA_RESETHAND)
 		sys_sigaction(sig, &dfl, NULL);
+	/* The mask the kernel would have given it: ours adds sig, which its
+	 * SA_NODEFER leaves out (unless its mask has it): a handler that
+	 * jumps out of the fault must catch the next one too. */
+	if ((p.flags & SA_NODEFER) && !(p.mask & me))
+		sys_sigprocmask(SIG_UNBLOCK, (const sigset_t *)&me, NULL);
 	if (p.mask)
 		sys_sigprocmask(SIG_BLOCK, (const sigset_t *)&p.mask, NULL);
 	if (p.flags & SA_SIGINFO)
