@@ -430,6 +430,45 @@ Test(shm, foreign_files_are_eproto, .timeout = 20)
 	conc_shm_unlink(name);
 }
 
+/* Someone else's file too short for a header is not a conc segment
+ * (-EPROTO), as a longer one is; only a conc segment cut inside its
+ * header (its first bytes are the magic's) is a truncated one (-EINVAL). */
+Test(shm, foreign_files_shorter_than_a_header_are_eproto, .timeout = 20)
+{
+	static const size_t lens[] = { 1, 4, 5, HDR - 1 };
+	const char *name = tname("short");
+	char text[HDR];
+	uint32_t magic;
+	size_t i;
+	int fd;
+
+	memset(text, 't', sizeof(text));
+	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		fd = open(tpath(name), O_RDWR | O_CREAT | O_TRUNC, 0600);
+		cr_assert_geq(fd, 0);
+		cr_assert_eq(write(fd, text, lens[i]), (ssize_t)lens[i]);
+		close(fd);
+		assert_refused(name, CONC_SHM_RAW, 64, -EPROTO);
+	}
+	/* The same lengths cut from a real segment: truncated. */
+	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		make_named(name, 10000, CONC_SHM_RAW);
+		resize(name, (off_t)lens[i]);
+		assert_refused(name, CONC_SHM_RAW, 10000, -EINVAL);
+	}
+	/* A foreign file that begins as the magic does, then differs. */
+	make_named(name, 10000, CONC_SHM_RAW);
+	fd = open(tpath(name), O_RDONLY);
+	cr_assert_eq(pread(fd, &magic, 4, H_MAGIC), 4);
+	close(fd);
+	fd = open(tpath(name), O_RDWR | O_TRUNC);
+	cr_assert_eq(write(fd, &magic, 2), 2);
+	cr_assert_eq(write(fd, "xyz", 3), 3);
+	close(fd);
+	assert_refused(name, CONC_SHM_RAW, 64, -EPROTO);
+	conc_shm_unlink(name);
+}
+
 /* Shared by the racing tests below. */
 struct race {
 	uint32_t go;

@@ -4,8 +4,23 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include "ipc/shm_impl.h"
 #include "sys/sys.h"
+
+/* A file of len bytes, too short for a header: a conc segment cut short
+ * (its bytes begin as the magic does) is -EINVAL, as one cut anywhere
+ * else; anything else, the empty file included, is no conc segment. */
+static int too_short(int fd, long len)
+{
+	uint32_t magic = SHM_MAGIC, head = 0;
+	long n = len < 4 ? len : 4;
+
+	if (n && sys_pread(fd, &head, (size_t)n, 0) == n &&
+	    !memcmp(&head, &magic, (size_t)n))
+		return -EINVAL;
+	return -EPROTO;
+}
 
 /* Map fd (ours now) and check it holds a finished segment of kind. */
 static int attach(conc_shm **out, int fd, uint32_t kind)
@@ -18,12 +33,10 @@ static int attach(conc_shm **out, int fd, uint32_t kind)
 	len = sys_fsize(fd);
 	if (len < 0)
 		return (int)len;
-	/* Empty or zeroed: not a conc segment (a conc creator names its
-	 * file only once the header is written). */
-	if (len == 0)
-		return -EPROTO;
+	/* Empty, or zeroed below: not a conc segment (a conc creator names
+	 * its file only once the header is written). */
 	if (len < (long)SHM_HDR)
-		return -EINVAL;
+		return too_short(fd, len);
 	r = __conc_shm_map(&s, fd, (size_t)len);
 	if (r)
 		return r;

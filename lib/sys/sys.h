@@ -164,6 +164,11 @@ static inline long sys_write(int fd, const void *buf, size_t len)
 	return __CONC_SC(SYS_write, fd, buf, len);
 }
 
+static inline long sys_pread(int fd, void *buf, size_t len, off_t off)
+{
+	return __CONC_SC(SYS_pread64, fd, buf, len, off);
+}
+
 /* clone3 returns twice like fork; the caller must not rely on the stack
  * when it passes a new one (that case belongs in assembly). */
 static inline long sys_clone3(struct clone_args *args, size_t size)

@@ -49,7 +49,8 @@ int conc_shm_create(conc_shm **s, const char *name, size_t size,
 /*
  * Open the named segment and check its header, never mapping a file as if
  * it were right: -ENOENT if it does not exist; -EPROTO if it is not a conc
- * segment, has another layout version or holds another kind of object (a
+ * segment (a file shorter than a header included, unless it begins as
+ * one), has another layout version or holds another kind of object (a
  * segment gets its name only once its header is written, so there is no
  * creator at work to wait for); -EINVAL
  * if its recorded size does not match the file (truncated or grown) or
