@@ -1,5 +1,6 @@
-/* test_ipc_signals.c — conc_queue and conc_chan calls that wait while a
- * signal handler runs again and again in the waiting thread. The man
+/* test_ipc_signals.c — conc_queue, conc_chan, shared map and list and
+ * robust semaphore calls that wait while a signal handler runs again and
+ * again in the waiting thread. The man
  * pages: "Waits are not ended by signal handlers: these functions never
  * return -EINTR", and a timeout is turned once into a deadline, so the
  * storm neither ends a wait early nor keeps it past its deadline for ever.
@@ -13,6 +14,7 @@
 #include <conc.h>
 #include "helpers.h"
 #include "loop_helpers.h"
+#include "arena_holder.h"
 
 
 static volatile sig_atomic_t handled;
@@ -238,6 +240,126 @@ Test(ipc_signals, task_waits_outlast_a_signal_storm, .timeout = 60)
 		conc_chan_close(k.x);
 		conc_chan_close(k.y);
 	}
+}
+
+/* A map's, a list's lock held by another process; then let go by a
+ * thread of ours 30 ms into a wait without a timeout. */
+struct release_later {
+	struct holder h;
+};
+
+static int release_fn(void *arg)
+{
+	struct release_later *r = arg;
+
+	sleep_ns(30 * MS);
+	set_flag(&r->h.f[1], 1);
+	return 0;
+}
+
+static void arena_waits(bool list)
+{
+	struct release_later r;
+	struct storm s;
+	conc_thread *t;
+	conc_map *m = NULL;
+	conc_list *l = NULL;
+	conc_shm *seg;
+	int64_t t0;
+	char b[8];
+
+	if (list) {
+		cr_assert_eq(conc_list_create(&l, NULL), 0);
+		cr_assert_eq(conc_shm_open_fd(&seg, conc_list_fd(l), CONC_SHM_LIST), 0);
+		cr_assert_eq(conc_list_set_timeout(l, 50 * MS), 0);
+	} else {
+		cr_assert_eq(conc_map_create(&m, NULL), 0);
+		cr_assert_eq(conc_shm_open_fd(&seg, conc_map_fd(m), CONC_SHM_MAP), 0);
+		cr_assert_eq(conc_map_set_timeout(m, 50 * MS), 0);
+	}
+	r.h = hold_arena(conc_shm_data(seg));
+	storm_start(&s);
+	t0 = now_ns();
+	if (list)
+		cr_assert_eq(conc_list_append(l, "x", 1), -ETIMEDOUT);
+	else
+		cr_assert_eq(conc_map_put(m, "k", 1, "x", 1), -ETIMEDOUT);
+	cr_assert_geq(now_ns() - t0, 50 * MS);
+	/* Without a timeout: the holder's unlock only ends it. */
+	if (list)
+		cr_assert_eq(conc_list_set_timeout(l, CONC_FOREVER), 0);
+	else
+		cr_assert_eq(conc_map_set_timeout(m, CONC_FOREVER), 0);
+	cr_assert_eq(conc_thread_start(&t, release_fn, &r, NULL), 0);
+	if (list)
+		cr_assert_eq(conc_list_append(l, "y", 1), 0);
+	else
+		cr_assert_eq(conc_map_put(m, "k", 1, "y", 1), 0);
+	later_join(t);
+	storm_stop(&s);
+	cr_assert_gt(handled, 3);
+	release_arena(r.h, false);
+	if (list) {
+		cr_assert_eq(conc_list_get(l, 0, b, sizeof(b)), 1);
+		cr_assert_eq(conc_list_len(l), 1);
+		conc_list_destroy(l);
+	} else {
+		cr_assert_eq(conc_map_get(m, "k", 1, b, sizeof(b)), 1);
+		conc_map_destroy(m);
+	}
+	cr_assert_eq(b[0], 'y');
+	conc_shm_close(seg);
+}
+
+/* conc_map_create(3), conc_list_create(3): "Waits for the lock are not
+ * ended by signal handlers: these functions never return -EINTR". */
+Test(ipc_signals, map_lock_waits_outlast_a_signal_storm, .timeout = 60)
+{
+	arena_waits(false);
+}
+
+Test(ipc_signals, list_lock_waits_outlast_a_signal_storm, .timeout = 60)
+{
+	arena_waits(true);
+}
+
+/* conc_rsem_create(3): the same for a permit another process holds. */
+Test(ipc_signals, rsem_waits_outlast_a_signal_storm, .timeout = 60)
+{
+	uint32_t *f = shared_alloc(2 * sizeof(uint32_t));
+	struct storm s;
+	conc_rsem *rs;
+	pid_t pid;
+	int64_t t0;
+
+	cr_assert_not_null(f);
+	cr_assert_eq(conc_rsem_create(&rs, NULL), 0);
+	pid = test_fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		if (conc_rsem_wait(rs))
+			_exit(1);
+		set_flag(&f[0], 1);
+		if (!wait_flag(&f[1], 30000))
+			_exit(2);
+		sleep_ns(30 * MS);
+		_exit(conc_rsem_post(rs) ? 3 : 0);
+	}
+	cr_assert(wait_flag(&f[0], 10000), "the child took the permit");
+	storm_start(&s);
+	t0 = now_ns();
+	cr_assert_eq(conc_rsem_timedwait(rs, 50 * MS), -ETIMEDOUT);
+	cr_assert_geq(now_ns() - t0, 50 * MS);
+	cr_assert_eq(conc_rsem_trywait(rs), -EAGAIN);
+	/* Without a timeout: the holder's post only ends it. */
+	set_flag(&f[1], 1);
+	cr_assert_eq(conc_rsem_wait(rs), 0);
+	storm_stop(&s);
+	cr_assert_gt(handled, 3);
+	cr_assert(exited_with(wait_child(pid, 10000), 0));
+	cr_assert_eq(conc_rsem_post(rs), 0);
+	cr_assert_eq(conc_rsem_destroy(rs), 0);
+	shared_free(f, 2 * sizeof(uint32_t));
 }
 
 /* conc_chan_pair(3), ERRORS: -EDEADLK "A signal handler called a function

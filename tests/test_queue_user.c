@@ -67,6 +67,35 @@ Test(queue_user, max_msg_fits_and_one_more_byte_does_not, .timeout = 30)
 	conc_queue_destroy(q);
 }
 
+/* conc_queue_create(3): capacity and max_msg up to 2^24 each, and the
+ * slots (capacity rounded up to a power of two, times max_msg + 8 rounded
+ * up to 64) up to 2^40 bytes, the largest segment. Pages come as used, so
+ * the largest queue costs its header's page. */
+Test(queue_user, geometry_limits, .timeout = 30)
+{
+	conc_queue_attr a = { .capacity = 1u << 24, .max_msg = (1u << 16) - 72 };
+	conc_queue *q;
+
+	/* 2^24 slots of 2^16 - 64 bytes (8 of them the slot's own): the
+	 * largest slots that fit, with the queue's header, in 2^40. */
+	cr_assert_eq(conc_queue_create(&q, &a), 0);
+	cr_assert_eq(conc_queue_put(q, "x", 1, 0), 0);
+	cr_assert_eq(conc_queue_size(q), 1);
+	conc_queue_destroy(q);
+	a.max_msg += 1;			/* slots of 2^16 bytes: 2^40 and more */
+	cr_assert_eq(conc_queue_create(&q, &a), -EINVAL);
+	a.max_msg = 1u << 24;
+	cr_assert_eq(conc_queue_create(&q, &a), -EINVAL);
+	a.capacity = 1;
+	cr_assert_eq(conc_queue_create(&q, &a), 0);
+	conc_queue_destroy(q);
+	a.capacity = (1u << 24) + 1;
+	a.max_msg = 1;
+	cr_assert_eq(conc_queue_create(&q, &a), -EINVAL);
+	a = (conc_queue_attr){ .capacity = 1, .max_msg = (1u << 24) + 1 };
+	cr_assert_eq(conc_queue_create(&q, &a), -EINVAL);
+}
+
 /* ---- full, empty, timeouts ---- */
 
 Test(queue_user, exactly_full_then_every_kind_of_timeout, .timeout = 30)

@@ -124,7 +124,8 @@ int conc_map_iterate(conc_map *m,
 int conc_map_set_timeout(conc_map *m, int64_t timeout_ns);
 
 /* Unmap and free this process's handle (the map lives on in others); a
- * named map's name stays until conc_shm_unlink(). 0 or -EINVAL. */
+ * named map's name stays until conc_shm_unlink(). No call may be under
+ * way on the handle. 0 or -EINVAL. */
 int conc_map_destroy(conc_map *m);
 
 #endif

@@ -26,7 +26,8 @@ typedef struct conc_queue_attr {
  * order holds across the wrap of its 32-bit counts). Without
  * CONC_SHM_EXCL, an existing named queue is opened instead, and must have
  * the same capacity and max_msg. Returns 0, -EINVAL (capacity or max_msg
- * beyond 1<<24, a bad name or flags, an existing queue of another
+ * beyond 1<<24, slots of more than 1<<40 bytes in all, a bad name or
+ * flags, an existing queue of another
  * geometry), -EPROTO (the name holds something else), -ENOSPC
  * (/dev/shm or memory has no room for the header's page, the only one
  * set-up writes; the slots' pages come as messages touch them), and what

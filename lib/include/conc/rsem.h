@@ -56,7 +56,7 @@ int conc_rsem_fd(const conc_rsem *s);
 /* Unmap and free this process's handle: 0, -EINVAL, or -EBUSY while a
  * thread of this process holds permits through it (post them first: a
  * held permit is a robust lock that the thread's robust list points at,
- * and must stay mapped). */
+ * and must stay mapped). No call may be under way on the handle. */
 int conc_rsem_destroy(conc_rsem *s);
 
 /*
