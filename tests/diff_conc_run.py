@@ -313,7 +313,8 @@ def gen_results(r):
 
 def gen_timeout(r):
     c = Case()
-    c.opts += ["-k", "--timeout", r.choice(["1", "1.5", "0.5s", "1s"])]
+    c.opts += ["-k", "--timeout", r.choice(["1", "1.5", "0.5s", "1s", "200%",
+                                            "1000%"])]
     c.order = True
     c.srcs = [":::"] + r.sample(["0", "0", "20", "0.1", "20"], 3)
     c.cmd = [r.choice(["sleep {}; echo {}", "echo s{}; sleep {}; echo e{}"])]
@@ -413,7 +414,7 @@ REFUSE = [
     ["--output-as-files"], ["--outputasfiles"], ["--return", "x", "--basefile", "y"],
     ["-M"], ["--ungroup", "--linebuffer"], ["--ssh-delay", "1"], ["--block", "1",
     "--pipepart"], ["--blocksize", "1"], ["--rrs"], ["--regexp"],
-    ["--results", "x.csv"], ["--dr"], ["--timeout", "200%"], ["--halt", "now,fail=1,x"],
+    ["--results", "x.csv"], ["--dr"], ["--halt", "now,fail=1,x"],
     ["--line-buffered"], ["--keeporder"], ["--tag-string", "x"], ["-w"],
     ["--delay", "auto"], ["--env", "_"], ["--termseq", "INT,200"],
     ["--xapply"], ["--colsep", ",", "--header", "."], ["--filter-hosts"],

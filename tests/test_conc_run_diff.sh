@@ -136,5 +136,48 @@ ok "--line-buffer: a line ended by a carriage return comes at once" "50%$(printf
 	"$(timeout 60 "$R" --line-buffer 'printf "50%%\r"; i=0; while [ ! -e cr.seen ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done; [ -e cr.seen ] && echo seen || echo late' ::: 1 |
 	   { head -c 4; touch cr.seen; cat; })"
 
+# ---- -n 0 / -N 0 with several sources: a job's values are each '' ----
+# GNU parallel empties every value of the job's record and joins them
+# with spaces, unquoted: {} of two sources is one space, and so is the
+# tag; -q makes the text before {} and the text after it two words.
+# conc-run put nothing.
+ok "-n 0, two sources: {} is a space" "[ ]${nl}[ ]${nl}rc=0" \
+	"$(run -k -n 0 echo '[{}]' ::: a b ::: c)"
+ok "-N 0, three sources: a copy each" "[xy] [xy] [xy]${nl}rc=0" \
+	"$(run -k -N 0 echo '"[x{}y]"' ::: a ::: b ::: c)"
+ok "-n 0 --tag, two sources" " ${tab}x${nl}rc=0" "$(run -k -n 0 --tag echo x ::: a ::: b)"
+ok "-n 0 --dry-run, two sources" "echo  ${nl}rc=0" "$(run -k -n 0 --dry-run echo ::: a ::: b)"
+ok "-n 0 -q, three sources: x{}y is two words" "[x]${nl}[y]${nl}rc=0" \
+	"$(run -k -n 0 -q printf '[%s]\n' 'x{}y' ::: a ::: b ::: c)"
+ok "-n 0, one source: {} is nothing" "[]${nl}rc=0" "$(run -k -n 0 echo '[{}]' ::: a)"
+same "-n 0 --tag, three sources" -k -n 0 --tag echo x ::: a b ::: c d ::: e
+same "-n 0 --tagstring [{}]" -k -n 0 --tagstring '[{}]' echo x ::: a b ::: c d
+same "-n 0 [{}] {1}" -k -n 0 echo '[{}]' '[{1}]' ::: a b ::: c d
+same "-N 0 x{}y" -k -N 0 echo 'x{}y' ::: a b ::: c d ::: e
+same "-n 0 --dry-run, three sources" -k -n 0 --dry-run echo ::: a b ::: c d ::: e
+same "-n 0 -q x{}y" -k -n 0 -q printf '[%s]\n' 'x{}y' ::: a ::: b ::: c
+same "-n 0 --colsep" -k -n 0 echo '[{}]' ::: a,b,c --colsep ,
+
+# ---- --timeout P%: P% of the median run time of the jobs that succeeded
+# GNU parallel takes it (no job times out before one succeeded, and its
+# deadlines are looked at in whole seconds); conc-run refused it (255).
+# (A first job is never timed out: the tests that need a job to live
+# have it first, or after jobs that failed.)
+ok "--timeout 200%: taken" "a${nl}rc=0" "$(run -k --timeout 200% echo ::: a)"
+ok "--timeout 1%: none succeeded yet, nothing times out" "first${nl}rc=0" \
+	"$(run -k -j1 --timeout 1% 'sleep 0.3; echo {}' ::: first)"
+ok "--timeout 1%: failed jobs do not count" "ok${nl}rc=3" \
+	"$(run -k -j1 --timeout 1% 'if [ {} = 4 ]; then sleep 0.3; echo ok; else exit 1; fi' ::: 1 2 3 4)"
+# A quick job, and beside it one of 30 s: once the first succeeded, the
+# second (running) gets a deadline of a second, or twice the first's run
+# time, and is killed by TERM (the log's Signal 15).
+out=$(run -k -j2 --joblog tp --timeout 200% 'if [ {} = 2 ]; then sleep 30; echo late; else echo {}; fi' ::: 1 2)
+ok "--timeout 200%: a running job past twice the median is killed" "1${nl}rc=1" "$out"
+ok "... the log's Exitval -1, Signal 15" "2 -1 15" "$(awk -F'\t' '$1 == 2 { print $1, $7, $8 }' tp)"
+ok "--timeout 1.5%: taken" "a${nl}rc=0" "$(run --timeout 1.5% echo ::: a)"
+ok "--timeout x%: refused" "rc=255" "$(run --timeout x% echo ::: a)"
+same "--timeout 200%" -k --timeout 200% echo ::: a
+same "--timeout 1% before a success" -k -j1 --timeout 1% 'sleep 0.2; echo {}' ::: a
+
 echo "test_conc_run_diff: $pass passed, $fail failed, $skip skipped"
 [ "$fail" = 0 ]

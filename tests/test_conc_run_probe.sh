@@ -623,7 +623,7 @@ ok "--timeout 1m30s" "a${nl}rc=0" "$(run --timeout 1m30s echo ::: a)"
 ok "--timeout 1h2m3.5s" "a${nl}rc=0" "$(run --timeout 1h2m3.5s echo ::: a)"
 ok "--delay 0m0.01s" "a${nl}b${nl}rc=0" "$(run -k --delay 0m0.01s echo ::: a b)"
 ok "--timeout 1s2: a number without a unit after one: 255" "rc=255" "$(run --timeout 1s2 echo ::: a)"
-ok "--timeout 10%: not supported, 255" "rc=255" "$(run --timeout 10% echo ::: a)"
+ok "--timeout 10%: of the median, as GNU parallel" "a${nl}rc=0" "$(run --timeout 10% echo ::: a)"
 same "--timeout 2m1s" -k --timeout 2m1s echo ::: a b
 same "--timeout 1x: an error" --timeout 1x echo ::: a
 

@@ -141,6 +141,16 @@ static void value(struct sb *s, const struct args *a, int col, int mod,
 	}
 	/* A column the job lacks (the last job of -n, a short --colsep
 	 * line) is nothing, not '': as GNU parallel. */
+	/* -n 0: the record's width values, each '' unquoted, as GNU
+	 * parallel's: apart by spaces (-q: the first and the last words of
+	 * their own, those between gone). */
+	if (col == -1 && !a->n && a->width > 1) {
+		if (brk)
+			sb_add(brk, (char *)&s->n, sizeof(s->n));
+		else
+			for (int i = 1; i < a->width; i++)
+				sb_add(s, " ", 1);
+	}
 }
 
 /* At p (a '{'), a replacement string? Its length, *col (-1: all,
@@ -180,8 +190,8 @@ static size_t rpl(const char *p, int *col, int *mod)
 }
 
 /* w (its first len bytes) with its replacement strings expanded; {}
- * and the like are argument one (-1: all of them); *found: it had one;
- * brk as value's. */
+ * and the like are argument one (-1: all of them, -2: none); *found: it
+ * had one; brk as value's. */
 static void expand_n(struct sb *s, const char *w, size_t len,
 		     const struct args *a, long seq, int slot, bool raw,
 		     int one, bool *found, struct sb *brk)
@@ -292,14 +302,17 @@ static void expand_ctx(struct sb *s, const char *w, const struct args *a,
 		if (!of_all(w, l)) {
 			expand_n(s, w, l, a, seq, slot, raw, -1, found, NULL);
 		} else {
-			for (int i = 0; i < (a->n ? a->n : 1); i++) {
+			/* -n 0: a copy per value of the record, each empty. */
+			int n = a->n ? a->n : a->width > 1 ? a->width : 1;
+
+			for (int i = 0; i < n; i++) {
 				if (i && brk)
 					sb_add(brk, (char *)&s->n, sizeof(s->n));
 				else if (i)
 					sb_add(s, " ", 1);
 				/* No argument (-N 0): {} is nothing. */
 				expand_n(s, w, l, a, seq, slot, raw,
-					 a->n ? i : -1, found, NULL);
+					 a->n ? i : -2, found, NULL);
 			}
 		}
 		w += l;

@@ -640,9 +640,11 @@ int input_next(struct input *in, struct args *a)
 	if (r != 1) {
 		args_free(a);
 	} else if (in->o->noargs) {
-		/* -n 0: the input is used up, the job gets none of it. */
+		/* -n 0: the input is used up, the job gets none of it
+		 * (but how many values it had, for {}). */
 		for (int i = 0; i < a->n; i++)
 			free(a->v[i]);
+		a->width = a->n;
 		a->n = 0;
 	}
 	return r;

@@ -17,6 +17,11 @@ void finish(struct run *r, struct job *j)
 {
 	bool failed = job_failed(j);
 
+	/* As GNU parallel: each attempt that succeeded counts, and the
+	 * jobs running get the new timeout too. */
+	if (r->o->timeout_pct && !failed)
+		stop_retime(r, median_add(&r->median, j->runtime),
+			    r->o->timeout_pct);
 	if (j->timed_out)
 		fprintf(stderr, PROG ": job %ld timed out, killed: %s\n",
 			j->seq, j->cmd);
@@ -95,8 +100,8 @@ static void start(struct run *r, struct job *j, int slot)
 		finish(r, j);
 		return;
 	}
-	if (r->o->timeout_ns) {
-		j->kill_at = j->t0 + r->o->timeout_ns;
+	if (r->timeout_ns) {
+		j->kill_at = j->t0 + r->timeout_ns;
 		j->kill_stage = 0;
 	} else {
 		j->kill_at = -1;

@@ -31,6 +31,8 @@ struct run {
 	bool input_end, stop, halted;
 	int halt_status, sig, sfd, devnull;
 	int64_t next_start;
+	int64_t timeout_ns;	/* now: --timeout's, or of its P% (0: none) */
+	struct median *median;	/* --timeout P%: the run times */
 	struct progress prog;
 	struct pollfd *pfd;	/* poll.c */
 	struct job **pjob;
@@ -80,6 +82,13 @@ void stop_all(struct run *r, int sig);
 void stop_on_signal(struct run *r);
 /* The timeouts and graces due: signal them; the next deadline or -1. */
 int64_t stop_overdue(struct run *r, int64_t now);
+/* --timeout P%: the jobs running and those to come get pct of median_ns
+ * from their start (the median changed), a second at least. */
+void stop_retime(struct run *r, int64_t median_ns, double pct);
+/* --timeout P%: add a run time (of a job that succeeded); the median of
+ * them all in ns (*m: NULL at first). */
+struct median;
+int64_t median_add(struct median **m, double secs);
 /* Before j's reap: a hold on its group when j is being stopped (else
  * -1); after it, while stop_group_left says true (something is left in
  * the group and the grace runs), look again a little later; at the

@@ -125,7 +125,8 @@ static const char usage[] =
 "      --results DIR         each job's stdout, stderr, seq in DIR/1/VALUE/\n"
 "      --resume              skip the jobs FILE logs; --resume-failed: rerun\n"
 "                            the failed ones\n"
-"      --timeout SECS        TERM a job after SECS, KILL it 1 s later\n"
+"      --timeout SECS        TERM a job after SECS, KILL it 1 s later;\n"
+"                            P%% of the median run time\n"
 "      --retries N           run a failing job up to N times (0: no end)\n"
 "      --halt now|soon,fail=N|success=N|done=N|fail=P%%\n"
 "      --delay SECS          between job starts\n"
@@ -388,7 +389,12 @@ void opts_parse(struct opts *o, int argc, char **argv)
 		case O_RESUME: o->resume = true; break;
 		case O_RESUME_FAILED: o->resume = o->resume_failed = true; break;
 		case O_TIMEOUT:
-			o->timeout_ns = opt_secs("bad --timeout", optarg);
+			if (optarg[0] && optarg[strlen(optarg) - 1] == '%')
+				o->timeout_pct = opt_pct("bad --timeout",
+							 optarg) / 100;
+			else
+				o->timeout_ns = opt_secs("bad --timeout",
+							 optarg);
 			break;
 		case O_RETRIES:
 			o->retries = opt_num("bad --retries", optarg, 0);

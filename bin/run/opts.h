@@ -13,6 +13,8 @@ long opt_num(const char *what, const char *s, long min);
 long opt_jobs(const char *s);
 /* Seconds, fractions allowed, s/m/h/d units, several (1m30s): ns. */
 int64_t opt_secs(const char *what, const char *s);
+/* P% (digits, a fraction allowed, then %): P. */
+double opt_pct(const char *what, const char *s);
 /* Bytes, k/M/G suffix (powers of 1024). */
 size_t opt_size(const char *s);
 /* C escapes \n \t \r \xHH and octal \0 \NNN undone (malloc'd; *len: its

@@ -98,6 +98,19 @@ int64_t opt_secs(const char *what, const char *s)
 	return (int64_t)(sum * 1e9);
 }
 
+double opt_pct(const char *what, const char *s)
+{
+	size_t l = strspn(s, "0123456789.");
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || end != s + l || strcmp(end, "%") || *s == '.')
+		opt_bad(what, s);
+	return v;
+}
+
 size_t opt_size(const char *s)
 {
 	char *end;

@@ -66,6 +66,7 @@ struct opts {
 	char **argfile;		/* -a, each a source before the ::: ones */
 	int nargfile;
 	int64_t timeout_ns;	/* 0: none */
+	double timeout_pct;	/* --timeout P%: P / 100 (0: none) */
 	int64_t delay_ns;
 	long retries;		/* attempts in all, 1 by default */
 	struct halt halt;

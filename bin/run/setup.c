@@ -97,4 +97,6 @@ void run_setup(struct run *r, struct opts *o)
 	r->prog.on = (o->bar || o->progress || o->eta) && isatty(2) && !o->dry;
 	r->prog.total = r->in ? input_total(r->in) : -1;
 	r->prog.t0 = now_ns();
+	/* --timeout P%: none until a job succeeded. */
+	r->timeout_ns = o->timeout_ns;
 }

@@ -42,6 +42,21 @@ void stop_on_signal(struct run *r)
 	}
 }
 
+void stop_retime(struct run *r, int64_t median_ns, double pct)
+{
+	/* GNU parallel looks at its jobs' deadlines with a clock of whole
+	 * seconds: a job of 1 ms is not killed at 3 ms for a jitter of 2. */
+	r->timeout_ns = (int64_t)((double)median_ns * pct);
+	if (r->timeout_ns < 1000000000)
+		r->timeout_ns = 1000000000;
+	for (long s = 0; s < r->nact; s++) {
+		struct job *j = r->act[s];
+
+		if (!j->exited && j->kill_stage == 0)
+			j->kill_at = j->t0 + r->timeout_ns;
+	}
+}
+
 /* TERM at the deadline, KILL a grace later. */
 int64_t stop_overdue(struct run *r, int64_t now)
 {
