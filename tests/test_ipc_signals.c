@@ -8,6 +8,7 @@
  * wait is bounded. */
 #include <criterion/criterion.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -420,4 +421,128 @@ Test(ipc_signals, a_handler_on_the_end_its_thread_receives_on_is_edeadlk,
 	signal(SIGUSR2, SIG_DFL);
 	conc_chan_close(x);
 	conc_chan_close(y);
+}
+
+/* conc_queue_put(3), ERRORS: -EDEADLK for a signal handler that calls a
+ * put on a queue while the thread it interrupted sleeps in a put of that
+ * queue (the producers' lock names the thread: the handler is not made to
+ * wait for itself); a get, the other side, works from the handler, and the
+ * interrupted put goes on into the room it made. The handler runs only
+ * once the thread is seen asleep in futex(2), at the one sleep of a put
+ * into a full queue: never in the middle of the put's own steps. */
+static conc_queue *handler_q;
+static volatile sig_atomic_t hq_put = 1, hq_get = 1;
+
+static void on_usr2_queue(int sig)
+{
+	char b[8];
+
+	(void)sig;
+	hq_put = conc_queue_put(handler_q, "h", 1, BOUND);
+	hq_get = (int)conc_queue_get(handler_q, b, sizeof(b), BOUND);
+}
+
+/* Whether thread tid is blocked in futex(2) now (/proc/self/task/tid/syscall
+ * begins with its number; "running" or another call otherwise). */
+static bool in_futex(pid_t tid)
+{
+	char path[64], line[64];
+	bool r = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
+	if (!(f = fopen(path, "r")))
+		return false;
+	if (fgets(line, sizeof(line), f))
+		r = atol(line) == SYS_futex && line[0] >= '0' && line[0] <= '9';
+	fclose(f);
+	return r;
+}
+
+struct asleep {
+	pid_t tid;
+	int go;		/* the thread is about to put: its next futex(2) is
+			 * the put's sleep (its thread start's is over) */
+};
+
+static int poke_asleep_fn(void *arg)
+{
+	struct asleep *a = arg;
+	pid_t tid = a->tid;
+	int i;
+
+	for (i = 0; i < 300000 && !__atomic_load_n(&a->go, __ATOMIC_ACQUIRE); i++)
+		sleep_ns(MS / 10);
+	for (i = 0; i < 300000 && !in_futex(tid); i++)
+		sleep_ns(MS / 10);
+	if (!in_futex(tid))
+		return 1;
+	syscall(SYS_tgkill, getpid(), tid, SIGUSR2);
+	return 0;
+}
+
+Test(ipc_signals, a_handler_putting_while_its_thread_sleeps_in_a_put_is_edeadlk,
+     .timeout = 60)
+{
+	conc_queue_attr a = { .capacity = 1, .max_msg = 8 };
+	struct sigaction sa;
+	struct asleep as = { conc_gettid(), 0 };
+	conc_thread *t;
+	char b[8];
+	int code = -1;
+
+	cr_assert_eq(conc_queue_create(&handler_q, &a), 0);
+	cr_assert_eq(conc_queue_put(handler_q, "a", 1, 0), 0);	/* full */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_usr2_queue;
+	cr_assert_eq(sigaction(SIGUSR2, &sa, NULL), 0);
+	cr_assert_eq(conc_thread_start(&t, poke_asleep_fn, &as, NULL), 0);
+	__atomic_store_n(&as.go, 1, __ATOMIC_RELEASE);
+	cr_assert_eq(conc_queue_put(handler_q, "b", 1, CONC_FOREVER), 0);
+	cr_assert_eq(conc_thread_join(t, &code, BOUND), 0);
+	cr_assert_eq(code, 0, "the put was never seen asleep");
+	signal(SIGUSR2, SIG_DFL);
+	cr_assert_eq(hq_put, -EDEADLK);
+	cr_assert_eq(hq_get, 1);
+	cr_assert_eq(conc_queue_size(handler_q), 1);
+	cr_assert_eq(conc_queue_get(handler_q, b, sizeof(b), 0), 1);
+	cr_assert_eq(b[0], 'b');
+	conc_queue_destroy(handler_q);
+}
+
+/* conc_map_create(3), ERRORS: -EDEADLK for a signal handler that calls
+ * into the map while the thread it interrupted holds the map's lock (here
+ * in conc_map_iterate's callback, which raises the signal itself). */
+static conc_map *handler_m;
+static volatile sig_atomic_t hm_len = 1;
+
+static void on_usr2_map(int sig)
+{
+	(void)sig;
+	hm_len = (int)conc_map_len(handler_m);
+}
+
+static int raise_in_walk(const void *k, size_t kl, const void *v, size_t vl,
+			 void *arg)
+{
+	(void)k, (void)kl, (void)v, (void)vl, (void)arg;
+	raise(SIGUSR2);
+	return 0;
+}
+
+Test(ipc_signals, a_handler_calling_a_map_its_thread_holds_is_edeadlk,
+     .timeout = 60)
+{
+	struct sigaction sa;
+
+	cr_assert_eq(conc_map_create(&handler_m, NULL), 0);
+	cr_assert_eq(conc_map_put(handler_m, "k", 1, "v", 1), 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_usr2_map;
+	cr_assert_eq(sigaction(SIGUSR2, &sa, NULL), 0);
+	cr_assert_eq(conc_map_iterate(handler_m, raise_in_walk, NULL), 0);
+	signal(SIGUSR2, SIG_DFL);
+	cr_assert_eq(hm_len, -EDEADLK);
+	cr_assert_eq(conc_map_len(handler_m), 1);
+	conc_map_destroy(handler_m);
 }

@@ -24,7 +24,8 @@ typedef struct conc_map conc_map;
  * finished call put in. A call also fails with the lock's errors:
  * -ENOTRECOVERABLE (the container was found damaged and abandoned),
  * -EDEADLK (the lock names the caller: it holds the lock through another
- * handle, from an iterate callback, or a peer wrote the segment),
+ * handle, from an iterate callback or a signal handler that interrupted
+ * a call on the container, or a peer wrote the segment),
  * -ENOTSUP (the thread's robust list cannot be shared), -EPROTO (an
  * undo journal that cannot be replayed: the container is then abandoned),
  * -ETIMEDOUT (the handle's timeout passed while another caller held the

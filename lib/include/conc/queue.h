@@ -56,7 +56,9 @@ int conc_queue_fd(const conc_queue *q);
  * max_msg), -EPIPE (closed), -ETIMEDOUT when still full after timeout_ns
  * (at once for 0), -EINVAL, -ENOTSUP (see conc_mutex_lock()), -EPROTO or
  * -ENOTRECOVERABLE or -EDEADLK (the segment was written by something
- * else: a side's lock left unusable, or naming the caller). Another
+ * else: a side's lock left unusable, or naming the caller; -EDEADLK also
+ * for a signal handler's put while its thread is inside a put, and the
+ * same for gets). Another
  * producer in the middle of its put (a copy) is waited for even with 0,
  * for at most a second; one asleep on a full queue is not.
  * No system call when the queue is not full and no consumer sleeps. A put

@@ -72,7 +72,8 @@ int conc_rsem_destroy(conc_rsem *s);
  * full: see CONC_RSEM_HOLDERS_MAX); -ENOTSUP (the thread has no usable
  * robust list, see conc_mutex_lock()); -EDEADLK or -ENOTRECOVERABLE
  * (the takers' lock names the caller as its owner, or was marked
- * unrecoverable: a peer wrote the segment); -ECANCELED (a cancelled
+ * unrecoverable: a peer wrote the segment; -EDEADLK also from a signal
+ * handler that interrupted its thread's own take); -ECANCELED (a cancelled
  * coroutine); -EINVAL.
  * A holder's death is noticed within about 100 ms by those waiting.
  */
