@@ -201,6 +201,7 @@ test-tools: bin/conc-sem bin/conc-queue bin/conc-event
 	@echo "== tests/test_tools.sh"; CONC_BIN=$(CURDIR)/bin sh tests/test_tools.sh
 	@echo "== tests/test_tools_probe.sh"; CONC_BIN=$(CURDIR)/bin sh tests/test_tools_probe.sh
 	@echo "== tests/test_tools_edge.sh"; CONC_BIN=$(CURDIR)/bin sh tests/test_tools_edge.sh
+	@echo "== tests/test_tools_regress.sh"; CONC_BIN=$(CURDIR)/bin sh tests/test_tools_regress.sh
 
 TOOLS_ASAN := $(O)/asan/bin/conc-sem $(O)/asan/bin/conc-queue $(O)/asan/bin/conc-event
 $(TOOLS_ASAN): $(O)/asan/bin/%: bin/%.c bin/tool.h $(O)/asan/libconc.a
@@ -212,6 +213,7 @@ test-tools-asan: $(TOOLS_ASAN)
 	@echo "== tests/test_tools.sh (ASan+UBSan)"; ASAN_OPTIONS=detect_leaks=0 CONC_BIN=$(CURDIR)/$(O)/asan/bin sh tests/test_tools.sh
 	@echo "== tests/test_tools_probe.sh (ASan+UBSan)"; ASAN_OPTIONS=detect_leaks=0 CONC_BIN=$(CURDIR)/$(O)/asan/bin sh tests/test_tools_probe.sh
 	@echo "== tests/test_tools_edge.sh (ASan+UBSan)"; ASAN_OPTIONS=detect_leaks=0 CONC_BIN=$(CURDIR)/$(O)/asan/bin sh tests/test_tools_edge.sh
+	@echo "== tests/test_tools_regress.sh (ASan+UBSan)"; ASAN_OPTIONS=detect_leaks=0 CONC_BIN=$(CURDIR)/$(O)/asan/bin sh tests/test_tools_regress.sh
 
 .PHONY: test-conc-run test-conc-run-asan
 test-conc-run: bin/conc-run

@@ -244,6 +244,24 @@ static int take_permit(conc_rsem *s, int64_t wait_ns, bool *full)
 	}
 }
 
+/* The status for a command that did not start: no process, memory or
+ * fd to be had is conc-sem's failure, as timeout(1)'s fork that fails;
+ * 126 says the command itself cannot run, which a script may act on. */
+static int spawn_status(int r)
+{
+	switch (r) {
+	case -ENOENT:
+		return EX_NOTFOUND;
+	case -EAGAIN:
+	case -ENOMEM:
+	case -EMFILE:
+	case -ENFILE:
+		return EX_FAIL;
+	default:
+		return EX_NOEXEC;
+	}
+}
+
 static int run(const char *name, uint32_t n, bool n_given, int64_t wait_ns,
 	       unsigned mode, char **cmd)
 {
@@ -291,7 +309,7 @@ static int run(const char *name, uint32_t n, bool n_given, int64_t wait_ns,
 		conc_rsem_post(s);
 		/* A signal held meanwhile ends conc-sem now, the permit back. */
 		sigprocmask(SIG_SETMASK, &given_mask, NULL);
-		return r == -ENOENT ? EX_NOTFOUND : EX_NOEXEC;
+		return spawn_status(r);
 	}
 	pass_held();
 	r = conc_proc_join(child, &st, CONC_FOREVER);
