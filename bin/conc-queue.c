@@ -115,6 +115,36 @@ static int put_one(conc_queue *q, const char *m, size_t len, int64_t t)
 	return r ? fail(r, "put") : 0;
 }
 
+/* A record of stdin up to sep, as getdelim(3), but of at most max + 1
+ * bytes: a longer one is too long for any queue, and a stream without a
+ * separator (/dev/zero, a binary file) would otherwise be read whole into
+ * memory before put said so. Returns its length (with sep if it ended
+ * there; more than max if cut short), -1 at the end of the input (or on
+ * a read error: ferror), or -ENOMEM. */
+static ssize_t read_record(char **buf, size_t *cap, int sep, size_t max)
+{
+	size_t len = 0;
+	int c;
+
+	while (len <= max) {
+		if (len + 1 > *cap) {
+			size_t n = *cap ? *cap * 2 : 256;
+			char *b = realloc(*buf, n);
+
+			if (!b)
+				return -ENOMEM;
+			*buf = b;
+			*cap = n;
+		}
+		if ((c = getc_unlocked(stdin)) == EOF)
+			break;
+		(*buf)[len++] = (char)c;
+		if (c == sep)
+			break;
+	}
+	return len ? (ssize_t)len : -1;
+}
+
 /* -t is a deadline for the whole command, as timeout(1) gives: each
  * message waits for room only for what is left of it. */
 static int put(conc_queue *q, char **msgs, int n, int sep, int64_t t)
@@ -122,7 +152,7 @@ static int put(conc_queue *q, char **msgs, int n, int sep, int64_t t)
 	int64_t end = tool_end(t);
 	char *line = NULL;
 	size_t cap = 0;
-	ssize_t len;
+	ssize_t len = 0;
 	int i, ex = 0;
 
 	for (i = 0; i < n && !ex; i++)
@@ -133,13 +163,19 @@ static int put(conc_queue *q, char **msgs, int n, int sep, int64_t t)
 		tool_err(EBADF, "%s: put: reading stdin", name);
 		return EX_FAIL;
 	}
-	while (!ex && (len = getdelim(&line, &cap, sep, stdin)) >= 0) {
+	while (!ex && (len = read_record(&line, &cap, sep, MSG_LIMIT)) >= 0) {
 		if (len && line[len - 1] == sep)
 			len--;
+		if (len > MSG_LIMIT) {
+			tool_err(0, "%s: put: a message of more than %u bytes is longer than the queue takes",
+				 name, MSG_LIMIT);
+			ex = EX_FAIL;
+			break;
+		}
 		ex = put_one(q, line, (size_t)len, tool_left(end));
 	}
-	if (!ex && ferror(stdin)) {
-		tool_err(errno, "%s: put: reading stdin", name);
+	if (!ex && (len == -ENOMEM || ferror(stdin))) {
+		tool_err(len == -ENOMEM ? ENOMEM : errno, "%s: put: reading stdin", name);
 		ex = EX_FAIL;
 	}
 	free(line);

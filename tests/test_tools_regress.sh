@@ -32,5 +32,35 @@ ok "... the permit given back" "rc=0 $P-fd: 1 permits, 1 free" \
 	"$(run "$SEM" -w 20 $P-fd true) $(timeout 10 "$SEM" --status $P-fd | head -n 1)"
 ok "... a command that cannot run is still 126" "rc=126" "$(run "$SEM" $P-fd /etc/passwd)"
 
+# ---- conc-queue put: a line longer than any queue takes (16 MiB) was
+# read whole into memory before put said it was too long: a stream
+# without a newline (/dev/zero, a binary file) until memory ran out. Now
+# put stops reading past 16 MiB: the writer of 40 MB is cut off (its
+# status is not 0) and nothing is put. ----
+"$Q" create $P-long
+{ head -c 40000000 /dev/zero | tr '\0' a; echo $? > long.st; } |
+	timeout 60 "$Q" put $P-long 2>"$T/err"
+ok "queue put, a line of 40 MB: 5, the writer cut off, nothing put" "rc=5 cut messages 0" \
+	"rc=$? $([ "$(cat long.st)" != 0 ] && echo cut || echo "read whole") $(timeout 10 "$Q" stat $P-long)"
+msg "queue put, a line of 40 MB" conc-queue
+# At the bound: a queue of 16 MiB messages takes one of 16 MiB exactly,
+# and one a byte longer is refused; the lines before it are put.
+"$Q" create -c 2 -s 16777216 $P-max
+{ echo first; head -c 16777216 /dev/zero | tr '\0' b; echo; head -c 16777217 /dev/zero | tr '\0' c; echo; } |
+	timeout 60 "$Q" put $P-max 2>"$T/err"
+ok "queue put, 16 MiB and 16 MiB + 1: 5, the first two put" "rc=5 messages 2" \
+	"rc=$? $(timeout 10 "$Q" stat $P-max)"
+ok "... whole" "first 16777217" \
+	"$(timeout 60 "$Q" get $P-max) $(timeout 60 "$Q" get $P-max | wc -c | tr -d ' ')"
+# -0: the same bound, a NUL ending each record.
+"$Q" create $P-long0
+{ head -c 20000000 /dev/zero | tr '\0' a; echo $? > long0.st; } |
+	timeout 60 "$Q" put -0 $P-long0 2>"$T/err"
+ok "queue put -0, a record of 20 MB: 5, the writer cut off" "rc=5 cut" \
+	"rc=$? $([ "$(cat long0.st)" != 0 ] && echo cut || echo "read whole")"
+ok "queue put -0: records as before" "a|b||c|rc=0" \
+	"$(printf 'a\0b\0\0c' | timeout 60 "$Q" put -0 $P-long0; echo "rc=$?" > put0.rc
+	   timeout 60 "$Q" get -0 -n 4 -t 0 $P-long0 | tr '\0' '|'; cat put0.rc)"
+
 echo "test_tools_regress: $pass passed, $fail failed"
 [ "$fail" = 0 ]
