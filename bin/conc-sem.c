@@ -5,6 +5,8 @@
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include "tool.h"
@@ -244,6 +246,33 @@ static int take_permit(conc_rsem *s, int64_t wait_ns, bool *full)
 	}
 }
 
+/*
+ * The command was ended by signal sig: conc-sem ends by it too, as
+ * timeout(1) does, its core dump off (the command's is the one to see).
+ * A shell reads 128 + sig either way, but only a death by SIGINT or
+ * SIGQUIT tells bash that Ctrl-C was meant for the script as well: told
+ * exit(130), it goes on with the next command of its loop ("wait and
+ * cooperative exit"), as it does for a command that caught the signal.
+ * Returns 128 + sig if sig does not end conc-sem (none that ended the
+ * command should fail to).
+ */
+static int die_as(int sig)
+{
+	struct sigaction sa = { .sa_handler = SIG_DFL };
+	struct rlimit none = { 0, 0 };
+	sigset_t set;
+
+	prctl(PR_SET_DUMPABLE, 0);
+	setrlimit(RLIMIT_CORE, &none);
+	sigemptyset(&sa.sa_mask);
+	sigaction(sig, &sa, NULL);
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	raise(sig);
+	return 128 + sig;
+}
+
 /* The status for a command that did not start: no process, memory or
  * fd to be had is conc-sem's failure, as timeout(1)'s fork that fails;
  * 126 says the command itself cannot run, which a script may act on. */
@@ -318,7 +347,7 @@ static int run(const char *name, uint32_t n, bool n_given, int64_t wait_ns,
 		tool_err(r, "waiting for %s", cmd[0]);
 		return EX_FAIL;
 	}
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : die_as(WTERMSIG(st));
 }
 
 /* Whether option a takes the next argument as its value: -n, -w, -m, or

@@ -62,5 +62,42 @@ ok "queue put -0: records as before" "a|b||c|rc=0" \
 	"$(printf 'a\0b\0\0c' | timeout 60 "$Q" put -0 $P-long0; echo "rc=$?" > put0.rc
 	   timeout 60 "$Q" get -0 -n 4 -t 0 $P-long0 | tr '\0' '|'; cat put0.rc)"
 
+# ---- conc-sem: a command ended by a signal ended conc-sem with exit(128
+# + N), where a command run alone dies by the signal: bash, sent Ctrl-C
+# while it waits, goes on with its loop when the command it waits for
+# exits, as one that caught the signal (wait and cooperative exit), so
+# `for f in ...; do conc-sem lock cmd; done` took one Ctrl-C per file. Now
+# conc-sem ends by the command's signal, as timeout(1) does. Here SIGINT
+# goes to the script's process group (a terminal's Ctrl-C): the loop must
+# stop in its first round, not go on to the second (which ends at once:
+# nothing in this waits on time). ----
+if command -v bash >/dev/null 2>&1; then
+	cat > wce.sh <<'EOF2'
+for i in 1 2; do
+	"$1" "$2" sh -c 'echo $$ > wce.$1; [ $1 = 2 ] || exec sleep 300' sh $i
+	echo "$i:$?" >> wce.st
+done
+EOF2
+	timeout -s KILL 120 setsid env --default-signal=INT bash wce.sh "$SEM" $P-wce &
+	w=$!
+	sleeping() { [ -s wce.1 ] && [ "$(cat /proc/$(cat wce.1)/comm 2>/dev/null)" = sleep ]; }
+	# The process group of the command, the script's (bash is its leader).
+	until_ sleeping && kill -INT -"$(awk '{ print $5 }' /proc/$(cat wce.1)/stat)"
+	wait $w
+	ok "sem: Ctrl-C stops a bash loop of conc-sem as it stops one of the command" \
+		"no 2nd round: " "$([ -e wce.2 ] && echo "2nd round" || echo "no 2nd round"): $(cat wce.st 2>/dev/null)"
+	[ -s wce.1 ] && kill -9 "$(cat wce.1)" 2>/dev/null
+else
+	skip=$((skip + 1))
+	echo "SKIP: sem: Ctrl-C in a bash loop: no bash"
+fi
+ok "sem: a command killed by SIGTERM: 143 to the shell" "rc=143" \
+	"$(timeout 60 "$SEM" $P-wce sh -c 'kill -TERM $$' 2>/dev/null; echo "rc=$?")"
+ok "... by SIGKILL: 137, the permit back" "rc=137 $P-wce: 1 permits, 1 free" \
+	"$(timeout 60 "$SEM" $P-wce sh -c 'kill -KILL $$' 2>/dev/null; echo "rc=$?") $(timeout 10 "$SEM" --status $P-wce | head -n 1)"
+# The command dumps no core of its own: a core here would be conc-sem's.
+ok "... by SIGSEGV: 139, no core of conc-sem" "rc=139 no core" \
+	"$(ulimit -c unlimited 2>/dev/null; timeout 60 "$SEM" $P-wce sh -c 'ulimit -c 0; kill -SEGV $$' 2>/dev/null; echo "rc=$?") $(ls | grep -q '^core' && echo core || echo no core)"
+
 echo "test_tools_regress: $pass passed, $fail failed"
 [ "$fail" = 0 ]
