@@ -347,11 +347,9 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "create"))
 		return create(cap, max, mode);
 	if (!strcmp(cmd, "rm")) {
-		r = open_queue(&q);
-		if (r)
-			return fail(r, "rm");
-		conc_queue_destroy(q);
-		r = conc_shm_unlink(name);
+		r = tool_shm_kind(name, CONC_SHM_QUEUE);
+		if (!r)
+			r = conc_shm_unlink(name);
 		return r ? fail(r, "rm") : 0;
 	}
 	if (strcmp(cmd, "put") && strcmp(cmd, "get") && strcmp(cmd, "close") &&

@@ -453,8 +453,7 @@ static int status(const char *name)
 
 static int rm(const char *name)
 {
-	conc_rsem *s;
-	int r = open_sem(&s, name);
+	int r = tool_shm_kind(name, CONC_SHM_RSEM);
 
 	if (r == -ENOENT) {
 		tool_err(0, "%s: no such semaphore", name);
@@ -468,7 +467,6 @@ static int rm(const char *name)
 		tool_err(r, "%s", name);
 		return EX_FAIL;
 	}
-	conc_rsem_destroy(s);
 	r = conc_shm_unlink(name);
 	if (r == -ENOENT) {
 		tool_err(0, "%s: no such semaphore", name);

@@ -192,6 +192,25 @@ static __attribute__((unused)) int tool_shm_fd(const char *name)
 	return fd;
 }
 
+/* Whether /dev/shm/NAME holds a segment of kind (conc_shm_open(3)), one
+ * group or others may write opened as tool_shm_fd() opens it: 0 or -errno.
+ * What rm asks, and no more: a semaphore or queue whose creator died
+ * before it was set up, or that a peer broke, is no longer opened as one,
+ * and is still one to remove (as conc-event's rm has it). */
+static __attribute__((unused)) int tool_shm_kind(const char *name, uint32_t kind)
+{
+	conc_shm *seg;
+	int r = conc_shm_open(&seg, name, kind), fd;
+
+	if (r == -EACCES && (fd = tool_shm_fd(name)) >= 0) {
+		r = conc_shm_open_fd(&seg, fd, kind);
+		close(fd);
+	}
+	if (!r)
+		conc_shm_close(seg);
+	return r;
+}
+
 /* The mode of /dev/shm/NAME if tool_shm_fd() accepts it, for a create
  * that opens an existing object (CONC_SHM_MODE admits those bits): 0 or
  * -EACCES. */

@@ -17,6 +17,8 @@ cleanup() {
 }
 trap cleanup EXIT
 cd "$T" || exit 1
+nl='
+'
 
 # ---- conc-sem: no fd left to start the command is conc-sem's failure
 # (125, as timeout(1) when it cannot fork), not a command that cannot run
@@ -98,6 +100,43 @@ ok "... by SIGKILL: 137, the permit back" "rc=137 $P-wce: 1 permits, 1 free" \
 # The command dumps no core of its own: a core here would be conc-sem's.
 ok "... by SIGSEGV: 139, no core of conc-sem" "rc=139 no core" \
 	"$(ulimit -c unlimited 2>/dev/null; timeout 60 "$SEM" $P-wce sh -c 'ulimit -c 0; kill -SEGV $$' 2>/dev/null; echo "rc=$?") $(ls | grep -q '^core' && echo core || echo no core)"
+
+# ---- rm of a semaphore or queue that is no longer opened as one: its
+# creator died before setting it up (or a peer broke it). conc-sem --rm
+# and conc-queue rm opened it as a semaphore or queue first, and so
+# refused it ("not a semaphore: not removed", which conc-sem's own error
+# sent the user to), and nothing but rm(1) in /dev/shm could free the
+# name. Now rm asks only that the file be a segment of its kind, as
+# conc-event rm does: another kind of object is still left alone. ----
+poke() {	# poke FILE OFFSET BYTES (a printf escape string)
+	printf "$3" | dd of="$1" bs=1 seek="$2" conv=notrunc 2>/dev/null
+}
+# The semaphore's permits (the first word of its data, at 64), 0 until
+# its creator sets it up; a -n other than the one given cannot finish it.
+"$SEM" -n 3 $P-half true
+poke /dev/shm/$P-half 64 '\0\0\0\0'
+ok "sem: one never set up, as its creator left it: an error to use" "rc=125" "$(run "$SEM" -w 0 $P-half true)"
+ok "... removed by --rm" "rc=0 no" "$(run "$SEM" --rm $P-half) $([ -e /dev/shm/$P-half ] && echo yes || echo no)"
+ok "... the name used again" "rc=0" "$(run "$SEM" -n 3 -w 20 $P-half true)"
+# The queue's init word (the first of its data): 1 while its creator
+# sets it up, for ever if it died then.
+"$Q" create $P-halfq
+poke /dev/shm/$P-halfq 64 '\1\0\0\0'
+ok "queue: one never set up, as its creator left it: an error to use" "rc=5" "$(run "$Q" put -t 0 $P-halfq x)"
+ok "... removed by rm" "rc=0 no" "$(run "$Q" rm $P-halfq) $([ -e /dev/shm/$P-halfq ] && echo yes || echo no)"
+ok "... the name used again" "rc=0 x${nl}rc=0" "$(run "$Q" create $P-halfq) $("$Q" put $P-halfq x; run "$Q" get -t 20 $P-halfq)"
+# --mode 666: opened by its fd (tool_shm_fd), removed the same way.
+"$SEM" --mode 666 -n 2 $P-half6 true
+poke /dev/shm/$P-half6 64 '\0\0\0\0'
+ok "sem --mode 666, never set up: removed by --rm" "rc=0 no" \
+	"$(run "$SEM" --rm $P-half6) $([ -e /dev/shm/$P-half6 ] && echo yes || echo no)"
+# Another kind, a plain file: left alone, as before.
+"$EV" set $P-other; echo data > /dev/shm/$P-plain; chmod 600 /dev/shm/$P-plain
+ok "sem --rm, queue rm of an event: refused, left alone" "rc=125 rc=5 yes" \
+	"$(run "$SEM" --rm $P-other) $(run "$Q" rm $P-other) $([ -e /dev/shm/$P-other ] && echo yes || echo no)"
+ok "sem --rm, queue rm of a plain file: refused, left alone" "rc=125 rc=5 data" \
+	"$(run "$SEM" --rm $P-plain) $(run "$Q" rm $P-plain) $(cat /dev/shm/$P-plain)"
+ok "sem --rm, queue rm: missing is still 4" "rc=4 rc=4" "$(run "$SEM" --rm $P-none) $(run "$Q" rm $P-none)"
 
 echo "test_tools_regress: $pass passed, $fail failed"
 [ "$fail" = 0 ]
