@@ -6,10 +6,12 @@
 # why; each skip is printed with its reason). Ends with "N passed, N failed".
 #
 # Needs (Debian): gcc-aarch64-linux-gnu qemu-user qemu-user-binfmt, and
-# with `dpkg --add-architecture arm64`: liburing-dev:arm64. Criterion for
-# arm64 cannot be installed beside the native one (libcriterion-dev is not
-# Multi-Arch: installing :arm64 removes :amd64), so its shared library is
-# unpacked with dpkg -x into $CONC_CHROOTS/arm64-criterion instead. The
+# with `dpkg --add-architecture arm64`: liburing-dev:arm64, and libffi8:arm64
+# libgit2-1.5:arm64 (what libcriterion.so links). Criterion for arm64
+# cannot be installed beside the native one (libcriterion-dev and
+# libnanomsg5 are not Multi-Arch: installing them :arm64 removes the native
+# Criterion), so its library and nanomsg's are unpacked with dpkg -x into
+# $CONC_CHROOTS/arm64-criterion instead. The
 # Criterion binaries re-execute themselves, which needs binfmt_misc to run
 # aarch64 executables through qemu; without it only the examples and man
 # page examples run, and the script says so.
@@ -37,6 +39,10 @@ if [ ! -e "$crit/libcriterion.so" ]; then
 fi
 criterion=yes
 [ -e "$crit/libcriterion.so" ] || criterion="no: Criterion for arm64 could not be unpacked"
+for lib in libffi.so.8 libgit2.so.1.5; do
+	[ -e /usr/lib/aarch64-linux-gnu/$lib ] ||
+		criterion="no: $lib for arm64 missing (apt-get install libffi8:arm64 libgit2-1.5:arm64)"
+done
 if [ "$criterion" = yes ] && ! grep -qs enabled /proc/sys/fs/binfmt_misc/qemu-aarch64; then
 	mountpoint -q /proc/sys/fs/binfmt_misc 2>/dev/null ||
 		mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc 2>/dev/null
