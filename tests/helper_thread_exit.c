@@ -7,6 +7,9 @@
  *   daemon            the same with a daemon thread: it dies with main.
  *   exit-in-thread    the thread calls exit(3) while main joins it: the
  *                     process ends at once with status 3.
+ *   exit-in-pthread   a thread of pthread_create calls exit(5) while a
+ *                     non-daemon conc thread waits for an event that only
+ *                     main would set: the process ends at once with 5.
  *   detached          a detached non-daemon thread is still waited for.
  *   thread-exit-main  conc_thread_exit(4) in main is exit(4): it waits too.
  *   fork-exit         a child forked while a non-daemon thread lives starts
@@ -14,6 +17,7 @@
  *                     it must not wait for its parent's thread.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +50,23 @@ static int exiter(void *arg)
 	sleep_ms(50);
 	printf("thread calls exit(3)\n");
 	exit(3);
+}
+
+static void *pthread_exiter(void *arg)
+{
+	(void)arg;
+	sleep_ms(50);
+	printf("pthread calls exit(5)\n");
+	exit(5);
+}
+
+/* Waits for what never comes: it ends only with the process (or gives up
+ * after 10 s, which the test sees in the output). */
+static int forgotten(void *arg)
+{
+	if (conc_event_wait(arg, 10 * 1000000000LL) == -ETIMEDOUT)
+		printf("exit waited for the conc thread\n");
+	return 0;
 }
 
 static int waiter(void *arg)
@@ -130,6 +151,17 @@ int main(int argc, char **argv)
 		printf("main done\n");
 		return 0;
 	}
+	if (!strcmp(mode, "exit-in-pthread")) {
+		static conc_event never;
+		pthread_t p;
+
+		start(forgotten, &never, false);
+		if (pthread_create(&p, NULL, pthread_exiter, NULL))
+			return 106;
+		pthread_join(p, NULL);
+		printf("main done\n");
+		return 0;
+	}
 	if (!strcmp(mode, "detached")) {
 		if (conc_thread_detach(start(sleeper, NULL, false)))
 			return 105;
@@ -143,7 +175,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(mode, "fork-exit"))
 		return fork_exit();
-	fprintf(stderr, "usage: %s nondaemon|daemon|exit-in-thread|detached|"
+	fprintf(stderr, "usage: %s nondaemon|daemon|exit-in-thread|"
+		"exit-in-pthread|detached|"
 		"thread-exit-main|fork-exit\n", argv[0]);
 	return 2;
 }

@@ -2000,6 +2000,17 @@ Test(thread_exit, exit_in_a_thread_ends_the_process, .timeout = 30)
 	cr_assert_str_eq(r.out, "thread calls exit(3)\n");
 }
 
+/* A signal-handling thread, or a library's own thread, that calls exit()
+ * ends the process as in C, even while non-daemon conc threads wait for
+ * something main would have done. */
+Test(thread_exit, exit_in_a_pthread_ends_the_process, .timeout = 30)
+{
+	struct run r = run_helper("exit-in-pthread");
+
+	cr_assert(exited_with(r.status, 5), "status %#x", r.status);
+	cr_assert_str_eq(r.out, "pthread calls exit(5)\n");
+}
+
 Test(thread_exit, detached_non_daemon_is_waited_for, .timeout = 30)
 {
 	struct run r = run_helper("detached");

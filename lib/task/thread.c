@@ -45,12 +45,14 @@ static void join_at_exit(void)
 	/* exit() called in a task: the loop's other tasks must not run
 	 * while the process ends, nor this one resume in its handlers. */
 	__conc_wait_leave();
-	/* exit() called by a conc thread ends the process at once, as in C:
-	 * waiting here for the others (or itself) could never end. Not in
-	 * the child of a fork it made: there it is the only thread, which
-	 * that process's end waits for as for main's. */
-	if (__conc_current_worker &&
-	    __conc_current_worker->pid == __conc_self()->pid)
+	/* Only main's end waits, as Python waits at the end of its main
+	 * thread. exit() called in any other thread, a conc thread or one of
+	 * pthread_create, ends the process at once, as in C: waiting here
+	 * for the others could never end where they wait for the caller (or
+	 * the caller is one of them). The only thread of a fork child is its
+	 * main thread (its tid is the child's pid), whichever thread forked:
+	 * that process's end waits for the threads it started. */
+	if (__conc_self()->tid != __conc_self()->pid)
 		return;
 	__conc_thread_wait_all();
 }
