@@ -86,6 +86,10 @@ void __conc_suspend(struct conc_task *t)
 {
 	struct loop *l = t->loop;
 	struct conc_task *next = l->rq_head;
+	/* errno is the thread's, and the tasks share the thread: each finds
+	 * its own again, as a thread's blocking call would leave it, not
+	 * what the tasks that ran meanwhile left there. */
+	int err = errno;
 
 	if (next && !next->shared && !t->shared && t->state != T_DONE &&
 	    l->since_reap < REAP_EVERY) {
@@ -97,9 +101,10 @@ void __conc_suspend(struct conc_task *t)
 					     next, next->fpctl);
 		enter(l, next);
 		__conc_coro_switch(&t->ctx, &next->ctx);
-		return;
+	} else {
+		__conc_coro_switch(&t->ctx, &l->sched);
 	}
-	__conc_coro_switch(&t->ctx, &l->sched);
+	errno = err;
 }
 
 int __conc_park(struct conc_task *t, int64_t dl)
