@@ -828,3 +828,118 @@ Test(loop_io_edge, msg_waitall_within_a_timeout)
 {
 	everywhere(waits_for_all);
 }
+
+/* ---- Only the events asked for ----------------------------------------- */
+
+/* A stream socket whose peer shut down its writing: POLLRDHUP and POLLIN
+ * (the end of the stream) hold. io_uring ends every poll on POLLRDHUP,
+ * asked for or not; poll(2) reports what was asked for (and POLLERR,
+ * POLLHUP) only. A unix socket's send buffer is then filled (full stays
+ * full: the peer never reads), a TCP one's is left with room. */
+static int half_closed(int sv[2], int tcp)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof(a);
+	char b[4096] = { 0 };
+	int l;
+
+	if (!tcp) {
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+			return -1;
+		while (send(sv[0], b, sizeof(b), MSG_DONTWAIT) > 0)
+			;
+		return shutdown(sv[1], SHUT_WR);
+	}
+	l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	sv[1] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (l < 0 || sv[1] < 0 || bind(l, (struct sockaddr *)&a, al) ||
+	    listen(l, 1) || getsockname(l, (struct sockaddr *)&a, &al) ||
+	    connect(sv[1], (struct sockaddr *)&a, al))
+		return -1;
+	sv[0] = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+	close(l);
+	return sv[0] < 0 ? -1 : shutdown(sv[1], SHUT_WR);
+}
+
+struct drainer {
+	int fd;
+	uint32_t stop;
+};
+
+/* Read what the peer sent until told to stop: room comes back. */
+static void *drain_peer(void *arg)
+{
+	struct drainer *d = arg;
+	char b[65536];
+
+	while (!__atomic_load_n(&d->stop, __ATOMIC_ACQUIRE))
+		if (recv(d->fd, b, sizeof(b), MSG_DONTWAIT) < 0)
+			sleep_ns(1 * MS);
+	return NULL;
+}
+
+static char unasked_buf[1 << 16];
+
+/* The unix socket, full: nothing to report for POLLOUT, and a write that
+ * has to wait for room on it, non-blocking, waits, within its timeout;
+ * once the peer reads, a poll for POLLOUT sees the room. */
+static int unasked_full(int fd, int peer)
+{
+	struct drainer d = { .fd = peer };
+	pthread_t th;
+	int r = 0;
+
+	if (conc_poll(fd, POLLOUT, SHORT) != -ETIMEDOUT)
+		return 1;
+	if (conc_poll(fd, POLLOUT, 0) != -ETIMEDOUT)
+		return 2;
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK))
+		return 101;
+	if (conc_write(fd, unasked_buf, sizeof(unasked_buf), SHORT) != -ETIMEDOUT)
+		return 3;
+	if (conc_send(fd, unasked_buf, sizeof(unasked_buf), 0, SHORT) != -ETIMEDOUT)
+		return 4;
+	if (pthread_create(&th, NULL, drain_peer, &d))
+		return 102;
+	if (conc_poll(fd, POLLOUT, BOUND) != POLLOUT)
+		r = 5;
+	__atomic_store_n(&d.stop, 1, __ATOMIC_RELEASE);
+	if (join_thread(th, 10000, NULL))
+		r = 103;
+	return r;
+}
+
+static int unasked_one(int tcp)
+{
+	int sv[2], r = 0;
+
+	if (half_closed(sv, tcp))
+		return 100;
+	if (conc_poll(sv[0], POLLIN, SHORT) != POLLIN)
+		r = 10;
+	else if (conc_poll(sv[0], POLLIN | POLLRDHUP, SHORT) != (POLLIN | POLLRDHUP))
+		r = 11;
+	else if (tcp && conc_poll(sv[0], POLLOUT, SHORT) != POLLOUT)
+		r = 12;
+	else if (!tcp)
+		r = unasked_full(sv[0], sv[1]);
+	close(sv[0]);
+	close(sv[1]);
+	return r ? r + tcp * 1000 : 0;
+}
+
+static int only_asked(void)
+{
+	int r = unasked_one(0);
+
+	return r ? r : unasked_one(1);
+}
+
+/* Before: in a task the polls said POLLRDHUP too (for POLLOUT on the full
+ * socket, as if ready), and the write on the non-blocking socket spun
+ * past its timeout. */
+Test(loop_io_edge, a_poll_reports_only_what_it_asked_for, .timeout = 60)
+{
+	everywhere(only_asked);
+}

@@ -9,7 +9,9 @@
  * other tasks run, then a re-check every FALLBACK_NS (more seldom with many tasks)
  * through the loop's timers:
  * the loop never blocks, at the price of that latency.
- * Fds: IORING_OP_POLL_ADD, one per fd.
+ * Fds: IORING_OP_POLL_ADD, one per fd; its POLLRDHUP, which the kernel
+ * adds to every poll, is left out unless asked for, as poll(2) does, and
+ * a poll that ended on it alone looks again every FALLBACK_NS.
  * Processes: IORING_OP_WAITID (6.7) on the pidfd, WNOWAIT so that the
  * caller reaps as a thread would; where the kernel lacks it, or the
  * process is no child of ours (ECHILD), a poll on the pidfd.
@@ -114,23 +116,57 @@ static int hook_futex(struct __conc_waiter *w, const uint32_t *word,
 	return r == -ETIMEDOUT && until != dl ? 0 : r;
 }
 
-static int poll_one(struct conc_task *t, struct pollfd *p, conc_deadline dl)
+/* io_uring adds POLLRDHUP to every poll, asked for or not (and POLLERR,
+ * POLLHUP, which poll(2) reports anyway): what the caller did not ask for
+ * is left out, as poll(2) leaves it. */
+static short asked(const struct pollfd *p, int res)
 {
-	struct io_uring_sqe *sqe = __conc_ring_op(t, dl);
+	return (short)(res & (p->events | POLLERR | POLLHUP | POLLNVAL));
+}
+
+/*
+ * The poll ended on POLLRDHUP alone, unasked: a socket whose peer shut
+ * down its writing, while the caller waits for room (say). It stays so: a
+ * poll again would end at once, and the caller would spin past its
+ * deadline. Look again after FALLBACK_NS instead, or at the deadline: 0
+ * (look again), -ETIMEDOUT or -ECANCELED.
+ */
+static int unasked(struct conc_task *t, conc_deadline dl)
+{
+	conc_deadline until;
 	int r;
 
-	if (!sqe)
+	if (__conc_expired(dl))
+		return -ETIMEDOUT;
+	if (__conc_take_cancel(t))
 		return -ECANCELED;
-	io_uring_prep_poll_add(sqe, p->fd, (unsigned)(unsigned short)p->events);
-	r = __conc_ring_wait(t, sqe, dl);
-	if (r == -EBADF) {
-		p->revents = POLLNVAL;
-		return 1;
+	until = recheck_at(t->loop, dl, FALLBACK_NS);
+	r = __conc_park(t, until);
+	return r == -ETIMEDOUT && until != dl ? 0 : r;
+}
+
+static int poll_one(struct conc_task *t, struct pollfd *p, conc_deadline dl)
+{
+	for (;;) {
+		struct io_uring_sqe *sqe = __conc_ring_op(t, dl);
+		int r;
+
+		if (!sqe)
+			return -ECANCELED;
+		io_uring_prep_poll_add(sqe, p->fd, (unsigned)(unsigned short)p->events);
+		r = __conc_ring_wait(t, sqe, dl);
+		if (r == -EBADF) {
+			p->revents = POLLNVAL;
+			return 1;
+		}
+		if (r < 0)
+			return r;
+		p->revents = asked(p, r);
+		if (p->revents)
+			return 1;
+		if ((r = unasked(t, dl)) < 0)
+			return r;
 	}
-	if (r < 0)
-		return r;
-	p->revents = (short)r;
-	return 1;
 }
 
 static int poll_many(struct conc_task *t, struct pollfd *fds, unsigned n,
@@ -139,6 +175,7 @@ static int poll_many(struct conc_task *t, struct pollfd *fds, unsigned n,
 	struct opslot *ops;
 	unsigned i;
 	int count = 0;
+	bool only_unasked = false;
 
 	if (__conc_take_cancel_dl(t, dl))
 		return -ECANCELED;
@@ -169,10 +206,11 @@ static int poll_many(struct conc_task *t, struct pollfd *fds, unsigned n,
 		if (fds[i].fd < 0)
 			continue;
 		if (ops[i].res > 0)
-			fds[i].revents = (short)ops[i].res;
+			fds[i].revents = asked(&fds[i], ops[i].res);
 		else if (ops[i].res == -EBADF)
 			fds[i].revents = POLLNVAL;
 		count += fds[i].revents != 0;
+		only_unasked |= ops[i].res > 0 && !fds[i].revents;
 	}
 	t->ops = NULL;
 	t->nops = 0;
@@ -182,7 +220,9 @@ static int poll_many(struct conc_task *t, struct pollfd *fds, unsigned n,
 	/* A look (dl passed at the start) left a pending cancel alone. */
 	if (t->timed_out)
 		return -ETIMEDOUT;
-	return __conc_take_cancel(t) ? -ECANCELED : 0;
+	if (__conc_take_cancel(t))
+		return -ECANCELED;
+	return only_unasked ? unasked(t, dl) : 0;
 }
 
 static int hook_poll(struct __conc_waiter *w, struct pollfd *fds, unsigned n,
