@@ -93,6 +93,43 @@ Test(loop_io_edge, what_the_call_refuses_at_once_is_refused_at_once)
 	everywhere(at_once);
 }
 
+/* What accept4(2) refuses at once, refused at once too: outside a loop a
+ * call with a timeout waited for readiness first (till its timeout, for
+ * a socket that never becomes readable). */
+static int accept_at_once(void)
+{
+	int sv[2], u, l, p[2], r = 0;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) || pipe2(p, O_CLOEXEC))
+		return 100;
+	u = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (u < 0 || l < 0 || listen(l, 1))
+		return 101;
+	if (conc_accept(sv[0], NULL, NULL, 0, SHORT) != -EINVAL)	/* not listening */
+		r = 1;
+	else if (conc_accept(u, NULL, NULL, 0, SHORT) != -EOPNOTSUPP)	/* no connections */
+		r = 2;
+	else if (conc_accept(l, NULL, NULL, 0x40000000, SHORT) != -EINVAL)	/* flags */
+		r = 3;
+	else if (conc_accept(p[0], NULL, NULL, 0, SHORT) != -ENOTSOCK)
+		r = 4;
+	else if (conc_accept(l, NULL, NULL, SOCK_CLOEXEC, 1 * MS) != -ETIMEDOUT)
+		r = 5;		/* and a listening socket still waits */
+	close(sv[0]);
+	close(sv[1]);
+	close(u);
+	close(l);
+	close(p[0]);
+	close(p[1]);
+	return r;
+}
+
+Test(loop_io_edge, what_accept_refuses_is_refused_at_once)
+{
+	everywhere(accept_at_once);
+}
+
 /* ---- A signal handler does not end a plain call ------------------------ */
 
 static void on_usr1(int sig)

@@ -131,12 +131,34 @@ static long nowait(const struct io *a)
 	}
 }
 
+/* accept4(2) has no flag that keeps it from waiting: what it refuses at
+ * once (flags it does not know, a socket that does not listen, one of a
+ * type that has no connections, no socket) is found out before the first
+ * wait, as in a task; -EAGAIN where it would have to wait. */
+static long accept_early(const struct io *a)
+{
+	int v = 0;
+	socklen_t len = sizeof(v);
+	long r;
+
+	if (a->flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC))
+		return -EINVAL;
+	r = __CONC_SC(SYS_getsockopt, a->fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &len);
+	if (r < 0 || v)
+		return r < 0 ? r : -EAGAIN;
+	r = __CONC_SC(SYS_getsockopt, a->fd, SOL_SOCKET, SO_TYPE, &v, &len);
+	if (r < 0)
+		return r;
+	return v == SOCK_DGRAM || v == SOCK_RAW || v == SOCK_RDM ? -EOPNOTSUPP : -EINVAL;
+}
+
 /*
  * Before any wait, a read or write that cannot block (RWF_NOWAIT): what
  * the call refuses at once (the wrong end of a pipe, an eventfd read of
  * less than 8 bytes) is refused at once, as in a task, not after the
- * timeout for want of readiness. -EAGAIN where it would have to wait, or
- * where the file cannot say (-EOPNOTSUPP: a tty): wait, then nowait().
+ * timeout for want of readiness; an accept is checked (accept_early).
+ * -EAGAIN where it would have to wait, or where the file cannot say
+ * (-EOPNOTSUPP: a tty): wait, then nowait().
  */
 static long early(const struct io *a)
 {
@@ -151,7 +173,7 @@ static long early(const struct io *a)
 		if (r == -EAGAIN && never_waits(a->fd))
 			return __conc_io_plain(a);
 	} else {
-		return -EAGAIN;
+		return a->kind == IO_ACCEPT ? accept_early(a) : -EAGAIN;
 	}
 	return r == -EOPNOTSUPP ? -EAGAIN : r;
 }
