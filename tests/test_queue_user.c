@@ -213,6 +213,90 @@ Test(queue_user, close_during_a_two_step_get, .timeout = 30)
 	conc_queue_destroy(q);
 }
 
+/* conc_queue_create(3): destroying a handle on which another thread has
+ * a two-step get pending is -EBUSY, and changes nothing: the consumers'
+ * lock that thread holds is on its robust list, which would point into the
+ * unmapped segment (its next robust lock or unlock, or its exit, would
+ * write there: SIGSEGV). Once it commits, or ends, the destroy goes
+ * through. */
+struct pending_getter {
+	conc_queue *q;
+	conc_event began, go;
+	int commit;		/* commit, else end with the get pending */
+	ssize_t n;
+	int end;
+};
+
+static int pending_getter_fn(void *arg)
+{
+	struct pending_getter *p = arg;
+	conc_mutex m;
+	char b[8];
+
+	p->n = conc_queue_get_begin(p->q, b, sizeof(b), BOUND);
+	conc_event_set(&p->began);
+	if (conc_event_wait(&p->go, BOUND))
+		return 1;
+	p->end = p->commit ? conc_queue_get_commit(p->q) : 0;
+	/* A robust lock and unlock of its own: its robust list is walked. */
+	conc_mutex_init(&m, CONC_ROBUST);
+	if (conc_mutex_lock(&m) || conc_mutex_unlock(&m))
+		return 2;
+	return 0;
+}
+
+static void destroy_with_a_pending_getter(int commit)
+{
+	struct pending_getter p = { .q = new_queue(4, 8), .commit = commit,
+				    .n = -1, .end = -1 };
+	conc_thread *t;
+	int code = -1;
+
+	put_s(p.q, "a");
+	put_s(p.q, "b");
+	cr_assert_eq(conc_thread_start(&t, pending_getter_fn, &p, NULL), 0);
+	cr_assert_eq(conc_event_wait(&p.began, BOUND), 0);
+	cr_assert_eq(p.n, 1);
+	cr_assert_eq(conc_queue_destroy(p.q), -EBUSY);
+	cr_assert_eq(conc_queue_size(p.q), 2, "the refused destroy changed nothing");
+	cr_assert_eq(conc_event_set(&p.go), 0);
+	cr_assert_eq(conc_thread_join(t, &code, BOUND), 0);
+	cr_assert_eq(code, 0);
+	cr_assert_eq(p.end, 0);
+	/* Committed, or left in the queue by the thread's end. */
+	get_s(p.q, commit ? "b" : "a");
+	cr_assert_eq(conc_queue_destroy(p.q), 0);
+}
+
+Test(queue_user, destroy_while_another_thread_holds_a_two_step_get_is_ebusy,
+     .timeout = 60)
+{
+	destroy_with_a_pending_getter(1);
+	destroy_with_a_pending_getter(0);
+}
+
+/* A fork child's copy of a handle on which the parent's thread has a
+ * two-step get pending is the child's to destroy: that lock is on no list
+ * of the child's. */
+Test(queue_user, a_fork_child_destroys_its_copy_of_a_pending_getters_handle,
+     .timeout = 60)
+{
+	conc_queue *q = new_queue(4, 8);
+	char b[8];
+	pid_t pid;
+
+	put_s(q, "a");
+	cr_assert_eq(conc_queue_get_begin(q, b, sizeof(b), 0), 1);
+	pid = test_fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0)
+		_exit(conc_queue_destroy(q) == 0 ? 0 : 1);
+	cr_assert(exited_with(wait_child(pid, 10000), 0));
+	cr_assert_eq(conc_queue_get_commit(q), 0);
+	cr_assert_eq(conc_queue_size(q), 0);
+	cr_assert_eq(conc_queue_destroy(q), 0);
+}
+
 /* ---- the two-step get's edges ---- */
 
 Test(queue_user, a_failed_begin_leaves_nothing_pending, .timeout = 30)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include "ipc/queue_impl.h"
 #include "ipc/shm_impl.h"
+#include "sys/sys.h"
 
 /* Setting a queue up writes its header alone, which shares the segment
  * header's page: conc_shm_create allocates that page before anything is
@@ -135,12 +136,29 @@ int conc_queue_fd(const conc_queue *qh)
 	return qh ? conc_shm_fd(qh->seg) : -EINVAL;
 }
 
+/* Another context of this process is between get_begin and commit on qh:
+ * the consumers' lock it holds (the word names its tid) is on its thread's
+ * robust list, which the unmap would leave pointing into nothing, for the
+ * thread's next robust lock, unlock or exit to write through. A thread
+ * that ended lost the lock (its tid is gone from the word); in a fork
+ * child the getter is a thread of the parent, on no list of ours. */
+static bool pending_elsewhere(const conc_queue *qh)
+{
+	uint64_t g = __atomic_load_n(&qh->getter, __ATOMIC_RELAXED);
+	uint32_t w = __atomic_load_n(&qh->q->c.lock.word, __ATOMIC_RELAXED);
+
+	return g && (w & FUTEX_TID_MASK) == (uint32_t)g &&
+	       sys_tgkill(sys_getpid(), (pid_t)(uint32_t)g, 0) != -ESRCH;
+}
+
 int conc_queue_destroy(conc_queue *qh)
 {
 	if (!qh)
 		return -EINVAL;
 	if (__conc_q_mine(qh))
 		conc_queue_get_abort(qh);
+	else if (pending_elsewhere(qh))
+		return -EBUSY;
 	conc_shm_close(qh->seg);
 	free(qh);
 	return 0;

@@ -101,7 +101,8 @@ ssize_t conc_queue_get(conc_queue *q, void *buf, size_t cap,
  * (a later thread with the same tid, or job of a reused conc thread, is
  * another caller). Returns as conc_queue_get(); commit and
  * abort return 0 or -EINVAL (no two-step get of this caller pending).
- * conc_queue_destroy() of the handle aborts a pending one.
+ * conc_queue_destroy() of the handle aborts a pending one (another
+ * thread's makes it -EBUSY).
  */
 ssize_t conc_queue_get_begin(conc_queue *q, void *buf, size_t cap,
 			     int64_t timeout_ns);
@@ -120,7 +121,9 @@ int conc_queue_close(conc_queue *q);
 /* Unmap and free this process's handle (the queue lives on in others);
  * a named queue's name stays until conc_shm_unlink(). No call may be under
  * way on the handle (close the queue to wake waiters, join them, then
- * destroy). 0 or -EINVAL. */
+ * destroy). 0, -EINVAL, or -EBUSY (another thread or coroutine has a
+ * two-step get pending on it: its lock is on that thread's robust list;
+ * nothing is done). */
 int conc_queue_destroy(conc_queue *q);
 
 #endif
