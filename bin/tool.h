@@ -70,7 +70,13 @@ static __attribute__((unused)) int64_t tool_now_ns(void)
 /* The end of a TIMEOUT of t ns that starts now (t < 0: none, -1). */
 static __attribute__((unused)) int64_t tool_end(int64_t t)
 {
-	return t < 0 ? -1 : tool_now_ns() + t;
+	int64_t now = tool_now_ns();
+
+	if (t < 0)
+		return -1;
+	/* A timeout near the largest one taken: the end saturates, as the
+	 * library's deadlines do, rather than wrap into the past. */
+	return t > INT64_MAX - now ? INT64_MAX : now + t;
 }
 
 /* What is left until end, as a timeout for a library call: -1 (no end,
