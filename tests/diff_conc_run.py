@@ -218,6 +218,8 @@ def gen_args_opts(r, c):
                                           "b"])]
     if r.random() < 0.12:
         c.opts.append("-q")
+    if r.random() < 0.08:
+        c.opts.append(r.choice(["-r", "--no-run-if-empty"]))
     if r.random() < 0.3:
         c.opts.append("--dry-run")
 
@@ -399,7 +401,7 @@ GENS = [(gen_general, 60), (gen_exit, 12), (gen_pipe, 10), (gen_results, 4),
 # refused (exit 255, a line on stderr), never silently ignored.
 REFUSE = [
     ["-v"], ["--verbose"], ["--header", ":"], ["--trim", "lr"], ["--plus"],
-    ["-r"], ["--no-run-if-empty"], ["-I", "XX"], ["-i"], ["-E", "x"],
+    ["-I", "XX"], ["-i"], ["-E", "x"],
     ["--eof", "x"], ["--shuf"], ["--nice", "5"], ["--tmpdir", "/tmp"],
     ["--files"], ["--group"], ["-g"], ["--ctag"], ["--ctagstring", "x"],
     ["--rpl", "{x} s/a/b/"], ["--env", "X"], ["--workdir", "."],

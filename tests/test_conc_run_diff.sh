@@ -179,5 +179,27 @@ ok "--timeout x%: refused" "rc=255" "$(run --timeout x% echo ::: a)"
 same "--timeout 200%" -k --timeout 200% echo ::: a
 same "--timeout 1% before a success" -k -j1 --timeout 1% 'sleep 0.2; echo {}' ::: a
 
+# ---- -r, --no-run-if-empty: inputs of white space only are skipped ----
+# GNU parallel takes xargs' -r: a value (a line of stdin, of a :::: file,
+# a ::: word) that is empty or white space is no input; conc-run refused
+# the option (exit 255).
+ok "-r: blank lines of stdin skipped" "[a]${nl}[${tab}b]${nl}rc=0" \
+	"$(printf 'a\n\n \n\tb\n' | timeout 60 "$R" -k -r echo '[{}]'; echo "rc=$?")"
+ok "-r: nothing but blanks, no job" "rc=0" \
+	"$(printf ' \n\n' | timeout 60 "$R" -r echo x; echo "rc=$?")"
+ok "--no-run-if-empty: ::: words" "[a]${nl}[b]${nl}rc=0" "$(run -k --no-run-if-empty echo '[{}]' ::: a '' ' ' b)"
+ok "-r: each source apart" "a-b${nl}rc=0" "$(run -k -r echo '{1}-{2}' ::: '' a ::: b ' ')"
+printf 'a\n\n \nb\n' > rin
+ok "-r: a :::: file, -n 2" "[a b]${nl}rc=0" "$(run -k -r -n 2 echo '[{}]' :::: rin)"
+ok "-r -0" "[a]${nl}[b]${nl}rc=0" \
+	"$(printf 'a\0\0 \0b\0' | timeout 60 "$R" -k -r -0 echo '[{}]'; echo "rc=$?")"
+ok "-r: stdin -n 2 waits for two that are not blank" "[a b]${nl}rc=0" \
+	"$(printf 'a\n\n \nb\n' | timeout 60 "$R" -k -r -n 2 echo '[{}]'; echo "rc=$?")"
+ok "-r --pipe: refused" "rc=255" "$(run -r --pipe cat)"
+same "-r ::: words" -k -r echo '[{}]' ::: a '' ' ' b
+same "-r two sources" -k -r echo '{1}-{2}' ::: '' a ::: b ' '
+same "-r :::: file" -k -r echo '[{}]' :::: rin
+same "-r only blanks" -k -r echo '[{}]' ::: '' ::: ' '
+
 echo "test_conc_run_diff: $pass passed, $fail failed, $skip skipped"
 [ "$fail" = 0 ]

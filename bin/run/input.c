@@ -150,6 +150,31 @@ static bool blank(char c)
 	return c && strchr(" \t\n\r\f\v", c);
 }
 
+/* -r: empty or white space only, as GNU parallel's /^\s*$/. */
+static bool all_blank(const char *p, size_t l)
+{
+	while (l && blank(*p)) {
+		p++;
+		l--;
+	}
+	return !l;
+}
+
+/* -r: a source's blank values out (before the combinations). */
+static void drop_blank(struct src *s)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->n; i++) {
+		if (all_blank(s->v[i], strlen(s->v[i])))
+			continue;
+		if (s->nul)
+			s->nul[n] = s->nul[i];
+		s->v[n++] = s->v[i];
+	}
+	s->n = n;
+}
+
 /* -L: an item that ends in white space and the next are one (the
  * words of ::: too: GNU reads them as lines). */
 static void join(struct src *s)
@@ -233,6 +258,8 @@ struct input *input_open(const struct opts *o)
 			load(&in->src[i], o->delim);
 		if (o->join)
 			join(&in->src[i]);
+		if (o->noempty)
+			drop_blank(&in->src[i]);
 		some |= in->src[i].n > 0;
 	}
 	for (int i = 0; i < o->nsrc; i++) {
@@ -398,7 +425,7 @@ static int item_joined(struct input *in, const char **p, size_t *l)
 }
 
 /* The next item of stdin: 1, 0 (need more), -1 (end). */
-static int item(struct input *in, const char **p, size_t *l)
+static int item_any(struct input *in, const char **p, size_t *l)
 {
 	char *b = in->buf + in->start, *e;
 	size_t n = in->len - in->start;
@@ -422,18 +449,31 @@ static int item(struct input *in, const char **p, size_t *l)
 	return 1;
 }
 
-/* With -n N, a job waits for N items or the end. */
+/* The same, -r's blank ones skipped. */
+static int item(struct input *in, const char **p, size_t *l)
+{
+	int r;
+
+	while ((r = item_any(in, p, l)) == 1 && in->o->noempty &&
+	       all_blank(*p, *l))
+		;
+	return r;
+}
+
+/* With -n N, a job waits for N items (-r: not blank) or the end. */
 static bool have(struct input *in, long want)
 {
 	const char *b = in->buf + in->start, *e = b + (in->len - in->start);
 
 	if (in->eof)
 		return true;
-	while (want-- > 0) {
+	while (want > 0) {
 		const char *d = memchr(b, in->o->delim, (size_t)(e - b));
 
 		if (!d)
 			return false;
+		if (!in->o->noempty || !all_blank(b, (size_t)(d - b)))
+			want--;
 		b = d + 1;
 	}
 	return true;

@@ -36,6 +36,8 @@ static const struct option longopts[] = {
 	{ "tag-string", required_argument, NULL, O_TAGSTRING },
 	{ "quote", no_argument, NULL, 'q' },
 	{ "null", no_argument, NULL, '0' },
+	{ "no-run-if-empty", no_argument, NULL, 'r' },
+	{ "norunifempty", no_argument, NULL, 'r' },
 	{ "delimiter", required_argument, NULL, 'd' },
 	{ "max-args", required_argument, NULL, 'n' },
 	{ "maxargs", required_argument, NULL, 'n' },
@@ -100,6 +102,7 @@ static const char usage[] =
 "\n"
 "Inputs: ::: words (several: every combination), :::: files (- is stdin),\n"
 "  else the lines of stdin; -a FILE; -0/--null; -d DELIM; -n N args per job;\n"
+"  -r/--no-run-if-empty: inputs of white space only skipped;\n"
 "  -N N: N args per job, {} and the words around it once per arg;\n"
 "  -X: as many as the line length allows, in context as -N; -m: not in\n"
 "  context; --xargs: as -m, the last line not spread over the -j slots;\n"
@@ -318,7 +321,7 @@ void opts_parse(struct opts *o, int argc, char **argv)
 	o->ssh = getenv("PARALLEL_SSH") ? getenv("PARALLEL_SSH") : "ssh";
 	opterr = 0;
 	/* '+': the first word that is not an option starts the command. */
-	while ((c = getopt_long(argc, argv, "+:j:P:kuq0d:n:N:a:C:S:hVXmL:l::", longopts,
+	while ((c = getopt_long(argc, argv, "+:j:P:kuq0rd:n:N:a:C:S:hVXmL:l::", longopts,
 				&li)) != -1) {
 		switch (c) {
 		case 'j': case 'P': o->jobs = opt_jobs(optarg); break;
@@ -333,6 +336,7 @@ void opts_parse(struct opts *o, int argc, char **argv)
 			break;
 		case 'q': o->quote = true; break;
 		case '0': o->delim = 0; break;
+		case 'r': o->noempty = true; break;
 		case 'd': {
 			size_t l;
 			char *d = opt_unescape(optarg, &l, true);
@@ -498,6 +502,8 @@ void opts_parse(struct opts *o, int argc, char **argv)
 		results_check(o);
 	if (o->pipe && lines >= 0)	/* GNU's records of N lines */
 		opt_bad("--pipe with -L or --max-lines", "not supported");
+	if (o->pipe && o->noempty)	/* GNU's: blank lines out of each block */
+		opt_bad("--pipe with -r", "not supported");
 	if (o->pipe && o->nsrc)
 		opt_bad("--pipe reads stdin", "no ::: or :::: with it");
 	if (o->pipe && !o->ncmd)	/* as GNU parallel */

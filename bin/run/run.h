@@ -41,6 +41,7 @@ struct src {
 struct opts {
 	long jobs;		/* slots, resolved from -j */
 	bool keep, ungroup, linebuf, tag, quote, dry, pipe;
+	bool noempty;		/* -r: blank inputs skipped */
 	bool bar, progress, eta, resume, resume_failed;
 	bool colsep_set;
 	char delim;		/* item separator of stdin and :::: files */
