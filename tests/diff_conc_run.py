@@ -193,6 +193,8 @@ def gen_output_opts(r, c):
     elif x < 0.25:
         c.opts += ["--tagstring", r.choice(["{}", "T{#}", "{1}-{2}", "[{}]",
                                              "a\\tb", "{/.}:", "x"])]
+    if r.random() < 0.06:
+        c.opts.append(r.choice(["-v", "--verbose"]))
     x = r.random()
     if x < 0.1:
         c.opts.append("--line-buffer")
@@ -400,7 +402,7 @@ GENS = [(gen_general, 60), (gen_exit, 12), (gen_pipe, 10), (gen_results, 4),
 # GNU parallel's options that conc-run does not claim: each must be
 # refused (exit 255, a line on stderr), never silently ignored.
 REFUSE = [
-    ["-v"], ["--verbose"], ["--header", ":"], ["--trim", "lr"], ["--plus"],
+    ["--header", ":"], ["--trim", "lr"], ["--plus"],
     ["-I", "XX"], ["-i"], ["-E", "x"],
     ["--eof", "x"], ["--shuf"], ["--nice", "5"], ["--tmpdir", "/tmp"],
     ["--files"], ["--group"], ["-g"], ["--ctag"], ["--ctagstring", "x"],

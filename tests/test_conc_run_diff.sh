@@ -201,5 +201,25 @@ same "-r two sources" -k -r echo '{1}-{2}' ::: '' a ::: b ' '
 same "-r :::: file" -k -r echo '[{}]' :::: rin
 same "-r only blanks" -k -r echo '[{}]' ::: '' ::: ' '
 
+# ---- -v, --verbose: each command line on stdout before its output ----
+# GNU parallel prints it as the job's first line (tagged with --tag; at
+# the start with -u and --line-buffer; once with --dry-run; not with
+# --results); conc-run refused -v (exit 255).
+ok "-v: the line, then the output" "echo a${nl}a${nl}echo 'b c'${nl}b c${nl}rc=0" \
+	"$(run -k -v echo ::: a 'b c')"
+ok "--verbose --tag: the line tagged" "a${tab}echo a${nl}a${tab}a${nl}rc=0" "$(run -k --verbose --tag echo ::: a)"
+ok "-v -u -j1: the line first" "echo a${nl}a${nl}echo b${nl}b${nl}rc=0" "$(run -k -j1 -v -u echo ::: a b)"
+ok "-v --line-buffer" "echo a; echo e${nl}a${nl}e${nl}rc=0" "$(run -k -v --line-buffer 'echo {}; echo e' ::: a)"
+ok "-v -q" "echo 'a b'${nl}a b${nl}rc=0" "$(run -v -q echo ::: 'a b')"
+ok "-v --dry-run: once" "echo a${nl}rc=0" "$(run -v --dry-run echo ::: a)"
+ok "-v --results: nothing printed" "rc=0${nl}a" "$(run -v --results rv echo ::: a; echo; cat rv/1/a/stdout)"
+same "-v" -k -v echo ::: a 'b c' "d'e"
+same "-v --tag" -k -v --tag echo ::: a b
+same "-v -u -j1" -k -j1 -v -u 'echo {}; echo e' ::: a b
+same "-v --line-buffer" -k -v --line-buffer 'echo {}; echo e' ::: a b
+same "-v -q" -k -v -q printf '[%s]\n' ::: 'a b' c
+same "-v --dry-run" -k -v --dry-run echo ::: a b
+same "-v -n 2 a failing job" -k -v -n 2 'echo {}; exit 1' ::: a b c
+
 echo "test_conc_run_diff: $pass passed, $fail failed, $skip skipped"
 [ "$fail" = 0 ]

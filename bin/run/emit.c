@@ -63,6 +63,23 @@ static void whole(struct obuf *b, int mem, off_t len, int fd, const char *tag,
 		job_mem_each(mem, len, to_out, &s);
 }
 
+/* -v: the command line and a newline, on stdout as the job's own first
+ * line (tagged), as GNU parallel's. */
+void emit_verbose(struct job *j, const struct opts *o)
+{
+	if (!o->ungroup) {
+		/* Printed as its output is: before what it writes (grouped,
+		 * the memfd's, later), or in its turn with -k. */
+		obuf_add(&j->out, j->cmd, strlen(j->cmd));
+		obuf_add(&j->out, "\n", 1);
+		return;
+	}
+	/* -u (no tag): the job writes to our stdout itself, after this. */
+	out_write(1, j->cmd, strlen(j->cmd));
+	out_write(1, "\n", 1);
+	out_flush();
+}
+
 void emit_job(struct job *j, const struct opts *o)
 {
 	const char *tag = o->tag ? j->tag : NULL;

@@ -91,6 +91,8 @@ static void start(struct run *r, struct job *j, int slot)
 		j->wrap = ssh_wrap(r->o, j->host, &j->a, j->seq, slot, j->cmd);
 	if (r->o->tag && !j->tag)
 		j->tag = cmd_tag(r->o, &j->a, j->seq, slot);
+	if (r->o->verbose && !r->o->results)
+		emit_verbose(j, r->o);
 	if ((e = job_spawn(j, r->o, r->devnull)) < 0) {
 		char what[300];
 

@@ -37,6 +37,7 @@ static const struct option longopts[] = {
 	{ "quote", no_argument, NULL, 'q' },
 	{ "null", no_argument, NULL, '0' },
 	{ "no-run-if-empty", no_argument, NULL, 'r' },
+	{ "verbose", no_argument, NULL, 'v' },
 	{ "norunifempty", no_argument, NULL, 'r' },
 	{ "delimiter", required_argument, NULL, 'd' },
 	{ "max-args", required_argument, NULL, 'n' },
@@ -118,6 +119,7 @@ static const char usage[] =
 "  -k, --keep-order          print the jobs' output in input order\n"
 "  -u, --ungroup             output straight through (lines may mix)\n"
 "      --line-buffer         print complete lines as they come\n"
+"  -v, --verbose             print each command line before its output\n"
 "      --tag                 prefix each line with the arguments and a tab\n"
 "      --tagstring STR       the same with STR, replacement strings expanded\n"
 "      --pipe                split stdin into chunks for the jobs' stdin\n"
@@ -321,7 +323,7 @@ void opts_parse(struct opts *o, int argc, char **argv)
 	o->ssh = getenv("PARALLEL_SSH") ? getenv("PARALLEL_SSH") : "ssh";
 	opterr = 0;
 	/* '+': the first word that is not an option starts the command. */
-	while ((c = getopt_long(argc, argv, "+:j:P:kuq0rd:n:N:a:C:S:hVXmL:l::", longopts,
+	while ((c = getopt_long(argc, argv, "+:j:P:kuq0rvd:n:N:a:C:S:hVXmL:l::", longopts,
 				&li)) != -1) {
 		switch (c) {
 		case 'j': case 'P': o->jobs = opt_jobs(optarg); break;
@@ -337,6 +339,7 @@ void opts_parse(struct opts *o, int argc, char **argv)
 		case 'q': o->quote = true; break;
 		case '0': o->delim = 0; break;
 		case 'r': o->noempty = true; break;
+		case 'v': o->verbose = true; break;
 		case 'd': {
 			size_t l;
 			char *d = opt_unescape(optarg, &l, true);

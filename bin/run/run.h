@@ -42,6 +42,7 @@ struct opts {
 	long jobs;		/* slots, resolved from -j */
 	bool keep, ungroup, linebuf, tag, quote, dry, pipe;
 	bool noempty;		/* -r: blank inputs skipped */
+	bool verbose;		/* -v: each command line before its output */
 	bool bar, progress, eta, resume, resume_failed;
 	bool colsep_set;
 	char delim;		/* item separator of stdin and :::: files */
@@ -285,6 +286,9 @@ int job_signo(const struct job *j);
 void emit_lines(struct job *j, const struct opts *o);
 /* Print all it has (grouped; the rest with --line-buffer). */
 void emit_job(struct job *j, const struct opts *o);
+/* -v: its command line first in its output (-u: printed now), as it
+ * starts. */
+void emit_verbose(struct job *j, const struct opts *o);
 
 /* ---- the --pipe chunks (chunk.c) ---- */
 
