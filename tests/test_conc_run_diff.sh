@@ -221,5 +221,17 @@ same "-v -q" -k -v -q printf '[%s]\n' ::: 'a b' c
 same "-v --dry-run" -k -v --dry-run echo ::: a b
 same "-v -n 2 a failing job" -k -v -n 2 'echo {}; exit 1' ::: a b c
 
+# ---- {0}: all the arguments, as {} ----
+# GNU parallel takes {0} (and {0.}, {0/}, ...) as {} of the job's
+# arguments (the harness found it: echo {0} ::: a/b.c printed a/b.c);
+# conc-run left {0} as it was and appended the argument.
+ok "{0} is {}" "[a b]${nl}rc=0" "$(run -k echo '"[{0}]"' ::: a ::: b)"
+ok "{0/} {0.}" "c b.x a/c a/b${nl}rc=0" "$(run -k echo '{0/}' '{0.}' ::: a/c ::: a/b.x)"
+ok "{0x}: not a replacement string" "{0x} a${nl}rc=0" "$(run -k echo '{0x}' ::: a)"
+same "{0x}" -k echo '{0x}' ::: a
+same "{0} two sources" -k echo '"[{0}]"' ::: a ::: b
+same "{0/} {0//} {0/.}" -k echo '{0/}' '{0//}' '{0/.}' ::: a/c.e ::: b/d.f
+same "-n 2 {0}" -k -n 2 echo '"[{0}]"' ::: a b c
+
 echo "test_conc_run_diff: $pass passed, $fail failed, $skip skipped"
 [ "$fail" = 0 ]

@@ -168,7 +168,10 @@ static size_t rpl(const char *p, int *col, int *mod)
 		return 3;
 	}
 	q += end;
-	if (*q >= '1' && *q <= '9') {
+	/* {0}: all of them, as {} (GNU parallel's). */
+	if (!end && *q == '0' && q[1] && strchr("}./", q[1])) {
+		q++;
+	} else if (*q >= '1' && *q <= '9') {
 		n = 0;
 		while (*q >= '0' && *q <= '9' && n < 1000000)
 			n = n * 10 + (*q++ - '0');
