@@ -161,9 +161,10 @@ $(O)/tests/test_fi_%: tests/test_fi_%.c $(TEST_HDR) $(O)/fi/libcheck.a $(O)/fi/l
 	$(CC) $(CPPFLAGS) -DCONC_FAULT_INJECTION $(CFLAGS) -o $@ $< $(O)/fi/libcheck.a $(O)/fi/libconc.a -lcriterion -pthread -ldl $(URING_LIBS)
 
 # The stress test loads these at run time.
-# It runs the tool it tests (test_sem_tool preloads lib_semstop.so into it).
+# It runs the tool it tests (test_sem_tool preloads lib_semstop.so into it,
+# test_queue_tool lib_growstop.so).
 $(O)/tests/test_sem_tool $(O)/asan/tests/test_sem_tool: | bin/conc-sem $(O)/tests/lib_semstop.so
-$(O)/tests/test_queue_tool $(O)/asan/tests/test_queue_tool: | bin/conc-queue
+$(O)/tests/test_queue_tool $(O)/asan/tests/test_queue_tool: | bin/conc-queue $(O)/tests/lib_growstop.so
 
 $(O)/tests/test_fi_thread: | $(patsubst tests/%.c,$(O)/tests/%.so,$(wildcard tests/lib_*.c))
 

@@ -204,12 +204,16 @@ static int get(conc_queue *q, uint32_t count, int sep, int64_t t)
 {
 	size_t cap = 65536;
 	char *buf = malloc(cap + 1);
+	int64_t end = tool_end(t);
 	uint32_t got = 0;
 	ssize_t n = 0;
 	int r;
 
+	/* -t bounds the wait for the first message, however many times a
+	 * larger buffer has it taken again (another getter may have had it
+	 * meanwhile); the rest are taken only if there. */
 	while (buf && got < count) {
-		n = conc_queue_get_begin(q, buf, cap, got ? 0 : t);
+		n = conc_queue_get_begin(q, buf, cap, got ? 0 : tool_left(end));
 		if (n == -EMSGSIZE && cap < MSG_LIMIT) {
 			char *b = realloc(buf, cap * 4 + 1);
 

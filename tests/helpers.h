@@ -186,6 +186,61 @@ static HELPER_UNUSED int run_in_child(int (*fn)(void *), void *arg, int timeout_
 	return (st != -1 && WIFEXITED(st)) ? WEXITSTATUS(st) : -1;
 }
 
+/* Where the test library so (lib_semstop.so, ...) is: beside this test
+ * binary (build/tests), or in build/tests for an ASan one
+ * (build/asan/tests); 0, or -1 if it is not there. */
+static HELPER_UNUSED int test_lib_path(const char *so, char *out, size_t n)
+{
+	char exe[4096], *slash;
+	ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (len <= 0)
+		return -1;
+	exe[len] = 0;
+	if ((slash = strrchr(exe, '/')))
+		*slash = 0;
+	snprintf(out, n, "%s/%s", exe, so);
+	if (access(out, R_OK))
+		snprintf(out, n, "%s/../../tests/%s", exe, so);
+	return access(out, R_OK) ? -1 : 0;
+}
+
+/* Runs tool (argv) with the test library lib preloaded and the variable
+ * stop set in its environment, at whose point the library stops it
+ * (SIGSTOP), and waits until it has stopped or ended (si tells which:
+ * si_code CLD_STOPPED, or not). Its pid, or -1 if neither came within
+ * timeout_ms (then it is killed and reaped). An ASan tool (CONC_BIN) runs
+ * with the library ahead of its runtime. */
+static HELPER_UNUSED pid_t run_until_stopped(const char *tool, char *const argv[],
+					     const char *lib, const char *stop,
+					     siginfo_t *si, int timeout_ms)
+{
+	int64_t end = now_ns() + (int64_t)timeout_ms * 1000000;
+	pid_t pid = test_fork();
+
+	if (pid == 0) {
+		setenv("LD_PRELOAD", lib, 1);
+		setenv(stop, "1", 1);
+		setenv("ASAN_OPTIONS", "detect_leaks=0:verify_asan_link_order=0", 1);
+		execv(tool, argv);
+		_exit(99);
+	}
+	if (pid < 0)
+		return -1;
+	for (;;) {
+		memset(si, 0, sizeof(*si));
+		if (waitid(P_PID, pid, si, WSTOPPED | WEXITED | WNOWAIT | WNOHANG) == 0 &&
+		    si->si_pid == pid)
+			return pid;
+		if (now_ns() > end) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			return -1;
+		}
+		sleep_ns(1000000);
+	}
+}
+
 /* Where the tool named name (conc-sem, ...) is: $CONC_BIN/name, or bin/ of
  * the tree this test binary was built in (build/tests or build/asan/tests);
  * 0, or -1 if it is not there. */

@@ -116,3 +116,52 @@ Test(queue_tool, put_t_is_a_deadline_for_the_whole_command, .timeout = 120)
 	cr_assert_eq(conc_queue_destroy(q), 0);
 	cr_assert_eq(conc_shm_unlink(name), 0);
 }
+
+/* get -t: the timeout is a deadline for the message the command waits
+ * for, kept when it grows its buffer for a message larger than the one it
+ * has (64 KiB first) and takes the next again. The get is stopped (by
+ * lib_growstop.so) between finding a 100,000-byte message too large and
+ * taking it again; the test takes that message meanwhile and lets the get
+ * go on past its deadline: it finds the queue empty, only tries, and exits
+ * 1. A get that gave the second try the whole timeout again would sleep
+ * on the queue: the test then puts a message, which that get would take
+ * and exit 0. A right get exits 1 whether or not the test sees it. */
+Test(queue_tool, get_t_is_kept_when_the_buffer_grows, .timeout = 120)
+{
+	conc_queue_attr a = { .capacity = 2, .max_msg = 1 << 20 };
+	char tool[PATH_MAX + 32], lib[PATH_MAX + 64], name[64];
+	static char big[100000];
+	char *argv[] = { "conc-queue", "get", "-t", "1", name, NULL };
+	siginfo_t si;
+	int64_t seen;
+	conc_queue *q;
+	ssize_t n;
+	pid_t pid;
+	int st;
+
+	cr_assert_eq(tool_path("conc-queue", tool, sizeof(tool)), 0,
+		     "conc-queue not built: %s", tool);
+	cr_assert_eq(test_lib_path("lib_growstop.so", lib, sizeof(lib)), 0,
+		     "%s missing: build the test libraries (make tests)", lib);
+	snprintf(name, sizeof(name), "conc-tq-%d-grow", (int)getpid());
+	a.name = name;
+	cr_assert_eq(conc_queue_create(&q, &a), 0);
+	memset(big, 'm', sizeof(big));
+	cr_assert_eq(conc_queue_put(q, big, sizeof(big), 0), 0);
+	pid = run_until_stopped(tool, argv, lib, "CONC_TEST_STOP_AT_GROW", &si, 60000);
+	cr_assert_gt(pid, 0, "the get did not stop");
+	cr_assert_eq(si.si_code, CLD_STOPPED, "the get ended before it grew its buffer");
+	seen = now_ns();
+	n = conc_queue_get(q, big, sizeof(big), 0);
+	cr_assert_eq(n, (ssize_t)sizeof(big));
+	/* Its deadline was set before it stopped: past it now. */
+	while (now_ns() < seen + T_NS + 10000000)
+		sleep_ns(1000000);
+	cr_assert_eq(kill(pid, SIGCONT), 0);
+	if (until_on_a_futex(pid, 10000))
+		cr_assert_eq(conc_queue_put(q, "late", 4, 0), 0);
+	st = wait_child(pid, 30000);
+	cr_assert(exited_with(st, 1), "get: status %#x (it waited past its deadline)", st);
+	cr_assert_eq(conc_queue_destroy(q), 0);
+	cr_assert_eq(conc_shm_unlink(name), 0);
+}

@@ -72,18 +72,8 @@ Test(sem_tool, a_full_table_of_holders_is_waited_for_as_a_permit, .timeout = 120
  * binaries: here, or in build/tests for the ASan build of this test. */
 static void stop_lib(char *out, size_t n)
 {
-	char exe[PATH_MAX], *slash;
-	ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-
-	cr_assert_gt(len, 0);
-	exe[len] = 0;
-	slash = strrchr(exe, '/');
-	cr_assert(slash);
-	*slash = 0;
-	snprintf(out, n, "%s/lib_semstop.so", exe);
-	if (access(out, R_OK))
-		snprintf(out, n, "%s/../../tests/lib_semstop.so", exe);
-	cr_assert_eq(access(out, R_OK), 0, "%s missing: build the test libraries (make tests)", out);
+	cr_assert_eq(test_lib_path("lib_semstop.so", out, n), 0,
+		     "%s missing: build the test libraries (make tests)", out);
 }
 
 /* conc-sem NAME COMMAND... (NAME made of what, into name), stopped
@@ -93,7 +83,6 @@ static pid_t term_at_permit(const char *what, char *name, size_t n,
 			    char *const cmd[])
 {
 	char tool[PATH_MAX + 32], lib[PATH_MAX + 64], *argv[8];
-	int64_t end = now_ns() + 60000 * MS_NS;
 	siginfo_t si;
 	size_t i;
 	pid_t pid;
@@ -106,26 +95,8 @@ static pid_t term_at_permit(const char *what, char *name, size_t n,
 	for (i = 0; cmd[i] && i < 5; i++)
 		argv[2 + i] = cmd[i];
 	argv[2 + i] = NULL;
-	pid = test_fork();
-	if (pid == 0) {
-		setenv("LD_PRELOAD", lib, 1);
-		setenv("CONC_TEST_STOP_AT_PERMIT", "1", 1);
-		/* An ASan conc-sem (CONC_BIN) with the library ahead of its
-		 * runtime. */
-		setenv("ASAN_OPTIONS", "detect_leaks=0:verify_asan_link_order=0", 1);
-		execv(tool, argv);
-		_exit(99);
-	}
-	cr_assert_gt(pid, 0);
-	/* Stopped, or ended (a failure, reported by the caller's reap). */
-	for (;;) {
-		memset(&si, 0, sizeof(si));
-		if (waitid(P_PID, pid, &si, WSTOPPED | WEXITED | WNOWAIT | WNOHANG) == 0 &&
-		    si.si_pid == pid)
-			break;
-		cr_assert_lt(now_ns(), end, "conc-sem did not stop at its permit");
-		sleep_ns(MS_NS);
-	}
+	pid = run_until_stopped(tool, argv, lib, "CONC_TEST_STOP_AT_PERMIT", &si, 60000);
+	cr_assert_gt(pid, 0, "conc-sem did not stop at its permit");
 	cr_assert_eq(si.si_code, CLD_STOPPED, "conc-sem ended before it held a permit");
 	cr_assert_eq(kill(pid, SIGTERM), 0);
 	cr_assert_eq(kill(pid, SIGCONT), 0);
