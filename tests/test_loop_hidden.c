@@ -48,6 +48,7 @@ struct sh {
 	conc_rsem *rs;
 	enum kind kind;
 	bool shared;
+	bool last;	/* the waiter's last wait: the one the peer ends */
 	uint32_t phase, ticks, stop, t0, flag, peer_ok;
 	int err;		/* the waiter's first failure */
 	conc_task *waiter;
@@ -161,7 +162,10 @@ static int wait_one(struct sh *s, int64_t timeout_ns)
 	case K_COND:
 		if ((r = conc_mutex_lock(&s->cm)))
 			return -2000 + r;
-		if (timeout_ns == BOUND)
+		/* Only the last wait lets the peer signal: the one that is
+		 * to end by a cancel would end by the signal if it came
+		 * first. */
+		if (s->last)
 			set(&s->phase, 3);
 		r = 0;
 		while (!__atomic_load_n(&s->flag, __ATOMIC_ACQUIRE) && r == 0)
@@ -244,6 +248,7 @@ static int waiter(void *arg)
 	/* Cancelled once: this one waits, and is woken by the peer. */
 	__atomic_store_n(&s->t0, __atomic_load_n(&s->ticks, __ATOMIC_ACQUIRE),
 			 __ATOMIC_RELEASE);
+	s->last = true;
 	if (s->kind != K_COND)
 		set(&s->phase, 3);
 	r = wait_one(s, BOUND);
