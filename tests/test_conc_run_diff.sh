@@ -233,5 +233,50 @@ same "{0} two sources" -k echo '"[{0}]"' ::: a ::: b
 same "{0/} {0//} {0/.}" -k echo '{0/}' '{0//}' '{0/.}' ::: a/c.e ::: b/d.f
 same "-n 2 {0}" -k -n 2 echo '"[{0}]"' ::: a b c
 
+# ---- -I STR, --replace[=STR], -i[STR]: STR is {} ----
+# GNU parallel 20221122 renames {} to STR (its rpl('{}', STR)): STR is
+# taken as it is (no regex: .* is two bytes), anywhere in a word, as
+# often as it comes; {} is then left as it is, and so are {N}, {-N}
+# and {0} (made from {}'s entry), where {.} {/} {//} {/.} {#} {%} and
+# {N.} {N/} ... stay; the last -I wins; --replace takes the next word as
+# STR unless it starts with - and is longer than "-", --replace and -i
+# alone are -I {}. conc-run refused -I (exit 255).
+ok "-I @@" "a${nl}b${nl}rc=0" "$(run -k -I @@ echo @@ ::: a b)"
+ok "-I @@: {} left as it is" "{} a${nl}rc=0" "$(run -k -I @@ echo {} @@ ::: a)"
+ok "-I X: twice in a word, X. not {.}" "a. aaa${nl}rc=0" "$(run -k -I X echo X. XaX ::: a)"
+ok "-I .*: not a regex" "a aab${nl}rc=0" "$(run -k -I '.*' echo '.*' 'a.*b' ::: a)"
+ok "-I @@ -q: inside a quoted word" "a x${nl}rc=0" "$(run -k -I @@ -q echo '@@ x' ::: a)"
+ok "-I @@: the others stay, {N} does not" "x/a a.c 1 {1} {-1} {0} x/a.c${nl}rc=0" \
+	"$(run -k -j1 -I @@ echo {.} {/} {#} {1} {-1} {0} @@ ::: x/a.c)"
+ok "--replace=@@" "a${nl}rc=0" "$(run --replace=@@ echo @@ ::: a)"
+ok "--replace @@" "a${nl}rc=0" "$(run --replace @@ echo @@ ::: a)"
+ok "-i@@" "a${nl}rc=0" "$(run -i@@ echo @@ ::: a)"
+ok "-I '': refused" "rc=255" "$(run -I '' echo ::: a)"
+ok "--replace -k: -I {}" "a${nl}rc=0" "$(run --replace -k echo {} ::: a)"
+same "-I @@" -k -I @@ echo @@ ::: a b
+same "-I@@ and {}" -k -I@@ echo {} @@ ::: a b
+same "-I {}" -k -I {} echo {} ::: a b
+same "-I X" -k -I X echo X. XaX ::: a b
+same "-I .*" -k -I '.*' echo '.*' 'a.*b' ::: a b
+same "-I @@ twice in a word" -k -I @@ echo @@@@ '<@@|@@>' ::: a b
+same "-I @@ -q" -k -I @@ -q echo '@@ x' ::: a "b c"
+same "-I @@ none in the command" -k -I @@ echo ::: a b
+same "-I @@ other strings" -k -j1 -I @@ echo {.} {/} {//} {/.} {#} {%} @@ ::: x/a.c y/b.d
+same "-I @@ positional" -k -I @@ echo {1} {1.} {2/} {-1} {0} @@ ::: a.x ::: b/c
+same "-I @@ -n 2" -k -I @@ -n 2 echo @@ ::: a b c
+same "-I @@ -N 2" -k -I @@ -N 2 echo x@@y ::: a b c
+same "-I @@ -X" -k -j2 -I @@ -X echo x@@y ::: a b c
+same "-I @@ -m" -k -j2 -I @@ -m echo x@@y ::: a b c
+same "-I @@ --colsep" -k -I @@ --colsep , echo @@ {1} {2} {2.} ::: a,b.c
+same "-I @@ --tagstring" -k -I @@ --tagstring @@-x echo @@ ::: a
+same "-I twice: the last" -k -I @@ -I ZZ echo @@ ZZ ::: a
+same "-I {.}: {.} is {}" -k -I {.} echo {.} {} ::: a.b
+same "-I -k: the word" -k -I -k echo -k ::: a
+same "--replace=@@" -k --replace=@@ echo @@ ::: a
+same "--replace @@" -k --replace @@ echo @@ ::: a
+same "--replace -k" --replace -k echo {} ::: a
+same "-i@@" -k -i@@ echo @@ ::: a
+same "--dry-run -I @@" --dry-run -I @@ echo "@@'s" ::: a
+
 echo "test_conc_run_diff: $pass passed, $fail failed, $skip skipped"
 [ "$fail" = 0 ]

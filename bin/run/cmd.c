@@ -156,7 +156,7 @@ static void value(struct sb *s, const struct args *a, int col, int mod,
 /* At p (a '{'), a replacement string? Its length, *col (-1: all,
  * -2: {#}, -3: {%}, COL_END - n: {-n}), *mod. */
 #define COL_END CMD_COL_END
-static size_t rpl(const char *p, int *col, int *mod)
+static size_t brace_rpl(const char *p, int *col, int *mod)
 {
 	const char *q = p + 1;
 	long n = -1;
@@ -192,6 +192,39 @@ static size_t rpl(const char *p, int *col, int *mod)
 	return (size_t)(strchr(q, '}') - p) + 1;
 }
 
+/* -I STR: GNU parallel renames {} to STR, so {} and the strings made
+ * from its entry ({N}, {-N}, {0}: no modifier) are text; at a place
+ * where both match, the longer wins (GNU's are put longest first). */
+const char *cmd_replace;
+
+static size_t rpl(const char *p, int *col, int *mod)
+{
+	size_t l = *p == '{' ? brace_rpl(p, col, mod) : 0, il;
+
+	if (!cmd_replace)
+		return l;
+	if (l && !*mod && *col != -2 && *col != -3)
+		l = 0;
+	il = strlen(cmd_replace);
+	if (strncmp(p, cmd_replace, il) || l > il)
+		return l;
+	*col = -1;
+	*mod = 0;
+	return il;
+}
+
+/* Where the next replacement string may start in [w, end): a '{', or
+ * with -I, its string too. */
+static const char *next_rpl(const char *w, const char *end)
+{
+	const char *b = memchr(w, '{', (size_t)(end - w)), *i;
+
+	if (!cmd_replace)
+		return b;
+	i = memmem(w, (size_t)(end - w), cmd_replace, strlen(cmd_replace));
+	return !b || (i && i < b) ? i : b;
+}
+
 /* w (its first len bytes) with its replacement strings expanded; {}
  * and the like are argument one (-1: all of them, -2: none); *found: it
  * had one; brk as value's. */
@@ -202,7 +235,7 @@ static void expand_n(struct sb *s, const char *w, size_t len,
 	const char *end = w + len;
 
 	while (w < end) {
-		const char *br = memchr(w, '{', (size_t)(end - w));
+		const char *br = next_rpl(w, end);
 		size_t l;
 		int col, mod;
 
@@ -212,7 +245,7 @@ static void expand_n(struct sb *s, const char *w, size_t len,
 		}
 		sb_add(s, w, (size_t)(br - w));
 		if (!(l = rpl(br, &col, &mod))) {
-			sb_add(s, "{", 1);
+			sb_add(s, br, 1);
 			w = br + 1;
 			continue;
 		}
@@ -272,7 +305,7 @@ static void expand(struct sb *s, const char *w, const struct args *a,
  * the arguments (not {2}, {-1}, {#}, {%})? */
 static bool of_all(const char *g, size_t l)
 {
-	for (const char *e = g + l, *b; (b = memchr(g, '{', (size_t)(e - g)));
+	for (const char *e = g + l, *b; (b = next_rpl(g, e));
 	     g = b + 1) {
 		int col, mod;
 		size_t n = rpl(b, &col, &mod);

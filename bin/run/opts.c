@@ -50,6 +50,7 @@ static const struct option longopts[] = {
 	{ "results", required_argument, NULL, O_RESULTS },
 	{ "result", required_argument, NULL, O_RESULTS },
 	{ "res", required_argument, NULL, O_RESULTS },
+	{ "replace", optional_argument, NULL, 'i' },
 	/* GNU parallel's, refused by name rather than as unknown. */
 	{ "recstart", required_argument, NULL, O_UNSUP },
 	{ "arg-file", required_argument, NULL, 'a' },
@@ -112,6 +113,7 @@ static const char usage[] =
 "  --colsep REGEX splits each input into columns.\n"
 "Replacement strings: {} {.} {/} {//} {/.} {#} {%} {N} {N.} {N/} {N//} {N/.},\n"
 "  {-N}... counted from the last; no replacement string: the arguments are\n"
+"  -I STR: STR is {} ({} and {N} are then text); --replace [STR], -i[STR].\n"
 "  appended. Commands run with /bin/sh -c, arguments quoted; -q/--quote\n"
 "  runs the words without a shell.\n"
 "\n"
@@ -167,7 +169,7 @@ static void results_check(struct opts *o)
 	for (const char *p = r; *p; p++) {
 		int col, mod;
 
-		if (*p == '{' && cmd_rpl(p, &col, &mod))
+		if ((*p == '{' || cmd_replace) && cmd_rpl(p, &col, &mod))
 			opt_bad("--results with a replacement string",
 				"not supported");
 	}
@@ -323,7 +325,7 @@ void opts_parse(struct opts *o, int argc, char **argv)
 	o->ssh = getenv("PARALLEL_SSH") ? getenv("PARALLEL_SSH") : "ssh";
 	opterr = 0;
 	/* '+': the first word that is not an option starts the command. */
-	while ((c = getopt_long(argc, argv, "+:j:P:kuq0rvd:n:N:a:C:S:hVXmL:l::", longopts,
+	while ((c = getopt_long(argc, argv, "+:j:P:kuq0rvd:n:N:a:C:S:hVXmL:l::I:i::", longopts,
 				&li)) != -1) {
 		switch (c) {
 		case 'j': case 'P': o->jobs = opt_jobs(optarg); break;
@@ -365,6 +367,21 @@ void opts_parse(struct opts *o, int argc, char **argv)
 				optarg = argv[optind++];
 			lines = optarg ? opt_num("bad --max-lines", optarg, 0) : 1;
 			lines += !lines;
+			break;
+		case 'i':
+			/* GNU's --replace [STR]: the next word is STR unless
+			 * it is an option ("-" is not); none: {}. */
+			if (!optarg && optind < argc &&
+			    (argv[optind][0] != '-' || !argv[optind][1]))
+				optarg = argv[optind++];
+			if (optarg && !*optarg)	/* --replace= */
+				optarg = NULL;
+			/* fall through */
+		case 'I':
+			if (optarg && !*optarg)
+				opt_bad("bad -I", "''");
+			/* -I {}: as without it. */
+			cmd_replace = optarg && strcmp(optarg, "{}") ? optarg : NULL;
 			break;
 		case 'a': push(&o->argfile, &o->nargfile, optarg); break;
 		case 'C': case O_COLSEP: {
@@ -483,7 +500,7 @@ void opts_parse(struct opts *o, int argc, char **argv)
 
 		if (strchr(" \t\n=", *p))
 			break;
-		if (*p == '{' && cmd_rpl(p, &col, &mod)) {
+		if ((*p == '{' || cmd_replace) && cmd_rpl(p, &col, &mod)) {
 			o->rawcmd = true;
 			break;
 		}
