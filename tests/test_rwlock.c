@@ -548,21 +548,11 @@ Test(rwlock, reader_count_limit_is_eagain, .timeout = 20)
 struct rws {
 	conc_rwlock rw;
 	uint32_t readers, writers;	/* inside now */
-	uint32_t max_readers;
 	uint32_t reads, writes;
 	uint32_t viol;
 	uint32_t stop;
 	uint32_t together;		/* many-readers test */
 };
-
-static void note_max(uint32_t *max, uint32_t v)
-{
-	uint32_t m = __atomic_load_n(max, __ATOMIC_RELAXED);
-
-	while (v > m && !__atomic_compare_exchange_n(max, &m, v, 0, __ATOMIC_RELAXED,
-						     __ATOMIC_RELAXED))
-		;
-}
 
 /* ---- many readers at once ---- */
 
@@ -623,12 +613,10 @@ enum { ST_ITERS = 20000, ST_N = 4 };
 
 static int do_read(struct rws *s)
 {
-	uint32_t n;
 
 	if (conc_rwlock_timedrdlock(&s->rw, BOUND) != 0)
 		return E_LOCK;
-	n = __atomic_add_fetch(&s->readers, 1, __ATOMIC_SEQ_CST);
-	note_max(&s->max_readers, n);
+	__atomic_add_fetch(&s->readers, 1, __ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&s->writers, __ATOMIC_SEQ_CST) != 0)
 		__atomic_fetch_add(&s->viol, 1, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&s->reads, 1, __ATOMIC_RELAXED);
@@ -680,7 +668,9 @@ static void mixed_stress(bool procs, unsigned flags)
 	cr_assert_eq(s->viol, 0, "%u exclusion violations", s->viol);
 	cr_assert_eq(s->reads + s->writes, ST_N * ST_ITERS);
 	cr_assert_eq(s->writes, ST_N * ST_ITERS / 5);
-	cr_assert_gt(s->max_readers, 1, "readers never shared the lock");
+	/* Whether two readers ever overlapped here is the scheduler's
+	 * choice (under ASan and CI's load the workers can run one after
+	 * another); many_readers_at_once shows sharing by waiting for it. */
 	cr_assert_eq(s->readers, 0);
 	cr_assert_eq(s->writers, 0);
 	cr_assert_eq(conc_rwlock_trywrlock(&s->rw), 0);
