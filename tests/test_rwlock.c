@@ -613,7 +613,6 @@ enum { ST_ITERS = 20000, ST_N = 4 };
 
 static int do_read(struct rws *s)
 {
-
 	if (conc_rwlock_timedrdlock(&s->rw, BOUND) != 0)
 		return E_LOCK;
 	__atomic_add_fetch(&s->readers, 1, __ATOMIC_SEQ_CST);
