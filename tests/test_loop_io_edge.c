@@ -57,7 +57,7 @@ static void everywhere(int (*fn)(void))
 
 static int at_once(void)
 {
-	int p[2], e, tf, r = 0;
+	int p[2], e, tf, l, r = 0;
 	char b[16];
 
 	if (pipe2(p, O_CLOEXEC))
@@ -81,6 +81,13 @@ static int at_once(void)
 	/* And timeout 0 the same. */
 	if (conc_read(p[1], b, 1, 0) != -EBADF || conc_read(e, b, 4, 0) != -EINVAL)
 		r = r ? r : 6;
+	/* send(2) on a listening socket: EPIPE; outside a loop a send with
+	 * a timeout waited for a POLLOUT that never comes. */
+	if ((l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 || listen(l, 1))
+		return 102;
+	if (conc_send(l, "x", 1, MSG_NOSIGNAL, SHORT) != -EPIPE)
+		r = r ? r : 7;
+	close(l);
 	close(p[0]);
 	close(p[1]);
 	close(e);

@@ -156,7 +156,9 @@ static long accept_early(const struct io *a)
  * Before any wait, a read or write that cannot block (RWF_NOWAIT): what
  * the call refuses at once (the wrong end of a pipe, an eventfd read of
  * less than 8 bytes) is refused at once, as in a task, not after the
- * timeout for want of readiness; an accept is checked (accept_early).
+ * timeout for want of readiness; a send is tried (MSG_DONTWAIT), an
+ * accept is checked (accept_early). A recv waits first, as a task's
+ * does (IORING_RECVSEND_POLL_FIRST).
  * -EAGAIN where it would have to wait, or where the file cannot say
  * (-EOPNOTSUPP: a tty): wait, then nowait().
  */
@@ -172,6 +174,11 @@ static long early(const struct io *a)
 		r = sys_write_nowait(a->fd, a->buf, a->len);
 		if (r == -EAGAIN && never_waits(a->fd))
 			return __conc_io_plain(a);
+	} else if (a->kind == IO_SEND) {
+		/* What send(2) refuses (a listening socket: EPIPE) it
+		 * refuses before any wait, as in a task, whose send tries
+		 * first too; and room in the buffer takes it at once. */
+		return nowait(a);
 	} else {
 		return a->kind == IO_ACCEPT ? accept_early(a) : -EAGAIN;
 	}
