@@ -1388,6 +1388,7 @@ struct qb {
 	uint32_t begun;
 	int r[4];
 	char got[4][8];
+	struct sh s;	/* the ticker's, while the get waits */
 };
 
 static int qb_second(void *arg)
@@ -1445,26 +1446,31 @@ static int qb_begin_and_hang(void *arg)
 		sleep_ns(1 * MS);
 }
 
+/* The ticker first runs once the get has suspended: its ticks say the get
+ * waits and the loop runs on. */
 static int qb_wait_main(void *arg)
 {
 	struct qb *x = arg;
-	struct sh s = { .stop = 0 };
 	conc_task *tk;
 
-	if (conc_go(&tk, ticker, &s, NULL))
+	if (conc_go(&tk, ticker, &x->s, NULL))
 		return -1;
 	x->r[0] = (int)conc_queue_get(x->q, x->got[0], sizeof(x->got[0]), BOUND);
-	s.stop = 1;
+	__atomic_store_n(&x->s.stop, 1, __ATOMIC_RELEASE);
 	conc_task_join(tk, NULL, BOUND);
-	return s.ticks > 0 ? 0 : -2;
+	return x->s.ticks > 0 ? 0 : -2;
 }
 
+/* Kills the getter once the task's get waits (not after a time: a loaded
+ * machine may start the loop after it, and the get then found the dead
+ * getter's message at once, before the ticker ran). A get that blocked
+ * its thread never lets the ticker tick: no kill, and it times out. */
 static void *qb_killer(void *arg)
 {
 	struct qb *x = arg;
 
-	sleep_ns(20 * MS);
-	kill((pid_t)x->r[3], SIGKILL);
+	if (until(&x->s.ticks, 3) == 0)
+		kill((pid_t)x->r[3], SIGKILL);
 	return NULL;
 }
 
