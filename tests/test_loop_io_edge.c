@@ -649,7 +649,12 @@ static int clients_main(void *arg)
 	conc_task **ts = calloc(CONNS, sizeof(*ts));
 	int *codes = calloc(CONNS, sizeof(*codes)), i, r;
 
-	if (!ts || !codes || conc_sem_init(&m->connecting, 256, 0))
+	/* Private: only this process's tasks use it. A shared word's
+	 * sleepers look again now and then (lib/wait/futex.c), here 10,000
+	 * of them about once a second each: on a CPU shared with much else
+	 * that work alone outran the loop, and connects stood still until an
+	 * accept's 60 s ran out. */
+	if (!ts || !codes || conc_sem_init(&m->connecting, 256, CONC_PRIVATE))
 		return 1;
 	for (i = 0; i < CONNS; i++)
 		if (conc_go(&ts[i], client_one, m, &sh))
