@@ -22,6 +22,19 @@ static int blocking_work(void *arg)
 	return n * n;
 }
 
+/* The second call's: it blocks until its caller, having given up on it,
+ * lets it go, so it cannot end within the 50 ms however late the loop
+ * looks. A sleep of 300 ms could: the loop's thread held up past it (a
+ * loaded machine), the join found the thread done and took its result. */
+static conc_event given_up = CONC_EVENT_INIT;
+
+static int held_work(void *arg)
+{
+	int r = conc_event_wait(&given_up, CONC_FOREVER);
+
+	return r ? r : blocking_work(arg);
+}
+
 static int busy(void *arg)
 {
 	int *ticks = arg;
@@ -44,8 +57,9 @@ static int async_main(void *arg)
 	       n, ret, ticks);
 	if (r)
 		return 1;
-	r = conc_to_thread(blocking_work, &n, NULL, 50 * MS);
+	r = conc_to_thread(held_work, &n, NULL, 50 * MS);
 	printf("with a 50 ms timeout: %s\n", r == -ETIMEDOUT ? "gave up" : "?");
+	conc_event_set(&given_up);	/* it ends on its thread, unjoined */
 	conc_task_cancel(t);
 	return conc_task_join(t, NULL, 1000 * MS) || r != -ETIMEDOUT;
 }
