@@ -116,7 +116,8 @@ static int daemon_ticker(void *arg)
 	struct report *rep = arg;
 
 	for (;;) {
-		printf("  daemon: tick %d\n", ++rep->ticks);
+		printf("  daemon: tick %d\n",
+		       __atomic_add_fetch(&rep->ticks, 1, __ATOMIC_SEQ_CST));
 		sleep_ms(60);
 	}
 	return 0;
@@ -126,6 +127,11 @@ static int worker(void *arg)
 {
 	struct report *rep = arg;
 
+	/* The daemon has run once before the program may end (bounded): its
+	 * thread, started first, may still wait for a CPU after the worker's
+	 * 300 ms on a loaded machine, and "cut off" needs a tick to show. */
+	for (int i = 0; i < 1000 && !__atomic_load_n(&rep->ticks, __ATOMIC_SEQ_CST); i++)
+		sleep_ms(10);
 	for (int i = 0; i < STEPS; i++) {
 		printf("  worker: step %d\n", i);
 		sleep_ms(100);
@@ -198,7 +204,7 @@ int main(void)
 	if (pid == 0)
 		daemon_child(rep);
 	while (waitpid(pid, &st, WNOHANG) == 0) {
-		if (++waited > 200) {	/* 2 s: the daemon kept it alive */
+		if (++waited > 3000) {	/* 30 s: the daemon kept it alive */
 			kill(pid, SIGKILL);
 			waitpid(pid, &st, 0);
 			printf("FAILED: the program did not end: the daemon was waited for\n");
