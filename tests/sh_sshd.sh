@@ -26,9 +26,9 @@ sshd_start() {
 		KbdInteractiveAuthentication no
 		EOF
 		/usr/sbin/sshd -f "$T/sshd_config" -E "$T/sshd.log" 2>/dev/null
-		SSH="ssh -i $T/key -p $port -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o LogLevel=ERROR -o ConnectTimeout=5"
+		SSH="ssh -i $T/key -p $port -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o LogLevel=ERROR -o ConnectTimeout=30"
 		i=0
-		while [ $i -lt 20 ]; do
+		while [ $i -lt 100 ]; do
 			timeout 10 $SSH 127.0.0.1 true </dev/null 2>/dev/null && return 0
 			i=$((i + 1)); sleep 0.1
 		done

@@ -231,7 +231,7 @@ else
 	echo "skip: --bar on a terminal (no script(1))"
 fi
 ok "stdin: jobs start before it ends" "a${nl}b-early${nl}rc=0" \
-	"$( (echo a; i=0; while [ ! -f a.done ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	"$( (echo a; i=0; while [ ! -f a.done ] && [ $i -lt 500 ]; do sleep 0.1; i=$((i + 1)); done
 	     [ -f a.done ] && echo b-early || echo b-late) | run -k 'touch {}.done; echo {}')"
 
 # ---- signals to conc-run ----
@@ -239,7 +239,7 @@ ok "stdin: jobs start before it ends" "a${nl}b-early${nl}rc=0" \
 pid=$!
 i=0; while ! [ -e go.1 ] || ! [ -e go.2 ]; do i=$((i + 1)); [ $i -gt 400 ] && break; sleep 0.05; done
 kill -TERM $pid
-i=0; while kill -0 $pid 2>/dev/null; do i=$((i + 1)); [ $i -gt 200 ] && kill -9 $pid; sleep 0.05; done
+i=0; while kill -0 $pid 2>/dev/null; do i=$((i + 1)); [ $i -gt 600 ] && kill -9 $pid; sleep 0.05; done
 wait $pid; rc=$?
 ok "SIGTERM: 255" "255" "$rc"
 ok "SIGTERM: no job started after" "2" "$(tail -n +2 sl | wc -l | tr -d ' ')"
@@ -250,7 +250,7 @@ pid=$!
 i=0; while ! [ -e go2 ]; do i=$((i + 1)); [ $i -gt 400 ] && break; sleep 0.05; done
 # Two SIGINTs sent close together may arrive as one (a pending signal is not
 # queued twice): send them until conc-run ends, and a second one is seen.
-i=0; while kill -0 $pid 2>/dev/null; do i=$((i + 1)); [ $i -gt 200 ] && kill -9 $pid; kill -INT $pid 2>/dev/null; sleep 0.05; done
+i=0; while kill -0 $pid 2>/dev/null; do i=$((i + 1)); [ $i -gt 600 ] && kill -9 $pid; kill -INT $pid 2>/dev/null; sleep 0.05; done
 wait $pid
 ok "second SIGINT: KILL at once" "-1 9" "$(awk -F'\t' 'NR == 2 { print $7, $8 }' sl2)"
 

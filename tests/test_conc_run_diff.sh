@@ -133,7 +133,7 @@ same "--tagstring {}, carriage returns" -k --tagstring '<{}>' 'printf "x\r\ny\r\
 # --line-buffer prints what ends in a carriage return while the job runs:
 # the job waits (bounded) for a reader to have seen it.
 ok "--line-buffer: a line ended by a carriage return comes at once" "50%$(printf '\r')seen" \
-	"$(timeout 60 "$R" --line-buffer 'printf "50%%\r"; i=0; while [ ! -e cr.seen ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done; [ -e cr.seen ] && echo seen || echo late' ::: 1 |
+	"$(timeout 60 "$R" --line-buffer 'printf "50%%\r"; i=0; while [ ! -e cr.seen ] && [ $i -lt 800 ]; do sleep 0.05; i=$((i + 1)); done; [ -e cr.seen ] && echo seen || echo late' ::: 1 |
 	   { head -c 4; touch cr.seen; cat; })"
 
 # ---- -n 0 / -N 0 with several sources: a job's values are each '' ----

@@ -170,7 +170,7 @@ same "-q: a script without #!" -q ./noshebang ::: 'a b'
 # started; with one fewer at once they would all give up.
 conc() {
 	rm -rf started && mkdir started
-	run "$@" 'touch started/{}; i=0; while [ $(ls started | wc -l) -lt '"$N"' ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done; ls started | wc -l' \
+	run "$@" 'touch started/{}; i=0; while [ $(ls started | wc -l) -lt '"$N"' ] && [ $i -lt 800 ]; do sleep 0.05; i=$((i + 1)); done; ls started | wc -l' \
 		::: $(seq "$N") | sort -u | tr -d ' '
 }
 N=3; ok "-j 3: three at once" "3${nl}rc=0" "$(conc -j 3)"
@@ -215,7 +215,7 @@ same "-u" -u -j1 echo ::: a b
 same "-u --tag" -u --tag -j1 echo ::: a b
 # -u: the job's partial line reaches the reader while the job still runs.
 ok "-u: a job's partial line goes out at once" "early-seen" \
-	"$(timeout 60 "$R" -u 'printf early; i=0; while [ ! -e u.seen ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done; [ -e u.seen ] && echo -seen || echo -late' ::: 1 |
+	"$(timeout 60 "$R" -u 'printf early; i=0; while [ ! -e u.seen ] && [ $i -lt 800 ]; do sleep 0.05; i=$((i + 1)); done; [ -e u.seen ] && echo -seen || echo -late' ::: 1 |
 	   { head -c 5; touch u.seen; cat; })"
 ok "a binary output passes whole" "$(head -c 3000 /dev/urandom > rnd; od -An -tx1 rnd | md5sum)" \
 	"$(timeout 60 "$R" cat ::: rnd | od -An -tx1 | md5sum)"
@@ -306,7 +306,7 @@ ok "--timeout: TERM ignored, then KILL" "-1 9" "$(awk -F'\t' 'NR == 2 { print $7
 # alive PID: running (not gone, not a zombie), within a bounded wait.
 alive() {
 	i=0
-	while [ $i -lt 100 ]; do
+	while [ $i -lt 400 ]; do
 		st=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)
 		[ -z "$st" ] || [ "$st" = Z ] && { echo gone; return; }
 		sleep 0.05
@@ -381,7 +381,7 @@ ok "--help on stdout, 0" "0" "$("$R" --help | grep -q . ; echo $?)"
 # SIGKILL now.
 reap() {
 	i=0
-	while kill -0 "$1" 2>/dev/null && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
+	while kill -0 "$1" 2>/dev/null && [ $i -lt 1200 ]; do sleep 0.05; i=$((i + 1)); done
 	kill -9 "$1" 2>/dev/null
 	wait "$1"
 	echo "rc=$?"
@@ -397,7 +397,7 @@ sig() {
 		::: 1 2 3 > sig.out 2>&1 &
 	pid=$!
 	i=0
-	while [ "$(ls started.* 2>/dev/null | wc -l)" -lt 2 ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+	while [ "$(ls started.* 2>/dev/null | wc -l)" -lt 2 ] && [ $i -lt 800 ]; do sleep 0.05; i=$((i + 1)); done
 	kill -"$1" $pid
 	reap $pid
 }
@@ -422,7 +422,7 @@ rm -f sl started.*
 "$R" -j2 --joblog sl 'trap "" TERM; touch started.{}; sleep 30; sleep 30' ::: 1 2 3 >/dev/null 2>&1 &
 pid=$!
 i=0
-while [ "$(ls started.* 2>/dev/null | wc -l)" -lt 2 ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+while [ "$(ls started.* 2>/dev/null | wc -l)" -lt 2 ] && [ $i -lt 800 ]; do sleep 0.05; i=$((i + 1)); done
 kill -TERM $pid
 reap $pid >/dev/null
 ok "SIGTERM ignored by the jobs: KILLed, Signal 9 in the log" "-1 9${nl}-1 9" \
@@ -432,9 +432,9 @@ rm -f started.*
 "$R" -j2 'if [ {} = 1 ]; then seq 50000; else touch started.{}; sleep 30; fi' ::: 1 2 > sig.out 2>&1 &
 pid=$!
 i=0
-while [ ! -e started.2 ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+while [ ! -e started.2 ] && [ $i -lt 800 ]; do sleep 0.05; i=$((i + 1)); done
 i=0
-while [ "$(wc -l < sig.out)" -lt 50000 ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+while [ "$(wc -l < sig.out)" -lt 50000 ] && [ $i -lt 800 ]; do sleep 0.05; i=$((i + 1)); done
 kill -TERM $pid
 reap $pid >/dev/null
 ok "a signal: what ended before is printed whole" "same" "$(seq 50000 | cmp -s - sig.out && echo same)"
@@ -477,7 +477,7 @@ rm -f gc.*
 "$R" -j2 "$gc" ::: 1 2 >/dev/null 2>&1 &
 pid=$!
 i=0
-while [ "$(ls gc.* 2>/dev/null | wc -l)" -lt 2 ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+while [ "$(ls gc.* 2>/dev/null | wc -l)" -lt 2 ] && [ $i -lt 800 ]; do sleep 0.05; i=$((i + 1)); done
 kill -TERM $pid
 reap $pid > gc.rc
 ok "SIGTERM: a job's child that ignores it: rc" "rc=255" "$(cat gc.rc)"
