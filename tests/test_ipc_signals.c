@@ -59,10 +59,16 @@ static void storm_start(struct storm *s)
 	cr_assert_geq(handled, 3, "no SIGUSR1 came");
 }
 
+/* Stops the storm once it has gone on past its start (callers check that
+ * more than the 3 signals storm_start waited for came): bounded, so that a
+ * storm thread the scheduler left waiting through the test's waits does
+ * not fail it. */
 static void storm_stop(struct storm *s)
 {
 	int code = -1;
 
+	for (int i = 0; i < 100000 && handled <= 3; i++)
+		sleep_ns(MS / 10);
 	__atomic_store_n(&s->stop, 1, __ATOMIC_RELEASE);
 	cr_assert_eq(conc_thread_join(s->t, &code, BOUND), 0);
 	signal(SIGUSR1, SIG_IGN);
@@ -177,6 +183,8 @@ Test(ipc_signals, chan_waits_outlast_a_signal_storm, .timeout = 60)
 struct tq {
 	conc_queue *q;
 	conc_chan *x, *y;
+	pid_t tid;		/* the loop's thread */
+	uint32_t waiting;	/* the task's timed waits are over */
 };
 
 static int task_side(void *arg)
@@ -188,6 +196,7 @@ static int task_side(void *arg)
 		return 1;
 	if (conc_chan_recv(k->y, b, sizeof(b), 30 * MS) != -ETIMEDOUT)
 		return 2;
+	set_flag(&k->waiting, 1);
 	if (conc_queue_get(k->q, b, sizeof(b), CONC_FOREVER) != 1)
 		return 3;
 	if (conc_chan_recv(k->y, b, sizeof(b), CONC_FOREVER) != 2)
@@ -195,11 +204,17 @@ static int task_side(void *arg)
 	return 0;
 }
 
+/* Feeds the task's waits without a timeout only once its timed ones are
+ * over (fed earlier, those would not time out); whether the task sleeps
+ * by then or not, each wait ends with what the feeder sent. */
 static int feeder(void *arg)
 {
 	struct tq *k = arg;
 
-	sleep_ns(80 * MS);
+	if (!wait_flag(&k->waiting, 30000))
+		return 3;
+	/* Sharpens the test: it holds either way. */
+	wait_thread_sleeping(getpid(), k->tid, 2000);
 	if (conc_queue_put(k->q, "q", 1, BOUND))
 		return 1;
 	sleep_ns(20 * MS);
@@ -217,6 +232,7 @@ static int task_main(void *arg)
 		return 10;
 	if (conc_task_join(t, &code, BOUND))
 		return 11;
+	set_flag(&k->waiting, 1);	/* a task that failed early: let the feeder end */
 	if (conc_thread_join(f, &fc, BOUND) || fc)
 		return 12;
 	return code;
@@ -227,7 +243,7 @@ Test(ipc_signals, task_waits_outlast_a_signal_storm, .timeout = 60)
 	int fb;
 
 	EACH_FUTEX_MODE(fb) {
-		struct tq k;
+		struct tq k = { .tid = conc_gettid() };
 		struct storm s;
 		int code;
 
@@ -382,17 +398,56 @@ static void on_usr2(int sig)
 struct poke {
 	pid_t tid;
 	conc_chan *peer;
+	int go;		/* the thread is about to receive */
 };
 
+/* The system call thread tid of this process is blocked in now
+ * (/proc/self/task/tid/syscall begins with its number), or -1 when it
+ * runs ("running") or cannot be read. */
+static long blocked_in(pid_t tid)
+{
+	char path[64], line[64];
+	long nr = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
+	if (!(f = fopen(path, "r")))
+		return -1;
+	if (fgets(line, sizeof(line), f) && line[0] >= '0' && line[0] <= '9')
+		nr = atol(line);
+	fclose(f);
+	return nr;
+}
+
+/* Whether thread tid waits in a receive's read(2), readv(2) or ppoll(2). */
+static bool in_a_read(pid_t tid)
+{
+	long nr = blocked_in(tid);
+
+	return nr == SYS_read || nr == SYS_readv || nr == SYS_ppoll;
+}
+
+/* Signals the thread only once it is seen waiting inside its receive: a
+ * signal that came before (a thread the scheduler held up) would find no
+ * receive to re-enter. The peer's "go" ends the receive either way. */
 static int poke_fn(void *arg)
 {
 	struct poke *p = arg;
+	int i, seen;
 
-	sleep_ns(20 * MS);
-	syscall(SYS_tgkill, getpid(), p->tid, SIGUSR2);
-	for (int i = 0; i < 200000 && handler_send == 1; i++)
+	for (i = 0; i < 300000 && !__atomic_load_n(&p->go, __ATOMIC_ACQUIRE); i++)
 		sleep_ns(MS / 10);
-	return conc_chan_send(p->peer, "go", 2, BOUND);
+	for (i = 0; i < 300000 && !in_a_read(p->tid); i++)
+		sleep_ns(MS / 10);
+	seen = in_a_read(p->tid);
+	if (seen) {
+		syscall(SYS_tgkill, getpid(), p->tid, SIGUSR2);
+		for (i = 0; i < 200000 && handler_send == 1; i++)
+			sleep_ns(MS / 10);
+	}
+	if (conc_chan_send(p->peer, "go", 2, BOUND))
+		return 2;
+	return seen ? 0 : 1;
 }
 
 Test(ipc_signals, a_handler_on_the_end_its_thread_receives_on_is_edeadlk,
@@ -410,11 +465,13 @@ Test(ipc_signals, a_handler_on_the_end_its_thread_receives_on_is_edeadlk,
 	sa.sa_handler = on_usr2;
 	cr_assert_eq(sigaction(SIGUSR2, &sa, NULL), 0);
 	in_handler = y;
-	p = (struct poke){ conc_gettid(), x };
+	p = (struct poke){ conc_gettid(), x, 0 };
 	cr_assert_eq(conc_thread_start(&t, poke_fn, &p, NULL), 0);
+	__atomic_store_n(&p.go, 1, __ATOMIC_RELEASE);
 	cr_assert_eq(conc_chan_recv(y, b, sizeof(b), CONC_FOREVER), 2);
 	cr_assert_eq(conc_thread_join(t, &code, BOUND), 0);
-	cr_assert_eq(code, 0);
+	cr_assert_eq(code, 0, "poker: %d (1: the receive was never seen waiting)",
+		     code);
 	cr_assert_eq(handler_recv, -EDEADLK);
 	cr_assert_eq(handler_send, 0);
 	cr_assert_eq(conc_chan_recv(x, b, sizeof(b), BOUND), 1);
@@ -442,21 +499,10 @@ static void on_usr2_queue(int sig)
 	hq_get = (int)conc_queue_get(handler_q, b, sizeof(b), BOUND);
 }
 
-/* Whether thread tid is blocked in futex(2) now (/proc/self/task/tid/syscall
- * begins with its number; "running" or another call otherwise). */
+/* Whether thread tid is blocked in futex(2) now. */
 static bool in_futex(pid_t tid)
 {
-	char path[64], line[64];
-	bool r = false;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
-	if (!(f = fopen(path, "r")))
-		return false;
-	if (fgets(line, sizeof(line), f))
-		r = atol(line) == SYS_futex && line[0] >= '0' && line[0] <= '9';
-	fclose(f);
-	return r;
+	return blocked_in(tid) == SYS_futex;
 }
 
 struct asleep {
