@@ -265,50 +265,90 @@ Test(map, open_rejects_bad_segments)
 
 /* An opener that finds the creator still setting up sleeps on the init
  * word until the creator publishes (stores 2 and wakes it): it gets the
- * map, well before its one-second limit. */
-static int child_open(void *name)
-{
-	conc_map *m;
-	int r = conc_map_open(&m, name);
+ * map. It waits a second at most (then -EPROTO, as for a creator that
+ * died), from a moment after `began`: a publish that ends less than a
+ * second after `began` comes before that deadline, and the open must
+ * succeed; one that ends later (this process was held up that long) may
+ * come too late, and the round shows nothing. */
+struct setup_race {
+	int64_t began;		/* the child's clock, before its open */
+	uint32_t opening;
+	char name[64];
+};
 
+static int child_open(void *arg)
+{
+	struct setup_race *sr = arg;
+	conc_map *m;
+	int r;
+
+	__atomic_store_n(&sr->began, now_ns(), __ATOMIC_RELAXED);
+	set_flag(&sr->opening, 1);
+	r = conc_map_open(&m, sr->name);
 	if (!r)
 		conc_map_destroy(m);
 	return errcode(r);
 }
 
-Test(map, open_waits_for_a_creator_setting_up)
+/* One round: 1 if the open got the map, 0 if the round shows nothing. */
+static int open_while_set_up(struct setup_race *sr)
 {
-	conc_map_attr a = { .size = 8 * KiB };
-	char name[64];
+	conc_map_attr a = { .size = 8 * KiB, .name = sr->name };
+	int64_t published;
 	conc_shm *s;
 	conc_map *m;
 	struct arena *ar;
 	pid_t pid;
+	int st;
 
-	name_for(name, sizeof(name), "setup");
-	conc_shm_unlink(name);
-	a.name = name;
+	conc_shm_unlink(sr->name);
 	cr_assert_eq(conc_map_create(&m, &a), 0);
-	cr_assert_eq(conc_shm_open(&s, name, CONC_SHM_MAP), 0);
+	cr_assert_eq(conc_shm_open(&s, sr->name, CONC_SHM_MAP), 0);
 	ar = conc_shm_data(s);
 	__atomic_store_n(&ar->init, 1, __ATOMIC_RELAXED);	/* "setting up" */
-	pid = test_fork();
+	sr->opening = 0;
+	pid = fork_child(child_open, sr);
 	cr_assert_geq(pid, 0);
-	if (pid == 0)
-		_exit(child_open(name));
-	sleep_ns(SEC / 10);
+	cr_assert(wait_flag(&sr->opening, 30000), "the opener never ran");
+	/* Sharpens the test (the opener sleeps on the word by now): it
+	 * holds either way. */
+	wait_thread_sleeping(pid, pid, 2000);
 	__conc_arena_publish(ar);
-	cr_assert(exited_with(wait_child(pid, 10000), 0));
+	published = now_ns();
+	st = wait_child(pid, 30000);
 	conc_shm_close(s);
 	conc_map_destroy(m);
-	conc_shm_unlink(name);
+	conc_shm_unlink(sr->name);
+	if (exited_with(st, 0))
+		return 1;
+	cr_assert(exited_with(st, EPROTO) && published - sr->began >= SEC,
+		  "the opener failed (status %#x), the creator done %lld ms into its open",
+		  st, (long long)((published - sr->began) / 1000000));
+	return 0;
+}
+
+Test(map, open_waits_for_a_creator_setting_up, .timeout = 120)
+{
+	struct setup_race *sr = shared_alloc(sizeof(*sr));
+	int round;
+
+	cr_assert_not_null(sr);
+	name_for(sr->name, sizeof(sr->name), "setup");
+	for (round = 0; round < 20 && !open_while_set_up(sr); round++)
+		cr_log_info("round %d: held up past the opener's second, again", round);
+	cr_assert_lt(round, 20, "held up past the opener's second in every round");
+	shared_free(sr, sizeof(*sr));
 }
 
 /* A task cancelled while its open waits for a creator setting up gets
- * -ECANCELED (the cancellation is not swallowed by the wait). */
+ * -ECANCELED (the cancellation is not swallowed by the wait). The open
+ * waits a second at most, from a moment after `began`: a cancel that
+ * ends (`cancelled`) later than that may come after the wait's end, and
+ * the round shows nothing (the loop's thread was held up that long). */
 struct cancel_open {
 	const char *name;
 	int first;
+	int64_t began, cancelled;
 };
 
 static int task_open(void *arg)
@@ -316,6 +356,7 @@ static int task_open(void *arg)
 	struct cancel_open *co = arg;
 	conc_map *m;
 
+	co->began = now_ns();
 	co->first = conc_map_open(&m, co->name);
 	if (!co->first)
 		conc_map_destroy(m);
@@ -324,44 +365,60 @@ static int task_open(void *arg)
 
 static int cancel_open_main(void *arg)
 {
+	struct cancel_open *co = arg;
 	conc_task *t;
 	int code = -1;
 
-	if (conc_go(&t, task_open, arg, NULL))
+	if (conc_go(&t, task_open, co, NULL))
 		return -1;
 	conc_sleep(SEC / 50);
 	conc_task_cancel(t);
+	co->cancelled = now_ns();
 	if (conc_task_join(t, &code, 10 * SEC))
 		return -2;
 	return code;
 }
 
-Test(map, open_in_a_cancelled_task_says_so)
+/* One round: 1 if the open said -ECANCELED, 0 if it shows nothing. */
+static int cancel_while_set_up(const char *name)
 {
-	conc_map_attr a = { .size = 8 * KiB };
-	struct cancel_open co = { .first = 1 };
-	char name[64];
+	conc_map_attr a = { .size = 8 * KiB, .name = name };
+	struct cancel_open co = { .name = name, .first = 1 };
 	conc_shm *s;
 	conc_map *m;
 	struct arena *ar;
 	int code = -1;
 
-	if (!(conc_features() & CONC_FEAT_IO_URING))
-		cr_skip_test("io_uring is not available in this kernel");
-	name_for(name, sizeof(name), "cancel");
 	conc_shm_unlink(name);
-	a.name = co.name = name;
 	cr_assert_eq(conc_map_create(&m, &a), 0);
 	cr_assert_eq(conc_shm_open(&s, name, CONC_SHM_MAP), 0);
 	ar = conc_shm_data(s);
 	__atomic_store_n(&ar->init, 1, __ATOMIC_RELAXED);	/* "setting up" */
 	cr_assert_eq(conc_run(cancel_open_main, &co, &code), 0);
 	cr_assert_eq(code, 0);
-	cr_assert_eq(co.first, -ECANCELED, "open: %d", co.first);
 	__conc_arena_publish(ar);
 	conc_shm_close(s);
 	conc_map_destroy(m);
 	conc_shm_unlink(name);
+	if (co.first == -ECANCELED)
+		return 1;
+	cr_assert(co.first == -EPROTO && co.cancelled - co.began >= SEC,
+		  "open: %d, cancelled %lld ms into it", co.first,
+		  (long long)((co.cancelled - co.began) / 1000000));
+	return 0;
+}
+
+Test(map, open_in_a_cancelled_task_says_so, .timeout = 120)
+{
+	char name[64];
+	int round;
+
+	if (!(conc_features() & CONC_FEAT_IO_URING))
+		cr_skip_test("io_uring is not available in this kernel");
+	name_for(name, sizeof(name), "cancel");
+	for (round = 0; round < 20 && !cancel_while_set_up(name); round++)
+		cr_log_info("round %d: held up past the open's second, again", round);
+	cr_assert_lt(round, 20, "held up past the open's second in every round");
 }
 
 /* ---- put, get, delete, contains, len ---------------------------------- */
