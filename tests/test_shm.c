@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -476,8 +477,13 @@ struct race {
 };
 
 /* A named segment appears only with its header: openers racing its
- * creator find no name, or a whole segment; never -EPROTO. */
-Test(shm, openers_never_see_a_segment_half_made, .timeout = 20)
+ * creator find no name, or a whole segment; never -EPROTO. Each wait has
+ * a bound of its own (WAIT_NS), so a round the scheduler makes slow (four
+ * openers spin on two CPUs beside the creator) fails nothing; between
+ * rounds the openers only yield. */
+#define WAIT_NS 30000000000LL
+
+Test(shm, openers_never_see_a_segment_half_made, .timeout = 120)
 {
 	const char *name = tname("halfmade");
 	struct race *r = shared_alloc(sizeof(struct race));
@@ -491,9 +497,8 @@ Test(shm, openers_never_see_a_segment_half_made, .timeout = 20)
 		pid[i] = test_fork();
 		cr_assert_geq(pid[i], 0);
 		if (pid[i] == 0) {
-			int64_t dl = now_ns() + 10000000000LL;
-
 			for (uint32_t round = 1; round <= ROUNDS; round++) {
+				int64_t dl = now_ns() + WAIT_NS;
 				conc_shm *c;
 				int e;
 
@@ -505,27 +510,37 @@ Test(shm, openers_never_see_a_segment_half_made, .timeout = 20)
 				conc_shm_close(c);
 				/* fail counts the opens here */
 				__atomic_fetch_add(&r->fail, 1, __ATOMIC_RELEASE);
+				dl = now_ns() + WAIT_NS;
 				while (__atomic_load_n(&r->go, __ATOMIC_ACQUIRE) < round &&
 				       now_ns() < dl)
-					;
+					sched_yield();
 			}
 			_exit(0);
 		}
 	}
 	for (uint32_t round = 1; round <= ROUNDS; round++) {
-		int64_t dl = now_ns() + 10000000000LL;
+		int64_t dl = now_ns() + WAIT_NS;
 
 		cr_assert_eq(conc_shm_create(&s, name, 100000, CONC_SHM_RAW,
 					     CONC_SHM_EXCL), 0);
 		while (__atomic_load_n(&r->fail, __ATOMIC_ACQUIRE) < round * N &&
-		       now_ns() < dl)
+		       now_ns() < dl) {
+			for (int i = 0; i < N; i++) {
+				int st;
+
+				cr_assert_neq(waitpid(pid[i], &st, WNOHANG), pid[i],
+					      "round %u: opener %d ended, status %#x "
+					      "(an exit code is an errno)", round, i, st);
+			}
 			sleep_ns(100000);
+		}
+		cr_assert_eq(r->fail, round * N, "round %u: openers stuck", round);
 		conc_shm_unlink(name);
 		conc_shm_close(s);
 		__atomic_store_n(&r->go, round, __ATOMIC_RELEASE);
 	}
 	for (int i = 0; i < N; i++)
-		cr_assert(exited_with(wait_child(pid[i], 10000), 0), "opener %d", i);
+		cr_assert(exited_with(wait_child(pid[i], 30000), 0), "opener %d", i);
 	shared_free(r, sizeof(*r));
 }
 
