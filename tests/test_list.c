@@ -714,7 +714,7 @@ static bool smodel_matches(conc_list *l, const uint64_t *model, size_t n)
 	return ok;
 }
 
-Test(list, single_writer_killed_mid_update, .timeout = 300)
+Test(list, single_writer_killed_mid_update, .timeout = 900)
 {
 	conc_list *l = new_list(1 << 20);
 	struct slog *lg = shared_alloc(sizeof(*lg));
@@ -853,7 +853,7 @@ static bool in_sorted(const uint64_t *a, size_t n, uint64_t x, size_t *at)
 	return p != NULL;
 }
 
-Test(list, many_writers_killed_mid_update, .timeout = 300)
+Test(list, many_writers_killed_mid_update, .timeout = 900)
 {
 	conc_list *l = new_list(2 << 20);
 	struct mlog *lg = shared_alloc(sizeof(*lg));

@@ -1234,7 +1234,7 @@ static void run_kill_rounds(int rounds, bool with_reader)
 	conc_map_destroy(m);
 }
 
-Test(map, writers_killed_mid_update, .timeout = 300)
+Test(map, writers_killed_mid_update, .timeout = 900)
 {
 	run_kill_rounds(300, true);
 }

@@ -435,12 +435,12 @@ static void *t_hold(void *arg)
 
 	h->got = conc_queue_get_begin(h->q, &v, sizeof(v), 0);
 	set_flag(&h->begun, 1);
-	wait_flag(&h->release, 5000);
+	wait_flag(&h->release, 30000);
 	h->commit = conc_queue_get_commit(h->q);
 	return NULL;
 }
 
-Test(queue, other_threads_wait_for_a_two_step_get, .timeout = 10)
+Test(queue, other_threads_wait_for_a_two_step_get, .timeout = 60)
 {
 	struct hold h = { .q = new_queue(4, 4) };
 	struct tctx c = { .timeout = CONC_FOREVER };
@@ -560,7 +560,7 @@ static int child_begin_and_die(void *arg)
 	return 2;
 }
 
-Test(queue, consumer_killed_in_a_two_step_get_loses_nothing, .timeout = 10)
+Test(queue, consumer_killed_in_a_two_step_get_loses_nothing, .timeout = 60)
 {
 	conc_queue *q = new_queue(4, 4);
 

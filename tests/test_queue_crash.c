@@ -655,7 +655,7 @@ static const int mixed[NC] = { C_GET, C_BEGIN, C_GET };
 /* Producers die anywhere in their puts, half messages included (up to
  * 2 KB each, so often inside the copy): completed puts arrive exactly
  * once, puts in flight at most once. */
-Test(queue_crash, producers_killed_at_random, .timeout = 300)
+Test(queue_crash, producers_killed_at_random, .timeout = 900)
 {
 	struct storm *s = storm_new(4, all_get);
 
@@ -665,7 +665,7 @@ Test(queue_crash, producers_killed_at_random, .timeout = 300)
 
 /* conc_queue_get consumers die anywhere: nothing is duplicated, and what
  * is lost is no more than the consumers killed holding or taking one. */
-Test(queue_crash, get_consumers_killed_at_random, .timeout = 300)
+Test(queue_crash, get_consumers_killed_at_random, .timeout = 900)
 {
 	struct storm *s = storm_new(4, all_get);
 
@@ -683,7 +683,7 @@ Test(queue_crash, two_step_consumers_killed_at_random_lose_nothing, .timeout = 3
 }
 
 /* Everyone dies, in a small queue that is often full and often empty. */
-Test(queue_crash, everyone_killed_at_random, .timeout = 300)
+Test(queue_crash, everyone_killed_at_random, .timeout = 900)
 {
 	struct storm *s = storm_new(2, mixed);
 

@@ -243,7 +243,7 @@ static int victim(void *arg)
 /* Every word of the header past the geometry, written at random, in
  * hundreds of rounds: the victim, a child, must end every call in time
  * with an ordinary result or a clear error. */
-Test(queue_hostile, random_header_writes_never_crash_nor_hang, .timeout = 120)
+Test(queue_hostile, random_header_writes_never_crash_nor_hang, .timeout = 600)
 {
 	size_t first = offsetof(struct shared, closed);
 	size_t words = (offsetof(struct shared, slots) - first) / 4;

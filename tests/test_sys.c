@@ -316,7 +316,7 @@ Test(gettid, pthread_in_forked_child, .timeout = 10)
 	cr_assert(exited_with(st, 0), "status %#x", st);
 }
 
-Test(gettid, many_forks_in_a_row, .timeout = 10)
+Test(gettid, many_forks_in_a_row, .timeout = 60)
 {
 	cr_assert_eq(conc_gettid(), real_tid());
 	for (int i = 0; i < 50; i++) {
