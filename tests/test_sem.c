@@ -15,7 +15,7 @@
 #define REAP_MS	15000
 
 /* Child exit codes. */
-enum { OK = 0, E_WAIT = 10, E_POST };
+enum { OK = 0, E_WAIT = 10, E_POST, E_PAIR };
 
 /* fork_child(), but the child dies with the test process (PR_SET_PDEATHSIG):
  * a failed test leaves no waiter behind. */
@@ -412,7 +412,19 @@ struct room {
 	uint32_t entries;
 	uint32_t errors;
 	uint32_t arrived;	/* visitors at the door, so they overlap */
+	uint32_t pair;		/* 1: two were inside at once; 2: never */
 };
+
+#define PAIR_MS	10000
+
+/* pair goes from 0 to v once. */
+static void room_pair(struct room *r, uint32_t v)
+{
+	uint32_t zero = 0;
+
+	__atomic_compare_exchange_n(&r->pair, &zero, v, 0, __ATOMIC_SEQ_CST,
+				    __ATOMIC_SEQ_CST);
+}
 
 static void room_note_max(struct room *r, uint32_t in)
 {
@@ -426,10 +438,9 @@ static void room_note_max(struct room *r, uint32_t in)
 
 static int room_visit(struct room *r, int iters)
 {
-	int i, k;
+	int i, k, ret = OK;
 
-	/* Start together: a visitor done before the next one is even
-	 * scheduled would leave the room never holding two. */
+	/* Start together, so that they contend from the first visit. */
 	__atomic_add_fetch(&r->arrived, 1, __ATOMIC_SEQ_CST);
 	for (k = 0; k < 2000000 && __atomic_load_n(&r->arrived, __ATOMIC_SEQ_CST) < 2; k++)
 		sched_yield();
@@ -441,6 +452,17 @@ static int room_visit(struct room *r, int iters)
 		in = __atomic_add_fetch(&r->inside, 1, __ATOMIC_SEQ_CST);
 		room_note_max(r, in);
 		__atomic_fetch_add(&r->entries, 1, __ATOMIC_RELAXED);
+		/* Whether visitors ever overlap on their own is the
+		 * scheduler's choice (under load they may run one after
+		 * another): each first visit waits inside, holding its permit,
+		 * until a second visitor got in beside it, which the second
+		 * permit must allow. */
+		if (in == 2)
+			room_pair(r, 1);
+		if (i == 0 && !wait_flag(&r->pair, PAIR_MS)) {
+			room_pair(r, 2);	/* the others need not wait */
+			ret = E_PAIR;
+		}
 		/* Stay a little, sometimes giving the CPU away, so that
 		 * visitors overlap. */
 		for (k = 0; k < 50; k++)
@@ -453,7 +475,7 @@ static int room_visit(struct room *r, int iters)
 		if (conc_sem_post(&r->s) != 0)
 			return E_POST;
 	}
-	return OK;
+	return ret;
 }
 
 static int room_child(void *arg)
@@ -488,6 +510,7 @@ Test(sem, two_never_admits_a_third_processes, .timeout = 20)
 
 		cr_assert(exited_with(st, OK), "child %d: status %#x", i, st);
 	}
+	cr_assert_eq(r->pair, 1, "a second visitor never got in beside the first");
 	cr_assert_eq(r->entries, NPROC * 3000);
 	cr_assert_eq(r->max, 2, "max inside = %u", r->max);
 	cr_assert_eq(r->inside, 0);
@@ -508,6 +531,7 @@ Test(sem, two_never_admits_a_third_threads_private, .timeout = 20)
 		cr_assert_eq(pthread_create(&t[i], NULL, room_thread, &r), 0);
 	for (i = 0; i < N; i++)
 		cr_assert_eq(join_thread(t[i], 15000, NULL), 0);
+	cr_assert_eq(r.pair, 1, "a second visitor never got in beside the first");
 	cr_assert_eq(r.errors, 0);
 	cr_assert_eq(r.entries, N * 3000);
 	cr_assert_eq(r.max, 2, "max inside = %u", r.max);
