@@ -2,9 +2,11 @@
  * helper_thread_exit.c — how a process with conc threads ends; run by
  * test_thread.c, which checks the output and the exit status.
  *
- *   nondaemon         a thread sleeps 300 ms, prints "thread done"; main
- *                     prints "main done" and returns: exit() waits for it.
- *   daemon            the same with a daemon thread: it dies with main.
+ *   nondaemon         main prints "main done" and returns; a thread then
+ *                     sleeps 300 ms and prints "thread done": exit() waits
+ *                     for it.
+ *   daemon            a daemon thread waits for what never comes (10 s at
+ *                     most), then prints "thread done": it dies with main.
  *   exit-in-thread    the thread calls exit(3) while main joins it: the
  *                     process ends at once with status 3.
  *   exit-in-pthread   a thread of pthread_create calls exit(5) while a
@@ -18,6 +20,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,9 +39,23 @@ static void sleep_ms(long ms)
 		;
 }
 
+/* Set by main once it has printed "main done": what the thread prints
+ * comes after it whatever the scheduler does (a main held up longer than
+ * the sleep by a loaded machine printed second). never is never set. */
+static conc_event printed, never;
+
+static void main_done(void)
+{
+	printf("main done\n");
+	conc_event_set(&printed);
+}
+
+/* Prints "thread done" SLEEP_MS after main printed (a process that did not
+ * wait for the thread is gone by then); a daemon (arg) waits for never,
+ * so only a process that waited for it would let it print. */
 static int sleeper(void *arg)
 {
-	(void)arg;
+	conc_event_wait(arg ? &never : &printed, 10 * 1000000000LL);
 	sleep_ms(SLEEP_MS);
 	printf("thread done\n");
 	return 0;
@@ -140,8 +157,10 @@ int main(int argc, char **argv)
 	/* Line by line: a process that ends abruptly keeps what it wrote. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (!strcmp(mode, "nondaemon") || !strcmp(mode, "daemon")) {
-		start(sleeper, NULL, !strcmp(mode, "daemon"));
-		printf("main done\n");
+		bool daemon = !strcmp(mode, "daemon");
+
+		start(sleeper, daemon ? &never : NULL, daemon);
+		main_done();
 		return 0;
 	}
 	if (!strcmp(mode, "exit-in-thread")) {
@@ -165,12 +184,12 @@ int main(int argc, char **argv)
 	if (!strcmp(mode, "detached")) {
 		if (conc_thread_detach(start(sleeper, NULL, false)))
 			return 105;
-		printf("main done\n");
+		main_done();
 		return 0;
 	}
 	if (!strcmp(mode, "thread-exit-main")) {
 		start(sleeper, NULL, false);
-		printf("main done\n");
+		main_done();
 		conc_thread_exit(4);
 	}
 	if (!strcmp(mode, "fork-exit"))
