@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <malloc.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,8 +141,11 @@ static int racing_joiner(void *arg)
 			return -1;
 		set_flag(&r->posted, 1);
 	}
+	/* Joins the moment go is set, yielding meanwhile: four joiners that
+	 * spun without it took the CPU from the loop's thread that sets go
+	 * (on one loaded CPU a round cost several of their time slices). */
 	while (!__atomic_load_n(&r->go, __ATOMIC_ACQUIRE))
-		;
+		sched_yield();
 	r->jr[a->i] = conc_task_join(r->t[a->i], &r->code[a->i], BOUND);
 	if (__atomic_add_fetch(&r->njoined, 1, __ATOMIC_ACQ_REL) == 4)
 		conc_event_set(&r->all_joined);
