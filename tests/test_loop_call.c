@@ -512,18 +512,32 @@ static int blocks_until_ticked(void *arg)
 	return 77;
 }
 
+/* Blocks its thread until the call that started it has returned
+ * (bounded): a function that slept 300 ms instead had ended before the
+ * call looked if the loop's thread lost the CPU that long on a loaded
+ * machine, and the call then returned 0, not -ETIMEDOUT. A static word:
+ * the thread outlives the test's frame. */
+static uint32_t released;
+
+static int blocks_until_released(void *arg)
+{
+	(void)arg;
+	wait_flag(&released, 10000);
+	return 78;
+}
+
 static int to_thread_main(void *arg)
 {
 	struct tt *x = arg;
 	conc_task *t;
-	int slow_ms = 300;
 
 	if (conc_go(&t, tick, x, NULL))
 		return -1;
 	x->r = conc_to_thread(blocks_until_ticked, x, &x->ret, BOUND);
 	x->at_return = __atomic_load_n(&x->ticks, __ATOMIC_RELAXED);
 	/* Gives up; the function goes on on its thread. */
-	x->rt = conc_to_thread(blocking, &slow_ms, NULL, 10 * MS);
+	x->rt = conc_to_thread(blocks_until_released, NULL, NULL, 10 * MS);
+	set_flag(&released, 1);
 	conc_task_cancel(t);
 	return conc_task_join(t, NULL, BOUND);
 }
