@@ -2256,16 +2256,31 @@ Test(loop_probe, many_loops_on_many_threads_at_once, .timeout = 60)
 /* ---- conc_to_thread ------------------------------------------------------ */
 
 struct tt {
-	uint32_t finished;
+	uint32_t finished, release;
 	conc_task *t;
 	int ticks;
 };
 
-static int slow_fn(void *arg)
+/* Blocks its thread, not the loop, until the loop's ticker has ticked
+ * twice (bounded): a loop blocked meanwhile never ticks. */
+static int ticked_fn(void *arg)
 {
 	struct tt *x = arg;
 
-	sleep_ns(100 * MS);	/* blocks its thread, not the loop */
+	for (int i = 0; i < 10000 && __atomic_load_n(&x->ticks, __ATOMIC_RELAXED) < 2; i++)
+		sleep_ns(1 * MS);
+	set_flag(&x->finished, 1);
+	return 5;
+}
+
+/* Blocks its thread until the call that gave up has returned (bounded):
+ * a function that slept 100 ms instead had ended before the call looked
+ * if the loop's thread lost the CPU that long, and the call said 0. */
+static int held_fn(void *arg)
+{
+	struct tt *x = arg;
+
+	wait_flag(&x->release, 10000);
 	set_flag(&x->finished, 1);
 	return 5;
 }
@@ -2289,15 +2304,16 @@ static int tt_main(void *arg)
 
 	if (conc_go(&tk, ticker, &x->ticks, NULL))
 		return -1;
-	if (conc_to_thread(slow_fn, x, &ret, BOUND) || ret != 5 || !x->finished)
+	if (conc_to_thread(ticked_fn, x, &ret, BOUND) || ret != 5 || !x->finished)
 		return -2;
-	if (x->ticks < 1)
+	if (x->ticks < 2)
 		return -3;	/* only the calling task waited */
 	/* -ETIMEDOUT: fn runs on to its end; ret is not written. */
 	x->finished = 0;
 	ret = -1;
-	if (conc_to_thread(slow_fn, x, &ret, 10 * MS) != -ETIMEDOUT || ret != -1)
+	if (conc_to_thread(held_fn, x, &ret, 10 * MS) != -ETIMEDOUT || ret != -1)
 		return -4;
+	set_flag(&x->release, 1);
 	for (i = 0; i < 5000 && !x->finished; i++)
 		conc_sleep(1 * MS);
 	if (!x->finished || ret != -1)
