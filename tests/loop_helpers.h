@@ -35,6 +35,13 @@ static HELPER_UNUSED bool futex_mode(int fallback)
 	return true;
 }
 
+/* The same for a whole test: it skips where the kernel lacks the opcode. */
+static HELPER_UNUSED void futex_mode_or_skip(int fallback)
+{
+	if (!futex_mode(fallback))
+		cr_skip_test("IORING_OP_FUTEX_WAIT needs Linux 6.7");
+}
+
 /* The body once in each futex mode that this kernel can run. */
 #define EACH_FUTEX_MODE(fb) for ((fb) = 0; (fb) < 2; (fb)++) if (futex_mode(fb))
 

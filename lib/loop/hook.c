@@ -5,13 +5,14 @@
  *
  * Futex words: IORING_OP_FUTEX_WAIT (6.7), a shared futex unless the
  * caller asked for CONC_PRIVATE, so a wake from any thread or process
- * reaches the task. Kernels without it (6.1 to 6.6): a few yields while
- * other tasks run, then a re-check every FALLBACK_NS (more seldom with many tasks)
- * through the loop's timers:
- * the loop never blocks, at the price of that latency.
+ * reaches the task; the loop's watch (watch.c) looks at the shared words
+ * now and then, for wake-ups lost with a killed process. Kernels without
+ * it (6.1 to 6.6): a few yields while other tasks run, then the task parks
+ * and the watch looks at its word every LOOP_FALLBACK_NS: the loop never
+ * blocks, at the price of that latency.
  * Fds: IORING_OP_POLL_ADD, one per fd; its POLLRDHUP, which the kernel
  * adds to every poll, is left out unless asked for, as poll(2) does, and
- * a poll that ended on it alone looks again every FALLBACK_NS.
+ * a poll that ended on it alone looks again every LOOP_FALLBACK_NS.
  * Processes: IORING_OP_WAITID (6.7) on the pidfd, WNOWAIT so that the
  * caller reaps as a thread would; where the kernel lacks it, or the
  * process is no child of ours (ECHILD), a poll on the pidfd.
@@ -27,15 +28,13 @@
 #define OP_FUTEX_WAIT	51
 #define FUTEX2_U32	0x02
 #define FUTEX2_PRIV	128
-#define FALLBACK_NS	1000000
 #define YIELDS		8
 
 /*
- * Until when a task sleeps on a futex word before it looks again (see
- * __conc_wait): a shared word every `every` ns, spaced out as the loop
- * holds more tasks, so that 100,000 sleepers cost a few thousand re-checks
- * a second rather than a million (a woken process that died is then noticed
- * later, never lost).
+ * Until when a task sleeps before it looks again, where the watch cannot
+ * look for it (no memory for it; a poll that ended unasked): every `every`
+ * ns, spaced out as the loop holds more tasks, so that 100,000 sleepers
+ * cost a few thousand re-checks a second rather than a million.
  */
 static conc_deadline recheck_at(const struct loop *l, conc_deadline dl,
 				int64_t every)
@@ -68,7 +67,7 @@ static int futex_ring(struct conc_task *t, const uint32_t *word,
 }
 
 static int futex_fallback(struct conc_task *t, const uint32_t *word,
-			  uint32_t expected, conc_deadline dl)
+			  uint32_t expected, conc_deadline dl, unsigned flags)
 {
 	conc_deadline until;
 	int i, r;
@@ -90,7 +89,12 @@ static int futex_fallback(struct conc_task *t, const uint32_t *word,
 	}
 	if (__atomic_load_n(word, __ATOMIC_ACQUIRE) != expected)
 		return 0;
-	until = recheck_at(t->loop, dl, FALLBACK_NS);
+	if (__conc_watch_add(t, word, expected, flags) == 0) {
+		r = __conc_park(t, dl);
+		__conc_watch_del(t);
+		return r;
+	}
+	until = recheck_at(t->loop, dl, LOOP_FALLBACK_NS);
 	r = __conc_park(t, until);
 	if (r == -ETIMEDOUT && until != dl)
 		return 0;
@@ -108,9 +112,14 @@ static int hook_futex(struct __conc_waiter *w, const uint32_t *word,
 	if (!t)
 		return -ENOSYS;
 	if (!t->loop->futex_op)
-		return futex_fallback(t, word, expected, dl);
+		return futex_fallback(t, word, expected, dl, flags);
 	if (flags & (CONC_PRIVATE | __CONC_WAIT_ALONE))
 		return futex_ring(t, word, expected, dl, flags);
+	if (__conc_watch_add(t, word, expected, flags) == 0) {
+		r = futex_ring(t, word, expected, dl, flags);
+		__conc_watch_del(t);
+		return r;
+	}
 	until = recheck_at(t->loop, dl, __CONC_RECHECK_NS);
 	r = futex_ring(t, word, expected, until, flags);
 	return r == -ETIMEDOUT && until != dl ? 0 : r;
@@ -128,7 +137,7 @@ static short asked(const struct pollfd *p, int res)
  * The poll ended on POLLRDHUP alone, unasked: a socket whose peer shut
  * down its writing, while the caller waits for room (say). It stays so: a
  * poll again would end at once, and the caller would spin past its
- * deadline. Look again after FALLBACK_NS instead, or at the deadline: 0
+ * deadline. Look again after LOOP_FALLBACK_NS instead, or at the deadline: 0
  * (look again), -ETIMEDOUT or -ECANCELED.
  */
 static int unasked(struct conc_task *t, conc_deadline dl)
@@ -140,7 +149,7 @@ static int unasked(struct conc_task *t, conc_deadline dl)
 		return -ETIMEDOUT;
 	if (__conc_take_cancel(t))
 		return -ECANCELED;
-	until = recheck_at(t->loop, dl, FALLBACK_NS);
+	until = recheck_at(t->loop, dl, LOOP_FALLBACK_NS);
 	r = __conc_park(t, until);
 	return r == -ETIMEDOUT && until != dl ? 0 : r;
 }

@@ -117,6 +117,10 @@ struct conc_task {
 		struct __conc_saved_stack saved; /* shared: its part, copied out */
 	};
 	bool linked;			/* on the loop's list of tasks */
+	/* Asleep on a shared futex word (watch.c): its group, and the
+	 * group's other sleepers. */
+	struct fwatch *fw;
+	struct conc_task *fw_prev, *fw_next;
 	char name[16];
 } __attribute__((aligned(16)));
 
@@ -182,7 +186,16 @@ struct loop {
 	uint32_t spin_skip, spin_every;
 	size_t ops;			/* task ops in flight (not the door's) */
 	bool ending;
+	/* Groups of tasks asleep on one futex word (watch.c): a hash table
+	 * of fw_cap chains, fw_n groups, looked at next at fw_due. */
+	struct fwatch **fw_tab;
+	size_t fw_cap, fw_n;
+	int64_t fw_due;
 };
+
+/* Where the kernel has no IORING_OP_FUTEX_WAIT (before 6.7), or a poll
+ * ended on what the caller did not ask for: how often a task looks again. */
+#define LOOP_FALLBACK_NS	1000000
 
 #ifdef CONC_FAULT_INJECTION
 /* Test builds: called where a race window is, so a test can hold it open
@@ -241,19 +254,32 @@ int __conc_timer_add(struct loop *l, struct conc_task *t) __CONC_LOOP_HIDDEN;
 void __conc_timer_del(struct loop *l, struct conc_task *t) __CONC_LOOP_HIDDEN;
 void __conc_timer_fire(struct loop *l, int64_t now) __CONC_LOOP_HIDDEN;
 
-/* Whether a timer is set; the earliest deadline, when one is. */
+/* watch.c: tasks asleep on a shared futex word, grouped by word and
+ * expected value, looked at together (add: 0 or -ENOMEM). */
+int __conc_watch_add(struct conc_task *t, const uint32_t *word,
+		     uint32_t expected, unsigned flags) __CONC_LOOP_HIDDEN;
+void __conc_watch_del(struct conc_task *t) __CONC_LOOP_HIDDEN;
+void __conc_watch_sweep(struct loop *l, int64_t now) __CONC_LOOP_HIDDEN;
+void __conc_watch_free(struct loop *l) __CONC_LOOP_HIDDEN;
+
+/* Whether a timer is set (the watch's sweep is one); the earliest
+ * deadline, when one is. */
 static inline bool __conc_timer_any(const struct loop *l)
 {
-	return l->heap_n || l->tl_head;
+	return l->heap_n || l->tl_head || l->fw_n;
 }
 
 static inline int64_t __conc_timer_first(const struct loop *l)
 {
-	if (!l->heap_n)
-		return l->tl_head->when;
-	if (!l->tl_head || l->heap[0].when < l->tl_head->when)
-		return l->heap[0].when;
-	return l->tl_head->when;
+	int64_t first = INT64_MAX;
+
+	if (l->heap_n)
+		first = l->heap[0].when;
+	if (l->tl_head && l->tl_head->when < first)
+		first = l->tl_head->when;
+	if (l->fw_n && l->fw_due < first)
+		first = l->fw_due;
+	return first;
 }
 
 /* ring.c */

@@ -185,6 +185,7 @@ int conc_run(int (*main)(void *), void *arg, int *exit_code)
 	if (l->sstack.hi)
 		__conc_stack_put(&l->sstack);
 	free(l->heap);
+	__conc_watch_free(l);
 	free(l);
 	let_go_stacks();
 	if (r == 0 && exit_code)

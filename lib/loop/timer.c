@@ -123,9 +123,12 @@ void __conc_timer_del(struct loop *l, struct conc_task *t)
 		down(l, i);
 }
 
-/* Earliest first, from both; a wake takes the task out of either. */
+/* Earliest first, from both; a wake takes the task out of either. The
+ * watch's sweep first: a task it wakes leaves its timer. */
 void __conc_timer_fire(struct loop *l, int64_t now)
 {
+	if (l->fw_n && l->fw_due <= now)
+		__conc_watch_sweep(l, now);
 	for (;;) {
 		struct conc_task *h = l->heap_n ? l->heap[0].t : NULL, *f = l->tl_head;
 
