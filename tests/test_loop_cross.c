@@ -10,6 +10,8 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <conc.h>
 #include "loop_helpers.h"
@@ -2117,64 +2119,101 @@ Test(loop_cross, long_send_cancelled_half_way)
 	big_end(&x);
 }
 
-static int big_recv(void *arg)
-{
-	struct big *x = arg;
+/* The long receive's sender is a child that the main task stops (SIGSTOP)
+ * before the receive starts, while the pipe holds a part of a message four
+ * times the pipe's size: the receive takes every byte that came and waits
+ * for the rest, whatever the load, when it is cancelled. */
+struct bigr {
+	conc_chan *a, *b;
+	char *buf;
+	size_t len;
+	pid_t pid;
+	int r[3];
+};
 
-	return (int)conc_chan_recv(x->b, x->buf, BIG, BOUND);
-}
-
-static void *big_sender_thread(void *arg)
+static int bigr_send(void *arg)
 {
-	struct big *x = arg;
-	char *m = malloc(BIG);
-	int r;
+	struct bigr *x = arg;
+	char *m = malloc(x->len);
 
 	if (!m)
-		return (void *)1;
-	memset(m, 7, BIG);
-	r = conc_chan_send(x->a, m, BIG, BOUND);
-	free(m);
-	return (void *)(intptr_t)(r ? 2 : 0);
+		return 1;
+	memset(m, 7, x->len);
+	return conc_chan_send(x->a, m, x->len, BOUND) ? 2 : 0;
 }
 
-static int big_recv_main(void *arg)
+static int bigr_recv(void *arg)
 {
-	struct big *x = arg;
-	conc_task *t;
-	pthread_t th;
-	void *tr = (void *)-1;
-	int c = 1, i;
+	struct bigr *x = arg;
 
-	if (conc_go(&t, big_recv, x, NULL))
+	return (int)conc_chan_recv(x->b, x->buf, x->len, BOUND);
+}
+
+/* Bytes waiting in the pipe of fd, -1 if unknown. */
+static int pipe_holds(int fd)
+{
+	int n = -1;
+
+	return ioctl(fd, FIONREAD, &n) ? -1 : n;
+}
+
+static int bigr_main(void *arg)
+{
+	struct bigr *x = arg;
+	int fd = conc_chan_rfd(x->b), c = 1, i;
+	conc_task *t;
+	siginfo_t si;
+
+	/* The thread sleeps, not the task: nothing reads meanwhile. */
+	for (i = 0; pipe_holds(fd) <= 0 && i < 30000; i++)
+		sleep_ns(1 * MS);
+	if (pipe_holds(fd) <= 0)
+		return -6;	/* nothing came in 30 s */
+	if (kill(x->pid, SIGSTOP) ||
+	    waitid(P_PID, (id_t)x->pid, &si, WSTOPPED))
 		return -1;
-	/* a sender that pauses half way: the pipe fills, it waits for room */
-	if (pthread_create(&th, NULL, big_sender_thread, x))
+	if (conc_go(&t, bigr_recv, x, NULL))
 		return -2;
-	conc_sleep(5 * MS);
+	for (i = 0; pipe_holds(fd) && i < 10000; i++)
+		conc_sleep(1 * MS);
+	if (pipe_holds(fd))
+		return -3;	/* the receive took nothing */
 	conc_task_cancel(t);
 	if (conc_task_join(t, &c, BOUND))
-		return -3;
+		return -4;
 	x->r[0] = c;
-	x->r[1] = (int)conc_chan_recv(x->b, x->buf, BIG, BOUND);
-	join_thread(th, 10000, &tr);
-	x->r[2] = (int)(intptr_t)tr;
-	for (i = 0; i < BIG; i++)
+	kill(x->pid, SIGCONT);
+	x->r[1] = (int)conc_chan_recv(x->b, x->buf, x->len, BOUND);
+	for (i = 0; i < (int)x->len; i++)
 		if (x->buf[i] != 7)
-			return -4;
+			return -5;
 	return 0;
 }
 
 Test(loop_cross, long_receive_cancelled_half_way)
 {
-	struct big x = { .go = 0 };
+	struct bigr x = { .pid = -1 };
+	int r, size;
 
-	big_run(&x, big_recv_main);
-	cr_expect(x.r[0] == -ECANCELED || x.r[0] == BIG, "receive: %d", x.r[0]);
-	if (x.r[0] == -ECANCELED)
-		cr_expect_eq(x.r[1], BIG, "taken up again: %d", x.r[1]);
-	cr_expect_eq(x.r[2], 0, "the sender: %d", x.r[2]);
-	big_end(&x);
+	need_uring();
+	cr_assert_eq(conc_chan_pair(&x.a, &x.b, 0), 0);
+	size = fcntl(conc_chan_wfd(x.a), F_GETPIPE_SZ);
+	cr_assert_gt(size, 0);
+	x.len = 4 * (size_t)size;
+	x.buf = calloc(1, x.len);
+	cr_assert_not_null(x.buf);
+	x.pid = fork_child(bigr_send, &x);
+	cr_assert_gt(x.pid, 0);
+	r = run(bigr_main, &x);
+	kill(x.pid, SIGCONT);
+	x.r[2] = wait_child(x.pid, 30000);
+	cr_expect_eq(r, 0, "%d", r);
+	cr_expect_eq(x.r[0], -ECANCELED, "receive: %d", x.r[0]);
+	cr_expect_eq(x.r[1], (int)x.len, "taken up again: %d", x.r[1]);
+	cr_expect(exited_with(x.r[2], 0), "the sender: %d", x.r[2]);
+	conc_chan_close(x.a);
+	conc_chan_close(x.b);
+	free(x.buf);
 }
 
 /* Tasks consume a queue fed by another process while the main task

@@ -19,7 +19,9 @@
 #include <stdio.h>
 #include <sys/socket.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <fcntl.h>
 #include <unistd.h>
 #include <conc.h>
 #include "loop_helpers.h"
@@ -518,18 +520,62 @@ Test(hidden, thread_exit_in_a_shared_stack_task, .timeout = 60) { thread_exit_in
 /* ---- exit(3) in a task -------------------------------------------------
  * The process ends: exit waits for the non-daemon conc thread (conc(7):
  * Python's exit rules), blocking the thread; the loop's other tasks do not
- * run meanwhile, nor does conc_run return into main a second time. */
+ * run meanwhile, nor does conc_run return into main a second time. The
+ * thread ends only once exit has begun (an atexit handler registered after
+ * the library's runs first) and the main thread sleeps in a futex wait:
+ * an exit that did not wait would have ended the process before. */
 struct ex {
-	uint32_t runs, at_exit, thread_done, returned;
+	uint32_t runs, at_exit, exiting, thread_done, returned;
 };
 
+static struct ex *ex_now;
+
+static void ex_exiting(void)
+{
+	set(&ex_now->exiting, 1);
+}
+
+/* Whether thread tid of this process sleeps in a futex wait (where it is
+ * blocked is what /proc says; its state where it cannot say). */
+static bool in_futex_wait(pid_t tid)
+{
+	char path[64], s[256] = "";
+	long nr = -1;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
+	if ((fd = open(path, O_RDONLY)) >= 0) {
+		n = read(fd, s, sizeof(s) - 1);
+		close(fd);
+		if (n > 0 && sscanf(s, "%ld", &nr) == 1)
+			return nr == SYS_futex
+#ifdef SYS_futex_waitv
+			       || nr == SYS_futex_waitv
+#endif
+				;
+		if (n > 0)
+			return false;	/* "running" */
+	}
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+	if ((fd = open(path, O_RDONLY)) < 0)
+		return false;
+	n = read(fd, s, sizeof(s) - 1);
+	close(fd);
+	s[n > 0 ? n : 0] = 0;
+	return strstr(s, ") S ") != NULL;
+}
 
 static int ex_thread(void *arg)
 {
 	struct ex *x = arg;
+	int i;
 
-	sleep_ns(30 * MS);
-	set(&x->thread_done, 1);
+	for (i = 0; !__atomic_load_n(&x->exiting, __ATOMIC_ACQUIRE) && i < 30000; i++)
+		sleep_ns(1 * MS);
+	for (; !in_futex_wait(getpid()) && i < 30000; i++)
+		sleep_ns(1 * MS);
+	set(&x->thread_done, i < 30000 ? 1 : 2);
 	return 0;
 }
 
@@ -554,6 +600,9 @@ static int ex_main(void *arg)
 	if (conc_thread_start(&th, ex_thread, x, NULL) ||
 	    conc_go(&t, ex_sibling, x, &at))
 		return -1;
+	ex_now = x;
+	if (atexit(ex_exiting))
+		return -2;
 	conc_sleep(3 * MS);
 	x->at_exit = __atomic_load_n(&x->runs, __ATOMIC_ACQUIRE) + 10;
 	exit(3);
@@ -583,7 +632,8 @@ static void exit_in_a_task(bool shared)
 	cr_assert_gt(pid, 0);
 	st = wait_child(pid, 20000);
 	cr_expect(exited_with(st, 3), "%s stack: status %d", shared ? "shared" : "own", st);
-	cr_expect(x->thread_done, "exit waited for the non-daemon thread");
+	cr_expect_eq(x->thread_done, 1u, "exit waited for the non-daemon thread (%u)",
+		     x->thread_done);
 	cr_expect_eq(x->returned, 0u, "conc_run returned after exit");
 	cr_expect_eq(x->runs + 10, x->at_exit, "%s stack: the other task ran %d times during exit",
 		     shared ? "shared" : "own", (int)(x->runs + 10 - x->at_exit));
