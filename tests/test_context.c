@@ -4,9 +4,8 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <conc.h>
+#include "ctx_loop.h"
 #include "helpers.h"
-
-void __conc_ctx_switch(uint32_t ctx);
 
 #define SHORT 20000000LL	/* 20 ms: long enough to show a wait */
 
@@ -34,6 +33,40 @@ Test(context, plain_mutex_second_context_waits)
 	as(0);
 }
 
+static conc_mutex held;
+static int unlocked;
+
+static void unlock_held(void)
+{
+	unlocked = conc_mutex_unlock(&held);
+}
+
+static void unlock_held_twice(void)
+{
+	unlock_held();
+	if (!unlocked)
+		unlock_held();
+}
+
+/* With a loop to run the holder meanwhile (ctx_loop.h), the second
+ * context's untimed lock waits, and has the mutex once the first let go. */
+Test(context, plain_mutex_second_context_gets_it_after_the_first, .timeout = 30)
+{
+	cr_assert_eq(conc_mutex_init(&held, 0), 0);
+	as(1);
+	cr_assert_eq(conc_mutex_lock(&held), 0);
+	start_loop(2, 1, unlock_held);
+	cr_assert_eq(conc_mutex_lock(&held), 0);
+	stop_loop();
+	cr_assert_eq(loop.ran, 1, "context 2 waited");
+	cr_assert_eq(unlocked, 0);
+	as(1);
+	cr_assert_eq(conc_mutex_unlock(&held), -EPERM, "context 2's now");
+	as(2);
+	cr_assert_eq(conc_mutex_unlock(&held), 0);
+	as(0);
+}
+
 Test(context, recursive_counts_are_per_context)
 {
 	conc_mutex m;
@@ -58,6 +91,25 @@ Test(context, recursive_counts_are_per_context)
 	cr_assert_eq(conc_mutex_unlock(&m), 0);
 	cr_assert_eq(conc_mutex_unlock(&m), 0);
 	cr_assert_eq(conc_mutex_unlock(&m), -EPERM);
+	as(0);
+}
+
+/* Context 1 holds it twice and gives it up in the wait of context 2,
+ * whose count starts at one of its own. */
+Test(context, recursive_second_context_gets_it_with_a_count_of_its_own, .timeout = 30)
+{
+	cr_assert_eq(conc_mutex_init(&held, CONC_RECURSIVE), 0);
+	as(1);
+	cr_assert_eq(conc_mutex_lock(&held), 0);
+	cr_assert_eq(conc_mutex_lock(&held), 0);
+	start_loop(2, 1, unlock_held_twice);
+	cr_assert_eq(conc_mutex_lock(&held), 0);
+	stop_loop();
+	cr_assert_eq(loop.ran, 1, "context 2 waited");
+	cr_assert_eq(unlocked, 0);
+	as(2);
+	cr_assert_eq(conc_mutex_unlock(&held), 0);
+	cr_assert_eq(conc_mutex_unlock(&held), -EPERM, "locked once by context 2");
 	as(0);
 }
 

@@ -1,10 +1,10 @@
 /* test_queue_ctx.c — conc_queue seen from two execution contexts of one
  * thread (coroutines, once a loop runs them). The test seam
  * __conc_ctx_switch() stands in for a switch, and a waiter hook for the
- * loop: two contexts are two getters, never one. */
+ * loop (ctx_loop.h): two contexts are two getters, never one. */
 #include <criterion/criterion.h>
 #include <conc.h>
-#include "wait/wait.h"
+#include "ctx_loop.h"
 #include "helpers.h"
 #include "test_queue.h"
 
@@ -42,43 +42,6 @@ Test(queue_ctx, a_second_context_waits_for_the_first_ones_two_step_get,
 	cr_assert_eq(conc_queue_get(q, &v, 4, 0), 4);
 	cr_assert_eq(v, 2);
 	conc_queue_destroy(q);
-}
-
-/* The loop's part: while one context waits, run the other once. */
-static struct {
-	int ran;
-	uint32_t self, other;
-	void (*body)(void);
-} loop;
-
-static int run_other(struct __conc_waiter *w, const uint32_t *word,
-		     uint32_t expected, conc_deadline dl, unsigned flags)
-{
-	(void)w, (void)word, (void)expected, (void)dl, (void)flags;
-	if (loop.ran++)
-		return -ENOSYS;
-	__conc_ctx_switch(loop.other);
-	loop.body();
-	__conc_ctx_switch(loop.self);
-	return 0;
-}
-
-static void start_loop(uint32_t self, uint32_t other, void (*body)(void))
-{
-	static struct __conc_waiter w = { .futex = run_other };
-
-	loop.ran = 0;
-	loop.self = self;
-	loop.other = other;
-	loop.body = body;
-	__conc_ctx_switch(self);
-	__conc_self()->waiter = &w;
-}
-
-static void stop_loop(void)
-{
-	__conc_self()->waiter = NULL;
-	__conc_ctx_switch(0);
 }
 
 static struct {
