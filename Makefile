@@ -256,7 +256,8 @@ man-examples-asan: $(O)/asan/libconc.a
 	  LIB=$(O)/asan/libconc.a EXCFLAGS="-std=gnu11 -O1 -g $(WARN) $(SANFLAGS)" \
 	  sh tests/man-examples.sh
 
-# Nothing outside lib/wait/ and lib/sys/ blocks on its own (lib/wait/wait.h).
+# Nothing outside lib/wait/ and lib/sys/ blocks on its own (lib/wait/wait.h)
+# or handles a timespec (deadlines inside, converted in lib/sys/ only).
 wait-point-check:
 	@sh tests/check-wait-point.sh
 
@@ -380,7 +381,7 @@ help:
 	@echo "make demo       build and run the examples as a guided tour"
 	@echo "make check      every test, the examples, ASan+UBSan, TSan, man lint and man page examples, no-pthread check"
 	@echo "make man-examples    compile and run the EXAMPLES program of every man page"
-	@echo "make wait-point-check  no blocking call outside lib/wait/ and lib/sys/"
+	@echo "make wait-point-check  no blocking call nor timespec outside lib/wait/ and lib/sys/"
 	@echo "make fuzz       libFuzzer on every shared object (segments and their files, queue, map, list, arena, rsem, sync words) and a channel's peer, 60 s each (fuzz-check: 10 s)"
 	@echo "make chaos      the shared objects' corruption harness under ASan, 60 s each (CHAOS_SECONDS, CHAOS_SEED)"
 	@echo "make bench      benchmarks against glibc, pipes, eventfd (ratios)"

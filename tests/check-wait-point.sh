@@ -5,7 +5,9 @@
 #   sys_ppoll, sys_sched_yield, sys_waitid or waitid/waitpid/wait4 without
 #   WNOHANG (reaping after the pidfd said so is fine), wait(), the sleeps,
 #   nor the same through libc (poll, ppoll, select, epoll_wait, sched_yield,
-#   nanosleep, ...) or syscall(SYS_futex, ...) / __NR_futex and kin.
+#   nanosleep, ...) or syscall(SYS_futex, ...) / __NR_futex and kin;
+# nor build or read a timespec (tv_sec, tv_nsec): times are deadlines or
+# nanoseconds, and lib/sys/ alone converts them (sys_ts_abs and kin).
 # Comments and string literals do not count; a call's arguments may span
 # lines. Prints each offending line as file:line: text and exits 1.
 #
@@ -22,7 +24,7 @@ files=$(find "$root" \( -name '*.c' -o -name '*.h' \) \
 awk -f tests/c-code.awk -f tests/wait-point.awk $files
 rc=$?
 if [ $rc -ne 0 ]; then
-	echo "wait-point-check: the calls above block outside the wait point (lib/wait/wait.h)"
+	echo "wait-point-check: the lines above block or handle a timespec outside the wait point (lib/wait/wait.h) and lib/sys/"
 	exit 1
 fi
 echo "wait-point-check: every blocking call in $root goes through lib/wait/"

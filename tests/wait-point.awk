@@ -11,6 +11,9 @@ BEGIN {
 	always = W "(sys_futex[A-Za-z0-9_]*|sys_ppoll|sys_poll|sys_sched_yield|sys_select|sys_pselect6|sys_epoll_wait|sys_epoll_pwait|sys_nanosleep|sys_clock_nanosleep|ppoll|poll|select|pselect|epoll_wait|epoll_pwait|sched_yield|nanosleep|clock_nanosleep|usleep|sleep|pause|sigsuspend|wait)[ \t]*\\("
 	raw = "(SYS|__NR)_(futex[a-z0-9_]*|ppoll|poll|sched_yield|waitid|wait4|select|pselect6|epoll_wait|epoll_pwait|nanosleep|clock_nanosleep)([^A-Za-z0-9_]|$)"
 	reap = W "(sys_waitid|sys_wait4|waitid|waitpid|wait4)[ \t]*\\("
+	# Deadlines inside, timeouts at the edge: a time is a conc_deadline
+	# or nanoseconds; only lib/sys/ turns it into a timespec or back.
+	timespec = "(^|[^A-Za-z0-9_])tv_(sec|nsec)([^A-Za-z0-9_]|$)"
 }
 
 FNR == 1 { incom = 0; pending = 0 }
@@ -23,6 +26,7 @@ FNR == 1 { incom = 0; pending = 0 }
 		next
 	}
 	if (c ~ always || c ~ raw) { report(FNR, $0); next }
+	if (c ~ timespec) { report(FNR, $0 "   <- a timespec outside lib/sys/"); next }
 	if (match(c, reap)) {
 		pending = 1; pline = FNR; ptext = $0; pdepth = 0
 		args = substr(c, RSTART)

@@ -42,14 +42,12 @@ static int lock_table(conc_rsem *s, conc_deadline dl)
 static int claim(conc_rsem *s, uint32_t i, const struct __conc_self *me)
 {
 	struct rsem_slot *sl = &s->sh->slots[i];
-	struct timespec ts;
 	int r;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
 	conc_mutex_init(&sl->m, CONC_ROBUST);
 	sl->count = 1;
 	sl->pid = me->pid;
-	sl->since = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	sl->since = sys_clock_ns(CLOCK_REALTIME);
 	r = conc_mutex_trylock(&sl->m);
 	/* A peer marked the word dead after the set-up: the lock is ours
 	 * all the same (and on the robust list), so it is recorded as the

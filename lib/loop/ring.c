@@ -82,8 +82,7 @@ int __conc_ring_wait(struct conc_task *t, struct io_uring_sqe *sqe, int64_t dl)
 		struct io_uring_sqe *ts;
 
 		sqe->flags |= IOSQE_IO_LINK;
-		t->ts.tv_sec = dl / 1000000000;
-		t->ts.tv_nsec = dl % 1000000000;
+		sys_kts_abs(dl, &t->ts);
 		ts = __conc_sqe(l);
 		io_uring_prep_link_timeout(ts, &t->ts, IORING_TIMEOUT_ABS);
 		slot_arm(&t->tmo, t);
@@ -132,8 +131,7 @@ int __conc_ring_wait_any(struct conc_task *t, int64_t dl)
 	if (dl >= 0) {
 		struct io_uring_sqe *sqe = __conc_sqe(t->loop);
 
-		t->ts.tv_sec = dl / 1000000000;
-		t->ts.tv_nsec = dl % 1000000000;
+		sys_kts_abs(dl, &t->ts);
 		io_uring_prep_timeout(sqe, &t->ts, 0, IORING_TIMEOUT_ABS);
 		slot_arm(&t->tmo, t);
 		io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)&t->tmo | TAG_TIMEOUT);

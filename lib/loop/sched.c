@@ -193,27 +193,19 @@ static void idle(struct loop *l)
 {
 	struct __kernel_timespec kts, *tp = NULL;
 	struct io_uring_cqe *cqe;
-	struct timespec ts = { 0, 0 };
+	bool timer;
 
 	/* No timer, no clock: an I/O-only loop reads it never. */
 	if (__conc_timer_any(l))
 		__conc_timer_fire(l, sys_now_ns());
 	if (l->rq_head)
 		return;
-	if (__conc_timer_any(l)) {
-		sys_ts_left(__conc_timer_first(l), &ts);
-		kts.tv_sec = ts.tv_sec;
-		kts.tv_nsec = ts.tv_nsec;
-		tp = &kts;
-	}
-	__conc_idle_spin(l, tp ? ts.tv_sec * 1000000000 + ts.tv_nsec : -1);
+	timer = __conc_timer_any(l);
+	__conc_idle_spin(l, timer ? sys_ns_left(__conc_timer_first(l)) : -1);
 	/* The ring's timeout is relative: what is left after the spin (and
 	 * any preemption in it), or the timer fires that much late. */
-	if (tp) {
-		sys_ts_left(__conc_timer_first(l), &ts);
-		kts.tv_sec = ts.tv_sec;
-		kts.tv_nsec = ts.tv_nsec;
-	}
+	if (timer)
+		tp = sys_kts_left(__conc_timer_first(l), &kts);
 	/* -ETIME, -EINTR: look at the timers and the CQ again anyway. */
 	io_uring_submit_and_wait_timeout(&l->ring, &cqe, 1, tp, NULL);
 	l->queued = 0;

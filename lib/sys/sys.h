@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <linux/futex.h>
+#include <linux/time_types.h>
 #include "raw.h"
 
 /* Numbers newer than the kernel headers Debian 12 ships (6.1); the same on
@@ -37,13 +38,18 @@ struct pollfd;
 /* An absolute CLOCK_MONOTONIC time in nanoseconds; < 0 means never. */
 typedef int64_t conc_deadline;
 
-static inline int64_t sys_now_ns(void)
+static inline int64_t sys_clock_ns(clockid_t clock)
 {
 	struct timespec ts;
 
-	/* Through libc for the vDSO; CLOCK_MONOTONIC cannot fail. */
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	/* Through libc for the vDSO; the clocks used cannot fail. */
+	clock_gettime(clock, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static inline int64_t sys_now_ns(void)
+{
+	return sys_clock_ns(CLOCK_MONOTONIC);
 }
 
 /* The one place a deadline becomes a timespec: absolute for the calls that
@@ -58,14 +64,47 @@ static inline struct timespec *sys_ts_abs(conc_deadline d, struct timespec *ts)
 	return ts;
 }
 
-static inline struct timespec *sys_ts_left(conc_deadline d, struct timespec *ts)
+/* What is left until d, in nanoseconds: 0 once it has passed, -1 for none. */
+static inline int64_t sys_ns_left(conc_deadline d)
 {
 	int64_t left;
 
 	if (d < 0)
-		return NULL;
+		return -1;
 	left = d - sys_now_ns();
-	return sys_ts_abs(left > 0 ? left : 0, ts);
+	return left > 0 ? left : 0;
+}
+
+static inline struct timespec *sys_ts_left(conc_deadline d, struct timespec *ts)
+{
+	return sys_ts_abs(sys_ns_left(d), ts);
+}
+
+/* The same in the kernel's own type, which io_uring's timeouts take. */
+static inline struct __kernel_timespec *sys_kts(const struct timespec *ts,
+						struct __kernel_timespec *k)
+{
+	if (!ts)
+		return NULL;
+	k->tv_sec = ts->tv_sec;
+	k->tv_nsec = ts->tv_nsec;
+	return k;
+}
+
+static inline struct __kernel_timespec *sys_kts_abs(conc_deadline d,
+						    struct __kernel_timespec *k)
+{
+	struct timespec ts;
+
+	return sys_kts(sys_ts_abs(d, &ts), k);
+}
+
+static inline struct __kernel_timespec *sys_kts_left(conc_deadline d,
+						     struct __kernel_timespec *k)
+{
+	struct timespec ts;
+
+	return sys_kts(sys_ts_left(d, &ts), k);
 }
 
 static inline long sys_futex(uint32_t *uaddr, int op, uint32_t val,
