@@ -38,6 +38,13 @@ struct ctx {
 	int go[2];		/* told to end through go[1] */
 	int joining, join_t0;
 	int join_ticked;	/* proc_join, once: ticks during the wait */
+	conc_queue *qfull;	/* full */
+	conc_chan *fa, *fb;	/* fb cannot send: its pipe is full */
+	conc_rwlock rrw;	/* read-locked by the main task */
+	conc_pool *pool;	/* made by the first call: its slots busy */
+	conc_future *busy[4];
+	conc_pool *closed;	/* closed, its one task running */
+	conc_future *last;
 };
 
 typedef int (*waitfn)(struct ctx *c, int64_t timeout_ns);
@@ -241,6 +248,133 @@ static int w_join(struct ctx *c, int64_t t)
 	return r;
 }
 
+static int w_gather(struct ctx *c, int64_t t)
+{
+	conc_task *o[2];
+	int r;
+
+	(void)c;
+	if (conc_go(&o[0], never, NULL, NULL))
+		return -ENOMEM;
+	if (conc_go(&o[1], never, NULL, NULL)) {
+		conc_task_cancel(o[0]);
+		conc_task_join(o[0], NULL, BOUND);
+		return -ENOMEM;
+	}
+	r = conc_gather(o, 2, NULL, 0, t);
+	conc_task_cancel(o[0]);
+	conc_task_cancel(o[1]);
+	conc_gather(o, 2, NULL, 0, BOUND);
+	return r;
+}
+
+static int w_wrlock(struct ctx *c, int64_t t)
+{
+	int r = conc_rwlock_timedwrlock(&c->rrw, t);
+
+	if (r == 0)
+		conc_rwlock_unlock(&c->rrw);
+	return r;
+}
+
+static int w_queue_put(struct ctx *c, int64_t t)
+{
+	return conc_queue_put(c->qfull, "x", 1, t);
+}
+
+static int w_chan_send(struct ctx *c, int64_t t)
+{
+	return conc_chan_send(c->fb, "x", 1, t);
+}
+
+/* The pool's tasks run until the end of the test (check): a word the
+ * workers share, as they are processes. */
+static uint32_t *pool_go;
+
+static ssize_t pool_until_go(const void *arg, size_t len, void *res, size_t cap)
+{
+	(void)arg, (void)len, (void)res, (void)cap;
+	for (int i = 0; i < 10000 && !__atomic_load_n(pool_go, __ATOMIC_ACQUIRE); i++)
+		sleep_ns(1 * MS);
+	return 0;
+}
+
+/* One worker whose four task slots are all taken: a submit, apply or map
+ * waits for a slot, a poll for something to happen. */
+static conc_pool *busy_pool(struct ctx *c)
+{
+	conc_pool_attr pa = { .workers = 1 };
+
+	if (c->pool)
+		return c->pool;
+	if (conc_pool_create(&c->pool, &pa))
+		return NULL;
+	for (int i = 0; i < 4; i++)
+		if (conc_pool_submit(c->pool, pool_until_go, NULL, 0, &c->busy[i]))
+			return NULL;
+	return c->pool;
+}
+
+static int w_pool_submit(struct ctx *c, int64_t t)
+{
+	conc_pool *p = busy_pool(c);
+	conc_future *f = NULL;
+	int r;
+
+	if (!p)
+		return -ENOMEM;
+	r = conc_pool_submit_timed(p, pool_until_go, NULL, 0, &f, t);
+	if (f)
+		conc_future_release(f);
+	return r;
+}
+
+static int w_pool_apply(struct ctx *c, int64_t t)
+{
+	conc_pool *p = busy_pool(c);
+
+	return p ? (int)conc_pool_apply_timed(p, pool_until_go, NULL, 0, NULL, 0, t) : -ENOMEM;
+}
+
+static int w_pool_map(struct ctx *c, int64_t t)
+{
+	conc_pool *p = busy_pool(c);
+
+	return p ? conc_pool_map_timed(p, pool_until_go, "x", 1, 1, NULL, 0, 1, t) : -ENOMEM;
+}
+
+static int w_pool_poll(struct ctx *c, int64_t t)
+{
+	conc_pool *p = busy_pool(c);
+
+	return p ? conc_pool_poll(p, t < 0 ? BOUND : t) : -ENOMEM;
+}
+
+static int w_imap_next(struct ctx *c, int64_t t)
+{
+	conc_pool *p = busy_pool(c);
+	conc_imap *it;
+	int r;
+
+	if (!p || conc_pool_imap_unordered(p, pool_until_go, "x", 1, 1, 1, &it))
+		return -ENOMEM;
+	r = (int)conc_imap_next(it, NULL, NULL, 0, t < 0 ? BOUND : t);
+	conc_imap_release(it);
+	return r;
+}
+
+static int w_pool_join(struct ctx *c, int64_t t)
+{
+	conc_pool_attr pa = { .workers = 1 };
+
+	if (!c->closed &&
+	    (conc_pool_create(&c->closed, &pa) ||
+	     conc_pool_submit(c->closed, pool_until_go, NULL, 0, &c->last) ||
+	     conc_pool_close(c->closed)))
+		return -ENOMEM;
+	return conc_pool_join_timed(c->closed, t);
+}
+
 struct job {
 	struct ctx *c;
 	waitfn fn;
@@ -279,6 +413,7 @@ static int drive(void *arg)
 
 	conc_mutex_lock(&j->c->m);
 	conc_rwlock_wrlock(&j->c->rw);
+	conc_rwlock_rdlock(&j->c->rrw);
 	if (conc_rsem_wait(j->c->rs))
 		return -5;
 	if (conc_go(&tk, ticker, j->c, NULL))
@@ -308,6 +443,7 @@ static int drive(void *arg)
 		return -4;
 	conc_mutex_unlock(&j->c->m);
 	conc_rwlock_unlock(&j->c->rw);
+	conc_rwlock_unlock(&j->c->rrw);
 	conc_rsem_post(j->c->rs);
 	conc_task_cancel(tk);
 	conc_task_join(tk, NULL, BOUND);
@@ -322,6 +458,7 @@ static void check(waitfn fn, bool barrier)
 	struct job j = { .c = &c, .fn = fn };
 	int first_timeout, one = 1, i;
 	struct sockaddr_in a = { .sin_family = AF_INET };
+	conc_queue_attr qa = { .capacity = 1, .max_msg = 16 };
 	socklen_t al;
 
 	need_uring();
@@ -353,6 +490,14 @@ static void check(waitfn fn, bool barrier)
 	cr_assert_eq(conc_rsem_create(&c.rs, NULL), 0);
 	cr_assert_eq(conc_queue_create(&c.q, NULL), 0);
 	cr_assert_eq(conc_chan_pair(&c.ca, &c.cb, 0), 0);
+	cr_assert_eq(conc_queue_create(&c.qfull, &qa), 0);
+	cr_assert_eq(conc_queue_put(c.qfull, "x", 1, 0), 0);
+	cr_assert_eq(conc_chan_pair(&c.fa, &c.fb, 0), 0);
+	while (conc_chan_send(c.fb, "xxxxxxxxxxxxxxxx", 16, 0) == 0)
+		;
+	if (!pool_go)
+		cr_assert_not_null(pool_go = shared_alloc(sizeof(*pool_go)));
+	*pool_go = 0;
 	conc_sem_init(&c.sem, 0, 0);
 	conc_barrier_init(&c.bar, 2, 0);
 
@@ -366,6 +511,19 @@ static void check(waitfn fn, bool barrier)
 		cr_assert_eq(j.second, -ETIMEDOUT, "after the cancel: %d", j.second);
 	}
 	cr_assert_gt(j.ticked, 10, "the other tasks ran meanwhile: %d", j.ticked);
+	__atomic_store_n(pool_go, 1, __ATOMIC_RELEASE);
+	for (i = 0; i < 4; i++)
+		if (c.busy[i])
+			conc_future_release(c.busy[i]);
+	if (c.last)
+		conc_future_release(c.last);
+	if (c.pool)
+		cr_expect_eq(conc_pool_destroy(c.pool), 0);
+	if (c.closed)
+		cr_expect_eq(conc_pool_destroy(c.closed), 0);
+	conc_queue_destroy(c.qfull);
+	conc_chan_close(c.fa);
+	conc_chan_close(c.fb);
 	conc_queue_destroy(c.q);
 	conc_chan_close(c.ca);
 	conc_chan_close(c.cb);
@@ -405,6 +563,16 @@ Test(loop_waits, barrier) { check(w_barrier, true); }
 Test(loop_waits, rwlock) { check(w_rwlock, false); }
 Test(loop_waits, chan_recv) { check(w_chan, false); }
 Test(loop_waits, thread_join) { check(w_thread_join, false); }
+Test(loop_waits, gather) { check(w_gather, false); }
+Test(loop_waits, wrlock) { check(w_wrlock, false); }
+Test(loop_waits, queue_put) { check(w_queue_put, false); }
+Test(loop_waits, chan_send) { check(w_chan_send, false); }
+Test(loop_waits, pool_submit) { check(w_pool_submit, false); }
+Test(loop_waits, pool_apply) { check(w_pool_apply, false); }
+Test(loop_waits, pool_map) { check(w_pool_map, false); }
+Test(loop_waits, pool_poll) { check(w_pool_poll, false); }
+Test(loop_waits, imap_next) { check(w_imap_next, false); }
+Test(loop_waits, pool_join) { check(w_pool_join, false); }
 
 static int join_proc(void *arg)
 {
