@@ -307,3 +307,114 @@ Test(loop_sync, task_woken_by_a_thread)
 	memset(&x, 0, sizeof(x));
 	cr_assert_eq(run(woken_by_thread, &x), 0);
 }
+
+/*
+ * A kernel of 6.1 to 6.6: io_uring, but its probe lists neither
+ * IORING_OP_FUTEX_WAIT nor IORING_OP_WAITID. Here IORING_REGISTER_PROBE
+ * fails under a seccomp filter, so the loop's own probe (not
+ * CONC_LOOP_NO_FUTEX_OP) picks both fallbacks: a task waits on a
+ * semaphore a process posts, then joins that process through its pidfd,
+ * while a ticker task runs (the process posts only once it ticked).
+ */
+#define IORING_REGISTER_PROBE_OP 8	/* liburing 2.3's enum has no macro */
+
+struct oldk {
+	conc_sem sem;
+	uint32_t waiting, ticks, stop;
+};
+
+static int oldk_ticker(void *arg)
+{
+	struct oldk *o = arg;
+
+	tick_until(&o->ticks, &o->stop);
+	return 0;
+}
+
+static int oldk_poster(void *arg)
+{
+	struct oldk *o = arg;
+	uint32_t t0;
+	int i;
+
+	if (!wait_flag(&o->waiting, 10000))
+		return 1;
+	t0 = __atomic_load_n(&o->ticks, __ATOMIC_ACQUIRE);
+	/* Bounded: a loop blocked in the wait never ticks, and fails below. */
+	for (i = 0; i < 10000 && __atomic_load_n(&o->ticks, __ATOMIC_ACQUIRE) < t0 + 5; i++)
+		sleep_ns(1 * MS);
+	conc_sem_post(&o->sem);
+	return 7;
+}
+
+static int oldk_main(void *arg)
+{
+	struct oldk *o = arg;
+	conc_task *tk;
+	conc_proc *p;
+	uint32_t t0;
+	int st = 0, r;
+
+	if (conc_go(&tk, oldk_ticker, o, NULL))
+		return 10;
+	if (conc_proc_start(&p, oldk_poster, o, NULL))
+		return 11;
+	t0 = __atomic_load_n(&o->ticks, __ATOMIC_ACQUIRE);
+	set_flag(&o->waiting, 1);
+	r = conc_sem_timedwait(&o->sem, BOUND);
+	if (r)
+		return 12;
+	if (__atomic_load_n(&o->ticks, __ATOMIC_ACQUIRE) < t0 + 5)
+		return 13;	/* the wait blocked the loop */
+	if (conc_proc_join(p, &st, BOUND) || !WIFEXITED(st) || WEXITSTATUS(st) != 7)
+		return 14;
+	conc_proc_release(p);
+	set_flag(&o->stop, 1);
+	return conc_task_join(tk, NULL, BOUND) ? 15 : 0;
+}
+
+/* In a child, before any conc call caches what the kernel offers. */
+static int old_kernel(void *arg)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_io_uring_register, 0, 3),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[1])),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IORING_REGISTER_PROBE_OP, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EINVAL),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { (unsigned short)(sizeof(f) / sizeof(f[0])), f };
+	uint32_t feat;
+	int code = -1;
+
+	unsetenv("CONC_LOOP_NO_FUTEX_OP");
+	unsetenv("CONC_LOOP_NO_WAITID_OP");
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog))
+		return 70;
+	feat = conc_features();
+	if (!(feat & CONC_FEAT_IO_URING))
+		return 77;
+	if (feat & (CONC_FEAT_URING_FUTEX | CONC_FEAT_URING_WAITID))
+		return 71;	/* probed before the filter */
+	if (conc_run(oldk_main, arg, &code))
+		return 72;
+	return code;
+}
+
+Test(loop_sync, a_kernel_without_futex_wait_and_waitid_ops, .timeout = 60)
+{
+	struct oldk *o = shared_alloc(sizeof(*o));
+	int r;
+
+	if (!seccomp_available())
+		cr_skip_test("seccomp filters are not available here");
+	cr_assert_not_null(o);
+	conc_sem_init(&o->sem, 0, 0);
+	r = run_in_child(old_kernel, o, 30000);
+	if (r == 77)
+		cr_skip_test("io_uring is not available in this kernel");
+	cr_assert_eq(r, 0, "the child said %d", r);
+	shared_free(o, sizeof(*o));
+}
