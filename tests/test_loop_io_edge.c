@@ -100,6 +100,92 @@ Test(loop_io_edge, what_the_call_refuses_at_once_is_refused_at_once)
 	everywhere(at_once);
 }
 
+/* A buffer or address the process cannot reach is -EFAULT, as from the
+ * system call, in a shared-stack task too: its I/O used to copy every
+ * buffer through the heap, and the copy of one it could not read (or
+ * into one it could not write) was a SIGSEGV. */
+static int bad_pointers(void)
+{
+	void *bad = (void *)(uintptr_t)8;
+	int p[2], sv[2], r = 0;
+
+	if (pipe2(p, O_CLOEXEC) || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+		return 100;
+	if (write(p[1], "abcd", 4) != 4 || send(sv[1], "abcd", 4, 0) != 4)
+		return 101;
+	if (conc_read(p[0], bad, 4, SHORT) != -EFAULT)
+		r = 1;
+	else if (conc_write(p[1], bad, 4, SHORT) != -EFAULT)
+		r = 2;
+	else if (conc_recv(sv[0], bad, 4, 0, SHORT) != -EFAULT)
+		r = 3;
+	else if (conc_send(sv[0], bad, 4, MSG_NOSIGNAL, SHORT) != -EFAULT)
+		r = 4;
+	else if (conc_connect(sv[0], bad, sizeof(struct sockaddr_in), SHORT) != -EFAULT)
+		r = 5;
+	close(p[0]);
+	close(p[1]);
+	close(sv[0]);
+	close(sv[1]);
+	return r;
+}
+
+Test(loop_io_edge, a_pointer_out_of_reach_is_efault_everywhere)
+{
+	everywhere(bad_pointers);
+}
+
+/* Heap buffers and addresses go to the kernel as they are, in a
+ * shared-stack task too: what it reads lands there, what it accepts fills
+ * the caller's address. */
+static int heap_buffers(void)
+{
+	struct sockaddr_in *sa = calloc(1, sizeof(*sa));
+	socklen_t *len = malloc(sizeof(*len));
+	char *b = calloc(1, 8);
+	int p[2], l, c = -1, a = -1, r = 0;
+
+	if (!sa || !len || !b || pipe2(p, O_CLOEXEC))
+		return 100;
+	sa->sin_family = AF_INET;
+	sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	*len = sizeof(*sa);
+	l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (l < 0 || c < 0 || bind(l, (struct sockaddr *)sa, *len) ||
+	    getsockname(l, (struct sockaddr *)sa, len) || listen(l, 1))
+		return 101;
+	if (conc_write(p[1], "abcd", 4, SHORT) != 4)
+		r = 1;
+	else if (conc_read(p[0], b, 8, SHORT) != 4 || memcmp(b, "abcd", 4))
+		r = 2;
+	else if (conc_connect(c, (struct sockaddr *)sa, *len, SHORT))
+		r = 3;
+	else if (memset(sa, 0, sizeof(*sa)), *len = sizeof(*sa),
+		 (a = conc_accept(l, (struct sockaddr *)sa, len, SOCK_CLOEXEC, SHORT)) < 0)
+		r = 4;
+	else if (*len != sizeof(*sa) || sa->sin_family != AF_INET)
+		r = 5;
+	else if (conc_send(a, "wxyz", 4, MSG_NOSIGNAL, SHORT) != 4 ||
+		 conc_recv(c, b, 8, 0, SHORT) != 4 || memcmp(b, "wxyz", 4))
+		r = 6;
+	if (a >= 0)
+		close(a);
+	close(c);
+	close(l);
+	close(p[0]);
+	close(p[1]);
+	free(sa);
+	free(len);
+	free(b);
+	return r;
+}
+
+Test(loop_io_edge, heap_buffers_are_used_in_place_everywhere)
+{
+	everywhere(heap_buffers);
+}
+
 /* What accept4(2) refuses at once, refused at once too: outside a loop a
  * call with a timeout waited for readiness first (till its timeout, for
  * a socket that never becomes readable). */
