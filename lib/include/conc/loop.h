@@ -32,7 +32,8 @@ typedef struct conc_task_attr {
 	bool shared_stack;	/* run on the loop's shared stack: a suspended
 				 * task keeps only the part it used (copied
 				 * out and back); pointers into its stack
-				 * must not be handed to other tasks */
+				 * must not be handed to other tasks; no
+				 * memory for the copy aborts (conc_go(3)) */
 } conc_task_attr;
 
 /* conc_gather() flag: cancel the others once one returns < 0 (TaskGroup). */
