@@ -224,6 +224,7 @@ test-conc-run: bin/conc-run
 	@echo "== tests/test_conc_run.sh"; CONC_RUN=$(CURDIR)/bin/conc-run sh tests/test_conc_run.sh
 	@echo "== tests/test_conc_run_probe.sh"; CONC_RUN=$(CURDIR)/bin/conc-run sh tests/test_conc_run_probe.sh
 	@echo "== tests/test_conc_run_diff.sh"; CONC_RUN=$(CURDIR)/bin/conc-run sh tests/test_conc_run_diff.sh
+	@echo "== tests/test_conc_run_gnu.sh"; CONC_RUN=$(CURDIR)/bin/conc-run sh tests/test_conc_run_gnu.sh
 
 $(O)/asan/bin/conc-run: bin/conc-run.c $(RUN_SRC) $(wildcard bin/run/*.h) $(O)/asan/libconc.a
 	@mkdir -p $(@D)
@@ -233,6 +234,7 @@ test-conc-run-asan: $(O)/asan/bin/conc-run
 	@echo "== tests/test_conc_run.sh (ASan+UBSan)"; ASAN_OPTIONS=detect_leaks=0 CONC_RUN=$(CURDIR)/$< sh tests/test_conc_run.sh
 	@echo "== tests/test_conc_run_probe.sh (ASan+UBSan)"; ASAN_OPTIONS=detect_leaks=0 CONC_RUN=$(CURDIR)/$< sh tests/test_conc_run_probe.sh
 	@echo "== tests/test_conc_run_diff.sh (ASan+UBSan)"; ASAN_OPTIONS=detect_leaks=0 CONC_RUN=$(CURDIR)/$< sh tests/test_conc_run_diff.sh
+	@echo "== tests/test_conc_run_gnu.sh (ASan+UBSan)"; ASAN_OPTIONS=detect_leaks=0 CONC_RUN=$(CURDIR)/$< sh tests/test_conc_run_gnu.sh
 
 asan-test: $(ASAN_TESTS) $(TEST_HELPERS) test-conc-run-asan test-tools-asan
 	@set -e; for t in $(ASAN_TESTS); do echo "== $$t (ASan+UBSan)"; \

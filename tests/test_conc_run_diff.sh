@@ -6,40 +6,8 @@
 # itself when it is installed. Every run is bounded by timeout(1); no
 # test asserts a timing.
 #   CONC_RUN=path (default: ./bin/conc-run)
-R=${CONC_RUN:-$(pwd)/bin/conc-run}
-. "$(dirname "$0")/sh_ok.sh"
-T=$(mktemp -d /tmp/conc-run-diff.XXXXXX) || exit 1
-trap 'rm -rf "$T"' EXIT
-cd "$T" || exit 1
-nl='
-'
-tab='	'
-
-run() { capture "$R" "$@"; }
-
-PAR=
-if command -v parallel >/dev/null 2>&1 &&
-	parallel --version 2>/dev/null | grep -q '^GNU parallel'; then
-	PAR=parallel
-else
-	echo "skip: comparisons with GNU parallel (not installed)"
-fi
-
-# same NAME ARGS...: conc-run and GNU parallel give the same stdout and
-# exit status (stdin /dev/null).
-# GNU parallel (perl) is slow: 30000 arguments with -m took over 60 s at
-# load 70, and its cut output failed the check; 600 s bound only a hang.
-same() {
-	name=$1
-	shift
-	if [ -z "$PAR" ]; then
-		skip=$((skip + 1))
-		return
-	fi
-	exp=$(timeout 600 $PAR --will-cite "$@" </dev/null 2>/dev/null; echo "rc=$?")
-	got=$(timeout 600 "$R" "$@" </dev/null 2>"$T/err"; echo "rc=$?")
-	ok "as parallel: $name" "$exp" "$got"
-}
+TMPNAME=conc-run-diff
+. "$(dirname "$0")/sh_conc_run.sh"
 
 # ---- -q: {} of several arguments is that many words ----
 # GNU parallel quotes each argument apart, so with -q the text before {}
@@ -203,13 +171,14 @@ same "-r two sources" -k -r echo '{1}-{2}' ::: '' a ::: b ' '
 same "-r :::: file" -k -r echo '[{}]' :::: rin
 same "-r only blanks" -k -r echo '[{}]' ::: '' ::: ' '
 
-# ---- -v, --verbose: each command line on stdout before its output ----
+# ---- -v: each command line on stdout before its output ----
+# (--verbose is GNU parallel's -t, on stderr: tests/test_conc_run_gnu.sh.)
 # GNU parallel prints it as the job's first line (tagged with --tag; at
 # the start with -u and --line-buffer; once with --dry-run; not with
 # --results); conc-run refused -v (exit 255).
 ok "-v: the line, then the output" "echo a${nl}a${nl}echo 'b c'${nl}b c${nl}rc=0" \
 	"$(run -k -v echo ::: a 'b c')"
-ok "--verbose --tag: the line tagged" "a${tab}echo a${nl}a${tab}a${nl}rc=0" "$(run -k --verbose --tag echo ::: a)"
+ok "-v --tag: the line tagged" "a${tab}echo a${nl}a${tab}a${nl}rc=0" "$(run -k -v --tag echo ::: a)"
 ok "-v -u -j1: the line first" "echo a${nl}a${nl}echo b${nl}b${nl}rc=0" "$(run -k -j1 -v -u echo ::: a b)"
 ok "-v --line-buffer" "echo a; echo e${nl}a${nl}e${nl}rc=0" "$(run -k -v --line-buffer 'echo {}; echo e' ::: a)"
 ok "-v -q" "echo 'a b'${nl}a b${nl}rc=0" "$(run -v -q echo ::: 'a b')"

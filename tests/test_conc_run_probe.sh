@@ -7,43 +7,8 @@
 # expected values written out. Every run is bounded by timeout(1); no
 # test asserts a timing.
 #   CONC_RUN=path (default: ./bin/conc-run)
-R=${CONC_RUN:-$(pwd)/bin/conc-run}
-. "$(dirname "$0")/sh_ok.sh"
-. "$(dirname "$0")/sh_sshd.sh"
-T=$(mktemp -d /tmp/conc-run-probe.XXXXXX) || exit 1
-trap 'rm -rf "$T"' EXIT
-cd "$T" || exit 1
-nl='
-'
-tab='	'
-
-# run ARGS...: conc-run's stdout, then "rc=N"; stderr in $T/err
-run() { capture "$R" "$@"; }
-
-# GNU parallel, if here, for the comparisons.
-PAR=
-if command -v parallel >/dev/null 2>&1 &&
-	parallel --version 2>/dev/null | grep -q '^GNU parallel'; then
-	PAR=parallel
-else
-	echo "skip: comparisons with GNU parallel (not installed)"
-fi
-
-# same NAME ARGS...: conc-run and GNU parallel give the same stdout and
-# exit status (stdin: the file $IN, else /dev/null).
-# GNU parallel (perl) is slow: 30000 arguments with -m took over 60 s at
-# load 70, and its cut output failed the check; 600 s bound only a hang.
-same() {
-	name=$1
-	shift
-	if [ -z "$PAR" ]; then
-		skip=$((skip + 1))
-		return
-	fi
-	exp=$(timeout 600 $PAR --will-cite "$@" <"${IN:-/dev/null}" 2>/dev/null; echo "rc=$?")
-	got=$(timeout 600 "$R" "$@" <"${IN:-/dev/null}" 2>"$T/err"; echo "rc=$?")
-	ok "as parallel: $name" "$exp" "$got"
-}
+TMPNAME=conc-run-probe
+. "$(dirname "$0")/sh_conc_run.sh"
 
 # ---- inputs ----
 same "three ::: sources: the product, the first slowest" -k echo ::: a b ::: 1 2 ::: x y
@@ -845,10 +810,7 @@ tree() {
 sametree() {
 	name=$1
 	shift
-	if [ -z "$PAR" ]; then
-		skip=$((skip + 1))
-		return
-	fi
+	have_par || return 0
 	# The same name, res, in two directories: printed names match.
 	rm -rf gp cr
 	mkdir gp cr

@@ -116,12 +116,34 @@ static void modify(struct sb *s, const char *v, int mod)
 	sb_str(s, v);
 }
 
+/* -n 0: the job has no argument, but a record's width of values, each
+ * '' put in unquoted, as GNU parallel's (so {//} of one is '.'): col
+ * -1 all of them apart by spaces (-q: brk gets where the next starts),
+ * else the col-th (past the width: nothing). */
+static void no_value(struct sb *s, const struct args *a, int col, int mod,
+		     struct sb *brk)
+{
+	for (int i = col < 0 ? 0 : col; i < a->width; i++) {
+		if (i > (col < 0 ? 0 : col) && brk)
+			sb_add(brk, (char *)&s->n, sizeof(s->n));
+		else if (i > (col < 0 ? 0 : col))
+			sb_add(s, " ", 1);
+		modify(s, "", mod);
+		if (col >= 0)
+			break;
+	}
+}
+
 /* One value (or all, col < 0), modified, quoted unless raw. With brk
  * (-q), all of them are words of their own, as GNU parallel's: where
  * the next one starts goes in brk instead of a space. */
 static void value(struct sb *s, const struct args *a, int col, int mod,
 		  bool raw, struct sb *brk)
 {
+	if (!a->n && a->width) {
+		no_value(s, a, col, mod, brk);
+		return;
+	}
 	for (int i = col < 0 ? 0 : col; i < a->n; i++) {
 		struct sb t = { 0 };
 
@@ -141,16 +163,6 @@ static void value(struct sb *s, const struct args *a, int col, int mod,
 	}
 	/* A column the job lacks (the last job of -n, a short --colsep
 	 * line) is nothing, not '': as GNU parallel. */
-	/* -n 0: the record's width values, each '' unquoted, as GNU
-	 * parallel's: apart by spaces (-q: the first and the last words of
-	 * their own, those between gone). */
-	if (col == -1 && !a->n && a->width > 1) {
-		if (brk)
-			sb_add(brk, (char *)&s->n, sizeof(s->n));
-		else
-			for (int i = 1; i < a->width; i++)
-				sb_add(s, " ", 1);
-	}
 }
 
 /* At p (a '{'), a replacement string? Its length, *col (-1: all,
@@ -259,10 +271,11 @@ static void expand_n(struct sb *s, const char *w, size_t len,
 			/* {-n}: the job's n-th argument from its last; past
 			 * the first, perl's negative index as GNU parallel's
 			 * (the count added once more), else nothing. */
-			int i = a->n - (COL_END - col);
+			int n = a->n ? a->n : a->width;	/* -n 0: '' each */
+			int i = n - (COL_END - col);
 
 			if (i < 0)
-				i += a->n;
+				i += n;
 			if (i >= 0)
 				value(s, a, i, mod, raw, NULL);
 		} else {
@@ -348,7 +361,8 @@ static void expand_ctx(struct sb *s, const char *w, const struct args *a,
 					sb_add(s, " ", 1);
 				/* No argument (-N 0): {} is nothing. */
 				expand_n(s, w, l, a, seq, slot, raw,
-					 a->n ? i : -2, found, NULL);
+					 a->n || a->width ? i : -2, found,
+					 NULL);
 			}
 		}
 		w += l;
@@ -410,24 +424,34 @@ static char *argv_line(const struct opts *o, const struct args *a,
 	for (int i = 0; i < o->ncmd; i++) {
 		struct sb s = { 0 }, brk = { 0 };
 		size_t from = 0, nb;
+		bool rp = false, drop;
 
 		sb_str(&s, "");
-		word(&s, o, o->cmd[i], a, seq, slot, true, &found, &brk);
+		word(&s, o, o->cmd[i], a, seq, slot, true, &rp, &brk);
+		found |= rp;
+		/* -n 0: GNU parallel puts the values in unquoted, so the
+		 * shell drops a word they left empty. */
+		drop = rp && !a->n && a->width;
 		nb = brk.n / sizeof(size_t);
 		for (size_t b = 0; b < nb; b++) {
 			size_t at;
 			char *w;
 
 			memcpy(&at, brk.p + b * sizeof(at), sizeof(at));
-			w = run_alloc(at - from + 1);
-			memcpy(w, s.p + from, at - from);
-			w[at - from] = 0;
-			push_arg(&argv, &k, w);
+			if (at > from || !drop) {
+				w = run_alloc(at - from + 1);
+				memcpy(w, s.p + from, at - from);
+				w[at - from] = 0;
+				push_arg(&argv, &k, w);
+			}
 			from = at;
 		}
 		if (from)
 			memmove(s.p, s.p + from, s.n - from + 1);
-		push_arg(&argv, &k, s.p);
+		if (s.p[0] || !drop)
+			push_arg(&argv, &k, s.p);
+		else
+			free(s.p);
 		free(brk.p);
 	}
 	if ((!found || !o->ncmd) && !o->pipe)

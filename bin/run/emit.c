@@ -80,6 +80,17 @@ void emit_verbose(struct job *j, const struct opts *o)
 	out_flush();
 }
 
+/* -t (GNU parallel's --verbose): as xargs -t, each try's command line
+ * on stderr as it starts, never tagged nor held back by -k or
+ * --results (with --dry-run, as it is printed). */
+void emit_trace(const struct job *j)
+{
+	out_write(2, j->cmd, strlen(j->cmd));
+	out_write(2, "\n", 1);
+	/* -u: before what the job writes to our stderr itself. */
+	out_flush();
+}
+
 void emit_job(struct job *j, const struct opts *o)
 {
 	const char *tag = o->tag ? j->tag : NULL;

@@ -29,7 +29,9 @@ void halt_check(struct run *r, struct job *j)
 	/* GNU parallel's rules: a limit of one job (fail=1, or a share that
 	 * makes one) gives that job's status, else a percentage or a count.
 	 * One we killed (--timeout) has its log's Exitval, -1: 255 there. */
-	if (h->what == HALT_SUCCESS)
+	/* A limit of 0 (fail=0, done=0%: the first such job) ends with 0,
+	 * as GNU parallel's (its status is then undefined, perl's 0). */
+	if (h->what == HALT_SUCCESS || !h->count)
 		r->halt_status = 0;
 	else if (need == 1)
 		r->halt_status = job_exitval(j) < 0 ? 255 :

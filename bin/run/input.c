@@ -233,11 +233,13 @@ struct input *input_open(const struct opts *o)
 	 * is -X, the arguments not put in). -L's joined items come that
 	 * way too (next_stream takes one item as one line). */
 	in->by_len = !o->pipe && (o->fill || o->join ||
-				  (!o->noargs && o->nargs > 1));
+				  (!o->noargs && o->nargs > 1) ||
+				  (!o->noargs && o->max_chars));
 	if (in->by_len) {
 		cmd_len_init(o);
-		in->f.limit = cmd_len_max();
-		in->f.max = o->nargs;
+		in->f.limit = o->max_chars ? o->max_chars : cmd_len_max();
+		/* -s alone: still one input a job, its line looked at. */
+		in->f.max = o->nargs || o->fill || o->join ? o->nargs : 1;
 	}
 	if (!o->nsrc) {
 		in->fd = 0;

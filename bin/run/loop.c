@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +94,9 @@ static void start(struct run *r, struct job *j, int slot)
 		j->tag = cmd_tag(r->o, &j->a, j->seq, slot);
 	if (r->o->verbose && !r->o->results)
 		emit_verbose(j, r->o);
+	if (r->o->trace)
+		emit_trace(j);
+	r->started++;
 	if ((e = job_spawn(j, r->o, r->devnull)) < 0) {
 		char what[300];
 
@@ -178,6 +182,8 @@ static void start_jobs(struct run *r)
 			}
 			out_write(1, j->cmd, strlen(j->cmd));
 			out_write(1, "\n", 1);
+			if (r->o->trace)
+				emit_trace(j);
 			job_free(j);
 			/* The loop is not reached before the input ends, which
 			 * may be a billion lines away: look at the output and
@@ -247,6 +253,22 @@ void run_input(struct run *r)
 		input_fill(r->in);
 }
 
+/* A reader gone: once the jobs are stopped, end as GNU parallel (and
+ * cat) do, of the SIGPIPE (141 in the shell, which pipefail scripts
+ * know), even where we were started with it ignored, as GNU parallel's
+ * perl ends. Where that fails, the caller's 255. */
+static void die_of_sigpipe(void)
+{
+	sigset_t set;
+
+	signal(SIGPIPE, SIG_DFL);
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	/* The EPIPE's own SIGPIPE waits, blocked: unblocked, it comes. */
+	raise(SIGPIPE);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+}
+
 int run_loop(struct opts *o)
 {
 	struct run r;
@@ -263,13 +285,18 @@ int run_loop(struct opts *o)
 	/* A reader that went away (EPIPE) is no news to anyone. */
 	if (out_error() && out_error() != EPIPE)
 		run_warn("cannot write the output", -out_error());
+	if (out_error() == EPIPE && !r.sig)
+		die_of_sigpipe();
 	if (r.sig || out_error())
 		return RUN_EXIT_ERROR;
 	if (r.halted)
 		return r.halt_status;
 	/* --halt with a share that was never reached: the share that failed,
-	 * in percent, as GNU parallel. */
-	if (o->halt.when != HALT_NEVER && o->halt.pct && r.done)
-		return (int)((r.failed * 100 + r.done - 1) / r.done);
+	 * in percent of the tries started (each retry counts), as GNU
+	 * parallel. A limit of 0 ends with 0, as there. */
+	if (o->halt.when != HALT_NEVER && !o->halt.count)
+		return 0;
+	if (o->halt.when != HALT_NEVER && o->halt.pct && r.started)
+		return (int)((r.failed * 100 + r.started - 1) / r.started);
 	return r.failed > 100 ? RUN_EXIT_MANY : (int)r.failed;
 }

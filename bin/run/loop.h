@@ -28,6 +28,7 @@ struct run {
 	struct job **win;	/* -k: jobs by seq from next_print */
 	size_t wcap;
 	long next_print, failed, succeeded, done;
+	long started;		/* tries started, each --retries one too */
 	bool input_end, stop, halted;
 	int halt_status, sig, sfd, devnull;
 	int64_t next_start;

@@ -14,7 +14,7 @@ enum {
 	O_RESUME, O_RESUME_FAILED, O_TIMEOUT, O_RETRIES, O_HALT, O_DRY,
 	O_DELAY, O_BAR, O_PROGRESS, O_ETA, O_HELP, O_VERSION, O_SLF, O_SSH,
 	O_TF, O_RETURN, O_CLEANUP, O_TRC, O_TAGSTRING, O_XARGS, O_MAXLINES,
-	O_RESULTS, O_TRANSFER, O_UNSUP,
+	O_RESULTS, O_TRANSFER, O_NICE, O_UNSUP,
 };
 
 /* With GNU parallel's other names for them (its --jl, --keeporder,
@@ -37,7 +37,8 @@ static const struct option longopts[] = {
 	{ "quote", no_argument, NULL, 'q' },
 	{ "null", no_argument, NULL, '0' },
 	{ "no-run-if-empty", no_argument, NULL, 'r' },
-	{ "verbose", no_argument, NULL, 'v' },
+	/* GNU parallel's --verbose is its -t (stderr), not its -v. */
+	{ "verbose", no_argument, NULL, 't' },
 	{ "norunifempty", no_argument, NULL, 'r' },
 	{ "delimiter", required_argument, NULL, 'd' },
 	{ "max-args", required_argument, NULL, 'n' },
@@ -93,6 +94,9 @@ static const struct option longopts[] = {
 	{ "return", required_argument, NULL, O_RETURN },
 	{ "cleanup", no_argument, NULL, O_CLEANUP },
 	{ "trc", required_argument, NULL, O_TRC },
+	{ "nice", required_argument, NULL, O_NICE },
+	{ "max-chars", required_argument, NULL, 's' },
+	{ "maxchars", required_argument, NULL, 's' },
 	{ "help", no_argument, NULL, O_HELP },
 	{ "version", no_argument, NULL, O_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -110,6 +114,7 @@ static const char usage[] =
 "  context; --xargs: as -m, the last line not spread over the -j slots;\n"
 "  -L N: N lines per job, in context, a line ending in a blank goes on;\n"
 "  -l/--max-lines [N]: the same, not in context;\n"
+"  -s/--max-chars N: lines (GNU parallel's estimate) shorter than N;\n"
 "  --colsep REGEX splits each input into columns.\n"
 "Replacement strings: {} {.} {/} {//} {/.} {#} {%} {N} {N.} {N/} {N//} {N/.},\n"
 "  {-N}... counted from the last; no replacement string: the arguments are\n"
@@ -121,7 +126,8 @@ static const char usage[] =
 "  -k, --keep-order          print the jobs' output in input order\n"
 "  -u, --ungroup             output straight through (lines may mix)\n"
 "      --line-buffer         print complete lines as they come\n"
-"  -v, --verbose             print each command line before its output\n"
+"  -v                        print each command line before its output\n"
+"  -t, --verbose             print each command line on stderr as it starts\n"
 "      --tag                 prefix each line with the arguments and a tab\n"
 "      --tagstring STR       the same with STR, replacement strings expanded\n"
 "      --pipe                split stdin into chunks for the jobs' stdin\n"
@@ -137,6 +143,7 @@ static const char usage[] =
 "      --retries N           run a failing job up to N times (0: no end)\n"
 "      --halt now|soon,fail=N|success=N|done=N|fail=P%%\n"
 "      --delay SECS          between job starts\n"
+"      --nice N              run the jobs (and conc-run) at niceness N\n"
 "      --dry-run             print the commands, run nothing\n"
 "      --bar, --progress, --eta  on a terminal\n"
 "  -S, --sshlogin [N/]LOGIN,...  run jobs on other hosts through ssh (: is\n"
@@ -325,7 +332,7 @@ void opts_parse(struct opts *o, int argc, char **argv)
 	o->ssh = getenv("PARALLEL_SSH") ? getenv("PARALLEL_SSH") : "ssh";
 	opterr = 0;
 	/* '+': the first word that is not an option starts the command. */
-	while ((c = getopt_long(argc, argv, "+:j:P:kuq0rvd:n:N:a:C:S:hVXmL:l::I:i::", longopts,
+	while ((c = getopt_long(argc, argv, "+:j:P:kuq0rvtd:s:n:N:a:C:S:hVXmL:l::I:i::", longopts,
 				&li)) != -1) {
 		switch (c) {
 		case 'j': case 'P': o->jobs = opt_jobs(optarg); break;
@@ -342,6 +349,7 @@ void opts_parse(struct opts *o, int argc, char **argv)
 		case '0': o->delim = 0; break;
 		case 'r': o->noempty = true; break;
 		case 'v': o->verbose = true; break;
+		case 't': o->trace = true; break;
 		case 'd': {
 			size_t l;
 			char *d = opt_unescape(optarg, &l, true);
@@ -403,7 +411,7 @@ void opts_parse(struct opts *o, int argc, char **argv)
 			break;
 		}
 		case O_PIPE: o->pipe = true; break;
-		case O_BLOCK: o->block = opt_size(optarg); break;
+		case O_BLOCK: o->block = opt_size("bad --block", optarg); break;
 		case O_RECEND:
 			o->recend = opt_unescape(optarg, &rl, true);
 			o->recend_len = rl;	/* '': blocks of exactly --block */
@@ -427,6 +435,16 @@ void opts_parse(struct opts *o, int argc, char **argv)
 			break;
 		case O_HALT: opt_halt(&o->halt, optarg); break;
 		case O_DRY: o->dry = true; break;
+		case 's':
+			/* GNU parallel's -s 0: its own limit. */
+			o->max_chars = strcmp(optarg, "0") ?
+				       opt_size("bad -s", optarg) : 0;
+			break;
+		case O_NICE:
+			/* As GNU parallel's setpriority: clamped; 0 is none. */
+			o->nice = opt_num("bad --nice", optarg, LONG_MIN);
+			o->nice = o->nice < -20 ? -20 : o->nice > 19 ? 19 : o->nice;
+			break;
 		case O_DELAY: o->delay_ns = opt_secs("bad --delay", optarg); break;
 		case O_BAR: o->bar = true; break;
 		case O_PROGRESS: o->progress = true; break;
@@ -484,6 +502,12 @@ void opts_parse(struct opts *o, int argc, char **argv)
 	if (nargs >= 0) {
 		o->nargs = nargs;
 		o->noargs = !nargs;
+	}
+	/* -s over GNU parallel's own limit: that limit, and its warning. */
+	if (o->max_chars && o->max_chars > cmd_len_max()) {
+		fprintf(stderr, PROG ": Warning: Value for option -s should be < %zu.\n",
+			cmd_len_max());
+		o->max_chars = 0;
 	}
 	if (o->resume && !o->joblog)
 		opt_bad("--resume needs", "--joblog FILE");

@@ -16,7 +16,7 @@ int64_t opt_secs(const char *what, const char *s);
 /* P% (digits, a fraction allowed, then %): P. */
 double opt_pct(const char *what, const char *s);
 /* Bytes, k/M/G suffix (powers of 1024). */
-size_t opt_size(const char *s);
+size_t opt_size(const char *what, const char *s);
 /* C escapes \n \t \r \xHH and octal \0 \NNN undone (malloc'd; *len: its
  * length); without octal (a regex), \1 to \7 stay (back-references)
  * and perl's \d \D become POSIX brackets. */

@@ -111,7 +111,7 @@ double opt_pct(const char *what, const char *s)
 	return v;
 }
 
-size_t opt_size(const char *s)
+size_t opt_size(const char *what, const char *s)
 {
 	char *end;
 	double v, m = 1;
@@ -119,7 +119,7 @@ size_t opt_size(const char *s)
 	errno = 0;
 	v = strtod(s, &end);
 	if (errno || end == s || v <= 0)
-		opt_bad("bad --block", s);
+		opt_bad(what, s);
 	/* GNU parallel's suffixes: K M G and ki Ki ... are powers of 1024,
 	 * a lone k m g powers of 1000. */
 	switch (*end) {
@@ -127,15 +127,19 @@ size_t opt_size(const char *s)
 	case 'k': case 'K': m = 1024.0; break;
 	case 'm': case 'M': m = 1024.0 * 1024; break;
 	case 'g': case 'G': m = 1024.0 * 1024 * 1024; break;
-	default: opt_bad("bad --block", s);
+	default: opt_bad(what, s);
 	}
 	if (*end && end[1] && strcmp(end + 1, "i") && strcmp(end + 1, "B"))
-		opt_bad("bad --block", s);
+		opt_bad(what, s);
 	if (*end >= 'a' && *end <= 'z' && *end != 'b' && end[1] != 'i')
 		m = *end == 'k' ? 1e3 : *end == 'm' ? 1e6 : 1e9;
 	v *= m;
-	if (v < 1 || v > 1024.0 * 1024 * 1024)
-		opt_bad("bad --block (1 byte to 1G)", s);
+	if (v < 1 || v > 1024.0 * 1024 * 1024) {
+		char w[64];
+
+		snprintf(w, sizeof(w), "%s (1 byte to 1G)", what);
+		opt_bad(w, s);
+	}
 	return (size_t)v;
 }
 
@@ -221,20 +225,32 @@ char *opt_unescape(const char *s, size_t *len, bool octal)
 }
 
 /* now,fail=1 / soon,success=3 / fail=30% / 0 1 2 (GNU's shorthands). */
+/* GNU parallel's --halt: never (0); WHEN,WHY=N or WHEN,WHY=P% with WHEN
+ * now or soon (none: now, conc-run's own) and WHY fail, success or done,
+ * N and P whole numbers (0: the first such job); its old forms 1, 2
+ * (soon, now ,fail=1), -1, -2 (,success=1) and P% (soon,fail=P%). */
 void opt_halt(struct halt *h, const char *s)
 {
+	static const char *const old[][2] = {
+		{ "1", "soon,fail=1" }, { "2", "now,fail=1" },
+		{ "-1", "soon,success=1" }, { "-2", "now,success=1" },
+	};
 	const char *p = s, *eq;
-	char *end;
+	size_t d;
 
 	if (!strcmp(s, "0") || !strcmp(s, "never")) {
 		h->when = HALT_NEVER;
 		return;
 	}
-	if (!strcmp(s, "1") || !strcmp(s, "2")) {
-		h->when = *s == '1' ? HALT_SOON : HALT_NOW;
+	for (size_t i = 0; i < sizeof(old) / sizeof(old[0]); i++)
+		if (!strcmp(s, old[i][0]))
+			p = old[i][1];
+	d = strspn(s, "0123456789");
+	if (d && s[d] == '%' && !s[d + 1]) {
+		h->when = HALT_SOON;
 		h->what = HALT_FAIL;
-		h->count = 1;
-		return;
+		p = s;
+		goto count;
 	}
 	h->when = HALT_NOW;
 	if (!strncmp(p, "now,", 4))
@@ -253,19 +269,16 @@ void opt_halt(struct halt *h, const char *s)
 		h->what = HALT_DONE;
 	else
 		opt_bad("bad --halt", s);
-	errno = 0;
-	h->count = strtod(eq + 1, &end);
-	if (errno || end == eq + 1 || h->count <= 0)
+	p = eq + 1;
+count:
+	/* As GNU parallel: digits (a percent sign after them), no more. */
+	d = strspn(p, "0123456789");
+	h->pct = d && p[d] == '%';
+	if (!d || d > 9 || p[d + h->pct])
 		opt_bad("bad --halt", s);
-	h->pct = *end == '%';
-	if (h->pct) {
-		end++;
-		if (h->count > 100)
-			opt_bad("bad --halt", s);
+	h->count = strtod(p, NULL);
+	if (h->pct)
 		h->count /= 100;
-	}
-	if (*end)
-		opt_bad("bad --halt", s);
 }
 
 /* GNU parallel's unquote_printf, for --tagstring: \t \n \r, \NNN and

@@ -43,6 +43,7 @@ struct opts {
 	bool keep, ungroup, linebuf, tag, quote, dry, pipe;
 	bool noempty;		/* -r: blank inputs skipped */
 	bool verbose;		/* -v: each command line before its output */
+	bool trace;		/* -t, --verbose: each on stderr as it starts */
 	bool bar, progress, eta, resume, resume_failed;
 	bool colsep_set;
 	char delim;		/* item separator of stdin and :::: files */
@@ -70,6 +71,8 @@ struct opts {
 	int64_t timeout_ns;	/* 0: none */
 	double timeout_pct;	/* --timeout P%: P / 100 (0: none) */
 	int64_t delay_ns;
+	long nice;		/* --nice: the jobs' niceness (0: ours) */
+	size_t max_chars;	/* -s: the line length limit (0: GNU's) */
 	long retries;		/* attempts in all, 1 by default */
 	struct halt halt;
 	char **login;		/* -S, --sshloginfile lines: [N/]login */
@@ -291,6 +294,8 @@ void emit_job(struct job *j, const struct opts *o);
 /* -v: its command line first in its output (-u: printed now), as it
  * starts. */
 void emit_verbose(struct job *j, const struct opts *o);
+/* -t: its command line on stderr now. */
+void emit_trace(const struct job *j);
 
 /* ---- the --pipe chunks (chunk.c) ---- */
 

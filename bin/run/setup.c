@@ -68,6 +68,11 @@ void run_setup(struct run *r, struct opts *o)
 		r->in = input_open(o);
 	if (o->joblog && !o->dry)
 		r->log = joblog_open(o);
+	/* --nice N: GNU parallel sets it in each job before the exec
+	 * (errors ignored, so a niceness below ours without the right
+	 * stays ours); our jobs start from this thread, and inherit its. */
+	if (o->nice)
+		setpriority(PRIO_PROCESS, 0, (int)o->nice);
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
