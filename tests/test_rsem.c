@@ -560,3 +560,29 @@ Test(rsem, a_word_a_peer_took_from_us_leaves_nothing_linked)
 		cr_assert_eq(conc_mutex_unlock(&mine), 0);
 	}
 }
+
+/* ---- a peer writes the takers' lock to name us, recursive beside it ---- */
+
+/* rsem.h: a takers' lock that names the caller is a peer's forgery,
+ * -EDEADLK. With CONC_RECURSIVE forged too, the take used to count
+ * itself in as a recursive owner and go on without the lock (and leave
+ * it named after the caller at the unlock). */
+Test(rsem, a_takers_lock_forged_to_name_us_recursively_is_refused)
+{
+	conc_rsem *s = anon(2, 0);
+	conc_mutex *m = &s->sh->lock;
+
+	__atomic_store_n(&m->word, (uint32_t)syscall(SYS_gettid), __ATOMIC_RELAXED);
+	m->ctx = 0;
+	m->flags |= CONC_RECURSIVE;
+	cr_assert_eq(conc_rsem_trywait(s), -EDEADLK);
+	cr_assert_eq(conc_rsem_timedwait(s, MS(20)), -EDEADLK);
+	cr_assert_eq(conc_rsem_holders(s, NULL, 0), 0, "nothing was taken");
+	/* The peer puts it back: the semaphore works again. */
+	m->flags &= ~(uint32_t)CONC_RECURSIVE;
+	m->count = 0;
+	__atomic_store_n(&m->word, 0, __ATOMIC_RELEASE);
+	cr_assert_eq(conc_rsem_trywait(s), 0);
+	cr_assert_eq(conc_rsem_post(s), 0);
+	conc_rsem_destroy(s);
+}

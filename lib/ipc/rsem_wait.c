@@ -7,19 +7,21 @@
 #define TRY_LOCK_NS 10000000LL	/* trywait: another taker's scan, at most */
 
 /* The table lock by dl (0: trywait's short bound; past: only try). A
- * taker that died holding it left nothing half done (rsem_impl.h). */
+ * taker that died holding it left nothing half done (rsem_impl.h). The
+ * deadline goes down as it is (a timedlock would take it back to a
+ * timeout and convert it again); and the lock is the library's own,
+ * never recursive: a word that names the caller is a peer's forgery. */
 static int lock_table(conc_rsem *s, conc_deadline dl)
 {
 	conc_mutex *m = &s->sh->lock;
 	bool cancelled = false;
-	int64_t left, end;
-	int r = conc_mutex_timedlock(m, 0);
+	conc_deadline end;
+	int r = __conc_mutex_lock_until(m, 0);
 
 	if (r == -ETIMEDOUT) {
-		end = dl == 0 ? sys_now_ns() + TRY_LOCK_NS : dl;
+		end = dl == 0 ? __conc_deadline(TRY_LOCK_NS) : dl;
 		for (;;) {
-			left = dl < 0 ? CONC_FOREVER : end - sys_now_ns();
-			r = conc_mutex_timedlock(m, left < 0 && dl >= 0 ? 0 : left);
+			r = __conc_mutex_lock_until(m, __conc_expired(end) ? 0 : end);
 			/* A try (dl 0) only looks and never returns -ECANCELED
 			 * (conc_task_cancel(3)): the cancel its wait took goes
 			 * back to the task's next wait, and it waits on. */
