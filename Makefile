@@ -84,7 +84,7 @@ $(O)/fuzz/libconc.a: $(LIB_SRC:%.c=$(O)/fuzz/%.o)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(O)/fuzz/fuzz_%: fuzz/fuzz_%.c $(wildcard fuzz/*.h) $(O)/fuzz/libconc.a
+$(O)/fuzz/fuzz_%: fuzz/fuzz_%.c $(wildcard fuzz/*.h) tests/own_clock.h $(O)/fuzz/libconc.a
 	$(FUZZ_CC) $(CPPFLAGS) -std=gnu11 -Wall -Wextra $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(O)/fuzz/libconc.a $(URING_LIBS)
 
 # Each target on its own corpus under build/fuzz; a finding is left there

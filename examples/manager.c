@@ -30,7 +30,7 @@ static int func(void *arg)
 	struct shared *s = arg;
 	char name[16], pid[16], line[64];
 
-	snprintf(name, sizeof(name), "p%d", (int)(getpid() % 1000));
+	snprintf(name, sizeof(name), "p%d", (int)getpid());
 	snprintf(pid, sizeof(pid), "%d", (int)getpid());
 	snprintf(line, sizeof(line), "I'm a handsome man !! (%s)", name);
 	if (conc_map_put(s->dict, "age", 3, "19", 2) ||

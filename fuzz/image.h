@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <linux/futex.h>
+#include "../tests/own_clock.h"
 #include <conc.h>
 
 #define FUZZ_RAW  0x80
@@ -146,16 +147,15 @@ static inline void expect(long r, const char *call, int n, ...)
 	}
 }
 
-/* What a call may take beyond its timeout on a loaded machine: well past
- * it is a hang, not slowness (libFuzzer's -timeout catches the rest). */
+/* What a call may take beyond its timeout, on the CPU or asleep: well
+ * past it is a hang, not slowness (libFuzzer's -timeout catches the rest).
+ * The time the thread waited for a CPU is not counted (own_clock.h). */
 #define FUZZ_SLACK_NS 3000000000LL
 
+/* The clock of fuzz_in_time: tests/own_clock.h. */
 static inline int64_t fuzz_now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	return own_now_ns();
 }
 
 /* A call that began at t0 with timeout_ns (< 0: none) came back in time. */

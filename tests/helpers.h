@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include "own_clock.h"
 
 #if defined(__GNUC__)
 #define HELPER_UNUSED __attribute__((unused))

@@ -2,7 +2,10 @@
 # sshd of the test's own on 127.0.0.1 (keys and config in $T), sets $SSH
 # to an ssh command that logs in to it without questions, and returns 0;
 # else it says why on stdout ("skip: ...") and returns 1. The caller kills
-# "$(cat "$T/sshd.pid")" at the end.
+# "$(cat "$T/sshd.pid")" at the end. sshd runs in the foreground (-D) as
+# our background job, its pid known at once: one that daemonized would
+# write its pid file when it pleased, and a try given up before that
+# left it running.
 sshd_start() {
 	for p in /usr/sbin/sshd ssh ssh-keygen; do
 		command -v $p >/dev/null 2>&1 || { echo "skip: ssh tests ($p missing)"; return 1; }
@@ -18,21 +21,24 @@ sshd_start() {
 		ListenAddress 127.0.0.1
 		HostKey $T/hostkey
 		AuthorizedKeysFile $T/auth
-		PidFile $T/sshd.pid
+		PidFile none
 		StrictModes no
 		UsePAM no
 		PermitRootLogin yes
 		PasswordAuthentication no
 		KbdInteractiveAuthentication no
 		EOF
-		/usr/sbin/sshd -f "$T/sshd_config" -E "$T/sshd.log" 2>/dev/null
+		/usr/sbin/sshd -D -f "$T/sshd_config" -E "$T/sshd.log" </dev/null >/dev/null 2>&1 &
+		echo $! > "$T/sshd.pid"
 		SSH="ssh -i $T/key -p $port -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o LogLevel=ERROR -o ConnectTimeout=30"
 		i=0
-		while [ $i -lt 100 ]; do
+		while [ $i -lt 100 ] && kill -0 "$(cat "$T/sshd.pid")" 2>/dev/null; do
 			timeout 10 $SSH 127.0.0.1 true </dev/null 2>/dev/null && return 0
 			i=$((i + 1)); sleep 0.1
 		done
-		[ -f "$T/sshd.pid" ] && kill "$(cat "$T/sshd.pid")" 2>/dev/null
+		kill "$(cat "$T/sshd.pid")" 2>/dev/null
+		wait "$(cat "$T/sshd.pid")" 2>/dev/null
+		rm -f "$T/sshd.pid"
 		port=$((port + 1))
 	done
 	echo "skip: ssh tests (sshd does not start here: $(tail -1 "$T/sshd.log" 2>/dev/null))"

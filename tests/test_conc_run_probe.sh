@@ -929,8 +929,16 @@ if sshd_start; then
 	ok "ssh: PARALLEL_SEQ there" "1${nl}2${nl}rc=0" "$(run -k --ssh "$SSH" -S 127.0.0.1 ': {}; echo $PARALLEL_SEQ' ::: a b)"
 	same "ssh: --tag" -k --ssh "$SSH" -S 127.0.0.1 --tag echo ::: 'a b'
 	IN=s30 same "ssh: --pipe" -k --ssh "$SSH" -S 127.0.0.1 --pipe --block 20 wc -l
-	ok "ssh: 2/host: at most two there at once" "rc=0" \
-		"$(run -S "2/$SSH 127.0.0.1" 'mkdir /tmp/conc-probe-$$-{%} 2>/dev/null || echo twice; [ {%} -le 2 ] || echo slot {%}; sleep 0.1; rmdir /tmp/conc-probe-$$-{%}' ::: 1 2 3 4 5 6)"
+	# 2/host: each job appends "s" as it starts and "e" as it ends to one
+	# log (O_APPEND: the log's order is the order of the writes), which
+	# counts the jobs running at once. Jobs 1 and 2 wait for a third
+	# start (up to 2 s): under a limit that holds none comes, under one
+	# that fails the third is seen while they run.
+	rm -f "$T/cc.log"
+	ok "ssh: 2/host: slots 1 and 2 only" "rc=0" \
+		"$(run -S "2/$SSH 127.0.0.1" 'echo s >> '"$T"'/cc.log; i=0; if [ {#} -le 2 ]; then while [ $(grep -c s '"$T"'/cc.log) -lt 3 ] && [ $i -lt 40 ]; do sleep 0.05; i=$((i + 1)); done; fi; [ {%} -le 2 ] || echo slot {%}; echo e >> '"$T"'/cc.log' ::: 1 2 3 4 5 6)"
+	ok "ssh: 2/host: at most two there at once" "6 2" \
+		"$(awk '$0 == "s" { n++; s++; if (n > m) m = n } $0 == "e" { n-- } END { print s, (m <= 2 ? 2 : m) }' "$T/cc.log")"
 	ok "ssh: a login that fails: the job fails with 255" "rc=1" \
 		"$(run --joblog sf -S 'ssh -o BatchMode=yes -o ConnectTimeout=5 -p 1 127.0.0.1' echo ::: a)"
 	ok "ssh: ... in the log" "255 0" "$(awk -F'\t' 'NR == 2 { print $7, $8 }' sf)"
