@@ -6,6 +6,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -184,6 +185,40 @@ static int heap_buffers(void)
 Test(loop_io_edge, heap_buffers_are_used_in_place_everywhere)
 {
 	everywhere(heap_buffers);
+}
+
+/* A length beyond what one call moves is cut short everywhere: outside a
+ * loop a read with a timeout said -EINVAL for a length beyond SSIZE_MAX
+ * (preadv2 refuses it) where a task read the bytes there were. */
+static int huge_lengths(void)
+{
+	/* Not on a stack: the kernel refuses (-EFAULT) a range that runs
+	 * past the top of the address space, where a stack may lie. */
+	static char b[16];
+	int p[2], sv[2], r = 0;
+
+	if (pipe2(p, O_CLOEXEC) || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+		return 100;
+	if (write(p[1], "abc", 3) != 3 || send(sv[1], "abc", 3, 0) != 3)
+		return 101;
+	if (conc_read(p[0], b, SIZE_MAX, SHORT) != 3)
+		r = 1;
+	else if (write(p[1], "abc", 3) != 3)
+		r = 101;
+	else if (conc_read(p[0], b, (size_t)SSIZE_MAX + 1, CONC_FOREVER) != 3)
+		r = 2;
+	else if (conc_recv(sv[0], b, SIZE_MAX, 0, SHORT) != 3)
+		r = 3;
+	close(p[0]);
+	close(p[1]);
+	close(sv[0]);
+	close(sv[1]);
+	return r;
+}
+
+Test(loop_io_edge, a_length_beyond_one_call_is_cut_short_everywhere)
+{
+	everywhere(huge_lengths);
 }
 
 /* What accept4(2) refuses at once, refused at once too: outside a loop a

@@ -54,8 +54,8 @@ long __conc_io_ring(struct conc_task *t, const struct io *a,
 	struct io b = *a;
 	long r;
 
-	if (b.len > 0x7ffff000)
-		b.len = 0x7ffff000;
+	if (b.len > IO_MAX_LEN)
+		b.len = IO_MAX_LEN;
 	for (;;) {
 		struct io_uring_sqe *sqe = __conc_ring_op(t, dl);
 
@@ -116,6 +116,12 @@ static long run(struct io *a, int64_t timeout_ns)
 
 	if (a->fd < 0)
 		return -EBADF;
+	/* A request over 2 GiB is cut short, as read(2) cuts it, here for
+	 * every path: preadv2(2) refuses a length beyond SSIZE_MAX that the
+	 * ring (a 32-bit length) and recv(2) take, so the answer would
+	 * depend on where the call runs. */
+	if (a->len > IO_MAX_LEN)
+		a->len = IO_MAX_LEN;
 	if (!t)
 		return dontwait(a) ? __conc_io_plain(a) : __conc_io_outside(a, dl);
 	if (dontwait(a))

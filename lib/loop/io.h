@@ -12,6 +12,9 @@
 
 enum { IO_READ, IO_WRITE, IO_RECV, IO_SEND, IO_ACCEPT, IO_CONNECT };
 
+/* The most one call moves: Linux's MAX_RW_COUNT on 4 KiB pages. */
+#define IO_MAX_LEN	((size_t)0x7ffff000)
+
 struct io {
 	int kind, fd, flags;
 	void *buf;

@@ -47,7 +47,7 @@ long __conc_io_bounce(struct conc_task *t, const struct io *a,
 {
 	bool in = a->kind == IO_READ || a->kind == IO_RECV;
 	bool out = a->kind == IO_WRITE || a->kind == IO_SEND;
-	size_t n = in || out ? (a->len > 0x7ffff000 ? 0x7ffff000 : a->len) : 0;
+	size_t n = in || out ? a->len : 0;	/* cut to IO_MAX_LEN (io.c) */
 	struct bounce *b;
 	struct io c = *a;
 	long r;
