@@ -149,13 +149,13 @@ ok "joblog that cannot be opened: 255" "rc=255" "$(run --joblog /nonexistent/dir
 grep -q "^conc-run: cannot open joblog /nonexistent/dir/log: " err; ok "joblog: message" 0 $?
 ok "closed stdout: 255" "rc=255" "$(timeout 30 "$R" echo ::: a >&- 2>"$T/err"; echo "rc=$?")"
 grep -q "^conc-run: cannot write the output: " err; ok "closed stdout: message" 0 $?
-# A reader gone: conc-run stops its running jobs and ends with 255 (the
-# jobs would run on, yes(1) for ever: timeout(1) says 124). Each job
-# writes its pid first; conc-run reaps them before it returns, so none is
-# alive after.
+# A reader gone: conc-run stops its running jobs and dies of SIGPIPE, as
+# GNU parallel does (141; the jobs would run on, yes(1) for ever: timeout(1)
+# says 124). Each job writes its pid first; conc-run reaps them before it
+# dies, so none is alive after.
 { timeout 30 "$R" -j2 --line-buffer 'echo $$ > rg.{}; exec yes {}' ::: a b 2>/dev/null
   echo "rc=$?" > rg.rc; } | head -1 >/dev/null
-ok "a reader gone: conc-run ends with 255" "rc=255" "$(cat rg.rc)"
+ok "a reader gone: conc-run dies of SIGPIPE" "rc=141" "$(cat rg.rc)"
 ok "a reader gone: the running jobs are stopped" "" \
 	"$(for j in a b; do [ -s rg.$j ] && kill -0 "$(cat rg.$j)" 2>/dev/null && echo "job $j runs on"; done)"
 ok "--help" "0" "$("$R" --help >/dev/null; echo $?)"
