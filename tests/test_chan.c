@@ -2302,19 +2302,17 @@ Test(chan, oneway_garbage_is_eproto, .timeout = 30)
 	conc_chan_close(a);
 }
 
-/* The send's SIGPIPE fallback (kernels without RWF_NOSIGNAL), forced: a
- * seccomp filter fails pwritev2 with RWF_NOSIGNAL as such a kernel does.
- * With SIGPIPE at its default (or a handler), a send to a closed peer
- * returns -EPIPE, the process lives, and the mask and pending set are
- * as they were; sends to a live peer go on working. */
-static int refuse_nosignal(void)
+/* A kernel without one of the per-call flags of pwritev2/preadv2, forced:
+ * a seccomp filter fails the call nr with -EOPNOTSUPP when its flags
+ * (the sixth argument) hold flag, as such a kernel does. */
+static int refuse_flag(long nr, uint32_t flag)
 {
 	struct sock_filter f[] = {
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_pwritev2, 0, 3),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)nr, 0, 3),
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
 			 offsetof(struct seccomp_data, args[5])),
-		BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x100 /* RWF_NOSIGNAL */, 0, 1),
+		BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, flag, 0, 1),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EOPNOTSUPP),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 	};
@@ -2323,6 +2321,15 @@ static int refuse_nosignal(void)
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
 		return -1;
 	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) ? -1 : 0;
+}
+
+/* The send's SIGPIPE fallback (kernels without RWF_NOSIGNAL, Linux 6.18),
+ * forced. With SIGPIPE at its default (or a handler), a send to a closed
+ * peer returns -EPIPE, the process lives, and the mask and pending set
+ * are as they were; sends to a live peer go on working. */
+static int refuse_nosignal(void)
+{
+	return refuse_flag(SYS_pwritev2, 0x100 /* RWF_NOSIGNAL */);
 }
 
 static int sigpipe_fallback(void *arg)
@@ -2362,7 +2369,7 @@ static int sigpipe_fallback(void *arg)
 	return 0;
 }
 
-/* fn in a child with the SIGPIPE fallback forced: 0, or the step that
+/* fn in a child, where it forces a fallback: 0, or the step that
  * failed (-1: killed, by SIGPIPE?). */
 static void in_fallback_child(int (*fn)(void *))
 {
@@ -2377,6 +2384,59 @@ static void in_fallback_child(int (*fn)(void *))
 Test(chan, sigpipe_fallback_forced_raises_none, .timeout = 30)
 {
 	in_fallback_child(sigpipe_fallback);
+}
+
+/* Reads without RWF_NOWAIT (a kernel whose pipes refuse it), forced: rfd
+ * is then never made blocking, so a receive with a timeout still ends at
+ * it and one without waits in the wait point; messages short and long
+ * still cross whole, and the peer's end shows as -EPIPE. */
+static int nowait_fallback(void *arg)
+{
+	unsigned char *m = big(3 * MIB, 4), *r = malloc(3 * MIB);
+	char buf[16];
+	conc_chan *a, *b;
+	pid_t pid;
+	ssize_t n;
+	int fl;
+
+	(void)arg;
+	if (!r || refuse_flag(SYS_preadv2, 0x8 /* RWF_NOWAIT */))
+		return 1;
+	if (conc_chan_pair(&a, &b, 0))
+		return 2;
+	if (conc_chan_recv(a, buf, sizeof(buf), MS(20)) != -ETIMEDOUT)
+		return 3;
+	pid = test_fork();
+	if (pid == 0) {
+		n = conc_chan_recv(b, r, 3 * MIB, CONC_FOREVER);
+		_exit(n == 3 * MIB && pattern_ok(r, 3 * MIB, 4) &&
+		      !conc_chan_send(b, "pong", 4, BOUND) &&
+		      !conc_chan_send(b, r, 3 * MIB, BOUND) ? 0 : 1);
+	}
+	conc_chan_close(b);
+	memset(r, 0, 3 * MIB);
+	if (pid < 0 || conc_chan_send(a, m, 3 * MIB, BOUND) ||
+	    conc_chan_recv(a, buf, sizeof(buf), CONC_FOREVER) != 4 ||
+	    memcmp(buf, "pong", 4) ||
+	    conc_chan_recv(a, r, 3 * MIB, CONC_FOREVER) != 3 * MIB ||
+	    !pattern_ok(r, 3 * MIB, 4))
+		return 4;
+	if (!exited_with(wait_child(pid, REAP_MS), 0))
+		return 5;
+	if (conc_chan_recv(a, buf, sizeof(buf), CONC_FOREVER) != -EPIPE)
+		return 6;
+	fl = fcntl(conc_chan_rfd(a), F_GETFL);
+	if (fl < 0 || !(fl & O_NONBLOCK))
+		return 7;
+	if (conc_chan_recv(a, buf, sizeof(buf), MS(20)) != -EPIPE)
+		return 8;
+	conc_chan_close(a);
+	return 0;
+}
+
+Test(chan, reads_without_rwf_nowait_keep_rfd_nonblocking, .timeout = 30)
+{
+	in_fallback_child(nowait_fallback);
 }
 
 /* A send that finds no room with its deadline passed takes one look: it

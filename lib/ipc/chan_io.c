@@ -33,7 +33,10 @@ static long try_read(conc_chan *c, const struct iovec *v, int cnt)
 		}
 		__atomic_store_n(&nowait_ok, -1, __ATOMIC_RELAXED);
 	}
-	return sys_readv(c->rfd, v, cnt);
+	/* rfd stays non-blocking then (make_blocking), and one buffer costs
+	 * the kernel less through read(2) than through a vector. */
+	return cnt == 1 ? sys_read(c->rfd, v->iov_base, v->iov_len)
+			: sys_readv(c->rfd, v, cnt);
 }
 
 /* Let reads on rfd block, once reads that must not can say so. */

@@ -65,7 +65,9 @@ static long put(conc_chan *c, const struct iovec *v, int cnt, bool nosig)
 	if (nosig)
 		return sys_pwritev2(c->wfd, v, cnt, RWF_NOSIGNAL);
 	__chan_sigpipe_hold(&sp);
-	r = sys_writev(c->wfd, v, cnt);
+	/* A vector of one buffer costs the kernel more than write(2). */
+	r = cnt == 1 ? sys_write(c->wfd, v->iov_base, v->iov_len)
+		     : sys_writev(c->wfd, v, cnt);
 	__chan_sigpipe_release(&sp, (int)r);
 	return r;
 }
