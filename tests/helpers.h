@@ -329,6 +329,57 @@ static HELPER_UNUSED int wait_thread_sleeping(pid_t pid, pid_t tid, int timeout_
 	}
 }
 
+/* The system call thread tid of process pid sleeps in now (the number
+ * /proc/pid/task/tid/syscall begins with), or -1 while it runs, is only
+ * preempted, or cannot be read. The kernel shows a number only for a
+ * thread that is blocked: one seen in futex(2) is queued on its word. */
+static HELPER_UNUSED long thread_syscall(pid_t pid, pid_t tid)
+{
+	char path[64], line[64];
+	long nr = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", (int)pid, (int)tid);
+	if (!(f = fopen(path, "r")))
+		return -1;
+	if (fgets(line, sizeof(line), f) && line[0] >= '0' && line[0] <= '9')
+		nr = atol(line);
+	fclose(f);
+	return nr;
+}
+
+/*
+ * Wait until thread tid of this process has set *go (it is about to make
+ * the call under test; 0 there: no word) and is then seen asleep in one of
+ * the system calls in[] (ended by -1): 1, or 0 if that did not happen
+ * within timeout_ms. The handshake of a test whose peer must end a wait:
+ * the peer acts only once the waiter sleeps, so the test exercises the
+ * wake-up in every run, however late the scheduler runs either side (a
+ * sleep instead lets a late waiter find the answer there already). Only
+ * the waiter's own call may sleep in in[] between go and its wait.
+ */
+static HELPER_UNUSED int wait_blocked_in(pid_t tid, const uint32_t *go,
+					 const long *in, int timeout_ms)
+{
+	int64_t deadline = now_ns() + (int64_t)timeout_ms * 1000000;
+
+	while (go && !__atomic_load_n(go, __ATOMIC_ACQUIRE)) {
+		if (now_ns() >= deadline)
+			return 0;
+		sleep_ns(100000);
+	}
+	for (;;) {
+		long nr = thread_syscall(getpid(), tid);
+
+		for (int i = 0; nr >= 0 && in[i] >= 0; i++)
+			if (nr == in[i])
+				return 1;
+		if (now_ns() >= deadline)
+			return 0;
+		sleep_ns(100000);
+	}
+}
+
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sys/syscall.h>

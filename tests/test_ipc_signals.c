@@ -5,7 +5,9 @@
  * return -EINTR", and a timeout is turned once into a deadline, so the
  * storm neither ends a wait early nor keeps it past its deadline for ever.
  * The handler is installed without SA_RESTART, the harsher case. Every
- * wait is bounded. */
+ * wait is bounded. No peer acts after a sleep: one that ends a wait acts
+ * once the waiter is seen asleep in it (/proc's syscall file) and has
+ * taken a handler there, so each run exercises the wait it names. */
 #include <criterion/criterion.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,12 +20,19 @@
 #include "arena_holder.h"
 
 
-static volatile sig_atomic_t handled;
+/* Handlers run so far (peers read it: atomic, lock-free, so safe in a
+ * handler). */
+static int handled;
 
 static void on_usr1(int sig)
 {
 	(void)sig;
-	handled++;
+	__atomic_fetch_add(&handled, 1, __ATOMIC_RELAXED);
+}
+
+static int handled_now(void)
+{
+	return __atomic_load_n(&handled, __ATOMIC_RELAXED);
 }
 
 struct storm {
@@ -50,13 +59,13 @@ static void storm_start(struct storm *s)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_usr1;	/* no SA_RESTART */
 	cr_assert_eq(sigaction(SIGUSR1, &sa, NULL), 0);
-	handled = 0;
+	__atomic_store_n(&handled, 0, __ATOMIC_RELAXED);
 	s->tid = conc_gettid();
 	s->stop = 0;
 	cr_assert_eq(conc_thread_start(&s->t, storm_fn, s, NULL), 0);
-	for (int i = 0; i < 100000 && handled < 3; i++)	/* the storm is on */
+	for (int i = 0; i < 100000 && handled_now() < 3; i++)	/* the storm is on */
 		sleep_ns(MS / 10);
-	cr_assert_geq(handled, 3, "no SIGUSR1 came");
+	cr_assert_geq(handled_now(), 3, "no SIGUSR1 came");
 }
 
 /* Stops the storm once it has gone on past its start (callers check that
@@ -67,25 +76,64 @@ static void storm_stop(struct storm *s)
 {
 	int code = -1;
 
-	for (int i = 0; i < 100000 && handled <= 3; i++)
+	for (int i = 0; i < 100000 && handled_now() <= 3; i++)
 		sleep_ns(MS / 10);
 	__atomic_store_n(&s->stop, 1, __ATOMIC_RELEASE);
 	cr_assert_eq(conc_thread_join(s->t, &code, BOUND), 0);
 	signal(SIGUSR1, SIG_IGN);
 }
 
+/* Where each wait sleeps (futex(2) for a queue, a lock or a permit;
+ * a receive's read or poll; a send's poll for room), -1 ended. */
+static const long in_futex_call[] = { SYS_futex, -1 };
+static const long in_recv_call[] = { SYS_read, SYS_readv, SYS_ppoll, -1 };
+static const long in_send_call[] = { SYS_ppoll, -1 };
+
+/* Wait until thread tid, past go, sleeps in one of in[], then takes a
+ * handler of the storm and sleeps there again: its wait has outlasted a
+ * signal (a wait that a handler ended would have come back by then). */
+static bool outlasted_a_signal(pid_t tid, const uint32_t *go, const long *in)
+{
+	int h;
+
+	if (!wait_blocked_in(tid, go, in, 30000))
+		return false;
+	h = handled_now();
+	for (int i = 0; i < 300000 && handled_now() == h; i++)
+		sleep_ns(MS / 10);
+	return handled_now() != h && wait_blocked_in(tid, NULL, in, 30000);
+}
+
+/* A peer thread that ends a wait of the test's thread (tid): it acts only
+ * once that thread, past go, has been seen asleep in its call (one of
+ * in[]) before and after a handler, so the wait and its going on after a
+ * signal are exercised in every run, whatever the load. */
 struct later {
-	conc_queue *q;
-	conc_chan *c;
-	size_t n;	/* chan: bytes to receive (0: send "late") */
+	pid_t tid;
+	uint32_t go;		/* the test's thread is about to wait */
+	const long *in;
+	conc_queue *q;		/* get a message */
+	conc_chan *c;		/* or receive n bytes (0: send "late") */
+	size_t n;
+	uint32_t *flag;		/* or set this word */
 };
+
+static struct later later_of(const long *in)
+{
+	return (struct later){ .tid = conc_gettid(), .in = in };
+}
 
 static int later_fn(void *arg)
 {
 	struct later *l = arg;
 	char b[8];
 
-	sleep_ns(30 * MS);
+	if (!outlasted_a_signal(l->tid, &l->go, l->in))
+		return 9;
+	if (l->flag) {
+		set_flag(l->flag, 1);
+		return 0;
+	}
 	if (l->q)
 		return conc_queue_get(l->q, b, sizeof(b), BOUND) >= 0 ? 0 : 1;
 	if (!l->n)
@@ -99,12 +147,22 @@ static int later_fn(void *arg)
 	}
 }
 
+/* Start the peer; the caller's next call is its wait. */
+static conc_thread *later_start(struct later *l)
+{
+	conc_thread *t;
+
+	cr_assert_eq(conc_thread_start(&t, later_fn, l, NULL), 0);
+	set_flag(&l->go, 1);
+	return t;
+}
+
 static void later_join(conc_thread *t)
 {
 	int code = -1;
 
 	cr_assert_eq(conc_thread_join(t, &code, BOUND), 0);
-	cr_assert_eq(code, 0);
+	cr_assert_eq(code, 0, "peer: %d (9: the wait was never seen asleep)", code);
 }
 
 Test(ipc_signals, queue_waits_outlast_a_signal_storm, .timeout = 60)
@@ -127,15 +185,16 @@ Test(ipc_signals, queue_waits_outlast_a_signal_storm, .timeout = 60)
 	cr_assert_eq(conc_queue_put(q, "y", 1, 50 * MS), -ETIMEDOUT);
 	cr_assert_geq(now_ns() - t0, 50 * MS);
 	/* Without a timeout: woken by the other side only. */
-	l = (struct later){ q, NULL, 0 };
-	cr_assert_eq(conc_thread_start(&t, later_fn, &l, NULL), 0);
+	l = later_of(in_futex_call);
+	l.q = q;
+	t = later_start(&l);
 	cr_assert_eq(conc_queue_put(q, "z", 1, CONC_FOREVER), 0);
 	later_join(t);
 	cr_assert_eq(conc_queue_get(q, b, sizeof(b), CONC_FOREVER), 1);
 	cr_assert_eq(b[0], 'z');
 	cr_assert_eq(conc_queue_get_begin(q, b, sizeof(b), 20 * MS), -ETIMEDOUT);
 	storm_stop(&s);
-	cr_assert_gt(handled, 3);
+	cr_assert_gt(handled_now(), 3);
 	conc_queue_destroy(q);
 }
 
@@ -155,24 +214,30 @@ Test(ipc_signals, chan_waits_outlast_a_signal_storm, .timeout = 60)
 	t0 = now_ns();
 	cr_assert_eq(conc_chan_recv(y, b, sizeof(b), 50 * MS), -ETIMEDOUT);
 	cr_assert_geq(now_ns() - t0, 50 * MS);
-	/* A receive without a timeout (it waits inside read(2)). */
-	l = (struct later){ NULL, x, 0 };
-	cr_assert_eq(conc_thread_start(&t, later_fn, &l, NULL), 0);
+	/* A receive without a timeout (it waits inside read(2)), then one
+	 * with (in ppoll(2)). */
+	l = later_of(in_recv_call);
+	l.c = x;
+	t = later_start(&l);
 	cr_assert_eq(conc_chan_recv(y, b, sizeof(b), CONC_FOREVER), 4);
 	later_join(t);
-	cr_assert_eq(conc_thread_start(&t, later_fn, &l, NULL), 0);
+	l.go = 0;
+	t = later_start(&l);
 	cr_assert_eq(conc_chan_recv(y, b, sizeof(b), BOUND), 4);
 	later_join(t);
 	/* A send that waits for room: the pipe holds a third of it. */
-	l = (struct later){ NULL, y, big };
-	cr_assert_eq(conc_thread_start(&t, later_fn, &l, NULL), 0);
+	l = later_of(in_send_call);
+	l.c = y;
+	l.n = big;
+	t = later_start(&l);
 	cr_assert_eq(conc_chan_send(x, m, big, CONC_FOREVER), 0);
 	later_join(t);
-	cr_assert_eq(conc_thread_start(&t, later_fn, &l, NULL), 0);
+	l.go = 0;
+	t = later_start(&l);
 	cr_assert_eq(conc_chan_send(x, m, big, BOUND), 0);
 	later_join(t);
 	storm_stop(&s);
-	cr_assert_gt(handled, 3);
+	cr_assert_gt(handled_now(), 3);
 	conc_chan_close(x);
 	conc_chan_close(y);
 	free(m);
@@ -185,39 +250,48 @@ struct tq {
 	conc_chan *x, *y;
 	pid_t tid;		/* the loop's thread */
 	uint32_t waiting;	/* the task's timed waits are over */
+	uint32_t receiving;	/* its get is over: next, its receive */
 };
+
+/* A loop's thread sleeps in its ring only when none of its tasks can
+ * run: the task is then suspended in the call that follows its word. */
+static const long in_ring[] = { SYS_io_uring_enter, -1 };
 
 static int task_side(void *arg)
 {
 	struct tq *k = arg;
+	int64_t t0 = now_ns();
 	char b[8];
 
-	if (conc_queue_get(k->q, b, sizeof(b), 30 * MS) != -ETIMEDOUT)
+	if (conc_queue_get(k->q, b, sizeof(b), 30 * MS) != -ETIMEDOUT ||
+	    now_ns() - t0 < 30 * MS)
 		return 1;
-	if (conc_chan_recv(k->y, b, sizeof(b), 30 * MS) != -ETIMEDOUT)
+	t0 = now_ns();
+	if (conc_chan_recv(k->y, b, sizeof(b), 30 * MS) != -ETIMEDOUT ||
+	    now_ns() - t0 < 30 * MS)
 		return 2;
 	set_flag(&k->waiting, 1);
 	if (conc_queue_get(k->q, b, sizeof(b), CONC_FOREVER) != 1)
 		return 3;
+	set_flag(&k->receiving, 1);
 	if (conc_chan_recv(k->y, b, sizeof(b), CONC_FOREVER) != 2)
 		return 4;
 	return 0;
 }
 
-/* Feeds the task's waits without a timeout only once its timed ones are
- * over (fed earlier, those would not time out); whether the task sleeps
- * by then or not, each wait ends with what the feeder sent. */
+/* Feeds each of the task's waits without a timeout only once the task is
+ * suspended in it and its loop has taken a handler there (fed earlier, the
+ * timed ones would not time out and the others would not wait). */
 static int feeder(void *arg)
 {
 	struct tq *k = arg;
 
-	if (!wait_flag(&k->waiting, 30000))
-		return 3;
-	/* Sharpens the test: it holds either way. */
-	wait_thread_sleeping(getpid(), k->tid, 2000);
+	if (!outlasted_a_signal(k->tid, &k->waiting, in_ring))
+		return 5;
 	if (conc_queue_put(k->q, "q", 1, BOUND))
 		return 1;
-	sleep_ns(20 * MS);
+	if (!outlasted_a_signal(k->tid, &k->receiving, in_ring))
+		return 6;
 	return conc_chan_send(k->x, "ch", 2, BOUND) ? 2 : 0;
 }
 
@@ -232,9 +306,16 @@ static int task_main(void *arg)
 		return 10;
 	if (conc_task_join(t, &code, BOUND))
 		return 11;
-	set_flag(&k->waiting, 1);	/* a task that failed early: let the feeder end */
-	if (conc_thread_join(f, &fc, BOUND) || fc)
+	if (code) {	/* a task that failed early: let the feeder end */
+		set_flag(&k->waiting, 1);
+		set_flag(&k->receiving, 1);
+		conc_thread_join(f, &fc, 40 * SEC);
+		return code;
+	}
+	if (conc_thread_join(f, &fc, BOUND))
 		return 12;
+	if (fc)
+		return 20 + fc;	/* 25, 26: the task never seen waiting */
 	return code;
 }
 
@@ -259,24 +340,12 @@ Test(ipc_signals, task_waits_outlast_a_signal_storm, .timeout = 60)
 	}
 }
 
-/* A map's, a list's lock held by another process; then let go by a
- * thread of ours 30 ms into a wait without a timeout. */
-struct release_later {
-	struct holder h;
-};
-
-static int release_fn(void *arg)
-{
-	struct release_later *r = arg;
-
-	sleep_ns(30 * MS);
-	set_flag(&r->h.f[1], 1);
-	return 0;
-}
-
+/* A map's, a list's lock held by another process; then let go once the
+ * test's thread sleeps in a wait without a timeout. */
 static void arena_waits(bool list)
 {
-	struct release_later r;
+	struct holder h;
+	struct later r = later_of(in_futex_call);
 	struct storm s;
 	conc_thread *t;
 	conc_map *m = NULL;
@@ -294,7 +363,7 @@ static void arena_waits(bool list)
 		cr_assert_eq(conc_shm_open_fd(&seg, conc_map_fd(m), CONC_SHM_MAP), 0);
 		cr_assert_eq(conc_map_set_timeout(m, 50 * MS), 0);
 	}
-	r.h = hold_arena(conc_shm_data(seg));
+	h = hold_arena(conc_shm_data(seg));
 	storm_start(&s);
 	t0 = now_ns();
 	if (list)
@@ -307,15 +376,16 @@ static void arena_waits(bool list)
 		cr_assert_eq(conc_list_set_timeout(l, CONC_FOREVER), 0);
 	else
 		cr_assert_eq(conc_map_set_timeout(m, CONC_FOREVER), 0);
-	cr_assert_eq(conc_thread_start(&t, release_fn, &r, NULL), 0);
+	r.flag = &h.f[1];
+	t = later_start(&r);
 	if (list)
 		cr_assert_eq(conc_list_append(l, "y", 1), 0);
 	else
 		cr_assert_eq(conc_map_put(m, "k", 1, "y", 1), 0);
 	later_join(t);
 	storm_stop(&s);
-	cr_assert_gt(handled, 3);
-	release_arena(r.h, false);
+	cr_assert_gt(handled_now(), 3);
+	release_arena(h, false);
 	if (list) {
 		cr_assert_eq(conc_list_get(l, 0, b, sizeof(b)), 1);
 		cr_assert_eq(conc_list_len(l), 1);
@@ -344,8 +414,10 @@ Test(ipc_signals, list_lock_waits_outlast_a_signal_storm, .timeout = 60)
 Test(ipc_signals, rsem_waits_outlast_a_signal_storm, .timeout = 60)
 {
 	uint32_t *f = shared_alloc(2 * sizeof(uint32_t));
+	struct later l = later_of(in_futex_call);
 	struct storm s;
 	conc_rsem *rs;
+	conc_thread *t;
 	pid_t pid;
 	int64_t t0;
 
@@ -359,7 +431,6 @@ Test(ipc_signals, rsem_waits_outlast_a_signal_storm, .timeout = 60)
 		set_flag(&f[0], 1);
 		if (!wait_flag(&f[1], 30000))
 			_exit(2);
-		sleep_ns(30 * MS);
 		_exit(conc_rsem_post(rs) ? 3 : 0);
 	}
 	cr_assert(wait_flag(&f[0], 10000), "the child took the permit");
@@ -369,10 +440,12 @@ Test(ipc_signals, rsem_waits_outlast_a_signal_storm, .timeout = 60)
 	cr_assert_geq(now_ns() - t0, 50 * MS);
 	cr_assert_eq(conc_rsem_trywait(rs), -EAGAIN);
 	/* Without a timeout: the holder's post only ends it. */
-	set_flag(&f[1], 1);
+	l.flag = &f[1];
+	t = later_start(&l);
 	cr_assert_eq(conc_rsem_wait(rs), 0);
+	later_join(t);
 	storm_stop(&s);
-	cr_assert_gt(handled, 3);
+	cr_assert_gt(handled_now(), 3);
 	cr_assert(exited_with(wait_child(pid, 10000), 0));
 	cr_assert_eq(conc_rsem_post(rs), 0);
 	cr_assert_eq(conc_rsem_destroy(rs), 0);
@@ -398,34 +471,8 @@ static void on_usr2(int sig)
 struct poke {
 	pid_t tid;
 	conc_chan *peer;
-	int go;		/* the thread is about to receive */
+	uint32_t go;	/* the thread is about to receive */
 };
-
-/* The system call thread tid of this process is blocked in now
- * (/proc/self/task/tid/syscall begins with its number), or -1 when it
- * runs ("running") or cannot be read. */
-static long blocked_in(pid_t tid)
-{
-	char path[64], line[64];
-	long nr = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
-	if (!(f = fopen(path, "r")))
-		return -1;
-	if (fgets(line, sizeof(line), f) && line[0] >= '0' && line[0] <= '9')
-		nr = atol(line);
-	fclose(f);
-	return nr;
-}
-
-/* Whether thread tid waits in a receive's read(2), readv(2) or ppoll(2). */
-static bool in_a_read(pid_t tid)
-{
-	long nr = blocked_in(tid);
-
-	return nr == SYS_read || nr == SYS_readv || nr == SYS_ppoll;
-}
 
 /* Signals the thread only once it is seen waiting inside its receive: a
  * signal that came before (a thread the scheduler held up) would find no
@@ -433,13 +480,8 @@ static bool in_a_read(pid_t tid)
 static int poke_fn(void *arg)
 {
 	struct poke *p = arg;
-	int i, seen;
+	int i, seen = wait_blocked_in(p->tid, &p->go, in_recv_call, 30000);
 
-	for (i = 0; i < 300000 && !__atomic_load_n(&p->go, __ATOMIC_ACQUIRE); i++)
-		sleep_ns(MS / 10);
-	for (i = 0; i < 300000 && !in_a_read(p->tid); i++)
-		sleep_ns(MS / 10);
-	seen = in_a_read(p->tid);
 	if (seen) {
 		syscall(SYS_tgkill, getpid(), p->tid, SIGUSR2);
 		for (i = 0; i < 200000 && handler_send == 1; i++)
@@ -499,31 +541,19 @@ static void on_usr2_queue(int sig)
 	hq_get = (int)conc_queue_get(handler_q, b, sizeof(b), BOUND);
 }
 
-/* Whether thread tid is blocked in futex(2) now. */
-static bool in_futex(pid_t tid)
-{
-	return blocked_in(tid) == SYS_futex;
-}
-
 struct asleep {
 	pid_t tid;
-	int go;		/* the thread is about to put: its next futex(2) is
+	uint32_t go;	/* the thread is about to put: its next futex(2) is
 			 * the put's sleep (its thread start's is over) */
 };
 
 static int poke_asleep_fn(void *arg)
 {
 	struct asleep *a = arg;
-	pid_t tid = a->tid;
-	int i;
 
-	for (i = 0; i < 300000 && !__atomic_load_n(&a->go, __ATOMIC_ACQUIRE); i++)
-		sleep_ns(MS / 10);
-	for (i = 0; i < 300000 && !in_futex(tid); i++)
-		sleep_ns(MS / 10);
-	if (!in_futex(tid))
+	if (!wait_blocked_in(a->tid, &a->go, in_futex_call, 30000))
 		return 1;
-	syscall(SYS_tgkill, getpid(), tid, SIGUSR2);
+	syscall(SYS_tgkill, getpid(), a->tid, SIGUSR2);
 	return 0;
 }
 
