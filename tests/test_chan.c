@@ -997,6 +997,8 @@ Test(chan, rfd_stays_readable_while_a_message_waits, .timeout = 30)
 struct holder {
 	conc_chan *c;
 	ssize_t r;
+	pid_t tid;
+	uint32_t go;	/* tid is set: the thread is about to receive */
 };
 
 static void *blocked_recv(void *arg)
@@ -1004,16 +1006,24 @@ static void *blocked_recv(void *arg)
 	struct holder *h = arg;
 	char buf[16];
 
+	h->tid = gettid();
+	set_flag(&h->go, 1);
 	h->r = conc_chan_recv(h->c, buf, sizeof(buf), BOUND);
 	return NULL;
 }
 
-/* A thread waits in a receive on c, holding its receiving side... */
+/* A thread waits in a receive on c, holding its receiving side (seen
+ * asleep in its poll: else the test's call could come first and take the
+ * side itself)... */
 static void hold_recv(struct holder *h, conc_chan *c, pthread_t *t)
 {
-	h->c = c;
+	static const long in_poll[] = { SYS_ppoll, -1 };
+
+	*h = (struct holder){ .c = c };
 	cr_assert_eq(pthread_create(t, NULL, blocked_recv, h), 0);
-	sleep_ns(MS(50));	/* sharpens the test; it holds either way */
+	cr_assert(wait_flag(&h->go, 30000));
+	cr_assert(wait_blocked_in(h->tid, NULL, in_poll, 30000),
+		  "the thread never waited in its receive");
 }
 
 /* ...until the peer sends it a message. */
@@ -1074,27 +1084,110 @@ Test(chan, send_deadline_holds_while_another_thread_receives, .timeout = 30)
 
 /* ---- between processes ---- */
 
+/*
+ * A child that acts on a receive of the test's thread only once it waits:
+ * a watcher thread of the parent sees the thread blocked in the receive
+ * (its read or poll, /proc) with nothing left in the pipe, after step k
+ * began (after[k]: set by the test's thread before its call, or by the
+ * child once it wrote), and then cues the child (cue[k]). A child that
+ * acted after a sleep instead could come before the receive waited, and
+ * the test would pass without the wake-up it names.
+ */
+struct cue {
+	uint32_t after[2], cue[2];
+};
+
+struct watch {
+	struct cue *q;
+	pid_t tid;
+	int fd, steps, seen;
+	pthread_t t;
+};
+
+static void *watcher(void *arg)
+{
+	static const long in_recv[] = { SYS_read, SYS_readv, SYS_ppoll, -1 };
+	struct watch *w = arg;
+	int64_t end = now_ns() + MS(30000);
+	int k, left;
+
+	for (k = 0; k < w->steps; k++) {
+		if (!wait_flag(&w->q->after[k], 30000))
+			return NULL;
+		for (;;) {
+			if (ioctl(w->fd, FIONREAD, &left) == 0 && left == 0 &&
+			    wait_blocked_in(w->tid, NULL, in_recv, 0))
+				break;
+			if (now_ns() > end)
+				return NULL;
+			sleep_ns(100000);
+		}
+		set_flag(&w->q->cue[k], 1);
+		w->seen = k + 1;
+	}
+	return NULL;
+}
+
+/* Watch receives on b of this thread; steps cues in all. */
+static struct watch *watch_start(conc_chan *b, int steps)
+{
+	struct watch *w = calloc(1, sizeof(*w));
+
+	cr_assert_not_null(w);
+	cr_assert_not_null(w->q = shared_alloc(sizeof(*w->q)));
+	w->tid = gettid();
+	w->fd = conc_chan_rfd(b);
+	w->steps = steps;
+	cr_assert_eq(pthread_create(&w->t, NULL, watcher, w), 0);
+	return w;
+}
+
+/* In the child: wait for cue k (bounded). */
+static void cued(struct watch *w, int k)
+{
+	if (!wait_flag(&w->q->cue[k], 30000))
+		_exit(90 + k);
+}
+
+/* Every cue was given; w is freed. */
+static void watch_end(struct watch *w)
+{
+	int seen, steps = w->steps;
+
+	cr_assert_eq(join_thread(w->t, 40000, NULL), 0);
+	seen = w->seen;
+	shared_free(w->q, sizeof(*w->q));
+	free(w);
+	cr_assert_eq(seen, steps, "the receive was seen waiting %d times", seen);
+}
+
 Test(chan, blocked_recv_wakes_on_send_and_on_close, .timeout = 30)
 {
 	conc_chan *a, *b;
 	char buf[16];
 	pid_t pid;
 
+	struct watch *w;
+
 	pair(&a, &b, 0);
+	w = watch_start(b, 2);
 	pid = test_fork();
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
 		conc_chan_close(b);
-		sleep_ns(MS(50));
+		cued(w, 0);
 		if (conc_chan_send(a, "late", 4, BOUND))
 			_exit(1);
-		sleep_ns(MS(50));
+		cued(w, 1);
 		_exit(0);	/* closes a */
 	}
 	conc_chan_close(a);
+	set_flag(&w->q->after[0], 1);
 	recv_str(b, "late");
+	set_flag(&w->q->after[1], 1);
 	cr_assert_eq(conc_chan_recv(b, buf, sizeof(buf), BOUND), -EPIPE);
 	cr_assert(exited_with(wait_child(pid, REAP_MS), 0));
+	watch_end(w);
 	conc_chan_close(b);
 }
 
@@ -1624,10 +1717,21 @@ Test(chan, too_small_buffer_for_a_long_message_keeps_step, .timeout = 30)
 	free(m);
 }
 
+/* Sends once thread tid, past go, is seen waiting in its receive. */
+struct late_send {
+	conc_chan *c;
+	pid_t tid;
+	uint32_t go;
+	int seen;
+};
+
 static void *delayed_send(void *arg)
 {
-	sleep_ns(MS(20));
-	conc_chan_send(arg, "hello", 5, BOUND);
+	static const long in_recv[] = { SYS_read, SYS_readv, SYS_ppoll, -1 };
+	struct late_send *l = arg;
+
+	l->seen = wait_blocked_in(l->tid, &l->go, in_recv, 30000);
+	conc_chan_send(l->c, "hello", 5, BOUND);
 	return NULL;
 }
 
@@ -1636,6 +1740,7 @@ static void *delayed_send(void *arg)
  * that waits for ever fails the test instead of hanging it. */
 static int timed_after_forever(void *arg)
 {
+	struct late_send l = { .tid = gettid() };
 	conc_chan *a, *b;
 	char buf[16];
 	pthread_t t;
@@ -1644,12 +1749,16 @@ static int timed_after_forever(void *arg)
 	(void)arg;
 	if (conc_chan_pair(&a, &b, 0))
 		return 1;
-	/* The receive below has to wait: the send comes 20 ms later. */
-	if (pthread_create(&t, NULL, delayed_send, a))
+	/* The receive below has to wait: the send comes once it does. */
+	l.c = a;
+	if (pthread_create(&t, NULL, delayed_send, &l))
 		return 2;
+	set_flag(&l.go, 1);
 	if (conc_chan_recv(b, buf, sizeof(buf), CONC_FOREVER) != 5)
 		return 3;
 	pthread_join(t, NULL);
+	if (!l.seen)
+		return 9;	/* it never waited */
 	if (conc_chan_recv(b, buf, sizeof(buf), 0) != -ETIMEDOUT)
 		return 4;
 	t0 = now_ns();
@@ -1890,20 +1999,31 @@ static void forever_recv_peer_dies(bool mid_frame)
 {
 	conc_chan *a, *b;
 	char buf[64];
-	pid_t pid = pair_fork(&a, &b);
+	struct watch *w;
+	pid_t pid;
 
+	pair(&a, &b, 0);
+	/* Mid-frame: it waits for the frame, then for the rest of it. */
+	w = watch_start(b, mid_frame ? 2 : 1);
+	pid = test_fork();
+	cr_assert_geq(pid, 0);
 	if (pid == 0) {
 		conc_chan_close(b);
-		sleep_ns(MS(20));
-		if (mid_frame && torn_frame(a, 1000))
-			_exit(1);
-		sleep_ns(MS(20));
+		cued(w, 0);
+		if (mid_frame) {
+			if (torn_frame(a, 1000))
+				_exit(1);
+			set_flag(&w->q->after[1], 1);
+			cued(w, 1);
+		}
 		_exit(0);
 	}
 	conc_chan_close(a);
+	set_flag(&w->q->after[0], 1);
 	cr_assert_eq(conc_chan_recv(b, buf, sizeof(buf), CONC_FOREVER),
 		     mid_frame ? -EPROTO : -EPIPE);
 	cr_assert(exited_with(wait_child(pid, REAP_MS), 0));
+	watch_end(w);
 	cr_assert_eq(conc_chan_recv(b, buf, sizeof(buf), CONC_FOREVER),
 		     mid_frame ? -EPROTO : -EPIPE);
 	conc_chan_close(b);

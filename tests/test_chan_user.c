@@ -112,19 +112,27 @@ Test(chan_user, a_sent_message_is_received_whole_with_timeout_zero, .timeout = 6
 
 /* ---- timeouts ---- */
 
+/* A peer thread that acts only once the test's thread (tid), past go, is
+ * seen waiting in its call: in a receive's read or poll, or a send's poll
+ * for room. Never before: the call would find the answer there already
+ * and the test would pass without the wait it means to test. */
 struct later {
 	conc_chan *c;
 	int what;	/* 0: send "late"; 1: receive one; 2: close */
 	size_t n;
+	pid_t tid;
+	uint32_t go;
 };
 
 static int later_fn(void *arg)
 {
+	static const long in_wait[] = { SYS_read, SYS_readv, SYS_ppoll, -1 };
 	struct later *l = arg;
 	unsigned char *b;
 	int r;
 
-	sleep_ns(20 * MS);
+	if (!wait_blocked_in(l->tid, &l->go, in_wait, 30000))
+		return 9;
 	switch (l->what) {
 	case 0:
 		return conc_chan_send(l->c, "late", 4, BOUND);
@@ -136,6 +144,18 @@ static int later_fn(void *arg)
 	default:
 		return conc_chan_close(l->c);
 	}
+}
+
+/* Start l's peer; the caller's next call is the wait it ends. */
+static conc_thread *later_start(struct later *l)
+{
+	conc_thread *t;
+
+	l->tid = conc_gettid();
+	l->go = 0;
+	cr_assert_eq(conc_thread_start(&t, later_fn, l, NULL), 0);
+	set_flag(&l->go, 1);
+	return t;
 }
 
 /* Any negative timeout waits without limit (INT64_MIN too), and the
@@ -152,17 +172,17 @@ Test(chan_user, negative_and_huge_timeouts_wait, .timeout = 60)
 	fill(m, big, 1);
 	pair(&a, &b, 0);
 	for (size_t i = 0; i < sizeof(tmo) / sizeof(tmo[0]); i++) {
-		struct later l = { a, 0, 0 };
+		struct later l = { .c = a, .what = 0 };
 		conc_thread *t;
 		int code = -1;
 
-		cr_assert_eq(conc_thread_start(&t, later_fn, &l, NULL), 0);
+		t = later_start(&l);
 		cr_assert_eq(conc_chan_recv(b, buf, sizeof(buf), tmo[i]), 4, "%zu", i);
 		cr_assert_eq(conc_thread_join(t, &code, BOUND), 0);
 		cr_assert_eq(code, 0);
 
-		l = (struct later){ b, 1, big };
-		cr_assert_eq(conc_thread_start(&t, later_fn, &l, NULL), 0);
+		l = (struct later){ .c = b, .what = 1, .n = big };
+		t = later_start(&l);
 		cr_assert_eq(conc_chan_send(a, m, big, tmo[i]), 0, "%zu", i);
 		cr_assert_eq(conc_thread_join(t, &code, BOUND), 0);
 		cr_assert_eq(code, 0);
@@ -186,8 +206,8 @@ Test(chan_user, blocked_calls_in_conc_threads_see_the_peer_close, .timeout = 60)
 
 	cr_assert_not_null(m);
 	pair(&a, &b, 0);
-	l = (struct later){ a, 2, 0 };
-	cr_assert_eq(conc_thread_start(&t, later_fn, &l, NULL), 0);
+	l = (struct later){ .c = a, .what = 2 };
+	t = later_start(&l);
 	cr_assert_eq(conc_chan_recv(b, buf, sizeof(buf), CONC_FOREVER), -EPIPE);
 	cr_assert_eq(conc_thread_join(t, &code, BOUND), 0);
 	cr_assert_eq(code, 0);
@@ -196,10 +216,11 @@ Test(chan_user, blocked_calls_in_conc_threads_see_the_peer_close, .timeout = 60)
 	conc_chan_close(b);
 
 	pair(&a, &b, 0);
-	l = (struct later){ b, 2, 0 };
-	cr_assert_eq(conc_thread_start(&t, later_fn, &l, NULL), 0);
+	l = (struct later){ .c = b, .what = 2 };
+	t = later_start(&l);
 	cr_assert_eq(conc_chan_send(a, m, big, CONC_FOREVER), -EPIPE);
 	cr_assert_eq(conc_thread_join(t, &code, BOUND), 0);
+	cr_assert_eq(code, 0);
 	cr_assert_eq(conc_chan_recv(a, buf, sizeof(buf), 0), -EPIPE);
 	conc_chan_close(a);
 	free(m);
@@ -332,10 +353,11 @@ Test(chan_user, in_a_task_only_the_task_waits, .timeout = 60)
 	cr_assert_eq(k.ticks, 5);
 
 	/* A plain receive that waits without a timeout, in this thread. */
-	l = (struct later){ k.a, 0, 0 };
-	cr_assert_eq(conc_thread_start(&t, later_fn, &l, NULL), 0);
+	l = (struct later){ .c = k.a, .what = 0 };
+	t = later_start(&l);
 	cr_assert_eq(conc_chan_recv(k.b, buf, sizeof(buf), CONC_FOREVER), 4);
 	cr_assert_eq(conc_thread_join(t, &code, BOUND), 0);
+	cr_assert_eq(code, 0);
 	k.got = -1;
 	k.ticks = 0;
 	need_uring();
