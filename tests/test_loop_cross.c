@@ -1179,9 +1179,16 @@ Test(loop_cross, killed_process_tasks_hold_a_hundred_robust_mutexes)
 struct tdeath {
 	conc_mutex m;
 	uint32_t held, waiting;
+	pid_t tid;		/* the loop's thread */
 	int (*thread)(void *);	/* takes m and ends without unlocking */
 };
 
+/* A loop's thread sleeps in its ring only when none of its tasks can
+ * run: a task that said it waits is then suspended in that wait. */
+static const long in_ring[] = { SYS_io_uring_enter, -1 };
+
+/* Ends once the task is seen suspended in its lock: the wake-up at the
+ * thread's death is what ends the task's wait, in every run. */
 static int die_holding(void *arg)
 {
 	struct tdeath *d = arg;
@@ -1189,8 +1196,9 @@ static int die_holding(void *arg)
 	if (conc_mutex_lock(&d->m))
 		return 1;
 	__atomic_store_n(&d->held, 1, __ATOMIC_RELEASE);
-	until(&d->waiting, 1);
-	sleep_ns(20 * MS);	/* most likely asleep by now; either way it holds */
+	if (until(&d->waiting, 1) ||
+	    !wait_blocked_in(d->tid, NULL, in_ring, 30000))
+		return 2;
 	return 0;
 }
 
@@ -1204,6 +1212,7 @@ static int tdeath_main(void *arg)
 		return -1;
 	if (until(&d->held, 1))
 		return -2;
+	d->tid = conc_gettid();
 	__atomic_store_n(&d->waiting, 1, __ATOMIC_RELEASE);
 	r = conc_mutex_timedlock(&d->m, BOUND);
 	if (conc_thread_join(th, &code, BOUND) || code)
@@ -2456,8 +2465,9 @@ static int lend_loop_main(void *arg)
 	if (conc_go(&t, lend_holder, x, NULL))
 		return 1;
 	until(&x->held, 1);
-	until(&x->waiting, 1);
-	conc_sleep(5 * MS);
+	/* The waiter suspended in its lock: the death is what ends it. */
+	if (until(&x->waiting, 1) || !wait_blocked_in(x->tid, NULL, in_ring, 30000))
+		return 3;
 	return 0;	/* t is cancelled and joined by conc_run */
 }
 
@@ -2741,6 +2751,8 @@ Test(loop_cross, two_loops_send_long_messages_to_each_other, .timeout = 60)
 struct rk {
 	conc_mutex m;
 	uint32_t ready, dead, ok, bad, waiting;
+	pid_t loop_tid, thread_tid;
+	uint32_t asleep;	/* all were seen waiting before the kill */
 };
 
 static int rk_lock(struct rk *x)
@@ -2771,6 +2783,9 @@ static int rk_task(void *arg)
 
 static void *rk_thread(void *arg)
 {
+	struct rk *x = arg;
+
+	x->thread_tid = gettid();	/* published by rk_lock's count */
 	return (void *)(intptr_t)rk_lock(arg);
 }
 
@@ -2802,8 +2817,14 @@ static void *rk_killer(void *arg)
 {
 	struct rk *x = arg;
 
-	if (until(&x->waiting, RWAIT + 1) == 0)
-		sleep_ns(5 * MS);	/* most likely asleep by now */
+	static const long in_futex[] = { SYS_futex, -1 };
+
+	/* The thread in futex(2), the tasks suspended (their loop in its
+	 * ring): the holder's death is what ends their waits. */
+	if (until(&x->waiting, RWAIT + 1) == 0 &&
+	    wait_blocked_in(x->thread_tid, NULL, in_futex, 30000) &&
+	    wait_blocked_in(x->loop_tid, NULL, in_ring, 30000))
+		__atomic_store_n(&x->asleep, 1, __ATOMIC_RELAXED);
 	kill(holder_pid, SIGKILL);
 	return NULL;
 }
@@ -2822,6 +2843,7 @@ Test(loop_cross, many_wait_for_a_robust_mutex_whose_holder_is_killed)
 		holder_pid = fork_child(rk_hold, x);
 		cr_assert_gt(holder_pid, 0);
 		cr_assert(until(&x->ready, 1) == 0);
+		x->loop_tid = conc_gettid();
 		pthread_create(&th, NULL, rk_thread, x);
 		pthread_create(&kt, NULL, rk_killer, x);
 		r = run(rk_main, x);
@@ -2830,6 +2852,7 @@ Test(loop_cross, many_wait_for_a_robust_mutex_whose_holder_is_killed)
 		wait_child(holder_pid, 10000);
 		cr_expect_eq(r, 0, "fallback %d: %d", fb, r);
 		cr_expect_null(tr);
+		cr_expect_eq(x->asleep, 1, "fallback %d: never all seen waiting", fb);
 		cr_expect_eq(x->dead, 1, "fallback %d: %u told of the death", fb, x->dead);
 		cr_expect_eq(x->ok, RWAIT, "fallback %d: %u got it after", fb, x->ok);
 		cr_expect_eq(x->bad, 0);
