@@ -137,6 +137,17 @@ static HELPER_UNUSED void set_flag(volatile uint32_t *flag, uint32_t v)
 	__atomic_store_n(flag, v, __ATOMIC_RELEASE);
 }
 
+/* No child left to reap: a spawn that failed or gave up reaped its own. */
+static HELPER_UNUSED void assert_no_children(void)
+{
+	siginfo_t si = { 0 };
+
+	errno = 0;
+	cr_assert_eq(waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT), -1,
+		     "a child is left (pid %d)", si.si_pid);
+	cr_assert_eq(errno, ECHILD);
+}
+
 /* A child's exit code for a function result r (0 or -errno): -r, so the
  * parent can assert WEXITSTATUS(st) == EBUSY etc.; 255 for anything else. */
 static HELPER_UNUSED int errcode(int r)

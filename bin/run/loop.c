@@ -97,6 +97,10 @@ static void start(struct run *r, struct job *j, int slot)
 	if (r->o->trace)
 		emit_trace(j);
 	r->started++;
+	/* Running from here: the spawn suspends this task until the exec,
+	 * and what runs meanwhile (-k's printing, a stop on a signal or a
+	 * halt) must take it for a job that runs. */
+	j->state = JOB_RUNNING;
 	if ((e = job_spawn(j, r->o, r->devnull)) < 0) {
 		char what[300];
 
@@ -106,7 +110,11 @@ static void start(struct run *r, struct job *j, int slot)
 		finish(r, j);
 		return;
 	}
-	if (r->timeout_ns) {
+	if (j->killed) {
+		/* Stopped while it was spawned, before it could be
+		 * signalled: now, and its grace from now. */
+		stop_job(j, j->stop_sig, now_ns());
+	} else if (r->timeout_ns) {
 		j->kill_at = j->t0 + r->timeout_ns;
 		j->kill_stage = 0;
 	} else {

@@ -251,6 +251,7 @@ struct job {
 	struct obuf out, err;
 	int64_t t0, kill_at;
 	int kill_stage;
+	int stop_sig;		/* what stop_job sent it last */
 	double start_real, runtime;
 	int status;		/* waitpid's */
 	uint64_t sent, recv;

@@ -8,6 +8,7 @@
 
 void stop_job(struct job *j, int sig, int64_t now)
 {
+	j->stop_sig = sig;
 	job_signal(j, sig);
 	j->kill_stage = 1;
 	j->kill_at = now + GRACE_NS;

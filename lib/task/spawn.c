@@ -1,9 +1,13 @@
 /*
  * conc_proc_spawn: posix_spawn on a raw clone3 (or clone) with CLONE_VM |
- * CLONE_VFORK | CLONE_PIDFD. The child borrows our memory instead of
- * copying it, so the cost does not grow with the parent's size, and the
- * parent's thread sleeps until the child has called execve or exited:
- * when it wakes, the child's err tells whether the program runs.
+ * CLONE_PIDFD. The child borrows our memory instead of copying it, so the
+ * cost does not grow with the parent's size. Not CLONE_VFORK: that would
+ * hold the caller's thread in the kernel until the exec, with no deadline
+ * (a file action opening a FIFO waits for a writer) and, in a coroutine,
+ * the whole loop with it. The caller waits instead through the wait point,
+ * until its deadline, for the tid word the kernel clears when the child
+ * execs or exits (CLONE_CHILD_CLEARTID); then the child's err tells
+ * whether the program runs.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +20,7 @@
 #include <linux/sched.h>
 #include "spawn.h"
 #include "thread.h"
+#include "wait/wait.h"
 
 /* The child's frames are small and it calls nothing deep. */
 #define STACK_SIZE (64 * 1024)
@@ -107,9 +112,10 @@ static int no_clone3;
 static long spawn_clone3(struct spawn_ctx *c, void *stack, int *pidfd)
 {
 	struct clone_args a = {
-		.flags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD |
+		.flags = CLONE_VM | CLONE_PIDFD | CLONE_CHILD_CLEARTID |
 			 CLONE_CLEAR_SIGHAND,
 		.pidfd = (uintptr_t)pidfd,
+		.child_tid = (uintptr_t)&c->tid,
 		.exit_signal = SIGCHLD,
 		.stack = (uintptr_t)stack,
 		.stack_size = STACK_SIZE,
@@ -121,10 +127,53 @@ static long spawn_clone3(struct spawn_ctx *c, void *stack, int *pidfd)
 	return __conc_clone3(&a, sizeof(a), __conc_spawn_child, c);
 }
 
+/* A child that ended without the kernel clearing its tid word: one
+ * that dumped core does. */
+static bool ended(int pidfd)
+{
+	siginfo_t si;
+
+	si.si_pid = 0;
+	return sys_waitid(P_PIDFD, (id_t)pidfd, &si,
+			  WEXITED | WNOHANG | WNOWAIT, NULL) < 0 || si.si_pid;
+}
+
+/*
+ * Wait until the child has let go of our memory (exec'd or exited). At
+ * the deadline, kill it and wait for that: a program that did not start
+ * in time is not started at all (or, if its exec came in the same moment,
+ * is killed). A cancel does not end the wait, which is short but for a
+ * step that blocks (then only the deadline does): the program either
+ * runs or has failed when the caller hears of the cancel (*cancelled),
+ * never half started. Returns 0 or -ETIMEDOUT.
+ */
+static int wait_exec(struct spawn_ctx *c, int pidfd, conc_deadline dl,
+		     bool *cancelled)
+{
+	int r = 0, w;
+
+	while (__atomic_load_n(&c->tid, __ATOMIC_ACQUIRE)) {
+		w = __conc_wait(&c->tid, SPAWN_LIVE, r ? -1 : dl, 0);
+		if (w == -ECANCELED) {
+			*cancelled = true;
+		} else if (w == -ETIMEDOUT && !r) {
+			if (!__atomic_load_n(&c->tid, __ATOMIC_ACQUIRE))
+				break;
+			r = -ETIMEDOUT;
+			sys_pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
+		} else if (__atomic_load_n(&c->tid, __ATOMIC_ACQUIRE) &&
+			   ended(pidfd)) {
+			break;
+		}
+	}
+	return r;
+}
+
 /* Clone, and wait for the exec. Returns the pid and *pidfd, or -errno. */
-static long run(struct spawn_ctx *c, int *pidfd)
+static long run(struct spawn_ctx *c, int *pidfd, conc_deadline dl)
 {
 	sigset_t all, old;
+	bool cancelled = false;
 	void *stack;
 	long pid;
 	int err;
@@ -132,6 +181,7 @@ static long run(struct spawn_ctx *c, int *pidfd)
 	stack = stack_get();
 	if (sys_mmap_failed(stack))
 		return (long)stack;
+	c->tid = SPAWN_LIVE;
 	/* No handler of ours may run in the child before it reset them. */
 	sigfillset(&all);
 	sigemptyset(&old);
@@ -144,31 +194,44 @@ static long run(struct spawn_ctx *c, int *pidfd)
 		c->cleared = false;
 		pid = __conc_clone(__conc_spawn_child,
 				   (char *)stack + STACK_SIZE,
-				   CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD,
-				   c, pidfd, NULL, NULL);
+				   CLONE_VM | CLONE_PIDFD |
+				   CLONE_CHILD_CLEARTID | SIGCHLD,
+				   c, pidfd, NULL, (pid_t *)&c->tid);
 	}
-	/* The vfork is over: the child has exec'd or exited, so what it
-	 * stored in c->err is visible here. */
-	err = __atomic_load_n(&c->err, __ATOMIC_RELAXED);
 	sys_sigprocmask(SIG_SETMASK, &old, NULL);
+	if (pid < 0) {
+		stack_put(stack);
+		return pid;
+	}
+	err = wait_exec(c, *pidfd, dl, &cancelled);
+	/* The child is off its stack now, and what it stored in c->err
+	 * came before the kernel cleared tid. */
 	stack_put(stack);
-	if (pid > 0 && err < 0) {
-		/* It failed and called _exit: reap it, with our signal mask
-		 * back (the wait may be a coroutine's, a long one). */
+	if (!err)
+		err = __atomic_load_n(&c->err, __ATOMIC_RELAXED);
+	if (err < 0) {
+		/* It failed and called _exit, or was killed: reap it (the
+		 * wait may be a coroutine's, a long one). */
 		if (__conc_proc_reap_ending((pid_t)pid, *pidfd) < 0)
-			err = -ECANCELED;	/* heard of first */
+			cancelled = true;
 		sys_close(*pidfd);
 		pid = err;
 	}
+	/* The result stands; a cancel heard meanwhile goes to the task's
+	 * next wait. */
+	if (cancelled)
+		__conc_wait_recancel();
 	return pid;
 }
 
-int conc_proc_spawn(conc_proc **pp, const char *path, char *const argv[],
-		    char *const envp[], const conc_proc_attr *attr)
+int conc_proc_spawn_timed(conc_proc **pp, const char *path,
+			  char *const argv[], char *const envp[],
+			  const conc_proc_attr *attr, int64_t timeout_ns)
 {
 	static const conc_proc_attr none;
-	struct spawn_ctx c = { .in = -1, .out = -1, .errfd = -1 };
+	conc_deadline dl = __conc_deadline(timeout_ns);
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
+	struct spawn_ctx *c = NULL;
 	int pidfd = -1;
 	conc_proc *p;
 	long pid;
@@ -182,7 +245,11 @@ int conc_proc_spawn(conc_proc **pp, const char *path, char *const argv[],
 		return r;
 	if (!(p = __conc_proc_alloc(attr->daemon)))
 		return -ENOMEM;
-	if ((r = __conc_spawn_paths(path, &c.paths)) < 0)
+	r = -ENOMEM;
+	if (!(c = __conc_spawn_copy(argv, envp ? envp : environ, attr)))
+		goto fail;
+	c->in = c->out = c->errfd = -1;
+	if ((r = __conc_spawn_paths(path, &c->paths)) < 0)
 		goto fail;
 	if ((attr->flags & CONC_SPAWN_PIPE_STDIN) && (r = pipe_for(in, 0)) < 0)
 		goto fail;
@@ -192,19 +259,16 @@ int conc_proc_spawn(conc_proc **pp, const char *path, char *const argv[],
 	if ((attr->flags & CONC_SPAWN_PIPE_STDERR) &&
 	    (r = pipe_for(err, 1)) < 0)
 		goto fail;
-	c.search = !strchr(path, '/');
-	c.argv = argv;
-	c.envp = envp ? envp : environ;
-	c.attr = attr;
+	c->search = !strchr(path, '/');
 	if (attr->flags & CONC_SPAWN_SETSIGMASK)
-		c.mask = attr->sigmask;
+		c->mask = attr->sigmask;
 	else
-		sigemptyset(&c.mask);
-	c.in = in[0];
-	c.out = out[1];
-	c.errfd = err[1];
-	c.parent = attr->daemon ? sys_getpid() : 0;
-	pid = run(&c, &pidfd);
+		sigemptyset(&c->mask);
+	c->in = in[0];
+	c->out = out[1];
+	c->errfd = err[1];
+	c->parent = attr->daemon ? sys_getpid() : 0;
+	pid = run(c, &pidfd, dl);
 	if (pid < 0) {
 		r = (int)pid;
 		goto fail;
@@ -212,7 +276,8 @@ int conc_proc_spawn(conc_proc **pp, const char *path, char *const argv[],
 	close_fd(&in[0]);
 	close_fd(&out[1]);
 	close_fd(&err[1]);
-	free(c.paths);
+	free(c->paths);
+	free(c);
 	p->pid = (pid_t)pid;
 	p->pidfd = pidfd;
 	p->in = in[1];
@@ -233,7 +298,15 @@ fail:
 	close_fd(&out[1]);
 	close_fd(&err[0]);
 	close_fd(&err[1]);
-	free(c.paths);
+	if (c)
+		free(c->paths);
+	free(c);
 	__conc_proc_free(p);
 	return r;
+}
+
+int conc_proc_spawn(conc_proc **pp, const char *path, char *const argv[],
+		    char *const envp[], const conc_proc_attr *attr)
+{
+	return conc_proc_spawn_timed(pp, path, argv, envp, attr, CONC_FOREVER);
 }

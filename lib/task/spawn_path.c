@@ -1,5 +1,5 @@
 /*
- * The candidate paths of a spawn, built in the parent: the vfork child
+ * The candidate paths of a spawn, built in the parent: the spawned child
  * shares our memory and our malloc, so it must find everything ready.
  * PATH is read from the caller's environment, as execvp(3) does, not from
  * the envp given to the program; when unset, "/bin:/usr/bin" as in glibc.

@@ -88,20 +88,30 @@ int conc_proc_start(conc_proc **p, int (*fn)(void *), void *arg,
 
 /*
  * Run the program path with argv and envp (NULL: the caller's environ)
- * in a new process, like posix_spawn: clone with CLONE_VM|CLONE_VFORK, so
- * the cost does not grow with the caller's memory. A path without '/' is
- * searched in the caller's PATH, as execvp(3) does. If the program cannot
- * be started, the error is returned here (-ENOENT, -EACCES, -ENOEXEC, or
- * what a file action, chdir, setsid or setpgid failed with; a script
- * without "#!" is -ENOEXEC, not retried with /bin/sh as execvp(3) does,
- * as posix_spawnp(3) does not) and the failed
- * child is already reaped: never a child exiting 127. -EINVAL for NULL p,
- * path or argv, unknown flags or file actions; -EBADF for a negative fd in
- * a file action. Safe in a threaded caller: the child runs no handler of
- * the caller's and no libc code.
+ * in a new process, like posix_spawn: clone with CLONE_VM, so the cost
+ * does not grow with the caller's memory, and wait until the child has
+ * exec'd. A path without '/' is searched in the caller's PATH, as
+ * execvp(3) does. If the program cannot be started, the error is returned
+ * here (-ENOENT, -EACCES, -ENOEXEC, or what a file action, chdir, setsid
+ * or setpgid failed with; a script without "#!" is -ENOEXEC, not retried
+ * with /bin/sh as execvp(3) does, as posix_spawnp(3) does not) and the
+ * failed child is already reaped: never a child exiting 127. -EINVAL for
+ * NULL p, path or argv, unknown flags or file actions; -EBADF for a
+ * negative fd in a file action. Safe in a threaded caller: the child runs
+ * no handler of the caller's and no libc code. In a coroutine the wait
+ * suspends only the caller (the loop runs on); a cancel does not cut it
+ * short (the program is never left half started): the task's next
+ * suspending call returns -ECANCELED.
  */
 int conc_proc_spawn(conc_proc **p, const char *path, char *const argv[],
 		    char *const envp[], const conc_proc_attr *attr);
+
+/* conc_proc_spawn, waiting at most timeout_ns for the child to exec (a
+ * file action that opens a FIFO waits for its other end): then the child
+ * is killed and reaped, and -ETIMEDOUT returned. */
+int conc_proc_spawn_timed(conc_proc **p, const char *path,
+			  char *const argv[], char *const envp[],
+			  const conc_proc_attr *attr, int64_t timeout_ns);
 
 /*
  * Wait for the child to end, at most timeout_ns. Stores the wait status in
