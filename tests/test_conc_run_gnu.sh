@@ -164,5 +164,36 @@ same "-s 0 -m" -k -j2 -s 0 -m echo ::: a b
 same "-s 5 -m" -k -j2 -s 5 -m echo ::: a b
 same "-s 1G -m" -k -j2 -s 1G -m echo ::: a b
 
+# ---- --er STR, --extensionreplace STR: STR is {.} ----
+# As -I renames {}, GNU parallel 20221122 renames {.}: {.}, {N.}, {-N.}
+# and {0.} are then text, the others stay. conc-run refused the option.
+ok "--er @@" "a${nl}c/d${nl}f${nl}rc=0" "$(run -k -j1 --er @@ echo @@ ::: a.b c/d.e f)"
+ok "--er @@: {.} left, {} stays" "a {.} a.b${nl}rc=0" "$(run --er @@ echo @@ {.} {} ::: a.b)"
+ok "--er X: twice in a word, X. not {.}" "a. aaa${nl}rc=0" "$(run --er X echo X. XaX ::: a.b)"
+ok "--er @@ -I XX" "a.b a {} {.}${nl}rc=0" "$(run --er @@ -I XX echo XX @@ {} {.} ::: a.b)"
+ok "--er '': refused" "rc=255" "$(run --er '' echo ::: a)"
+same "--er @@" -k --er @@ echo @@ ::: a.b c/d.e f
+same "--extensionreplace" -k --extensionreplace @@ echo @@ {} {.} ::: a.b
+same "--er positional" -k --er @@ echo {1.} {1} @@ {/.} {0.} {-1.} ::: a.b ::: c.d
+same "--er and -I" -k --er @@ -I XX echo XX @@ {} {.} ::: a.b
+same "--er {}" -k --er {} echo {} ::: a.b
+same "--er {.}" -k --er {.} echo {.} {} ::: a.b
+same "--er X" -k --er X echo X. XaX ::: a.b
+same "--er -n 2" -k --er @@ -n 2 echo @@ ::: a.b c.d e.f
+same "--er -X" -k --er @@ -X echo x@@y ::: a.b c.d e.f
+same "--er -m" -k --er @@ -m echo x@@y ::: a.b c.d e.f
+same "--er -q" -k --er @@ -q echo '@@ x' ::: a.b 'c d.e'
+same "--er --tagstring" -k --er @@ --tagstring @@-t echo @@ ::: a.b
+same "--er --colsep" -k --er @@ --colsep , echo @@ {1} {2.} ::: a.b,c.d
+same "--er --dry-run" -k --er @@ --dry-run echo @@ ::: "a'b.c"
+same "--er twice: the last" -k --er @@ --er ZZ echo @@ ZZ ::: a.b
+same "--er none in the command" -k --er @@ echo ::: a.b
+same "--er as the command" -k --er @@ @@ ::: echo.x
+same "--er and -I the same" -k --er @@ -I @@ echo @@ ::: a.b
+same "-I and --er the same" -k -I @@ --er @@ echo @@ ::: a.b
+same "--er inside -I's" -k --er @ -I @@ echo @@ @ ::: a.b
+same "-I inside --er's" -k --er @@ -I @ echo @@ @ ::: a.b
+same "--er {/}" -k --er {/} echo {/} {} ::: a/b.c
+
 echo "test_conc_run_gnu: $pass passed, $fail failed, $skip skipped"
 [ "$fail" = 0 ]

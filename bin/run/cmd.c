@@ -206,35 +206,58 @@ static size_t brace_rpl(const char *p, int *col, int *mod)
 
 /* -I STR: GNU parallel renames {} to STR, so {} and the strings made
  * from its entry ({N}, {-N}, {0}: no modifier) are text; at a place
- * where both match, the longer wins (GNU's are put longest first). */
-const char *cmd_replace;
+ * where both match, the longer wins (GNU's are put longest first).
+ * --er STR the same for {.} (and {N.}, {-N.}, {0.}). */
+const char *cmd_replace, *cmd_extreplace;
 
-static size_t rpl(const char *p, int *col, int *mod)
+/* At p, the string s renamed (mod: the entry it stands for)? */
+static size_t renamed(const char *p, const char *s, int m, size_t l,
+		      int *col, int *mod)
 {
-	size_t l = *p == '{' ? brace_rpl(p, col, mod) : 0, il;
+	size_t il = strlen(s);
 
-	if (!cmd_replace)
-		return l;
-	if (l && !*mod && *col != -2 && *col != -3)
-		l = 0;
-	il = strlen(cmd_replace);
-	if (strncmp(p, cmd_replace, il) || l > il)
+	if (strncmp(p, s, il) || l > il)
 		return l;
 	*col = -1;
-	*mod = 0;
+	*mod = m;
 	return il;
 }
 
+static size_t rpl(const char *p, int *col, int *mod)
+{
+	size_t l = *p == '{' ? brace_rpl(p, col, mod) : 0;
+
+	if (!cmd_replace && !cmd_extreplace)
+		return l;
+	if (l && cmd_replace && !*mod && *col != -2 && *col != -3)
+		l = 0;
+	if (l && cmd_extreplace && *mod == '.')
+		l = 0;
+	if (cmd_replace)
+		l = renamed(p, cmd_replace, 0, l, col, mod);
+	if (cmd_extreplace)
+		l = renamed(p, cmd_extreplace, '.', l, col, mod);
+	return l;
+}
+
+static const char *first(const char *a, const char *b)
+{
+	return !a || (b && b < a) ? b : a;
+}
+
 /* Where the next replacement string may start in [w, end): a '{', or
- * with -I, its string too. */
+ * with -I or --er, their strings too. */
 static const char *next_rpl(const char *w, const char *end)
 {
-	const char *b = memchr(w, '{', (size_t)(end - w)), *i;
+	const char *b = memchr(w, '{', (size_t)(end - w));
+	size_t n = (size_t)(end - w);
 
-	if (!cmd_replace)
-		return b;
-	i = memmem(w, (size_t)(end - w), cmd_replace, strlen(cmd_replace));
-	return !b || (i && i < b) ? i : b;
+	if (cmd_replace)
+		b = first(b, memmem(w, n, cmd_replace, strlen(cmd_replace)));
+	if (cmd_extreplace)
+		b = first(b, memmem(w, n, cmd_extreplace,
+				    strlen(cmd_extreplace)));
+	return b;
 }
 
 /* w (its first len bytes) with its replacement strings expanded; {}

@@ -59,7 +59,7 @@ static bool scan_word(const char *w)
 		}
 		while (*e && !space(*e)) {
 			int col, mod;
-			size_t n = *e == '{' || cmd_replace ? cmd_rpl(e, &col, &mod) : 0;
+			size_t n = cmd_rpl(e, &col, &mod);
 
 			if (n) {
 				key(col, mod)->count++;
@@ -88,7 +88,7 @@ static void scan_tmpl(const char *w)
 {
 	for (; w && *w; w++) {
 		int col, mod;
-		size_t n = *w == '{' || cmd_replace ? cmd_rpl(w, &col, &mod) : 0;
+		size_t n = cmd_rpl(w, &col, &mod);
 
 		if (n) {
 			struct key *k = key(col, mod);

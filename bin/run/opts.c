@@ -14,7 +14,7 @@ enum {
 	O_RESUME, O_RESUME_FAILED, O_TIMEOUT, O_RETRIES, O_HALT, O_DRY,
 	O_DELAY, O_BAR, O_PROGRESS, O_ETA, O_HELP, O_VERSION, O_SLF, O_SSH,
 	O_TF, O_RETURN, O_CLEANUP, O_TRC, O_TAGSTRING, O_XARGS, O_MAXLINES,
-	O_RESULTS, O_TRANSFER, O_NICE, O_UNSUP,
+	O_RESULTS, O_TRANSFER, O_NICE, O_ER, O_UNSUP,
 };
 
 /* With GNU parallel's other names for them (its --jl, --keeporder,
@@ -52,6 +52,8 @@ static const struct option longopts[] = {
 	{ "result", required_argument, NULL, O_RESULTS },
 	{ "res", required_argument, NULL, O_RESULTS },
 	{ "replace", optional_argument, NULL, 'i' },
+	{ "extensionreplace", required_argument, NULL, O_ER },
+	{ "er", required_argument, NULL, O_ER },
 	/* GNU parallel's, refused by name rather than as unknown. */
 	{ "recstart", required_argument, NULL, O_UNSUP },
 	{ "arg-file", required_argument, NULL, 'a' },
@@ -118,9 +120,10 @@ static const char usage[] =
 "  --colsep REGEX splits each input into columns.\n"
 "Replacement strings: {} {.} {/} {//} {/.} {#} {%} {N} {N.} {N/} {N//} {N/.},\n"
 "  {-N}... counted from the last; no replacement string: the arguments are\n"
-"  -I STR: STR is {} ({} and {N} are then text); --replace [STR], -i[STR].\n"
 "  appended. Commands run with /bin/sh -c, arguments quoted; -q/--quote\n"
 "  runs the words without a shell.\n"
+"  -I STR: STR is {} ({} and {N} are then text); --replace [STR], -i[STR].\n"
+"  --er STR: STR is {.} ({.} and {N.} are then text); --extensionreplace.\n"
 "\n"
 "  -j, --jobs N|0|P%|+N|-N   jobs at once (default: CPUs; 0: as many as can)\n"
 "  -k, --keep-order          print the jobs' output in input order\n"
@@ -176,7 +179,7 @@ static void results_check(struct opts *o)
 	for (const char *p = r; *p; p++) {
 		int col, mod;
 
-		if ((*p == '{' || cmd_replace) && cmd_rpl(p, &col, &mod))
+		if (cmd_rpl(p, &col, &mod))
 			opt_bad("--results with a replacement string",
 				"not supported");
 	}
@@ -391,6 +394,12 @@ void opts_parse(struct opts *o, int argc, char **argv)
 			/* -I {}: as without it. */
 			cmd_replace = optarg && strcmp(optarg, "{}") ? optarg : NULL;
 			break;
+		case O_ER:
+			/* GNU parallel's --er '' hangs: an error here. */
+			if (!*optarg)
+				opt_bad("bad --er", "''");
+			cmd_extreplace = strcmp(optarg, "{.}") ? optarg : NULL;
+			break;
 		case 'a': push(&o->argfile, &o->nargfile, optarg); break;
 		case 'C': case O_COLSEP: {
 			size_t l;
@@ -524,7 +533,7 @@ void opts_parse(struct opts *o, int argc, char **argv)
 
 		if (strchr(" \t\n=", *p))
 			break;
-		if ((*p == '{' || cmd_replace) && cmd_rpl(p, &col, &mod)) {
+		if (cmd_rpl(p, &col, &mod)) {
 			o->rawcmd = true;
 			break;
 		}

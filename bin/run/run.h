@@ -149,8 +149,9 @@ char *cmd_expand_raw(const char *tmpl, const struct args *a, long seq,
 #define CMD_COL_SLOT (-3)
 #define CMD_COL_END (-10)
 size_t cmd_rpl(const char *p, int *col, int *mod);
-/* -I's string ({} renamed), NULL without it; any p may start one. */
-extern const char *cmd_replace;
+/* -I's string ({} renamed), NULL without it; any p may start one.
+ * --er's ({.} renamed) the same. */
+extern const char *cmd_replace, *cmd_extreplace;
 /* The length of v modified by mod and quoted for sh (unless raw). */
 size_t cmd_value_len(const char *v, int mod, bool raw);
 
