@@ -195,5 +195,44 @@ same "--er inside -I's" -k --er @ -I @@ echo @@ @ ::: a.b
 same "-I inside --er's" -k --er @@ -I @ echo @@ @ ::: a.b
 same "--er {/}" -k --er {/} echo {/} {} ::: a/b.c
 
+# ---- a line too long while jobs run: they are killed, 255 ----
+# GNU parallel's wait_and_exit(255): the jobs running are killed (TERM to
+# their process groups), their output dropped, and with -k nothing after
+# the first of them is printed either. conc-run exited at once, its jobs
+# left running (and waited for at its exit, their output lost). Job s
+# never ends by itself; f ends, which frees the slot that reads the long
+# input: s runs then, whatever the timing. (A conc-run that leaves s
+# running ignores timeout's TERM: runk KILLs it.)
+long=ccccccccccccccccccccccccccccccccccccccc
+tl='if [ {} = s ]; then echo $$ > pid; echo out; exec sleep 300; fi; echo {}'
+runk() { out=$(timeout -k 5 60 "$R" "$@" 2>"$T/err"; echo "rc=$?"); printf '%s' "$out"; }
+ok "too long, a job running: killed, the others printed" "f${nl}rc=255" \
+	"$(runk -s 100 -j2 "$tl" ::: s f $long x)"
+ok "too long, a job running: the message" \
+	"conc-run: command line too long (146 >= 100) at input 2: $long" "$(cat err)"
+# gone: job s is no more (else it is killed, and said).
+gone() {
+	[ -s pid ] && kill -0 "$(cat pid)" 2>/dev/null &&
+		kill "$(cat pid)" && echo "it ran on"
+	rm -f pid
+}
+ok "too long, a job running: it is gone" "" "$(gone)"
+ok "too long, a job running, -k: nothing after it" "rc=255" \
+	"$(runk -k -s 100 -j2 "$tl" ::: s f $long x)"
+ok "too long, a job running, -k: it is gone" "" "$(gone)"
+ok "too long, -k: the one before printed" "a${nl}rc=255" \
+	"$(runk -k -s 100 -j2 "$tl" ::: a s f $long x)"
+ok "too long, -k: it is gone" "" "$(gone)"
+ok "too long, --dry-run: the lines before" "echo a${nl}rc=255" \
+	"$(runk -s 20 --dry-run echo ::: a $long b)"
+ok "too long, --halt soon,fail=1: the killed job is no failure" \
+	"f${nl}rc=255|conc-run: command line too long (146 >= 100) at input 2: $long" \
+	"$(runk --halt soon,fail=1 -s 100 -j2 "$tl" ::: s f $long x)|$(cat err)"
+ok "too long, --halt: it is gone" "" "$(gone)"
+same "too long, a job running" -s 100 -j2 "$tl" ::: s $long x
+same "too long, a job running, -k" -k -s 100 -j2 "$tl" ::: s f $long x
+# (Not --dry-run against parallel: it prints the lines before the long
+# input or not, as its reading runs ahead or not.)
+
 echo "test_conc_run_gnu: $pass passed, $fail failed, $skip skipped"
 [ "$fail" = 0 ]

@@ -12,7 +12,9 @@ void halt_check(struct run *r, struct job *j)
 	long total = r->in ? input_total(r->in) : -1, n;
 	double need;
 
-	if (h->when == HALT_NEVER || r->halted)
+	/* One we killed (a signal to us, an input error) is no news: GNU
+	 * parallel reaps none after its killall. */
+	if (h->when == HALT_NEVER || r->halted || j->killed)
 		return;
 	n = h->what == HALT_FAIL ? r->failed :
 	    h->what == HALT_SUCCESS ? r->succeeded : r->done;

@@ -38,6 +38,7 @@ struct input {
 	size_t *glen;		/* per group: its shortest source */
 	int ngroup;
 	bool end;
+	bool failed;		/* a line too long: no more (input_next) */
 	long total;
 	long nuls;		/* values read that had a NUL byte */
 	/* stdin as it comes (no sources) */
@@ -580,8 +581,9 @@ static int drained(struct input *in)
 	return in->eof ? in->start == in->len : -1;
 }
 
-static _Noreturn void too_long(struct fill *f, const struct args *r,
-			       size_t len)
+/* As GNU parallel: the error, and no more jobs (it kills those running,
+ * the caller's part). */
+static void too_long(struct fill *f, const struct args *r, size_t len)
 {
 	char what[200];
 	int n = 0;
@@ -592,9 +594,9 @@ static _Noreturn void too_long(struct fill *f, const struct args *r,
 			      i ? " " : "", r->v[i]);
 	snprintf(what, 100, "command line too long (%zu >= %zu) at input %ld",
 		 len, f->limit, f->nread - 1);
+	out_flush();	/* after what the jobs before it printed */
 	fprintf(stderr, PROG ": %s: %.50s%s\n", what, what + 100,
 		n > 50 ? "..." : "");
-	exit(RUN_EXIT_ERROR);
 }
 
 /* GNU parallel's CommandLine::populate: records while the line's
@@ -619,8 +621,12 @@ static int next_fill(struct input *in, struct args *a)
 		cols = f->nrec ? f->rec[0].n : r.n;
 		len = cmd_len_line(in->o, (f->nrec + 1) * cols, f->weight + w);
 		if (len >= f->limit) {
-			if (!f->nrec)
+			if (!f->nrec) {
 				too_long(f, &r, len);
+				args_free(&r);
+				in->failed = true;
+				return -2;
+			}
 			unget(f, &r);
 			f->full = true;
 			break;
@@ -671,6 +677,9 @@ int input_next(struct input *in, struct args *a)
 	int cap = 4, r;
 
 	a->n = a->width = 0;
+	a->v = NULL;
+	if (in->failed)
+		return -2;
 	a->v = run_alloc(sizeof(*a->v) * (size_t)cap);
 	r = in->by_len ? next_fill(in, a) :
 	    in->fd >= 0 ? next_stream(in, a, &cap) : next_loaded(in, a, &cap);

@@ -162,6 +162,12 @@ static void start_jobs(struct run *r)
 			return;
 		if ((got = next_input(r, &a, &chunk, &clen)) <= 0) {
 			r->input_end = got < 0;
+			/* As GNU parallel (its wait_and_exit(255)): the jobs
+			 * running are killed, their output dropped. */
+			if (got == -2) {
+				r->failed_input = true;
+				stop_all(r, SIGTERM);
+			}
 			return;
 		}
 		j = job_new(r->next_seq++, &a);
@@ -295,7 +301,7 @@ int run_loop(struct opts *o)
 		run_warn("cannot write the output", -out_error());
 	if (out_error() == EPIPE && !r.sig)
 		die_of_sigpipe();
-	if (r.sig || out_error())
+	if (r.sig || out_error() || r.failed_input)
 		return RUN_EXIT_ERROR;
 	if (r.halted)
 		return r.halt_status;

@@ -30,6 +30,8 @@ struct run {
 	long next_print, failed, succeeded, done;
 	long started;		/* tries started, each --retries one too */
 	bool input_end, stop, halted;
+	bool failed_input;	/* an error in the input: 255 */
+	bool cut;		/* -k: a killed job printed, none after */
 	int halt_status, sig, sfd, devnull;
 	int64_t next_start;
 	int64_t timeout_ns;	/* now: --timeout's, or of its P% (0: none) */

@@ -23,7 +23,10 @@ struct job **order_slot(struct run *r, long seq)
 	return &r->win[(size_t)seq & (r->wcap - 1)];
 }
 
-/* Print the done jobs at the head of the window, in order. */
+/* Print the done jobs at the head of the window, in order. From one we
+ * killed (a signal to us, --halt now, an input error) on, nothing is: as
+ * GNU parallel, which reaps no job after its killall, so what waits
+ * behind that one is never printed. Their log lines are still put. */
 void order_print(struct run *r)
 {
 	struct job *j;
@@ -31,7 +34,8 @@ void order_print(struct run *r)
 	while (r->wcap && (j = *order_slot(r, r->next_print)) &&
 	       j->state != JOB_RUNNING) {
 		*order_slot(r, r->next_print) = NULL;
-		if (!j->killed)
+		r->cut |= j->killed;
+		if (!r->cut)
 			emit_job(j, r->o);
 		if (j->logline) {
 			joblog_put(r->log, j->logline, j->loglen);
@@ -40,6 +44,7 @@ void order_print(struct run *r)
 		job_free(j);
 		r->next_print++;
 	}
-	if (r->o->linebuf && r->wcap && (j = *order_slot(r, r->next_print)))
+	if (r->o->linebuf && !r->cut && r->wcap &&
+	    (j = *order_slot(r, r->next_print)))
 		emit_lines(j, r->o);
 }

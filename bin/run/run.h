@@ -119,7 +119,8 @@ struct input;
 
 struct input *input_open(const struct opts *o);
 /* 1: *a filled (free with args_free); 0: not yet (wait for input_fd to
- * be readable); -1: no more. */
+ * be readable); -1: no more; -2: no more, an error (a line too long,
+ * said on stderr): the run must fail (255). */
 int input_next(struct input *in, struct args *a);
 /* The fd to poll for more input, or -1. */
 int input_fd(const struct input *in);
