@@ -234,5 +234,35 @@ same "too long, a job running, -k" -k -s 100 -j2 "$tl" ::: s f $long x
 # (Not --dry-run against parallel: it prints the lines before the long
 # input or not, as its reading runs ahead or not.)
 
+# ---- --arg-sep STR, --arg-file-sep STR: other words for ::: and :::: ----
+# conc-run refused them. As GNU parallel: STR and STR+ start sources, the
+# old word is then a plain word; the file one is looked at first.
+printf 'a\nb\n' > ab
+ok "--arg-sep ,,: ::: a word" "::: a${nl}::: b${nl}rc=0" "$(run -k --arg-sep ,, echo ::: ,, a b)"
+ok "--arg-sep ,,+: linked" "a c${nl}b d${nl}rc=0" "$(run -k --arg-sep ,, echo ,, a b ,,+ c d)"
+ok "--arg-file-sep //" "a x${nl}b x${nl}rc=0" "$(run -k --arg-file-sep // echo // ab ::: x)"
+ok "--arg-sep +: ++ is it linked" "a c${nl}rc=0" "$(run -k --arg-sep + echo + a b ++ c)"
+same "--arg-sep ,," -k --arg-sep ,, echo ,, a b
+same "--arg-sep ,, and :::" -k --arg-sep ,, echo ::: ,, a b
+same "--argsep, twice" -k --argsep ,, echo ,, a b ,, c
+same "--arg-sep ,,+" -k --arg-sep ,, echo ,, a b ,,+ c d
+same "--arg-sep and ::::" -k --arg-sep ,, echo ,, a b :::: ab
+same "--arg-sep and ::::+" -k --arg-sep ,, echo ,, a b ::::+ ab
+same "--arg-file-sep //" -k --arg-file-sep // echo // ab
+same "--arg-file-sep and :::" -k --arg-file-sep // echo // ab ::: x
+same "--arg-file-sep and ::::" -k --arg-file-sep // echo :::: ab // ab
+same "--argfilesep //+" -k --argfilesep // echo ::: x //+ ab
+same "--arg-sep +" -k --arg-sep + echo + a b
+same "--arg-sep + and ++" -k --arg-sep + echo + a b ++ c
+same "--arg-sep ::::" -k --arg-sep :::: echo :::: a b
+same "--arg-file-sep :::" -k --arg-file-sep ::: echo ::: ab
+same "both the same: files" -k --arg-sep X --arg-file-sep X echo X ab
+same "--arg-sep twice: the last" -k --arg-sep ,, --arg-sep .. echo .. a ,, b
+same "--arg-sep ''" -k --arg-sep '' echo '' a
+same "--arg-sep and -a" -k --arg-sep ,, -a ab echo ,, x
+same "--arg-sep, no words" -k --arg-sep ,, echo ,,
+same "--arg-sep --dry-run" -k --arg-sep ,, --dry-run echo ,, 'a b'
+same "--arg-sep -X" -k --arg-sep ,, -X echo ,, a b c
+
 echo "test_conc_run_gnu: $pass passed, $fail failed, $skip skipped"
 [ "$fail" = 0 ]

@@ -14,7 +14,7 @@ enum {
 	O_RESUME, O_RESUME_FAILED, O_TIMEOUT, O_RETRIES, O_HALT, O_DRY,
 	O_DELAY, O_BAR, O_PROGRESS, O_ETA, O_HELP, O_VERSION, O_SLF, O_SSH,
 	O_TF, O_RETURN, O_CLEANUP, O_TRC, O_TAGSTRING, O_XARGS, O_MAXLINES,
-	O_RESULTS, O_TRANSFER, O_NICE, O_ER, O_UNSUP,
+	O_RESULTS, O_TRANSFER, O_NICE, O_ER, O_ARGSEP, O_FILESEP, O_UNSUP,
 };
 
 /* With GNU parallel's other names for them (its --jl, --keeporder,
@@ -54,6 +54,10 @@ static const struct option longopts[] = {
 	{ "replace", optional_argument, NULL, 'i' },
 	{ "extensionreplace", required_argument, NULL, O_ER },
 	{ "er", required_argument, NULL, O_ER },
+	{ "arg-sep", required_argument, NULL, O_ARGSEP },
+	{ "argsep", required_argument, NULL, O_ARGSEP },
+	{ "arg-file-sep", required_argument, NULL, O_FILESEP },
+	{ "argfilesep", required_argument, NULL, O_FILESEP },
 	/* GNU parallel's, refused by name rather than as unknown. */
 	{ "recstart", required_argument, NULL, O_UNSUP },
 	{ "arg-file", required_argument, NULL, 'a' },
@@ -110,6 +114,7 @@ static const char usage[] =
 "\n"
 "Inputs: ::: words (several: every combination), :::: files (- is stdin),\n"
 "  else the lines of stdin; -a FILE; -0/--null; -d DELIM; -n N args per job;\n"
+"  --arg-sep STR, --arg-file-sep STR: STR instead of ::: and of ::::;\n"
 "  -r/--no-run-if-empty: inputs of white space only skipped;\n"
 "  -N N: N args per job, {} and the words around it once per arg;\n"
 "  -X: as many as the line length allows, in context as -N; -m: not in\n"
@@ -242,10 +247,33 @@ static void login_file(struct opts *o, const char *path)
 	fclose(f);
 }
 
+/* ::: and :::: unless --arg-sep and --arg-file-sep name others (the
+ * old ones are then words), as GNU parallel. */
+static const char *arg_sep = ":::", *file_sep = "::::";
+
+/* s is sep, or sep+ (*linked)? */
+static bool sep_is(const char *s, const char *sep, bool *linked)
+{
+	size_t l = strlen(sep);
+
+	if (strncmp(s, sep, l) || (s[l] && strcmp(s + l, "+")))
+		return false;
+	*linked = s[l] != 0;
+	return true;
+}
+
+/* 2: s starts :::: files, 1: ::: words, 0: neither. */
+static int sep_kind(const char *s, bool *linked)
+{
+	return sep_is(s, file_sep, linked) ? 2 :
+	       sep_is(s, arg_sep, linked) ? 1 : 0;
+}
+
 static bool is_sep(const char *s)
 {
-	return !strcmp(s, ":::") || !strcmp(s, "::::") ||
-	       !strcmp(s, ":::+") || !strcmp(s, "::::+");
+	bool linked;
+
+	return sep_kind(s, &linked) != 0;
 }
 
 /* ::: words; as GNU parallel, a word with the delimiter in it (a
@@ -289,8 +317,8 @@ static void sources(struct opts *o, char **w, int n)
 	for (int k = 0; k < o->nargfile; k++)
 		o->src[o->nsrc++] = (struct src){ .file = o->argfile[k] };
 	while (i < n) {
-		bool files = !strncmp(w[i], "::::", 4);
-		bool linked = w[i][strlen(w[i]) - 1] == '+';
+		bool linked;
+		bool files = sep_kind(w[i], &linked) == 2;
 		int s = ++i;
 
 		while (i < n && !is_sep(w[i]))
@@ -394,6 +422,8 @@ void opts_parse(struct opts *o, int argc, char **argv)
 			/* -I {}: as without it. */
 			cmd_replace = optarg && strcmp(optarg, "{}") ? optarg : NULL;
 			break;
+		case O_ARGSEP: arg_sep = optarg; break;
+		case O_FILESEP: file_sep = optarg; break;
 		case O_ER:
 			/* GNU parallel's --er '' hangs: an error here. */
 			if (!*optarg)
