@@ -394,14 +394,43 @@ Test(loop_io_edge, a_signal_does_not_end_a_plain_call_without_timeout, .timeout 
 enum { SP_WRITE_PIPE, SP_SEND, SP_SEND_NOSIGNAL, SP_SEND_FULL, SP_WRITE_SOCK_FULL };
 
 static int sp_kind;
-static int sp_peer;
 static char sp_big[1 << 20];
+
+/* Where a thread waits in an I/O call, or a loop's thread while its task
+ * waits in one (its ring): whatever the call and the context. */
+static const long in_io_wait[] = {
+	SYS_read, SYS_readv, SYS_preadv2, SYS_recvfrom, SYS_recvmsg,
+	SYS_write, SYS_writev, SYS_pwritev2, SYS_sendto, SYS_sendmsg,
+	SYS_ppoll, SYS_io_uring_enter, -1
+};
+
+/* A peer acts once the caller (tid), past go, is seen waiting in its
+ * call: never before it, or the call would find the answer there and
+ * the test would pass without the wait it means to test. */
+struct io_late {
+	int fd;
+	pid_t tid;
+	uint32_t go;
+	int seen;
+};
+
+static void io_late_arm(struct io_late *l, int fd)
+{
+	*l = (struct io_late){ .fd = fd, .tid = gettid() };
+}
+
+static int io_late_wait(struct io_late *l)
+{
+	return l->seen = wait_blocked_in(l->tid, &l->go, in_io_wait, 30000);
+}
+
+static struct io_late sp_late;
 
 static void *close_later(void *arg)
 {
 	(void)arg;
-	sleep_ns(20 * MS);
-	close(sp_peer);
+	io_late_wait(&sp_late);
+	close(sp_late.fd);
 	return NULL;
 }
 
@@ -426,15 +455,17 @@ static int sigpipe_act(void)
 		return (int)conc_send(s[0], "x", 1, MSG_NOSIGNAL, BOUND);
 	default:
 		/* The buffer fills; the peer goes while the call waits. */
-		sp_peer = s[1];
+		io_late_arm(&sp_late, s[1]);
 		if (pthread_create(&th, NULL, close_later, NULL))
 			return 101;
+		set_flag(&sp_late.go, 1);
 		do
 			r = sp_kind == SP_SEND_FULL ?
 				conc_send(s[0], sp_big, sizeof(sp_big), 0, BOUND) :
 				conc_write(s[0], sp_big, sizeof(sp_big), BOUND);
 		while (r > 0);
-		return (int)r;
+		pthread_join(th, NULL);
+		return sp_late.seen ? (int)r : 103;	/* 103: it never waited */
 	}
 }
 
@@ -929,10 +960,16 @@ Test(loop_io_edge, a_connect_with_timeout_0_leaves_a_pending_cancel)
 
 /* ---- MSG_WAITALL with a timeout ----------------------------------------- */
 
+/* Not on the caller's stack: a shared-stack task's is elsewhere while it
+ * waits. */
+static struct io_late rest_late;
+
 static void *rest_later(void *arg)
 {
-	sleep_ns(10 * MS);
-	return write(*(int *)arg, "de", 2) == 2 ? NULL : (void *)1;
+	struct io_late *l = arg;
+
+	io_late_wait(l);
+	return write(l->fd, "de", 2) == 2 ? NULL : (void *)1;
 }
 
 static int waits_for_all(void)
@@ -972,15 +1009,21 @@ static int waits_for_all(void)
 		r = r ? r : 5;
 	/* The rest comes later, within the timeout: all of it. */
 	{
+		struct io_late *l = &rest_late;
 		int t[2];
 		pthread_t th;
 
-		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, t) || write(t[1], "abc", 3) != 3 ||
-		    pthread_create(&th, NULL, rest_later, &t[1]))
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, t) || write(t[1], "abc", 3) != 3)
 			return 105;
+		io_late_arm(l, t[1]);
+		if (pthread_create(&th, NULL, rest_later, l))
+			return 105;
+		set_flag(&l->go, 1);
 		if (conc_recv(t[0], b, 5, MSG_WAITALL, BOUND) != 5 || memcmp(b, "abcde", 5))
 			r = r ? r : 7;
 		pthread_join(th, NULL);
+		if (!l->seen)
+			r = r ? r : 8;	/* it never waited for the rest */
 		close(t[0]);
 		close(t[1]);
 	}
