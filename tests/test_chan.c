@@ -1085,9 +1085,10 @@ Test(chan, send_deadline_holds_while_another_thread_receives, .timeout = 30)
 /* ---- between processes ---- */
 
 /*
- * A child that acts on a receive of the test's thread only once it waits:
- * a watcher thread of the parent sees the thread blocked in the receive
- * (its read or poll, /proc) with nothing left in the pipe, after step k
+ * A child that acts on a call of the test's thread only once it waits:
+ * a watcher thread of the parent sees the thread blocked in the call
+ * (a receive's read or poll, a send's poll for room: /proc) with nothing
+ * left in the pipe it receives from, after step k
  * began (after[k]: set by the test's thread before its call, or by the
  * child once it wrote), and then cues the child (cue[k]). A child that
  * acted after a sleep instead could come before the receive waited, and
@@ -1128,7 +1129,7 @@ static void *watcher(void *arg)
 	return NULL;
 }
 
-/* Watch receives on b of this thread; steps cues in all. */
+/* Watch this thread's calls on b; steps cues in all. */
 static struct watch *watch_start(conc_chan *b, int steps)
 {
 	struct watch *w = calloc(1, sizeof(*w));
@@ -1149,15 +1150,21 @@ static void cued(struct watch *w, int k)
 		_exit(90 + k);
 }
 
-/* Every cue was given; w is freed. */
-static void watch_end(struct watch *w)
+/* How many cues were given (-1: the watcher hung); w is freed. */
+static int watch_seen(struct watch *w)
 {
-	int seen, steps = w->steps;
+	int seen = join_thread(w->t, 40000, NULL) ? -1 : w->seen;
 
-	cr_assert_eq(join_thread(w->t, 40000, NULL), 0);
-	seen = w->seen;
 	shared_free(w->q, sizeof(*w->q));
 	free(w);
+	return seen;
+}
+
+/* Every cue was given. */
+static void watch_end(struct watch *w)
+{
+	int steps = w->steps, seen = watch_seen(w);
+
 	cr_assert_eq(seen, steps, "the receive was seen waiting %d times", seen);
 }
 
@@ -1831,6 +1838,7 @@ static int send_long_to_leaving_peer(void *arg)
 {
 	conc_chan *a, *b;
 	unsigned char *m = big(3 * MIB, 5);
+	struct watch *w;
 	pid_t pid;
 	int r;
 
@@ -1838,20 +1846,25 @@ static int send_long_to_leaving_peer(void *arg)
 	signal(SIGPIPE, SIG_DFL);
 	if (conc_chan_pair(&a, &b, 0))
 		return 1;
+	/* The send waits for room in its poll; nothing comes to a. */
+	w = watch_start(a, 1);
 	pid = test_fork();
 	if (pid < 0)
 		return 2;
 	if (pid == 0) {
 		conc_chan_close(a);
-		/* Leave once the pipe is full: the message is three
+		/* Leave once the send waits for room: the message is three
 		 * times the pipe, so the send is part way through it. */
-		sleep_ns(MS(20));
+		cued(w, 0);
 		_exit(0);
 	}
 	conc_chan_close(b);
+	set_flag(&w->q->after[0], 1);
 	r = conc_chan_send(a, m, 3 * MIB, CONC_FOREVER);
 	if (!exited_with(wait_child(pid, REAP_MS), 0))
 		return 3;
+	if (watch_seen(w) != 1)
+		return 7;	/* the send never waited */
 	if (r != -EPIPE)
 		return 4;
 	if (conc_chan_send(a, "x", 1, CONC_FOREVER) != -EPIPE)
