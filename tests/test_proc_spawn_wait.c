@@ -333,6 +333,61 @@ Test(spawn_wait, a_cancel_waits_for_the_exec_and_comes_next)
 	}
 }
 
+/* The loop winds down (its main task returns) while a task's spawn waits,
+ * with no deadline, for a child held before its exec: the cancel of the
+ * end is final, not one to defer, or conc_run would never return. The
+ * child is killed and reaped, and the spawn returns -ECANCELED. Run in a
+ * child of ours, so that a hang is a failure, not a stuck test. */
+static int spawn_forever(void *arg)
+{
+	struct loopcase *lc = arg;
+	conc_proc_attr a;
+	conc_proc *p;
+
+	gated(&a);
+	lc->spawned = conc_proc_spawn(&p, "cat", cat_argv, NULL, &a);
+	return 0;
+}
+
+static int main_leaves(void *arg)
+{
+	conc_task *t;
+
+	if (conc_go(&t, spawn_forever, arg, NULL))
+		return 1;
+	/* It runs until its spawn suspends it; then we end the loop. */
+	return conc_yield() ? 2 : 0;
+}
+
+static int loop_ends(void *arg)
+{
+	struct loopcase lc = { .spawned = 1 };
+	siginfo_t si = { 0 };
+	int code = -1;
+
+	(void)arg;
+	if (conc_run(main_leaves, &lc, &code) || code)
+		return 10 + (code & 7);
+	if (lc.spawned != -ECANCELED)
+		return 20;
+	if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) != -1 ||
+	    errno != ECHILD)
+		return 21;
+	/* Nobody reads the FIFO any more: the child is gone for good. */
+	if (open(fifo, O_WRONLY | O_NONBLOCK) != -1 || errno != ENXIO)
+		return 22;
+	return 0;
+}
+
+Test(spawn_wait, the_loops_end_kills_a_child_held_before_its_exec)
+{
+	int fb;
+
+	EACH_FUTEX_MODE(fb)
+		cr_assert_eq(run_in_child(loop_ends, NULL, 2 * BOUND / MS), 0,
+			     "fallback %d", fb);
+}
+
 /* ---- a shared-stack task: its locals move while it waits ---- */
 
 #define SCRIBBLERS 4

@@ -309,6 +309,11 @@ static void hook_recancel(struct __conc_waiter *w)
 		t->cancel = true;
 }
 
+static bool hook_ending(struct __conc_waiter *w)
+{
+	return ((struct loop *)((char *)w - offsetof(struct loop, waiter)))->ending;
+}
+
 void __conc_hook_init(struct loop *l)
 {
 	l->waiter.futex = hook_futex;
@@ -316,4 +321,5 @@ void __conc_hook_init(struct loop *l)
 	l->waiter.pidfd = hook_pidfd;
 	l->waiter.idle = hook_idle;
 	l->waiter.recancel = hook_recancel;
+	l->waiter.ending = hook_ending;
 }

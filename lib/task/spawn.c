@@ -145,7 +145,10 @@ static bool ended(int pidfd)
  * is killed). A cancel does not end the wait, which is short but for a
  * step that blocks (then only the deadline does): the program either
  * runs or has failed when the caller hears of the cancel (*cancelled),
- * never half started. Returns 0 or -ETIMEDOUT.
+ * never half started. But the cancel of a loop that winds down is final:
+ * conc_run waits for its tasks, and one held here without a deadline (a
+ * FIFO nobody opens) would hold it for ever; it is the deadline then.
+ * Returns 0, -ETIMEDOUT or -ECANCELED.
  */
 static int wait_exec(struct spawn_ctx *c, int pidfd, conc_deadline dl,
 		     bool *cancelled)
@@ -154,12 +157,14 @@ static int wait_exec(struct spawn_ctx *c, int pidfd, conc_deadline dl,
 
 	while (__atomic_load_n(&c->tid, __ATOMIC_ACQUIRE)) {
 		w = __conc_wait(&c->tid, SPAWN_LIVE, r ? -1 : dl, 0);
-		if (w == -ECANCELED) {
+		if (w == -ECANCELED && (r || !__conc_wait_ending())) {
 			*cancelled = true;
-		} else if (w == -ETIMEDOUT && !r) {
-			if (!__atomic_load_n(&c->tid, __ATOMIC_ACQUIRE))
+		} else if ((w == -ETIMEDOUT || w == -ECANCELED) && !r) {
+			if (!__atomic_load_n(&c->tid, __ATOMIC_ACQUIRE)) {
+				*cancelled = w == -ECANCELED;
 				break;
-			r = -ETIMEDOUT;
+			}
+			r = w;
 			sys_pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
 		} else if (__atomic_load_n(&c->tid, __ATOMIC_ACQUIRE) &&
 			   ended(pidfd)) {

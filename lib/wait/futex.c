@@ -22,6 +22,13 @@ void __conc_wait_recancel(void)
 		w->recancel(w);
 }
 
+bool __conc_wait_ending(void)
+{
+	struct __conc_waiter *w = __conc_self_tls.waiter;
+
+	return w && w->ending && w->ending(w);
+}
+
 void __conc_wait_leave(void)
 {
 	struct __conc_waiter *w = __conc_self_tls.waiter;

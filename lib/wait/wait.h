@@ -79,6 +79,9 @@ struct __conc_waiter {
 	 * running one (it ends, or the process exits there): the loop lets
 	 * go of the thread, whose waits then block it (__conc_wait_leave). */
 	void (*leave)(struct __conc_waiter *w);
+	/* NULL, or whether the loop winds down (its main task returned):
+	 * the cancel its tasks get then is final, no wake-up to look again. */
+	bool (*ending)(struct __conc_waiter *w);
 };
 
 /* The caller's execution context within its thread (0: the thread itself). */
@@ -111,6 +114,11 @@ int __conc_wait(const uint32_t *word, uint32_t expected,
  * coroutine's next suspending call returns it, so no cancel is lost.
  * Nothing outside a coroutine. */
 void __conc_wait_recancel(void) __CONC_HIDDEN;
+
+/* Whether the coroutine's loop winds down (conc_run's main task
+ * returned): a cancel taken now is the end's, and no call may hold it
+ * off, or conc_run never returns. False outside a coroutine. */
+bool __conc_wait_ending(void) __CONC_HIDDEN;
 
 /* The calling thread leaves the coroutine it runs for good (it ends in
  * it, or exits the process from it): the loop forgets the thread, so the
