@@ -10,7 +10,9 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "loop_helpers.h"
@@ -457,4 +459,72 @@ Test(spawn_wait, a_shared_stack_task_may_spawn_from_its_locals)
 	need_uring();
 	cr_assert_eq(run(main_shared, &lc), 0, "spawn %d", lc.spawned);
 	assert_no_children();
+}
+
+/* ---- a parent killed before its child's exec ---- */
+
+/* P's one child, once /proc lists it; 0 if it does not within the bound,
+ * -1 where the kernel has no children file. */
+static pid_t child_of(pid_t pid)
+{
+	char path[64];
+	int64_t end = now_ns() + BOUND;
+	long c = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid,
+		 (int)pid);
+	while (!c && now_ns() < end) {
+		if (!(f = fopen(path, "r")))
+			return -1;
+		if (fscanf(f, "%ld", &c) != 1)
+			c = 0;
+		fclose(f);
+		if (!c)
+			sleep_ns(1000000);
+	}
+	return (pid_t)c;
+}
+
+Test(spawn_wait, a_parent_killed_before_the_exec_leaves_no_child)
+{
+	int64_t end;
+	pid_t p, c;
+	int status = 0;
+
+	/* The orphan comes back to us, to be reaped (or seen alive). */
+	cr_assert_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+	p = test_fork();
+	cr_assert_geq(p, 0);
+	if (p == 0) {
+		conc_proc_attr a;
+		conc_proc *cp;
+
+		gated(&a);
+		conc_proc_spawn(&cp, "cat", cat_argv, NULL, &a);
+		_exit(1);	/* the gate never opens */
+	}
+	c = child_of(p);
+	if (c < 0) {
+		kill(p, SIGKILL);
+		waitpid(p, NULL, 0);
+		cr_skip_test("no /proc/<pid>/task/<tid>/children");
+	}
+	cr_assert_gt(c, 0, "no child seen");
+	end = now_ns() + BOUND;
+	while (thread_syscall(c, c) != SYS_openat && now_ns() < end)
+		sleep_ns(1000000);
+	cr_assert_eq(thread_syscall(c, c), SYS_openat,
+		     "the child is not in its FIFO open");
+	cr_assert_eq(kill(p, SIGKILL), 0);
+	cr_assert_eq(waitpid(p, NULL, 0), p);
+	end = now_ns() + BOUND;
+	while (waitpid(c, &status, WNOHANG) == 0 && now_ns() < end)
+		sleep_ns(1000000);
+	if (kill(c, 0) == 0) {
+		kill(c, SIGKILL);
+		waitpid(c, NULL, 0);
+		cr_assert_fail("the child outlived its parent");
+	}
+	cr_assert(killed_by(status, SIGKILL), "status %#x", status);
 }

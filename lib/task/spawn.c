@@ -272,7 +272,7 @@ int conc_proc_spawn_timed(conc_proc **pp, const char *path,
 	c->in = in[0];
 	c->out = out[1];
 	c->errfd = err[1];
-	c->parent = attr->daemon ? sys_getpid() : 0;
+	c->parent = sys_getpid();
 	pid = run(c, &pidfd, dl);
 	if (pid < 0) {
 		r = (int)pid;

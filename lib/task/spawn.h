@@ -24,7 +24,7 @@ struct spawn_ctx {
 	const conc_proc_attr *attr;
 	sigset_t mask;		/* the mask the program starts with */
 	int in, out, errfd;	/* the child's pipe ends (>= 3), or -1 */
-	pid_t parent;		/* daemon: our pid, for the child to check */
+	pid_t parent;		/* our pid, for the child to check */
 	bool cleared;		/* the kernel reset the caught signals */
 	int err;		/* 0, or -errno from the child */
 	uint32_t tid;		/* SPAWN_LIVE until the kernel clears it */

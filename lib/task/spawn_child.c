@@ -93,12 +93,13 @@ CHILD int __conc_spawn_child(void *arg)
 
 	if (!c->cleared || (a->flags & CONC_SPAWN_RESETSIGS))
 		reset_signals(a->flags & CONC_SPAWN_RESETSIGS);
-	if (a->daemon) {
-		/* Our parent is suspended in vfork, but may be killed there. */
-		r = sys_prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-		if (r == 0 && sys_getppid() != c->parent)
-			r = -ESRCH;
-	}
+	/* Our parent waits for our exec, but may be killed meanwhile: then
+	 * no one wants us, and a step that blocks (a FIFO's open) would
+	 * keep us, its fds and its memory for ever. A daemon keeps the
+	 * death signal past the exec; anyone else drops it just before. */
+	r = sys_prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (r == 0 && sys_getppid() != c->parent)
+		r = -ESRCH;
 	if (r >= 0 && (a->flags & CONC_SPAWN_SETSID))
 		r = sys_setsid();
 	if (r >= 0 && (a->flags & CONC_SPAWN_SETPGROUP))
@@ -113,11 +114,13 @@ CHILD int __conc_spawn_child(void *arg)
 		r = sys_dup3(c->errfd, 2, 0);
 	for (i = 0; r >= 0 && i < a->nfileops; i++)
 		r = apply(&a->fileops[i]);
+	if (r >= 0 && !a->daemon)
+		r = sys_prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
 	if (r >= 0)
 		r = sys_sigprocmask(SIG_SETMASK, &c->mask, NULL);
 	if (r >= 0)
 		r = exec_all(c);
-	/* The parent reads it once vfork lets it go, after our exit. */
+	/* The parent reads it once the kernel cleared tid, at our exit. */
 	__atomic_store_n(&c->err, r, __ATOMIC_RELAXED);
 	sys_exit_group(127);
 }

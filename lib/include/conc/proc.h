@@ -101,7 +101,10 @@ int conc_proc_start(conc_proc **p, int (*fn)(void *), void *arg,
  * no handler of the caller's and no libc code. In a coroutine the wait
  * suspends only the caller (the loop runs on); a cancel does not cut it
  * short (the program is never left half started): the task's next
- * suspending call returns -ECANCELED.
+ * suspending call returns -ECANCELED; but the cancel of a loop that winds
+ * down (conc_run's main task returned) kills a child not yet exec'd and
+ * returns -ECANCELED. A child whose parent dies before its exec is
+ * killed too (PR_SET_PDEATHSIG until the exec; a daemon keeps it).
  */
 int conc_proc_spawn(conc_proc **p, const char *path, char *const argv[],
 		    char *const envp[], const conc_proc_attr *attr);
